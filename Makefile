@@ -1,0 +1,124 @@
+# xlb: one entry point. `make` builds, `make test` runs every test,
+# `make demo` runs the lab demo, `make bench` the benchmarks. V=1 for verbose.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+BUILD     ?= build
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+PKGS      := libbpf libelf zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	     -Iinclude -Iuser -I$(BUILD) $(PKG_CFLAGS)
+LDLIBS    += $(PKG_LIBS) -lm
+
+BPF_CFLAGS := -O2 -g -target bpf -Werror -Wall -D__TARGET_ARCH_$(ARCH) \
+	      -Iinclude -Ibpf -I/usr/include/$(shell uname -m)-linux-gnu
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# libxlb: the core. Pure parts (model) also build on their own for unit tests.
+MODEL_SRCS := user/log.c $(wildcard user/model/*.c)
+DP_SRCS    := $(wildcard user/dataplane/*.c)
+LIB_SRCS   := $(MODEL_SRCS) $(DP_SRCS)
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+MODEL_OBJS := $(MODEL_SRCS:%.c=$(BUILD)/%.o)
+MODEL_SAN_OBJS := $(MODEL_SRCS:%.c=$(BUILD)/san/%.o)
+
+BPF_OBJ    := $(BUILD)/xlb.bpf.o
+SKEL       := $(BUILD)/xlb.skel.h
+BPF_HDRS   := $(wildcard bpf/*.h bpf/lib/*.h include/xlb/*.h)
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+UNIT_SAN_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit-san/%)
+BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS  := $(BPFT_SRCS:tests/bpf/%.c=$(BUILD)/tests/bpf/%)
+
+TOOLS      := $(BUILD)/xlb-dp
+
+.PHONY: all deps test unit unit-san bpftest e2e demo bench clean install
+all: $(BPF_OBJ) $(SKEL) $(BUILD)/libxlb.a $(TOOLS)
+
+deps:
+	$(Q)bash scripts/install-deps.sh
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	$(call msg,BPF,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*) > $@
+
+$(BUILD)/user/%.o: user/%.c $(SKEL) $(wildcard user/*.h user/*/*.h include/xlb/*.h)
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/san/user/%.o: user/%.c $(wildcard user/*.h user/*/*.h include/xlb/*.h)
+	$(call msg,CC-SAN,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/libxlb.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/xlb-dp: tools/xlb-dp.c $(BUILD)/libxlb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(MODEL_OBJS)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(MODEL_OBJS) -lcmocka -lm -o $@
+
+$(BUILD)/tests/unit-san/%: tests/unit/%.c $(MODEL_SAN_OBJS)
+	$(call msg,LINK-SAN,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(MODEL_SAN_OBJS) -lcmocka -lm -o $@
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c tests/bpf/*.h $(BUILD)/libxlb.a
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/libxlb.a -lcmocka $(LDLIBS) -o $@
+
+unit: $(UNIT_BINS)
+	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
+
+unit-san: $(UNIT_SAN_BINS)
+	$(Q)for t in $(UNIT_SAN_BINS); do echo "== $$t (asan+ubsan)"; \
+		ASAN_OPTIONS=detect_leaks=1 $$t || exit 1; done
+
+bpftest: all $(BPFT_BINS)
+	$(Q)for t in $(BPFT_BINS); do echo "== $$t"; $$t || exit 1; done
+
+e2e: all
+	$(Q)bash tests/e2e/run.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit unit-san bpftest e2e
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/demo.sh $(DEMO_ARGS)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Install every Debian package that building, testing and demoing xlb needs.
+# Idempotent: when everything is present it only checks and returns.
+set -euo pipefail
+
+PKGS=(
+	# build
+	make gcc clang llvm pkg-config
+	libbpf-dev bpftool libelf-dev zlib1g-dev
+	libmnl-dev libnl-3-dev libnl-genl-3-dev libipset-dev
+	libyaml-dev libcap-dev
+	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
+	# tests
+	libcmocka-dev libclang-rt-14-dev
+	# lab and demo
+	iproute2 ethtool iptables nftables procps python3
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages (${missing[*]}); run as root" >&2
+	exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
