@@ -66,7 +66,9 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*) > $@
 
-$(BUILD)/user/%.o: user/%.c $(SKEL) $(wildcard user/*.h user/*/*.h include/xlb/*.h)
+$(BUILD)/user/dataplane/%.o: $(SKEL)
+
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h user/*/*.h include/xlb/*.h)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The dataplane interface: one ops table, two implementations (BPF maps,
+ * IPVS). Nothing above this header knows about BPF or netlink.
+ *
+ * A service is identified by (vip, port, proto). Every call validates its
+ * input first and returns 0 or a negative errno; on error nothing changed
+ * and err (when given) holds a message naming the object and field.
+ */
+#ifndef XLB_DATAPLANE_H
+#define XLB_DATAPLANE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "model/model.h"
+
+struct xlb_dp;
+
+struct xlb_dp_opts {
+	/* bpffs directory for pinned maps and links. NULL: XLB_PIN_DIR_DEFAULT.
+	 * "" (empty): no pinning at all (tests), everything dies with the handle. */
+	const char *pin_dir;
+	uint32_t ct_entries;	/* conntrack map size; 0 = XLB_CT_ENTRIES */
+	uint32_t max_services;	/* 0 = XLB_MAX_SERVICES */
+	uint32_t max_backends;	/* 0 = XLB_MAX_BACKENDS */
+	uint32_t sel_slots;	/* 0 = XLB_MAX_SEL_SLOTS */
+	bool xdp_generic;	/* attach in generic (skb) mode instead of native */
+};
+
+/* A conntrack entry as listed to people. */
+struct xlb_ct_entry {
+	struct xlb_ct_key key;
+	struct xlb_ct_val val;
+	uint32_t age;		/* seconds since created */
+	uint32_t idle;		/* seconds since last packet */
+};
+
+/* A service as read back from the dataplane. */
+struct xlb_dp_service {
+	struct xlb_service_spec spec;
+	uint32_t id;
+	size_t n_backends;
+	struct xlb_backend_spec *backends;	/* owned by the callee, valid during callback */
+	uint32_t *backend_ids;
+};
+
+typedef int (*xlb_ct_cb)(const struct xlb_ct_entry *e, void *arg);
+typedef int (*xlb_svc_cb)(const struct xlb_dp_service *s, void *arg);
+
+struct xlb_dp_ops {
+	const char *name;
+	int (*service_set)(struct xlb_dp *dp, const struct xlb_service_spec *svc,
+			   const struct xlb_backend_spec *be, size_t n,
+			   char *err, size_t errlen);
+	int (*service_delete)(struct xlb_dp *dp, const struct xlb_service_spec *svc,
+			      char *err, size_t errlen);
+	int (*service_list)(struct xlb_dp *dp, xlb_svc_cb cb, void *arg);
+	int (*node_addr_add)(struct xlb_dp *dp, const struct xlb_ip *ip);
+	int (*node_addr_del)(struct xlb_dp *dp, const struct xlb_ip *ip);
+	int (*attach)(struct xlb_dp *dp, const char *ifname, char *err, size_t errlen);
+	int (*detach)(struct xlb_dp *dp, const char *ifname, char *err, size_t errlen);
+	int (*service_stats)(struct xlb_dp *dp, const struct xlb_service_spec *svc,
+			     struct xlb_counters *out);
+	int (*backend_stats)(struct xlb_dp *dp, uint32_t backend_id,
+			     struct xlb_counters *out);
+	int (*global_stats)(struct xlb_dp *dp, uint64_t out[XLB_STAT_MAX]);
+	int (*ct_list)(struct xlb_dp *dp, xlb_ct_cb cb, void *arg);
+	int (*ct_flush)(struct xlb_dp *dp);
+	void (*close)(struct xlb_dp *dp);
+};
+
+struct xlb_dp {
+	const struct xlb_dp_ops *ops;
+};
+
+/* The BPF/XDP implementation: opens the program, creating or adopting the
+ * pinned maps (and links) under opts->pin_dir. */
+int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
+		    char *err, size_t errlen);
+/* BPF only: fd of the XDP program (for BPF_PROG_TEST_RUN), or -1. */
+int xlb_dp_bpf_prog_fd(struct xlb_dp *dp);
+/* BPF only: fd of a map by its name ("ct_map", ...), or -ENOENT. */
+int xlb_dp_bpf_map_fd(struct xlb_dp *dp, const char *name);
+
+static inline int xlb_dp_service_set(struct xlb_dp *dp, const struct xlb_service_spec *svc,
+				     const struct xlb_backend_spec *be, size_t n,
+				     char *err, size_t errlen)
+{
+	return dp->ops->service_set(dp, svc, be, n, err, errlen);
+}
+
+static inline int xlb_dp_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *svc,
+					char *err, size_t errlen)
+{
+	return dp->ops->service_delete(dp, svc, err, errlen);
+}
+
+static inline int xlb_dp_service_list(struct xlb_dp *dp, xlb_svc_cb cb, void *arg)
+{
+	return dp->ops->service_list(dp, cb, arg);
+}
+
+static inline int xlb_dp_node_addr_add(struct xlb_dp *dp, const struct xlb_ip *ip)
+{
+	return dp->ops->node_addr_add(dp, ip);
+}
+
+static inline int xlb_dp_node_addr_del(struct xlb_dp *dp, const struct xlb_ip *ip)
+{
+	return dp->ops->node_addr_del(dp, ip);
+}
+
+static inline int xlb_dp_attach(struct xlb_dp *dp, const char *ifname, char *err, size_t errlen)
+{
+	return dp->ops->attach(dp, ifname, err, errlen);
+}
+
+static inline int xlb_dp_detach(struct xlb_dp *dp, const char *ifname, char *err, size_t errlen)
+{
+	return dp->ops->detach(dp, ifname, err, errlen);
+}
+
+static inline int xlb_dp_service_stats(struct xlb_dp *dp, const struct xlb_service_spec *svc,
+				       struct xlb_counters *out)
+{
+	return dp->ops->service_stats(dp, svc, out);
+}
+
+static inline int xlb_dp_backend_stats(struct xlb_dp *dp, uint32_t id, struct xlb_counters *out)
+{
+	return dp->ops->backend_stats(dp, id, out);
+}
+
+static inline int xlb_dp_global_stats(struct xlb_dp *dp, uint64_t out[XLB_STAT_MAX])
+{
+	return dp->ops->global_stats(dp, out);
+}
+
+static inline int xlb_dp_ct_list(struct xlb_dp *dp, xlb_ct_cb cb, void *arg)
+{
+	return dp->ops->ct_list(dp, cb, arg);
+}
+
+static inline int xlb_dp_ct_flush(struct xlb_dp *dp)
+{
+	return dp->ops->ct_flush(dp);
+}
+
+static inline void xlb_dp_close(struct xlb_dp *dp)
+{
+	if (dp)
+		dp->ops->close(dp);
+}
+
+#endif /* XLB_DATAPLANE_H */
