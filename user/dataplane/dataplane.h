@@ -77,6 +77,9 @@ struct xlb_dp {
  * pinned maps (and links) under opts->pin_dir. */
 int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 		    char *err, size_t errlen);
+/* BPF only: detach every pinned link and remove every pin under pin_dir
+ * (what `xlbd --cleanup` does). Missing pins are not an error. */
+int xlb_dp_bpf_unpin(const char *pin_dir);
 /* BPF only: fd of the XDP program (for BPF_PROG_TEST_RUN), or -1. */
 int xlb_dp_bpf_prog_fd(struct xlb_dp *dp);
 /* BPF only: fd of a map by its name ("ct_map", ...), or -ENOENT. */
