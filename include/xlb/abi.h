@@ -25,10 +25,10 @@
 
 /* Capacity defaults; user space may resize maps before load. */
 #define XLB_MAX_SERVICES	65536	/* service ids: 0 .. XLB_MAX_SERVICES-1 */
-#define XLB_MAX_BACKENDS	262144	/* backend ids: 1 .. XLB_MAX_BACKENDS-1; 0 = none */
+#define XLB_MAX_BACKENDS	131072	/* backend ids: 1 .. XLB_MAX_BACKENDS-1; 0 = none */
 #define XLB_MAX_SVC_KEYS	131072	/* (addr, port, proto) keys: ClusterIP + NodePort */
-#define XLB_MAX_SEL_SLOTS	(4 << 20) /* selection table slots, all services */
-#define XLB_CT_ENTRIES		524288	/* conntrack entries (two per flow) */
+#define XLB_MAX_SEL_SLOTS	(4 << 20) /* selection table slots, all services (16 MiB) */
+#define XLB_CT_ENTRIES		262144	/* conntrack entries (two per flow) */
 #define XLB_AFF_ENTRIES		131072	/* ClientIP affinity entries */
 #define XLB_MAX_NODE_ADDRS	256
 #define XLB_MAX_BACKENDS_PER_SVC 512	/* bounded by the largest Maglev table */
@@ -76,7 +76,7 @@ XLB_STATIC_ASSERT(sizeof(struct xlb_svc_key) == 20, "xlb_svc_key size");
 
 struct xlb_svc_val {
 	__u32 id;		/* index into svc_stats and rr_state */
-	__u32 table;		/* active selection table: (id << 1) | generation */
+	__u32 sel_base;		/* first slot of the active selection table */
 	__u32 slots;		/* entries in the active table; 0 = no backend */
 	__u32 aff_timeout;	/* seconds; used when XLB_SVC_F_AFFINITY */
 	__u8 algo;		/* enum xlb_algo */
@@ -86,14 +86,10 @@ struct xlb_svc_val {
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_svc_val) == 24, "xlb_svc_val size");
 
-/* sel_map: one slot of a service's selection table -> backend id. The
- * table is written completely under the spare generation before svc_val
- * switches to it (make-before-break). */
-struct xlb_sel_key {
-	__u32 table;
-	__u32 slot;
-};
-XLB_STATIC_ASSERT(sizeof(struct xlb_sel_key) == 8, "xlb_sel_key size");
+/* sel_map (array of backend ids): every service's selection table is a
+ * range [sel_base, sel_base + slots) of this one array. A new table is
+ * written to a fresh range before svc_val switches to it, and the old range
+ * is only reused after a grace period (make-before-break). */
 
 enum xlb_backend_state {
 	XLB_BE_FREE = 0,	/* id unused; flows pinned to it are re-selected or reset */
