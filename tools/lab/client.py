@@ -1,0 +1,291 @@
+#!/usr/bin/python3
+"""Lab traffic client: every subcommand prints one JSON object on stdout.
+
+  probe --dst IP:PORT [--expect NAME]         one TCP connection; exit 0 if it
+                                              answered (with NAME if given)
+  tcp   --dst IP:PORT -n N [--src IP]...      N new connections, first line each
+  udp   --dst IP:PORT -n N [--src IP]...      N datagrams, each from a new socket
+  hold  --dst IP:PORT -n N --seconds S        N long-lived connections pinged
+        [--ready FILE] [--stop FILE]          every 0.2 s; counts broken ones
+  rst   --dst IP:PORT --ready FILE --go FILE  open one connection, write its
+        [--wait S]                            backend to FILE, wait for GO, send,
+                                              report reset / timeout / answer
+
+Every socket operation has a timeout (--timeout, 2 s), every loop a bounded
+count and an overall deadline (--deadline), so a broken datapath makes a
+test fail, never hang. Standard library only (run with /usr/bin/python3).
+"""
+import argparse
+import errno
+import json
+import os
+import socket
+import sys
+import time
+
+
+def hostport(s):
+    host, _, port = s.rpartition(":")
+    return host, int(port)
+
+
+def emit(obj):
+    json.dump(obj, sys.stdout, sort_keys=True)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+class Eof(Exception):
+    """The peer closed the connection (FIN) before answering."""
+
+
+def err_name(e):
+    if isinstance(e, Eof):
+        return "eof"
+    if isinstance(e, socket.timeout):
+        return "timeout"
+    if isinstance(e, ConnectionResetError):
+        return "reset"
+    if isinstance(e, ConnectionRefusedError):
+        return "refused"
+    if isinstance(e, OSError) and e.errno is not None:
+        return errno.errorcode.get(e.errno, str(e.errno)).lower()
+    return type(e).__name__
+
+
+class LineConn:
+    """A TCP connection read line by line with a per-operation timeout."""
+
+    def __init__(self, dst, src, timeout):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        if src:
+            self.sock.bind((src, 0))
+        self.buf = b""
+        try:
+            self.sock.connect(dst)
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            data = self.sock.recv(4096)
+            if not data:
+                raise Eof()
+            self.buf += data
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def ping(self):
+        self.sock.sendall(b"ping\n")
+        return self.readline()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def bump(d, k, by=1):
+    d[k] = d.get(k, 0) + by
+
+
+def cmd_probe(a):
+    try:
+        c = LineConn(hostport(a.dst), a.src[0] if a.src else None, a.timeout)
+        name = c.readline()
+        c.close()
+    except Exception as e:  # noqa: BLE001 - reported, not hidden
+        emit({"ok": False, "error": err_name(e)})
+        return 1
+    ok = a.expect is None or name == a.expect
+    emit({"ok": ok, "name": name})
+    return 0 if ok else 1
+
+
+def cmd_tcp(a):
+    dst = hostport(a.dst)
+    srcs = a.src or [None]
+    counts, by_src, errs = {}, {}, {}
+    end = time.monotonic() + a.deadline
+    for i in range(a.n):
+        src = srcs[i % len(srcs)]
+        key = src or "-"
+        if time.monotonic() > end:
+            bump(errs, "deadline")
+            continue
+        try:
+            c = LineConn(dst, src, a.timeout)
+            try:
+                name = c.readline()
+            finally:
+                c.close()
+        except Exception as e:  # noqa: BLE001
+            bump(errs, err_name(e))
+            continue
+        bump(counts, name)
+        bump(by_src.setdefault(key, {}), name)
+    emit({"counts": counts, "errors": sum(errs.values()), "error_kinds": errs,
+          "by_src": by_src})
+    return 0
+
+
+def cmd_udp(a):
+    dst = hostport(a.dst)
+    srcs = a.src or [None]
+    counts, by_src, errs, reply_from = {}, {}, {}, {}
+    wrong_src = 0
+    end = time.monotonic() + a.deadline
+    for i in range(a.n):
+        src = srcs[i % len(srcs)]
+        key = src or "-"
+        if time.monotonic() > end:
+            bump(errs, "deadline")
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(a.timeout)
+        try:
+            s.bind((src or "0.0.0.0", 0))
+            s.sendto(b"hello\n", dst)
+            data, frm = s.recvfrom(4096)
+        except Exception as e:  # noqa: BLE001
+            bump(errs, err_name(e))
+            continue
+        finally:
+            s.close()
+        name = data.decode(errors="replace").strip()
+        bump(reply_from, "%s:%d" % frm)
+        if frm != dst:
+            wrong_src += 1
+        bump(counts, name)
+        bump(by_src.setdefault(key, {}), name)
+    emit({"counts": counts, "errors": sum(errs.values()), "error_kinds": errs,
+          "by_src": by_src, "reply_from": reply_from, "wrong_src": wrong_src})
+    return 0
+
+
+def touch(path, text=""):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def cmd_hold(a):
+    dst = hostport(a.dst)
+    srcs = a.src or [None]
+    conns = []          # [conn, first name, broken reason or None, pings]
+    errs = {}
+    for i in range(a.n):
+        try:
+            c = LineConn(dst, srcs[i % len(srcs)], a.timeout)
+            conns.append([c, c.readline(), None, 0])
+        except Exception as e:  # noqa: BLE001
+            bump(errs, err_name(e))
+    names = {}
+    for c in conns:
+        bump(names, c[1])
+    if a.ready:
+        touch(a.ready, json.dumps({"opened": len(conns), "names": names}))
+    end = time.monotonic() + a.seconds
+    rounds = 0
+    while time.monotonic() < end and rounds < int(a.seconds / 0.2) + 10:
+        rounds += 1
+        for c in conns:
+            if c[2] is not None:
+                continue
+            try:
+                got = c[0].ping()
+                c[3] += 1
+                if got != c[1]:
+                    c[2] = "moved %s->%s" % (c[1], got)
+            except Exception as e:  # noqa: BLE001
+                c[2] = err_name(e)
+        if a.stop and os.path.exists(a.stop):
+            break
+        time.sleep(0.2)
+    # One last round so a change made just before stop is seen.
+    for c in conns:
+        if c[2] is None:
+            try:
+                got = c[0].ping()
+                c[3] += 1
+                if got != c[1]:
+                    c[2] = "moved %s->%s" % (c[1], got)
+            except Exception as e:  # noqa: BLE001
+                c[2] = err_name(e)
+        c[0].close()
+    broken = [{"name": c[1], "why": c[2]} for c in conns if c[2] is not None]
+    emit({"opened": len(conns), "open_errors": errs, "broken": len(broken),
+          "broken_detail": broken, "names": names, "rounds": rounds,
+          "pings": sum(c[3] for c in conns)})
+    return 0
+
+
+def cmd_rst(a):
+    dst = hostport(a.dst)
+    try:
+        c = LineConn(dst, a.src[0] if a.src else None, a.timeout)
+        name = c.readline()
+    except Exception as e:  # noqa: BLE001
+        emit({"name": None, "outcome": "open-" + err_name(e)})
+        if a.ready:
+            touch(a.ready, json.dumps({"name": None}))
+        return 0
+    if a.ready:
+        touch(a.ready, json.dumps({"name": name}))
+    end = time.monotonic() + a.wait
+    while not os.path.exists(a.go) and time.monotonic() < end:
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    try:
+        got = c.ping()
+        outcome = "answer"
+    except Exception as e:  # noqa: BLE001
+        got = None
+        outcome = err_name(e)
+    elapsed = time.monotonic() - t0
+    c.close()
+    emit({"name": name, "outcome": outcome, "answer": got,
+          "elapsed": round(elapsed, 3)})
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name, fn in (("probe", cmd_probe), ("tcp", cmd_tcp), ("udp", cmd_udp),
+                     ("hold", cmd_hold), ("rst", cmd_rst)):
+        p = sub.add_parser(name)
+        p.set_defaults(fn=fn)
+        p.add_argument("--dst", required=True, help="IP:PORT")
+        p.add_argument("--src", action="append", default=[],
+                       help="source address to bind (repeatable, rotated)")
+        p.add_argument("--timeout", type=float, default=2.0,
+                       help="per socket operation, seconds")
+        p.add_argument("--deadline", type=float, default=60.0,
+                       help="whole command, seconds")
+        if name in ("tcp", "udp", "hold"):
+            p.add_argument("-n", type=int, default=20 if name == "hold" else 100)
+        if name == "probe":
+            p.add_argument("--expect")
+        if name == "hold":
+            p.add_argument("--seconds", type=float, default=5.0)
+            p.add_argument("--ready", help="file written once all are open")
+            p.add_argument("--stop", help="stop early when this file exists")
+        if name == "rst":
+            p.add_argument("--ready", help="file: {\"name\": backend}")
+            p.add_argument("--go", required=True, help="send when this exists")
+            p.add_argument("--wait", type=float, default=20.0,
+                           help="longest wait for --go, seconds")
+    a = ap.parse_args()
+    if getattr(a, "n", 1) < 0 or getattr(a, "n", 1) > 100000:
+        ap.error("-n out of range")
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
