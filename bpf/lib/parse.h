@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Packet parser.
+ *
+ * Contract: xlb_parse() walks Ethernet (up to two 802.1Q/802.1ad tags),
+ * IPv4 (with options) and the TCP or UDP header, checking every access
+ * against data_end. It returns one of enum xlb_parse_rc and, on
+ * XLB_PARSE_OK, fills struct xlb_pkt with pointers into the packet; ports
+ * and addresses stay in network byte order. Nothing is written.
+ */
+#ifndef XLB_BPF_PARSE_H
+#define XLB_BPF_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "csum.h"
+
+#define XLB_MAX_VLAN 2
+
+enum xlb_parse_rc {
+	XLB_PARSE_OK = 0,
+	XLB_PARSE_NOT_IP,	/* not IPv4: pass */
+	XLB_PARSE_NOT_L4,	/* IPv4 but neither TCP nor UDP: pass */
+	XLB_PARSE_FRAGMENT,	/* IPv4 fragment: pass */
+	XLB_PARSE_MALFORMED,	/* truncated or inconsistent: drop */
+};
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+struct xlb_pkt {
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct tcphdr *tcp;	/* set for TCP */
+	struct udphdr *udp;	/* set for UDP */
+	__be16 *l4_ports;	/* source, destination port (same place in TCP and UDP) */
+	__sum16 *l4_csum;	/* TCP or UDP checksum field */
+	__u32 l3_off;		/* bytes before the IPv4 header */
+	__u32 len;		/* frame length */
+	__u16 l4_len;		/* IPv4 payload length (host order) */
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 vlan;		/* number of VLAN tags */
+	__u8 tcp_flags;		/* byte 13 of the TCP header */
+	__u8 csum_partial;	/* L4 checksum holds only the pseudo-header sum */
+};
+
+#define XLB_TCP_FIN 0x01
+#define XLB_TCP_SYN 0x02
+#define XLB_TCP_RST 0x04
+#define XLB_TCP_ACK 0x10
+
+static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	void *cur;
+	__u16 proto, tot_len, ihl_len;
+	int i;
+
+	p->len = data_end - data;
+	if ((void *)(eth + 1) > data_end)
+		return XLB_PARSE_NOT_IP;	/* runt frame: not ours to judge */
+	p->eth = eth;
+	proto = eth->h_proto;
+	cur = eth + 1;
+
+#pragma unroll
+	for (i = 0; i < XLB_MAX_VLAN; i++) {
+		struct vlan_hdr *vh = cur;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(vh + 1) > data_end)
+			return XLB_PARSE_MALFORMED;
+		proto = vh->encap_proto;
+		cur = vh + 1;
+		p->vlan++;
+	}
+	if (proto != bpf_htons(ETH_P_IP))
+		return XLB_PARSE_NOT_IP;
+
+	ip = cur;
+	if ((void *)(ip + 1) > data_end)
+		return XLB_PARSE_MALFORMED;
+	if (ip->version != 4 || ip->ihl < 5)
+		return XLB_PARSE_MALFORMED;
+	ihl_len = ip->ihl * 4;
+	tot_len = bpf_ntohs(ip->tot_len);
+	if (tot_len < ihl_len || (void *)ip + tot_len > data_end)
+		return XLB_PARSE_MALFORMED;
+	p->ip = ip;
+	p->l3_off = (void *)ip - data;
+	p->proto = ip->protocol;
+	p->l4_len = tot_len - ihl_len;
+	if (ip->frag_off & bpf_htons(0x3fff))	/* MF or an offset */
+		return XLB_PARSE_FRAGMENT;
+
+	cur = (void *)ip + ihl_len;
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *th = cur;
+
+		if ((void *)(th + 1) > data_end || p->l4_len < sizeof(*th))
+			return XLB_PARSE_MALFORMED;
+		if (th->doff < 5 || th->doff * 4 > p->l4_len)
+			return XLB_PARSE_MALFORMED;
+		p->tcp = th;
+		p->sport = th->source;
+		p->dport = th->dest;
+		p->tcp_flags = ((__u8 *)th)[13];
+		p->l4_ports = (__be16 *)th;
+		p->l4_csum = &th->check;
+	} else if (ip->protocol == IPPROTO_UDP) {
+		struct udphdr *uh = cur;
+
+		if ((void *)(uh + 1) > data_end || p->l4_len < sizeof(*uh))
+			return XLB_PARSE_MALFORMED;
+		p->udp = uh;
+		p->sport = uh->source;
+		p->dport = uh->dest;
+		p->l4_ports = (__be16 *)uh;
+		p->l4_csum = &uh->check;
+	} else {
+		return XLB_PARSE_NOT_L4;
+	}
+
+	/* Linux hands locally sent frames to a veth with CHECKSUM_PARTIAL: the
+	 * field then holds the folded pseudo-header sum, and the stack adds the
+	 * payload later. Recognise it so a rewrite updates it the same way. */
+	if (*p->l4_csum)
+		p->csum_partial = *p->l4_csum ==
+			xlb_pseudo_sum(ip->saddr, ip->daddr, ip->protocol, p->l4_len);
+	return XLB_PARSE_OK;
+}
+
+#endif /* XLB_BPF_PARSE_H */

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xlb XDP datapath: ClusterIP and NodePort load balancing.
+ *
+ * Per packet: parse; one conntrack lookup (forward or reply entry); on a
+ * miss, the service lookup, backend selection and two conntrack inserts.
+ * Then DNAT (or reverse NAT) with incremental checksums, and forwarding
+ * from the cached FIB result (XDP_TX / XDP_REDIRECT), or XDP_PASS to the
+ * stack when the next hop is not known yet.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/csum.h"
+#include "lib/ct.h"
+#include "lib/select.h"
+#include "lib/nat.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Send the rewritten packet on from what the entry knows of the next hop. */
+static __always_inline int xlb_xmit(struct xdp_md *ctx, struct xlb_pkt *p,
+				    const struct xlb_ct_val *v)
+{
+	if (p->csum_partial) {
+		/* Only the stack can finish a partial checksum. */
+		stat_inc(XLB_STAT_PASS_CSUM_PARTIAL);
+		return XDP_PASS;
+	}
+	if (p->vlan || !(v->flags & XLB_CT_F_FIB_CACHED) || !v->ifindex) {
+		stat_inc(XLB_STAT_PASS_NO_ROUTE);
+		return XDP_PASS;
+	}
+	xlb_set_macs(p->eth, v->smac, v->dmac);
+	if (v->ifindex == ctx->ingress_ifindex) {
+		stat_inc(XLB_STAT_FWD_TX);
+		return XDP_TX;
+	}
+	stat_inc(XLB_STAT_FWD_REDIRECT);
+	return bpf_redirect(v->ifindex, 0);
+}
+
+static __always_inline int xlb_reset(struct xdp_md *ctx, struct xlb_pkt *p)
+{
+	int act = xlb_tcp_reset(ctx, p);
+
+	if (act == XDP_TX)
+		stat_inc(XLB_STAT_RST_SENT);
+	return act;
+}
+
+/* A reply from a backend: give it the service address back. */
+static __always_inline int xlb_reply(struct xdp_md *ctx, struct xlb_pkt *p,
+				     struct xlb_ct_val *ct, __u32 now)
+{
+	xlb_ct_touch(ct, p, now);
+	counters_add(&svc_stats, ct->svc_id, p->len, 0);
+	counters_add(&backend_stats, ct->backend_id, p->len, 0);
+	xlb_rewrite(p, 0, ct->nat_addr.a32[0], ct->nat_port);
+	return xlb_xmit(ctx, p, ct);
+}
+
+static __always_inline int xlb_dnat_fwd(struct xdp_md *ctx, struct xlb_pkt *p,
+					struct xlb_ct_val *ct, const struct xlb_backend *b)
+{
+	if (!(ct->flags & XLB_CT_F_FIB_CACHED))
+		xlb_fib_fill(ctx, p, b->addr.a32[0], ct);
+	xlb_rewrite(p, 1, b->addr.a32[0], b->port);
+	return xlb_xmit(ctx, p, ct);
+}
+
+/* First packet of a flow (or a flow whose backend is gone): choose a
+ * backend, record both directions, rewrite and send. */
+static __always_inline int xlb_new_flow(struct xdp_md *ctx, struct xlb_pkt *p,
+					const struct xlb_ct_key *k,
+					const struct xlb_svc_val *svc, __u32 now)
+{
+	struct xlb_ct_val fwd = {}, rev = {};
+	struct xlb_ct_key rk = {};
+	struct xlb_backend *b = NULL;
+	__u32 id;
+
+	id = xlb_select(svc, p, now, &b);
+	if (!id || !b) {
+		stat_inc(svc->slots ? XLB_STAT_DROP_SEL_MISS : XLB_STAT_DROP_NO_BACKEND);
+		if (p->tcp)
+			return xlb_reset(ctx, p);
+		return XDP_DROP;
+	}
+
+	fwd.dir = XLB_CT_FWD;
+	fwd.state = XLB_CT_NEW;
+	fwd.svc_id = svc->id;
+	fwd.backend_id = id;
+	fwd.backend_gen = b->gen;
+	fwd.last_seen = now;
+	fwd.created = now;
+	xlb_fib_fill(ctx, p, b->addr.a32[0], &fwd);
+
+	rev.dir = XLB_CT_REV;
+	rev.state = XLB_CT_NEW;
+	rev.svc_id = svc->id;
+	rev.backend_id = id;
+	rev.backend_gen = b->gen;
+	rev.last_seen = now;
+	rev.created = now;
+	rev.nat_addr.a32[0] = p->ip->daddr;
+	rev.nat_port = p->dport;
+	rev.ifindex = ctx->ingress_ifindex;
+	__builtin_memcpy(rev.smac, p->eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(rev.dmac, p->eth->h_source, ETH_ALEN);
+	rev.flags = XLB_CT_F_FIB_CACHED;
+
+	rk.saddr = b->addr;
+	rk.daddr.a32[0] = p->ip->saddr;
+	rk.sport = b->port;
+	rk.dport = p->sport;
+	rk.proto = p->proto;
+	rk.family = XLB_AF_INET;
+
+	if (bpf_map_update_elem(&ct_map, &rk, &rev, BPF_ANY) ||
+	    bpf_map_update_elem(&ct_map, k, &fwd, BPF_ANY)) {
+		stat_inc(XLB_STAT_DROP_CT_FULL);
+		return XDP_DROP;
+	}
+	stat_inc(XLB_STAT_CT_NEW);
+	counters_add(&svc_stats, svc->id, p->len, 1);
+	counters_add(&backend_stats, id, p->len, 1);
+
+	xlb_rewrite(p, 1, b->addr.a32[0], b->port);
+	return xlb_xmit(ctx, p, &fwd);
+}
+
+static __always_inline struct xlb_svc_val *xlb_svc_lookup(const struct xlb_pkt *p)
+{
+	struct xlb_svc_key sk = {};
+	struct xlb_node_addr_key nk = {};
+	struct xlb_svc_val *svc;
+
+	sk.addr.a32[0] = p->ip->daddr;
+	sk.port = p->dport;
+	sk.proto = p->proto;
+	sk.family = XLB_AF_INET;
+	svc = bpf_map_lookup_elem(&svc_map, &sk);
+	if (svc)
+		return svc;
+
+	/* NodePort: any node address, at the node port. */
+	nk.addr.a32[0] = p->ip->daddr;
+	nk.family = XLB_AF_INET;
+	if (!bpf_map_lookup_elem(&node_addrs, &nk))
+		return NULL;
+	sk.addr.a32[0] = 0;
+	return bpf_map_lookup_elem(&svc_map, &sk);
+}
+
+SEC("xdp")
+int xlb_xdp(struct xdp_md *ctx)
+{
+	struct xlb_pkt p = {};
+	struct xlb_ct_key k = {};
+	struct xlb_ct_val *ct;
+	struct xlb_svc_val *svc;
+	struct xlb_backend *b;
+	__u32 now;
+	int rc;
+
+	stat_inc(XLB_STAT_RX);
+	rc = xlb_parse(ctx, &p);
+	switch (rc) {
+	case XLB_PARSE_OK:
+		break;
+	case XLB_PARSE_NOT_IP:
+		stat_inc(XLB_STAT_PASS_NOT_IP);
+		return XDP_PASS;
+	case XLB_PARSE_NOT_L4:
+		stat_inc(XLB_STAT_PASS_NOT_SERVICE);
+		return XDP_PASS;
+	case XLB_PARSE_FRAGMENT:
+		stat_inc(XLB_STAT_PASS_FRAGMENT);
+		return XDP_PASS;
+	default:
+		stat_inc(XLB_STAT_DROP_MALFORMED);
+		return XDP_DROP;
+	}
+
+	xlb_ct_key_from_pkt(&k, &p);
+	ct = bpf_map_lookup_elem(&ct_map, &k);
+	if (ct) {
+		now = xlb_now();
+		stat_inc(XLB_STAT_CT_HIT);
+		if (ct->dir == XLB_CT_REV)
+			return xlb_reply(ctx, &p, ct, now);
+
+		b = xlb_backend_get(ct->backend_id);
+		if (b && b->gen == ct->backend_gen && b->state != XLB_BE_FREE) {
+			/* A SYN on a flow that already got past NEW reuses the
+			 * 5-tuple of a finished connection: a new flow. */
+			if (!(xlb_is_syn(&p) && ct->state != XLB_CT_NEW)) {
+				xlb_ct_touch(ct, &p, now);
+				counters_add(&svc_stats, ct->svc_id, p.len, 0);
+				counters_add(&backend_stats, ct->backend_id, p.len, 0);
+				return xlb_dnat_fwd(ctx, &p, ct, b);
+			}
+		} else if (p.tcp && !xlb_is_syn(&p)) {
+			/* The backend is gone: tell the client now rather
+			 * than leave it retransmitting into a hole. */
+			return xlb_reset(ctx, &p);
+		} else {
+			stat_inc(XLB_STAT_CT_RESELECT);
+		}
+	}
+
+	svc = xlb_svc_lookup(&p);
+	if (!svc) {
+		stat_inc(XLB_STAT_PASS_NOT_SERVICE);
+		return XDP_PASS;
+	}
+	if (!ct)
+		now = xlb_now();
+	return xlb_new_flow(ctx, &p, &k, svc, now);
+}
