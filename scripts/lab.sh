@@ -9,15 +9,17 @@
 #   xlb-ext    (eth0 10.10.2.2)              --- n-ext    10.10.2.1  > xlb-node
 #   xlb-beI    (eth0 10.20.I.2, I = 1..5)    --- n-beI    10.20.I.1 /
 #
-# Every address lives inside namespaces this script creates. Only the
-# host's bpffs is touched (mounted if missing), and the lab never pins
-# anything itself: callers pass --pin-dir /sys/fs/bpf/xlb-lab to xlb-dp.
+# Every address lives inside namespaces this script creates. Of the host,
+# only bpffs is touched: mounted if missing, and the lab's own pin
+# directory (/sys/fs/bpf/xlb-lab, which callers pass to xlb-dp as
+# --pin-dir) is unpinned and removed by `down`, so `up` starts clean.
 set -euo pipefail
 
 LAB_RUN=${LAB_RUN:-/run/xlb-lab}
 LAB_PIN=${LAB_PIN:-/sys/fs/bpf/xlb-lab}
 PY=/usr/bin/python3
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+XLB_DP=${XLB_DP:-$ROOT/build/xlb-dp}
 NBE=5
 NODE=xlb-node
 NSES=(xlb-node xlb-client xlb-ext xlb-be1 xlb-be2 xlb-be3 xlb-be4 xlb-be5)
@@ -73,9 +75,16 @@ lab_has_ns() { [ -e "/run/netns/$1" ]; }
 lab_down() {
 	local ns pids
 	stop_servers
-	# A pinned program would outlive the namespaces' interfaces but keep
-	# its maps; leave the pins to `xlb-dp unpin` (the caller's job), and
-	# only drop namespaces here.
+	# Pins outlive the namespaces: a leftover program's maps would be
+	# adopted by the next run. Detach and unpin while the node exists.
+	if [ -d "$LAB_PIN" ]; then
+		if lab_has_ns "$NODE" && [ -x "$XLB_DP" ]; then
+			timeout 20 nsenter --net="/run/netns/$NODE" "$XLB_DP" \
+				--pin-dir "$LAB_PIN" unpin >/dev/null 2>&1 ||
+				log "xlb-dp unpin failed; removing $LAB_PIN"
+		fi
+		rm -rf "$LAB_PIN"
+	fi
 	for ns in "${NSES[@]}"; do
 		lab_has_ns "$ns" || continue
 		# Anything still running inside a lab namespace (a client left
