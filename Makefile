@@ -32,7 +32,7 @@ BPF_CFLAGS := -O2 -g -target bpf -Werror -Wall -D__TARGET_ARCH_$(ARCH) \
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # libxlb: the core. Pure parts (model) also build on their own for unit tests.
-MODEL_SRCS := user/log.c $(wildcard user/model/*.c)
+MODEL_SRCS := user/log.c $(wildcard user/model/*.c user/util/*.c)
 DP_SRCS    := $(wildcard user/dataplane/*.c)
 LIB_SRCS   := $(MODEL_SRCS) $(DP_SRCS)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -66,7 +66,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*) > $@
 
-$(BUILD)/user/dataplane/%.o: $(SKEL)
+$(DP_SRCS:%.c=$(BUILD)/%.o): $(SKEL)
 
 $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h user/*/*.h include/xlb/*.h)
 	$(call msg,CC,$@)

@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * BPF dataplane: services, backends and their selection tables.
+ *
+ * Order of every update (make-before-break): backends that are new get
+ * their entries first; then the new selection table is written into a
+ * fresh range; then the service entry switches to it in one map update;
+ * only then are removed backends marked free and the old range put in
+ * quarantine. A packet sees either the old or the new table, whole.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "model/maglev.h"
+#include "model/seqtable.h"
+#include "bpf_priv.h"
+#include "xlb.skel.h"
+
+#define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
+
+static uint32_t key_hash(const struct xlb_ip *vip, uint32_t port, uint8_t proto)
+{
+	uint32_t h = 2166136261u;
+	const uint8_t *b = vip->addr.a8;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ b[i]) * 16777619u;
+	h = (h ^ (port & 0xffff)) * 16777619u;
+	h = (h ^ proto) * 16777619u;
+	return h;
+}
+
+static struct svc_state **svc_slot(struct xlb_dp_bpf *d, const struct xlb_ip *vip,
+				   uint32_t port, uint8_t proto)
+{
+	struct svc_state **pp = &d->buckets[key_hash(vip, port, proto) & (d->n_buckets - 1)];
+
+	for (; *pp; pp = &(*pp)->next) {
+		struct svc_state *s = *pp;
+
+		if (s->spec.port == port && s->spec.proto == proto &&
+		    xlb_ip_equal(&s->spec.vip, vip))
+			break;
+	}
+	return pp;
+}
+
+static void svc_state_free(struct svc_state *s)
+{
+	if (!s)
+		return;
+	free(s->be);
+	free(s->be_id);
+	free(s);
+}
+
+void xlb_dp_bpf_svc_free_all(struct xlb_dp_bpf *d)
+{
+	if (d->by_id)
+		for (uint32_t i = 0; i < d->max_services; i++)
+			svc_state_free(d->by_id[i]);
+	free(d->by_id);
+	free(d->buckets);
+	free(d->be_used);
+	free(d->be_gen);
+	xlb_ranges_fini(&d->sel);
+	d->by_id = NULL;
+	d->buckets = NULL;
+	d->be_used = NULL;
+	d->be_gen = NULL;
+}
+
+static void svc_key_of(struct xlb_svc_key *k, const struct xlb_ip *addr, uint32_t port, uint8_t proto)
+{
+	memset(k, 0, sizeof(*k));
+	k->addr = addr->addr;
+	k->port = htons((uint16_t)port);
+	k->proto = proto;
+	k->family = addr->family;
+}
+
+static void np_key_of(struct xlb_svc_key *k, const struct xlb_service_spec *s)
+{
+	struct xlb_ip any = { .family = s->vip.family };
+
+	svc_key_of(k, &any, s->node_port, s->proto);
+}
+
+static int alloc_svc_id(struct xlb_dp_bpf *d, uint32_t *id)
+{
+	for (uint32_t n = 0; n < d->max_services; n++) {
+		uint32_t i = (d->svc_hint + n) % d->max_services;
+
+		if (!d->by_id[i]) {
+			d->svc_hint = i + 1;
+			*id = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* Backend id 0 means "none" in the datapath. */
+static int alloc_be_id(struct xlb_dp_bpf *d, uint32_t *id)
+{
+	for (uint32_t n = 0; n < d->max_backends; n++) {
+		uint32_t i = (d->be_hint + n) % d->max_backends;
+
+		if (i && !d->be_used[i]) {
+			d->be_used[i] = 1;
+			d->be_hint = i + 1;
+			*id = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void be_entry(struct xlb_backend *e, const struct xlb_backend_spec *b,
+		     uint32_t svc_id, uint32_t gen)
+{
+	memset(e, 0, sizeof(*e));
+	e->addr = b->addr.addr;
+	e->port = htons((uint16_t)b->port);
+	e->family = b->addr.family;
+	e->state = xlb_backend_selectable(b) ? XLB_BE_ACTIVE : XLB_BE_TERMINATING;
+	e->svc_id = svc_id;
+	e->gen = gen;
+	e->weight = (uint16_t)b->weight;
+}
+
+/* Build the selection table (backend ids) for the selectable backends. */
+static int build_table(const struct xlb_service_spec *s, const struct xlb_backend_spec *be,
+		       const uint32_t *ids, size_t n, uint32_t **out, uint32_t *len)
+{
+	struct xlb_maglev_backend *mb = NULL;
+	uint32_t *w = NULL, *idx = NULL, *tab = NULL, *map = NULL;
+	size_t k = 0, tlen = 0;
+	int err = 0;
+
+	*out = NULL;
+	*len = 0;
+	map = calloc(n ? n : 1, sizeof(*map));
+	w = calloc(n ? n : 1, sizeof(*w));
+	mb = calloc(n ? n : 1, sizeof(*mb));
+	if (!map || !w || !mb) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!xlb_backend_selectable(&be[i]))
+			continue;
+		map[k] = ids[i];
+		w[k] = s->algo == XLB_ALGO_RR ? 1 : be[i].weight;
+		mb[k].key = xlb_maglev_key(be[i].addr.addr.a8, (uint16_t)be[i].port);
+		mb[k].weight = be[i].weight;
+		k++;
+	}
+	if (!k)
+		goto out;
+
+	if (s->algo == XLB_ALGO_SH) {
+		tlen = xlb_maglev_size(k);
+		if (!tlen) {
+			err = -E2BIG;
+			goto out;
+		}
+		idx = calloc(tlen, sizeof(*idx));
+		if (!idx) {
+			err = -ENOMEM;
+			goto out;
+		}
+		err = xlb_maglev_build(mb, k, (uint32_t)tlen, idx);
+	} else {
+		idx = calloc(XLB_SEQ_MAX_SIZE, sizeof(*idx));
+		if (!idx) {
+			err = -ENOMEM;
+			goto out;
+		}
+		err = xlb_seq_build(w, k, idx, XLB_SEQ_MAX_SIZE, &tlen);
+	}
+	if (err)
+		goto out;
+	tab = malloc(tlen * sizeof(*tab));
+	if (!tab) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < tlen; i++)
+		tab[i] = map[idx[i]];
+	*out = tab;
+	*len = (uint32_t)tlen;
+out:
+	free(map);
+	free(w);
+	free(mb);
+	free(idx);
+	return err;
+}
+
+static int write_table(struct xlb_dp_bpf *d, uint32_t base, const uint32_t *tab, uint32_t len)
+{
+	int fd = bpf_map__fd(d->skel->maps.sel_map);
+	uint32_t *keys;
+	uint32_t count = len;
+	int err;
+
+	if (!len)
+		return 0;
+	keys = malloc(len * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < len; i++)
+		keys[i] = base + i;
+	err = bpf_map_update_batch(fd, keys, tab, &count, NULL);
+	if (err) {
+		/* older kernels: one by one */
+		err = 0;
+		for (uint32_t i = 0; i < len && !err; i++)
+			err = bpf_map_update_elem(fd, &keys[i], &tab[i], BPF_ANY);
+	}
+	free(keys);
+	return err ? -errno : 0;
+}
+
+static int find_be(const struct svc_state *s, const struct xlb_backend_spec *b)
+{
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < s->n_be; i++)
+		if (s->be[i].port == b->port && xlb_ip_equal(&s->be[i].addr, &b->addr))
+			return (int)i;
+	return -1;
+}
+
+int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
+		    const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen)
+{
+	struct xlb_dp_bpf *d = to_bpf(dp);
+	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
+	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
+	struct svc_state **pp, *old, *ns = NULL;
+	struct xlb_svc_key key, npkey, old_npkey;
+	struct xlb_svc_val val = {};
+	uint32_t *tab = NULL, tlen = 0, base = 0;
+	uint32_t *fresh = NULL;
+	size_t n_fresh = 0;
+	uint64_t now = xlb_mono_ns();
+	bool new_svc;
+	char vip[XLB_IP_STRLEN];
+	int ret;
+
+	ret = xlb_service_validate(spec, err, errlen);
+	if (ret)
+		return ret;
+	ret = xlb_backends_validate(spec, be, n, err, errlen);
+	if (ret)
+		return ret;
+	xlb_ip_str(&spec->vip, vip, sizeof(vip));
+
+	pp = svc_slot(d, &spec->vip, spec->port, spec->proto);
+	old = *pp;
+	new_svc = !old;
+
+	if (spec->type == XLB_SVC_NODE_PORT) {
+		/* Another service must not own this node port. */
+		struct xlb_svc_val other;
+
+		np_key_of(&npkey, spec);
+		if (!bpf_map_lookup_elem(svc_fd, &npkey, &other) &&
+		    (new_svc || other.id != old->id)) {
+			ERR("service %s:%u/%s: node port %u already in use",
+			    vip, spec->port, xlb_proto_name(spec->proto), spec->node_port);
+			return -EEXIST;
+		}
+	}
+
+	/* Allocate everything first: on failure nothing has changed. */
+	ns = calloc(1, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	ns->spec = *spec;
+	ns->n_be = n;
+	ns->be = calloc(n ? n : 1, sizeof(*ns->be));
+	ns->be_id = calloc(n ? n : 1, sizeof(*ns->be_id));
+	fresh = calloc(n ? n : 1, sizeof(*fresh));
+	if (!ns->be || !ns->be_id || !fresh) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (n)
+		memcpy(ns->be, be, n * sizeof(*be));
+	if (new_svc) {
+		ret = alloc_svc_id(d, &ns->id);
+		if (ret) {
+			ERR("service %s:%u: no free service id (max %u)", vip, spec->port,
+			    d->max_services);
+			goto fail;
+		}
+	} else {
+		ns->id = old->id;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int j = find_be(old, &be[i]);
+
+		if (j >= 0) {
+			ns->be_id[i] = old->be_id[j];
+			continue;
+		}
+		ret = alloc_be_id(d, &ns->be_id[i]);
+		if (ret) {
+			ERR("service %s:%u: no free backend id (max %u)", vip, spec->port,
+			    d->max_backends);
+			goto fail;
+		}
+		fresh[n_fresh++] = ns->be_id[i];
+	}
+	ret = build_table(spec, be, ns->be_id, n, &tab, &tlen);
+	if (ret) {
+		ERR("service %s:%u: building selection table: %s", vip, spec->port, strerror(-ret));
+		goto fail;
+	}
+	ret = xlb_ranges_alloc(&d->sel, tlen, now, &base);
+	if (ret) {
+		ERR("service %s:%u: no room for a %u-slot selection table", vip, spec->port, tlen);
+		goto fail;
+	}
+	ns->sel_base = base;
+	ns->slots = tlen;
+
+	/* 1. backend entries (new ones get a new generation) */
+	for (size_t i = 0; i < n; i++) {
+		struct xlb_backend e;
+		uint32_t id = ns->be_id[i];
+		bool is_fresh = find_be(old, &be[i]) < 0;
+
+		if (is_fresh) {
+			d->be_gen[id]++;
+			xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.backend_stats), id,
+					       sizeof(struct xlb_counters));
+		}
+		be_entry(&e, &be[i], ns->id, d->be_gen[id]);
+		if (bpf_map_update_elem(be_fd, &id, &e, BPF_ANY)) {
+			ret = -errno;
+			ERR("service %s:%u: writing backend %u: %s", vip, spec->port, id, strerror(errno));
+			goto fail_written;
+		}
+	}
+	/* 2. the new table, in its own range */
+	ret = write_table(d, base, tab, tlen);
+	if (ret) {
+		ERR("service %s:%u: writing selection table: %s", vip, spec->port, strerror(-ret));
+		goto fail_written;
+	}
+	/* 3. switch the service entries */
+	if (new_svc) {
+		xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.svc_stats), ns->id,
+				       sizeof(struct xlb_counters));
+		xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.rr_state), ns->id,
+				       sizeof(uint32_t));
+	}
+	val.id = ns->id;
+	val.sel_base = base;
+	val.slots = tlen;
+	val.algo = (uint8_t)spec->algo;
+	val.aff_timeout = spec->affinity_timeout;
+	val.flags = spec->affinity_timeout ? XLB_SVC_F_AFFINITY : 0;
+	svc_key_of(&key, &spec->vip, spec->port, spec->proto);
+	if (bpf_map_update_elem(svc_fd, &key, &val, BPF_ANY)) {
+		ret = -errno;
+		ERR("service %s:%u: writing service entry: %s", vip, spec->port, strerror(errno));
+		goto fail_written;
+	}
+	if (spec->type == XLB_SVC_NODE_PORT) {
+		val.flags |= XLB_SVC_F_NODEPORT;
+		if (bpf_map_update_elem(svc_fd, &npkey, &val, BPF_ANY)) {
+			ret = -errno;
+			ERR("service %s:%u: writing node port %u entry: %s", vip, spec->port,
+			    spec->node_port, strerror(errno));
+			/* keep going: the ClusterIP entry is consistent */
+		}
+	}
+	if (old && old->spec.type == XLB_SVC_NODE_PORT &&
+	    (spec->type != XLB_SVC_NODE_PORT || spec->node_port != old->spec.node_port)) {
+		np_key_of(&old_npkey, &old->spec);
+		bpf_map_delete_elem(svc_fd, &old_npkey);
+	}
+
+	/* 4. retire what the new state no longer uses */
+	if (old) {
+		for (size_t j = 0; j < old->n_be; j++) {
+			uint32_t id = old->be_id[j];
+			bool kept = false;
+
+			for (size_t i = 0; i < n && !kept; i++)
+				kept = ns->be_id[i] == id;
+			if (!kept) {
+				struct xlb_backend e = { .gen = d->be_gen[id], .state = XLB_BE_FREE };
+
+				bpf_map_update_elem(be_fd, &id, &e, BPF_ANY);
+				d->be_used[id] = 0;
+			}
+		}
+		xlb_ranges_free(&d->sel, old->sel_base, old->slots, now);
+		ns->next = old->next;
+		*pp = ns;
+		svc_state_free(old);
+	} else {
+		*pp = ns;
+		d->n_svc++;
+	}
+	d->by_id[ns->id] = ns;
+	free(tab);
+	free(fresh);
+	return ret;
+
+fail_written:
+	/* Map writes failed part way: new backend ids are not referenced by
+	 * any table the datapath uses; mark them free again. */
+	for (size_t i = 0; i < n_fresh; i++) {
+		struct xlb_backend e = { .gen = d->be_gen[fresh[i]], .state = XLB_BE_FREE };
+
+		bpf_map_update_elem(be_fd, &fresh[i], &e, BPF_ANY);
+	}
+	xlb_ranges_free(&d->sel, base, tlen, now);
+fail:
+	for (size_t i = 0; i < n_fresh; i++)
+		d->be_used[fresh[i]] = 0;
+	free(tab);
+	free(fresh);
+	svc_state_free(ns);
+	return ret;
+}
+
+int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
+		       char *err, size_t errlen)
+{
+	struct xlb_dp_bpf *d = to_bpf(dp);
+	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
+	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
+	struct svc_state **pp, *s;
+	struct xlb_svc_key key;
+	char vip[XLB_IP_STRLEN];
+
+	pp = svc_slot(d, &spec->vip, spec->port, spec->proto);
+	s = *pp;
+	if (!s) {
+		ERR("service %s:%u/%s: not found", xlb_ip_str(&spec->vip, vip, sizeof(vip)),
+		    spec->port, xlb_proto_name(spec->proto));
+		return -ENOENT;
+	}
+	svc_key_of(&key, &s->spec.vip, s->spec.port, s->spec.proto);
+	bpf_map_delete_elem(svc_fd, &key);
+	if (s->spec.type == XLB_SVC_NODE_PORT) {
+		np_key_of(&key, &s->spec);
+		bpf_map_delete_elem(svc_fd, &key);
+	}
+	for (size_t i = 0; i < s->n_be; i++) {
+		uint32_t id = s->be_id[i];
+		struct xlb_backend e = { .gen = d->be_gen[id], .state = XLB_BE_FREE };
+
+		bpf_map_update_elem(be_fd, &id, &e, BPF_ANY);
+		d->be_used[id] = 0;
+	}
+	xlb_ranges_free(&d->sel, s->sel_base, s->slots, xlb_mono_ns());
+	*pp = s->next;
+	d->by_id[s->id] = NULL;
+	d->n_svc--;
+	svc_state_free(s);
+	return 0;
+}
+
+int bpf_service_list(struct xlb_dp *dp, xlb_svc_cb cb, void *arg)
+{
+	struct xlb_dp_bpf *d = to_bpf(dp);
+
+	for (uint32_t i = 0; i < d->max_services; i++) {
+		struct svc_state *s = d->by_id[i];
+		struct xlb_dp_service out;
+		int ret;
+
+		if (!s)
+			continue;
+		out.spec = s->spec;
+		out.id = s->id;
+		out.n_backends = s->n_be;
+		out.backends = s->be;
+		out.backend_ids = s->be_id;
+		ret = cb(&out, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int bpf_service_stats(struct xlb_dp *dp, const struct xlb_service_spec *spec,
+		      struct xlb_counters *out)
+{
+	struct xlb_dp_bpf *d = to_bpf(dp);
+	struct svc_state *s = *svc_slot(d, &spec->vip, spec->port, spec->proto);
+
+	if (!s)
+		return -ENOENT;
+	return xlb_dp_bpf_percpu_sum(d, bpf_map__fd(d->skel->maps.svc_stats), s->id, out);
+}
+
+/* Rebuild the in-memory index from the (possibly adopted) maps. */
+int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
+{
+	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
+	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
+	struct xlb_svc_key k, *prev = NULL;
+	struct xlb_svc_val v;
+	int ret;
+
+	while (!bpf_map_get_next_key(svc_fd, prev, &k)) {
+		struct svc_state *s;
+
+		prev = &k;
+		if (bpf_map_lookup_elem(svc_fd, &k, &v) || v.id >= d->max_services)
+			continue;
+		s = d->by_id[v.id];
+		if (!s) {
+			s = calloc(1, sizeof(*s));
+			if (!s)
+				return -ENOMEM;
+			s->id = v.id;
+			s->sel_base = v.sel_base;
+			s->slots = v.slots;
+			s->spec.algo = v.algo;
+			s->spec.affinity_timeout = (v.flags & XLB_SVC_F_AFFINITY) ? v.aff_timeout : 0;
+			s->spec.proto = k.proto;
+			d->by_id[v.id] = s;
+			ret = xlb_ranges_reserve(&d->sel, v.sel_base, v.slots);
+			if (ret)
+				pr_warn("adopt: service %u: selection range %u+%u overlaps", v.id,
+					v.sel_base, v.slots);
+		}
+		if (v.flags & XLB_SVC_F_NODEPORT) {
+			s->spec.type = XLB_SVC_NODE_PORT;
+			s->spec.node_port = ntohs(k.port);
+		} else {
+			s->spec.vip.family = k.family;
+			s->spec.vip.addr = k.addr;
+			s->spec.port = ntohs(k.port);
+		}
+	}
+
+	for (uint32_t id = 1; id < d->max_backends; id++) {
+		struct xlb_backend e;
+		struct svc_state *s;
+		struct xlb_backend_spec *nb;
+		uint32_t *nid;
+
+		if (bpf_map_lookup_elem(be_fd, &id, &e))
+			continue;
+		d->be_gen[id] = e.gen;
+		if (e.state == XLB_BE_FREE)
+			continue;
+		if (e.svc_id >= d->max_services || !(s = d->by_id[e.svc_id])) {
+			/* orphan (e.g. a crash between steps): free it */
+			e.state = XLB_BE_FREE;
+			bpf_map_update_elem(be_fd, &id, &e, BPF_ANY);
+			continue;
+		}
+		nb = realloc(s->be, (s->n_be + 1) * sizeof(*nb));
+		if (!nb)
+			return -ENOMEM;
+		s->be = nb;
+		nid = realloc(s->be_id, (s->n_be + 1) * sizeof(*nid));
+		if (!nid)
+			return -ENOMEM;
+		s->be_id = nid;
+		memset(&nb[s->n_be], 0, sizeof(*nb));
+		nb[s->n_be].addr.family = e.family;
+		nb[s->n_be].addr.addr = e.addr;
+		nb[s->n_be].port = ntohs(e.port);
+		nb[s->n_be].weight = e.weight;
+		nb[s->n_be].terminating = e.state == XLB_BE_TERMINATING;
+		nid[s->n_be] = id;
+		s->n_be++;
+		d->be_used[id] = 1;
+	}
+
+	for (uint32_t i = 0; i < d->max_services; i++) {
+		struct svc_state *s = d->by_id[i], **pp;
+
+		if (!s)
+			continue;
+		if (!s->spec.vip.family) {
+			/* a NodePort entry without its ClusterIP one: drop it */
+			struct xlb_svc_key nk;
+
+			np_key_of(&nk, &s->spec);
+			nk.family = XLB_AF_INET;
+			bpf_map_delete_elem(svc_fd, &nk);
+			d->by_id[i] = NULL;
+			svc_state_free(s);
+			continue;
+		}
+		snprintf(s->spec.name, sizeof(s->spec.name), "svc-%u", s->id);
+		pp = svc_slot(d, &s->spec.vip, s->spec.port, s->spec.proto);
+		s->next = NULL;
+		*pp = s;
+		d->n_svc++;
+	}
+	return 0;
+}
