@@ -333,6 +333,14 @@ static int cmd_ct(int argc, char **argv)
 			return 1;
 		return xlb_dp_ct_list(dp, ct_print, NULL) ? 1 : 0;
 	}
+	if (!strcmp(argv[0], "gc")) {
+		uint32_t n = 0;
+
+		if (open_dp() || xlb_dp_ct_gc(dp, NULL, &n))
+			return 1;
+		printf("removed %u expired entries\n", n);
+		return 0;
+	}
 	if (!strcmp(argv[0], "flush")) {
 		if (open_dp())
 			return 1;
@@ -370,7 +378,7 @@ static const struct cmd {
 	{ "node-addr", cmd_node_addr, "add|del IP        NodePort answers on this address" },
 	{ "service", cmd_service, "set|del|list ...    see below" },
 	{ "stats", cmd_stats, "                      global, service and backend counters" },
-	{ "ct", cmd_ct, "list|flush               connection tracking" },
+	{ "ct", cmd_ct, "list|flush|gc            connection tracking" },
 	{ "unpin", cmd_unpin, "                      detach everything, remove all pins" },
 	{ "help", cmd_help, "                       this text" },
 };

@@ -355,6 +355,32 @@ static int bpf_ct_flush(struct xlb_dp *dp)
 	return 0;
 }
 
+/* A TCP flow's state is the furthest of its two entries: a FIN or RST in
+ * either direction closes the whole flow for expiry purposes. Entries are
+ * judged one by one; the reply entry of a flow usually expires with it. */
+static int bpf_ct_gc(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed)
+{
+	struct xlb_dp_bpf *d = to_bpf(dp);
+	int fd = bpf_map__fd(d->skel->maps.ct_map);
+	struct xlb_ct_key k, next;
+	uint32_t now = coarse_now(), n = 0;
+	bool have = !bpf_map_get_next_key(fd, NULL, &k);
+
+	while (have) {
+		struct xlb_ct_val v;
+
+		have = !bpf_map_get_next_key(fd, &k, &next);
+		if (!bpf_map_lookup_elem(fd, &k, &v) &&
+		    xlb_ct_expired(t, k.proto, v.state, now - v.last_seen) &&
+		    !bpf_map_delete_elem(fd, &k))
+			n++;
+		k = next;
+	}
+	if (removed)
+		*removed = n;
+	return 0;
+}
+
 static void bpf_close(struct xlb_dp *dp)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
@@ -381,6 +407,7 @@ const struct xlb_dp_ops xlb_dp_bpf_ops = {
 	.global_stats = bpf_global_stats,
 	.ct_list = bpf_ct_list,
 	.ct_flush = bpf_ct_flush,
+	.ct_gc = bpf_ct_gc,
 	.close = bpf_close,
 };
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "model/model.h"
+#include "model/ctpolicy.h"
 
 struct xlb_dp;
 
@@ -66,6 +67,8 @@ struct xlb_dp_ops {
 	int (*global_stats)(struct xlb_dp *dp, uint64_t out[XLB_STAT_MAX]);
 	int (*ct_list)(struct xlb_dp *dp, xlb_ct_cb cb, void *arg);
 	int (*ct_flush)(struct xlb_dp *dp);
+	/* Delete idle entries past their lifetime; *removed gets the count. */
+	int (*ct_gc)(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed);
 	void (*close)(struct xlb_dp *dp);
 };
 
@@ -147,6 +150,12 @@ static inline int xlb_dp_ct_list(struct xlb_dp *dp, xlb_ct_cb cb, void *arg)
 static inline int xlb_dp_ct_flush(struct xlb_dp *dp)
 {
 	return dp->ops->ct_flush(dp);
+}
+
+static inline int xlb_dp_ct_gc(struct xlb_dp *dp, const struct xlb_ct_timeouts *t,
+				uint32_t *removed)
+{
+	return dp->ops->ct_gc(dp, t ? t : &xlb_ct_default_timeouts, removed);
 }
 
 static inline void xlb_dp_close(struct xlb_dp *dp)
