@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+#include "util/htab.h"
+
+#define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
+
+/* (cluster IP, port, protocol): the datapath's identity of a service. */
+struct vkey {
+	struct xlb_addr addr;
+	uint32_t port;
+	uint8_t proto;
+	uint8_t family;
+	uint8_t pad[2];
+};
+
+struct node {
+	struct xlb_svc_desired s;
+	struct vkey vk;
+	uint32_t np_key;	/* proto << 16 | node port; 0 = none */
+};
+
+struct xlb_state {
+	struct xlb_htab by_name;
+	struct xlb_htab by_vkey;
+	struct xlb_htab by_np;
+	uint64_t version;
+	size_t n_ep;
+};
+
+static void vkey_of(struct vkey *k, const struct xlb_service_spec *s)
+{
+	memset(k, 0, sizeof(*k));
+	k->addr = s->vip.addr;
+	k->port = s->port;
+	k->proto = s->proto;
+	k->family = s->vip.family;
+}
+
+static uint32_t np_key_of(const struct xlb_service_spec *s)
+{
+	return s->type == XLB_SVC_NODE_PORT ? ((uint32_t)s->proto << 16) | s->node_port : 0;
+}
+
+struct xlb_state *xlb_state_new(void)
+{
+	struct xlb_state *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	xlb_htab_init(&st->by_name);
+	xlb_htab_init(&st->by_vkey);
+	xlb_htab_init(&st->by_np);
+	return st;
+}
+
+void xlb_svc_free(struct xlb_svc_desired *s)
+{
+	free(s->ep);
+	s->ep = NULL;
+	s->n_ep = 0;
+}
+
+int xlb_svc_copy(struct xlb_svc_desired *dst, const struct xlb_svc_desired *src)
+{
+	*dst = *src;
+	dst->ep = NULL;
+	if (src->n_ep) {
+		dst->ep = malloc(src->n_ep * sizeof(*dst->ep));
+		if (!dst->ep)
+			return -ENOMEM;
+		memcpy(dst->ep, src->ep, src->n_ep * sizeof(*dst->ep));
+	}
+	return 0;
+}
+
+static void node_free(struct node *n)
+{
+	if (n) {
+		xlb_svc_free(&n->s);
+		free(n);
+	}
+}
+
+void xlb_state_clear(struct xlb_state *st)
+{
+	size_t pos = 0;
+	struct node *n;
+
+	while ((n = xlb_htab_next(&st->by_name, &pos)))
+		node_free(n);
+	xlb_htab_fini(&st->by_name);
+	xlb_htab_fini(&st->by_vkey);
+	xlb_htab_fini(&st->by_np);
+	st->n_ep = 0;
+}
+
+void xlb_state_free(struct xlb_state *st)
+{
+	if (!st)
+		return;
+	xlb_state_clear(st);
+	free(st);
+}
+
+static int node_index(struct xlb_state *st, struct node *n)
+{
+	if (xlb_htab_put(&st->by_name, n->s.spec.name, strlen(n->s.spec.name), n) ||
+	    xlb_htab_put(&st->by_vkey, &n->vk, sizeof(n->vk), n) ||
+	    (n->np_key && xlb_htab_put(&st->by_np, &n->np_key, sizeof(n->np_key), n)))
+		return -ENOMEM;
+	st->n_ep += n->s.n_ep;
+	return 0;
+}
+
+static void node_unindex(struct xlb_state *st, struct node *n)
+{
+	xlb_htab_del(&st->by_name, n->s.spec.name, strlen(n->s.spec.name));
+	xlb_htab_del(&st->by_vkey, &n->vk, sizeof(n->vk));
+	if (n->np_key)
+		xlb_htab_del(&st->by_np, &n->np_key, sizeof(n->np_key));
+	st->n_ep -= n->s.n_ep;
+}
+
+struct xlb_state *xlb_state_clone(const struct xlb_state *st)
+{
+	struct xlb_state *c = xlb_state_new();
+	size_t pos = 0;
+	struct node *n;
+
+	if (!c)
+		return NULL;
+	c->version = st->version;
+	while ((n = xlb_htab_next(&st->by_name, &pos))) {
+		struct node *m = calloc(1, sizeof(*m));
+
+		if (!m || xlb_svc_copy(&m->s, &n->s)) {
+			free(m);
+			goto fail;
+		}
+		m->vk = n->vk;
+		m->np_key = n->np_key;
+		if (node_index(c, m)) {
+			node_free(m);
+			goto fail;
+		}
+	}
+	return c;
+fail:
+	xlb_state_free(c);
+	return NULL;
+}
+
+static int hc_validate(const struct xlb_health_spec *hc, char *err, size_t errlen)
+{
+	switch (hc->kind) {
+	case XLB_HC_NONE:
+		return 0;
+	case XLB_HC_TCP:
+		break;
+	case XLB_HC_HTTP:
+		if (hc->http_path[0] != '/' || memchr(hc->http_path, 0, sizeof(hc->http_path)) == NULL) {
+			ERR("health_check.http_path must start with '/'");
+			return -EINVAL;
+		}
+		for (const char *p = hc->http_path; *p; p++)
+			if (*p <= ' ' || *p == 0x7f) {
+				ERR("health_check.http_path: control character or space");
+				return -EINVAL;
+			}
+		for (const char *p = hc->http_host; *p; p++)
+			if (*p <= ' ' || *p == 0x7f) {
+				ERR("health_check.http_host: control character or space");
+				return -EINVAL;
+			}
+		break;
+	case XLB_HC_EXEC:
+		if (hc->argc < 1 || hc->argc > XLB_HC_MAX_ARGS || !hc->argv[0][0]) {
+			ERR("health_check.command: 1..%d arguments needed", XLB_HC_MAX_ARGS);
+			return -EINVAL;
+		}
+		break;
+	default:
+		ERR("health_check.kind: unknown (%d)", (int)hc->kind);
+		return -EINVAL;
+	}
+	if (hc->port > 65535) {
+		ERR("health_check.port out of range: %u", hc->port);
+		return -EINVAL;
+	}
+	if (hc->period_ms && (hc->period_ms < 50 || hc->period_ms > 3600000)) {
+		ERR("health_check.period_ms out of range (50..3600000): %u", hc->period_ms);
+		return -EINVAL;
+	}
+	if (hc->timeout_ms && (hc->timeout_ms < 10 || hc->timeout_ms > 600000)) {
+		ERR("health_check.timeout_ms out of range (10..600000): %u", hc->timeout_ms);
+		return -EINVAL;
+	}
+	if (hc->success_threshold > 1000 || hc->failure_threshold > 1000) {
+		ERR("health_check thresholds out of range (max 1000)");
+		return -EINVAL;
+	}
+	if (hc->initial_delay_ms > 3600000) {
+		ERR("health_check.initial_delay_ms out of range: %u", hc->initial_delay_ms);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int xlb_svc_validate(const struct xlb_svc_desired *s, char *err, size_t errlen)
+{
+	const struct xlb_service_spec *sp = &s->spec;
+	struct xlb_backend_spec *be;
+	size_t len = strnlen(sp->name, sizeof(sp->name));
+	int ret;
+
+	if (!len || len == sizeof(sp->name)) {
+		ERR("service.name: required, at most %zu bytes", sizeof(sp->name) - 1);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)sp->name[i] < 0x20 || sp->name[i] == 0x7f) {
+			ERR("service.name: control character at %zu", i);
+			return -EINVAL;
+		}
+	ret = xlb_service_validate(sp, err, errlen);
+	if (ret)
+		return ret;
+	if (s->n_ep > XLB_MAX_ENDPOINTS) {
+		ERR("service %s: endpoints: %zu, more than %d", sp->name, s->n_ep, XLB_MAX_ENDPOINTS);
+		return -E2BIG;
+	}
+	be = calloc(s->n_ep ? s->n_ep : 1, sizeof(*be));
+	if (!be)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_ep; i++) {
+		be[i].addr = s->ep[i].addr;
+		be[i].port = s->ep[i].port;
+		be[i].weight = s->ep[i].weight;
+	}
+	ret = xlb_backends_validate(sp, be, s->n_ep, err, errlen);
+	free(be);
+	if (ret)
+		return ret;
+	return hc_validate(&s->hc, err, errlen);
+}
+
+int xlb_state_upsert(struct xlb_state *st, const struct xlb_svc_desired *s,
+		     char *err, size_t errlen)
+{
+	struct node *old, *other, *n;
+	char ip[XLB_IP_STRLEN];
+	int ret;
+
+	ret = xlb_svc_validate(s, err, errlen);
+	if (ret)
+		return ret;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	ret = xlb_svc_copy(&n->s, s);
+	if (ret) {
+		free(n);
+		return ret;
+	}
+	vkey_of(&n->vk, &s->spec);
+	n->np_key = np_key_of(&s->spec);
+
+	old = xlb_htab_get(&st->by_name, s->spec.name, strlen(s->spec.name));
+	other = xlb_htab_get(&st->by_vkey, &n->vk, sizeof(n->vk));
+	if (other && other != old) {
+		ERR("service %s: cluster_ip %s port %u/%s already used by service %s", s->spec.name,
+		    xlb_ip_str(&s->spec.vip, ip, sizeof(ip)), s->spec.port,
+		    xlb_proto_name(s->spec.proto), other->s.spec.name);
+		node_free(n);
+		return -EEXIST;
+	}
+	other = n->np_key ? xlb_htab_get(&st->by_np, &n->np_key, sizeof(n->np_key)) : NULL;
+	if (other && other != old) {
+		ERR("service %s: node_port %u already used by service %s", s->spec.name,
+		    s->spec.node_port, other->s.spec.name);
+		node_free(n);
+		return -EEXIST;
+	}
+	if (old) {
+		node_unindex(st, old);
+		node_free(old);
+	}
+	ret = node_index(st, n);
+	if (ret) {
+		node_unindex(st, n);
+		node_free(n);
+		return ret;
+	}
+	st->version++;
+	return 0;
+}
+
+int xlb_state_delete(struct xlb_state *st, const char *name, char *err, size_t errlen)
+{
+	struct node *n = xlb_htab_get(&st->by_name, name, strlen(name));
+
+	if (!n) {
+		ERR("service %s: not found", name);
+		return -ENOENT;
+	}
+	node_unindex(st, n);
+	node_free(n);
+	st->version++;
+	return 0;
+}
+
+int xlb_state_set_endpoints(struct xlb_state *st, const char *name,
+			    const struct xlb_endpoint *ep, size_t n, char *err, size_t errlen)
+{
+	const struct node *cur = xlb_htab_get(&st->by_name, name, strlen(name));
+	struct xlb_svc_desired s;
+
+	if (!cur) {
+		ERR("service %s: not found", name);
+		return -ENOENT;
+	}
+	s = cur->s;
+	s.ep = (struct xlb_endpoint *)ep;
+	s.n_ep = n;
+	return xlb_state_upsert(st, &s, err, errlen);
+}
+
+const struct xlb_svc_desired *xlb_state_get(const struct xlb_state *st, const char *name)
+{
+	struct node *n = xlb_htab_get(&st->by_name, name, strlen(name));
+
+	return n ? &n->s : NULL;
+}
+
+size_t xlb_state_count(const struct xlb_state *st)
+{
+	return st->by_name.used;
+}
+
+size_t xlb_state_endpoint_count(const struct xlb_state *st)
+{
+	return st->n_ep;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct node *x = *(const struct node *const *)a, *y = *(const struct node *const *)b;
+
+	return strcmp(x->s.spec.name, y->s.spec.name);
+}
+
+int xlb_state_foreach(const struct xlb_state *st,
+		      int (*cb)(const struct xlb_svc_desired *s, void *arg), void *arg)
+{
+	size_t n = st->by_name.used, pos = 0, i = 0;
+	struct node **v, *x;
+	int ret = 0;
+
+	if (!n)
+		return 0;
+	v = malloc(n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	while ((x = xlb_htab_next(&st->by_name, &pos)) && i < n)
+		v[i++] = x;
+	qsort(v, i, sizeof(*v), by_name);
+	for (size_t j = 0; j < i && !ret; j++)
+		ret = cb(&v[j]->s, arg);
+	free(v);
+	return ret;
+}
+
+uint64_t xlb_state_version(const struct xlb_state *st)
+{
+	return st->version;
+}
+
+void xlb_state_set_version(struct xlb_state *st, uint64_t v)
+{
+	st->version = v;
+}
+
+bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired *b)
+{
+	return !memcmp(&a->spec, &b->spec, sizeof(a->spec)) &&
+	       !memcmp(&a->hc, &b->hc, sizeof(a->hc)) && a->n_ep == b->n_ep &&
+	       (!a->n_ep || !memcmp(a->ep, b->ep, a->n_ep * sizeof(*a->ep)));
+}
+
+size_t xlb_svc_backends(const struct xlb_svc_desired *s,
+			bool (*healthy)(void *arg, const struct xlb_svc_desired *s,
+					const struct xlb_endpoint *ep),
+			void *arg, struct xlb_backend_spec *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->n_ep; i++) {
+		const struct xlb_endpoint *e = &s->ep[i];
+
+		if (healthy && !healthy(arg, s, e))
+			continue;
+		memset(&out[k], 0, sizeof(out[k]));
+		out[k].addr = e->addr;
+		out[k].port = e->port;
+		out[k].weight = e->weight;
+		out[k].terminating = e->terminating || !e->ready;
+		k++;
+	}
+	return k;
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Desired state: the services a controller asked for, by name, with their
+ * endpoints and health checks. Pure data, no kernel calls.
+ *
+ * Every change is validated whole; a batch (snapshot or deltas) is applied
+ * to a copy and swapped in only when every item passed, so a bad request
+ * changes nothing. The version increases with every committed change.
+ */
+#ifndef XLB_STATE_H
+#define XLB_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+#define XLB_MAX_ENDPOINTS XLB_MAX_BACKENDS_PER_SVC
+#define XLB_HC_MAX_ARGS 16
+
+enum xlb_hc_kind {
+	XLB_HC_NONE = 0,
+	XLB_HC_TCP = 1,
+	XLB_HC_HTTP = 2,
+	XLB_HC_EXEC = 3,
+};
+
+/* Kubernetes readiness-probe parameters; 0 fields take the defaults
+ * (period 10 s, timeout 1 s, success 1, failure 3, initial delay 0). */
+struct xlb_health_spec {
+	enum xlb_hc_kind kind;
+	char http_path[256];
+	char http_host[256];
+	char expect_body[256];
+	uint32_t port;			/* 0: the endpoint's port */
+	uint32_t argc;
+	char argv[XLB_HC_MAX_ARGS][256];
+	uint32_t period_ms;
+	uint32_t timeout_ms;
+	uint32_t success_threshold;
+	uint32_t failure_threshold;
+	uint32_t initial_delay_ms;
+};
+
+struct xlb_endpoint {
+	struct xlb_ip addr;
+	uint32_t port;
+	uint32_t weight;		/* 0 = drain */
+	bool ready;
+	bool serving;
+	bool terminating;
+	char name[64];
+};
+
+struct xlb_svc_desired {
+	struct xlb_service_spec spec;	/* spec.name is the key */
+	struct xlb_health_spec hc;
+	size_t n_ep;
+	struct xlb_endpoint *ep;
+};
+
+struct xlb_state;
+
+struct xlb_state *xlb_state_new(void);
+void xlb_state_free(struct xlb_state *st);
+struct xlb_state *xlb_state_clone(const struct xlb_state *st);
+
+/* Validate one service on its own (spec, endpoints, health check). */
+int xlb_svc_validate(const struct xlb_svc_desired *s, char *err, size_t errlen);
+
+/* Insert or replace by name. Also checks that no other service holds the
+ * same (cluster IP, port, protocol) or node port. Copies everything. */
+int xlb_state_upsert(struct xlb_state *st, const struct xlb_svc_desired *s,
+		     char *err, size_t errlen);
+int xlb_state_delete(struct xlb_state *st, const char *name, char *err, size_t errlen);
+int xlb_state_set_endpoints(struct xlb_state *st, const char *name,
+			    const struct xlb_endpoint *ep, size_t n, char *err, size_t errlen);
+void xlb_state_clear(struct xlb_state *st);
+
+const struct xlb_svc_desired *xlb_state_get(const struct xlb_state *st, const char *name);
+size_t xlb_state_count(const struct xlb_state *st);
+size_t xlb_state_endpoint_count(const struct xlb_state *st);
+/* In name order; a non-zero return from cb stops and is returned. */
+int xlb_state_foreach(const struct xlb_state *st,
+		      int (*cb)(const struct xlb_svc_desired *s, void *arg), void *arg);
+uint64_t xlb_state_version(const struct xlb_state *st);
+void xlb_state_set_version(struct xlb_state *st, uint64_t v);
+
+bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired *b);
+void xlb_svc_free(struct xlb_svc_desired *s);	/* frees s->ep only */
+int xlb_svc_copy(struct xlb_svc_desired *dst, const struct xlb_svc_desired *src);
+
+/* Backends for the datapath. An endpoint is used for new flows when ready
+ * and healthy; it drains (existing flows only) when terminating or not
+ * ready but still present; it is left out when unhealthy (its flows are
+ * reset). healthy(arg, svc, ep) may be NULL (all healthy). Returns the
+ * count written to out (room for s->n_ep). */
+size_t xlb_svc_backends(const struct xlb_svc_desired *s,
+			bool (*healthy)(void *arg, const struct xlb_svc_desired *s,
+					const struct xlb_endpoint *ep),
+			void *arg, struct xlb_backend_spec *out);
+
+#endif /* XLB_STATE_H */
