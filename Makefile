@@ -33,7 +33,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 
 # libxlb: the core. Pure parts (model) also build on their own for unit tests.
 MODEL_SRCS := user/log.c $(wildcard user/model/*.c user/util/*.c)
-DP_SRCS    := $(wildcard user/dataplane/*.c)
+DP_SRCS    := $(wildcard user/dataplane/*.c user/reconcile/*.c)
 LIB_SRCS   := $(MODEL_SRCS) $(DP_SRCS)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MODEL_OBJS := $(MODEL_SRCS:%.c=$(BUILD)/%.o)

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Reconciler: brings a dataplane to the desired state with the fewest
+ * operations. It remembers what it applied (seeded from the dataplane's own
+ * listing at start, so an adopted datapath is not rewritten), skips services
+ * that did not change, and orders the rest so no step conflicts with one
+ * still to come: deletions first, then updates, then creations.
+ */
+#ifndef XLB_RECONCILE_H
+#define XLB_RECONCILE_H
+
+#include "model/state.h"
+#include "dataplane/dataplane.h"
+#include "util/htab.h"
+
+typedef bool (*xlb_healthy_fn)(void *arg, const struct xlb_svc_desired *s,
+			       const struct xlb_endpoint *ep);
+
+struct xlb_reconciler {
+	struct xlb_dp *dp;
+	struct xlb_htab applied;	/* (vip, port, proto) -> struct applied_svc */
+	xlb_healthy_fn healthy;
+	void *healthy_arg;
+};
+
+struct xlb_reconcile_result {
+	uint32_t created, updated, deleted, unchanged, failed;
+	char first_error[256];
+};
+
+int xlb_reconciler_init(struct xlb_reconciler *r, struct xlb_dp *dp);
+void xlb_reconciler_fini(struct xlb_reconciler *r);
+/* Apply the whole desired state. 0 when every operation succeeded,
+ * else the first error (the rest is still attempted). */
+int xlb_reconcile(struct xlb_reconciler *r, const struct xlb_state *st,
+		  struct xlb_reconcile_result *res);
+
+#endif /* XLB_RECONCILE_H */
