@@ -11,6 +11,7 @@ the clients in the other namespaces received. One `ok - NAME: figures` or
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -435,6 +436,8 @@ def cleanup_services():
 
 
 def main():
+    # Terminated by run.sh's timeout or trap: unwind so finally blocks run.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     only = []
     argv = sys.argv[1:]
     while argv:

@@ -38,7 +38,8 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 if ! timeout 60 bash "$ROOT/scripts/lab.sh" up >/dev/null; then
 	echo "not ok - lab up failed"
@@ -48,7 +49,13 @@ fi
 
 # The whole run is bounded: cases.py enforces its own per-command timeouts,
 # and this is the backstop.
-timeout 240 /usr/bin/python3 "$ROOT/tests/e2e/cases.py" "$@"
+# In the background so that a signal to this script runs the traps at
+# once (bash defers traps while a foreground child runs).
+timeout 240 /usr/bin/python3 "$ROOT/tests/e2e/cases.py" "$@" &
+cases_pid=$!
+trap 'kill "$cases_pid" 2>/dev/null; exit 130' INT
+trap 'kill "$cases_pid" 2>/dev/null; exit 143' TERM
+wait "$cases_pid"
 rc=$?
 if [ "$rc" -eq 124 ]; then
 	echo "not ok - e2e: timed out"
