@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The daemon core: desired state + reconciler + dataplane + state file +
+ * events, behind one lock. The API layer (gRPC) calls only these functions;
+ * it never sees BPF, netlink or the state file.
+ *
+ * Every write validates first and either applies whole (datapath updated,
+ * state file written) or returns an error with nothing changed:
+ *   -EINVAL  bad input (message names the field)
+ *   -ENOENT  unknown service
+ *   -EEXIST  conflict with another service (address:port or node port)
+ *   -E2BIG   too many items
+ *   other    the dataplane failed (message says which operation)
+ * Thread-safe: any thread may call any function.
+ */
+#ifndef XLB_CORE_H
+#define XLB_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/state.h"
+
+struct xlb_core;
+
+enum xlb_health {
+	XLB_HEALTH_UNCHECKED = 0,	/* no health check configured */
+	XLB_HEALTH_UNKNOWN = 1,		/* checked, no verdict yet */
+	XLB_HEALTH_HEALTHY = 2,
+	XLB_HEALTH_UNHEALTHY = 3,
+};
+
+struct xlb_endpoint_status {
+	struct xlb_endpoint ep;
+	enum xlb_health health;
+	bool in_datapath;		/* receives new flows */
+	char last_result[128];
+	uint32_t last_latency_us;
+	int64_t last_transition_ms;	/* unix ms, 0 = never */
+	uint64_t packets, bytes, new_flows;
+};
+
+struct xlb_service_status {
+	struct xlb_svc_desired svc;	/* svc.ep valid during the callback */
+	size_t n_eps;
+	struct xlb_endpoint_status *eps;
+	uint64_t packets, bytes, new_flows;
+	bool panic;
+};
+
+struct xlb_core_status {
+	char dataplane[16];		/* "xdp" | "ipvs" */
+	char dataplane_reason[256];
+	char interfaces[64][16];
+	size_t n_interfaces;
+	uint32_t services, endpoints;
+	uint64_t version;
+	int64_t started_ms;
+	uint64_t counters[XLB_STAT_MAX];
+};
+
+enum xlb_event_kind {
+	XLB_EV_SERVICE_UPSERT = 0,
+	XLB_EV_SERVICE_DELETE = 1,
+	XLB_EV_ENDPOINT_HEALTH = 2,
+	XLB_EV_PANIC = 3,
+};
+
+struct xlb_event {
+	enum xlb_event_kind kind;
+	uint64_t version;
+	char service[128];
+	char endpoint[64];		/* "address:port" */
+	char detail[128];
+	int64_t unix_ms;
+};
+
+/* Called with no core lock held, from whatever thread made the change. */
+typedef void (*xlb_event_fn)(const struct xlb_event *ev, void *arg);
+
+int xlb_core_upsert(struct xlb_core *c, const struct xlb_svc_desired *s,
+		    uint64_t *version, char *err, size_t errlen);
+int xlb_core_delete(struct xlb_core *c, const char *name, uint64_t *version,
+		    char *err, size_t errlen);
+int xlb_core_set_endpoints(struct xlb_core *c, const char *name,
+			   const struct xlb_endpoint *ep, size_t n, uint64_t *version,
+			   char *err, size_t errlen);
+/* A batch: when snapshot, `up` replaces all services; else upserts then
+ * deletes. All or nothing. */
+int xlb_core_apply(struct xlb_core *c, bool snapshot,
+		   const struct xlb_svc_desired *up, size_t n_up,
+		   const char *const *del, size_t n_del, uint64_t *version,
+		   char *err, size_t errlen);
+
+/* name NULL or "": all services, in name order. -ENOENT if a named one is
+ * unknown. */
+int xlb_core_list(struct xlb_core *c, const char *name,
+		  int (*cb)(const struct xlb_service_status *s, void *arg), void *arg);
+int xlb_core_status(struct xlb_core *c, struct xlb_core_status *out);
+/* Desired state, for backup. */
+int xlb_core_backup(struct xlb_core *c,
+		    int (*cb)(const struct xlb_svc_desired *s, void *arg), void *arg,
+		    uint64_t *version);
+
+struct xlb_ct_entry;
+int xlb_core_ct_list(struct xlb_core *c, uint32_t limit,
+		     int (*cb)(const struct xlb_ct_entry *e, void *arg), void *arg);
+int xlb_core_ct_flush(struct xlb_core *c, uint32_t *removed);
+
+/* Event subscription; returns an id for unsubscribe. */
+int xlb_core_subscribe(struct xlb_core *c, xlb_event_fn fn, void *arg);
+void xlb_core_unsubscribe(struct xlb_core *c, int id);
+
+#endif /* XLB_CORE_H */
