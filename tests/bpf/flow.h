@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Flow scenarios: a row is a short conversation (SYN, SYN-ACK, data ...),
+ * each step one packet with the verdict and the output it must produce.
+ * The expected output is the input with the fields of a struct xt_rewrite
+ * replaced, rebuilt from scratch by pkt_build(), so it carries freshly
+ * computed checksums: a datapath whose incremental update is off by a bit
+ * fails the byte comparison.
+ */
+#ifndef XLB_TEST_FLOW_H
+#define XLB_TEST_FLOW_H
+
+#include "xlbtest.h"
+
+/* Expected output = input with these replaced (NULL / 0: unchanged). */
+struct xt_rewrite {
+	const char *saddr, *daddr;
+	uint16_t sport, dport;
+	bool eth;		/* replace the Ethernet addresses below */
+	uint8_t eth_src[6], eth_dst[6];
+};
+
+#define XT_MAX_STEPS	6
+#define XT_MAX_STATS	3
+
+struct xt_step {
+	const char *what;	/* NULL ends the scenario */
+	struct pkt_desc pkt;
+	uint32_t ifindex;	/* ingress device; 0 = test_run's default */
+	uint32_t verdict;
+	struct xt_rewrite out;
+	/* Counters that move by exactly one. Unused entries are 0, which is
+	 * XLB_STAT_RX, and rx always moves by one. */
+	enum xlb_stat stats[XT_MAX_STATS];
+};
+
+struct xt_scenario {
+	const char *desc;
+	struct xt_step steps[XT_MAX_STEPS];
+};
+
+static inline const char *xt_scenario_desc(const void *row)
+{
+	return ((const struct xt_scenario *)row)->desc;
+}
+
+static inline size_t xt_build_expected(const struct xt_step *s, uint8_t *buf)
+{
+	struct pkt_desc d = s->pkt;
+
+	if (s->out.saddr)
+		d.saddr = s->out.saddr;
+	if (s->out.daddr)
+		d.daddr = s->out.daddr;
+	if (s->out.sport)
+		d.sport = s->out.sport;
+	if (s->out.dport)
+		d.dport = s->out.dport;
+	if (s->out.eth) {
+		memcpy(d.eth_src, s->out.eth_src, 6);
+		memcpy(d.eth_dst, s->out.eth_dst, 6);
+	}
+	return xt_build(&d, buf);
+}
+
+/* Run one step against dp and assert everything it names. */
+static inline void xt_step_run(struct xlb_dp *dp, const struct xt_step *s, int n)
+{
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	struct xt_stats before, after;
+	struct xt_run r;
+	size_t len, elen;
+	char what[256];
+	int i;
+
+	snprintf(what, sizeof(what), "step %d (%s)", n, s->what);
+	len = xt_build(&s->pkt, in);
+	elen = xt_build_expected(s, exp);
+	before = xt_stats(dp);
+	xt_run(dp, in, len, s->ifindex, &r);
+	after = xt_stats(dp);
+	if (xt_verbose())
+		xt_stats_print(&after, &before);
+	xt_expect(what, &r, s->verdict, exp, elen);
+	for (i = 0; i < XT_MAX_STATS; i++) {
+		enum xlb_stat st = s->stats[i];
+
+		if (xt_delta(&after, &before, st) != 1) {
+			xt_stats_print(&after, &before);
+			fail_msg("%s: %s moved by %llu, expected 1", what, xt_stat_names[st],
+				 (unsigned long long)xt_delta(&after, &before, st));
+		}
+	}
+}
+
+static inline void xt_scenario_run(struct xlb_dp *dp, const struct xt_scenario *sc)
+{
+	int i;
+
+	for (i = 0; i < XT_MAX_STEPS && sc->steps[i].what; i++)
+		xt_step_run(dp, &sc->steps[i], i + 1);
+}
+
+#endif /* XLB_TEST_FLOW_H */
