@@ -51,8 +51,18 @@ BPFT_BINS  := $(BPFT_SRCS:tests/bpf/%.c=$(BUILD)/tests/bpf/%)
 
 TOOLS      := $(BUILD)/xlb-dp
 
+# The control plane: gRPC core C API + protobuf-c, libyaml, libcap, libmnl.
+PROTO      := user/api/proto/xlb.proto
+PROTO_GEN  := $(BUILD)/gen/xlb.pb-c.c
+CP_PKGS    := grpc libprotobuf-c yaml-0.1 libcap libmnl
+CP_CFLAGS  := $(shell pkg-config --cflags $(CP_PKGS) 2>/dev/null) -I$(BUILD)/gen
+CP_LIBS    := -Wl,--as-needed $(shell pkg-config --libs $(CP_PKGS) 2>/dev/null) -lpthread
+CP_SRCS    := $(wildcard user/api/*.c user/core/*.c user/k8s/*.c user/netlink/*.c)
+CP_OBJS    := $(CP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
+PROGS      := $(if $(wildcard user/xlbd.c),$(BUILD)/xlbd) $(if $(wildcard user/xlbctl.c),$(BUILD)/xlbctl)
+
 .PHONY: all deps test unit unit-san bpftest e2e demo bench clean install
-all: $(BPF_OBJ) $(SKEL) $(BUILD)/libxlb.a $(TOOLS)
+all: $(BPF_OBJ) $(SKEL) $(BUILD)/libxlb.a $(TOOLS) $(PROGS)
 
 deps:
 	$(Q)bash scripts/install-deps.sh
@@ -77,6 +87,26 @@ $(BUILD)/san/user/%.o: user/%.c $(wildcard user/*.h user/*/*.h include/xlb/*.h)
 	$(call msg,CC-SAN,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(PROTO_GEN): $(PROTO)
+	$(call msg,PROTOC,$@)
+	@mkdir -p $(@D)
+	$(Q)protoc-c --proto_path=$(dir $(PROTO)) --c_out=$(@D) $(PROTO)
+
+$(BUILD)/gen/xlb.pb-c.o: $(PROTO_GEN)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) -Wno-error -c $< -o $@
+
+$(CP_SRCS:%.c=$(BUILD)/%.o): $(PROTO_GEN) $(SKEL)
+$(CP_SRCS:%.c=$(BUILD)/%.o): CFLAGS += $(CP_CFLAGS)
+
+$(BUILD)/libxlbcp.a: $(CP_OBJS)
+	$(call msg,AR,$@)
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/xlbd $(BUILD)/xlbctl: $(BUILD)/%: user/%.c $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
 
 $(BUILD)/libxlb.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
