@@ -21,6 +21,16 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Send out of ifindex. Back out of the ingress interface too we redirect
+ * rather than XDP_TX: a veth only wakes its peer's receive path for an
+ * XDP_TX when the peer runs XDP itself, so a TX'd frame could sit in the
+ * queue until unrelated traffic arrives. Redirect wakes it, and on a
+ * physical NIC it costs little more. */
+static __always_inline int xlb_out(struct xdp_md *ctx, __u32 ifindex)
+{
+	return bpf_redirect(ifindex, 0);
+}
+
 /* Send the rewritten packet on from what the entry knows of the next hop. */
 static __always_inline int xlb_xmit(struct xdp_md *ctx, struct xlb_pkt *p,
 				    const struct xlb_ct_val *v)
@@ -35,21 +45,21 @@ static __always_inline int xlb_xmit(struct xdp_md *ctx, struct xlb_pkt *p,
 		return XDP_PASS;
 	}
 	xlb_set_macs(p->eth, v->smac, v->dmac);
-	if (v->ifindex == ctx->ingress_ifindex) {
+	if (v->ifindex == ctx->ingress_ifindex)
 		stat_inc(XLB_STAT_FWD_TX);
-		return XDP_TX;
-	}
-	stat_inc(XLB_STAT_FWD_REDIRECT);
-	return bpf_redirect(v->ifindex, 0);
+	else
+		stat_inc(XLB_STAT_FWD_REDIRECT);
+	return xlb_out(ctx, v->ifindex);
 }
 
 static __always_inline int xlb_reset(struct xdp_md *ctx, struct xlb_pkt *p)
 {
 	int act = xlb_tcp_reset(ctx, p);
 
-	if (act == XDP_TX)
-		stat_inc(XLB_STAT_RST_SENT);
-	return act;
+	if (act != XDP_TX)
+		return act;
+	stat_inc(XLB_STAT_RST_SENT);
+	return xlb_out(ctx, ctx->ingress_ifindex);
 }
 
 /* A reply from a backend: give it the service address back. */
