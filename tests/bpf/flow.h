@@ -63,14 +63,17 @@ static inline size_t xt_build_expected(const struct xt_step *s, uint8_t *buf)
 	return xt_build(&d, buf);
 }
 
-/* Run one step against dp and assert everything it names. */
-static inline void xt_step_run(struct xlb_dp *dp, const struct xt_step *s, int n)
+/* Run one step against dp and check everything it names. Returns false
+ * (after saying why) on any difference, so a scenario can go on and show
+ * what its later steps do. */
+static inline bool xt_step_check(struct xlb_dp *dp, const struct xt_step *s, int n)
 {
 	uint8_t in[PKT_MAX], exp[PKT_MAX];
 	struct xt_stats before, after;
 	struct xt_run r;
 	size_t len, elen;
 	char what[256];
+	bool ok;
 	int i;
 
 	snprintf(what, sizeof(what), "step %d (%s)", n, s->what);
@@ -81,24 +84,36 @@ static inline void xt_step_run(struct xlb_dp *dp, const struct xt_step *s, int n
 	after = xt_stats(dp);
 	if (xt_verbose())
 		xt_stats_print(&after, &before);
-	xt_expect(what, &r, s->verdict, exp, elen);
+	ok = xt_check(what, &r, s->verdict, exp, elen);
 	for (i = 0; i < XT_MAX_STATS; i++) {
 		enum xlb_stat st = s->stats[i];
 
 		if (xt_delta(&after, &before, st) != 1) {
+			print_error("%s: %s moved by %llu, expected 1\n", what, xt_stat_names[st],
+				    (unsigned long long)xt_delta(&after, &before, st));
 			xt_stats_print(&after, &before);
-			fail_msg("%s: %s moved by %llu, expected 1", what, xt_stat_names[st],
-				 (unsigned long long)xt_delta(&after, &before, st));
+			ok = false;
 		}
 	}
+	return ok;
 }
 
+static inline void xt_step_run(struct xlb_dp *dp, const struct xt_step *s, int n)
+{
+	if (!xt_step_check(dp, s, n))
+		fail_msg("step %d (%s)", n, s->what);
+}
+
+/* Every step runs; the scenario fails at the end if any step did. */
 static inline void xt_scenario_run(struct xlb_dp *dp, const struct xt_scenario *sc)
 {
-	int i;
+	int i, bad = 0;
 
 	for (i = 0; i < XT_MAX_STEPS && sc->steps[i].what; i++)
-		xt_step_run(dp, &sc->steps[i], i + 1);
+		if (!xt_step_check(dp, &sc->steps[i], i + 1))
+			bad++;
+	if (bad)
+		fail_msg("%d of %d steps failed", bad, i);
 }
 
 #endif /* XLB_TEST_FLOW_H */

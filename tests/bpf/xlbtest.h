@@ -275,24 +275,26 @@ static inline size_t xt_build(const struct pkt_desc *d, uint8_t *buf)
 	return len;
 }
 
-/* Assert that the output of r is exactly exp (verdict, length, bytes) and
- * that its checksums verify. what names the packet in the message. */
-static inline void xt_expect(const char *what, const struct xt_run *r, uint32_t verdict,
-			     const uint8_t *exp, size_t elen)
+/* Check that the output of r is exactly exp (verdict, length, bytes) and
+ * that its checksums verify. what names the packet in the messages.
+ * Returns false (after saying why) when not. */
+static inline bool xt_check(const char *what, const struct xt_run *r, uint32_t verdict,
+			    const uint8_t *exp, size_t elen)
 {
 	char why[160] = "";
-	bool ok = true;
+	bool ok = true, same;
 
 	if (r->ret) {
-		fail_msg("%s: bpf_prog_test_run_opts: %s (%d)", what, strerror(-r->ret), r->ret);
-		return;
+		print_error("%s: bpf_prog_test_run_opts: %s (%d)\n", what, strerror(-r->ret), r->ret);
+		return false;
 	}
 	if (r->verdict != verdict) {
 		print_error("%s: verdict %s, expected %s\n", what, xt_verdict_name(r->verdict),
 			    xt_verdict_name(verdict));
 		ok = false;
 	}
-	if (r->len != elen || memcmp(r->out, exp, elen)) {
+	same = r->len == elen && !memcmp(r->out, exp, elen);
+	if (!same) {
 		size_t i;
 
 		for (i = 0; i < elen && i < r->len && r->out[i] == exp[i]; i++)
@@ -309,10 +311,22 @@ static inline void xt_expect(const char *what, const struct xt_run *r, uint32_t 
 		ok = false;
 	}
 	if (!ok) {
-		pkt_hexdump(stderr, "expected", exp, elen, r->out, r->len);
-		pkt_hexdump(stderr, "got", r->out, r->len, exp, elen);
-		fail_msg("%s", what);
+		if (same) {
+			print_error("%s: output bytes are exactly the expected %zu\n", what, elen);
+		} else {
+			pkt_hexdump(stderr, "expected", exp, elen, r->out, r->len);
+			pkt_hexdump(stderr, "got", r->out, r->len, exp, elen);
+		}
 	}
+	return ok;
+}
+
+/* xt_check, failing the test. */
+static inline void xt_expect(const char *what, const struct xt_run *r, uint32_t verdict,
+			     const uint8_t *exp, size_t elen)
+{
+	if (!xt_check(what, r, verdict, exp, elen))
+		fail_msg("%s", what);
 }
 
 /* Backend index in be[0..n) whose address and port match the output's
