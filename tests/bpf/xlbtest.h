@@ -43,6 +43,11 @@
 #define MAC_NODE	{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 }	/* this node's NIC */
 #define MAC_BACKEND	{ 0x02, 0x00, 0x00, 0x00, 0x20, 0x02 }	/* the backends' router */
 
+/* The verdict for a frame sent back out of the device it came in on (a
+ * reply to a client on the ingress device, a TCP reset): the specification
+ * says XDP_TX. One place, should the specification change. */
+#define XT_VERDICT_BACK	XDP_TX
+
 static const uint8_t mac_client[6] = MAC_CLIENT;
 static const uint8_t mac_node[6] = MAC_NODE;
 static const uint8_t mac_backend[6] = MAC_BACKEND;
