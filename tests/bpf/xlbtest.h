@@ -11,6 +11,9 @@
  *
  * Rows of a table become cmocka tests named by their description
  * (xt_run_table()), so the runner's output reads as a list of packets.
+ *
+ * Include this header (or flow.h) before any system header: it defines
+ * _GNU_SOURCE for unshare() and the CPU affinity calls.
  */
 #ifndef XLB_TEST_XLBTEST_H
 #define XLB_TEST_XLBTEST_H

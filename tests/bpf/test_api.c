@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The dataplane library seen from the packets: invalid service updates
+ * are refused with a negative errno and change nothing (the service list
+ * and the forwarding stay as they were), and pinned maps carry services
+ * and conntrack across a close and re-open.
+ */
+#include "flow.h"	/* first: it sets _GNU_SOURCE */
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+
+static struct xlb_dp *dp;
+
+#define CLIENT		"10.10.1.2"
+#define VIP		"10.96.0.10"
+#define BE		"10.20.1.2"
+#define ISN_C		0x11223344u
+#define ISN_B		0x55667788u
+
+/* A client packet 10.10.1.2:sport -> vip:80: SYN, or ACK with 20 bytes. */
+static struct pkt_desc client_pkt(const char *vip, uint16_t sport, bool syn)
+{
+	struct pkt_desc d = {
+		.eth_dst = MAC_NODE, .eth_src = MAC_CLIENT,
+		.saddr = CLIENT, .daddr = vip, .ip_id = 0x4242, .ttl = 61, .frag = PKT_IP_DF,
+		.proto = IPPROTO_TCP, .sport = sport, .dport = 80,
+		.tcp_flags = syn ? PKT_SYN : PKT_ACK, .seq = syn ? ISN_C : ISN_C + 1,
+		.ack = syn ? 0 : ISN_B + 1, .window = 502, .payload_len = syn ? 0 : 20,
+	};
+	return d;
+}
+
+/* Send d and return the index in be[0..n) of the backend it was DNATed to
+ * (checked byte for byte), or -1 (with the output dumped) if none. */
+static int dnat_to(const struct pkt_desc *in, const struct xlb_backend_spec *be, size_t n)
+{
+	struct pkt_desc d = *in;
+	uint8_t buf[PKT_MAX], exp[PKT_MAX];
+	char addr[INET_ADDRSTRLEN];
+	struct xt_run r;
+	size_t len;
+	int i;
+
+	len = xt_build(&d, buf);
+	xt_run(dp, buf, len, 0, &r);
+	i = xt_backend_of(&r, be, n);
+	if (i < 0) {
+		print_error("%s:%u -> %s:%u: %s, not DNATed to a backend\n", d.saddr, d.sport, d.daddr,
+			    d.dport, xt_verdict_name(r.verdict));
+		pkt_hexdump(stderr, "got", r.out, r.len, buf, len);
+		return -1;
+	}
+	d.daddr = inet_ntop(AF_INET, be[i].addr.addr.a8, addr, sizeof(addr));
+	d.dport = (uint16_t)be[i].port;
+	len = xt_build(&d, exp);
+	xt_expect("DNAT", &r, XDP_PASS, exp, len);
+	return i;
+}
+
+/* What xlb_dp_service_list returned. */
+struct listing {
+	int n;
+	struct xlb_service_spec spec[8];
+	size_t n_be[8];
+	struct xlb_backend_spec be[8][8];
+};
+
+static int list_cb(const struct xlb_dp_service *s, void *arg)
+{
+	struct listing *l = arg;
+	size_t i;
+
+	if (l->n < 8) {
+		l->spec[l->n] = s->spec;
+		l->n_be[l->n] = s->n_backends;
+		for (i = 0; i < s->n_backends && i < 8; i++)
+			l->be[l->n][i] = s->backends[i];
+	}
+	l->n++;
+	return 0;
+}
+
+/* The dataplane lists exactly svc with be[0..n) (in any order). */
+static void expect_listing(const struct xlb_service_spec *svc, const struct xlb_backend_spec *be,
+			   size_t n)
+{
+	struct listing l;
+	size_t i, j;
+	int ret;
+
+	memset(&l, 0, sizeof(l));
+	ret = xlb_dp_service_list(dp, list_cb, &l);
+	if (ret)
+		fail_msg("xlb_dp_service_list: %d", ret);
+	if (l.n != 1)
+		fail_msg("%d services listed, expected 1", l.n);
+	if (!xlb_ip_equal(&l.spec[0].vip, &svc->vip) || l.spec[0].port != svc->port ||
+	    l.spec[0].proto != svc->proto || l.spec[0].algo != svc->algo ||
+	    l.spec[0].type != svc->type)
+		fail_msg("listed service is not %s (port %u proto %u algo %d type %d)", svc->name,
+			 l.spec[0].port, l.spec[0].proto, l.spec[0].algo, l.spec[0].type);
+	if (l.n_be[0] != n)
+		fail_msg("%zu backends listed, expected %zu", l.n_be[0], n);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < n; j++)
+			if (xlb_ip_equal(&l.be[0][j].addr, &be[i].addr) && l.be[0][j].port == be[i].port)
+				break;
+		if (j == n)
+			fail_msg("backend %zu (port %u) is not listed", i, be[i].port);
+		if (l.be[0][j].weight != be[i].weight)
+			fail_msg("backend %zu listed with weight %u, expected %u", i,
+				 l.be[0][j].weight, be[i].weight);
+	}
+}
+
+/* 16. Invalid updates. The good state: VIP:80/tcp rr -> 10.20.1.2:8080,
+ * and flow 10.10.1.2:40000 established to it. */
+static struct xlb_service_spec good_svc;
+static struct xlb_backend_spec good_be;
+
+struct bad_case {
+	const char *desc;
+	/* Turn the good service and one backend into the bad request. */
+	void (*mk)(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n);
+};
+
+static void mk_svc_port_0(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	s->port = 0;
+}
+
+static void mk_svc_port_70000(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	s->port = 70000;
+}
+
+static void mk_be_port_0(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	b[0].port = 0;
+}
+
+static void mk_be_port_70000(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	b[0].port = 70000;
+}
+
+static void mk_dup(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	b[0] = xt_be("10.20.1.3", 8080, 1);
+	b[1] = xt_be("10.20.1.4", 8080, 1);
+	b[2] = xt_be("10.20.1.3", 8080, 2);
+	*n = 3;
+}
+
+static void mk_proto_gre(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	s->proto = 47;
+}
+
+static void mk_proto_0(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	s->proto = 0;
+}
+
+static void mk_too_many(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	char a[INET_ADDRSTRLEN];
+	size_t i;
+
+	for (i = 0; i < XLB_MAX_BACKENDS_PER_SVC + 1; i++) {
+		snprintf(a, sizeof(a), "10.21.%zu.%zu", i / 250, i % 250 + 1);
+		b[i] = xt_be(a, 8080, 1);
+	}
+	*n = XLB_MAX_BACKENDS_PER_SVC + 1;
+}
+
+static void mk_weight(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	b[0].weight = 70000;
+}
+
+static void mk_family(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	b[1] = xt_be("fd00::2", 8080, 1);
+	*n = 2;
+}
+
+static void mk_algo(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	s->algo = XLB_ALGO_MAX;
+}
+
+static void mk_nodeport_0(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	s->type = XLB_SVC_NODE_PORT;
+	s->node_port = 0;
+}
+
+static void mk_nodeport_70000(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	s->type = XLB_SVC_NODE_PORT;
+	s->node_port = 70000;
+}
+
+static void mk_new_svc_bad_be(struct xlb_service_spec *s, struct xlb_backend_spec *b, size_t *n)
+{
+	s->vip = xt_ip("10.96.0.20");
+	b[0] = xt_be("10.20.1.3", 8080, 1);
+	b[1] = xt_be("10.20.1.3", 8080, 1);
+	*n = 2;
+}
+
+static const struct bad_case bad_cases[] = {
+	{ "rejects service port 0; nothing changes", mk_svc_port_0 },
+	{ "rejects service port 70000; nothing changes", mk_svc_port_70000 },
+	{ "rejects backend port 0 on the existing service; nothing changes", mk_be_port_0 },
+	{ "rejects backend port 70000 on the existing service; nothing changes", mk_be_port_70000 },
+	{ "rejects a duplicate backend (10.20.1.3:8080 twice) on the existing service; nothing changes",
+	  mk_dup },
+	{ "rejects protocol 47 (GRE); nothing changes", mk_proto_gre },
+	{ "rejects protocol 0; nothing changes", mk_proto_0 },
+	{ "rejects 513 backends (XLB_MAX_BACKENDS_PER_SVC + 1) on the existing service; nothing changes",
+	  mk_too_many },
+	{ "rejects backend weight 70000; nothing changes", mk_weight },
+	{ "rejects an IPv6 backend on an IPv4 service; nothing changes", mk_family },
+	{ "rejects algorithm XLB_ALGO_MAX; nothing changes", mk_algo },
+	{ "rejects NodePort 0; nothing changes", mk_nodeport_0 },
+	{ "rejects NodePort 70000; nothing changes", mk_nodeport_70000 },
+	{ "rejects a new service 10.96.0.20:80 with a duplicate backend; it is not created", mk_new_svc_bad_be },
+};
+
+static const char *bad_desc(const void *row)
+{
+	return ((const struct bad_case *)row)->desc;
+}
+
+static void test_bad(void **state)
+{
+	const struct bad_case *c = *state;
+	static struct xlb_backend_spec be[XLB_MAX_BACKENDS_PER_SVC + 8];
+	struct xlb_service_spec s = good_svc;
+	struct pkt_desc ack = client_pkt(VIP, 40000, false);
+	struct pkt_desc syn = client_pkt(VIP, 40100, true);
+	char err[256] = "";
+	size_t n = 1;
+	int ret;
+
+	be[0] = good_be;
+	c->mk(&s, be, &n);
+	ret = xlb_dp_service_set(dp, &s, be, n, err, sizeof(err));
+	print_message("  service_set: %d (%s) \"%s\"\n", ret, ret < 0 ? strerror(-ret) : "", err);
+	if (ret >= 0)
+		fail_msg("service_set returned %d, expected a negative errno", ret);
+	if (!err[0])
+		print_error("note: no message in err\n");
+
+	expect_listing(&good_svc, &good_be, 1);
+	assert_int_equal(dnat_to(&ack, &good_be, 1), 0);
+	assert_int_equal(dnat_to(&syn, &good_be, 1), 0);
+	xlb_dp_ct_flush(dp);
+	syn.sport = 40000;
+	assert_int_equal(dnat_to(&syn, &good_be, 1), 0);
+}
+
+static int bad_setup(void **state)
+{
+	struct pkt_desc syn = client_pkt(VIP, 40000, true);
+	char err[256] = "";
+
+	good_svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	good_be = xt_be(BE, 8080, 1);
+	dp = xt_dp_open();
+	if (!dp)
+		return -1;
+	if (xlb_dp_service_set(dp, &good_svc, &good_be, 1, err, sizeof(err))) {
+		print_error("service_set: %s\n", err);
+		return -1;
+	}
+	return dnat_to(&syn, &good_be, 1) == 0 ? 0 : -1;
+}
+
+static int dp_close(void **state)
+{
+	xlb_dp_close(dp);
+	dp = NULL;
+	return 0;
+}
+
+/* 17. Pinning. */
+static char pin_dir[64];
+
+static int ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	mkdir("/sys/fs/bpf", 0700);
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL)) {
+		print_error("mount bpffs on /sys/fs/bpf: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int pin_setup(void **state)
+{
+	if (ensure_bpffs())
+		return -1;
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xlb-test-%d", (int)getpid());
+	xlb_dp_bpf_unpin(pin_dir);	/* a leftover of a crashed run */
+	return 0;
+}
+
+static int pin_teardown(void **state)
+{
+	struct stat st;
+	int ret;
+
+	xlb_dp_close(dp);
+	dp = NULL;
+	ret = xlb_dp_bpf_unpin(pin_dir);
+	if (ret)
+		print_error("xlb_dp_bpf_unpin %s: %d\n", pin_dir, ret);
+	if (!stat(pin_dir, &st)) {
+		print_error("%s still exists after unpin\n", pin_dir);
+		rmdir(pin_dir);
+		return -1;
+	}
+	return ret;
+}
+
+static int count_cb(const struct xlb_ct_entry *e, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_pin(void **state)
+{
+	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be[3] = {
+		xt_be("10.20.1.1", 8080, 1), xt_be("10.20.1.2", 8080, 1), xt_be("10.20.1.3", 8080, 2),
+	};
+	struct pkt_desc a = client_pkt(VIP, 40000, true), b = client_pkt(VIP, 40001, true);
+	struct pkt_desc c = client_pkt(VIP, 40002, true);
+	char path[128];
+	int ba, bb, n = 0;
+
+	dp = xt_dp_open_at(pin_dir);
+	assert_non_null(dp);
+	XT_SVC_SET(dp, &svc, be, 3);
+	ba = dnat_to(&a, be, 3);
+	bb = dnat_to(&b, be, 3);
+	assert_true(ba >= 0 && bb >= 0);
+	assert_int_not_equal(ba, bb);
+	xlb_dp_close(dp);
+	dp = NULL;
+
+	snprintf(path, sizeof(path), "%s/ct_map", pin_dir);
+	if (access(path, F_OK))
+		fail_msg("%s is not pinned after close", path);
+
+	dp = xt_dp_open_at(pin_dir);
+	assert_non_null(dp);
+	expect_listing(&svc, be, 3);
+	assert_int_equal(xlb_dp_ct_list(dp, count_cb, &n), 0);
+	print_message("  %d conntrack entries after re-open\n", n);
+	assert_int_equal(n, 4);
+	/* Both flows' next segments go where their SYNs went. */
+	a = client_pkt(VIP, 40000, false);
+	b = client_pkt(VIP, 40001, false);
+	assert_int_equal(dnat_to(&b, be, 3), bb);
+	assert_int_equal(dnat_to(&a, be, 3), ba);
+	/* And new flows are still load balanced. */
+	assert_true(dnat_to(&c, be, 3) >= 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest pin[] = {
+		{ "pinned: service and conntrack survive close and re-open; unpin removes everything",
+		  test_pin, pin_setup, pin_teardown, NULL },
+	};
+	int fails;
+
+	xt_init();
+	fails = xt_run_table("api: invalid updates change nothing", test_bad, bad_cases,
+			     sizeof(bad_cases[0]), sizeof(bad_cases) / sizeof(bad_cases[0]), bad_desc,
+			     NULL, NULL, bad_setup, dp_close);
+	fails += cmocka_run_group_tests_name("api: pinning", pin, NULL, NULL);
+	return fails ? 1 : 0;
+}
