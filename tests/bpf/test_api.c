@@ -289,6 +289,119 @@ static int dp_close(void **state)
 	return 0;
 }
 
+/* Capacity: past max_services the library refuses with a negative errno
+ * and leaves no half-made service behind. */
+static void test_capacity(void **state)
+{
+	struct xlb_dp_opts o = xt_dp_opts("");
+	struct xlb_backend_spec be[16];
+	struct listing l;
+	char vip[INET_ADDRSTRLEN], err[256];
+	int i, ret = 0, ok_svcs = 0, limit;
+
+	for (i = 0; i < 16; i++) {
+		char a[INET_ADDRSTRLEN];
+
+		snprintf(a, sizeof(a), "10.22.0.%d", i + 1);
+		be[i] = xt_be(a, 8080, 1);
+	}
+	/* Services with one backend each, until the table is full. */
+	limit = (int)o.max_services + 8;
+	for (i = 0; i < limit; i++) {
+		struct xlb_service_spec s;
+
+		snprintf(vip, sizeof(vip), "10.97.%d.%d", i / 250, i % 250 + 1);
+		s = xt_svc(vip, 80, IPPROTO_TCP, XLB_ALGO_RR);
+		err[0] = 0;
+		ret = xlb_dp_service_set(dp, &s, &be[i % 16], 1, err, sizeof(err));
+		if (ret)
+			break;
+		ok_svcs++;
+	}
+	print_message("  %d services accepted (max_services %u), then %d \"%s\"\n", ok_svcs,
+		      o.max_services, ret, err);
+	if (ret >= 0)
+		fail_msg("%d services accepted with max_services %u", ok_svcs, o.max_services);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(xlb_dp_service_list(dp, list_cb, &l), 0);
+	assert_int_equal(l.n, ok_svcs + 1);
+	{
+		/* The refused one has no key: its address is not a service. */
+		struct pkt_desc d = client_pkt(vip, 40000, true);
+		uint8_t in[PKT_MAX];
+		struct xt_run r;
+		size_t len = xt_build(&d, in);
+
+		xt_run(dp, in, len, 0, &r);
+		xt_expect("SYN to the refused service's address", &r, XDP_PASS, in, len);
+	}
+	/* The first services still work. */
+	{
+		struct pkt_desc d = client_pkt("10.97.0.1", 40000, true);
+
+		assert_int_equal(dnat_to(&d, be, 16), 0);
+	}
+}
+
+/* Capacity: past max_backends the same, and the backend ids of a refused
+ * update are not lost: once a service is deleted, the update fits. */
+static void test_backend_capacity(void **state)
+{
+	struct xlb_dp_opts o = xt_dp_opts("");
+	static struct xlb_backend_spec be[16][XLB_MAX_BACKENDS_PER_SVC];
+	struct xlb_service_spec s[16];
+	struct listing l;
+	char err[256];
+	int i, j, ret = 0, ok_svcs = 0;
+
+	for (i = 0; i < 16; i++) {
+		char a[INET_ADDRSTRLEN];
+
+		snprintf(a, sizeof(a), "10.98.0.%d", i + 1);
+		s[i] = xt_svc(a, 80, IPPROTO_TCP, XLB_ALGO_RR);
+		for (j = 0; j < XLB_MAX_BACKENDS_PER_SVC; j++) {
+			snprintf(a, sizeof(a), "10.%d.%d.%d", 100 + i, j / 250, j % 250 + 1);
+			be[i][j] = xt_be(a, 8080, 1);
+		}
+	}
+	for (i = 1; i < 16; i++) {
+		err[0] = 0;
+		ret = xlb_dp_service_set(dp, &s[i], be[i], XLB_MAX_BACKENDS_PER_SVC, err, sizeof(err));
+		if (ret)
+			break;
+		ok_svcs++;
+	}
+	print_message("  %d services of 512 backends accepted (max_backends %u), then %d \"%s\"\n",
+		      ok_svcs, o.max_backends, ret, err);
+	if (ret >= 0)
+		fail_msg("%d x 512 backends accepted with max_backends %u", ok_svcs, o.max_backends);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(xlb_dp_service_list(dp, list_cb, &l), 0);
+	assert_int_equal(l.n, ok_svcs + 1);
+	{
+		struct pkt_desc d = client_pkt(VIP, 40000, true);
+		char a[INET_ADDRSTRLEN];
+		uint8_t in[PKT_MAX];
+		struct xt_run r;
+		size_t len;
+
+		snprintf(a, sizeof(a), "10.98.0.%d", i + 1);
+		d.daddr = a;
+		len = xt_build(&d, in);
+		xt_run(dp, in, len, 0, &r);
+		xt_expect("SYN to the refused service's address", &r, XDP_PASS, in, len);
+	}
+	/* Free one service's worth of ids; the refused update now fits. */
+	err[0] = 0;
+	ret = xlb_dp_service_delete(dp, &s[1], err, sizeof(err));
+	if (ret)
+		fail_msg("service_delete %s: %s (%d)", s[1].name, err, ret);
+	err[0] = 0;
+	ret = xlb_dp_service_set(dp, &s[i], be[i], XLB_MAX_BACKENDS_PER_SVC, err, sizeof(err));
+	if (ret)
+		fail_msg("after deleting a service, %s still refused: %s (%d)", s[i].name, err, ret);
+}
+
 /* 17. Pinning. */
 static char pin_dir[64];
 
@@ -381,6 +494,12 @@ static void test_pin(void **state)
 
 int main(void)
 {
+	const struct CMUnitTest capacity[] = {
+		{ "capacity: the service past max_services is refused and leaves no key behind",
+		  test_capacity, bad_setup, dp_close, NULL },
+		{ "capacity: 512-backend services past max_backends are refused; deleting one frees the ids",
+		  test_backend_capacity, bad_setup, dp_close, NULL },
+	};
 	const struct CMUnitTest pin[] = {
 		{ "pinned: service and conntrack survive close and re-open; unpin removes everything",
 		  test_pin, pin_setup, pin_teardown, NULL },
@@ -391,6 +510,7 @@ int main(void)
 	fails = xt_run_table("api: invalid updates change nothing", test_bad, bad_cases,
 			     sizeof(bad_cases[0]), sizeof(bad_cases) / sizeof(bad_cases[0]), bad_desc,
 			     NULL, NULL, bad_setup, dp_close);
+	fails += cmocka_run_group_tests_name("api: capacity", capacity, NULL, NULL);
 	fails += cmocka_run_group_tests_name("api: pinning", pin, NULL, NULL);
 	return fails ? 1 : 0;
 }
