@@ -66,6 +66,10 @@ static struct xlb_dp *dp;
 #define DNAT_UDP	{ .daddr = BE_UDP, .dport = 5353 }
 #define RNAT_UDP	{ .saddr = VIP, .sport = 53, TO_CLIENT }
 
+/* Payloads tuned at setup so that the rewritten datagram's UDP checksum
+ * computes to zero, which RFC 768 sends as 0xffff (0 means "none"). */
+static uint8_t zc_req[32], zc_rep[32];
+
 static const struct xt_scenario scenarios[] = {
 	{ "ClusterIP TCP 10.10.1.2:40000 -> 10.96.0.10:80 via 10.20.1.2:8080: handshake, data both ways, FIN",
 	  { { "SYN with MSS/SACK/TS/WS options: DNAT, XDP_PASS (no route)",
@@ -152,6 +156,14 @@ static const struct xt_scenario scenarios[] = {
 	      { FROM_B(BE_UDP, 0x2901), UDPH(5353, 50001), .payload_len = 40, .udp_csum_zero = true },
 	      0, XT_VERDICT_BACK, { .saddr = VIP, .sport = 53, TO_CLIENT }, HIT_TX },
 	  } },
+	{ "ClusterIP UDP whose rewritten checksum computes to zero: sent as 0xffff, both ways",
+	  { { "request: DNAT, checksum field 0xffff",
+	      { FROM_C(VIP, 0x1e01), UDPH(50002, 53), .payload = zc_req, .payload_len = sizeof(zc_req) },
+	      0, XDP_PASS, { .daddr = BE_UDP, .dport = 5353 }, NEW_PASS },
+	    { "reply: reverse NAT, checksum field 0xffff",
+	      { FROM_B(BE_UDP, 0x2e01), UDPH(5353, 50002), .payload = zc_rep, .payload_len = sizeof(zc_rep) },
+	      0, XT_VERDICT_BACK, { .saddr = VIP, .sport = 53, TO_CLIENT }, HIT_TX },
+	  } },
 	{ "two clients on one service: each reply goes back to its own client and MAC",
 	  { { "SYN from 10.10.1.2:40000 (MAC ..:01:02): DNAT",
 	      { FROM_C(VIP, 0x1a01), C_SYN(80) }, 0, XDP_PASS, DNAT_TCP, NEW_PASS },
@@ -225,6 +237,48 @@ static const struct xt_scenario scenarios[] = {
 	  } },
 };
 
+/* Fill payload (referenced by step s) so that s's expected output has a
+ * UDP checksum that computes to 0: the sum of everything else is 0xffff. */
+static int tune_zero_csum(const struct xt_step *s, uint8_t *payload)
+{
+	uint8_t f[PKT_MAX];
+	struct pkt_info pi;
+	char why[160];
+	size_t len, l4len;
+	uint16_t sum;
+
+	memset(payload, 0x5a, s->pkt.payload_len);
+	payload[0] = payload[1] = 0;
+	len = xt_build_expected(s, f);
+	if (pkt_parse(f, len, &pi, why, sizeof(why)))
+		return -1;
+	l4len = pi.tot_len - (pi.l4 - pi.l3);
+	pkt_put16(f + pi.l4 + 6, 0);
+	sum = csum_fold(csum_add(csum_pseudo4(f + pi.l3 + 12, f + pi.l3 + 16, IPPROTO_UDP, l4len),
+				 f + pi.l4, l4len));
+	pkt_put16(payload, 0xffff - sum);
+	/* Check: the builder now writes 0xffff. */
+	len = xt_build_expected(s, f);
+	return pkt_get16(f + pi.l4 + 6) == 0xffff ? 0 : -1;
+}
+
+static int tune_payloads(void)
+{
+	size_t i, j;
+
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		for (j = 0; j < XT_MAX_STEPS && scenarios[i].steps[j].what; j++) {
+			const struct xt_step *s = &scenarios[i].steps[j];
+
+			if ((s->pkt.payload == zc_req || s->pkt.payload == zc_rep) &&
+			    tune_zero_csum(s, (uint8_t *)s->pkt.payload)) {
+				print_error("could not tune a payload to a zero checksum\n");
+				return -1;
+			}
+		}
+	return 0;
+}
+
 static void test_scenario(void **state)
 {
 	xt_scenario_run(dp, *state);
@@ -260,6 +314,8 @@ static int group_setup(void **state)
 	svc_np_udp.type = XLB_SVC_NODE_PORT;
 	svc_np_udp.node_port = 30053;
 
+	if (tune_payloads())
+		return -1;
 	dp = xt_dp_open();
 	if (!dp)
 		return -1;
@@ -363,11 +419,99 @@ static void test_stats(void **state)
 		fail_msg("%d packet(s) not as expected (see above); the counters are right", bad);
 }
 
+/* xorshift32 (Marsaglia 2003): a fixed seed, so every run is the same. */
+static uint32_t rnd_state = 0x2545f491u;
+
+static uint32_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state;
+}
+
+/* Run step s; a TCP checksum may legally come out as 0x0000 or 0xffff
+ * (both are one's complement zero), so only that is not held against it. */
+static bool step_check_pm0(const struct xt_step *s, const char *what)
+{
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	struct pkt_info pe, pg;
+	struct xt_run r;
+	size_t len, elen;
+	char why[160];
+
+	len = xt_build(&s->pkt, in);
+	elen = xt_build_expected(s, exp);
+	xt_run(dp, in, len, s->ifindex, &r);
+	if (s->pkt.proto == IPPROTO_TCP && !pkt_parse(exp, elen, &pe, why, sizeof(why)) &&
+	    !pkt_parse(r.out, r.len, &pg, why, sizeof(why)) && pe.l4 == pg.l4 &&
+	    ((pe.l4_csum == 0 && pg.l4_csum == 0xffff) || (pe.l4_csum == 0xffff && pg.l4_csum == 0)))
+		pkt_put16(exp + pe.l4 + 16, pg.l4_csum);
+	return xt_check(what, &r, s->verdict, exp, elen);
+}
+
+/*
+ * Random flows through the TCP and UDP services: random client address,
+ * port, IP id, TTL, IPv4 options, sequence numbers and payload (length and
+ * bytes), one client packet and one reply each. Catches carries that the
+ * hand-written packets happen not to produce.
+ */
+static void test_random(void **state)
+{
+	static uint8_t buf[2][400];
+	char addrs[200][INET_ADDRSTRLEN], what[96];
+	int i, bad = 0;
+
+	for (i = 0; i < 200; i++) {
+		bool udp = i & 1;
+		uint16_t sport = 1024 + rnd() % 60000, plen = rnd() % 400, j;
+		struct xt_step fwd = {
+			.what = "client packet", .verdict = XDP_PASS,
+			.out = { .daddr = udp ? BE_UDP : BE_TCP, .dport = udp ? 5353 : 8080 },
+		};
+		struct xt_step back = {
+			.what = "reply", .verdict = XT_VERDICT_BACK,
+			.out = { .saddr = VIP, .sport = udp ? 53 : 80, TO_CLIENT },
+		};
+
+		snprintf(addrs[i], sizeof(addrs[i]), "172.%u.%u.%u", 16 + rnd() % 16, rnd() % 256,
+			 1 + rnd() % 254);
+		for (j = 0; j < plen; j++) {
+			buf[0][j] = rnd();
+			buf[1][j] = rnd();
+		}
+		fwd.pkt = (struct pkt_desc){ C2N, .saddr = addrs[i], .daddr = VIP,
+					     .ip_id = rnd(), .ttl = 1 + rnd() % 255,
+					     .ip_opt_len = 4 * (rnd() % 3), .tos = rnd(),
+					     .proto = udp ? IPPROTO_UDP : IPPROTO_TCP,
+					     .sport = sport, .dport = udp ? 53 : 80,
+					     .tcp_flags = PKT_SYN, .seq = rnd(), .window = rnd(),
+					     .payload = buf[0], .payload_len = plen };
+		back.pkt = (struct pkt_desc){ B2N, .saddr = udp ? BE_UDP : BE_TCP, .daddr = addrs[i],
+					      .ip_id = rnd(), .ttl = 1 + rnd() % 255,
+					      .proto = fwd.pkt.proto,
+					      .sport = udp ? 5353 : 8080, .dport = sport,
+					      .tcp_flags = PKT_SYN | PKT_ACK, .seq = rnd(),
+					      .ack = fwd.pkt.seq + 1, .window = rnd(),
+					      .payload = buf[1], .payload_len = rnd() % 400 };
+		snprintf(what, sizeof(what), "flow %d, %s %s:%u, client packet", i, udp ? "UDP" : "TCP",
+			 addrs[i], sport);
+		bad += !step_check_pm0(&fwd, what);
+		snprintf(what, sizeof(what), "flow %d, %s %s:%u, reply", i, udp ? "UDP" : "TCP",
+			 addrs[i], sport);
+		bad += !step_check_pm0(&back, what);
+	}
+	if (bad)
+		fail_msg("%d of 400 packets not as expected", bad);
+}
+
 int main(void)
 {
 	const struct CMUnitTest stats[] = {
 		{ "two TCP flows of 5 packets and a UDP flow of 3: service packets, new flows, ct_new, ct_hit",
 		  test_stats, NULL, NULL, NULL },
+		{ "200 random flows (addresses, ports, IPv4 options, payloads), TCP and UDP, both ways",
+		  test_random, NULL, NULL, NULL },
 	};
 	int fails;
 
