@@ -352,9 +352,11 @@ static bool expect_rst(const char *what, const struct xt_run *r, const struct pk
 {
 	uint32_t seg_len = d->payload_len + !!(d->tcp_flags & PKT_SYN) + !!(d->tcp_flags & PKT_FIN);
 	uint32_t vip, client;
-	struct pkt_info pi;
+	struct pkt_info pi, ipi;
+	uint8_t in[PKT_MAX];
 	char why[160] = "";
 	bool ok = true;
+	size_t len;
 
 	inet_pton(AF_INET, d->daddr, &vip);
 	inet_pton(AF_INET, d->saddr, &client);
@@ -374,6 +376,10 @@ static bool expect_rst(const char *what, const struct xt_run *r, const struct pk
 		RST_CHECK(false, "output is not a TCP/IPv4 frame: %s", why);
 		goto out;
 	}
+	len = xt_build(d, in);
+	pkt_parse(in, len, &ipi, why, sizeof(why));
+	RST_CHECK(pi.l3 == ipi.l3 && !memcmp(r->out + 12, in + 12, ipi.l3 - 12),
+		  "VLAN tags / EtherType differ from the client packet's");
 	RST_CHECK(!memcmp(r->out, d->eth_src, 6), "Ethernet destination is not the client packet's source");
 	RST_CHECK(!memcmp(r->out + 6, d->eth_dst, 6), "Ethernet source is not the client packet's destination");
 	RST_CHECK(pi.saddr == ntohl(vip) && pi.sport == d->dport,
@@ -455,6 +461,56 @@ static void test_removed_tcp(void **state)
 	i = fwd(&f, K_FIRST, rest, 2);
 	rev(&f, &rest[i]);
 	assert_int_equal(fwd(&f, K_DATA, rest, 2), i);
+	soft_done();
+}
+
+/* 10. Resets in the corners: a segment with IPv4 options, payload and FIN
+ * gets a plain 40-byte reset; the client's own RST is never answered. */
+static void test_removed_rst_corners(void **state)
+{
+	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct flow a = { CLIENT, 40000, VIP, 80, IPPROTO_TCP };
+	struct flow b = { CLIENT, 40001, VIP, 80, IPPROTO_TCP };
+	struct xlb_backend_spec be[2];
+	struct xt_stats before, after;
+	struct pkt_desc d;
+	uint8_t in[PKT_MAX];
+	struct xt_run r;
+	size_t len;
+
+	backends(be, 2, 1);
+	XT_SVC_SET(dp, &svc, &be[0], 1);
+	assert_int_equal(fwd(&a, K_FIRST, be, 1), 0);
+	assert_int_equal(fwd(&b, K_FIRST, be, 1), 0);
+	XT_SVC_SET(dp, &svc, &be[1], 1);
+
+	d = client_pkt(&a, K_DATA);
+	d.tcp_flags |= PKT_FIN;
+	d.ip_opt_len = 12;
+	d.payload_len = 300;
+	len = xt_build(&d, in);
+	before = xt_stats(dp);
+	xt_run(dp, in, len, 0, &r);
+	after = xt_stats(dp);
+	if (!expect_rst("FIN+ACK, ihl=8, 300 bytes, on a flow whose backend was removed", &r, &d))
+		soft_fails++;
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_RST_SENT), 1);
+
+	d = client_pkt(&b, K_DATA);
+	d.tcp_flags = PKT_RST | PKT_ACK;
+	d.payload_len = 0;
+	len = xt_build(&d, in);
+	before = xt_stats(dp);
+	xt_run(dp, in, len, 0, &r);
+	after = xt_stats(dp);
+	print_message("  client RST on the dead flow: %s\n", xt_verdict_name(r.verdict));
+	if (r.verdict == XDP_TX || r.verdict == XDP_REDIRECT ||
+	    xt_delta(&after, &before, XLB_STAT_RST_SENT) != 0) {
+		pkt_hexdump(stderr, "got", r.out, r.len, in, len);
+		fail_msg("a RST was answered (%s, rst_sent +%llu); RFC 9293 3.10.7.1: discard it",
+			 xt_verdict_name(r.verdict),
+			 (unsigned long long)xt_delta(&after, &before, XLB_STAT_RST_SENT));
+	}
 	soft_done();
 }
 
@@ -570,6 +626,17 @@ static void test_no_backends(void **state)
 		soft_fails++;
 	assert_int_equal(xt_delta(&after, &before, XLB_STAT_RST_SENT), 1);
 
+	/* On a VLAN, with data on the SYN: the tag goes back with the reset. */
+	d = client_pkt(&f, K_FIRST);
+	d.n_vlan = 1;
+	d.vlan_tci[0] = 100;
+	d.sport = 40001;
+	d.payload_len = 10;
+	len = xt_build(&d, in);
+	xt_run(dp, in, len, 0, &r);
+	if (!expect_rst("SYN with 10 bytes on VLAN 100 to a service without backends", &r, &d))
+		soft_fails++;
+
 	d = client_pkt(&uf, K_FIRST);
 	len = xt_build(&d, in);
 	before = xt_stats(dp);
@@ -662,11 +729,13 @@ int main(void)
 		  test_affinity),
 		T("backend removed: ACK+data of its TCP flow gets a RST from 10.96.0.10:80 (XDP_TX); "
 		  "a new SYN on the 5-tuple is re-selected", test_removed_tcp),
+		T("backend removed: FIN+ACK with IPv4 options and data gets a 40-byte RST; the client's RST is not answered",
+		  test_removed_rst_corners),
 		T("backend removed: a new SYN on the old 5-tuple goes to the remaining backend",
 		  test_removed_tcp_syn),
 		T("backend removed: the UDP flow is re-selected (ct_reselect) and sticks", test_removed_udp),
 		T("terminating backend: its flow continues, 30 new flows avoid it", test_terminating),
-		T("no backends: TCP SYN answered with RST+ACK (XDP_TX), UDP dropped (drop_no_backend)",
+		T("no backends: TCP SYN (also on VLAN 100) answered with RST+ACK (XDP_TX), UDP dropped (drop_no_backend)",
 		  test_no_backends),
 		T("ct_map: a SYN makes a forward and a reply entry; the handshake makes it established; flush empties",
 		  test_ct_entries),

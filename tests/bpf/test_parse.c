@@ -88,6 +88,11 @@ static const struct parse_case cases[] = {
 	{ "IPv4 ihl=4 (below the minimum 5), TCP SYN to 10.96.0.10:80: XDP_DROP",
 	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_SYN), .ihl = 4 },
 	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
+	/* Read with a 16-byte IPv4 header, this one still has a TCP header
+	 * with doff 5 (the ack's first byte), so only the ihl check drops it. */
+	{ "IPv4 ihl=4, TCP ACK (ack 0x50000000) to 10.96.0.10:80: XDP_DROP",
+	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_ACK), .ack = 0x50000000, .ihl = 4 },
+	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
 	{ "IPv4 ihl=1, TCP SYN to 10.96.0.10:80: XDP_DROP",
 	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_SYN), .ihl = 1 },
 	  XDP_DROP, XLB_STAT_DROP_MALFORMED },

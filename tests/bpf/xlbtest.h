@@ -49,7 +49,9 @@
 /* The verdict for a frame sent back out of the device it came in on (a
  * reply to a client on the ingress device, a TCP reset): the specification
  * says XDP_TX. One place, should the specification change. */
+#ifndef XT_VERDICT_BACK
 #define XT_VERDICT_BACK	XDP_TX
+#endif
 
 static const uint8_t mac_client[6] = MAC_CLIENT;
 static const uint8_t mac_node[6] = MAC_NODE;
