@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Services and backends as plain data: parsing, formatting, validation.
+ * Validation is the one gate between untrusted input (the Kubernetes API,
+ * the CLI) and the maps, so every message names the field and the value.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model.h"
+
+#define XLB_PORT_MAX		65535
+#define XLB_WEIGHT_MAX		65535	/* the datapath stores __u16 */
+#define XLB_AFFINITY_MAX	86400	/* Kubernetes' timeoutSeconds limit */
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Write the message if the caller wants one; always return rc. */
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static int af_of(uint8_t family)
+{
+	switch (family) {
+	case XLB_AF_INET:
+		return AF_INET;
+	case XLB_AF_INET6:
+		return AF_INET6;
+	default:
+		return AF_UNSPEC;
+	}
+}
+
+int xlb_ip_parse(const char *s, struct xlb_ip *out)
+{
+	struct xlb_ip ip;
+
+	if (!s || !out)
+		return -EINVAL;
+
+	memset(&ip, 0, sizeof(ip));
+	/* inet_pton accepts neither spaces, nor short forms ("10.0.0"), nor
+	 * octets > 255, nor zone ids: exactly the strictness wanted here. */
+	if (strchr(s, ':')) {
+		if (inet_pton(AF_INET6, s, ip.addr.a8) != 1)
+			return -EINVAL;
+		ip.family = XLB_AF_INET6;
+	} else {
+		if (inet_pton(AF_INET, s, ip.addr.a8) != 1)
+			return -EINVAL;
+		ip.family = XLB_AF_INET;
+	}
+	*out = ip;
+	return 0;
+}
+
+const char *xlb_ip_str(const struct xlb_ip *ip, char *buf, size_t len)
+{
+	int af = ip ? af_of(ip->family) : AF_UNSPEC;
+
+	if (!buf || !len)
+		return buf;
+	if (af == AF_UNSPEC || !inet_ntop(af, ip->addr.a8, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* All 16 bytes count: they are what the datapath keys on. */
+bool xlb_ip_equal(const struct xlb_ip *a, const struct xlb_ip *b)
+{
+	return a->family == b->family &&
+	       !memcmp(a->addr.a8, b->addr.a8, sizeof(a->addr.a8));
+}
+
+bool xlb_ip_is_zero(const struct xlb_ip *ip)
+{
+	static const struct xlb_addr zero;
+
+	return !memcmp(ip->addr.a8, zero.a8, sizeof(zero.a8));
+}
+
+/* The ABI promises zeros after an IPv4 address; garbage there would make
+ * two equal addresses different map keys. */
+static bool ip_tail_clean(const struct xlb_ip *ip)
+{
+	if (ip->family != XLB_AF_INET)
+		return true;
+	return !ip->addr.a32[1] && !ip->addr.a32[2] && !ip->addr.a32[3];
+}
+
+static const char *family_name(uint8_t family)
+{
+	switch (family) {
+	case XLB_AF_INET:
+		return "IPv4";
+	case XLB_AF_INET6:
+		return "IPv6";
+	default:
+		return "unknown";
+	}
+}
+
+int xlb_service_validate(const struct xlb_service_spec *s, char *err, size_t errlen)
+{
+	char buf[XLB_IP_STRLEN];
+
+	if (!s)
+		return fail(err, errlen, -EINVAL, "service: no spec");
+	if (!memchr(s->name, '\0', sizeof(s->name)))
+		return fail(err, errlen, -EINVAL,
+			    "service name: not NUL-terminated within %zu bytes",
+			    sizeof(s->name));
+	if (s->port < 1 || s->port > XLB_PORT_MAX)
+		return fail(err, errlen, -EINVAL,
+			    "service port out of range: %u", s->port);
+	if (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP)
+		return fail(err, errlen, -EINVAL,
+			    "service proto: unsupported protocol %u (want tcp or udp)",
+			    s->proto);
+	if ((unsigned int)s->algo >= XLB_ALGO_MAX)
+		return fail(err, errlen, -EINVAL,
+			    "service algo out of range: %u", (unsigned int)s->algo);
+
+	switch (s->type) {
+	case XLB_SVC_CLUSTER_IP:
+		if (s->node_port)
+			return fail(err, errlen, -EINVAL,
+				    "service node_port: must be 0 for ClusterIP, got %u",
+				    s->node_port);
+		break;
+	case XLB_SVC_NODE_PORT:
+		if (s->node_port < 1 || s->node_port > XLB_PORT_MAX)
+			return fail(err, errlen, -EINVAL,
+				    "service node_port out of range for NodePort: %u",
+				    s->node_port);
+		break;
+	default:
+		return fail(err, errlen, -EINVAL,
+			    "service type: unknown %u", (unsigned int)s->type);
+	}
+
+	if (s->vip.family != XLB_AF_INET && s->vip.family != XLB_AF_INET6)
+		return fail(err, errlen, -EINVAL,
+			    "service vip: bad family %u", s->vip.family);
+	if (xlb_ip_is_zero(&s->vip))
+		return fail(err, errlen, -EINVAL,
+			    "service vip: address is zero");
+	if (!ip_tail_clean(&s->vip))
+		return fail(err, errlen, -EINVAL,
+			    "service vip %s: IPv4 address with nonzero padding",
+			    xlb_ip_str(&s->vip, buf, sizeof(buf)));
+	if (s->affinity_timeout > XLB_AFFINITY_MAX)
+		return fail(err, errlen, -EINVAL,
+			    "service affinity_timeout out of range: %u (max %u)",
+			    s->affinity_timeout, XLB_AFFINITY_MAX);
+	return 0;
+}
+
+/* "10.0.0.1:80" or "[fd00::1]:80", as people write them. */
+static const char *endpoint_str(const struct xlb_backend_spec *b,
+				char *buf, size_t len)
+{
+	char ip[XLB_IP_STRLEN];
+
+	xlb_ip_str(&b->addr, ip, sizeof(ip));
+	if (b->addr.family == XLB_AF_INET6)
+		snprintf(buf, len, "[%s]:%u", ip, b->port);
+	else
+		snprintf(buf, len, "%s:%u", ip, b->port);
+	return buf;
+}
+
+static int backend_check(const struct xlb_service_spec *s,
+			 const struct xlb_backend_spec *b, size_t i,
+			 char *err, size_t errlen)
+{
+	char ep[XLB_IP_STRLEN + 16];
+
+	endpoint_str(b, ep, sizeof(ep));
+	if (b->addr.family != s->vip.family)
+		return fail(err, errlen, -EINVAL,
+			    "backend %zu (%s): address family mismatch: %s backend in %s service",
+			    i, ep, family_name(b->addr.family),
+			    family_name(s->vip.family));
+	if (xlb_ip_is_zero(&b->addr))
+		return fail(err, errlen, -EINVAL,
+			    "backend %zu (%s): address is zero", i, ep);
+	if (!ip_tail_clean(&b->addr))
+		return fail(err, errlen, -EINVAL,
+			    "backend %zu (%s): IPv4 address with nonzero padding",
+			    i, ep);
+	if (b->port < 1 || b->port > XLB_PORT_MAX)
+		return fail(err, errlen, -EINVAL,
+			    "backend %zu (%s): port out of range: %u",
+			    i, ep, b->port);
+	if (b->weight > XLB_WEIGHT_MAX)
+		return fail(err, errlen, -EINVAL,
+			    "backend %zu (%s): weight out of range: %u (max %u)",
+			    i, ep, b->weight, XLB_WEIGHT_MAX);
+	return 0;
+}
+
+int xlb_backends_validate(const struct xlb_service_spec *s,
+			  const struct xlb_backend_spec *b, size_t n,
+			  char *err, size_t errlen)
+{
+	char ep[XLB_IP_STRLEN + 16];
+	size_t i, j;
+	int rc;
+
+	if (!s || (n && !b))
+		return fail(err, errlen, -EINVAL, "backends: no spec");
+	if (n > XLB_MAX_BACKENDS_PER_SVC)
+		return fail(err, errlen, -E2BIG,
+			    "backends: too many: %zu (max %u)",
+			    n, XLB_MAX_BACKENDS_PER_SVC);
+
+	for (i = 0; i < n; i++) {
+		rc = backend_check(s, &b[i], i, err, errlen);
+		if (rc)
+			return rc;
+	}
+
+	/* Quadratic, but n is at most XLB_MAX_BACKENDS_PER_SVC. */
+	for (i = 1; i < n; i++) {
+		for (j = 0; j < i; j++) {
+			if (b[i].port == b[j].port &&
+			    xlb_ip_equal(&b[i].addr, &b[j].addr))
+				return fail(err, errlen, -EINVAL,
+					    "backend %zu (%s): duplicate of backend %zu",
+					    i, endpoint_str(&b[i], ep, sizeof(ep)), j);
+		}
+	}
+	return 0;
+}
+
+static const char *const algo_names[XLB_ALGO_MAX] = {
+	[XLB_ALGO_RR] = "rr",
+	[XLB_ALGO_WRR] = "wrr",
+	[XLB_ALGO_SH] = "sh",
+};
+
+const char *xlb_algo_name(enum xlb_algo a)
+{
+	if ((unsigned int)a >= XLB_ALGO_MAX)
+		return "unknown";
+	return algo_names[a];
+}
+
+int xlb_algo_parse(const char *s, enum xlb_algo *out)
+{
+	unsigned int i;
+
+	if (!s || !out)
+		return -EINVAL;
+	for (i = 0; i < XLB_ALGO_MAX; i++) {
+		if (!strcmp(s, algo_names[i])) {
+			*out = (enum xlb_algo)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *xlb_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	default:
+		return "unknown";
+	}
+}
+
+int xlb_proto_parse(const char *s, uint8_t *out)
+{
+	if (!s || !out)
+		return -EINVAL;
+	if (!strcasecmp(s, "tcp"))
+		*out = IPPROTO_TCP;
+	else if (!strcasecmp(s, "udp"))
+		*out = IPPROTO_UDP;
+	else
+		return -EINVAL;
+	return 0;
+}
