@@ -380,8 +380,10 @@ static bool expect_rst(const char *what, const struct xt_run *r, const struct pk
 	pkt_parse(in, len, &ipi, why, sizeof(why));
 	RST_CHECK(pi.l3 == ipi.l3 && !memcmp(r->out + 12, in + 12, ipi.l3 - 12),
 		  "VLAN tags / EtherType differ from the client packet's");
-	RST_CHECK(!memcmp(r->out, d->eth_src, 6), "Ethernet destination is not the client packet's source");
-	RST_CHECK(!memcmp(r->out + 6, d->eth_dst, 6), "Ethernet source is not the client packet's destination");
+	RST_CHECK(!memcmp(r->out, d->eth_src, 6),
+		  "Ethernet destination is not the client packet's source");
+	RST_CHECK(!memcmp(r->out + 6, d->eth_dst, 6),
+		  "Ethernet source is not the client packet's destination");
 	RST_CHECK(pi.saddr == ntohl(vip) && pi.sport == d->dport,
 		  "source is %08x:%u, expected the service address %s:%u", pi.saddr, pi.sport,
 		  d->daddr, d->dport);
@@ -723,21 +725,25 @@ int main(void)
 		T("sh, 4 backends: 20 flows from 10.10.1.2 (different ports) all on one backend",
 		  test_sh_same_source),
 		T("sh, 4 backends: 200 source addresses, each backend 20%..30%", test_sh_spread),
-		T("conntrack: 3 TCP and 3 UDP flows keep their backends after the set is reordered and grown to 5",
+		T("conntrack: 3 TCP and 3 UDP flows keep their backends after the set is reordered "
+		  "and grown to 5",
 		  test_ct_keeps_backend),
 		T("ClientIP affinity (rr, 10800 s): 10 flows from a source on one backend, for two sources",
 		  test_affinity),
 		T("backend removed: ACK+data of its TCP flow gets a RST from 10.96.0.10:80 (XDP_TX); "
 		  "a new SYN on the 5-tuple is re-selected", test_removed_tcp),
-		T("backend removed: FIN+ACK with IPv4 options and data gets a 40-byte RST; the client's RST is not answered",
+		T("backend removed: FIN+ACK with IPv4 options and data gets a 40-byte RST; "
+		  "the client's RST is not answered",
 		  test_removed_rst_corners),
 		T("backend removed: a new SYN on the old 5-tuple goes to the remaining backend",
 		  test_removed_tcp_syn),
 		T("backend removed: the UDP flow is re-selected (ct_reselect) and sticks", test_removed_udp),
 		T("terminating backend: its flow continues, 30 new flows avoid it", test_terminating),
-		T("no backends: TCP SYN (also on VLAN 100) answered with RST+ACK (XDP_TX), UDP dropped (drop_no_backend)",
+		T("no backends: TCP SYN (also on VLAN 100) answered with RST+ACK (XDP_TX), "
+		  "UDP dropped (drop_no_backend)",
 		  test_no_backends),
-		T("ct_map: a SYN makes a forward and a reply entry; the handshake makes it established; flush empties",
+		T("ct_map: a SYN makes a forward and a reply entry; the handshake makes it "
+		  "established; flush empties",
 		  test_ct_entries),
 	};
 

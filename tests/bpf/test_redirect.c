@@ -48,8 +48,10 @@ static uint32_t if_cli, if_be;
 
 /* To the backend: its neighbour's MAC, from be0. Back to the client: the
  * client packet's Ethernet addresses swapped. */
-#define TO_BE(a, p)	{ .daddr = a, .dport = p, .eth = true, .eth_src = MAC_BE0, .eth_dst = MAC_NEIGH }
-#define TO_CLIENT(a, p)	{ .saddr = a, .sport = p, .eth = true, .eth_src = MAC_CLI0, .eth_dst = MAC_CLIENT }
+#define TO_BE(a, p)	{ .daddr = a, .dport = p, \
+			  .eth = true, .eth_src = MAC_BE0, .eth_dst = MAC_NEIGH }
+#define TO_CLIENT(a, p)	{ .saddr = a, .sport = p, \
+			  .eth = true, .eth_src = MAC_CLI0, .eth_dst = MAC_CLIENT }
 
 static const struct xt_scenario scenarios[] = {
 	{ "routed ClusterIP TCP: SYN on cli0 redirected to be0, SYN-ACK on be0 redirected to cli0",
@@ -57,10 +59,12 @@ static const struct xt_scenario scenarios[] = {
 	      { FROM_C(VIP, 0x101), TCPH(40000, 80, PKT_SYN, ISN_C, 0), .tcp_opt_len = 20 },
 	      ON_CLI, XDP_REDIRECT, TO_BE(BE, 8080), { XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT } },
 	    { "SYN-ACK on be0: reverse NAT, Ethernet back to the client's router from cli0, XDP_REDIRECT",
-	      { FROM_B(BE, 0x201), TCPH(8080, 40000, PKT_SYN | PKT_ACK, ISN_B, ISN_C + 1), .tcp_opt_len = 20 },
+	      { FROM_B(BE, 0x201), TCPH(8080, 40000, PKT_SYN | PKT_ACK, ISN_B, ISN_C + 1),
+		.tcp_opt_len = 20 },
 	      ON_BE, XDP_REDIRECT, TO_CLIENT(VIP, 80), { XLB_STAT_CT_HIT, XLB_STAT_FWD_REDIRECT } },
 	    { "ACK with 200 bytes on cli0: DNAT from the cached next hop, XDP_REDIRECT",
-	      { FROM_C(VIP, 0x102), TCPH(40000, 80, PKT_ACK | PKT_PSH, ISN_C + 1, ISN_B + 1), .payload_len = 200 },
+	      { FROM_C(VIP, 0x102), TCPH(40000, 80, PKT_ACK | PKT_PSH, ISN_C + 1, ISN_B + 1),
+		.payload_len = 200 },
 	      ON_CLI, XDP_REDIRECT, TO_BE(BE, 8080), { XLB_STAT_CT_HIT, XLB_STAT_FWD_REDIRECT } },
 	    { "data from the backend arriving on cli0 itself: back out of cli0 (XDP_TX)",
 	      { FROM_B(BE, 0x202), TCPH(8080, 40000, PKT_ACK, ISN_B + 1, ISN_C + 201), .payload_len = 10 },
@@ -71,7 +75,8 @@ static const struct xt_scenario scenarios[] = {
 	      { FROM_C(VIP, 0x111), .proto = IPPROTO_UDP, .sport = 50000, .dport = 53, .payload_len = 40 },
 	      ON_CLI, XDP_REDIRECT, TO_BE(BE, 5353), { XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT } },
 	    { "reply on be0: reverse NAT, XDP_REDIRECT",
-	      { FROM_B(BE, 0x211), .proto = IPPROTO_UDP, .sport = 5353, .dport = 50000, .payload_len = 80 },
+	      { FROM_B(BE, 0x211), .proto = IPPROTO_UDP, .sport = 5353, .dport = 50000,
+		.payload_len = 80 },
 	      ON_BE, XDP_REDIRECT, TO_CLIENT(VIP, 53), { XLB_STAT_CT_HIT, XLB_STAT_FWD_REDIRECT } },
 	  } },
 	{ "routed NodePort TCP 10.10.2.1:30080: both ways redirected, reply from the node address",

@@ -244,7 +244,8 @@ static inline struct xt_stats xt_stats(struct xlb_dp *dp)
 	return s;
 }
 
-static inline struct xlb_counters xt_svc_stats(struct xlb_dp *dp, const struct xlb_service_spec *svc)
+static inline struct xlb_counters xt_svc_stats(struct xlb_dp *dp,
+					       const struct xlb_service_spec *svc)
 {
 	struct xlb_counters c;
 	int ret;
