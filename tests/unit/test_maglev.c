@@ -367,6 +367,9 @@ static void test_key(void **state)
 	b[0] = 0;
 	b[15] = 1;
 	assert_true(xlb_maglev_key(b, 80) != xlb_maglev_key(a, 80));
+
+	/* Golden: a changed key reshuffles every table on upgrade. */
+	assert_true(xlb_maglev_key(a, 8080) == 0xb28eacfdb8a3e091ULL);
 }
 
 int main(void)
