@@ -47,10 +47,10 @@
 #define MAC_BACKEND	{ 0x02, 0x00, 0x00, 0x00, 0x20, 0x02 }	/* the backends' router */
 
 /* The verdict for a frame sent back out of the device it came in on (a
- * reply to a client on the ingress device, a TCP reset): the specification
- * says XDP_TX. One place, should the specification change. */
+ * reply to a client on the ingress device, a TCP reset): a redirect to the
+ * ingress device, because XDP_TX does not wake a veth peer without XDP. */
 #ifndef XT_VERDICT_BACK
-#define XT_VERDICT_BACK	XDP_TX
+#define XT_VERDICT_BACK	XDP_REDIRECT
 #endif
 
 static const uint8_t mac_client[6] = MAC_CLIENT;
