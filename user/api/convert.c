@@ -1,0 +1,642 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * protobuf <-> model. See convert.h for the contract.
+ *
+ * The range checks here repeat a few of the model's limits on purpose: the
+ * model's messages name its own fields ("backend 3 (10.0.0.1:0): port out
+ * of range"), a client wants the path of the field it sent. The model's
+ * xlb_svc_validate still runs last and stays the authority.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert.h"
+
+#define PORT_MAX	65535
+#define WEIGHT_MAX	65535	/* the datapath stores __u16 */
+#define AFFINITY_MAX	86400	/* Kubernetes' timeoutSeconds limit, as model.c */
+#define QUOTE_MAX	48	/* bytes of a bad value echoed in a message */
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* A value as it may appear in a message: printable ASCII kept, everything
+ * else as \xNN, cut at QUOTE_MAX bytes. Messages travel as gRPC status
+ * details, which clients decode as UTF-8, so no raw high bytes. */
+static const char *quote(const char *s, char *buf, size_t len)
+{
+	size_t o = 0, i;
+
+	for (i = 0; s[i] && i < QUOTE_MAX && o + 5 < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+	}
+	if (s[i] && o + 4 < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* "at.field" into buf; a path too long for buf is cut, which only shortens
+ * a message. */
+__attribute__((noinline))
+static const char *fpath(char *buf, size_t len, const char *at, const char *field)
+{
+	snprintf(buf, len, "%s.%s", at, field);
+	return buf;
+}
+
+bool xlb_utf8_valid(const char *str, size_t len, size_t *bad_at)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		uint32_t cp, min;
+		size_t n;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			goto bad;
+		}
+		if (len - i <= n)
+			goto bad;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				goto bad;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		/* Overlong forms, UTF-16 surrogates, beyond Unicode. */
+		if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			goto bad;
+		i += n + 1;
+	}
+	return true;
+bad:
+	if (bad_at)
+		*bad_at = i;
+	return false;
+}
+
+/* A string field: valid UTF-8 and shorter than the model's buffer
+ * (cap includes the NUL; 0 = no limit). */
+static int check_str(const char *s, const char *path, size_t cap, char *err, size_t errlen)
+{
+	size_t len = strlen(s), bad;
+
+	if (!xlb_utf8_valid(s, len, &bad))
+		return fail(err, errlen, -EINVAL, "%s: invalid UTF-8 at byte %zu", path, bad);
+	if (cap && len >= cap)
+		return fail(err, errlen, -EINVAL, "%s: too long (%zu bytes, max %zu)",
+			    path, len, cap - 1);
+	return 0;
+}
+
+static int parse_ipv4(const char *s, const char *path, struct xlb_ip *out,
+		      char *err, size_t errlen)
+{
+	char q[QUOTE_MAX * 4 + 8];
+
+	if (!*s)
+		return fail(err, errlen, -EINVAL, "%s: required (IPv4 address)", path);
+	if (xlb_ip_parse(s, out) || out->family != XLB_AF_INET)
+		return fail(err, errlen, -EINVAL, "%s: not an IPv4 address: \"%s\"", path,
+			    quote(s, q, sizeof(q)));
+	return 0;
+}
+
+const char *xlb_api_endpoint_str(const struct xlb_endpoint *e, char *buf, size_t len)
+{
+	char ip[XLB_IP_STRLEN];
+
+	xlb_ip_str(&e->addr, ip, sizeof(ip));
+	if (e->addr.family == XLB_AF_INET6)
+		snprintf(buf, len, "[%s]:%u", ip, e->port);
+	else
+		snprintf(buf, len, "%s:%u", ip, e->port);
+	return buf;
+}
+
+static int endpoint_from_pb(const Xlb__V1__Endpoint *pb, const char *path,
+			    struct xlb_endpoint *e, char *err, size_t errlen)
+{
+	char f[160];
+	uint32_t w;
+	int ret;
+
+	if (!pb)
+		return fail(err, errlen, -EINVAL, "%s: missing", path);
+	fpath(f, sizeof(f), path, "address");
+	ret = check_str(pb->address, f, 0, err, errlen);
+	if (!ret)
+		ret = parse_ipv4(pb->address, f, &e->addr, err, errlen);
+	if (ret)
+		return ret;
+	if (pb->port < 1 || pb->port > PORT_MAX)
+		return fail(err, errlen, -EINVAL, "%s.port out of range: %u", path, pb->port);
+	e->port = pb->port;
+	w = pb->weight_set ? pb->weight : 1;
+	if (w > WEIGHT_MAX)
+		return fail(err, errlen, -EINVAL, "%s.weight out of range: %u (max %u)",
+			    path, w, WEIGHT_MAX);
+	e->weight = w;
+	e->ready = pb->ready;
+	e->serving = pb->serving;
+	e->terminating = pb->terminating;
+	fpath(f, sizeof(f), path, "name");
+	ret = check_str(pb->name, f, sizeof(e->name), err, errlen);
+	if (ret)
+		return ret;
+	strcpy(e->name, pb->name);
+	return 0;
+}
+
+int xlb_api_endpoints_from_pb(Xlb__V1__Endpoint *const *pb, size_t n, const char *at,
+			      struct xlb_endpoint **out, char *err, size_t errlen)
+{
+	struct xlb_endpoint *ep = NULL;
+	char path[160], a[XLB_IP_STRLEN + 8];
+	int ret;
+
+	*out = NULL;
+	if (!at)
+		at = "endpoints";
+	if (n > XLB_MAX_ENDPOINTS)
+		return fail(err, errlen, -E2BIG, "%s: too many endpoints: %zu (max %d)",
+			    at, n, XLB_MAX_ENDPOINTS);
+	if (!n)
+		return 0;
+	ep = calloc(n, sizeof(*ep));
+	if (!ep)
+		return fail(err, errlen, -ENOMEM, "%s: out of memory", at);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s[%zu]", at, i);
+		ret = endpoint_from_pb(pb[i], path, &ep[i], err, errlen);
+		if (ret)
+			goto out;
+	}
+	/* Quadratic, but n <= XLB_MAX_ENDPOINTS (512). */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (ep[i].port == ep[j].port && xlb_ip_equal(&ep[i].addr, &ep[j].addr)) {
+				ret = fail(err, errlen, -EINVAL, "%s[%zu]: duplicate of %s[%zu] (%s)",
+					   at, i, at, j,
+					   xlb_api_endpoint_str(&ep[i], a, sizeof(a)));
+				goto out;
+			}
+	*out = ep;
+	return 0;
+out:
+	free(ep);
+	return ret;
+}
+
+int xlb_api_health_from_pb(const Xlb__V1__HealthCheck *pb, const char *at,
+			   struct xlb_health_spec *out, char *err, size_t errlen)
+{
+	char f[160];
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!at)
+		at = "health_check";
+	if (!pb)
+		return 0;
+	switch (pb->kind) {
+	case XLB__V1__HEALTH_CHECK__KIND__NONE:
+		out->kind = XLB_HC_NONE;
+		break;
+	case XLB__V1__HEALTH_CHECK__KIND__TCP_CONNECT:
+		out->kind = XLB_HC_TCP;
+		break;
+	case XLB__V1__HEALTH_CHECK__KIND__HTTP_GET:
+		out->kind = XLB_HC_HTTP;
+		break;
+	case XLB__V1__HEALTH_CHECK__KIND__EXEC:
+		out->kind = XLB_HC_EXEC;
+		break;
+	default:
+		return fail(err, errlen, -EINVAL, "%s.kind: unknown value %d", at, (int)pb->kind);
+	}
+
+	fpath(f, sizeof(f), at, "http_path");
+	if ((ret = check_str(pb->http_path, f, sizeof(out->http_path), err, errlen)))
+		return ret;
+	fpath(f, sizeof(f), at, "http_host");
+	if ((ret = check_str(pb->http_host, f, sizeof(out->http_host), err, errlen)))
+		return ret;
+	fpath(f, sizeof(f), at, "expect_body");
+	if ((ret = check_str(pb->expect_body, f, sizeof(out->expect_body), err, errlen)))
+		return ret;
+	strcpy(out->http_path, pb->http_path);
+	strcpy(out->http_host, pb->http_host);
+	strcpy(out->expect_body, pb->expect_body);
+	/* Kubernetes: an httpGet probe without a path asks for "/". */
+	if (out->kind == XLB_HC_HTTP && !out->http_path[0])
+		strcpy(out->http_path, "/");
+
+	if (pb->port > PORT_MAX)
+		return fail(err, errlen, -EINVAL, "%s.port out of range: %u", at, pb->port);
+	out->port = pb->port;
+
+	if (pb->n_command > XLB_HC_MAX_ARGS)
+		return fail(err, errlen, -EINVAL, "%s.command: too many arguments: %zu (max %d)",
+			    at, pb->n_command, XLB_HC_MAX_ARGS);
+	for (size_t i = 0; i < pb->n_command; i++) {
+		const char *arg = pb->command[i] ? pb->command[i] : "";
+
+		snprintf(f, sizeof(f), "%s.command[%zu]", at, i);
+		if ((ret = check_str(arg, f, sizeof(out->argv[0]), err, errlen)))
+			return ret;
+		strcpy(out->argv[i], arg);
+	}
+	out->argc = (uint32_t)pb->n_command;
+	out->period_ms = pb->period_ms;
+	out->timeout_ms = pb->timeout_ms;
+	out->success_threshold = pb->success_threshold;
+	out->failure_threshold = pb->failure_threshold;
+	out->initial_delay_ms = pb->initial_delay_ms;
+	return 0;
+}
+
+static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
+			struct xlb_service_spec *sp, char *err, size_t errlen)
+{
+	char f[160];
+	int ret;
+
+	fpath(f, sizeof(f), at, "name");
+	if ((ret = check_str(pb->name, f, sizeof(sp->name), err, errlen)))
+		return ret;
+	if (!pb->name[0])
+		return fail(err, errlen, -EINVAL, "%s: required", f);
+	strcpy(sp->name, pb->name);
+
+	switch (pb->type) {
+	case XLB__V1__SERVICE_TYPE__CLUSTER_IP:
+		sp->type = XLB_SVC_CLUSTER_IP;
+		break;
+	case XLB__V1__SERVICE_TYPE__NODE_PORT:
+		sp->type = XLB_SVC_NODE_PORT;
+		break;
+	default:
+		return fail(err, errlen, -EINVAL, "%s.type: unknown value %d", at, (int)pb->type);
+	}
+
+	fpath(f, sizeof(f), at, "cluster_ip");
+	if ((ret = check_str(pb->cluster_ip, f, 0, err, errlen)) ||
+	    (ret = parse_ipv4(pb->cluster_ip, f, &sp->vip, err, errlen)))
+		return ret;
+	if (xlb_ip_is_zero(&sp->vip))
+		return fail(err, errlen, -EINVAL, "%s: must not be 0.0.0.0", f);
+
+	if (pb->port < 1 || pb->port > PORT_MAX)
+		return fail(err, errlen, -EINVAL, "%s.port out of range: %u", at, pb->port);
+	sp->port = pb->port;
+
+	switch (pb->protocol) {
+	case XLB__V1__PROTOCOL__TCP:
+		sp->proto = IPPROTO_TCP;
+		break;
+	case XLB__V1__PROTOCOL__UDP:
+		sp->proto = IPPROTO_UDP;
+		break;
+	case XLB__V1__PROTOCOL__PROTOCOL_UNSPECIFIED:
+		return fail(err, errlen, -EINVAL, "%s.protocol: required (TCP or UDP)", at);
+	default:
+		return fail(err, errlen, -EINVAL, "%s.protocol: unknown value %d", at,
+			    (int)pb->protocol);
+	}
+
+	if (sp->type == XLB_SVC_NODE_PORT) {
+		if (pb->node_port < 1 || pb->node_port > PORT_MAX)
+			return fail(err, errlen, -EINVAL, "%s.node_port out of range: %u", at,
+				    pb->node_port);
+	} else if (pb->node_port) {
+		return fail(err, errlen, -EINVAL,
+			    "%s.node_port: only for type NODE_PORT (got %u)", at, pb->node_port);
+	}
+	sp->node_port = pb->node_port;
+
+	switch (pb->algorithm) {
+	case XLB__V1__ALGORITHM__RR:
+		sp->algo = XLB_ALGO_RR;
+		break;
+	case XLB__V1__ALGORITHM__WRR:
+		sp->algo = XLB_ALGO_WRR;
+		break;
+	case XLB__V1__ALGORITHM__SH:
+		sp->algo = XLB_ALGO_SH;
+		break;
+	default:
+		return fail(err, errlen, -EINVAL, "%s.algorithm: unknown value %d", at,
+			    (int)pb->algorithm);
+	}
+
+	if (pb->affinity_timeout_seconds > AFFINITY_MAX)
+		return fail(err, errlen, -EINVAL,
+			    "%s.affinity_timeout_seconds out of range: %u (max %u)", at,
+			    pb->affinity_timeout_seconds, AFFINITY_MAX);
+	sp->affinity_timeout = pb->affinity_timeout_seconds;
+	return 0;
+}
+
+int xlb_api_service_from_pb_at(const Xlb__V1__Service *pb, const char *at,
+			       struct xlb_svc_desired *out, char *err, size_t errlen)
+{
+	char f[160], msg[256];
+	int ret;
+
+	/* Zeroed whole: xlb_svc_equal compares the structs byte for byte. */
+	memset(out, 0, sizeof(*out));
+	if (!at)
+		at = "service";
+	if (!pb)
+		return fail(err, errlen, -EINVAL, "%s: required", at);
+	ret = spec_from_pb(pb, at, &out->spec, err, errlen);
+	if (ret)
+		return ret;
+	fpath(f, sizeof(f), at, "health_check");
+	ret = xlb_api_health_from_pb(pb->health_check, f, &out->hc, err, errlen);
+	if (ret)
+		return ret;
+	fpath(f, sizeof(f), at, "endpoints");
+	ret = xlb_api_endpoints_from_pb(pb->endpoints, pb->n_endpoints, f, &out->ep, err, errlen);
+	if (ret)
+		return ret;
+	out->n_ep = pb->n_endpoints;
+
+	msg[0] = '\0';
+	ret = xlb_svc_validate(out, msg, sizeof(msg));
+	if (ret) {
+		xlb_svc_free(out);
+		return fail(err, errlen, ret, "%s: %s", at, msg);
+	}
+	return 0;
+}
+
+int xlb_api_service_from_pb(const Xlb__V1__Service *pb, struct xlb_svc_desired *out,
+			    char *err, size_t errlen)
+{
+	return xlb_api_service_from_pb_at(pb, "service", out, err, errlen);
+}
+
+/* Copy a model string (a fixed buffer, maybe full) into a message field;
+ * an empty one keeps the field's default. false on ENOMEM. */
+static bool set_str(char **dst, const char *src, size_t cap)
+{
+	char *s;
+
+	if (!src[0])
+		return true;
+	s = strndup(src, cap);
+	if (!s)
+		return false;
+	*dst = s;
+	return true;
+}
+
+Xlb__V1__Endpoint *xlb_api_endpoint_to_pb(const struct xlb_endpoint *e)
+{
+	Xlb__V1__Endpoint *pb = malloc(sizeof(*pb));
+	char ip[XLB_IP_STRLEN];
+
+	if (!pb)
+		return NULL;
+	xlb__v1__endpoint__init(pb);
+	pb->port = e->port;
+	pb->weight = e->weight;
+	pb->weight_set = true;
+	pb->ready = e->ready;
+	pb->serving = e->serving;
+	pb->terminating = e->terminating;
+	if (!set_str(&pb->address, xlb_ip_str(&e->addr, ip, sizeof(ip)), sizeof(ip)) ||
+	    !set_str(&pb->name, e->name, sizeof(e->name))) {
+		xlb_api_endpoint_free_pb(pb);
+		return NULL;
+	}
+	return pb;
+}
+
+void xlb_api_endpoint_free_pb(Xlb__V1__Endpoint *pb)
+{
+	if (pb)
+		protobuf_c_message_free_unpacked(&pb->base, NULL);
+}
+
+Xlb__V1__HealthCheck *xlb_api_health_to_pb(const struct xlb_health_spec *hc)
+{
+	static const struct xlb_health_spec none;
+	Xlb__V1__HealthCheck *pb;
+
+	if (!memcmp(hc, &none, sizeof(none)))
+		return NULL;
+	pb = malloc(sizeof(*pb));
+	if (!pb)
+		return NULL;
+	xlb__v1__health_check__init(pb);
+	switch (hc->kind) {
+	case XLB_HC_TCP:
+		pb->kind = XLB__V1__HEALTH_CHECK__KIND__TCP_CONNECT;
+		break;
+	case XLB_HC_HTTP:
+		pb->kind = XLB__V1__HEALTH_CHECK__KIND__HTTP_GET;
+		break;
+	case XLB_HC_EXEC:
+		pb->kind = XLB__V1__HEALTH_CHECK__KIND__EXEC;
+		break;
+	default:
+		pb->kind = XLB__V1__HEALTH_CHECK__KIND__NONE;
+		break;
+	}
+	pb->port = hc->port;
+	pb->period_ms = hc->period_ms;
+	pb->timeout_ms = hc->timeout_ms;
+	pb->success_threshold = hc->success_threshold;
+	pb->failure_threshold = hc->failure_threshold;
+	pb->initial_delay_ms = hc->initial_delay_ms;
+	if (!set_str(&pb->http_path, hc->http_path, sizeof(hc->http_path)) ||
+	    !set_str(&pb->http_host, hc->http_host, sizeof(hc->http_host)) ||
+	    !set_str(&pb->expect_body, hc->expect_body, sizeof(hc->expect_body)))
+		goto fail;
+	if (hc->argc) {
+		uint32_t argc = hc->argc < XLB_HC_MAX_ARGS ? hc->argc : XLB_HC_MAX_ARGS;
+
+		pb->command = calloc(argc, sizeof(*pb->command));
+		if (!pb->command)
+			goto fail;
+		for (uint32_t i = 0; i < argc; i++) {
+			pb->command[i] = strndup(hc->argv[i], sizeof(hc->argv[i]));
+			if (!pb->command[i])
+				goto fail;
+			pb->n_command = i + 1;
+		}
+	}
+	return pb;
+fail:
+	protobuf_c_message_free_unpacked(&pb->base, NULL);
+	return NULL;
+}
+
+Xlb__V1__Service *xlb_api_service_to_pb(const struct xlb_svc_desired *s)
+{
+	const struct xlb_service_spec *sp = &s->spec;
+	Xlb__V1__Service *pb = malloc(sizeof(*pb));
+	char ip[XLB_IP_STRLEN];
+	static const struct xlb_health_spec none;
+
+	if (!pb)
+		return NULL;
+	xlb__v1__service__init(pb);
+	pb->type = sp->type == XLB_SVC_NODE_PORT ? XLB__V1__SERVICE_TYPE__NODE_PORT
+						 : XLB__V1__SERVICE_TYPE__CLUSTER_IP;
+	pb->port = sp->port;
+	pb->protocol = sp->proto == IPPROTO_TCP ? XLB__V1__PROTOCOL__TCP
+		     : sp->proto == IPPROTO_UDP ? XLB__V1__PROTOCOL__UDP
+						: XLB__V1__PROTOCOL__PROTOCOL_UNSPECIFIED;
+	pb->node_port = sp->node_port;
+	pb->algorithm = sp->algo == XLB_ALGO_WRR ? XLB__V1__ALGORITHM__WRR
+		      : sp->algo == XLB_ALGO_SH	 ? XLB__V1__ALGORITHM__SH
+						 : XLB__V1__ALGORITHM__RR;
+	pb->affinity_timeout_seconds = sp->affinity_timeout;
+	if (!set_str(&pb->name, sp->name, sizeof(sp->name)) ||
+	    !set_str(&pb->cluster_ip, xlb_ip_str(&sp->vip, ip, sizeof(ip)), sizeof(ip)))
+		goto fail;
+	if (s->n_ep) {
+		pb->endpoints = calloc(s->n_ep, sizeof(*pb->endpoints));
+		if (!pb->endpoints)
+			goto fail;
+		for (size_t i = 0; i < s->n_ep; i++) {
+			pb->endpoints[i] = xlb_api_endpoint_to_pb(&s->ep[i]);
+			if (!pb->endpoints[i])
+				goto fail;
+			pb->n_endpoints = i + 1;
+		}
+	}
+	if (memcmp(&s->hc, &none, sizeof(none))) {
+		pb->health_check = xlb_api_health_to_pb(&s->hc);
+		if (!pb->health_check)
+			goto fail;
+	}
+	return pb;
+fail:
+	xlb_api_service_free_pb(pb);
+	return NULL;
+}
+
+void xlb_api_service_free_pb(Xlb__V1__Service *pb)
+{
+	if (pb)
+		protobuf_c_message_free_unpacked(&pb->base, NULL);
+}
+
+/* --- UTF-8 over a whole message tree ------------------------------------ */
+
+static int utf8_walk(const ProtobufCMessage *m, char *path, size_t plen, size_t cap,
+		     char *err, size_t errlen, int depth);
+
+static int utf8_one(const ProtobufCFieldDescriptor *f, const void *slot, char *path,
+		    size_t plen, size_t cap, char *err, size_t errlen, int depth)
+{
+	if (f->type == PROTOBUF_C_TYPE_STRING) {
+		const char *s = *(char *const *)slot;
+		size_t bad;
+
+		if (s && !xlb_utf8_valid(s, strlen(s), &bad))
+			return fail(err, errlen, -EINVAL, "%s: invalid UTF-8 at byte %zu", path, bad);
+		return 0;
+	}
+	if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)slot;
+
+		return sub ? utf8_walk(sub, path, plen, cap, err, errlen, depth + 1) : 0;
+	}
+	return 0;
+}
+
+static int utf8_walk(const ProtobufCMessage *m, char *path, size_t plen, size_t cap,
+		     char *err, size_t errlen, int depth)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = (const char *)m;
+	int ret;
+
+	if (depth > 32)
+		return fail(err, errlen, -EINVAL, "%s: nested too deep", path);
+	for (unsigned int i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		size_t l;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		l = plen + (size_t)snprintf(path + plen, cap - plen, "%s%s",
+					    plen ? "." : "", f->name);
+		if (l >= cap)
+			l = cap - 1;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			const char *arr = *(char *const *)(base + f->offset);
+			size_t sz = f->type == PROTOBUF_C_TYPE_STRING ? sizeof(char *)
+								     : sizeof(ProtobufCMessage *);
+
+			for (size_t k = 0; k < n && arr; k++) {
+				size_t l2 = l + (size_t)snprintf(path + l, cap - l, "[%zu]", k);
+
+				if (l2 >= cap)
+					l2 = cap - 1;
+				ret = utf8_one(f, arr + k * sz, path, l2, cap, err, errlen, depth);
+				if (ret)
+					return ret;
+				path[l] = '\0';
+			}
+		} else {
+			ret = utf8_one(f, base + f->offset, path, l, cap, err, errlen, depth);
+			if (ret)
+				return ret;
+		}
+		path[plen] = '\0';
+	}
+	return 0;
+}
+
+int xlb_api_check_utf8(const ProtobufCMessage *m, const char *at, char *err, size_t errlen)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s", at ? at : "");
+	return utf8_walk(m, path, strlen(path), sizeof(path), err, errlen, 0);
+}

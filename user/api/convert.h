@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * protobuf (xlb.v1) <-> model (struct xlb_svc_desired and friends).
+ *
+ * The _from_pb direction is the gate for untrusted input: protobuf-c checks
+ * neither UTF-8 nor enum values nor ranges, so everything is checked here
+ * before the model sees it, and every message names the field path as the
+ * client wrote it: "service.endpoints[3].port out of range: 0". The path
+ * starts with `at` ("service" when NULL). Then xlb_svc_validate runs, whose
+ * message gets the same prefix.
+ *
+ * Returns 0, -EINVAL (bad field), -E2BIG (too many endpoints) or -ENOMEM.
+ * On error nothing is left allocated.
+ *
+ * The _to_pb direction builds a tree of malloc'd messages; free it with
+ * protobuf_c_message_free_unpacked(&pb->base, NULL) (what the _free
+ * helpers below do). NULL on allocation failure.
+ */
+#ifndef XLB_API_CONVERT_H
+#define XLB_API_CONVERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
+#include "xlb.pb-c.h"
+
+#include "model/state.h"
+
+int xlb_api_service_from_pb(const Xlb__V1__Service *pb, struct xlb_svc_desired *out,
+			    char *err, size_t errlen);
+int xlb_api_service_from_pb_at(const Xlb__V1__Service *pb, const char *at,
+			       struct xlb_svc_desired *out, char *err, size_t errlen);
+
+/* A list of endpoints on its own (SetEndpoints): the checks that need no
+ * service (address, port, weight, name, duplicates, count). *out is
+ * malloc'd (NULL when n is 0). at: e.g. "endpoints". */
+int xlb_api_endpoints_from_pb(Xlb__V1__Endpoint *const *pb, size_t n, const char *at,
+			      struct xlb_endpoint **out, char *err, size_t errlen);
+/* pb NULL: no health check. at: e.g. "service.health_check". */
+int xlb_api_health_from_pb(const Xlb__V1__HealthCheck *pb, const char *at,
+			   struct xlb_health_spec *out, char *err, size_t errlen);
+
+Xlb__V1__Service *xlb_api_service_to_pb(const struct xlb_svc_desired *s);
+void xlb_api_service_free_pb(Xlb__V1__Service *pb);
+Xlb__V1__Endpoint *xlb_api_endpoint_to_pb(const struct xlb_endpoint *e);
+void xlb_api_endpoint_free_pb(Xlb__V1__Endpoint *pb);
+/* NULL when the spec is all zero (no health check). */
+Xlb__V1__HealthCheck *xlb_api_health_to_pb(const struct xlb_health_spec *hc);
+
+/* Walk every string in a message tree (nested, repeated, oneof, map) and
+ * check it is UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF). -EINVAL with "service.endpoints[2].name: invalid UTF-8
+ * at byte 3"; `at` is the root's name ("" for none). */
+int xlb_api_check_utf8(const ProtobufCMessage *m, const char *at, char *err, size_t errlen);
+bool xlb_utf8_valid(const char *s, size_t len, size_t *bad_at);
+
+/* "10.0.0.1:80" (or "[fd00::1]:80"); buf at least XLB_IP_STRLEN + 8. */
+const char *xlb_api_endpoint_str(const struct xlb_endpoint *e, char *buf, size_t len);
+
+#endif /* XLB_API_CONVERT_H */
