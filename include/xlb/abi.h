@@ -33,6 +33,7 @@
 #define XLB_MAX_NODE_ADDRS	256
 #define XLB_MAX_BACKENDS_PER_SVC 512	/* bounded by the largest Maglev table */
 #define XLB_MAGLEV_MAX_SIZE	65521	/* largest prime table size */
+#define XLB_MAGLEV_DEFAULT_SIZE	16381	/* every sh service's table, up to 163 backends */
 #define XLB_SEQ_MAX_SIZE	4096	/* largest rr/wrr sequence table */
 #define XLB_DEFAULT_AFFINITY_TIMEOUT 10800 /* seconds, as Kubernetes */
 

@@ -113,24 +113,26 @@ static void test_size(void **state)
 		assert_true(is_prime(sizes[i]));
 
 	assert_int_equal(xlb_maglev_size(0), 0);
-	assert_int_equal(xlb_maglev_size(1), 251);
-	assert_int_equal(xlb_maglev_size(2), 251);
-	assert_int_equal(xlb_maglev_size(3), 509);
-	assert_int_equal(xlb_maglev_size(5), 509);
+	assert_int_equal(xlb_maglev_size(1), 16381);
+	assert_int_equal(xlb_maglev_size(2), 16381);
+	assert_int_equal(xlb_maglev_size(3), 16381);
+	assert_int_equal(xlb_maglev_size(5), 16381);
 	assert_int_equal(xlb_maglev_size(100), 16381);
+	assert_int_equal(xlb_maglev_size(163), 16381);
+	assert_int_equal(xlb_maglev_size(164), 32749);
 	assert_int_equal(xlb_maglev_size(XLB_MAX_BACKENDS_PER_SVC), 65521);
 	assert_int_equal(xlb_maglev_size(655), 65521);
 	assert_int_equal(xlb_maglev_size(656), 0);
 	assert_int_equal(xlb_maglev_size(SIZE_MAX), 0);
 
-	/* Smallest fitting entry of the list, for every n that fits. */
+	/* The default size, or the smallest larger entry that fits. */
 	for (n = 1; n <= 655; n++) {
 		m = xlb_maglev_size(n);
 		assert_true(m > 100 * n);
 		assert_true(m <= XLB_MAGLEV_MAX_SIZE);
 		assert_true(is_prime(m));
 		for (i = 0; sizes[i] != m; i++)
-			assert_true(sizes[i] <= 100 * n);
+			assert_true(sizes[i] <= 100 * n || sizes[i] < XLB_MAGLEV_DEFAULT_SIZE);
 	}
 }
 
@@ -245,11 +247,11 @@ static void test_balance_weighted(void **state)
 	make_backends(be, 20, w);
 
 	/*
-	 * At M = xlb_maglev_size(20) = 2039 a weight-1 backend's ideal share
+	 * At M = 2039 a weight-1 backend's ideal share
 	 * is about 20 slots, where 1% is a fifth of a slot: no integer table
 	 * can do that. What the table can promise is within one slot.
 	 */
-	m = xlb_maglev_size(20);
+	m = 2039;
 	t = build(be, 20, m);
 	count_slots(t, m, 20, cnt);
 	for (i = 0; i < 20; i++)
@@ -289,20 +291,25 @@ static uint32_t removal_changes(const struct xlb_maglev_backend *be, size_t n,
 }
 
 /*
- * Target: at most 1.2/N of the slots change. Met for N = 5 and 10. For
- * N = 50 and 100 at M = xlb_maglev_size(N) it is not: with exact quotas the
- * removed backend's slots split randomly, not along the others' quota
- * increases, and the mismatch (~ N^2 / M) alone is worth ~0.2-0.3/N before
- * it displaces anything further. The paper's population measures 1.9/N and
- * 2.3/N here; ours 1.54/N and 1.77/N. Those bounds guard against regression.
+ * Target: at most 1.2/N of the slots change when one of N backends goes.
+ * Met at the table size services get (XLB_MAGLEV_DEFAULT_SIZE = 16381) for
+ * N <= 20. Beyond, even the largest table (65521) measures 1.16-1.24/N for
+ * N = 50 (depending on the addresses) and 1.37/N for N = 100: with exact quotas the removed backend's
+ * slots split randomly, not along the others' quota increases, and that
+ * mismatch (~ sqrt(N / M) per N) displaces further slots. At the bare
+ * M = 100 N minimum the paper's population measures 1.9/N and 2.3/N for
+ * N = 50 and 100, ours 1.54/N and 1.77/N: those rows guard regressions.
  */
 static void test_disruption(void **state)
 {
 	static const struct {
 		size_t n;
+		uint32_t m;	/* 0: xlb_maglev_size(n) */
 		double bound;	/* times 1/N */
 	} cases[] = {
-		{ 5, 1.2 }, { 10, 1.2 }, { 50, 1.7 }, { 100, 2.0 },
+		{ 5, 0, 1.2 }, { 10, 0, 1.2 }, { 20, 0, 1.2 },
+		{ 50, 65521, 1.3 }, { 100, 65521, 1.45 },
+		{ 50, 8191, 1.7 }, { 100, 16381, 2.0 },
 	};
 	struct xlb_maglev_backend be[100];
 	uint32_t m, changed, worst, *before;
@@ -311,10 +318,12 @@ static void test_disruption(void **state)
 
 	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		n = cases[k].n;
-		/* The table size stays put across the change; here size(n)
-		 * and size(n - 1) agree for every n tested. */
-		m = xlb_maglev_size(n);
-		assert_int_equal(m, xlb_maglev_size(n - 1));
+		m = cases[k].m;
+		if (!m) {
+			/* The size a service gets does not move with N. */
+			m = xlb_maglev_size(n);
+			assert_int_equal(m, xlb_maglev_size(n - 1));
+		}
 		make_backends(be, n, NULL);
 		before = build(be, n, m);
 
@@ -326,7 +335,7 @@ static void test_disruption(void **state)
 				worst = changed;
 		}
 		frac = (double)worst / m;
-		print_message("maglev disruption: remove 1 of N=%zu, M=%u: worst %.4f of slots (%.3f/N, bound %.1f/N)\n",
+		print_message("maglev disruption: remove 1 of N=%zu, M=%u: worst %.4f of slots (%.3f/N, bound %.2f/N)\n",
 			      n, m, frac, frac * n, cases[k].bound);
 		assert_true(frac * n <= cases[k].bound);
 		free(before);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <xlb/abi.h>
 
 struct xlb_maglev_backend {
 	uint64_t key;		/* stable identity, e.g. xlb_maglev_key(addr, port) */
@@ -18,8 +19,10 @@ struct xlb_maglev_backend {
  * address and port, so a backend keeps its preferences across rebuilds. */
 uint64_t xlb_maglev_key(const uint8_t addr[16], uint16_t port_host);
 
-/* Smallest prime table size M from a fixed list with M > 100 * n
- * (at least 251, at most XLB_MAGLEV_MAX_SIZE). 0 if n is too large. */
+/* Table size M for n backends: XLB_MAGLEV_DEFAULT_SIZE while that is
+ * > 100 * n, else the smallest listed prime > 100 * n (at most
+ * XLB_MAGLEV_MAX_SIZE). 0 if n is too large. Independent of n for
+ * n <= 163, so a backend change never changes M. */
 uint32_t xlb_maglev_size(size_t n);
 
 /* Fill table[0..m-1] with indexes into be[0..n-1]. m must be prime.
