@@ -57,7 +57,7 @@ PROTO_GEN  := $(BUILD)/gen/xlb.pb-c.c
 CP_PKGS    := grpc libprotobuf-c yaml-0.1 libcap libmnl
 CP_CFLAGS  := $(shell pkg-config --cflags $(CP_PKGS) 2>/dev/null) -I$(BUILD)/gen
 CP_LIBS    := -Wl,--as-needed $(shell pkg-config --libs $(CP_PKGS) 2>/dev/null) -lpthread
-CP_SRCS    := $(wildcard user/api/*.c user/core/*.c user/k8s/*.c user/netlink/*.c)
+CP_SRCS    := $(wildcard user/api/*.c user/core/*.c user/k8s/*.c user/netlink/*.c user/health/*.c)
 CP_OBJS    := $(CP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 PROGS      := $(if $(wildcard user/xlbd.c),$(BUILD)/xlbd) $(if $(wildcard user/xlbctl.c),$(BUILD)/xlbctl)
 
@@ -83,10 +83,10 @@ $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h user/*/*.h include/xlb/*.h)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/san/user/%.o: user/%.c $(wildcard user/*.h user/*/*.h include/xlb/*.h)
+$(BUILD)/san/user/%.o: user/%.c $(PROTO_GEN) $(wildcard user/*.h user/*/*.h include/xlb/*.h)
 	$(call msg,CC-SAN,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 $(PROTO_GEN): $(PROTO)
 	$(call msg,PROTOC,$@)
@@ -116,15 +116,28 @@ $(BUILD)/xlb-dp: tools/xlb-dp.c $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(MODEL_OBJS)
+# Unit tests link the parts that need no kernel: model, util, k8s, health,
+# and the API's conversions and state file (with the generated protobuf).
+PURE_SRCS  := $(MODEL_SRCS) $(wildcard user/k8s/*.c user/health/*.c) \
+	      $(wildcard user/api/convert.c user/api/statefile.c)
+PURE_OBJS  := $(PURE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
+PURE_SAN_OBJS := $(PURE_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/san/gen/xlb.pb-c.o
+UNIT_LIBS  := -lcmocka $(shell pkg-config --libs yaml-0.1 libprotobuf-c 2>/dev/null) -lz -lm
+
+$(BUILD)/san/gen/xlb.pb-c.o: $(PROTO_GEN)
+	$(call msg,CC-SAN,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) -Wno-error -c $< -o $@
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(PURE_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(MODEL_OBJS) -lcmocka -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(PURE_OBJS) $(UNIT_LIBS) -o $@
 
-$(BUILD)/tests/unit-san/%: tests/unit/%.c $(MODEL_SAN_OBJS)
+$(BUILD)/tests/unit-san/%: tests/unit/%.c $(PURE_SAN_OBJS)
 	$(call msg,LINK-SAN,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(MODEL_SAN_OBJS) -lcmocka -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) $< $(PURE_SAN_OBJS) $(UNIT_LIBS) -o $@
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c tests/bpf/*.h $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
