@@ -13,7 +13,9 @@ PKGS=(
 	# tests
 	libcmocka-dev libclang-rt-14-dev
 	# lab and demo
-	iproute2 ethtool iptables nftables procps python3
+	iproute2 ethtool iptables nftables procps python3 util-linux
+	# API tests: a standard gRPC client generated from the repo's proto
+	protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
 )
 
 missing=()

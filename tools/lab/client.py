@@ -116,6 +116,8 @@ def cmd_tcp(a):
         if time.monotonic() > end:
             bump(errs, "deadline")
             continue
+        if a.interval and i:
+            time.sleep(a.interval)
         try:
             c = LineConn(dst, src, a.timeout)
             try:
@@ -270,6 +272,9 @@ def main():
                        help="whole command, seconds")
         if name in ("tcp", "udp", "hold"):
             p.add_argument("-n", type=int, default=20 if name == "hold" else 100)
+        if name == "tcp":
+            p.add_argument("--interval", type=float, default=0.0,
+                           help="pause between connections, seconds (a steady stream)")
         if name == "probe":
             p.add_argument("--expect")
         if name == "hold":
