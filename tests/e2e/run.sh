@@ -51,14 +51,30 @@ fi
 # and this is the backstop.
 # In the background so that a signal to this script runs the traps at
 # once (bash defers traps while a foreground child runs).
-timeout 240 /usr/bin/python3 "$ROOT/tests/e2e/cases.py" "$@" &
-cases_pid=$!
-trap 'kill "$cases_pid" 2>/dev/null; exit 130' INT
-trap 'kill "$cases_pid" 2>/dev/null; exit 143' TERM
-wait "$cases_pid"
-rc=$?
-if [ "$rc" -eq 124 ]; then
-	echo "not ok - e2e: timed out"
-	echo "0 passed, 1 failed"
+# Each phase prints its own `N passed, N failed`; they are summed into one
+# closing line. Phase 1: the datapath driven by xlb-dp. Phase 2: xlbd,
+# xlbctl and a gRPC client (needs build/xlbd).
+OUT=$(mktemp)
+run_phase() {
+	# In the background so that a signal to this script runs the traps at
+	# once (bash defers traps while a foreground child runs).
+	timeout "$1" /usr/bin/python3 "${@:2}" > >(tee -a "$OUT" | grep -v '^[0-9]* passed, [0-9]* failed$') &
+	phase_pid=$!
+	trap 'kill "$phase_pid" 2>/dev/null; exit 130' INT
+	trap 'kill "$phase_pid" 2>/dev/null; exit 143' TERM
+	wait "$phase_pid"
+	local rc=$?
+	if [ "$rc" -eq 124 ]; then
+		echo "not ok - e2e: $2 timed out"
+		echo "0 passed, 1 failed" >>"$OUT"
+	fi
+}
+run_phase 240 "$ROOT/tests/e2e/cases.py" "$@"
+if [ -x "$ROOT/build/xlbd" ] && [ -x "$ROOT/build/xlbctl" ]; then
+	run_phase 300 "$ROOT/tests/e2e/daemon.py" "$@"
 fi
-exit "$rc"
+sleep 0.2	# let tee drain
+read -r passed failed < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 } END { print p+0, f+0 }' "$OUT")
+rm -f "$OUT"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,322 @@
+#!/usr/bin/python3
+"""xlbd end-to-end cases, run by tests/e2e/run.sh on a lab that is up.
+
+xlbd runs in the node namespace (its own pins, state dir and socket),
+xlbctl and a standard Python gRPC client (stubs generated from the repo's
+proto) drive it, and the clients in the other namespaces judge. One
+`ok - NAME: figures` / `not ok - NAME: reason` line per case, then
+`N passed, N failed` last.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cases as C  # noqa: E402
+
+ROOT = C.ROOT
+XLBD = os.path.join(ROOT, "build/xlbd")
+XLBCTL = os.path.join(ROOT, "build/xlbctl")
+PIN = "/sys/fs/bpf/xlb-lab-d"
+FIX = os.path.join(ROOT, "tests/e2e/fixtures")
+TMP = tempfile.mkdtemp(prefix="xlb-e2e-d.")
+SOCK = os.path.join(TMP, "xlbd.sock")
+STATE = os.path.join(TMP, "state")
+LOG = os.path.join(TMP, "xlbd.log")
+WEB = "10.96.0.20:80"
+WEB_NAME = "lab/web:http"
+Fail = C.Fail
+
+
+class Daemon:
+    def __init__(self):
+        self.p = None
+
+    def start(self):
+        logf = open(LOG, "a")
+        self.p = subprocess.Popen(
+            ["nsenter", "--net=" + C.NODE_NS, XLBD, "--iface", "n-*",
+             "--pin-dir", PIN, "--state-dir", STATE, "--listen", "unix:" + SOCK,
+             "--nodeport-addresses", C.NODE_ADDR + "/32", "--log-level", "info"],
+            stdout=logf, stderr=logf)
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            if self.p.poll() is not None:
+                raise Fail("xlbd exited %d: %s" % (self.p.returncode, tail_log()))
+            if os.path.exists(SOCK) and ctl("status", check=False).returncode == 0:
+                return
+            time.sleep(0.05)
+        raise Fail("xlbd not ready in 15 s: %s" % tail_log())
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.p and self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+                raise Fail("xlbd did not exit on signal %d" % sig)
+        rc = self.p.returncode if self.p else 0
+        self.p = None
+        return rc
+
+
+def tail_log(n=600):
+    try:
+        with open(LOG) as f:
+            return f.read()[-n:].replace("\n", " | ")
+    except OSError:
+        return "(no log)"
+
+
+def ctl(*args, check=True, stdin=None):
+    cmd = [XLBCTL, "--server", "unix:" + SOCK] + list(args)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=stdin is None or isinstance(stdin, str),
+                           input=stdin, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise Fail("xlbctl %s: timed out" % " ".join(args))
+    if check and r.returncode != 0:
+        raise Fail("xlbctl %s: exit %d: %s" % (" ".join(args), r.returncode,
+                                              str(r.stderr).strip()[-300:]))
+    return r
+
+
+_pb = None
+
+
+def pb():
+    """Python stubs generated from the repo's proto, as any client would."""
+    global _pb
+    if _pb:
+        return _pb
+    out = os.path.join(TMP, "py")
+    os.makedirs(out, exist_ok=True)
+    proto_dir = os.path.join(ROOT, "user/api/proto")
+    subprocess.run(["protoc", "-I", proto_dir, "--python_out=" + out,
+                    "--grpc_python_out=" + out,
+                    "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
+                    os.path.join(proto_dir, "xlb.proto")], check=True)
+    sys.path.insert(0, out)
+    import grpc  # noqa: E402
+    import xlb_pb2  # noqa: E402
+    import xlb_pb2_grpc  # noqa: E402
+    _pb = (grpc, xlb_pb2, xlb_pb2_grpc)
+    return _pb
+
+
+def endpoints(m, *idx, weight=None):
+    eps = []
+    for i in idx:
+        e = m.Endpoint(address="10.20.%d.2" % i, port=8080, ready=True, serving=True)
+        if weight:
+            e.weight = weight.get(i, 1)
+            e.weight_set = True
+        eps.append(e)
+    return eps
+
+
+def web_service(m, *idx, weight=None, algo=0):
+    return m.Service(name=WEB_NAME, type=m.CLUSTER_IP, cluster_ip="10.96.0.20", port=80,
+                     protocol=m.TCP, algorithm=algo, endpoints=endpoints(m, *idx, weight=weight))
+
+
+def need_only(r, allowed, what):
+    C.need_no_errors(r, what)
+    other = set(r["counts"]) - set(allowed)
+    if other:
+        raise Fail("%s: reached %s, expected only %s (%s)" % (what, sorted(other), allowed,
+                                                              C.fmt(r["counts"])))
+
+
+# ---------------------------------------------------------------- cases
+
+def case_apply_yaml(d):
+    r = ctl("apply", "-f", os.path.join(FIX, "lab-services.yaml"))
+    out = ctl("get", "services").stdout
+    if WEB_NAME not in out or "lab/shop:http" not in out:
+        raise Fail("get services does not show both services: %r" % out[:300])
+    r = C.tcp("xlb-client", WEB, 60)
+    need_only(r, ["be1", "be2", "be3"], "clusterip from YAML")
+    if min(r["counts"].get(b, 0) for b in ("be1", "be2", "be3")) < 15:
+        raise Fail("uneven rr: %s" % C.fmt(r["counts"]))
+    n = C.tcp("xlb-ext", C.NODE_ADDR + ":30081", 30)
+    C.need_no_errors(n, "nodeport from YAML")
+    return "web %s; nodeport 30081 from outside: %s" % (C.fmt(r["counts"]), C.fmt(n["counts"]))
+
+
+def case_grpc_sync(d):
+    grpc, m, g = pb()
+    ch = grpc.insecure_channel("unix:" + SOCK)
+    stub = g.XlbStub(ch)
+    reqs = [
+        m.SyncRequest(version=1, snapshot=True, upserts=[web_service(m, 1, 2)]),
+        m.SyncRequest(version=2, upserts=[web_service(m, 3)]),
+        m.SyncRequest(version=3, upserts=[m.Service(
+            name=WEB_NAME, type=m.CLUSTER_IP, cluster_ip="10.96.0.20", port=80,
+            protocol=m.TCP, endpoints=[m.Endpoint(address="10.20.1.2", port=0)])]),
+    ]
+    acks = []
+    results = []
+
+    def gen():
+        for q in reqs:
+            yield q
+            # Each ack arrives once the datapath has the version: only then
+            # is traffic checked, so wait for it before sending the next.
+            while len(acks) < q.version:
+                time.sleep(0.01)
+            results.append(C.tcp("xlb-client", WEB, 20))
+
+    it = stub.Sync(gen(), timeout=60)
+    for a in it:
+        acks.append(a)
+        if len(acks) == len(reqs):
+            break
+    it.cancel()
+    deadline = time.monotonic() + 30
+    while len(results) < len(reqs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if [a.version for a in acks] != [1, 2, 3]:
+        raise Fail("acks %s" % [a.version for a in acks])
+    if not (acks[0].ok and acks[1].ok) or acks[2].ok:
+        raise Fail("ack ok flags %s" % [a.ok for a in acks])
+    if "port" not in acks[2].error:
+        raise Fail("rejection does not name the field: %r" % acks[2].error)
+    need_only(results[0], ["be1", "be2"], "after snapshot v1")
+    need_only(results[1], ["be3"], "after delta v2")
+    need_only(results[2], ["be3"], "after rejected v3 (state unchanged)")
+    # The snapshot removed the NodePort service.
+    n = C.tcp("xlb-ext", C.NODE_ADDR + ":30081", 2)
+    if not n["errors"]:
+        raise Fail("snapshot did not remove shop: %s" % C.fmt(n["counts"]))
+    ch.close()
+    return "acks v1 ok, v2 ok, v3 rejected (%s); v1 %s, v2 %s, v3 %s" % (
+        acks[2].error[:60], C.fmt(results[0]["counts"]), C.fmt(results[1]["counts"]),
+        C.fmt(results[2]["counts"]))
+
+
+def set_web(*idx, weight=None):
+    grpc, m, g = pb()
+    with grpc.insecure_channel("unix:" + SOCK) as ch:
+        g.XlbStub(ch).UpsertService(m.UpsertServiceRequest(
+            service=web_service(m, *idx, weight=weight)), timeout=20)
+
+
+def case_hold_changes(d):
+    set_web(1, 2, 3)
+    ready = os.path.join(TMP, "hold.ready")
+    stop = os.path.join(TMP, "hold.stop")
+    for f in (ready, stop):
+        if os.path.exists(f):
+            os.unlink(f)
+    bg = C.Background("xlb-client", "hold", "--dst", WEB, "-n", "20", "--seconds", "20",
+                      "--ready", ready, "--stop", stop)
+    try:
+        C.wait_file(ready, 20)
+        changes = [dict(idx=(1, 2, 3, 4)), dict(idx=(1, 2, 3, 4, 5)),
+                   dict(idx=(1, 2, 3, 5), weight={2: 3}), dict(idx=(1, 2, 3))]
+        for ch in changes:
+            set_web(*ch["idx"], weight=ch.get("weight"))
+            time.sleep(0.4)
+        open(stop, "w").close()
+        r = bg.result(timeout=40)
+    finally:
+        bg.kill()
+    if r["opened"] != 20 or r["broken"]:
+        raise Fail("opened %d, broken %d" % (r["opened"], r["broken"]))
+    return "20 held through %d endpoint changes: 0 broken" % len(changes)
+
+
+def case_kill9(d):
+    set_web(1, 2, 3)
+    bg = C.Background("xlb-client", "tcp", "--dst", WEB, "-n", "150", "--interval", "0.02")
+    try:
+        time.sleep(0.6)
+        d.stop(signal.SIGKILL)
+        time.sleep(0.6)
+        d.start()
+        r = bg.result(timeout=60)
+    finally:
+        bg.kill()
+    C.need_no_errors(r, "connections across kill -9 and restart")
+    total = sum(r["counts"].values())
+    if total != 150:
+        raise Fail("%d of 150 answered" % total)
+    out = ctl("get", "services").stdout
+    if WEB_NAME not in out:
+        raise Fail("state not adopted after restart: %r" % out[:200])
+    return "150/150 connections during kill -9 + restart (%s); state adopted" % C.fmt(r["counts"])
+
+
+def case_restart_changed(d):
+    set_web(1, 2, 3)
+    backup = ctl("backup", stdin=b"").stdout
+    if not backup:
+        raise Fail("empty backup")
+    set_web(4)
+    d.stop(signal.SIGTERM)
+    r = C.tcp("xlb-client", WEB, 10)
+    need_only(r, ["be4"], "datapath with xlbd stopped")
+    with open(os.path.join(STATE, "state.pb"), "wb") as f:
+        f.write(backup)
+    d.start()
+    r2 = C.tcp("xlb-client", WEB, 30)
+    need_only(r2, ["be1", "be2", "be3"], "after start with the older state")
+    return "stopped: %s; started with changed state: %s" % (C.fmt(r["counts"]),
+                                                         C.fmt(r2["counts"]))
+
+
+CASES = [
+    ("xlbctl apply of Kubernetes YAML, traffic", case_apply_yaml),
+    ("gRPC Sync stream from python-grpcio: snapshot, deltas, rejection", case_grpc_sync),
+    ("20 long-lived connections through endpoint changes", case_hold_changes),
+    ("kill -9 during a stream of new connections, restart adopts", case_kill9),
+    ("restart with a changed state applied on start", case_restart_changed),
+]
+
+
+def main():
+    only = sys.argv[1:]
+    passed = failed = 0
+    d = Daemon()
+    try:
+        subprocess.run(["nsenter", "--net=" + C.NODE_NS, C.DP, "--pin-dir", C.PIN, "unpin"],
+                       capture_output=True, timeout=20)
+        d.start()
+        for name, fn in CASES:
+            if only and not any(o in name for o in only):
+                continue
+            t0 = time.monotonic()
+            try:
+                if d.p is None:
+                    d.start()
+                msg = fn(d)
+                print("ok - %s: %s (%.1fs)" % (name, msg, time.monotonic() - t0), flush=True)
+                passed += 1
+            except Exception as e:  # noqa: BLE001
+                print("not ok - %s: %s" % (name, e), flush=True)
+                print("# xlbd log: %s" % tail_log(1500), file=sys.stderr)
+                failed += 1
+    except Fail as e:
+        print("not ok - xlbd start: %s" % e, flush=True)
+        failed += 1
+    finally:
+        try:
+            d.stop()
+        except Fail:
+            pass
+        subprocess.run(["nsenter", "--net=" + C.NODE_NS, XLBD, "--cleanup", "--pin-dir", PIN],
+                       capture_output=True, timeout=20)
+        shutil.rmtree(TMP, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
