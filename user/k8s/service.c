@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * v1 Service to xlb services: one per entry of spec.ports, sharing the
+ * cluster IP, affinity and xlb.io/ annotations. Only what kube-proxy would
+ * serve as a cluster IP or node port is taken; the rest is skipped with a
+ * warning (LoadBalancer, ExternalName, headless, IPv6).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "k8s/k8s_priv.h"
+
+#define ANNOT_PREFIX "xlb.io/"
+
+/* What is common to every port of the Service. */
+struct svc_base {
+	struct xlb_svc_desired d;
+	struct k8s_svc obj;
+	bool hc_set, hc_params;
+};
+
+static int annot_fail(struct k8s_ctx *c, const struct ynode *val, const char *key,
+		      const char *why)
+{
+	char text[96];
+
+	return k8s_fail(c, val->line, "annotation %s: \"%s\": %s", key,
+			ynode_text(val, text, sizeof(text)), why);
+}
+
+static int annot_duration(struct k8s_ctx *c, const struct ynode *val, const char *key,
+			  const char *s, uint32_t *ms)
+{
+	const char *why;
+
+	if (k8s_parse_duration_ms(s, ms, &why))
+		return annot_fail(c, val, key, why);
+	return 0;
+}
+
+static int annot_threshold(struct k8s_ctx *c, const struct ynode *val, const char *key,
+			   const char *s, uint32_t *v)
+{
+	if (k8s_parse_uint(s, 1000, v) || !*v)
+		return annot_fail(c, val, key, "want a count from 1 to 1000");
+	return 0;
+}
+
+static int annotation(struct k8s_ctx *c, struct svc_base *b, const struct ynode *k,
+		      const struct ynode *val)
+{
+	struct xlb_health_spec *hc = &b->d.hc;
+	const char *key = k->str, *s = "";
+	char why[128];
+	int ret;
+
+	if (strncmp(key, ANNOT_PREFIX, strlen(ANNOT_PREFIX)))
+		return 0;
+	if (!ynode_is_null(val) && (ret = k8s_str(c, val, key, &s)))
+		return ret;
+	if (!strcmp(key, "xlb.io/lb-algorithm")) {
+		if (xlb_algo_parse(s, &b->d.spec.algo))
+			return annot_fail(c, val, key, "want rr, wrr or sh");
+	} else if (!strcmp(key, "xlb.io/backend-weights")) {
+		ret = k8s_parse_weights(s, &b->obj.weights, &b->obj.n_weights, why, sizeof(why));
+		if (ret == -ENOMEM)
+			return k8s_nomem(c);
+		if (ret)
+			return annot_fail(c, val, key, why);
+		b->obj.weights_line = val->line;
+	} else if (!strcmp(key, "xlb.io/health-check")) {
+		if (k8s_parse_health_check(s, hc, why, sizeof(why)))
+			return annot_fail(c, val, key, why);
+		b->hc_set = true;
+	} else if (!strcmp(key, "xlb.io/health-period")) {
+		b->hc_params = true;
+		return annot_duration(c, val, key, s, &hc->period_ms);
+	} else if (!strcmp(key, "xlb.io/health-timeout")) {
+		b->hc_params = true;
+		return annot_duration(c, val, key, s, &hc->timeout_ms);
+	} else if (!strcmp(key, "xlb.io/health-initial-delay")) {
+		b->hc_params = true;
+		return annot_duration(c, val, key, s, &hc->initial_delay_ms);
+	} else if (!strcmp(key, "xlb.io/health-failure-threshold")) {
+		b->hc_params = true;
+		return annot_threshold(c, val, key, s, &hc->failure_threshold);
+	} else if (!strcmp(key, "xlb.io/health-success-threshold")) {
+		b->hc_params = true;
+		return annot_threshold(c, val, key, s, &hc->success_threshold);
+	} else {
+		char text[96];
+
+		return k8s_warn(c, k->line, "annotation %s unknown, ignored",
+				ynode_text(k, text, sizeof(text)));
+	}
+	return 0;
+}
+
+static int annotations(struct k8s_ctx *c, struct svc_base *b, const struct ynode *doc)
+{
+	const struct ynode *a = k8s_field(ymap_get(doc, "metadata"), "annotations");
+	int ret;
+
+	if (!a)
+		return 0;
+	ret = k8s_want_map(c, a, "metadata.annotations");
+	for (size_t i = 0; !ret && i < a->n; i++) {
+		const struct ynode *k = ymap_key(a, i);
+
+		/* A NUL inside the key would hide the rest of it from strcmp. */
+		if (memchr(k->str, '\0', k->len))
+			return k8s_fail(c, k->line, "metadata.annotations: NUL in a key");
+		ret = annotation(c, b, k, ymap_val(a, i));
+	}
+	if (ret)
+		return ret;
+	if (b->hc_params && !b->hc_set) {
+		memset(&b->d.hc, 0, sizeof(b->d.hc));
+		return k8s_warn(c, a->line,
+				"xlb.io/health-* annotations without xlb.io/health-check ignored");
+	}
+	return 0;
+}
+
+static int affinity(struct k8s_ctx *c, struct svc_base *b, const struct ynode *spec)
+{
+	const struct ynode *n = k8s_field(spec, "sessionAffinity");
+	const char *s;
+	int64_t v;
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = k8s_str(c, n, "spec.sessionAffinity", &s);
+	if (ret || !strcmp(s, "None"))
+		return ret;
+	if (strcmp(s, "ClientIP"))
+		return k8s_fail(c, n->line, "spec.sessionAffinity: \"%.32s\": want ClientIP or None",
+				s);
+	b->d.spec.affinity_timeout = XLB_DEFAULT_AFFINITY_TIMEOUT;
+	n = k8s_field(k8s_field(k8s_field(spec, "sessionAffinityConfig"), "clientIP"),
+		      "timeoutSeconds");
+	if (!n)
+		return 0;
+	ret = k8s_int(c, n, "spec.sessionAffinityConfig.clientIP.timeoutSeconds", 1,
+		      K8S_MAX_AFFINITY_TIMEOUT, &v);
+	if (!ret)
+		b->d.spec.affinity_timeout = (uint32_t)v;
+	return ret;
+}
+
+/* 0 to take the Service, 1 to skip it (with a warning), or an error. */
+static int type_and_vip(struct k8s_ctx *c, struct svc_base *b, const struct ynode *doc,
+			const struct ynode *spec)
+{
+	const struct ynode *n = k8s_field(spec, "type");
+	const char *s = "ClusterIP";
+	char text[64];
+	int ret;
+
+	if (n && (ret = k8s_str(c, n, "spec.type", &s)))
+		return ret;
+	if (!strcmp(s, "NodePort")) {
+		b->d.spec.type = XLB_SVC_NODE_PORT;
+	} else if (!strcmp(s, "LoadBalancer") || !strcmp(s, "ExternalName")) {
+		ret = k8s_warn(c, doc->line, "type %s skipped", s);
+		return ret ? ret : 1;
+	} else if (strcmp(s, "ClusterIP")) {
+		return k8s_fail(c, n->line, "spec.type: \"%s\": unknown",
+				ynode_text(n, text, sizeof(text)));
+	}
+	n = k8s_field(spec, "clusterIP");
+	if (!n)
+		return k8s_fail(c, spec->line, "spec.clusterIP: required");
+	ret = k8s_str(c, n, "spec.clusterIP", &s);
+	if (ret)
+		return ret;
+	if (!strcmp(s, "None")) {
+		ret = k8s_warn(c, doc->line, "headless (clusterIP None) skipped");
+		return ret ? ret : 1;
+	}
+	if (!*s)
+		return k8s_fail(c, n->line, "spec.clusterIP: required");
+	if (xlb_ip_parse(s, &b->d.spec.vip))
+		return k8s_fail(c, n->line, "spec.clusterIP: \"%s\" is not an IPv4 address",
+				ynode_text(n, text, sizeof(text)));
+	if (b->d.spec.vip.family != XLB_AF_INET) {
+		ret = k8s_warn(c, doc->line, "IPv6 clusterIP %s skipped",
+			       ynode_text(n, text, sizeof(text)));
+		return ret ? ret : 1;
+	}
+	return 0;
+}
+
+static int add_port(struct k8s_ctx *c, struct svc_base *b, struct k8s_port *kp)
+{
+	struct xlb_k8s_result *r = c->out;
+
+	if (r->n_svcs == c->svcs_cap) {
+		size_t cap = c->svcs_cap ? 2 * c->svcs_cap : 8;
+		struct xlb_svc_desired *v = realloc(r->svcs, cap * sizeof(*v));
+
+		if (!v)
+			return k8s_nomem(c);
+		r->svcs = v;
+		c->svcs_cap = cap;
+	}
+	kp->svc = r->n_svcs;
+	r->svcs[r->n_svcs++] = b->d;
+	return 0;
+}
+
+static int port(struct k8s_ctx *c, struct svc_base *b, const struct ynode *p, size_t i,
+		const char *ns, const char *name, struct k8s_port *kp)
+{
+	struct xlb_service_spec *sp = &b->d.spec;
+	const struct ynode *n;
+	const char *s;
+	char what[64], text[32];
+	int64_t v;
+	int len, ret;
+
+	snprintf(what, sizeof(what), "spec.ports[%zu]", i);
+	ret = k8s_want_map(c, p, what);
+	if (ret)
+		return ret;
+	kp->line = p->line;
+	kp->name = "";
+	n = k8s_field(p, "name");
+	snprintf(what, sizeof(what), "spec.ports[%zu].name", i);
+	if (n && (ret = k8s_str(c, n, what, &kp->name)))
+		return ret;
+
+	n = k8s_field(p, "port");
+	snprintf(what, sizeof(what), "spec.ports[%zu].port", i);
+	if (!n)
+		return k8s_fail(c, p->line, "%s: required", what);
+	ret = k8s_int(c, n, what, 1, 65535, &v);
+	if (ret)
+		return ret;
+	sp->port = (uint32_t)v;
+
+	sp->proto = IPPROTO_TCP;
+	n = k8s_field(p, "protocol");
+	snprintf(what, sizeof(what), "spec.ports[%zu].protocol", i);
+	if (n && (ret = k8s_str(c, n, what, &s)))
+		return ret;
+	if (n && !strcmp(s, "UDP"))
+		sp->proto = IPPROTO_UDP;
+	else if (n && !strcmp(s, "SCTP"))
+		return k8s_fail(c, n->line, "%s: SCTP is not supported", what);
+	else if (n && strcmp(s, "TCP"))
+		return k8s_fail(c, n->line, "%s: \"%s\": want TCP or UDP", what,
+				ynode_text(n, text, sizeof(text)));
+	kp->proto = sp->proto;
+
+	sp->node_port = 0;
+	n = k8s_field(p, "nodePort");
+	snprintf(what, sizeof(what), "spec.ports[%zu].nodePort", i);
+	if (n && (ret = k8s_int(c, n, what, 0, 65535, &v)))
+		return ret;
+	if (sp->type == XLB_SVC_NODE_PORT) {
+		if (!n || !v)
+			return k8s_fail(c, p->line, "%s: required for type NodePort", what);
+		sp->node_port = (uint32_t)v;
+	} else if (n && v) {
+		return k8s_fail(c, n->line, "%s: only for type NodePort", what);
+	}
+
+	if (*kp->name)
+		len = snprintf(sp->name, sizeof(sp->name), "%s/%s:%s", ns, name, kp->name);
+	else
+		len = snprintf(sp->name, sizeof(sp->name), "%s/%s:%u", ns, name, sp->port);
+	if (len < 0 || (size_t)len >= sizeof(sp->name))
+		return k8s_fail(c, p->line, "service name \"%s/%s:...\": longer than %zu bytes",
+				ns, name, sizeof(sp->name) - 1);
+	return add_port(c, b, kp);
+}
+
+static int add_obj(struct k8s_ctx *c, struct k8s_svc *o)
+{
+	struct k8s_svc *v;
+
+	if (c->n_svc == c->svc_cap) {
+		size_t cap = c->svc_cap ? 2 * c->svc_cap : 8;
+
+		v = realloc(c->svcs, cap * sizeof(*v));
+		if (!v)
+			return k8s_nomem(c);
+		c->svcs = v;
+		c->svc_cap = cap;
+	}
+	c->svcs[c->n_svc] = *o;
+	if (xlb_htab_put(&c->by_key, o->key, strlen(o->key), (void *)(uintptr_t)(c->n_svc + 1)))
+		return k8s_nomem(c);
+	c->n_svc++;
+	return 0;
+}
+
+int k8s_service(struct k8s_ctx *c, const struct ynode *doc)
+{
+	const struct ynode *spec, *ports;
+	const char *ns, *name;
+	struct svc_base *b;
+	struct k8s_svc *dup;
+	int ret;
+
+	ret = k8s_meta(c, doc, "Service", &ns, &name);
+	if (ret)
+		return ret;
+	spec = k8s_field(doc, "spec");
+	if (!spec)
+		return k8s_fail(c, doc->line, "spec: required");
+	ret = k8s_want_map(c, spec, "spec");
+	if (ret)
+		return ret;
+	dup = k8s_svc_find(c, ns, name);
+	if (dup)
+		return k8s_fail(c, doc->line, "also defined at line %u", dup->line);
+
+	b = calloc(1, sizeof(*b));	/* ~5 KiB: not on the stack */
+	if (!b)
+		return k8s_nomem(c);
+	b->obj.line = doc->line;
+	ret = type_and_vip(c, b, doc, spec);
+	if (ret > 0)
+		ret = k8s_svc_skip(c, ns, name) ? -ENOMEM : 1;
+	if (ret)
+		goto out;
+	ret = affinity(c, b, spec);
+	if (!ret)
+		ret = annotations(c, b, doc);
+	if (ret)
+		goto out;
+
+	ports = k8s_field(spec, "ports");
+	if (!ports) {
+		ret = k8s_fail(c, spec->line, "spec.ports: at least one port required");
+		goto out;
+	}
+	ret = k8s_want_seq(c, ports, "spec.ports");
+	if (!ret && !ports->n)
+		ret = k8s_fail(c, ports->line, "spec.ports: at least one port required");
+	if (ret)
+		goto out;
+	b->obj.ports = calloc(ports->n, sizeof(*b->obj.ports));
+	b->obj.key = malloc(strlen(ns) + strlen(name) + 2);
+	if (!b->obj.ports || !b->obj.key) {
+		ret = k8s_nomem(c);
+		goto out;
+	}
+	sprintf(b->obj.key, "%s/%s", ns, name);
+	for (size_t i = 0; !ret && i < ports->n; i++) {
+		ret = port(c, b, ports->items[i], i, ns, name, &b->obj.ports[i]);
+		if (!ret)
+			b->obj.n_ports++;
+	}
+	if (!ret) {
+		ret = add_obj(c, &b->obj);
+		if (!ret)
+			memset(&b->obj, 0, sizeof(b->obj));	/* owned by c now */
+	}
+out:
+	if (ret) {
+		free(b->obj.ports);
+		free(b->obj.key);
+		free(b->obj.weights);
+	}
+	free(b);
+	return ret < 0 ? ret : 0;
+}

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * discovery.k8s.io/v1 EndpointSlice to endpoints of the services read
+ * before. A slice serves the Service named by its kubernetes.io/service-name
+ * label in its namespace; for each Service port, the slice port with the same
+ * name and protocol gives the endpoints' (already resolved) port number.
+ * Conditions follow the API's nil semantics: ready absent = true, serving
+ * absent = ready, terminating absent = false.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "k8s/k8s_priv.h"
+
+struct slice_port {
+	const char *name;
+	uint8_t proto;		/* 0: SCTP, matches no service port */
+	uint32_t port;		/* 0: none given, the port is not served */
+};
+
+struct slice {
+	struct slice_port ports[K8S_MAX_SLICE_PORTS];
+	size_t n_ports;
+	struct xlb_endpoint *ep;	/* port 0 until matched */
+	unsigned int *ep_line;
+	size_t n_ep;
+};
+
+static int slice_ports(struct k8s_ctx *c, struct slice *sl, const struct ynode *ports)
+{
+	char what[64], text[32];
+	int ret;
+
+	if (!ports)
+		return 0;	/* no ports: no port of the service is served */
+	ret = k8s_want_seq(c, ports, "ports");
+	if (ret)
+		return ret;
+	if (ports->n > K8S_MAX_SLICE_PORTS)
+		return k8s_fail(c, ports->line, "ports: more than %d", K8S_MAX_SLICE_PORTS);
+	for (size_t i = 0; i < ports->n; i++) {
+		const struct ynode *p = ports->items[i], *n;
+		struct slice_port *sp = &sl->ports[sl->n_ports++];
+		const char *s;
+		int64_t v;
+
+		snprintf(what, sizeof(what), "ports[%zu]", i);
+		ret = k8s_want_map(c, p, what);
+		if (ret)
+			return ret;
+		sp->name = "";
+		n = k8s_field(p, "name");
+		snprintf(what, sizeof(what), "ports[%zu].name", i);
+		if (n && (ret = k8s_str(c, n, what, &sp->name)))
+			return ret;
+		n = k8s_field(p, "port");
+		snprintf(what, sizeof(what), "ports[%zu].port", i);
+		if (n && (ret = k8s_int(c, n, what, 1, 65535, &v)))
+			return ret;
+		sp->port = n ? (uint32_t)v : 0;
+		sp->proto = IPPROTO_TCP;
+		n = k8s_field(p, "protocol");
+		snprintf(what, sizeof(what), "ports[%zu].protocol", i);
+		if (n && (ret = k8s_str(c, n, what, &s)))
+			return ret;
+		if (n && !strcmp(s, "UDP"))
+			sp->proto = IPPROTO_UDP;
+		else if (n && !strcmp(s, "SCTP"))
+			sp->proto = 0;
+		else if (n && strcmp(s, "TCP"))
+			return k8s_fail(c, n->line, "%s: \"%s\": want TCP, UDP or SCTP", what,
+					ynode_text(n, text, sizeof(text)));
+	}
+	return 0;
+}
+
+static int conditions(struct k8s_ctx *c, const struct ynode *e, size_t i,
+		      struct xlb_endpoint *ep)
+{
+	const struct ynode *cond = k8s_field(e, "conditions"), *n;
+	char what[64];
+	int ret;
+
+	ep->ready = true;
+	ep->terminating = false;
+	if (cond) {
+		snprintf(what, sizeof(what), "endpoints[%zu].conditions", i);
+		ret = k8s_want_map(c, cond, what);
+		if (ret)
+			return ret;
+	}
+	n = k8s_field(cond, "ready");
+	snprintf(what, sizeof(what), "endpoints[%zu].conditions.ready", i);
+	if (n && (ret = k8s_bool(c, n, what, &ep->ready)))
+		return ret;
+	ep->serving = ep->ready;
+	n = k8s_field(cond, "serving");
+	snprintf(what, sizeof(what), "endpoints[%zu].conditions.serving", i);
+	if (n && (ret = k8s_bool(c, n, what, &ep->serving)))
+		return ret;
+	n = k8s_field(cond, "terminating");
+	snprintf(what, sizeof(what), "endpoints[%zu].conditions.terminating", i);
+	if (n && (ret = k8s_bool(c, n, what, &ep->terminating)))
+		return ret;
+	return 0;
+}
+
+/* Every address of every endpoint, checked whether or not a port of the
+ * service matches: a bad slice is bad either way. */
+static int slice_endpoints(struct k8s_ctx *c, struct slice *sl, const struct ynode *eps)
+{
+	size_t total = 0;
+	char what[80], text[64];
+	int ret;
+
+	if (!eps)
+		return 0;
+	ret = k8s_want_seq(c, eps, "endpoints");
+	if (ret)
+		return ret;
+	if (eps->n > K8S_MAX_SLICE_ENDPOINTS)
+		return k8s_fail(c, eps->line, "endpoints: more than %d", K8S_MAX_SLICE_ENDPOINTS);
+	for (size_t i = 0; i < eps->n; i++) {
+		const struct ynode *e = eps->items[i], *a;
+
+		snprintf(what, sizeof(what), "endpoints[%zu]", i);
+		ret = k8s_want_map(c, e, what);
+		if (ret)
+			return ret;
+		a = k8s_field(e, "addresses");
+		snprintf(what, sizeof(what), "endpoints[%zu].addresses", i);
+		if (!a)
+			return k8s_fail(c, e->line, "%s: required", what);
+		ret = k8s_want_seq(c, a, what);
+		if (ret)
+			return ret;
+		if (!a->n || a->n > K8S_MAX_SLICE_ADDRESSES)
+			return k8s_fail(c, a->line, "%s: 1 to %d addresses", what,
+					K8S_MAX_SLICE_ADDRESSES);
+		total += a->n;
+	}
+	sl->ep = calloc(total ? total : 1, sizeof(*sl->ep));
+	sl->ep_line = calloc(total ? total : 1, sizeof(*sl->ep_line));
+	if (!sl->ep || !sl->ep_line)
+		return k8s_nomem(c);
+	for (size_t i = 0; i < eps->n; i++) {
+		const struct ynode *e = eps->items[i], *a = k8s_field(e, "addresses"), *n;
+		struct xlb_endpoint proto = { .weight = 1 };
+
+		ret = conditions(c, e, i, &proto);
+		if (ret)
+			return ret;
+		n = k8s_field(e, "targetRef");
+		snprintf(what, sizeof(what), "endpoints[%zu].targetRef", i);
+		if (n && (ret = k8s_want_map(c, n, what)))
+			return ret;
+		n = k8s_field(n, "name");
+		snprintf(what, sizeof(what), "endpoints[%zu].targetRef.name", i);
+		if (n && (ret = k8s_copy(c, n, what, proto.name, sizeof(proto.name))))
+			return ret;
+		for (size_t j = 0; j < a->n; j++) {
+			const struct ynode *addr = a->items[j];
+			struct xlb_endpoint *ep = &sl->ep[sl->n_ep];
+			const char *s;
+
+			snprintf(what, sizeof(what), "endpoints[%zu].addresses[%zu]", i, j);
+			ret = k8s_str(c, addr, what, &s);
+			if (ret)
+				return ret;
+			*ep = proto;
+			if (xlb_ip_parse(s, &ep->addr) || ep->addr.family != XLB_AF_INET)
+				return k8s_fail(c, addr->line, "%s: \"%s\" is not an IPv4 address",
+						what, ynode_text(addr, text, sizeof(text)));
+			sl->ep_line[sl->n_ep++] = addr->line;
+		}
+	}
+	return 0;
+}
+
+/* Ready beats serving beats neither: when an address shows up twice (in two
+ * slices while the controller moves it), the livelier entry wins. */
+static int rank(const struct xlb_endpoint *e)
+{
+	return e->ready ? 2 : e->serving ? 1 : 0;
+}
+
+static int add_endpoint(struct k8s_ctx *c, struct k8s_port *kp, const struct xlb_endpoint *e,
+			unsigned int line)
+{
+	struct xlb_svc_desired *s = &c->out->svcs[kp->svc];
+
+	for (size_t i = 0; i < s->n_ep; i++) {
+		struct xlb_endpoint *o = &s->ep[i];
+
+		if (o->port == e->port && xlb_ip_equal(&o->addr, &e->addr)) {
+			if (rank(e) > rank(o))
+				*o = *e;
+			return 0;
+		}
+	}
+	if (s->n_ep == XLB_MAX_ENDPOINTS)
+		return k8s_fail(c, line, "service %s: more than %d endpoints", s->spec.name,
+				XLB_MAX_ENDPOINTS);
+	if (s->n_ep == kp->ep_cap) {
+		size_t cap = kp->ep_cap ? 2 * kp->ep_cap : 8;
+		struct xlb_endpoint *v = realloc(s->ep, cap * sizeof(*v));
+
+		if (!v)
+			return k8s_nomem(c);
+		s->ep = v;
+		kp->ep_cap = cap;
+	}
+	s->ep[s->n_ep++] = *e;
+	return 0;
+}
+
+/* The Service this slice belongs to, or NULL (with a warning, unless the
+ * Service itself was skipped) to skip it. */
+static int owner(struct k8s_ctx *c, const struct ynode *doc, const char *ns,
+		 struct k8s_svc **o)
+{
+	const struct ynode *labels = k8s_field(ymap_get(doc, "metadata"), "labels");
+	const struct ynode *label, *n;
+	const char *svc, *type;
+	char text[64];
+	int ret;
+
+	*o = NULL;
+	if (labels && (ret = k8s_want_map(c, labels, "metadata.labels")))
+		return ret;
+	label = k8s_field(labels, K8S_SERVICE_NAME_LABEL);
+	if (!label)
+		return k8s_warn(c, doc->line, "no label " K8S_SERVICE_NAME_LABEL ", skipped");
+	ret = k8s_str(c, label, "metadata.labels." K8S_SERVICE_NAME_LABEL, &svc);
+	if (ret)
+		return ret;
+
+	n = k8s_field(doc, "addressType");
+	if (!n)
+		return k8s_fail(c, doc->line, "addressType: required");
+	ret = k8s_str(c, n, "addressType", &type);
+	if (ret)
+		return ret;
+	if (!strcmp(type, "IPv6") || !strcmp(type, "FQDN"))
+		return k8s_warn(c, doc->line, "addressType %s skipped", type);
+	if (strcmp(type, "IPv4"))
+		return k8s_fail(c, n->line, "addressType: \"%s\": want IPv4, IPv6 or FQDN",
+				ynode_text(n, text, sizeof(text)));
+
+	*o = k8s_svc_find(c, ns, svc);
+	if (!*o && !k8s_svc_skipped(c, ns, svc))
+		return k8s_warn(c, doc->line, "Service %s/%s not in the input, skipped", ns,
+				ynode_text(label, text, sizeof(text)));
+	return 0;
+}
+
+int k8s_slice(struct k8s_ctx *c, const struct ynode *doc)
+{
+	struct slice *sl;
+	struct k8s_svc *o;
+	const char *ns, *name;
+	int ret;
+
+	ret = k8s_meta(c, doc, "EndpointSlice", &ns, &name);
+	if (!ret)
+		ret = owner(c, doc, ns, &o);
+	if (ret || !o)
+		return ret;
+	sl = calloc(1, sizeof(*sl));
+	if (!sl)
+		return k8s_nomem(c);
+	o->has_slice = true;
+	ret = slice_ports(c, sl, k8s_field(doc, "ports"));
+	if (!ret)
+		ret = slice_endpoints(c, sl, k8s_field(doc, "endpoints"));
+	for (size_t i = 0; !ret && i < o->n_ports; i++) {
+		struct k8s_port *kp = &o->ports[i];
+		const struct slice_port *sp = NULL;
+
+		for (size_t j = 0; j < sl->n_ports && !sp; j++)
+			if (sl->ports[j].proto == kp->proto && !strcmp(sl->ports[j].name, kp->name))
+				sp = &sl->ports[j];
+		if (!sp || !sp->port)
+			continue;
+		for (size_t j = 0; !ret && j < sl->n_ep; j++) {
+			struct xlb_endpoint e = sl->ep[j];
+
+			e.port = sp->port;
+			ret = add_endpoint(c, kp, &e, sl->ep_line[j]);
+		}
+	}
+	free(sl->ep);
+	free(sl->ep_line);
+	free(sl);
+	return ret;
+}
