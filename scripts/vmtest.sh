@@ -105,6 +105,20 @@ fi
 flock -u 9
 [ $image_only = 1 ] && exit 0
 
+# Small BPF objects the VM tests use as controls (tests/vm/bpf/*.bpf.c), built
+# here so that the image never holds test payloads. Without clang they are
+# simply absent and the tests say so.
+mkdir -p "$VMDIR/obj"
+for src in "$REPO"/tests/vm/bpf/*.bpf.c; do
+	[ -f "$src" ] || continue
+	obj=$VMDIR/obj/$(basename "$src" .c).o
+	[ "$obj" -nt "$src" ] && continue
+	command -v "${CLANG:-clang}" >/dev/null || { echo "vmtest: no clang, ${src#"$REPO"/} not built" >&2; continue; }
+	"${CLANG:-clang}" -O2 -g -target bpf -Wall -Werror -I/usr/include/$(uname -m)-linux-gnu \
+		-c "$src" -o "$obj.tmp" && mv "$obj.tmp" "$obj" ||
+		{ rm -f "$obj.tmp"; echo "vmtest: building ${src#"$REPO"/} failed" >&2; exit 2; }
+done
+
 if [ ${#tests[@]} -eq 0 ]; then
 	for f in "$REPO"/tests/vm/*.sh; do
 		case ${f##*/} in lib*) continue ;; esac
