@@ -10,6 +10,23 @@
 VIP=10.96.0.10
 log "kernel $(uname -r), $(nproc) cpu, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
 
+# the libraries offered to host-built programs load with their whole closure
+# (mkimage.sh copies DT_NEEDED recursively; this checks it from the inside)
+libs_ok() {
+	for l in "$@"; do
+		[ -f "$l" ] || { echo "$l: missing"; continue; }
+		/lib64/ld-linux-x86-64.so.2 --list "$l" 2>&1 | grep 'not found' | sed "s|^|$l: |"
+	done | grep . && return 1
+	return 0
+}
+L=/usr/lib/x86_64-linux-gnu
+check "libraries resolve: libbpf libelf libcmocka libnl-genl-3 libmnl libipset libcap libyaml libprotobuf-c libgrpc" \
+	libs_ok $L/libbpf.so.1 $L/libcmocka.so.0 $L/libnl-genl-3.so.200 $L/libmnl.so.0 $L/libipset.so.13 \
+	$L/libcap.so.2 $L/libyaml-0.so.2 $L/libprotobuf-c.so.1 $L/libgrpc.so.29
+for p in xlbd xlbctl; do
+	[ -x "$XLB_BUILD/$p" ] && check "$p: its libraries are all in the image" libs_ok "$XLB_BUILD/$p"
+done
+
 # iproute2, not busybox: /bin/sh is dash, so PATH finds /usr/sbin/ip
 check "ip is iproute2 ($(ip -V 2>&1))" sh -c 'ip -V 2>&1 | grep -q iproute2'
 
