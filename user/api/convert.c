@@ -640,3 +640,49 @@ int xlb_api_check_utf8(const ProtobufCMessage *m, const char *at, char *err, siz
 	snprintf(path, sizeof(path), "%s", at ? at : "");
 	return utf8_walk(m, path, strlen(path), sizeof(path), err, errlen, 0);
 }
+
+void xlb_api_fix_utf8(char *s)
+{
+	size_t len = strlen(s), off = 0, bad;
+
+	while (!xlb_utf8_valid(s + off, len - off, &bad)) {
+		s[off + bad] = '?';
+		off += bad + 1;
+	}
+}
+
+void xlb_api_sanitize_utf8(ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	char *base = (char *)m;
+
+	for (unsigned int i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		size_t n = 1;
+		char *slots = base + f->offset;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)(base + f->quantifier_offset);
+			slots = *(char **)(base + f->offset);
+			if (!slots)
+				continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			void *v = *(void **)(slots + k * sizeof(void *));
+
+			if (!v)
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_STRING) {
+				if (!xlb_utf8_valid(v, strlen(v), NULL))
+					xlb_api_fix_utf8(v);
+			} else {
+				xlb_api_sanitize_utf8(v);
+			}
+		}
+	}
+}

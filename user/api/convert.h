@@ -54,6 +54,11 @@ Xlb__V1__HealthCheck *xlb_api_health_to_pb(const struct xlb_health_spec *hc);
  * at byte 3"; `at` is the root's name ("" for none). */
 int xlb_api_check_utf8(const ProtobufCMessage *m, const char *at, char *err, size_t errlen);
 bool xlb_utf8_valid(const char *s, size_t len, size_t *bad_at);
+/* For what we send: replace each byte of a bad sequence with '?', in
+ * place, in one string or in every string of a tree we built (strings
+ * must be writable unless already valid). */
+void xlb_api_fix_utf8(char *s);
+void xlb_api_sanitize_utf8(ProtobufCMessage *m);
 
 /* "10.0.0.1:80" (or "[fd00::1]:80"); buf at least XLB_IP_STRLEN + 8. */
 const char *xlb_api_endpoint_str(const struct xlb_endpoint *e, char *buf, size_t len);
