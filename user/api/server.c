@@ -1,0 +1,1202 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * gRPC transport for xlb.v1.Xlb on the gRPC core C API (1.51), after the
+ * proven pattern in shared/notes/grpc-c.md:
+ *
+ * - One thread blocks in grpc_completion_queue_next and does everything:
+ *   gRPC's I/O, parsing, and the handlers (which call core.h directly).
+ * - Each accepted or pending call is a heap context with embedded tags
+ *   {kind, ctx}; `pending` counts its batches in flight and the context is
+ *   freed when it reaches 0. RECV_CLOSE_ON_SERVER, started first, is the
+ *   one reliable "call over" signal.
+ * - At most one batch per op type per call: streams keep a FIFO of packed
+ *   messages with exactly one SEND_MESSAGE in flight.
+ * - A few requests are kept posted per method, and always a generic one,
+ *   without which an unknown method hangs until the client's deadline.
+ * - Core events arrive on other threads: they go into a mutex-protected
+ *   inbox, and the CQ thread is woken by watching a lame channel's
+ *   connectivity with a deadline in the past (the C API has no alarm).
+ *
+ * Shutdown: stop the listeners (shutdown_and_notify), end the Watch and
+ * Sync streams with UNAVAILABLE, cancel what is left after the grace
+ * period, wait for the shutdown tag and for every context, then tear down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/log.h>
+#include <grpc/support/time.h>
+
+#include "log.h"
+#include "convert.h"
+#include "server.h"
+#include "server_priv.h"
+
+#define REQUESTS_PER_METHOD	4	/* calls kept posted per method */
+#define GENERIC_REQUESTS	2
+#define SYNC_QUEUE_MAX		256	/* unsent Sync answers before reading pauses */
+#define INBOX_MAX		65536	/* core events waiting for the CQ thread */
+#define MAX_METHODS		32
+#define DEFAULT_GRACE_MS	2000
+#define DEFAULT_WATCH_QUEUE	10000
+
+enum tag_kind { T_NEW, T_RECV, T_SEND, T_STATUS, T_CLOSE, T_WAKE, T_SHUTDOWN };
+
+struct call;
+
+struct tag {
+	enum tag_kind kind;
+	struct call *c;
+};
+
+struct qnode {
+	struct qnode *next;
+	grpc_byte_buffer *bb;
+};
+
+struct call {
+	struct xlb_api_server *srv;
+	int m;				/* index into xlb_api_methods; -1 = generic */
+	grpc_call *call;
+	gpr_timespec deadline;
+	grpc_metadata_array md;
+	grpc_call_details details;	/* generic calls only */
+	grpc_byte_buffer *payload;	/* the request, read with the call */
+	grpc_byte_buffer *recv_buf;
+	grpc_byte_buffer *send_buf;
+	struct qnode *qhead, *qtail;
+	size_t qlen;
+	int cancelled;			/* set by RECV_CLOSE_ON_SERVER */
+	int pending;			/* batches in flight */
+	bool headers_sent, send_busy, recv_busy, recv_paused;
+	bool status_started, dead, is_watch, is_sync, listed;
+	bool finish_pending;
+	int finish_code;
+	char *finish_msg;
+	uint64_t last_version;		/* Sync: previous request's version */
+	bool have_version;
+	unsigned int n_recv;
+	struct call *prev, *next;	/* srv->streams */
+	struct tag t_new, t_recv, t_send, t_status, t_close;
+};
+
+/* What the core's event callback holds. The core may still be delivering
+ * an event after xlb_core_unsubscribe returns (it calls subscribers
+ * outside its locks), so this outlives the server: it is detached, not
+ * freed (see retired below). */
+struct relay {
+	pthread_mutex_t lock;
+	struct xlb_api_server *srv;	/* NULL once detached */
+	struct xlb_event *ev;
+	size_t n, cap;
+	size_t watchers;		/* events are only kept while someone watches */
+	bool overflow;
+	bool stop;
+	bool wake_pending;
+	struct relay *retired_next;
+};
+
+struct xlb_api_server {
+	struct xlb_api_ctx ctx;
+	struct xlb_core *core;
+	grpc_server *server;
+	grpc_completion_queue *cq;
+	grpc_channel *wake_chan;
+	void *reg[MAX_METHODS];		/* registered method handles, by xlb_api_methods index */
+	char paths[MAX_METHODS][96];
+	pthread_t thread;
+	bool thread_started;
+	struct relay *relay;
+	int sub_id;
+	struct call streams;		/* list head: Watch and Sync calls */
+	size_t live;			/* call contexts allocated */
+	bool stopping, shutdown_done, cq_shutdown, cancelled_all;
+	gpr_timespec cancel_at;
+	unsigned int grace_ms, watch_queue;
+	struct tag t_wake, t_shutdown;
+};
+
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct relay *retired;
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static void grpc_log_fn(gpr_log_func_args *a)
+{
+	if (a->severity == GPR_LOG_SEVERITY_ERROR)
+		pr_warn("grpc: %s", a->message);
+	else
+		pr_debug("grpc: %s", a->message);
+}
+
+/* --- call contexts --------------------------------------------------------- */
+
+static void q_clear(struct call *c)
+{
+	struct qnode *n;
+
+	while ((n = c->qhead)) {
+		c->qhead = n->next;
+		grpc_byte_buffer_destroy(n->bb);
+		free(n);
+	}
+	c->qtail = NULL;
+	c->qlen = 0;
+}
+
+static bool q_push(struct call *c, grpc_byte_buffer *bb)
+{
+	struct qnode *n = malloc(sizeof(*n));
+
+	if (!n) {
+		grpc_byte_buffer_destroy(bb);
+		return false;
+	}
+	n->next = NULL;
+	n->bb = bb;
+	if (c->qtail)
+		c->qtail->next = n;
+	else
+		c->qhead = n;
+	c->qtail = n;
+	c->qlen++;
+	return true;
+}
+
+static void stream_unlist(struct call *c)
+{
+	if (!c->listed)
+		return;
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	c->listed = false;
+	if (c->is_watch) {
+		pthread_mutex_lock(&c->srv->relay->lock);
+		c->srv->relay->watchers--;
+		pthread_mutex_unlock(&c->srv->relay->lock);
+	}
+}
+
+static void stream_list(struct call *c)
+{
+	struct call *h = &c->srv->streams;
+
+	c->next = h;
+	c->prev = h->prev;
+	h->prev->next = c;
+	h->prev = c;
+	c->listed = true;
+	if (c->is_watch) {
+		pthread_mutex_lock(&c->srv->relay->lock);
+		c->srv->relay->watchers++;
+		pthread_mutex_unlock(&c->srv->relay->lock);
+	}
+}
+
+static void call_free(struct call *c)
+{
+	stream_unlist(c);
+	q_clear(c);
+	if (c->payload)
+		grpc_byte_buffer_destroy(c->payload);
+	if (c->recv_buf)
+		grpc_byte_buffer_destroy(c->recv_buf);
+	if (c->send_buf)
+		grpc_byte_buffer_destroy(c->send_buf);
+	if (c->call)
+		grpc_call_unref(c->call);
+	grpc_metadata_array_destroy(&c->md);
+	grpc_call_details_destroy(&c->details);
+	free(c->finish_msg);
+	c->srv->live--;
+	free(c);
+}
+
+static void maybe_free(struct call *c)
+{
+	if (!c->pending)
+		call_free(c);
+}
+
+static bool start_batch(struct call *c, const grpc_op *ops, size_t n, struct tag *t)
+{
+	grpc_call_error e = grpc_call_start_batch(c->call, ops, n, t, NULL);
+
+	if (e != GRPC_CALL_OK) {
+		/* A bug in this file (two ops of a kind in flight, ...). */
+		pr_err("grpc: start batch (%s, op %d): error %d",
+		       c->m >= 0 ? xlb_api_methods[c->m].name : "generic", (int)ops[0].op, (int)e);
+		c->dead = true;
+		return false;
+	}
+	c->pending++;
+	return true;
+}
+
+static void post_request(struct xlb_api_server *s, int m)
+{
+	struct call *c = calloc(1, sizeof(*c));
+	grpc_call_error e;
+
+	if (!c) {
+		pr_err("grpc: out of memory posting a request");
+		return;
+	}
+	c->srv = s;
+	c->m = m;
+	c->t_new = (struct tag){ T_NEW, c };
+	c->t_recv = (struct tag){ T_RECV, c };
+	c->t_send = (struct tag){ T_SEND, c };
+	c->t_status = (struct tag){ T_STATUS, c };
+	c->t_close = (struct tag){ T_CLOSE, c };
+	grpc_metadata_array_init(&c->md);
+	grpc_call_details_init(&c->details);
+	s->live++;
+	if (m < 0)
+		e = grpc_server_request_call(s->server, &c->call, &c->details, &c->md, s->cq, s->cq,
+					     &c->t_new);
+	else
+		e = grpc_server_request_registered_call(
+			s->server, s->reg[m], &c->call, &c->deadline, &c->md,
+			xlb_api_methods[m].shape == XLB_API_BIDI ? NULL : &c->payload, s->cq,
+			s->cq, &c->t_new);
+	if (e != GRPC_CALL_OK) {
+		pr_err("grpc: request call: error %d", (int)e);
+		call_free(c);
+		return;
+	}
+	c->pending = 1;
+}
+
+/* Send the status now, with the headers if they have not gone yet. */
+static void send_status(struct call *c, int code, const char *msg)
+{
+	grpc_slice details = grpc_slice_from_copied_string(msg ? msg : "");
+	grpc_op ops[2];
+	size_t n = 0;
+
+	memset(ops, 0, sizeof(ops));
+	if (!c->headers_sent) {
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+		c->headers_sent = true;
+	}
+	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[n].data.send_status_from_server.status = (grpc_status_code)code;
+	ops[n].data.send_status_from_server.status_details = &details;
+	n++;
+	c->status_started = true;
+	start_batch(c, ops, n, &c->t_status);
+	grpc_slice_unref(details);
+}
+
+/* End the call: at once, or once the queued messages are out. */
+static void finish(struct call *c, int code, const char *msg)
+{
+	if (c->status_started || c->finish_pending || c->dead)
+		return;
+	if (c->send_busy || c->qhead) {
+		c->finish_pending = true;
+		c->finish_code = code;
+		c->finish_msg = strdup(msg ? msg : "");
+		return;
+	}
+	send_status(c, code, msg);
+}
+
+static void post_recv(struct call *c);
+
+/* Keep exactly one SEND_MESSAGE in flight while the queue has messages. */
+static void pump(struct call *c)
+{
+	struct qnode *n;
+	grpc_op ops[2];
+	size_t k = 0;
+
+	if (c->dead || c->send_busy || c->status_started)
+		return;
+	if (!c->qhead) {
+		if (c->finish_pending)
+			send_status(c, c->finish_code, c->finish_msg);
+		return;
+	}
+	n = c->qhead;
+	c->qhead = n->next;
+	if (!c->qhead)
+		c->qtail = NULL;
+	c->qlen--;
+	c->send_buf = n->bb;
+	free(n);
+	memset(ops, 0, sizeof(ops));
+	if (!c->headers_sent) {
+		ops[k++].op = GRPC_OP_SEND_INITIAL_METADATA;
+		c->headers_sent = true;
+	}
+	ops[k].op = GRPC_OP_SEND_MESSAGE;
+	ops[k].data.send_message.send_message = c->send_buf;
+	k++;
+	if (start_batch(c, ops, k, &c->t_send))
+		c->send_busy = true;
+	if (c->recv_paused && c->qlen < SYNC_QUEUE_MAX / 2) {
+		c->recv_paused = false;
+		post_recv(c);
+	}
+}
+
+/* Headers at once: a client's initial_metadata() then says "registered". */
+static void send_headers(struct call *c)
+{
+	grpc_op op;
+
+	if (c->headers_sent || c->send_busy)
+		return;
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_SEND_INITIAL_METADATA;
+	c->headers_sent = true;
+	if (start_batch(c, &op, 1, &c->t_send))
+		c->send_busy = true;
+}
+
+static ProtobufCMessage *unpack_bb(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d)
+{
+	grpc_byte_buffer_reader r;
+	ProtobufCMessage *m;
+	grpc_slice s;
+
+	/* The reader also undoes a client's compression. */
+	if (!bb || !grpc_byte_buffer_reader_init(&r, bb))
+		return NULL;
+	s = grpc_byte_buffer_reader_readall(&r);
+	grpc_byte_buffer_reader_destroy(&r);
+	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+	grpc_slice_unref(s);
+	return m;
+}
+
+static grpc_byte_buffer *pack_bb(const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	grpc_slice s = grpc_slice_malloc(n);
+	grpc_byte_buffer *bb;
+
+	protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
+	bb = grpc_raw_byte_buffer_create(&s, 1);
+	grpc_slice_unref(s);
+	return bb;
+}
+
+/* Unpack and check a request; on failure the call is finished. */
+static ProtobufCMessage *request_of(struct call *c, grpc_byte_buffer *bb)
+{
+	const ProtobufCMessageDescriptor *d = xlb_api_methods[c->m].req;
+	ProtobufCMessage *req = unpack_bb(bb, d);
+	char err[512];
+
+	if (!req) {
+		finish(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed request");
+		return NULL;
+	}
+	/* protobuf-c does not check UTF-8; a bad string would later poison
+	 * every client that receives it. */
+	if (xlb_api_check_utf8(req, "", err, sizeof(err))) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		finish(c, GRPC_STATUS_INVALID_ARGUMENT, err);
+		return NULL;
+	}
+	return req;
+}
+
+static void handle_unary(struct call *c)
+{
+	const struct xlb_api_method *m = &xlb_api_methods[c->m];
+	ProtobufCMessage *req, *resp = NULL;
+	char err[1024] = "";
+	grpc_op ops[3];
+	grpc_slice ok;
+	int code;
+
+	req = request_of(c, c->payload);
+	if (!req)
+		return;
+	code = m->unary(&c->srv->ctx, req, &resp, err, sizeof(err));
+	protobuf_c_message_free_unpacked(req, NULL);
+	if (code != GRPC_STATUS_OK) {
+		if (!err[0])
+			snprintf(err, sizeof(err), "%s failed", m->name);
+		pr_debug("api: %s: %s (status %d)", m->name, err, code);
+		finish(c, code, err);
+		return;
+	}
+	c->send_buf = pack_bb(resp);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	ok = grpc_empty_slice();
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = c->send_buf;
+	ops[2].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[2].data.send_status_from_server.status = GRPC_STATUS_OK;
+	ops[2].data.send_status_from_server.status_details = &ok;
+	c->headers_sent = true;
+	c->status_started = true;
+	start_batch(c, ops, 3, &c->t_status);
+}
+
+static void start_watch(struct call *c)
+{
+	ProtobufCMessage *req = request_of(c, c->payload);
+
+	if (!req)
+		return;
+	protobuf_c_message_free_unpacked(req, NULL);
+	c->is_watch = true;
+	stream_list(c);
+	send_headers(c);
+}
+
+static void post_recv(struct call *c)
+{
+	grpc_op op;
+
+	if (c->dead || c->recv_busy || c->status_started || c->finish_pending)
+		return;
+	if (c->qlen >= SYNC_QUEUE_MAX) {
+		/* The client does not read its answers: stop reading its
+		 * requests until it does (HTTP/2 flow control does the rest). */
+		c->recv_paused = true;
+		return;
+	}
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_MESSAGE;
+	op.data.recv_message.recv_message = &c->recv_buf;
+	if (start_batch(c, &op, 1, &c->t_recv))
+		c->recv_busy = true;
+}
+
+static void start_sync(struct call *c)
+{
+	c->is_sync = true;
+	stream_list(c);
+	send_headers(c);
+	post_recv(c);
+}
+
+static void on_sync_message(struct call *c, grpc_byte_buffer *bb)
+{
+	const ProtobufCMessageDescriptor *d = &xlb__v1__sync_request__descriptor;
+	Xlb__V1__SyncResponse resp;
+	Xlb__V1__SyncRequest *req;
+	char err[512], msg[600];
+
+	c->n_recv++;
+	req = (Xlb__V1__SyncRequest *)unpack_bb(bb, d);
+	if (!req) {
+		snprintf(msg, sizeof(msg), "message #%u: malformed request", c->n_recv);
+		finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if (xlb_api_check_utf8(&req->base, "", err, sizeof(err))) {
+		/* Well-formed but invalid: rejected, the stream goes on. */
+		xlb__v1__sync_response__init(&resp);
+		resp.version = req->version;
+		resp.error = strdup(err);
+		if (!resp.error)
+			resp.error = (char *)protobuf_c_empty_string;
+	} else {
+		/* Returns once the datapath has the change: only then the ack. */
+		xlb_api_sync_handle(&c->srv->ctx, req, c->have_version ? &c->last_version : NULL,
+				    &resp);
+	}
+	if (!resp.ok)
+		pr_debug("api: Sync version %llu rejected: %s",
+			 (unsigned long long)req->version, resp.error);
+	c->last_version = req->version;
+	c->have_version = true;
+	q_push(c, pack_bb(&resp.base));
+	xlb_api_sync_response_clear(&resp);
+	xlb__v1__sync_request__free_unpacked(req, NULL);
+	pump(c);
+}
+
+/* --- events ---------------------------------------------------------------- */
+
+static void wake_locked(struct relay *r)
+{
+	if (r->srv && !r->wake_pending) {
+		r->wake_pending = true;
+		/* Completes at once: the deadline is already past. */
+		grpc_channel_watch_connectivity_state(r->srv->wake_chan, GRPC_CHANNEL_IDLE,
+						      gpr_inf_past(GPR_CLOCK_MONOTONIC),
+						      r->srv->cq, &r->srv->t_wake);
+	}
+}
+
+/* The core's callback: any thread, no core lock held. */
+static void on_core_event(const struct xlb_event *ev, void *arg)
+{
+	struct relay *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	if (!r->srv || !r->watchers)
+		goto out;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct xlb_event *v;
+
+		if (r->n >= INBOX_MAX || !(v = realloc(r->ev, cap * sizeof(*v)))) {
+			r->overflow = true;
+			wake_locked(r);
+			goto out;
+		}
+		r->ev = v;
+		r->cap = cap;
+	}
+	r->ev[r->n++] = *ev;
+	wake_locked(r);
+out:
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void broadcast(struct xlb_api_server *s, const struct xlb_event *ev)
+{
+	grpc_byte_buffer *bb;
+	uint8_t *buf;
+	size_t len;
+	grpc_slice sl;
+	char msg[128];
+
+	if (xlb_api_event_pack(ev, &buf, &len))
+		return;
+	sl = grpc_slice_from_copied_buffer((const char *)buf, len);
+	free(buf);
+	bb = grpc_raw_byte_buffer_create(&sl, 1);
+	grpc_slice_unref(sl);
+	for (struct call *c = s->streams.next; c != &s->streams; c = c->next) {
+		if (!c->is_watch || c->dead || c->status_started || c->finish_pending)
+			continue;
+		if (c->qlen >= s->watch_queue) {
+			snprintf(msg, sizeof(msg), "watch: %zu events unread, client too slow", c->qlen);
+			q_clear(c);
+			finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
+			continue;
+		}
+		/* Shares the slices, no copy of the bytes. */
+		q_push(c, grpc_byte_buffer_copy(bb));
+		pump(c);
+	}
+	grpc_byte_buffer_destroy(bb);
+}
+
+static void begin_stop(struct xlb_api_server *s);
+
+static void on_wake(struct xlb_api_server *s)
+{
+	struct relay *r = s->relay;
+	struct xlb_event *ev;
+	bool overflow, stop;
+	size_t n;
+
+	pthread_mutex_lock(&r->lock);
+	r->wake_pending = false;
+	ev = r->ev;
+	n = r->n;
+	overflow = r->overflow;
+	stop = r->stop;
+	r->ev = NULL;
+	r->n = r->cap = 0;
+	r->overflow = false;
+	pthread_mutex_unlock(&r->lock);
+
+	if (!s->cq_shutdown) {
+		for (size_t i = 0; i < n; i++)
+			broadcast(s, &ev[i]);
+		if (overflow)
+			for (struct call *c = s->streams.next; c != &s->streams; c = c->next)
+				if (c->is_watch) {
+					q_clear(c);
+					finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+					       "watch: events lost, the daemon could not keep up");
+				}
+	}
+	free(ev);
+	if (stop && !s->stopping)
+		begin_stop(s);
+}
+
+/* --- the completion queue thread ------------------------------------------- */
+
+static void on_new(struct call *c, bool ok)
+{
+	struct xlb_api_server *s = c->srv;
+	grpc_op op;
+	char msg[300];
+
+	c->pending--;
+	if (!ok) {			/* shutting down */
+		maybe_free(c);
+		return;
+	}
+	if (!s->stopping)
+		post_request(s, c->m);
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	op.data.recv_close_on_server.cancelled = &c->cancelled;
+	if (!start_batch(c, &op, 1, &c->t_close)) {
+		maybe_free(c);
+		return;
+	}
+	if (c->m < 0) {
+		snprintf(msg, sizeof(msg), "unknown method %.*s",
+			 (int)GRPC_SLICE_LENGTH(c->details.method),
+			 (const char *)GRPC_SLICE_START_PTR(c->details.method));
+		xlb_api_fix_utf8(msg);
+		finish(c, GRPC_STATUS_UNIMPLEMENTED, msg);
+	} else if (s->stopping) {
+		finish(c, GRPC_STATUS_UNAVAILABLE, "server shutting down");
+	} else {
+		switch (xlb_api_methods[c->m].shape) {
+		case XLB_API_UNARY:
+			handle_unary(c);
+			break;
+		case XLB_API_SERVER_STREAM:
+			start_watch(c);
+			break;
+		case XLB_API_BIDI:
+			start_sync(c);
+			break;
+		}
+	}
+	maybe_free(c);
+}
+
+static void on_recv(struct call *c, bool ok)
+{
+	grpc_byte_buffer *bb = c->recv_buf;
+
+	c->pending--;
+	c->recv_busy = false;
+	c->recv_buf = NULL;
+	if (!ok) {
+		c->dead = true;
+	} else if (!bb) {
+		/* The client half-closed: answer what is queued, then OK. */
+		finish(c, GRPC_STATUS_OK, "");
+	} else if (!c->status_started && !c->finish_pending && !c->dead) {
+		on_sync_message(c, bb);
+		post_recv(c);
+	}
+	if (bb)
+		grpc_byte_buffer_destroy(bb);
+	maybe_free(c);
+}
+
+static void on_send(struct call *c, bool ok)
+{
+	c->pending--;
+	c->send_busy = false;
+	if (c->send_buf) {
+		grpc_byte_buffer_destroy(c->send_buf);
+		c->send_buf = NULL;
+	}
+	if (!ok) {
+		c->dead = true;
+		q_clear(c);
+	} else {
+		pump(c);
+	}
+	maybe_free(c);
+}
+
+static void on_status(struct call *c, bool ok)
+{
+	c->pending--;
+	if (c->send_buf) {
+		grpc_byte_buffer_destroy(c->send_buf);
+		c->send_buf = NULL;
+	}
+	maybe_free(c);
+}
+
+static void on_close(struct call *c, bool ok)
+{
+	c->pending--;
+	c->dead = true;
+	q_clear(c);
+	stream_unlist(c);
+	maybe_free(c);
+}
+
+static void begin_stop(struct xlb_api_server *s)
+{
+	s->stopping = true;
+	grpc_server_shutdown_and_notify(s->server, s->cq, &s->t_shutdown);
+	/* Streams never end by themselves; the shutdown tag waits for them. */
+	for (struct call *c = s->streams.next, *n; c != &s->streams; c = n) {
+		n = c->next;
+		finish(c, GRPC_STATUS_UNAVAILABLE, "server shutting down");
+	}
+	s->cancel_at = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+				    gpr_time_from_millis(s->grace_ms, GPR_TIMESPAN));
+}
+
+static void *cq_main(void *arg)
+{
+	struct xlb_api_server *s = arg;
+
+	for (;;) {
+		gpr_timespec dl = s->stopping && !s->cancelled_all
+					  ? s->cancel_at
+					  : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+		grpc_event ev = grpc_completion_queue_next(s->cq, dl, NULL);
+		struct tag *t;
+
+		if (ev.type == GRPC_QUEUE_SHUTDOWN)
+			break;
+		if (ev.type == GRPC_QUEUE_TIMEOUT) {
+			if (s->server) {
+				pr_warn("api: calls still open %u ms after shutdown began: cancelling",
+					s->grace_ms);
+				grpc_server_cancel_all_calls(s->server);
+			}
+			s->cancelled_all = true;
+			continue;
+		}
+		t = ev.tag;
+		switch (t->kind) {
+		case T_NEW:
+			on_new(t->c, ev.success);
+			break;
+		case T_RECV:
+			on_recv(t->c, ev.success);
+			break;
+		case T_SEND:
+			on_send(t->c, ev.success);
+			break;
+		case T_STATUS:
+			on_status(t->c, ev.success);
+			break;
+		case T_CLOSE:
+			on_close(t->c, ev.success);
+			break;
+		case T_WAKE:
+			on_wake(s);
+			break;
+		case T_SHUTDOWN:
+			s->shutdown_done = true;
+			break;
+		}
+		if (s->stopping && s->shutdown_done && !s->live && !s->cq_shutdown) {
+			pthread_mutex_lock(&s->relay->lock);
+			s->relay->srv = NULL;	/* no more wake-ups */
+			pthread_mutex_unlock(&s->relay->lock);
+			grpc_server_destroy(s->server);
+			s->server = NULL;
+			grpc_channel_destroy(s->wake_chan);
+			s->wake_chan = NULL;
+			grpc_completion_queue_shutdown(s->cq);
+			s->cq_shutdown = true;
+		}
+	}
+	return NULL;
+}
+
+/* --- listeners ------------------------------------------------------------- */
+
+static int read_pem(const char *path, const char *what, char **out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n;
+	long sz;
+	int ret;
+
+	*out = NULL;
+	if (!f) {
+		ret = -errno;
+		return fail(err, errlen, ret, "%s %s: %s", what, path, strerror(-ret));
+	}
+	if (fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+		ret = -errno;
+		fclose(f);
+		return fail(err, errlen, ret, "%s %s: %s", what, path, strerror(-ret));
+	}
+	if (sz == 0 || sz > (1 << 20)) {
+		fclose(f);
+		return fail(err, errlen, -EINVAL, "%s %s: %s", what, path,
+			    sz ? "larger than 1 MiB" : "empty");
+	}
+	buf = malloc((size_t)sz + 1);
+	if (!buf) {
+		fclose(f);
+		return fail(err, errlen, -ENOMEM, "%s %s: out of memory", what, path);
+	}
+	n = fread(buf, 1, (size_t)sz, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (!strstr(buf, "-----BEGIN ")) {
+		free(buf);
+		return fail(err, errlen, -EINVAL, "%s %s: not PEM", what, path);
+	}
+	*out = buf;
+	return 0;
+}
+
+/* mkdir -p with mode 0700 for whatever is missing. */
+static int mkdir_parents(const char *path)
+{
+	char d[PATH_MAX];
+	char *p;
+
+	if (snprintf(d, sizeof(d), "%s", path) >= (int)sizeof(d))
+		return -ENAMETOOLONG;
+	p = strrchr(d, '/');
+	if (!p || p == d)
+		return 0;
+	*p = '\0';
+	for (p = d + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(d, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(d, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* gRPC unlinks whatever socket is at the path before binding: make sure no
+ * other daemon is answering there first. */
+static int check_socket_path(const char *path, char *err, size_t errlen, const char *addr)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat sb;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return fail(err, errlen, -ENAMETOOLONG, "listen %s: path longer than %zu bytes",
+			    addr, sizeof(sun.sun_path) - 1);
+	if (lstat(path, &sb)) {
+		if (errno == ENOENT)
+			return 0;
+		ret = -errno;
+		return fail(err, errlen, ret, "listen %s: %s", addr, strerror(-ret));
+	}
+	if (!S_ISSOCK(sb.st_mode))
+		return fail(err, errlen, -EEXIST, "listen %s: %s exists and is not a socket", addr,
+			    path);
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	ret = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (!ret)
+		return fail(err, errlen, -EADDRINUSE,
+			    "listen %s: another process is serving this socket", addr);
+	return 0;	/* stale (ECONNREFUSED): gRPC replaces it */
+}
+
+static int add_unix(struct xlb_api_server *s, const char *addr, char *err, size_t errlen)
+{
+	const char *path = addr + strlen("unix:");
+	grpc_server_credentials *creds;
+	mode_t old;
+	int ret, port;
+
+	if (!strncmp(path, "//", 2))	/* unix:///abs/path */
+		path += 2;
+	if (!*path)
+		return fail(err, errlen, -EINVAL, "listen %s: no path", addr);
+	ret = mkdir_parents(path);
+	if (ret)
+		return fail(err, errlen, ret, "listen %s: create directory: %s", addr,
+			    strerror(-ret));
+	ret = check_socket_path(path, err, errlen, addr);
+	if (ret)
+		return ret;
+	creds = grpc_insecure_server_credentials_create();
+	/* Bound with no access for others from the first instant; the chmod
+	 * below makes 0600 explicit whatever the umask was. */
+	old = umask(0077);
+	port = grpc_server_add_http2_port(s->server, addr, creds);
+	umask(old);
+	grpc_server_credentials_release(creds);
+	if (!port)
+		return fail(err, errlen, -EADDRNOTAVAIL, "listen %s: bind failed", addr);
+	if (chmod(path, 0600)) {
+		ret = -errno;
+		return fail(err, errlen, ret, "listen %s: chmod 0600: %s", addr, strerror(-ret));
+	}
+	pr_info("api: listening on %s (mode 0600)", addr);
+	return 0;
+}
+
+static int add_tcp(struct xlb_api_server *s, const struct xlb_api_opts *o, const char *addr,
+		   char *err, size_t errlen)
+{
+	char *cert = NULL, *key = NULL, *ca = NULL;
+	grpc_ssl_pem_key_cert_pair pair;
+	grpc_server_credentials *creds;
+	int ret, port;
+
+	if (!o->tls_cert_file || !o->tls_key_file)
+		return fail(err, errlen, -EINVAL,
+			    "listen %s: a TCP listener needs TLS (a certificate and a key)", addr);
+	if ((ret = read_pem(o->tls_cert_file, "TLS certificate", &cert, err, errlen)) ||
+	    (ret = read_pem(o->tls_key_file, "TLS key", &key, err, errlen)) ||
+	    (o->tls_client_ca_file &&
+	     (ret = read_pem(o->tls_client_ca_file, "TLS client CA", &ca, err, errlen))))
+		goto out;
+	pair.private_key = key;
+	pair.cert_chain = cert;
+	creds = grpc_ssl_server_credentials_create_ex(
+		ca, &pair, 1,
+		ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+		   : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+		NULL);
+	if (!creds) {
+		ret = fail(err, errlen, -EINVAL, "listen %s: TLS credentials refused", addr);
+		goto out;
+	}
+	port = grpc_server_add_http2_port(s->server, addr, creds);
+	grpc_server_credentials_release(creds);
+	if (!port) {
+		ret = fail(err, errlen, -EADDRNOTAVAIL,
+			   "listen %s: bind failed (address in use, or bad certificate/key)", addr);
+		goto out;
+	}
+	pr_info("api: listening on %s (TLS%s)", addr, ca ? ", client certificates required" : "");
+	ret = 0;
+out:
+	free(cert);
+	if (key) {
+		memset(key, 0, strlen(key));
+		free(key);
+	}
+	free(ca);
+	return ret;
+}
+
+/* --- start / stop ------------------------------------------------------------ */
+
+static int register_methods(struct xlb_api_server *s, char *err, size_t errlen)
+{
+	const ProtobufCServiceDescriptor *sd = &xlb__v1__xlb__descriptor;
+
+	if (xlb_api_n_methods > MAX_METHODS)
+		return fail(err, errlen, -E2BIG, "api: too many methods");
+	for (unsigned int i = 0; i < sd->n_methods; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < xlb_api_n_methods; k++)
+			found |= !strcmp(xlb_api_methods[k].name, sd->methods[i].name);
+		if (!found)
+			pr_warn("api: %s.%s has no handler: UNIMPLEMENTED", sd->name,
+				sd->methods[i].name);
+	}
+	for (size_t k = 0; k < xlb_api_n_methods; k++) {
+		const struct xlb_api_method *m = &xlb_api_methods[k];
+
+		snprintf(s->paths[k], sizeof(s->paths[k]), "/%s/%s", sd->name, m->name);
+		s->reg[k] = grpc_server_register_method(
+			s->server, s->paths[k], NULL,
+			m->shape == XLB_API_BIDI ? GRPC_SRM_PAYLOAD_NONE
+						 : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+			0);
+		if (!s->reg[k])
+			return fail(err, errlen, -EINVAL, "api: register %s failed", s->paths[k]);
+	}
+	return 0;
+}
+
+/* Tear down what start() built before the thread ran. */
+static void destroy_unstarted(struct xlb_api_server *s)
+{
+	if (s->server)
+		grpc_server_destroy(s->server);
+	if (s->wake_chan)
+		grpc_channel_destroy(s->wake_chan);
+	if (s->cq) {
+		grpc_completion_queue_shutdown(s->cq);
+		while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
+			       .type != GRPC_QUEUE_SHUTDOWN)
+			;
+		grpc_completion_queue_destroy(s->cq);
+	}
+}
+
+static void retire_relay(struct relay *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->srv = NULL;
+	free(r->ev);
+	r->ev = NULL;
+	r->n = r->cap = 0;
+	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_lock(&retired_lock);
+	r->retired_next = retired;
+	retired = r;
+	pthread_mutex_unlock(&retired_lock);
+}
+
+int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
+			 struct xlb_api_server **out, char *err, size_t errlen)
+{
+	static const char *const default_listen[] = { XLB_API_DEFAULT_LISTEN };
+	const struct xlb_api_opts none = { 0 };
+	const char *const *listen;
+	struct xlb_api_server *s;
+	sigset_t all, old;
+	size_t n_listen;
+	grpc_arg args[2];
+	grpc_channel_args cargs = { .num_args = 2, .args = args };
+	int ret;
+
+	*out = NULL;
+	if (!opts)
+		opts = &none;
+	listen = opts->n_listen ? opts->listen : default_listen;
+	n_listen = opts->n_listen ? opts->n_listen : 1;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return fail(err, errlen, -ENOMEM, "api: out of memory");
+	s->relay = calloc(1, sizeof(*s->relay));
+	if (!s->relay) {
+		free(s);
+		return fail(err, errlen, -ENOMEM, "api: out of memory");
+	}
+	pthread_mutex_init(&s->relay->lock, NULL);
+	s->relay->srv = s;
+	s->core = core;
+	s->ctx.core = core;
+	s->ctx.version = opts->version;
+	s->grace_ms = opts->grace_ms ? opts->grace_ms : DEFAULT_GRACE_MS;
+	s->watch_queue = opts->watch_queue ? opts->watch_queue : DEFAULT_WATCH_QUEUE;
+	s->streams.next = s->streams.prev = &s->streams;
+	s->t_wake = (struct tag){ T_WAKE, NULL };
+	s->t_shutdown = (struct tag){ T_SHUTDOWN, NULL };
+	s->sub_id = -1;
+
+	/* gRPC's threads (and ours) inherit this mask: signals stay with the
+	 * daemon's own handling. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (!getenv("GRPC_VERBOSITY"))
+		gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
+	gpr_set_log_function(grpc_log_fn);
+	grpc_init();
+
+	args[0] = (grpc_arg){ .type = GRPC_ARG_INTEGER,
+			      .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+			      .value.integer = (int)XLB_API_MAX_MESSAGE };
+	/* On by default: two daemons could share a TCP port unnoticed. */
+	args[1] = (grpc_arg){ .type = GRPC_ARG_INTEGER,
+			      .key = GRPC_ARG_ALLOW_REUSEPORT,
+			      .value.integer = 0 };
+	s->server = grpc_server_create(&cargs, NULL);
+	s->cq = grpc_completion_queue_create_for_next(NULL);
+	grpc_server_register_completion_queue(s->server, s->cq, NULL);
+	s->wake_chan = grpc_lame_client_channel_create("xlb-wake", GRPC_STATUS_UNAVAILABLE,
+						       "wake-up channel");
+	if (!s->server || !s->cq || !s->wake_chan) {
+		ret = fail(err, errlen, -ENOMEM, "api: gRPC setup failed");
+		goto fail;
+	}
+	ret = register_methods(s, err, errlen);
+	if (ret)
+		goto fail;
+	for (size_t i = 0; i < n_listen; i++) {
+		const char *a = listen[i];
+
+		if (!a || !*a) {
+			ret = fail(err, errlen, -EINVAL, "listen: empty address");
+			goto fail;
+		}
+		ret = !strncmp(a, "unix:", 5) ? add_unix(s, a, err, errlen)
+					      : add_tcp(s, opts, a, err, errlen);
+		if (ret)
+			goto fail;
+	}
+	grpc_server_start(s->server);
+	for (size_t k = 0; k < xlb_api_n_methods; k++)
+		for (int i = 0; i < REQUESTS_PER_METHOD; i++)
+			post_request(s, (int)k);
+	for (int i = 0; i < GENERIC_REQUESTS; i++)
+		post_request(s, -1);
+
+	s->sub_id = xlb_core_subscribe(core, on_core_event, s->relay);
+	if (s->sub_id < 0)
+		pr_warn("api: event subscription failed (%s): Watch gets no events",
+			strerror(-s->sub_id));
+	ret = pthread_create(&s->thread, NULL, cq_main, s);
+	if (ret) {
+		ret = fail(err, errlen, -ret, "api: thread: %s", strerror(ret));
+		/* the server ran: stop it the normal way, on this thread */
+		if (s->sub_id >= 0)
+			xlb_core_unsubscribe(core, s->sub_id);
+		s->relay->stop = true;
+		begin_stop(s);
+		cq_main(s);
+		grpc_completion_queue_destroy(s->cq);
+		goto out_shutdown;
+	}
+	s->thread_started = true;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	*out = s;
+	return 0;
+fail:
+	destroy_unstarted(s);
+out_shutdown:
+	grpc_shutdown();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	retire_relay(s->relay);
+	free(s);
+	return ret;
+}
+
+void xlb_api_server_stop(struct xlb_api_server *s)
+{
+	if (!s)
+		return;
+	if (s->sub_id >= 0)
+		xlb_core_unsubscribe(s->core, s->sub_id);
+	pthread_mutex_lock(&s->relay->lock);
+	s->relay->stop = true;
+	wake_locked(s->relay);
+	pthread_mutex_unlock(&s->relay->lock);
+	pthread_join(s->thread, NULL);
+	grpc_completion_queue_destroy(s->cq);
+	grpc_shutdown();
+	retire_relay(s->relay);
+	free(s);
+}
