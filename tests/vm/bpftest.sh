@@ -29,7 +29,7 @@ for b in $bins; do
 	cat "/tmp/$b.out"
 	ok=$(grep -c '^\[       OK \]' "/tmp/$b.out")
 	# cmocka: a failed case is FAILED, a failed setup ERROR; the summary repeats names
-	bad=$(grep -E '^\[  (FAILED|ERROR) *\] ' "/tmp/$b.out" | grep -vE 'test\(s\)|listed below' |
+	bad=$(grep -E '^\[  (FAILED|ERROR) *\] ' "/tmp/$b.out" | grep -vE 'test\(s\)|listed below|\] ---' |
 		sed -E 's/^\[  (FAILED|ERROR) *\] //' | awk '!seen[$0]++')
 	nbad=$(printf '%s' "$bad" | grep -c .)
 	if [ $rc = 0 ]; then
