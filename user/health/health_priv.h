@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Inside the health engine: what the engine (health.c) and the checkers
+ * (tcp.c, http.c, exec.c, one per kind, keepalived's check_*.c style)
+ * share. Not for the daemon.
+ */
+#ifndef XLB_HEALTH_PRIV_H
+#define XLB_HEALTH_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "health/health.h"
+#include "health/spec.h"
+#include "health/state.h"
+#include "health/timerheap.h"
+#include "util/htab.h"
+
+/* What an epoll event is for; packed into epoll_data.u64 with the target's
+ * slot and the probe's sequence number (see hc_ev_data()). */
+enum hc_ev {
+	HC_EV_TIMER = 1,	/* the engine's timerfd */
+	HC_EV_SOCK = 2,		/* a probe's socket */
+	HC_EV_PIDFD = 3,	/* an exec probe's child */
+	HC_EV_PIPE = 4,		/* an exec probe's stdout+stderr */
+	HC_EV_REAP = 5,		/* a killed child still to be reaped */
+};
+
+/* A service's spec, interned: every endpoint of a service shares one. */
+struct hc_svc {
+	struct hc_svc_key {
+		char service[128];
+		struct xlb_health_spec spec;	/* normalized (spec.h) */
+	} k;
+	const struct hc_ops *ops;
+	uint32_t refs;
+};
+
+/* The one probe a target may have in flight. seq 0: none. */
+struct hc_probe {
+	uint32_t seq;		/* unique per probe: stale events are told apart */
+	int64_t start_us;
+	const char *phase;	/* where it is, for a timeout message: "connect" */
+	int fd;			/* socket, or the exec output pipe; -1 */
+	int pidfd;		/* exec: -1 when none */
+	pid_t pid;		/* exec: 0 when none or reaped */
+	char *buf;		/* http: request then response; exec: output kept */
+	size_t len, cap, sent;
+	int step;		/* checker's own state */
+};
+
+struct hc_target {
+	struct xlb_hc_key key;		/* table key; first, and never moved */
+	struct hc_svc *svc;
+	uint64_t id;			/* unique over the engine's life */
+	struct xlb_timer tm;		/* next probe, or the running probe's timeout */
+	int64_t due_us;			/* when the last probe was due: keeps the phase */
+	uint32_t slot;			/* index in xlb_health.slots */
+	uint32_t mark;			/* set_targets epoch that kept it */
+	struct xlb_hc_state st;
+	struct hc_probe pr;
+	char last_result[128];
+	uint32_t last_latency_us;
+	int64_t last_transition_ms;
+	uint64_t probes, failures;
+};
+
+/*
+ * A checker. start() begins a probe (registering its fds with hc_fd_add())
+ * and returns 0; it may also end it at once through hc_probe_done() or
+ * hc_probe_skip(). event() handles readiness on one of its fds. cancel()
+ * releases whatever the probe holds, running or finished, and must leave
+ * nothing behind (children are handed to the reaper).
+ */
+struct hc_ops {
+	const char *name;
+	const char *timeout_note;	/* appended to "timeout after N ms" */
+	void (*start)(struct xlb_health *h, struct hc_target *t);
+	void (*event)(struct xlb_health *h, struct hc_target *t, enum hc_ev ev, uint32_t events);
+	void (*cancel)(struct xlb_health *h, struct hc_target *t);
+};
+
+extern const struct hc_ops xlb_hc_tcp_ops;
+extern const struct hc_ops xlb_hc_http_ops;
+extern const struct hc_ops xlb_hc_exec_ops;
+
+/* For the checkers, from health.c. */
+const struct xlb_health_spec *hc_spec(const struct hc_target *t);
+int hc_fd_add(struct xlb_health *h, struct hc_target *t, int fd, enum hc_ev ev, uint32_t events);
+int hc_fd_mod(struct xlb_health *h, struct hc_target *t, int fd, enum hc_ev ev, uint32_t events);
+/* Deregister and close; *fd becomes -1. */
+void hc_fd_close(struct xlb_health *h, int *fd);
+/* End the running probe with a result (cancel() is called first). */
+void hc_probe_done(struct xlb_health *h, struct hc_target *t, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* End it without a result: a local failure (no fds, no memory) says
+ * nothing about the endpoint, so it neither counts nor moves the verdict. */
+void hc_probe_skip(struct xlb_health *h, struct hc_target *t, int err, const char *what);
+/* Hand a killed child to the reaper, which owns pidfd from now on. */
+void hc_reap_later(struct xlb_health *h, pid_t pid, int pidfd);
+/* True for errors that are ours, not the endpoint's. */
+bool hc_local_error(int err);
+
+/* From sock.c: a non-blocking, close-on-exec socket connecting to the
+ * target, in t->pr.fd and registered for EPOLLOUT. 0 or a negative errno. */
+int hc_sock_connect(struct xlb_health *h, struct hc_target *t);
+/* The socket's pending error (SO_ERROR), as a negative errno, or 0. */
+int hc_sock_error(int fd);
+/* "10.0.0.1:80" / "[fd00::1]:80" */
+const char *hc_endpoint_str(const struct hc_target *t, uint32_t port, char *buf, size_t len);
+
+#endif /* XLB_HEALTH_PRIV_H */
