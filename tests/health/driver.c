@@ -1,0 +1,924 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The health engine against real servers on loopback, in one event loop as
+ * xlbd would run it: the engine's fd and the servers' fds in one epoll.
+ * Every target is a case; each is judged by its transitions (what the
+ * daemon would see) and by xlb_health_get(). Loopback only.
+ *
+ * Prints "ok - ..." / "not ok - ..." and "N passed, N failed"; exits 1 if
+ * anything failed.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "health/health.h"
+
+/* ---- reporting */
+
+static int passed, failed;
+
+static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s - ", ok ? "ok" : "not ok");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (ok)
+		passed++;
+	else
+		failed++;
+}
+
+static int64_t t0_ms;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_ms(void)
+{
+	return mono_ms() - t0_ms;
+}
+
+/* ---- servers */
+
+enum srv_kind {
+	SRV_TCP,	/* accept, close */
+	SRV_HTTP,	/* read the request, send resp, close */
+	SRV_SILENT,	/* accept, never answer */
+};
+
+struct srv {
+	const char *name;
+	enum srv_kind kind;
+	const char *ip;		/* default 127.0.0.1 */
+	const char *resp;	/* SRV_HTTP */
+	size_t resp_len;
+	int lfd;
+	uint16_t port;
+	/* SRV_SILENT: connections held open, and the most ever alive at once */
+	int held[64];
+	int nheld, max_alive;
+	/* SRV_HTTP: distinct requests seen */
+	char *reqs[16];
+	int nreqs;
+};
+
+struct conn {
+	struct srv *s;
+	int fd;
+	char in[2048];
+	size_t inlen;
+	const char *out;
+	size_t outlen, outoff;
+};
+
+/* epoll data: a tag in the low bit tells a listener from a connection. */
+static int epfd;
+
+static void ep_add(int fd, void *p, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev, .data.ptr = p };
+
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e)) {
+		perror("epoll_ctl");
+		exit(2);
+	}
+}
+
+static int listen_on(const char *ip, uint16_t port, uint16_t *bound)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	int one = 1, fd;
+
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *s6 = (void *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		inet_pton(AF_INET6, ip, &s6->sin6_addr);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (void *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		inet_pton(AF_INET, ip, &s4->sin_addr);
+		sl = sizeof(*s4);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&ss, sl) || listen(fd, 1024)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (bound) {
+		getsockname(fd, (void *)&ss, &sl);
+		*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							: ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	return fd;
+}
+
+static void srv_start(struct srv *s)
+{
+	s->lfd = listen_on(s->ip ? s->ip : "127.0.0.1", s->port, &s->port);
+	if (s->lfd < 0) {
+		fprintf(stderr, "listen %s: %s\n", s->name, strerror(-s->lfd));
+		exit(2);
+	}
+	if (s->resp && !s->resp_len)
+		s->resp_len = strlen(s->resp);
+	ep_add(s->lfd, (void *)((uintptr_t)s | 1), EPOLLIN);
+}
+
+/* A port nothing listens on: bound (so not handed out while we hold it),
+ * never listening, so connecting is refused. */
+static int closed_port(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (fd < 0 || bind(fd, (void *)&sa, sizeof(sa)) || getsockname(fd, (void *)&sa, &sl)) {
+		perror("closed port");
+		exit(2);
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static bool conn_alive(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n < 0 && errno == EAGAIN;
+}
+
+static void conn_close(struct conn *c)
+{
+	close(c->fd);	/* also leaves the epoll set */
+	free(c);
+}
+
+static void record_request(struct srv *s, const char *req, size_t len)
+{
+	for (int i = 0; i < s->nreqs; i++)
+		if (strlen(s->reqs[i]) == len && !memcmp(s->reqs[i], req, len))
+			return;
+	if (s->nreqs < 16)
+		s->reqs[s->nreqs++] = strndup(req, len);
+}
+
+static bool saw_request(const struct srv *s, const char *req)
+{
+	for (int i = 0; i < s->nreqs; i++)
+		if (!strcmp(s->reqs[i], req))
+			return true;
+	return false;
+}
+
+static void srv_accept(struct srv *s)
+{
+	int fd;
+
+	while ((fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct conn *c;
+		int alive = 0, j = 0;
+
+		switch (s->kind) {
+		case SRV_TCP:
+			close(fd);
+			break;
+		case SRV_SILENT:
+			/* The probe resets its connection when it gives up;
+			 * count what is still open, this one included. */
+			for (int i = 0; i < s->nheld; i++) {
+				if (conn_alive(s->held[i]))
+					s->held[j++] = s->held[i];
+				else
+					close(s->held[i]);
+			}
+			s->nheld = j;
+			if (s->nheld < 64)
+				s->held[s->nheld++] = fd;
+			else
+				close(fd);
+			alive = s->nheld;
+			if (alive > s->max_alive)
+				s->max_alive = alive;
+			break;
+		case SRV_HTTP:
+			c = calloc(1, sizeof(*c));
+			c->s = s;
+			c->fd = fd;
+			ep_add(fd, c, EPOLLIN);
+			break;
+		}
+	}
+}
+
+static void conn_event(struct conn *c, uint32_t events)
+{
+	struct srv *s = c->s;
+	ssize_t n;
+
+	if (!c->out) {
+		n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - 1 - c->inlen, 0);
+		if (n <= 0) {
+			if (n < 0 && errno == EAGAIN)
+				return;
+			conn_close(c);
+			return;
+		}
+		c->inlen += (size_t)n;
+		c->in[c->inlen] = 0;
+		if (!strstr(c->in, "\r\n\r\n"))
+			return;
+		record_request(s, c->in, c->inlen);
+		c->out = s->resp;
+		c->outlen = s->resp_len;
+		struct epoll_event e = { .events = EPOLLOUT, .data.ptr = c };
+
+		epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e);
+	}
+	while (c->outoff < c->outlen) {
+		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			break;	/* the probe went away first: fine */
+		}
+		c->outoff += (size_t)n;
+	}
+	conn_close(c);
+}
+
+/* ---- the engine, as the daemon drives it */
+
+struct trans {
+	char service[128];
+	enum xlb_health_verdict old, now;
+	char why[512];
+	int64_t at_ms;
+};
+
+static struct trans trans[512];
+static int ntrans;
+static struct xlb_health *H;
+
+static void on_change(void *arg, const struct xlb_health_target *t, enum xlb_health_verdict old,
+		      enum xlb_health_verdict now, const char *why)
+{
+	struct trans *x;
+
+	(void)arg;
+	if (ntrans == (int)(sizeof(trans) / sizeof(trans[0])))
+		return;
+	x = &trans[ntrans++];
+	snprintf(x->service, sizeof(x->service), "%s", t->service);
+	x->old = old;
+	x->now = now;
+	snprintf(x->why, sizeof(x->why), "%s", why);
+	x->at_ms = now_ms();
+}
+
+static void (*tick_hook)(void);
+
+/* Run the loop until the deadline: engine and servers together. */
+static void run_until(int64_t until_ms)
+{
+	struct epoll_event evs[64];
+
+	for (;;) {
+		int64_t left = until_ms - now_ms();
+		int n;
+
+		if (left <= 0)
+			return;
+		n = epoll_wait(epfd, evs, 64, (int)(left < 20 ? left : 20));
+		for (int i = 0; i < n; i++) {
+			uintptr_t p = (uintptr_t)evs[i].data.ptr;
+
+			if (!p)
+				xlb_health_dispatch(H);
+			else if (p & 1)
+				srv_accept((struct srv *)(p & ~(uintptr_t)1));
+			else
+				conn_event((struct conn *)p, evs[i].events);
+		}
+		if (tick_hook)
+			tick_hook();
+	}
+}
+
+/* ---- targets */
+
+enum { MAXT = 64 };
+static struct xlb_health_target tg[MAXT];
+static int ntg;
+
+static struct xlb_health_target *add_target(const char *name, enum xlb_hc_kind kind, uint32_t port)
+{
+	struct xlb_health_target *t = &tg[ntg++];
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->service, sizeof(t->service), "%s", name);
+	xlb_ip_parse("127.0.0.1", &t->addr);
+	t->port = port;
+	t->spec.kind = kind;
+	t->spec.period_ms = 100;
+	t->spec.timeout_ms = 500;
+	return t;
+}
+
+static void set_argv(struct xlb_health_target *t, int argc, ...)
+{
+	va_list ap;
+
+	va_start(ap, argc);
+	for (int i = 0; i < argc; i++)
+		snprintf(t->spec.argv[i], sizeof(t->spec.argv[i]), "%s", va_arg(ap, const char *));
+	va_end(ap);
+	t->spec.argc = (uint32_t)argc;
+}
+
+static struct xlb_health_target *find_target(const char *name)
+{
+	for (int i = 0; i < ntg; i++)
+		if (!strcmp(tg[i].service, name))
+			return &tg[i];
+	return NULL;
+}
+
+static int get(const char *name, struct xlb_health_report *r)
+{
+	const struct xlb_health_target *t = find_target(name);
+
+	return xlb_health_get(H, name, &t->addr, t->port, r);
+}
+
+/* The transitions of one target, as "UH,HX" (U unknown, H healthy, X
+ * unhealthy), and the i-th one. */
+static char vchar(enum xlb_health_verdict v)
+{
+	return v == XLB_HV_HEALTHY ? 'H' : v == XLB_HV_UNHEALTHY ? 'X' : 'U';
+}
+
+static const char *history(const char *name, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < ntrans && o + 4 < len; i++) {
+		if (strcmp(trans[i].service, name))
+			continue;
+		o += (size_t)snprintf(buf + o, len - o, "%s%c%c", o ? "," : "", vchar(trans[i].old),
+				      vchar(trans[i].now));
+	}
+	return buf;
+}
+
+static const struct trans *nth(const char *name, int n)
+{
+	for (int i = 0; i < ntrans; i++)
+		if (!strcmp(trans[i].service, name) && n-- == 0)
+			return &trans[i];
+	return NULL;
+}
+
+/* Judge a target by its transition history and its last result. */
+static void expect(const char *name, const char *hist, const char *result_has)
+{
+	struct xlb_health_report r;
+	char h[128];
+	int err = get(name, &r);
+
+	history(name, h, sizeof(h));
+	check(!err && !strcmp(h, hist) && (!result_has || strstr(r.last_result, result_has)),
+	      "%s: transitions %s (want %s), verdict %s, last result \"%s\"%s%s%s, %llu probes",
+	      name, h[0] ? h : "none", hist, err ? "ENOENT" : xlb_health_verdict_name(r.verdict),
+	      err ? "" : r.last_result, result_has ? " (want \"" : "", result_has ? result_has : "",
+	      result_has ? "\")" : "", err ? 0ULL : (unsigned long long)r.probes);
+}
+
+/* ---- processes and fds */
+
+/* Our children: how many, how many zombies, and whether one runs comm. */
+static void children(int *n, int *zombies, const char *comm, bool *has_comm)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t self = getpid();
+
+	*n = *zombies = 0;
+	if (has_comm)
+		*has_comm = false;
+	while ((e = readdir(d))) {
+		char path[300], buf[512], *p;
+		int ppid;
+		char state;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (!fgets(buf, sizeof(buf), f)) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		p = strrchr(buf, ')');	/* comm may hold spaces */
+		if (!p || sscanf(p + 2, "%c %d", &state, &ppid) != 2 || ppid != self)
+			continue;
+		(*n)++;
+		if (state == 'Z')
+			(*zombies)++;
+		if (has_comm && strstr(buf, comm))
+			*has_comm = true;
+	}
+	closedir(d);
+}
+
+/* Any process at all whose command line holds arg (a marker argument). */
+static bool process_with_arg(const char *arg)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	while (!found && (e = readdir(d))) {
+		char path[300], buf[1024];
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		for (ssize_t i = 0; i < n; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		if (n > 0) {
+			buf[n] = 0;
+			found = strstr(buf, arg) != NULL;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* exec-sleep: right after its timeout, no sleep child, dead or alive. */
+static int64_t sleep_checked_at;
+
+static void sleep_hook(void)
+{
+	const struct trans *x = nth("exec-sleep", 0);
+	int n, z;
+	bool has;
+
+	if (sleep_checked_at || !x || now_ms() < x->at_ms + 150)
+		return;
+	sleep_checked_at = now_ms();
+	children(&n, &z, "(sleep)", &has);
+	check(!has, "exec-sleep: 150 ms after the timeout no sleep child remains (alive or zombie)");
+}
+
+/* exec-leftover: its first probe exited 0 leaving "sleep 31.4159" in the
+ * background; the process group went with it. */
+static int64_t leftover_checked_at;
+
+static void leftover_hook(void)
+{
+	const struct trans *x = nth("exec-leftover", 0);
+
+	if (leftover_checked_at || !x || now_ms() < x->at_ms + 50)
+		return;
+	leftover_checked_at = now_ms();
+	check(!process_with_arg("31.4159"),
+	      "exec-leftover: a backgrounded child dies with the probe's process group");
+}
+
+static void hooks(void)
+{
+	sleep_hook();
+	leftover_hook();
+}
+
+/* Fds the engine could leak, by kind: pidfds, timerfds, pipes, epoll fds,
+ * and client sockets to one of our servers; counted against a snapshot
+ * taken before the engine existed (stdout may be a pipe). */
+static int engine_fds(const struct srv *const *srvs, size_t nsrv, char (*snap)[160], int nsnap,
+		      bool take)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d))) {
+		char path[300], link[96];
+		bool suspect = false;
+		ssize_t l;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		fd = atoi(e->d_name);
+		if (fd == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		l = readlink(path, link, sizeof(link) - 1);
+		if (l < 0)
+			continue;
+		link[l] = 0;
+		if (strstr(link, "pidfd") || strstr(link, "timerfd") || !strncmp(link, "pipe:", 5) ||
+		    strstr(link, "eventpoll")) {
+			suspect = true;
+		} else if (!strncmp(link, "socket:", 7)) {
+			struct sockaddr_in6 peer;
+			socklen_t sl = sizeof(peer);
+
+			if (!getpeername(fd, (struct sockaddr *)&peer, &sl))
+				for (size_t i = 0; i < nsrv; i++)
+					if (ntohs(peer.sin6_port) == srvs[i]->port)
+						suspect = true;	/* a probe's end */
+		}
+		if (!suspect)
+			continue;
+		if (take) {
+			if (n < nsnap)
+				snprintf(snap[n], sizeof(snap[n]), "%d %s", fd, link);
+			n++;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%d %s", fd, link);
+		bool known = false;
+
+		for (int i = 0; i < nsnap; i++)
+			known |= !strcmp(snap[i], path);
+		if (!known) {
+			fprintf(stderr, "# left open: %s\n", path);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+int main(void)
+{
+	static char bighdr[24 * 1024];
+	struct srv tcp = { .name = "tcp", .kind = SRV_TCP };
+	struct srv ok200 = { .name = "http-200", .kind = SRV_HTTP,
+			     .resp = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nok: all fine" };
+	struct srv err500 = { .name = "http-500", .kind = SRV_HTTP,
+			      .resp = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n" };
+	struct srv redir = { .name = "http-302", .kind = SRV_HTTP,
+			     .resp = "HTTP/1.0 302 Found\r\nLocation: http://elsewhere/\r\n\r\n" };
+	struct srv hints = { .name = "http-103", .kind = SRV_HTTP,
+			     .resp = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+				     "HTTP/1.1 200 OK\r\n\r\n" };
+	struct srv garbage = { .name = "garbage", .kind = SRV_HTTP,
+			       .resp = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" };
+	struct srv big = { .name = "big-headers", .kind = SRV_HTTP, .resp = bighdr };
+	struct srv silent = { .name = "silent", .kind = SRV_SILENT };
+	struct srv flap = { .name = "flap", .kind = SRV_TCP };
+	struct srv tcp6 = { .name = "tcp6", .kind = SRV_TCP, .ip = "::1" };
+	struct srv *servers[] = { &tcp, &ok200, &err500, &redir, &hints, &garbage, &big, &silent,
+				  &flap };
+	struct xlb_health_target *t;
+	struct xlb_health_report r, r2;
+	uint16_t closed;
+	int closed_fd, err, n, z, nsnap;
+	char fd_snap[16][160];
+	int64_t down_at, up_at;
+	bool v6;
+
+	signal(SIGPIPE, SIG_IGN);
+	xlb_log_set_level(getenv("V") ? XLB_LOG_DEBUG : XLB_LOG_WARN);
+	t0_ms = mono_ms();
+
+	/* 20 KiB of headers: more than the probe keeps. */
+	n = snprintf(bighdr, sizeof(bighdr), "HTTP/1.1 200 OK\r\n");
+	while (n < 20 * 1024)
+		n += snprintf(bighdr + n, sizeof(bighdr) - (size_t)n, "X-Filler: %0100d\r\n", 0);
+	snprintf(bighdr + n, sizeof(bighdr) - (size_t)n, "\r\n");
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++)
+		srv_start(servers[i]);
+	closed_fd = closed_port(&closed);
+
+	nsnap = engine_fds((const struct srv *const *)servers, sizeof(servers) / sizeof(servers[0]),
+			   fd_snap, 16, true);
+	err = xlb_health_new(on_change, NULL, &H);
+	if (err) {
+		fprintf(stderr, "xlb_health_new: %s\n", strerror(-err));
+		return 2;
+	}
+	ep_add(xlb_health_fd(H), NULL, EPOLLIN);
+
+	add_target("tcp-up", XLB_HC_TCP, tcp.port);
+	t = add_target("tcp-closed", XLB_HC_TCP, closed);
+	t->spec.failure_threshold = 3;
+	t = add_target("http-200", XLB_HC_HTTP, ok200.port);
+	snprintf(t->spec.http_path, sizeof(t->spec.http_path), "/healthz");
+	t = add_target("http-host", XLB_HC_HTTP, ok200.port);
+	snprintf(t->spec.http_path, sizeof(t->spec.http_path), "/ready?x=1");
+	snprintf(t->spec.http_host, sizeof(t->spec.http_host), "web.example");
+	t = add_target("http-500", XLB_HC_HTTP, err500.port);
+	add_target("tcp-on-500", XLB_HC_TCP, err500.port);
+	t = add_target("http-silent", XLB_HC_HTTP, silent.port);
+	t->spec.timeout_ms = 250;	/* longer than the period */
+	t->spec.failure_threshold = 1;
+	t = add_target("http-body-ok", XLB_HC_HTTP, ok200.port);
+	snprintf(t->spec.expect_body, sizeof(t->spec.expect_body), "all fine");
+	t = add_target("http-body-missing", XLB_HC_HTTP, ok200.port);
+	snprintf(t->spec.expect_body, sizeof(t->spec.expect_body), "nope");
+	add_target("http-302", XLB_HC_HTTP, redir.port);
+	add_target("http-103", XLB_HC_HTTP, hints.port);
+	add_target("http-garbage", XLB_HC_HTTP, garbage.port);
+	add_target("http-big-headers", XLB_HC_HTTP, big.port);
+	t = add_target("exec-true", XLB_HC_EXEC, 4242);
+	set_argv(t, 1, "/bin/true");
+	t = add_target("exec-false", XLB_HC_EXEC, 4242);
+	set_argv(t, 1, "/bin/false");
+	t = add_target("exec-in-path", XLB_HC_EXEC, 4242);
+	set_argv(t, 1, "true");
+	t = add_target("exec-not-found", XLB_HC_EXEC, 4242);
+	set_argv(t, 1, "xlb-no-such-probe");
+	t = add_target("exec-sleep", XLB_HC_EXEC, 4242);
+	set_argv(t, 2, "/bin/sleep", "10");
+	t->spec.timeout_ms = 300;
+	t->spec.period_ms = 1000;
+	t->spec.failure_threshold = 1;
+	t = add_target("exec-env", XLB_HC_EXEC, 4242);
+	set_argv(t, 3, "/bin/sh", "-c",
+		 "test \"$XLB_SERVICE\" = exec-env && test \"$XLB_ENDPOINT_PORT\" = 4242 && "
+		 "test \"$XLB_ENDPOINT_ADDR\" = 127.0.0.1 && "
+		 "test \"$PATH\" = /usr/sbin:/usr/bin:/sbin:/bin && test -z \"$HOME\" && "
+		 "test ! -t 0 && test \"$(cat)\" = \"\" && echo env-ok");
+	t = add_target("exec-output", XLB_HC_EXEC, 4242);
+	set_argv(t, 3, "/bin/sh", "-c", "echo something bad >&2; exit 3");
+	t = add_target("exec-leftover", XLB_HC_EXEC, 4242);
+	set_argv(t, 3, "/bin/sh", "-c", "sleep 31.4159 & exit 0");
+	t->spec.period_ms = 1000;
+	t = add_target("tcp-delay", XLB_HC_TCP, tcp.port);
+	t->spec.initial_delay_ms = 700;
+	t = add_target("flap", XLB_HC_TCP, flap.port);
+	t->spec.success_threshold = 2;
+	t->spec.failure_threshold = 2;
+	t = add_target("not-probed", XLB_HC_NONE, tcp.port);
+	t = add_target("tcp6-up", XLB_HC_TCP, 0);
+	xlb_ip_parse("::1", &t->addr);
+	tcp6.lfd = listen_on("::1", 0, &tcp6.port);
+	v6 = tcp6.lfd >= 0;
+	if (v6) {
+		t->port = tcp6.port;
+		ep_add(tcp6.lfd, (void *)((uintptr_t)&tcp6 | 1), EPOLLIN);
+	} else {
+		ntg--;	/* no IPv6 loopback here */
+	}
+
+	err = xlb_health_set_targets(H, tg, (size_t)ntg);
+	check(!err, "set_targets: %d targets accepted (%d)", ntg, err);
+	check(xlb_health_get(H, "not-probed", &tg[0].addr, tcp.port, &r) == -ENOENT,
+	      "a target of kind none is not probed (ENOENT)");
+	err = get("tcp-up", &r);
+	check(!err && r.verdict == XLB_HV_UNKNOWN && r.probes == 0,
+	      "a new target is UNKNOWN before its first probe");
+
+	tick_hook = hooks;
+	run_until(1500);
+
+	/* ---- verdicts after 1.5 s at 100 ms periods (1 s for exec-sleep) */
+	expect("tcp-up", "UH", "connected");
+	expect("tcp-closed", "UX", "connect: Connection refused");
+	{
+		const struct trans *x = nth("tcp-closed", 0);
+
+		check(x && !strcmp(x->why, "3 consecutive failures: connect: Connection refused") &&
+			      x->at_ms >= 200 && x->at_ms < 100 + 200 + 150,
+		      "tcp-closed: unhealthy after 3 failures, 2 periods after the first (at %lld ms, "
+		      "first probe within the first period), why \"%s\"",
+		      x ? (long long)x->at_ms : -1LL, x ? x->why : "");
+	}
+	expect("http-200", "UH", "HTTP 200 OK");
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want),
+			 "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUser-Agent: xlb-health/1\r\n"
+			 "Connection: close\r\n\r\n", ok200.port);
+		check(saw_request(&ok200, want), "http-200: the request is exactly GET, Host addr:port, "
+						  "User-Agent, Connection: close");
+		check(saw_request(&ok200, "GET /ready?x=1 HTTP/1.1\r\nHost: web.example\r\n"
+					  "User-Agent: xlb-health/1\r\nConnection: close\r\n\r\n"),
+		      "http-host: the Host header is the spec's http_host");
+	}
+	expect("http-host", "UH", "HTTP 200");
+	expect("http-500", "UX", "HTTP 500 Internal Server Error");
+	expect("tcp-on-500", "UH", "connected");
+	expect("http-silent", "UX", "read: timeout after 250 ms");
+	err = get("http-silent", &r);
+	check(!err && r.last_latency_us >= 250000 && r.last_latency_us < 400000,
+	      "http-silent: the probe gave up at its timeout (%u us)", r.last_latency_us);
+	check(silent.max_alive == 1,
+	      "http-silent: never more than one probe in flight (timeout 250 ms > period 100 ms): "
+	      "at most %d open at once", silent.max_alive);
+	err = get("http-silent", &r);
+	check(!err && r.probes >= 3 && r.probes <= 6,
+	      "http-silent: probes skip the periods a running probe overran (%llu in 1.5 s)",
+	      (unsigned long long)r.probes);
+	expect("http-body-ok", "UH", "body matched");
+	expect("http-body-missing", "UX", "body does not contain \"nope\"");
+	expect("http-302", "UH", "HTTP 302");
+	expect("http-103", "UH", "HTTP 200");
+	expect("http-garbage", "UX", "malformed status line");
+	expect("http-big-headers", "UX", "headers too large");
+	expect("exec-true", "UH", "exit 0");
+	expect("exec-false", "UX", "exit 1");
+	expect("exec-in-path", "UH", "exit 0");
+	expect("exec-not-found", "UX", "not found");
+	expect("exec-sleep", "UX", "exec: timeout after 300 ms, process group killed");
+	err = get("exec-sleep", &r);
+	check(!err && r.last_latency_us >= 300000 && r.last_latency_us < 500000,
+	      "exec-sleep: /bin/sleep 10 killed at its 300 ms timeout (%u us), not after 10 s",
+	      r.last_latency_us);
+	if (!sleep_checked_at)
+		check(false, "exec-sleep: no-zombie check did not run");
+	expect("exec-env", "UH", "exit 0: env-ok");
+	expect("exec-output", "UX", "exit 3: something bad");
+	{
+		const struct trans *x = nth("exec-output", 0);
+
+		check(x && strstr(x->why, "3 consecutive failures: exit 3: something bad"),
+		      "exec-output: the reason carries the output: \"%s\"", x ? x->why : "");
+	}
+	expect("exec-leftover", "UH", "exit 0");
+	if (!leftover_checked_at)
+		check(false, "exec-leftover: check did not run");
+	{
+		const struct trans *x = nth("tcp-delay", 0);
+
+		check(x && x->at_ms >= 700, "tcp-delay: first verdict after the initial delay (%lld ms)",
+		      x ? (long long)x->at_ms : -1LL);
+	}
+	if (v6)
+		expect("tcp6-up", "UH", "connected");
+	err = get("tcp-up", &r);
+	check(!err && r.probes >= 12 && r.probes <= 16 && r.failures == 0,
+	      "tcp-up: a 100 ms period gives ~14 probes in 1.5 s (%llu)", (unsigned long long)r.probes);
+
+	/* ---- the same set again: nothing restarts */
+	get("tcp-up", &r);
+	n = ntrans;
+	check(!xlb_health_set_targets(H, tg, (size_t)ntg), "set_targets: the same set again");
+	err = get("tcp-up", &r2);
+	check(!err && r2.verdict == XLB_HV_HEALTHY && r2.probes == r.probes &&
+		      r2.last_transition_ms == r.last_transition_ms,
+	      "kept targets keep verdict, counters and transition time");
+	run_until(1800);
+	check(ntrans == n || (ntrans == n + 1 && !strcmp(trans[n].service, "flap")),
+	      "no transition from re-setting the same targets (%d new)", ntrans - n);
+
+	/* ---- a server goes down, then comes back */
+	close(flap.lfd);
+	down_at = now_ms();
+	run_until(2800);
+	for (int i = 0; i < 50; i++) {
+		flap.lfd = listen_on("127.0.0.1", flap.port, NULL);
+		if (flap.lfd >= 0)
+			break;
+		usleep(1000);	/* the port may be briefly someone's source port */
+	}
+	ep_add(flap.lfd, (void *)((uintptr_t)&flap | 1), EPOLLIN);
+	up_at = now_ms();
+	run_until(3600);
+	expect("flap", "UH,HX,XH", "connected");
+	{
+		const struct trans *d = nth("flap", 1), *u = nth("flap", 2);
+
+		check(d && d->at_ms - down_at >= 100 && d->at_ms - down_at <= 350 &&
+			      !strcmp(d->why, "2 consecutive failures: connect: Connection refused"),
+		      "flap: unhealthy %lld ms after going down (failureThreshold 2 x 100 ms): %s",
+		      d ? (long long)(d->at_ms - down_at) : -1LL, d ? d->why : "");
+		check(u && u->at_ms - up_at >= 100 && u->at_ms - up_at <= 350 &&
+			      !strcmp(u->why, "2 consecutive successes: connected"),
+		      "flap: healthy %lld ms after coming back (successThreshold 2 x 100 ms): %s",
+		      u ? (long long)(u->at_ms - up_at) : -1LL, u ? u->why : "");
+	}
+
+	/* ---- a changed spec is a new target */
+	t = find_target("tcp-up");
+	t->spec.period_ms = 150;
+	err = xlb_health_set_targets(H, tg, (size_t)ntg);
+	if (!err)
+		err = get("tcp-up", &r);
+	check(!err && r.verdict == XLB_HV_UNKNOWN && r.probes == 0,
+	      "a changed spec starts over: UNKNOWN, 0 probes");
+	run_until(4000);
+	expect("tcp-up", "UH,UH", "connected");
+
+	/* ---- a bad target changes nothing */
+	t = add_target("bad", XLB_HC_HTTP, tcp.port);
+	snprintf(t->spec.http_path, sizeof(t->spec.http_path), "no-slash");
+	err = xlb_health_set_targets(H, tg, (size_t)ntg);
+	get("tcp-up", &r);
+	check(err == -EINVAL && r.verdict == XLB_HV_HEALTHY,
+	      "a bad target is refused (%d) and the running set is untouched", err);
+	ntg--;
+	tg[ntg] = tg[0];	/* a duplicate */
+	err = xlb_health_set_targets(H, tg, (size_t)ntg + 1);
+	check(err == -EINVAL, "a duplicate target is refused (%d)", err);
+
+	/* ---- remove everything: sockets closed, children killed and reaped */
+	check(!xlb_health_set_targets(H, NULL, 0), "set_targets: empty set");
+	check(get("tcp-up", &r) == -ENOENT, "removed targets are gone (ENOENT)");
+	n = ntrans;
+	run_until(4300);
+	check(ntrans == n, "removed targets report nothing");
+	children(&n, &z, "", NULL);
+	check(n == 0 && z == 0, "no child left after removal (%d children, %d zombies)", n, z);
+
+	/* Remove a running exec probe: killed and reaped. */
+	ntg = 0;
+	t = add_target("exec-running", XLB_HC_EXEC, 1);
+	set_argv(t, 2, "/bin/sleep", "30");
+	t->spec.period_ms = 50;
+	t->spec.timeout_ms = 20000;
+	xlb_health_set_targets(H, tg, 1);
+	run_until(4500);
+	children(&n, &z, "(sleep)", NULL);
+	check(n == 1, "exec-running: the probe's child runs (%d)", n);
+	xlb_health_set_targets(H, NULL, 0);
+	run_until(4600);
+	children(&n, &z, "", NULL);
+	check(n == 0, "exec-running: removed while running, killed and reaped (%d children)", n);
+
+	/* Freeing with a probe running: killed and reaped too. */
+	xlb_health_set_targets(H, tg, 1);
+	run_until(4800);
+	epoll_ctl(epfd, EPOLL_CTL_DEL, xlb_health_fd(H), NULL);
+	xlb_health_free(H);
+	children(&n, &z, "", NULL);
+	check(n == 0, "xlb_health_free: running children killed and reaped (%d children)", n);
+
+	n = engine_fds((const struct srv *const *)servers, sizeof(servers) / sizeof(servers[0]),
+		       fd_snap, nsnap, false);
+	check(n == 0, "no fd left by the engine: pidfd, timerfd, pipe, epoll, probe socket (%d)", n);
+
+	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		close(servers[i]->lfd);
+		for (int j = 0; j < servers[i]->nheld; j++)
+			close(servers[i]->held[j]);
+		for (int j = 0; j < servers[i]->nreqs; j++)
+			free(servers[i]->reqs[j]);
+	}
+	if (v6)
+		close(tcp6.lfd);
+	close(closed_fd);
+	close(epfd);
+
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
