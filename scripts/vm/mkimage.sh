@@ -83,9 +83,9 @@ if [ -n "$missing" ]; then
 	done
 fi
 step "download ($(du -sm "$OUT/debs" | cut -f1) MB of .debs)"
-SYS="$OUT/sysroot"
+SYS="$OUT/sysroot" ST="$OUT/initramfs"
 rm -rf "$SYS"; mkdir -p "$SYS"
-trap 'rm -rf "$SYS"' EXIT
+trap 'rm -rf "$SYS" "$ST" "$OUT"/*.tmp' EXIT   # scratch (sysroot is ~450 MB): never kept
 for p in $KPKG $PKGS_TOOLS $PKGS_LIBS; do
 	# newest cached version if several are present
 	d=$(ls -v "$OUT/debs/${p}_"*.deb | tail -1)
@@ -106,7 +106,7 @@ mv "$OUT/vmlinux.tmp" "$OUT/vmlinux"
 step "vmlinux"
 
 # 3. initramfs tree, merged-/usr layout
-ST="$OUT/initramfs"; rm -rf "$ST"
+rm -rf "$ST"
 mkdir -p "$ST"/usr/{bin,sbin,lib/$ARCH_LIB,lib64} "$ST"/{proc,sys,dev,run,tmp,etc/modprobe.d,root,host}
 ln -s usr/bin "$ST/bin"; ln -s usr/sbin "$ST/sbin"; ln -s usr/lib "$ST/lib"; ln -s usr/lib64 "$ST/lib64"
 mkdir -p "$ST/var"; ln -s ../run "$ST/var/run"; ln -s ../tmp "$ST/var/tmp"
@@ -198,5 +198,4 @@ mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
 	echo "initramfs $(stat -c %s "$OUT/initramfs.cpio.gz") bytes gz, $(du -sb "$ST" | cut -f1) bytes unpacked"
 	echo "modules preloaded: $(paste -sd' ' "$ST/etc/modules.load")"
 } > "$OUT/manifest.txt"
-rm -rf "$ST"
 step "initramfs $(( $(stat -c %s "$OUT/initramfs.cpio.gz") / 1024 )) KB"
