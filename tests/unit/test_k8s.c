@@ -687,6 +687,40 @@ static void test_endpoint_limit(void **state)
 	free(b.p);
 }
 
+/* Kubernetes' largest slice, every address many times over: merged into
+ * the distinct ones, quickly (duplicates are found by binary search). */
+static void test_many_duplicates(void **state)
+{
+	struct xlb_k8s_result r;
+	struct buf b = { 0 };
+	char err[512] = "";
+
+	(void)state;
+	bprintf(&b, SLICE_SVC);
+	bprintf(&b, SLICE("big", "ports: [{name: http, port: 8080}, "
+				 "{name: dns, port: 53, protocol: UDP}]\nendpoints:\n"));
+	for (int i = 0; i < 1000; i++) {
+		bprintf(&b, "- conditions: {ready: %s}\n  addresses: [", i % 3 ? "false" : "true");
+		for (int j = 0; j < 100; j++)
+			bprintf(&b, "10.1.%d.%d%s", (i * 100 + j) % 500 / 250, (i * 100 + j) % 250,
+				j < 99 ? ", " : "]\n");
+	}
+	if (xlb_k8s_parse(b.p, b.len, "t.yaml", &r, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(svc(&r, "default/web:http")->n_ep, 500);
+	assert_int_equal(svc(&r, "default/web:dns")->n_ep, 500);
+	/* Each address was listed ready at least once: ready wins. */
+	for (size_t i = 0; i < 500; i++)
+		assert_true(svc(&r, "default/web:http")->ep[i].ready);
+	xlb_k8s_result_free(&r);
+
+	/* One endpoint more than Kubernetes allows in a slice. */
+	bprintf(&b, "- addresses: [10.9.9.9]\n");
+	assert_int_equal(xlb_k8s_parse(b.p, b.len, "t.yaml", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "endpoints: more than 1000"));
+	free(b.p);
+}
+
 static void test_nesting_and_aliases(void **state)
 {
 	struct xlb_k8s_result r;
@@ -974,6 +1008,7 @@ int main(void)
 		cmocka_unit_test(test_slice_semantics),
 		cmocka_unit_test(test_bad_slices),
 		cmocka_unit_test(test_endpoint_limit),
+		cmocka_unit_test(test_many_duplicates),
 		cmocka_unit_test(test_nesting_and_aliases),
 		cmocka_unit_test(test_warning_cap),
 		cmocka_unit_test(test_no_error_buffer),

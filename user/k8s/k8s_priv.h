@@ -26,6 +26,7 @@ struct k8s_port {
 	uint8_t proto;
 	unsigned int line;	/* the ports[] entry */
 	size_t ep_cap;
+	uint16_t *order;	/* endpoint indexes sorted by (address, port) */
 };
 
 struct k8s_weight {

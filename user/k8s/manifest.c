@@ -521,6 +521,8 @@ static void ctx_free(struct k8s_ctx *c)
 	char *k;
 
 	for (size_t i = 0; i < c->n_svc; i++) {
+		for (size_t j = 0; j < c->svcs[i].n_ports; j++)
+			free(c->svcs[i].ports[j].order);
 		free(c->svcs[i].key);
 		free(c->svcs[i].ports);
 		free(c->svcs[i].weights);

@@ -15,6 +15,8 @@
 
 #include "k8s/k8s_priv.h"
 
+_Static_assert(XLB_MAX_ENDPOINTS <= UINT16_MAX, "endpoint indexes are 16-bit");
+
 struct slice_port {
 	const char *name;
 	uint8_t proto;		/* 0: SCTP, matches no service port */
@@ -187,19 +189,37 @@ static int rank(const struct xlb_endpoint *e)
 	return e->ready ? 2 : e->serving ? 1 : 0;
 }
 
+static int ep_cmp(const struct xlb_endpoint *a, const struct xlb_endpoint *b)
+{
+	int r = memcmp(a->addr.addr.a8, b->addr.addr.a8, sizeof(a->addr.addr.a8));
+
+	if (r)
+		return r;
+	return (a->port > b->port) - (a->port < b->port);
+}
+
+/* A slice may repeat addresses many times over (1000 endpoints of 100
+ * addresses each): finding duplicates by binary search keeps that cheap. */
 static int add_endpoint(struct k8s_ctx *c, struct k8s_port *kp, const struct xlb_endpoint *e,
 			unsigned int line)
 {
 	struct xlb_svc_desired *s = &c->out->svcs[kp->svc];
+	size_t lo = 0, hi = s->n_ep;
 
-	for (size_t i = 0; i < s->n_ep; i++) {
-		struct xlb_endpoint *o = &s->ep[i];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct xlb_endpoint *o = &s->ep[kp->order[mid]];
+		int r = ep_cmp(e, o);
 
-		if (o->port == e->port && xlb_ip_equal(&o->addr, &e->addr)) {
+		if (!r) {
 			if (rank(e) > rank(o))
 				*o = *e;
 			return 0;
 		}
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
 	if (s->n_ep == XLB_MAX_ENDPOINTS)
 		return k8s_fail(c, line, "service %s: more than %d endpoints", s->spec.name,
@@ -207,12 +227,19 @@ static int add_endpoint(struct k8s_ctx *c, struct k8s_port *kp, const struct xlb
 	if (s->n_ep == kp->ep_cap) {
 		size_t cap = kp->ep_cap ? 2 * kp->ep_cap : 8;
 		struct xlb_endpoint *v = realloc(s->ep, cap * sizeof(*v));
+		uint16_t *order;
 
 		if (!v)
 			return k8s_nomem(c);
 		s->ep = v;
+		order = realloc(kp->order, cap * sizeof(*order));
+		if (!order)
+			return k8s_nomem(c);
+		kp->order = order;
 		kp->ep_cap = cap;
 	}
+	memmove(&kp->order[lo + 1], &kp->order[lo], (s->n_ep - lo) * sizeof(*kp->order));
+	kp->order[lo] = (uint16_t)s->n_ep;
 	s->ep[s->n_ep++] = *e;
 	return 0;
 }
