@@ -1,0 +1,716 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""xlbd's gRPC API, judged by what a standard gRPC client (python3-grpcio) gets.
+
+Three ways to find a daemon:
+  --target unix:PATH     a daemon already running (its services are wiped!)
+  --xlbd build/xlbd      start xlbd (root): private --pin-dir under /sys/fs/bpf,
+                         temporary --state-dir, --iface a veth in a throwaway
+                         network namespace
+  --harness build/api-harness
+                         start the API test harness (real core and BPF
+                         dataplane, no interface; root)
+With none, build/xlbd is used if it exists, else build/api-harness.
+When the script starts the daemon it also checks the socket's mode, clean
+shutdown (streams end UNAVAILABLE, exit 0, socket removed), persistence across
+a restart and a corrupt state file being set aside.
+
+Stubs are generated from user/api/proto/xlb.proto into a temporary directory
+with protoc and /usr/bin/grpc_python_plugin (Debian: protobuf-compiler,
+protobuf-compiler-grpc, python3-grpcio, python3-protobuf).
+
+Closing line: "N passed, N failed".
+"""
+import argparse
+import glob
+import importlib
+import os
+import queue
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROTO = os.path.join(ROOT, "user", "api", "proto", "xlb.proto")
+MAX_MSG = 64 << 20
+TIMEOUT = 10
+
+grpc = pb = pbg = None
+PASSED = 0
+FAILED = 0
+
+
+def gen_stubs(outdir):
+    global grpc, pb, pbg
+    plugin = shutil.which("grpc_python_plugin") or "/usr/bin/grpc_python_plugin"
+    subprocess.run(["protoc", "--proto_path=" + os.path.dirname(PROTO),
+                    "--python_out=" + outdir, "--grpc_python_out=" + outdir,
+                    "--plugin=protoc-gen-grpc_python=" + plugin, PROTO], check=True)
+    sys.path.insert(0, outdir)
+    grpc = importlib.import_module("grpc")
+    pb = importlib.import_module("xlb_pb2")
+    pbg = importlib.import_module("xlb_pb2_grpc")
+
+
+def check(cond, name, detail=""):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+        print("ok   - " + name)
+    else:
+        FAILED += 1
+        print("FAIL - " + name + (": " + detail if detail else ""))
+    sys.stdout.flush()
+    return cond
+
+
+# --- daemon -------------------------------------------------------------------
+
+class Daemon:
+    """A daemon this script started (xlbd or the harness) and can restart."""
+
+    def __init__(self, kind, binary, workdir):
+        self.kind, self.binary, self.workdir = kind, binary, workdir
+        self.sockdir = os.path.join(workdir, "run", "xlb")   # created by the daemon
+        self.sock = os.path.join(self.sockdir, "xlbd.sock")
+        self.state_dir = os.path.join(workdir, "state")
+        self.target = "unix:" + self.sock
+        self.proc = None
+        self.log = os.path.join(workdir, "daemon.log")
+        self.ns = self.pin_dir = None
+        if kind == "xlbd":
+            tag = "xlbapi%d" % os.getpid()
+            self.ns = tag
+            self.pin_dir = "/sys/fs/bpf/" + tag
+            subprocess.run(["ip", "netns", "add", tag], check=True)
+            subprocess.run(["ip", "-n", tag, "link", "add", "xapi0", "type", "veth",
+                            "peer", "name", "xapi1"], check=True)
+            for dev in ("xapi0", "xapi1", "lo"):
+                subprocess.run(["ip", "-n", tag, "link", "set", dev, "up"], check=True)
+            subprocess.run(["ip", "-n", tag, "addr", "add", "192.0.2.1/24", "dev", "xapi0"],
+                           check=True)
+
+    def cmd(self):
+        if self.kind == "xlbd":
+            return ["ip", "netns", "exec", self.ns, self.binary, "--listen", self.target,
+                    "--state-dir", self.state_dir, "--pin-dir", self.pin_dir,
+                    "--iface", "xapi0", "--dataplane", "xdp"]
+        return [self.binary, "--listen", self.target, "--state-dir", self.state_dir]
+
+    def start(self):
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(self.cmd(), stdout=log, stderr=log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("daemon exited with %d; log:\n%s" % (self.proc.returncode,
+                                                                        self.tail()))
+            if os.path.exists(self.sock):
+                try:
+                    with grpc.insecure_channel(self.target) as ch:
+                        pbg.XlbStub(ch).GetStatus(pb.GetStatusRequest(), timeout=2)
+                    return
+                except grpc.RpcError:
+                    pass
+            time.sleep(0.1)
+        raise RuntimeError("daemon did not answer within 20 s; log:\n" + self.tail())
+
+    def stop(self, timeout=15):
+        """SIGTERM; the exit code (None if it had to be killed)."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+    def tail(self):
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-30:])
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        self.stop()
+        if self.ns:
+            subprocess.run(["ip", "netns", "del", self.ns], stderr=subprocess.DEVNULL)
+        if self.pin_dir and os.path.isdir(self.pin_dir):
+            subprocess.run(["rm", "-rf", self.pin_dir])
+
+
+# --- helpers ------------------------------------------------------------------
+
+def channel(target):
+    return grpc.insecure_channel(target, options=[
+        ("grpc.max_receive_message_length", MAX_MSG),
+        ("grpc.max_send_message_length", -1)])
+
+
+def ep(addr, port=8080, **kw):
+    return pb.Endpoint(address=addr, port=port, **kw)
+
+
+def svc(name, vip, port=80, n_eps=2, **kw):
+    kw.setdefault("protocol", pb.TCP)
+    s = pb.Service(name=name, cluster_ip=vip, port=port, **kw)
+    for i in range(n_eps):
+        s.endpoints.append(ep("10.1.%d.%d" % (i >> 8, (i & 0xff) + 1), ready=True, serving=True))
+    return s
+
+
+def desired(stub):
+    """The desired half of ListServices, comparable."""
+    r = stub.ListServices(pb.ListServicesRequest(), timeout=TIMEOUT)
+    return [s.service.SerializeToString(deterministic=True) for s in r.services]
+
+
+def wipe(stub):
+    stub.Restore(pb.RestoreRequest(), timeout=60)
+
+
+def rpc_error(fn):
+    """(code, details) of a failing call, or (OK, result)."""
+    try:
+        return grpc.StatusCode.OK, fn()
+    except grpc.RpcError as e:
+        return e.code(), e.details() or ""
+
+
+class Stream:
+    """A stream's responses, read by a thread, with a timeout per message."""
+
+    def __init__(self, call):
+        self.call = call
+        self.q = queue.Queue()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            for m in self.call:
+                self.q.put(("msg", m))
+            self.q.put(("end", None))
+        except grpc.RpcError as e:
+            self.q.put(("err", e))
+
+    def next(self, timeout=TIMEOUT):
+        return self.q.get(timeout=timeout)
+
+
+class SyncStream:
+    def __init__(self, ch):
+        self.req = queue.Queue()
+        self.stream = Stream(pbg.XlbStub(ch).Sync(iter(self.req.get, None)))
+
+    def send(self, m):
+        self.req.put(m)
+
+    def recv(self, timeout=TIMEOUT):
+        kind, m = self.stream.next(timeout)
+        if kind != "msg":
+            raise RuntimeError("stream ended: %s" % (m.code() if m else "OK"))
+        return m
+
+    def close(self):
+        self.req.put(None)
+
+
+# --- tests --------------------------------------------------------------------
+
+def test_status(stub, d):
+    r = stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT)
+    check(r.dataplane in ("xdp", "ipvs"), "GetStatus names the dataplane", repr(r.dataplane))
+    check(len(r.counters) > 0 and "rx" in r.counters, "GetStatus has the datapath counters")
+
+
+def test_socket(d):
+    if not d:
+        return
+    st = os.stat(d.sock)
+    check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600,
+          "socket is mode 0600", oct(st.st_mode))
+    dm = stat.S_IMODE(os.stat(d.sockdir).st_mode)
+    check(dm == 0o700, "socket directory created 0700", oct(dm))
+
+
+def test_upsert_list_set_delete(stub):
+    wipe(stub)
+    s = svc("web/a:http", "10.96.0.10", n_eps=0, type=pb.NODE_PORT, node_port=30080,
+            algorithm=pb.SH, affinity_timeout_seconds=600,
+            health_check=pb.HealthCheck(kind=pb.HealthCheck.HTTP_GET, http_path="/healthz",
+                                        period_ms=2000))
+    s.endpoints.extend([ep("10.1.0.1", ready=True, name="web-0"),
+                        ep("10.1.0.2", weight=5, weight_set=True, ready=True),
+                        ep("10.1.0.3", weight=0, weight_set=True, terminating=True)])
+    v1 = stub.UpsertService(pb.UpsertServiceRequest(service=s), timeout=TIMEOUT).version
+    check(v1 > 0, "UpsertService returns a version", str(v1))
+    r = stub.ListServices(pb.ListServicesRequest(name="web/a:http"), timeout=TIMEOUT)
+    got = r.services[0].service if len(r.services) == 1 else None
+    want = pb.Service()
+    want.CopyFrom(s)
+    want.endpoints[0].weight, want.endpoints[0].weight_set = 1, True
+    check(got == want, "ListServices returns what was upserted (unset weight = 1)",
+          "got %s" % got)
+    check([e.health for e in r.services[0].endpoints] == ["unknown"] * 3,
+          "endpoint health is unknown before any probe",
+          str([e.health for e in r.services[0].endpoints]))
+
+    v2 = stub.SetEndpoints(pb.SetEndpointsRequest(service="web/a:http", endpoints=[
+        ep("10.2.0.1", port=9090, ready=True), ep("10.2.0.2", port=9090, ready=True)]),
+        timeout=TIMEOUT).version
+    r = stub.ListServices(pb.ListServicesRequest(name="web/a:http"), timeout=TIMEOUT)
+    check(v2 > v1 and [(e.address, e.port) for e in r.services[0].service.endpoints] ==
+          [("10.2.0.1", 9090), ("10.2.0.2", 9090)] and r.services[0].service.port == 80,
+          "SetEndpoints replaces the endpoints only")
+    st = stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT)
+    check(st.services == 1 and st.endpoints == 2 and st.version == v2,
+          "GetStatus counts services, endpoints and the version",
+          "%d %d %d" % (st.services, st.endpoints, st.version))
+
+    v3 = stub.DeleteService(pb.DeleteServiceRequest(name="web/a:http"), timeout=TIMEOUT).version
+    code, msg = rpc_error(lambda: stub.ListServices(
+        pb.ListServicesRequest(name="web/a:http"), timeout=TIMEOUT))
+    check(v3 > v2 and code == grpc.StatusCode.NOT_FOUND and desired(stub) == [],
+          "DeleteService removes it", "%s %s" % (code, msg))
+
+
+def raw_with(s, placeholder, bad):
+    """UpsertServiceRequest bytes with one string's bytes replaced."""
+    b = pb.UpsertServiceRequest(service=s).SerializeToString()
+    assert placeholder.encode() in b and len(placeholder) == len(bad)
+    return b.replace(placeholder.encode(), bad)
+
+
+def test_bad_requests(stub, ch):
+    wipe(stub)
+    stub.UpsertService(pb.UpsertServiceRequest(service=svc("base/b", "10.96.1.1", type=pb.NODE_PORT,
+                                                           node_port=30001)), timeout=TIMEOUT)
+    before = desired(stub)
+    raw = {m: ch.unary_unary("/xlb.v1.Xlb/" + m) for m in
+           ("UpsertService", "SetEndpoints", "DeleteService", "Restore", "ListServices")}
+    up = lambda s: (lambda: stub.UpsertService(pb.UpsertServiceRequest(service=s), timeout=TIMEOUT))
+
+    def mod(**kw):
+        s = svc("bad/x", "10.96.2.1")
+        for k, v in kw.items():
+            if isinstance(v, pb.HealthCheck):
+                getattr(s, k).CopyFrom(v)
+            else:
+                setattr(s, k, v)
+        return s
+
+    def mod_ep(i, **kw):
+        s = svc("bad/x", "10.96.2.1", n_eps=3)
+        for k, v in kw.items():
+            setattr(s.endpoints[i], k, v)
+        return s
+
+    many = svc("bad/x", "10.96.2.1", n_eps=513)
+    dup = svc("bad/x", "10.96.2.1", n_eps=2)
+    dup.endpoints[1].address = dup.endpoints[0].address
+    utf8_name = svc("ZZZZ", "10.96.2.1")
+    utf8_ep = svc("bad/x", "10.96.2.1")
+    utf8_ep.endpoints[0].name = "QQQQ"
+    INV, NF = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
+
+    cases = [
+        ("unknown service: DeleteService", lambda: stub.DeleteService(
+            pb.DeleteServiceRequest(name="svc/absent"), timeout=TIMEOUT), NF, "svc/absent"),
+        ("unknown service: SetEndpoints", lambda: stub.SetEndpoints(pb.SetEndpointsRequest(
+            service="svc/absent", endpoints=[ep("10.1.0.1")]), timeout=TIMEOUT), NF, "svc/absent"),
+        ("unknown service: ListServices", lambda: stub.ListServices(
+            pb.ListServicesRequest(name="svc/absent"), timeout=TIMEOUT), NF, "svc/absent"),
+        ("bad address: cluster_ip 10.0.0.300", up(mod(cluster_ip="10.0.0.300")), INV,
+         "service.cluster_ip: not an IPv4 address"),
+        ("bad address: IPv6 cluster_ip", up(mod(cluster_ip="fd00::1")), INV, "service.cluster_ip"),
+        ("bad address: endpoint 10.1.0.x", up(mod_ep(1, address="10.1.0.x")), INV,
+         "service.endpoints[1].address: not an IPv4 address"),
+        ("port 70000", up(mod(port=70000)), INV, "service.port out of range: 70000"),
+        ("port 0", up(mod(port=0)), INV, "service.port out of range: 0"),
+        ("endpoint port 70000", up(mod_ep(2, port=70000)), INV,
+         "service.endpoints[2].port out of range: 70000"),
+        ("node_port 70000", up(mod(type=pb.NODE_PORT, node_port=70000)), INV,
+         "service.node_port out of range: 70000"),
+        ("weight 70000", up(mod_ep(0, weight=70000, weight_set=True)), INV,
+         "service.endpoints[0].weight out of range: 70000"),
+        ("unknown enum: protocol 7", up(mod(protocol=7)), INV, "service.protocol: unknown value 7"),
+        ("unknown enum: type 9", up(mod(type=9)), INV, "service.type: unknown value 9"),
+        ("unknown enum: algorithm 9", up(mod(algorithm=9)), INV,
+         "service.algorithm: unknown value 9"),
+        ("unknown enum: health kind 9", up(mod(health_check=pb.HealthCheck(kind=9))), INV,
+         "service.health_check.kind: unknown value 9"),
+        ("protocol unset", up(mod(protocol=0)), INV, "service.protocol: required"),
+        ("duplicate endpoint", up(dup), INV,
+         "service.endpoints[1]: duplicate of service.endpoints[0]"),
+        ("too many endpoints (513)", up(many), INV, "service.endpoints: too many endpoints: 513"),
+        ("name of 200 bytes", up(mod(name="n" * 200)), INV, "service.name: too long"),
+        ("empty name", up(mod(name="")), INV, "service.name: required"),
+        ("no service", lambda: stub.UpsertService(pb.UpsertServiceRequest(), timeout=TIMEOUT),
+         INV, "service: required"),
+        ("cluster IP:port taken by another service", up(svc("bad/x", "10.96.1.1")),
+         grpc.StatusCode.ALREADY_EXISTS, "already used"),
+        ("node port taken by another service",
+         up(svc("bad/x", "10.96.2.1", type=pb.NODE_PORT, node_port=30001)),
+         grpc.StatusCode.ALREADY_EXISTS, "node_port 30001"),
+        ("SetEndpoints port 0", lambda: stub.SetEndpoints(pb.SetEndpointsRequest(
+            service="base/b", endpoints=[ep("10.1.0.1", port=0)]), timeout=TIMEOUT), INV,
+         "endpoints[0].port out of range: 0"),
+        ("SetEndpoints duplicate", lambda: stub.SetEndpoints(pb.SetEndpointsRequest(
+            service="base/b", endpoints=[ep("10.1.0.1"), ep("10.1.0.1")]), timeout=TIMEOUT), INV,
+         "endpoints[1]: duplicate of endpoints[0]"),
+        ("invalid UTF-8 in the name", lambda: raw["UpsertService"](
+            raw_with(utf8_name, "ZZZZ", b"\xc3\x28ZZ"), timeout=TIMEOUT), INV,
+         "service.name: invalid UTF-8 at byte 0"),
+        ("invalid UTF-8 in an endpoint name", lambda: raw["UpsertService"](
+            raw_with(utf8_ep, "QQQQ", b"Q\xed\xa0\x80"), timeout=TIMEOUT), INV,
+         "service.endpoints[0].name: invalid UTF-8 at byte 1"),
+        ("Restore: invalid service, nothing restored", lambda: stub.Restore(pb.RestoreRequest(
+            services=[svc("r/1", "10.96.3.1"), svc("r/2", "10.96.3.2", port=0)]),
+            timeout=TIMEOUT), INV, "services[1].port out of range: 0"),
+        ("Restore: the same name twice", lambda: stub.Restore(pb.RestoreRequest(
+            services=[svc("r/1", "10.96.3.1"), svc("r/1", "10.96.3.2")]), timeout=TIMEOUT),
+         INV, "services[1].name: duplicate of services[0]"),
+        ("unknown method", lambda: ch.unary_unary("/xlb.v1.Xlb/Nope")(b"", timeout=TIMEOUT),
+         grpc.StatusCode.UNIMPLEMENTED, "unknown method /xlb.v1.Xlb/Nope"),
+        ("unknown service", lambda: ch.unary_unary("/other.Svc/Get")(b"", timeout=TIMEOUT),
+         grpc.StatusCode.UNIMPLEMENTED, "unknown method /other.Svc/Get"),
+    ]
+    malformed = [("truncated length", b"\x0a\xff\xff\xff"),
+                 ("bad varint", b"\x08" + b"\xff" * 11),
+                 ("truncated field", b"\x0a\x05\x0a\x03ab"),
+                 ("bad wire type", b"\x0f\x01")]
+    for m in raw:
+        for desc, b in malformed:
+            cases.append(("malformed bytes (%s) to %s" % (desc, m),
+                          (lambda m=m, b=b: raw[m](b, timeout=TIMEOUT)), INV, "malformed request"))
+    for desc, fn, want, text in cases:
+        code, msg = rpc_error(fn)
+        same = desired(stub) == before
+        check(code == want and text in msg and same, "bad request: " + desc,
+              "%s \"%s\"%s" % (code, msg, "" if same else ", state changed!"))
+
+    # Over the 64 MiB limit: refused by gRPC before the handler, daemon alive.
+    blob = b"\0" * (MAX_MSG + 1024)
+    code, msg = rpc_error(lambda: raw["UpsertService"](blob, timeout=60))
+    check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and desired(stub) == before,
+          "a message over 64 MiB: RESOURCE_EXHAUSTED, state unchanged", "%s %s" % (code, msg))
+    del blob
+    wipe(stub)
+
+
+def test_sync(stub, ch):
+    wipe(stub)
+    s = SyncStream(ch)
+    acks = []
+
+    def send(m):
+        s.send(m)
+        r = s.recv()
+        acks.append(r.version)
+        return r
+
+    r = send(pb.SyncRequest(version=1, snapshot=True, upserts=[
+        svc("s/a", "10.96.4.1"), svc("s/b", "10.96.4.2"), svc("s/c", "10.96.4.3")]))
+    # The ack comes after the core applied it: the state is there already.
+    names = [x.service.name for x in stub.ListServices(pb.ListServicesRequest(),
+                                                       timeout=TIMEOUT).services]
+    check(r.ok and r.version == 1 and r.applied_services == 3 and names == ["s/a", "s/b", "s/c"],
+          "Sync snapshot acked after it is applied", "%s %s" % (r, names))
+    r = send(pb.SyncRequest(version=2, upserts=[svc("s/d", "10.96.4.4")]))
+    check(r.ok and r.version == 2, "Sync delta upsert acked", str(r))
+    r = send(pb.SyncRequest(version=3, deletes=["s/a"]))
+    check(r.ok and r.version == 3 and len(desired(stub)) == 3, "Sync delta delete acked", str(r))
+    before = desired(stub)
+    r = send(pb.SyncRequest(version=4, upserts=[svc("s/e", "10.96.4.5"),
+                                                svc("s/f", "10.96.4.6", port=0)]))
+    check(not r.ok and r.version == 4 and r.error == "upserts[1].port out of range: 0" and
+          desired(stub) == before, "Sync rejects a bad delta whole, names the field", str(r))
+    r = send(pb.SyncRequest(version=5, deletes=["s/zz"]))
+    check(not r.ok and "s/zz" in r.error and desired(stub) == before,
+          "Sync rejects deleting an unknown service", str(r))
+    r = send(pb.SyncRequest(version=6, upserts=[svc("s/e", "10.96.4.5")]))
+    check(r.ok and r.version == 6, "the stream goes on after a rejection", str(r))
+    r = send(pb.SyncRequest(version=6, upserts=[svc("s/g", "10.96.4.7")]))
+    check(not r.ok and "version" in r.error, "Sync rejects a version that does not increase",
+          str(r))
+    r = send(pb.SyncRequest(version=7, snapshot=True, deletes=["s/b"]))
+    check(not r.ok and "deletes" in r.error, "Sync rejects deletes in a snapshot", str(r))
+    r = send(pb.SyncRequest(version=8, upserts=[svc("s/h", "10.96.4.8", protocol=9)]))
+    check(not r.ok and r.error == "upserts[0].protocol: unknown value 9",
+          "Sync rejects an unknown enum value", str(r))
+    # Pipelined: 50 deltas sent at once, acked in order.
+    for i in range(50):
+        s.send(pb.SyncRequest(version=100 + i, upserts=[svc("s/p%02d" % i, "10.96.5.%d" % (i + 1))]))
+    got = []
+    for i in range(50):
+        r = s.recv()
+        got.append((r.version, r.ok))
+    check(got == [(100 + i, True) for i in range(50)], "50 pipelined deltas acked in order",
+          str(got[:5]))
+    check(acks == [1, 2, 3, 4, 5, 6, 6, 7, 8], "acks carry the request versions in order",
+          str(acks))
+    s.close()
+    kind, e = s.stream.next()
+    check(kind == "end", "Sync ends OK after the client half-closes",
+          str(e.code() if kind == "err" else kind))
+
+    # A malformed message in the stream ends it; the state stays.
+    before = desired(stub)
+    q = queue.Queue()
+    raw = ch.stream_stream("/xlb.v1.Xlb/Sync")
+    st = Stream(raw(iter(q.get, None)))
+    q.put(pb.SyncRequest(version=1).SerializeToString())
+    first = st.next()
+    q.put(b"\x0a\xff\xff\xff")
+    second = st.next()
+    q.put(None)
+    ok1 = first[0] == "msg" and pb.SyncResponse.FromString(first[1]).ok
+    check(ok1 and second[0] == "err" and second[1].code() == grpc.StatusCode.INVALID_ARGUMENT and
+          "message #2: malformed request" in second[1].details() and desired(stub) == before,
+          "a malformed Sync message ends the stream with INVALID_ARGUMENT",
+          "%s %s" % (first[0], second[1].details() if second[0] == "err" else second))
+    wipe(stub)
+
+
+def test_concurrent(stub, target):
+    wipe(stub)
+    n_threads, per = 8, 25
+    versions, errors = [], []
+    lock = threading.Lock()
+
+    def worker(t):
+        with channel(target) as c:
+            st = pbg.XlbStub(c)
+            for i in range(per):
+                try:
+                    v = st.UpsertService(pb.UpsertServiceRequest(service=svc(
+                        "c/t%d-%02d" % (t, i), "10.97.%d.%d" % (t, i + 1))), timeout=30).version
+                    with lock:
+                        versions.append(v)
+                except grpc.RpcError as e:
+                    with lock:
+                        errors.append("%s %s" % (e.code(), e.details()))
+
+    ts = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
+    t0 = time.time()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    dt = time.time() - t0
+    n = len(desired(stub))
+    check(not errors and n == n_threads * per and len(set(versions)) == n_threads * per,
+          "%d clients x %d upserts at once: all applied, distinct versions (%.1f s)" %
+          (n_threads, per, dt), "errors %s, %d services, %d versions" % (errors[:3], n,
+                                                                         len(set(versions))))
+    wipe(stub)
+
+
+def test_watch(stub, ch, target):
+    wipe(stub)
+    w1 = Stream(pbg.XlbStub(ch).Watch(pb.WatchRequest()))
+    ch2 = channel(target)
+    w2 = Stream(pbg.XlbStub(ch2).Watch(pb.WatchRequest()))
+    # Headers arrive once the watch is registered.
+    w1.call.initial_metadata()
+    w2.call.initial_metadata()
+    stub.UpsertService(pb.UpsertServiceRequest(service=svc("w/a", "10.98.0.1")), timeout=TIMEOUT)
+    stub.SetEndpoints(pb.SetEndpointsRequest(service="w/a", endpoints=[ep("10.1.9.9")]),
+                      timeout=TIMEOUT)
+    stub.DeleteService(pb.DeleteServiceRequest(name="w/a"), timeout=TIMEOUT)
+    for name, w in (("first", w1), ("second", w2)):
+        evs = []
+        try:
+            for _ in range(3):
+                kind, m = w.next(5)
+                if kind != "msg":
+                    break
+                evs.append((m.kind, m.service))
+        except queue.Empty:
+            pass
+        want = [(pb.Event.SERVICE_UPSERT, "w/a"), (pb.Event.SERVICE_UPSERT, "w/a"),
+                (pb.Event.SERVICE_DELETE, "w/a")]
+        check(evs == want, "Watch (%s watcher) gets upsert, upsert, delete in order" % name,
+              str(evs))
+    w1.call.cancel()
+    w2.call.cancel()
+    ch2.close()
+    # The server still serves after watchers went away.
+    check(stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT).dataplane != "",
+          "cancelled watchers leave the server serving")
+
+
+def test_backup_restore(stub):
+    wipe(stub)
+    for i in range(3):
+        stub.UpsertService(pb.UpsertServiceRequest(service=svc("b/%d" % i, "10.99.0.%d" % (i + 1))),
+                           timeout=TIMEOUT)
+    before = desired(stub)
+    b = stub.Backup(pb.BackupRequest(), timeout=TIMEOUT)
+    check(len(b.services) == 3 and b.version > 0, "Backup returns the services and a version")
+    wipe(stub)
+    v = stub.Restore(pb.RestoreRequest(services=b.services), timeout=TIMEOUT).version
+    check(desired(stub) == before and v > b.version, "Restore brings them back")
+    wipe(stub)
+    check(desired(stub) == [], "Restore of nothing empties the state")
+
+
+def test_conntrack(stub):
+    r = stub.ListConntrack(pb.ListConntrackRequest(limit=10), timeout=TIMEOUT)
+    check(len(r.entries) <= 10, "ListConntrack answers within the limit")
+    r = stub.FlushConntrack(pb.FlushConntrackRequest(), timeout=TIMEOUT)
+    check(r.removed >= 0, "FlushConntrack answers")
+
+
+def test_big_snapshot(stub, ch):
+    wipe(stub)
+    n = 10000
+    req = pb.SyncRequest(version=1, snapshot=True)
+    for i in range(n):
+        s = req.upserts.add(name="big/ns-%03d/service-%05d:https" % (i % 100, i),
+                            cluster_ip="10.%d.%d.%d" % (100 + (i >> 16), (i >> 8) & 0xff, i & 0xff or 1),
+                            port=443 + (i & 0xff == 0), protocol=pb.TCP)
+        for k in range(3):
+            s.endpoints.add(address="10.%d.%d.%d" % (200 + k, i >> 8, i & 0xff), port=8443,
+                            ready=True, serving=True, name="service-%05d-7d9f8b6c5d-%05d" % (i, k))
+    size = req.ByteSize()
+    s = SyncStream(ch)
+    t0 = time.time()
+    s.send(req)
+    r = s.recv(timeout=300)
+    dt = time.time() - t0
+    st = stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT)
+    check(r.ok and st.services == n and st.endpoints == 3 * n,
+          "a %d-service snapshot (%.1f MiB) is applied (%.1f s)" % (n, size / 2**20, dt),
+          "%s, %d services" % (r.error, st.services))
+    t0 = time.time()
+    lst = stub.ListServices(pb.ListServicesRequest(), timeout=120)
+    in_dp = sum(e.in_datapath for x in lst.services for e in x.endpoints)
+    check(len(lst.services) == n and in_dp == 3 * n,
+          "ListServices of %d services (%.1f MiB, %.1f s), every endpoint in the datapath" %
+          (n, lst.ByteSize() / 2**20, time.time() - t0), "%d in datapath" % in_dp)
+    s.close()
+    wipe(stub)
+
+
+def test_lifecycle(d, target):
+    """Needs a daemon this script started: persistence, corrupt state, stop."""
+    if not d:
+        return
+    with channel(target) as c:
+        stub = pbg.XlbStub(c)
+        wipe(stub)
+        v = stub.UpsertService(pb.UpsertServiceRequest(service=svc("p/kept", "10.96.8.1")),
+                               timeout=TIMEOUT).version
+        before = desired(stub)
+        # Open streams must be ended by the shutdown, not hang it.
+        w = Stream(stub.Watch(pb.WatchRequest()))
+        w.call.initial_metadata()
+        sy = SyncStream(c)
+        sy.send(pb.SyncRequest(version=1, upserts=[svc("p/kept2", "10.96.8.2")]))
+        sy.recv()
+        before = desired(stub)
+        t0 = time.time()
+        rc = d.stop()
+        dt = time.time() - t0
+        wk, we = w.next(5)
+        while wk == "msg":      # the events of the changes above
+            wk, we = w.next(5)
+        sk, se = sy.stream.next(5)
+    check(rc == 0, "SIGTERM: the daemon exits 0 (%.1f s)" % dt, "rc %s; log:\n%s" % (rc, d.tail()))
+    check(wk == "err" and we.code() == grpc.StatusCode.UNAVAILABLE and
+          sk == "err" and se.code() == grpc.StatusCode.UNAVAILABLE,
+          "open Watch and Sync streams end UNAVAILABLE on shutdown",
+          "%s %s / %s %s" % (wk, we and we.code(), sk, se and se.code()))
+    check(not os.path.exists(d.sock), "the socket is removed on exit")
+
+    d.start()
+    with channel(target) as c:
+        stub = pbg.XlbStub(c)
+        st = stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT)
+        check(desired(stub) == before and st.version >= v + 1,
+              "services and version survive a restart (state file)",
+              "version %d" % st.version)
+    d.stop()
+    state = os.path.join(d.state_dir, "state.pb")
+    with open(state, "r+b") as f:
+        f.seek(20)
+        f.write(b"\xde\xad\xbe\xef")
+    d.start()
+    with channel(target) as c:
+        stub = pbg.XlbStub(c)
+        aside = glob.glob(state + ".corrupt-*")
+        check(aside != [] and desired(stub) == [],
+              "a corrupt state file is set aside and the daemon starts empty",
+              "aside %s; log:\n%s" % (aside, d.tail()))
+        stub.UpsertService(pb.UpsertServiceRequest(service=svc("p/new", "10.96.8.3")),
+                           timeout=TIMEOUT)
+        check(os.path.exists(state), "a fresh state file is written")
+        wipe(stub)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--target", help="unix:PATH of a running daemon (its services are wiped)")
+    g.add_argument("--xlbd", help="start this xlbd (root)")
+    g.add_argument("--harness", help="start this API harness (root)")
+    ap.add_argument("--skip-big", action="store_true", help="skip the 10,000-service snapshot")
+    a = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="xlb-test-api.")
+    gen_stubs(tmp)
+    d = None
+    try:
+        if not a.target and not a.xlbd and not a.harness:
+            if os.access(os.path.join(ROOT, "build", "xlbd"), os.X_OK):
+                a.xlbd = os.path.join(ROOT, "build", "xlbd")
+            else:
+                a.harness = os.path.join(ROOT, "build", "api-harness")
+        if a.xlbd:
+            d = Daemon("xlbd", a.xlbd, tmp)
+        elif a.harness:
+            d = Daemon("harness", a.harness, tmp)
+        if d:
+            print("# daemon: %s" % " ".join(d.cmd()))
+            d.start()
+        target = d.target if d else a.target
+        with channel(target) as ch:
+            stub = pbg.XlbStub(ch)
+            test_socket(d)
+            test_status(stub, d)
+            test_upsert_list_set_delete(stub)
+            test_bad_requests(stub, ch)
+            test_sync(stub, ch)
+            test_concurrent(stub, target)
+            test_watch(stub, ch, target)
+            test_backup_restore(stub)
+            test_conntrack(stub)
+            if not a.skip_big:
+                test_big_snapshot(stub, ch)
+        test_lifecycle(d, target)
+    except Exception as e:  # a broken run is a failure, not a traceback
+        import traceback
+        traceback.print_exc()
+        check(False, "the run completed", "%s: %s" % (type(e).__name__, e))
+        if d:
+            print(d.tail())
+    finally:
+        if d:
+            d.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d passed, %d failed" % (PASSED, FAILED))
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
