@@ -405,6 +405,9 @@ static const struct {
 	{ "port huge",
 	  "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  clusterIP: 10.96.0.1\n"
 	  "  ports:\n  - port: 99999999999999999999999\n", 7, "out of range" },
+	{ "port with a leading zero",
+	  "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  clusterIP: 10.96.0.1\n"
+	  "  ports:\n  - port: 080\n", 7, "leading zero (octal in YAML 1.1)" },
 	{ "port float",
 	  "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  clusterIP: 10.96.0.1\n"
 	  "  ports:\n  - port: 80.5\n", 7, "\"80.5\" is not an integer" },

@@ -17,6 +17,9 @@
 #define DEFAULT_FILE "<input>"
 
 static void vformat(struct k8s_ctx *c, char *buf, size_t size, unsigned int line,
+		    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void vformat(struct k8s_ctx *c, char *buf, size_t size, unsigned int line,
 		    const char *fmt, va_list ap)
 {
 	int n;
@@ -145,6 +148,10 @@ int k8s_int(struct k8s_ctx *c, const struct ynode *n, const char *what, int64_t 
 			x = x * 10 + (*p - '0');
 	if (!digits || *p || (size_t)(p - n->str) != n->len)
 		return k8s_fail(c, n->line, "%s: \"%s\" is not an integer", what,
+				ynode_text(n, text, sizeof(text)));
+	/* YAML 1.1, which Kubernetes' decoder speaks, reads 010 as 8. */
+	if (digits > 1 && p[-digits] == '0')
+		return k8s_fail(c, n->line, "%s: \"%s\": leading zero (octal in YAML 1.1)", what,
 				ynode_text(n, text, sizeof(text)));
 	if (neg)
 		x = -x;
