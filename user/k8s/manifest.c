@@ -319,6 +319,16 @@ static int kind_of(struct k8s_ctx *c, const struct ynode *obj, const char *dkind
 	return 0;
 }
 
+/* A string from the input, cut and with control characters shown as '?'. */
+static const char *printable(char *buf, size_t size, const char *s)
+{
+	snprintf(buf, size, "%s", s);
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return buf;
+}
+
 enum pass { PASS_SERVICES, PASS_SLICES };
 
 static int visit(struct k8s_ctx *c, const struct ynode *obj, const char *dkind,
@@ -326,7 +336,7 @@ static int visit(struct k8s_ctx *c, const struct ynode *obj, const char *dkind,
 {
 	const struct ynode *items, *item;
 	const char *kind, *api;
-	char what[48], text[64];
+	char what[48], text[64], api_text[64];
 	int ret;
 
 	c->obj[0] = '\0';
@@ -359,12 +369,10 @@ static int visit(struct k8s_ctx *c, const struct ynode *obj, const char *dkind,
 		return pass == PASS_SLICES ? k8s_slice(c, obj) : 0;
 	if (pass != PASS_SERVICES)
 		return 0;
-	snprintf(text, sizeof(text), "%.60s", kind);
-	for (char *p = text; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	printable(text, sizeof(text), kind);
 	if (!strcmp(kind, "Service") || !strcmp(kind, "EndpointSlice"))
-		return k8s_warn(c, obj->line, "kind %s of apiVersion %.60s skipped", text, api);
+		return k8s_warn(c, obj->line, "kind %s of apiVersion %s skipped", text,
+				printable(api_text, sizeof(api_text), api));
 	return k8s_warn(c, obj->line, "kind %s skipped", text);
 }
 

@@ -54,12 +54,12 @@ static int annotation(struct k8s_ctx *c, struct svc_base *b, const struct ynode 
 {
 	struct xlb_health_spec *hc = &b->d.hc;
 	const char *key = k->str, *s = "";
-	char why[128];
+	char why[128], text[96];
 	int ret;
 
 	if (strncmp(key, ANNOT_PREFIX, strlen(ANNOT_PREFIX)))
 		return 0;
-	if (!ynode_is_null(val) && (ret = k8s_str(c, val, key, &s)))
+	if (!ynode_is_null(val) && (ret = k8s_str(c, val, ynode_text(k, text, sizeof(text)), &s)))
 		return ret;
 	if (!strcmp(key, "xlb.io/lb-algorithm")) {
 		if (xlb_algo_parse(s, &b->d.spec.algo))
@@ -91,8 +91,6 @@ static int annotation(struct k8s_ctx *c, struct svc_base *b, const struct ynode 
 		b->hc_params = true;
 		return annot_threshold(c, val, key, s, &hc->success_threshold);
 	} else {
-		char text[96];
-
 		return k8s_warn(c, k->line, "annotation %s unknown, ignored",
 				ynode_text(k, text, sizeof(text)));
 	}
@@ -137,9 +135,12 @@ static int affinity(struct k8s_ctx *c, struct svc_base *b, const struct ynode *s
 	ret = k8s_str(c, n, "spec.sessionAffinity", &s);
 	if (ret || !strcmp(s, "None"))
 		return ret;
-	if (strcmp(s, "ClientIP"))
-		return k8s_fail(c, n->line, "spec.sessionAffinity: \"%.32s\": want ClientIP or None",
-				s);
+	if (strcmp(s, "ClientIP")) {
+		char text[32];
+
+		return k8s_fail(c, n->line, "spec.sessionAffinity: \"%s\": want ClientIP or None",
+				ynode_text(n, text, sizeof(text)));
+	}
 	b->d.spec.affinity_timeout = XLB_DEFAULT_AFFINITY_TIMEOUT;
 	n = k8s_field(k8s_field(k8s_field(spec, "sessionAffinityConfig"), "clientIP"),
 		      "timeoutSeconds");
