@@ -658,6 +658,89 @@ def test_lifecycle(d, target):
         wipe(stub)
 
 
+def make_pki(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate."""
+    def run(*a):
+        subprocess.run(a, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    j = lambda n: os.path.join(d, n)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", j("ca.key"), "-out", j("ca.crt"), "-days", "1", "-subj", "/CN=xlb test CA")
+    with open(j("ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for who in ("server", "client"):
+        run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", j(who + ".key"), "-out", j(who + ".csr"), "-subj", "/CN=xlb " + who)
+        run("openssl", "x509", "-req", "-in", j(who + ".csr"), "-CA", j("ca.crt"), "-CAkey",
+            j("ca.key"), "-CAcreateserial", "-out", j(who + ".crt"), "-days", "1",
+            "-extfile", j("ext"))
+    return {n: open(j(n), "rb").read() for n in ("ca.crt", "server.crt", "server.key",
+                                                   "client.crt", "client.key")}
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_tls(d):
+    """Harness only (its TLS flags are known): TCP needs TLS; client CA enforced."""
+    if not d or d.kind != "harness":
+        return
+    pki_dir = os.path.join(d.workdir, "pki")
+    os.mkdir(pki_dir)
+    pki = make_pki(pki_dir)
+    j = lambda n: os.path.join(pki_dir, n)
+    port = free_port()
+    addr = "127.0.0.1:%d" % port
+    sock = os.path.join(d.workdir, "tls.sock")
+    r = subprocess.run([d.binary, "--listen", "unix:" + sock, "--listen", addr],
+                       capture_output=True, text=True, timeout=20)
+    check(r.returncode != 0 and "TLS" in r.stderr, "a TCP listener without TLS is refused",
+          r.stderr.strip())
+
+    def call(creds):
+        with grpc.secure_channel(addr, creds) as c:
+            return rpc_error(lambda: pbg.XlbStub(c).GetStatus(pb.GetStatusRequest(), timeout=5))
+
+    for client_ca in (False, True):
+        cmd = [d.binary, "--listen", "unix:" + sock, "--listen", addr,
+               "--tls-cert", j("server.crt"), "--tls-key", j("server.key")]
+        if client_ca:
+            cmd += ["--tls-client-ca", j("ca.crt")]
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 20
+            while not os.path.exists(sock) and time.time() < deadline and p.poll() is None:
+                time.sleep(0.1)
+            time.sleep(0.2)
+            anon = call(grpc.ssl_channel_credentials(root_certificates=pki["ca.crt"]))
+            mutual = call(grpc.ssl_channel_credentials(
+                root_certificates=pki["ca.crt"], private_key=pki["client.key"],
+                certificate_chain=pki["client.crt"]))
+            with grpc.insecure_channel(addr) as c:
+                plain = rpc_error(lambda: pbg.XlbStub(c).GetStatus(pb.GetStatusRequest(),
+                                                                    timeout=5))
+            if client_ca:
+                check(anon[0] == grpc.StatusCode.UNAVAILABLE and mutual[0] == grpc.StatusCode.OK,
+                      "TLS with a client CA: no client certificate refused, a signed one served",
+                      "%s / %s" % (anon[0], mutual[0]))
+            else:
+                check(anon[0] == grpc.StatusCode.OK and mutual[0] == grpc.StatusCode.OK,
+                      "TLS without a client CA serves any TLS client", "%s / %s" % (anon, mutual))
+            check(plain[0] == grpc.StatusCode.UNAVAILABLE,
+                  "plain text to the TLS port is refused (%s)" %
+                  ("client CA" if client_ca else "no client CA"), str(plain[0]))
+        finally:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     g = ap.add_mutually_exclusive_group()
@@ -698,6 +781,7 @@ def main():
             if not a.skip_big:
                 test_big_snapshot(stub, ch)
         test_lifecycle(d, target)
+        test_tls(d)
     except Exception as e:  # a broken run is a failure, not a traceback
         import traceback
         traceback.print_exc()

@@ -1038,9 +1038,17 @@ static int register_methods(struct xlb_api_server *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* Tear down what start() built before the thread ran. */
-static void destroy_unstarted(struct xlb_api_server *s)
+/* Tear down what start() built before the thread ran. gRPC asserts (and
+ * aborts) when a server with listeners is destroyed without a shutdown. */
+static void destroy_unstarted(struct xlb_api_server *s, bool has_ports)
 {
+	if (s->server && has_ports) {
+		grpc_server_shutdown_and_notify(s->server, s->cq, &s->t_shutdown);
+		grpc_server_cancel_all_calls(s->server);
+		while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
+			       .tag != &s->t_shutdown)
+			;
+	}
 	if (s->server)
 		grpc_server_destroy(s->server);
 	if (s->wake_chan)
@@ -1076,7 +1084,7 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 	const char *const *listen;
 	struct xlb_api_server *s;
 	sigset_t all, old;
-	size_t n_listen;
+	size_t n_listen, n_ports = 0;
 	grpc_arg args[2];
 	grpc_channel_args cargs = { .num_args = 2, .args = args };
 	int ret;
@@ -1135,6 +1143,7 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 	ret = register_methods(s, err, errlen);
 	if (ret)
 		goto fail;
+	/* Refuse what can be refused before anything is bound. */
 	for (size_t i = 0; i < n_listen; i++) {
 		const char *a = listen[i];
 
@@ -1142,10 +1151,20 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 			ret = fail(err, errlen, -EINVAL, "listen: empty address");
 			goto fail;
 		}
+		if (strncmp(a, "unix:", 5) && (!opts->tls_cert_file || !opts->tls_key_file)) {
+			ret = fail(err, errlen, -EINVAL,
+				   "listen %s: a TCP listener needs TLS (a certificate and a key)", a);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < n_listen; i++) {
+		const char *a = listen[i];
+
 		ret = !strncmp(a, "unix:", 5) ? add_unix(s, a, err, errlen)
 					      : add_tcp(s, opts, a, err, errlen);
 		if (ret)
 			goto fail;
+		n_ports++;
 	}
 	grpc_server_start(s->server);
 	for (size_t k = 0; k < xlb_api_n_methods; k++)
@@ -1175,7 +1194,7 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 	*out = s;
 	return 0;
 fail:
-	destroy_unstarted(s);
+	destroy_unstarted(s, n_ports > 0);
 out_shutdown:
 	grpc_shutdown();
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
