@@ -95,12 +95,19 @@ class Daemon:
             subprocess.run(["ip", "-n", tag, "addr", "add", "192.0.2.1/24", "dev", "xapi0"],
                            check=True)
 
-    def cmd(self):
+    def cmd(self, listen=None, extra=()):
+        """The command line; listen: the --listen values (default: the socket)."""
+        ls = []
+        for a in listen or [self.target]:
+            ls += ["--listen", a]
         if self.kind == "xlbd":
-            return ["ip", "netns", "exec", self.ns, self.binary, "--listen", self.target,
-                    "--state-dir", self.state_dir, "--pin-dir", self.pin_dir,
-                    "--iface", "xapi0", "--dataplane", "xdp"]
-        return [self.binary, "--listen", self.target, "--state-dir", self.state_dir]
+            return ["ip", "netns", "exec", self.ns, self.binary] + ls + [
+                "--state-dir", self.state_dir, "--pin-dir", self.pin_dir,
+                "--iface", "xapi0", "--dataplane", "xdp"] + list(extra)
+        return [self.binary] + ls + ["--state-dir", self.state_dir] + list(extra)
+
+    def netns_prefix(self):
+        return ["ip", "netns", "exec", self.ns] if self.ns else []
 
     def start(self):
         with open(self.log, "a") as log:
@@ -602,6 +609,18 @@ def test_big_snapshot(stub, ch):
     wipe(stub)
 
 
+def test_c_client(target):
+    """The C client of xlbctl (tests/api/client_check.c), when it is built."""
+    exe = os.path.join(ROOT, "build", "api-client-check")
+    if not os.access(exe, os.X_OK):
+        print("# skipped: %s not built" % exe)
+        return
+    r = subprocess.run([exe, target], capture_output=True, text=True, timeout=120)
+    last = r.stdout.strip().splitlines()[-1:] or [""]
+    check(r.returncode == 0 and last[0].endswith(" 0 failed"),
+          "the C client: " + last[0], r.stdout[-800:] + r.stderr[-400:])
+
+
 def test_lifecycle(d, target):
     """Needs a daemon this script started: persistence, corrupt state, stop."""
     if not d:
@@ -684,54 +703,64 @@ def free_port():
         return s.getsockname()[1]
 
 
+def tls_probe(addr, pki_dir):
+    """GetStatus over TLS three ways: (anonymous TLS, client certificate, plain)."""
+    rd = lambda n: open(os.path.join(pki_dir, n), "rb").read()
+
+    def call(make):
+        with make() as c:
+            return rpc_error(lambda: pbg.XlbStub(c).GetStatus(pb.GetStatusRequest(),
+                                                               timeout=5))[0].name
+    anon = call(lambda: grpc.secure_channel(addr, grpc.ssl_channel_credentials(
+        root_certificates=rd("ca.crt"))))
+    mutual = call(lambda: grpc.secure_channel(addr, grpc.ssl_channel_credentials(
+        root_certificates=rd("ca.crt"), private_key=rd("client.key"),
+        certificate_chain=rd("client.crt"))))
+    plain = call(lambda: grpc.insecure_channel(addr))
+    return anon, mutual, plain
+
+
 def test_tls(d):
-    """Harness only (its TLS flags are known): TCP needs TLS; client CA enforced."""
-    if not d or d.kind != "harness":
+    """TCP needs TLS; with a client CA, client certificates are required.
+    Stops the main daemon (the TLS daemons share its pin dir and state)."""
+    if not d:
         return
+    d.stop()
     pki_dir = os.path.join(d.workdir, "pki")
     os.mkdir(pki_dir)
-    pki = make_pki(pki_dir)
+    make_pki(pki_dir)
     j = lambda n: os.path.join(pki_dir, n)
-    port = free_port()
-    addr = "127.0.0.1:%d" % port
-    sock = os.path.join(d.workdir, "tls.sock")
-    r = subprocess.run([d.binary, "--listen", "unix:" + sock, "--listen", addr],
-                       capture_output=True, text=True, timeout=20)
-    check(r.returncode != 0 and "TLS" in r.stderr, "a TCP listener without TLS is refused",
-          r.stderr.strip())
-
-    def call(creds):
-        with grpc.secure_channel(addr, creds) as c:
-            return rpc_error(lambda: pbg.XlbStub(c).GetStatus(pb.GetStatusRequest(), timeout=5))
+    addr = "127.0.0.1:%d" % free_port()
+    r = subprocess.run(d.cmd([d.target, addr]), capture_output=True, text=True, timeout=30)
+    check(r.returncode != 0 and "needs TLS" in r.stderr, "a TCP listener without TLS is refused",
+          r.stderr.strip()[-300:])
+    check(not os.path.exists(d.sock), "nothing left bound after the refusal")
 
     for client_ca in (False, True):
-        cmd = [d.binary, "--listen", "unix:" + sock, "--listen", addr,
-               "--tls-cert", j("server.crt"), "--tls-key", j("server.key")]
+        extra = ["--tls-cert", j("server.crt"), "--tls-key", j("server.key")]
         if client_ca:
-            cmd += ["--tls-client-ca", j("ca.crt")]
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            extra += ["--tls-client-ca", j("ca.crt")]
+        p = subprocess.Popen(d.cmd([d.target, addr], extra), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.time() + 20
-            while not os.path.exists(sock) and time.time() < deadline and p.poll() is None:
+            while not os.path.exists(d.sock) and time.time() < deadline and p.poll() is None:
                 time.sleep(0.1)
-            time.sleep(0.2)
-            anon = call(grpc.ssl_channel_credentials(root_certificates=pki["ca.crt"]))
-            mutual = call(grpc.ssl_channel_credentials(
-                root_certificates=pki["ca.crt"], private_key=pki["client.key"],
-                certificate_chain=pki["client.crt"]))
-            with grpc.insecure_channel(addr) as c:
-                plain = rpc_error(lambda: pbg.XlbStub(c).GetStatus(pb.GetStatusRequest(),
-                                                                    timeout=5))
+            time.sleep(0.3)
+            # Inside the daemon's network namespace, if it has one.
+            r = subprocess.run(d.netns_prefix() + [sys.executable, os.path.abspath(__file__),
+                                                   "--tls-probe", addr, "--pki", pki_dir,
+                                                   "--stubs", d.workdir],
+                               capture_output=True, text=True, timeout=60)
+            got = tuple(r.stdout.split()) if r.returncode == 0 else ("probe failed", r.stderr)
             if client_ca:
-                check(anon[0] == grpc.StatusCode.UNAVAILABLE and mutual[0] == grpc.StatusCode.OK,
-                      "TLS with a client CA: no client certificate refused, a signed one served",
-                      "%s / %s" % (anon[0], mutual[0]))
+                check(got == ("UNAVAILABLE", "OK", "UNAVAILABLE"),
+                      "TLS with a client CA: no certificate refused, a signed one served, "
+                      "plain text refused", str(got))
             else:
-                check(anon[0] == grpc.StatusCode.OK and mutual[0] == grpc.StatusCode.OK,
-                      "TLS without a client CA serves any TLS client", "%s / %s" % (anon, mutual))
-            check(plain[0] == grpc.StatusCode.UNAVAILABLE,
-                  "plain text to the TLS port is refused (%s)" %
-                  ("client CA" if client_ca else "no client CA"), str(plain[0]))
+                check(got == ("OK", "OK", "UNAVAILABLE"),
+                      "TLS without a client CA: any TLS client served, plain text refused",
+                      str(got))
         finally:
             p.send_signal(signal.SIGTERM)
             try:
@@ -748,7 +777,18 @@ def main():
     g.add_argument("--xlbd", help="start this xlbd (root)")
     g.add_argument("--harness", help="start this API harness (root)")
     ap.add_argument("--skip-big", action="store_true", help="skip the 10,000-service snapshot")
+    ap.add_argument("--tls-probe", help=argparse.SUPPRESS)
+    ap.add_argument("--pki", help=argparse.SUPPRESS)
+    ap.add_argument("--stubs", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.tls_probe:     # a helper run of this script, maybe in a network namespace
+        global grpc, pb, pbg
+        sys.path.insert(0, a.stubs)
+        grpc = importlib.import_module("grpc")
+        pb = importlib.import_module("xlb_pb2")
+        pbg = importlib.import_module("xlb_pb2_grpc")
+        print(" ".join(tls_probe(a.tls_probe, a.pki)))
+        return 0
 
     tmp = tempfile.mkdtemp(prefix="xlb-test-api.")
     gen_stubs(tmp)
@@ -780,6 +820,7 @@ def main():
             test_conntrack(stub)
             if not a.skip_big:
                 test_big_snapshot(stub, ch)
+            test_c_client(target)
         test_lifecycle(d, target)
         test_tls(d)
     except Exception as e:  # a broken run is a failure, not a traceback
