@@ -57,7 +57,7 @@ PROTO_GEN  := $(BUILD)/gen/xlb.pb-c.c
 CP_PKGS    := grpc libprotobuf-c yaml-0.1 libcap libmnl
 CP_CFLAGS  := $(shell pkg-config --cflags $(CP_PKGS) 2>/dev/null) -I$(BUILD)/gen
 CP_LIBS    := -Wl,--as-needed $(shell pkg-config --libs $(CP_PKGS) 2>/dev/null) -lpthread
-CP_SRCS    := $(wildcard user/api/*.c user/core/*.c user/k8s/*.c user/netlink/*.c user/health/*.c)
+CP_SRCS    := $(wildcard user/api/*.c user/core/*.c user/k8s/*.c user/netlink/*.c user/health/*.c user/ctl/*.c)
 CP_OBJS    := $(CP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 PROGS      := $(if $(wildcard user/xlbd.c),$(BUILD)/xlbd) $(if $(wildcard user/xlbctl.c),$(BUILD)/xlbctl)
 

@@ -74,6 +74,7 @@ static int applied_store(struct xlb_reconciler *r, const struct xlb_service_spec
 	if (!a)
 		return -ENOMEM;
 	a->spec = *spec;
+	a->seen = true;		/* stored now: desired in this pass */
 	vkey_of(&a->key, spec);
 	a->n = n;
 	a->be = malloc((n ? n : 1) * sizeof(*be));
