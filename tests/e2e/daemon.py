@@ -161,27 +161,28 @@ def case_grpc_sync(d):
             name=WEB_NAME, type=m.CLUSTER_IP, cluster_ip="10.96.0.20", port=80,
             protocol=m.TCP, endpoints=[m.Endpoint(address="10.20.1.2", port=0)])]),
     ]
-    acks = []
-    results = []
+    # Bidi: send one version, wait for its ack (sent once the datapath has
+    # it), check the traffic, then send the next.
+    import queue
+    q = queue.Queue()
 
     def gen():
-        for q in reqs:
-            yield q
-            # Each ack arrives once the datapath has the version: only then
-            # is traffic checked, so wait for it before sending the next.
-            while len(acks) < q.version:
-                time.sleep(0.01)
-            results.append(C.tcp("xlb-client", WEB, 20))
+        while True:
+            item = q.get()
+            if item is None:
+                return
+            yield item
 
     it = stub.Sync(gen(), timeout=60)
-    for a in it:
-        acks.append(a)
-        if len(acks) == len(reqs):
-            break
-    it.cancel()
-    deadline = time.monotonic() + 30
-    while len(results) < len(reqs) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    acks, results = [], []
+    try:
+        for req in reqs:
+            q.put(req)
+            acks.append(next(it))
+            results.append(C.tcp("xlb-client", WEB, 20))
+    finally:
+        q.put(None)
+        it.cancel()
     if [a.version for a in acks] != [1, 2, 3]:
         raise Fail("acks %s" % [a.version for a in acks])
     if not (acks[0].ok and acks[1].ok) or acks[2].ok:
