@@ -32,8 +32,8 @@ BPF_CFLAGS := -O2 -g -target bpf -Werror -Wall -D__TARGET_ARCH_$(ARCH) \
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # libxlb: the core. Pure parts (model) also build on their own for unit tests.
-MODEL_SRCS := user/log.c $(wildcard user/model/*.c user/util/*.c)
-DP_SRCS    := $(wildcard user/dataplane/*.c user/reconcile/*.c)
+MODEL_SRCS := user/log.c $(wildcard user/model/*.c user/util/*.c user/reconcile/*.c)
+DP_SRCS    := $(wildcard user/dataplane/*.c)
 LIB_SRCS   := $(MODEL_SRCS) $(DP_SRCS)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MODEL_OBJS := $(MODEL_SRCS:%.c=$(BUILD)/%.o)
