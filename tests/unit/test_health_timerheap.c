@@ -38,15 +38,16 @@ static void check_invariants(const struct xlb_timerheap *th, const struct xlb_ti
 	int64_t min = INT64_MAX;
 
 	for (uint32_t i = 0; i < th->n; i++) {
-		assert_int_equal(th->v[i]->idx, i);
+		assert_int_equal(th->v[i].t->idx, i);
+		assert_true(th->v[i].when == th->v[i].t->when);
 		if (i)
-			assert_true(th->v[(i - 1) / 2]->when <= th->v[i]->when);
+			assert_true(th->v[(i - 1) / XLB_TIMERHEAP_ARITY].when <= th->v[i].when);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!xlb_timer_queued(&tm[i]))
 			continue;
 		queued++;
-		assert_ptr_equal(th->v[tm[i].idx], &tm[i]);
+		assert_ptr_equal(th->v[tm[i].idx].t, &tm[i]);
 		if (tm[i].when < min)
 			min = tm[i].when;
 	}

@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * A 4-ary heap with the keys stored inline: a level's four children share
+ * one cache line, and comparing them touches no timer. With 10,000 targets
+ * it is 7 levels deep, not 14, and each level costs one line plus the write
+ * of the moved timer's index.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +19,14 @@ void xlb_timerheap_init(struct xlb_timerheap *th)
 void xlb_timerheap_fini(struct xlb_timerheap *th)
 {
 	for (uint32_t i = 0; i < th->n; i++)
-		th->v[i]->idx = XLB_TIMER_IDLE;
+		th->v[i].t->idx = XLB_TIMER_IDLE;
 	free(th->v);
 	memset(th, 0, sizeof(*th));
 }
 
 int xlb_timerheap_reserve(struct xlb_timerheap *th, uint32_t n)
 {
-	struct xlb_timer **v;
+	struct xlb_timerheap_ent *v;
 	uint32_t cap = th->cap ? th->cap : 64;
 
 	if (n <= th->cap)
@@ -38,61 +44,66 @@ int xlb_timerheap_reserve(struct xlb_timerheap *th, uint32_t n)
 	return 0;
 }
 
-static void place(struct xlb_timerheap *th, uint32_t i, struct xlb_timer *t)
+static void place(struct xlb_timerheap *th, uint32_t i, struct xlb_timerheap_ent e)
 {
-	th->v[i] = t;
-	t->idx = i;
+	th->v[i] = e;
+	e.t->idx = i;
 }
 
 static void sift_up(struct xlb_timerheap *th, uint32_t i)
 {
-	struct xlb_timer *t = th->v[i];
+	struct xlb_timerheap_ent e = th->v[i];
 
 	while (i > 0) {
-		uint32_t parent = (i - 1) / 2;
+		uint32_t parent = (i - 1) / XLB_TIMERHEAP_ARITY;
 
-		if (th->v[parent]->when <= t->when)
+		if (th->v[parent].when <= e.when)
 			break;
 		place(th, i, th->v[parent]);
 		i = parent;
 	}
-	place(th, i, t);
+	place(th, i, e);
 }
 
 static void sift_down(struct xlb_timerheap *th, uint32_t i)
 {
-	struct xlb_timer *t = th->v[i];
+	struct xlb_timerheap_ent e = th->v[i];
 
 	for (;;) {
-		uint32_t c = 2 * i + 1;
+		uint32_t first = XLB_TIMERHEAP_ARITY * i + 1, end, c;
 
-		if (c >= th->n)
+		if (first >= th->n)
 			break;
-		if (c + 1 < th->n && th->v[c + 1]->when < th->v[c]->when)
-			c++;
-		if (t->when <= th->v[c]->when)
+		end = first + XLB_TIMERHEAP_ARITY < th->n ? first + XLB_TIMERHEAP_ARITY : th->n;
+		c = first;
+		for (uint32_t k = first + 1; k < end; k++)
+			if (th->v[k].when < th->v[c].when)
+				c = k;
+		if (e.when <= th->v[c].when)
 			break;
 		place(th, i, th->v[c]);
 		i = c;
 	}
-	place(th, i, t);
+	place(th, i, e);
 }
 
 int xlb_timerheap_set(struct xlb_timerheap *th, struct xlb_timer *t, int64_t when)
 {
 	int64_t old = t->when;
 
+	t->when = when;
 	if (!xlb_timer_queued(t)) {
 		int err = xlb_timerheap_reserve(th, th->n + 1);
 
-		if (err)
+		if (err) {
+			t->when = old;
 			return err;
-		t->when = when;
-		place(th, th->n++, t);
+		}
+		place(th, th->n++, (struct xlb_timerheap_ent){ .when = when, .t = t });
 		sift_up(th, t->idx);
 		return 0;
 	}
-	t->when = when;
+	th->v[t->idx].when = when;
 	if (when < old)
 		sift_up(th, t->idx);
 	else
@@ -103,16 +114,16 @@ int xlb_timerheap_set(struct xlb_timerheap *th, struct xlb_timer *t, int64_t whe
 void xlb_timerheap_del(struct xlb_timerheap *th, struct xlb_timer *t)
 {
 	uint32_t i = t->idx;
-	struct xlb_timer *last;
+	struct xlb_timerheap_ent last;
 
 	if (!xlb_timer_queued(t))
 		return;
 	t->idx = XLB_TIMER_IDLE;
 	last = th->v[--th->n];
-	if (last == t)
+	if (last.t == t)
 		return;
 	place(th, i, last);
 	/* The moved one may belong above or below its new place. */
 	sift_up(th, i);
-	sift_down(th, last->idx);
+	sift_down(th, last.t->idx);
 }

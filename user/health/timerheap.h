@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Deadlines of every target in one binary min-heap, so a single timerfd
- * armed at the earliest one serves them all. Intrusive: a struct xlb_timer
- * lives in its owner and knows its heap position, so moving or removing
- * one is O(log n) with no search. Pure, no I/O.
+ * Deadlines of every target in one min-heap, so a single timerfd armed at
+ * the earliest one serves them all. Intrusive: a struct xlb_timer lives in
+ * its owner and knows its heap position, so moving or removing one is
+ * O(log n) with no search. Pure, no I/O.
  */
 #ifndef XLB_HEALTH_TIMERHEAP_H
 #define XLB_HEALTH_TIMERHEAP_H
@@ -12,14 +12,20 @@
 #include <stdint.h>
 
 #define XLB_TIMER_IDLE UINT32_MAX
+#define XLB_TIMERHEAP_ARITY 4	/* children per node */
 
 struct xlb_timer {
 	int64_t when;		/* any monotonic unit; the engine uses us */
 	uint32_t idx;		/* position in the heap, XLB_TIMER_IDLE if not queued */
 };
 
+struct xlb_timerheap_ent {
+	int64_t when;		/* a copy of t->when: compared without touching t */
+	struct xlb_timer *t;
+};
+
 struct xlb_timerheap {
-	struct xlb_timer **v;
+	struct xlb_timerheap_ent *v;
 	uint32_t n, cap;
 };
 
@@ -44,7 +50,7 @@ void xlb_timerheap_del(struct xlb_timerheap *th, struct xlb_timer *t);
 /* The earliest timer, NULL when empty. */
 static inline struct xlb_timer *xlb_timerheap_top(const struct xlb_timerheap *th)
 {
-	return th->n ? th->v[0] : NULL;
+	return th->n ? th->v[0].t : NULL;
 }
 
 #endif /* XLB_HEALTH_TIMERHEAP_H */
