@@ -103,8 +103,9 @@ void hc_reap_later(struct xlb_health *h, pid_t pid, int pidfd);
 bool hc_local_error(int err);
 
 /* From sock.c: a non-blocking, close-on-exec socket connecting to the
- * target, in t->pr.fd and registered for EPOLLOUT. 0 or a negative errno. */
-int hc_sock_connect(struct xlb_health *h, struct hc_target *t);
+ * target, in t->pr.fd and registered for events (EPOLLOUT and maybe
+ * EPOLLONESHOT). 0 or a negative errno. */
+int hc_sock_connect(struct xlb_health *h, struct hc_target *t, uint32_t events);
 /* The socket's pending error (SO_ERROR), as a negative errno, or 0. */
 int hc_sock_error(int fd);
 /* "10.0.0.1:80" / "[fd00::1]:80" */

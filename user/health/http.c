@@ -47,7 +47,7 @@ static void http_start(struct xlb_health *h, struct hc_target *t)
 	t->pr.step = HTTP_CONNECT;
 	t->pr.phase = "connect";
 
-	err = hc_sock_connect(h, t);
+	err = hc_sock_connect(h, t, EPOLLOUT);
 	if (!err)
 		return;
 	if (hc_local_error(-err))

@@ -10,7 +10,7 @@
 
 #include "health/health_priv.h"
 
-int hc_sock_connect(struct xlb_health *h, struct hc_target *t)
+int hc_sock_connect(struct xlb_health *h, struct hc_target *t, uint32_t events)
 {
 	uint32_t port = xlb_hc_port(&t->key, hc_spec(t));
 	/* Close with a reset: a probe every period for every endpoint would
@@ -53,7 +53,7 @@ int hc_sock_connect(struct xlb_health *h, struct hc_target *t)
 	}
 	/* Writable once connected, also when connect() returned 0: the
 	 * checker always goes on from the event. */
-	err = hc_fd_add(h, t, fd, HC_EV_SOCK, EPOLLOUT);
+	err = hc_fd_add(h, t, fd, HC_EV_SOCK, events);
 	if (err) {
 		close(fd);
 		return err;

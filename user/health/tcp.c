@@ -3,12 +3,17 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "health/health_priv.h"
 
 static void tcp_start(struct xlb_health *h, struct hc_target *t)
 {
-	int err = hc_sock_connect(h, t);
+	/* One event is all a TCP probe needs: one-shot, so it can be closed
+	 * without EPOLL_CTL_DEL (a syscall per probe) and a copy of the fd
+	 * in a child forked elsewhere in the daemon cannot keep a level-
+	 * triggered registration firing. */
+	int err = hc_sock_connect(h, t, EPOLLOUT | EPOLLONESHOT);
 
 	t->pr.phase = "connect";
 	if (!err)
@@ -21,19 +26,24 @@ static void tcp_start(struct xlb_health *h, struct hc_target *t)
 
 static void tcp_event(struct xlb_health *h, struct hc_target *t, enum hc_ev ev, uint32_t events)
 {
-	int err = hc_sock_error(t->pr.fd);
+	int err;
 
-	if (err)
-		hc_probe_done(h, t, false, "connect: %s", strerror(-err));
-	else if (events & EPOLLOUT)
-		hc_probe_done(h, t, true, "connected");
-	else if (events & (EPOLLERR | EPOLLHUP))
-		hc_probe_done(h, t, false, "connect: connection closed");
+	/* A failed connect always raises EPOLLERR: writable without it is
+	 * connected, and saves a getsockopt() per probe. */
+	if (!(events & (EPOLLERR | EPOLLHUP))) {
+		if (events & EPOLLOUT)
+			hc_probe_done(h, t, true, "connected");
+		return;
+	}
+	err = hc_sock_error(t->pr.fd);
+	hc_probe_done(h, t, false, "connect: %s", err ? strerror(-err) : "connection closed");
 }
 
 static void tcp_cancel(struct xlb_health *h, struct hc_target *t)
 {
-	hc_fd_close(h, &t->pr.fd);
+	if (t->pr.fd >= 0)
+		close(t->pr.fd);	/* one-shot: see tcp_start() */
+	t->pr.fd = -1;
 }
 
 const struct hc_ops xlb_hc_tcp_ops = {
