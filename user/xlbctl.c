@@ -211,6 +211,8 @@ static void help_all(FILE *f)
 	}
 	fprintf(f, "  help [COMMAND]\n      this text, or a command's\n");
 	fprintf(f, "\n%s", global_opts_help);
+	fprintf(f, "\nEnvironment: XLB_SERVER (the default --server); GRPC_VERBOSITY (gRPC's own\n"
+		   "log lines, off unless set, e.g. GRPC_VERBOSITY=debug).\n");
 	fprintf(f, "\nExit status: 0 done; 1 the operation failed (the daemon's, the parser's or\n"
 		   "the system's reason on stderr, e.g. `xlbctl: apply: INVALID_ARGUMENT: ...`);\n"
 		   "2 usage error.\n"
@@ -509,6 +511,9 @@ int main(int argc, char **argv)
 
 	/* A closed pipe is a write error to report, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Failures reach the user as one line each from us; gRPC's own log
+	 * lines would repeat them. GRPC_VERBOSITY=debug brings them back. */
+	setenv("GRPC_VERBOSITY", "NONE", 0);
 	c.server = env && env[0] ? env : XLB_API_DEFAULT_TARGET;
 	c.timeout_ms = XLB_API_DEFAULT_TIMEOUT_MS;
 
