@@ -18,10 +18,10 @@
 
 #include "ctl/ctl.h"
 
+/* What -o may choose; without -o every command prints a table. */
 #define OUT_BIT(o) (1u << (o))
-#define OUTS_ALL (OUT_BIT(CTL_OUT_TABLE) | OUT_BIT(CTL_OUT_WIDE) | OUT_BIT(CTL_OUT_JSON) | \
-		  OUT_BIT(CTL_OUT_YAML))
-#define OUTS_DATA (OUT_BIT(CTL_OUT_TABLE) | OUT_BIT(CTL_OUT_JSON) | OUT_BIT(CTL_OUT_YAML))
+#define OUTS_ALL (OUT_BIT(CTL_OUT_WIDE) | OUT_BIT(CTL_OUT_JSON) | OUT_BIT(CTL_OUT_YAML))
+#define OUTS_DATA (OUT_BIT(CTL_OUT_JSON) | OUT_BIT(CTL_OUT_YAML))
 
 static const struct ctl_cmd cmds[] = {
 	{
@@ -236,8 +236,8 @@ static void help_verb(const char *verb, FILE *f)
 	fprintf(f, "usage: xlbctl %s WHAT ...\n\n", verb);
 	for (size_t i = 0; i < N_CMDS; i++)
 		if (!strcmp(cmds[i].verb, verb))
-			fprintf(f, "  xlbctl %s %s %s\n      %s\n", verb, cmds[i].sub, cmds[i].args,
-				cmds[i].summary);
+			fprintf(f, "  xlbctl %s %s%s%s\n      %s\n", verb, cmds[i].sub,
+				cmds[i].args[0] ? " " : "", cmds[i].args, cmds[i].summary);
 	fprintf(f, "\nRun `xlbctl %s WHAT --help` for details.\n", verb);
 }
 
@@ -391,7 +391,7 @@ static int parse_output(struct ctl *c, const char *arg)
 	size_t o = 0;
 
 	for (size_t i = 0; i < sizeof(output_names) / sizeof(output_names[0]); i++) {
-		if (!(c->cmd->outputs & OUT_BIT(i)) || i == CTL_OUT_TABLE)
+		if (!(c->cmd->outputs & OUT_BIT(i)))
 			continue;
 		if (!strcmp(arg, output_names[i])) {
 			c->output = (enum ctl_output)i;

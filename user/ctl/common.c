@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <grpc/status.h>
+
 #include "ctl/ctl.h"
 
 static void vmsg(const struct ctl *c, const char *tag, const char *fmt, va_list ap)
@@ -87,7 +89,7 @@ int ctl_connect(struct ctl *c)
 static void rpc_err(const struct ctl *c, int code, const char *err)
 {
 	const char *name = xlb_api_code_name(code);
-	bool where = (code == 14 /* UNAVAILABLE */ || code == 4 /* DEADLINE_EXCEEDED */) &&
+	bool where = (code == GRPC_STATUS_UNAVAILABLE || code == GRPC_STATUS_DEADLINE_EXCEEDED) &&
 		     !strstr(err, c->server);
 
 	if (!err[0])
@@ -122,6 +124,21 @@ int ctl_call(struct ctl *c, const char *method, const ProtobufCMessage *req,
 	return CTL_OK;
 }
 
+/* A Sync answer has no status code of its own; the daemon starts the
+ * error text with one ("NOT_FOUND: ...") when it has one. */
+static void sync_rejected(const struct ctl *c, const Xlb__V1__SyncResponse *resp)
+{
+	const char *e = resp->error && resp->error[0] ? resp->error : "rejected";
+	const char *p = e;
+
+	while (isupper((unsigned char)*p) || *p == '_')
+		p++;
+	if (p - e >= 5 && p[0] == ':')
+		ctl_err(c, "%s", e);
+	else
+		ctl_err(c, "rejected: %s", e);
+}
+
 int ctl_sync_send(struct ctl *c, const Xlb__V1__SyncRequest *req, Xlb__V1__SyncResponse **resp)
 {
 	char err[1024] = "";
@@ -143,28 +160,12 @@ int ctl_sync_send(struct ctl *c, const Xlb__V1__SyncRequest *req, Xlb__V1__SyncR
 		return CTL_FAIL;
 	}
 	if (!(*resp)->ok) {
-		ctl_sync_rejected(c, *resp);
+		sync_rejected(c, *resp);
 		xlb__v1__sync_response__free_unpacked(*resp, NULL);
 		*resp = NULL;
 		return CTL_FAIL;
 	}
 	return CTL_OK;
-}
-
-/* A Sync answer has no status code of its own; the daemon starts the
- * error text with one ("NOT_FOUND: ...") when it has one. */
-int ctl_sync_rejected(const struct ctl *c, const Xlb__V1__SyncResponse *resp)
-{
-	const char *e = resp->error && resp->error[0] ? resp->error : "rejected";
-	const char *p = e;
-
-	while (isupper((unsigned char)*p) || *p == '_')
-		p++;
-	if (p - e >= 5 && p[0] == ':')
-		ctl_err(c, "%s", e);
-	else
-		ctl_err(c, "rejected: %s", e);
-	return CTL_FAIL;
 }
 
 const char *ctl_input_name(const char *path)

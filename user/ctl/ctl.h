@@ -48,7 +48,7 @@ struct ctl_cmd {
 	const char *alias;		/* of sub ("svc"), or NULL */
 	int (*fn)(struct ctl *c);
 	unsigned int opts;		/* CTL_OPT_* */
-	unsigned int outputs;		/* bit per enum ctl_output accepted by -o */
+	unsigned int outputs;		/* bit per enum ctl_output -o may choose */
 	int min_args, max_args;		/* positional arguments; max -1: any */
 	const char *args;		/* "[NAME]" for the usage line */
 	const char *summary;		/* one line for `xlbctl --help` */
@@ -91,9 +91,6 @@ int ctl_call(struct ctl *c, const char *method, const ProtobufCMessage *req,
 /* One Sync request on its own stream. CTL_OK with *resp (ok is true) to
  * free, or CTL_FAIL with the failure or the rejection printed. */
 int ctl_sync_send(struct ctl *c, const Xlb__V1__SyncRequest *req, Xlb__V1__SyncResponse **resp);
-/* Prints a rejected Sync's error ("CODE: message" when the daemon gave
- * one) and returns CTL_FAIL. */
-int ctl_sync_rejected(const struct ctl *c, const Xlb__V1__SyncResponse *resp);
 
 /* All of a file ("-": stdin) into a malloc'd, NUL-terminated buffer.
  * CTL_OK or CTL_FAIL with the message printed. */
