@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -136,7 +137,7 @@ static int listen_on(const char *ip, uint16_t port, uint16_t *bound)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (void *)&ss, sl) || listen(fd, 1024)) {
+	if (bind(fd, (void *)&ss, sl) || listen(fd, 4096)) {
 		int err = -errno;
 
 		close(fd);
@@ -634,6 +635,14 @@ int main(void)
 	bool v6;
 
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct rlimit rl;	/* the stall case holds ~1,500 sockets */
+
+		if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	xlb_log_set_level(getenv("V") ? XLB_LOG_DEBUG : XLB_LOG_WARN);
 	t0_ms = mono_ms();
 
@@ -894,6 +903,41 @@ int main(void)
 	run_until(4600);
 	children(&n, &z, "", NULL);
 	check(n == 0, "exec-running: removed while running, killed and reaped (%d children)", n);
+
+	/* ---- a stalled daemon: every target overdue at once */
+	{
+		enum { NB = 1500 };
+		struct xlb_health_target *bt = calloc(NB, sizeof(*bt));
+		uint64_t *before = calloc(NB, sizeof(*before));
+		int fresh = 0, healthy = 0;
+
+		for (int i = 0; i < NB; i++) {
+			snprintf(bt[i].service, sizeof(bt[i].service), "stall-%d", i);
+			xlb_ip_parse("127.0.0.1", &bt[i].addr);
+			bt[i].port = tcp.port;
+			bt[i].spec.kind = XLB_HC_TCP;
+			bt[i].spec.period_ms = 200;
+		}
+		check(!xlb_health_set_targets(H, bt, NB), "stall: %d targets at 200 ms", NB);
+		run_until(now_ms() + 400);
+		for (int i = 0; i < NB; i++) {
+			xlb_health_get(H, bt[i].service, &bt[i].addr, bt[i].port, &r);
+			before[i] = r.probes;
+		}
+		usleep(700 * 1000);	/* the daemon's loop is busy elsewhere */
+		run_until(now_ms() + 300);
+		for (int i = 0; i < NB; i++) {
+			xlb_health_get(H, bt[i].service, &bt[i].addr, bt[i].port, &r);
+			fresh += r.probes > before[i];
+			healthy += r.verdict == XLB_HV_HEALTHY && r.failures == 0;
+		}
+		check(fresh == NB && healthy == NB,
+		      "stall: after 700 ms without dispatch, all %d targets probed again within 300 ms "
+		      "(%d did), all healthy (%d)", NB, fresh, healthy);
+		xlb_health_set_targets(H, NULL, 0);
+		free(before);
+		free(bt);
+	}
 
 	/* Freeing with a probe running: killed and reaped too. */
 	xlb_health_set_targets(H, tg, 1);

@@ -31,6 +31,7 @@
 #define REAP_WAIT_MS	1000		/* xlb_health_free(): for children stuck in D state */
 #define SKIP_LOG_US	10000000	/* one "probe skipped" warning per 10 s */
 #define START_SLACK_US	8000		/* most a probe start is delayed to share a wakeup */
+#define TIMERS_PER_DISPATCH 1024
 
 /* A transition, held until the dispatch's I/O is done (so the callback can
  * change the target set without pulling targets from under the engine). */
@@ -643,12 +644,17 @@ static void handle_event(struct xlb_health *h, const struct epoll_event *e)
 	t->svc->ops->event(h, t, ev, e->events);
 }
 
+/* At most TIMERS_PER_DISPATCH deadlines per call: after a stall of the
+ * daemon's loop every target may be due at once, and the daemon has other
+ * work. The rest stay due; the timerfd, armed in the past, brings the
+ * daemon straight back. */
 static void run_timers(struct xlb_health *h)
 {
 	int64_t now = now_us();
 	struct xlb_timer *tm;
+	int budget = TIMERS_PER_DISPATCH;
 
-	while ((tm = xlb_timerheap_top(&h->heap)) && tm->when <= now) {
+	while (budget-- > 0 && (tm = xlb_timerheap_top(&h->heap)) && tm->when <= now) {
 		struct hc_target *t = (struct hc_target *)((char *)tm - offsetof(struct hc_target, tm));
 
 		if (t->pr.seq)
@@ -706,7 +712,7 @@ int xlb_health_dispatch(struct xlb_health *h)
 			handle_event(h, &evs[i]);
 		run_timers(h);
 		if (n < EVENTS_PER_WAIT)
-			break;
+			break;	/* else more may be ready: another round */
 	}
 	arm(h);
 	flush_notes(h);

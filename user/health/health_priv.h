@@ -106,6 +106,13 @@ bool hc_local_error(int err);
  * target, in t->pr.fd and registered for events (EPOLLOUT and maybe
  * EPOLLONESHOT). 0 or a negative errno. */
 int hc_sock_connect(struct xlb_health *h, struct hc_target *t, uint32_t events);
+/*
+ * True when a connection reached itself: to a local address whose port
+ * nothing listens on, connect() can pick that very port as its source and
+ * "succeed" (TCP simultaneous open). Only ports in the ephemeral range
+ * can, so only they cost a getsockname().
+ */
+bool hc_sock_self(struct hc_target *t, int fd);
 /* The socket's pending error (SO_ERROR), as a negative errno, or 0. */
 int hc_sock_error(int fd);
 /* "10.0.0.1:80" / "[fd00::1]:80" */

@@ -203,6 +203,10 @@ static void http_event(struct xlb_health *h, struct hc_target *t, enum hc_ev ev,
 			hc_probe_done(h, t, false, "connect: connection closed");
 			return;
 		}
+		if (hc_sock_self(t, t->pr.fd)) {
+			hc_probe_done(h, t, false, "connect: connected to itself (nothing listens)");
+			return;
+		}
 		t->pr.step = HTTP_SEND;
 		t->pr.phase = "send";
 		/* fallthrough */

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -70,4 +71,47 @@ int hc_sock_error(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len))
 		return -errno;
 	return -soerr;
+}
+
+/* The ephemeral port range, read once; the kernel's default if unreadable. */
+static void port_range(uint32_t *lo, uint32_t *hi)
+{
+	static uint32_t l, h;
+	FILE *f;
+
+	if (!l) {
+		unsigned int a = 32768, b = 60999;
+
+		f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+		if (f) {
+			if (fscanf(f, "%u %u", &a, &b) != 2 || !a || a > b)
+				a = 32768, b = 60999;
+			fclose(f);
+		}
+		l = a;
+		h = b;
+	}
+	*lo = l;
+	*hi = h;
+}
+
+bool hc_sock_self(struct hc_target *t, int fd)
+{
+	uint32_t port = xlb_hc_port(&t->key, hc_spec(t)), lo, hi;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	/* Only a port the kernel could hand out as our source port can
+	 * meet itself: skip the syscall for every other one. */
+	port_range(&lo, &hi);
+	if (port < lo || port > hi || getsockname(fd, (struct sockaddr *)&ss, &sl))
+		return false;
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+		return ntohs(s6->sin6_port) == port && !memcmp(&s6->sin6_addr, t->key.addr, 16);
+	}
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+
+	return ntohs(s4->sin_port) == port && !memcmp(&s4->sin_addr, t->key.addr, 4);
 }

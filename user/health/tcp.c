@@ -31,7 +31,11 @@ static void tcp_event(struct xlb_health *h, struct hc_target *t, enum hc_ev ev, 
 	/* A failed connect always raises EPOLLERR: writable without it is
 	 * connected, and saves a getsockopt() per probe. */
 	if (!(events & (EPOLLERR | EPOLLHUP))) {
-		if (events & EPOLLOUT)
+		if (!(events & EPOLLOUT))
+			return;
+		if (hc_sock_self(t, t->pr.fd))
+			hc_probe_done(h, t, false, "connect: connected to itself (nothing listens)");
+		else
 			hc_probe_done(h, t, true, "connected");
 		return;
 	}
