@@ -99,6 +99,9 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 		return XLB_PARSE_MALFORMED;
 	ihl_len = ip->ihl * 4;
 	tot_len = bpf_ntohs(ip->tot_len);
+	/* Kernels before ~6.3 lose the bounds of a byte-swapped value and
+	 * then refuse pointer arithmetic with it: restate them. */
+	asm volatile("%0 &= 0xffff" : "+r"(tot_len));
 	if (tot_len < ihl_len || (void *)ip + tot_len > data_end)
 		return XLB_PARSE_MALFORMED;
 	p->ip = ip;

@@ -43,18 +43,16 @@ uint64_t xlb_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* libbpf's messages, the verifier log included, whole (a verifier log
+ * runs to many kilobytes and its last lines say why). */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char buf[1024];
-	size_t n;
-
 	if (level == LIBBPF_DEBUG && xlb_log_get_level() < XLB_LOG_DEBUG)
 		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
-	xlb_log(level == LIBBPF_WARN ? XLB_LOG_WARN : XLB_LOG_DEBUG, "libbpf: %s", buf);
+	if (level == LIBBPF_INFO && xlb_log_get_level() < XLB_LOG_INFO)
+		return 0;
+	fputs("xlb: libbpf: ", stderr);
+	vfprintf(stderr, fmt, ap);
 	return 0;
 }
 
@@ -482,8 +480,9 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 
 	ret = xlb__load(d->skel);
 	if (ret) {
-		ERR("load BPF program: %s (%d)%s", strerror(-ret), ret,
-		    d->pin_dir[0] ? " (pinned maps of another layout? see `unpin`)" : "");
+		ERR("load BPF program: %s (%d); libbpf's messages above say which step failed "
+		    "(a verifier log, or a pinned map whose layout differs: --cleanup)",
+		    strerror(-ret), ret);
 		goto fail;
 	}
 
