@@ -61,7 +61,7 @@ CP_SRCS    := $(wildcard user/api/*.c user/core/*.c user/k8s/*.c user/netlink/*.
 CP_OBJS    := $(CP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 PROGS      := $(if $(wildcard user/xlbd.c),$(BUILD)/xlbd) $(if $(wildcard user/xlbctl.c),$(BUILD)/xlbctl)
 
-.PHONY: all deps test unit unit-san bpftest e2e demo bench clean install
+.PHONY: all deps test unit unit-san bpftest e2e demo bench clean install vmtest vmimage
 all: $(BPF_OBJ) $(SKEL) $(BUILD)/libxlb.a $(TOOLS) $(PROGS)
 
 deps:
@@ -158,8 +158,14 @@ e2e: all
 	$(Q)bash tests/e2e/run.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory unit unit-san bpftest e2e
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(UNIT_SAN_BINS) $(BPFT_BINS)
+	$(Q)BUILD=$(BUILD) bash scripts/test.sh
+
+vmimage:
+	$(Q)BUILD=$(BUILD) bash scripts/vmtest.sh --image
+
+vmtest: all $(BPFT_BINS)
+	$(Q)BUILD=$(BUILD) bash scripts/vmtest.sh $(VMTEST)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -16,6 +16,8 @@ PKGS=(
 	iproute2 ethtool iptables nftables procps python3 util-linux
 	# API tests: a standard gRPC client generated from the repo's proto
 	protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
+	# VM tests (IPVS, Debian's 6.1 kernel) under qemu
+	qemu-system-x86 kmod cpio xz-utils binutils
 )
 
 missing=()

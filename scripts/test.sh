@@ -1,0 +1,64 @@
+#!/bin/bash
+# Run every test suite, one after the other, and end with one line that
+# sums them: "total: N passed, N failed". Called by `make test` after the
+# build. Each suite's own output is shown as it runs.
+#
+#   scripts/test.sh [SUITE...]    default: all, in this order
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+PY=/usr/bin/python3
+
+declare -A CMD=(
+	[unit]="make --no-print-directory unit"
+	[unit-san]="make --no-print-directory unit-san"
+	[bpf]="make --no-print-directory bpftest"
+	[api]="$PY tests/api/test_api.py --xlbd $BUILD/xlbd"
+	[ctl]="bash tests/ctl/run.sh"
+	[health]="bash tests/health/run.sh"
+	[e2e]="bash tests/e2e/run.sh"
+	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
+)
+ORDER=(unit unit-san bpf api ctl health e2e vm)
+[ $# -gt 0 ] && ORDER=("$@")
+
+total_p=0 total_f=0 total_s=0
+summary=()
+for s in "${ORDER[@]}"; do
+	if [ -z "${CMD[$s]:-}" ]; then
+		echo "test.sh: unknown suite '$s' (${!CMD[*]})" >&2
+		exit 2
+	fi
+	echo "=== $s: ${CMD[$s]}"
+	log=$(mktemp)
+	start=$SECONDS
+	${CMD[$s]} 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	# cmocka's totals and the plain "N passed, N failed" lines
+	read -r p f < <(awk '
+		/^\[  PASSED  \] [0-9]+ test/ { p += $4 }
+		/^\[  FAILED  \] [0-9]+ test/ { f += $4 }
+		/^(total: )?[0-9]+ passed, [0-9]+ failed/ { sub(/^total: /, ""); p += $1; f += $3 }
+		END { print p+0, f+0 }' "$log")
+	rm -f "$log"
+	if [ "$s" = vm ] && [ "$rc" -eq 77 ]; then
+		summary+=("$s: skipped (qemu cannot run here)")
+		total_s=$((total_s + 1))
+		continue
+	fi
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1	# failed without saying how many
+	fi
+	summary+=("$s: $p passed, $f failed ($((SECONDS - start)) s)")
+	total_p=$((total_p + p))
+	total_f=$((total_f + f))
+done
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+if [ "$total_s" -gt 0 ]; then
+	echo "total: $total_p passed, $total_f failed, $total_s skipped"
+else
+	echo "total: $total_p passed, $total_f failed"
+fi
+[ "$total_f" -eq 0 ]
