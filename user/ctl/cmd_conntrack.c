@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "ctl/ctl.h"
-#include "ctl/emit.h"
 #include "ctl/table.h"
 
 int do_conntrack_list(struct ctl *c)
@@ -14,20 +13,14 @@ int do_conntrack_list(struct ctl *c)
 	Xlb__V1__ListConntrackResponse *r;
 	char sid[12], bid[12], age[24], idle[24];
 	struct table t;
-	struct emit *e;
 	int rc;
 
 	req.limit = c->limit;
 	if (ctl_call(c, "ListConntrack", &req.base, &xlb__v1__list_conntrack_response__descriptor,
 		     (ProtobufCMessage **)&r))
 		return CTL_FAIL;
-	if (c->output == CTL_OUT_JSON || c->output == CTL_OUT_YAML) {
-		e = ctl_emit_begin(c);
-		if (e)
-			emit_message(e, &r->base);
-		xlb__v1__list_conntrack_response__free_unpacked(r, NULL);
-		return e ? ctl_emit_end(c, e) : CTL_FAIL;
-	}
+	if (ctl_structured(c))
+		return ctl_print_message(c, &r->base);
 	if (!r->n_entries) {
 		fprintf(stderr, "No conntrack entries.\n");
 		xlb__v1__list_conntrack_response__free_unpacked(r, NULL);

@@ -8,39 +8,6 @@
 #include "ctl/emit.h"
 #include "ctl/table.h"
 
-/* Prints the emitter's error, if any. */
-int ctl_emit_end(struct ctl *c, struct emit *e)
-{
-	char err[200];
-
-	if (emit_end(e, err, sizeof(err))) {
-		ctl_err(c, "output: %s", err);
-		return CTL_FAIL;
-	}
-	return CTL_OK;
-}
-
-struct emit *ctl_emit_begin(struct ctl *c)
-{
-	struct emit *e = emit_begin(c->output == CTL_OUT_YAML ? EMIT_YAML : EMIT_JSON, stdout);
-
-	if (!e)
-		ctl_err(c, "output: out of memory");
-	return e;
-}
-
-int ctl_table_end(struct ctl *c, struct table *t)
-{
-	int rc = table_print(t, stdout);
-
-	table_free(t);
-	if (rc || fflush(stdout)) {
-		ctl_err(c, "output: %s", rc ? strerror(-rc) : "write error");
-		return CTL_FAIL;
-	}
-	return CTL_OK;
-}
-
 /* "healthy=2,unhealthy=1", "unchecked", or "-" with no endpoints; then
  * ",panic" when the daemon uses every endpoint because too few are
  * healthy. */
@@ -81,7 +48,7 @@ int do_get_services(struct ctl *c)
 
 	if (ctl_list_services(c, c->argc ? c->argv[0] : NULL, &l))
 		return CTL_FAIL;
-	if (c->output == CTL_OUT_JSON || c->output == CTL_OUT_YAML) {
+	if (ctl_structured(c)) {
 		e = ctl_emit_begin(c);
 		if (!e)
 			goto fail;
@@ -157,7 +124,7 @@ int do_get_endpoints(struct ctl *c)
 		return CTL_FAIL;
 	}
 	st = l.v[0];
-	if (c->output == CTL_OUT_JSON || c->output == CTL_OUT_YAML) {
+	if (ctl_structured(c)) {
 		e = ctl_emit_begin(c);
 		if (!e) {
 			ctl_svc_list_free(&l);

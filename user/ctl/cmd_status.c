@@ -32,18 +32,12 @@ int do_status(struct ctl *c)
 {
 	Xlb__V1__GetStatusResponse *st;
 	char t[32], up[32];
-	struct emit *e;
 	int w = 0;
 
 	if (get_status(c, &st))
 		return CTL_FAIL;
-	if (c->output == CTL_OUT_JSON || c->output == CTL_OUT_YAML) {
-		e = ctl_emit_begin(c);
-		if (e)
-			emit_message(e, &st->base);
-		xlb__v1__get_status_response__free_unpacked(st, NULL);
-		return e ? ctl_emit_end(c, e) : CTL_FAIL;
-	}
+	if (ctl_structured(c))
+		return ctl_print_message(c, &st->base);
 	printf("dataplane:   %s", st->dataplane && st->dataplane[0] ? st->dataplane : "-");
 	if (st->dataplane_reason && st->dataplane_reason[0])
 		printf(" (%s)", st->dataplane_reason);
@@ -143,7 +137,7 @@ int do_stats(struct ctl *c)
 		ctl_svc_list_free(&l);
 		return CTL_FAIL;
 	}
-	if (c->output == CTL_OUT_JSON || c->output == CTL_OUT_YAML) {
+	if (ctl_structured(c)) {
 		rc = stats_emit(c, &l, st);
 		goto out;
 	}

@@ -119,13 +119,20 @@ struct ctl_svc_list {
 int ctl_list_services(struct ctl *c, const char *name, struct ctl_svc_list *out);
 void ctl_svc_list_free(struct ctl_svc_list *l);
 
-/* Output helpers: -o json|yaml through emit.h, tables through table.h.
- * The _end functions print any error and return CTL_OK or CTL_FAIL. */
+/* Output (output.c): -o json|yaml through emit.h, tables through table.h.
+ * The _end functions print (and free) what they were given, report any
+ * error and return CTL_OK or CTL_FAIL; so does ctl_print_message, which
+ * prints a whole message as JSON or YAML and frees it. */
 struct emit;
 struct table;
+static inline bool ctl_structured(const struct ctl *c)
+{
+	return c->output == CTL_OUT_JSON || c->output == CTL_OUT_YAML;
+}
 struct emit *ctl_emit_begin(struct ctl *c);
 int ctl_emit_end(struct ctl *c, struct emit *e);
 int ctl_table_end(struct ctl *c, struct table *t);
+int ctl_print_message(struct ctl *c, ProtobufCMessage *m);
 
 /* Words for enum values, as Kubernetes spells them. */
 const char *ctl_svc_type_name(Xlb__V1__ServiceType t);
