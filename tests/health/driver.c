@@ -708,6 +708,8 @@ int main(void)
 		 "test ! -t 0 && test \"$(cat)\" = \"\" && echo env-ok");
 	t = add_target("exec-output", XLB_HC_EXEC, 4242);
 	set_argv(t, 3, "/bin/sh", "-c", "echo something bad >&2; exit 3");
+	t = add_target("exec-chatty", XLB_HC_EXEC, 4242);
+	set_argv(t, 3, "/bin/sh", "-c", "yes xlb | head -c 300000; exit 4");
 	t = add_target("exec-leftover", XLB_HC_EXEC, 4242);
 	set_argv(t, 3, "/bin/sh", "-c", "sleep 31.4159 & exit 0");
 	t->spec.period_ms = 1000;
@@ -803,6 +805,11 @@ int main(void)
 		check(x && strstr(x->why, "3 consecutive failures: exit 3: something bad"),
 		      "exec-output: the reason carries the output: \"%s\"", x ? x->why : "");
 	}
+	expect("exec-chatty", "UX", "exit 4: xlb xlb xlb");
+	err = get("exec-chatty", &r);
+	check(!err && r.probes >= 5 && strlen(r.last_result) == sizeof(r.last_result) - 1,
+	      "exec-chatty: 300 KB of output drained, kept truncated (%llu probes, %zu chars)",
+	      (unsigned long long)r.probes, strlen(r.last_result));
 	expect("exec-leftover", "UH", "exit 0");
 	if (!leftover_checked_at)
 		check(false, "exec-leftover: check did not run");

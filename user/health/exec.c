@@ -29,6 +29,7 @@
 #include "health/health_priv.h"
 
 #define EXEC_KEEP 256
+#define DRAIN_MAX (64 * 1024)
 #define EXEC_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* glibc has a wrapper only since 2.36. */
@@ -129,6 +130,25 @@ static void exec_start(struct xlb_health *h, struct hc_target *t)
 		hc_probe_skip(h, t, -errno, "pipe");
 		return;
 	}
+	/* A daemon started with 0, 1 or 2 closed gets pipe ends there, which
+	 * the child's own stdin/stdout/stderr would clobber. */
+	for (int i = 0; i < 2; i++) {
+		if (p[i] < 3) {
+			int fd = fcntl(p[i], F_DUPFD_CLOEXEC, 3);
+
+			close(p[i]);
+			p[i] = fd;
+		}
+	}
+	if (p[0] < 0 || p[1] < 0) {
+		err = -errno;
+		if (p[0] >= 0)
+			close(p[0]);
+		if (p[1] >= 0)
+			close(p[1]);
+		hc_probe_skip(h, t, err, "pipe");
+		return;
+	}
 	/* Only our end is non-blocking: the child writes as usual. */
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	t->pr.fd = p[0];
@@ -154,13 +174,16 @@ static void exec_start(struct xlb_health *h, struct hc_target *t)
 		hc_probe_skip(h, t, err, "epoll");
 }
 
-/* Keep the first EXEC_KEEP bytes, discard the rest, until EAGAIN or EOF. */
+/* Keep the first EXEC_KEEP bytes, discard the rest, until EAGAIN, EOF or
+ * DRAIN_MAX bytes (a child that writes without end cannot hold the loop;
+ * the pipe stays readable and the next event goes on). */
 static void drain(struct xlb_health *h, struct hc_target *t)
 {
 	char sink[4096];
+	size_t total = 0;
 	ssize_t n;
 
-	while (t->pr.fd >= 0) {
+	while (t->pr.fd >= 0 && total < DRAIN_MAX) {
 		if (t->pr.len < t->pr.cap)
 			n = read(t->pr.fd, t->pr.buf + t->pr.len, t->pr.cap - t->pr.len);
 		else
@@ -168,6 +191,7 @@ static void drain(struct xlb_health *h, struct hc_target *t)
 		if (n > 0) {
 			if (t->pr.len < t->pr.cap)
 				t->pr.len += (size_t)n;
+			total += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
