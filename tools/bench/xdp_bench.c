@@ -1141,9 +1141,9 @@ static void setup_scale(int li)
 	inet_ntop(AF_INET, scale_svc[li].spec.vip.addr.a8, vip0, sizeof(vip0));
 	prime_syn(x, vip0);
 
-	scale_case[li][0] = est_case("scale", fmt("established, %u services", n), x,
+	scale_case[li][0] = est_case("scale", fmt("established, %u service%s", n, n == 1 ? "" : "s"), x,
 				     &scale_svc[li], vip0);
-	c = scale_case[li][1] = new_case("scale", fmt("new flow rr, %u services", n), x,
+	c = scale_case[li][1] = new_case("scale", fmt("new flow rr, %u service%s", n, n == 1 ? "" : "s"), x,
 					 &scale_svc[li], vip0, SP_NONE);
 	prefill[n_prefill++] = c;	/* fills ct_map */
 	while ((2u << bits) <= n)
@@ -1230,7 +1230,7 @@ static void report(void)
 	printf("## xdp_bench%s, %s\n\n", cfg.quick ? " --quick" : "", when);
 	printf("Kernel %s, %s, %ld CPUs, pinned to CPU %d. BPF_PROG_TEST_RUN repeat %u, "
 	       "1 warm-up + %u rounds; 74-byte TCP frames; conntrack %u entries, full "
-	       "(LRU eviction on every insert batch).\n\n",
+	       "(so new flows' inserts run LRU eviction).\n\n",
 	       u.release, cpu, sysconf(_SC_NPROCESSORS_ONLN), cfg.cpu, cfg.repeat, cfg.rounds,
 	       XLB_CT_ENTRIES);
 	printf("ns/pkt: as a direct run would count it (harness cases: minus the harness's "
