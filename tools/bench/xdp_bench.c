@@ -352,12 +352,11 @@ static void harness_frame(uint8_t *p, const struct bench_vary *v, uint64_t n)
 
 /* Does xlb take this TCP frame for CHECKSUM_PARTIAL? (its parser: a
  * non-zero L4 checksum equal to the folded pseudo-header sum) */
-static bool looks_partial(const uint8_t *p, uint32_t len)
+static bool looks_partial(const uint8_t *p)
 {
 	const uint8_t *ip = p + BENCH_IP_OFF;
 	uint16_t l4len = pkt_get16(ip + 2) - 20, c = pkt_get16(p + BENCH_L4_OFF + 16);
 
-	(void)len;
 	return c && c == csum_fold(csum_pseudo4(ip + 12, ip + 16, IPPROTO_TCP, l4len));
 }
 
@@ -386,7 +385,7 @@ enum spread {
 
 struct bcase {
 	const char *name;
-	const char *group;	/* "floor", "xlb", "scale" */
+	const char *group;	/* "floor", "micro", "xlb", "scale": table sections */
 	enum kind kind;
 	int prog_fd;
 	struct dpx *dpx;
@@ -740,7 +739,7 @@ static uint32_t run_case(struct bcase *c, uint32_t repeat)
 		for (uint64_t n = c->flows; n < c->flows + repeat; n++) {
 			memcpy(f, c->pkt, c->len);
 			harness_frame(f, c->vary, n);
-			if (looks_partial(f, c->len)) {
+			if (looks_partial(f)) {
 				partial++;
 				partial_last = n == c->flows + repeat - 1;
 			}
@@ -959,7 +958,7 @@ static struct bcase *xlb_case(const char *group, const char *name, struct dpx *x
 	c->dpx = x;
 	c->svc = v;
 	c->len = frame(c->pkt, client, vip, syn ? 1024 : 40000, syn);
-	if (looks_partial(c->pkt, c->len))
+	if (looks_partial(c->pkt))
 		die("%s: the base frame looks CHECKSUM_PARTIAL to xlb", name);
 	return c;
 }
@@ -1118,6 +1117,7 @@ static void setup_basic(void)
 static void setup_scale(int li)
 {
 	uint32_t n = scale_n[li], bits = 0;
+	const char *plural = n == 1 ? "" : "s";
 	struct dpx *x = &scale[li];
 	struct xlb_service_spec spec;
 	struct xlb_backend_spec be;
@@ -1141,10 +1141,10 @@ static void setup_scale(int li)
 	inet_ntop(AF_INET, scale_svc[li].spec.vip.addr.a8, vip0, sizeof(vip0));
 	prime_syn(x, vip0);
 
-	scale_case[li][0] = est_case("scale", fmt("established, %u service%s", n, n == 1 ? "" : "s"), x,
+	scale_case[li][0] = est_case("scale", fmt("established, %u service%s", n, plural), x,
 				     &scale_svc[li], vip0);
-	c = scale_case[li][1] = new_case("scale", fmt("new flow rr, %u service%s", n, n == 1 ? "" : "s"), x,
-					 &scale_svc[li], vip0, SP_NONE);
+	c = scale_case[li][1] = new_case("scale", fmt("new flow rr, %u service%s", n, plural),
+					 x, &scale_svc[li], vip0, SP_NONE);
 	prefill[n_prefill++] = c;	/* fills ct_map */
 	while ((2u << bits) <= n)
 		bits++;
