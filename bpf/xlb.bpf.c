@@ -98,7 +98,11 @@ static __always_inline int xlb_new_flow(struct xdp_md *ctx, struct xlb_pkt *p,
 		stat_inc(svc->slots ? XLB_STAT_DROP_SEL_MISS : XLB_STAT_DROP_NO_BACKEND);
 		if (p->tcp)
 			return xlb_reset(ctx, p);
-		return XDP_DROP;
+		/* Tell a UDP client there is nobody there, not silence. */
+		if (xlb_icmp_unreach(ctx, p) != XDP_TX)
+			return XDP_DROP;
+		stat_inc(XLB_STAT_ICMP_SENT);
+		return xlb_out(ctx, ctx->ingress_ifindex);
 	}
 
 	fwd.dir = XLB_CT_FWD;

@@ -129,4 +129,86 @@ static __always_inline int xlb_tcp_reset(struct xdp_md *ctx, struct xlb_pkt *p)
 	return XDP_TX;
 }
 
+#define XLB_ICMP_HLEN 8
+
+/*
+ * Turn a UDP datagram into an ICMP port unreachable to its sender (RFC 792,
+ * RFC 1812 §4.3.2.3: the offending IP header and the first 8 bytes of its
+ * payload), from the address the sender used, so its socket sees
+ * ECONNREFUSED rather than silence. Untagged frames only. Returns XDP_TX
+ * (meaning "send back") or XDP_DROP.
+ */
+static __always_inline int xlb_icmp_unreach(struct xdp_md *ctx, struct xlb_pkt *p)
+{
+	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
+	__be32 saddr = p->ip->saddr, daddr = p->ip->daddr;
+	__u32 inner = p->ip->ihl * 4 + 8, new_len;
+	void *data, *data_end;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	__u8 *icmp;
+	__s64 sum;
+
+	if (p->vlan || p->l3_off != ETH_HLEN)
+		return XDP_DROP;
+	__builtin_memcpy(smac, p->eth->h_source, ETH_ALEN);
+	__builtin_memcpy(dmac, p->eth->h_dest, ETH_ALEN);
+
+	/* Room for a new IP and ICMP header in front of the original IP
+	 * header, which then sits exactly where ICMP wants its copy. */
+	if (bpf_xdp_adjust_head(ctx, -(int)(sizeof(struct iphdr) + XLB_ICMP_HLEN)))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	new_len = ETH_HLEN + sizeof(struct iphdr) + XLB_ICMP_HLEN + inner;
+	if (bpf_xdp_adjust_tail(ctx, (int)new_len - (int)(data_end - data)))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip = data + ETH_HLEN;
+	icmp = (__u8 *)(ip + 1);
+	if ((void *)(icmp + XLB_ICMP_HLEN) > data_end)
+		return XDP_DROP;
+
+	__builtin_memcpy(eth->h_source, dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, smac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tos = 0xc0;		/* internetwork control, as Linux sends ICMP errors */
+	ip->tot_len = bpf_htons((__u16)(sizeof(struct iphdr) + XLB_ICMP_HLEN + inner));
+	ip->id = 0;
+	ip->frag_off = 0;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_ICMP;
+	ip->saddr = daddr;
+	ip->daddr = saddr;
+	ip->check = 0;
+	ip->check = xlb_csum_words((const __u16 *)ip, sizeof(*ip) / 2, 0);
+
+	icmp[0] = 3;		/* destination unreachable */
+	icmp[1] = 3;		/* port unreachable */
+	*(__u16 *)&icmp[2] = 0;
+	*(__u32 *)&icmp[4] = 0;
+	/* Checksum over the ICMP header and the quoted bytes (28..68): copied
+	 * into a zeroed buffer of the largest size, so the sum runs over a
+	 * constant length (zeros add nothing). */
+	{
+		__u32 buf[(XLB_ICMP_HLEN + 68) / 4] = {};
+		__u32 len = XLB_ICMP_HLEN + inner;
+
+		if (len < XLB_ICMP_HLEN + 28 || len > sizeof(buf))
+			return XDP_DROP;
+		if (bpf_xdp_load_bytes(ctx, ETH_HLEN + sizeof(struct iphdr), buf, len))
+			return XDP_DROP;
+		sum = bpf_csum_diff(0, 0, buf, sizeof(buf), 0);
+		if (sum < 0)
+			return XDP_DROP;
+	}
+	*(__u16 *)&icmp[2] = ~xlb_csum_fold((__u64)(__u32)sum);
+	return XDP_TX;
+}
+
 #endif /* XLB_BPF_NAT_H */

@@ -214,6 +214,7 @@ enum xlb_stat {
 	XLB_STAT_DROP_CT_FULL,		/* conntrack insert failed */
 	XLB_STAT_DROP_SEL_MISS,		/* selection slot missing (table race) */
 	XLB_STAT_DROP_REDIRECT,		/* redirect failed */
+	XLB_STAT_ICMP_SENT,		/* ICMP port unreachable for UDP without backend */
 	XLB_STAT_MAX,
 };
 
@@ -222,7 +223,7 @@ enum xlb_stat {
 	"pass_no_route", "pass_csum_partial", "fwd_redirect", "fwd_tx", \
 	"ct_hit", "ct_new", "ct_reselect", "rst_sent", \
 	"drop_malformed", "drop_no_backend", "drop_backend_gone", \
-	"drop_ct_full", "drop_sel_miss", "drop_redirect", \
+	"drop_ct_full", "drop_sel_miss", "drop_redirect", "icmp_sent", \
 }
 
 #endif /* XLB_ABI_H */

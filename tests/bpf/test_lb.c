@@ -639,16 +639,40 @@ static void test_no_backends(void **state)
 	if (!expect_rst("SYN with 10 bytes on VLAN 100 to a service without backends", &r, &d))
 		soft_fails++;
 
+	/* UDP: an ICMP port unreachable (RFC 792) from the service address,
+	 * quoting the datagram's IP header and first 8 bytes, back out of the
+	 * ingress device; the client's socket gets ECONNREFUSED. */
 	d = client_pkt(&uf, K_FIRST);
+	d.payload_len = 40;
 	len = xt_build(&d, in);
 	before = xt_stats(dp);
 	xt_run(dp, in, len, 0, &r);
 	after = xt_stats(dp);
-	xt_expect("UDP to a service without backends", &r, XDP_DROP, in, len);
-	if (xt_delta(&after, &before, XLB_STAT_DROP_NO_BACKEND) != 1) {
-		xt_stats_print(&after, &before);
-		fail_msg("drop_no_backend moved by %llu, expected 1",
-			 (unsigned long long)xt_delta(&after, &before, XLB_STAT_DROP_NO_BACKEND));
+	{
+		const size_t q = 20 + 8;		/* quoted: IP header + 8 bytes */
+		const uint8_t *o = r.out, *ip = o + 14, *icmp = ip + 20;
+		uint8_t vip[4], client[4];
+
+		inet_pton(AF_INET, VIP, vip);
+		inet_pton(AF_INET, CLIENT, client);
+		assert_int_equal(r.verdict, XT_VERDICT_BACK);
+		assert_int_equal(r.len, 14 + 20 + 8 + q);
+		assert_memory_equal(o, in + 6, 6);		/* to the client's MAC */
+		assert_memory_equal(o + 6, in, 6);		/* from ours */
+		assert_int_equal(pkt_get16(o + 12), 0x0800);
+		assert_int_equal(ip[0], 0x45);
+		assert_int_equal(pkt_get16(ip + 2), 20 + 8 + q);
+		assert_int_equal(ip[9], IPPROTO_ICMP);
+		assert_memory_equal(ip + 12, vip, 4);
+		assert_memory_equal(ip + 16, client, 4);
+		assert_int_equal(csum_fold(csum_add(0, ip, 20)), 0xffff);
+		assert_int_equal(icmp[0], 3);			/* unreachable */
+		assert_int_equal(icmp[1], 3);			/* port */
+		assert_int_equal(pkt_get32(icmp + 4), 0);
+		assert_memory_equal(icmp + 8, in + 14, q);	/* the quote, unchanged */
+		assert_int_equal(csum_fold(csum_add(0, icmp, 8 + q)), 0xffff);
+		assert_int_equal(xt_delta(&after, &before, XLB_STAT_ICMP_SENT), 1);
+		assert_int_equal(xt_delta(&after, &before, XLB_STAT_DROP_NO_BACKEND), 1);
 	}
 	soft_done();
 }
@@ -740,7 +764,7 @@ int main(void)
 		T("backend removed: the UDP flow is re-selected (ct_reselect) and sticks", test_removed_udp),
 		T("terminating backend: its flow continues, 30 new flows avoid it", test_terminating),
 		T("no backends: TCP SYN (also on VLAN 100) answered with RST+ACK (XDP_TX), "
-		  "UDP dropped (drop_no_backend)",
+		  "UDP answered with ICMP port unreachable quoting it",
 		  test_no_backends),
 		T("ct_map: a SYN makes a forward and a reply entry; the handshake makes it "
 		  "established; flush empties",
