@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# xlb demo: the XDP datapath balancing real connections in the namespace lab.
+# xlb demo: xlbd balancing real connections in the namespace lab.
 #
 #   scripts/demo.sh [--keep]     (make demo; DEMO_ARGS=--keep keeps the lab)
 #
-# Brings the lab up, attaches build/xlb-dp to the node's seven interfaces,
-# programs a ClusterIP service (10.96.0.10:80, rr over be1..be3) and a
-# NodePort service (10.96.0.11:80, nodePort 30080, wrr 1:2:3 over be1..be3),
-# sends 300 connections to each and shows how they were spread. Pins live
-# under /sys/fs/bpf/xlb-lab only. Without --keep everything is torn down.
+# Brings the lab up, starts xlbd in the node namespace (it attaches XDP to
+# the node's interfaces as it finds them), applies Kubernetes Service and
+# EndpointSlice YAML with xlbctl: a ClusterIP service (10.96.0.10:80, rr
+# over be1..be3) and a NodePort service (10.96.0.11:80, nodePort 30080, wrr
+# 1:2:3 by annotation), sends 300 connections to each and shows how they
+# were spread. Pins under /sys/fs/bpf/xlb-lab, state and socket under
+# /run/xlb-demo. Without --keep everything is torn down.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=/usr/bin/python3
 DP="${XLB_DP:-$ROOT/build/xlb-dp}"
+XLBD="$ROOT/build/xlbd"
+XLBCTL="$ROOT/build/xlbctl"
 PIN=/sys/fs/bpf/xlb-lab
+RUN=/run/xlb-demo
+SOCK=unix:$RUN/xlbd.sock
 KEEP=0
 
 for a in "$@"; do
@@ -24,14 +30,22 @@ for a in "$@"; do
 	esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "demo: must run as root" >&2; exit 1; }
-[ -x "$DP" ] || { echo "demo: $DP not built (make all)" >&2; exit 1; }
+for b in "$DP" "$XLBD" "$XLBCTL"; do
+	[ -x "$b" ] || { echo "demo: $b not built (make all)" >&2; exit 1; }
+done
 
 dp() { timeout 20 nsenter --net=/run/netns/xlb-node "$DP" --pin-dir "$PIN" "$@"; }
+ctl() { timeout 30 "$XLBCTL" --server "$SOCK" "$@"; }
 
 teardown() {
+	if [ -f "$RUN/xlbd.pid" ]; then
+		kill "$(cat "$RUN/xlbd.pid")" 2>/dev/null || true
+		sleep 0.5
+	fi
 	if [ -e /run/netns/xlb-node ]; then
 		dp unpin >/dev/null 2>&1 || echo "demo: xlb-dp unpin failed" >&2
 	fi
+	rm -rf "$RUN"
 	bash "$ROOT/scripts/lab.sh" down >/dev/null 2>&1 || true
 	[ -d "$PIN" ] && rm -rf "$PIN"
 	return 0
@@ -44,9 +58,11 @@ on_exit() {
 Lab left up (--keep). Try:
   ip netns exec xlb-client $PY tools/lab/client.py tcp --dst 10.96.0.10:80 -n 30
   ip netns exec xlb-ext    $PY tools/lab/client.py tcp --dst 10.10.2.1:30080 -n 30
-  nsenter --net=/run/netns/xlb-node $DP --pin-dir $PIN service list
-  nsenter --net=/run/netns/xlb-node $DP --pin-dir $PIN stats
-Tear down: nsenter --net=/run/netns/xlb-node $DP --pin-dir $PIN unpin; scripts/lab.sh down
+  $XLBCTL --server $SOCK get services -o wide
+  $XLBCTL --server $SOCK get endpoints demo/shop:http
+  $XLBCTL --server $SOCK stats; $XLBCTL --server $SOCK conntrack list
+xlbd's log: $RUN/xlbd.log
+Tear down: kill \$(cat $RUN/xlbd.pid); nsenter --net=/run/netns/xlb-node $DP --pin-dir $PIN unpin; scripts/lab.sh down
 EOF
 	else
 		teardown
@@ -61,17 +77,22 @@ step() { printf '\n== %s\n' "$*"; }
 step "lab: node, client, external client, backends be1..be5"
 bash "$ROOT/scripts/lab.sh" up
 
-step "attach XDP to the node's interfaces"
-dp attach n-client n-ext n-be1 n-be2 n-be3 n-be4 n-be5
-dp node-addr add 10.10.2.1
+step "xlbd on the node: --iface 'n-*', NodePort on 10.10.2.1"
+rm -rf "$RUN"
+mkdir -p "$RUN"
+nsenter --net=/run/netns/xlb-node "$XLBD" --iface 'n-*' --pin-dir "$PIN" \
+	--state-dir "$RUN/state" --listen "$SOCK" --nodeport-addresses 10.10.2.1/32 \
+	>"$RUN/xlbd.log" 2>&1 &
+echo $! >"$RUN/xlbd.pid"
+for _ in $(seq 100); do
+	ctl status >/dev/null 2>&1 && break
+	sleep 0.1
+done
+ctl status
 
-step "services"
-dp service set --vip 10.96.0.10 --port 80 --proto tcp --algo rr --name demo-clusterip \
-	--backend 10.20.1.2:8080 --backend 10.20.2.2:8080 --backend 10.20.3.2:8080
-dp service set --vip 10.96.0.11 --port 80 --proto tcp --node-port 30080 --algo wrr \
-	--name demo-nodeport --backend 10.20.1.2:8080,weight=1 \
-	--backend 10.20.2.2:8080,weight=2 --backend 10.20.3.2:8080,weight=3
-dp service list
+step "xlbctl apply -f tests/e2e/fixtures/demo-services.yaml (Service + EndpointSlice)"
+ctl apply -f "$ROOT/tests/e2e/fixtures/demo-services.yaml"
+ctl get services -o wide
 
 step "traffic: 300 new connections to each service"
 cli_out=$(ip netns exec xlb-client "$PY" "$ROOT/tools/lab/client.py" tcp \
@@ -99,5 +120,5 @@ for title, r, w in rows:
         print("  %-8s %6d %7.1f%% %8.1f%%  %s" % (name, n, share, exp, bar))
 EOF
 
-step "xlb-dp stats"
-dp stats
+step "xlbctl stats"
+ctl stats
