@@ -171,5 +171,36 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/demo.sh $(DEMO_ARGS)
 
+# Benchmarks (docs/benchmarks.md); need root. BENCH_QUICK=1: the short
+# runs CI uses to keep them working.
+BENCH_DIR  := $(BUILD)/bench
+BENCH_BINS := $(BENCH_DIR)/xdp_bench $(BENCH_DIR)/maglev_quality
+
+$(BENCH_DIR)/bench.bpf.o: tools/bench/bench.bpf.c tools/bench/bench.h
+	$(call msg,BPF,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Itools/bench -c $< -o $@
+
+$(BENCH_DIR)/bench.skel.h: $(BENCH_DIR)/bench.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name bench > $@
+
+$(BENCH_DIR)/xdp_bench: tools/bench/xdp_bench.c tools/bench/bench.h $(BENCH_DIR)/bench.skel.h \
+		       tests/bpf/pktgen.h $(BUILD)/libxlb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -Itools/bench -Itests/bpf -I$(BENCH_DIR) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
+
+$(BENCH_DIR)/maglev_quality: tools/bench/maglev_quality.c user/model/maglev.c user/model/maglev.h
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< user/model/maglev.c -o $@
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)$(BENCH_DIR)/xdp_bench $(if $(BENCH_QUICK),--quick)
+	$(Q)$(BENCH_DIR)/maglev_quality $(if $(BENCH_QUICK),-q)
+	$(Q)/usr/bin/python3 tools/bench/sync_bench.py $(if $(BENCH_QUICK),--services 1000 --rounds 1 --changes 100)
+	$(Q)bash tests/health/run.sh bench $(if $(BENCH_QUICK),1000)
+
 clean:
 	rm -rf $(BUILD)
