@@ -125,6 +125,26 @@ static const struct ctl_cmd cmds[] = {
 		"                        new_flows, backends: [...]}], counters: {REASON: N}}\n",
 	},
 	{
+		.verb = "explain", .fn = do_explain, .opts = CTL_OPT_FLOW | CTL_OPT_OUTPUT,
+		.outputs = OUTS_DATA, .min_args = 0, .max_args = 0,
+		.args = "--src IP:PORT --dst IP:PORT [--proto tcp|udp] [--pin-dir DIR] [-o json|yaml]",
+		.summary = "which service and backend the datapath gives a packet, and why",
+		.help =
+		"Reads the live datapath (the maps pinned under --pin-dir, default\n"
+		"/sys/fs/bpf/xlb; run it on the node, as root) and follows the XDP program's\n"
+		"own rules for a packet from --src to --dst: an existing flow in conntrack\n"
+		"(and whether its backend is still there), a reply, the service it matches\n"
+		"(ClusterIP, or NodePort on a node address), ClientIP affinity, then the\n"
+		"algorithm: the source hash and Maglev slot for sh, each CPU's next slot of\n"
+		"the round-robin sequence for rr and wrr. Loads and changes nothing.\n"
+		"\n"
+		"      --src IP:PORT     the client\n"
+		"      --dst IP:PORT     the service address (or a node address and node port)\n"
+		"      --proto P         tcp (default) or udp\n"
+		"      --pin-dir DIR     where xlbd pinned the datapath\n"
+		"  -o, --output FMT      json or yaml\n",
+	},
+	{
 		.verb = "conntrack", .sub = "list", .alias = "ls", .fn = do_conntrack_list,
 		.opts = CTL_OPT_OUTPUT | CTL_OPT_LIMIT, .outputs = OUTS_DATA,
 		.min_args = 0, .max_args = 0,
@@ -297,6 +317,10 @@ enum {
 	OPT_TLS_NAME,
 	OPT_SNAPSHOT,
 	OPT_LIMIT,
+	OPT_SRC,
+	OPT_DST,
+	OPT_PROTO,
+	OPT_PIN_DIR,
 };
 
 static const struct option global_options[] = {
@@ -320,6 +344,10 @@ static const struct {
 	{ CTL_OPT_OUTPUT, { "output", required_argument, NULL, 'o' } },
 	{ CTL_OPT_SNAPSHOT, { "snapshot", no_argument, NULL, OPT_SNAPSHOT } },
 	{ CTL_OPT_LIMIT, { "limit", required_argument, NULL, OPT_LIMIT } },
+	{ CTL_OPT_FLOW, { "src", required_argument, NULL, OPT_SRC } },
+	{ CTL_OPT_FLOW, { "dst", required_argument, NULL, OPT_DST } },
+	{ CTL_OPT_FLOW, { "proto", required_argument, NULL, OPT_PROTO } },
+	{ CTL_OPT_FLOW, { "pin-dir", required_argument, NULL, OPT_PIN_DIR } },
 };
 #define N_CMD_OPTS (sizeof(cmd_options) / sizeof(cmd_options[0]))
 
@@ -454,6 +482,18 @@ static int parse_cmd(struct ctl *c, int argc, char **argv)
 				return ctl_usage_err(c, "--limit: expected a number from 1 to %u, got '%s'",
 						     UINT32_MAX, optarg);
 			c->limit = (uint32_t)v;
+			break;
+		case OPT_SRC:
+			c->src = optarg;
+			break;
+		case OPT_DST:
+			c->dst = optarg;
+			break;
+		case OPT_PROTO:
+			c->proto = optarg;
+			break;
+		case OPT_PIN_DIR:
+			c->pin_dir = optarg;
 			break;
 		case ':':
 			return ctl_usage_err(c, "option %s needs a value",

@@ -39,6 +39,7 @@ enum ctl_output {
 #define CTL_OPT_OUTPUT		(1u << 1)	/* -o, --output FMT */
 #define CTL_OPT_SNAPSHOT	(1u << 2)	/* --snapshot */
 #define CTL_OPT_LIMIT		(1u << 3)	/* --limit N */
+#define CTL_OPT_FLOW		(1u << 4)	/* --src, --dst, --proto, --pin-dir */
 
 struct ctl;
 
@@ -69,6 +70,7 @@ struct ctl {
 	enum ctl_output output;
 	bool snapshot;
 	uint32_t limit;
+	const char *src, *dst, *proto, *pin_dir;	/* explain */
 	int argc;			/* positional arguments */
 	char **argv;
 
@@ -150,5 +152,6 @@ int do_conntrack_list(struct ctl *c);
 int do_conntrack_flush(struct ctl *c);
 int do_backup(struct ctl *c);
 int do_restore(struct ctl *c);
+int do_explain(struct ctl *c);
 
 #endif /* XLB_CTL_H */
