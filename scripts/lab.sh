@@ -159,7 +159,7 @@ lab_up() {
 		# Not through nsx: a function in the background is a subshell,
 		# and $! must be the server itself (ip netns exec execs it).
 		ip netns exec "xlb-be$i" "$PY" "$ROOT/tools/lab/server.py" \
-			--name "be$i" --port 8080 \
+			--name "be$i" --port 8080 --status-file "$LAB_RUN/be$i.status" \
 			</dev/null >"$LAB_RUN/be$i.log" 2>&1 &
 		echo $! >"$LAB_RUN/be$i.pid"
 	done
