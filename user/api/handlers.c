@@ -295,7 +295,7 @@ static int h_set_endpoints(const struct xlb_api_ctx *ctx, const ProtobufCMessage
 	return finish(&r->base, resp);
 }
 
-static const char *health_name(enum xlb_health h)
+static const char *health_name(enum xlb_ep_health h)
 {
 	switch (h) {
 	case XLB_HEALTH_UNCHECKED:

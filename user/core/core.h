@@ -10,7 +10,10 @@
  *   -ENOENT  unknown service
  *   -EEXIST  conflict with another service (address:port or node port)
  *   -E2BIG   too many items
- *   other    the dataplane failed (message says which operation)
+ *   other    the dataplane or the state file failed (message says which)
+ * 0 only once the change is on disk. Should the disk fail after the
+ * datapath took a change (an fdatasync error), the change stays and the
+ * message says it is not saved.
  * Thread-safe: any thread may call any function.
  */
 #ifndef XLB_CORE_H
@@ -24,7 +27,7 @@
 
 struct xlb_core;
 
-enum xlb_health {
+enum xlb_ep_health {
 	XLB_HEALTH_UNCHECKED = 0,	/* no health check configured */
 	XLB_HEALTH_UNKNOWN = 1,		/* checked, no verdict yet */
 	XLB_HEALTH_HEALTHY = 2,
@@ -33,7 +36,7 @@ enum xlb_health {
 
 struct xlb_endpoint_status {
 	struct xlb_endpoint ep;
-	enum xlb_health health;
+	enum xlb_ep_health health;
 	bool in_datapath;		/* receives new flows */
 	char last_result[128];
 	uint32_t last_latency_us;

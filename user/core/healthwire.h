@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Health checks wired into xlbd: the probe engine (user/health) runs on
+ * xlbd's loop thread; its verdicts decide which endpoints the datapath
+ * uses. An endpoint is left out when its probe says UNHEALTHY (UNKNOWN, a
+ * probe not yet concluded, counts as usable so a new service is not
+ * black-holed) unless its service is in panic mode: fewer than
+ * panic_threshold of its probed endpoints healthy, then all are used.
+ *
+ * Locking: the core may call the source functions with its lock held;
+ * this module never calls the core while holding its own lock.
+ */
+#ifndef XLB_HEALTHWIRE_H
+#define XLB_HEALTHWIRE_H
+
+#include "core.h"
+
+struct xlb_healthwire;
+
+/* panic_threshold: share in [0, 1]; 0 = panic mode off. */
+int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
+		       struct xlb_healthwire **out);
+/* Readable when xlb_healthwire_dispatch() has work (probes, or targets to
+ * refresh after a desired-state change). */
+int xlb_healthwire_fd(struct xlb_healthwire *w);
+void xlb_healthwire_dispatch(struct xlb_healthwire *w);
+void xlb_healthwire_free(struct xlb_healthwire *w);
+
+#endif /* XLB_HEALTHWIRE_H */
