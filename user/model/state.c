@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "state.h"
 #include "util/htab.h"
 
@@ -108,12 +109,23 @@ void xlb_state_free(struct xlb_state *st)
 	free(st);
 }
 
+/* Put n in every index; on failure nothing changed. */
 static int node_index(struct xlb_state *st, struct node *n)
 {
-	if (xlb_htab_put(&st->by_name, n->s.spec.name, strlen(n->s.spec.name), n) ||
-	    xlb_htab_put(&st->by_vkey, &n->vk, sizeof(n->vk), n) ||
-	    (n->np_key && xlb_htab_put(&st->by_np, &n->np_key, sizeof(n->np_key), n)))
+	const char *name = n->s.spec.name;
+	size_t len = strlen(name);
+
+	if (xlb_htab_put(&st->by_name, name, len, n))
 		return -ENOMEM;
+	if (xlb_htab_put(&st->by_vkey, &n->vk, sizeof(n->vk), n)) {
+		xlb_htab_del(&st->by_name, name, len);
+		return -ENOMEM;
+	}
+	if (n->np_key && xlb_htab_put(&st->by_np, &n->np_key, sizeof(n->np_key), n)) {
+		xlb_htab_del(&st->by_vkey, &n->vk, sizeof(n->vk));
+		xlb_htab_del(&st->by_name, name, len);
+		return -ENOMEM;
+	}
 	st->n_ep += n->s.n_ep;
 	return 0;
 }
@@ -125,6 +137,21 @@ static void node_unindex(struct xlb_state *st, struct node *n)
 	if (n->np_key)
 		xlb_htab_del(&st->by_np, &n->np_key, sizeof(n->np_key));
 	st->n_ep -= n->s.n_ep;
+}
+
+/* Replace old by n in the indexes (either may be NULL). On failure old is
+ * put back: its keys were removed a moment ago, so only a table growing
+ * can fail that, which is logged. */
+static int node_swap(struct xlb_state *st, struct node *old, struct node *n)
+{
+	if (old)
+		node_unindex(st, old);
+	if (!n || !node_index(st, n))
+		return 0;
+	if (old && node_index(st, old))
+		pr_err("desired state: service %s lost from the index (out of memory)",
+		       old->s.spec.name);
+	return -ENOMEM;
 }
 
 struct xlb_state *xlb_state_clone(const struct xlb_state *st)
@@ -250,53 +277,63 @@ int xlb_svc_validate(const struct xlb_svc_desired *s, char *err, size_t errlen)
 	return hc_validate(&s->hc, err, errlen);
 }
 
-int xlb_state_upsert(struct xlb_state *st, const struct xlb_svc_desired *s,
-		     char *err, size_t errlen)
+/* Check s against st as it is and build its node; *old is the service of
+ * the same name it would replace (NULL if none). Nothing changes in st. */
+static int node_prepare(struct xlb_state *st, const struct xlb_svc_desired *s,
+			struct node **out, struct node **old, char *err, size_t errlen)
 {
-	struct node *old, *other, *n;
+	struct node *other, *n;
 	char ip[XLB_IP_STRLEN];
 	int ret;
 
 	ret = xlb_svc_validate(s, err, errlen);
 	if (ret)
 		return ret;
+	*old = xlb_htab_get(&st->by_name, s->spec.name, strlen(s->spec.name));
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
+	vkey_of(&n->vk, &s->spec);
+	n->np_key = np_key_of(&s->spec);
+	other = xlb_htab_get(&st->by_vkey, &n->vk, sizeof(n->vk));
+	if (other && other != *old) {
+		ERR("service %s: cluster_ip %s port %u/%s already used by service %s", s->spec.name,
+		    xlb_ip_str(&s->spec.vip, ip, sizeof(ip)), s->spec.port,
+		    xlb_proto_name(s->spec.proto), other->s.spec.name);
+		free(n);
+		return -EEXIST;
+	}
+	other = n->np_key ? xlb_htab_get(&st->by_np, &n->np_key, sizeof(n->np_key)) : NULL;
+	if (other && other != *old) {
+		ERR("service %s: node_port %u already used by service %s", s->spec.name,
+		    s->spec.node_port, other->s.spec.name);
+		free(n);
+		return -EEXIST;
+	}
 	ret = xlb_svc_copy(&n->s, s);
 	if (ret) {
 		free(n);
 		return ret;
 	}
-	vkey_of(&n->vk, &s->spec);
-	n->np_key = np_key_of(&s->spec);
+	*out = n;
+	return 0;
+}
 
-	old = xlb_htab_get(&st->by_name, s->spec.name, strlen(s->spec.name));
-	other = xlb_htab_get(&st->by_vkey, &n->vk, sizeof(n->vk));
-	if (other && other != old) {
-		ERR("service %s: cluster_ip %s port %u/%s already used by service %s", s->spec.name,
-		    xlb_ip_str(&s->spec.vip, ip, sizeof(ip)), s->spec.port,
-		    xlb_proto_name(s->spec.proto), other->s.spec.name);
-		node_free(n);
-		return -EEXIST;
-	}
-	other = n->np_key ? xlb_htab_get(&st->by_np, &n->np_key, sizeof(n->np_key)) : NULL;
-	if (other && other != old) {
-		ERR("service %s: node_port %u already used by service %s", s->spec.name,
-		    s->spec.node_port, other->s.spec.name);
-		node_free(n);
-		return -EEXIST;
-	}
-	if (old) {
-		node_unindex(st, old);
-		node_free(old);
-	}
-	ret = node_index(st, n);
+int xlb_state_upsert(struct xlb_state *st, const struct xlb_svc_desired *s,
+		     char *err, size_t errlen)
+{
+	struct node *old, *n;
+	int ret;
+
+	ret = node_prepare(st, s, &n, &old, err, errlen);
+	if (ret)
+		return ret;
+	ret = node_swap(st, old, n);
 	if (ret) {
-		node_unindex(st, n);
 		node_free(n);
 		return ret;
 	}
+	node_free(old);
 	st->version++;
 	return 0;
 }
@@ -313,6 +350,113 @@ int xlb_state_delete(struct xlb_state *st, const char *name, char *err, size_t e
 	node_free(n);
 	st->version++;
 	return 0;
+}
+
+/* ---- transactions ---- */
+
+struct xlb_state_op {
+	struct node *before, *after;
+};
+
+void xlb_state_txn_begin(struct xlb_state_txn *t, struct xlb_state *st)
+{
+	memset(t, 0, sizeof(*t));
+	t->st = st;
+	t->version = st->version;
+}
+
+/* Room for one more step, taken before the state changes, so that a step
+ * that changed the state is always recorded. */
+static int txn_reserve(struct xlb_state_txn *t)
+{
+	struct xlb_state_op *op;
+	size_t cap;
+
+	if (t->n < t->cap)
+		return 0;
+	cap = t->cap ? t->cap * 2 : 8;
+	op = realloc(t->op, cap * sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	t->op = op;
+	t->cap = cap;
+	return 0;
+}
+
+int xlb_state_txn_upsert(struct xlb_state_txn *t, const struct xlb_svc_desired *s,
+			 char *err, size_t errlen)
+{
+	struct node *old, *n;
+	int ret;
+
+	ret = txn_reserve(t);
+	if (ret)
+		return ret;
+	ret = node_prepare(t->st, s, &n, &old, err, errlen);
+	if (ret)
+		return ret;
+	ret = node_swap(t->st, old, n);
+	if (ret) {
+		node_free(n);
+		return ret;
+	}
+	t->op[t->n++] = (struct xlb_state_op){ .before = old, .after = n };
+	return 0;
+}
+
+int xlb_state_txn_delete(struct xlb_state_txn *t, const char *name, char *err, size_t errlen)
+{
+	struct node *n;
+	int ret;
+
+	ret = txn_reserve(t);
+	if (ret)
+		return ret;
+	n = xlb_htab_get(&t->st->by_name, name, strlen(name));
+	if (!n) {
+		ERR("service %s: not found", name);
+		return -ENOENT;
+	}
+	node_unindex(t->st, n);
+	t->op[t->n++] = (struct xlb_state_op){ .before = n };
+	return 0;
+}
+
+size_t xlb_state_txn_count(const struct xlb_state_txn *t)
+{
+	return t->n;
+}
+
+void xlb_state_txn_op(const struct xlb_state_txn *t, size_t i,
+		      const struct xlb_svc_desired **before, const struct xlb_svc_desired **after)
+{
+	*before = t->op[i].before ? &t->op[i].before->s : NULL;
+	*after = t->op[i].after ? &t->op[i].after->s : NULL;
+}
+
+static void txn_end(struct xlb_state_txn *t)
+{
+	free(t->op);
+	t->op = NULL;
+	t->n = t->cap = 0;
+}
+
+/* Each node is displaced at most once, so every `before` is freed once. */
+void xlb_state_txn_commit(struct xlb_state_txn *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		node_free(t->op[i].before);
+	txn_end(t);
+}
+
+void xlb_state_txn_rollback(struct xlb_state_txn *t)
+{
+	for (size_t i = t->n; i-- > 0;) {
+		node_swap(t->st, t->op[i].after, t->op[i].before);
+		node_free(t->op[i].after);
+	}
+	t->st->version = t->version;
+	txn_end(t);
 }
 
 int xlb_state_set_endpoints(struct xlb_state *st, const char *name,
@@ -335,6 +479,17 @@ const struct xlb_svc_desired *xlb_state_get(const struct xlb_state *st, const ch
 {
 	struct node *n = xlb_htab_get(&st->by_name, name, strlen(name));
 
+	return n ? &n->s : NULL;
+}
+
+const struct xlb_svc_desired *xlb_state_get_by_addr(const struct xlb_state *st,
+						    const struct xlb_service_spec *spec)
+{
+	struct node *n;
+	struct vkey k;
+
+	vkey_of(&k, spec);
+	n = xlb_htab_get(&st->by_vkey, &k, sizeof(k));
 	return n ? &n->s : NULL;
 }
 
@@ -386,10 +541,33 @@ void xlb_state_set_version(struct xlb_state *st, uint64_t v)
 	st->version = v;
 }
 
+/* By what the fields mean: strings up to their end, the arguments in use,
+ * and nothing else when there is no check (most services), rather than
+ * 5 KB of buffers. */
+static bool hc_equal(const struct xlb_health_spec *a, const struct xlb_health_spec *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == XLB_HC_NONE)
+		return true;
+	if (a->port != b->port || a->argc != b->argc || a->period_ms != b->period_ms ||
+	    a->timeout_ms != b->timeout_ms || a->success_threshold != b->success_threshold ||
+	    a->failure_threshold != b->failure_threshold ||
+	    a->initial_delay_ms != b->initial_delay_ms ||
+	    strncmp(a->http_path, b->http_path, sizeof(a->http_path)) ||
+	    strncmp(a->http_host, b->http_host, sizeof(a->http_host)) ||
+	    strncmp(a->expect_body, b->expect_body, sizeof(a->expect_body)))
+		return false;
+	for (uint32_t i = 0; i < a->argc && i < XLB_HC_MAX_ARGS; i++)
+		if (strncmp(a->argv[i], b->argv[i], sizeof(a->argv[i])))
+			return false;
+	return true;
+}
+
 bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired *b)
 {
-	return !memcmp(&a->spec, &b->spec, sizeof(a->spec)) &&
-	       !memcmp(&a->hc, &b->hc, sizeof(a->hc)) && a->n_ep == b->n_ep &&
+	return !memcmp(&a->spec, &b->spec, sizeof(a->spec)) && hc_equal(&a->hc, &b->hc) &&
+	       a->n_ep == b->n_ep &&
 	       (!a->n_ep || !memcmp(a->ep, b->ep, a->n_ep * sizeof(*a->ep)));
 }
 

@@ -3,9 +3,12 @@
  * Desired state: the services a controller asked for, by name, with their
  * endpoints and health checks. Pure data, no kernel calls.
  *
- * Every change is validated whole; a batch (snapshot or deltas) is applied
- * to a copy and swapped in only when every item passed, so a bad request
- * changes nothing. The version increases with every committed change.
+ * Every change is validated whole. A batch is applied in place inside a
+ * transaction that remembers what each step displaced: rolled back, the
+ * state is exactly what it was; committed, only then is the displaced data
+ * freed. So a bad request changes nothing and a good one costs the size of
+ * the change, not of the state. The version increases with every committed
+ * change.
  */
 #ifndef XLB_STATE_H
 #define XLB_STATE_H
@@ -79,6 +82,9 @@ int xlb_state_set_endpoints(struct xlb_state *st, const char *name,
 void xlb_state_clear(struct xlb_state *st);
 
 const struct xlb_svc_desired *xlb_state_get(const struct xlb_state *st, const char *name);
+/* The service holding spec's (cluster IP, port, protocol), or NULL. */
+const struct xlb_svc_desired *xlb_state_get_by_addr(const struct xlb_state *st,
+						    const struct xlb_service_spec *spec);
 size_t xlb_state_count(const struct xlb_state *st);
 size_t xlb_state_endpoint_count(const struct xlb_state *st);
 /* In name order; a non-zero return from cb stops and is returned. */
@@ -87,6 +93,36 @@ int xlb_state_foreach(const struct xlb_state *st,
 uint64_t xlb_state_version(const struct xlb_state *st);
 void xlb_state_set_version(struct xlb_state *st, uint64_t v);
 
+/*
+ * A transaction: upserts and deletes applied to st in place, each checked
+ * as xlb_state_upsert / xlb_state_delete do, against the state as the
+ * previous steps left it. Nothing else may change st until commit or
+ * rollback. The version is not touched (the caller sets it); rollback
+ * restores it with everything else.
+ */
+struct xlb_state_op;
+
+struct xlb_state_txn {
+	struct xlb_state *st;
+	uint64_t version;		/* at begin */
+	struct xlb_state_op *op;	/* in the order applied */
+	size_t n, cap;
+};
+
+void xlb_state_txn_begin(struct xlb_state_txn *t, struct xlb_state *st);
+int xlb_state_txn_upsert(struct xlb_state_txn *t, const struct xlb_svc_desired *s,
+			 char *err, size_t errlen);
+int xlb_state_txn_delete(struct xlb_state_txn *t, const char *name, char *err, size_t errlen);
+/* Step i: the service before it (NULL: created) and after (NULL: deleted);
+ * valid until commit or rollback. */
+size_t xlb_state_txn_count(const struct xlb_state_txn *t);
+void xlb_state_txn_op(const struct xlb_state_txn *t, size_t i,
+		      const struct xlb_svc_desired **before, const struct xlb_svc_desired **after);
+void xlb_state_txn_commit(struct xlb_state_txn *t);
+void xlb_state_txn_rollback(struct xlb_state_txn *t);
+
+/* Same spec, health check (by what its fields mean) and endpoints (in the
+ * same order). */
 bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired *b);
 void xlb_svc_free(struct xlb_svc_desired *s);	/* frees s->ep only */
 int xlb_svc_copy(struct xlb_svc_desired *dst, const struct xlb_svc_desired *src);

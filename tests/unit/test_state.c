@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Desired-state transactions: steps applied in place, each checked against
+ * what the previous ones left; rollback gives back exactly the state that
+ * was (services, every index, counts, version); commit keeps the steps.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "model/state.h"
+
+static struct xlb_endpoint eps[3];
+
+static struct xlb_svc_desired svc(const char *name, const char *vip, uint32_t node_port,
+				  size_t n)
+{
+	struct xlb_svc_desired s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.spec.name, sizeof(s.spec.name), "%s", name);
+	assert_int_equal(xlb_ip_parse(vip, &s.spec.vip), 0);
+	s.spec.port = 80;
+	s.spec.proto = IPPROTO_TCP;
+	s.spec.node_port = node_port;
+	s.spec.type = node_port ? XLB_SVC_NODE_PORT : XLB_SVC_CLUSTER_IP;
+	for (size_t i = 0; i < n; i++) {
+		char ip[32];
+
+		memset(&eps[i], 0, sizeof(eps[i]));
+		snprintf(ip, sizeof(ip), "10.0.0.%zu", i + 1);
+		assert_int_equal(xlb_ip_parse(ip, &eps[i].addr), 0);
+		eps[i].port = 8080;
+		eps[i].weight = 1;
+		eps[i].ready = true;
+	}
+	s.ep = eps;
+	s.n_ep = n;
+	return s;
+}
+
+static struct xlb_state *base(void)
+{
+	struct xlb_state *st = xlb_state_new();
+	struct xlb_svc_desired s;
+	char err[256];
+
+	s = svc("a", "10.96.0.1", 0, 2);
+	assert_int_equal(xlb_state_upsert(st, &s, err, sizeof(err)), 0);
+	s = svc("b", "10.96.0.2", 0, 1);
+	assert_int_equal(xlb_state_upsert(st, &s, err, sizeof(err)), 0);
+	s = svc("c", "10.96.0.3", 30080, 3);
+	assert_int_equal(xlb_state_upsert(st, &s, err, sizeof(err)), 0);
+	xlb_state_set_version(st, 5);
+	return st;
+}
+
+static int same_cb(const struct xlb_svc_desired *s, void *arg)
+{
+	const struct xlb_state *o = arg;
+	const struct xlb_svc_desired *t = xlb_state_get(o, s->spec.name);
+
+	assert_non_null(t);
+	assert_true(xlb_svc_equal(s, t));
+	/* The address index finds the same service. */
+	assert_ptr_equal(xlb_state_get_by_addr(o, &s->spec), t);
+	return 0;
+}
+
+static void assert_same(const struct xlb_state *a, const struct xlb_state *b)
+{
+	assert_int_equal(xlb_state_count(a), xlb_state_count(b));
+	assert_int_equal(xlb_state_endpoint_count(a), xlb_state_endpoint_count(b));
+	assert_int_equal(xlb_state_version(a), xlb_state_version(b));
+	assert_int_equal(xlb_state_foreach(a, same_cb, (void *)b), 0);
+	assert_int_equal(xlb_state_foreach(b, same_cb, (void *)a), 0);
+}
+
+/* Keys changing hands inside one transaction: a moves away from its
+ * address, b takes it; c is deleted, d takes its node port; a twice. */
+static void run_handover(struct xlb_state_txn *t)
+{
+	struct xlb_svc_desired s;
+	char err[256];
+
+	s = svc("a", "10.96.0.9", 0, 1);
+	assert_int_equal(xlb_state_txn_upsert(t, &s, err, sizeof(err)), 0);
+	s = svc("b", "10.96.0.1", 0, 2);
+	assert_int_equal(xlb_state_txn_upsert(t, &s, err, sizeof(err)), 0);
+	/* d cannot have the node port while c holds it ... */
+	s = svc("d", "10.96.0.4", 30080, 1);
+	assert_int_equal(xlb_state_txn_upsert(t, &s, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "node_port 30080 already used by service c"));
+	/* ... and can once c is gone. */
+	assert_int_equal(xlb_state_txn_delete(t, "c", err, sizeof(err)), 0);
+	assert_int_equal(xlb_state_txn_upsert(t, &s, err, sizeof(err)), 0);
+	s = svc("a", "10.96.0.3", 0, 3);	/* c's old address */
+	assert_int_equal(xlb_state_txn_upsert(t, &s, err, sizeof(err)), 0);
+	assert_int_equal(xlb_state_txn_delete(t, "zz", err, sizeof(err)), -ENOENT);
+	assert_int_equal(xlb_state_txn_count(t), 5);
+}
+
+static void test_rollback_exact(void **unused)
+{
+	struct xlb_state *st = base(), *copy = xlb_state_clone(st);
+	struct xlb_state_txn t;
+
+	xlb_state_txn_begin(&t, st);
+	run_handover(&t);
+	xlb_state_set_version(st, 6);
+	xlb_state_txn_rollback(&t);
+	assert_same(st, copy);
+	assert_null(xlb_state_get(st, "d"));
+	/* The freed keys are really free again, and the taken ones taken. */
+	{
+		struct xlb_svc_desired s = svc("e", "10.96.0.9", 0, 1);
+		char err[256];
+
+		assert_int_equal(xlb_state_upsert(st, &s, err, sizeof(err)), 0);
+		s = svc("f", "10.96.0.7", 30080, 1);
+		assert_int_equal(xlb_state_upsert(st, &s, err, sizeof(err)), -EEXIST);
+	}
+	xlb_state_free(st);
+	xlb_state_free(copy);
+}
+
+static void test_commit(void **unused)
+{
+	struct xlb_state *st = base();
+	const struct xlb_svc_desired *before, *after;
+	struct xlb_svc_desired want;
+	struct xlb_state_txn t;
+
+	xlb_state_txn_begin(&t, st);
+	run_handover(&t);
+	/* Steps as applied: a (a -> a'), b, delete c, d (created), a again. */
+	xlb_state_txn_op(&t, 0, &before, &after);
+	assert_string_equal(before->spec.name, "a");
+	assert_int_equal(before->n_ep, 2);
+	assert_int_equal(after->n_ep, 1);
+	xlb_state_txn_op(&t, 2, &before, &after);
+	assert_string_equal(before->spec.name, "c");
+	assert_null(after);
+	xlb_state_txn_op(&t, 3, &before, &after);
+	assert_null(before);
+	assert_string_equal(after->spec.name, "d");
+	xlb_state_txn_op(&t, 4, &before, &after);
+	assert_int_equal(before->n_ep, 1);	/* the first step's result */
+	assert_int_equal(after->n_ep, 3);
+	xlb_state_txn_commit(&t);
+
+	assert_int_equal(xlb_state_count(st), 3);
+	assert_int_equal(xlb_state_endpoint_count(st), 3 + 2 + 1);
+	assert_int_equal(xlb_state_version(st), 5);	/* the caller's to set */
+	want = svc("a", "10.96.0.3", 0, 3);
+	assert_true(xlb_svc_equal(xlb_state_get(st, "a"), &want));
+	assert_ptr_equal(xlb_state_get_by_addr(st, &want.spec), xlb_state_get(st, "a"));
+	want = svc("x", "10.96.0.9", 0, 0);
+	assert_null(xlb_state_get_by_addr(st, &want.spec));
+	assert_null(xlb_state_get(st, "c"));
+	xlb_state_free(st);
+}
+
+/* An invalid step changes nothing by itself; the steps before it stay
+ * until the caller rolls back. */
+static void test_invalid_step(void **unused)
+{
+	struct xlb_state *st = base(), *copy = xlb_state_clone(st);
+	struct xlb_svc_desired s;
+	struct xlb_state_txn t;
+	char err[256];
+
+	xlb_state_txn_begin(&t, st);
+	s = svc("b", "10.96.0.2", 0, 3);
+	assert_int_equal(xlb_state_txn_upsert(&t, &s, err, sizeof(err)), 0);
+	s = svc("e", "10.96.0.5", 0, 1);
+	s.spec.port = 0;
+	assert_int_equal(xlb_state_txn_upsert(&t, &s, err, sizeof(err)), -EINVAL);
+	assert_int_equal(xlb_state_txn_count(&t), 1);
+	assert_int_equal(xlb_state_get(st, "b")->n_ep, 3);
+	xlb_state_txn_rollback(&t);
+	assert_same(st, copy);
+	xlb_state_free(st);
+	xlb_state_free(copy);
+}
+
+/* Health checks compare by meaning: without one, the unused fields do not
+ * count; with one, only the arguments in use. */
+static void test_equal_health(void **unused)
+{
+	struct xlb_svc_desired a = svc("a", "10.96.0.1", 0, 1), b = a;
+
+	snprintf(b.hc.http_path, sizeof(b.hc.http_path), "/left-over");
+	assert_true(xlb_svc_equal(&a, &b));
+	a.hc.kind = b.hc.kind = XLB_HC_EXEC;
+	a.hc.argc = b.hc.argc = 1;
+	snprintf(a.hc.argv[0], sizeof(a.hc.argv[0]), "/bin/true");
+	snprintf(b.hc.argv[0], sizeof(b.hc.argv[0]), "/bin/true");
+	snprintf(b.hc.argv[1], sizeof(b.hc.argv[1]), "unused");
+	b.hc.http_path[0] = 0;
+	assert_true(xlb_svc_equal(&a, &b));
+	snprintf(b.hc.argv[0], sizeof(b.hc.argv[0]), "/bin/false");
+	assert_false(xlb_svc_equal(&a, &b));
+	b = a;
+	b.hc.period_ms = 5000;
+	assert_false(xlb_svc_equal(&a, &b));
+	b = a;
+	b.hc.kind = XLB_HC_TCP;
+	assert_false(xlb_svc_equal(&a, &b));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rollback_exact),
+		cmocka_unit_test(test_commit),
+		cmocka_unit_test(test_invalid_step),
+		cmocka_unit_test(test_equal_health),
+	};
+
+	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
+}
