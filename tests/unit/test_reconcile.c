@@ -3,7 +3,9 @@
  * Reconciler diff: against a recording dataplane (an implementation of the
  * dataplane ops table that only remembers what it was told), check that
  * the minimal operations are issued, in a conflict-free order, and that
- * applying the same state twice does nothing.
+ * applying the same state twice does nothing. The same for a reconcile of
+ * a few names: it touches only them and what they displaced, and leaves
+ * the datapath as a whole reconcile would.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,6 +32,7 @@ struct rec_dp {
 	char log[64][160];	/* "set web" / "del web" */
 	size_t n_log;
 	int fail_set;		/* -errno for the next set, once */
+	int fail_sets;		/* -errno for every set */
 };
 
 static int find(struct rec_dp *d, const struct xlb_service_spec *s)
@@ -47,8 +50,8 @@ static int rec_set(struct xlb_dp *dp, const struct xlb_service_spec *s,
 	struct rec_dp *d = (struct rec_dp *)dp;
 	int i = find(d, s);
 
-	if (d->fail_set) {
-		int r = d->fail_set;
+	if (d->fail_set || d->fail_sets) {
+		int r = d->fail_set ? d->fail_set : d->fail_sets;
 
 		d->fail_set = 0;
 		snprintf(err, errlen, "refused");
@@ -344,6 +347,291 @@ static void test_endpoint_rules(void **state)
 	assert_true(out[2].terminating);
 }
 
+
+static void reconcile_ok(struct xlb_reconciler *r, const struct xlb_state *st,
+			 const char *const *names, size_t n)
+{
+	struct xlb_reconcile_result res;
+
+	assert_int_equal(xlb_reconcile_names(r, st, names, n, &res), 0);
+	assert_int_equal(res.failed, 0);
+}
+
+/* Only the named services are looked at: b changed too, but was not named. */
+static void test_names_only_named(void **state)
+{
+	struct rec_dp d = { .base.ops = &rec_ops };
+	struct xlb_endpoint e[2] = { ep("10.0.0.1", true, false), ep("10.0.0.2", true, false) };
+	struct xlb_state *st = xlb_state_new();
+	struct xlb_reconciler r;
+	struct xlb_reconcile_result res;
+	const char *names[] = { "a", "a" };
+
+	put(st, svc("a", "10.96.0.1", 80, 0, e, 2));
+	put(st, svc("b", "10.96.0.2", 80, 0, e, 2));
+	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
+	assert_false(r.dirty);
+	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+	put(st, svc("a", "10.96.0.1", 80, 0, e, 1));
+	put(st, svc("b", "10.96.0.2", 80, 0, e, 1));
+	d.n_log = 0;
+	assert_int_equal(xlb_reconcile_names(&r, st, names, 2, &res), 0);
+	assert_int_equal(res.updated, 1);
+	assert_int_equal(d.n_log, 1);
+	assert_string_equal(d.log[0], "set a");
+	/* Named again, unchanged: nothing. */
+	d.n_log = 0;
+	assert_int_equal(xlb_reconcile_names(&r, st, names, 1, &res), 0);
+	assert_int_equal(res.unchanged, 1);
+	assert_int_equal(d.n_log, 0);
+	xlb_reconciler_fini(&r);
+	xlb_state_free(st);
+}
+
+/* A service that moves to another address frees the old one first; a
+ * deleted one is deleted. */
+static void test_names_move_and_delete(void **state)
+{
+	struct rec_dp d = { .base.ops = &rec_ops };
+	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
+	struct xlb_state *st = xlb_state_new();
+	struct xlb_reconciler r;
+	struct xlb_reconcile_result res;
+	const char *a[] = { "a" }, *b[] = { "b" };
+	char err[128];
+
+	put(st, svc("a", "10.96.0.1", 80, 30080, e, 1));
+	put(st, svc("b", "10.96.0.2", 80, 0, e, 1));
+	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
+	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+	put(st, svc("a", "10.96.0.5", 80, 30080, e, 1));
+	d.n_log = 0;
+	reconcile_ok(&r, st, a, 1);
+	assert_int_equal(d.n_log, 2);
+	assert_string_equal(d.log[0], "del a");
+	assert_string_equal(d.log[1], "set a");
+	assert_int_equal(d.n_svc, 2);
+
+	assert_int_equal(xlb_state_delete(st, "b", err, sizeof(err)), 0);
+	d.n_log = 0;
+	reconcile_ok(&r, st, b, 1);
+	assert_int_equal(d.n_log, 1);
+	assert_string_equal(d.log[0], "del b");
+	assert_int_equal(d.n_svc, 1);
+	/* A name nobody has: nothing. */
+	d.n_log = 0;
+	reconcile_ok(&r, st, b, 1);
+	assert_int_equal(d.n_log, 0);
+	xlb_reconciler_fini(&r);
+	xlb_state_free(st);
+}
+
+/* a leaves its address and b takes it over in the same change: b is
+ * updated in place at a's old key, b's old key is freed, a is created. */
+static void test_names_takeover(void **state)
+{
+	struct rec_dp d = { .base.ops = &rec_ops };
+	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
+	struct xlb_state *st = xlb_state_new();
+	struct xlb_reconciler r;
+	struct xlb_reconcile_result res;
+	const char *names[] = { "b", "a" };
+	struct xlb_svc_desired v1 = svc("-", "10.96.0.1", 80, 0, e, 1);
+
+	put(st, svc("a", "10.96.0.1", 80, 0, e, 1));
+	put(st, svc("b", "10.96.0.2", 80, 0, e, 1));
+	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
+	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+	{
+		struct xlb_state *next = xlb_state_new();
+
+		put(next, svc("a", "10.96.0.5", 80, 0, e, 1));
+		put(next, svc("b", "10.96.0.1", 80, 0, e, 0));	/* differs from a */
+		xlb_state_free(st);
+		st = next;
+	}
+	d.n_log = 0;
+	reconcile_ok(&r, st, names, 2);
+	assert_int_equal(d.n_log, 3);
+	assert_string_equal(d.log[0], "set b");
+	assert_string_equal(d.log[1], "del b");
+	assert_string_equal(d.log[2], "set a");
+	assert_int_equal(d.n_svc, 2);
+	assert_string_equal(d.svc[find(&d, &v1.spec)].spec.name, "b");
+	/* And the whole agrees. */
+	d.n_log = 0;
+	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+	assert_int_equal(d.n_log, 0);
+
+	/* b leaves 10.96.0.1, c (not named) holds it now: the key is taken
+	 * over for c rather than deleted under it. */
+	{
+		struct xlb_state *next = xlb_state_new();
+		const char *only_b[] = { "b" };
+
+		put(next, svc("a", "10.96.0.5", 80, 0, e, 1));
+		put(next, svc("b", "10.96.0.7", 80, 0, e, 0));
+		put(next, svc("c", "10.96.0.1", 80, 0, e, 1));
+		xlb_state_free(st);
+		st = next;
+		d.n_log = 0;
+		reconcile_ok(&r, st, only_b, 1);
+		assert_int_equal(d.n_log, 2);
+		assert_string_equal(d.log[0], "set c");
+		assert_string_equal(d.log[1], "set b");
+		assert_int_equal(d.n_svc, 3);
+	}
+	xlb_reconciler_fini(&r);
+	xlb_state_free(st);
+}
+
+/* Node ports changing hands, by names: from a deleted service to a new
+ * one (delete first), and between two kept ones (the retry pass). */
+static void test_names_nodeport(void **state)
+{
+	struct rec_dp d = { .base.ops = &rec_ops };
+	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
+	struct xlb_state *st = xlb_state_new();
+	struct xlb_reconciler r;
+	struct xlb_reconcile_result res;
+	const char *n1[] = { "new", "old" }, *n2[] = { "a", "new" };
+	char err[128];
+
+	put(st, svc("old", "10.96.0.1", 80, 30080, e, 1));
+	put(st, svc("a", "10.96.0.2", 80, 0, e, 1));
+	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
+	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+	assert_int_equal(xlb_state_delete(st, "old", err, sizeof(err)), 0);
+	put(st, svc("new", "10.96.0.9", 80, 30080, e, 1));
+	d.n_log = 0;
+	reconcile_ok(&r, st, n1, 2);
+	assert_int_equal(d.n_log, 2);
+	assert_string_equal(d.log[0], "del old");
+	assert_string_equal(d.log[1], "set new");
+
+	/* a takes 30080 from new, which keeps going without it. */
+	{
+		struct xlb_state *next = xlb_state_new();
+
+		put(next, svc("a", "10.96.0.2", 80, 30080, e, 1));
+		put(next, svc("new", "10.96.0.9", 80, 0, e, 1));
+		xlb_state_free(st);
+		st = next;
+	}
+	reconcile_ok(&r, st, n2, 2);
+	assert_int_equal(d.svc[find(&d, &xlb_state_get(st, "a")->spec)].spec.node_port, 30080);
+	assert_int_equal(d.svc[find(&d, &xlb_state_get(st, "new")->spec)].spec.type,
+			 XLB_SVC_CLUSTER_IP);
+	xlb_reconciler_fini(&r);
+	xlb_state_free(st);
+}
+
+/* What an adopted datapath holds is no desired service's: whole reconciles
+ * until one succeeds; a failed one leaves the reconciler dirty again. */
+static void test_names_dirty(void **state)
+{
+	struct rec_dp d = { .base.ops = &rec_ops };
+	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
+	struct xlb_state *st = xlb_state_new();
+	struct xlb_reconciler r1, r2;
+	struct xlb_reconcile_result res;
+	const char *a[] = { "a" };
+
+	put(st, svc("a", "10.96.0.1", 80, 0, e, 1));
+	assert_int_equal(xlb_reconciler_init(&r1, &d.base), 0);
+	assert_int_equal(xlb_reconcile(&r1, st, &res), 0);
+	xlb_reconciler_fini(&r1);
+	assert_int_equal(xlb_reconciler_init(&r2, &d.base), 0);
+	assert_true(r2.dirty);
+	assert_int_equal(xlb_reconcile(&r2, st, &res), 0);
+	assert_false(r2.dirty);
+	/* Adopted, then claimed by the whole reconcile: found by name. */
+	put(st, svc("a", "10.96.0.1", 80, 0, e, 0));
+	d.n_log = 0;
+	reconcile_ok(&r2, st, a, 1);
+	assert_int_equal(d.n_log, 1);
+	assert_false(r2.dirty);
+
+	put(st, svc("a", "10.96.0.1", 80, 0, e, 1));
+	d.fail_sets = -ENOSPC;
+	assert_int_equal(xlb_reconcile_names(&r2, st, a, 1, &res), -ENOSPC);
+	assert_string_equal(res.first_error, "refused");
+	assert_true(r2.dirty);
+	d.fail_sets = 0;
+	assert_int_equal(xlb_reconcile(&r2, st, &res), 0);
+	assert_false(r2.dirty);
+	xlb_reconciler_fini(&r2);
+	xlb_state_free(st);
+}
+
+/* Deterministic PRNG (xorshift64, Marsaglia 2003). */
+static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
+
+static uint32_t rng(uint32_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 32) % n;
+}
+
+static int dp_matches_cb(const struct xlb_svc_desired *s, void *arg)
+{
+	struct rec_dp *d = arg;
+	int i = find(d, &s->spec);
+
+	assert_true(i >= 0);	/* names are not the datapath's business */
+	assert_int_equal(d->svc[i].spec.node_port, s->spec.node_port);
+	assert_int_equal(d->svc[i].n, s->n_ep);
+	return 0;
+}
+
+/* Random batches of changes (addresses and node ports changing hands
+ * included), each reconciled by its names: after each, the datapath is
+ * the desired state and a whole reconcile finds nothing to do. */
+static void test_names_random(void **state)
+{
+	static struct rec_dp d = { .base.ops = &rec_ops };
+	struct xlb_endpoint e[3] = { ep("10.0.0.1", true, false), ep("10.0.0.2", true, false),
+				     ep("10.0.0.3", false, true) };
+	struct xlb_state *st = xlb_state_new();
+	struct xlb_reconciler r;
+	struct xlb_reconcile_result res;
+
+	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
+	for (int round = 0; round < 400; round++) {
+		char names[3][8], err[256];
+		const char *np[3];
+		size_t n = 1 + rng(3);
+
+		for (size_t i = 0; i < n; i++) {
+			char vip[32];
+
+			snprintf(names[i], sizeof(names[i]), "s%u", rng(8));
+			np[i] = names[i];
+			if (rng(4) == 0) {
+				xlb_state_delete(st, names[i], err, sizeof(err));
+				continue;
+			}
+			snprintf(vip, sizeof(vip), "10.96.0.%u", 1 + rng(10));
+			/* A conflict is refused by the state: just skipped. */
+			struct xlb_svc_desired s = svc(names[i], vip, 80,
+						       rng(2) ? 30000 + rng(3) : 0, e, rng(4));
+
+			xlb_state_upsert(st, &s, err, sizeof(err));
+		}
+		d.n_log = 0;
+		reconcile_ok(&r, st, np, n);
+		assert_int_equal(d.n_svc, xlb_state_count(st));
+		xlb_state_foreach(st, dp_matches_cb, &d);
+		d.n_log = 0;
+		assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+		assert_int_equal(d.n_log, 0);
+	}
+	xlb_reconciler_fini(&r);
+	xlb_state_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +643,12 @@ int main(void)
 		cmocka_unit_test(test_seeded_from_dataplane),
 		cmocka_unit_test(test_failure_reported),
 		cmocka_unit_test(test_endpoint_rules),
+		cmocka_unit_test(test_names_only_named),
+		cmocka_unit_test(test_names_move_and_delete),
+		cmocka_unit_test(test_names_takeover),
+		cmocka_unit_test(test_names_nodeport),
+		cmocka_unit_test(test_names_dirty),
+		cmocka_unit_test(test_names_random),
 	};
 
 	return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);

@@ -17,7 +17,8 @@ struct vkey {
 
 struct applied_svc {
 	struct vkey key;
-	struct xlb_service_spec spec;	/* name ignored in comparisons */
+	struct xlb_service_spec spec;	/* name: the desired service it was
+					 * applied for; ignored in comparisons */
 	size_t n;
 	struct xlb_backend_spec *be;	/* canonical order */
 	bool seen;			/* desired in this pass */
@@ -66,8 +67,48 @@ static void applied_free(struct applied_svc *a)
 	}
 }
 
+/* by_name points into the entry's own name; an entry leaves it before it
+ * is freed or renamed. An index entry that cannot be added leaves the
+ * service invisible to xlb_reconcile_names: dirty, so the next reconcile
+ * is whole. */
+static void name_unlink(struct xlb_reconciler *r, struct applied_svc *a)
+{
+	size_t len = strlen(a->spec.name);
+
+	if (len && xlb_htab_get(&r->by_name, a->spec.name, len) == a)
+		xlb_htab_del(&r->by_name, a->spec.name, len);
+}
+
+static void name_link(struct xlb_reconciler *r, struct applied_svc *a)
+{
+	size_t len = strlen(a->spec.name);
+
+	if (len && xlb_htab_put(&r->by_name, a->spec.name, len, a))
+		r->dirty = true;
+}
+
+/* An unchanged entry now stands for `name` (adopted at start, or taken
+ * over from another service with the same key and spec). */
+static void claim(struct xlb_reconciler *r, struct applied_svc *a, const char *name)
+{
+	if (xlb_htab_get(&r->by_name, name, strlen(name)) == a)
+		return;
+	name_unlink(r, a);
+	snprintf(a->spec.name, sizeof(a->spec.name), "%s", name);
+	name_link(r, a);
+}
+
+static void applied_drop(struct xlb_reconciler *r, struct applied_svc *a)
+{
+	xlb_htab_del(&r->applied, &a->key, sizeof(a->key));
+	name_unlink(r, a);
+	applied_free(a);
+}
+
+/* link: spec.name is a desired service's (not a name the datapath made up
+ * for what it holds). */
 static int applied_store(struct xlb_reconciler *r, const struct xlb_service_spec *spec,
-			 const struct xlb_backend_spec *be, size_t n)
+			 const struct xlb_backend_spec *be, size_t n, bool link)
 {
 	struct applied_svc *a = calloc(1, sizeof(*a)), *old;
 
@@ -84,12 +125,16 @@ static int applied_store(struct xlb_reconciler *r, const struct xlb_service_spec
 	}
 	if (n)
 		memcpy(a->be, be, n * sizeof(*be));
-	old = xlb_htab_del(&r->applied, &a->key, sizeof(a->key));
-	applied_free(old);
+	old = xlb_htab_get(&r->applied, &a->key, sizeof(a->key));
+	if (old)
+		applied_drop(r, old);
 	if (xlb_htab_put(&r->applied, &a->key, sizeof(a->key), a)) {
 		applied_free(a);
+		r->dirty = true;
 		return -ENOMEM;
 	}
+	if (link)
+		name_link(r, a);
 	return 0;
 }
 
@@ -104,17 +149,23 @@ static int seed_cb(const struct xlb_dp_service *s, void *arg)
 	if (s->n_backends)
 		memcpy(be, s->backends, s->n_backends * sizeof(*be));
 	qsort(be, s->n_backends, sizeof(*be), be_cmp);
-	ret = applied_store(r, &s->spec, be, s->n_backends);
+	ret = applied_store(r, &s->spec, be, s->n_backends, false);
 	free(be);
 	return ret;
 }
 
 int xlb_reconciler_init(struct xlb_reconciler *r, struct xlb_dp *dp)
 {
+	int ret;
+
 	memset(r, 0, sizeof(*r));
 	r->dp = dp;
 	xlb_htab_init(&r->applied);
-	return xlb_dp_service_list(dp, seed_cb, r);
+	xlb_htab_init(&r->by_name);
+	ret = xlb_dp_service_list(dp, seed_cb, r);
+	/* Adopted services belong to no desired service yet. */
+	r->dirty = r->applied.used > 0;
+	return ret;
 }
 
 void xlb_reconciler_fini(struct xlb_reconciler *r)
@@ -125,13 +176,13 @@ void xlb_reconciler_fini(struct xlb_reconciler *r)
 	while ((a = xlb_htab_next(&r->applied, &pos)))
 		applied_free(a);
 	xlb_htab_fini(&r->applied);
+	xlb_htab_fini(&r->by_name);
 }
 
 struct pass {
 	struct xlb_reconciler *r;
 	struct xlb_reconcile_result *res;
 	struct xlb_backend_spec *buf;
-	int phase;		/* 0: mark + updates, 1: creations */
 	int err;
 };
 
@@ -145,9 +196,9 @@ static void note_err(struct pass *p, int ret, const char *msg)
 	pr_warn("reconcile: %s", msg);
 }
 
-static int apply_cb(const struct xlb_svc_desired *s, void *arg)
+/* Phase 0: mark what stays and update it in place; phase 1: create. */
+static void apply_one(struct pass *p, const struct xlb_svc_desired *s, int phase)
 {
-	struct pass *p = arg;
 	struct xlb_reconciler *r = p->r;
 	struct applied_svc *a;
 	struct vkey k;
@@ -157,60 +208,68 @@ static int apply_cb(const struct xlb_svc_desired *s, void *arg)
 
 	vkey_of(&k, &s->spec);
 	a = xlb_htab_get(&r->applied, &k, sizeof(k));
-	if (p->phase == 0) {
-		if (a)
-			a->seen = true;
+	if (phase == 0) {
 		if (!a)
-			return 0;	/* created in phase 1 */
+			return;		/* created in phase 1 */
+		a->seen = true;
 	} else if (a) {
-		return 0;
+		return;
 	}
 	n = xlb_svc_backends(s, r->healthy, r->healthy_arg, p->buf);
 	qsort(p->buf, n, sizeof(*p->buf), be_cmp);
 	if (a && spec_same(&a->spec, &s->spec) && a->n == n && be_same(a->be, p->buf, n)) {
+		claim(r, a, s->spec.name);
 		p->res->unchanged++;
-		return 0;
+		return;
 	}
 	ret = xlb_dp_service_set(r->dp, &s->spec, p->buf, n, err, sizeof(err));
 	if (ret) {
 		note_err(p, ret, err[0] ? err : strerror(-ret));
-		return 0;
+		return;
 	}
 	if (a)
 		p->res->updated++;
 	else
 		p->res->created++;
-	ret = applied_store(r, &s->spec, p->buf, n);
+	ret = applied_store(r, &s->spec, p->buf, n, true);
 	if (ret)
 		note_err(p, ret, "out of memory");
-	return 0;
 }
 
-int xlb_reconcile(struct xlb_reconciler *r, const struct xlb_state *st,
-		  struct xlb_reconcile_result *res)
+/* The desired services d (in the order to apply them) against the applied
+ * entries at keys (NULL: every applied entry). Marks what stays (and
+ * updates it), then deletes the rest, then creates: a node port moving
+ * from one service to another is freed first. */
+static int run(struct xlb_reconciler *r, const struct xlb_svc_desired *const *d, size_t nd,
+	       const struct vkey *keys, size_t nk, struct xlb_reconcile_result *res)
 {
 	struct pass p = { .r = r, .res = res };
-	struct applied_svc *a, **stale = NULL;
+	struct applied_svc *a, **stale;
 	size_t pos = 0, n_stale = 0;
 
-	memset(res, 0, sizeof(*res));
 	p.buf = malloc(XLB_MAX_ENDPOINTS * sizeof(*p.buf));
-	stale = malloc((r->applied.used + 1) * sizeof(*stale));
+	stale = malloc(((keys ? nk : r->applied.used) + 1) * sizeof(*stale));
 	if (!p.buf || !stale) {
 		free(p.buf);
 		free(stale);
 		return -ENOMEM;
 	}
-	while ((a = xlb_htab_next(&r->applied, &pos)))
-		a->seen = false;
+	if (!keys)
+		while ((a = xlb_htab_next(&r->applied, &pos)))
+			a->seen = false;
+	for (size_t i = 0; keys && i < nk; i++)
+		if ((a = xlb_htab_get(&r->applied, &keys[i], sizeof(keys[i]))))
+			a->seen = false;
 
-	/* Mark what stays (and update it), then delete the rest, then create:
-	 * a node port moving from one service to another is freed first. */
-	p.phase = 0;
-	xlb_state_foreach(st, apply_cb, &p);
+	for (size_t i = 0; i < nd; i++)
+		apply_one(&p, d[i], 0);
 	pos = 0;
-	while ((a = xlb_htab_next(&r->applied, &pos)))
-		if (!a->seen)
+	if (!keys)
+		while ((a = xlb_htab_next(&r->applied, &pos)))
+			if (!a->seen)
+				stale[n_stale++] = a;
+	for (size_t i = 0; keys && i < nk; i++)
+		if ((a = xlb_htab_get(&r->applied, &keys[i], sizeof(keys[i]))) && !a->seen)
 			stale[n_stale++] = a;
 	for (size_t i = 0; i < n_stale; i++) {
 		char err[256] = "";
@@ -220,24 +279,156 @@ int xlb_reconcile(struct xlb_reconciler *r, const struct xlb_state *st,
 			note_err(&p, ret, err[0] ? err : strerror(-ret));
 			continue;
 		}
-		xlb_htab_del(&r->applied, &stale[i]->key, sizeof(stale[i]->key));
-		applied_free(stale[i]);
+		applied_drop(r, stale[i]);
 		res->deleted++;
 	}
-	p.phase = 1;
-	xlb_state_foreach(st, apply_cb, &p);
+	for (size_t i = 0; i < nd; i++)
+		apply_one(&p, d[i], 1);
 	if (p.err) {
 		/* An update can wait on another's (a node port changing hands
 		 * between two kept services): one more pass settles it. */
 		p.err = 0;
 		res->failed = 0;
 		res->first_error[0] = 0;
-		p.phase = 0;
-		xlb_state_foreach(st, apply_cb, &p);
-		p.phase = 1;
-		xlb_state_foreach(st, apply_cb, &p);
+		for (size_t i = 0; i < nd; i++)
+			apply_one(&p, d[i], 0);
+		for (size_t i = 0; i < nd; i++)
+			apply_one(&p, d[i], 1);
 	}
 	free(p.buf);
 	free(stale);
 	return p.err;
+}
+
+struct collect {
+	const struct xlb_svc_desired **d;
+	size_t n;
+};
+
+static int collect_cb(const struct xlb_svc_desired *s, void *arg)
+{
+	struct collect *c = arg;
+
+	c->d[c->n++] = s;
+	return 0;
+}
+
+int xlb_reconcile(struct xlb_reconciler *r, const struct xlb_state *st,
+		  struct xlb_reconcile_result *res)
+{
+	struct collect c = { 0 };
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	c.d = malloc((xlb_state_count(st) + 1) * sizeof(*c.d));
+	if (!c.d) {
+		r->dirty = true;
+		snprintf(res->first_error, sizeof(res->first_error), "out of memory");
+		return -ENOMEM;
+	}
+	xlb_state_foreach(st, collect_cb, &c);	/* in name order */
+	r->dirty = false;
+	ret = run(r, c.d, c.n, NULL, 0, res);
+	if (ret) {
+		r->dirty = true;
+		if (!res->first_error[0])
+			snprintf(res->first_error, sizeof(res->first_error), "%s", strerror(-ret));
+	}
+	free(c.d);
+	return ret;
+}
+
+/* The keys and desired services one names-reconcile touches, each once.
+ * Bounded by the names: each brings at most its desired service and the
+ * key it held, and each key at most the service holding it now. */
+struct scope {
+	const struct xlb_state *st;
+	struct vkey *keys;
+	const struct xlb_svc_desired **d;
+	size_t nk, nd, cap;
+	struct xlb_htab key_set, name_set;
+};
+
+static int scope_key(struct scope *sc, const struct vkey *k)
+{
+	if (xlb_htab_get(&sc->key_set, k, sizeof(*k)))
+		return 0;
+	if (sc->nk == sc->cap)
+		return -EOVERFLOW;
+	sc->keys[sc->nk] = *k;
+	if (xlb_htab_put(&sc->key_set, &sc->keys[sc->nk], sizeof(*k), &sc->keys[sc->nk]))
+		return -ENOMEM;
+	sc->nk++;
+	return 0;
+}
+
+static int scope_svc(struct scope *sc, const struct xlb_svc_desired *s)
+{
+	const char *name = s->spec.name;
+	struct vkey k;
+
+	if (xlb_htab_get(&sc->name_set, name, strlen(name)))
+		return 0;
+	if (sc->nd == sc->cap)
+		return -EOVERFLOW;
+	if (xlb_htab_put(&sc->name_set, name, strlen(name), (void *)s))
+		return -ENOMEM;
+	sc->d[sc->nd++] = s;
+	vkey_of(&k, &s->spec);
+	return scope_key(sc, &k);
+}
+
+static int by_name_cmp(const void *a, const void *b)
+{
+	const struct xlb_svc_desired *x = *(const struct xlb_svc_desired *const *)a;
+	const struct xlb_svc_desired *y = *(const struct xlb_svc_desired *const *)b;
+
+	return strcmp(x->spec.name, y->spec.name);
+}
+
+int xlb_reconcile_names(struct xlb_reconciler *r, const struct xlb_state *st,
+			const char *const *names, size_t n, struct xlb_reconcile_result *res)
+{
+	struct scope sc = { .st = st, .cap = 2 * n + 1 };
+	int ret = -ENOMEM;
+
+	memset(res, 0, sizeof(*res));
+	xlb_htab_init(&sc.key_set);
+	xlb_htab_init(&sc.name_set);
+	sc.keys = malloc(sc.cap * sizeof(*sc.keys));
+	sc.d = malloc(sc.cap * sizeof(*sc.d));
+	if (!sc.keys || !sc.d)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct xlb_svc_desired *s = xlb_state_get(st, names[i]);
+		struct applied_svc *a = xlb_htab_get(&r->by_name, names[i], strlen(names[i]));
+
+		if ((s && (ret = scope_svc(&sc, s))) || (a && (ret = scope_key(&sc, &a->key))))
+			goto out;
+	}
+	/* Whoever holds a freed key now takes it over in place. */
+	for (size_t i = 0, nk = sc.nk; i < nk; i++) {
+		struct xlb_service_spec spec = { .port = sc.keys[i].port,
+						 .proto = sc.keys[i].proto };
+		const struct xlb_svc_desired *s;
+
+		spec.vip.family = sc.keys[i].family;
+		spec.vip.addr = sc.keys[i].addr;
+		s = xlb_state_get_by_addr(st, &spec);
+		if (s && (ret = scope_svc(&sc, s)))
+			goto out;
+	}
+	qsort(sc.d, sc.nd, sizeof(*sc.d), by_name_cmp);	/* as xlb_reconcile orders */
+	ret = run(r, sc.d, sc.nd, sc.keys, sc.nk, res);
+out:
+	if (ret) {
+		r->dirty = true;
+		if (!res->first_error[0])
+			snprintf(res->first_error, sizeof(res->first_error), "%s", strerror(-ret));
+	}
+	free(sc.keys);
+	free(sc.d);
+	xlb_htab_fini(&sc.key_set);
+	xlb_htab_fini(&sc.name_set);
+	return ret;
 }
