@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The state journal: framing, CRC, group commit, replay. See journal.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "convert.h"
+#include "journal.h"
+#include "statefile.h"
+
+struct xlb_journal {
+	int fd;
+	size_t end;		/* bytes written; the caller's lock */
+	size_t records;
+	bool cut;		/* a partial append could not be cut off */
+
+	pthread_mutex_t lock;	/* the rest */
+	pthread_cond_t cond;
+	int refs;
+	uint64_t appended;	/* seq of the last record written */
+	uint64_t synced;	/* seq of the last record known on disk */
+	bool syncing;		/* one waiter is in fdatasync for all */
+	bool retired;
+	int err;		/* sticky fdatasync error */
+};
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static uint32_t crc_of(const uint8_t *p, size_t len)
+{
+	return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), p, len);
+}
+
+/* A record's CRC covers its length field too: a torn length cannot point
+ * at a payload that happens to check. */
+static uint32_t rec_crc(const uint8_t *rec, size_t len)
+{
+	uLong c = crc32_z(crc32_z(0, Z_NULL, 0), rec, 4);
+
+	return (uint32_t)crc32_z(c, rec + XLB_JOURNAL_REC_HDR_LEN, len);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int xlb_journal_create(const char *path, uint64_t base_version, uint32_t base_crc,
+		       struct xlb_journal **out)
+{
+	uint8_t hdr[XLB_JOURNAL_HDR_LEN] = { 0 };
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	struct xlb_journal *j;
+	int fd, dfd, ret;
+
+	*out = NULL;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp) ||
+	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	memcpy(hdr, XLB_JOURNAL_MAGIC, 8);
+	put_le64(hdr + 8, base_version);
+	put_le32(hdr + 16, base_crc);
+	put_le32(hdr + 28, crc_of(hdr, 28));
+	fd = mkstemp(tmp);	/* same directory: rename() is atomic; mode 0600 */
+	if (fd < 0) {
+		ret = -errno;
+		free(j);
+		return ret;
+	}
+	ret = fcntl(fd, F_SETFD, FD_CLOEXEC) ? -errno : 0;
+	if (!ret)
+		ret = write_all(fd, hdr, sizeof(hdr), 0);
+	if (!ret && fsync(fd))
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		goto fail;
+	}
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if (fsync(dfd))
+		ret = -errno;
+	close(dfd);
+	if (ret)
+		goto fail;
+	j->fd = fd;
+	j->end = sizeof(hdr);
+	j->refs = 1;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	*out = j;
+	return 0;
+fail:
+	close(fd);
+	free(j);
+	return ret;
+}
+
+static int encode(uint64_t version, const struct xlb_svc_desired *const *up, size_t n_up,
+		  const char *const *del, size_t n_del, uint8_t **buf, size_t *len)
+{
+	Xlb__V1__SyncRequest req = XLB__V1__SYNC_REQUEST__INIT;
+	size_t n = 0;
+	uint8_t *b = NULL;
+	int ret = -ENOMEM;
+
+	req.version = version;
+	req.n_deletes = n_del;
+	req.deletes = (char **)del;
+	if (n_up && !(req.upserts = calloc(n_up, sizeof(*req.upserts))))
+		return -ENOMEM;
+	for (; req.n_upserts < n_up; req.n_upserts++)
+		if (!(req.upserts[req.n_upserts] = xlb_api_service_to_pb(up[req.n_upserts])))
+			goto out;
+	n = protobuf_c_message_get_packed_size(&req.base);
+	if (!n || n > XLB_JOURNAL_REC_MAX) {
+		ret = -E2BIG;
+		goto out;
+	}
+	b = malloc(XLB_JOURNAL_REC_HDR_LEN + n);
+	if (!b)
+		goto out;
+	if (protobuf_c_message_pack(&req.base, b + XLB_JOURNAL_REC_HDR_LEN) != n) {
+		ret = -EIO;
+		goto out;
+	}
+	put_le32(b, (uint32_t)n);
+	put_le32(b + 4, rec_crc(b, n));
+	*buf = b;
+	*len = XLB_JOURNAL_REC_HDR_LEN + n;
+	b = NULL;
+	ret = 0;
+out:
+	for (size_t i = 0; i < req.n_upserts; i++)
+		xlb_api_service_free_pb(req.upserts[i]);
+	free(req.upserts);
+	free(b);
+	return ret;
+}
+
+int xlb_journal_append(struct xlb_journal *j, uint64_t version,
+		       const struct xlb_svc_desired *const *up, size_t n_up,
+		       const char *const *del, size_t n_del, uint64_t *seq)
+{
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	if (xlb_journal_broken(j))
+		return -EIO;
+	ret = encode(version, up, n_up, del, n_del, &buf, &len);
+	if (ret)
+		return ret;
+	ret = write_all(j->fd, buf, len, (off_t)j->end);
+	free(buf);
+	if (ret) {
+		/* Whatever reached the file would be read as a torn record and
+		 * hide every later one. */
+		if (ftruncate(j->fd, (off_t)j->end))
+			j->cut = true;
+		return ret;
+	}
+	j->end += len;
+	j->records++;
+	pthread_mutex_lock(&j->lock);
+	*seq = ++j->appended;
+	pthread_mutex_unlock(&j->lock);
+	return 0;
+}
+
+int xlb_journal_sync(struct xlb_journal *j, uint64_t seq)
+{
+	int ret;
+
+	pthread_mutex_lock(&j->lock);
+	while (j->synced < seq && !j->err) {
+		uint64_t upto;
+
+		if (j->syncing) {
+			pthread_cond_wait(&j->cond, &j->lock);
+			continue;
+		}
+		/* Lead: one fdatasync for every record appended so far. */
+		j->syncing = true;
+		upto = j->appended;
+		pthread_mutex_unlock(&j->lock);
+		ret = fdatasync(j->fd) ? -errno : 0;
+		pthread_mutex_lock(&j->lock);
+		j->syncing = false;
+		if (ret)
+			j->err = ret;
+		else if (upto > j->synced)
+			j->synced = upto;
+		pthread_cond_broadcast(&j->cond);
+	}
+	ret = j->synced >= seq ? 0 : j->err;
+	pthread_mutex_unlock(&j->lock);
+	return ret;
+}
+
+void xlb_journal_retire(struct xlb_journal *j)
+{
+	pthread_mutex_lock(&j->lock);
+	j->retired = true;
+	j->synced = j->appended;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+bool xlb_journal_broken(struct xlb_journal *j)
+{
+	bool b;
+
+	pthread_mutex_lock(&j->lock);
+	b = j->cut || j->err || j->retired;
+	pthread_mutex_unlock(&j->lock);
+	return b;
+}
+
+size_t xlb_journal_size(const struct xlb_journal *j)
+{
+	return j->end;
+}
+
+size_t xlb_journal_records(const struct xlb_journal *j)
+{
+	return j->records;
+}
+
+struct xlb_journal *xlb_journal_get(struct xlb_journal *j)
+{
+	pthread_mutex_lock(&j->lock);
+	j->refs++;
+	pthread_mutex_unlock(&j->lock);
+	return j;
+}
+
+void xlb_journal_put(struct xlb_journal *j)
+{
+	int left;
+
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->lock);
+	left = --j->refs;
+	pthread_mutex_unlock(&j->lock);
+	if (left)
+		return;
+	close(j->fd);
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->cond);
+	free(j);
+}
+
+/* One record to st, whole or not at all. msg says why not. */
+static int replay_one(struct xlb_state *st, const uint8_t *p, size_t n, char *msg, size_t len)
+{
+	Xlb__V1__SyncRequest *req;
+	struct xlb_state_txn t;
+	char at[40], why[256];
+	int ret = 0;
+
+	req = xlb__v1__sync_request__unpack(NULL, n, p);
+	if (!req)
+		return fail(msg, len, -EBADMSG, "does not unpack as xlb.v1.SyncRequest");
+	if (xlb_api_check_utf8(&req->base, "", why, sizeof(why))) {
+		ret = fail(msg, len, -EBADMSG, "%s", why);
+		goto out;
+	}
+	if (req->snapshot || req->version != xlb_state_version(st) + 1) {
+		ret = fail(msg, len, -EBADMSG, "version %llu does not follow %llu",
+			   (unsigned long long)req->version,
+			   (unsigned long long)xlb_state_version(st));
+		goto out;
+	}
+	xlb_state_txn_begin(&t, st);
+	for (size_t i = 0; i < req->n_upserts && !ret; i++) {
+		struct xlb_svc_desired s;
+
+		snprintf(at, sizeof(at), "upserts[%zu]", i);
+		ret = xlb_api_service_from_pb_at(req->upserts[i], at, &s, why, sizeof(why));
+		if (!ret) {
+			ret = xlb_state_txn_upsert(&t, &s, why, sizeof(why));
+			xlb_svc_free(&s);
+		}
+	}
+	for (size_t i = 0; i < req->n_deletes && !ret; i++)
+		ret = xlb_state_txn_delete(&t, req->deletes[i], why, sizeof(why));
+	if (ret) {
+		xlb_state_txn_rollback(&t);
+		ret = fail(msg, len, ret == -ENOMEM ? -ENOMEM : -EBADMSG, "version %llu: %s",
+			   (unsigned long long)req->version, why);
+		goto out;
+	}
+	xlb_state_txn_commit(&t);
+	xlb_state_set_version(st, req->version);
+out:
+	xlb__v1__sync_request__free_unpacked(req, NULL);
+	return ret;
+}
+
+int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc,
+		       struct xlb_journal_info *info, char *err, size_t errlen)
+{
+	uint8_t *buf;
+	size_t len, off;
+	int ret;
+
+	memset(info, 0, sizeof(*info));
+	ret = xlb_statefile_read(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	info->size = len;
+	if (len < XLB_JOURNAL_HDR_LEN) {
+		ret = fail(err, errlen, -EBADMSG, "truncated: %zu bytes, header needs %d", len,
+			   XLB_JOURNAL_HDR_LEN);
+		goto out;
+	}
+	if (memcmp(buf, XLB_JOURNAL_MAGIC, 8)) {
+		ret = fail(err, errlen, -EBADMSG, "bad magic (not an xlb journal)");
+		goto out;
+	}
+	if (crc_of(buf, 28) != get_le32(buf + 28)) {
+		ret = fail(err, errlen, -EBADMSG, "header CRC mismatch");
+		goto out;
+	}
+	info->base_version = get_le64(buf + 8);
+	info->base_crc = get_le32(buf + 16);
+	if (info->base_version != xlb_state_version(st) || info->base_crc != base_crc) {
+		ret = fail(err, errlen, -ESTALE,
+			   "continues the snapshot of version %llu (CRC %08x), not this one (version %llu, CRC %08x)",
+			   (unsigned long long)info->base_version, info->base_crc,
+			   (unsigned long long)xlb_state_version(st), base_crc);
+		goto out;
+	}
+	for (off = XLB_JOURNAL_HDR_LEN; off < len;) {
+		const uint8_t *rec = buf + off;
+		uint32_t n;
+
+		if (len - off < XLB_JOURNAL_REC_HDR_LEN) {
+			fail(info->stop, sizeof(info->stop), 0, "record header cut short");
+			break;
+		}
+		n = get_le32(rec);
+		if (!n || n > XLB_JOURNAL_REC_MAX || n > len - off - XLB_JOURNAL_REC_HDR_LEN) {
+			fail(info->stop, sizeof(info->stop), 0,
+			     "record length %u, %zu bytes left", n,
+			     len - off - XLB_JOURNAL_REC_HDR_LEN);
+			break;
+		}
+		if (rec_crc(rec, n) != get_le32(rec + 4)) {
+			fail(info->stop, sizeof(info->stop), 0, "record CRC mismatch");
+			break;
+		}
+		ret = replay_one(st, rec + XLB_JOURNAL_REC_HDR_LEN, n, info->stop,
+				 sizeof(info->stop));
+		if (ret == -ENOMEM) {
+			fail(err, errlen, ret, "out of memory");
+			goto out;
+		}
+		if (ret) {
+			ret = 0;
+			break;
+		}
+		off += XLB_JOURNAL_REC_HDR_LEN + n;
+		info->records++;
+	}
+	info->end = off;
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
