@@ -2,8 +2,16 @@
 /*
  * The daemon core: one lock around the desired state, the reconciler and
  * the dataplane. A write is validated, applied to the datapath, persisted,
- * and only then acknowledged; if the datapath refuses it, the datapath is
- * brought back to the previous state and the caller gets the error.
+ * and only then acknowledged; if the datapath or the state file refuses
+ * it, the state and the datapath are brought back to what they were and
+ * the caller gets the error.
+ *
+ * A delta (upsert, delete, set endpoints, a Sync that is not a snapshot)
+ * costs the size of the change: applied in place in a transaction,
+ * reconciled for its names only, persisted as one journal record whose
+ * fdatasync is waited for without the lock (concurrent writers share it).
+ * A snapshot, and the journal once it outgrows the last one, rewrite the
+ * state file whole (journal.h, statefile.h).
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,10 +21,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "core_priv.h"
 #include "reconcile/reconcile.h"
+#include "api/journal.h"
 #include "api/statefile.h"
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
@@ -40,6 +50,9 @@ struct xlb_core {
 	struct xlb_reconciler rec;
 	bool hold_reconcile;	/* no trusted state yet: keep the adopted datapath */
 	char state_path[PATH_MAX];
+	char journal_path[PATH_MAX];
+	struct xlb_journal *jr;	/* NULL: none usable, the next change writes a snapshot */
+	size_t snap_len;	/* bytes of the last snapshot read or written */
 	char dp_name[16];
 	char dp_reason[256];
 	char ifaces[64][16];
@@ -100,81 +113,332 @@ static void evq_flush(struct xlb_core *c, struct evq *q)
 	memset(q, 0, sizeof(*q));
 }
 
-static int persist(struct xlb_core *c, const struct xlb_state *st)
+static uint32_t get_le32(const uint8_t *p)
 {
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* A fresh journal continuing the snapshot (version, crc). Without one the
+ * next change writes a snapshot again: slower, not wrong. Lock held. */
+static void journal_start(struct xlb_core *c, uint64_t version, uint32_t crc)
+{
+	int ret = xlb_journal_create(c->journal_path, version, crc, &c->jr);
+
+	if (ret)
+		pr_err("create journal %s: %s (each change rewrites the state file until it can)",
+		       c->journal_path, strerror(-ret));
+}
+
+/* Write st whole as the snapshot, then start an empty journal after it.
+ * Once the snapshot is on disk it holds everything the old journal did, so
+ * that journal's waiters are released whether or not it could sync.
+ * Lock held. */
+static int compact(struct xlb_core *c, const struct xlb_state *st)
+{
+	uint8_t *buf;
+	size_t len;
+	uint32_t crc;
 	int ret;
 
 	if (!c->state_path[0])
 		return 0;
-	ret = xlb_statefile_save(c->state_path, st);
-	if (ret)
-		pr_err("write state file %s: %s", c->state_path, strerror(-ret));
-	return ret;
-}
-
-/* Make `next` the state: datapath first, then the file. On a datapath
- * error the previous state is re-applied and `next` freed. Lock held. */
-static int commit(struct xlb_core *c, struct xlb_state *next, char *err, size_t errlen)
-{
-	struct xlb_reconcile_result res;
-	int ret;
-
-	ret = xlb_reconcile(&c->rec, next, &res);
+	ret = xlb_statefile_encode(st, &buf, &len);
+	if (!ret) {
+		crc = get_le32(buf + 12);
+		ret = xlb_statefile_write(c->state_path, buf, len);
+		free(buf);
+	}
 	if (ret) {
-		struct xlb_reconcile_result undo;
-
-		ERR("datapath: %s", res.first_error);
-		xlb_reconcile(&c->rec, c->st, &undo);
-		xlb_state_free(next);
+		pr_err("write state file %s: %s", c->state_path, strerror(-ret));
 		return ret;
 	}
-	c->hold_reconcile = false;
-	persist(c, next);
-	xlb_state_free(c->st);
-	c->st = next;
-	pr_debug("reconcile: %u created, %u updated, %u deleted, %u unchanged",
-		 res.created, res.updated, res.deleted, res.unchanged);
+	c->snap_len = len;
+	if (c->jr) {
+		xlb_journal_retire(c->jr);
+		xlb_journal_put(c->jr);
+		c->jr = NULL;
+	}
+	journal_start(c, xlb_state_version(st), crc);
 	return 0;
 }
 
+/* The journal is compacted once it outgrows the snapshot it continues:
+ * appends stay O(change) and the work of a rewrite is paid for by as many
+ * bytes of appends. */
+#define JOURNAL_MIN_COMPACT	(1u << 20)
+
+/* Persist a committed delta (st already holds it): one journal record,
+ * not yet synced (*wait, *seq: for xlb_journal_sync once the lock is let
+ * go), or a snapshot when there is no usable journal or it is due for
+ * compaction. Lock held. */
+static int persist_delta(struct xlb_core *c, const struct xlb_state_txn *t,
+			 struct xlb_journal **wait, uint64_t *seq)
+{
+	const struct xlb_svc_desired **up, *before, *after;
+	const char **del;
+	size_t n = xlb_state_txn_count(t), n_up = 0, n_del = 0;
+	int ret;
+
+	*wait = NULL;
+	if (!c->state_path[0])
+		return 0;
+	if (!c->jr || xlb_journal_broken(c->jr) ||
+	    xlb_journal_size(c->jr) > (c->snap_len > JOURNAL_MIN_COMPACT ? c->snap_len :
+									    JOURNAL_MIN_COMPACT))
+		return compact(c, c->st);
+	up = malloc((n + 1) * sizeof(*up));
+	del = malloc((n + 1) * sizeof(*del));
+	if (!up || !del) {
+		free(up);
+		free(del);
+		return -ENOMEM;
+	}
+	/* In the order applied: a batch is upserts, then deletes. */
+	for (size_t i = 0; i < n; i++) {
+		xlb_state_txn_op(t, i, &before, &after);
+		if (after)
+			up[n_up++] = after;
+		else
+			del[n_del++] = before->spec.name;
+	}
+	ret = xlb_journal_append(c->jr, xlb_state_version(c->st), up, n_up, del, n_del, seq);
+	free(up);
+	free(del);
+	if (ret) {
+		pr_err("append to journal %s: %s; writing the state file instead",
+		       c->journal_path, strerror(-ret));
+		return compact(c, c->st);
+	}
+	*wait = xlb_journal_get(c->jr);
+	return 0;
+}
+
+/* Wait, without the lock, for the journal record of a change that is
+ * already live. If the journal cannot sync, a snapshot makes the change
+ * durable instead; if that fails too, the caller is told. */
+static int persist_wait(struct xlb_core *c, struct xlb_journal *j, uint64_t seq,
+			char *err, size_t errlen)
+{
+	int ret;
+
+	if (!j)
+		return 0;
+	ret = xlb_journal_sync(j, seq);
+	if (ret) {
+		pr_err("sync journal %s: %s; writing the state file instead", c->journal_path,
+		       strerror(-ret));
+		pthread_mutex_lock(&c->lock);
+		if (c->jr == j)
+			compact(c, c->st);
+		pthread_mutex_unlock(&c->lock);
+		ret = xlb_journal_sync(j, seq);	/* 0 once a snapshot retired it */
+		if (ret)
+			ERR("state file: %s (the change is live but not saved)", strerror(-ret));
+	}
+	xlb_journal_put(j);
+	return ret;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+struct touched {
+	const char *name;
+	size_t first, last;	/* steps of the transaction */
+};
+
+static int touched_cmp(const void *a, const void *b)
+{
+	const struct touched *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->first > y->first) - (x->first < y->first);
+}
+
+/* Events for a transaction, as diff_events would find them: per service
+ * its state before the first step and after the last; upserts then
+ * deletes, each in name order. Before commit (the steps are still there). */
+static void txn_events(struct evq *q, const struct xlb_state_txn *t, uint64_t version)
+{
+	size_t n = xlb_state_txn_count(t), m = 0;
+	struct touched *v = malloc((n + 1) * sizeof(*v));
+	const struct xlb_svc_desired *before, *after, *b0, *a1;
+
+	if (!v)
+		return;		/* as evq_add: events are best effort */
+	for (size_t i = 0; i < n; i++) {
+		xlb_state_txn_op(t, i, &before, &after);
+		v[i] = (struct touched){ .name = after ? after->spec.name : before->spec.name,
+					 .first = i, .last = i };
+	}
+	qsort(v, n, sizeof(*v), touched_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (m && !strcmp(v[m - 1].name, v[i].name))
+			v[m - 1].last = v[i].first;
+		else
+			v[m++] = v[i];
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < m; i++) {
+			xlb_state_txn_op(t, v[i].first, &b0, &after);
+			xlb_state_txn_op(t, v[i].last, &before, &a1);
+			if (pass == 0 && a1 && (!b0 || !xlb_svc_equal(b0, a1))) {
+				char detail[64];
+
+				snprintf(detail, sizeof(detail), "%zu endpoints", a1->n_ep);
+				evq_add(q, XLB_EV_SERVICE_UPSERT, version, a1->spec.name, detail);
+			} else if (pass == 1 && !a1 && b0) {
+				evq_add(q, XLB_EV_SERVICE_DELETE, version, b0->spec.name, NULL);
+			}
+		}
+	free(v);
+}
+
+/* Both directions of a delta reconcile the same way: whole while the
+ * reconciler cannot vouch for the datapath, else only the names. */
+static int reconcile_delta(struct xlb_core *c, bool whole, const char *const *names, size_t n,
+			   struct xlb_reconcile_result *res)
+{
+	return whole ? xlb_reconcile(&c->rec, c->st, res) :
+		       xlb_reconcile_names(&c->rec, c->st, names, n, res);
+}
+
+/* Upserts then deletes, applied in place on c->st and undone on any
+ * failure: validation, datapath or state file. Lock held. */
+static int apply_delta(struct xlb_core *c, const struct xlb_svc_desired *up, size_t n_up,
+		       const char *const *del, size_t n_del, struct evq *q,
+		       struct xlb_journal **wait, uint64_t *seq, char *err, size_t errlen)
+{
+	struct xlb_reconcile_result res;
+	struct xlb_state_txn t;
+	const char **names = NULL;
+	char (*copy)[sizeof(up->spec.name)] = NULL;
+	bool whole = c->rec.dirty;
+	size_t n;
+	int ret = 0, undo;
+
+	xlb_state_txn_begin(&t, c->st);
+	for (size_t i = 0; i < n_up && !ret; i++)
+		ret = xlb_state_txn_upsert(&t, &up[i], err, errlen);
+	for (size_t i = 0; i < n_del && !ret; i++)
+		ret = xlb_state_txn_delete(&t, del[i], err, errlen);
+	n = xlb_state_txn_count(&t);
+	/* The names outlive a rollback (which frees the new services). */
+	if (!ret && (!(names = malloc((n + 1) * sizeof(*names))) ||
+		     !(copy = malloc((n + 1) * sizeof(*copy)))))
+		ret = -ENOMEM;
+	if (ret) {
+		xlb_state_txn_rollback(&t);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct xlb_svc_desired *before, *after;
+
+		xlb_state_txn_op(&t, i, &before, &after);
+		memcpy(copy[i], after ? after->spec.name : before->spec.name, sizeof(copy[i]));
+		names[i] = copy[i];
+	}
+	qsort(names, n, sizeof(*names), name_cmp);
+	xlb_state_set_version(c->st, t.version + 1);
+
+	ret = reconcile_delta(c, whole, names, n, &res);
+	if (ret) {
+		ERR("datapath: %s", res.first_error);
+		goto undo;
+	}
+	ret = persist_delta(c, &t, wait, seq);
+	if (ret) {
+		ERR("state file %s: %s", c->state_path, strerror(-ret));
+		goto undo;
+	}
+	c->hold_reconcile = false;
+	txn_events(q, &t, xlb_state_version(c->st));
+	xlb_state_txn_commit(&t);
+	pr_debug("reconcile: %u created, %u updated, %u deleted, %u unchanged",
+		 res.created, res.updated, res.deleted, res.unchanged);
+	goto out;
+undo:
+	xlb_state_txn_rollback(&t);
+	undo = reconcile_delta(c, whole, names, n, &res);
+	if (undo)	/* the reconciler is dirty now: the next change reconciles whole */
+		pr_err("undo a refused change: datapath: %s", res.first_error);
+out:
+	free(names);
+	free(copy);
+	return ret;
+}
+
 static int diff_events(struct evq *q, const struct xlb_state *old, const struct xlb_state *new);
+
+/* A snapshot replaces everything: built on its own (no copy of the
+ * current state), reconciled whole, written whole. Lock held. */
+static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, size_t n_up,
+			  const char *const *del, size_t n_del, struct evq *q,
+			  char *err, size_t errlen)
+{
+	struct xlb_reconcile_result res, undo;
+	struct xlb_state *next = xlb_state_new();
+	int ret = 0;
+
+	if (!next)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_up && !ret; i++)
+		ret = xlb_state_upsert(next, &up[i], err, errlen);
+	for (size_t i = 0; i < n_del && !ret; i++)
+		ret = xlb_state_delete(next, del[i], err, errlen);
+	if (ret)
+		goto out;
+	xlb_state_set_version(next, xlb_state_version(c->st) + 1);
+	ret = xlb_reconcile(&c->rec, next, &res);
+	if (ret)
+		ERR("datapath: %s", res.first_error);
+	if (!ret) {
+		ret = compact(c, next);
+		if (ret)
+			ERR("state file %s: %s", c->state_path, strerror(-ret));
+	}
+	if (ret) {
+		if (xlb_reconcile(&c->rec, c->st, &undo))
+			pr_err("undo a refused change: datapath: %s", undo.first_error);
+		goto out;
+	}
+	c->hold_reconcile = false;
+	diff_events(q, c->st, next);
+	pr_debug("reconcile: %u created, %u updated, %u deleted, %u unchanged",
+		 res.created, res.updated, res.deleted, res.unchanged);
+	xlb_state_free(c->st);
+	c->st = next;
+	next = NULL;
+out:
+	xlb_state_free(next);
+	return ret;
+}
 
 int xlb_core_apply(struct xlb_core *c, bool snapshot,
 		   const struct xlb_svc_desired *up, size_t n_up,
 		   const char *const *del, size_t n_del, uint64_t *version,
 		   char *err, size_t errlen)
 {
-	struct xlb_state *next;
+	struct xlb_journal *wait = NULL;
 	struct evq q = {};
-	int ret = 0;
+	uint64_t seq = 0;
+	int ret;
 
 	pthread_mutex_lock(&c->lock);
-	next = xlb_state_clone(c->st);
-	if (!next) {
-		ret = -ENOMEM;
-		goto out;
-	}
 	if (snapshot)
-		xlb_state_clear(next);
-	for (size_t i = 0; i < n_up && !ret; i++)
-		ret = xlb_state_upsert(next, &up[i], err, errlen);
-	for (size_t i = 0; i < n_del && !ret; i++)
-		ret = xlb_state_delete(next, del[i], err, errlen);
-	if (ret) {
-		xlb_state_free(next);
-		goto out;
-	}
-	xlb_state_set_version(next, xlb_state_version(c->st) + 1);
-	diff_events(&q, c->st, next);
-	ret = commit(c, next, err, errlen);
-	if (ret) {
-		free(q.ev);
-		memset(&q, 0, sizeof(q));
-	}
+		ret = apply_snapshot(c, up, n_up, del, n_del, &q, err, errlen);
+	else
+		ret = apply_delta(c, up, n_up, del, n_del, &q, &wait, &seq, err, errlen);
 	if (version)
 		*version = xlb_state_version(c->st);
-out:
 	pthread_mutex_unlock(&c->lock);
+	/* Acknowledged only once on disk; others may commit meanwhile and
+	 * share the sync. */
+	if (!ret)
+		ret = persist_wait(c, wait, seq, err, errlen);
 	evq_flush(c, &q);
 	return ret;
 }
@@ -198,22 +462,30 @@ int xlb_core_set_endpoints(struct xlb_core *c, const char *name,
 			   char *err, size_t errlen)
 {
 	const struct xlb_svc_desired *cur;
+	struct xlb_journal *wait = NULL;
 	struct xlb_svc_desired s;
+	struct evq q = {};
+	uint64_t seq = 0;
+	int ret;
 
 	pthread_mutex_lock(&c->lock);
 	cur = xlb_state_get(c->st, name);
-	if (!cur) {
-		pthread_mutex_unlock(&c->lock);
+	if (cur) {
+		s = *cur;	/* spec and health check; endpoints replaced */
+		s.ep = (struct xlb_endpoint *)ep;
+		s.n_ep = n;
+		ret = apply_delta(c, &s, 1, NULL, 0, &q, &wait, &seq, err, errlen);
+	} else {
 		ERR("service %s: not found", name);
-		return -ENOENT;
+		ret = -ENOENT;
 	}
-	s = *cur;	/* spec and health check; endpoints replaced below */
+	if (version)
+		*version = xlb_state_version(c->st);
 	pthread_mutex_unlock(&c->lock);
-	s.ep = (struct xlb_endpoint *)ep;
-	s.n_ep = n;
-	/* The lock was dropped: a concurrent delete makes this an upsert of
-	 * the old spec, which is what a controller racing itself deserves. */
-	return xlb_core_apply(c, false, &s, 1, NULL, 0, version, err, errlen);
+	if (!ret)
+		ret = persist_wait(c, wait, seq, err, errlen);
+	evq_flush(c, &q);
+	return ret;
 }
 
 struct diff_ctx {
@@ -252,6 +524,7 @@ static int diff_events(struct evq *q, const struct xlb_state *old, const struct 
 }
 
 /* ---- reading ---- */
+
 
 struct dp_copy {
 	struct xlb_service_spec spec;
@@ -516,7 +789,7 @@ void xlb_core_tick(struct xlb_core *c)
 		pr_debug("conntrack gc: %u expired entries removed", n);
 }
 
-static void set_aside(const char *path)
+static void set_aside(const char *path, const char *what)
 {
 	char aside[PATH_MAX + 32];
 
@@ -524,14 +797,74 @@ static void set_aside(const char *path)
 	if (rename(path, aside))
 		pr_err("set aside %s: %s", path, strerror(errno));
 	else
-		pr_err("state file %s set aside as %s", path, aside);
+		pr_err("%s %s set aside as %s", what, path, aside);
+}
+
+/* The state file, then the journal's changes on top. NULL when there is
+ * no trusted state (none, or garbage set aside). *replayed: the journal
+ * had changes or a torn tail, so a fresh snapshot is due; *crc: the
+ * snapshot's payload CRC. */
+static struct xlb_state *load_state(struct xlb_core *c, bool *replayed, uint32_t *crc)
+{
+	struct xlb_journal_info info;
+	struct xlb_state *st = NULL;
+	char lerr[256] = "";
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	*replayed = false;
+	ret = xlb_statefile_read(c->state_path, &buf, &len, lerr, sizeof(lerr));
+	if (!ret) {
+		ret = xlb_statefile_decode(buf, len, &st, lerr, sizeof(lerr));
+		if (!ret) {
+			*crc = get_le32(buf + 12);
+			c->snap_len = len;
+		}
+		free(buf);
+	}
+	if (ret == -EBADMSG) {
+		pr_err("state file %s: %s", c->state_path, lerr);
+		set_aside(c->state_path, "state file");
+	} else if (ret && ret != -ENOENT) {
+		pr_err("read state file %s: %s", c->state_path, lerr[0] ? lerr : strerror(-ret));
+	}
+	if (!st) {
+		/* A journal only means something on top of its snapshot. */
+		if (!access(c->journal_path, F_OK))
+			set_aside(c->journal_path, "journal without its state file:");
+		return NULL;
+	}
+
+	ret = xlb_journal_replay(c->journal_path, st, *crc, &info, lerr, sizeof(lerr));
+	if (!ret) {
+		if (info.records)
+			pr_info("journal %s: %zu changes replayed, now version %llu",
+				c->journal_path, info.records,
+				(unsigned long long)xlb_state_version(st));
+		if (info.end < info.size)
+			pr_warn("journal %s: stopped at byte %zu of %zu: %s (a write cut short by a crash, never acknowledged)",
+				c->journal_path, info.end, info.size, info.stop);
+		*replayed = info.records || info.end < info.size;
+	} else if (ret == -ESTALE && info.base_version < xlb_state_version(st)) {
+		/* A crash between writing a snapshot and starting its journal. */
+		pr_info("journal %s: older than the state file, dropped", c->journal_path);
+	} else if (ret == -ESTALE || ret == -EBADMSG) {
+		pr_err("journal %s: %s", c->journal_path, lerr);
+		set_aside(c->journal_path, "journal");
+	} else if (ret != -ENOENT) {
+		pr_err("read journal %s: %s", c->journal_path, lerr[0] ? lerr : strerror(-ret));
+		set_aside(c->journal_path, "journal");
+	}
+	return st;
 }
 
 int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err, size_t errlen)
 {
 	struct xlb_core *c = calloc(1, sizeof(*c));
 	struct xlb_state *loaded = NULL;
-	char lerr[256] = "";
+	bool replayed = false;
+	uint32_t crc = 0;
 	int ret;
 
 	if (!c)
@@ -555,27 +888,28 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 			goto fail;
 		}
 		snprintf(c->state_path, sizeof(c->state_path), "%s/state.pb", o->state_dir);
-		ret = xlb_statefile_load(c->state_path, &loaded, lerr, sizeof(lerr));
-		if (ret == -EBADMSG) {
-			pr_err("state file %s: %s", c->state_path, lerr);
-			set_aside(c->state_path);
-		} else if (ret && ret != -ENOENT) {
-			pr_err("read state file %s: %s", c->state_path, lerr[0] ? lerr : strerror(-ret));
-		}
+		snprintf(c->journal_path, sizeof(c->journal_path), "%s/state.journal",
+			 o->state_dir);
+		loaded = load_state(c, &replayed, &crc);
 	}
 	if (loaded) {
+		struct xlb_reconcile_result res;
+
 		c->st = loaded;
 		pr_info("state: %zu services, %zu endpoints (version %llu) from %s",
 			xlb_state_count(loaded), xlb_state_endpoint_count(loaded),
 			(unsigned long long)xlb_state_version(loaded), c->state_path);
-		{
-			struct xlb_reconcile_result res;
-
-			ret = xlb_reconcile(&c->rec, c->st, &res);
-			pr_info("reconcile on start: %u created, %u updated, %u deleted, %u unchanged%s%s",
-				res.created, res.updated, res.deleted, res.unchanged,
-				ret ? ", error: " : "", ret ? res.first_error : "");
-		}
+		ret = xlb_reconcile(&c->rec, c->st, &res);
+		pr_info("reconcile on start: %u created, %u updated, %u deleted, %u unchanged%s%s",
+			res.created, res.updated, res.deleted, res.unchanged,
+			ret ? ", error: " : "", ret ? res.first_error : "");
+		/* The journal's changes go into a new snapshot (if that fails,
+		 * the files stay as they are and the next change tries again);
+		 * else the snapshot read just now gets a journal of its own. */
+		if (replayed)
+			compact(c, c->st);
+		else
+			journal_start(c, xlb_state_version(c->st), crc);
 	} else {
 		c->st = xlb_state_new();
 		if (!c->st) {
@@ -583,7 +917,8 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 			goto fail;
 		}
 		/* No trusted desired state: keep serving what the datapath holds
-		 * until a controller speaks, rather than wipe it. */
+		 * until a controller speaks, rather than wipe it. No file is
+		 * written until then either (an empty one would be trusted). */
 		c->hold_reconcile = c->rec.applied.used > 0;
 		if (c->hold_reconcile)
 			pr_warn("no state file: keeping the %zu services found in the datapath until the first update",
@@ -600,6 +935,10 @@ void xlb_core_free(struct xlb_core *c)
 {
 	if (!c)
 		return;
+	/* A clean stop leaves the state in one file. */
+	if (c->st && c->jr && xlb_journal_records(c->jr))
+		compact(c, c->st);
+	xlb_journal_put(c->jr);
 	xlb_reconciler_fini(&c->rec);
 	xlb_state_free(c->st);
 	pthread_mutex_destroy(&c->lock);
