@@ -255,6 +255,38 @@ def case_kill9(d):
     return "150/150 connections during kill -9 + restart (%s); state adopted" % C.fmt(r["counts"])
 
 
+def case_kill9_ack(d):
+    """An acknowledged change is on disk before its reply: kill -9 right
+    after it (the change is only in the journal) and a record torn by the
+    crash after it; the restart has the change and drops the torn bytes."""
+    set_web(1, 2, 3)
+    set_web(4)
+    d.stop(signal.SIGKILL)
+    journal = os.path.join(STATE, "state.journal")
+    size = os.path.getsize(journal)
+    if size <= 32:
+        raise Fail("the journal holds no record (%d bytes)" % size)
+    with open(journal, "ab") as f:      # half a record: a write cut short
+        f.write(b"\x40\x00\x00\x00\xde\xad\xbe")
+    with open(LOG) as f:
+        log_start = len(f.read())
+    d.start()
+    r = C.tcp("xlb-client", WEB, 30)
+    need_only(r, ["be4"], "after kill -9 and restart")
+    with open(LOG) as f:
+        log = f.read()[log_start:]
+    for want in ("changes replayed", "stopped at byte %d of %d" % (size, size + 7)):
+        if want not in log:
+            raise Fail("xlbd log lacks %r: %s" % (want, log[-600:].replace("\n", " | ")))
+    aside = [n for n in os.listdir(STATE) if "corrupt" in n]
+    if aside:
+        raise Fail("a torn tail is not garbage, yet set aside: %s" % aside)
+    # Replayed into a new state file, with an empty journal after it.
+    if os.path.getsize(journal) != 32:
+        raise Fail("journal not compacted on start: %d bytes" % os.path.getsize(journal))
+    return "journal %d bytes + 7 torn; after restart: %s" % (size, C.fmt(r["counts"]))
+
+
 def case_restart_changed(d):
     set_web(1, 2, 3)
     backup = ctl("backup", stdin=b"").stdout
@@ -278,6 +310,7 @@ CASES = [
     ("gRPC Sync stream from python-grpcio: snapshot, deltas, rejection", case_grpc_sync),
     ("20 long-lived connections through endpoint changes", case_hold_changes),
     ("kill -9 during a stream of new connections, restart adopts", case_kill9),
+    ("kill -9 right after an acknowledged change, torn journal tail", case_kill9_ack),
     ("restart with a changed state applied on start", case_restart_changed),
 ]
 
