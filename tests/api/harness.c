@@ -5,7 +5,7 @@
  * and attached to no interface, behind the real gRPC server.
  *
  *   harness --listen unix:PATH [--listen ...] [--state-dir DIR]
- *           [--tls-cert F --tls-key F [--tls-client-ca F]] [-v]
+ *           [--tls-cert F --tls-key F [--tls-client-ca F]] [--watch-queue N] [-v]
  *
  * Runs until SIGTERM/SIGINT, then stops the server gracefully; exit 0.
  * Needs root (BPF maps), like xlbd.
@@ -58,6 +58,8 @@ int main(int argc, char **argv)
 			ao.tls_key_file = v;
 		else if (!strcmp(a, "--tls-client-ca"))
 			ao.tls_client_ca_file = v;
+		else if (!strcmp(a, "--watch-queue"))
+			ao.watch_queue = (unsigned int)strtoul(v, NULL, 0);
 		else {
 			fprintf(stderr, "harness: unknown option %s\n", a);
 			return 2;

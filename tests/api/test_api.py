@@ -104,7 +104,8 @@ class Daemon:
             return ["ip", "netns", "exec", self.ns, self.binary] + ls + [
                 "--state-dir", self.state_dir, "--pin-dir", self.pin_dir,
                 "--iface", "xapi0", "--dataplane", "xdp"] + list(extra)
-        return [self.binary] + ls + ["--state-dir", self.state_dir] + list(extra)
+        return [self.binary] + ls + ["--state-dir", self.state_dir,
+                                     "--watch-queue", "1000"] + list(extra)
 
     def netns_prefix(self):
         return ["ip", "netns", "exec", self.ns] if self.ns else []
@@ -578,7 +579,7 @@ def test_conntrack(stub):
     check(r.removed >= 0, "FlushConntrack answers")
 
 
-def test_big_snapshot(stub, ch):
+def test_big_snapshot(stub, ch, d):
     wipe(stub)
     n = 10000
     req = pb.SyncRequest(version=1, snapshot=True)
@@ -590,6 +591,18 @@ def test_big_snapshot(stub, ch):
             s.endpoints.add(address="10.%d.%d.%d" % (200 + k, i >> 8, i & 0xff), port=8443,
                             ready=True, serving=True, name="service-%05d-7d9f8b6c5d-%05d" % (i, k))
     size = req.ByteSize()
+    # A watcher that reads gets every event of the burst; one that does not
+    # read is ended once a later burst finds its backlog over the bound
+    # (the harness runs with --watch-queue 1000).
+    fast = Stream(pbg.XlbStub(ch).Watch(pb.WatchRequest()))
+    fast.call.initial_metadata()
+    # Without BDP probing the client's window stays small (64 KiB), so what
+    # it does not read stays queued in the daemon.
+    slow_ch = (grpc.insecure_channel(d.target, options=[("grpc.http2.bdp_probe", 0)])
+               if d and d.kind == "harness" else None)
+    slow = pbg.XlbStub(slow_ch).Watch(pb.WatchRequest()) if slow_ch else None
+    if slow:
+        slow.initial_metadata()
     s = SyncStream(ch)
     t0 = time.time()
     s.send(req)
@@ -607,6 +620,31 @@ def test_big_snapshot(stub, ch):
           (n, lst.ByteSize() / 2**20, time.time() - t0), "%d in datapath" % in_dp)
     s.close()
     wipe(stub)
+    kinds = {}
+    try:
+        while sum(kinds.values()) < 2 * n:
+            kind, m = fast.next(30)
+            if kind != "msg":
+                break
+            kinds[m.kind] = kinds.get(m.kind, 0) + 1
+    except queue.Empty:
+        pass
+    check(kinds == {pb.Event.SERVICE_UPSERT: n, pb.Event.SERVICE_DELETE: n},
+          "a watcher that reads gets all %d events of a snapshot and of its removal" % (2 * n),
+          str(kinds))
+    fast.call.cancel()
+    if slow:
+        got = 0
+        try:
+            for _ in slow:
+                got += 1
+            res = ("end", "")
+        except grpc.RpcError as e:
+            res = (e.code(), e.details())
+        check(res[0] == grpc.StatusCode.RESOURCE_EXHAUSTED and "client too slow" in res[1] and
+              got < 2 * n, "a watcher that does not read is ended (RESOURCE_EXHAUSTED) "
+              "after %d events" % got, str(res))
+        slow_ch.close()
 
 
 def test_c_client(target):
@@ -819,7 +857,7 @@ def main():
             test_backup_restore(stub)
             test_conntrack(stub)
             if not a.skip_big:
-                test_big_snapshot(stub, ch)
+                test_big_snapshot(stub, ch, d)
             test_c_client(target)
         test_lifecycle(d, target)
         test_tls(d)

@@ -50,7 +50,8 @@
 #define REQUESTS_PER_METHOD	4	/* calls kept posted per method */
 #define GENERIC_REQUESTS	2
 #define SYNC_QUEUE_MAX		256	/* unsent Sync answers before reading pauses */
-#define INBOX_MAX		65536	/* core events waiting for the CQ thread */
+#define INBOX_MAX		(1 << 18) /* core events waiting for the CQ thread: a snapshot
+					   * replacing 65536 services makes 131072 */
 #define MAX_METHODS		32
 #define DEFAULT_GRACE_MS	2000
 #define DEFAULT_WATCH_QUEUE	10000
@@ -99,10 +100,15 @@ struct call {
  * an event after xlb_core_unsubscribe returns (it calls subscribers
  * outside its locks), so this outlives the server: it is detached, not
  * freed (see retired below). */
+struct packed {
+	uint8_t *buf;			/* an xlb.v1.Event, malloc'd */
+	size_t len;
+};
+
 struct relay {
 	pthread_mutex_t lock;
 	struct xlb_api_server *srv;	/* NULL once detached */
-	struct xlb_event *ev;
+	struct packed *ev;
 	size_t n, cap;
 	size_t watchers;		/* events are only kept while someone watches */
 	bool overflow;
@@ -558,60 +564,87 @@ static void wake_locked(struct relay *r)
 	}
 }
 
-/* The core's callback: any thread, no core lock held. */
+/* The core's callback: any thread, no core lock held. The event is packed
+ * here, off the CQ thread. */
 static void on_core_event(const struct xlb_event *ev, void *arg)
 {
 	struct relay *r = arg;
+	struct packed p;
 
 	pthread_mutex_lock(&r->lock);
-	if (!r->srv || !r->watchers)
+	if (!r->srv || !r->watchers) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (xlb_api_event_pack(ev, &p.buf, &p.len)) {
+		p.buf = NULL;
+		p.len = 0;
+	}
+
+	pthread_mutex_lock(&r->lock);
+	if (!p.buf || !r->srv) {
+		r->overflow = !!r->srv;
 		goto out;
+	}
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 64;
-		struct xlb_event *v;
+		struct packed *v;
 
 		if (r->n >= INBOX_MAX || !(v = realloc(r->ev, cap * sizeof(*v)))) {
 			r->overflow = true;
-			wake_locked(r);
 			goto out;
 		}
 		r->ev = v;
 		r->cap = cap;
 	}
-	r->ev[r->n++] = *ev;
-	wake_locked(r);
+	r->ev[r->n++] = p;
+	p.buf = NULL;
 out:
+	wake_locked(r);
 	pthread_mutex_unlock(&r->lock);
+	free(p.buf);
 }
 
-static void broadcast(struct xlb_api_server *s, const struct xlb_event *ev)
+static void end_watch(struct call *c, const char *msg)
 {
-	grpc_byte_buffer *bb;
-	uint8_t *buf;
-	size_t len;
-	grpc_slice sl;
+	q_clear(c);
+	finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
+}
+
+static bool watching(const struct call *c)
+{
+	return c->is_watch && !c->dead && !c->status_started && !c->finish_pending;
+}
+
+/* One wake-up's events to every watcher. A watcher is too slow when the
+ * previous events are still queued beyond the bound as new ones come;
+ * one burst (a big snapshot changes thousands of services at once) is
+ * never held against it. */
+static void broadcast(struct xlb_api_server *s, struct packed *ev, size_t n)
+{
 	char msg[128];
 
-	if (xlb_api_event_pack(ev, &buf, &len))
-		return;
-	sl = grpc_slice_from_copied_buffer((const char *)buf, len);
-	free(buf);
-	bb = grpc_raw_byte_buffer_create(&sl, 1);
-	grpc_slice_unref(sl);
-	for (struct call *c = s->streams.next; c != &s->streams; c = c->next) {
-		if (!c->is_watch || c->dead || c->status_started || c->finish_pending)
-			continue;
-		if (c->qlen >= s->watch_queue) {
-			snprintf(msg, sizeof(msg), "watch: %zu events unread, client too slow", c->qlen);
-			q_clear(c);
-			finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
-			continue;
+	for (struct call *c = s->streams.next; c != &s->streams; c = c->next)
+		if (watching(c) && c->qlen > s->watch_queue) {
+			snprintf(msg, sizeof(msg), "watch: %zu events unread, client too slow",
+				 c->qlen);
+			end_watch(c, msg);
 		}
-		/* Shares the slices, no copy of the bytes. */
-		q_push(c, grpc_byte_buffer_copy(bb));
-		pump(c);
+	for (size_t i = 0; i < n; i++) {
+		grpc_slice sl = grpc_slice_new(ev[i].buf, ev[i].len, free);
+		grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&sl, 1);
+
+		grpc_slice_unref(sl);
+		ev[i].buf = NULL;
+		for (struct call *c = s->streams.next; c != &s->streams; c = c->next)
+			if (watching(c))	/* shares the slice, no copy of the bytes */
+				q_push(c, grpc_byte_buffer_copy(bb));
+		grpc_byte_buffer_destroy(bb);
 	}
-	grpc_byte_buffer_destroy(bb);
+	for (struct call *c = s->streams.next; c != &s->streams; c = c->next)
+		if (watching(c))
+			pump(c);
 }
 
 static void begin_stop(struct xlb_api_server *s);
@@ -619,7 +652,7 @@ static void begin_stop(struct xlb_api_server *s);
 static void on_wake(struct xlb_api_server *s)
 {
 	struct relay *r = s->relay;
-	struct xlb_event *ev;
+	struct packed *ev;
 	bool overflow, stop;
 	size_t n;
 
@@ -635,16 +668,14 @@ static void on_wake(struct xlb_api_server *s)
 	pthread_mutex_unlock(&r->lock);
 
 	if (!s->cq_shutdown) {
-		for (size_t i = 0; i < n; i++)
-			broadcast(s, &ev[i]);
 		if (overflow)
 			for (struct call *c = s->streams.next; c != &s->streams; c = c->next)
-				if (c->is_watch) {
-					q_clear(c);
-					finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-					       "watch: events lost, the daemon could not keep up");
-				}
+				if (watching(c))
+					end_watch(c, "watch: events lost, the daemon could not keep up");
+		broadcast(s, ev, n);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(ev[i].buf);
 	free(ev);
 	if (stop && !s->stopping)
 		begin_stop(s);
@@ -1066,6 +1097,8 @@ static void retire_relay(struct relay *r)
 {
 	pthread_mutex_lock(&r->lock);
 	r->srv = NULL;
+	for (size_t i = 0; i < r->n; i++)
+		free(r->ev[i].buf);
 	free(r->ev);
 	r->ev = NULL;
 	r->n = r->cap = 0;

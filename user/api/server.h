@@ -39,7 +39,8 @@ struct xlb_api_opts {
 	const char *tls_key_file;
 	const char *tls_client_ca_file;	/* optional: require client certificates */
 	unsigned int grace_ms;		/* stop(): wait this long for calls, then cancel; 0 = 2000 */
-	unsigned int watch_queue;	/* events queued per Watch before it is ended; 0 = 10000 */
+	unsigned int watch_queue;	/* a Watch with more events unread when new ones come is
+					 * ended (RESOURCE_EXHAUSTED); 0 = 10000 */
 	const char *version;		/* GetStatus.xlbd_version; NULL = "unknown" */
 };
 
