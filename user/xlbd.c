@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <net/if.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,9 +23,11 @@
 
 #include "log.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/ipvs.h"
 #include "core/core_priv.h"
 #include "api/server.h"
 #include "netlink/linkwatch.h"
+#include "core/healthwire.h"
 
 #define XLBD_VERSION "0.1.0"
 #define MAX_PATTERNS 32
@@ -51,6 +54,7 @@ static struct {
 	bool xdp_generic;
 	bool cleanup;
 	bool keep_caps;
+	double panic_threshold;
 } cfg = {
 	.state_dir = "/var/lib/xlb",
 	.pin_dir = XLB_PIN_DIR_DEFAULT,
@@ -60,6 +64,7 @@ static struct {
 static struct {
 	struct xlb_dp *dp;
 	struct xlb_core *core;
+	struct xlb_healthwire *hw;
 	struct xlb_linkwatch *lw;
 	int ifindex[MAX_IFACES];
 	char ifname[MAX_IFACES][16];
@@ -73,7 +78,9 @@ static void usage(FILE *f)
 		"  --iface IF[,IF...]        interfaces to attach the datapath to; shell patterns\n"
 		"                            allowed (e.g. 'eth0,veth*'); new matching links are\n"
 		"                            picked up as they appear (repeatable)\n"
-		"  --dataplane auto|xdp|ipvs datapath to use (default auto: XDP)\n"
+		"  --dataplane auto|xdp|ipvs datapath to use (default auto: XDP when it loads\n"
+		"                            and attaches to every --iface interface present at\n"
+		"                            start, else IPVS)\n"
 		"  --xdp-generic             attach XDP in generic (skb) mode\n"
 		"  --listen ADDR             API endpoint: unix:PATH (default unix:/run/xlb/xlbd.sock)\n"
 		"                            or HOST:PORT (TCP, needs --tls-cert and --tls-key);\n"
@@ -88,8 +95,13 @@ static void usage(FILE *f)
 		"  --nodeport-addresses CIDR[,CIDR...]  node addresses NodePort answers on\n"
 		"                            (default: every non-loopback IPv4 address)\n"
 		"  --log-level error|warn|info|debug   (default info)\n"
-		"  --cleanup                 detach and remove the pinned datapath, then exit\n"
-		"                            (the state file is kept)\n"
+		"  --cleanup                 remove what the datapath left in the kernel, then\n"
+		"                            exit: xdp: the pinned program and maps; ipvs: xlb's\n"
+		"                            virtual services, xlb-ipvs0, ipsets and nat rules;\n"
+		"                            auto: both (the state file is kept)\n"
+		"  --panic-threshold PCT     health checks: when fewer than PCT%% of a service's\n"
+		"                            endpoints are healthy, use all of them rather than\n"
+		"                            none (default 0: off)\n"
 		"  --keep-caps               do not drop capabilities after start-up\n"
 		"  --version, --help\n");
 }
@@ -169,30 +181,36 @@ static void publish_ifaces(void)
 	xlb_core_set_interfaces(d.core, names, d.n_if);
 }
 
-static void on_link_up(void *arg, const char *ifname, int ifindex)
+static int attach_one(const char *ifname, int ifindex, char *err, size_t errlen)
 {
-	char err[256];
 	size_t i;
+	int ret;
 
-	if (!iface_wanted(ifname))
-		return;
 	for (i = 0; i < d.n_if; i++)
 		if (d.ifindex[i] == ifindex && !strcmp(d.ifname[i], ifname))
-			return;		/* already attached */
+			return 0;	/* already attached */
 	if (d.n_if >= MAX_IFACES) {
-		pr_warn("attach XDP on %s: more than %d interfaces", ifname, MAX_IFACES);
-		return;
+		snprintf(err, errlen, "attach on %s: more than %d interfaces", ifname, MAX_IFACES);
+		return -E2BIG;
 	}
-	if (xlb_dp_attach(d.dp, ifname, err, sizeof(err))) {
-		pr_err("%s", err);
-		return;
-	}
+	ret = xlb_dp_attach(d.dp, ifname, err, errlen);
+	if (ret)
+		return ret;
 	pr_info("attached to %s (ifindex %d)", ifname, ifindex);
 	d.ifindex[d.n_if] = ifindex;
 	snprintf(d.ifname[d.n_if], sizeof(d.ifname[0]), "%s", ifname);
 	d.n_if++;
 	if (d.core)
 		publish_ifaces();
+	return 0;
+}
+
+static void on_link_up(void *arg, const char *ifname, int ifindex)
+{
+	char err[256];
+
+	if (iface_wanted(ifname) && attach_one(ifname, ifindex, err, sizeof(err)))
+		pr_err("%s", err);
 }
 
 static void on_link_gone(void *arg, const char *ifname, int ifindex)
@@ -329,6 +347,10 @@ static int run_loop(void)
 		return -errno;
 	timerfd_settime(tfd, 0, &its, NULL);
 	lfd = xlb_linkwatch_fd(d.lw);
+	if (d.hw) {
+		ev.data.fd = xlb_healthwire_fd(d.hw);
+		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 	ev.data.fd = sfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = tfd;
@@ -361,11 +383,119 @@ static int run_loop(void)
 
 				if (read(tfd, &x, sizeof(x)) > 0)
 					xlb_core_tick(d.core);
+			} else if (d.hw && fd == xlb_healthwire_fd(d.hw)) {
+				xlb_healthwire_dispatch(d.hw);
 			} else if (fd == lfd) {
 				xlb_linkwatch_dispatch(d.lw);
 			}
 		}
 	}
+}
+
+/* ---- dataplane selection ----------------------------------------------- */
+
+static char dp_reason[256];
+
+/* auto: XDP must also attach to every interface matching --iface that
+ * exists now. The attachments made here are the real ones (linkwatch's
+ * initial dump finds them done). On failure the ones made are undone and
+ * err says which interface failed and why. */
+static int xdp_test_attach(char *err, size_t errlen)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	char derr[256];
+	int ret = 0;
+
+	if (!ifs) {
+		snprintf(err, errlen, "list interfaces: %s", strerror(errno));
+		return -errno;
+	}
+	for (i = ifs; i->if_index && !ret; i++)
+		if (iface_wanted(i->if_name))
+			ret = attach_one(i->if_name, (int)i->if_index, err, errlen);
+	if_freenameindex(ifs);
+	if (ret) {
+		for (size_t k = 0; k < d.n_if; k++)
+			xlb_dp_detach(d.dp, d.ifname[k], derr, sizeof(derr));
+		d.n_if = 0;
+	}
+	return ret;
+}
+
+static int open_ipvs(const char *why, struct xlb_core_opts *co)
+{
+	char err[512] = "";
+	int ret = xlb_dp_ipvs_open(NULL, &d.dp, err, sizeof(err));
+
+	if (ret) {
+		pr_err("open IPVS dataplane: %s", err);
+		return ret;
+	}
+	co->dp_name = "ipvs";
+	snprintf(dp_reason, sizeof(dp_reason), "%s; %s", why, xlb_dp_ipvs_summary(d.dp));
+	co->dp_reason = dp_reason;
+	return 0;
+}
+
+/* --dataplane: xdp and ipvs are what they say; auto tries XDP (load, then
+ * attach to the --iface interfaces present) and falls back to IPVS, saying
+ * why in the log and in `xlbctl status`. */
+static int open_dataplane(const struct xlb_dp_opts *dpo, struct xlb_core_opts *co)
+{
+	char err[512] = "", why[200];
+	int ret;
+
+	if (!strcmp(cfg.dataplane, "ipvs"))
+		return open_ipvs("forced by --dataplane ipvs", co);
+
+	ret = xlb_dp_bpf_open(dpo, &d.dp, err, sizeof(err));
+	if (!ret && !strcmp(cfg.dataplane, "auto"))
+		ret = xdp_test_attach(err, sizeof(err));
+	if (!ret) {
+		co->dp_name = "xdp";
+		co->dp_reason = !strcmp(cfg.dataplane, "xdp") ? "forced by --dataplane xdp" :
+								"XDP available (auto)";
+		return 0;
+	}
+	if (!strcmp(cfg.dataplane, "xdp")) {
+		pr_err("open XDP dataplane: %s", err);
+		return ret;
+	}
+	/* auto: XDP cannot serve here. Nothing of it may stay attached next
+	 * to IPVS (an earlier run's pinned links included). */
+	pr_warn("auto: XDP dataplane unusable: %s; falling back to IPVS", err);
+	xlb_dp_close(d.dp);
+	d.dp = NULL;
+	if (xlb_dp_bpf_unpin(cfg.pin_dir) == 0)
+		pr_info("auto: XDP datapath under %s removed", cfg.pin_dir);
+	snprintf(why, sizeof(why), "auto: XDP unusable (%s)", err);
+	return open_ipvs(why, co);
+}
+
+static int cleanup(void)
+{
+	char err[512] = "";
+	int ret, rc = 0;
+
+	if (strcmp(cfg.dataplane, "ipvs")) {
+		ret = xlb_dp_bpf_unpin(cfg.pin_dir);
+		if (ret) {
+			pr_err("cleanup %s: %s", cfg.pin_dir, strerror(-ret));
+			rc = 1;
+		} else {
+			pr_info("cleanup: datapath under %s detached and removed", cfg.pin_dir);
+		}
+	}
+	if (strcmp(cfg.dataplane, "xdp")) {
+		ret = xlb_dp_ipvs_cleanup(err, sizeof(err));
+		if (ret && !strcmp(cfg.dataplane, "ipvs")) {
+			pr_err("cleanup IPVS: %s", err);
+			rc = 1;
+		} else if (ret) {	/* auto: this host may have no IPVS or ipset at all */
+			pr_warn("cleanup IPVS: %s", err);
+		}
+	}
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -384,6 +514,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "cleanup", no_argument, NULL, 'X' },
 		{ "keep-caps", no_argument, NULL, 'k' },
+		{ "panic-threshold", required_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -457,6 +588,20 @@ int main(int argc, char **argv)
 		case 'X':
 			cfg.cleanup = true;
 			break;
+		case 'P': {
+			char *end;
+			double v;
+
+			errno = 0;
+			v = strtod(optarg, &end);
+			if (errno || *end || end == optarg || v < 0 || v > 100) {
+				fprintf(stderr, "xlbd: --panic-threshold: expected a percentage 0..100, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			cfg.panic_threshold = v / 100.0;
+			break;
+		}
 		case 'k':
 			cfg.keep_caps = true;
 			break;
@@ -476,19 +621,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (cfg.cleanup) {
-		ret = xlb_dp_bpf_unpin(cfg.pin_dir);
-		if (ret) {
-			pr_err("cleanup %s: %s", cfg.pin_dir, strerror(-ret));
-			return 1;
-		}
-		pr_info("cleanup: datapath under %s detached and removed", cfg.pin_dir);
-		return 0;
-	}
-	if (!strcmp(cfg.dataplane, "ipvs")) {
-		pr_err("--dataplane ipvs: the IPVS dataplane is not part of this build yet");
-		return 1;
-	}
+	if (cfg.cleanup)
+		return cleanup();
 	if (!cfg.n_listen)
 		cfg.listen[cfg.n_listen++] = "unix:/run/xlb/xlbd.sock";
 
@@ -502,11 +636,9 @@ int main(int argc, char **argv)
 
 	dpo.pin_dir = cfg.pin_dir;
 	dpo.xdp_generic = cfg.xdp_generic;
-	ret = xlb_dp_bpf_open(&dpo, &d.dp, err, sizeof(err));
-	if (ret) {
-		pr_err("open XDP dataplane: %s", err);
+	ret = open_dataplane(&dpo, &co);
+	if (ret)
 		return 1;
-	}
 	ret = xlb_linkwatch_open(&lw_ops, NULL, &d.lw);
 	if (ret) {
 		pr_err("rtnetlink: %s", strerror(-ret));
@@ -520,15 +652,17 @@ int main(int argc, char **argv)
 
 	co.dp = d.dp;
 	co.state_dir = cfg.state_dir;
-	co.dp_name = "xdp";
-	co.dp_reason = !strcmp(cfg.dataplane, "xdp") ? "forced by --dataplane xdp" :
-						       "XDP available (auto)";
 	ret = xlb_core_new(&co, &d.core, err, sizeof(err));
 	if (ret) {
 		pr_err("start: %s", err);
 		goto out;
 	}
 	publish_ifaces();
+	ret = xlb_healthwire_new(d.core, cfg.panic_threshold, &d.hw);
+	if (ret) {
+		pr_err("health checks: %s", strerror(-ret));
+		goto out;
+	}
 
 	ao.listen = cfg.listen;
 	ao.n_listen = cfg.n_listen;
@@ -553,6 +687,7 @@ int main(int argc, char **argv)
 out:
 	xlb_api_server_stop(api);
 	xlb_linkwatch_close(d.lw);
+	xlb_healthwire_free(d.hw);
 	xlb_core_free(d.core);
 	xlb_dp_close(d.dp);
 	for (size_t i = 0; i < cfg.n_patterns; i++)

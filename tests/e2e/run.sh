@@ -72,6 +72,7 @@ run_phase() {
 run_phase 240 "$ROOT/tests/e2e/cases.py" "$@"
 if [ -x "$ROOT/build/xlbd" ] && [ -x "$ROOT/build/xlbctl" ]; then
 	run_phase 300 "$ROOT/tests/e2e/daemon.py" "$@"
+	run_phase 200 "$ROOT/tests/e2e/health.py" "$@"
 fi
 sleep 0.2	# let tee drain
 read -r passed failed < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 } END { print p+0, f+0 }' "$OUT")

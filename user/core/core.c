@@ -62,7 +62,20 @@ struct xlb_core {
 	pthread_mutex_t sub_lock;
 	struct sub subs[MAX_SUBS];
 	int next_sub;
+
+	const struct xlb_health_source *hs;	/* NULL: no health checking */
+	void *hs_arg;
 };
+
+/* The reconciler's view of an endpoint's health (lock held). */
+static bool core_healthy(void *arg, const struct xlb_svc_desired *s, const struct xlb_endpoint *ep)
+{
+	struct xlb_core *c = arg;
+
+	if (!c->hs || s->hc.kind == XLB_HC_NONE)
+		return true;
+	return c->hs->usable(c->hs_arg, s->spec.name, ep);
+}
 
 static int64_t now_ms(void)
 {
@@ -615,6 +628,8 @@ static int list_one(const struct xlb_svc_desired *s, void *arg)
 
 		e->ep = s->ep[i];
 		e->health = s->hc.kind == XLB_HC_NONE ? XLB_HEALTH_UNCHECKED : XLB_HEALTH_UNKNOWN;
+		if (l->c->hs && s->hc.kind != XLB_HC_NONE)
+			l->c->hs->report(l->c->hs_arg, s->spec.name, &s->ep[i], e);
 		for (size_t j = 0; d && j < d->n; j++) {
 			struct xlb_counters cnt;
 
@@ -629,6 +644,8 @@ static int list_one(const struct xlb_svc_desired *s, void *arg)
 			}
 		}
 	}
+	if (l->c->hs && s->hc.kind != XLB_HC_NONE)
+		st.panic = l->c->hs->panic(l->c->hs_arg, s->spec.name);
 	ret = l->cb(&st, l->arg);
 	free(st.eps);
 	return ret;
@@ -778,6 +795,40 @@ void xlb_core_set_interfaces(struct xlb_core *c, const char *const *names, size_
 	pthread_mutex_unlock(&c->lock);
 }
 
+void xlb_core_set_health_source(struct xlb_core *c, const struct xlb_health_source *ops,
+				void *arg)
+{
+	pthread_mutex_lock(&c->lock);
+	c->hs = ops;
+	c->hs_arg = arg;
+	pthread_mutex_unlock(&c->lock);
+}
+
+int xlb_core_refresh(struct xlb_core *c, const char *const *names, size_t n)
+{
+	struct xlb_reconcile_result res;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = c->hold_reconcile ? 0 : xlb_reconcile_names(&c->rec, c->st, names, n, &res);
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		pr_err("health: re-applying %s: %s", n ? names[0] : "?", res.first_error);
+	return ret;
+}
+
+void xlb_core_emit(struct xlb_core *c, const struct xlb_event *ev)
+{
+	struct evq q = {};
+
+	pthread_mutex_lock(&c->lock);
+	evq_add(&q, ev->kind, xlb_state_version(c->st), ev->service, ev->detail);
+	pthread_mutex_unlock(&c->lock);
+	if (q.n)
+		snprintf(q.ev[0].endpoint, sizeof(q.ev[0].endpoint), "%s", ev->endpoint);
+	evq_flush(c, &q);
+}
+
 void xlb_core_tick(struct xlb_core *c)
 {
 	uint32_t n = 0;
@@ -876,6 +927,8 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	snprintf(c->dp_name, sizeof(c->dp_name), "%s", o->dp_name ? o->dp_name : "xdp");
 	snprintf(c->dp_reason, sizeof(c->dp_reason), "%s", o->dp_reason ? o->dp_reason : "");
 	ret = xlb_reconciler_init(&c->rec, c->dp);
+	c->rec.healthy = core_healthy;
+	c->rec.healthy_arg = c;
 	if (ret) {
 		ERR("read the datapath's services: %s", strerror(-ret));
 		goto fail;

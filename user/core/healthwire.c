@@ -364,6 +364,12 @@ int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
 	w->sub = xlb_core_subscribe(core, on_event, w);
 	xlb_core_set_health_source(core, &source_ops, w);
 	atomic_store(&w->dirty, true);	/* the state loaded at start */
+	{
+		uint64_t one = 1;
+
+		if (write(w->evfd, &one, sizeof(one)) < 0)
+			pr_debug("health: wake: %s", strerror(errno));
+	}
 	*out = w;
 	return 0;
 fail:
