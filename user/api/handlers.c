@@ -20,6 +20,7 @@
 
 #include "convert.h"
 #include "server_priv.h"
+#include "client.h"	/* xlb_api_code_name */
 #include "dataplane/dataplane.h"	/* struct xlb_ct_entry, for listing only */
 
 #define CT_DEFAULT_LIMIT 10000
@@ -669,9 +670,18 @@ void xlb_api_sync_handle(const struct xlb_api_ctx *ctx, const Xlb__V1__SyncReque
 	}
 	if (!err[0])
 		snprintf(err, sizeof(err), "%s", strerror(-ret));
-	resp->error = strdup(err);
-	if (!resp->error)
-		resp->error = (char *)protobuf_c_empty_string;
+	/* A SyncResponse has no status of its own: the code leads the text,
+	 * as a unary call's status would ("NOT_FOUND: service ... not found"). */
+	{
+		const char *code = xlb_api_code_name(xlb_api_status_of(ret));
+		size_t n = strlen(code) + 2 + strlen(err) + 1;
+
+		resp->error = malloc(n);
+		if (resp->error)
+			snprintf(resp->error, n, "%s: %s", code, err);
+		else
+			resp->error = (char *)protobuf_c_empty_string;
+	}
 	xlb_api_sanitize_utf8(&resp->base);
 }
 
