@@ -108,6 +108,18 @@ $(BUILD)/xlbd $(BUILD)/xlbctl: $(BUILD)/%: user/%.c $(BUILD)/libxlbcp.a $(BUILD)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
 
+# API test helpers: a daemon harness (real core, unpinned BPF dataplane, no
+# interface) and a check of the C client; tests/api/test_api.py uses them.
+API_TEST_BINS := $(BUILD)/api-harness $(BUILD)/api-client-check
+
+$(BUILD)/api-harness: tests/api/harness.c $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/api-client-check: tests/api/client_check.c $(BUILD)/libxlbcp.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(BUILD)/libxlbcp.a $(CP_LIBS) -o $@
+
 $(BUILD)/libxlb.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)ar rcs $@ $^
@@ -158,7 +170,7 @@ e2e: all
 	$(Q)bash tests/e2e/run.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(UNIT_SAN_BINS) $(BPFT_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(UNIT_SAN_BINS) $(BPFT_BINS) $(API_TEST_BINS)
 	$(Q)BUILD=$(BUILD) bash scripts/test.sh
 
 vmimage:

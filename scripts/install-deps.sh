@@ -13,7 +13,7 @@ PKGS=(
 	# tests
 	libcmocka-dev libclang-rt-14-dev
 	# lab and demo
-	iproute2 ethtool iptables nftables procps python3 util-linux
+	iproute2 ethtool iptables nftables procps python3 util-linux openssl
 	# API tests: a standard gRPC client generated from the repo's proto
 	protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
 	# VM tests (IPVS, Debian's 6.1 kernel) under qemu

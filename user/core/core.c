@@ -41,6 +41,7 @@ struct sub {
 struct evq {
 	struct xlb_event *ev;
 	size_t n, cap;
+	uint64_t ticket;	/* delivery order, taken under the core lock */
 };
 
 struct xlb_core {
@@ -62,6 +63,12 @@ struct xlb_core {
 	pthread_mutex_t sub_lock;
 	struct sub subs[MAX_SUBS];
 	int next_sub;
+	/* Events go out in the order their changes were made (tickets taken
+	 * under the core lock), one batch at a time; unsubscribe waits for a
+	 * delivery in progress. */
+	pthread_mutex_t deliver_mu;
+	pthread_cond_t deliver_cv;
+	uint64_t ticket_next, ticket_done;
 
 	const struct xlb_health_source *hs;	/* NULL: no health checking */
 	void *hs_arg;
@@ -109,11 +116,22 @@ static void evq_add(struct evq *q, enum xlb_event_kind kind, uint64_t version,
 }
 
 /* Deliver without the core lock held: a subscriber may call back in. */
+/* Core lock held: this batch's place in the delivery order. */
+static void evq_ticket(struct xlb_core *c, struct evq *q)
+{
+	q->ticket = c->ticket_next++;
+}
+
+/* Deliver without the core lock held (a subscriber may read the core), in
+ * ticket order. Subscribers must not write to the core from the callback. */
 static void evq_flush(struct xlb_core *c, struct evq *q)
 {
 	struct sub subs[MAX_SUBS];
 	size_t n = 0;
 
+	pthread_mutex_lock(&c->deliver_mu);
+	while (c->ticket_done != q->ticket)
+		pthread_cond_wait(&c->deliver_cv, &c->deliver_mu);
 	pthread_mutex_lock(&c->sub_lock);
 	for (int i = 0; i < MAX_SUBS; i++)
 		if (c->subs[i].fn)
@@ -122,6 +140,9 @@ static void evq_flush(struct xlb_core *c, struct evq *q)
 	for (size_t i = 0; i < q->n; i++)
 		for (size_t j = 0; j < n; j++)
 			subs[j].fn(&q->ev[i], subs[j].arg);
+	c->ticket_done++;
+	pthread_cond_broadcast(&c->deliver_cv);
+	pthread_mutex_unlock(&c->deliver_mu);
 	free(q->ev);
 	memset(q, 0, sizeof(*q));
 }
@@ -447,6 +468,7 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 		ret = apply_delta(c, up, n_up, del, n_del, &q, &wait, &seq, err, errlen);
 	if (version)
 		*version = xlb_state_version(c->st);
+	evq_ticket(c, &q);
 	pthread_mutex_unlock(&c->lock);
 	/* Acknowledged only once on disk; others may commit meanwhile and
 	 * share the sync. */
@@ -494,6 +516,7 @@ int xlb_core_set_endpoints(struct xlb_core *c, const char *name,
 	}
 	if (version)
 		*version = xlb_state_version(c->st);
+	evq_ticket(c, &q);
 	pthread_mutex_unlock(&c->lock);
 	if (!ret)
 		ret = persist_wait(c, wait, seq, err, errlen);
@@ -779,11 +802,14 @@ int xlb_core_subscribe(struct xlb_core *c, xlb_event_fn fn, void *arg)
 
 void xlb_core_unsubscribe(struct xlb_core *c, int id)
 {
+	/* Not from a callback: this waits for a delivery in progress. */
+	pthread_mutex_lock(&c->deliver_mu);
 	pthread_mutex_lock(&c->sub_lock);
 	for (int i = 0; i < MAX_SUBS; i++)
 		if (c->subs[i].id == id && c->subs[i].fn)
 			memset(&c->subs[i], 0, sizeof(c->subs[i]));
 	pthread_mutex_unlock(&c->sub_lock);
+	pthread_mutex_unlock(&c->deliver_mu);
 }
 
 void xlb_core_set_interfaces(struct xlb_core *c, const char *const *names, size_t n)
@@ -823,6 +849,7 @@ void xlb_core_emit(struct xlb_core *c, const struct xlb_event *ev)
 
 	pthread_mutex_lock(&c->lock);
 	evq_add(&q, ev->kind, xlb_state_version(c->st), ev->service, ev->detail);
+	evq_ticket(c, &q);
 	pthread_mutex_unlock(&c->lock);
 	if (q.n)
 		snprintf(q.ev[0].endpoint, sizeof(q.ev[0].endpoint), "%s", ev->endpoint);
@@ -922,6 +949,8 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->sub_lock, NULL);
+	pthread_mutex_init(&c->deliver_mu, NULL);
+	pthread_cond_init(&c->deliver_cv, NULL);
 	c->dp = o->dp;
 	c->started_ms = now_ms();
 	snprintf(c->dp_name, sizeof(c->dp_name), "%s", o->dp_name ? o->dp_name : "xdp");
@@ -996,5 +1025,7 @@ void xlb_core_free(struct xlb_core *c)
 	xlb_state_free(c->st);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->sub_lock);
+	pthread_mutex_destroy(&c->deliver_mu);
+	pthread_cond_destroy(&c->deliver_cv);
 	free(c);
 }
