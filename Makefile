@@ -131,7 +131,7 @@ $(BUILD)/xlb-dp: tools/xlb-dp.c $(BUILD)/libxlb.a
 # Unit tests link the parts that need no kernel: model, util, k8s, health,
 # and the API's conversions and state file (with the generated protobuf).
 PURE_SRCS  := $(MODEL_SRCS) $(wildcard user/k8s/*.c user/health/*.c) \
-	      $(wildcard user/api/convert.c user/api/statefile.c)
+	      $(wildcard user/api/convert.c user/api/statefile.c user/api/journal.c)
 PURE_OBJS  := $(PURE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 PURE_SAN_OBJS := $(PURE_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/san/gen/xlb.pb-c.o
 UNIT_LIBS  := -lcmocka $(shell pkg-config --libs yaml-0.1 libprotobuf-c 2>/dev/null) -lz -lm
