@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xlbd's metrics in the Prometheus text format, built on each scrape from
+ * the core (status, service list, a bounded conntrack scan), plus the
+ * histograms the core feeds and the health transitions its events report.
+ * Names follow Prometheus' conventions: xlb_ prefix, base units (seconds,
+ * bytes), _total for counters, _info gauges of value 1 for text.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "api/metrics.h"
+#include "dataplane/dataplane.h"	/* struct xlb_ct_entry */
+#include "util/hist.h"
+#include "util/htab.h"
+#include "util/prom.h"
+
+/* ---- fed by the core ---------------------------------------------------- */
+
+static struct xlb_hist reconcile_hist = XLB_HIST_INIT(xlb_hist_default_le, XLB_HIST_DEFAULT_N);
+static struct xlb_hist change_hist = XLB_HIST_INIT(xlb_hist_default_le, XLB_HIST_DEFAULT_N);
+
+void xlb_metrics_observe_reconcile(double seconds)
+{
+	xlb_hist_observe(&reconcile_hist, seconds);
+}
+
+void xlb_metrics_observe_change(double seconds)
+{
+	xlb_hist_observe(&change_hist, seconds);
+}
+
+/* Health transitions by service. Global, not the server's: the core may
+ * deliver an event to a subscriber just unsubscribed. */
+struct transitions {
+	char name[128];		/* the key */
+	uint64_t n;
+};
+
+static pthread_mutex_t tr_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xlb_htab tr_tab;
+
+static void on_event(const struct xlb_event *ev, void *arg)
+{
+	size_t len = strnlen(ev->service, sizeof(ev->service));
+	struct transitions *t;
+
+	if (ev->kind != XLB_EV_ENDPOINT_HEALTH && ev->kind != XLB_EV_SERVICE_DELETE)
+		return;
+	pthread_mutex_lock(&tr_lock);
+	t = xlb_htab_get(&tr_tab, ev->service, len);
+	if (ev->kind == XLB_EV_SERVICE_DELETE) {
+		if (t)
+			free(xlb_htab_del(&tr_tab, t->name, len));
+	} else if (t) {
+		t->n++;
+	} else if ((t = calloc(1, sizeof(*t)))) {
+		memcpy(t->name, ev->service, len);
+		t->n = 1;
+		if (xlb_htab_put(&tr_tab, t->name, len, t))
+			free(t);	/* out of memory: this one is not counted */
+	}
+	pthread_mutex_unlock(&tr_lock);
+}
+
+int xlb_metrics_watch(struct xlb_core *core)
+{
+	return xlb_core_subscribe(core, on_event, NULL);
+}
+
+void xlb_metrics_unwatch(struct xlb_core *core, int id)
+{
+	if (id > 0)
+		xlb_core_unsubscribe(core, id);
+}
+
+static uint64_t transitions_of(const char *service)
+{
+	struct transitions *t;
+	uint64_t n;
+
+	pthread_mutex_lock(&tr_lock);
+	t = xlb_htab_get(&tr_tab, service, strlen(service));
+	n = t ? t->n : 0;
+	pthread_mutex_unlock(&tr_lock);
+	return n;
+}
+
+/* ---- one scrape's data -------------------------------------------------- */
+
+struct ep_row {
+	char backend[64];	/* "address:port", as events name endpoints */
+	enum xlb_ep_health health;
+	bool in_datapath;
+	uint64_t packets, bytes, new_flows;
+};
+
+struct svc_row {
+	struct xlb_service_spec spec;	/* spec.name: the service label */
+	uint64_t packets, bytes, new_flows;
+	uint64_t active_flows, transitions;
+	uint64_t n_ready;
+	uint64_t n_eps;
+	bool panic;
+	struct ep_row *eps;
+};
+
+/* Which service a forward conntrack entry belongs to: its destination is
+ * the ClusterIP and port, or (NodePort) a node address and the node port.
+ * memcmp order over the key's first bytes (addr, port, proto, pad). */
+struct ct_match {
+	struct xlb_addr addr;	/* zero for node ports */
+	uint16_t port;		/* host order */
+	uint8_t proto;
+	uint8_t pad;
+	uint32_t idx;		/* into scrape.svc */
+};
+#define CT_MATCH_KEY offsetof(struct ct_match, idx)
+
+struct scrape {
+	struct xlb_core_status st;
+	struct svc_row *svc;
+	size_t n, cap;
+	struct ct_match *by_vip, *by_np;
+	size_t n_vip, n_np;
+	uint32_t ct_max;
+	uint64_t ct_entries;
+	bool ct_truncated;
+};
+
+static void scrape_free(struct scrape *sc)
+{
+	for (size_t i = 0; i < sc->n; i++)
+		free(sc->svc[i].eps);
+	free(sc->svc);
+	free(sc->by_vip);
+	free(sc->by_np);
+}
+
+/* Called with the core lock held: copy, nothing else. */
+static int list_cb(const struct xlb_service_status *s, void *arg)
+{
+	struct scrape *sc = arg;
+	struct svc_row *r;
+
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 64;
+		struct svc_row *v = realloc(sc->svc, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		sc->svc = v;
+		sc->cap = cap;
+	}
+	r = &sc->svc[sc->n];
+	memset(r, 0, sizeof(*r));
+	if (s->n_eps && !(r->eps = calloc(s->n_eps, sizeof(*r->eps))))
+		return -ENOMEM;
+	sc->n++;
+	r->spec = s->svc.spec;
+	r->packets = s->packets;
+	r->bytes = s->bytes;
+	r->new_flows = s->new_flows;
+	r->panic = s->panic;
+	r->n_eps = s->n_eps;
+	for (size_t i = 0; i < s->n_eps; i++) {
+		const struct xlb_endpoint_status *e = &s->eps[i];
+		struct ep_row *o = &r->eps[i];
+		char a[XLB_IP_STRLEN];
+
+		snprintf(o->backend, sizeof(o->backend), "%s:%u",
+			 xlb_ip_str(&e->ep.addr, a, sizeof(a)), e->ep.port);
+		o->health = e->health;
+		o->in_datapath = e->in_datapath;
+		o->packets = e->packets;
+		o->bytes = e->bytes;
+		o->new_flows = e->new_flows;
+		r->n_ready += e->in_datapath;
+	}
+	return 0;
+}
+
+static int match_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, CT_MATCH_KEY);
+}
+
+static int build_matches(struct scrape *sc)
+{
+	sc->by_vip = calloc(sc->n ? sc->n : 1, sizeof(*sc->by_vip));
+	sc->by_np = calloc(sc->n ? sc->n : 1, sizeof(*sc->by_np));
+	if (!sc->by_vip || !sc->by_np)
+		return -ENOMEM;
+	for (size_t i = 0; i < sc->n; i++) {
+		const struct xlb_service_spec *s = &sc->svc[i].spec;
+		struct ct_match *m = &sc->by_vip[sc->n_vip++];
+
+		m->addr = s->vip.addr;
+		m->port = (uint16_t)s->port;
+		m->proto = s->proto;
+		m->idx = (uint32_t)i;
+		if (s->type != XLB_SVC_NODE_PORT)
+			continue;
+		m = &sc->by_np[sc->n_np++];
+		m->port = (uint16_t)s->node_port;
+		m->proto = s->proto;
+		m->idx = (uint32_t)i;
+	}
+	qsort(sc->by_vip, sc->n_vip, sizeof(*sc->by_vip), match_cmp);
+	qsort(sc->by_np, sc->n_np, sizeof(*sc->by_np), match_cmp);
+	return 0;
+}
+
+/* Active flows: forward entries (one per flow) not yet closed. */
+static int ct_cb(const struct xlb_ct_entry *e, void *arg)
+{
+	struct scrape *sc = arg;
+	struct ct_match k = {}, *m;
+
+	if (sc->ct_entries == sc->ct_max) {
+		sc->ct_truncated = true;
+		return 1;
+	}
+	sc->ct_entries++;
+	if (e->val.dir != XLB_CT_FWD || e->val.state == XLB_CT_CLOSED)
+		return 0;
+	k.addr = e->key.daddr;
+	k.port = ntohs(e->key.dport);
+	k.proto = e->key.proto;
+	m = bsearch(&k, sc->by_vip, sc->n_vip, sizeof(k), match_cmp);
+	if (!m) {
+		memset(&k.addr, 0, sizeof(k.addr));
+		m = bsearch(&k, sc->by_np, sc->n_np, sizeof(k), match_cmp);
+	}
+	if (m)
+		sc->svc[m->idx].active_flows++;
+	return 0;
+}
+
+/* ---- rendering ---------------------------------------------------------- */
+
+/* The datapath's global counters (enum xlb_stat), each in its family. A new
+ * counter must be placed here: the assertion fails the build until it is. */
+static const struct {
+	const char *family;
+	const char *key, *value;	/* its label; key NULL: none */
+} stat_map[XLB_STAT_MAX] = {
+	[XLB_STAT_RX] = { "xlb_datapath_received_packets_total" },
+	[XLB_STAT_PASS_NOT_IP] = { "xlb_datapath_packets_total", "reason", "pass_not_ip" },
+	[XLB_STAT_PASS_NOT_SERVICE] = { "xlb_datapath_packets_total", "reason", "pass_not_service" },
+	[XLB_STAT_PASS_FRAGMENT] = { "xlb_datapath_packets_total", "reason", "pass_fragment" },
+	[XLB_STAT_PASS_NO_ROUTE] = { "xlb_datapath_packets_total", "reason", "pass_no_route" },
+	[XLB_STAT_PASS_CSUM_PARTIAL] = { "xlb_datapath_packets_total", "reason", "pass_csum_partial" },
+	[XLB_STAT_FWD_REDIRECT] = { "xlb_datapath_packets_total", "reason", "fwd_redirect" },
+	[XLB_STAT_FWD_TX] = { "xlb_datapath_packets_total", "reason", "fwd_tx" },
+	[XLB_STAT_DROP_MALFORMED] = { "xlb_datapath_packets_total", "reason", "drop_malformed" },
+	[XLB_STAT_DROP_NO_BACKEND] = { "xlb_datapath_packets_total", "reason", "drop_no_backend" },
+	[XLB_STAT_DROP_BACKEND_GONE] = { "xlb_datapath_packets_total", "reason", "drop_backend_gone" },
+	[XLB_STAT_DROP_CT_FULL] = { "xlb_datapath_packets_total", "reason", "drop_ct_full" },
+	[XLB_STAT_DROP_SEL_MISS] = { "xlb_datapath_packets_total", "reason", "drop_sel_miss" },
+	[XLB_STAT_DROP_REDIRECT] = { "xlb_datapath_packets_total", "reason", "drop_redirect" },
+	[XLB_STAT_CT_HIT] = { "xlb_conntrack_packets_total", "result", "hit" },
+	[XLB_STAT_CT_NEW] = { "xlb_conntrack_packets_total", "result", "new" },
+	[XLB_STAT_CT_RESELECT] = { "xlb_conntrack_packets_total", "result", "reselect" },
+	[XLB_STAT_RST_SENT] = { "xlb_datapath_replies_total", "type", "tcp_rst" },
+	[XLB_STAT_ICMP_SENT] = { "xlb_datapath_replies_total", "type", "icmp_port_unreachable" },
+};
+_Static_assert(XLB_STAT_MAX == 19, "place every enum xlb_stat in stat_map");
+
+static const struct {
+	const char *family, *help;
+} stat_families[] = {
+	{ "xlb_datapath_received_packets_total", "Packets the datapath saw." },
+	{ "xlb_datapath_packets_total",
+	  "Packets by what the datapath did with them: pass_* to the stack, fwd_* rewritten and "
+	  "sent, drop_* dropped; reason as `xlbctl stats` names it." },
+	{ "xlb_conntrack_packets_total",
+	  "Packets by conntrack outcome: hit (existing flow), new (flow created), reselect "
+	  "(flow's backend gone, another chosen)." },
+	{ "xlb_datapath_replies_total",
+	  "Replies the datapath answered for a packet it could not serve (the packet is also "
+	  "counted as a drop)." },
+};
+
+static void render_stats(struct xlb_prom *p, const struct xlb_core_status *st)
+{
+	for (size_t f = 0; f < sizeof(stat_families) / sizeof(stat_families[0]); f++) {
+		xlb_prom_family(p, stat_families[f].family, "counter", stat_families[f].help);
+		for (int i = 0; i < XLB_STAT_MAX; i++) {
+			if (strcmp(stat_map[i].family, stat_families[f].family))
+				continue;
+			xlb_prom_sample(p, stat_map[i].family);
+			if (stat_map[i].key)
+				xlb_prom_label(p, stat_map[i].key, stat_map[i].value);
+			xlb_prom_u64(p, st->counters[i]);
+		}
+	}
+}
+
+static void gauge(struct xlb_prom *p, const char *name, const char *help, uint64_t v)
+{
+	xlb_prom_family(p, name, "gauge", help);
+	xlb_prom_sample(p, name);
+	xlb_prom_u64(p, v);
+}
+
+static void render_daemon(struct xlb_prom *p, const struct scrape *sc, const char *version)
+{
+	const struct xlb_core_status *st = &sc->st;
+	char s[32];
+
+	xlb_prom_family(p, "xlb_build_info", "gauge", "xlbd's version, as a label; value 1.");
+	xlb_prom_sample(p, "xlb_build_info");
+	xlb_prom_label(p, "version", version ? version : "unknown");
+	xlb_prom_u64(p, 1);
+
+	xlb_prom_family(p, "xlb_dataplane_info", "gauge",
+			"The dataplane xlbd runs (xdp or ipvs), as a label; value 1.");
+	xlb_prom_sample(p, "xlb_dataplane_info");
+	snprintf(s, sizeof(s), "%.*s", (int)sizeof(st->dataplane), st->dataplane);
+	xlb_prom_label(p, "dataplane", s);
+	xlb_prom_u64(p, 1);
+
+	xlb_prom_family(p, "xlb_start_time_seconds", "gauge",
+			"When xlbd started, in seconds since the Unix epoch.");
+	xlb_prom_sample(p, "xlb_start_time_seconds");
+	xlb_prom_f64(p, (double)st->started_ms / 1000);
+
+	xlb_prom_family(p, "xlb_interface_attached", "gauge",
+			"Interfaces the datapath is attached to; value 1.");
+	for (size_t i = 0; i < st->n_interfaces && i < 64; i++) {
+		char ifn[sizeof(st->interfaces[0]) + 1];
+
+		snprintf(ifn, sizeof(ifn), "%.*s", (int)sizeof(st->interfaces[i]), st->interfaces[i]);
+		xlb_prom_sample(p, "xlb_interface_attached");
+		xlb_prom_label(p, "interface", ifn);
+		xlb_prom_u64(p, 1);
+	}
+
+	gauge(p, "xlb_desired_state_version",
+	      "Version of the desired state; increases with every applied change.", st->version);
+	gauge(p, "xlb_services", "Services in the desired state.", st->services);
+	gauge(p, "xlb_endpoints", "Endpoints of all services in the desired state.",
+	      st->endpoints);
+}
+
+#define SVC_U64(f) offsetof(struct svc_row, f)
+#define EP_U64(f) offsetof(struct ep_row, f)
+
+static const struct family {
+	const char *name, *type, *help;
+	size_t off;		/* of a uint64_t in svc_row or ep_row */
+} svc_families[] = {
+	{ "xlb_service_packets_total", "counter",
+	  "Packets of the service's flows, both directions.", SVC_U64(packets) },
+	{ "xlb_service_bytes_total", "counter",
+	  "Bytes of the service's flows, both directions.", SVC_U64(bytes) },
+	{ "xlb_service_new_flows_total", "counter",
+	  "Flows the datapath gave a backend of the service.", SVC_U64(new_flows) },
+	{ "xlb_service_active_flows", "gauge",
+	  "The service's flows in conntrack, not closed (a lower bound when "
+	  "xlb_conntrack_scan_truncated is 1).", SVC_U64(active_flows) },
+	{ "xlb_service_endpoints", "gauge", "The service's endpoints.", SVC_U64(n_eps) },
+	{ "xlb_service_endpoints_ready", "gauge",
+	  "The service's endpoints receiving new flows (ready, not terminating, not "
+	  "unhealthy).", SVC_U64(n_ready) },
+	{ "xlb_health_transitions_total", "counter",
+	  "Health verdict changes of the service's endpoints since xlbd started.",
+	  SVC_U64(transitions) },
+}, ep_families[] = {
+	{ "xlb_backend_packets_total", "counter",
+	  "Packets of the flows given this backend, both directions.", EP_U64(packets) },
+	{ "xlb_backend_bytes_total", "counter",
+	  "Bytes of the flows given this backend, both directions.", EP_U64(bytes) },
+	{ "xlb_backend_new_flows_total", "counter", "Flows given this backend.",
+	  EP_U64(new_flows) },
+};
+
+static uint64_t field(const void *row, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)row + off, sizeof(v));
+	return v;
+}
+
+static void render_services(struct xlb_prom *p, const struct scrape *sc)
+{
+	static const char *const states[] = {
+		[XLB_HEALTH_UNCHECKED] = "unchecked",
+		[XLB_HEALTH_UNKNOWN] = "unknown",
+		[XLB_HEALTH_HEALTHY] = "healthy",
+		[XLB_HEALTH_UNHEALTHY] = "unhealthy",
+	};
+
+	for (size_t f = 0; f < sizeof(svc_families) / sizeof(svc_families[0]); f++) {
+		xlb_prom_family(p, svc_families[f].name, svc_families[f].type, svc_families[f].help);
+		for (size_t i = 0; i < sc->n; i++) {
+			xlb_prom_sample(p, svc_families[f].name);
+			xlb_prom_label(p, "service", sc->svc[i].spec.name);
+			xlb_prom_u64(p, field(&sc->svc[i], svc_families[f].off));
+		}
+	}
+	xlb_prom_family(p, "xlb_service_panic", "gauge",
+			"1 when too few endpoints are healthy and the service uses all of them.");
+	for (size_t i = 0; i < sc->n; i++) {
+		xlb_prom_sample(p, "xlb_service_panic");
+		xlb_prom_label(p, "service", sc->svc[i].spec.name);
+		xlb_prom_u64(p, sc->svc[i].panic);
+	}
+
+	for (size_t f = 0; f < sizeof(ep_families) / sizeof(ep_families[0]); f++) {
+		xlb_prom_family(p, ep_families[f].name, ep_families[f].type, ep_families[f].help);
+		for (size_t i = 0; i < sc->n; i++)
+			for (size_t j = 0; j < sc->svc[i].n_eps; j++) {
+				const struct ep_row *e = &sc->svc[i].eps[j];
+
+				xlb_prom_sample(p, ep_families[f].name);
+				xlb_prom_label(p, "service", sc->svc[i].spec.name);
+				xlb_prom_label(p, "backend", e->backend);
+				xlb_prom_u64(p, field(e, ep_families[f].off));
+			}
+	}
+	xlb_prom_family(p, "xlb_endpoint_health_state", "gauge",
+			"The endpoint's health verdict: 1 for its state, 0 for the others "
+			"(unchecked: no health check).");
+	for (size_t i = 0; i < sc->n; i++)
+		for (size_t j = 0; j < sc->svc[i].n_eps; j++)
+			for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+				xlb_prom_sample(p, "xlb_endpoint_health_state");
+				xlb_prom_label(p, "service", sc->svc[i].spec.name);
+				xlb_prom_label(p, "backend", sc->svc[i].eps[j].backend);
+				xlb_prom_label(p, "state", states[k]);
+				xlb_prom_u64(p, sc->svc[i].eps[j].health == (enum xlb_ep_health)k);
+			}
+	xlb_prom_family(p, "xlb_endpoint_in_datapath", "gauge",
+			"1 when the endpoint receives new flows.");
+	for (size_t i = 0; i < sc->n; i++)
+		for (size_t j = 0; j < sc->svc[i].n_eps; j++) {
+			xlb_prom_sample(p, "xlb_endpoint_in_datapath");
+			xlb_prom_label(p, "service", sc->svc[i].spec.name);
+			xlb_prom_label(p, "backend", sc->svc[i].eps[j].backend);
+			xlb_prom_u64(p, sc->svc[i].eps[j].in_datapath);
+		}
+}
+
+static void render_conntrack(struct xlb_prom *p, const struct scrape *sc)
+{
+	/* LRU evictions are not counted by the kernel, so none is exported;
+	 * failed inserts are xlb_datapath_packets_total{reason="drop_ct_full"}. */
+	gauge(p, "xlb_conntrack_entries",
+	      "Conntrack entries (XDP: two per flow, one per direction; IPVS: one per "
+	      "connection) counted by this scrape.", sc->ct_entries);
+	gauge(p, "xlb_conntrack_scan_truncated",
+	      "1 when this scrape stopped counting conntrack entries at its limit.",
+	      sc->ct_truncated);
+}
+
+int xlb_metrics_render(struct xlb_core *core, const struct xlb_metrics_opts *o, char **text,
+		       size_t *len)
+{
+	struct scrape sc = { .ct_max = o && o->ct_scan_max ? o->ct_scan_max :
+							      XLB_METRICS_CT_SCAN_MAX };
+	struct xlb_prom p;
+	int ret;
+
+	xlb_prom_init(&p);
+	ret = xlb_core_status(core, &sc.st);
+	if (ret)
+		goto out;
+	ret = xlb_core_list(core, NULL, list_cb, &sc);
+	if (ret)
+		goto out;
+	ret = build_matches(&sc);
+	if (ret)
+		goto out;
+	/* One more than the limit, so that reaching it is seen. */
+	ret = xlb_core_ct_list(core, sc.ct_max < UINT32_MAX ? sc.ct_max + 1 : sc.ct_max, ct_cb, &sc);
+	if (ret) {
+		pr_debug("metrics: conntrack scan: %s", strerror(-ret));
+		ret = 0;	/* the rest is still worth having */
+	}
+	for (size_t i = 0; i < sc.n; i++)
+		sc.svc[i].transitions = transitions_of(sc.svc[i].spec.name);
+
+	render_daemon(&p, &sc, o ? o->version : NULL);
+	render_stats(&p, &sc.st);
+	render_services(&p, &sc);
+	render_conntrack(&p, &sc);
+	xlb_hist_render(&reconcile_hist, &p, "xlb_reconcile_duration_seconds",
+			"Time to reconcile the desired state into the datapath, per pass.", NULL,
+			NULL);
+	xlb_hist_render(&change_hist, &p, "xlb_endpoint_change_latency_seconds",
+			"From the API receiving an endpoint change to the datapath having it.",
+			NULL, NULL);
+	ret = xlb_prom_finish(&p, text, len);
+out:
+	xlb_prom_free(&p);
+	scrape_free(&sc);
+	return ret;
+}

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The metrics endpoint: libmicrohttpd on a thread of its own, one listener
+ * xlbd binds itself (so a failure names the address and the errno). GET or
+ * HEAD /metrics renders; another method there is 405, any other path 404.
+ * Plain HTTP, no authentication: bind it to an address only the scraper
+ * reaches.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+
+#include "log.h"
+#include "api/metrics.h"
+#include "util/prom.h"
+
+#define MAX_CONNECTIONS 32
+#define CONNECTION_TIMEOUT_S 15
+
+struct xlb_metrics_server {
+	struct xlb_core *core;
+	struct xlb_metrics_opts opts;
+	char version[64];
+	struct MHD_Daemon *mhd;
+	int sub;
+	uint16_t port;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
+			     const char *body, const char *allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct xlb_metrics_server *s = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char *text;
+	size_t len;
+	int err;
+
+	if (strcmp(url, "/metrics"))
+		return reply(conn, MHD_HTTP_NOT_FOUND, "404 page not found: try /metrics\n", NULL);
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
+			     "GET, HEAD");
+	err = xlb_metrics_render(s->core, &s->opts, &text, &len);
+	if (err) {
+		pr_warn("metrics: render: %s", strerror(-err));
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 metrics unavailable\n",
+			     NULL);
+	}
+	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, XLB_PROM_CONTENT_TYPE);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = 0;
+	pr_warn("metrics: %s", msg);
+}
+
+/* "host:port", "[v6]:port", ":port". */
+static int split_addr(const char *addr, char *host, size_t hlen, char *port, size_t plen)
+{
+	const char *colon = strrchr(addr, ':'), *h = addr;
+	size_t n;
+
+	if (!colon || !colon[1] || strlen(colon + 1) >= plen)
+		return -EINVAL;
+	n = (size_t)(colon - addr);
+	if (n && addr[0] == '[') {
+		if (addr[n - 1] != ']' || n < 3)
+			return -EINVAL;
+		h = addr + 1;
+		n -= 2;
+	}
+	if (n >= hlen)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = 0;
+	snprintf(port, plen, "%s", colon + 1);
+	for (const char *p = port; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+	return 0;
+}
+
+/* Binds and listens; the address it got, printable, in bound. */
+static int open_listener(const char *addr, int *fd_out, uint16_t *port_out, bool *v6,
+			 char *bound, size_t blen, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[256], port[8];
+	int fd = -1, one = 1, ret, gai;
+
+	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) || atoi(port) > 65535) {
+		snprintf(err, errlen, "metrics listen %s: expected HOST:PORT, [ADDR]:PORT or :PORT",
+			 addr);
+		return -EINVAL;
+	}
+	gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (gai) {
+		snprintf(err, errlen, "metrics listen %s: %s", addr, gai_strerror(gai));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl)) {
+		ret = -errno;
+		snprintf(err, errlen, "metrics listen %s: %s", addr, strerror(errno));
+		goto out;
+	}
+	*v6 = ss.ss_family == AF_INET6;
+	*port_out = ntohs(*v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+				((struct sockaddr_in *)&ss)->sin_port);
+	if (!inet_ntop(ss.ss_family,
+		       *v6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr :
+			     (void *)&((struct sockaddr_in *)&ss)->sin_addr, bound, blen))
+		snprintf(bound, blen, "?");
+	*fd_out = fd;
+	fd = -1;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return ret;
+}
+
+int xlb_metrics_start(struct xlb_core *core, const char *listen,
+		      const struct xlb_metrics_opts *o, struct xlb_metrics_server **out,
+		      char *err, size_t errlen)
+{
+	struct xlb_metrics_server *s;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	char bound[INET6_ADDRSTRLEN];
+	bool v6 = false;
+	int fd = -1, ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "metrics: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	s->core = core;
+	if (o)
+		s->opts = *o;
+	snprintf(s->version, sizeof(s->version), "%s", o && o->version ? o->version : "unknown");
+	s->opts.version = s->version;
+	ret = open_listener(listen, &fd, &s->port, &v6, bound, sizeof(bound), err, errlen);
+	if (ret)
+		goto fail;
+	s->sub = xlb_metrics_watch(core);
+	if (s->sub < 0) {
+		ret = s->sub;
+		snprintf(err, errlen, "metrics: subscribe to core events: %s", strerror(-ret));
+		goto fail;
+	}
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+				  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,	/* first: for all */
+				  MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+				  MHD_OPTION_END);
+	if (!s->mhd) {
+		ret = -EIO;
+		snprintf(err, errlen, "metrics listen %s: libmicrohttpd would not start", listen);
+		goto fail;
+	}
+	pr_info("metrics: serving http://%s%s%s:%u/metrics", v6 ? "[" : "", bound, v6 ? "]" : "",
+		s->port);
+	*out = s;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (s->sub > 0)
+		xlb_metrics_unwatch(core, s->sub);
+	free(s);
+	return ret;
+}
+
+uint16_t xlb_metrics_port(const struct xlb_metrics_server *s)
+{
+	return s ? s->port : 0;
+}
+
+void xlb_metrics_stop(struct xlb_metrics_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->mhd);	/* closes the listener, joins its thread */
+	xlb_metrics_unwatch(s->core, s->sub);
+	free(s);
+}
