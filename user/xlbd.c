@@ -26,6 +26,7 @@
 #include "dataplane/ipvs.h"
 #include "core/core_priv.h"
 #include "api/server.h"
+#include "api/metrics.h"
 #include "netlink/linkwatch.h"
 #include "core/healthwire.h"
 
@@ -48,6 +49,7 @@ static struct {
 	const char *listen[MAX_LISTEN];
 	size_t n_listen;
 	const char *tls_cert, *tls_key, *tls_ca;
+	const char *metrics;		/* --metrics ADDR:PORT; NULL: off */
 	const char *state_dir;
 	const char *pin_dir;
 	const char *dataplane;
@@ -88,6 +90,9 @@ static void usage(FILE *f)
 		"  --tls-cert FILE           PEM server certificate for TCP listeners\n"
 		"  --tls-key FILE            PEM private key for it\n"
 		"  --tls-client-ca FILE      require client certificates signed by this CA\n"
+		"  --metrics ADDR:PORT       serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                            (plain HTTP: bind it where only the scraper reaches;\n"
+		"                            ':PORT' every address, port 0 picks one; default off)\n"
 		"  --state-dir DIR           desired state, written atomically on every change\n"
 		"                            (default /var/lib/xlb)\n"
 		"  --pin-dir DIR             bpffs directory of the pinned datapath\n"
@@ -515,6 +520,7 @@ int main(int argc, char **argv)
 		{ "cleanup", no_argument, NULL, 'X' },
 		{ "keep-caps", no_argument, NULL, 'k' },
 		{ "panic-threshold", required_argument, NULL, 'P' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -523,6 +529,7 @@ int main(int argc, char **argv)
 	struct xlb_core_opts co = {};
 	struct xlb_api_opts ao = {};
 	struct xlb_api_server *api = NULL;
+	struct xlb_metrics_server *metrics = NULL;
 	enum xlb_log_level lvl;
 	char err[512] = "", *dup;
 	sigset_t mask;
@@ -605,6 +612,9 @@ int main(int argc, char **argv)
 		case 'k':
 			cfg.keep_caps = true;
 			break;
+		case 'M':
+			cfg.metrics = optarg;
+			break;
 		case 'V':
 			printf("xlbd %s\n", XLBD_VERSION);
 			return 0;
@@ -675,6 +685,15 @@ int main(int argc, char **argv)
 		pr_err("API: %s", err);
 		goto out;
 	}
+	if (cfg.metrics) {
+		struct xlb_metrics_opts mo = { .version = XLBD_VERSION };
+
+		ret = xlb_metrics_start(d.core, cfg.metrics, &mo, &metrics, err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			goto out;
+		}
+	}
 	if (!cfg.keep_caps) {
 		ret = drop_caps();
 		if (ret)
@@ -685,6 +704,7 @@ int main(int argc, char **argv)
 	pr_info("xlbd %s ready: %zu interfaces, API on %s", XLBD_VERSION, d.n_if, cfg.listen[0]);
 	ret = run_loop();
 out:
+	xlb_metrics_stop(metrics);
 	xlb_api_server_stop(api);
 	xlb_linkwatch_close(d.lw);
 	xlb_healthwire_free(d.hw);
