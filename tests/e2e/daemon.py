@@ -33,15 +33,16 @@ Fail = C.Fail
 
 
 class Daemon:
-    def __init__(self):
+    def __init__(self, extra=()):
         self.p = None
+        self.extra = list(extra)
 
     def start(self):
         logf = open(LOG, "a")
         self.p = subprocess.Popen(
             ["nsenter", "--net=" + C.NODE_NS, XLBD, "--iface", "n-*",
              "--pin-dir", PIN, "--state-dir", STATE, "--listen", "unix:" + SOCK,
-             "--nodeport-addresses", C.NODE_ADDR + "/32", "--log-level", "info"],
+             "--nodeport-addresses", C.NODE_ADDR + "/32", "--log-level", "info"] + self.extra,
             stdout=logf, stderr=logf)
         end = time.monotonic() + 15
         while time.monotonic() < end:
@@ -305,6 +306,100 @@ def case_restart_changed(d):
                                                          C.fmt(r2["counts"]))
 
 
+def case_restart_held(d):
+    """A restart reloads the BPF program and moves the pinned links to it
+    (an in-place upgrade): established connections must not notice."""
+    set_web(1, 2, 3)
+    ready = os.path.join(TMP, "rh.ready")
+    stop = os.path.join(TMP, "rh.stop")
+    for f in (ready, stop):
+        if os.path.exists(f):
+            os.unlink(f)
+    bg = C.Background("xlb-client", "hold", "--dst", WEB, "-n", "20", "--seconds", "30",
+                      "--ready", ready, "--stop", stop)
+    try:
+        C.wait_file(ready, 20)
+        prog_before = prog_ids()
+        d.stop(signal.SIGTERM)
+        time.sleep(0.5)
+        d.start()
+        prog_after = prog_ids()
+        d.stop(signal.SIGKILL)
+        d.start()
+        time.sleep(0.5)
+        open(stop, "w").close()
+        r = bg.result(timeout=40)
+    finally:
+        bg.kill()
+    if r["opened"] != 20 or r["broken"]:
+        raise Fail("opened %d, broken %d across restarts" % (r["opened"], r["broken"]))
+    if prog_before == prog_after:
+        raise Fail("the program was not replaced (%s)" % prog_before)
+    return "20 held connections through SIGTERM + start (program %s -> %s) and kill -9 + start: 0 broken" % (
+        prog_before, prog_after)
+
+
+def prog_ids():
+    """XDP program ids attached to the node's interfaces."""
+    r = subprocess.run(["nsenter", "--net=" + C.NODE_NS, "ip", "-j", "link", "show", "n-client"],
+                       capture_output=True, text=True, timeout=10)
+    import json
+    try:
+        return json.loads(r.stdout)[0]["xdp"]["prog"]["id"]
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
+def case_new_link(d):
+    """A link that appears after start and matches --iface is attached."""
+    subprocess.run(["ip", "-n", "xlb-node", "link", "add", "n-late0", "type", "veth", "peer",
+                    "name", "n-late1"], check=True, timeout=10)
+    try:
+        subprocess.run(["ip", "-n", "xlb-node", "link", "set", "n-late0", "up"], check=True, timeout=10)
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            if "n-late0" in ctl("status").stdout:
+                break
+            time.sleep(0.1)
+        else:
+            raise Fail("n-late0 not attached within 5 s: %s" % ctl("status").stdout[:300])
+        r = subprocess.run(["ip", "-n", "xlb-node", "link", "show", "n-late0"],
+                           capture_output=True, text=True, timeout=10)
+        if "xdp" not in r.stdout:
+            raise Fail("n-late0 listed but carries no XDP program: %s" % r.stdout)
+    finally:
+        subprocess.run(["ip", "-n", "xlb-node", "link", "del", "n-late0"], capture_output=True,
+                       timeout=10)
+    end = time.monotonic() + 5
+    while time.monotonic() < end and "n-late0" in ctl("status").stdout:
+        time.sleep(0.1)
+    if "n-late0" in ctl("status").stdout:
+        raise Fail("n-late0 still listed after it was deleted")
+    return "n-late0 created after start: attached (XDP on the link), and forgotten when deleted"
+
+
+def case_explain(d):
+    """xlbctl explain predicts, from the live maps, the backend real traffic gets."""
+    grpc, m, g = pb()
+    s = web_service(m, 1, 2, 3, algo=m.SH)
+    with grpc.insecure_channel("unix:" + SOCK) as ch:
+        g.XlbStub(ch).UpsertService(m.UpsertServiceRequest(service=s), timeout=20)
+    srcs = ["10.10.1.%d" % i for i in range(100, 110)]
+    wrong = []
+    for src in srcs:
+        out = ctl("explain", "--src", src + ":40000", "--dst", WEB, "--pin-dir", PIN,
+                  "-o", "json").stdout
+        import json
+        want = C.bename(json.loads(out)["backend"].split(":")[0])
+        got = C.tcp("xlb-client", WEB, 2, srcs=[src])
+        C.need_no_errors(got, "explain check")
+        if set(got["counts"]) != {want}:
+            wrong.append("%s: explain %s, traffic %s" % (src, want, C.fmt(got["counts"])))
+    if wrong:
+        raise Fail("; ".join(wrong))
+    return "sh: for %d sources the backend explain predicted is the one traffic reached" % len(srcs)
+
+
 CASES = [
     ("xlbctl apply of Kubernetes YAML, traffic", case_apply_yaml),
     ("gRPC Sync stream from python-grpcio: snapshot, deltas, rejection", case_grpc_sync),
@@ -312,6 +407,9 @@ CASES = [
     ("kill -9 during a stream of new connections, restart adopts", case_kill9),
     ("kill -9 right after an acknowledged change, torn journal tail", case_kill9_ack),
     ("restart with a changed state applied on start", case_restart_changed),
+    ("held connections survive restarts (program reloaded, links moved)", case_restart_held),
+    ("a matching link that appears later is attached", case_new_link),
+    ("xlbctl explain predicts the backend traffic gets", case_explain),
 ]
 
 

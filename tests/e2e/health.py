@@ -181,11 +181,55 @@ def case_exec_timeout(d):
         lat_ms, e.last_probe_result, len(left))
 
 
+def case_panic(d):
+    """--panic-threshold 50: with 1 of 3 endpoints healthy, all 3 are used."""
+    d.stop()
+    d.extra = ["--panic-threshold", "50"]
+    d.start()
+    grpc, m, g = D.pb()
+    hc = m.HealthCheck(kind=m.HealthCheck.HTTP_GET, http_path="/", port=8081,
+                       period_ms=PERIOD_MS, timeout_ms=200, failure_threshold=FAIL_N)
+    upsert(svc(m, "lab/h-panic:http", "10.96.0.34", hc))
+    files = [os.path.join(LAB_RUN, "be%d.status" % i) for i in (2, 3)]
+    try:
+        for f in files:
+            with open(f, "w") as fh:
+                fh.write("503\n")
+
+        def panicking():
+            grpc_, m_, g_ = D.pb()
+            with grpc_.insecure_channel("unix:" + D.SOCK) as ch:
+                r = g_.XlbStub(ch).ListServices(m_.ListServicesRequest(name="lab/h-panic:http"),
+                                                timeout=20)
+            return r.services[0].panic
+        wait_until("panic mode", panicking, WINDOW + 3)
+        eps = list_eps("lab/h-panic:http")
+        if [eps[a].health for a in ("10.20.2.2", "10.20.3.2")] != ["unhealthy", "unhealthy"]:
+            raise Fail("expected be2, be3 unhealthy: %s" % {a: e.health for a, e in eps.items()})
+        r = C.tcp("xlb-client", "10.96.0.34:80", 30)
+        C.need_no_errors(r, "in panic mode")
+        if len(r["counts"]) != 3:
+            raise Fail("panic mode should use all 3: %s" % C.fmt(r["counts"]))
+        for f in files:
+            os.unlink(f)
+        wait_until("panic over", lambda: not panicking(), WINDOW + 3)
+    finally:
+        for f in files:
+            if os.path.exists(f):
+                os.unlink(f)
+        d.stop()
+        d.extra = []
+        d.start()
+    return "1 of 3 healthy (< 50%%): panic on, all used (%s); off again when they recover" % (
+        C.fmt(r["counts"]))
+
+
 CASES = [
     ("HTTP probe: stopped backend leaves within the window, comes back, healthy flows unbroken",
      case_http_down_up),
     ("HTTP 500 dropped by an HTTP probe, kept by a TCP probe", case_http500_vs_tcp),
     ("hung exec probe killed at its timeout", case_exec_timeout),
+    ("panic mode: too few healthy, use them all", case_panic),
 ]
 
 
