@@ -8,10 +8,8 @@
 #include "ctl/emit.h"
 #include "ctl/table.h"
 
-/* "healthy=2,unhealthy=1", "unchecked", or "-" with no endpoints; then
- * ",panic" when the daemon uses every endpoint because too few are
- * healthy. */
-static const char *health_summary(const Xlb__V1__ServiceStatus *s, char *buf, size_t len)
+/* Also top's HEALTH column. */
+const char *ctl_health_summary(const Xlb__V1__ServiceStatus *s, char *buf, size_t len)
 {
 	static const char *const kinds[] = { "healthy", "unhealthy", "unknown" };
 	size_t count[3] = { 0 }, other = 0, o = 0;
@@ -92,7 +90,7 @@ int do_get_services(struct ctl *c)
 			  ctl_algo_name(s->algorithm), aff, eps, np,
 			  ctl_fmt_u64(st->packets, pk, sizeof(pk)),
 			  ctl_fmt_u64(st->new_flows, nf, sizeof(nf)),
-			  health_summary(st, health, sizeof(health)));
+			  ctl_health_summary(st, health, sizeof(health)));
 	}
 	ctl_svc_list_free(&l);
 	return ctl_table_end(c, &t);
