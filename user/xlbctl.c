@@ -125,6 +125,25 @@ static const struct ctl_cmd cmds[] = {
 		"                        new_flows, backends: [...]}], counters: {REASON: N}}\n",
 	},
 	{
+		.verb = "top", .fn = do_top, .opts = CTL_OPT_TOP, .min_args = 0, .max_args = 1,
+		.args = "[SERVICE] [--interval S] [--iterations N]",
+		.summary = "per-service traffic rates, refreshed",
+		.help =
+		"Asks xlbd for its services every interval and shows, per service, the rates\n"
+		"between the last two answers: PKT/S and BYTES/S (both directions), FLOWS/S\n"
+		"(new flows), then ENDPOINTS (receiving new flows / all) and HEALTH (as `get\n"
+		"services -o wide` shows it). Busiest first. A rate is `-` for a service that\n"
+		"was not in the previous answer, or whose counters went back (re-created).\n"
+		"SERVICE selects as in `get services`.\n"
+		"\n"
+		"On a terminal the screen is redrawn each time; otherwise each table is\n"
+		"printed after the previous one, separated by an empty line.\n"
+		"\n"
+		"      --interval S      seconds between answers: 2 (default), 0.5, or 500ms;\n"
+		"                        at least 100ms\n"
+		"      --iterations N    stop after N tables (default: until interrupted)\n",
+	},
+	{
 		.verb = "explain", .fn = do_explain, .opts = CTL_OPT_FLOW | CTL_OPT_OUTPUT,
 		.outputs = OUTS_DATA, .min_args = 0, .max_args = 0,
 		.args = "--src IP:PORT --dst IP:PORT [--proto tcp|udp] [--pin-dir DIR] [-o json|yaml]",
@@ -321,6 +340,8 @@ enum {
 	OPT_DST,
 	OPT_PROTO,
 	OPT_PIN_DIR,
+	OPT_INTERVAL,
+	OPT_ITERATIONS,
 };
 
 static const struct option global_options[] = {
@@ -348,6 +369,8 @@ static const struct {
 	{ CTL_OPT_FLOW, { "dst", required_argument, NULL, OPT_DST } },
 	{ CTL_OPT_FLOW, { "proto", required_argument, NULL, OPT_PROTO } },
 	{ CTL_OPT_FLOW, { "pin-dir", required_argument, NULL, OPT_PIN_DIR } },
+	{ CTL_OPT_TOP, { "interval", required_argument, NULL, OPT_INTERVAL } },
+	{ CTL_OPT_TOP, { "iterations", required_argument, NULL, OPT_ITERATIONS } },
 };
 #define N_CMD_OPTS (sizeof(cmd_options) / sizeof(cmd_options[0]))
 
@@ -430,6 +453,23 @@ static int parse_output(struct ctl *c, const char *arg)
 	return ctl_usage_err(c, "-o: unknown format '%s' (%s)", arg, ok);
 }
 
+/* --interval: a duration (500ms, 2s) or plain seconds with a fraction
+ * (0.5); from 100 ms to an hour. */
+static int parse_interval(const char *arg, int *ms)
+{
+	char *end;
+	double v;
+
+	if (!ctl_parse_duration_ms(arg, ms))
+		return *ms >= 100 && *ms <= 3600 * 1000 ? 0 : -EINVAL;
+	errno = 0;
+	v = strtod(arg, &end);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || !(v >= 0.1 && v <= 3600))
+		return -EINVAL;
+	*ms = (int)(v * 1000 + 0.5);
+	return 0;
+}
+
 /* argv[0] is the last word of the command's name; options and positional
  * arguments follow, in any order ("--" ends the options). */
 static int parse_cmd(struct ctl *c, int argc, char **argv)
@@ -494,6 +534,20 @@ static int parse_cmd(struct ctl *c, int argc, char **argv)
 			break;
 		case OPT_PIN_DIR:
 			c->pin_dir = optarg;
+			break;
+		case OPT_INTERVAL:
+			if (parse_interval(optarg, &c->interval_ms))
+				return ctl_usage_err(c, "--interval: expected seconds (2, 0.5) or a "
+						     "duration (500ms), 100ms to 1h, got '%s'", optarg);
+			break;
+		case OPT_ITERATIONS:
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || !v ||
+			    v > UINT32_MAX)
+				return ctl_usage_err(c, "--iterations: expected a number from 1 to %u, "
+						     "got '%s'", UINT32_MAX, optarg);
+			c->iterations = (uint32_t)v;
 			break;
 		case ':':
 			return ctl_usage_err(c, "option %s needs a value",

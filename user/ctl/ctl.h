@@ -40,6 +40,7 @@ enum ctl_output {
 #define CTL_OPT_SNAPSHOT	(1u << 2)	/* --snapshot */
 #define CTL_OPT_LIMIT		(1u << 3)	/* --limit N */
 #define CTL_OPT_FLOW		(1u << 4)	/* --src, --dst, --proto, --pin-dir */
+#define CTL_OPT_TOP		(1u << 5)	/* --interval, --iterations */
 
 struct ctl;
 
@@ -71,6 +72,8 @@ struct ctl {
 	bool snapshot;
 	uint32_t limit;
 	const char *src, *dst, *proto, *pin_dir;	/* explain */
+	int interval_ms;		/* top; 0: its default */
+	uint32_t iterations;		/* top; 0: until interrupted */
 	int argc;			/* positional arguments */
 	char **argv;
 
@@ -140,6 +143,10 @@ int ctl_print_message(struct ctl *c, ProtobufCMessage *m);
 const char *ctl_svc_type_name(Xlb__V1__ServiceType t);
 const char *ctl_proto_name(Xlb__V1__Protocol p);
 const char *ctl_algo_name(Xlb__V1__Algorithm a);
+/* A service's endpoints by health verdict: "healthy=2,unhealthy=1",
+ * "unchecked", or "-" with no endpoints; then ",panic" when the daemon uses
+ * every endpoint because too few are healthy. */
+const char *ctl_health_summary(const Xlb__V1__ServiceStatus *s, char *buf, size_t len);
 
 /* The commands. */
 int do_apply(struct ctl *c);
@@ -153,5 +160,6 @@ int do_conntrack_flush(struct ctl *c);
 int do_backup(struct ctl *c);
 int do_restore(struct ctl *c);
 int do_explain(struct ctl *c);
+int do_top(struct ctl *c);
 
 #endif /* XLB_CTL_H */
