@@ -54,7 +54,7 @@ TOOLS      := $(BUILD)/xlb-dp
 # The control plane: gRPC core C API + protobuf-c, libyaml, libcap, libmnl.
 PROTO      := user/api/proto/xlb.proto
 PROTO_GEN  := $(BUILD)/gen/xlb.pb-c.c
-CP_PKGS    := grpc libprotobuf-c yaml-0.1 libcap libmnl
+CP_PKGS    := grpc libprotobuf-c yaml-0.1 libcap libmnl libmicrohttpd
 CP_CFLAGS  := $(shell pkg-config --cflags $(CP_PKGS) 2>/dev/null) -I$(BUILD)/gen
 CP_LIBS    := -Wl,--as-needed $(shell pkg-config --libs $(CP_PKGS) 2>/dev/null) -lpthread
 CP_SRCS    := $(wildcard user/api/*.c user/core/*.c user/k8s/*.c user/netlink/*.c user/health/*.c user/ctl/*.c)

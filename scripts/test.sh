@@ -16,11 +16,12 @@ declare -A CMD=(
 	[bpf]="make --no-print-directory bpftest"
 	[api]="$PY tests/api/test_api.py --xlbd $BUILD/xlbd"
 	[ctl]="bash tests/ctl/run.sh"
+	[metrics]="bash tests/metrics/run.sh"
 	[health]="bash tests/health/run.sh"
 	[e2e]="bash tests/e2e/run.sh"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api ctl health e2e vm)
+ORDER=(unit unit-san bpf api ctl metrics health e2e vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0

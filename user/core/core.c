@@ -28,6 +28,7 @@
 #include "reconcile/reconcile.h"
 #include "api/journal.h"
 #include "api/statefile.h"
+#include "api/metrics.h"
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 #define MAX_SUBS 64
@@ -333,11 +334,23 @@ static void txn_events(struct evq *q, const struct xlb_state_txn *t, uint64_t ve
 
 /* Both directions of a delta reconcile the same way: whole while the
  * reconciler cannot vouch for the datapath, else only the names. */
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int reconcile_delta(struct xlb_core *c, bool whole, const char *const *names, size_t n,
 			   struct xlb_reconcile_result *res)
 {
-	return whole ? xlb_reconcile(&c->rec, c->st, res) :
-		       xlb_reconcile_names(&c->rec, c->st, names, n, res);
+	double t0 = mono_s();
+	int ret = whole ? xlb_reconcile(&c->rec, c->st, res) :
+			  xlb_reconcile_names(&c->rec, c->st, names, n, res);
+
+	xlb_metrics_observe_reconcile(mono_s() - t0);
+	return ret;
 }
 
 /* Upserts then deletes, applied in place on c->st and undone on any
@@ -426,7 +439,12 @@ static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, 
 	if (ret)
 		goto out;
 	xlb_state_set_version(next, xlb_state_version(c->st) + 1);
-	ret = xlb_reconcile(&c->rec, next, &res);
+	{
+		double t0 = mono_s();
+
+		ret = xlb_reconcile(&c->rec, next, &res);
+		xlb_metrics_observe_reconcile(mono_s() - t0);
+	}
 	if (ret)
 		ERR("datapath: %s", res.first_error);
 	if (!ret) {
@@ -459,6 +477,7 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 	struct xlb_journal *wait = NULL;
 	struct evq q = {};
 	uint64_t seq = 0;
+	double t0 = mono_s();
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
@@ -474,6 +493,9 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 	 * share the sync. */
 	if (!ret)
 		ret = persist_wait(c, wait, seq, err, errlen);
+	/* Request in, datapath and journal have it: what a controller waits. */
+	if (!ret && !snapshot)
+		xlb_metrics_observe_change(mono_s() - t0);
 	evq_flush(c, &q);
 	return ret;
 }
