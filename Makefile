@@ -116,9 +116,9 @@ $(BUILD)/api-harness: tests/api/harness.c $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
 
-$(BUILD)/api-client-check: tests/api/client_check.c $(BUILD)/libxlbcp.a
+$(BUILD)/api-client-check: tests/api/client_check.c $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(BUILD)/libxlbcp.a $(CP_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
 
 $(BUILD)/libxlb.a: $(LIB_OBJS)
 	$(call msg,AR,$@)

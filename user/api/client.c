@@ -16,6 +16,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+#include "util/errmsg.h"
 #include "client.h"
 
 #define MAX_MESSAGE (64 << 20)		/* as the server: big lists fit */
@@ -40,20 +41,6 @@ struct xlb_api_sync {
 /* Distinct addresses for pluck tags. */
 static char tag_send, tag_recv, tag_status, tag_close, tag_unary;
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 const char *xlb_api_code_name(int code)
 {
@@ -77,17 +64,17 @@ static int read_pem(const char *path, const char *what, char **out, char *err, s
 
 	*out = NULL;
 	if (!f)
-		return fail(err, errlen, -errno, "%s %s: %s", what, path, strerror(errno));
+		return xlb_errf(err, errlen, -errno, "%s %s: %s", what, path, strerror(errno));
 	buf = malloc(PEM_MAX + 1);
 	if (!buf) {
 		fclose(f);
-		return fail(err, errlen, -ENOMEM, "%s: out of memory", what);
+		return xlb_errf(err, errlen, -ENOMEM, "%s: out of memory", what);
 	}
 	n = fread(buf, 1, PEM_MAX + 1, f);
 	fclose(f);
 	if (n == 0 || n > PEM_MAX) {
 		free(buf);
-		return fail(err, errlen, -EINVAL, "%s %s: %s", what, path,
+		return xlb_errf(err, errlen, -EINVAL, "%s %s: %s", what, path,
 			    n ? "larger than 1 MiB" : "empty");
 	}
 	buf[n] = '\0';
@@ -103,7 +90,7 @@ static grpc_channel_credentials *tls_creds(const struct xlb_api_client_tls *tls,
 	grpc_channel_credentials *creds = NULL;
 
 	if (!tls->cert_file != !tls->key_file) {
-		*ret = fail(err, errlen, -EINVAL, "TLS: a client certificate needs its key and the other way round");
+		*ret = xlb_errf(err, errlen, -EINVAL, "TLS: a client certificate needs its key and the other way round");
 		return NULL;
 	}
 	if ((tls->ca_file && (*ret = read_pem(tls->ca_file, "TLS CA", &ca, err, errlen))) ||
@@ -115,7 +102,7 @@ static grpc_channel_credentials *tls_creds(const struct xlb_api_client_tls *tls,
 	pair.cert_chain = cert;
 	creds = grpc_ssl_credentials_create(ca, cert ? &pair : NULL, NULL, NULL);
 	if (!creds)
-		*ret = fail(err, errlen, -EINVAL, "TLS: credentials refused");
+		*ret = xlb_errf(err, errlen, -EINVAL, "TLS: credentials refused");
 out:
 	free(ca);
 	free(cert);
@@ -139,17 +126,17 @@ int xlb_api_client_open(const char *target, const struct xlb_api_client_tls *tls
 	if (!target || !*target)
 		target = XLB_API_DEFAULT_TARGET;
 	if (!tls && strncmp(target, "unix:", 5))
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "target %s: TCP needs TLS (xlbd refuses plain TCP)", target);
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return xlb_errf(err, errlen, -ENOMEM, "out of memory");
 	c->timeout_ms = XLB_API_DEFAULT_TIMEOUT_MS;
 	grpc_init();
 	creds = tls ? tls_creds(tls, err, errlen, &ret) : grpc_insecure_credentials_create();
 	if (!creds) {
 		if (!ret)
-			ret = fail(err, errlen, -EINVAL, "credentials refused");
+			ret = xlb_errf(err, errlen, -EINVAL, "credentials refused");
 		grpc_shutdown();
 		free(c);
 		return ret;
@@ -168,7 +155,7 @@ int xlb_api_client_open(const char *target, const struct xlb_api_client_tls *tls
 	c->cq = grpc_completion_queue_create_for_pluck(NULL);
 	if (!c->ch || !c->cq) {
 		xlb_api_client_close(c);
-		return fail(err, errlen, -ENOMEM, "target %s: channel setup failed", target);
+		return xlb_errf(err, errlen, -ENOMEM, "target %s: channel setup failed", target);
 	}
 	*out = c;
 	return 0;
@@ -270,10 +257,10 @@ static int status_out(grpc_status_code st, grpc_slice details, char *err, size_t
 	size_t n = GRPC_SLICE_LENGTH(details);
 
 	if (n)
-		return fail(err, errlen, (int)st, "%.*s", (int)n,
+		return xlb_errf(err, errlen, (int)st, "%.*s", (int)n,
 			    (const char *)GRPC_SLICE_START_PTR(details));
 	if (st != GRPC_STATUS_OK)
-		return fail(err, errlen, (int)st, "%s", xlb_api_code_name((int)st));
+		return xlb_errf(err, errlen, (int)st, "%s", xlb_api_code_name((int)st));
 	if (err && errlen)
 		err[0] = '\0';
 	return GRPC_STATUS_OK;
@@ -296,7 +283,7 @@ int xlb_api_call(struct xlb_api_client *c, const char *method,
 	*resp = NULL;
 	call = new_call(c, method, deadline);
 	if (!call)
-		return fail(err, errlen, GRPC_STATUS_INTERNAL, "%s: cannot create the call", method);
+		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "%s: cannot create the call", method);
 	grpc_metadata_array_init(&initial_md);
 	grpc_metadata_array_init(&trailing_md);
 	send = pack_bb(req);
@@ -315,14 +302,14 @@ int xlb_api_call(struct xlb_api_client *c, const char *method,
 	ops[5].data.recv_status_on_client.status_details = &details;
 	/* The call's own deadline ends it; the pluck waits for that. */
 	if (!run_batch(c, call, ops, 6, &tag_unary, gpr_inf_future(GPR_CLOCK_MONOTONIC), &ok)) {
-		code = fail(err, errlen, GRPC_STATUS_INTERNAL, "%s: cannot start the call", method);
+		code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "%s: cannot start the call", method);
 		goto out;
 	}
 	code = status_out(st, details, err, errlen);
 	if (code == GRPC_STATUS_OK) {
 		*resp = recv ? unpack_bb(recv, resp_desc) : NULL;
 		if (!*resp)
-			code = fail(err, errlen, GRPC_STATUS_INTERNAL,
+			code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL,
 				    "%s: the reply is not a valid %s", method, resp_desc->name);
 	}
 out:
@@ -360,7 +347,7 @@ int xlb_api_sync_open(struct xlb_api_client *c, struct xlb_api_sync **out,
 	*out = NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return fail(err, errlen, GRPC_STATUS_INTERNAL, "out of memory");
+		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "out of memory");
 	s->c = c;
 	s->details = grpc_empty_slice();
 	grpc_metadata_array_init(&s->initial_md);
@@ -368,7 +355,7 @@ int xlb_api_sync_open(struct xlb_api_client *c, struct xlb_api_sync **out,
 	s->call = new_call(c, "Sync", gpr_inf_future(GPR_CLOCK_REALTIME));
 	if (!s->call) {
 		free(s);
-		return fail(err, errlen, GRPC_STATUS_INTERNAL, "Sync: cannot create the call");
+		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Sync: cannot create the call");
 	}
 	/* The status is received whenever the stream ends. */
 	memset(&op, 0, sizeof(op));
@@ -379,7 +366,7 @@ int xlb_api_sync_open(struct xlb_api_client *c, struct xlb_api_sync **out,
 	if (grpc_call_start_batch(s->call, &op, 1, &tag_status, NULL) != GRPC_CALL_OK) {
 		s->status_plucked = true;
 		xlb_api_sync_close(s);
-		return fail(err, errlen, GRPC_STATUS_INTERNAL, "Sync: cannot start the call");
+		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Sync: cannot start the call");
 	}
 	memset(&op, 0, sizeof(op));
 	op.op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -387,7 +374,7 @@ int xlb_api_sync_open(struct xlb_api_client *c, struct xlb_api_sync **out,
 		int code = sync_status(s, err, errlen);
 
 		xlb_api_sync_close(s);
-		return code ? code : fail(err, errlen, GRPC_STATUS_UNAVAILABLE, "Sync: stream refused");
+		return code ? code : xlb_errf(err, errlen, GRPC_STATUS_UNAVAILABLE, "Sync: stream refused");
 	}
 	*out = s;
 	return GRPC_STATUS_OK;
@@ -409,13 +396,13 @@ int xlb_api_sync_send(struct xlb_api_sync *s, const Xlb__V1__SyncRequest *req,
 	ops[0].op = GRPC_OP_SEND_MESSAGE;
 	ops[0].data.send_message.send_message = send;
 	if (!run_batch(c, s->call, ops, 1, &tag_send, deadline, &ok)) {
-		code = fail(err, errlen, GRPC_STATUS_INTERNAL, "Sync: cannot send");
+		code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Sync: cannot send");
 		goto out;
 	}
 	if (!ok) {
 		code = sync_status(s, err, errlen);
 		if (!code)
-			code = fail(err, errlen, GRPC_STATUS_DEADLINE_EXCEEDED,
+			code = xlb_errf(err, errlen, GRPC_STATUS_DEADLINE_EXCEEDED,
 				    "Sync: send timed out after %d ms", c->timeout_ms);
 		goto out;
 	}
@@ -428,20 +415,20 @@ int xlb_api_sync_send(struct xlb_api_sync *s, const Xlb__V1__SyncRequest *req,
 	ops[n].op = GRPC_OP_RECV_MESSAGE;
 	ops[n++].data.recv_message.recv_message = &recv;
 	if (!run_batch(c, s->call, ops, n, &tag_recv, deadline, &ok)) {
-		code = fail(err, errlen, GRPC_STATUS_INTERNAL, "Sync: cannot receive");
+		code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Sync: cannot receive");
 		goto out;
 	}
 	if (!ok || !recv) {
 		code = sync_status(s, err, errlen);
 		if (!code)
-			code = fail(err, errlen, ok ? GRPC_STATUS_INTERNAL : GRPC_STATUS_DEADLINE_EXCEEDED,
+			code = xlb_errf(err, errlen, ok ? GRPC_STATUS_INTERNAL : GRPC_STATUS_DEADLINE_EXCEEDED,
 				    ok ? "Sync: stream ended without an answer"
 				       : "Sync: no answer within the timeout");
 		goto out;
 	}
 	*resp = (Xlb__V1__SyncResponse *)unpack_bb(recv, &xlb__v1__sync_response__descriptor);
 	if (!*resp)
-		code = fail(err, errlen, GRPC_STATUS_INTERNAL, "Sync: the answer is not a valid SyncResponse");
+		code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Sync: the answer is not a valid SyncResponse");
 	else if (err && errlen)
 		snprintf(err, errlen, "%s", (*resp)->ok ? "" : (*resp)->error);
 out:
@@ -514,7 +501,7 @@ int xlb_api_watch(struct xlb_api_client *c,
 	w.call = new_call(c, "Watch", gpr_inf_future(GPR_CLOCK_REALTIME));
 	if (!w.call) {
 		grpc_byte_buffer_destroy(send);
-		return fail(err, errlen, GRPC_STATUS_INTERNAL, "Watch: cannot create the call");
+		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Watch: cannot create the call");
 	}
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
@@ -522,7 +509,7 @@ int xlb_api_watch(struct xlb_api_client *c,
 	ops[0].data.recv_status_on_client.status = &w.status;
 	ops[0].data.recv_status_on_client.status_details = &w.details;
 	if (grpc_call_start_batch(w.call, ops, 1, &tag_status, NULL) != GRPC_CALL_OK) {
-		code = fail(err, errlen, GRPC_STATUS_INTERNAL, "Watch: cannot start the call");
+		code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Watch: cannot start the call");
 		w.status_plucked = true;
 		goto out;
 	}
@@ -550,7 +537,7 @@ int xlb_api_watch(struct xlb_api_client *c,
 		if (!ev) {
 			grpc_call_cancel(w.call, NULL);
 			sync_status(&w, NULL, 0);
-			code = fail(err, errlen, GRPC_STATUS_INTERNAL, "Watch: an event is not a valid Event");
+			code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Watch: an event is not a valid Event");
 			goto out;
 		}
 		stopped = cb(ev, arg) != 0;

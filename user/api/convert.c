@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/errmsg.h"
 #include "convert.h"
 
 #define PORT_MAX	65535
@@ -21,20 +22,6 @@
 #define AFFINITY_MAX	86400	/* Kubernetes' timeoutSeconds limit, as model.c */
 #define QUOTE_MAX	48	/* bytes of a bad value echoed in a message */
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* A value as it may appear in a message: printable ASCII kept, everything
  * else as \xNN, cut at QUOTE_MAX bytes. Messages travel as gRPC status
@@ -116,9 +103,9 @@ static int check_str(const char *s, const char *path, size_t cap, char *err, siz
 	size_t len = strlen(s), bad;
 
 	if (!xlb_utf8_valid(s, len, &bad))
-		return fail(err, errlen, -EINVAL, "%s: invalid UTF-8 at byte %zu", path, bad);
+		return xlb_errf(err, errlen, -EINVAL, "%s: invalid UTF-8 at byte %zu", path, bad);
 	if (cap && len >= cap)
-		return fail(err, errlen, -EINVAL, "%s: too long (%zu bytes, max %zu)",
+		return xlb_errf(err, errlen, -EINVAL, "%s: too long (%zu bytes, max %zu)",
 			    path, len, cap - 1);
 	return 0;
 }
@@ -129,9 +116,9 @@ static int parse_ipv4(const char *s, const char *path, struct xlb_ip *out,
 	char q[QUOTE_MAX * 4 + 8];
 
 	if (!*s)
-		return fail(err, errlen, -EINVAL, "%s: required (IPv4 address)", path);
+		return xlb_errf(err, errlen, -EINVAL, "%s: required (IPv4 address)", path);
 	if (xlb_ip_parse(s, out) || out->family != XLB_AF_INET)
-		return fail(err, errlen, -EINVAL, "%s: not an IPv4 address: \"%s\"", path,
+		return xlb_errf(err, errlen, -EINVAL, "%s: not an IPv4 address: \"%s\"", path,
 			    quote(s, q, sizeof(q)));
 	return 0;
 }
@@ -156,7 +143,7 @@ static int endpoint_from_pb(const Xlb__V1__Endpoint *pb, const char *path,
 	int ret;
 
 	if (!pb)
-		return fail(err, errlen, -EINVAL, "%s: missing", path);
+		return xlb_errf(err, errlen, -EINVAL, "%s: missing", path);
 	fpath(f, sizeof(f), path, "address");
 	ret = check_str(pb->address, f, 0, err, errlen);
 	if (!ret)
@@ -164,11 +151,11 @@ static int endpoint_from_pb(const Xlb__V1__Endpoint *pb, const char *path,
 	if (ret)
 		return ret;
 	if (pb->port < 1 || pb->port > PORT_MAX)
-		return fail(err, errlen, -EINVAL, "%s.port out of range: %u", path, pb->port);
+		return xlb_errf(err, errlen, -EINVAL, "%s.port out of range: %u", path, pb->port);
 	e->port = pb->port;
 	w = pb->weight_set ? pb->weight : 1;
 	if (w > WEIGHT_MAX)
-		return fail(err, errlen, -EINVAL, "%s.weight out of range: %u (max %u)",
+		return xlb_errf(err, errlen, -EINVAL, "%s.weight out of range: %u (max %u)",
 			    path, w, WEIGHT_MAX);
 	e->weight = w;
 	e->ready = pb->ready;
@@ -193,13 +180,13 @@ int xlb_api_endpoints_from_pb(Xlb__V1__Endpoint *const *pb, size_t n, const char
 	if (!at)
 		at = "endpoints";
 	if (n > XLB_MAX_ENDPOINTS)
-		return fail(err, errlen, -E2BIG, "%s: too many endpoints: %zu (max %d)",
+		return xlb_errf(err, errlen, -E2BIG, "%s: too many endpoints: %zu (max %d)",
 			    at, n, XLB_MAX_ENDPOINTS);
 	if (!n)
 		return 0;
 	ep = calloc(n, sizeof(*ep));
 	if (!ep)
-		return fail(err, errlen, -ENOMEM, "%s: out of memory", at);
+		return xlb_errf(err, errlen, -ENOMEM, "%s: out of memory", at);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s[%zu]", at, i);
 		ret = endpoint_from_pb(pb[i], path, &ep[i], err, errlen);
@@ -210,7 +197,7 @@ int xlb_api_endpoints_from_pb(Xlb__V1__Endpoint *const *pb, size_t n, const char
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = 0; j < i; j++)
 			if (ep[i].port == ep[j].port && xlb_ip_equal(&ep[i].addr, &ep[j].addr)) {
-				ret = fail(err, errlen, -EINVAL, "%s[%zu]: duplicate of %s[%zu] (%s)",
+				ret = xlb_errf(err, errlen, -EINVAL, "%s[%zu]: duplicate of %s[%zu] (%s)",
 					   at, i, at, j,
 					   xlb_api_endpoint_str(&ep[i], a, sizeof(a)));
 				goto out;
@@ -247,7 +234,7 @@ int xlb_api_health_from_pb(const Xlb__V1__HealthCheck *pb, const char *at,
 		out->kind = XLB_HC_EXEC;
 		break;
 	default:
-		return fail(err, errlen, -EINVAL, "%s.kind: unknown value %d", at, (int)pb->kind);
+		return xlb_errf(err, errlen, -EINVAL, "%s.kind: unknown value %d", at, (int)pb->kind);
 	}
 
 	fpath(f, sizeof(f), at, "http_path");
@@ -267,11 +254,11 @@ int xlb_api_health_from_pb(const Xlb__V1__HealthCheck *pb, const char *at,
 		strcpy(out->http_path, "/");
 
 	if (pb->port > PORT_MAX)
-		return fail(err, errlen, -EINVAL, "%s.port out of range: %u", at, pb->port);
+		return xlb_errf(err, errlen, -EINVAL, "%s.port out of range: %u", at, pb->port);
 	out->port = pb->port;
 
 	if (pb->n_command > XLB_HC_MAX_ARGS)
-		return fail(err, errlen, -EINVAL, "%s.command: too many arguments: %zu (max %d)",
+		return xlb_errf(err, errlen, -EINVAL, "%s.command: too many arguments: %zu (max %d)",
 			    at, pb->n_command, XLB_HC_MAX_ARGS);
 	for (size_t i = 0; i < pb->n_command; i++) {
 		const char *arg = pb->command[i] ? pb->command[i] : "";
@@ -300,7 +287,7 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 	if ((ret = check_str(pb->name, f, sizeof(sp->name), err, errlen)))
 		return ret;
 	if (!pb->name[0])
-		return fail(err, errlen, -EINVAL, "%s: required", f);
+		return xlb_errf(err, errlen, -EINVAL, "%s: required", f);
 	strcpy(sp->name, pb->name);
 
 	switch (pb->type) {
@@ -311,7 +298,7 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 		sp->type = XLB_SVC_NODE_PORT;
 		break;
 	default:
-		return fail(err, errlen, -EINVAL, "%s.type: unknown value %d", at, (int)pb->type);
+		return xlb_errf(err, errlen, -EINVAL, "%s.type: unknown value %d", at, (int)pb->type);
 	}
 
 	fpath(f, sizeof(f), at, "cluster_ip");
@@ -319,10 +306,10 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 	    (ret = parse_ipv4(pb->cluster_ip, f, &sp->vip, err, errlen)))
 		return ret;
 	if (xlb_ip_is_zero(&sp->vip))
-		return fail(err, errlen, -EINVAL, "%s: must not be 0.0.0.0", f);
+		return xlb_errf(err, errlen, -EINVAL, "%s: must not be 0.0.0.0", f);
 
 	if (pb->port < 1 || pb->port > PORT_MAX)
-		return fail(err, errlen, -EINVAL, "%s.port out of range: %u", at, pb->port);
+		return xlb_errf(err, errlen, -EINVAL, "%s.port out of range: %u", at, pb->port);
 	sp->port = pb->port;
 
 	switch (pb->protocol) {
@@ -333,18 +320,18 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 		sp->proto = IPPROTO_UDP;
 		break;
 	case XLB__V1__PROTOCOL__PROTOCOL_UNSPECIFIED:
-		return fail(err, errlen, -EINVAL, "%s.protocol: required (TCP or UDP)", at);
+		return xlb_errf(err, errlen, -EINVAL, "%s.protocol: required (TCP or UDP)", at);
 	default:
-		return fail(err, errlen, -EINVAL, "%s.protocol: unknown value %d", at,
+		return xlb_errf(err, errlen, -EINVAL, "%s.protocol: unknown value %d", at,
 			    (int)pb->protocol);
 	}
 
 	if (sp->type == XLB_SVC_NODE_PORT) {
 		if (pb->node_port < 1 || pb->node_port > PORT_MAX)
-			return fail(err, errlen, -EINVAL, "%s.node_port out of range: %u", at,
+			return xlb_errf(err, errlen, -EINVAL, "%s.node_port out of range: %u", at,
 				    pb->node_port);
 	} else if (pb->node_port) {
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "%s.node_port: only for type NODE_PORT (got %u)", at, pb->node_port);
 	}
 	sp->node_port = pb->node_port;
@@ -360,12 +347,12 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 		sp->algo = XLB_ALGO_SH;
 		break;
 	default:
-		return fail(err, errlen, -EINVAL, "%s.algorithm: unknown value %d", at,
+		return xlb_errf(err, errlen, -EINVAL, "%s.algorithm: unknown value %d", at,
 			    (int)pb->algorithm);
 	}
 
 	if (pb->affinity_timeout_seconds > AFFINITY_MAX)
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "%s.affinity_timeout_seconds out of range: %u (max %u)", at,
 			    pb->affinity_timeout_seconds, AFFINITY_MAX);
 	sp->affinity_timeout = pb->affinity_timeout_seconds;
@@ -383,7 +370,7 @@ int xlb_api_service_from_pb_at(const Xlb__V1__Service *pb, const char *at,
 	if (!at)
 		at = "service";
 	if (!pb)
-		return fail(err, errlen, -EINVAL, "%s: required", at);
+		return xlb_errf(err, errlen, -EINVAL, "%s: required", at);
 	ret = spec_from_pb(pb, at, &out->spec, err, errlen);
 	if (ret)
 		return ret;
@@ -401,7 +388,7 @@ int xlb_api_service_from_pb_at(const Xlb__V1__Service *pb, const char *at,
 	ret = xlb_svc_validate(out, msg, sizeof(msg));
 	if (ret) {
 		xlb_svc_free(out);
-		return fail(err, errlen, ret, "%s: %s", at, msg);
+		return xlb_errf(err, errlen, ret, "%s: %s", at, msg);
 	}
 	return 0;
 }
@@ -574,7 +561,7 @@ static int utf8_one(const ProtobufCFieldDescriptor *f, const void *slot, char *p
 		size_t bad;
 
 		if (s && !xlb_utf8_valid(s, strlen(s), &bad))
-			return fail(err, errlen, -EINVAL, "%s: invalid UTF-8 at byte %zu", path, bad);
+			return xlb_errf(err, errlen, -EINVAL, "%s: invalid UTF-8 at byte %zu", path, bad);
 		return 0;
 	}
 	if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
@@ -593,7 +580,7 @@ static int utf8_walk(const ProtobufCMessage *m, char *path, size_t plen, size_t 
 	int ret;
 
 	if (depth > 32)
-		return fail(err, errlen, -EINVAL, "%s: nested too deep", path);
+		return xlb_errf(err, errlen, -EINVAL, "%s: nested too deep", path);
 	for (unsigned int i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		size_t l;

@@ -18,6 +18,7 @@
 
 #include <grpc/status.h>
 
+#include "util/errmsg.h"
 #include "convert.h"
 #include "server_priv.h"
 #include "client.h"	/* xlb_api_code_name */
@@ -25,20 +26,6 @@
 
 #define CT_DEFAULT_LIMIT 10000
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 int xlb_api_status_of(int rc)
 {
@@ -128,7 +115,7 @@ static int oom(ProtobufCMessage *m, char *err, size_t errlen)
 {
 	if (m)
 		protobuf_c_message_free_unpacked(m, NULL);
-	return fail(err, errlen, GRPC_STATUS_INTERNAL, "out of memory");
+	return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "out of memory");
 }
 
 /* A batch must not name a service twice: the second would silently win. */
@@ -241,9 +228,9 @@ static int check_name(const char *name, const char *field, char *err, size_t err
 	struct xlb_service_spec sp;
 
 	if (!name[0])
-		return fail(err, errlen, GRPC_STATUS_INVALID_ARGUMENT, "%s: required", field);
+		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT, "%s: required", field);
 	if (strlen(name) >= sizeof(sp.name))
-		return fail(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
+		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
 			    "%s: too long (%zu bytes, max %zu)", field, strlen(name),
 			    sizeof(sp.name) - 1);
 	return GRPC_STATUS_OK;
@@ -386,9 +373,9 @@ static int h_list(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 	if (ret) {
 		protobuf_c_message_free_unpacked(&a.r->base, NULL);
 		if (ret == -ENOENT)
-			return fail(err, errlen, GRPC_STATUS_NOT_FOUND, "service %s: not found",
+			return xlb_errf(err, errlen, GRPC_STATUS_NOT_FOUND, "service %s: not found",
 				    req->name);
-		return fail(err, errlen, xlb_api_status_of(ret), "list services: %s",
+		return xlb_errf(err, errlen, xlb_api_status_of(ret), "list services: %s",
 			    strerror(-ret));
 	}
 	return finish(&a.r->base, resp);
@@ -413,7 +400,7 @@ static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 	if (ret) {
 		free(st);
 		free(r);
-		return fail(err, errlen, xlb_api_status_of(ret), "status: %s", strerror(-ret));
+		return xlb_errf(err, errlen, xlb_api_status_of(ret), "status: %s", strerror(-ret));
 	}
 	r->services = st->services;
 	r->endpoints = st->endpoints;
@@ -533,7 +520,7 @@ static int h_ct_list(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 		return oom(&a.r->base, err, errlen);
 	if (ret < 0) {
 		protobuf_c_message_free_unpacked(&a.r->base, NULL);
-		return fail(err, errlen, xlb_api_status_of(ret), "list conntrack: %s",
+		return xlb_errf(err, errlen, xlb_api_status_of(ret), "list conntrack: %s",
 			    strerror(-ret));
 	}
 	return finish(&a.r->base, resp);
@@ -548,7 +535,7 @@ static int h_ct_flush(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 
 	ret = xlb_core_ct_flush(ctx->core, &removed);
 	if (ret)
-		return fail(err, errlen, xlb_api_status_of(ret), "flush conntrack: %s",
+		return xlb_errf(err, errlen, xlb_api_status_of(ret), "flush conntrack: %s",
 			    strerror(-ret));
 	r = new_msg(&xlb__v1__flush_conntrack_response__descriptor);
 	if (!r)
@@ -590,7 +577,7 @@ static int h_backup(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 		return oom(&a.r->base, err, errlen);
 	if (ret) {
 		protobuf_c_message_free_unpacked(&a.r->base, NULL);
-		return fail(err, errlen, xlb_api_status_of(ret), "backup: %s", strerror(-ret));
+		return xlb_errf(err, errlen, xlb_api_status_of(ret), "backup: %s", strerror(-ret));
 	}
 	return finish(&a.r->base, resp);
 }
@@ -630,7 +617,7 @@ static int sync_apply(const struct xlb_api_ctx *ctx, const Xlb__V1__SyncRequest 
 	int ret;
 
 	if (req->snapshot && req->n_deletes)
-		return fail(err, errlen, -EINVAL, "deletes: not allowed in a snapshot (%zu given)",
+		return xlb_errf(err, errlen, -EINVAL, "deletes: not allowed in a snapshot (%zu given)",
 			    req->n_deletes);
 	for (size_t i = 0; i < req->n_deletes; i++) {
 		snprintf(path, sizeof(path), "deletes[%zu]", i);

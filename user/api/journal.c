@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/errmsg.h"
 #include "convert.h"
 #include "journal.h"
 #include "statefile.h"
@@ -32,20 +33,6 @@ struct xlb_journal {
 	int err;		/* sticky fdatasync error */
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -327,13 +314,13 @@ static int replay_one(struct xlb_state *st, const uint8_t *p, size_t n, char *ms
 
 	req = xlb__v1__sync_request__unpack(NULL, n, p);
 	if (!req)
-		return fail(msg, len, -EBADMSG, "does not unpack as xlb.v1.SyncRequest");
+		return xlb_errf(msg, len, -EBADMSG, "does not unpack as xlb.v1.SyncRequest");
 	if (xlb_api_check_utf8(&req->base, "", why, sizeof(why))) {
-		ret = fail(msg, len, -EBADMSG, "%s", why);
+		ret = xlb_errf(msg, len, -EBADMSG, "%s", why);
 		goto out;
 	}
 	if (req->snapshot || req->version != xlb_state_version(st) + 1) {
-		ret = fail(msg, len, -EBADMSG, "version %llu does not follow %llu",
+		ret = xlb_errf(msg, len, -EBADMSG, "version %llu does not follow %llu",
 			   (unsigned long long)req->version,
 			   (unsigned long long)xlb_state_version(st));
 		goto out;
@@ -353,7 +340,7 @@ static int replay_one(struct xlb_state *st, const uint8_t *p, size_t n, char *ms
 		ret = xlb_state_txn_delete(&t, req->deletes[i], why, sizeof(why));
 	if (ret) {
 		xlb_state_txn_rollback(&t);
-		ret = fail(msg, len, ret == -ENOMEM ? -ENOMEM : -EBADMSG, "version %llu: %s",
+		ret = xlb_errf(msg, len, ret == -ENOMEM ? -ENOMEM : -EBADMSG, "version %llu: %s",
 			   (unsigned long long)req->version, why);
 		goto out;
 	}
@@ -377,22 +364,22 @@ int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc
 		return ret;
 	info->size = len;
 	if (len < XLB_JOURNAL_HDR_LEN) {
-		ret = fail(err, errlen, -EBADMSG, "truncated: %zu bytes, header needs %d", len,
+		ret = xlb_errf(err, errlen, -EBADMSG, "truncated: %zu bytes, header needs %d", len,
 			   XLB_JOURNAL_HDR_LEN);
 		goto out;
 	}
 	if (memcmp(buf, XLB_JOURNAL_MAGIC, 8)) {
-		ret = fail(err, errlen, -EBADMSG, "bad magic (not an xlb journal)");
+		ret = xlb_errf(err, errlen, -EBADMSG, "bad magic (not an xlb journal)");
 		goto out;
 	}
 	if (crc_of(buf, 28) != get_le32(buf + 28)) {
-		ret = fail(err, errlen, -EBADMSG, "header CRC mismatch");
+		ret = xlb_errf(err, errlen, -EBADMSG, "header CRC mismatch");
 		goto out;
 	}
 	info->base_version = get_le64(buf + 8);
 	info->base_crc = get_le32(buf + 16);
 	if (info->base_version != xlb_state_version(st) || info->base_crc != base_crc) {
-		ret = fail(err, errlen, -ESTALE,
+		ret = xlb_errf(err, errlen, -ESTALE,
 			   "continues the snapshot of version %llu (CRC %08x), not this one (version %llu, CRC %08x)",
 			   (unsigned long long)info->base_version, info->base_crc,
 			   (unsigned long long)xlb_state_version(st), base_crc);
@@ -403,24 +390,24 @@ int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc
 		uint32_t n;
 
 		if (len - off < XLB_JOURNAL_REC_HDR_LEN) {
-			fail(info->stop, sizeof(info->stop), 0, "record header cut short");
+			xlb_errf(info->stop, sizeof(info->stop), 0, "record header cut short");
 			break;
 		}
 		n = get_le32(rec);
 		if (!n || n > XLB_JOURNAL_REC_MAX || n > len - off - XLB_JOURNAL_REC_HDR_LEN) {
-			fail(info->stop, sizeof(info->stop), 0,
+			xlb_errf(info->stop, sizeof(info->stop), 0,
 			     "record length %u, %zu bytes left", n,
 			     len - off - XLB_JOURNAL_REC_HDR_LEN);
 			break;
 		}
 		if (rec_crc(rec, n) != get_le32(rec + 4)) {
-			fail(info->stop, sizeof(info->stop), 0, "record CRC mismatch");
+			xlb_errf(info->stop, sizeof(info->stop), 0, "record CRC mismatch");
 			break;
 		}
 		ret = replay_one(st, rec + XLB_JOURNAL_REC_HDR_LEN, n, info->stop,
 				 sizeof(info->stop));
 		if (ret == -ENOMEM) {
-			fail(err, errlen, ret, "out of memory");
+			xlb_errf(err, errlen, ret, "out of memory");
 			goto out;
 		}
 		if (ret) {

@@ -42,6 +42,7 @@
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
+#include "util/errmsg.h"
 #include "log.h"
 #include "convert.h"
 #include "server.h"
@@ -140,20 +141,6 @@ struct xlb_api_server {
 static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct relay *retired;
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static void grpc_log_fn(gpr_log_func_args *a)
 {
@@ -871,29 +858,29 @@ static int read_pem(const char *path, const char *what, char **out, char *err, s
 	*out = NULL;
 	if (!f) {
 		ret = -errno;
-		return fail(err, errlen, ret, "%s %s: %s", what, path, strerror(-ret));
+		return xlb_errf(err, errlen, ret, "%s %s: %s", what, path, strerror(-ret));
 	}
 	if (fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
 		ret = -errno;
 		fclose(f);
-		return fail(err, errlen, ret, "%s %s: %s", what, path, strerror(-ret));
+		return xlb_errf(err, errlen, ret, "%s %s: %s", what, path, strerror(-ret));
 	}
 	if (sz == 0 || sz > (1 << 20)) {
 		fclose(f);
-		return fail(err, errlen, -EINVAL, "%s %s: %s", what, path,
+		return xlb_errf(err, errlen, -EINVAL, "%s %s: %s", what, path,
 			    sz ? "larger than 1 MiB" : "empty");
 	}
 	buf = malloc((size_t)sz + 1);
 	if (!buf) {
 		fclose(f);
-		return fail(err, errlen, -ENOMEM, "%s %s: out of memory", what, path);
+		return xlb_errf(err, errlen, -ENOMEM, "%s %s: out of memory", what, path);
 	}
 	n = fread(buf, 1, (size_t)sz, f);
 	fclose(f);
 	buf[n] = '\0';
 	if (!strstr(buf, "-----BEGIN ")) {
 		free(buf);
-		return fail(err, errlen, -EINVAL, "%s %s: not PEM", what, path);
+		return xlb_errf(err, errlen, -EINVAL, "%s %s: not PEM", what, path);
 	}
 	*out = buf;
 	return 0;
@@ -933,16 +920,16 @@ static int check_socket_path(const char *path, char *err, size_t errlen, const c
 	int fd, ret;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
-		return fail(err, errlen, -ENAMETOOLONG, "listen %s: path longer than %zu bytes",
+		return xlb_errf(err, errlen, -ENAMETOOLONG, "listen %s: path longer than %zu bytes",
 			    addr, sizeof(sun.sun_path) - 1);
 	if (lstat(path, &sb)) {
 		if (errno == ENOENT)
 			return 0;
 		ret = -errno;
-		return fail(err, errlen, ret, "listen %s: %s", addr, strerror(-ret));
+		return xlb_errf(err, errlen, ret, "listen %s: %s", addr, strerror(-ret));
 	}
 	if (!S_ISSOCK(sb.st_mode))
-		return fail(err, errlen, -EEXIST, "listen %s: %s exists and is not a socket", addr,
+		return xlb_errf(err, errlen, -EEXIST, "listen %s: %s exists and is not a socket", addr,
 			    path);
 	memcpy(sun.sun_path, path, strlen(path));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -951,7 +938,7 @@ static int check_socket_path(const char *path, char *err, size_t errlen, const c
 	ret = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
 	if (!ret)
-		return fail(err, errlen, -EADDRINUSE,
+		return xlb_errf(err, errlen, -EADDRINUSE,
 			    "listen %s: another process is serving this socket", addr);
 	return 0;	/* stale (ECONNREFUSED): gRPC replaces it */
 }
@@ -966,10 +953,10 @@ static int add_unix(struct xlb_api_server *s, const char *addr, char *err, size_
 	if (!strncmp(path, "//", 2))	/* unix:///abs/path */
 		path += 2;
 	if (!*path)
-		return fail(err, errlen, -EINVAL, "listen %s: no path", addr);
+		return xlb_errf(err, errlen, -EINVAL, "listen %s: no path", addr);
 	ret = mkdir_parents(path);
 	if (ret)
-		return fail(err, errlen, ret, "listen %s: create directory: %s", addr,
+		return xlb_errf(err, errlen, ret, "listen %s: create directory: %s", addr,
 			    strerror(-ret));
 	ret = check_socket_path(path, err, errlen, addr);
 	if (ret)
@@ -982,10 +969,10 @@ static int add_unix(struct xlb_api_server *s, const char *addr, char *err, size_
 	umask(old);
 	grpc_server_credentials_release(creds);
 	if (!port)
-		return fail(err, errlen, -EADDRNOTAVAIL, "listen %s: bind failed", addr);
+		return xlb_errf(err, errlen, -EADDRNOTAVAIL, "listen %s: bind failed", addr);
 	if (chmod(path, 0600)) {
 		ret = -errno;
-		return fail(err, errlen, ret, "listen %s: chmod 0600: %s", addr, strerror(-ret));
+		return xlb_errf(err, errlen, ret, "listen %s: chmod 0600: %s", addr, strerror(-ret));
 	}
 	pr_info("api: listening on %s (mode 0600)", addr);
 	return 0;
@@ -1000,7 +987,7 @@ static int add_tcp(struct xlb_api_server *s, const struct xlb_api_opts *o, const
 	int ret, port;
 
 	if (!o->tls_cert_file || !o->tls_key_file)
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "listen %s: a TCP listener needs TLS (a certificate and a key)", addr);
 	if ((ret = read_pem(o->tls_cert_file, "TLS certificate", &cert, err, errlen)) ||
 	    (ret = read_pem(o->tls_key_file, "TLS key", &key, err, errlen)) ||
@@ -1015,13 +1002,13 @@ static int add_tcp(struct xlb_api_server *s, const struct xlb_api_opts *o, const
 		   : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
 		NULL);
 	if (!creds) {
-		ret = fail(err, errlen, -EINVAL, "listen %s: TLS credentials refused", addr);
+		ret = xlb_errf(err, errlen, -EINVAL, "listen %s: TLS credentials refused", addr);
 		goto out;
 	}
 	port = grpc_server_add_http2_port(s->server, addr, creds);
 	grpc_server_credentials_release(creds);
 	if (!port) {
-		ret = fail(err, errlen, -EADDRNOTAVAIL,
+		ret = xlb_errf(err, errlen, -EADDRNOTAVAIL,
 			   "listen %s: bind failed (address in use, or bad certificate/key)", addr);
 		goto out;
 	}
@@ -1044,7 +1031,7 @@ static int register_methods(struct xlb_api_server *s, char *err, size_t errlen)
 	const ProtobufCServiceDescriptor *sd = &xlb__v1__xlb__descriptor;
 
 	if (xlb_api_n_methods > MAX_METHODS)
-		return fail(err, errlen, -E2BIG, "api: too many methods");
+		return xlb_errf(err, errlen, -E2BIG, "api: too many methods");
 	for (unsigned int i = 0; i < sd->n_methods; i++) {
 		bool found = false;
 
@@ -1064,7 +1051,7 @@ static int register_methods(struct xlb_api_server *s, char *err, size_t errlen)
 						 : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
 			0);
 		if (!s->reg[k])
-			return fail(err, errlen, -EINVAL, "api: register %s failed", s->paths[k]);
+			return xlb_errf(err, errlen, -EINVAL, "api: register %s failed", s->paths[k]);
 	}
 	return 0;
 }
@@ -1130,11 +1117,11 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return fail(err, errlen, -ENOMEM, "api: out of memory");
+		return xlb_errf(err, errlen, -ENOMEM, "api: out of memory");
 	s->relay = calloc(1, sizeof(*s->relay));
 	if (!s->relay) {
 		free(s);
-		return fail(err, errlen, -ENOMEM, "api: out of memory");
+		return xlb_errf(err, errlen, -ENOMEM, "api: out of memory");
 	}
 	pthread_mutex_init(&s->relay->lock, NULL);
 	s->relay->srv = s;
@@ -1170,7 +1157,7 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 	s->wake_chan = grpc_lame_client_channel_create("xlb-wake", GRPC_STATUS_UNAVAILABLE,
 						       "wake-up channel");
 	if (!s->server || !s->cq || !s->wake_chan) {
-		ret = fail(err, errlen, -ENOMEM, "api: gRPC setup failed");
+		ret = xlb_errf(err, errlen, -ENOMEM, "api: gRPC setup failed");
 		goto fail;
 	}
 	ret = register_methods(s, err, errlen);
@@ -1181,11 +1168,11 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 		const char *a = listen[i];
 
 		if (!a || !*a) {
-			ret = fail(err, errlen, -EINVAL, "listen: empty address");
+			ret = xlb_errf(err, errlen, -EINVAL, "listen: empty address");
 			goto fail;
 		}
 		if (strncmp(a, "unix:", 5) && (!opts->tls_cert_file || !opts->tls_key_file)) {
-			ret = fail(err, errlen, -EINVAL,
+			ret = xlb_errf(err, errlen, -EINVAL,
 				   "listen %s: a TCP listener needs TLS (a certificate and a key)", a);
 			goto fail;
 		}
@@ -1212,7 +1199,7 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 			strerror(-s->sub_id));
 	ret = pthread_create(&s->thread, NULL, cq_main, s);
 	if (ret) {
-		ret = fail(err, errlen, -ret, "api: thread: %s", strerror(ret));
+		ret = xlb_errf(err, errlen, -ret, "api: thread: %s", strerror(ret));
 		/* the server ran: stop it the normal way, on this thread */
 		if (s->sub_id >= 0)
 			xlb_core_unsubscribe(core, s->sub_id);

@@ -12,23 +12,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/errmsg.h"
 #include "convert.h"
 #include "statefile.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -82,25 +69,25 @@ int xlb_statefile_unpack(const uint8_t *buf, size_t len, Xlb__V1__BackupResponse
 
 	*out = NULL;
 	if (len < XLB_STATEFILE_HDR_LEN)
-		return fail(err, errlen, -EBADMSG, "truncated: %zu bytes, header needs %d",
+		return xlb_errf(err, errlen, -EBADMSG, "truncated: %zu bytes, header needs %d",
 			    len, XLB_STATEFILE_HDR_LEN);
 	if (memcmp(buf, XLB_STATEFILE_MAGIC, 8))
-		return fail(err, errlen, -EBADMSG, "bad magic (not an xlb state file)");
+		return xlb_errf(err, errlen, -EBADMSG, "bad magic (not an xlb state file)");
 	n = get_le32(buf + 8);
 	if (n > XLB_STATEFILE_MAX || n != len - XLB_STATEFILE_HDR_LEN)
-		return fail(err, errlen, -EBADMSG,
+		return xlb_errf(err, errlen, -EBADMSG,
 			    "length mismatch: header says %u payload bytes, file has %zu", n,
 			    len - XLB_STATEFILE_HDR_LEN);
 	crc = crc_of(buf + XLB_STATEFILE_HDR_LEN, n);
 	if (crc != get_le32(buf + 12))
-		return fail(err, errlen, -EBADMSG, "CRC mismatch: header %08x, payload %08x",
+		return xlb_errf(err, errlen, -EBADMSG, "CRC mismatch: header %08x, payload %08x",
 			    get_le32(buf + 12), crc);
 	pb = xlb__v1__backup_response__unpack(NULL, n, buf + XLB_STATEFILE_HDR_LEN);
 	if (!pb)
-		return fail(err, errlen, -EBADMSG, "payload does not unpack as xlb.v1.BackupResponse");
+		return xlb_errf(err, errlen, -EBADMSG, "payload does not unpack as xlb.v1.BackupResponse");
 	if (xlb_api_check_utf8(&pb->base, "", msg, sizeof(msg))) {
 		xlb__v1__backup_response__free_unpacked(pb, NULL);
-		return fail(err, errlen, -EBADMSG, "%s", msg);
+		return xlb_errf(err, errlen, -EBADMSG, "%s", msg);
 	}
 	*out = pb;
 	return 0;
@@ -162,7 +149,7 @@ int xlb_statefile_decode(const uint8_t *buf, size_t len, struct xlb_state **out,
 		return ret;
 	st = xlb_state_new();
 	if (!st) {
-		ret = fail(err, errlen, -ENOMEM, "out of memory");
+		ret = xlb_errf(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < pb->n_services; i++) {
@@ -175,11 +162,11 @@ int xlb_statefile_decode(const uint8_t *buf, size_t len, struct xlb_state **out,
 			xlb_svc_free(&s);
 		}
 		if (ret == -ENOMEM) {
-			ret = fail(err, errlen, -ENOMEM, "out of memory");
+			ret = xlb_errf(err, errlen, -ENOMEM, "out of memory");
 			goto out;
 		}
 		if (ret) {
-			ret = fail(err, errlen, -EBADMSG, "%s", msg);
+			ret = xlb_errf(err, errlen, -EBADMSG, "%s", msg);
 			goto out;
 		}
 	}
@@ -252,25 +239,25 @@ int xlb_statefile_read(const char *path, uint8_t **buf, size_t *len, char *err, 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		return fail(err, errlen, ret, "open %s: %s", path, strerror(-ret));
+		return xlb_errf(err, errlen, ret, "open %s: %s", path, strerror(-ret));
 	}
 	if (fstat(fd, &sb)) {
 		ret = -errno;
-		fail(err, errlen, ret, "stat %s: %s", path, strerror(-ret));
+		xlb_errf(err, errlen, ret, "stat %s: %s", path, strerror(-ret));
 		goto out;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		ret = fail(err, errlen, -EBADMSG, "%s: not a regular file", path);
+		ret = xlb_errf(err, errlen, -EBADMSG, "%s: not a regular file", path);
 		goto out;
 	}
 	if ((uint64_t)sb.st_size > (uint64_t)XLB_STATEFILE_MAX + XLB_STATEFILE_HDR_LEN) {
-		ret = fail(err, errlen, -EBADMSG, "%s: too large (%lld bytes)", path,
+		ret = xlb_errf(err, errlen, -EBADMSG, "%s: too large (%lld bytes)", path,
 			   (long long)sb.st_size);
 		goto out;
 	}
 	b = malloc((size_t)sb.st_size + 1);
 	if (!b) {
-		ret = fail(err, errlen, -ENOMEM, "%s: out of memory", path);
+		ret = xlb_errf(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
 	/* Read to EOF rather than trusting st_size (the file may shrink). */
@@ -281,7 +268,7 @@ int xlb_statefile_read(const char *path, uint8_t **buf, size_t *len, char *err, 
 			continue;
 		if (n < 0) {
 			ret = -errno;
-			fail(err, errlen, ret, "read %s: %s", path, strerror(-ret));
+			xlb_errf(err, errlen, ret, "read %s: %s", path, strerror(-ret));
 			goto out;
 		}
 		if (n == 0)
@@ -289,7 +276,7 @@ int xlb_statefile_read(const char *path, uint8_t **buf, size_t *len, char *err, 
 		got += (size_t)n;
 	}
 	if (got > (size_t)sb.st_size) {
-		ret = fail(err, errlen, -EBADMSG, "%s: grew while being read", path);
+		ret = xlb_errf(err, errlen, -EBADMSG, "%s: grew while being read", path);
 		goto out;
 	}
 	*buf = b;
@@ -328,7 +315,7 @@ int xlb_statefile_load(const char *path, struct xlb_state **out, char *err, size
 		return ret;
 	ret = xlb_statefile_decode(buf, len, out, msg, sizeof(msg));
 	if (ret)
-		fail(err, errlen, ret, "state file %s: %s", path, msg);
+		xlb_errf(err, errlen, ret, "state file %s: %s", path, msg);
 	free(buf);
 	return ret;
 }

@@ -12,27 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/errmsg.h"
 #include "model.h"
 
 #define XLB_PORT_MAX		65535
 #define XLB_WEIGHT_MAX		65535	/* the datapath stores __u16 */
 #define XLB_AFFINITY_MAX	86400	/* Kubernetes' timeoutSeconds limit */
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Write the message if the caller wants one; always return rc. */
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static int af_of(uint8_t family)
 {
@@ -120,52 +105,52 @@ int xlb_service_validate(const struct xlb_service_spec *s, char *err, size_t err
 	char buf[XLB_IP_STRLEN];
 
 	if (!s)
-		return fail(err, errlen, -EINVAL, "service: no spec");
+		return xlb_errf(err, errlen, -EINVAL, "service: no spec");
 	if (!memchr(s->name, '\0', sizeof(s->name)))
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "service name: not NUL-terminated within %zu bytes",
 			    sizeof(s->name));
 	if (s->port < 1 || s->port > XLB_PORT_MAX)
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "service port out of range: %u", s->port);
 	if (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP)
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "service proto: unsupported protocol %u (want tcp or udp)",
 			    s->proto);
 	if ((unsigned int)s->algo >= XLB_ALGO_MAX)
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "service algo out of range: %u", (unsigned int)s->algo);
 
 	switch (s->type) {
 	case XLB_SVC_CLUSTER_IP:
 		if (s->node_port)
-			return fail(err, errlen, -EINVAL,
+			return xlb_errf(err, errlen, -EINVAL,
 				    "service node_port: must be 0 for ClusterIP, got %u",
 				    s->node_port);
 		break;
 	case XLB_SVC_NODE_PORT:
 		if (s->node_port < 1 || s->node_port > XLB_PORT_MAX)
-			return fail(err, errlen, -EINVAL,
+			return xlb_errf(err, errlen, -EINVAL,
 				    "service node_port out of range for NodePort: %u",
 				    s->node_port);
 		break;
 	default:
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "service type: unknown %u", (unsigned int)s->type);
 	}
 
 	if (s->vip.family != XLB_AF_INET && s->vip.family != XLB_AF_INET6)
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "service vip: bad family %u", s->vip.family);
 	if (xlb_ip_is_zero(&s->vip))
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "service vip: address is zero");
 	if (!ip_tail_clean(&s->vip))
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "service vip %s: IPv4 address with nonzero padding",
 			    xlb_ip_str(&s->vip, buf, sizeof(buf)));
 	if (s->affinity_timeout > XLB_AFFINITY_MAX)
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "service affinity_timeout out of range: %u (max %u)",
 			    s->affinity_timeout, XLB_AFFINITY_MAX);
 	return 0;
@@ -193,23 +178,23 @@ static int backend_check(const struct xlb_service_spec *s,
 
 	endpoint_str(b, ep, sizeof(ep));
 	if (b->addr.family != s->vip.family)
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "backend %zu (%s): address family mismatch: %s backend in %s service",
 			    i, ep, family_name(b->addr.family),
 			    family_name(s->vip.family));
 	if (xlb_ip_is_zero(&b->addr))
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "backend %zu (%s): address is zero", i, ep);
 	if (!ip_tail_clean(&b->addr))
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "backend %zu (%s): IPv4 address with nonzero padding",
 			    i, ep);
 	if (b->port < 1 || b->port > XLB_PORT_MAX)
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "backend %zu (%s): port out of range: %u",
 			    i, ep, b->port);
 	if (b->weight > XLB_WEIGHT_MAX)
-		return fail(err, errlen, -EINVAL,
+		return xlb_errf(err, errlen, -EINVAL,
 			    "backend %zu (%s): weight out of range: %u (max %u)",
 			    i, ep, b->weight, XLB_WEIGHT_MAX);
 	return 0;
@@ -224,9 +209,9 @@ int xlb_backends_validate(const struct xlb_service_spec *s,
 	int rc;
 
 	if (!s || (n && !b))
-		return fail(err, errlen, -EINVAL, "backends: no spec");
+		return xlb_errf(err, errlen, -EINVAL, "backends: no spec");
 	if (n > XLB_MAX_BACKENDS_PER_SVC)
-		return fail(err, errlen, -E2BIG,
+		return xlb_errf(err, errlen, -E2BIG,
 			    "backends: too many: %zu (max %u)",
 			    n, XLB_MAX_BACKENDS_PER_SVC);
 
@@ -241,7 +226,7 @@ int xlb_backends_validate(const struct xlb_service_spec *s,
 		for (j = 0; j < i; j++) {
 			if (b[i].port == b[j].port &&
 			    xlb_ip_equal(&b[i].addr, &b[j].addr))
-				return fail(err, errlen, -EINVAL,
+				return xlb_errf(err, errlen, -EINVAL,
 					    "backend %zu (%s): duplicate of backend %zu",
 					    i, endpoint_str(&b[i], ep, sizeof(ep)), j);
 		}
