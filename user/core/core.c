@@ -852,6 +852,19 @@ void xlb_core_set_health_source(struct xlb_core *c, const struct xlb_health_sour
 	pthread_mutex_unlock(&c->lock);
 }
 
+int xlb_core_get(struct xlb_core *c, const char *name,
+		 int (*cb)(const struct xlb_svc_desired *s, void *arg), void *arg)
+{
+	const struct xlb_svc_desired *s;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	s = xlb_state_get(c->st, name);
+	ret = s ? cb(s, arg) : -ENOENT;
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
 int xlb_core_refresh(struct xlb_core *c, const char *const *names, size_t n)
 {
 	struct xlb_reconcile_result res;

@@ -30,6 +30,10 @@ struct xlb_health_source {
 /* ops NULL: no health checking (every endpoint unchecked and usable). */
 void xlb_core_set_health_source(struct xlb_core *c, const struct xlb_health_source *ops,
 				void *arg);
+/* The desired service called name, to cb under the core lock (cb must not
+ * call the core). -ENOENT when there is none. */
+int xlb_core_get(struct xlb_core *c, const char *name,
+		 int (*cb)(const struct xlb_svc_desired *s, void *arg), void *arg);
 /* Re-apply these services to the datapath (their health changed). */
 int xlb_core_refresh(struct xlb_core *c, const char *const *names, size_t n);
 /* Publish an event (health transitions, panic) to API watchers. */

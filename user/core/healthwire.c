@@ -30,7 +30,10 @@ struct xlb_healthwire {
 	struct xlb_health *engine;
 	int epfd, evfd;
 	int sub;
-	atomic_bool dirty;
+	atomic_bool dirty;		/* everything: re-read the whole state */
+	pthread_mutex_t dirty_lock;
+	char (*dirty_names)[128];	/* services changed since the last dispatch */
+	size_t n_dirty, cap_dirty;
 
 	struct xlb_health_target *targets;
 	size_t n_targets;
@@ -193,7 +196,22 @@ static void on_event(const struct xlb_event *ev, void *arg)
 
 	if (ev->kind != XLB_EV_SERVICE_UPSERT && ev->kind != XLB_EV_SERVICE_DELETE)
 		return;
-	atomic_store(&w->dirty, true);
+	/* Remember the name; the loop thread looks at just that service. */
+	pthread_mutex_lock(&w->dirty_lock);
+	if (w->n_dirty == w->cap_dirty) {
+		size_t cap = w->cap_dirty ? w->cap_dirty * 2 : 64;
+		char (*n)[128] = cap > 65536 ? NULL : realloc(w->dirty_names, cap * sizeof(*n));
+
+		if (n) {
+			w->dirty_names = n;
+			w->cap_dirty = cap;
+		}
+	}
+	if (w->n_dirty < w->cap_dirty)
+		snprintf(w->dirty_names[w->n_dirty++], sizeof(w->dirty_names[0]), "%s", ev->service);
+	else
+		atomic_store(&w->dirty, true);	/* too many: re-read everything */
+	pthread_mutex_unlock(&w->dirty_lock);
 	if (write(w->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		pr_debug("health: wake: %s", strerror(errno));
 }
@@ -277,6 +295,67 @@ static void refresh_targets(struct xlb_healthwire *w)
 	pr_debug("health: %zu targets", c.n);
 }
 
+static bool probed(const struct xlb_healthwire *w, const char *name)
+{
+	for (size_t i = 0; i < w->n_targets; i++)
+		if (!strcmp(w->targets[i].service, name))
+			return true;
+	return false;
+}
+
+/* One service changed: replace its targets only. A service that is not
+ * probed now and was not before costs a lookup, nothing more. */
+static void refresh_one(struct xlb_healthwire *w, const char *name)
+{
+	struct collect c = {};
+	struct xlb_health_target *all;
+	size_t n = 0;
+	int ret;
+
+	ret = xlb_core_get(w->core, name, collect_cb, &c);
+	if (ret && ret != -ENOENT) {
+		free(c.t);
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (!c.n && !probed(w, name)) {
+		pthread_mutex_unlock(&w->lock);
+		free(c.t);
+		return;
+	}
+	all = malloc((w->n_targets + c.n + 1) * sizeof(*all));
+	if (!all) {
+		pthread_mutex_unlock(&w->lock);
+		free(c.t);
+		atomic_store(&w->dirty, true);
+		return;
+	}
+	for (size_t i = 0; i < w->n_targets; i++)
+		if (strcmp(w->targets[i].service, name))
+			all[n++] = w->targets[i];
+	memcpy(all + n, c.t, c.n * sizeof(*all));
+	n += c.n;
+	free(c.t);
+	ret = xlb_health_set_targets(w->engine, all, n);
+	if (ret) {
+		pthread_mutex_unlock(&w->lock);
+		pr_err("health: service %s: setting targets: %s", name, strerror(-ret));
+		free(all);
+		return;
+	}
+	free(w->targets);
+	w->targets = all;
+	w->n_targets = n;
+	if (!c.n) {
+		struct svc_health *h = xlb_htab_del(&w->svcs, name, strlen(name));
+
+		free(h);
+	} else if (svc_get(w, name, true)) {
+		svc_recount(w, name);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
 void xlb_healthwire_dispatch(struct xlb_healthwire *w)
 {
 	struct epoll_event evs[4];
@@ -292,8 +371,25 @@ void xlb_healthwire_dispatch(struct xlb_healthwire *w)
 			if (read(w->evfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 				pr_debug("health: eventfd: %s", strerror(errno));
 		}
-	if (atomic_exchange(&w->dirty, false))
+	if (atomic_exchange(&w->dirty, false)) {
+		pthread_mutex_lock(&w->dirty_lock);
+		w->n_dirty = 0;
+		pthread_mutex_unlock(&w->dirty_lock);
 		refresh_targets(w);
+	} else {
+		char (*names)[128];
+		size_t nd;
+
+		pthread_mutex_lock(&w->dirty_lock);
+		names = w->dirty_names;
+		nd = w->n_dirty;
+		w->dirty_names = NULL;
+		w->n_dirty = w->cap_dirty = 0;
+		pthread_mutex_unlock(&w->dirty_lock);
+		for (size_t i = 0; i < nd; i++)
+			refresh_one(w, names[i]);
+		free(names);
+	}
 
 	pthread_mutex_lock(&w->lock);
 	xlb_health_dispatch(w->engine);
@@ -342,6 +438,7 @@ int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
 	w->core = core;
 	w->panic_threshold = panic_threshold;
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->dirty_lock, NULL);
 	xlb_htab_init(&w->svcs);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -399,6 +496,8 @@ void xlb_healthwire_free(struct xlb_healthwire *w)
 		close(w->evfd);
 	free(w->targets);
 	free(w->pend);
+	free(w->dirty_names);
+	pthread_mutex_destroy(&w->dirty_lock);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
