@@ -90,6 +90,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } stats SEC(".maps");
 
+/* Scratch for summing a segment in 512-byte pieces (not pinned: no state). */
+#define XLB_SUM_CHUNK 512
+struct xlb_scratch {
+	__u32 w[XLB_SUM_CHUNK / 4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_scratch);
+} scratch SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);

@@ -508,9 +508,59 @@ static void test_random(void **state)
 		fail_msg("%d of 400 packets not as expected", bad);
 }
 
+/*
+ * A full checksum that happens to equal the folded pseudo-header sum (one
+ * packet in 65,536) looks like CHECKSUM_PARTIAL. The datapath must then
+ * check the whole segment and treat it as the full checksum it is: DNAT
+ * with a valid checksum, not the partial update.
+ */
+static void test_csum_lookalike(void **state)
+{
+	struct xlb_service_spec svc = xt_svc("10.96.0.13", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be = xt_be("10.20.3.2", 8080, 1);
+	static uint8_t payload[2];
+	struct pkt_desc d = { FROM_C("10.96.0.13", 0x3101),
+			      TCPH(42000, 80, PKT_SYN, ISN_C, 0), .payload = payload,
+			      .payload_len = sizeof(payload) };
+	uint8_t in[PKT_MAX], *ip, *th;
+	struct xt_stats before, after;
+	uint32_t pseudo, seg;
+	uint16_t p16, x;
+	struct xt_run r;
+	char why[256];
+	size_t len;
+
+	XT_SVC_SET(dp, &svc, &be, 1);
+	memset(payload, 0, sizeof(payload));
+	len = xt_build(&d, in);
+	ip = in + 14;
+	th = ip + 20;
+	/* check := P (pseudo-header sum); payload word X so the segment sums
+	 * to a valid full checksum with that check. */
+	pseudo = csum_pseudo4(ip + 12, ip + 16, IPPROTO_TCP, (uint16_t)(len - 34));
+	p16 = csum_fold(pseudo);
+	pkt_put16(th + 16, p16);
+	seg = csum_add(pseudo, th, len - 34);	/* includes check = P, X = 0 */
+	x = (uint16_t)~csum_fold(seg);
+	pkt_put16(th + 20, x);
+	assert_int_equal(csum_fold(csum_add(pseudo, th, len - 34)), 0xffff);
+	assert_int_equal(pkt_get16(th + 16), p16);
+
+	before = xt_stats(dp);
+	xt_run(dp, in, len, 0, &r);
+	after = xt_stats(dp);
+	assert_int_equal(r.verdict, XDP_PASS);
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_PASS_CSUM_PARTIAL), 0);
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_PASS_NO_ROUTE), 1);
+	if (pkt_csum_check(r.out, r.len, why, sizeof(why)))
+		fail_msg("checksum after DNAT: %s", why);
+}
+
 int main(void)
 {
 	const struct CMUnitTest stats[] = {
+		{ "a full checksum equal to the pseudo-header sum is not taken for CHECKSUM_PARTIAL",
+		  test_csum_lookalike, NULL, NULL, NULL },
 		{ "two TCP flows of 5 packets and a UDP flow of 3: service packets, new flows, ct_new, ct_hit",
 		  test_stats, NULL, NULL, NULL },
 		{ "200 random flows (addresses, ports, IPv4 options, payloads), TCP and UDP, both ways",
