@@ -230,6 +230,11 @@ int xlb_xdp(struct xdp_md *ctx)
 
 	svc = xlb_svc_lookup(&p);
 	if (!svc) {
+		/* A new direct connection owns its 5-tuple: a reply entry left by
+		 * an earlier balanced flow on the same ports would rewrite its
+		 * replies. Only SYNs pay for this check. */
+		if (!ct && xlb_is_syn(&p))
+			xlb_ct_drop_stale_reply(&p);
 		stat_inc(XLB_STAT_PASS_NOT_SERVICE);
 		return XDP_PASS;
 	}

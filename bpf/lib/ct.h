@@ -59,6 +59,23 @@ static __always_inline void xlb_ct_touch(struct xlb_ct_val *ct, const struct xlb
 		ct->state = st;
 }
 
+/* Delete a reply entry keyed by this packet's reverse tuple, if any. */
+static __always_inline void xlb_ct_drop_stale_reply(const struct xlb_pkt *p)
+{
+	struct xlb_ct_key rk = {};
+	struct xlb_ct_val *v;
+
+	rk.saddr.a32[0] = p->ip->daddr;
+	rk.daddr.a32[0] = p->ip->saddr;
+	rk.sport = p->dport;
+	rk.dport = p->sport;
+	rk.proto = p->proto;
+	rk.family = XLB_AF_INET;
+	v = bpf_map_lookup_elem(&ct_map, &rk);
+	if (v && v->dir == XLB_CT_REV)
+		bpf_map_delete_elem(&ct_map, &rk);
+}
+
 /* Route the rewritten packet towards daddr; on success remember the next
  * hop in the entry so established packets skip the FIB. */
 static __always_inline int xlb_fib_fill(struct xdp_md *ctx, const struct xlb_pkt *p,

@@ -556,9 +556,47 @@ static void test_csum_lookalike(void **state)
 		fail_msg("checksum after DNAT: %s", why);
 }
 
+/*
+ * A balanced flow leaves a reply entry (backend:8080 -> client:port). A
+ * later direct connection from the same client port to that backend must
+ * not have its replies rewritten to the service address: its SYN clears
+ * the stale entry.
+ */
+static void test_stale_reply(void **state)
+{
+	struct xlb_service_spec svc = xt_svc("10.96.0.14", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be = xt_be("10.20.3.2", 8080, 1);
+	struct pkt_desc via = { FROM_C("10.96.0.14", 0x3201), TCPH(43000, 80, PKT_SYN, ISN_C, 0) };
+	struct pkt_desc direct = { FROM_C("10.20.3.2", 0x3202), TCPH(43000, 8080, PKT_SYN, ISN_C, 0) };
+	struct pkt_desc reply = { FROM_B("10.20.3.2", 0x3203),
+				  TCPH(8080, 43000, PKT_SYN | PKT_ACK, ISN_B, ISN_C + 1) };
+	uint8_t in[PKT_MAX];
+	struct xt_run r;
+	size_t len;
+
+	XT_SVC_SET(dp, &svc, &be, 1);
+	len = xt_build(&via, in);
+	xt_run(dp, in, len, 0, &r);		/* balanced: leaves a reply entry */
+	assert_int_equal(r.verdict, XDP_PASS);
+
+	len = xt_build(&direct, in);
+	xt_run(dp, in, len, 0, &r);		/* the direct SYN passes untouched */
+	assert_int_equal(r.verdict, XDP_PASS);
+	assert_int_equal(r.len, len);
+	assert_memory_equal(r.out, in, len);
+
+	len = xt_build(&reply, in);
+	xt_run(dp, in, len, 0, &r);		/* its SYN-ACK is not reverse-NATed */
+	assert_int_equal(r.verdict, XDP_PASS);
+	assert_int_equal(r.len, len);
+	assert_memory_equal(r.out, in, len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest stats[] = {
+		{ "a direct connection reusing a balanced flow's ports: its replies are not rewritten",
+		  test_stale_reply, NULL, NULL, NULL },
 		{ "a full checksum equal to the pseudo-header sum is not taken for CHECKSUM_PARTIAL",
 		  test_csum_lookalike, NULL, NULL, NULL },
 		{ "two TCP flows of 5 packets and a UDP flow of 3: service packets, new flows, ct_new, ct_hit",
