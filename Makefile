@@ -207,12 +207,25 @@ $(BENCH_DIR)/maglev_quality: tools/bench/maglev_quality.c user/model/maglev.c us
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< user/model/maglev.c -o $@
 
+LAB_BENCH_BINS := $(BENCH_DIR)/lab_bench_srv $(BENCH_DIR)/lab_bench_load $(BENCH_DIR)/lab_bench_svc
+
+$(BENCH_DIR)/lab_bench_srv $(BENCH_DIR)/lab_bench_load: $(BENCH_DIR)/%: tools/bench/%.c
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(BENCH_DIR)/lab_bench_svc: tools/bench/lab_bench_svc.c $(BUILD)/libxlb.a
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
+
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(LAB_BENCH_BINS)
 	$(Q)$(BENCH_DIR)/xdp_bench $(if $(BENCH_QUICK),--quick)
 	$(Q)$(BENCH_DIR)/maglev_quality $(if $(BENCH_QUICK),-q)
 	$(Q)/usr/bin/python3 tools/bench/sync_bench.py $(if $(BENCH_QUICK),--services 1000 --rounds 1 --changes 100)
 	$(Q)bash tests/health/run.sh bench $(if $(BENCH_QUICK),1000)
+	$(Q)BUILD=$(abspath $(BUILD)) bash tools/bench/lab_bench.sh $(if $(BENCH_QUICK),--quick)
 
 clean:
 	rm -rf $(BUILD)

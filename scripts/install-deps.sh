@@ -18,6 +18,8 @@ PKGS=(
 	protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
 	# VM tests (IPVS, Debian's 6.1 kernel) under qemu
 	qemu-system-x86 kmod cpio xz-utils binutils
+	# benchmarks: the plot
+	gnuplot-nox
 )
 
 missing=()
