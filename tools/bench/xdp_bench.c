@@ -351,13 +351,16 @@ static void harness_frame(uint8_t *p, const struct bench_vary *v, uint64_t n)
 }
 
 /* Does xlb take this TCP frame for CHECKSUM_PARTIAL? (its parser: a
- * non-zero L4 checksum equal to the folded pseudo-header sum) */
+ * non-zero L4 checksum equal to the folded pseudo-header sum, in a segment
+ * that does not also sum as a full checksum) */
 static bool looks_partial(const uint8_t *p)
 {
 	const uint8_t *ip = p + BENCH_IP_OFF;
 	uint16_t l4len = pkt_get16(ip + 2) - 20, c = pkt_get16(p + BENCH_L4_OFF + 16);
+	uint32_t pseudo = csum_pseudo4(ip + 12, ip + 16, IPPROTO_TCP, l4len);
 
-	return c && c == csum_fold(csum_pseudo4(ip + 12, ip + 16, IPPROTO_TCP, l4len));
+	return c && c == csum_fold(pseudo) &&
+	       csum_fold(csum_add(pseudo, p + BENCH_L4_OFF, l4len)) != 0xffff;
 }
 
 /* ---- cases ------------------------------------------------------------ */
