@@ -19,7 +19,7 @@ if [ "${SAN:-0}" = 1 ]; then
 	CFLAGS="$CFLAGS -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 fi
 # The engine and what it uses: logging, addresses, the hash table.
-srcs=(user/health/*.c user/log.c user/model/model.c user/util/htab.c)
+srcs=(user/health/*.c user/log.c user/model/model.c user/util/htab.c user/util/errmsg.c)
 
 build() {
 	$CC $CFLAGS "tests/health/$1.c" "${srcs[@]}" -o "$out/$1"
