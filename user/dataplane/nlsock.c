@@ -90,7 +90,9 @@ static void parse_extack(const struct nlmsghdr *nlh, size_t hdr, struct nlack *a
 int nlsock_talk(struct nlsock *s, struct nlmsghdr *req, nlsock_cb cb, void *arg, struct nlack *a)
 {
 	uint32_t seq = ++s->seq;
-	bool dump = req->nlmsg_flags & NLM_F_DUMP;
+	/* NLM_F_DUMP is two bits, one of which (NLM_F_MATCH) is NLM_F_EXCL in
+	 * a NEW request: a dump has both */
+	bool dump = (req->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
 
 	memset(a, 0, sizeof(*a));
 	req->nlmsg_seq = seq;
