@@ -331,24 +331,46 @@ static bool np_owned(const struct xlb_dp_ipvs *d, uint8_t proto, uint32_t port)
 
 struct addr_diff {
 	struct xlb_dp_ipvs *d;
+	struct xlb_ip *stale;
+	size_t n_stale;
 	unsigned int removed;
 };
 
+/* Collect only: the dump is still running on the socket a delete would use. */
 static int dummy_addr_cb(const struct xlb_ip *ip, void *arg)
 {
 	struct addr_diff *x = arg;
+	struct xlb_ip *ns;
 	struct ipvs_key k;
-	char err[256];
 
+	/* IPv4 service addresses only (the kernel's IPv6 link-local stays) */
+	if (ip->family != XLB_AF_INET)
+		return 0;
 	ipvs_key_of(&k, ip, 0, 0);
 	if (xlb_htab_get(&x->d->vips, &k, sizeof(k)))
 		return 0;
-	/* on xlb's own interface and no service of xlb's uses it */
-	if (ipvs_link_addr_del(&x->d->rt, x->d->ifindex, ip, err, sizeof(err)))
-		pr_warn("adopt: %s", err);
-	else
-		x->removed++;
+	ns = realloc(x->stale, (x->n_stale + 1) * sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	x->stale = ns;
+	x->stale[x->n_stale++] = *ip;
 	return 0;
+}
+
+/* Addresses on xlb's own interface that no service of xlb's uses. */
+static void dummy_addr_prune(struct addr_diff *x)
+{
+	char err[256];
+
+	ipvs_link_addr_list(&x->d->rt, x->d->ifindex, dummy_addr_cb, x);
+	for (size_t i = 0; i < x->n_stale; i++) {
+		if (ipvs_link_addr_del(&x->d->rt, x->d->ifindex, &x->stale[i], err, sizeof(err)))
+			pr_warn("adopt: %s", err);
+		else
+			x->removed++;
+	}
+	free(x->stale);
+	x->stale = NULL;
 }
 
 struct loop_diff {
@@ -519,7 +541,7 @@ static int adopt(struct xlb_dp_ipvs *d, char *err, size_t errlen)
 		}
 	}
 	/* 4. the interface holds exactly the service addresses */
-	ipvs_link_addr_list(&d->rt, d->ifindex, dummy_addr_cb, &ad);
+	dummy_addr_prune(&ad);
 	{
 		size_t pos = 0;
 		struct refcnt *r;

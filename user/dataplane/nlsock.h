@@ -38,7 +38,8 @@ struct nlmsghdr *nlsock_req(struct nlsock *s, uint16_t type, uint16_t flags);
 /* Send req and read to its ack, error, or the end of its dump. Data
  * messages go to cb (may be NULL); a non-zero cb return ends the exchange
  * and is returned (the rest of an abandoned dump is skipped later by its
- * sequence number). Returns 0, cb's value, or the kernel's negative errno
+ * sequence number). cb must not talk on the same socket: collect, then act
+ * after the dump. Returns 0, cb's value, or the kernel's negative errno
  * with a->msg filled. */
 int nlsock_talk(struct nlsock *s, struct nlmsghdr *req, nlsock_cb cb, void *arg, struct nlack *a);
 /* err = "what: strerror (-errno)[: ext-ack text]"; returns ret. */
