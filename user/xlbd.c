@@ -403,57 +403,76 @@ static char dp_reason[256];
 
 /* auto: XDP must also attach to every interface matching --iface that
  * exists now. The attachments made here are the real ones (linkwatch's
- * initial dump finds them done). On failure the ones made are undone and
- * err says which interface failed and why. */
+ * initial dump finds them done). All are tried; err says the first that
+ * failed and why. */
 static int xdp_test_attach(char *err, size_t errlen)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
-	char derr[256];
+	char e2[256];
 	int ret = 0;
 
 	if (!ifs) {
+		ret = -errno;
 		snprintf(err, errlen, "list interfaces: %s", strerror(errno));
-		return -errno;
+		return ret;
 	}
-	for (i = ifs; i->if_index && !ret; i++)
-		if (iface_wanted(i->if_name))
-			ret = attach_one(i->if_name, (int)i->if_index, err, errlen);
+	for (i = ifs; i->if_index; i++) {
+		int r;
+
+		if (!iface_wanted(i->if_name))
+			continue;
+		r = attach_one(i->if_name, (int)i->if_index, e2, sizeof(e2));
+		if (r && !ret) {
+			ret = r;
+			snprintf(err, errlen, "%s", e2);
+		}
+	}
 	if_freenameindex(ifs);
-	if (ret) {
-		for (size_t k = 0; k < d.n_if; k++)
-			xlb_dp_detach(d.dp, d.ifname[k], derr, sizeof(derr));
-		d.n_if = 0;
-	}
 	return ret;
 }
 
-static int open_ipvs(const char *why, struct xlb_core_opts *co)
+static void xdp_teardown(void)
 {
-	char err[512] = "";
-	int ret = xlb_dp_ipvs_open(NULL, &d.dp, err, sizeof(err));
+	char derr[256];
 
-	if (ret) {
-		pr_err("open IPVS dataplane: %s", err);
-		return ret;
-	}
+	for (size_t k = 0; k < d.n_if; k++)
+		xlb_dp_detach(d.dp, d.ifname[k], derr, sizeof(derr));
+	d.n_if = 0;
+	xlb_dp_close(d.dp);
+	d.dp = NULL;
+}
+
+static void use_ipvs(struct xlb_dp *ipvs, const char *why, struct xlb_core_opts *co)
+{
+	d.dp = ipvs;
 	co->dp_name = "ipvs";
-	snprintf(dp_reason, sizeof(dp_reason), "%s; %s", why, xlb_dp_ipvs_summary(d.dp));
+	snprintf(dp_reason, sizeof(dp_reason), "%s; %s", why, xlb_dp_ipvs_summary(ipvs));
 	co->dp_reason = dp_reason;
-	return 0;
 }
 
 /* --dataplane: xdp and ipvs are what they say; auto tries XDP (load, then
  * attach to the --iface interfaces present) and falls back to IPVS, saying
- * why in the log and in `xlbctl status`. */
+ * why in the log and in `xlbctl status`. When IPVS is not there either, an
+ * XDP that loaded stays, on the interfaces it could attach to. */
 static int open_dataplane(const struct xlb_dp_opts *dpo, struct xlb_core_opts *co)
 {
-	char err[512] = "", why[200];
+	char err[512] = "", ierr[512] = "", why[200];
+	struct xlb_dp *ipvs = NULL;
+	bool loaded;
 	int ret;
 
-	if (!strcmp(cfg.dataplane, "ipvs"))
-		return open_ipvs("forced by --dataplane ipvs", co);
+	if (!strcmp(cfg.dataplane, "ipvs")) {
+		ret = xlb_dp_ipvs_open(NULL, &ipvs, ierr, sizeof(ierr));
+		if (ret) {
+			pr_err("open IPVS dataplane: %s", ierr);
+			return ret;
+		}
+		use_ipvs(ipvs, "forced by --dataplane ipvs", co);
+		return 0;
+	}
 
 	ret = xlb_dp_bpf_open(dpo, &d.dp, err, sizeof(err));
+	loaded = !ret;
 	if (!ret && !strcmp(cfg.dataplane, "auto"))
 		ret = xdp_test_attach(err, sizeof(err));
 	if (!ret) {
@@ -466,15 +485,30 @@ static int open_dataplane(const struct xlb_dp_opts *dpo, struct xlb_core_opts *c
 		pr_err("open XDP dataplane: %s", err);
 		return ret;
 	}
-	/* auto: XDP cannot serve here. Nothing of it may stay attached next
-	 * to IPVS (an earlier run's pinned links included). */
+
+	/* auto, and XDP cannot serve every interface */
 	pr_warn("auto: XDP dataplane unusable: %s; falling back to IPVS", err);
-	xlb_dp_close(d.dp);
-	d.dp = NULL;
+	if (xlb_dp_ipvs_open(NULL, &ipvs, ierr, sizeof(ierr))) {
+		if (!loaded) {
+			pr_err("auto: no dataplane: XDP: %s; IPVS: %s", err, ierr);
+			return ret;
+		}
+		pr_warn("auto: IPVS not usable either (%s): staying on XDP where it attached", ierr);
+		snprintf(dp_reason, sizeof(dp_reason), "auto: XDP, partly (%s); IPVS unusable (%s)",
+			 err, ierr);
+		co->dp_name = "xdp";
+		co->dp_reason = dp_reason;
+		return 0;
+	}
+	/* Nothing of XDP may stay attached next to IPVS (an earlier run's
+	 * pinned links included). */
+	if (loaded)
+		xdp_teardown();
 	if (xlb_dp_bpf_unpin(cfg.pin_dir) == 0)
 		pr_info("auto: XDP datapath under %s removed", cfg.pin_dir);
 	snprintf(why, sizeof(why), "auto: XDP unusable (%s)", err);
-	return open_ipvs(why, co);
+	use_ipvs(ipvs, why, co);
+	return 0;
 }
 
 static int cleanup(void)
