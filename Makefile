@@ -170,13 +170,22 @@ e2e: all
 	$(Q)bash tests/e2e/run.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(UNIT_SAN_BINS) $(BPFT_BINS) $(API_TEST_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(UNIT_SAN_BINS) $(BPFT_BINS) $(API_TEST_BINS) \
+		$(VM_TEST_BINS)
 	$(Q)BUILD=$(BUILD) bash scripts/test.sh
+
+# The IPVS VM test's servers and clients (the guest has no python3).
+VM_TEST_BINS := $(BUILD)/tests/vm/ipvs_lab
+
+$(BUILD)/tests/vm/ipvs_lab: tests/vm/ipvs_lab.c
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror $< -o $@
 
 vmimage:
 	$(Q)BUILD=$(BUILD) bash scripts/vmtest.sh --image
 
-vmtest: all $(BPFT_BINS)
+vmtest: all $(BPFT_BINS) $(VM_TEST_BINS)
 	$(Q)BUILD=$(BUILD) bash scripts/vmtest.sh $(VMTEST)
 
 demo: deps
