@@ -54,3 +54,32 @@ cleanup() {
 		rm -rf "$TMP"
 	fi
 }
+
+# The node (NS) and a client (CNS) joined by a veth, 10.99.0.0/24; the
+# client routes the cluster IPs through the node.
+setup_net() {
+	ip netns add "$NS" && ip netns add "$CNS" &&
+		ip -n "$NS" link add xn0 type veth peer name xc0 netns "$CNS" &&
+		ip -n "$NS" link set lo up && ip -n "$CNS" link set lo up &&
+		ip -n "$NS" addr add 10.99.0.1/24 dev xn0 && ip -n "$NS" link set xn0 up &&
+		ip -n "$CNS" addr add 10.99.0.2/24 dev xc0 && ip -n "$CNS" link set xc0 up &&
+		ip -n "$CNS" route add 10.96.0.0/12 via 10.99.0.1 &&
+		# shop/api's first backend lives on the node, so its TCP health
+		# check passes; the second has no route, so its check fails.
+		ip -n "$NS" addr add 10.244.2.21/32 dev lo
+}
+
+# A TCP listener on the node at 10.244.2.21:9090 (a healthy backend).
+start_listener() {
+	nsenter --net="/run/netns/$NS" "$PY" -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.244.2.21", 9090))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    c.close()
+' >/dev/null 2>&1 &
+	listener_pid=$!
+}

@@ -96,33 +96,12 @@ want_value() {
 		{ echo "${args[*]} = $v, want $1"; return 1; }
 }
 
-setup_net() {
-	ip netns add "$NS" && ip netns add "$CNS" &&
-		ip -n "$NS" link add xn0 type veth peer name xc0 netns "$CNS" &&
-		ip -n "$NS" link set lo up && ip -n "$CNS" link set lo up &&
-		ip -n "$NS" addr add 10.99.0.1/24 dev xn0 && ip -n "$NS" link set xn0 up &&
-		ip -n "$CNS" addr add 10.99.0.2/24 dev xc0 && ip -n "$CNS" link set xc0 up &&
-		ip -n "$CNS" route add 10.96.0.0/12 via 10.99.0.1 &&
-		# shop/api's first backend lives on the node, so its TCP health
-		# check passes; the second has no route, so its check fails.
-		ip -n "$NS" addr add 10.244.2.21/32 dev lo
-}
 setup_net || give_up "network namespaces could not be set up"
 if ! mountpoint -q /sys/fs/bpf; then
 	mount -t bpf bpf /sys/fs/bpf || give_up "cannot mount bpffs"
 fi
 
-nsenter --net="/run/netns/$NS" "$PY" -c '
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.244.2.21", 9090))
-s.listen(64)
-while True:
-    c, _ = s.accept()
-    c.close()
-' >/dev/null 2>&1 &
-listener_pid=$!
+start_listener
 
 mkdir -p "$TMP/state"
 nsenter --net="/run/netns/$NS" "$XLBD" --iface xn0 --pin-dir "$PIN" --state-dir "$TMP/state" \
