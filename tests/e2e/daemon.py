@@ -413,15 +413,16 @@ CASES = [
 ]
 
 
-def main():
-    only = sys.argv[1:]
+def run_cases(cases, only):
+    """Run (name, fn(daemon)) cases against one xlbd; print ok/not ok lines
+    and the closing count; clean up whatever happens."""
     passed = failed = 0
     d = Daemon()
     try:
         subprocess.run(["nsenter", "--net=" + C.NODE_NS, C.DP, "--pin-dir", C.PIN, "unpin"],
                        capture_output=True, timeout=20)
         d.start()
-        for name, fn in CASES:
+        for name, fn in cases:
             if only and not any(o in name for o in only):
                 continue
             t0 = time.monotonic()
@@ -448,6 +449,10 @@ def main():
         shutil.rmtree(TMP, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
+
+
+def main():
+    return run_cases(CASES, sys.argv[1:])
 
 
 if __name__ == "__main__":

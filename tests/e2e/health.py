@@ -234,39 +234,7 @@ CASES = [
 
 
 def main():
-    only = sys.argv[1:]
-    passed = failed = 0
-    d = D.Daemon()
-    try:
-        subprocess.run(["nsenter", "--net=" + C.NODE_NS, C.DP, "--pin-dir", C.PIN, "unpin"],
-                       capture_output=True, timeout=20)
-        d.start()
-        for name, fn in CASES:
-            if only and not any(o in name for o in only):
-                continue
-            t0 = time.monotonic()
-            try:
-                msg = fn(d)
-                print("ok - %s: %s (%.1fs)" % (name, msg, time.monotonic() - t0), flush=True)
-                passed += 1
-            except Exception as e:  # noqa: BLE001
-                print("not ok - %s: %s" % (name, e), flush=True)
-                print("# xlbd log: %s" % D.tail_log(1500), file=sys.stderr)
-                failed += 1
-    except Fail as e:
-        print("not ok - xlbd start: %s" % e, flush=True)
-        failed += 1
-    finally:
-        try:
-            d.stop()
-        except Fail:
-            pass
-        subprocess.run(["nsenter", "--net=" + C.NODE_NS, D.XLBD, "--cleanup", "--pin-dir", D.PIN],
-                       capture_output=True, timeout=20)
-        import shutil
-        shutil.rmtree(D.TMP, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return D.run_cases(CASES, sys.argv[1:])
 
 
 if __name__ == "__main__":
