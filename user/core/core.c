@@ -585,17 +585,11 @@ static int diff_events(struct evq *q, const struct xlb_state *old, const struct 
 
 
 struct dp_copy {
+	struct xlb_svc_ident key;
 	struct xlb_service_spec spec;
 	size_t n;
 	struct xlb_backend_spec *be;
 	uint32_t *id;
-};
-
-struct vkey {
-	struct xlb_addr addr;
-	uint32_t port;
-	uint8_t proto;
-	uint8_t pad[3];
 };
 
 struct list_ctx {
@@ -607,19 +601,10 @@ struct list_ctx {
 	void *arg;
 };
 
-static void vkey_of(struct vkey *k, const struct xlb_service_spec *s)
-{
-	memset(k, 0, sizeof(*k));
-	k->addr = s->vip.addr;
-	k->port = s->port;
-	k->proto = s->proto;
-}
-
 static int dp_copy_cb(const struct xlb_dp_service *s, void *arg)
 {
 	struct list_ctx *l = arg;
 	struct dp_copy *d = calloc(1, sizeof(*d)), **na;
-	struct vkey *k;
 
 	na = realloc(l->all, (l->n_all + 1) * sizeof(*na));
 	if (!d || !na) {
@@ -640,9 +625,8 @@ static int dp_copy_cb(const struct xlb_dp_service *s, void *arg)
 		memcpy(d->be, s->backends, d->n * sizeof(*d->be));
 		memcpy(d->id, s->backend_ids, d->n * sizeof(*d->id));
 	}
-	k = (struct vkey *)&d->spec.name;	/* reuse the name buffer as the key */
-	vkey_of(k, &s->spec);
-	return xlb_htab_put(&l->dp, k, sizeof(*k), d);
+	xlb_svc_ident_of(&d->key, &s->spec);
+	return xlb_htab_put(&l->dp, &d->key, sizeof(d->key), d);
 }
 
 static int list_one(const struct xlb_svc_desired *s, void *arg)
@@ -650,10 +634,10 @@ static int list_one(const struct xlb_svc_desired *s, void *arg)
 	struct list_ctx *l = arg;
 	struct xlb_service_status st = { .svc = *s };
 	struct dp_copy *d;
-	struct vkey k;
+	struct xlb_svc_ident k;
 	int ret;
 
-	vkey_of(&k, &s->spec);
+	xlb_svc_ident_of(&k, &s->spec);
 	d = xlb_htab_get(&l->dp, &k, sizeof(k));
 	st.n_eps = s->n_ep;
 	st.eps = calloc(s->n_ep ? s->n_ep : 1, sizeof(*st.eps));

@@ -51,6 +51,22 @@ struct xlb_backend_spec {
 	bool terminating;	/* drain: existing flows continue, no new ones */
 };
 
+/* The datapath's identity of a service: (cluster IP, port, protocol), as a
+ * hash key (padding zeroed). */
+struct xlb_svc_ident {
+	struct xlb_addr addr;
+	uint32_t port;
+	uint8_t proto;
+	uint8_t family;
+	uint8_t pad[2];
+};
+
+static inline void xlb_svc_ident_of(struct xlb_svc_ident *k, const struct xlb_service_spec *s)
+{
+	*k = (struct xlb_svc_ident){ .addr = s->vip.addr, .port = s->port, .proto = s->proto,
+				     .family = s->vip.family };
+}
+
 /* 0, or -EINVAL with a message naming the field in err. */
 int xlb_service_validate(const struct xlb_service_spec *s, char *err, size_t errlen);
 /* Checks each backend, duplicates (same address and port), family match with

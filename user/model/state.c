@@ -11,18 +11,9 @@
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 
-/* (cluster IP, port, protocol): the datapath's identity of a service. */
-struct vkey {
-	struct xlb_addr addr;
-	uint32_t port;
-	uint8_t proto;
-	uint8_t family;
-	uint8_t pad[2];
-};
-
 struct node {
 	struct xlb_svc_desired s;
-	struct vkey vk;
+	struct xlb_svc_ident vk;
 	uint32_t np_key;	/* proto << 16 | node port; 0 = none */
 };
 
@@ -33,15 +24,6 @@ struct xlb_state {
 	uint64_t version;
 	size_t n_ep;
 };
-
-static void vkey_of(struct vkey *k, const struct xlb_service_spec *s)
-{
-	memset(k, 0, sizeof(*k));
-	k->addr = s->vip.addr;
-	k->port = s->port;
-	k->proto = s->proto;
-	k->family = s->vip.family;
-}
 
 static uint32_t np_key_of(const struct xlb_service_spec *s)
 {
@@ -293,7 +275,7 @@ static int node_prepare(struct xlb_state *st, const struct xlb_svc_desired *s,
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	vkey_of(&n->vk, &s->spec);
+	xlb_svc_ident_of(&n->vk, &s->spec);
 	n->np_key = np_key_of(&s->spec);
 	other = xlb_htab_get(&st->by_vkey, &n->vk, sizeof(n->vk));
 	if (other && other != *old) {
@@ -486,9 +468,9 @@ const struct xlb_svc_desired *xlb_state_get_by_addr(const struct xlb_state *st,
 						    const struct xlb_service_spec *spec)
 {
 	struct node *n;
-	struct vkey k;
+	struct xlb_svc_ident k;
 
-	vkey_of(&k, spec);
+	xlb_svc_ident_of(&k, spec);
 	n = xlb_htab_get(&st->by_vkey, &k, sizeof(k));
 	return n ? &n->s : NULL;
 }

@@ -7,31 +7,14 @@
 #include "log.h"
 #include "reconcile.h"
 
-struct vkey {
-	struct xlb_addr addr;
-	uint32_t port;
-	uint8_t proto;
-	uint8_t family;
-	uint8_t pad[2];
-};
-
 struct applied_svc {
-	struct vkey key;
+	struct xlb_svc_ident key;
 	struct xlb_service_spec spec;	/* name: the desired service it was
 					 * applied for; ignored in comparisons */
 	size_t n;
 	struct xlb_backend_spec *be;	/* canonical order */
 	bool seen;			/* desired in this pass */
 };
-
-static void vkey_of(struct vkey *k, const struct xlb_service_spec *s)
-{
-	memset(k, 0, sizeof(*k));
-	k->addr = s->vip.addr;
-	k->port = s->port;
-	k->proto = s->proto;
-	k->family = s->vip.family;
-}
 
 static int be_cmp(const void *a, const void *b)
 {
@@ -116,7 +99,7 @@ static int applied_store(struct xlb_reconciler *r, const struct xlb_service_spec
 		return -ENOMEM;
 	a->spec = *spec;
 	a->seen = true;		/* stored now: desired in this pass */
-	vkey_of(&a->key, spec);
+	xlb_svc_ident_of(&a->key, spec);
 	a->n = n;
 	a->be = malloc((n ? n : 1) * sizeof(*be));
 	if (!a->be) {
@@ -201,12 +184,12 @@ static void apply_one(struct pass *p, const struct xlb_svc_desired *s, int phase
 {
 	struct xlb_reconciler *r = p->r;
 	struct applied_svc *a;
-	struct vkey k;
+	struct xlb_svc_ident k;
 	char err[256] = "";
 	size_t n;
 	int ret;
 
-	vkey_of(&k, &s->spec);
+	xlb_svc_ident_of(&k, &s->spec);
 	a = xlb_htab_get(&r->applied, &k, sizeof(k));
 	if (phase == 0) {
 		if (!a)
@@ -241,7 +224,7 @@ static void apply_one(struct pass *p, const struct xlb_svc_desired *s, int phase
  * updates it), then deletes the rest, then creates: a node port moving
  * from one service to another is freed first. */
 static int run(struct xlb_reconciler *r, const struct xlb_svc_desired *const *d, size_t nd,
-	       const struct vkey *keys, size_t nk, struct xlb_reconcile_result *res)
+	       const struct xlb_svc_ident *keys, size_t nk, struct xlb_reconcile_result *res)
 {
 	struct pass p = { .r = r, .res = res };
 	struct applied_svc *a, **stale;
@@ -343,13 +326,13 @@ int xlb_reconcile(struct xlb_reconciler *r, const struct xlb_state *st,
  * key it held, and each key at most the service holding it now. */
 struct scope {
 	const struct xlb_state *st;
-	struct vkey *keys;
+	struct xlb_svc_ident *keys;
 	const struct xlb_svc_desired **d;
 	size_t nk, nd, cap;
 	struct xlb_htab key_set, name_set;
 };
 
-static int scope_key(struct scope *sc, const struct vkey *k)
+static int scope_key(struct scope *sc, const struct xlb_svc_ident *k)
 {
 	if (xlb_htab_get(&sc->key_set, k, sizeof(*k)))
 		return 0;
@@ -365,7 +348,7 @@ static int scope_key(struct scope *sc, const struct vkey *k)
 static int scope_svc(struct scope *sc, const struct xlb_svc_desired *s)
 {
 	const char *name = s->spec.name;
-	struct vkey k;
+	struct xlb_svc_ident k;
 
 	if (xlb_htab_get(&sc->name_set, name, strlen(name)))
 		return 0;
@@ -374,7 +357,7 @@ static int scope_svc(struct scope *sc, const struct xlb_svc_desired *s)
 	if (xlb_htab_put(&sc->name_set, name, strlen(name), (void *)s))
 		return -ENOMEM;
 	sc->d[sc->nd++] = s;
-	vkey_of(&k, &s->spec);
+	xlb_svc_ident_of(&k, &s->spec);
 	return scope_key(sc, &k);
 }
 
