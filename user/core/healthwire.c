@@ -21,6 +21,7 @@ struct svc_health {
 	char name[128];
 	uint32_t probed, healthy;
 	bool panic;
+	bool seen;		/* still probed, during a full refresh */
 };
 
 struct xlb_healthwire {
@@ -277,20 +278,25 @@ static void refresh_targets(struct xlb_healthwire *w)
 	free(w->targets);
 	w->targets = c.t;
 	w->n_targets = c.n;
-	/* Services without probes any more lose their bookkeeping. */
-	while ((h = xlb_htab_next(&w->svcs, &pos))) {
-		bool found = false;
-
-		for (size_t i = 0; i < c.n && !found; i++)
-			found = !strcmp(c.t[i].service, h->name);
-		if (!found) {
+	/* Recount each probed service once (a service's targets are adjacent,
+	 * as collect_cb adds them), then drop the services no longer probed. */
+	while ((h = xlb_htab_next(&w->svcs, &pos)))
+		h->seen = false;
+	for (size_t i = 0; i < c.n; i++) {
+		if (i && !strcmp(c.t[i].service, c.t[i - 1].service))
+			continue;
+		h = svc_get(w, c.t[i].service, true);
+		if (h) {
+			h->seen = true;
+			svc_recount(w, h->name);
+		}
+	}
+	pos = 0;
+	while ((h = xlb_htab_next(&w->svcs, &pos)))
+		if (!h->seen) {
 			xlb_htab_del(&w->svcs, h->name, strlen(h->name));
 			free(h);
 		}
-	}
-	for (size_t i = 0; i < c.n; i++)
-		if (svc_get(w, c.t[i].service, true))
-			svc_recount(w, c.t[i].service);
 	pthread_mutex_unlock(&w->lock);
 	pr_debug("health: %zu targets", c.n);
 }
