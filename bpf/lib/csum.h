@@ -19,13 +19,12 @@ static __always_inline __u16 xlb_csum_fold(__u64 s)
 	return (__u16)s;
 }
 
-/* Folded (not complemented) pseudo-header sum for TCP/UDP over IPv4. */
-static __always_inline __u16 xlb_pseudo_sum(__be32 saddr, __be32 daddr,
-					    __u8 proto, __u16 l4_len)
+/* Unfolded pseudo-header sum for TCP/UDP over IPv4; fold it with
+ * xlb_csum_fold() for the value CHECKSUM_PARTIAL leaves in the field. */
+static __always_inline __u64 xlb_pseudo_sum(__be32 saddr, __be32 daddr, __u8 proto,
+					    __u16 l4_len)
 {
-	__u64 s = (__u64)saddr + daddr + bpf_htons((__u16)proto) + bpf_htons(l4_len);
-
-	return xlb_csum_fold(s);
+	return (__u64)saddr + daddr + bpf_htons((__u16)proto) + bpf_htons(l4_len);
 }
 
 /* A 32-bit field of the covered data changed from 'from' to 'to'. */

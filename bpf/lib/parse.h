@@ -184,14 +184,11 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 	/* A full checksum equals that sum by chance once in 65,536 packets:
 	 * when it does, a segment that sums right is a full checksum. */
 	if (*p->l4_csum) {
-		__u16 ps = xlb_pseudo_sum(ip->saddr, ip->daddr, ip->protocol, p->l4_len);
+		__u64 ps = xlb_pseudo_sum(ip->saddr, ip->daddr, ip->protocol, p->l4_len);
 
-		if (*p->l4_csum == ps)
+		if (*p->l4_csum == xlb_csum_fold(ps))
 			p->csum_partial = xlb_l4_csum_valid(ctx, (void *)p->l4_ports - data,
-							    p->l4_len,
-							    (__u64)ip->saddr + ip->daddr +
-							    bpf_htons((__u16)ip->protocol) +
-							    bpf_htons(p->l4_len)) != 1;
+							    p->l4_len, ps) != 1;
 	}
 	return XLB_PARSE_OK;
 }

@@ -250,8 +250,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	struct xlb_svc_key key, npkey, old_npkey;
 	struct xlb_svc_val val = {};
 	uint32_t *tab = NULL, tlen = 0, base = 0;
-	uint32_t *fresh = NULL;
-	size_t n_fresh = 0;
+	bool *fresh = NULL;	/* fresh[i]: be[i] got a new id in this call */
 	uint64_t now = xlb_mono_ns();
 	bool new_svc;
 	char vip[XLB_IP_STRLEN];
@@ -320,7 +319,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 			    d->max_backends);
 			goto fail;
 		}
-		fresh[n_fresh++] = ns->be_id[i];
+		fresh[i] = true;
 	}
 	ret = build_table(spec, be, ns->be_id, n, &tab, &tlen);
 	if (ret) {
@@ -339,9 +338,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	for (size_t i = 0; i < n; i++) {
 		struct xlb_backend e;
 		uint32_t id = ns->be_id[i];
-		bool is_fresh = find_be(old, &be[i]) < 0;
-
-		if (is_fresh) {
+		if (fresh[i]) {
 			d->be_gen[id]++;
 			xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.backend_stats), id,
 					       sizeof(struct xlb_counters));
@@ -424,15 +421,17 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 fail_written:
 	/* Map writes failed part way: new backend ids are not referenced by
 	 * any table the datapath uses; mark them free again. */
-	for (size_t i = 0; i < n_fresh; i++) {
-		struct xlb_backend e = { .gen = d->be_gen[fresh[i]], .state = XLB_BE_FREE };
+	for (size_t i = 0; i < n; i++) {
+		struct xlb_backend e = { .gen = d->be_gen[ns->be_id[i]], .state = XLB_BE_FREE };
 
-		bpf_map_update_elem(be_fd, &fresh[i], &e, BPF_ANY);
+		if (fresh[i])
+			bpf_map_update_elem(be_fd, &ns->be_id[i], &e, BPF_ANY);
 	}
 	xlb_ranges_free(&d->sel, base, tlen, now);
 fail:
-	for (size_t i = 0; i < n_fresh; i++)
-		d->be_used[fresh[i]] = 0;
+	for (size_t i = 0; fresh && i < n; i++)
+		if (fresh[i])
+			d->be_used[ns->be_id[i]] = 0;
 	free(tab);
 	free(fresh);
 	svc_state_free(ns);
