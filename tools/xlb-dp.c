@@ -344,7 +344,7 @@ static int cmd_ct(int argc, char **argv)
 	if (!strcmp(argv[0], "flush")) {
 		if (open_dp())
 			return 1;
-		return xlb_dp_ct_flush(dp) ? 1 : 0;
+		return xlb_dp_ct_flush(dp, NULL) ? 1 : 0;
 	}
 	return usage(stderr);
 }

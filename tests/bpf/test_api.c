@@ -260,7 +260,7 @@ static void test_bad(void **state)
 	expect_listing(&good_svc, &good_be, 1);
 	assert_int_equal(dnat_to(&ack, &good_be, 1), 0);
 	assert_int_equal(dnat_to(&syn, &good_be, 1), 0);
-	xlb_dp_ct_flush(dp);
+	xlb_dp_ct_flush(dp, NULL);
 	syn.sport = 40000;
 	assert_int_equal(dnat_to(&syn, &good_be, 1), 0);
 }

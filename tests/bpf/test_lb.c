@@ -733,7 +733,7 @@ static void test_ct_entries(void **state)
 	assert_int_equal(bpf_map_lookup_elem(fd, &fk, &fv), 0);
 	assert_int_equal(fv.state, XLB_CT_ESTABLISHED);
 
-	assert_int_equal(xlb_dp_ct_flush(dp), 0);
+	assert_int_equal(xlb_dp_ct_flush(dp, NULL), 0);
 	assert_int_not_equal(bpf_map_lookup_elem(fd, &fk, &fv), 0);
 	assert_int_not_equal(bpf_map_lookup_elem(fd, &rk, &rv), 0);
 	soft_done();

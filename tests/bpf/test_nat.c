@@ -289,7 +289,7 @@ static void test_scenario(void **state)
 
 static int flush(void **state)
 {
-	int ret = xlb_dp_ct_flush(dp);
+	int ret = xlb_dp_ct_flush(dp, NULL);
 
 	if (ret)
 		print_error("xlb_dp_ct_flush: %d\n", ret);

@@ -770,23 +770,13 @@ int xlb_core_ct_list(struct xlb_core *c, uint32_t limit,
 	return ret == 1 ? 0 : ret;
 }
 
-static int count_cb(const struct xlb_ct_entry *e, void *arg)
-{
-	(*(uint32_t *)arg)++;
-	return 0;
-}
-
 int xlb_core_ct_flush(struct xlb_core *c, uint32_t *removed)
 {
-	uint32_t n = 0;
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
-	xlb_dp_ct_list(c->dp, count_cb, &n);
-	ret = xlb_dp_ct_flush(c->dp);
+	ret = xlb_dp_ct_flush(c->dp, removed);
 	pthread_mutex_unlock(&c->lock);
-	if (removed)
-		*removed = n;
 	return ret;
 }
 

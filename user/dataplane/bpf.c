@@ -341,16 +341,25 @@ static int bpf_ct_list(struct xlb_dp *dp, xlb_ct_cb cb, void *arg)
 	return 0;
 }
 
-static int bpf_ct_flush(struct xlb_dp *dp)
+static int bpf_ct_flush(struct xlb_dp *dp, uint32_t *removed)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
 	int fd = bpf_map__fd(d->skel->maps.ct_map);
 	struct xlb_ct_key k;
+	uint32_t n = 0;
+	int ret = 0;
 
-	while (!bpf_map_get_next_key(fd, NULL, &k))
-		if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
-			return -errno;
-	return 0;
+	while (!bpf_map_get_next_key(fd, NULL, &k)) {
+		if (!bpf_map_delete_elem(fd, &k)) {
+			n++;
+		} else if (errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+	}
+	if (removed)
+		*removed = n;
+	return ret;
 }
 
 /* A TCP flow's state is the furthest of its two entries: a FIN or RST in

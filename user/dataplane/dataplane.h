@@ -66,7 +66,8 @@ struct xlb_dp_ops {
 			     struct xlb_counters *out);
 	int (*global_stats)(struct xlb_dp *dp, uint64_t out[XLB_STAT_MAX]);
 	int (*ct_list)(struct xlb_dp *dp, xlb_ct_cb cb, void *arg);
-	int (*ct_flush)(struct xlb_dp *dp);
+	/* Delete every entry; *removed (may be NULL) gets how many. */
+	int (*ct_flush)(struct xlb_dp *dp, uint32_t *removed);
 	/* Delete idle entries past their lifetime; *removed gets the count. */
 	int (*ct_gc)(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed);
 	void (*close)(struct xlb_dp *dp);
@@ -147,9 +148,9 @@ static inline int xlb_dp_ct_list(struct xlb_dp *dp, xlb_ct_cb cb, void *arg)
 	return dp->ops->ct_list(dp, cb, arg);
 }
 
-static inline int xlb_dp_ct_flush(struct xlb_dp *dp)
+static inline int xlb_dp_ct_flush(struct xlb_dp *dp, uint32_t *removed)
 {
-	return dp->ops->ct_flush(dp);
+	return dp->ops->ct_flush(dp, removed);
 }
 
 static inline int xlb_dp_ct_gc(struct xlb_dp *dp, const struct xlb_ct_timeouts *t,

@@ -713,8 +713,10 @@ static int ipvs_global_stats(struct xlb_dp *dp, uint64_t out[XLB_STAT_MAX])
 
 /* IPVS has no command to drop connections (only their timers, which are
  * global): flushing is not offered. */
-static int ipvs_ct_flush(struct xlb_dp *dp)
+static int ipvs_ct_flush(struct xlb_dp *dp, uint32_t *removed)
 {
+	if (removed)
+		*removed = 0;
 	return -EOPNOTSUPP;
 }
 
