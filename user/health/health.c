@@ -76,6 +76,9 @@ struct xlb_health {
 	bool in_dispatch;
 	int64_t skip_logged_us;
 	uint64_t skipped;
+
+	struct hc_syn *syn;		/* half-open TCP probes; NULL: connect() */
+	struct xlb_health_stats stats;
 };
 
 static int64_t now_us(void)
@@ -112,6 +115,16 @@ static uint64_t ev_data(uint32_t slot, enum hc_ev ev, uint32_t seq)
 const struct xlb_health_spec *hc_spec(const struct hc_target *t)
 {
 	return &t->svc->k.spec;
+}
+
+struct hc_syn *hc_syn_of(struct xlb_health *h)
+{
+	return h->syn;
+}
+
+struct xlb_health_stats *hc_stats(struct xlb_health *h)
+{
+	return &h->stats;
 }
 
 static int epoll_op(struct xlb_health *h, int op, int fd, uint64_t data, uint32_t events)
@@ -205,6 +218,7 @@ static void probe_release(struct xlb_health *h, struct hc_target *t)
 	t->svc->ops->cancel(h, t);
 	t->pr.seq = 0;
 	t->pr.phase = NULL;
+	t->pr.wake_us = 0;
 }
 
 static void note_add(struct xlb_health *h, struct hc_target *t, enum xlb_health_verdict old,
@@ -282,6 +296,17 @@ void hc_probe_skip(struct xlb_health *h, struct hc_target *t, int err, const cha
 	schedule_next(h, t);
 }
 
+/* A running probe's next deadline: its timeout, or the checker's wake-up
+ * if that comes first. */
+static void arm_probe(struct xlb_health *h, struct hc_target *t)
+{
+	int64_t deadline = t->pr.start_us + (int64_t)hc_spec(t)->timeout_ms * 1000;
+
+	if (t->pr.wake_us && t->pr.wake_us < deadline)
+		deadline = t->pr.wake_us;
+	xlb_timerheap_set(&h->heap, &t->tm, deadline);
+}
+
 static void probe_start(struct xlb_health *h, struct hc_target *t)
 {
 	uint32_t seq;
@@ -294,8 +319,7 @@ static void probe_start(struct xlb_health *h, struct hc_target *t)
 	t->pr.phase = t->svc->ops->name;
 	t->svc->ops->start(h, t);
 	if (t->pr.seq == seq)
-		xlb_timerheap_set(&h->heap, &t->tm,
-				  t->pr.start_us + (int64_t)hc_spec(t)->timeout_ms * 1000);
+		arm_probe(h, t);
 }
 
 static void probe_timeout(struct xlb_health *h, struct hc_target *t)
@@ -631,6 +655,10 @@ static void handle_event(struct xlb_health *h, const struct epoll_event *e)
 	case HC_EV_REAP:
 		reap_event(h, (int)seq);
 		return;
+	case HC_EV_SYN:
+		if (h->syn)
+			hc_syn_input(h, h->syn, seq == 1);
+		return;
 	default:
 		break;
 	}
@@ -657,10 +685,16 @@ static void run_timers(struct xlb_health *h)
 	while (budget-- > 0 && (tm = xlb_timerheap_top(&h->heap)) && tm->when <= now) {
 		struct hc_target *t = (struct hc_target *)((char *)tm - offsetof(struct hc_target, tm));
 
-		if (t->pr.seq)
-			probe_timeout(h, t);
-		else
+		if (!t->pr.seq) {
 			probe_start(h, t);
+		} else if (t->pr.wake_us && t->pr.wake_us < t->pr.start_us +
+				(int64_t)hc_spec(t)->timeout_ms * 1000) {
+			t->svc->ops->wake(h, t);
+			if (t->pr.seq)
+				arm_probe(h, t);
+		} else {
+			probe_timeout(h, t);
+		}
 	}
 }
 
@@ -725,6 +759,93 @@ int xlb_health_fd(struct xlb_health *h)
 	return h->epfd;
 }
 
+static void syn_close(struct xlb_health *h)
+{
+	int fd, icmp_fd;
+
+	if (!h->syn)
+		return;
+	hc_syn_fds(h->syn, &fd, &icmp_fd);
+	epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (icmp_fd >= 0)
+		epoll_ctl(h->epfd, EPOLL_CTL_DEL, icmp_fd, NULL);
+	hc_syn_free(h->syn);
+	h->syn = NULL;
+}
+
+static int syn_open(struct xlb_health *h)
+{
+	struct hc_syn *s;
+	int fd, icmp_fd, err;
+
+	err = hc_syn_new(&h->stats, &s);
+	if (err)
+		return err;
+	hc_syn_fds(s, &fd, &icmp_fd);
+	err = epoll_op(h, EPOLL_CTL_ADD, fd, ev_data(0, HC_EV_SYN, 0), EPOLLIN);
+	if (!err && icmp_fd >= 0)
+		err = epoll_op(h, EPOLL_CTL_ADD, icmp_fd, ev_data(0, HC_EV_SYN, 1), EPOLLIN);
+	if (err) {
+		epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
+		hc_syn_free(s);
+		return err;
+	}
+	h->syn = s;
+	pr_info("health: TCP probes are half-open (raw socket, source ports %u-%u)",
+		hc_syn_base_port(s), hc_syn_base_port(s) + HC_SYN_NPORTS - 1);
+	return 0;
+}
+
+/* Probes in flight on the prober being closed are ended without a result
+ * (their replies can no longer be seen) and made again at once. */
+static void syn_drop_inflight(struct xlb_health *h)
+{
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		struct hc_target *t = h->slots[i];
+
+		if (t && t->pr.seq && t->pr.syn.sport) {
+			probe_release(h, t);
+			xlb_timerheap_set(&h->heap, &t->tm, now_us());
+		}
+	}
+}
+
+int xlb_health_set_tcp_mode(struct xlb_health *h, enum xlb_health_tcp_mode mode)
+{
+	int err;
+
+	switch (mode) {
+	case XLB_HC_TCP_CONNECT:
+		syn_drop_inflight(h);
+		syn_close(h);
+		break;
+	case XLB_HC_TCP_AUTO:
+	case XLB_HC_TCP_HALF_OPEN:
+		if (h->syn)
+			break;
+		err = syn_open(h);
+		if (err && mode == XLB_HC_TCP_HALF_OPEN)
+			return err;
+		if (err)
+			pr_info("health: TCP probes use connect(): no raw socket: %s", strerror(-err));
+		break;
+	default:
+		return -EINVAL;
+	}
+	arm(h);
+	return 0;
+}
+
+bool xlb_health_half_open(const struct xlb_health *h)
+{
+	return h->syn != NULL;
+}
+
+void xlb_health_get_stats(const struct xlb_health *h, struct xlb_health_stats *out)
+{
+	*out = h->stats;
+}
+
 int xlb_health_new(xlb_health_change_fn fn, void *arg, struct xlb_health **out)
 {
 	struct xlb_health *h = calloc(1, sizeof(*h));
@@ -759,6 +880,7 @@ int xlb_health_new(xlb_health_change_fn fn, void *arg, struct xlb_health **out)
 		pr_err("health: epoll add timerfd: %s", strerror(-err));
 		goto fail;
 	}
+	xlb_health_set_tcp_mode(h, XLB_HC_TCP_AUTO);	/* cannot fail */
 	*out = h;
 	return 0;
 fail:
@@ -800,6 +922,7 @@ void xlb_health_free(struct xlb_health *h)
 	while ((t = xlb_htab_next(&h->targets, &pos)))
 		target_free(h, t);
 	xlb_htab_fini(&h->targets);
+	syn_close(h);
 	reap_all(h);
 	xlb_htab_fini(&h->svcs);
 	xlb_timerheap_fini(&h->heap);

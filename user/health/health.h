@@ -20,6 +20,7 @@
 #ifndef XLB_HEALTH_H
 #define XLB_HEALTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,26 @@ typedef void (*xlb_health_change_fn)(void *arg, const struct xlb_health_target *
 				     enum xlb_health_verdict old, enum xlb_health_verdict now,
 				     const char *why);
 
+/*
+ * How TCP probes are made. AUTO (the default): half-open, a SYN through a
+ * raw socket and a reset after the SYN-ACK (user/health/syn.c), when raw
+ * sockets can be had (CAP_NET_RAW), else connect(). HALF_OPEN: the same,
+ * but an error when they cannot. CONNECT: connect() and a reset, what
+ * kubelet does. The verdicts are the same; the cost is not. IPv6 targets
+ * always use connect().
+ */
+enum xlb_health_tcp_mode {
+	XLB_HC_TCP_AUTO = 0,
+	XLB_HC_TCP_HALF_OPEN = 1,
+	XLB_HC_TCP_CONNECT = 2,
+};
+
+struct xlb_health_stats {
+	uint64_t half_open;	/* TCP probes made half-open */
+	uint64_t connect;	/* TCP probes made with connect() */
+	uint64_t stray;		/* raw replies that matched no probe in flight */
+};
+
 int xlb_health_new(xlb_health_change_fn fn, void *arg, struct xlb_health **out);
 /* An epoll fd: readable when xlb_health_dispatch() has work. */
 int xlb_health_fd(struct xlb_health *h);
@@ -81,6 +102,13 @@ int xlb_health_set_targets(struct xlb_health *h, const struct xlb_health_target 
  * -ENOENT when no such target is probed. */
 int xlb_health_get(struct xlb_health *h, const char *service, const struct xlb_ip *addr,
 		   uint32_t port, struct xlb_health_report *out);
+/* Switch how TCP probes are made; probes in flight finish as they began.
+ * 0, or a negative errno when HALF_OPEN cannot be had (-EPERM: no
+ * CAP_NET_RAW), in which case nothing changed. */
+int xlb_health_set_tcp_mode(struct xlb_health *h, enum xlb_health_tcp_mode mode);
+/* Whether TCP probes are half-open now. */
+bool xlb_health_half_open(const struct xlb_health *h);
+void xlb_health_get_stats(const struct xlb_health *h, struct xlb_health_stats *out);
 /* Closes everything, kills running exec probes and reaps them (waiting at
  * most 1 s in all for children stuck in the kernel). */
 void xlb_health_free(struct xlb_health *h);

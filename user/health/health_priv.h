@@ -25,6 +25,14 @@ enum hc_ev {
 	HC_EV_PIDFD = 3,	/* an exec probe's child */
 	HC_EV_PIPE = 4,		/* an exec probe's stdout+stderr */
 	HC_EV_REAP = 5,		/* a killed child still to be reaped */
+	HC_EV_SYN = 6,		/* the half-open prober's raw sockets (seq: 1 for ICMP) */
+};
+
+/* A half-open TCP probe in the prober's table (syn.c): the backend's
+ * address and port and our source port, network order. */
+struct hc_syn_key {
+	uint32_t daddr;
+	uint16_t dport, sport;	/* sport 0: not in the table */
 };
 
 /* A service's spec, interned: every endpoint of a service shares one. */
@@ -48,6 +56,10 @@ struct hc_probe {
 	char *buf;		/* http: request then response; exec: output kept */
 	size_t len, cap, sent;
 	int step;		/* checker's own state */
+	int64_t wake_us;	/* the checker's wake() before the timeout; 0: none */
+	struct hc_syn_key syn;	/* half-open TCP probe (syn.c) */
+	uint32_t isn;		/* its initial sequence number */
+	uint32_t syn_sent;	/* SYNs sent */
 };
 
 struct hc_target {
@@ -64,6 +76,8 @@ struct hc_target {
 	uint32_t last_latency_us;
 	int64_t last_transition_ms;
 	uint64_t probes, failures;
+	uint32_t src4;			/* half-open probes: the route's source address */
+	int64_t src4_us;		/* when it was looked up; 0: never */
 };
 
 /*
@@ -79,6 +93,8 @@ struct hc_ops {
 	void (*start)(struct xlb_health *h, struct hc_target *t);
 	void (*event)(struct xlb_health *h, struct hc_target *t, enum hc_ev ev, uint32_t events);
 	void (*cancel)(struct xlb_health *h, struct hc_target *t);
+	/* Optional: t->pr.wake_us was reached before the timeout (a resend). */
+	void (*wake)(struct xlb_health *h, struct hc_target *t);
 };
 
 extern const struct hc_ops xlb_hc_tcp_ops;
@@ -101,6 +117,29 @@ void hc_probe_skip(struct xlb_health *h, struct hc_target *t, int err, const cha
 void hc_reap_later(struct xlb_health *h, pid_t pid, int pidfd);
 /* True for errors that are ours, not the endpoint's. */
 bool hc_local_error(int err);
+
+/* The half-open prober, or NULL when TCP probes use connect(). */
+struct hc_syn *hc_syn_of(struct xlb_health *h);
+struct xlb_health_stats *hc_stats(struct xlb_health *h);
+
+/* From syn.c: half-open TCP probes through raw sockets (IPv4). */
+#define HC_SYN_NPORTS 8	/* source ports held, consecutive */
+struct hc_syn;
+/* 0, or a negative errno: -EPERM without CAP_NET_RAW. */
+int hc_syn_new(struct xlb_health_stats *stats, struct hc_syn **out);
+void hc_syn_free(struct hc_syn *s);
+/* The fds to watch for replies (icmp_fd -1 when there is none). */
+void hc_syn_fds(const struct hc_syn *s, int *tcp_fd, int *icmp_fd);
+uint16_t hc_syn_base_port(const struct hc_syn *s);
+/* Send the SYN. 0: in flight, t->pr.wake_us set for the resend; a positive
+ * errno: the endpoint's (no route), end the probe with it; a negative
+ * errno: ours, make this probe with connect(). */
+int hc_syn_start(struct hc_syn *s, struct hc_target *t);
+void hc_syn_resend(struct hc_syn *s, struct hc_target *t);
+/* Out of the table (every end of a half-open probe); idempotent. */
+void hc_syn_forget(struct hc_syn *s, struct hc_target *t);
+/* Drain one of the raw sockets and end the probes their replies are for. */
+void hc_syn_input(struct xlb_health *h, struct hc_syn *s, bool icmp);
 
 /* From sock.c: a non-blocking, close-on-exec socket connecting to the
  * target, in t->pr.fd and registered for events (EPOLLOUT and maybe
