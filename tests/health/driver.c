@@ -24,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -605,6 +606,279 @@ static int engine_fds(const struct srv *const *srvs, size_t nsrv, char (*snap)[1
 	return n;
 }
 
+/* ---- TCP probes: half-open and connect() */
+
+/* A listener nobody accepts on. backlog 0: its accept queue is full with
+ * one connection in it, and then the kernel drops SYNs. */
+static int deaf_listener(const char *ip, int backlog, uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	inet_pton(AF_INET, ip, &sa.sin_addr);
+	if (fd < 0 || bind(fd, (void *)&sa, sizeof(sa)) || listen(fd, backlog) ||
+	    getsockname(fd, (void *)&sa, &sl)) {
+		perror("deaf listener");
+		exit(2);
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* Connections waiting in a listener's accept queue (accepted and closed). */
+static int drain_accept(int lfd)
+{
+	int n = 0, fd;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		close(fd);
+		n++;
+	}
+	return n;
+}
+
+static struct xlb_health_stats stats_now(void)
+{
+	struct xlb_health_stats st;
+
+	xlb_health_get_stats(H, &st);
+	return st;
+}
+
+static int sh(const char *cmd)
+{
+	int rc = system(cmd);
+
+	return rc == -1 || !WIFEXITED(rc) ? -1 : WEXITSTATUS(rc);
+}
+
+/*
+ * A forged SYN-ACK to every one of the prober's source ports, from addr:port,
+ * acknowledging a sequence number no probe sent: the engine must ignore it.
+ */
+static void forge_synacks(const char *addr, uint16_t port, uint16_t first)
+{
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+	struct sockaddr_in to = { .sin_family = AF_INET };
+
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	for (int i = 0; fd >= 0 && i < 8; i++) {
+		uint8_t th[20] = { 0 };
+		uint32_t sum = 0;
+		uint8_t ph[12];
+		uint16_t c;
+
+		th[0] = port >> 8;
+		th[1] = port & 0xff;
+		th[2] = (uint8_t)((first + i) >> 8);
+		th[3] = (uint8_t)(first + i);
+		th[8] = 0x12;		/* ack 0x12345678: no probe's ISN + 1, but for 1 in 2^32 */
+		th[9] = 0x34;
+		th[10] = 0x56;
+		th[11] = 0x78;
+		th[12] = 5 << 4;
+		th[13] = 0x12;		/* SYN, ACK */
+		th[14] = 0xff;
+		inet_pton(AF_INET, addr, ph);
+		inet_pton(AF_INET, "127.0.0.1", ph + 4);
+		ph[8] = 0;
+		ph[9] = IPPROTO_TCP;
+		ph[10] = 0;
+		ph[11] = 20;
+		for (int k = 0; k < 12; k += 2)
+			sum += (uint32_t)ph[k] << 8 | ph[k + 1];
+		for (int k = 0; k < 20; k += 2)
+			sum += (uint32_t)th[k] << 8 | th[k + 1];
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		c = htons((uint16_t)~sum);
+		memcpy(th + 16, &c, 2);
+		/* From addr: the kernel picks it as the source when bound to it. */
+		{
+			struct sockaddr_in from = { .sin_family = AF_INET };
+
+			inet_pton(AF_INET, addr, &from.sin_addr);
+			bind(fd, (void *)&from, sizeof(from));
+		}
+		sendto(fd, th, sizeof(th), 0, (void *)&to, sizeof(to));
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void tcp_modes(uint16_t up_port, uint16_t closed)
+{
+	bool netns = getenv("XLB_HEALTH_NETNS") != NULL;
+	struct xlb_health_stats st0, st1;
+	struct xlb_health_report r;
+	uint16_t deaf_port, full_port, rej_port = 9;
+	int deaf, full, filler, n, err;
+	struct xlb_health_target *t;
+	char cmd[512];
+
+	check(xlb_health_half_open(H) || geteuid() != 0,
+	      "TCP probes are half-open by default when raw sockets can be had (root: %s)",
+	      xlb_health_half_open(H) ? "yes" : "no");
+	if (!xlb_health_half_open(H))
+		return;
+	deaf = deaf_listener("127.0.0.3", 4096, &deaf_port);
+	full = deaf_listener("127.0.0.4", 0, &full_port);
+	/* Refused with an ICMP error rather than a reset, as a firewall's
+	 * REJECT does: only in a namespace of our own (run.sh's unshare). */
+	if (netns) {
+		snprintf(cmd, sizeof(cmd),
+			 "nft add table ip xlbt && "
+			 "nft add chain ip xlbt out '{ type filter hook output priority 0; }' && "
+			 "nft add rule ip xlbt out ip daddr 127.0.0.5 tcp dport %u "
+			 "reject with icmp type host-unreachable && "
+			 "nft add rule ip xlbt out ip daddr 127.0.0.6 drop", rej_port);
+		check(sh(cmd) == 0, "nft: REJECT to 127.0.0.5:%u and DROP to 127.0.0.6 (own netns)",
+		      rej_port);
+	}
+
+	for (int mode = 0; mode < 2; mode++) {
+		const char *m = mode ? "connect" : "half-open";
+		char name[64], nm[32];
+
+#define N(x) (snprintf(nm, sizeof(nm), "%s-%s", m, x), nm)
+		if (mode) {
+			err = xlb_health_set_tcp_mode(H, XLB_HC_TCP_CONNECT);
+			check(!err && !xlb_health_half_open(H), "set_tcp_mode(CONNECT) (%d)", err);
+		}
+		st0 = stats_now();
+		ntg = 0;
+		t = add_target(N("up"), XLB_HC_TCP, up_port);
+		t = add_target(N("closed"), XLB_HC_TCP, closed);
+		t->spec.failure_threshold = 1;
+		t = add_target(N("deaf"), XLB_HC_TCP, deaf_port);
+		xlb_ip_parse("127.0.0.3", &t->addr);
+		t->spec.period_ms = 50;
+		for (int i = 0; i < 12; i++) {
+			snprintf(name, sizeof(name), "%s-shared-%d", m, i);
+			t = add_target(name, XLB_HC_TCP, up_port);
+			t->spec.period_ms = 20;
+		}
+		if (netns) {
+			t = add_target(N("reject"), XLB_HC_TCP, rej_port);
+			xlb_ip_parse("127.0.0.5", &t->addr);
+			t->spec.failure_threshold = 1;
+			t = add_target(N("drop"), XLB_HC_TCP, 80);
+			xlb_ip_parse("127.0.0.6", &t->addr);
+			t->spec.failure_threshold = 1;
+			t->spec.timeout_ms = 200;
+			t->spec.period_ms = 300;
+		}
+		n = ntrans;
+		err = xlb_health_set_targets(H, tg, (size_t)ntg);
+		check(!err, "%s: set_targets (%d)", m, err);
+		run_until(now_ms() + 400);
+		if (netns && !mode) {
+			/* Forged SYN-ACKs from the silent backend change nothing. */
+			forge_synacks("127.0.0.6", 80, (uint16_t)stats_now().half_open_port);
+		}
+		run_until(now_ms() + 500);
+
+		expect(N("up"), "UH", "connected");
+		expect(N("closed"), "UX", "connect: Connection refused");
+		err = get(N("closed"), &r);
+		check(!err && r.last_latency_us < 50000, "%s: a refused probe ends at once (%u us)", m,
+		      r.last_latency_us);
+		err = get(N("deaf"), &r);
+		n = drain_accept(deaf);
+		check(!err && r.verdict == XLB_HV_HEALTHY && r.probes >= 10 && r.failures == 0,
+		      "%s: a listener that never accepts is healthy (%llu probes)", m,
+		      (unsigned long long)r.probes);
+		if (mode)
+			check(n >= 10, "connect: every probe reached the application's accept queue (%d)", n);
+		else
+			check(n == 0, "half-open: no probe reached the application's accept queue (%d)", n);
+		{
+			uint64_t probes = 0, failures = 0;
+
+			for (int i = 0; i < 12; i++) {
+				snprintf(name, sizeof(name), "%s-shared-%d", m, i);
+				if (!get(name, &r)) {
+					probes += r.probes;
+					failures += r.failures;
+				}
+			}
+			check(probes >= 12 * 30 && failures == 0,
+			      "%s: 12 services sharing one endpoint, probed every 20 ms: %llu probes, "
+			      "%llu failed", m, (unsigned long long)probes,
+			      (unsigned long long)failures);
+		}
+		if (netns) {
+			expect(N("reject"), "UX", "connect: No route to host");
+			err = get(N("reject"), &r);
+			check(!err && r.last_latency_us < 50000,
+			      "%s: an ICMP error ends the probe at once, as connect() (%u us)", m,
+			      r.last_latency_us);
+			expect(N("drop"), "UX", "connect: timeout after 200 ms");
+		}
+		st1 = stats_now();
+		if (mode)
+			check(st1.half_open == st0.half_open && st1.connect > st0.connect,
+			      "connect: every probe by connect() (%llu)",
+			      (unsigned long long)(st1.connect - st0.connect));
+		else
+			check(st1.half_open > st0.half_open + 400 &&
+				      st1.connect - st0.connect < (st1.half_open - st0.half_open) / 10,
+			      "half-open: %llu probes half-open, %llu by connect() (all 8 source "
+			      "ports busy for one backend), %llu stray replies",
+			      (unsigned long long)(st1.half_open - st0.half_open),
+			      (unsigned long long)(st1.connect - st0.connect),
+			      (unsigned long long)(st1.stray - st0.stray));
+		if (netns && !mode)
+			check(st1.stray >= st0.stray + 8,
+			      "half-open: 8 forged SYN-ACKs counted stray, the silent backend still "
+			      "failed (%llu stray)", (unsigned long long)(st1.stray - st0.stray));
+		xlb_health_set_targets(H, NULL, 0);
+	}
+#undef N
+	err = xlb_health_set_tcp_mode(H, XLB_HC_TCP_HALF_OPEN);
+	check(!err && xlb_health_half_open(H), "set_tcp_mode(HALF_OPEN) again (%d)", err);
+
+	/* A lost SYN is sent again after 1 s, as connect() does: the full
+	 * listener drops the first, and has room again for the second. */
+	filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(full_port) };
+
+		inet_pton(AF_INET, "127.0.0.4", &sa.sin_addr);
+		check(filler >= 0 && !connect(filler, (void *)&sa, sizeof(sa)),
+		      "retry: the full listener's accept queue filled");
+	}
+	ntg = 0;
+	t = add_target("m-retry", XLB_HC_TCP, full_port);
+	xlb_ip_parse("127.0.0.4", &t->addr);
+	t->spec.period_ms = 2000;
+	t->spec.timeout_ms = 1900;
+	st0 = stats_now();
+	xlb_health_set_targets(H, tg, 1);
+	{
+		int64_t until = now_ms() + 2500;
+
+		while (stats_now().half_open == st0.half_open && now_ms() < until)
+			run_until(now_ms() + 5);
+	}
+	run_until(now_ms() + 300);
+	err = get("m-retry", &r);
+	check(!err && r.probes == 0, "retry: the first SYN was dropped (no result after 300 ms)");
+	n = drain_accept(full);
+	run_until(now_ms() + 1000);
+	err = get("m-retry", &r);
+	check(n == 1 && !err && r.probes == 1 && r.failures == 0 && r.last_latency_us >= 950000 &&
+		      r.last_latency_us < 1300000,
+	      "retry: the SYN sent again at 1 s was answered (latency %u us)", r.last_latency_us);
+	xlb_health_set_targets(H, NULL, 0);
+	close(filler);
+	close(full);
+	close(deaf);
+	if (netns)
+		sh("nft delete table ip xlbt");
+}
+
 int main(void)
 {
 	static char bighdr[24 * 1024];
@@ -896,6 +1170,8 @@ int main(void)
 	children(&n, &z, "", NULL);
 	check(n == 0 && z == 0, "no child left after removal (%d children, %d zombies)", n, z);
 
+	tcp_modes(tcp.port, closed);
+
 	/* Remove a running exec probe: killed and reaped. */
 	ntg = 0;
 	t = add_target("exec-running", XLB_HC_EXEC, 1);
@@ -903,11 +1179,11 @@ int main(void)
 	t->spec.period_ms = 50;
 	t->spec.timeout_ms = 20000;
 	xlb_health_set_targets(H, tg, 1);
-	run_until(4500);
+	run_until(now_ms() + 200);
 	children(&n, &z, "(sleep)", NULL);
 	check(n == 1, "exec-running: the probe's child runs (%d)", n);
 	xlb_health_set_targets(H, NULL, 0);
-	run_until(4600);
+	run_until(now_ms() + 100);
 	children(&n, &z, "", NULL);
 	check(n == 0, "exec-running: removed while running, killed and reaped (%d children)", n);
 
@@ -948,7 +1224,7 @@ int main(void)
 
 	/* Freeing with a probe running: killed and reaped too. */
 	xlb_health_set_targets(H, tg, 1);
-	run_until(4800);
+	run_until(now_ms() + 200);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, xlb_health_fd(H), NULL);
 	xlb_health_free(H);
 	children(&n, &z, "", NULL);

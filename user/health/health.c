@@ -844,6 +844,7 @@ bool xlb_health_half_open(const struct xlb_health *h)
 void xlb_health_get_stats(const struct xlb_health *h, struct xlb_health_stats *out)
 {
 	*out = h->stats;
+	out->half_open_port = h->syn ? hc_syn_base_port(h->syn) : 0;
 }
 
 int xlb_health_new(xlb_health_change_fn fn, void *arg, struct xlb_health **out)

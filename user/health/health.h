@@ -80,6 +80,7 @@ struct xlb_health_stats {
 	uint64_t half_open;	/* TCP probes made half-open */
 	uint64_t connect;	/* TCP probes made with connect() */
 	uint64_t stray;		/* raw replies that matched no probe in flight */
+	uint32_t half_open_port;	/* the first of its 8 source ports; 0: connect() */
 };
 
 int xlb_health_new(xlb_health_change_fn fn, void *arg, struct xlb_health **out);

@@ -364,14 +364,14 @@ static int send_syn(struct hc_syn *s, struct hc_target *t)
 }
 
 /* Errors of a send that are the route's, hence the endpoint's: connect()
- * fails with the same ones. Anything else is ours. */
+ * fails with the same ones (route_src() meets them first, unless the
+ * route changed since). Anything else is ours. */
 static bool endpoint_error(int err)
 {
 	switch (err) {
 	case ENETUNREACH:
 	case EHOSTUNREACH:
 	case EACCES:		/* prohibit route */
-	case EPERM:		/* a firewall's output chain */
 	case EINVAL:		/* blackhole route */
 		return true;
 	}
@@ -407,6 +407,8 @@ found:
 		return err;
 	}
 	err = send_syn(s, t);
+	if (err == -EPERM)
+		err = 0;	/* a firewall's output chain dropped it: lost, as TCP takes it */
 	if (err) {
 		hc_syn_forget(s, t);
 		if (endpoint_error(-err)) {
