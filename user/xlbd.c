@@ -57,6 +57,7 @@ static struct {
 	bool cleanup;
 	bool keep_caps;
 	double panic_threshold;
+	enum xlb_health_tcp_mode tcp_probe;
 } cfg = {
 	.state_dir = "/var/lib/xlb",
 	.pin_dir = XLB_PIN_DIR_DEFAULT,
@@ -107,6 +108,11 @@ static void usage(FILE *f)
 		"  --panic-threshold PCT     health checks: when fewer than PCT%% of a service's\n"
 		"                            endpoints are healthy, use all of them rather than\n"
 		"                            none (default 0: off)\n"
+		"  --tcp-probe auto|half-open|connect   how TCP health probes are made:\n"
+		"                            half-open sends a SYN from a raw socket and lets the\n"
+		"                            kernel reset the SYN-ACK (the backend's application\n"
+		"                            never sees it); connect does what kubelet does\n"
+		"                            (default auto: half-open when CAP_NET_RAW is held)\n"
 		"  --keep-caps               do not drop capabilities after start-up\n"
 		"  --version, --help\n");
 }
@@ -554,6 +560,7 @@ int main(int argc, char **argv)
 		{ "cleanup", no_argument, NULL, 'X' },
 		{ "keep-caps", no_argument, NULL, 'k' },
 		{ "panic-threshold", required_argument, NULL, 'P' },
+		{ "tcp-probe", required_argument, NULL, 'T' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -643,6 +650,19 @@ int main(int argc, char **argv)
 			cfg.panic_threshold = v / 100.0;
 			break;
 		}
+		case 'T':
+			if (!strcmp(optarg, "auto")) {
+				cfg.tcp_probe = XLB_HC_TCP_AUTO;
+			} else if (!strcmp(optarg, "half-open")) {
+				cfg.tcp_probe = XLB_HC_TCP_HALF_OPEN;
+			} else if (!strcmp(optarg, "connect")) {
+				cfg.tcp_probe = XLB_HC_TCP_CONNECT;
+			} else {
+				fprintf(stderr, "xlbd: --tcp-probe: expected auto, half-open or connect, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'k':
 			cfg.keep_caps = true;
 			break;
@@ -702,9 +722,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	publish_ifaces();
-	ret = xlb_healthwire_new(d.core, cfg.panic_threshold, &d.hw);
+	ret = xlb_healthwire_new(d.core, cfg.panic_threshold, cfg.tcp_probe, &d.hw);
 	if (ret) {
-		pr_err("health checks: %s", strerror(-ret));
+		pr_err("health checks: %s%s", strerror(-ret),
+		       ret == -EPERM && cfg.tcp_probe == XLB_HC_TCP_HALF_OPEN
+			       ? " (--tcp-probe half-open needs CAP_NET_RAW)" : "");
 		goto out;
 	}
 

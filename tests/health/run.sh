@@ -4,7 +4,9 @@
 #
 #   tests/health/run.sh                 run the tests (a few seconds)
 #   tests/health/run.sh bench [N ...]   the benchmark, not part of the tests:
-#                                       N TCP targets at a 1 s period (default 1000 10000)
+#                                       N TCP targets at a 1 s period on lab
+#                                       backends (default 1000 10000); root.
+#                                       BENCH_SECS: seconds measured per mode (10)
 #
 # SAN=1 builds with ASan+UBSan; BUILD (default: build) holds the binaries;
 # V=1 shows the engine's log.
@@ -21,6 +23,39 @@ if [ "${SAN:-0}" = 1 ]; then
 fi
 # The engine and what it uses: logging, addresses, the hash table.
 srcs=(user/health/*.c user/log.c user/model/model.c user/util/htab.c user/util/errmsg.c)
+
+# The bench's lab: xlbh-node, where the engine runs, and four backends
+# xlbh-be1..4 on a veth each, with 25 addresses each (10.77.B.1-25).
+NBE=4
+lab_down() {
+	for ns in xlbh-node $(seq -f xlbh-be%g 1 $NBE); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+# Each backend address a /32 of its own, so the bench can remove one
+# (removing a subnet's primary address takes its secondaries with it).
+lab_addr() {
+	for b in $(seq 1 $NBE); do
+		for a in $(seq 1 25); do
+			echo "addr replace 10.77.$b.$a/32 dev eth0"
+		done | ip -n "xlbh-be$b" -batch -
+	done
+}
+lab_up() {
+	lab_down
+	ip netns add xlbh-node
+	ip -n xlbh-node link set lo up
+	for b in $(seq 1 $NBE); do
+		ip netns add "xlbh-be$b"
+		ip -n "xlbh-be$b" link set lo up
+		ip link add "be$b" netns xlbh-node type veth peer name eth0 netns "xlbh-be$b"
+		ip -n xlbh-node addr add "10.77.$b.254/24" dev "be$b"
+		ip -n xlbh-node link set "be$b" up
+		ip -n "xlbh-be$b" addr add "10.77.$b.200/24" dev eth0
+		ip -n "xlbh-be$b" link set eth0 up
+	done
+	lab_addr
+}
 
 build() {
 	$CC $CFLAGS "tests/health/$1.c" "${srcs[@]}" -o "$out/$1"
@@ -40,8 +75,15 @@ bench)
 	shift
 	build bench
 	[ $# -gt 0 ] || set -- 1000 10000
+	if [ "$(id -u)" != 0 ]; then
+		echo "health bench: needs root (network namespaces)" >&2
+		exit 2
+	fi
+	lab_up
+	trap lab_down EXIT
 	for n in "$@"; do
-		"$out/bench" "$n"
+		nsenter --net=/run/netns/xlbh-node "$out/bench" "$n" "${BENCH_SECS:-10}"
+		lab_addr	# the bench removed one address
 	done
 	;;
 *)

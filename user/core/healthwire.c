@@ -432,7 +432,7 @@ static const struct xlb_health_source source_ops = {
 };
 
 int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
-		       struct xlb_healthwire **out)
+		       enum xlb_health_tcp_mode tcp_mode, struct xlb_healthwire **out)
 {
 	struct xlb_healthwire *w = calloc(1, sizeof(*w));
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -453,6 +453,8 @@ int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
 		goto fail;
 	}
 	ret = xlb_health_new(on_change, w, &w->engine);
+	if (!ret && tcp_mode != XLB_HC_TCP_AUTO)
+		ret = xlb_health_set_tcp_mode(w->engine, tcp_mode);
 	if (ret)
 		goto fail;
 	ev.data.fd = w->evfd;

@@ -14,12 +14,14 @@
 #define XLB_HEALTHWIRE_H
 
 #include "core.h"
+#include "health/health.h"
 
 struct xlb_healthwire;
 
-/* panic_threshold: share in [0, 1]; 0 = panic mode off. */
+/* panic_threshold: share in [0, 1]; 0 = panic mode off. tcp_mode: how TCP
+ * probes are made (health.h); -EPERM when HALF_OPEN cannot be had. */
 int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
-		       struct xlb_healthwire **out);
+		       enum xlb_health_tcp_mode tcp_mode, struct xlb_healthwire **out);
 /* Readable when xlb_healthwire_dispatch() has work (probes, or targets to
  * refresh after a desired-state change). */
 int xlb_healthwire_fd(struct xlb_healthwire *w);

@@ -199,16 +199,25 @@ static int64_t start_time(int64_t due, int64_t period)
 	return (due + grid - 1) / grid * grid;
 }
 
-/* The schedule keeps its phase: the next probe is due one period after
- * the last one was due, skipping the periods a slow probe overran (as
- * kubelet's ticker drops ticks). */
+/*
+ * The schedule keeps its phase: the next probe is due one period after the
+ * last one was due. A probe that overran its period is followed at once by
+ * one more, and the periods after that are skipped: kubelet's worker reads
+ * a Go time.Ticker, whose channel keeps one tick and drops the rest. So a
+ * backend that stopped answering is probed back to back when the timeout
+ * equals the period, and is detected within period x failureThreshold +
+ * one period.
+ */
 static void schedule_next(struct xlb_health *h, struct hc_target *t)
 {
 	int64_t period = (int64_t)hc_spec(t)->period_ms * 1000;
 	int64_t now = now_us(), next = t->due_us + period;
 
-	if (next <= now)
-		next += ((now - next) / period + 1) * period;
+	if (next <= now) {
+		t->due_us = next + (now - next) / period * period;	/* the kept tick */
+		xlb_timerheap_set(&h->heap, &t->tm, now);
+		return;
+	}
 	t->due_us = next;
 	xlb_timerheap_set(&h->heap, &t->tm, start_time(next, period));	/* queued: cannot fail */
 }

@@ -304,10 +304,14 @@ static uint16_t fold(uint32_t sum)
 static int route_src(struct hc_syn *s, struct hc_target *t, uint32_t daddr, int64_t now)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
 	socklen_t sl = sizeof(sa);
 
 	if (t->src4_us && now - t->src4_us < SRC_TTL_US && (t->st.last_ok || !t->st.run))
 		return 0;
+	/* Disconnected first: a connected UDP socket keeps the source
+	 * address of its first connect(). */
+	connect(s->udp_fd, (const struct sockaddr *)&unspec, sizeof(unspec));
 	sa.sin_addr.s_addr = daddr;
 	if (connect(s->udp_fd, (struct sockaddr *)&sa, sizeof(sa)))
 		return errno;
