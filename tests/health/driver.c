@@ -712,6 +712,7 @@ static void tcp_modes(uint16_t up_port, uint16_t closed)
 	bool netns = getenv("XLB_HEALTH_NETNS") != NULL;
 	struct xlb_health_stats st0, st1;
 	struct xlb_health_report r;
+	int64_t set_at;
 	uint16_t deaf_port, full_port, rej_port = 9;
 	int deaf, full, filler, n, err;
 	struct xlb_health_target *t;
@@ -768,8 +769,14 @@ static void tcp_modes(uint16_t up_port, uint16_t closed)
 			t->spec.failure_threshold = 1;
 			t->spec.timeout_ms = 200;
 			t->spec.period_ms = 300;
+			/* Timeout = period: probed back to back once silent. */
+			t = add_target(N("drop-b2b"), XLB_HC_TCP, 81);
+			xlb_ip_parse("127.0.0.6", &t->addr);
+			t->spec.timeout_ms = 200;
+			t->spec.period_ms = 200;
 		}
 		n = ntrans;
+		set_at = now_ms();
 		err = xlb_health_set_targets(H, tg, (size_t)ntg);
 		check(!err, "%s: set_targets (%d)", m, err);
 		run_until(now_ms() + 400);
@@ -815,6 +822,15 @@ static void tcp_modes(uint16_t up_port, uint16_t closed)
 			      "%s: an ICMP error ends the probe at once, as connect() (%u us)", m,
 			      r.last_latency_us);
 			expect(N("drop"), "UX", "connect: timeout after 200 ms");
+			{
+				const struct trans *x = nth(N("drop-b2b"), 0);
+
+				check(x && x->now == XLB_HV_UNHEALTHY && x->at_ms - set_at >= 600 &&
+					      x->at_ms - set_at <= 200 + 600 + 60,
+				      "%s: a silent backend, timeout = period = 200 ms, threshold 3: "
+				      "unhealthy %lld ms after the start (first probe within 200 ms, "
+				      "then 3 back to back)", m, x ? (long long)(x->at_ms - set_at) : -1LL);
+			}
 		}
 		st1 = stats_now();
 		if (mode)
@@ -1051,8 +1067,9 @@ int main(void)
 	      "http-silent: never more than one probe in flight (timeout 250 ms > period 100 ms): "
 	      "at most %d open at once", silent.max_alive);
 	err = get("http-silent", &r);
-	check(!err && r.probes >= 3 && r.probes <= 6,
-	      "http-silent: probes skip the periods a running probe overran (%llu in 1.5 s)",
+	check(!err && r.probes >= 5 && r.probes <= 6,
+	      "http-silent: a probe that overran its period is followed at once by the next, "
+	      "not by one per period (%llu in 1.5 s at timeout 250 ms, period 100 ms)",
 	      (unsigned long long)r.probes);
 	expect("http-body-ok", "UH", "body matched");
 	expect("http-body-missing", "UX", "body does not contain \"nope\"");
