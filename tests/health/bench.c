@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -217,6 +218,33 @@ static void run(struct xlb_health *h, int ep, int64_t until_us)
 	}
 }
 
+/* The kernel's floor for a connect() probe: the same probes to the same
+ * backends one at a time with no engine (socket, SO_LINGER, connect, poll,
+ * close). CPU us per probe. */
+static double connect_floor_us(const struct xlb_health_target *t, size_t n, int count)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct rusage a, b;
+
+	getrusage(RUSAGE_SELF, &a);
+	for (int i = 0; i < count; i++) {
+		const struct xlb_health_target *x = &t[(size_t)i * 7919 % n];
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)x->port) };
+		struct pollfd p;
+		int fd;
+
+		memcpy(&sa.sin_addr, x->addr.addr.a8, 4);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		poll(&p, 1, 1000);
+		close(fd);
+	}
+	getrusage(RUSAGE_SELF, &b);
+	return (cpu_s(&b) - cpu_s(&a)) * 1e6 / count;
+}
+
 struct load {
 	double rate, cpu, user, sys;
 	uint64_t failed;
@@ -372,10 +400,13 @@ int main(int argc, char **argv)
 	xlb_health_set_tcp_mode(h, XLB_HC_TCP_CONNECT);
 	conn = measure(h, ep, t, n, secs);
 	print_load("connect() (kubelet's way)", &conn);
-	printf("  ratio half-open / connect(): CPU per probe %.2f; target 10,000 probes/s under 10%% "
-	       "of one core: %.1f%% at this rate, %.1f%% scaled to 10,000/s\n",
-	       (half.cpu / half.rate) / (conn.cpu / conn.rate), 100 * half.cpu,
-	       100 * half.cpu / half.rate * 10000);
+	printf("  ratio half-open / connect(): CPU per probe %.2f\n",
+	       (half.cpu / half.rate) / (conn.cpu / conn.rate));
+	if (half.rate >= 9900)
+		printf("  target, 10,000 probes/s under 10%% of one core: %s (%.1f%%)\n",
+		       half.cpu < 0.10 ? "met" : "NOT met", 100 * half.cpu);
+	printf("  kernel floor of a connect() probe (same backends, one at a time, no engine): "
+	       "%.2f us/probe\n", connect_floor_us(t, n, 20000));
 	ok = !half.failed && !conn.failed;
 
 	/* Detection, half-open again. */
