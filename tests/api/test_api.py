@@ -238,6 +238,8 @@ def test_status(stub, d):
     r = stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT)
     check(r.dataplane in ("xdp", "ipvs"), "GetStatus names the dataplane", repr(r.dataplane))
     check(len(r.counters) > 0 and "rx" in r.counters, "GetStatus has the datapath counters")
+    check(r.health_tcp_probe == "half-open",
+          "GetStatus: TCP probes are half-open (xlbd runs as root)", repr(r.health_tcp_probe))
 
 
 def test_socket(d):

@@ -224,10 +224,62 @@ def case_panic(d):
         C.fmt(r["counts"]))
 
 
+def case_tcp_modes(d):
+    """A TCP probe drops a stopped backend and takes it back, half-open (the
+    default) and with --tcp-probe connect; the verdicts are the same."""
+    grpc, m, g = D.pb()
+    out = []
+    try:
+        for mode, vip in (("half-open", "10.96.0.35"), ("connect", "10.96.0.36")):
+            d.stop()
+            d.extra = [] if mode == "half-open" else ["--tcp-probe", "connect"]
+            with open(D.LOG) as f:
+                log_start = len(f.read())
+            d.start()
+            with open(D.LOG) as f:
+                log = f.read()[log_start:]
+            said = "TCP probes are half-open" in log
+            if said != (mode == "half-open"):
+                raise Fail("%s: xlbd log %s 'TCP probes are half-open'"
+                           % (mode, "says" if said else "lacks"))
+            hc = m.HealthCheck(kind=m.HealthCheck.TCP_CONNECT, period_ms=PERIOD_MS,
+                               timeout_ms=200, failure_threshold=FAIL_N)
+            name = "lab/h-tcp-%s:http" % mode
+            upsert(svc(m, name, vip, hc))
+            wait_until("all three healthy",
+                       lambda: all(e.health == "healthy" for e in list_eps(name).values()), 5)
+            t0 = time.monotonic()
+            stop_backend(1)
+            try:
+                t_gone = wait_until("be1 out of the datapath",
+                                    lambda: not list_eps(name)["10.20.1.2"].in_datapath,
+                                    WINDOW + 2)
+                e1 = list_eps(name)["10.20.1.2"]
+                if "Connection refused" not in e1.last_probe_result:
+                    raise Fail("%s: be1's last result %r" % (mode, e1.last_probe_result))
+                time.sleep(max(0.0, t0 + WINDOW - time.monotonic()))
+                r = C.tcp("xlb-client", vip + ":80", 30)
+                D.need_only(r, ["be2", "be3"], "%s: after be1 stopped" % mode)
+            finally:
+                start_backend(1)
+            t1 = time.monotonic()
+            t_back = wait_until("be1 back", lambda: list_eps(name)["10.20.1.2"].in_datapath,
+                                PERIOD_MS * (SUCC_N + 2) / 1000.0 + 2)
+            out.append("%s: out after %.2fs (bound %.1fs), back after %.2fs"
+                       % (mode, t_gone - t0, WINDOW, t_back - t1))
+    finally:
+        d.stop()
+        d.extra = []
+        d.start()
+    return "; ".join(out)
+
+
 CASES = [
     ("HTTP probe: stopped backend leaves within the window, comes back, healthy flows unbroken",
      case_http_down_up),
     ("HTTP 500 dropped by an HTTP probe, kept by a TCP probe", case_http500_vs_tcp),
+    ("TCP probe, half-open and connect(): stopped backend leaves within the window, comes back",
+     case_tcp_modes),
     ("hung exec probe killed at its timeout", case_exec_timeout),
     ("panic mode: too few healthy, use them all", case_panic),
 ]

@@ -408,6 +408,7 @@ static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 	r->started_unix_ms = st->started_ms;
 	if (!dup_str(&r->dataplane, st->dataplane, sizeof(st->dataplane)) ||
 	    !dup_str(&r->dataplane_reason, st->dataplane_reason, sizeof(st->dataplane_reason)) ||
+	    !dup_str(&r->health_tcp_probe, st->health_tcp_probe, sizeof(st->health_tcp_probe)) ||
 	    !dup_cstr(&r->xlbd_version, ctx->version ? ctx->version : "unknown"))
 		goto nomem;
 	if (st->n_interfaces) {

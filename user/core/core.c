@@ -715,6 +715,9 @@ int xlb_core_status(struct xlb_core *c, struct xlb_core_status *out)
 	pthread_mutex_lock(&c->lock);
 	snprintf(out->dataplane, sizeof(out->dataplane), "%s", c->dp_name);
 	snprintf(out->dataplane_reason, sizeof(out->dataplane_reason), "%s", c->dp_reason);
+	if (c->hs && c->hs->tcp_probe)
+		snprintf(out->health_tcp_probe, sizeof(out->health_tcp_probe), "%s",
+			 c->hs->tcp_probe(c->hs_arg));
 	out->n_interfaces = c->n_ifaces;
 	memcpy(out->interfaces, c->ifaces, sizeof(out->interfaces));
 	out->services = (uint32_t)xlb_state_count(c->st);

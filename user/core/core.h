@@ -55,6 +55,7 @@ struct xlb_service_status {
 struct xlb_core_status {
 	char dataplane[16];		/* "xdp" | "ipvs" */
 	char dataplane_reason[256];
+	char health_tcp_probe[16];	/* "half-open" | "connect"; "" without health checks */
 	char interfaces[64][16];
 	size_t n_interfaces;
 	uint32_t services, endpoints;

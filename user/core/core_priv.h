@@ -25,6 +25,8 @@ struct xlb_health_source {
 	void (*report)(void *arg, const char *service, const struct xlb_endpoint *ep,
 		       struct xlb_endpoint_status *st);
 	bool (*panic)(void *arg, const char *service);
+	/* how TCP probes are made: "half-open" | "connect" */
+	const char *(*tcp_probe)(void *arg);
 };
 
 /* ops NULL: no health checking (every endpoint unchecked and usable). */

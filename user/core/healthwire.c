@@ -27,6 +27,7 @@ struct svc_health {
 struct xlb_healthwire {
 	struct xlb_core *core;
 	double panic_threshold;
+	bool half_open;			/* TCP probes: fixed at start */
 	pthread_mutex_t lock;		/* engine, targets, svcs */
 	struct xlb_health *engine;
 	int epfd, evfd;
@@ -425,10 +426,18 @@ int xlb_healthwire_fd(struct xlb_healthwire *w)
 	return w->epfd;
 }
 
+static const char *src_tcp_probe(void *arg)
+{
+	struct xlb_healthwire *w = arg;
+
+	return w->half_open ? "half-open" : "connect";
+}
+
 static const struct xlb_health_source source_ops = {
 	.usable = src_usable,
 	.report = src_report,
 	.panic = src_panic,
+	.tcp_probe = src_tcp_probe,
 };
 
 int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
@@ -457,6 +466,18 @@ int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
 		ret = xlb_health_set_tcp_mode(w->engine, tcp_mode);
 	if (ret)
 		goto fail;
+	w->half_open = xlb_health_half_open(w->engine);
+	if (w->half_open) {
+		struct xlb_health_stats hs;
+
+		xlb_health_get_stats(w->engine, &hs);
+		pr_info("health: TCP probes are half-open (a raw socket; source ports %u-%u held)",
+			hs.half_open_port, hs.half_open_port + XLB_HEALTH_SYN_PORTS - 1);
+	} else {
+		pr_info("health: TCP probes use connect()%s",
+			tcp_mode == XLB_HC_TCP_CONNECT ? " (--tcp-probe connect)"
+						       : ": no raw socket (CAP_NET_RAW?)");
+	}
 	ev.data.fd = w->evfd;
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
 	ev.data.fd = xlb_health_fd(w->engine);

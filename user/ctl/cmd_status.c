@@ -45,6 +45,8 @@ int do_status(struct ctl *c)
 	for (size_t i = 0; i < st->n_interfaces; i++)
 		printf("%s%s", i ? ", " : "", st->interfaces[i]);
 	printf("%s\n", st->n_interfaces ? "" : "none");
+	if (st->health_tcp_probe && st->health_tcp_probe[0])
+		printf("tcp probes:  %s\n", st->health_tcp_probe);
 	printf("services:    %u\n", st->services);
 	printf("endpoints:   %u\n", st->endpoints);
 	printf("version:     %" PRIu64 "\n", st->version);

@@ -800,8 +800,8 @@ static int syn_open(struct xlb_health *h)
 		return err;
 	}
 	h->syn = s;
-	pr_info("health: TCP probes are half-open (raw socket, source ports %u-%u)",
-		hc_syn_base_port(s), hc_syn_base_port(s) + HC_SYN_NPORTS - 1);
+	pr_debug("health: half-open prober: raw socket, source ports %u-%u",
+		 hc_syn_base_port(s), hc_syn_base_port(s) + HC_SYN_NPORTS - 1);
 	return 0;
 }
 
@@ -836,7 +836,7 @@ int xlb_health_set_tcp_mode(struct xlb_health *h, enum xlb_health_tcp_mode mode)
 		if (err && mode == XLB_HC_TCP_HALF_OPEN)
 			return err;
 		if (err)
-			pr_info("health: TCP probes use connect(): no raw socket: %s", strerror(-err));
+			pr_debug("health: no raw socket for half-open probes: %s", strerror(-err));
 		break;
 	default:
 		return -EINVAL;

@@ -80,8 +80,9 @@ struct xlb_health_stats {
 	uint64_t half_open;	/* TCP probes made half-open */
 	uint64_t connect;	/* TCP probes made with connect() */
 	uint64_t stray;		/* raw replies that matched no probe in flight */
-	uint32_t half_open_port;	/* the first of its 8 source ports; 0: connect() */
+	uint32_t half_open_port;	/* the first of its source ports; 0: connect() */
 };
+#define XLB_HEALTH_SYN_PORTS 8	/* consecutive source ports of half-open probes */
 
 int xlb_health_new(xlb_health_change_fn fn, void *arg, struct xlb_health **out);
 /* An epoll fd: readable when xlb_health_dispatch() has work. */

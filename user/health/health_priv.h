@@ -123,7 +123,7 @@ struct hc_syn *hc_syn_of(struct xlb_health *h);
 struct xlb_health_stats *hc_stats(struct xlb_health *h);
 
 /* From syn.c: half-open TCP probes through raw sockets (IPv4). */
-#define HC_SYN_NPORTS 8	/* source ports held, consecutive */
+#define HC_SYN_NPORTS XLB_HEALTH_SYN_PORTS
 struct hc_syn;
 /* 0, or a negative errno: -EPERM without CAP_NET_RAW. */
 int hc_syn_new(struct xlb_health_stats *stats, struct hc_syn **out);
