@@ -107,6 +107,23 @@ t_help() {
 }
 check "xlbctl --help lists every command, the global options and exit codes" t_help
 
+# xlbd's own flags: a bad value is refused before anything is touched.
+t_xlbd_flags() {
+	local args
+	[ -x "$XLBD" ] || { echo "$XLBD not built"; return 1; }
+	for args in "--tcp-probe bogus|--tcp-probe: expected auto, half-open or connect" \
+		"--panic-threshold 150|--panic-threshold: expected a percentage"; do
+		# shellcheck disable=SC2086
+		timeout 10 "$XLBD" ${args%%|*} --state-dir "$TMP/never" >"$OUT" 2>"$ERR"
+		rc=$?
+		want_rc 2 && want_err "${args#*|}" || return 1
+		[ ! -e "$TMP/never" ] || { echo "${args%%|*}: state dir created"; return 1; }
+	done
+	timeout 10 "$XLBD" --help >"$OUT" 2>&1
+	want_out '--tcp-probe auto\|half-open\|connect'
+}
+check "xlbd refuses a bad --tcp-probe or --panic-threshold (exit 2, the flag named, nothing created)" t_xlbd_flags
+
 t_cmd_help() {
 	local cmd
 	for cmd in apply delete "get services" "get endpoints" status stats "conntrack list" \
