@@ -155,13 +155,13 @@ static int filter_icmp(int fd, uint16_t base)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 6),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 13, 0),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 14, 0),
 		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
 		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),			/* ICMP type */
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3, 1, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 11, 0, 9),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 11, 0, 10),
 		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8 + 9),		/* quoted protocol */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 7),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 8),
 		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 8),			/* quoted IHL */
 		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf),
 		BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 2),
