@@ -653,6 +653,16 @@ static int sh(const char *cmd)
 	return rc == -1 || !WIFEXITED(rc) ? -1 : WEXITSTATUS(rc);
 }
 
+/* The Internet checksum (RFC 1071) of n bytes, on top of sum; network order. */
+static uint16_t inet_csum(const uint8_t *p, size_t n, uint32_t sum)
+{
+	for (size_t k = 0; k + 1 < n; k += 2)
+		sum += (uint32_t)p[k] << 8 | p[k + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
 /* count ICMP echo requests to 127.0.0.1 (and so as many replies). */
 static void pings(int count)
 {
@@ -662,15 +672,10 @@ static void pings(int count)
 	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
 	for (int i = 0; fd >= 0 && i < count; i++) {
 		uint8_t m[64] = { 8, 0 };	/* echo request, 56 bytes of zeros */
-		uint32_t sum = 0;
 		uint16_t c;
 
 		m[6] = (uint8_t)i;
-		for (size_t k = 0; k < sizeof(m); k += 2)
-			sum += (uint32_t)m[k] << 8 | m[k + 1];
-		while (sum >> 16)
-			sum = (sum & 0xffff) + (sum >> 16);
-		c = htons((uint16_t)~sum);
+		c = inet_csum(m, sizeof(m), 0);
 		memcpy(m + 2, &c, 2);
 		sendto(fd, m, sizeof(m), 0, (void *)&to, sizeof(to));
 	}
@@ -690,7 +695,6 @@ static void forge_synacks(const char *addr, uint16_t port, uint16_t first)
 	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
 	for (int i = 0; fd >= 0 && i < 8; i++) {
 		uint8_t th[20] = { 0 };
-		uint32_t sum = 0;
 		uint8_t ph[12];
 		uint16_t c;
 
@@ -711,13 +715,13 @@ static void forge_synacks(const char *addr, uint16_t port, uint16_t first)
 		ph[9] = IPPROTO_TCP;
 		ph[10] = 0;
 		ph[11] = 20;
-		for (int k = 0; k < 12; k += 2)
-			sum += (uint32_t)ph[k] << 8 | ph[k + 1];
-		for (int k = 0; k < 20; k += 2)
-			sum += (uint32_t)th[k] << 8 | th[k + 1];
-		while (sum >> 16)
-			sum = (sum & 0xffff) + (sum >> 16);
-		c = htons((uint16_t)~sum);
+		{
+			uint8_t both[32];
+
+			memcpy(both, ph, 12);
+			memcpy(both + 12, th, 20);
+			c = inet_csum(both, sizeof(both), 0);
+		}
 		memcpy(th + 16, &c, 2);
 		/* From addr: the kernel picks it as the source when bound to it. */
 		{

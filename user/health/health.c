@@ -81,7 +81,7 @@ struct xlb_health {
 	struct xlb_health_stats stats;
 };
 
-static int64_t now_us(void)
+int64_t hc_now_us(void)
 {
 	struct timespec ts;
 
@@ -97,13 +97,21 @@ static int64_t realtime_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* xorshift64* (Vigna 2016): jitter only, no need for more. */
-static uint64_t rng_next(struct xlb_health *h)
+/* xorshift64* (Vigna 2016): jitter and sequence numbers an off-path host
+ * cannot see, no need for more. */
+uint64_t hc_rng_next(uint64_t *s)
 {
-	h->rng ^= h->rng >> 12;
-	h->rng ^= h->rng << 25;
-	h->rng ^= h->rng >> 27;
-	return h->rng * 0x2545f4914f6cdd1dULL;
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dULL;
+}
+
+void hc_rng_seed(uint64_t *s)
+{
+	if (getrandom(s, sizeof(*s), GRND_NONBLOCK) != sizeof(*s))
+		*s = (uint64_t)hc_now_us() ^ ((uint64_t)getpid() << 32);
+	*s |= 1;	/* xorshift must not start at 0 */
 }
 
 /* epoll_data: slot (24 bits) | event kind (8) | probe seq (32). */
@@ -211,7 +219,7 @@ static int64_t start_time(int64_t due, int64_t period)
 static void schedule_next(struct xlb_health *h, struct hc_target *t)
 {
 	int64_t period = (int64_t)hc_spec(t)->period_ms * 1000;
-	int64_t now = now_us(), next = t->due_us + period;
+	int64_t now = hc_now_us(), next = t->due_us + period;
 
 	if (next <= now) {
 		t->due_us = next + (now - next) / period * period;	/* the kept tick */
@@ -259,7 +267,7 @@ void hc_probe_done(struct xlb_health *h, struct hc_target *t, bool ok, const cha
 {
 	const struct xlb_health_spec *spec = hc_spec(t);
 	enum xlb_health_verdict old = t->st.verdict;
-	int64_t lat = now_us() - t->pr.start_us;
+	int64_t lat = hc_now_us() - t->pr.start_us;
 	char result[384], why[448], ep[XLB_IP_STRLEN + 8];
 	va_list ap;
 	size_t n;
@@ -291,7 +299,7 @@ void hc_probe_done(struct xlb_health *h, struct hc_target *t, bool ok, const cha
 
 void hc_probe_skip(struct xlb_health *h, struct hc_target *t, int err, const char *what)
 {
-	int64_t now = now_us();
+	int64_t now = hc_now_us();
 	char ep[XLB_IP_STRLEN + 8];
 
 	probe_release(h, t);
@@ -305,11 +313,16 @@ void hc_probe_skip(struct xlb_health *h, struct hc_target *t, int err, const cha
 	schedule_next(h, t);
 }
 
+static int64_t probe_timeout_at(const struct hc_target *t)
+{
+	return t->pr.start_us + (int64_t)hc_spec(t)->timeout_ms * 1000;
+}
+
 /* A running probe's next deadline: its timeout, or the checker's wake-up
  * if that comes first. */
 static void arm_probe(struct xlb_health *h, struct hc_target *t)
 {
-	int64_t deadline = t->pr.start_us + (int64_t)hc_spec(t)->timeout_ms * 1000;
+	int64_t deadline = probe_timeout_at(t);
 
 	if (t->pr.wake_us && t->pr.wake_us < deadline)
 		deadline = t->pr.wake_us;
@@ -324,7 +337,7 @@ static void probe_start(struct xlb_health *h, struct hc_target *t)
 		h->seq = 1;	/* 0 means "no probe" */
 	seq = h->seq;
 	t->pr.seq = seq;
-	t->pr.start_us = now_us();
+	t->pr.start_us = hc_now_us();
 	t->pr.phase = t->svc->ops->name;
 	t->svc->ops->start(h, t);
 	if (t->pr.seq == seq)
@@ -608,8 +621,8 @@ int xlb_health_set_targets(struct xlb_health *h, const struct xlb_health_target 
 		/* kubelet (prober/worker.go) also starts each worker after a
 		 * random part of its period, so a restart does not fire every
 		 * probe at once. */
-		t->due_us = now_us() + (int64_t)spec->initial_delay_ms * 1000 +
-			    (int64_t)(rng_next(h) % (uint64_t)period);
+		t->due_us = hc_now_us() + (int64_t)spec->initial_delay_ms * 1000 +
+			    (int64_t)(hc_rng_next(&h->rng) % (uint64_t)period);
 		xlb_timerheap_set(&h->heap, &t->tm, start_time(t->due_us, period));	/* reserved */
 	}
 	nfresh = 0;
@@ -687,7 +700,7 @@ static void handle_event(struct xlb_health *h, const struct epoll_event *e)
  * daemon straight back. */
 static void run_timers(struct xlb_health *h)
 {
-	int64_t now = now_us();
+	int64_t now = hc_now_us();
 	struct xlb_timer *tm;
 	int budget = TIMERS_PER_DISPATCH;
 
@@ -696,8 +709,7 @@ static void run_timers(struct xlb_health *h)
 
 		if (!t->pr.seq) {
 			probe_start(h, t);
-		} else if (t->pr.wake_us && t->pr.wake_us < t->pr.start_us +
-				(int64_t)hc_spec(t)->timeout_ms * 1000) {
+		} else if (t->pr.wake_us && t->pr.wake_us < probe_timeout_at(t)) {
 			t->svc->ops->wake(h, t);
 			if (t->pr.seq)
 				arm_probe(h, t);
@@ -814,7 +826,7 @@ static void syn_drop_inflight(struct xlb_health *h)
 
 		if (t && t->pr.seq && t->pr.syn.sport) {
 			probe_release(h, t);
-			xlb_timerheap_set(&h->heap, &t->tm, now_us());
+			xlb_timerheap_set(&h->heap, &t->tm, hc_now_us());
 		}
 	}
 }
@@ -869,9 +881,7 @@ int xlb_health_new(xlb_health_change_fn fn, void *arg, struct xlb_health **out)
 	xlb_htab_init(&h->targets);
 	xlb_htab_init(&h->svcs);
 	xlb_timerheap_init(&h->heap);
-	if (getrandom(&h->rng, sizeof(h->rng), GRND_NONBLOCK) != sizeof(h->rng))
-		h->rng = (uint64_t)now_us() ^ ((uint64_t)getpid() << 32);
-	h->rng |= 1;	/* xorshift must not start at 0 */
+	hc_rng_seed(&h->rng);
 
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (h->epfd < 0) {
@@ -906,14 +916,14 @@ fail:
  * die at once (SIGKILL waits for an uninterruptible sleep to end). */
 static void reap_all(struct xlb_health *h)
 {
-	int64_t deadline = now_us() + REAP_WAIT_MS * 1000;
+	int64_t deadline = hc_now_us() + REAP_WAIT_MS * 1000;
 
 	for (size_t i = 0; i < h->nreap; i++) {
 		struct hc_reap *r = &h->reap[i];
 		struct pollfd p = { .fd = r->pidfd, .events = POLLIN };
 		int64_t left;
 
-		while (!try_reap(r->pid) && (left = deadline - now_us()) > 0)
+		while (!try_reap(r->pid) && (left = deadline - hc_now_us()) > 0)
 			poll(&p, 1, (int)(left / 1000) + 1);
 		if (!try_reap(r->pid))
 			pr_warn("health: pid %d did not exit after SIGKILL; left to init", (int)r->pid);

@@ -118,6 +118,12 @@ void hc_reap_later(struct xlb_health *h, pid_t pid, int pidfd);
 /* True for errors that are ours, not the endpoint's. */
 bool hc_local_error(int err);
 
+/* CLOCK_MONOTONIC in microseconds. */
+int64_t hc_now_us(void);
+/* xorshift64*: seeded from getrandom(), never 0. */
+void hc_rng_seed(uint64_t *state);
+uint64_t hc_rng_next(uint64_t *state);
+
 /* The half-open prober, or NULL when TCP probes use connect(). */
 struct hc_syn *hc_syn_of(struct xlb_health *h);
 struct xlb_health_stats *hc_stats(struct xlb_health *h);
@@ -154,6 +160,8 @@ int hc_sock_connect(struct xlb_health *h, struct hc_target *t, uint32_t events);
 bool hc_sock_self(struct hc_target *t, int fd);
 /* The socket's pending error (SO_ERROR), as a negative errno, or 0. */
 int hc_sock_error(int fd);
+/* The kernel's ephemeral port range (read once; its default if unreadable). */
+void hc_port_range(uint32_t *lo, uint32_t *hi);
 /* "10.0.0.1:80" / "[fd00::1]:80" */
 const char *hc_endpoint_str(const struct hc_target *t, uint32_t port, char *buf, size_t len);
 

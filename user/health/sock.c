@@ -73,8 +73,7 @@ int hc_sock_error(int fd)
 	return -soerr;
 }
 
-/* The ephemeral port range, read once; the kernel's default if unreadable. */
-static void port_range(uint32_t *lo, uint32_t *hi)
+void hc_port_range(uint32_t *lo, uint32_t *hi)
 {
 	static uint32_t l, h;
 	FILE *f;
@@ -84,7 +83,7 @@ static void port_range(uint32_t *lo, uint32_t *hi)
 
 		f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
 		if (f) {
-			if (fscanf(f, "%u %u", &a, &b) != 2 || !a || a > b)
+			if (fscanf(f, "%u %u", &a, &b) != 2 || !a || a > b || b > 65535)
 				a = 32768, b = 60999;
 			fclose(f);
 		}
@@ -103,7 +102,7 @@ bool hc_sock_self(struct hc_target *t, int fd)
 
 	/* Only a port the kernel could hand out as our source port can
 	 * meet itself: skip the syscall for every other one. */
-	port_range(&lo, &hi);
+	hc_port_range(&lo, &hi);
 	if (port < lo || port > hi || getsockname(fd, (struct sockaddr *)&ss, &sl))
 		return false;
 	if (ss.ss_family == AF_INET6) {

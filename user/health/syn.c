@@ -28,12 +28,9 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -61,20 +58,9 @@ struct hc_syn {
 	struct xlb_health_stats *stats;
 };
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static uint32_t rnd32(struct hc_syn *s)
 {
-	s->rng ^= s->rng >> 12;
-	s->rng ^= s->rng << 25;
-	s->rng ^= s->rng >> 27;
-	return (uint32_t)((s->rng * 0x2545f4914f6cdd1dULL) >> 32);
+	return (uint32_t)(hc_rng_next(&s->rng) >> 32);
 }
 
 /* ---- set-up */
@@ -84,14 +70,9 @@ static uint32_t rnd32(struct hc_syn *s)
  * and a segment to such a port finds no socket, so the kernel resets it. */
 static int hold_ports(struct hc_syn *s)
 {
-	unsigned int lo = 32768, hi = 60999;
-	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	uint32_t lo, hi;
 
-	if (f) {
-		if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo > hi || hi > 65535)
-			lo = 32768, hi = 60999;
-		fclose(f);
-	}
+	hc_port_range(&lo, &hi);
 	if (hi - lo + 1 < SYN_NPORTS * 4)
 		return -EADDRINUSE;
 	for (int attempt = 0; attempt < 64; attempt++) {
@@ -229,18 +210,7 @@ int hc_syn_new(struct xlb_health_stats *stats, struct hc_syn **out)
 		s->hold[i] = -1;
 	xlb_htab_init(&s->inflight);
 	s->stats = stats;
-	if (getrandom(&s->rng, sizeof(s->rng), GRND_NONBLOCK) != sizeof(s->rng))
-		s->rng = (uint64_t)mono_us() ^ ((uint64_t)getpid() << 32);
-	s->rng |= 1;
-
-	/* The raw socket first: without CAP_NET_RAW nothing else matters. */
-	s->fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
-	if (s->fd < 0) {
-		err = -errno;
-		goto fail;
-	}
-	close(s->fd);
-	s->fd = -1;
+	hc_rng_seed(&s->rng);
 	err = hold_ports(s);
 	if (err)
 		goto fail;
@@ -331,7 +301,6 @@ static int send_syn(struct hc_syn *s, struct hc_target *t)
 
 	memset(pkt, 0, sizeof(pkt));
 	ip[0] = 0x45;
-	ip[2] = 0;
 	ip[3] = sizeof(pkt);		/* the kernel fills length, id and checksum too */
 	ip[6] = 0x40;			/* DF, as the kernel's own SYNs */
 	ip[8] = 64;
@@ -385,7 +354,7 @@ static bool endpoint_error(int err)
 int hc_syn_start(struct hc_syn *s, struct hc_target *t)
 {
 	uint32_t port = xlb_hc_port(&t->key, hc_spec(t));
-	int64_t now = mono_us();
+	int64_t now = hc_now_us();
 	uint32_t first = rnd32(s);
 	int err;
 
@@ -430,8 +399,7 @@ void hc_syn_resend(struct hc_syn *s, struct hc_target *t)
 {
 	/* 1 s, 3 s, 7 s...: the kernel's doubling RTO from 1 s. */
 	t->pr.wake_us = t->pr.start_us + ((int64_t)SYN_RTO_US << (t->pr.syn_sent + 1)) - SYN_RTO_US;
-	if (send_syn(s, t))
-		return;	/* as a lost SYN: the next resend or the timeout */
+	send_syn(s, t);	/* failed: as a lost SYN, the next resend or the timeout */
 }
 
 void hc_syn_forget(struct hc_syn *s, struct hc_target *t)
