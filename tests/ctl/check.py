@@ -7,6 +7,8 @@ prints why on stdout and exits 1.
                             their header, columns 3 spaces apart; NROWS rows
   json FILE                 parses as JSON
   yaml-is-json YAML JSON    the YAML output holds the same tree as the JSON
+                            (the two come from separate calls: live fields
+                            need only the same type, see LIVE)
   desired A B               two `get services -o json` outputs describe the
                             same desired state (the `service` objects)
   get FILE PATH             print the value at PATH (a.b.0.c) of a JSON file
@@ -61,15 +63,50 @@ def aligned(path, nrows=None):
         fail(f"{len(lines) - 1} rows, expected {nrows}")
 
 
+# What health probes and traffic change between two calls: the probe's
+# result, latency and transition time, health and datapath membership, the
+# counters. Everything else (the desired state, the tree's shape, every key)
+# must be equal.
+LIVE = {"health", "in_datapath", "last_probe_result", "last_probe_latency_us",
+        "last_transition_unix_ms", "packets", "bytes", "new_flows", "panic"}
+
+
+def same_tree(a, b, path="$"):
+    """None when a and b are the same tree up to LIVE values, else why."""
+    if type(a) is not type(b):
+        return f"{path}: {type(a).__name__} against {type(b).__name__}"
+    if isinstance(a, dict):
+        if a.keys() != b.keys():
+            return f"{path}: keys {sorted(a)} against {sorted(b)}"
+        for k in a:
+            if k in LIVE:
+                if type(a[k]) is not type(b[k]):
+                    return f"{path}.{k}: {type(a[k]).__name__} against {type(b[k]).__name__}"
+                continue
+            why = same_tree(a[k], b[k], f"{path}.{k}")
+            if why:
+                return why
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} items against {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            why = same_tree(x, y, f"{path}.{i}")
+            if why:
+                return why
+        return None
+    return None if a == b else f"{path}: {a!r} against {b!r}"
+
+
 def yaml_is_json(ypath, jpath):
     with open(ypath, encoding="utf-8") as f:
         try:
             y = yaml.safe_load(f)
         except yaml.YAMLError as e:
             fail(f"{ypath}: not YAML: {e}")
-    j = load_json(jpath)
-    if y != j:
-        fail(f"YAML and JSON differ:\n{y}\n{j}")
+    why = same_tree(y, load_json(jpath))
+    if why:
+        fail(f"YAML and JSON differ: {why}")
 
 
 def desired(a, b):

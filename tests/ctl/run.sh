@@ -365,7 +365,7 @@ t_get_json_yaml() {
 	ctl get services -o yaml
 	want_rc 0 && "${CHECK[@]}" yaml-is-json "$OUT" "$TMP/svcs.json"
 }
-check "get services -o json|yaml: json.tool parses it, YAML holds the same tree" t_get_json_yaml
+check "get services -o json|yaml: json.tool parses it, YAML holds the same tree (live values: same type)" t_get_json_yaml
 
 t_get_endpoints() {
 	ctl get endpoints shop/web:http
