@@ -3,8 +3,15 @@
 # sums them: "total: N passed, N failed". Called by `make test` after the
 # build. Each suite's own output is shown as it runs.
 #
+# Every suite prints TAP: `ok N - ...` / `not ok N - ...` per check (the
+# shell suites through tests/lib/tap.sh, the python ones through
+# tests/lib/tap.py, cmocka with CMOCKA_MESSAGE_OUTPUT=TAP), and this counts
+# those lines. A suite that exits non-zero without a `not ok` line counts
+# as one failure.
+#
 #   scripts/test.sh [SUITE...]    default: all, in this order
 set -uo pipefail
+export CMOCKA_MESSAGE_OUTPUT=TAP
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 BUILD=${BUILD:-build}
@@ -36,11 +43,9 @@ for s in "${ORDER[@]}"; do
 	start=$SECONDS
 	${CMD[$s]} 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
-	# cmocka's totals and the plain "N passed, N failed" lines
 	read -r p f < <(awk '
-		/^\[  PASSED  \] [0-9]+ test/ { p += $4 }
-		/^\[  FAILED  \] [0-9]+ test/ { f += $4 }
-		/^(total: )?[0-9]+ passed, [0-9]+ failed/ { sub(/^total: /, ""); p += $1; f += $3 }
+		/^ok [0-9]+( |$)/ { p++ }
+		/^not ok [0-9]+( |$)/ { f++ }
 		END { print p+0, f+0 }' "$log")
 	rm -f "$log"
 	if [ "$s" = vm ] && [ "$rc" -eq 77 ]; then

@@ -19,7 +19,7 @@ Stubs are generated from user/api/proto/xlb.proto into a temporary directory
 with protoc and /usr/bin/grpc_python_plugin (Debian: protobuf-compiler,
 protobuf-compiler-grpc, python3-grpcio, python3-protobuf).
 
-Closing line: "N passed, N failed".
+Results are TAP (tests/lib/tap.py); closing line: "N passed, N failed".
 """
 import argparse
 import glob
@@ -40,9 +40,10 @@ PROTO = os.path.join(ROOT, "user", "api", "proto", "xlb.proto")
 MAX_MSG = 64 << 20
 TIMEOUT = 10
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import tap  # noqa: E402
+
 grpc = pb = pbg = None
-PASSED = 0
-FAILED = 0
 
 
 def gen_stubs(outdir):
@@ -58,15 +59,7 @@ def gen_stubs(outdir):
 
 
 def check(cond, name, detail=""):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-        print("ok   - " + name)
-    else:
-        FAILED += 1
-        print("FAIL - " + name + (": " + detail if detail else ""))
-    sys.stdout.flush()
-    return cond
+    return tap.check(cond, name, detail)
 
 
 # --- daemon -------------------------------------------------------------------
@@ -878,8 +871,7 @@ def main():
         if d:
             d.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    return 1 if FAILED else 0
+    return tap.finish()
 
 
 if __name__ == "__main__":

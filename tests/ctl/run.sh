@@ -11,9 +11,9 @@
 # parse and agree), status, health, traffic for stats and conntrack,
 # delete, backup/restore, and requests the daemon must refuse whole.
 #
-# Prints `ok - NAME` / `not ok - NAME: reason` per check and ends with
-# `N passed, N failed`; exits non-zero if any check failed. Everything it
-# creates is removed on exit (trap).
+# Prints TAP (tests/lib/tap.sh): `ok N - NAME` / `not ok N - NAME` and the
+# reason per check, ends with `N passed, N failed`; exits non-zero if any
+# check failed. Everything it creates is removed on exit (trap).
 #
 #   XLBCTL=path XLBD=path tests/ctl/run.sh      (default: build/xlbctl, build/xlbd)
 set -uo pipefail
@@ -32,8 +32,6 @@ TMP=
 SOCK=
 daemon_pid=
 listener_pid=
-pass=0
-failed=0
 
 . "$ROOT/tests/lib/xlbd-test.sh"
 trap cleanup EXIT
@@ -88,9 +86,7 @@ want_usage() {
 }
 
 if [ ! -x "$XLBCTL" ]; then
-	not_ok "xlbctl" "$XLBCTL not built (make build/xlbctl)"
-	echo "$pass passed, $failed failed"
-	exit 1
+	tap_bail "$XLBCTL not built (make build/xlbctl)"
 fi
 
 # --- offline: no daemon needed ----------------------------------------------
@@ -246,8 +242,7 @@ check "backup refuses to write binary to a terminal" t_backup_tty
 online_tests=23
 skip_online() {
 	not_ok "online tests" "$1 ($online_tests checks not run)"
-	echo "$pass passed, $failed failed"
-	exit 1
+	tap_finish
 }
 
 [ "$(id -u)" -eq 0 ] || skip_online "must run as root"
@@ -293,7 +288,7 @@ for _ in $(seq 100); do
 	kill -0 "$daemon_pid" 2>/dev/null || break
 	sleep 0.2
 done
-[ "$rc" = 0 ] || skip_online "xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log" "$ERR" | tr '\n' '|')"
+[ "$rc" = 0 ] || skip_online "xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log" "$ERR")"
 
 t_status() {
 	ctl status
@@ -620,5 +615,4 @@ t_daemon_alive() {
 }
 check "xlbd still running after all of it" t_daemon_alive
 
-echo "$pass passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_finish

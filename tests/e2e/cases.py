@@ -3,8 +3,9 @@
 
 Each case programs services with build/xlb-dp (in the node namespace,
 pins under the lab's own directory) and judges the datapath only by what
-the clients in the other namespaces received. One `ok - NAME: figures` or
-`not ok - NAME: reason` line per case, then `N passed, N failed` last.
+the clients in the other namespaces received. TAP (tests/lib/tap.py):
+`ok N - NAME: figures` or `not ok N - NAME` and the reason per case, then
+`N passed, N failed` last.
 
   cases.py [-k SUBSTRING]...   run only the cases whose name matches
 """
@@ -16,6 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tap  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PY = "/usr/bin/python3"
@@ -444,7 +448,6 @@ def main():
         a = argv.pop(0)
         if a == "-k" and argv:
             only.append(argv.pop(0))
-    passed = failed = 0
     attached = None
     tmp = tempfile.mkdtemp(prefix="xlb-e2e-")
     try:
@@ -465,18 +468,14 @@ def main():
                     cleanup_services()
                 args = (tmp,) if fn.__code__.co_argcount else ()
                 figures = fn(*args)
-                print("ok - %s: %s (%.1fs)" % (name, figures,
-                                               time.monotonic() - t0), flush=True)
-                passed += 1
+                tap.ok("%s: %s (%.1fs)" % (name, figures, time.monotonic() - t0))
             except Fail as e:
-                print("not ok - %s: %s" % (name, e), flush=True)
-                failed += 1
+                tap.not_ok(name, e)
                 if needs_xdp and not attached:
                     diagnostics()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 1 if failed else 0
+    return tap.finish()
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 
 xlbd runs in the node namespace (its own pins, state dir and socket),
 xlbctl and a standard Python gRPC client (stubs generated from the repo's
-proto) drive it, and the clients in the other namespaces judge. One
-`ok - NAME: figures` / `not ok - NAME: reason` line per case, then
-`N passed, N failed` last.
+proto) drive it, and the clients in the other namespaces judge. TAP
+(tests/lib/tap.py): `ok N - NAME: figures` / `not ok N - NAME` and the
+reason per case, then `N passed, N failed` last.
 """
 import os
 import shutil
@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cases as C  # noqa: E402
+import tap  # noqa: E402  (cases put tests/lib on the path)
 
 ROOT = C.ROOT
 XLBD = os.path.join(ROOT, "build/xlbd")
@@ -416,7 +417,6 @@ CASES = [
 def run_cases(cases, only):
     """Run (name, fn(daemon)) cases against one xlbd; print ok/not ok lines
     and the closing count; clean up whatever happens."""
-    passed = failed = 0
     d = Daemon()
     try:
         subprocess.run(["nsenter", "--net=" + C.NODE_NS, C.DP, "--pin-dir", C.PIN, "unpin"],
@@ -430,15 +430,12 @@ def run_cases(cases, only):
                 if d.p is None:
                     d.start()
                 msg = fn(d)
-                print("ok - %s: %s (%.1fs)" % (name, msg, time.monotonic() - t0), flush=True)
-                passed += 1
+                tap.ok("%s: %s (%.1fs)" % (name, msg, time.monotonic() - t0))
             except Exception as e:  # noqa: BLE001
-                print("not ok - %s: %s" % (name, e), flush=True)
+                tap.not_ok(name, e)
                 print("# xlbd log: %s" % tail_log(1500), file=sys.stderr)
-                failed += 1
     except Fail as e:
-        print("not ok - xlbd start: %s" % e, flush=True)
-        failed += 1
+        tap.not_ok("xlbd start", e)
     finally:
         try:
             d.stop()
@@ -447,8 +444,7 @@ def run_cases(cases, only):
         subprocess.run(["nsenter", "--net=" + C.NODE_NS, XLBD, "--cleanup", "--pin-dir", PIN],
                        capture_output=True, timeout=20)
         shutil.rmtree(TMP, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return tap.finish()
 
 
 def main():

@@ -3,7 +3,7 @@
 
 Backends be1..be3 serve the service on 8080 and HTTP on 8081 (their status
 code is set through /run/xlb-lab/beN.status). xlbd probes them itself and
-drops a failing endpoint from the datapath; clients judge. One ok/not ok
+drops a failing endpoint from the datapath; clients judge. One TAP ok/not ok
 line per case, then `N passed, N failed`.
 """
 import os

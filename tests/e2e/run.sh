@@ -4,25 +4,19 @@
 #
 # Brings the lab up, attaches build/xlb-dp's XDP program to the node's
 # interfaces (pins under /sys/fs/bpf/xlb-lab only), runs the cases in
-# tests/e2e/cases.py and always tears everything down. Prints one
-# `ok - NAME` / `not ok - NAME: reason` line per case and ends with
+# tests/e2e/cases.py and always tears everything down. Prints TAP
+# (tests/lib/tap.sh): the phases' cases numbered as one run, then
 # `N passed, N failed`; exits non-zero if any case failed.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export XLB_LAB_PIN=/sys/fs/bpf/xlb-lab
 export XLB_DP="$ROOT/build/xlb-dp"
+. "$ROOT/tests/lib/tap.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "not ok - e2e: must run as root"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-if [ ! -x "$XLB_DP" ]; then
-	echo "not ok - e2e: $XLB_DP not built (make all)"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+[ "$(id -u)" -eq 0 ] || tap_bail "e2e: must run as root"
+[ -x "$XLB_DP" ] || tap_bail "e2e: $XLB_DP not built (make all)"
+FIFO=
 
 cleanup() {
 	if [ -e /run/netns/xlb-node ]; then
@@ -36,46 +30,35 @@ cleanup() {
 	if [ -d "$XLB_LAB_PIN" ]; then
 		rm -rf "$XLB_LAB_PIN" || echo "# cleanup: rm $XLB_LAB_PIN failed" >&2
 	fi
+	[ -z "$FIFO" ] || rm -rf "$(dirname "$FIFO")"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if ! timeout 60 bash "$ROOT/scripts/lab.sh" up >/dev/null; then
-	echo "not ok - lab up failed"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+timeout 60 bash "$ROOT/scripts/lab.sh" up >/dev/null || tap_bail "lab up failed"
 
 # The whole run is bounded: cases.py enforces its own per-command timeouts,
-# and this is the backstop.
-# In the background so that a signal to this script runs the traps at
-# once (bash defers traps while a foreground child runs).
-# Each phase prints its own `N passed, N failed`; they are summed into one
-# closing line. Phase 1: the datapath driven by xlb-dp. Phase 2: xlbd,
-# xlbctl and a gRPC client (needs build/xlbd).
-OUT=$(mktemp)
+# and each phase's timeout is the backstop. Phase 1: the datapath driven by
+# xlb-dp. Phase 2: xlbd, xlbctl and a gRPC client (needs build/xlbd).
+FIFO=$(mktemp -d)/phase
+mkfifo "$FIFO" || tap_bail "mkfifo failed"
 run_phase() {
 	# In the background so that a signal to this script runs the traps at
-	# once (bash defers traps while a foreground child runs).
-	timeout "$1" /usr/bin/python3 "${@:2}" > >(tee -a "$OUT" | grep -v '^[0-9]* passed, [0-9]* failed$') &
+	# once (bash defers traps while a foreground child runs); its results
+	# join this run's numbering.
+	timeout "$1" /usr/bin/python3 "${@:2}" >"$FIFO" &
 	phase_pid=$!
 	trap 'kill "$phase_pid" 2>/dev/null; exit 130' INT
 	trap 'kill "$phase_pid" 2>/dev/null; exit 143' TERM
+	tap_relay <"$FIFO"
 	wait "$phase_pid"
-	local rc=$?
-	if [ "$rc" -eq 124 ]; then
-		echo "not ok - e2e: $2 timed out"
-		echo "0 passed, 1 failed" >>"$OUT"
-	fi
+	[ $? -ne 124 ] || not_ok "e2e: $2 timed out"
 }
 run_phase 240 "$ROOT/tests/e2e/cases.py" "$@"
 if [ -x "$ROOT/build/xlbd" ] && [ -x "$ROOT/build/xlbctl" ]; then
 	run_phase 300 "$ROOT/tests/e2e/daemon.py" "$@"
 	run_phase 200 "$ROOT/tests/e2e/health.py" "$@"
 fi
-sleep 0.2	# let tee drain
-read -r passed failed < <(awk '/^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 } END { print p+0, f+0 }' "$OUT")
-rm -f "$OUT"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+[ "$TAP_PASSED" -gt 0 ] || not_ok "e2e: no case ran"
+tap_finish

@@ -40,7 +40,8 @@ static void check(bool ok, const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("%s - ", ok ? "ok" : "not ok");
+	/* TAP, as tests/lib/tap.sh prints it */
+	printf("%s %d - ", ok ? "ok" : "not ok", passed + failed + 1);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -1307,6 +1308,6 @@ int main(void)
 	close(closed_fd);
 	close(epfd);
 
-	printf("%d passed, %d failed\n", passed, failed);
+	printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
 	return failed ? 1 : 0;
 }

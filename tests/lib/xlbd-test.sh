@@ -1,28 +1,9 @@
 # Shared by the test scripts that run their own xlbd in throwaway network
-# namespaces (tests/ctl, tests/metrics): result lines and cleanup.
-# The sourcing script sets NS, CNS, PIN, XLBD, TMP, daemon_pid,
-# listener_pid, pass and failed, and installs the traps.
+# namespaces (tests/ctl, tests/metrics): result lines (tests/lib/tap.sh)
+# and cleanup. The sourcing script sets ROOT, NS, CNS, PIN, XLBD, TMP,
+# daemon_pid and listener_pid, and installs the traps.
 
-ok() {
-	echo "ok - $1"
-	pass=$((pass + 1))
-}
-
-not_ok() {
-	echo "not ok - $1${2:+: $2}"
-	failed=$((failed + 1))
-}
-
-# check NAME FUNCTION ARGS...: the function prints why when it fails.
-check() {
-	local name=$1 why
-	shift
-	if why=$("$@" 2>&1); then
-		ok "$name"
-	else
-		not_ok "$name" "$(printf '%s' "$why" | head -c 600 | tr '\n' '|')"
-	fi
-}
+. "$ROOT/tests/lib/tap.sh"
 
 cleanup() {
 	if [ -n "$daemon_pid" ]; then

@@ -11,9 +11,9 @@
 # consistency, values that follow traffic and health checks, 404 for other
 # paths; then `xlbctl top` on a pipe and on a terminal.
 #
-# Prints `ok - NAME` / `not ok - NAME: reason` per check and ends with
-# `N passed, N failed`; exits non-zero if any check failed. Everything it
-# creates is removed on exit (trap).
+# Prints TAP (tests/lib/tap.sh): `ok N - NAME` / `not ok N - NAME` and the
+# reason per check, ends with `N passed, N failed`; exits non-zero if any
+# check failed. Everything it creates is removed on exit (trap).
 #
 #   XLBCTL=path XLBD=path tests/metrics/run.sh   (default: build/xlbctl, build/xlbd)
 set -uo pipefail
@@ -32,23 +32,14 @@ TMP=
 SOCK=
 daemon_pid=
 listener_pid=
-pass=0
-failed=0
 
 . "$ROOT/tests/lib/xlbd-test.sh"
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-finish() {
-	echo "$pass passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
-
 give_up() {
-	not_ok "set-up" "$1 (no metrics check run)"
-	finish
+	tap_bail "$1 (no metrics check run)"
 }
 
 TMP=$(mktemp -d /tmp/xlb-metrics-test.XXXXXX) || exit 1
@@ -112,7 +103,7 @@ for _ in $(seq 100); do
 	kill -0 "$daemon_pid" 2>/dev/null || break
 	sleep 0.2
 done
-[ "$rc" = 0 ] || give_up "xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log" "$ERR" | tr '\n' '|')"
+[ "$rc" = 0 ] || give_up "xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log" "$ERR")"
 
 # A service whose name needs escaping in a label value: " and \.
 cat >"$TMP/escape.yaml" <<'EOF'
@@ -387,4 +378,4 @@ t_stop() {
 }
 check "SIGTERM: xlbd stops the metrics server and exits 0" t_stop
 
-finish
+tap_finish

@@ -14,30 +14,29 @@ if [ $# -gt 0 ]; then
 else
 	bins=$(cd "$DIR" 2>/dev/null && ls test_* 2>/dev/null)
 fi
-[ -n "$bins" ] || { fail "no test binaries in $DIR (run make bpftest's build step on the host)"; finish; }
+[ -n "$bins" ] || { not_ok "no test binaries in $DIR (run make bpftest's build step on the host)"; tap_finish; }
 
 cd /tmp
 for b in $bins; do
 	case $b in */*) bin=$XLB_SRC/$b ;; *) bin=$DIR/$b ;; esac
 	b=${b##*/}
-	if [ ! -x "$bin" ]; then fail "$b: no such test binary $bin"; continue; fi
+	if [ ! -x "$bin" ]; then not_ok "$b: no such test binary $bin"; continue; fi
 	missing=$(/lib64/ld-linux-x86-64.so.2 --list "$bin" 2>&1 | grep "not found")
-	[ -z "$missing" ] || { fail "$b: libraries missing from the image: $missing"; continue; }
+	[ -z "$missing" ] || { not_ok "$b: libraries missing from the image: $missing"; continue; }
 	log "== $bin"
 	timeout 240 "$bin" > "/tmp/$b.out" 2>&1
 	rc=$?
 	cat "/tmp/$b.out"
-	ok=$(grep -c '^\[       OK \]' "/tmp/$b.out")
+	npass=$(grep -c '^\[       OK \]' "/tmp/$b.out")
 	# cmocka: a failed case is FAILED, a failed setup ERROR; the summary repeats names
 	bad=$(grep -E '^\[  (FAILED|ERROR) *\] ' "/tmp/$b.out" | grep -vE 'test\(s\)|listed below|\] ---' |
 		sed -E 's/^\[  (FAILED|ERROR) *\] //' | awk '!seen[$0]++')
 	nbad=$(printf '%s' "$bad" | grep -c .)
 	if [ $rc = 0 ]; then
-		pass "$b: $ok passed"
+		ok "$b: $npass passed"
 	else
 		[ $rc = 124 ] || [ $rc = 143 ] && rc="$rc (timeout)"
-		fail "$b: rc=$rc, $ok passed, $nbad failed"
-		printf '%s\n' "$bad" | sed '/^$/d; s/^/    failed: /'
+		not_ok "$b: rc=$rc, $npass passed, $nbad failed" "$(printf '%s\n' "$bad" | sed '/^$/d; s/^/failed: /')"
 	fi
 done
-finish
+tap_finish

@@ -14,7 +14,7 @@
 # (no -march=native: the guest CPU has no AVX-512).
 # ipvsadm, ipset and iptables are used only to look, and to play a foreign
 # user of IPVS (keepalived) that xlb must leave alone.
-# Prints "ok N - ..." / "not ok N - ..." and "N passed, N failed".
+# Prints TAP (tests/lib/tap.sh): "ok N - ..." / "not ok N - ..." and "N passed, N failed".
 . "$(dirname "$0")/lib.sh"
 
 B=$XLB_BUILD
@@ -22,20 +22,8 @@ LAB=$B/tests/vm/ipvs_lab
 SOCK=/tmp/xlbd.sock
 STATE=/tmp/xlb-state
 LOG=/tmp/xlbd.log
-n=0 n_ok=0 n_fail=0 XLBD_PID=
+XLBD_PID=
 
-ok() { n=$((n + 1)); n_ok=$((n_ok + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); n_fail=$((n_fail + 1)); echo "not ok $n - $*"; }
-# t DESC CMD...: ok when CMD exits 0; else not ok, with its output
-t() {
-	_d=$1; shift
-	if _o=$("$@" 2>&1); then ok "$_d"; else notok "$_d"; printf '%s\n' "$_o" | head -20 | sed 's/^/#   /'; fi
-}
-done_() {
-	echo "$n_ok passed, $n_fail failed"
-	[ $n_fail -gt 125 ] && n_fail=125
-	exit $n_fail
-}
 nsx() { _ns=$1; shift; ip netns exec "$_ns" "$@"; }
 ctl() { "$B/xlbctl" -s "unix:$SOCK" --timeout 30s "$@"; }
 node() { nsx xlb-node "$@"; }
@@ -57,7 +45,7 @@ ipvs_l() { node ipvsadm -Ln "$@"; }
 n_vs() { ipvs_l | grep -cE '^(TCP|UDP)'; }
 
 for f in "$B/xlbd" "$B/xlbctl" "$LAB"; do
-	[ -x "$f" ] || { notok "$f is built (make all; ipvs_lab: see the top of tests/vm/ipvs.sh)"; done_; }
+	[ -x "$f" ] || { not_ok "$f is built (make all; ipvs_lab: see the top of tests/vm/ipvs.sh)"; tap_finish; }
 done
 
 # ---- the lab -----------------------------------------------------------------
@@ -89,7 +77,7 @@ lab_up() {
 		[ "$(node "$LAB" get tcp 10.20.$i.2:8080 1)" = "be$i 1" ] || return 1
 	done
 }
-t "lab: namespaces, veths, servers on be1..be3" lab_up
+check "lab: namespaces, veths, servers on be1..be3" lab_up
 
 # A foreign user of IPVS (keepalived, an operator) with its own services.
 foreign() {
@@ -97,7 +85,7 @@ foreign() {
 	node ipvsadm -a -t 10.10.1.1:9999 -r 10.20.1.2:8080 -m -w 5 &&
 	node ipvsadm -A -t 10.96.0.99:80 -s wlc
 }
-t "foreign IPVS services added with ipvsadm (10.10.1.1:9999 rr, 10.96.0.99:80 wlc)" foreign
+check "foreign IPVS services added with ipvsadm (10.10.1.1:9999 rr, 10.96.0.99:80 wlc)" foreign
 foreign_intact() {
 	_l=$(node ipvsadm -Ln) &&
 	echo "$_l" | grep -q '^TCP  10.10.1.1:9999 rr' &&
@@ -118,9 +106,9 @@ start_xlbd() {	# extra xlbd arguments
 	echo "xlbd did not come up:"; tail -20 $LOG | sed 's/^/#   /'
 	return 1
 }
-# start DESC ARGS...: start_xlbd in this shell (t would run it in a subshell
+# start DESC ARGS...: start_xlbd in this shell (check would run it in a subshell
 # and lose XLBD_PID)
-start() { _d=$1; shift; if start_xlbd "$@"; then ok "$_d"; else notok "$_d"; fi; }
+start() { _d=$1; shift; if start_xlbd "$@"; then ok "$_d"; else not_ok "$_d"; fi; }
 stop_xlbd() {	# signal; fails when xlbd is still there 10 s later
 	[ -n "$XLBD_PID" ] || { echo "no xlbd to stop"; return 1; }
 	kill -"${1:-TERM}" $XLBD_PID 2>/dev/null
@@ -129,7 +117,7 @@ stop_xlbd() {	# signal; fails when xlbd is still there 10 s later
 	XLBD_PID=
 }
 # stop DESC SIGNAL: stop_xlbd in this shell
-stop() { if stop_xlbd "$2"; then ok "$1"; else notok "$1"; fi; }
+stop() { if stop_xlbd "$2"; then ok "$1"; else not_ok "$1"; fi; }
 
 # ---- services ----------------------------------------------------------------
 # web_eps LINE...: the web service's endpoints, one "ADDR CONDITIONS" each
@@ -226,50 +214,50 @@ ifs_yaml /tmp/svc.yaml "$READY3"
 rm -rf $STATE $LOG
 start "xlbd --dataplane ipvs starts and answers its API" --dataplane ipvs
 st=$(ctl status 2>&1); echo "$st" | sed 's/^/#   /'
-t "status: dataplane ipvs, forced by --dataplane ipvs" has "$st" 'forced by --dataplane ipvs'
+check "status: dataplane ipvs, forced by --dataplane ipvs" has "$st" 'forced by --dataplane ipvs'
 sysctls_reported() {
 	for k in conntrack=1 conn_reuse_mode=1 expire_nodest_conn=1 expire_quiescent_template=1 ip_forward=1; do
 		has "$1" "$k" || return 1
 	done
 }
-t "status: the sysctls IPVS needs are reported in force" sysctls_reported "$st"
+check "status: the sysctls IPVS needs are reported in force" sysctls_reported "$st"
 sysctls_set() {
 	for f in vs/conntrack vs/conn_reuse_mode vs/expire_nodest_conn vs/expire_quiescent_template ip_forward; do
 		[ "$(node cat /proc/sys/net/ipv4/$f)" = 1 ] || { echo "$f: $(node cat /proc/sys/net/ipv4/$f)"; return 1; }
 	done
 }
-t "sysctls in the node: vs.conntrack conn_reuse_mode expire_nodest_conn expire_quiescent_template ip_forward = 1" sysctls_set
-t "dummy xlb-ipvs0 is up" has "$(ip -n xlb-node link show xlb-ipvs0 2>&1)" 'state UNKNOWN|,UP'
+check "sysctls in the node: vs.conntrack conn_reuse_mode expire_nodest_conn expire_quiescent_template ip_forward = 1" sysctls_set
+check "dummy xlb-ipvs0 is up" has "$(ip -n xlb-node link show xlb-ipvs0 2>&1)" 'state UNKNOWN|,UP'
 sets_exist() {
 	_l=$(node ipset list -n)
 	for s in XLB-CLUSTER-IP XLB-NODE-PORT-TCP XLB-NODE-PORT-UDP XLB-LOOP-BACK; do has "$_l" "^$s\$" || return 1; done
 }
-t "ipsets XLB-CLUSTER-IP, XLB-NODE-PORT-TCP/UDP, XLB-LOOP-BACK exist" sets_exist
+check "ipsets XLB-CLUSTER-IP, XLB-NODE-PORT-TCP/UDP, XLB-LOOP-BACK exist" sets_exist
 rules_exist() {
 	_r=$(node iptables-save -t nat)
 	has "$_r" '^-A PREROUTING .*-j XLB-SERVICES' && has "$_r" '^-A POSTROUTING .*-j XLB-POSTROUTING' &&
 	has "$_r" 'match-set XLB-LOOP-BACK dst,dst,src .*-j MASQUERADE' && has "$_r" 'match-set XLB-NODE-PORT-TCP dst' ||
 		{ echo "$_r"; return 1; }
 }
-t "nat rules: jumps to XLB-SERVICES and XLB-POSTROUTING, masquerade matched by the ipsets" rules_exist
-t "foreign services untouched by start" foreign_intact
+check "nat rules: jumps to XLB-SERVICES and XLB-POSTROUTING, masquerade matched by the ipsets" rules_exist
+check "foreign services untouched by start" foreign_intact
 
-t "xlbctl apply: web rr, shop NodePort sh, weighted wrr, sticky ClientIP, dns UDP" ctl apply -f /tmp/svc.yaml
+check "xlbctl apply: web rr, shop NodePort sh, weighted wrr, sticky ClientIP, dns UDP" ctl apply -f /tmp/svc.yaml
 sleep 0.5
 ipvs_l | sed 's/^/#   /'
 vips_bound() {
 	_a=$(ip -n xlb-node -4 addr show xlb-ipvs0)
 	for i in 20 21 22 23 24; do has "$_a" "10\.96\.0\.$i/32" || return 1; done
 }
-t "service addresses bound on xlb-ipvs0 as /32" vips_bound
+check "service addresses bound on xlb-ipvs0 as /32" vips_bound
 claims() {
 	_l=$(node ipset list XLB-CLUSTER-IP)
 	has "$_l" '10\.96\.0\.20,tcp:80 comment "np=0 lab/web' && has "$_l" '10\.96\.0\.21,tcp:80 comment "np=30081 lab/shop' &&
 	has "$_l" '10\.96\.0\.24,udp:53' || { echo "$_l"; return 1; }
 }
-t "ipset XLB-CLUSTER-IP: one member per service, commented with node port and name" claims
-t "ipset XLB-NODE-PORT-TCP holds 30081" node ipset test XLB-NODE-PORT-TCP 30081
-t "ipset XLB-LOOP-BACK holds backend,proto:port,backend" node ipset test XLB-LOOP-BACK 10.20.2.2,tcp:8080,10.20.2.2
+check "ipset XLB-CLUSTER-IP: one member per service, commented with node port and name" claims
+check "ipset XLB-NODE-PORT-TCP holds 30081" node ipset test XLB-NODE-PORT-TCP 30081
+check "ipset XLB-LOOP-BACK holds backend,proto:port,backend" node ipset test XLB-LOOP-BACK 10.20.2.2,tcp:8080,10.20.2.2
 ipvs_table() {
 	_l=$(ipvs_l)
 	has "$_l" '^TCP  10\.96\.0\.20:80 rr' && has "$_l" '^TCP  10\.96\.0\.21:80 sh' &&
@@ -278,20 +266,20 @@ ipvs_table() {
 	has "$(ipvs_l -t 10.96.0.22:80)" '10\.20\.3\.2:8080 +Masq +3 ' &&
 	has "$(ipvs_l -t 10.96.0.22:80)" '10\.20\.1\.2:8080 +Masq +1 '
 }
-t "IPVS: rr, sh, wrr with weights 1/2/3, persistent 60, UDP; destinations Masq" ipvs_table
+check "IPVS: rr, sh, wrr with weights 1/2/3, persistent 60, UDP; destinations Masq" ipvs_table
 nodeports() {
 	_l=$(ipvs_l)
 	for a in 10.10.1.1 10.10.2.1 10.20.1.1 10.20.2.1 10.20.3.1; do has "$_l" "^TCP  $a:30081 sh" || return 1; done
 	hasnt "$_l" '^TCP  10\.96\.0\.[0-9]+:30081'
 }
-t "NodePort: one virtual service per node address, none on service addresses" nodeports
+check "NodePort: one virtual service per node address, none on service addresses" nodeports
 
 # ---- traffic -----------------------------------------------------------------
 out=$(cli get tcp 10.96.0.20:80 30); echo "#   rr: $(echo $out)"
-t "rr: 30 connections spread over be1..be3 (8-12 each)" spread "$out" 8 12 be1 be2 be3
+check "rr: 30 connections spread over be1..be3 (8-12 each)" spread "$out" 8 12 be1 be2 be3
 out=$(cli get tcp 10.96.0.22:80 60); echo "#   wrr: $(echo $out)"
 wrr_ok() { spread "$1" 7 13 be1 && spread "$1" 17 23 be2 && spread "$1" 27 33 be3; }
-t "wrr 1:2:3: 60 connections -> 10/20/30 (+-3)" wrr_ok "$out"
+check "wrr 1:2:3: 60 connections -> 10/20/30 (+-3)" wrr_ok "$out"
 sh_ok=1 seen=
 for i in 100 101 102 103 104 105 106 107; do
 	o=$(cli get tcp 10.96.0.21:80 4 10.10.1.$i)
@@ -299,36 +287,36 @@ for i in 100 101 102 103 104 105 106 107; do
 	one "$o" 4 || sh_ok=0
 	seen="$seen $(echo "$o" | awk '{ print $1 }')"
 done
-[ $sh_ok = 1 ] && ok "sh: each of 8 sources sticks to one backend (4 of 4)" || notok "sh: each of 8 sources sticks to one backend"
+[ $sh_ok = 1 ] && ok "sh: each of 8 sources sticks to one backend (4 of 4)" || not_ok "sh: each of 8 sources sticks to one backend"
 nb=$(echo $seen | tr ' ' '\n' | sort -u | wc -l)
-between "$nb" 2 3 && ok "sh: the 8 sources land on $nb different backends" || notok "sh: sources spread over backends ($nb)"
+between "$nb" 2 3 && ok "sh: the 8 sources land on $nb different backends" || not_ok "sh: sources spread over backends ($nb)"
 o1=$(cli get tcp 10.96.0.23:80 10 10.10.1.100); o2=$(cli get tcp 10.96.0.23:80 10 10.10.1.101)
 echo "#   sticky: $(echo $o1) / $(echo $o2)"
-t "affinity: ClientIP keeps each of two sources on one backend (10 of 10)" sh -c '[ "$1" = 1 ] && [ "$2" = 1 ]' - \
+check "affinity: ClientIP keeps each of two sources on one backend (10 of 10)" sh -c '[ "$1" = 1 ] && [ "$2" = 1 ]' - \
 	"$(one "$o1" 10 && echo 1)" "$(one "$o2" 10 && echo 1)"
 out=$(nsx xlb-ext "$LAB" get tcp 10.10.2.1:30081 6); echo "#   ext -> 10.10.2.1:30081: $(echo $out)"
-t "NodePort from the external namespace: 6 of 6 answered" one "$out" 6
+check "NodePort from the external namespace: 6 of 6 answered" one "$out" 6
 w=$(nsx xlb-ext "$LAB" who tcp 10.10.2.1:30081); echo "#   backend saw: $w"
-t "NodePort from outside is masqueraded (the backend sees the node's address)" has "$w" ' 10\.20\.[123]\.1$'
+check "NodePort from outside is masqueraded (the backend sees the node's address)" has "$w" ' 10\.20\.[123]\.1$'
 out=$(cli get tcp 10.10.1.1:30081 3); echo "#   client -> 10.10.1.1:30081: $(echo $out)"
-t "NodePort on another node address: 3 of 3" one "$out" 3
+check "NodePort on another node address: 3 of 3" one "$out" 3
 w=$(cli who tcp 10.96.0.20:80); echo "#   backend saw: $w"
-t "ClusterIP keeps the client's address (no masquerade)" has "$w" ' 10\.10\.1\.2$'
+check "ClusterIP keeps the client's address (no masquerade)" has "$w" ' 10\.10\.1\.2$'
 out=$(cli get udp 10.96.0.24:53 30); echo "#   udp: $(echo $out)"
-t "UDP: 30 datagrams spread over be1..be3 (5-15 each), none lost" spread "$out" 5 15 be1 be2 be3
+check "UDP: 30 datagrams spread over be1..be3 (5-15 each), none lost" spread "$out" 5 15 be1 be2 be3
 out=$(nsx xlb-be1 "$LAB" get tcp 10.96.0.20:80 6); echo "#   be1 -> web: $(echo $out)"
-t "hairpin: a backend reaches its own service, itself included (6 of 6)" spread "$out" 1 6 be1
+check "hairpin: a backend reaches its own service, itself included (6 of 6)" spread "$out" 1 6 be1
 o=$(node "$LAB" get tcp 10.96.0.20:80 3); echo "#   node -> web: $(echo $o)"
-t "the node itself reaches the service (3 of 3)" hasnt "$o" '^fail'
+check "the node itself reaches the service (3 of 3)" hasnt "$o" '^fail'
 sleep 2	# IPVS's rate estimator runs every 2 s
 ctl get services 2>&1 | sed 's/^/#   /'
 stats=$(ctl stats lab/web:http -o json 2>&1); echo "$stats" | head -12 | sed 's/^/#   /'
-t "xlbctl stats: web counted packets" has "$stats" '"packets": *"?[1-9]'
+check "xlbctl stats: web counted packets" has "$stats" '"packets": *"?[1-9]'
 ct=$(ctl conntrack list 2>&1); echo "$ct" | head -4 | sed 's/^/#   /'
-t "xlbctl conntrack list: IPVS connections of xlb's services" has "$ct" '10\.96\.0\.20:80'
-t "xlbctl conntrack list: none of the foreign services'" hasnt "$ct" ':9999'
+check "xlbctl conntrack list: IPVS connections of xlb's services" has "$ct" '10\.96\.0\.20:80'
+check "xlbctl conntrack list: none of the foreign services'" hasnt "$ct" ':9999'
 fl=$(ctl conntrack flush 2>&1); echo "#   $fl"
-t "xlbctl conntrack flush: refused (IPVS cannot drop its connections)" has "$fl" '[Nn]ot supported'
+check "xlbctl conntrack flush: refused (IPVS cannot drop its connections)" has "$fl" '[Nn]ot supported'
 
 # ---- drain: a terminating backend ---------------------------------------------
 hold_start() {	# seconds; sets HB to the backend's number
@@ -338,7 +326,7 @@ hold_start() {	# seconds; sets HB to the backend's number
 	for _ in $(seq 25); do grep -q '^conn ' /tmp/hold.out 2>/dev/null && break; sleep 0.2; done
 	HB=$(awk '/^conn/ { print $2 }' /tmp/hold.out); HB=${HB#be}
 	echo "#   long connection on be$HB"
-	case $HB in 1|2|3) ;; *) notok "a long connection was opened: $(cat /tmp/hold.out)"; HB=1 ;; esac
+	case $HB in 1|2|3) ;; *) not_ok "a long connection was opened: $(cat /tmp/hold.out)"; HB=1 ;; esac
 }
 hold_start 6; XI=$HB
 EPS=
@@ -347,21 +335,21 @@ for i in 1 2 3; do
 	else EPS="$EPS|10.20.$i.2 ready: true"; fi
 done
 ifs_yaml /tmp/drain.yaml "${EPS#|}"
-t "apply: be$XI terminating" ctl apply -f /tmp/drain.yaml
-t "drain: be$XI kept in IPVS at weight 0" has "$(ipvs_l -t 10.96.0.20:80)" "10\.20\.$XI\.2:8080 +Masq +0 "
+check "apply: be$XI terminating" ctl apply -f /tmp/drain.yaml
+check "drain: be$XI kept in IPVS at weight 0" has "$(ipvs_l -t 10.96.0.20:80)" "10\.20\.$XI\.2:8080 +Masq +0 "
 out=$(cli get tcp 10.96.0.20:80 12); echo "#   $(echo $out)"
-t "drain: no new connection reaches be$XI (12 new ones)" sh -c '[ "$1" = 1 ]' - "$(spread "$out" 0 0 "be$XI" && echo 1)"
+check "drain: no new connection reaches be$XI (12 new ones)" sh -c '[ "$1" = 1 ]' - "$(spread "$out" 0 0 "be$XI" && echo 1)"
 wait $HOLD_PID
 echo "#   $(tr '\n' ' ' < /tmp/hold.out)"
-t "drain: the established connection to be$XI lived on (6 s)" grep -q "^held be$XI" /tmp/hold.out
+check "drain: the established connection to be$XI lived on (6 s)" grep -q "^held be$XI" /tmp/hold.out
 gone=0
 for _ in $(seq 50); do
 	has "$(ipvs_l -t 10.96.0.20:80)" "10\.20\.$XI\.2:8080" || { gone=1; break; }
 	sleep 0.5
 done
 [ $gone = 1 ] && ok "drain: be$XI removed from IPVS once its connection was gone (periodic tick)" ||
-	{ notok "drain: be$XI removed once its connection was gone"; node ipvsadm -Lnc | sed 's/^/#   /'; }
-t "drain: xlbd logged it" grep -q "drained backend 10.20.$XI.2:8080 of TCP 10.96.0.20:80 removed" $LOG
+	{ not_ok "drain: be$XI removed once its connection was gone"; node ipvsadm -Lnc | sed 's/^/#   /'; }
+check "drain: xlbd logged it" grep -q "drained backend 10.20.$XI.2:8080 of TCP 10.96.0.20:80 removed" $LOG
 
 # ---- removal of a backend -------------------------------------------------------
 hold_start 5; ZI=$HB
@@ -369,19 +357,19 @@ KEEP=
 for i in 1 2 3; do [ $i != "$XI" ] && [ $i != "$ZI" ] && KEEP=$i; done
 echo "#   keeping be$KEEP only"
 ifs_yaml /tmp/remove.yaml "10.20.$KEEP.2 ready: true"
-t "apply: web down to be$KEEP (be$ZI removed while a connection uses it)" ctl apply -f /tmp/remove.yaml
+check "apply: web down to be$KEEP (be$ZI removed while a connection uses it)" ctl apply -f /tmp/remove.yaml
 only_keep() {
 	_l=$(ipvs_l -t 10.96.0.20:80)
 	[ "$(printf '%s\n' "$_l" | grep -c ':8080')" = 1 ] && has "$_l" "10\.20\.$KEEP\.2:8080" || { echo "$_l"; return 1; }
 }
-t "removal: IPVS holds be$KEEP only, at once" only_keep
+check "removal: IPVS holds be$KEEP only, at once" only_keep
 out=$(cli get tcp 10.96.0.20:80 6); echo "#   $(echo $out)"
-t "removal: every new connection goes to be$KEEP" has "$(echo $out)" "^be$KEEP 6\$"
+check "removal: every new connection goes to be$KEEP" has "$(echo $out)" "^be$KEEP 6\$"
 wait $HOLD_PID
 echo "#   $(tr '\n' ' ' < /tmp/hold.out)"
-t "removal: the removed backend's connection is reset, not black-holed" sh -c '
+check "removal: the removed backend's connection is reset, not black-holed" sh -c '
 	grep -q "^broken be$1" /tmp/hold.out && ! grep -q timeout /tmp/hold.out' - "$ZI"
-t "removal: XLB-LOOP-BACK still holds be$KEEP" node ipset test XLB-LOOP-BACK 10.20.$KEEP.2,tcp:8080,10.20.$KEEP.2
+check "removal: XLB-LOOP-BACK still holds be$KEEP" node ipset test XLB-LOOP-BACK 10.20.$KEEP.2,tcp:8080,10.20.$KEEP.2
 
 # ---- a foreign service in the way ---------------------------------------------
 cat > /tmp/intruder.yaml <<'YAML'
@@ -393,35 +381,35 @@ spec:
   ports: [{name: http, port: 80, protocol: TCP, targetPort: 8080}]
 YAML
 o=$(ctl apply -f /tmp/intruder.yaml 2>&1); echo "#   $o"
-t "a service on a foreign virtual service's address is refused, naming the conflict" has "$o" "not xlb's"
-t "foreign services still intact" foreign_intact
+check "a service on a foreign virtual service's address is refused, naming the conflict" has "$o" "not xlb's"
+check "foreign services still intact" foreign_intact
 
 # ---- restart: kill -9 and start again ---------------------------------------------
 before=$(n_vs)
 stop "kill -9 xlbd" KILL
-t "kill -9: the kernel keeps every virtual service ($before)" test "$(n_vs)" = "$before"
+check "kill -9: the kernel keeps every virtual service ($before)" test "$(n_vs)" = "$before"
 out=$(cli get tcp 10.96.0.22:80 6); echo "#   $(echo $out)"
-t "kill -9: traffic flows with xlbd down" spread "$out" 1 6 be1 be2 be3
+check "kill -9: traffic flows with xlbd down" spread "$out" 1 6 be1 be2 be3
 start "xlbd starts again" --dataplane ipvs
 last_run() { sed -n '/^=== xlbd/h; /^=== xlbd/!H; ${x;p}' $LOG; }
 last_run | grep -E 'adopted|reconcile on start' | sed 's/^/#   /'
-t "restart: adopted its 5 services" has "$(last_run)" 'ipvs: adopted 5 services'
-t "restart: reconcile created nothing" has "$(last_run)" 'reconcile on start: 0 created'
-t "restart: no duplicate or lost virtual services ($before)" test "$(n_vs)" = "$before"
-out=$(cli get tcp 10.96.0.22:80 6); t "restart: traffic flows" spread "$out" 1 6 be1 be2 be3
-out=$(nsx xlb-ext "$LAB" get tcp 10.10.2.1:30081 3); t "restart: NodePort flows" one "$out" 3
-t "restart: xlbctl lists the 5 services" test "$(ctl get services 2>/dev/null | grep -c 'lab/')" = 5
-t "restart: foreign services intact" foreign_intact
+check "restart: adopted its 5 services" has "$(last_run)" 'ipvs: adopted 5 services'
+check "restart: reconcile created nothing" has "$(last_run)" 'reconcile on start: 0 created'
+check "restart: no duplicate or lost virtual services ($before)" test "$(n_vs)" = "$before"
+out=$(cli get tcp 10.96.0.22:80 6); check "restart: traffic flows" spread "$out" 1 6 be1 be2 be3
+out=$(nsx xlb-ext "$LAB" get tcp 10.10.2.1:30081 3); check "restart: NodePort flows" one "$out" 3
+check "restart: xlbctl lists the 5 services" test "$(ctl get services 2>/dev/null | grep -c 'lab/')" = 5
+check "restart: foreign services intact" foreign_intact
 
 # ---- cleanup --------------------------------------------------------------------
 stop "SIGTERM: xlbd exits" TERM
-t "xlbd --cleanup --dataplane ipvs" node "$B/xlbd" --cleanup --dataplane ipvs
+check "xlbd --cleanup --dataplane ipvs" node "$B/xlbd" --cleanup --dataplane ipvs
 ipvs_l | sed 's/^/#   /'
-t "cleanup: only the 2 foreign virtual services remain" test "$(n_vs)" = 2
-t "cleanup: foreign services intact" foreign_intact
-t "cleanup: xlb-ipvs0 gone" sh -c '! ip -n xlb-node link show xlb-ipvs0 2>/dev/null'
-t "cleanup: xlb's ipsets gone" hasnt "$(node ipset list -n)" 'XLB-'
-t "cleanup: xlb's nat rules gone" hasnt "$(node iptables-save -t nat)" 'XLB-'
+check "cleanup: only the 2 foreign virtual services remain" test "$(n_vs)" = 2
+check "cleanup: foreign services intact" foreign_intact
+check "cleanup: xlb-ipvs0 gone" sh -c '! ip -n xlb-node link show xlb-ipvs0 2>/dev/null'
+check "cleanup: xlb's ipsets gone" hasnt "$(node ipset list -n)" 'XLB-'
+check "cleanup: xlb's nat rules gone" hasnt "$(node iptables-save -t nat)" 'XLB-'
 
 # ---- --dataplane auto ------------------------------------------------------------
 # A dummy interface has no native XDP: attaching there fails for real
@@ -430,22 +418,22 @@ node ip link add xdpfail0 type dummy && node ip link set xdpfail0 up
 start "auto: xlbd starts with --iface 'n-*,xdpfail0'" --dataplane auto --iface 'n-*,xdpfail0' --pin-dir /sys/fs/bpf/xlb-auto
 st=$(ctl status 2>&1); echo "$st" | sed 's/^/#   /'
 grep 'falling back' $LOG | tail -1 | sed 's/^/#   /'
-t "auto: fell back to IPVS, saying why (xdpfail0)" has "$st" 'auto: XDP unusable.*xdpfail0'
-t "auto: no XDP program left on any interface" hasnt "$(ip -n xlb-node link show)" 'prog/xdp| xdp(generic|offload)? '
+check "auto: fell back to IPVS, saying why (xdpfail0)" has "$st" 'auto: XDP unusable.*xdpfail0'
+check "auto: no XDP program left on any interface" hasnt "$(ip -n xlb-node link show)" 'prog/xdp| xdp(generic|offload)? '
 out=$(cli get tcp 10.96.0.20:80 3); echo "#   $(echo $out)"
-t "auto/IPVS: the state file's services serve traffic" has "$(echo $out)" "^be$KEEP 3\$"
+check "auto/IPVS: the state file's services serve traffic" has "$(echo $out)" "^be$KEEP 3\$"
 stop "auto: xlbd exits on SIGTERM" TERM
-t "auto: --cleanup removes both dataplanes' leftovers" node "$B/xlbd" --cleanup --dataplane auto --pin-dir /sys/fs/bpf/xlb-auto
-t "auto cleanup: only the foreign services remain, xlb-ipvs0 gone" sh -c '
+check "auto: --cleanup removes both dataplanes' leftovers" node "$B/xlbd" --cleanup --dataplane auto --pin-dir /sys/fs/bpf/xlb-auto
+check "auto cleanup: only the foreign services remain, xlb-ipvs0 gone" sh -c '
 	[ "$1" = 2 ] && ! ip -n xlb-node link show xlb-ipvs0 2>/dev/null' - "$(n_vs)"
 node ip link del xdpfail0
 start "auto: xlbd starts where XDP attaches everywhere" --dataplane auto --pin-dir /sys/fs/bpf/xlb-auto
 st=$(ctl status 2>&1)
-t "auto: status says XDP available (auto)" has "$st" 'XDP available \(auto\)'
+check "auto: status says XDP available (auto)" has "$st" 'XDP available \(auto\)'
 stop "auto/XDP: xlbd exits on SIGTERM" TERM
 node "$B/xlbd" --cleanup --dataplane auto --pin-dir /sys/fs/bpf/xlb-auto >/dev/null 2>&1
 
-if [ $n_fail -gt 0 ]; then
+if [ "$TAP_FAILED" -gt 0 ]; then
 	echo "# xlbd log (last 40 lines):"; tail -40 $LOG | sed 's/^/#   /'
 fi
-done_
+tap_finish

@@ -89,7 +89,7 @@ check "BTF of the running kernel" test -s /sys/kernel/btf/vmlinux
 # Control first: a minimal object with a pinned BTF map, through the same loader
 PROBE=$XLB_BUILD/vm/obj/xdp_probe.bpf.o
 if [ ! -f "$PROBE" ]; then
-	fail "$PROBE missing (scripts/vmtest.sh builds it with clang)"
+	not_ok "$PROBE missing (scripts/vmtest.sh builds it with clang)"
 else
 	check "iproute2 attaches a BTF-map, pin-by-name XDP object natively (control)" \
 		ip link set dev c-node xdpdrv obj "$PROBE" sec xdp
@@ -106,22 +106,22 @@ fi
 
 OBJ=$XLB_BUILD/xlb.bpf.o
 if [ ! -f "$OBJ" ]; then
-	fail "$OBJ missing (make all on the host first)"
+	not_ok "$OBJ missing (make all on the host first)"
 else
 	log "ip link set dev b-node xdpdrv obj $OBJ sec xdp"
 	if out=$(ip link set dev b-node xdpdrv obj "$OBJ" sec xdp 2>&1); then
-		pass "iproute2 loads and attaches xlb.bpf.o (native XDP on veth)"
+		ok "iproute2 loads and attaches xlb.bpf.o (native XDP on veth)"
 	else
-		fail "iproute2 cannot load xlb.bpf.o: $out"
+		not_ok "iproute2 loads xlb.bpf.o" "$out"
 		# bpftool as a second loader, unless the kernel's verifier already said no
 		case $out in *"BPF program load failed"*) ;; *)
 			log "retrying with bpftool"
 			mkdir -p /sys/fs/bpf/smoke
 			if out=$(bpftool prog load "$OBJ" /sys/fs/bpf/smoke/xdp type xdp 2>&1) &&
 				out=$(bpftool net attach xdpdrv pinned /sys/fs/bpf/smoke/xdp dev b-node 2>&1); then
-				pass "bpftool loads and attaches xlb.bpf.o (native XDP on veth)"
+				ok "bpftool loads and attaches xlb.bpf.o (native XDP on veth)"
 			else
-				fail "bpftool cannot load or attach xlb.bpf.o either: $out"
+				not_ok "bpftool loads and attaches xlb.bpf.o (after iproute2 could not)" "$out"
 			fi ;;
 		esac
 	fi
@@ -134,4 +134,4 @@ else
 		ip netns exec client timeout 5 wget -q -O - http://$VIP/ | grep -q hello-from-backend"
 	check "detach" ip link set dev b-node xdpdrv off
 fi
-finish
+tap_finish
