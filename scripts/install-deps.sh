@@ -8,7 +8,8 @@ PKGS=(
 	make gcc clang llvm pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libmnl-dev libnl-3-dev libnl-genl-3-dev libipset-dev
-	libyaml-dev libcap-dev libmicrohttpd-dev
+	libyaml-dev libjansson-dev libcap-dev libmicrohttpd-dev
+	libcurl4-openssl-dev
 	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
 	# tests
 	libcmocka-dev libclang-rt-14-dev

@@ -6,6 +6,10 @@
  * mutations, nesting, alias bombs) that must end in 0 or an error, never a
  * crash or a leak (run under ASan+UBSan by `make unit-san`).
  *
+ * The JSON front end must give exactly what the YAML one gives for the same
+ * objects (the .json fixtures are the .yaml ones as `kubectl get -o json`
+ * prints them), and the one-object API (object.h) the same again.
+ *
  * Fixtures are read relative to the repository root (tests run from there).
  * Built with -DXLB_K8S_FUZZ this file is a libFuzzer target instead.
  */
@@ -23,6 +27,7 @@
 
 #include "k8s/manifest.h"
 #include "k8s/k8s_priv.h"
+#include "k8s/object.h"
 
 #define FIXTURES "tests/unit/fixtures/k8s/"
 
@@ -776,6 +781,235 @@ static void test_warning_cap(void **state)
 	free(b.p);
 }
 
+/* "FILE:LINE: rest" or "FILE: rest" -> "rest". */
+static const char *after_place(const char *w, const char *file)
+{
+	size_t n = strlen(file);
+
+	if (strncmp(w, file, n) || w[n] != ':')
+		return w;
+	w += n + 1;
+	while (*w >= '0' && *w <= '9')
+		w++;
+	if (*w == ':')
+		w++;
+	return *w == ' ' ? w + 1 : w;
+}
+
+static void assert_same_result(const struct xlb_k8s_result *a, const char *fa,
+			       const struct xlb_k8s_result *b, const char *fb)
+{
+	assert_int_equal(a->n_svcs, b->n_svcs);
+	for (size_t i = 0; i < a->n_svcs; i++) {
+		assert_string_equal(a->svcs[i].spec.name, b->svcs[i].spec.name);
+		if (!xlb_svc_equal(&a->svcs[i], &b->svcs[i]))
+			fail_msg("%s differs between %s and %s", a->svcs[i].spec.name, fa, fb);
+		for (size_t j = 0; j < a->svcs[i].n_ep; j++)	/* order and weights too */
+			assert_memory_equal(&a->svcs[i].ep[j], &b->svcs[i].ep[j],
+					    sizeof(a->svcs[i].ep[j]));
+	}
+	assert_int_equal(a->n_warnings, b->n_warnings);
+	for (size_t i = 0; i < a->n_warnings; i++)
+		assert_string_equal(after_place(a->warnings[i], fa),
+				    after_place(b->warnings[i], fb));
+}
+
+static const char *const json_pairs[] = {
+	"list-web-dns", "multi-doc", "affinity", "annotations", "skipped",
+};
+
+/* One converter: each YAML fixture and its JSON twin give the same services
+ * and the same warnings (less the line). */
+static void test_json_matches_yaml(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(json_pairs) / sizeof(json_pairs[0]); i++) {
+		struct xlb_k8s_result ry, rj;
+		char py[256], pj[256], err[512] = "";
+		size_t len;
+		char *buf;
+
+		snprintf(py, sizeof(py), FIXTURES "%s.yaml", json_pairs[i]);
+		snprintf(pj, sizeof(pj), FIXTURES "%s.json", json_pairs[i]);
+		buf = slurp(py, &len);
+		if (xlb_k8s_parse(buf, len, py, &ry, err, sizeof(err)))
+			fail_msg("%s: %s", py, err);
+		free(buf);
+		buf = slurp(pj, &len);
+		if (xlb_k8s_parse_json(buf, len, pj, &rj, err, sizeof(err)))
+			fail_msg("%s: %s", pj, err);
+		free(buf);
+		assert_true(ry.n_svcs > 0);
+		assert_same_result(&ry, py, &rj, pj);
+		xlb_k8s_result_free(&ry);
+		xlb_k8s_result_free(&rj);
+	}
+}
+
+static int parse_json_str(const char *json, struct xlb_k8s_result *r, char *err, size_t errlen)
+{
+	return xlb_k8s_parse_json(json, strlen(json), "t.json", r, err, errlen);
+}
+
+#define JSON_SVC(ports)                                                                  \
+	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\"},"    \
+	"\"spec\":{\"clusterIP\":\"10.96.0.9\",\"ports\":[" ports "]}}"
+
+/* JSON's types as the API server's decoder reads them, and JSON's syntax
+ * errors with their line. */
+static void test_json_front_end(void **state)
+{
+	static const struct {
+		const char *desc, *json, *text;
+	} bad[] = {
+		{ "a quoted port is a string", JSON_SVC("{\"port\":\"80\"}"),
+		  "t.json: Service default/web: spec.ports[0].port: expected an integer, got a string" },
+		{ "a fraction is not an integer", JSON_SVC("{\"port\":80.5}"),
+		  "spec.ports[0].port: \"80.5\" is not an integer" },
+		{ "80.0 is not an integer either", JSON_SVC("{\"port\":80.0}"),
+		  "spec.ports[0].port: \"80.0\" is not an integer" },
+		{ "a boolean is not a string", JSON_SVC("{\"port\":80,\"protocol\":true}"),
+		  "spec.ports[0].protocol: \"true\": want TCP or UDP" },
+		{ "duplicate keys", "{\"kind\":\"Service\",\"kind\":\"List\"}",
+		  "t.json:1: duplicate object key" },
+		{ "cut short", "{\"kind\":\n\"Service\"", "t.json:2: " },
+		{ "a NUL in a string", "{\"kind\":\"Serv\\u0000ice\"}", "t.json:1: " },
+		{ "not JSON", "kind: Service", "t.json:1: " },
+		{ "a scalar document", "42", "t.json: document is a scalar, not a mapping" },
+		{ "the second value breaks", "{}\n\n{\"a\":}", "t.json:3: " },
+	};
+	struct xlb_k8s_result r;
+	struct buf b = { 0 };
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (parse_json_str(bad[i].json, &r, err, sizeof(err)) != -EINVAL ||
+		    !strstr(err, bad[i].text))
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].desc, err, bad[i].text);
+		assert_true(result_empty(&r));
+	}
+	/* Two values in a row, each a document; nulls are absent fields. */
+	assert_int_equal(parse_json_str(JSON_SVC("{\"port\":80,\"nodePort\":null}") " "
+					JSON_SVC("{\"port\":81,\"name\":\"b\"}"),
+					&r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "Service default/web: also defined"));
+	assert_int_equal(parse_json_str(JSON_SVC("{\"port\":80,\"nodePort\":null}"), &r, err,
+					sizeof(err)), 0);
+	assert_int_equal(r.n_svcs, 1);
+	assert_string_equal(r.svcs[0].spec.name, "default/web:80");
+	xlb_k8s_result_free(&r);
+
+	/* Nesting: the same limit as YAML, well inside jansson's own. */
+	for (int i = 0; i < 100; i++)
+		bprintf(&b, "[");
+	for (int i = 0; i < 100; i++)
+		bprintf(&b, "]");
+	assert_int_equal(xlb_k8s_parse_json(b.p, b.len, "t.json", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "nesting deeper than 64 levels"));
+	free(b.p);
+}
+
+static void doc_of(const char *json, struct k8s_doc *d)
+{
+	unsigned int line;
+	char msg[256];
+
+	if (k8s_doc_parse_json(json, strlen(json), d, &line, msg, sizeof(msg)))
+		fail_msg("%s: %s", json, msg);
+	assert_int_equal(d->n_docs, 1);
+}
+
+#define OBJ_SLICE(name, ports, eps)                                                      \
+	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"shop\",\"labels\":"         \
+	"{\"kubernetes.io/service-name\":\"web\"}},\"addressType\":\"IPv4\","           \
+	"\"ports\":[" ports "],\"endpoints\":[" eps "]}"
+
+/* Object by object, as xlb-k8s uses the converter: the same services as
+ * the whole-input reader, slices joined in the order given. */
+static void test_objects(void **state)
+{
+	static const char svc_json[] =
+		"{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\",\"annotations\":"
+		"{\"xlb.io/backend-weights\":\"10.1.0.1=3\"}},\"spec\":{\"clusterIP\":"
+		"\"10.96.1.1\",\"ports\":[{\"name\":\"http\",\"port\":80},"
+		"{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"}]}}";
+	static const char *const slices[] = {
+		OBJ_SLICE("web-a", "{\"name\":\"http\",\"port\":8080}",
+			  "{\"addresses\":[\"10.1.0.1\"]},"
+			  "{\"addresses\":[\"10.1.0.2\"],\"conditions\":{\"ready\":false}}"),
+		OBJ_SLICE("web-b", "{\"name\":\"http\",\"port\":8080},"
+				   "{\"name\":\"dns\",\"port\":5353,\"protocol\":\"UDP\"}",
+			  "{\"addresses\":[\"10.1.0.2\"]},{\"addresses\":[\"10.1.0.3\"]}"),
+	};
+	struct xlb_k8s_service *o;
+	struct xlb_k8s_slice *sl[2];
+	struct xlb_svc_desired out[2];
+	struct xlb_k8s_result msgs = { 0 };
+	struct k8s_doc d;
+	char err[256];
+
+	(void)state;
+	doc_of(svc_json, &d);
+	assert_int_equal(xlb_k8s_service_from(d.docs[0], &o, &msgs, err, sizeof(err)), 0);
+	k8s_doc_free(&d);
+	assert_non_null(o);
+	assert_string_equal(xlb_k8s_service_key(o), "shop/web");
+	assert_int_equal(xlb_k8s_service_ports(o), 2);
+	for (size_t i = 0; i < 2; i++) {
+		doc_of(slices[i], &d);
+		assert_int_equal(xlb_k8s_slice_from(d.docs[0], &sl[i], &msgs, err, sizeof(err)), 0);
+		k8s_doc_free(&d);
+		assert_string_equal(xlb_k8s_slice_service(sl[i]), "shop/web");
+	}
+	assert_string_equal(xlb_k8s_slice_key(sl[1]), "shop/web-b");
+	assert_int_equal(xlb_k8s_slice_endpoints(sl[0]), 2);
+
+	assert_int_equal(xlb_k8s_join(o, sl, 2, out, &msgs, err, sizeof(err)), 0);
+	assert_string_equal(out[0].spec.name, "shop/web:http");
+	assert_int_equal(out[0].n_ep, 3);
+	/* 10.1.0.2 is in both: the ready entry of web-b wins, in web-a's place. */
+	assert_ep(ep(&out[0], "10.1.0.1", 8080), 3, true, true, false, "");
+	assert_ep(ep(&out[0], "10.1.0.2", 8080), 1, true, true, false, "");
+	assert_ptr_equal(ep(&out[0], "10.1.0.2", 8080), &out[0].ep[1]);
+	assert_string_equal(out[1].spec.name, "shop/web:dns");
+	assert_int_equal(out[1].n_ep, 2);
+	assert_int_equal(ep(&out[1], "10.1.0.3", 5353)->weight, 1);
+	assert_int_equal(msgs.n_warnings, 0);
+	for (size_t i = 0; i < 2; i++)
+		xlb_svc_free(&out[i]);
+
+	/* Without slices: no endpoints, and no warning about the weight. */
+	assert_int_equal(xlb_k8s_join(o, NULL, 0, out, &msgs, err, sizeof(err)), 0);
+	assert_int_equal(out[0].n_ep + out[1].n_ep, 0);
+	assert_int_equal(msgs.n_warnings, 0);
+	xlb_svc_free(&out[0]);
+	xlb_svc_free(&out[1]);
+	xlb_k8s_service_free(o);
+	xlb_k8s_slice_free(sl[0]);
+	xlb_k8s_slice_free(sl[1]);
+
+	/* Skipped: NULL and a warning; invalid: a message with no file. */
+	doc_of("{\"metadata\":{\"name\":\"pg\"},\"spec\":{\"clusterIP\":\"None\","
+	       "\"ports\":[{\"port\":5432}]}}", &d);
+	assert_int_equal(xlb_k8s_service_from(d.docs[0], &o, &msgs, err, sizeof(err)), 0);
+	k8s_doc_free(&d);
+	assert_null(o);
+	assert_int_equal(msgs.n_warnings, 1);
+	assert_string_equal(msgs.warnings[0], "Service default/pg: headless (clusterIP None) skipped");
+	doc_of("{\"metadata\":{\"name\":\"bad\"},\"spec\":{\"clusterIP\":\"10.96.0.1\"}}", &d);
+	assert_int_equal(xlb_k8s_service_from(d.docs[0], &o, &msgs, err, sizeof(err)), -EINVAL);
+	k8s_doc_free(&d);
+	assert_null(o);
+	assert_string_equal(err, "Service default/bad: spec.ports: at least one port required");
+	doc_of("[1]", &d);
+	assert_int_equal(xlb_k8s_slice_from(d.docs[0], &sl[0], &msgs, err, sizeof(err)), -EINVAL);
+	k8s_doc_free(&d);
+	assert_string_equal(err, "object is not a mapping");
+	xlb_k8s_result_free(&msgs);
+}
+
 static void test_no_error_buffer(void **state)
 {
 	struct xlb_k8s_result r;
@@ -873,16 +1107,24 @@ static uint32_t rng(void)
 }
 
 static const char *const good_fixtures[] = {
-	"list-web-dns.yaml", "multi-doc.yaml", "affinity.yaml",
-	"annotations.yaml",  "skipped.yaml",   "servicelist.json",
+	"list-web-dns.yaml", "multi-doc.yaml", "affinity.yaml",	"annotations.yaml",
+	"skipped.yaml",	     "servicelist.json", "list-web-dns.json", "skipped.json",
 };
 
+static bool is_json(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 5 && !strcmp(name + n - 5, ".json");
+}
+
 /* Either a result or an error naming the file, never both, never neither. */
-static void check_any(const char *buf, size_t len)
+static void check_any(const char *buf, size_t len, bool json)
 {
 	struct xlb_k8s_result r;
 	char err[512] = "";
-	int ret = xlb_k8s_parse(buf, len, "fuzz", &r, err, sizeof(err));
+	int ret = json ? xlb_k8s_parse_json(buf, len, "fuzz", &r, err, sizeof(err))
+		       : xlb_k8s_parse(buf, len, "fuzz", &r, err, sizeof(err));
 
 	if (ret) {
 		assert_true(ret == -EINVAL || ret == -ENOMEM);
@@ -912,7 +1154,7 @@ static void test_truncations(void **state)
 
 			assert_non_null(copy);
 			memcpy(copy, buf, cut);
-			check_any(copy, cut);
+			check_any(copy, cut, is_json(good_fixtures[f]));
 			free(copy);
 		}
 		free(buf);
@@ -967,7 +1209,7 @@ static void test_mutations(void **state)
 					break;
 				}
 			}
-			check_any(m, n);
+			check_any(m, n, is_json(good_fixtures[f]));
 			free(m);
 		}
 		free(buf);
@@ -1014,6 +1256,9 @@ int main(void)
 		cmocka_unit_test(test_many_duplicates),
 		cmocka_unit_test(test_nesting_and_aliases),
 		cmocka_unit_test(test_warning_cap),
+		cmocka_unit_test(test_json_matches_yaml),
+		cmocka_unit_test(test_json_front_end),
+		cmocka_unit_test(test_objects),
 		cmocka_unit_test(test_no_error_buffer),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_weights_and_health_parsers),

@@ -196,7 +196,7 @@ out:
 	return ret;
 }
 
-const struct k8s_weight *k8s_weight_find(const struct k8s_svc *svc, const struct xlb_ip *ip)
+const struct k8s_weight *k8s_weight_find(const struct xlb_k8s_service *svc, const struct xlb_ip *ip)
 {
 	struct k8s_weight key = { .addr = *ip };
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "k8s/manifest.h"
-#include "k8s/ytree.h"
+#include "k8s/doctree.h"
 #include "util/htab.h"
 
 /* Kubernetes' own limits (EndpointSlice validation), enforced here too so
@@ -18,15 +18,13 @@
 #define K8S_MAX_SLICE_PORTS	100
 #define K8S_MAX_AFFINITY_TIMEOUT 86400
 #define K8S_SERVICE_NAME_LABEL	"kubernetes.io/service-name"
+#define K8S_MAX_NAME		63	/* port names: DNS labels */
 
 /* One port of a Service object: one xlb service. */
 struct k8s_port {
-	size_t svc;		/* index into out->svcs */
-	const char *name;	/* "" when unnamed; points into the tree */
-	uint8_t proto;
-	unsigned int line;	/* the ports[] entry */
-	size_t ep_cap;
-	uint16_t *order;	/* endpoint indexes sorted by (address, port) */
+	struct xlb_service_spec spec;
+	char name[K8S_MAX_NAME + 1];	/* "" when unnamed */
+	unsigned int line;		/* the ports[] entry */
 };
 
 struct k8s_weight {
@@ -35,16 +33,34 @@ struct k8s_weight {
 	bool used;
 };
 
-/* One Service object. */
-struct k8s_svc {
+/* One Service object, converted: its ports without endpoints yet. */
+struct xlb_k8s_service {
 	char *key;		/* "NAMESPACE/NAME" */
 	unsigned int line;
 	struct k8s_port *ports;
 	size_t n_ports;
+	struct xlb_health_spec *hc;	/* NULL: none */
 	struct k8s_weight *weights;	/* sorted by address */
 	size_t n_weights;
 	unsigned int weights_line;
-	bool has_slice;
+};
+
+struct k8s_slice_port {
+	char name[K8S_MAX_NAME + 1];
+	uint8_t proto;		/* 0: SCTP, matches no service port */
+	uint32_t port;		/* 0: none given, the port is not served */
+};
+
+/* One EndpointSlice object, converted. */
+struct xlb_k8s_slice {
+	char *key;		/* "NAMESPACE/NAME" of the slice */
+	char *svc;		/* "NAMESPACE/NAME" of its Service */
+	unsigned int line;
+	struct k8s_slice_port *ports;
+	size_t n_ports;
+	struct xlb_endpoint *ep;	/* port 0 until joined */
+	unsigned int *ep_line;
+	size_t n_ep;
 };
 
 struct k8s_ctx {
@@ -52,13 +68,16 @@ struct k8s_ctx {
 	char *err;
 	size_t errlen;
 	char obj[200];		/* "Service default/web": prefixes messages */
-	struct xlb_k8s_result *out;
+	struct xlb_k8s_result *out;	/* warnings (and services, for a manifest) */
+	bool warn_full;
+	/* The manifest reader's: every object of the input. */
 	size_t svcs_cap;
-	struct k8s_svc *svcs;	/* Service objects, in input order */
+	struct xlb_k8s_service **svcs;	/* Service objects, in input order */
 	size_t n_svc, svc_cap;
+	struct xlb_k8s_slice **slices;
+	size_t n_slices, slice_cap;
 	struct xlb_htab by_key;	/* "NAMESPACE/NAME" -> index + 1 into svcs */
 	struct xlb_htab skipped; /* "NAMESPACE/NAME" -> its key (malloc'd) */
-	bool warn_full;
 };
 
 int k8s_fail(struct k8s_ctx *c, unsigned int line, const char *fmt, ...)
@@ -69,26 +88,30 @@ int k8s_nomem(struct k8s_ctx *c);
 
 /* Typed access. k8s_field() treats a null value as absent. The others fail
  * with "LINE: OBJ: what: ..." when the node is not of the type. */
-const struct ynode *k8s_field(const struct ynode *map, const char *key);
-int k8s_want_map(struct k8s_ctx *c, const struct ynode *n, const char *what);
-int k8s_want_seq(struct k8s_ctx *c, const struct ynode *n, const char *what);
-int k8s_str(struct k8s_ctx *c, const struct ynode *n, const char *what, const char **s);
-int k8s_int(struct k8s_ctx *c, const struct ynode *n, const char *what, int64_t min,
+const struct k8s_node *k8s_field(const struct k8s_node *map, const char *key);
+int k8s_want_map(struct k8s_ctx *c, const struct k8s_node *n, const char *what);
+int k8s_want_seq(struct k8s_ctx *c, const struct k8s_node *n, const char *what);
+int k8s_str(struct k8s_ctx *c, const struct k8s_node *n, const char *what, const char **s);
+int k8s_int(struct k8s_ctx *c, const struct k8s_node *n, const char *what, int64_t min,
 	    int64_t max, int64_t *v);
-int k8s_bool(struct k8s_ctx *c, const struct ynode *n, const char *what, bool *v);
+int k8s_bool(struct k8s_ctx *c, const struct k8s_node *n, const char *what, bool *v);
 /* A string into a fixed model field: too long or control characters fail. */
-int k8s_copy(struct k8s_ctx *c, const struct ynode *n, const char *what, char *dst,
+int k8s_copy(struct k8s_ctx *c, const struct k8s_node *n, const char *what, char *dst,
 	     size_t size);
 /* metadata.name (required) and metadata.namespace ("default"). */
-int k8s_meta(struct k8s_ctx *c, const struct ynode *doc, const char *kind, const char **ns,
+int k8s_meta(struct k8s_ctx *c, const struct k8s_node *doc, const char *kind, const char **ns,
 	     const char **name);
-struct k8s_svc *k8s_svc_find(struct k8s_ctx *c, const char *ns, const char *name);
-/* Services skipped with a warning: their slices are skipped quietly. */
-int k8s_svc_skip(struct k8s_ctx *c, const char *ns, const char *name);
-bool k8s_svc_skipped(struct k8s_ctx *c, const char *ns, const char *name);
 
-int k8s_service(struct k8s_ctx *c, const struct ynode *doc);
-int k8s_slice(struct k8s_ctx *c, const struct ynode *doc);
+/* The converters: 0 and *out, or 0 and NULL when the object is skipped
+ * (with a warning), or an error. */
+int k8s_service(struct k8s_ctx *c, const struct k8s_node *doc, struct xlb_k8s_service **out);
+int k8s_slice(struct k8s_ctx *c, const struct k8s_node *doc, struct xlb_k8s_slice **out);
+void k8s_service_free(struct xlb_k8s_service *o);
+void k8s_slice_free(struct xlb_k8s_slice *sl);
+/* The Service's xlb services (one per port) with the endpoints of its
+ * slices, each validated: out has room for svc->n_ports. */
+int k8s_join(struct k8s_ctx *c, const struct xlb_k8s_service *svc,
+	     struct xlb_k8s_slice *const *sl, size_t n_sl, struct xlb_svc_desired *out);
 
 /* Annotation values. 0, or -EINVAL / -ERANGE with why set to the reason. */
 int k8s_parse_duration_ms(const char *s, uint32_t *ms, const char **why);
@@ -97,6 +120,6 @@ int k8s_parse_weights(const char *s, struct k8s_weight **w, size_t *n, char *why
 		      size_t whylen);
 int k8s_parse_health_check(const char *s, struct xlb_health_spec *hc, char *why,
 			   size_t whylen);
-const struct k8s_weight *k8s_weight_find(const struct k8s_svc *svc, const struct xlb_ip *ip);
+const struct k8s_weight *k8s_weight_find(const struct xlb_k8s_service *svc, const struct xlb_ip *ip);
 
 #endif /* XLB_K8S_PRIV_H */

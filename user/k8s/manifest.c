@@ -24,7 +24,9 @@ static void vformat(struct k8s_ctx *c, char *buf, size_t size, unsigned int line
 {
 	int n;
 
-	if (line)
+	if (!c->file)		/* one object (object.h): no file, no line */
+		n = snprintf(buf, size, "%s%s", c->obj, c->obj[0] ? ": " : "");
+	else if (line)
 		n = snprintf(buf, size, "%s:%u: %s%s", c->file, line, c->obj,
 			     c->obj[0] ? ": " : "");
 	else
@@ -48,7 +50,7 @@ int k8s_fail(struct k8s_ctx *c, unsigned int line, const char *fmt, ...)
 int k8s_nomem(struct k8s_ctx *c)
 {
 	if (c->err && c->errlen)
-		snprintf(c->err, c->errlen, "%s: out of memory", c->file);
+		snprintf(c->err, c->errlen, "%s: out of memory", c->file ? c->file : c->obj);
 	return -ENOMEM;
 }
 
@@ -62,7 +64,7 @@ int k8s_warn(struct k8s_ctx *c, unsigned int line, const char *fmt, ...)
 		return 0;
 	if (r->n_warnings == XLB_K8S_MAX_WARNINGS) {
 		snprintf(buf, sizeof(buf), "%s: more than %d warnings, the rest not shown",
-			 c->file, XLB_K8S_MAX_WARNINGS);
+			 c->file ? c->file : "input", XLB_K8S_MAX_WARNINGS);
 		c->warn_full = true;
 	} else {
 		va_start(ap, fmt);
@@ -82,44 +84,44 @@ int k8s_warn(struct k8s_ctx *c, unsigned int line, const char *fmt, ...)
 	return 0;
 }
 
-const struct ynode *k8s_field(const struct ynode *map, const char *key)
+const struct k8s_node *k8s_field(const struct k8s_node *map, const char *key)
 {
-	const struct ynode *n = ymap_get(map, key);
+	const struct k8s_node *n = k8s_map_get(map, key);
 
-	return ynode_is_null(n) ? NULL : n;
+	return k8s_node_is_null(n) ? NULL : n;
 }
 
-static const char *type_name(const struct ynode *n)
+static const char *type_name(const struct k8s_node *n)
 {
 	switch (n->type) {
-	case YNODE_MAP:
+	case K8S_NODE_MAP:
 		return "a mapping";
-	case YNODE_SEQ:
+	case K8S_NODE_SEQ:
 		return "a list";
 	default:
 		return "a scalar";
 	}
 }
 
-int k8s_want_map(struct k8s_ctx *c, const struct ynode *n, const char *what)
+int k8s_want_map(struct k8s_ctx *c, const struct k8s_node *n, const char *what)
 {
-	if (n->type != YNODE_MAP)
+	if (n->type != K8S_NODE_MAP)
 		return k8s_fail(c, n->line, "%s: expected a mapping, got %s", what, type_name(n));
 	return 0;
 }
 
-int k8s_want_seq(struct k8s_ctx *c, const struct ynode *n, const char *what)
+int k8s_want_seq(struct k8s_ctx *c, const struct k8s_node *n, const char *what)
 {
-	if (n->type != YNODE_SEQ)
+	if (n->type != K8S_NODE_SEQ)
 		return k8s_fail(c, n->line, "%s: expected a list, got %s", what, type_name(n));
 	return 0;
 }
 
 /* Any scalar reads as a string (a plain 8080 too: annotation values are
  * often written unquoted). */
-int k8s_str(struct k8s_ctx *c, const struct ynode *n, const char *what, const char **s)
+int k8s_str(struct k8s_ctx *c, const struct k8s_node *n, const char *what, const char **s)
 {
-	if (n->type != YNODE_SCALAR)
+	if (n->type != K8S_NODE_SCALAR)
 		return k8s_fail(c, n->line, "%s: expected a string, got %s", what, type_name(n));
 	if (memchr(n->str, '\0', n->len))
 		return k8s_fail(c, n->line, "%s: contains a NUL character", what);
@@ -128,7 +130,7 @@ int k8s_str(struct k8s_ctx *c, const struct ynode *n, const char *what, const ch
 }
 
 /* Decimal, as Kubernetes' integer fields: a quoted "80" is a string. */
-int k8s_int(struct k8s_ctx *c, const struct ynode *n, const char *what, int64_t min,
+int k8s_int(struct k8s_ctx *c, const struct k8s_node *n, const char *what, int64_t min,
 	    int64_t max, int64_t *v)
 {
 	const char *p;
@@ -137,9 +139,9 @@ int k8s_int(struct k8s_ctx *c, const struct ynode *n, const char *what, int64_t 
 	int64_t x = 0;
 	int digits = 0;
 
-	if (n->type != YNODE_SCALAR || !n->plain)
+	if (n->type != K8S_NODE_SCALAR || !n->plain)
 		return k8s_fail(c, n->line, "%s: expected an integer, got %s", what,
-				n->type == YNODE_SCALAR ? "a string" : type_name(n));
+				n->type == K8S_NODE_SCALAR ? "a string" : type_name(n));
 	p = n->str;
 	if (*p == '+' || *p == '-')
 		neg = *p++ == '-';
@@ -148,22 +150,22 @@ int k8s_int(struct k8s_ctx *c, const struct ynode *n, const char *what, int64_t 
 			x = x * 10 + (*p - '0');
 	if (!digits || *p || (size_t)(p - n->str) != n->len)
 		return k8s_fail(c, n->line, "%s: \"%s\" is not an integer", what,
-				ynode_text(n, text, sizeof(text)));
+				k8s_node_text(n, text, sizeof(text)));
 	/* YAML 1.1, which Kubernetes' decoder speaks, reads 010 as 8. */
 	if (digits > 1 && p[-digits] == '0')
 		return k8s_fail(c, n->line, "%s: \"%s\": leading zero (octal in YAML 1.1)", what,
-				ynode_text(n, text, sizeof(text)));
+				k8s_node_text(n, text, sizeof(text)));
 	if (neg)
 		x = -x;
 	if (digits > 18 || x < min || x > max)
 		return k8s_fail(c, n->line, "%s: %s out of range (%" PRId64 "..%" PRId64 ")",
-				what, ynode_text(n, text, sizeof(text)), min, max);
+				what, k8s_node_text(n, text, sizeof(text)), min, max);
 	*v = x;
 	return 0;
 }
 
 /* YAML 1.1 booleans, as the YAML decoder Kubernetes uses reads them. */
-int k8s_bool(struct k8s_ctx *c, const struct ynode *n, const char *what, bool *v)
+int k8s_bool(struct k8s_ctx *c, const struct k8s_node *n, const char *what, bool *v)
 {
 	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
 					   "on", "On", "ON" };
@@ -171,7 +173,7 @@ int k8s_bool(struct k8s_ctx *c, const struct ynode *n, const char *what, bool *v
 					  "off", "Off", "OFF" };
 	char text[32];
 
-	if (n->type == YNODE_SCALAR && n->plain) {
+	if (n->type == K8S_NODE_SCALAR && n->plain) {
 		for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 			if (!strcmp(n->str, yes[i])) {
 				*v = true;
@@ -183,14 +185,14 @@ int k8s_bool(struct k8s_ctx *c, const struct ynode *n, const char *what, bool *v
 			}
 		}
 	}
-	if (n->type != YNODE_SCALAR)
+	if (n->type != K8S_NODE_SCALAR)
 		return k8s_fail(c, n->line, "%s: expected true or false, got %s", what,
 				type_name(n));
 	return k8s_fail(c, n->line, "%s: \"%s\": expected true or false", what,
-			ynode_text(n, text, sizeof(text)));
+			k8s_node_text(n, text, sizeof(text)));
 }
 
-int k8s_copy(struct k8s_ctx *c, const struct ynode *n, const char *what, char *dst,
+int k8s_copy(struct k8s_ctx *c, const struct k8s_node *n, const char *what, char *dst,
 	     size_t size)
 {
 	const char *s;
@@ -208,7 +210,7 @@ int k8s_copy(struct k8s_ctx *c, const struct ynode *n, const char *what, char *d
 }
 
 /* Names end up in messages and in the model: no control characters. */
-static int name_str(struct k8s_ctx *c, const struct ynode *n, const char *what, const char **s)
+static int name_str(struct k8s_ctx *c, const struct k8s_node *n, const char *what, const char **s)
 {
 	int ret = k8s_str(c, n, what, s);
 
@@ -222,10 +224,10 @@ static int name_str(struct k8s_ctx *c, const struct ynode *n, const char *what, 
 	return 0;
 }
 
-int k8s_meta(struct k8s_ctx *c, const struct ynode *doc, const char *kind, const char **ns,
+int k8s_meta(struct k8s_ctx *c, const struct k8s_node *doc, const char *kind, const char **ns,
 	     const char **name)
 {
-	const struct ynode *meta = k8s_field(doc, "metadata"), *n;
+	const struct k8s_node *meta = k8s_field(doc, "metadata"), *n;
 	int ret;
 
 	snprintf(c->obj, sizeof(c->obj), "%s", kind);
@@ -256,18 +258,23 @@ static bool obj_key(char *key, size_t size, const char *ns, const char *name)
 	return (size_t)snprintf(key, size, "%s/%s", ns, name) < size;
 }
 
-struct k8s_svc *k8s_svc_find(struct k8s_ctx *c, const char *ns, const char *name)
+/* A string from the input, cut and with control characters shown as '?'. */
+static const char *printable(char *buf, size_t size, const char *s)
 {
-	char key[512];
-	uintptr_t i;
-
-	if (!obj_key(key, sizeof(key), ns, name))
-		return NULL;
-	i = (uintptr_t)xlb_htab_get(&c->by_key, key, strlen(key));
-	return i ? &c->svcs[i - 1] : NULL;
+	snprintf(buf, size, "%s", s);
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return buf;
 }
 
-int k8s_svc_skip(struct k8s_ctx *c, const char *ns, const char *name)
+/* Index + 1 into c->svcs, or 0. */
+static size_t svc_find(struct k8s_ctx *c, const char *key)
+{
+	return (uintptr_t)xlb_htab_get(&c->by_key, key, strlen(key));
+}
+
+static int svc_skip(struct k8s_ctx *c, const char *ns, const char *name)
 {
 	char key[512], *k;
 
@@ -281,11 +288,75 @@ int k8s_svc_skip(struct k8s_ctx *c, const char *ns, const char *name)
 	return 0;
 }
 
-bool k8s_svc_skipped(struct k8s_ctx *c, const char *ns, const char *name)
+static int add_service(struct k8s_ctx *c, const struct k8s_node *doc)
 {
-	char key[512];
+	struct xlb_k8s_service *o;
+	const char *ns, *name;
+	size_t dup;
+	int ret;
 
-	return obj_key(key, sizeof(key), ns, name) && xlb_htab_get(&c->skipped, key, strlen(key));
+	ret = k8s_meta(c, doc, "Service", &ns, &name);
+	if (ret)
+		return ret;
+	ret = k8s_service(c, doc, &o);
+	if (ret)
+		return ret;
+	if (!o)
+		return svc_skip(c, ns, name);
+	if ((dup = svc_find(c, o->key))) {
+		ret = k8s_fail(c, doc->line, "also defined at line %u", c->svcs[dup - 1]->line);
+		k8s_service_free(o);
+		return ret;
+	}
+	if (c->n_svc == c->svc_cap) {
+		size_t cap = c->svc_cap ? 2 * c->svc_cap : 8;
+		struct xlb_k8s_service **v = realloc(c->svcs, cap * sizeof(*v));
+
+		if (!v) {
+			k8s_service_free(o);
+			return k8s_nomem(c);
+		}
+		c->svcs = v;
+		c->svc_cap = cap;
+	}
+	c->svcs[c->n_svc] = o;
+	if (xlb_htab_put(&c->by_key, o->key, strlen(o->key), (void *)(uintptr_t)(c->n_svc + 1))) {
+		k8s_service_free(o);
+		return k8s_nomem(c);
+	}
+	c->n_svc++;
+	return 0;
+}
+
+static int add_slice(struct k8s_ctx *c, const struct k8s_node *doc)
+{
+	struct xlb_k8s_slice *sl;
+	char text[64];
+	int ret;
+
+	ret = k8s_slice(c, doc, &sl);
+	if (ret || !sl)
+		return ret;
+	if (!svc_find(c, sl->svc)) {
+		if (!xlb_htab_get(&c->skipped, sl->svc, strlen(sl->svc)))
+			ret = k8s_warn(c, doc->line, "Service %s not in the input, skipped",
+				       printable(text, sizeof(text), sl->svc));
+		k8s_slice_free(sl);
+		return ret;
+	}
+	if (c->n_slices == c->slice_cap) {
+		size_t cap = c->slice_cap ? 2 * c->slice_cap : 8;
+		struct xlb_k8s_slice **v = realloc(c->slices, cap * sizeof(*v));
+
+		if (!v) {
+			k8s_slice_free(sl);
+			return k8s_nomem(c);
+		}
+		c->slices = v;
+		c->slice_cap = cap;
+	}
+	c->slices[c->n_slices++] = sl;
+	return 0;
 }
 
 /* Kinds whose documents are lists of objects, and what their items are
@@ -298,10 +369,10 @@ static const struct {
 	{ "EndpointSliceList", "EndpointSlice", "discovery.k8s.io/v1" },
 };
 
-static int kind_of(struct k8s_ctx *c, const struct ynode *obj, const char *dkind,
+static int kind_of(struct k8s_ctx *c, const struct k8s_node *obj, const char *dkind,
 		   const char *dapi, const char **kind, const char **api)
 {
-	const struct ynode *n;
+	const struct k8s_node *n;
 	int ret;
 
 	*kind = dkind;
@@ -319,22 +390,12 @@ static int kind_of(struct k8s_ctx *c, const struct ynode *obj, const char *dkind
 	return 0;
 }
 
-/* A string from the input, cut and with control characters shown as '?'. */
-static const char *printable(char *buf, size_t size, const char *s)
-{
-	snprintf(buf, size, "%s", s);
-	for (char *p = buf; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return buf;
-}
-
 enum pass { PASS_SERVICES, PASS_SLICES };
 
-static int visit(struct k8s_ctx *c, const struct ynode *obj, const char *dkind,
+static int visit(struct k8s_ctx *c, const struct k8s_node *obj, const char *dkind,
 		 const char *dapi, enum pass pass, bool in_list)
 {
-	const struct ynode *items, *item;
+	const struct k8s_node *items, *item;
 	const char *kind, *api;
 	char what[48], text[64], api_text[64];
 	int ret;
@@ -364,9 +425,9 @@ static int visit(struct k8s_ctx *c, const struct ynode *obj, const char *dkind,
 		return ret;
 	}
 	if (!strcmp(kind, "Service") && !strcmp(api, "v1"))
-		return pass == PASS_SERVICES ? k8s_service(c, obj) : 0;
+		return pass == PASS_SERVICES ? add_service(c, obj) : 0;
 	if (!strcmp(kind, "EndpointSlice") && !strcmp(api, "discovery.k8s.io/v1"))
-		return pass == PASS_SLICES ? k8s_slice(c, obj) : 0;
+		return pass == PASS_SLICES ? add_slice(c, obj) : 0;
 	if (pass != PASS_SERVICES)
 		return 0;
 	printable(text, sizeof(text), kind);
@@ -376,16 +437,16 @@ static int visit(struct k8s_ctx *c, const struct ynode *obj, const char *dkind,
 	return k8s_warn(c, obj->line, "kind %s skipped", text);
 }
 
-static int walk(struct k8s_ctx *c, const struct ytree *t, enum pass pass)
+static int walk(struct k8s_ctx *c, const struct k8s_doc *t, enum pass pass)
 {
 	for (size_t i = 0; i < t->n_docs; i++) {
-		const struct ynode *doc = t->docs[i];
+		const struct k8s_node *doc = t->docs[i];
 		int ret;
 
-		if (ynode_is_null(doc))		/* "---" with nothing, comments only */
+		if (k8s_node_is_null(doc))		/* "---" with nothing, comments only */
 			continue;
 		c->obj[0] = '\0';
-		if (doc->type != YNODE_MAP)
+		if (doc->type != K8S_NODE_MAP)
 			return k8s_fail(c, doc->line, "document is %s, not a mapping",
 					type_name(doc));
 		ret = visit(c, doc, NULL, NULL, pass, false);
@@ -395,42 +456,53 @@ static int walk(struct k8s_ctx *c, const struct ytree *t, enum pass pass)
 	return 0;
 }
 
-/* Weights by address, then every service through the model's validation. */
-static int finish_svc(struct k8s_ctx *c, struct k8s_svc *o)
+/* Each Service with its slices (in input order), one xlb service per port
+ * appended to out->svcs in input order; lines[] gets each one's port line. */
+static int join_all(struct k8s_ctx *c, unsigned int **lines)
 {
-	char ip[XLB_IP_STRLEN], msg[256];
-	int ret;
+	struct xlb_k8s_result *r = c->out;
+	size_t total = 0, *first, *owner;
+	struct xlb_k8s_slice **by_svc;
+	int ret = 0;
 
-	snprintf(c->obj, sizeof(c->obj), "Service %s", o->key);
-	for (size_t i = 0; i < o->n_ports; i++) {
-		struct xlb_svc_desired *s = &c->out->svcs[o->ports[i].svc];
-
-		for (size_t j = 0; j < s->n_ep; j++) {
-			struct k8s_weight *w =
-				(struct k8s_weight *)k8s_weight_find(o, &s->ep[j].addr);
-
-			if (w) {
-				s->ep[j].weight = w->weight;
-				w->used = true;
-			}
-		}
-		ret = xlb_svc_validate(s, msg, sizeof(msg));
-		if (ret == -ENOMEM)
-			return k8s_nomem(c);
-		if (ret)
-			return k8s_fail(c, o->line, "%s", msg);
+	for (size_t i = 0; i < c->n_svc; i++)
+		total += c->svcs[i]->n_ports;
+	if (!total)
+		return 0;
+	r->svcs = calloc(total, sizeof(*r->svcs));
+	*lines = calloc(total ? total : 1, sizeof(**lines));
+	first = calloc(c->n_svc + 1, sizeof(*first));
+	owner = calloc(c->n_slices ? c->n_slices : 1, sizeof(*owner));
+	by_svc = calloc(c->n_slices ? c->n_slices : 1, sizeof(*by_svc));
+	if (!r->svcs || !*lines || !first || !owner || !by_svc) {
+		ret = k8s_nomem(c);
+		goto out;
 	}
-	/* Without a slice nothing could match: not worth a warning. */
-	for (size_t i = 0; o->has_slice && i < o->n_weights; i++) {
-		if (o->weights[i].used)
-			continue;
-		ret = k8s_warn(c, o->weights_line,
-			       "xlb.io/backend-weights: %s matches no endpoint",
-			       xlb_ip_str(&o->weights[i].addr, ip, sizeof(ip)));
-		if (ret)
-			return ret;
+	/* Counting sort of the slices by their Service, stable. */
+	for (size_t k = 0; k < c->n_slices; k++) {
+		owner[k] = svc_find(c, c->slices[k]->svc) - 1;
+		first[owner[k] + 1]++;
 	}
-	return 0;
+	for (size_t i = 0; i < c->n_svc; i++)
+		first[i + 1] += first[i];
+	/* Place each slice, counting its Service's start up, then shift back. */
+	for (size_t k = 0; k < c->n_slices; k++)
+		by_svc[first[owner[k]]++] = c->slices[k];
+	memmove(first + 1, first, c->n_svc * sizeof(*first));
+	first[0] = 0;
+	for (size_t i = 0; !ret && i < c->n_svc; i++) {
+		const struct xlb_k8s_service *o = c->svcs[i];
+
+		ret = k8s_join(c, o, by_svc + first[i], first[i + 1] - first[i],
+			       r->svcs + r->n_svcs);
+		for (size_t j = 0; !ret && j < o->n_ports; j++)
+			(*lines)[r->n_svcs++] = o->ports[j].line;
+	}
+out:
+	free(first);
+	free(owner);
+	free(by_svc);
+	return ret;
 }
 
 struct port_ref {
@@ -493,7 +565,7 @@ static size_t find_dup(struct port_ref *v, size_t n, int (*sort)(const void *, c
 
 /* What the store would refuse later (xlb_state_upsert), refused here with
  * both lines. Sorted, so n log n for any number of ports. */
-static int check_unique(struct k8s_ctx *c)
+static int check_unique(struct k8s_ctx *c, const unsigned int *lines)
 {
 	size_t n = c->out->n_svcs, k = 0, i;
 	const struct xlb_service_spec *a, *b;
@@ -506,10 +578,8 @@ static int check_unique(struct k8s_ctx *c)
 	v = calloc(n, sizeof(*v));
 	if (!v)
 		return k8s_nomem(c);
-	for (size_t o = 0; o < c->n_svc; o++)
-		for (size_t j = 0; j < c->svcs[o].n_ports; j++)
-			v[k++] = (struct port_ref){ &c->out->svcs[c->svcs[o].ports[j].svc].spec,
-						    c->svcs[o].ports[j].line };
+	for (; k < n; k++)
+		v[k] = (struct port_ref){ &c->out->svcs[k].spec, lines[k] };
 	c->obj[0] = '\0';
 	if ((i = find_dup(v, k, sort_name, name_cmp))) {
 		ret = k8s_fail(c, v[i].line, "service %s: also defined at line %u",
@@ -535,22 +605,20 @@ static void ctx_free(struct k8s_ctx *c)
 {
 	char *k;
 
-	for (size_t i = 0; i < c->n_svc; i++) {
-		for (size_t j = 0; j < c->svcs[i].n_ports; j++)
-			free(c->svcs[i].ports[j].order);
-		free(c->svcs[i].key);
-		free(c->svcs[i].ports);
-		free(c->svcs[i].weights);
-	}
+	for (size_t i = 0; i < c->n_svc; i++)
+		k8s_service_free(c->svcs[i]);
 	free(c->svcs);
+	for (size_t i = 0; i < c->n_slices; i++)
+		k8s_slice_free(c->slices[i]);
+	free(c->slices);
 	xlb_htab_fini(&c->by_key);
 	for (size_t pos = 0; (k = xlb_htab_next(&c->skipped, &pos));)
 		free(k);
 	xlb_htab_fini(&c->skipped);
 }
 
-int xlb_k8s_parse(const char *buf, size_t len, const char *filename,
-		  struct xlb_k8s_result *out, char *err, size_t errlen)
+static int parse(const char *buf, size_t len, const char *filename, bool json,
+		 struct xlb_k8s_result *out, char *err, size_t errlen)
 {
 	struct k8s_ctx c = {
 		.file = filename ? filename : DEFAULT_FILE,
@@ -558,8 +626,8 @@ int xlb_k8s_parse(const char *buf, size_t len, const char *filename,
 		.errlen = errlen,
 		.out = out,
 	};
-	struct ytree t;
-	unsigned int line;
+	struct k8s_doc t;
+	unsigned int line, *lines = NULL;
 	char msg[256];
 	int ret;
 
@@ -568,7 +636,10 @@ int xlb_k8s_parse(const char *buf, size_t len, const char *filename,
 		err[0] = '\0';
 	xlb_htab_init(&c.by_key);
 	xlb_htab_init(&c.skipped);
-	ret = ytree_parse(buf, len, &t, &line, msg, sizeof(msg));
+	if (json)
+		ret = k8s_doc_parse_json(buf, len, &t, &line, msg, sizeof(msg));
+	else
+		ret = k8s_doc_parse_yaml(buf, len, &t, &line, msg, sizeof(msg));
 	if (ret) {
 		if (ret == -ENOMEM)
 			return k8s_nomem(&c);
@@ -577,15 +648,28 @@ int xlb_k8s_parse(const char *buf, size_t len, const char *filename,
 	ret = walk(&c, &t, PASS_SERVICES);
 	if (!ret)
 		ret = walk(&c, &t, PASS_SLICES);
-	for (size_t i = 0; !ret && i < c.n_svc; i++)
-		ret = finish_svc(&c, &c.svcs[i]);
 	if (!ret)
-		ret = check_unique(&c);
+		ret = join_all(&c, &lines);
+	if (!ret)
+		ret = check_unique(&c, lines);
+	free(lines);
 	ctx_free(&c);
-	ytree_free(&t);
+	k8s_doc_free(&t);
 	if (ret)
 		xlb_k8s_result_free(out);
 	return ret;
+}
+
+int xlb_k8s_parse(const char *buf, size_t len, const char *filename,
+		  struct xlb_k8s_result *out, char *err, size_t errlen)
+{
+	return parse(buf, len, filename, false, out, err, errlen);
+}
+
+int xlb_k8s_parse_json(const char *buf, size_t len, const char *filename,
+		       struct xlb_k8s_result *out, char *err, size_t errlen)
+{
+	return parse(buf, len, filename, true, out, err, errlen);
 }
 
 void xlb_k8s_result_free(struct xlb_k8s_result *r)

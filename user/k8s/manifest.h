@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Kubernetes manifests to xlb services: what `xlbctl apply -f` and
- * `xlbctl delete -f` read. Pure C on libyaml, no kernel calls.
+ * `xlbctl delete -f` read (YAML), and the same rules on JSON as the API
+ * server sends it. One converter behind two front ends (doctree.h); xlb-k8s
+ * uses it object by object (object.h). No kernel calls.
  *
  * Input: a YAML stream of documents, each an object or a List of objects
  * (`kind: List` with items, as `kubectl get -o yaml` prints; ServiceList and
@@ -37,6 +39,10 @@ struct xlb_k8s_result {
  * *out empty. Every service returned has passed xlb_svc_validate(). */
 int xlb_k8s_parse(const char *buf, size_t len, const char *filename,
 		  struct xlb_k8s_result *out, char *err, size_t errlen);
+/* The same for JSON values (one or more, each an object or a List, as
+ * `kubectl get -o json` prints them); messages name no line. */
+int xlb_k8s_parse_json(const char *buf, size_t len, const char *filename,
+		       struct xlb_k8s_result *out, char *err, size_t errlen);
 void xlb_k8s_result_free(struct xlb_k8s_result *r);
 
 #endif /* XLB_K8S_MANIFEST_H */

@@ -17,21 +17,21 @@
 
 /* What is common to every port of the Service. */
 struct svc_base {
-	struct xlb_svc_desired d;
-	struct k8s_svc obj;
+	struct xlb_svc_desired d;	/* spec and health check of every port */
+	struct xlb_k8s_service obj;
 	bool hc_set, hc_params;
 };
 
-static int annot_fail(struct k8s_ctx *c, const struct ynode *val, const char *key,
+static int annot_fail(struct k8s_ctx *c, const struct k8s_node *val, const char *key,
 		      const char *why)
 {
 	char text[96];
 
 	return k8s_fail(c, val->line, "annotation %s: \"%s\": %s", key,
-			ynode_text(val, text, sizeof(text)), why);
+			k8s_node_text(val, text, sizeof(text)), why);
 }
 
-static int annot_duration(struct k8s_ctx *c, const struct ynode *val, const char *key,
+static int annot_duration(struct k8s_ctx *c, const struct k8s_node *val, const char *key,
 			  const char *s, uint32_t *ms)
 {
 	const char *why;
@@ -41,7 +41,7 @@ static int annot_duration(struct k8s_ctx *c, const struct ynode *val, const char
 	return 0;
 }
 
-static int annot_threshold(struct k8s_ctx *c, const struct ynode *val, const char *key,
+static int annot_threshold(struct k8s_ctx *c, const struct k8s_node *val, const char *key,
 			   const char *s, uint32_t *v)
 {
 	if (k8s_parse_uint(s, 1000, v) || !*v)
@@ -49,8 +49,8 @@ static int annot_threshold(struct k8s_ctx *c, const struct ynode *val, const cha
 	return 0;
 }
 
-static int annotation(struct k8s_ctx *c, struct svc_base *b, const struct ynode *k,
-		      const struct ynode *val)
+static int annotation(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *k,
+		      const struct k8s_node *val)
 {
 	struct xlb_health_spec *hc = &b->d.hc;
 	const char *key = k->str, *s = "";
@@ -59,7 +59,7 @@ static int annotation(struct k8s_ctx *c, struct svc_base *b, const struct ynode 
 
 	if (strncmp(key, ANNOT_PREFIX, strlen(ANNOT_PREFIX)))
 		return 0;
-	if (!ynode_is_null(val) && (ret = k8s_str(c, val, ynode_text(k, text, sizeof(text)), &s)))
+	if (!k8s_node_is_null(val) && (ret = k8s_str(c, val, k8s_node_text(k, text, sizeof(text)), &s)))
 		return ret;
 	if (!strcmp(key, "xlb.io/lb-algorithm")) {
 		if (xlb_algo_parse(s, &b->d.spec.algo))
@@ -92,26 +92,26 @@ static int annotation(struct k8s_ctx *c, struct svc_base *b, const struct ynode 
 		return annot_threshold(c, val, key, s, &hc->success_threshold);
 	} else {
 		return k8s_warn(c, k->line, "annotation %s unknown, ignored",
-				ynode_text(k, text, sizeof(text)));
+				k8s_node_text(k, text, sizeof(text)));
 	}
 	return 0;
 }
 
-static int annotations(struct k8s_ctx *c, struct svc_base *b, const struct ynode *doc)
+static int annotations(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *doc)
 {
-	const struct ynode *a = k8s_field(ymap_get(doc, "metadata"), "annotations");
+	const struct k8s_node *a = k8s_field(k8s_map_get(doc, "metadata"), "annotations");
 	int ret;
 
 	if (!a)
 		return 0;
 	ret = k8s_want_map(c, a, "metadata.annotations");
 	for (size_t i = 0; !ret && i < a->n; i++) {
-		const struct ynode *k = ymap_key(a, i);
+		const struct k8s_node *k = k8s_map_key(a, i);
 
 		/* A NUL inside the key would hide the rest of it from strcmp. */
 		if (memchr(k->str, '\0', k->len))
 			return k8s_fail(c, k->line, "metadata.annotations: NUL in a key");
-		ret = annotation(c, b, k, ymap_val(a, i));
+		ret = annotation(c, b, k, k8s_map_val(a, i));
 	}
 	if (ret)
 		return ret;
@@ -123,9 +123,9 @@ static int annotations(struct k8s_ctx *c, struct svc_base *b, const struct ynode
 	return 0;
 }
 
-static int affinity(struct k8s_ctx *c, struct svc_base *b, const struct ynode *spec)
+static int affinity(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *spec)
 {
-	const struct ynode *n = k8s_field(spec, "sessionAffinity");
+	const struct k8s_node *n = k8s_field(spec, "sessionAffinity");
 	const char *s;
 	int64_t v;
 	int ret;
@@ -139,7 +139,7 @@ static int affinity(struct k8s_ctx *c, struct svc_base *b, const struct ynode *s
 		char text[32];
 
 		return k8s_fail(c, n->line, "spec.sessionAffinity: \"%s\": want ClientIP or None",
-				ynode_text(n, text, sizeof(text)));
+				k8s_node_text(n, text, sizeof(text)));
 	}
 	b->d.spec.affinity_timeout = XLB_DEFAULT_AFFINITY_TIMEOUT;
 	n = k8s_field(k8s_field(k8s_field(spec, "sessionAffinityConfig"), "clientIP"),
@@ -154,10 +154,10 @@ static int affinity(struct k8s_ctx *c, struct svc_base *b, const struct ynode *s
 }
 
 /* 0 to take the Service, 1 to skip it (with a warning), or an error. */
-static int type_and_vip(struct k8s_ctx *c, struct svc_base *b, const struct ynode *doc,
-			const struct ynode *spec)
+static int type_and_vip(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *doc,
+			const struct k8s_node *spec)
 {
-	const struct ynode *n = k8s_field(spec, "type");
+	const struct k8s_node *n = k8s_field(spec, "type");
 	const char *s = "ClusterIP";
 	char text[64];
 	int ret;
@@ -171,7 +171,7 @@ static int type_and_vip(struct k8s_ctx *c, struct svc_base *b, const struct ynod
 		return ret ? ret : 1;
 	} else if (strcmp(s, "ClusterIP")) {
 		return k8s_fail(c, n->line, "spec.type: \"%s\": unknown",
-				ynode_text(n, text, sizeof(text)));
+				k8s_node_text(n, text, sizeof(text)));
 	}
 	n = k8s_field(spec, "clusterIP");
 	if (!n)
@@ -187,38 +187,20 @@ static int type_and_vip(struct k8s_ctx *c, struct svc_base *b, const struct ynod
 		return k8s_fail(c, n->line, "spec.clusterIP: required");
 	if (xlb_ip_parse(s, &b->d.spec.vip))
 		return k8s_fail(c, n->line, "spec.clusterIP: \"%s\" is not an IPv4 address",
-				ynode_text(n, text, sizeof(text)));
+				k8s_node_text(n, text, sizeof(text)));
 	if (b->d.spec.vip.family != XLB_AF_INET) {
 		ret = k8s_warn(c, doc->line, "IPv6 clusterIP %s skipped",
-			       ynode_text(n, text, sizeof(text)));
+			       k8s_node_text(n, text, sizeof(text)));
 		return ret ? ret : 1;
 	}
 	return 0;
 }
 
-static int add_port(struct k8s_ctx *c, struct svc_base *b, struct k8s_port *kp)
-{
-	struct xlb_k8s_result *r = c->out;
-
-	if (r->n_svcs == c->svcs_cap) {
-		size_t cap = c->svcs_cap ? 2 * c->svcs_cap : 8;
-		struct xlb_svc_desired *v = realloc(r->svcs, cap * sizeof(*v));
-
-		if (!v)
-			return k8s_nomem(c);
-		r->svcs = v;
-		c->svcs_cap = cap;
-	}
-	kp->svc = r->n_svcs;
-	r->svcs[r->n_svcs++] = b->d;
-	return 0;
-}
-
-static int port(struct k8s_ctx *c, struct svc_base *b, const struct ynode *p, size_t i,
+static int port(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *p, size_t i,
 		const char *ns, const char *name, struct k8s_port *kp)
 {
-	struct xlb_service_spec *sp = &b->d.spec;
-	const struct ynode *n;
+	struct xlb_service_spec *sp = &kp->spec;
+	const struct k8s_node *n;
 	const char *s;
 	char what[64], text[32];
 	int64_t v;
@@ -228,11 +210,11 @@ static int port(struct k8s_ctx *c, struct svc_base *b, const struct ynode *p, si
 	ret = k8s_want_map(c, p, what);
 	if (ret)
 		return ret;
+	*sp = b->d.spec;
 	kp->line = p->line;
-	kp->name = "";
 	n = k8s_field(p, "name");
 	snprintf(what, sizeof(what), "spec.ports[%zu].name", i);
-	if (n && (ret = k8s_str(c, n, what, &kp->name)))
+	if (n && (ret = k8s_copy(c, n, what, kp->name, sizeof(kp->name))))
 		return ret;
 
 	n = k8s_field(p, "port");
@@ -255,8 +237,7 @@ static int port(struct k8s_ctx *c, struct svc_base *b, const struct ynode *p, si
 		return k8s_fail(c, n->line, "%s: SCTP is not supported", what);
 	else if (n && strcmp(s, "TCP"))
 		return k8s_fail(c, n->line, "%s: \"%s\": want TCP or UDP", what,
-				ynode_text(n, text, sizeof(text)));
-	kp->proto = sp->proto;
+				k8s_node_text(n, text, sizeof(text)));
 
 	sp->node_port = 0;
 	n = k8s_field(p, "nodePort");
@@ -278,37 +259,28 @@ static int port(struct k8s_ctx *c, struct svc_base *b, const struct ynode *p, si
 	if (len < 0 || (size_t)len >= sizeof(sp->name))
 		return k8s_fail(c, p->line, "service name \"%s/%s:...\": longer than %zu bytes",
 				ns, name, sizeof(sp->name) - 1);
-	return add_port(c, b, kp);
-}
-
-static int add_obj(struct k8s_ctx *c, struct k8s_svc *o)
-{
-	struct k8s_svc *v;
-
-	if (c->n_svc == c->svc_cap) {
-		size_t cap = c->svc_cap ? 2 * c->svc_cap : 8;
-
-		v = realloc(c->svcs, cap * sizeof(*v));
-		if (!v)
-			return k8s_nomem(c);
-		c->svcs = v;
-		c->svc_cap = cap;
-	}
-	c->svcs[c->n_svc] = *o;
-	if (xlb_htab_put(&c->by_key, o->key, strlen(o->key), (void *)(uintptr_t)(c->n_svc + 1)))
-		return k8s_nomem(c);
-	c->n_svc++;
 	return 0;
 }
 
-int k8s_service(struct k8s_ctx *c, const struct ynode *doc)
+void k8s_service_free(struct xlb_k8s_service *o)
 {
-	const struct ynode *spec, *ports;
+	if (!o)
+		return;
+	free(o->key);
+	free(o->ports);
+	free(o->hc);
+	free(o->weights);
+	free(o);
+}
+
+int k8s_service(struct k8s_ctx *c, const struct k8s_node *doc, struct xlb_k8s_service **out)
+{
+	const struct k8s_node *spec, *ports;
 	const char *ns, *name;
 	struct svc_base *b;
-	struct k8s_svc *dup;
 	int ret;
 
+	*out = NULL;
 	ret = k8s_meta(c, doc, "Service", &ns, &name);
 	if (ret)
 		return ret;
@@ -318,17 +290,12 @@ int k8s_service(struct k8s_ctx *c, const struct ynode *doc)
 	ret = k8s_want_map(c, spec, "spec");
 	if (ret)
 		return ret;
-	dup = k8s_svc_find(c, ns, name);
-	if (dup)
-		return k8s_fail(c, doc->line, "also defined at line %u", dup->line);
 
 	b = calloc(1, sizeof(*b));	/* ~5 KiB: not on the stack */
 	if (!b)
 		return k8s_nomem(c);
 	b->obj.line = doc->line;
 	ret = type_and_vip(c, b, doc, spec);
-	if (ret > 0)
-		ret = k8s_svc_skip(c, ns, name) ? -ENOMEM : 1;
 	if (ret)
 		goto out;
 	ret = affinity(c, b, spec);
@@ -349,10 +316,14 @@ int k8s_service(struct k8s_ctx *c, const struct ynode *doc)
 		goto out;
 	b->obj.ports = calloc(ports->n, sizeof(*b->obj.ports));
 	b->obj.key = malloc(strlen(ns) + strlen(name) + 2);
-	if (!b->obj.ports || !b->obj.key) {
+	if (b->d.hc.kind != XLB_HC_NONE)
+		b->obj.hc = malloc(sizeof(*b->obj.hc));
+	if (!b->obj.ports || !b->obj.key || (b->d.hc.kind != XLB_HC_NONE && !b->obj.hc)) {
 		ret = k8s_nomem(c);
 		goto out;
 	}
+	if (b->obj.hc)
+		*b->obj.hc = b->d.hc;
 	sprintf(b->obj.key, "%s/%s", ns, name);
 	for (size_t i = 0; !ret && i < ports->n; i++) {
 		ret = port(c, b, ports->items[i], i, ns, name, &b->obj.ports[i]);
@@ -360,14 +331,17 @@ int k8s_service(struct k8s_ctx *c, const struct ynode *doc)
 			b->obj.n_ports++;
 	}
 	if (!ret) {
-		ret = add_obj(c, &b->obj);
-		if (!ret)
-			memset(&b->obj, 0, sizeof(b->obj));	/* owned by c now */
+		*out = malloc(sizeof(**out));
+		if (!*out)
+			ret = k8s_nomem(c);
+		else
+			**out = b->obj;
 	}
 out:
 	if (ret) {
 		free(b->obj.ports);
 		free(b->obj.key);
+		free(b->obj.hc);
 		free(b->obj.weights);
 	}
 	free(b);

@@ -17,21 +17,7 @@
 
 _Static_assert(XLB_MAX_ENDPOINTS <= UINT16_MAX, "endpoint indexes are 16-bit");
 
-struct slice_port {
-	const char *name;
-	uint8_t proto;		/* 0: SCTP, matches no service port */
-	uint32_t port;		/* 0: none given, the port is not served */
-};
-
-struct slice {
-	struct slice_port ports[K8S_MAX_SLICE_PORTS];
-	size_t n_ports;
-	struct xlb_endpoint *ep;	/* port 0 until matched */
-	unsigned int *ep_line;
-	size_t n_ep;
-};
-
-static int slice_ports(struct k8s_ctx *c, struct slice *sl, const struct ynode *ports)
+static int slice_ports(struct k8s_ctx *c, struct xlb_k8s_slice *sl, const struct k8s_node *ports)
 {
 	char what[64], text[32];
 	int ret;
@@ -43,9 +29,12 @@ static int slice_ports(struct k8s_ctx *c, struct slice *sl, const struct ynode *
 		return ret;
 	if (ports->n > K8S_MAX_SLICE_PORTS)
 		return k8s_fail(c, ports->line, "ports: more than %d", K8S_MAX_SLICE_PORTS);
+	sl->ports = calloc(ports->n ? ports->n : 1, sizeof(*sl->ports));
+	if (!sl->ports)
+		return k8s_nomem(c);
 	for (size_t i = 0; i < ports->n; i++) {
-		const struct ynode *p = ports->items[i], *n;
-		struct slice_port *sp = &sl->ports[sl->n_ports++];
+		const struct k8s_node *p = ports->items[i], *n;
+		struct k8s_slice_port *sp = &sl->ports[sl->n_ports++];
 		const char *s;
 		int64_t v;
 
@@ -53,10 +42,9 @@ static int slice_ports(struct k8s_ctx *c, struct slice *sl, const struct ynode *
 		ret = k8s_want_map(c, p, what);
 		if (ret)
 			return ret;
-		sp->name = "";
 		n = k8s_field(p, "name");
 		snprintf(what, sizeof(what), "ports[%zu].name", i);
-		if (n && (ret = k8s_str(c, n, what, &sp->name)))
+		if (n && (ret = k8s_copy(c, n, what, sp->name, sizeof(sp->name))))
 			return ret;
 		n = k8s_field(p, "port");
 		snprintf(what, sizeof(what), "ports[%zu].port", i);
@@ -74,15 +62,15 @@ static int slice_ports(struct k8s_ctx *c, struct slice *sl, const struct ynode *
 			sp->proto = 0;
 		else if (n && strcmp(s, "TCP"))
 			return k8s_fail(c, n->line, "%s: \"%s\": want TCP, UDP or SCTP", what,
-					ynode_text(n, text, sizeof(text)));
+					k8s_node_text(n, text, sizeof(text)));
 	}
 	return 0;
 }
 
-static int conditions(struct k8s_ctx *c, const struct ynode *e, size_t i,
+static int conditions(struct k8s_ctx *c, const struct k8s_node *e, size_t i,
 		      struct xlb_endpoint *ep)
 {
-	const struct ynode *cond = k8s_field(e, "conditions"), *n;
+	const struct k8s_node *cond = k8s_field(e, "conditions"), *n;
 	char what[64];
 	int ret;
 
@@ -112,7 +100,7 @@ static int conditions(struct k8s_ctx *c, const struct ynode *e, size_t i,
 
 /* Every address of every endpoint, checked whether or not a port of the
  * service matches: a bad slice is bad either way. */
-static int slice_endpoints(struct k8s_ctx *c, struct slice *sl, const struct ynode *eps)
+static int slice_endpoints(struct k8s_ctx *c, struct xlb_k8s_slice *sl, const struct k8s_node *eps)
 {
 	size_t total = 0;
 	char what[80], text[64];
@@ -126,7 +114,7 @@ static int slice_endpoints(struct k8s_ctx *c, struct slice *sl, const struct yno
 	if (eps->n > K8S_MAX_SLICE_ENDPOINTS)
 		return k8s_fail(c, eps->line, "endpoints: more than %d", K8S_MAX_SLICE_ENDPOINTS);
 	for (size_t i = 0; i < eps->n; i++) {
-		const struct ynode *e = eps->items[i], *a;
+		const struct k8s_node *e = eps->items[i], *a;
 
 		snprintf(what, sizeof(what), "endpoints[%zu]", i);
 		ret = k8s_want_map(c, e, what);
@@ -149,7 +137,7 @@ static int slice_endpoints(struct k8s_ctx *c, struct slice *sl, const struct yno
 	if (!sl->ep || !sl->ep_line)
 		return k8s_nomem(c);
 	for (size_t i = 0; i < eps->n; i++) {
-		const struct ynode *e = eps->items[i], *a = k8s_field(e, "addresses"), *n;
+		const struct k8s_node *e = eps->items[i], *a = k8s_field(e, "addresses"), *n;
 		struct xlb_endpoint proto = { .weight = 1 };
 
 		ret = conditions(c, e, i, &proto);
@@ -164,7 +152,7 @@ static int slice_endpoints(struct k8s_ctx *c, struct slice *sl, const struct yno
 		if (n && (ret = k8s_copy(c, n, what, proto.name, sizeof(proto.name))))
 			return ret;
 		for (size_t j = 0; j < a->n; j++) {
-			const struct ynode *addr = a->items[j];
+			const struct k8s_node *addr = a->items[j];
 			struct xlb_endpoint *ep = &sl->ep[sl->n_ep];
 			const char *s;
 
@@ -175,7 +163,7 @@ static int slice_endpoints(struct k8s_ctx *c, struct slice *sl, const struct yno
 			*ep = proto;
 			if (xlb_ip_parse(s, &ep->addr) || ep->addr.family != XLB_AF_INET)
 				return k8s_fail(c, addr->line, "%s: \"%s\" is not an IPv4 address",
-						what, ynode_text(addr, text, sizeof(text)));
+						what, k8s_node_text(addr, text, sizeof(text)));
 			sl->ep_line[sl->n_ep++] = addr->line;
 		}
 	}
@@ -200,10 +188,16 @@ static int ep_cmp(const struct xlb_endpoint *a, const struct xlb_endpoint *b)
 
 /* A slice may repeat addresses many times over (1000 endpoints of 100
  * addresses each): finding duplicates by binary search keeps that cheap. */
-static int add_endpoint(struct k8s_ctx *c, struct k8s_port *kp, const struct xlb_endpoint *e,
+struct join_port {
+	struct xlb_svc_desired *s;
+	size_t ep_cap;
+	uint16_t *order;	/* endpoint indexes sorted by (address, port) */
+};
+
+static int add_endpoint(struct k8s_ctx *c, struct join_port *kp, const struct xlb_endpoint *e,
 			unsigned int line)
 {
-	struct xlb_svc_desired *s = &c->out->svcs[kp->svc];
+	struct xlb_svc_desired *s = kp->s;
 	size_t lo = 0, hi = s->n_ep;
 
 	while (lo < hi) {
@@ -244,24 +238,23 @@ static int add_endpoint(struct k8s_ctx *c, struct k8s_port *kp, const struct xlb
 	return 0;
 }
 
-/* The Service this slice belongs to, or NULL (with a warning, unless the
- * Service itself was skipped) to skip it. */
-static int owner(struct k8s_ctx *c, const struct ynode *doc, const char *ns,
-		 struct k8s_svc **o)
+/* The Service this slice belongs to: 0 with *svc, or 0 and NULL (with a
+ * warning) to skip the slice. */
+static int owner(struct k8s_ctx *c, const struct k8s_node *doc, const char **svc)
 {
-	const struct ynode *labels = k8s_field(ymap_get(doc, "metadata"), "labels");
-	const struct ynode *label, *n;
-	const char *svc, *type;
+	const struct k8s_node *labels = k8s_field(k8s_map_get(doc, "metadata"), "labels");
+	const struct k8s_node *label, *n;
+	const char *type;
 	char text[64];
 	int ret;
 
-	*o = NULL;
+	*svc = NULL;
 	if (labels && (ret = k8s_want_map(c, labels, "metadata.labels")))
 		return ret;
 	label = k8s_field(labels, K8S_SERVICE_NAME_LABEL);
 	if (!label)
 		return k8s_warn(c, doc->line, "no label " K8S_SERVICE_NAME_LABEL ", skipped");
-	ret = k8s_str(c, label, "metadata.labels." K8S_SERVICE_NAME_LABEL, &svc);
+	ret = k8s_str(c, label, "metadata.labels." K8S_SERVICE_NAME_LABEL, svc);
 	if (ret)
 		return ret;
 
@@ -271,56 +264,144 @@ static int owner(struct k8s_ctx *c, const struct ynode *doc, const char *ns,
 	ret = k8s_str(c, n, "addressType", &type);
 	if (ret)
 		return ret;
-	if (!strcmp(type, "IPv6") || !strcmp(type, "FQDN"))
+	if (!strcmp(type, "IPv6") || !strcmp(type, "FQDN")) {
+		*svc = NULL;
 		return k8s_warn(c, doc->line, "addressType %s skipped", type);
+	}
 	if (strcmp(type, "IPv4"))
 		return k8s_fail(c, n->line, "addressType: \"%s\": want IPv4, IPv6 or FQDN",
-				ynode_text(n, text, sizeof(text)));
-
-	*o = k8s_svc_find(c, ns, svc);
-	if (!*o && !k8s_svc_skipped(c, ns, svc))
-		return k8s_warn(c, doc->line, "Service %s/%s not in the input, skipped", ns,
-				ynode_text(label, text, sizeof(text)));
+				k8s_node_text(n, text, sizeof(text)));
 	return 0;
 }
 
-int k8s_slice(struct k8s_ctx *c, const struct ynode *doc)
+void k8s_slice_free(struct xlb_k8s_slice *sl)
 {
-	struct slice *sl;
-	struct k8s_svc *o;
-	const char *ns, *name;
+	if (!sl)
+		return;
+	free(sl->key);
+	free(sl->svc);
+	free(sl->ports);
+	free(sl->ep);
+	free(sl->ep_line);
+	free(sl);
+}
+
+static char *join_key(const char *ns, const char *name)
+{
+	char *k = malloc(strlen(ns) + strlen(name) + 2);
+
+	if (k)
+		sprintf(k, "%s/%s", ns, name);
+	return k;
+}
+
+int k8s_slice(struct k8s_ctx *c, const struct k8s_node *doc, struct xlb_k8s_slice **out)
+{
+	struct xlb_k8s_slice *sl;
+	const char *ns, *name, *svc;
 	int ret;
 
+	*out = NULL;
 	ret = k8s_meta(c, doc, "EndpointSlice", &ns, &name);
 	if (!ret)
-		ret = owner(c, doc, ns, &o);
-	if (ret || !o)
+		ret = owner(c, doc, &svc);
+	if (ret || !svc)
 		return ret;
 	sl = calloc(1, sizeof(*sl));
 	if (!sl)
 		return k8s_nomem(c);
-	o->has_slice = true;
-	ret = slice_ports(c, sl, k8s_field(doc, "ports"));
+	sl->line = doc->line;
+	sl->key = join_key(ns, name);
+	sl->svc = join_key(ns, svc);
+	if (!sl->key || !sl->svc)
+		ret = k8s_nomem(c);
+	if (!ret)
+		ret = slice_ports(c, sl, k8s_field(doc, "ports"));
 	if (!ret)
 		ret = slice_endpoints(c, sl, k8s_field(doc, "endpoints"));
-	for (size_t i = 0; !ret && i < o->n_ports; i++) {
-		struct k8s_port *kp = &o->ports[i];
-		const struct slice_port *sp = NULL;
+	if (ret)
+		k8s_slice_free(sl);
+	else
+		*out = sl;
+	return ret;
+}
 
-		for (size_t j = 0; j < sl->n_ports && !sp; j++)
-			if (sl->ports[j].proto == kp->proto && !strcmp(sl->ports[j].name, kp->name))
-				sp = &sl->ports[j];
-		if (!sp || !sp->port)
-			continue;
-		for (size_t j = 0; !ret && j < sl->n_ep; j++) {
-			struct xlb_endpoint e = sl->ep[j];
+/* Weights by address, then the model's validation. */
+static int finish(struct k8s_ctx *c, const struct xlb_k8s_service *o, struct xlb_svc_desired *s)
+{
+	char msg[256];
+	int ret;
 
-			e.port = sp->port;
-			ret = add_endpoint(c, kp, &e, sl->ep_line[j]);
+	for (size_t j = 0; j < s->n_ep; j++) {
+		struct k8s_weight *w = (struct k8s_weight *)k8s_weight_find(o, &s->ep[j].addr);
+
+		if (w) {
+			s->ep[j].weight = w->weight;
+			w->used = true;
 		}
 	}
-	free(sl->ep);
-	free(sl->ep_line);
-	free(sl);
-	return ret;
+	ret = xlb_svc_validate(s, msg, sizeof(msg));
+	if (ret == -ENOMEM)
+		return k8s_nomem(c);
+	if (ret)
+		return k8s_fail(c, o->line, "%s", msg);
+	return 0;
+}
+
+int k8s_join(struct k8s_ctx *c, const struct xlb_k8s_service *o,
+	     struct xlb_k8s_slice *const *sls, size_t n_sl, struct xlb_svc_desired *out)
+{
+	char ip[XLB_IP_STRLEN];
+	int ret = 0;
+
+	snprintf(c->obj, sizeof(c->obj), "Service %s", o->key);
+	for (size_t i = 0; i < o->n_weights; i++)
+		o->weights[i].used = false;
+	for (size_t i = 0; i < o->n_ports; i++) {
+		const struct k8s_port *kp = &o->ports[i];
+		struct join_port jp = { .s = &out[i] };
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].spec = kp->spec;
+		if (o->hc)
+			out[i].hc = *o->hc;
+		for (size_t k = 0; !ret && k < n_sl; k++) {
+			const struct xlb_k8s_slice *sl = sls[k];
+			const struct k8s_slice_port *sp = NULL;
+
+			for (size_t j = 0; j < sl->n_ports && !sp; j++)
+				if (sl->ports[j].proto == kp->spec.proto &&
+				    !strcmp(sl->ports[j].name, kp->name))
+					sp = &sl->ports[j];
+			if (!sp || !sp->port)
+				continue;
+			for (size_t j = 0; !ret && j < sl->n_ep; j++) {
+				struct xlb_endpoint e = sl->ep[j];
+
+				e.port = sp->port;
+				ret = add_endpoint(c, &jp, &e, sl->ep_line[j]);
+			}
+		}
+		free(jp.order);
+		if (!ret)
+			ret = finish(c, o, &out[i]);
+		if (ret) {
+			for (size_t j = 0; j <= i; j++)
+				xlb_svc_free(&out[j]);
+			return ret;
+		}
+	}
+	/* Without a slice nothing could match: not worth a warning. */
+	for (size_t i = 0; n_sl && i < o->n_weights; i++) {
+		if (o->weights[i].used)
+			continue;
+		ret = k8s_warn(c, o->weights_line, "xlb.io/backend-weights: %s matches no endpoint",
+			       xlb_ip_str(&o->weights[i].addr, ip, sizeof(ip)));
+		if (ret) {
+			for (size_t j = 0; j < o->n_ports; j++)
+				xlb_svc_free(&out[j]);
+			return ret;
+		}
+	}
+	return 0;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * libyaml events to a tree (contract and limits in ytree.h). libyaml's own
+ * libyaml events to a document tree (contract and limits in doctree.h). libyaml's own
  * document loader is not used: it copies aliased nodes' structure without a
  * bound, knows no depth limit, and accepts duplicate keys.
  */
@@ -11,16 +11,16 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "k8s/ytree.h"
+#include "k8s/doctree.h"
 #include "util/htab.h"
 
 #define YAML_STR_TAG "tag:yaml.org,2002:str"
 
 struct builder {
-	struct ytree *t;
-	struct ynode *stack[YTREE_MAX_DEPTH];
+	struct k8s_doc *t;
+	struct k8s_node *stack[K8S_DOC_MAX_DEPTH];
 	int depth;
-	struct ynode *root;
+	struct k8s_node *root;
 	struct xlb_htab anchors;	/* this document's: name -> node */
 	uint64_t alias_nodes;
 	unsigned int *line;
@@ -49,21 +49,7 @@ static unsigned int line_of(const yaml_mark_t *m)
 	return m->line >= 0xfffffffeu ? 0xffffffffu : (unsigned int)m->line + 1;
 }
 
-static struct ynode *node_new(struct builder *b, enum ynode_type type, unsigned int line)
-{
-	struct ynode *n = calloc(1, sizeof(*n));
-
-	if (!n)
-		return NULL;
-	n->type = type;
-	n->line = line;
-	n->size = 1;
-	n->all_next = b->t->all;
-	b->t->all = n;
-	return n;
-}
-
-static int set_anchor(struct builder *b, struct ynode *n, const yaml_char_t *anchor)
+static int set_anchor(struct builder *b, struct k8s_node *n, const yaml_char_t *anchor)
 {
 	if (!anchor)
 		return 0;
@@ -76,86 +62,34 @@ static int set_anchor(struct builder *b, struct ynode *n, const yaml_char_t *anc
 	return 0;
 }
 
-static int key_cmp(const void *pa, const void *pb)
-{
-	const struct ynode *a = *(const struct ynode *const *)pa;
-	const struct ynode *b = *(const struct ynode *const *)pb;
-	int r;
-
-	if (a->len != b->len)
-		return a->len < b->len ? -1 : 1;
-	r = memcmp(a->str, b->str, a->len);
-	if (r)
-		return r;
-	return a->line < b->line ? -1 : a->line > b->line;
-}
-
-/* Sorting makes this O(n log n): a mapping may have many keys. */
-static int check_unique_keys(struct builder *b, const struct ynode *map)
-{
-	const struct ynode **keys;
-	int ret = 0;
-
-	if (map->n < 2)
-		return 0;
-	keys = malloc(map->n * sizeof(*keys));
-	if (!keys)
-		return fail(b, map->line, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < map->n; i++)
-		keys[i] = ymap_key(map, i);
-	qsort(keys, map->n, sizeof(*keys), key_cmp);
-	for (size_t i = 1; i < map->n; i++) {
-		if (keys[i]->len == keys[i - 1]->len &&
-		    !memcmp(keys[i]->str, keys[i - 1]->str, keys[i]->len)) {
-			char text[65];
-
-			ret = fail(b, keys[i]->line, -EINVAL,
-				   "mapping key \"%s\" already defined at line %u",
-				   ynode_text(keys[i], text, sizeof(text)), keys[i - 1]->line);
-			break;
-		}
-	}
-	free(keys);
-	return ret;
-}
-
 /* Attach a node (new, or the target of an alias) to the open collection. */
-static int attach(struct builder *b, struct ynode *child, unsigned int line)
+static int attach(struct builder *b, struct k8s_node *child, unsigned int line)
 {
-	struct ynode *p;
+	struct k8s_node *p;
 
 	if (!b->depth) {
 		b->root = child;
 		return 0;
 	}
 	p = b->stack[b->depth - 1];
-	if (p->type == YNODE_MAP && !(p->n_items & 1)) {
-		if (child->type != YNODE_SCALAR)
+	if (p->type == K8S_NODE_MAP && !(p->n_items & 1)) {
+		if (child->type != K8S_NODE_SCALAR)
 			return fail(b, line, -EINVAL, "mapping key is not a scalar");
 		if (child->plain && child->len == 2 && !memcmp(child->str, "<<", 2))
 			return fail(b, line, -EINVAL, "merge keys (<<) are not supported");
 	}
-	if (p->n_items == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 8;
-		struct ynode **v = realloc(p->items, cap * sizeof(*v));
-
-		if (!v)
-			return fail(b, line, -ENOMEM, "out of memory");
-		p->items = v;
-		p->cap = cap;
-	}
-	p->items[p->n_items++] = child;
-	p->n = p->type == YNODE_MAP ? p->n_items / 2 : p->n_items;
+	if (k8s_node_append(p, child))
+		return fail(b, line, -ENOMEM, "out of memory");
 	return 0;
 }
 
-static void add_size(struct ynode *p, uint64_t size)
+static void add_size(struct k8s_node *p, uint64_t size)
 {
 	p->size = p->size + size < p->size ? UINT64_MAX : p->size + size;
 }
 
 /* A finished node counts towards its parent's size. */
-static void finished(struct builder *b, struct ynode *n)
+static void finished(struct builder *b, struct k8s_node *n)
 {
 	n->done = true;
 	if (b->depth)
@@ -166,7 +100,7 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev)
 {
 	unsigned int line = line_of(&ev->start_mark);
 	const char *tag = (const char *)ev->data.scalar.tag;
-	struct ynode *n = node_new(b, YNODE_SCALAR, line);
+	struct k8s_node *n = k8s_doc_node(b->t, K8S_NODE_SCALAR, line);
 	int ret;
 
 	if (!n)
@@ -196,7 +130,7 @@ static int on_alias(struct builder *b, const yaml_event_t *ev)
 {
 	unsigned int line = line_of(&ev->start_mark);
 	const char *name = (const char *)ev->data.alias.anchor;
-	struct ynode *n = xlb_htab_get(&b->anchors, name, strlen(name));
+	struct k8s_node *n = xlb_htab_get(&b->anchors, name, strlen(name));
 	int ret;
 
 	if (!n)
@@ -205,26 +139,26 @@ static int on_alias(struct builder *b, const yaml_event_t *ev)
 		return fail(b, line, -EINVAL, "alias *%.64s: refers to a node that contains it",
 			    name);
 	b->alias_nodes += n->size;
-	if (n->size > YTREE_MAX_ALIAS_NODES || b->alias_nodes > YTREE_MAX_ALIAS_NODES)
+	if (n->size > K8S_DOC_MAX_ALIAS_NODES || b->alias_nodes > K8S_DOC_MAX_ALIAS_NODES)
 		return fail(b, line, -EINVAL, "excessive aliasing (more than %u nodes)",
-			    YTREE_MAX_ALIAS_NODES);
+			    K8S_DOC_MAX_ALIAS_NODES);
 	ret = attach(b, n, line);
 	if (!ret && b->depth)
 		add_size(b->stack[b->depth - 1], n->size);
 	return ret;
 }
 
-static int on_start(struct builder *b, const yaml_event_t *ev, enum ynode_type type)
+static int on_start(struct builder *b, const yaml_event_t *ev, enum k8s_node_type type)
 {
 	unsigned int line = line_of(&ev->start_mark);
-	const yaml_char_t *anchor = type == YNODE_MAP ? ev->data.mapping_start.anchor
+	const yaml_char_t *anchor = type == K8S_NODE_MAP ? ev->data.mapping_start.anchor
 						      : ev->data.sequence_start.anchor;
-	struct ynode *n;
+	struct k8s_node *n;
 	int ret;
 
-	if (b->depth == YTREE_MAX_DEPTH)
-		return fail(b, line, -EINVAL, "nesting deeper than %d levels", YTREE_MAX_DEPTH);
-	n = node_new(b, type, line);
+	if (b->depth == K8S_DOC_MAX_DEPTH)
+		return fail(b, line, -EINVAL, "nesting deeper than %d levels", K8S_DOC_MAX_DEPTH);
+	n = k8s_doc_node(b->t, type, line);
 	if (!n)
 		return fail(b, line, -ENOMEM, "out of memory");
 	ret = set_anchor(b, n, anchor);
@@ -238,16 +172,19 @@ static int on_start(struct builder *b, const yaml_event_t *ev, enum ynode_type t
 
 static int on_end(struct builder *b)
 {
-	struct ynode *n;
+	struct k8s_node *n;
 	int ret;
 
 	if (!b->depth)	/* libyaml balances its events; be safe anyway */
 		return fail(b, 0, -EINVAL, "unbalanced collection end");
 	n = b->stack[--b->depth];
-	if (n->type == YNODE_MAP) {
-		ret = check_unique_keys(b, n);
+	if (n->type == K8S_NODE_MAP) {
+		unsigned int line;
+		char msg[160];
+
+		ret = k8s_map_check_keys(n, &line, msg, sizeof(msg));
 		if (ret)
-			return ret;
+			return fail(b, line, ret, "%s", msg);
 	}
 	finished(b, n);
 	return 0;
@@ -255,17 +192,11 @@ static int on_end(struct builder *b)
 
 static int on_document_end(struct builder *b)
 {
-	struct ytree *t = b->t;
-	struct ynode **v;
-
 	xlb_htab_fini(&b->anchors);
 	if (!b->root)
 		return 0;
-	v = realloc(t->docs, (t->n_docs + 1) * sizeof(*v));
-	if (!v)
+	if (k8s_doc_add_root(b->t, b->root))
 		return fail(b, b->root->line, -ENOMEM, "out of memory");
-	t->docs = v;
-	t->docs[t->n_docs++] = b->root;
 	b->root = NULL;
 	return 0;
 }
@@ -278,9 +209,9 @@ static int on_event(struct builder *b, const yaml_event_t *ev)
 	case YAML_ALIAS_EVENT:
 		return on_alias(b, ev);
 	case YAML_SEQUENCE_START_EVENT:
-		return on_start(b, ev, YNODE_SEQ);
+		return on_start(b, ev, K8S_NODE_SEQ);
 	case YAML_MAPPING_START_EVENT:
-		return on_start(b, ev, YNODE_MAP);
+		return on_start(b, ev, K8S_NODE_MAP);
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
 		return on_end(b);
@@ -322,7 +253,7 @@ static int parser_error(struct builder *b, const yaml_parser_t *p, const char *b
 	}
 }
 
-int ytree_parse(const char *buf, size_t len, struct ytree *t, unsigned int *line,
+int k8s_doc_parse_yaml(const char *buf, size_t len, struct k8s_doc *t, unsigned int *line,
 		char *msg, size_t msglen)
 {
 	struct builder b = { .t = t, .line = line, .msg = msg, .msglen = msglen };
@@ -349,63 +280,6 @@ int ytree_parse(const char *buf, size_t len, struct ytree *t, unsigned int *line
 	yaml_parser_delete(&p);
 	xlb_htab_fini(&b.anchors);
 	if (ret)
-		ytree_free(t);
+		k8s_doc_free(t);
 	return ret;
-}
-
-void ytree_free(struct ytree *t)
-{
-	struct ynode *n = t->all, *next;
-
-	for (; n; n = next) {
-		next = n->all_next;
-		free(n->str);
-		free(n->items);
-		free(n->anchor);
-		free(n);
-	}
-	free(t->docs);
-	memset(t, 0, sizeof(*t));
-}
-
-const struct ynode *ymap_get(const struct ynode *map, const char *key)
-{
-	size_t klen = strlen(key);
-
-	if (!map || map->type != YNODE_MAP)
-		return NULL;
-	for (size_t i = 0; i < map->n; i++) {
-		const struct ynode *k = ymap_key(map, i);
-
-		if (k->len == klen && !memcmp(k->str, key, klen))
-			return ymap_val(map, i);
-	}
-	return NULL;
-}
-
-bool ynode_is_null(const struct ynode *n)
-{
-	if (!n)
-		return true;
-	if (n->type != YNODE_SCALAR || !n->plain)
-		return false;
-	return !n->len || !strcmp(n->str, "~") || !strcmp(n->str, "null") ||
-	       !strcmp(n->str, "Null") || !strcmp(n->str, "NULL");
-}
-
-const char *ynode_text(const struct ynode *n, char *buf, size_t buflen)
-{
-	size_t i = 0;
-
-	if (!buflen)
-		return buf;
-	if (n && n->type == YNODE_SCALAR) {
-		for (; i < n->len && i + 1 < buflen; i++) {
-			unsigned char ch = (unsigned char)n->str[i];
-
-			buf[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-		}
-	}
-	buf[i] = '\0';
-	return buf;
 }
