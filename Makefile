@@ -238,3 +238,18 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# --- xlb-k8s, the Kubernetes feeder: its own block (issue 15) ---------------
+FEEDER_SRCS := $(wildcard user/feeder/*.c)
+FEEDER_OBJS := $(FEEDER_SRCS:%.c=$(BUILD)/%.o)
+FEEDER_LIBS := $(shell pkg-config --libs libcurl jansson 2>/dev/null)
+
+$(FEEDER_OBJS): $(PROTO_GEN) $(SKEL)
+$(FEEDER_OBJS): CFLAGS += $(CP_CFLAGS) $(shell pkg-config --cflags libcurl 2>/dev/null)
+
+$(BUILD)/xlb-k8s: user/xlb-k8s.c $(FEEDER_OBJS) $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(FEEDER_OBJS) $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a \
+		$(CP_LIBS) $(FEEDER_LIBS) $(LDLIBS) -o $@
+
+all: $(BUILD)/xlb-k8s

@@ -22,13 +22,14 @@ declare -A CMD=(
 	[unit-san]="make --no-print-directory unit-san"
 	[bpf]="make --no-print-directory bpftest"
 	[api]="$PY tests/api/test_api.py --xlbd $BUILD/xlbd"
+	[k8s]="$PY tests/k8s/test_feeder.py --build $BUILD"
 	[ctl]="bash tests/ctl/run.sh"
 	[metrics]="bash tests/metrics/run.sh"
 	[health]="bash tests/health/run.sh"
 	[e2e]="bash tests/e2e/run.sh"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api ctl metrics health e2e vm)
+ORDER=(unit unit-san bpf api k8s ctl metrics health e2e vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xlb-k8s: watches the Kubernetes API (Services, EndpointSlices, this
+ * node's Node) and keeps this node's xlbd in step over its gRPC Sync
+ * stream. One per node, beside xlbd (deploy/). One thread: libcurl's multi
+ * interface for the watches, then a blocking Sync of what changed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "log.h"
+#include "api/client.h"
+#include "feeder/feeder.h"
+#include "feeder/fmetrics.h"
+#include "feeder/kubeconf.h"
+#include "feeder/watch.h"
+
+#define XLB_K8S_VERSION "0.1"
+#define SYNC_BACKOFF_MIN_MS 200
+#define SYNC_BACKOFF_MAX_MS 10000
+#define PING_MS 5000
+#define ZONE_LABEL "topology.kubernetes.io/zone"
+
+static volatile sig_atomic_t stop;
+
+struct node_info {
+	char name[256];
+	char zone[64];
+	char addrs[512];
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xlb-k8s [options]\n\n"
+		"Watches Services and EndpointSlices and keeps xlbd in step.\n\n"
+		"  --kubeconfig FILE         API server and credentials from a kubeconfig\n"
+		"                            (default: in-cluster, from KUBERNETES_SERVICE_HOST/PORT\n"
+		"                            and the service account)\n"
+		"  --context NAME            kubeconfig context (default: current-context)\n"
+		"  --serviceaccount-dir DIR  in-cluster token and ca.crt (default %s)\n"
+		"  --node-name NAME          this node (default: $NODE_NAME, else the hostname)\n"
+		"  --xlbd TARGET             xlbd's API (default %s)\n"
+		"  --metrics ADDR:PORT       /metrics, /healthz, /readyz (default 127.0.0.1:10259;\n"
+		"                            \"off\" for none)\n"
+		"  --log-level LEVEL         error, warn, info (default), debug\n"
+		"  -h, --help\n", XLB_KUBE_SA_DIR, XLB_API_DEFAULT_TARGET);
+}
+
+static void node_begin(void *arg)
+{
+	(void)arg;
+}
+
+static void node_end(void *arg)
+{
+	(void)arg;
+}
+
+/* The Node: its zone (for topology hints) and addresses, logged when they
+ * change. */
+static void on_node(void *arg, enum xlb_kube_ev ev, const void *obj)
+{
+	struct node_info *n = arg, now = { 0 };
+	const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+	const json_t *addrs = json_object_get(json_object_get(obj, "status"), "addresses");
+	const char *zone = json_string_value(json_object_get(labels, ZONE_LABEL));
+	size_t off = 0;
+
+	snprintf(now.name, sizeof(now.name), "%s", n->name);
+	if (ev == XLB_KUBE_DELETED) {
+		pr_warn("Node %s: deleted", n->name);
+		*n = now;
+		return;
+	}
+	snprintf(now.zone, sizeof(now.zone), "%s", zone ? zone : "");
+	for (size_t i = 0; i < json_array_size(addrs) && off < sizeof(now.addrs); i++) {
+		const json_t *a = json_array_get(addrs, i);
+		const char *t = json_string_value(json_object_get(a, "type"));
+		const char *v = json_string_value(json_object_get(a, "address"));
+		int k = snprintf(now.addrs + off, sizeof(now.addrs) - off, "%s%s=%s",
+				 off ? " " : "", t ? t : "?", v ? v : "?");
+
+		if (k > 0)
+			off += (size_t)k;
+	}
+	if (strcmp(now.zone, n->zone) || strcmp(now.addrs, n->addrs))
+		pr_info("Node %s: zone \"%s\", addresses %s", n->name, now.zone,
+			now.addrs[0] ? now.addrs : "none");
+	*n = now;
+}
+
+static const struct xlb_kube_ops node_ops = {
+	.list_begin = node_begin,
+	.object = on_node,
+	.list_end = node_end,
+};
+
+static void publish(struct xlb_fmetrics *m, struct xlb_feeder *f, struct xlb_kube_watch **w,
+		    size_t n_w, const struct node_info *node)
+{
+	struct xlb_feeder_view v = { .n_watch = n_w, .turn_ms = xlb_mono_ms() };
+
+	if (!m)
+		return;
+	xlb_feeder_stats(f, &v.f);
+	for (size_t i = 0; i < n_w; i++) {
+		snprintf(v.watch_name[i], sizeof(v.watch_name[i]), "%s", xlb_kube_watch_name(w[i]));
+		v.watch[i] = *xlb_kube_watch_stats(w[i]);
+	}
+	snprintf(v.node, sizeof(v.node), "%s", node->name);
+	snprintf(v.zone, sizeof(v.zone), "%s", node->zone);
+	xlb_fmetrics_publish(m, &v);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "context", required_argument, NULL, 'c' },
+		{ "serviceaccount-dir", required_argument, NULL, 's' },
+		{ "node-name", required_argument, NULL, 'n' },
+		{ "xlbd", required_argument, NULL, 'x' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *kubeconfig = NULL, *context = NULL, *sa_dir = NULL;
+	const char *target = XLB_API_DEFAULT_TARGET, *metrics = "127.0.0.1:10259";
+	struct node_info node = { 0 };
+	struct xlb_kube_conf conf;
+	struct xlb_kube *kube = NULL;
+	struct xlb_kube_watch *w[3];
+	struct xlb_api_client *client = NULL;
+	struct xlb_feeder *feeder = NULL;
+	struct xlb_fmetrics *fm = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t sync_at = 0, synced_at = 0;
+	unsigned int sync_backoff = 0;
+	enum xlb_log_level lvl;
+	char err[512], sel[300];
+	int opt, ret = 1;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'k':
+			kubeconfig = optarg;
+			break;
+		case 'c':
+			context = optarg;
+			break;
+		case 's':
+			sa_dir = optarg;
+			break;
+		case 'n':
+			snprintf(node.name, sizeof(node.name), "%s", optarg);
+			break;
+		case 'x':
+			target = optarg;
+			break;
+		case 'm':
+			metrics = strcmp(optarg, "off") ? optarg : NULL;
+			break;
+		case 'l':
+			if (xlb_log_level_parse(optarg, &lvl)) {
+				fprintf(stderr, "xlb-k8s: --log-level %s: want error, warn, info or "
+					"debug\n", optarg);
+				return 2;
+			}
+			xlb_log_set_level(lvl);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!node.name[0] && getenv("NODE_NAME"))
+		snprintf(node.name, sizeof(node.name), "%s", getenv("NODE_NAME"));
+	if (!node.name[0] && gethostname(node.name, sizeof(node.name) - 1)) {
+		fprintf(stderr, "xlb-k8s: no --node-name, no $NODE_NAME and no hostname\n");
+		return 2;
+	}
+	if (kubeconfig)
+		ret = xlb_kube_conf_load(&conf, kubeconfig, context, err, sizeof(err));
+	else
+		ret = xlb_kube_conf_in_cluster(&conf, sa_dir, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "xlb-k8s: %s\n", err);
+		return 1;
+	}
+	ret = 1;
+	srandom((unsigned int)(time(NULL) ^ getpid()));
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (xlb_feeder_new(&feeder) || xlb_kube_new(&conf, &kube, err, sizeof(err))) {
+		fprintf(stderr, "xlb-k8s: %s\n", feeder ? err : "out of memory");
+		goto out;
+	}
+	if (xlb_api_client_open(target, NULL, &client, err, sizeof(err))) {
+		fprintf(stderr, "xlb-k8s: xlbd %s: %s\n", target, err);
+		goto out;
+	}
+	if (metrics && xlb_fmetrics_start(metrics, &fm, err, sizeof(err))) {
+		fprintf(stderr, "xlb-k8s: %s\n", err);
+		goto out;
+	}
+	snprintf(sel, sizeof(sel), "metadata.name=%s", node.name);
+	if (xlb_kube_watch(kube, "services", "/api/v1/services", NULL, &xlb_feeder_service_ops,
+			   feeder, &w[0]) ||
+	    xlb_kube_watch(kube, "endpointslices", "/apis/discovery.k8s.io/v1/endpointslices",
+			   NULL, &xlb_feeder_slice_ops, feeder, &w[1]) ||
+	    xlb_kube_watch(kube, "nodes", "/api/v1/nodes", sel, &node_ops, &node, &w[2])) {
+		fprintf(stderr, "xlb-k8s: out of memory\n");
+		goto out;
+	}
+	pr_info("xlb-k8s %s: node %s, API server %s, xlbd %s", XLB_K8S_VERSION, node.name,
+		conf.server, target);
+
+	while (!stop) {
+		uint64_t now = xlb_mono_ms();
+		/* Before every watch has listed once, a snapshot would be half. */
+		bool ready = xlb_kube_watch_stats(w[0])->synced && xlb_kube_watch_stats(w[1])->synced;
+		int timeout = 1000;
+
+		if (xlb_feeder_pending(feeder) && ready && sync_at > now)
+			timeout = (int)(sync_at - now) < timeout ? (int)(sync_at - now) : timeout;
+		if (xlb_kube_poll(kube, timeout))
+			break;
+		now = xlb_mono_ms();
+		if (ready && sync_at <= now &&
+		    (xlb_feeder_pending(feeder) || now - synced_at >= PING_MS)) {
+			synced_at = now;
+			if (xlb_feeder_pending(feeder) ? xlb_feeder_sync(feeder, client, ready)
+						       : xlb_feeder_ping(feeder, client)) {
+				unsigned int b = sync_backoff ? 2 * sync_backoff : SYNC_BACKOFF_MIN_MS;
+
+				sync_backoff = b > SYNC_BACKOFF_MAX_MS ? SYNC_BACKOFF_MAX_MS : b;
+				sync_at = now + sync_backoff / 2 +
+					  (unsigned int)random() % (sync_backoff / 2 + 1);
+			} else {
+				sync_backoff = 0;
+			}
+		}
+		publish(fm, feeder, w, 3, &node);
+	}
+	pr_info("xlb-k8s: stopping");
+	ret = 0;
+out:
+	xlb_fmetrics_stop(fm);
+	xlb_kube_free(kube);
+	xlb_feeder_free(feeder);
+	if (client)
+		xlb_api_client_close(client);
+	xlb_kube_conf_free(&conf);
+	return ret;
+}
