@@ -5,8 +5,10 @@
  * Per packet: parse; one conntrack lookup (forward or reply entry); on a
  * miss, the service lookup, backend selection and two conntrack inserts.
  * Then DNAT (or reverse NAT) with incremental checksums, and forwarding
- * from the cached FIB result (XDP_TX / XDP_REDIRECT), or XDP_PASS to the
- * stack when the next hop is not known yet.
+ * from the cached FIB result (bpf_redirect, also back out of the ingress
+ * interface), or XDP_PASS to the stack when the next hop is not known yet.
+ * A packet for a service without backends is answered (TCP reset, ICMP
+ * port unreachable). Every packet counts exactly one outcome.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -18,16 +20,32 @@
 #include "lib/ct.h"
 #include "lib/select.h"
 #include "lib/nat.h"
+#include "lib/respond.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Every packet ends in exactly one outcome counter (include/xlb/stats.h):
+ * these return the verdict and count its reason. */
+static __always_inline int xlb_pass(__u32 reason)
+{
+	stat_inc(reason);
+	return XDP_PASS;
+}
+
+static __always_inline int xlb_drop(__u32 reason)
+{
+	stat_inc(reason);
+	return XDP_DROP;
+}
 
 /* Send out of ifindex. Back out of the ingress interface too we redirect
  * rather than XDP_TX: a veth only wakes its peer's receive path for an
  * XDP_TX when the peer runs XDP itself, so a TX'd frame could sit in the
  * queue until unrelated traffic arrives. Redirect wakes it, and on a
  * physical NIC it costs little more. */
-static __always_inline int xlb_out(struct xdp_md *ctx, __u32 ifindex)
+static __always_inline int xlb_out(struct xdp_md *ctx, __u32 ifindex, __u32 reason)
 {
+	stat_inc(reason);
 	return bpf_redirect(ifindex, 0);
 }
 
@@ -35,31 +53,35 @@ static __always_inline int xlb_out(struct xdp_md *ctx, __u32 ifindex)
 static __always_inline int xlb_xmit(struct xdp_md *ctx, struct xlb_pkt *p,
 				    const struct xlb_ct_val *v)
 {
-	if (p->csum_partial) {
-		/* Only the stack can finish a partial checksum. */
-		stat_inc(XLB_STAT_PASS_CSUM_PARTIAL);
-		return XDP_PASS;
-	}
-	if (p->vlan || !(v->flags & XLB_CT_F_FIB_CACHED) || !v->ifindex) {
-		stat_inc(XLB_STAT_PASS_NO_ROUTE);
-		return XDP_PASS;
-	}
+	if (p->csum_partial)	/* only the stack can finish a partial checksum */
+		return xlb_pass(XLB_STAT_PASS_CSUM_PARTIAL);
+	if (p->vlan || !(v->flags & XLB_CT_F_FIB_CACHED) || !v->ifindex)
+		return xlb_pass(XLB_STAT_PASS_NO_ROUTE);
 	xlb_set_macs(p->eth, v->smac, v->dmac);
-	if (v->ifindex == ctx->ingress_ifindex)
-		stat_inc(XLB_STAT_FWD_TX);
-	else
-		stat_inc(XLB_STAT_FWD_REDIRECT);
-	return xlb_out(ctx, v->ifindex);
+	return xlb_out(ctx, v->ifindex, v->ifindex == ctx->ingress_ifindex ?
+			       XLB_STAT_FWD_BACK : XLB_STAT_FWD_REDIRECT);
 }
 
-static __always_inline int xlb_reset(struct xdp_md *ctx, struct xlb_pkt *p)
+/* Answer a TCP packet we cannot serve with a reset; when that is not
+ * possible (it is a reset itself), drop it for drop_reason. */
+static __always_inline int xlb_reset(struct xdp_md *ctx, struct xlb_pkt *p, __u32 drop_reason)
 {
-	int act = xlb_tcp_reset(ctx, p);
+	if (xlb_tcp_reset(ctx, p) != XDP_TX)
+		return xlb_drop(drop_reason);
+	return xlb_out(ctx, ctx->ingress_ifindex, XLB_STAT_RST_SENT);
+}
 
-	if (act != XDP_TX)
-		return act;
-	stat_inc(XLB_STAT_RST_SENT);
-	return xlb_out(ctx, ctx->ingress_ifindex);
+/* A new flow to a service that has no backend for it: tell the client
+ * (TCP reset, ICMP port unreachable for UDP) rather than leave it
+ * retransmitting into silence. */
+static __always_inline int xlb_no_backend(struct xdp_md *ctx, struct xlb_pkt *p)
+{
+	stat_inc(XLB_STAT_NO_BACKEND);
+	if (p->tcp)
+		return xlb_reset(ctx, p, XLB_STAT_DROP_NO_BACKEND);
+	if (xlb_icmp_unreach(ctx, p) != XDP_TX)
+		return xlb_drop(XLB_STAT_DROP_NO_BACKEND);
+	return xlb_out(ctx, ctx->ingress_ifindex, XLB_STAT_ICMP_SENT);
 }
 
 /* A reply from a backend: give it the service address back. */
@@ -95,32 +117,15 @@ static __always_inline int xlb_new_flow(struct xdp_md *ctx, struct xlb_pkt *p,
 
 	id = xlb_select(svc, p, now, &b);
 	if (!id || !b) {
-		stat_inc(svc->slots ? XLB_STAT_DROP_SEL_MISS : XLB_STAT_DROP_NO_BACKEND);
-		if (p->tcp)
-			return xlb_reset(ctx, p);
-		/* Tell a UDP client there is nobody there, not silence. */
-		if (xlb_icmp_unreach(ctx, p) != XDP_TX)
-			return XDP_DROP;
-		stat_inc(XLB_STAT_ICMP_SENT);
-		return xlb_out(ctx, ctx->ingress_ifindex);
+		if (svc->slots)
+			stat_inc(XLB_STAT_SEL_MISS);
+		return xlb_no_backend(ctx, p);
 	}
 
-	fwd.dir = XLB_CT_FWD;
-	fwd.state = XLB_CT_NEW;
-	fwd.svc_id = svc->id;
-	fwd.backend_id = id;
-	fwd.backend_gen = b->gen;
-	fwd.last_seen = now;
-	fwd.created = now;
+	xlb_ct_fill(&fwd, XLB_CT_FWD, svc->id, id, b->gen, now);
 	xlb_fib_fill(ctx, p, b->addr.a32[0], &fwd);
 
-	rev.dir = XLB_CT_REV;
-	rev.state = XLB_CT_NEW;
-	rev.svc_id = svc->id;
-	rev.backend_id = id;
-	rev.backend_gen = b->gen;
-	rev.last_seen = now;
-	rev.created = now;
+	xlb_ct_fill(&rev, XLB_CT_REV, svc->id, id, b->gen, now);
 	rev.nat_addr.a32[0] = p->ip->daddr;
 	rev.nat_port = p->dport;
 	rev.ifindex = ctx->ingress_ifindex;
@@ -136,10 +141,8 @@ static __always_inline int xlb_new_flow(struct xdp_md *ctx, struct xlb_pkt *p,
 	rk.family = XLB_AF_INET;
 
 	if (bpf_map_update_elem(&ct_map, &rk, &rev, BPF_ANY) ||
-	    bpf_map_update_elem(&ct_map, k, &fwd, BPF_ANY)) {
-		stat_inc(XLB_STAT_DROP_CT_FULL);
-		return XDP_DROP;
-	}
+	    bpf_map_update_elem(&ct_map, k, &fwd, BPF_ANY))
+		return xlb_drop(XLB_STAT_DROP_CT_FULL);
 	stat_inc(XLB_STAT_CT_NEW);
 	counters_add(&svc_stats, svc->id, p->len, 1);
 	counters_add(&backend_stats, id, p->len, 1);
@@ -171,7 +174,7 @@ static __always_inline struct xlb_svc_val *xlb_svc_lookup(const struct xlb_pkt *
 	return bpf_map_lookup_elem(&svc_map, &sk);
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int xlb_xdp(struct xdp_md *ctx)
 {
 	struct xlb_pkt p = {};
@@ -188,17 +191,16 @@ int xlb_xdp(struct xdp_md *ctx)
 	case XLB_PARSE_OK:
 		break;
 	case XLB_PARSE_NOT_IP:
-		stat_inc(XLB_STAT_PASS_NOT_IP);
-		return XDP_PASS;
+		return xlb_pass(XLB_STAT_PASS_NOT_IP);
 	case XLB_PARSE_NOT_L4:
-		stat_inc(XLB_STAT_PASS_NOT_SERVICE);
-		return XDP_PASS;
+		return xlb_pass(XLB_STAT_PASS_NOT_SERVICE);
 	case XLB_PARSE_FRAGMENT:
-		stat_inc(XLB_STAT_PASS_FRAGMENT);
-		return XDP_PASS;
+		return xlb_pass(XLB_STAT_PASS_FRAGMENT);
 	default:
-		stat_inc(XLB_STAT_DROP_MALFORMED);
-		return XDP_DROP;
+		/* Ours to judge only when it is for one of our services. */
+		if (p.have_ports && xlb_svc_lookup(&p))
+			return xlb_drop(XLB_STAT_DROP_MALFORMED);
+		return xlb_pass(XLB_STAT_PASS_MALFORMED);
 	}
 
 	xlb_ct_key_from_pkt(&k, &p);
@@ -222,7 +224,7 @@ int xlb_xdp(struct xdp_md *ctx)
 		} else if (p.tcp && !xlb_is_syn(&p)) {
 			/* The backend is gone: tell the client now rather
 			 * than leave it retransmitting into a hole. */
-			return xlb_reset(ctx, &p);
+			return xlb_reset(ctx, &p, XLB_STAT_DROP_BACKEND_GONE);
 		} else {
 			stat_inc(XLB_STAT_CT_RESELECT);
 		}
@@ -235,8 +237,7 @@ int xlb_xdp(struct xdp_md *ctx)
 		 * replies. Only SYNs pay for this check. */
 		if (!ct && xlb_is_syn(&p))
 			xlb_ct_drop_stale_reply(&p);
-		stat_inc(XLB_STAT_PASS_NOT_SERVICE);
-		return XDP_PASS;
+		return xlb_pass(XLB_STAT_PASS_NOT_SERVICE);
 	}
 	if (!ct)
 		now = xlb_now();

@@ -296,7 +296,6 @@ static int cmd_service(int argc, char **argv)
 
 static int cmd_stats(int argc, char **argv)
 {
-	static const char *names[] = XLB_STAT_NAMES;
 	uint64_t st[XLB_STAT_MAX];
 
 	if (argc)
@@ -304,7 +303,7 @@ static int cmd_stats(int argc, char **argv)
 	if (open_dp() || xlb_dp_global_stats(dp, st))
 		return 1;
 	for (int i = 0; i < XLB_STAT_MAX; i++)
-		printf("%-20s %llu\n", names[i], (unsigned long long)st[i]);
+		printf("%-20s %llu\n", xlb_stat_name(i), (unsigned long long)st[i]);
 	return xlb_dp_service_list(dp, svc_print, NULL) ? 1 : 0;
 }
 

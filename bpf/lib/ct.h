@@ -30,6 +30,19 @@ static __always_inline void xlb_ct_key_from_pkt(struct xlb_ct_key *k, const stru
 	k->family = XLB_AF_INET;
 }
 
+/* The fields every entry of a new flow starts with, either direction. */
+static __always_inline void xlb_ct_fill(struct xlb_ct_val *v, __u8 dir, __u32 svc_id,
+					__u32 backend_id, __u32 backend_gen, __u32 now)
+{
+	v->dir = dir;
+	v->state = XLB_CT_NEW;
+	v->svc_id = svc_id;
+	v->backend_id = backend_id;
+	v->backend_gen = backend_gen;
+	v->last_seen = now;
+	v->created = now;
+}
+
 static __always_inline int xlb_is_syn(const struct xlb_pkt *p)
 {
 	return p->tcp && (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) == XLB_TCP_SYN;

@@ -4,9 +4,12 @@
  *
  * Contract: xlb_parse() walks Ethernet (up to two 802.1Q/802.1ad tags),
  * IPv4 (with options) and the TCP or UDP header, checking every access
- * against data_end. It returns one of enum xlb_parse_rc and, on
- * XLB_PARSE_OK, fills struct xlb_pkt with pointers into the packet; ports
- * and addresses stay in network byte order. Nothing is written.
+ * against data_end (headers are in the frame's first buffer; the payload
+ * may continue in fragments of a multi-buffer frame). It returns one of
+ * enum xlb_parse_rc and, on XLB_PARSE_OK, fills struct xlb_pkt with
+ * pointers into the packet; ports and addresses stay in network byte
+ * order. On XLB_PARSE_MALFORMED, have_ports says whether ip, proto and the
+ * ports could still be read. Nothing is written.
  */
 #ifndef XLB_BPF_PARSE_H
 #define XLB_BPF_PARSE_H
@@ -30,7 +33,7 @@ enum xlb_parse_rc {
 	XLB_PARSE_NOT_IP,	/* not IPv4: pass */
 	XLB_PARSE_NOT_L4,	/* IPv4 but neither TCP nor UDP: pass */
 	XLB_PARSE_FRAGMENT,	/* IPv4 fragment: pass */
-	XLB_PARSE_MALFORMED,	/* truncated or inconsistent: drop */
+	XLB_PARSE_MALFORMED,	/* truncated or inconsistent: see xlb_pkt.have_ports */
 };
 
 struct vlan_hdr {
@@ -46,7 +49,7 @@ struct xlb_pkt {
 	__be16 *l4_ports;	/* source, destination port (same place in TCP and UDP) */
 	__sum16 *l4_csum;	/* TCP or UDP checksum field */
 	__u32 l3_off;		/* bytes before the IPv4 header */
-	__u32 len;		/* frame length */
+	__u32 len;		/* frame length, fragments of a multi-buffer frame included */
 	__u16 l4_len;		/* IPv4 payload length (host order) */
 	__be16 sport;
 	__be16 dport;
@@ -54,6 +57,7 @@ struct xlb_pkt {
 	__u8 vlan;		/* number of VLAN tags */
 	__u8 tcp_flags;		/* byte 13 of the TCP header */
 	__u8 csum_partial;	/* L4 checksum holds only the pseudo-header sum */
+	__u8 have_ports;	/* ip, proto, sport and dport are valid (also when malformed) */
 };
 
 #define XLB_TCP_FIN 0x01
@@ -61,9 +65,14 @@ struct xlb_pkt {
 #define XLB_TCP_RST 0x04
 #define XLB_TCP_ACK 0x10
 
+/* The largest IPv4 payload, in XLB_SUM_CHUNK pieces. */
+#define XLB_SUM_MAX_CHUNKS ((65535 + XLB_SUM_CHUNK - 1) / XLB_SUM_CHUNK)
+
 /* Does the whole L4 segment, with the pseudo-header, sum to 0xffff (a
- * valid full checksum)? Read in 512-byte pieces through a per-CPU
- * scratch buffer; segments over 1536 bytes are not checked (-1). */
+ * valid full checksum)? Read in 512-byte pieces (bpf_csum_diff's limit)
+ * through a per-CPU scratch buffer, fragments of a multi-buffer frame
+ * included, so any IPv4 payload length is checked. 1: yes, 0: no, -1: the
+ * segment could not be read. */
 static __always_inline int xlb_l4_csum_valid(struct xdp_md *ctx, __u32 off, __u16 len,
 					     __u64 pseudo)
 {
@@ -71,13 +80,11 @@ static __always_inline int xlb_l4_csum_valid(struct xdp_md *ctx, __u32 off, __u1
 	__u32 zero = 0, i;
 	__u64 sum = pseudo;
 
-	if (len > 3 * XLB_SUM_CHUNK)
-		return -1;
 	buf = bpf_map_lookup_elem(&scratch, &zero);
 	if (!buf)
 		return -1;
-	for (i = 0; i < 3; i++) {
-		__u32 done = i * XLB_SUM_CHUNK, chunk;
+	for (i = 0; i < XLB_SUM_MAX_CHUNKS; i++) {
+		__u32 done = i * XLB_SUM_CHUNK, chunk, size;
 		__s64 s;
 
 		if (done >= len)
@@ -87,11 +94,13 @@ static __always_inline int xlb_l4_csum_valid(struct xdp_md *ctx, __u32 off, __u1
 			chunk = XLB_SUM_CHUNK;
 		/* 1..512, in a form whose bounds the verifier sees. */
 		chunk = ((chunk - 1) & (XLB_SUM_CHUNK - 1)) + 1;
-		/* Zeros after the piece add nothing (RFC 1071 pads odd ends). */
-		__builtin_memset(buf, 0, sizeof(*buf));
+		size = ((chunk - 1) | 3) + 1;	/* rounded up to words: 4..512 */
+		/* Zeros after the piece add nothing (RFC 1071 pads odd ends):
+		 * clear the last word the load may only partly overwrite. */
+		buf->w[((size - 4) & (XLB_SUM_CHUNK - 4)) / 4] = 0;
 		if (bpf_xdp_load_bytes(ctx, off + done, buf, chunk))
 			return -1;
-		s = bpf_csum_diff(0, 0, (__be32 *)buf, sizeof(*buf), 0);
+		s = bpf_csum_diff(0, 0, (__be32 *)buf, size, 0);
 		if (s < 0)
 			return -1;
 		sum += (__u32)s;
@@ -105,11 +114,12 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
+	__be16 *ports;
 	void *cur;
 	__u16 proto, tot_len, ihl_len;
 	int i;
 
-	p->len = data_end - data;
+	p->len = bpf_xdp_get_buff_len(ctx);
 	if ((void *)(eth + 1) > data_end)
 		return XLB_PARSE_NOT_IP;	/* runt frame: not ours to judge */
 	p->eth = eth;
@@ -136,21 +146,35 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 		return XLB_PARSE_MALFORMED;
 	if (ip->version != 4 || ip->ihl < 5)
 		return XLB_PARSE_MALFORMED;
+	p->ip = ip;
+	p->l3_off = (void *)ip - data;
+	p->proto = ip->protocol;
 	ihl_len = ip->ihl * 4;
+	cur = (void *)ip + ihl_len;
+
+	/* Whom it is for, even if the rest is broken: a malformed packet to
+	 * a service is dropped, one to anybody else is the stack's business. */
+	ports = cur;
+	if ((ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) &&
+	    (void *)(ports + 2) <= data_end) {
+		p->sport = ports[0];
+		p->dport = ports[1];
+		p->have_ports = 1;
+	}
+
 	tot_len = bpf_ntohs(ip->tot_len);
 	/* Kernels before ~6.3 lose the bounds of a byte-swapped value and
 	 * then refuse pointer arithmetic with it: restate them. */
 	asm volatile("%0 &= 0xffff" : "+r"(tot_len));
-	if (tot_len < ihl_len || (void *)ip + tot_len > data_end)
+	/* A multi-buffer frame carries the datagram's end in fragments. */
+	if (tot_len < ihl_len || p->l3_off + tot_len > p->len)
 		return XLB_PARSE_MALFORMED;
-	p->ip = ip;
-	p->l3_off = (void *)ip - data;
-	p->proto = ip->protocol;
 	p->l4_len = tot_len - ihl_len;
-	if (ip->frag_off & bpf_htons(0x3fff))	/* MF or an offset */
+	if (ip->frag_off & bpf_htons(0x3fff)) {	/* MF or an offset */
+		p->have_ports = 0;	/* a later fragment has no ports */
 		return XLB_PARSE_FRAGMENT;
+	}
 
-	cur = (void *)ip + ihl_len;
 	if (ip->protocol == IPPROTO_TCP) {
 		struct tcphdr *th = cur;
 
@@ -159,8 +183,6 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 		if (th->doff < 5 || th->doff * 4 > p->l4_len)
 			return XLB_PARSE_MALFORMED;
 		p->tcp = th;
-		p->sport = th->source;
-		p->dport = th->dest;
 		p->tcp_flags = ((__u8 *)th)[13];
 		p->l4_ports = (__be16 *)th;
 		p->l4_csum = &th->check;
@@ -170,8 +192,6 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 		if ((void *)(uh + 1) > data_end || p->l4_len < sizeof(*uh))
 			return XLB_PARSE_MALFORMED;
 		p->udp = uh;
-		p->sport = uh->source;
-		p->dport = uh->dest;
 		p->l4_ports = (__be16 *)uh;
 		p->l4_csum = &uh->check;
 	} else {
@@ -180,8 +200,8 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 
 	/* Linux hands locally sent frames to a veth with CHECKSUM_PARTIAL: the
 	 * field then holds the folded pseudo-header sum, and the stack adds the
-	 * payload later. Recognise it so a rewrite updates it the same way. */
-	/* A full checksum equals that sum by chance once in 65,536 packets:
+	 * payload later. Recognise it so a rewrite updates it the same way.
+	 * A full checksum equals that sum by chance once in 65,536 packets:
 	 * when it does, a segment that sums right is a full checksum. */
 	if (*p->l4_csum) {
 		__u64 ps = xlb_pseudo_sum(ip->saddr, ip->daddr, ip->protocol, p->l4_len);

@@ -194,36 +194,7 @@ struct xlb_counters {
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_counters) == 24, "xlb_counters size");
 
-/* Global per-CPU counters, index = enum xlb_stat. Every drop has a reason. */
-enum xlb_stat {
-	XLB_STAT_RX = 0,		/* packets seen */
-	XLB_STAT_PASS_NOT_IP,		/* not IPv4: passed */
-	XLB_STAT_PASS_NOT_SERVICE,	/* no service, no flow: passed */
-	XLB_STAT_PASS_FRAGMENT,		/* IPv4 fragment: passed */
-	XLB_STAT_PASS_NO_ROUTE,		/* rewritten, stack forwards it */
-	XLB_STAT_PASS_CSUM_PARTIAL,	/* rewritten, stack finishes checksum */
-	XLB_STAT_FWD_REDIRECT,		/* rewritten and redirected */
-	XLB_STAT_FWD_TX,		/* rewritten and sent back out */
-	XLB_STAT_CT_HIT,
-	XLB_STAT_CT_NEW,
-	XLB_STAT_CT_RESELECT,		/* flow's backend gone, re-selected */
-	XLB_STAT_RST_SENT,		/* TCP reset answered for a dead flow */
-	XLB_STAT_DROP_MALFORMED,	/* truncated or inconsistent headers */
-	XLB_STAT_DROP_NO_BACKEND,	/* service without usable backend */
-	XLB_STAT_DROP_BACKEND_GONE,	/* flow's backend removed, no reset possible */
-	XLB_STAT_DROP_CT_FULL,		/* conntrack insert failed */
-	XLB_STAT_DROP_SEL_MISS,		/* selection slot missing (table race) */
-	XLB_STAT_DROP_REDIRECT,		/* redirect failed */
-	XLB_STAT_ICMP_SENT,		/* ICMP port unreachable for UDP without backend */
-	XLB_STAT_MAX,
-};
-
-#define XLB_STAT_NAMES { \
-	"rx", "pass_not_ip", "pass_not_service", "pass_fragment", \
-	"pass_no_route", "pass_csum_partial", "fwd_redirect", "fwd_tx", \
-	"ct_hit", "ct_new", "ct_reselect", "rst_sent", \
-	"drop_malformed", "drop_no_backend", "drop_backend_gone", \
-	"drop_ct_full", "drop_sel_miss", "drop_redirect", "icmp_sent", \
-}
+/* Global per-CPU counters (stats map), index = enum xlb_stat: stats.h. */
+#include "stats.h"
 
 #endif /* XLB_ABI_H */

@@ -89,7 +89,7 @@ static inline bool xt_step_check(struct xlb_dp *dp, const struct xt_step *s, int
 		enum xlb_stat st = s->stats[i];
 
 		if (xt_delta(&after, &before, st) != 1) {
-			print_error("%s: %s moved by %llu, expected 1\n", what, xt_stat_names[st],
+			print_error("%s: %s moved by %llu, expected 1\n", what, xlb_stat_name(st),
 				    (unsigned long long)xt_delta(&after, &before, st));
 			xt_stats_print(&after, &before);
 			ok = false;

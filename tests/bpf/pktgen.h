@@ -25,7 +25,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#define PKT_MAX		2048
+#define PKT_MAX		9216	/* a 9000-byte jumbo datagram, its Ethernet header and tags */
 
 #define ETH_HDR_LEN	14
 #define VLAN_HDR_LEN	4

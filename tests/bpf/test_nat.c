@@ -57,7 +57,7 @@ static struct xlb_dp *dp;
 /* Stats of the usual outcomes. */
 #define NEW_PASS	{ XLB_STAT_CT_NEW, XLB_STAT_PASS_NO_ROUTE }
 #define HIT_PASS	{ XLB_STAT_CT_HIT, XLB_STAT_PASS_NO_ROUTE }
-#define HIT_TX		{ XLB_STAT_CT_HIT, XLB_STAT_FWD_TX }
+#define HIT_TX		{ XLB_STAT_CT_HIT, XLB_STAT_FWD_BACK }
 #define NOT_SVC		{ XLB_STAT_PASS_NOT_SERVICE }
 
 /* Rewrites. */
@@ -417,7 +417,7 @@ static void test_stats(void **state)
 	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_NEW), 3);
 	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_HIT), 10);
 	assert_int_equal(xt_delta(&after, &before, XLB_STAT_PASS_NO_ROUTE), 8);
-	assert_int_equal(xt_delta(&after, &before, XLB_STAT_FWD_TX), 5);
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_FWD_BACK), 5);
 	if (bad)
 		fail_msg("%d packet(s) not as expected (see above); the counters are right", bad);
 }

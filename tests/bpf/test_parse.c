@@ -72,30 +72,32 @@ static const struct parse_case cases[] = {
 	  { V4("10.20.1.2", CLIENT), TCP(8080, 40000, PKT_SYN | PKT_ACK), .ack = 0x11223345 },
 	  XDP_PASS, XLB_STAT_PASS_NOT_SERVICE },
 
-	/* 2. Malformed: dropped as they are. */
-	{ "Ethernet header only (14 bytes, type IPv4): XDP_DROP",
+	/* 2. Malformed, to a service (its address, port and protocol can be
+	 * read): dropped as they are. When not even that can be read, the
+	 * packet is the stack's to judge. */
+	{ "Ethernet header only (14 bytes, type IPv4): whose ports cannot be read, XDP_PASS unchanged",
 	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_SYN), .cut = 14 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
-	{ "802.1Q tag then end of frame (18 bytes, inner type IPv4): XDP_DROP",
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+	{ "802.1Q tag then end of frame (18 bytes, inner type IPv4): whose ports cannot be read, XDP_PASS unchanged",
 	  { V4(CLIENT, VIP), .n_vlan = 1, .vlan_tci = { 100 }, TCP(40000, 80, PKT_SYN), .cut = 18 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
-	{ "IPv4 header cut short: 10 of its 20 bytes (TCP SYN to 10.96.0.10:80): XDP_DROP",
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+	{ "IPv4 header cut short: 10 of its 20 bytes (TCP SYN to 10.96.0.10:80): whose ports cannot be read, XDP_PASS unchanged",
 	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_SYN), .cut = 14 + 10 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
-	{ "IPv4 header cut short: ihl=6 announces options, frame ends after 20 bytes: XDP_DROP",
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+	{ "IPv4 header cut short: ihl=6 announces options, frame ends after 20 bytes: whose ports cannot be read, XDP_PASS unchanged",
 	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_SYN), .ip_opt_len = 4, .cut = 14 + 20 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
-	{ "IPv4 ihl=4 (below the minimum 5), TCP SYN to 10.96.0.10:80: XDP_DROP",
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+	{ "IPv4 ihl=4 (below the minimum 5), TCP SYN to 10.96.0.10:80: whose ports cannot be read, XDP_PASS unchanged",
 	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_SYN), .ihl = 4 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
 	/* Read with a 16-byte IPv4 header, this one still has a TCP header
 	 * with doff 5 (the ack's first byte), so only the ihl check drops it. */
-	{ "IPv4 ihl=4, TCP ACK (ack 0x50000000) to 10.96.0.10:80: XDP_DROP",
+	{ "IPv4 ihl=4, TCP ACK (ack 0x50000000) to 10.96.0.10:80: whose ports cannot be read, XDP_PASS unchanged",
 	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_ACK), .ack = 0x50000000, .ihl = 4 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
-	{ "IPv4 ihl=1, TCP SYN to 10.96.0.10:80: XDP_DROP",
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+	{ "IPv4 ihl=1, TCP SYN to 10.96.0.10:80: whose ports cannot be read, XDP_PASS unchanged",
 	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_SYN), .ihl = 1 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
 	{ "IPv4 total length 100 bytes more than the frame, TCP SYN to 10.96.0.10:80: XDP_DROP",
 	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_SYN), .tot_len_delta = 100 },
 	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
@@ -127,7 +129,27 @@ static const struct parse_case cases[] = {
 	  { V4(CLIENT, VIP), UDP(50000, 53), .cut = 14 + 24 },
 	  XDP_DROP, XLB_STAT_DROP_MALFORMED },
 
-	/* 3. Fragments: the stack reassembles, we pass. */
+	/* 3. Malformed, to anybody else (transit): the stack's business. */
+	{ "IPv4 total length 100 bytes more than the frame, TCP SYN to 10.10.9.9:80: XDP_PASS unchanged",
+	  { V4(CLIENT, "10.10.9.9"), TCP(40000, 80, PKT_SYN), .tot_len_delta = 100 },
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+	{ "TCP doff=15 in a 20-byte segment to 10.96.0.10:81 (service address, other port): XDP_PASS unchanged",
+	  { V4(CLIENT, VIP), TCP(40000, 81, PKT_SYN), .doff = 15 },
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+	{ "TCP doff=4 to 10.10.9.9:443: XDP_PASS unchanged",
+	  { V4(CLIENT, "10.10.9.9"), TCP(40000, 443, PKT_ACK), .doff = 4 },
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+	{ "TCP header cut short: 10 bytes of TCP to 10.10.9.9:80: XDP_PASS unchanged",
+	  { V4(CLIENT, "10.10.9.9"), TCP(40000, 80, PKT_SYN), .tot_len_delta = -10, .cut = 14 + 30 },
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+	{ "UDP header cut short: 4 bytes of UDP to 10.10.9.9:53: XDP_PASS unchanged",
+	  { V4(CLIENT, "10.10.9.9"), UDP(50000, 53), .tot_len_delta = -4, .cut = 14 + 24 },
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+	{ "IPv4 total length 16 (less than its header), UDP to the TCP service's port 10.96.0.10:80: XDP_PASS unchanged",
+	  { V4(CLIENT, VIP), UDP(50000, 80), .tot_len_delta = 16 - 28 },
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
+
+	/* 4. Fragments: the stack reassembles, we pass. */
 	{ "TCP SYN to 10.96.0.10:80 as a first fragment (MF set, offset 0): XDP_PASS unchanged",
 	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_SYN), .frag = PKT_IP_MF, .payload_len = 64 },
 	  XDP_PASS, XLB_STAT_PASS_FRAGMENT },
@@ -167,7 +189,7 @@ static void test_case(void **state)
 	}
 	if (c->stat >= 0 && xt_delta(&after, &before, c->stat) != 1) {
 		xt_stats_print(&after, &before);
-		fail_msg("%s moved by %llu, expected 1", xt_stat_names[c->stat],
+		fail_msg("%s moved by %llu, expected 1", xlb_stat_name(c->stat),
 			 (unsigned long long)xt_delta(&after, &before, c->stat));
 	}
 	if (xt_delta(&after, &before, XLB_STAT_CT_NEW)) {

@@ -68,7 +68,7 @@ static const struct xt_scenario scenarios[] = {
 	      ON_CLI, XDP_REDIRECT, TO_BE(BE, 8080), { XLB_STAT_CT_HIT, XLB_STAT_FWD_REDIRECT } },
 	    { "data from the backend arriving on cli0 itself: back out of cli0 (XDP_TX)",
 	      { FROM_B(BE, 0x202), TCPH(8080, 40000, PKT_ACK, ISN_B + 1, ISN_C + 201), .payload_len = 10 },
-	      ON_CLI, XT_VERDICT_BACK, TO_CLIENT(VIP, 80), { XLB_STAT_CT_HIT, XLB_STAT_FWD_TX } },
+	      ON_CLI, XT_VERDICT_BACK, TO_CLIENT(VIP, 80), { XLB_STAT_CT_HIT, XLB_STAT_FWD_BACK } },
 	  } },
 	{ "routed ClusterIP UDP: request redirected to be0, reply redirected to cli0",
 	  { { "request on cli0: DNAT, XDP_REDIRECT",

@@ -191,9 +191,9 @@ struct xt_run {
 	uint8_t out[PKT_MAX];
 };
 
-/* One BPF_PROG_TEST_RUN of the XDP program. ifindex 0 leaves the ingress
+/* One BPF_PROG_TEST_RUN of the XDP program, nothing checked. ifindex 0 leaves the ingress
  * device to the kernel (loopback); otherwise it is set through ctx_in. */
-static inline int xt_run(struct xlb_dp *dp, const uint8_t *in, size_t len, uint32_t ifindex,
+static inline int xt_run_raw(struct xlb_dp *dp, const uint8_t *in, size_t len, uint32_t ifindex,
 			 struct xt_run *r)
 {
 	struct xdp_md ctx = {
@@ -226,7 +226,6 @@ static inline const char *xt_verdict_name(uint32_t v)
 	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "XDP_?";
 }
 
-static const char *const xt_stat_names[XLB_STAT_MAX] = XLB_STAT_NAMES;
 
 struct xt_stats {
 	uint64_t v[XLB_STAT_MAX];
@@ -271,9 +270,75 @@ static inline void xt_stats_print(const struct xt_stats *after, const struct xt_
 	fprintf(stderr, "  counters moved:");
 	for (i = 0; i < XLB_STAT_MAX; i++)
 		if (after->v[i] != before->v[i])
-			fprintf(stderr, " %s+%llu", xt_stat_names[i],
+			fprintf(stderr, " %s+%llu", xlb_stat_name(i),
 				(unsigned long long)(after->v[i] - before->v[i]));
 	fprintf(stderr, "\n");
+}
+
+/*
+ * What every packet must do to the global counters (include/xlb/stats.h):
+ * rx and exactly one outcome move by one, and the outcome's kind agrees
+ * with the verdict (a drop is counted if and only if the packet is
+ * dropped). Returns false after saying why.
+ */
+static inline bool xt_outcome_check(const struct xt_stats *after, const struct xt_stats *before,
+				    uint32_t verdict, char *why, size_t len)
+{
+	int i, outcome = -1, n = 0;
+	enum xlb_stat_kind want;
+
+	if (xt_delta(after, before, XLB_STAT_RX) != 1) {
+		snprintf(why, len, "rx moved by %llu, expected 1",
+			 (unsigned long long)xt_delta(after, before, XLB_STAT_RX));
+		return false;
+	}
+	for (i = 0; i < XLB_STAT_MAX; i++) {
+		enum xlb_stat_kind k = xlb_stat_info(i)->kind;
+
+		if (k == XLB_SK_TOTAL || k == XLB_SK_EVENT || after->v[i] == before->v[i])
+			continue;
+		n += (int)(after->v[i] - before->v[i]);
+		outcome = i;
+	}
+	if (n != 1) {
+		snprintf(why, len, "%d outcome counters moved, expected exactly one", n);
+		return false;
+	}
+	switch (verdict) {
+	case XDP_PASS: want = XLB_SK_PASS; break;
+	case XDP_DROP: want = XLB_SK_DROP; break;
+	case XDP_TX:
+	case XDP_REDIRECT:
+		want = xlb_stat_info(outcome)->kind == XLB_SK_ANSWER ? XLB_SK_ANSWER : XLB_SK_FWD;
+		break;
+	default:
+		snprintf(why, len, "verdict %u", verdict);
+		return false;
+	}
+	if (xlb_stat_info(outcome)->kind != want) {
+		snprintf(why, len, "verdict %s but the outcome counted is %s",
+			 xt_verdict_name(verdict), xlb_stat_name(outcome));
+		return false;
+	}
+	return true;
+}
+
+/* One BPF_PROG_TEST_RUN of the XDP program, failing the test when the
+ * counters do not account for the packet exactly once. */
+static inline int xt_run(struct xlb_dp *dp, const uint8_t *in, size_t len, uint32_t ifindex,
+			 struct xt_run *r)
+{
+	struct xt_stats before = xt_stats(dp), after;
+	char why[160];
+
+	xt_run_raw(dp, in, len, ifindex, r);
+	after = xt_stats(dp);
+	if (!r->ret && !xt_outcome_check(&after, &before, r->verdict, why, sizeof(why))) {
+		xt_stats_print(&after, &before);
+		pkt_hexdump(stderr, "input", in, len, NULL, 0);
+		fail_msg("counters: %s", why);
+	}
+	return r->ret;
 }
 
 /* Build d, failing the test if the description is bad. */

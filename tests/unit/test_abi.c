@@ -197,7 +197,6 @@ static void test_addr_overlay(void **state)
 /* Enum values are stored in maps and compared by the datapath. */
 static void test_enums(void **state)
 {
-	static const char *const stat_names[] = XLB_STAT_NAMES;
 
 	assert_int_equal(XLB_AF_NONE, 0);
 	assert_int_equal(XLB_AF_INET, 4);
@@ -224,10 +223,21 @@ static void test_enums(void **state)
 	assert_int_equal(XLB_CT_F_FIB_CACHED | XLB_CT_F_SEEN_REPLY |
 			 XLB_CT_F_FIN_FWD | XLB_CT_F_FIN_REV, 0xf);
 
-	/* One name per counter, no more. */
-	assert_int_equal(sizeof(stat_names) / sizeof(stat_names[0]), XLB_STAT_MAX);
-	assert_string_equal(stat_names[XLB_STAT_RX], "rx");
-	assert_string_equal(stat_names[XLB_STAT_DROP_REDIRECT], "drop_redirect");
+	/* Every counter has a distinct name, a kind and a family; rx is the
+	 * only total, and the first. */
+	assert_string_equal(xlb_stat_name(XLB_STAT_RX), "rx");
+	assert_int_equal(xlb_stat_info(XLB_STAT_RX)->kind, XLB_SK_TOTAL);
+	assert_string_equal(xlb_stat_name(XLB_STAT_FWD_BACK), "fwd_back");
+	for (int i = 0; i < XLB_STAT_MAX; i++) {
+		const struct xlb_stat_info *si = xlb_stat_info(i);
+
+		assert_non_null(si->name);
+		assert_true(si->family < XLB_SF_MAX);
+		assert_true(i == XLB_STAT_RX || si->kind != XLB_SK_TOTAL);
+		assert_true(!si->label_key == !si->label_value);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(si->name, xlb_stat_name(j));
+	}
 }
 
 /* Capacities the rest of xlb relies on. */

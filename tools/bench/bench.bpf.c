@@ -11,6 +11,9 @@
  * makes it a new flow, and tail-calls the program under test in
  * bench_progs[0]. Its own cost is measured by pointing it at bench_pass and
  * subtracted by user space.
+ *
+ * Every program is xdp.frags, as xlb's is: a tail call needs both sides
+ * alike.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -71,7 +74,7 @@ static __always_inline __u32 vary_word(__u16 *w, const struct bench_vary *v, __u
  * rewrites the word with itself), so one measurement of the harness around
  * bench_pass is the cost to subtract from all of them.
  */
-SEC("xdp")
+SEC("xdp.frags")
 int bench_harness(struct xdp_md *ctx)
 {
 	__u32 zero = 0, key, len, d_ip = 0, d_l4;
@@ -122,7 +125,7 @@ int bench_harness(struct xdp_md *ctx)
 }
 
 /* Floor 1, and the harness's own cost: nothing at all. */
-SEC("xdp")
+SEC("xdp.frags")
 int bench_pass(struct xdp_md *ctx)
 {
 	return XDP_PASS;
@@ -162,7 +165,7 @@ static __always_inline void swap_macs(struct ethhdr *eth)
 }
 
 /* Floor 2: parse Ethernet / IPv4 / TCP, swap the MACs, send back. */
-SEC("xdp")
+SEC("xdp.frags")
 int bench_tx(struct xdp_md *ctx)
 {
 	struct ethhdr *eth;
@@ -180,7 +183,7 @@ int bench_tx(struct xdp_md *ctx)
 #define DNAT_ADDR	bpf_htonl(0x0a800001)
 #define DNAT_PORT	bpf_htons(8080)
 
-SEC("xdp")
+SEC("xdp.frags")
 int bench_dnat(struct xdp_md *ctx)
 {
 	struct ethhdr *eth;
@@ -276,25 +279,25 @@ static __always_inline int lru_insert(void *map, __u32 ctr_key)
 	return XDP_PASS;
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int micro_lru_insert(struct xdp_md *ctx)
 {
 	return lru_insert(&micro_lru, BENCH_COUNTERS - 1);
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int micro_lru_pcpu_insert(struct xdp_md *ctx)
 {
 	return lru_insert(&micro_lru_pcpu, BENCH_COUNTERS - 2);
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int micro_lru_small_insert(struct xdp_md *ctx)
 {
 	return lru_insert(&micro_lru_small, BENCH_COUNTERS - 3);
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int micro_fib(struct xdp_md *ctx)
 {
 	struct bpf_fib_lookup f = {};

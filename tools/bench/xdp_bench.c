@@ -72,7 +72,6 @@ static const uint8_t mac_be0[6] = MAC_BE0, mac_gw[6] = MAC_GW;
 #define SCALE_BE	0x0a800001u
 #define AFF_TIMEOUT	10800
 
-static const char *const stat_names[XLB_STAT_MAX] = XLB_STAT_NAMES;
 static const char *const verdict_names[] = { "ABORTED", "DROP", "PASS", "TX", "REDIRECT" };
 
 static struct {
@@ -810,7 +809,7 @@ static uint32_t run_case(struct bcase *c, uint32_t repeat)
 			want = partial;
 		if (got != want)
 			die("%s: counter %s moved by %llu in %u iterations, expected %llu "
-			    "(the run took another path)", c->name, stat_names[i],
+			    "(the run took another path)", c->name, xlb_stat_name(i),
 			    (unsigned long long)got, repeat, (unsigned long long)want);
 	}
 	c->dpx->flows_in += after[XLB_STAT_CT_NEW] - before[XLB_STAT_CT_NEW];

@@ -384,7 +384,6 @@ static int h_list(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 		    ProtobufCMessage **resp, char *err, size_t errlen)
 {
-	static const char *const names[XLB_STAT_MAX] = XLB_STAT_NAMES;
 	Xlb__V1__GetStatusResponse *r;
 	struct xlb_core_status *st;
 	int ret;
@@ -435,7 +434,7 @@ static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 			goto nomem;
 		r->counters[r->n_counters++] = e;
 		e->value = st->counters[i];
-		if (!dup_cstr(&e->key, names[i]))
+		if (!dup_cstr(&e->key, xlb_stat_name(i)))
 			goto nomem;
 	}
 	free(st);

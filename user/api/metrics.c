@@ -245,59 +245,21 @@ static int ct_cb(const struct xlb_ct_entry *e, void *arg)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-/* The datapath's global counters (enum xlb_stat), each in its family. A new
- * counter must be placed here: the assertion fails the build until it is. */
-static const struct {
-	const char *family;
-	const char *key, *value;	/* its label; key NULL: none */
-} stat_map[XLB_STAT_MAX] = {
-	[XLB_STAT_RX] = { "xlb_datapath_received_packets_total" },
-	[XLB_STAT_PASS_NOT_IP] = { "xlb_datapath_packets_total", "reason", "pass_not_ip" },
-	[XLB_STAT_PASS_NOT_SERVICE] = { "xlb_datapath_packets_total", "reason", "pass_not_service" },
-	[XLB_STAT_PASS_FRAGMENT] = { "xlb_datapath_packets_total", "reason", "pass_fragment" },
-	[XLB_STAT_PASS_NO_ROUTE] = { "xlb_datapath_packets_total", "reason", "pass_no_route" },
-	[XLB_STAT_PASS_CSUM_PARTIAL] = { "xlb_datapath_packets_total", "reason", "pass_csum_partial" },
-	[XLB_STAT_FWD_REDIRECT] = { "xlb_datapath_packets_total", "reason", "fwd_redirect" },
-	[XLB_STAT_FWD_TX] = { "xlb_datapath_packets_total", "reason", "fwd_tx" },
-	[XLB_STAT_DROP_MALFORMED] = { "xlb_datapath_packets_total", "reason", "drop_malformed" },
-	[XLB_STAT_DROP_NO_BACKEND] = { "xlb_datapath_packets_total", "reason", "drop_no_backend" },
-	[XLB_STAT_DROP_BACKEND_GONE] = { "xlb_datapath_packets_total", "reason", "drop_backend_gone" },
-	[XLB_STAT_DROP_CT_FULL] = { "xlb_datapath_packets_total", "reason", "drop_ct_full" },
-	[XLB_STAT_DROP_SEL_MISS] = { "xlb_datapath_packets_total", "reason", "drop_sel_miss" },
-	[XLB_STAT_DROP_REDIRECT] = { "xlb_datapath_packets_total", "reason", "drop_redirect" },
-	[XLB_STAT_CT_HIT] = { "xlb_conntrack_packets_total", "result", "hit" },
-	[XLB_STAT_CT_NEW] = { "xlb_conntrack_packets_total", "result", "new" },
-	[XLB_STAT_CT_RESELECT] = { "xlb_conntrack_packets_total", "result", "reselect" },
-	[XLB_STAT_RST_SENT] = { "xlb_datapath_replies_total", "type", "tcp_rst" },
-	[XLB_STAT_ICMP_SENT] = { "xlb_datapath_replies_total", "type", "icmp_port_unreachable" },
-};
-_Static_assert(XLB_STAT_MAX == 19, "place every enum xlb_stat in stat_map");
-
-static const struct {
-	const char *family, *help;
-} stat_families[] = {
-	{ "xlb_datapath_received_packets_total", "Packets the datapath saw." },
-	{ "xlb_datapath_packets_total",
-	  "Packets by what the datapath did with them: pass_* to the stack, fwd_* rewritten and "
-	  "sent, drop_* dropped; reason as `xlbctl stats` names it." },
-	{ "xlb_conntrack_packets_total",
-	  "Packets by conntrack outcome: hit (existing flow), new (flow created), reselect "
-	  "(flow's backend gone, another chosen)." },
-	{ "xlb_datapath_replies_total",
-	  "Replies the datapath answered for a packet it could not serve (the packet is also "
-	  "counted as a drop)." },
-};
-
+/* The datapath's global counters, each in its family (include/xlb/stats.h). */
 static void render_stats(struct xlb_prom *p, const struct xlb_core_status *st)
 {
-	for (size_t f = 0; f < sizeof(stat_families) / sizeof(stat_families[0]); f++) {
-		xlb_prom_family(p, stat_families[f].family, "counter", stat_families[f].help);
+	for (int f = 0; f < XLB_SF_MAX; f++) {
+		const struct xlb_stat_family_info *fi = xlb_stat_family_info(f);
+
+		xlb_prom_family(p, fi->name, "counter", fi->help);
 		for (int i = 0; i < XLB_STAT_MAX; i++) {
-			if (strcmp(stat_map[i].family, stat_families[f].family))
+			const struct xlb_stat_info *si = xlb_stat_info(i);
+
+			if (si->family != (enum xlb_stat_family)f)
 				continue;
-			xlb_prom_sample(p, stat_map[i].family);
-			if (stat_map[i].key)
-				xlb_prom_label(p, stat_map[i].key, stat_map[i].value);
+			xlb_prom_sample(p, fi->name);
+			if (si->label_key)
+				xlb_prom_label(p, si->label_key, si->label_value);
 			xlb_prom_u64(p, st->counters[i]);
 		}
 	}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Answers the datapath makes in place of forwarding: a TCP reset for a
+ * flow it cannot serve, an ICMP port unreachable for a UDP datagram to a
+ * service without backends. Each turns the packet into the answer and
+ * returns XDP_TX ("send it back") or XDP_DROP (it could not be reshaped);
+ * the caller sends and counts.
+ */
+#ifndef XLB_BPF_RESPOND_H
+#define XLB_BPF_RESPOND_H
+
+#include "parse.h"
+#include "nat.h"
+
+/* Fill a fresh IPv4 header without options from saddr to daddr, with
+ * its checksum: the header of every answer the datapath makes. */
+static __always_inline void xlb_ip4_answer_hdr(struct iphdr *ip, __be32 saddr, __be32 daddr,
+					       __u8 proto, __u16 tot_len, __u8 tos, __be16 frag)
+{
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tos = tos;
+	ip->tot_len = bpf_htons(tot_len);
+	ip->id = 0;
+	ip->frag_off = frag;
+	ip->ttl = 64;
+	ip->protocol = proto;
+	ip->saddr = saddr;
+	ip->daddr = daddr;
+	ip->check = 0;
+	ip->check = xlb_csum_words((const __u16 *)ip, sizeof(*ip) / 2, 0);
+}
+
+/*
+ * Turn the packet into a TCP reset to its sender (RFC 9293 §3.10.7.1):
+ * if the offending segment has ACK, the reset carries seq = its ack number;
+ * otherwise seq = 0 and ACK with ack = seq + segment length. The reply
+ * comes from the address and port the sender used, so it matches the
+ * sender's socket. IPv4 options and payload are cut. Returns XDP_TX, or
+ * XDP_DROP when the packet cannot be reshaped.
+ */
+static __always_inline int xlb_tcp_reset(struct xdp_md *ctx, struct xlb_pkt *p)
+{
+	struct tcphdr *th = p->tcp;
+	struct iphdr *ip = p->ip;
+	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
+	__be32 saddr = ip->saddr, daddr = ip->daddr;
+	__be16 sport = th->source, dport = th->dest;
+	__u32 seq = bpf_ntohl(th->seq), ack_seq = th->ack_seq;
+	__u32 seg_len = p->l4_len - th->doff * 4;
+	int has_ack = p->tcp_flags & XLB_TCP_ACK;
+	__u32 l3_off = p->l3_off, new_len;
+	void *data, *data_end;
+	struct ethhdr *eth;
+
+	if (p->tcp_flags & XLB_TCP_RST)
+		return XDP_DROP;	/* never answer a reset with a reset */
+	if (p->tcp_flags & XLB_TCP_SYN)
+		seg_len++;
+	if (p->tcp_flags & XLB_TCP_FIN)
+		seg_len++;
+	__builtin_memcpy(smac, p->eth->h_source, ETH_ALEN);
+	__builtin_memcpy(dmac, p->eth->h_dest, ETH_ALEN);
+
+	if (l3_off > ETH_HLEN + 4 * XLB_MAX_VLAN)
+		return XDP_DROP;
+	new_len = l3_off + sizeof(struct iphdr) + sizeof(struct tcphdr);
+	if (bpf_xdp_adjust_tail(ctx, (int)new_len - (int)p->len))
+		return XDP_DROP;
+
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return XDP_DROP;
+	ip = data + l3_off;
+	if ((void *)(ip + 1) > data_end)
+		return XDP_DROP;
+	th = (void *)(ip + 1);
+	if ((void *)(th + 1) > data_end)
+		return XDP_DROP;
+
+	xlb_set_macs(eth, dmac, smac);
+
+	xlb_ip4_answer_hdr(ip, daddr, saddr, IPPROTO_TCP,
+			   sizeof(struct iphdr) + sizeof(struct tcphdr), 0, bpf_htons(0x4000) /* DF */);
+
+	__builtin_memset(th, 0, sizeof(*th));
+	th->source = dport;
+	th->dest = sport;
+	th->doff = 5;
+	th->rst = 1;
+	if (has_ack) {
+		th->seq = ack_seq;
+	} else {
+		th->ack = 1;
+		th->ack_seq = bpf_htonl(seq + seg_len);
+	}
+	th->check = xlb_csum_words((const __u16 *)th, sizeof(*th) / 2,
+				   (__u64)ip->saddr + ip->daddr +
+				   bpf_htons((__u16)IPPROTO_TCP) +
+				   bpf_htons((__u16)sizeof(*th)));
+	return XDP_TX;
+}
+
+#define XLB_ICMP_HLEN 8
+
+/*
+ * Turn a UDP datagram into an ICMP port unreachable to its sender (RFC 792,
+ * RFC 1812 §4.3.2.3: the offending IP header and the first 8 bytes of its
+ * payload), from the address the sender used, so its socket sees
+ * ECONNREFUSED rather than silence. Untagged frames only. Returns XDP_TX
+ * (meaning "send back") or XDP_DROP.
+ */
+static __always_inline int xlb_icmp_unreach(struct xdp_md *ctx, struct xlb_pkt *p)
+{
+	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
+	__be32 saddr = p->ip->saddr, daddr = p->ip->daddr;
+	__u32 inner = p->ip->ihl * 4 + 8, new_len;
+	void *data, *data_end;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	__u8 *icmp;
+	__s64 sum;
+
+	if (p->vlan || p->l3_off != ETH_HLEN)
+		return XDP_DROP;
+	__builtin_memcpy(smac, p->eth->h_source, ETH_ALEN);
+	__builtin_memcpy(dmac, p->eth->h_dest, ETH_ALEN);
+
+	/* Room for a new IP and ICMP header in front of the original IP
+	 * header, which then sits exactly where ICMP wants its copy. */
+	if (bpf_xdp_adjust_head(ctx, -(int)(sizeof(struct iphdr) + XLB_ICMP_HLEN)))
+		return XDP_DROP;
+	new_len = ETH_HLEN + sizeof(struct iphdr) + XLB_ICMP_HLEN + inner;
+	if (bpf_xdp_adjust_tail(ctx, (int)new_len - (int)bpf_xdp_get_buff_len(ctx)))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip = data + ETH_HLEN;
+	icmp = (__u8 *)(ip + 1);
+	if ((void *)(icmp + XLB_ICMP_HLEN) > data_end)
+		return XDP_DROP;
+
+	__builtin_memcpy(eth->h_source, dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, smac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+
+	/* tos: internetwork control, as Linux sends ICMP errors */
+	xlb_ip4_answer_hdr(ip, daddr, saddr, IPPROTO_ICMP,
+			   (__u16)(sizeof(struct iphdr) + XLB_ICMP_HLEN + inner), 0xc0, 0);
+
+	icmp[0] = 3;		/* destination unreachable */
+	icmp[1] = 3;		/* port unreachable */
+	*(__u16 *)&icmp[2] = 0;
+	*(__u32 *)&icmp[4] = 0;
+	/* Checksum over the ICMP header and the quoted bytes (28..68): copied
+	 * into a zeroed buffer of the largest size, so the sum runs over a
+	 * constant length (zeros add nothing). */
+	{
+		__u32 buf[(XLB_ICMP_HLEN + 68) / 4] = {};
+		__u32 len = XLB_ICMP_HLEN + inner;
+
+		if (len < XLB_ICMP_HLEN + 28 || len > sizeof(buf))
+			return XDP_DROP;
+		if (bpf_xdp_load_bytes(ctx, ETH_HLEN + sizeof(struct iphdr), buf, len))
+			return XDP_DROP;
+		sum = bpf_csum_diff(0, 0, buf, sizeof(buf), 0);
+		if (sum < 0)
+			return XDP_DROP;
+	}
+	*(__u16 *)&icmp[2] = ~xlb_csum_fold((__u64)(__u32)sum);
+	return XDP_TX;
+}
+
+#endif /* XLB_BPF_RESPOND_H */

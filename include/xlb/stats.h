@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The datapath's global counters: one table gives the enum, the name
+ * `xlbctl stats` shows, what kind of counter it is and its Prometheus
+ * family and label. Everything that names a counter reads it from here.
+ *
+ * Kinds: every packet moves `rx` and exactly one outcome counter (pass,
+ * fwd, answer or drop), so rx = sum of the outcomes, and a packet is
+ * dropped if and only if one drop reason moved. Events say what happened
+ * on the way (a conntrack hit, a new flow ...) and are not outcomes.
+ *
+ * The index of a counter is its position here: the pinned `stats` map
+ * holds XLB_STAT_MAX of them, and a changed list changes its layout.
+ */
+#ifndef XLB_STATS_H
+#define XLB_STATS_H
+
+enum xlb_stat_kind {
+	XLB_SK_TOTAL = 0,	/* rx */
+	XLB_SK_PASS,		/* handed to the stack */
+	XLB_SK_FWD,		/* rewritten and sent by the datapath */
+	XLB_SK_ANSWER,		/* answered with a reset or an ICMP error */
+	XLB_SK_DROP,		/* dropped */
+	XLB_SK_EVENT,		/* not an outcome */
+};
+
+/* Prometheus families: F(id, name, help). */
+#define XLB_STAT_FAMILIES(F)								\
+	F(RECEIVED, "xlb_datapath_received_packets_total",				\
+	  "Packets the datapath saw.")							\
+	F(PACKETS, "xlb_datapath_packets_total",					\
+	  "Packets by what the datapath did with them, one reason each: pass_* to "	\
+	  "the stack, fwd_* rewritten and sent, drop_* dropped; reason as `xlbctl "	\
+	  "stats` names it.")								\
+	F(REPLIES, "xlb_datapath_replies_total",					\
+	  "Packets the datapath answered instead of forwarding them (a TCP reset or "	\
+	  "an ICMP port unreachable); not counted as drops.")				\
+	F(CONNTRACK, "xlb_conntrack_packets_total",					\
+	  "Packets by conntrack outcome: hit (existing flow), new (flow created), "	\
+	  "reselect (flow's backend gone, another chosen).")				\
+	F(EVENTS, "xlb_datapath_events_total",						\
+	  "Other datapath events: no_backend (a new flow found no usable backend), "	\
+	  "sel_miss (its selection slot held none).")
+
+/* X(ENUM, name, kind, family, label key, label value). */
+#define XLB_STATS(X)									\
+	X(RX, "rx", TOTAL, RECEIVED, NULL, NULL)					\
+	X(PASS_NOT_IP, "pass_not_ip", PASS, PACKETS, "reason", "pass_not_ip")		\
+	X(PASS_NOT_SERVICE, "pass_not_service", PASS, PACKETS, "reason",		\
+	  "pass_not_service")								\
+	X(PASS_FRAGMENT, "pass_fragment", PASS, PACKETS, "reason", "pass_fragment")	\
+	X(PASS_MALFORMED, "pass_malformed", PASS, PACKETS, "reason", "pass_malformed")	\
+	X(PASS_NO_ROUTE, "pass_no_route", PASS, PACKETS, "reason", "pass_no_route")	\
+	X(PASS_CSUM_PARTIAL, "pass_csum_partial", PASS, PACKETS, "reason",		\
+	  "pass_csum_partial")								\
+	X(FWD_REDIRECT, "fwd_redirect", FWD, PACKETS, "reason", "fwd_redirect")	\
+	X(FWD_BACK, "fwd_back", FWD, PACKETS, "reason", "fwd_back")			\
+	X(RST_SENT, "rst_sent", ANSWER, REPLIES, "type", "tcp_rst")			\
+	X(ICMP_SENT, "icmp_sent", ANSWER, REPLIES, "type", "icmp_port_unreachable")	\
+	X(DROP_MALFORMED, "drop_malformed", DROP, PACKETS, "reason", "drop_malformed")	\
+	X(DROP_NO_BACKEND, "drop_no_backend", DROP, PACKETS, "reason",			\
+	  "drop_no_backend")								\
+	X(DROP_BACKEND_GONE, "drop_backend_gone", DROP, PACKETS, "reason",		\
+	  "drop_backend_gone")								\
+	X(DROP_CT_FULL, "drop_ct_full", DROP, PACKETS, "reason", "drop_ct_full")	\
+	X(CT_HIT, "ct_hit", EVENT, CONNTRACK, "result", "hit")				\
+	X(CT_NEW, "ct_new", EVENT, CONNTRACK, "result", "new")				\
+	X(CT_RESELECT, "ct_reselect", EVENT, CONNTRACK, "result", "reselect")		\
+	X(NO_BACKEND, "no_backend", EVENT, EVENTS, "event", "no_backend")		\
+	X(SEL_MISS, "sel_miss", EVENT, EVENTS, "event", "sel_miss")
+
+/*
+ * What each counter means:
+ * rx                 every packet the program saw
+ * pass_not_ip        not IPv4 (ARP, IPv6, runt frames)
+ * pass_not_service   IPv4 TCP/UDP (or other protocols) neither to a service nor of a tracked flow
+ * pass_fragment      an IPv4 fragment
+ * pass_malformed     inconsistent headers, not for a service: the stack judges it
+ * pass_no_route      rewritten; the next hop is unknown (or VLAN), the stack forwards it
+ * pass_csum_partial  rewritten; a partial checksum only the stack can finish
+ * fwd_redirect       rewritten and redirected out of another interface
+ * fwd_back           rewritten and redirected back out of the interface it came in on
+ * rst_sent           answered with a TCP reset (no backend, or the flow's backend is gone)
+ * icmp_sent          answered with an ICMP port unreachable (UDP, no backend)
+ * drop_malformed     inconsistent headers on a packet to a service
+ * drop_no_backend    no usable backend and no answer possible (a reset is never answered)
+ * drop_backend_gone  the flow's backend is gone and no reset possible
+ * drop_ct_full       a conntrack insert failed
+ * ct_hit / ct_new / ct_reselect, no_backend, sel_miss: events, see the families
+ */
+
+enum xlb_stat {
+#define XLB_STAT_ENUM_(e, ...) XLB_STAT_##e,
+	XLB_STATS(XLB_STAT_ENUM_)
+#undef XLB_STAT_ENUM_
+	XLB_STAT_MAX,
+};
+
+enum xlb_stat_family {
+#define XLB_STAT_FAM_ENUM_(f, ...) XLB_SF_##f,
+	XLB_STAT_FAMILIES(XLB_STAT_FAM_ENUM_)
+#undef XLB_STAT_FAM_ENUM_
+	XLB_SF_MAX,
+};
+
+#ifndef __bpf__
+#include <stddef.h>
+
+struct xlb_stat_info {
+	const char *name;	/* as `xlbctl stats` shows it */
+	enum xlb_stat_kind kind;
+	enum xlb_stat_family family;
+	const char *label_key, *label_value;	/* NULL: no label */
+};
+
+struct xlb_stat_family_info {
+	const char *name, *help;
+};
+
+/* Counter i's description; i < XLB_STAT_MAX. */
+static inline const struct xlb_stat_info *xlb_stat_info(int i)
+{
+	static const struct xlb_stat_info info[XLB_STAT_MAX] = {
+#define XLB_STAT_INFO_(e, n, k, f, lk, lv) \
+		[XLB_STAT_##e] = { n, XLB_SK_##k, XLB_SF_##f, lk, lv },
+		XLB_STATS(XLB_STAT_INFO_)
+#undef XLB_STAT_INFO_
+	};
+	return &info[i];
+}
+
+static inline const char *xlb_stat_name(int i)
+{
+	return i >= 0 && i < XLB_STAT_MAX ? xlb_stat_info(i)->name : "?";
+}
+
+static inline const struct xlb_stat_family_info *xlb_stat_family_info(int f)
+{
+	static const struct xlb_stat_family_info info[XLB_SF_MAX] = {
+#define XLB_STAT_FAM_INFO_(f, n, h) [XLB_SF_##f] = { n, h },
+		XLB_STAT_FAMILIES(XLB_STAT_FAM_INFO_)
+#undef XLB_STAT_FAM_INFO_
+	};
+	return &info[f];
+}
+#endif /* !__bpf__ */
+
+#endif /* XLB_STATS_H */
