@@ -113,6 +113,58 @@ static int ensure_bpffs(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/* Maps that only count: when a new build changes their layout (a counter
+ * added, another size), the pinned one is replaced and its counts start
+ * again from zero; the old program keeps its own until its links move. */
+static const char *const counter_maps[] = { "stats", "svc_stats", "backend_stats" };
+
+static bool is_counter_map(const char *name)
+{
+	for (size_t i = 0; i < sizeof(counter_maps) / sizeof(counter_maps[0]); i++)
+		if (!strcmp(name, counter_maps[i]))
+			return true;
+	return false;
+}
+
+/* Does the map pinned at path have m's layout (what libbpf checks before
+ * it reuses a pinned map)? -ENOENT when nothing is pinned there. */
+static int pinned_map_compatible(const char *path, const struct bpf_map *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), ret;
+
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	if (ret)
+		return ret;
+	return info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
+	       info.value_size == bpf_map__value_size(m) &&
+	       info.max_entries == bpf_map__max_entries(m) &&
+	       info.map_flags == bpf_map__map_flags(m);
+}
+
+/* Before load: a pinned counter map of another layout is replaced. */
+static void replace_stale_counters(struct xlb_dp_bpf *d)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, d->skel->obj) {
+		const char *path = bpf_map__pin_path(m);
+
+		if (!path || !is_counter_map(bpf_map__name(m)))
+			continue;
+		if (pinned_map_compatible(path, m) == 0) {
+			pr_info("pinned map %s has another layout (an older build): its counters "
+				"start again from zero", path);
+			if (unlink(path))
+				pr_warn("unpin %s: %s", path, strerror(errno));
+		}
+	}
+}
+
 static void link_pin_path(const struct xlb_dp_bpf *d, const char *ifname, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/link_%s", d->pin_dir, ifname);
@@ -487,6 +539,8 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 		bpf_map__set_pin_path(m, path);
 	}
 
+	if (d->pin_dir[0])
+		replace_stale_counters(d);
 	ret = xlb__load(d->skel);
 	if (ret) {
 		ERR("load BPF program: %s (%d); libbpf's messages above say which step failed "
