@@ -108,8 +108,8 @@ OBJ=$XLB_BUILD/xlb.bpf.o
 if [ ! -f "$OBJ" ]; then
 	not_ok "$OBJ missing (make all on the host first)"
 else
-	log "ip link set dev b-node xdpdrv obj $OBJ sec xdp"
-	if out=$(ip link set dev b-node xdpdrv obj "$OBJ" sec xdp 2>&1); then
+	log "ip link set dev b-node xdpdrv obj $OBJ sec xdp.frags"
+	if out=$(ip link set dev b-node xdpdrv obj "$OBJ" sec xdp.frags 2>&1); then
 		ok "iproute2 loads and attaches xlb.bpf.o (native XDP on veth)"
 	else
 		not_ok "iproute2 loads xlb.bpf.o" "$out"
@@ -117,7 +117,7 @@ else
 		case $out in *"BPF program load failed"*) ;; *)
 			log "retrying with bpftool"
 			mkdir -p /sys/fs/bpf/smoke
-			if out=$(bpftool prog load "$OBJ" /sys/fs/bpf/smoke/xdp type xdp 2>&1) &&
+			if out=$(bpftool prog load "$OBJ" /sys/fs/bpf/smoke/xdp type xdp.frags 2>&1) &&
 				out=$(bpftool net attach xdpdrv pinned /sys/fs/bpf/smoke/xdp dev b-node 2>&1); then
 				ok "bpftool loads and attaches xlb.bpf.o (native XDP on veth)"
 			else
