@@ -31,10 +31,13 @@ BPF_CFLAGS := -O2 -g -target bpf -Werror -Wall -D__TARGET_ARCH_$(ARCH) \
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-# libxlb: the core. Pure parts (model) also build on their own for unit tests.
+# Two libraries. libxlb.a: what needs no gRPC (model, reconciler, netlink,
+# both dataplanes); tools and the datapath tests link it alone.
+# libxlb-control.a: the control plane over it (core, API, store, protobuf
+# conversion, metrics, health checks, manifests, the CLI's commands).
 MODEL_SRCS := user/log.c $(wildcard user/model/*.c user/util/*.c user/reconcile/*.c)
-DP_SRCS    := $(wildcard user/dataplane/*.c)
-LIB_SRCS   := $(MODEL_SRCS) $(DP_SRCS)
+DP_SRCS    := $(wildcard user/dataplane/*/*.c)
+LIB_SRCS   := $(MODEL_SRCS) $(wildcard user/netlink/*.c) $(DP_SRCS)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MODEL_OBJS := $(MODEL_SRCS:%.c=$(BUILD)/%.o)
 MODEL_SAN_OBJS := $(MODEL_SRCS:%.c=$(BUILD)/san/%.o)
@@ -57,8 +60,10 @@ PROTO_GEN  := $(BUILD)/gen/xlb.pb-c.c
 CP_PKGS    := grpc libprotobuf-c yaml-0.1 jansson libcap libmnl libmicrohttpd
 CP_CFLAGS  := $(shell pkg-config --cflags $(CP_PKGS) 2>/dev/null) -I$(BUILD)/gen
 CP_LIBS    := -Wl,--as-needed $(shell pkg-config --libs $(CP_PKGS) 2>/dev/null) -lpthread
-CP_SRCS    := $(wildcard user/api/*.c user/core/*.c user/k8s/*.c user/netlink/*.c user/health/*.c user/ctl/*.c)
+CP_DIRS    := core api convert store metrics health k8s ctl
+CP_SRCS    := $(wildcard $(CP_DIRS:%=user/%/*.c))
 CP_OBJS    := $(CP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
+CP_LIB     := $(BUILD)/libxlb-control.a
 PROGS      := $(if $(wildcard user/xlbd.c),$(BUILD)/xlbd) $(if $(wildcard user/xlbctl.c),$(BUILD)/xlbctl)
 
 .PHONY: all deps test unit unit-san bpftest e2e demo bench clean install vmtest vmimage
@@ -78,12 +83,12 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 $(DP_SRCS:%.c=$(BUILD)/%.o): $(SKEL)
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h user/*/*.h include/xlb/*.h)
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h user/*/*.h user/*/*/*.h include/xlb/*.h)
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/san/user/%.o: user/%.c $(PROTO_GEN) $(wildcard user/*.h user/*/*.h include/xlb/*.h)
+$(BUILD)/san/user/%.o: user/%.c $(PROTO_GEN) $(wildcard user/*.h user/*/*.h user/*/*/*.h include/xlb/*.h)
 	$(call msg,CC-SAN,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) -c $< -o $@
@@ -100,25 +105,25 @@ $(BUILD)/gen/xlb.pb-c.o: $(PROTO_GEN)
 $(CP_SRCS:%.c=$(BUILD)/%.o): $(PROTO_GEN) $(SKEL)
 $(CP_SRCS:%.c=$(BUILD)/%.o): CFLAGS += $(CP_CFLAGS)
 
-$(BUILD)/libxlbcp.a: $(CP_OBJS)
+$(CP_LIB): $(CP_OBJS)
 	$(call msg,AR,$@)
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/xlbd $(BUILD)/xlbctl: $(BUILD)/%: user/%.c $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a
+$(BUILD)/xlbd $(BUILD)/xlbctl: $(BUILD)/%: user/%.c $(CP_LIB) $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(CP_LIB) $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
 
 # API test helpers: a daemon harness (real core, unpinned BPF dataplane, no
 # interface) and a check of the C client; tests/api/test_api.py uses them.
 API_TEST_BINS := $(BUILD)/api-harness $(BUILD)/api-client-check
 
-$(BUILD)/api-harness: tests/api/harness.c $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a
+$(BUILD)/api-harness: tests/api/harness.c $(CP_LIB) $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(CP_LIB) $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
 
-$(BUILD)/api-client-check: tests/api/client_check.c $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a
+$(BUILD)/api-client-check: tests/api/client_check.c $(CP_LIB) $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(CP_LIB) $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
 
 $(BUILD)/libxlb.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -129,9 +134,8 @@ $(BUILD)/xlb-dp: tools/xlb-dp.c $(BUILD)/libxlb.a
 	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
 
 # Unit tests link the parts that need no kernel: model, util, k8s, health,
-# and the API's conversions and state file (with the generated protobuf).
-PURE_SRCS  := $(MODEL_SRCS) $(wildcard user/k8s/*.c user/health/*.c) \
-	      $(wildcard user/api/convert.c user/api/statefile.c user/api/journal.c)
+# the protobuf conversion and the store (with the generated protobuf).
+PURE_SRCS  := $(MODEL_SRCS) $(wildcard user/k8s/*.c user/health/*.c user/convert/*.c user/store/*.c)
 PURE_OBJS  := $(PURE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 PURE_SAN_OBJS := $(PURE_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/san/gen/xlb.pb-c.o
 UNIT_LIBS  := -lcmocka $(shell pkg-config --libs yaml-0.1 jansson libprotobuf-c 2>/dev/null) -lz -lm
@@ -247,9 +251,9 @@ FEEDER_LIBS := $(shell pkg-config --libs libcurl jansson 2>/dev/null)
 $(FEEDER_OBJS): $(PROTO_GEN) $(SKEL)
 $(FEEDER_OBJS): CFLAGS += $(CP_CFLAGS) $(shell pkg-config --cflags libcurl 2>/dev/null)
 
-$(BUILD)/xlb-k8s: user/xlb-k8s.c $(FEEDER_OBJS) $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a
+$(BUILD)/xlb-k8s: user/xlb-k8s.c $(FEEDER_OBJS) $(CP_LIB) $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(FEEDER_OBJS) $(BUILD)/libxlbcp.a $(BUILD)/libxlb.a \
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(FEEDER_OBJS) $(CP_LIB) $(BUILD)/libxlb.a \
 		$(CP_LIBS) $(FEEDER_LIBS) $(LDLIBS) -o $@
 
 all: $(BUILD)/xlb-k8s

@@ -23,12 +23,12 @@
 
 #include "log.h"
 #include "dataplane/dataplane.h"
-#include "dataplane/ipvs.h"
+#include "dataplane/ipvs/ipvs.h"
 #include "core/core_priv.h"
 #include "api/server.h"
-#include "api/metrics.h"
+#include "metrics/metrics.h"
 #include "netlink/linkwatch.h"
-#include "core/healthwire.h"
+#include "core/health_feed.h"
 
 #define XLBD_VERSION "0.1.0"
 #define MAX_PATTERNS 32
@@ -67,7 +67,7 @@ static struct {
 static struct {
 	struct xlb_dp *dp;
 	struct xlb_core *core;
-	struct xlb_healthwire *hw;
+	struct xlb_health_feed *hw;
 	struct xlb_linkwatch *lw;
 	int ifindex[MAX_IFACES];
 	char ifname[MAX_IFACES][16];
@@ -359,7 +359,7 @@ static int run_loop(void)
 	timerfd_settime(tfd, 0, &its, NULL);
 	lfd = xlb_linkwatch_fd(d.lw);
 	if (d.hw) {
-		ev.data.fd = xlb_healthwire_fd(d.hw);
+		ev.data.fd = xlb_health_feed_fd(d.hw);
 		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	}
 	ev.data.fd = sfd;
@@ -394,8 +394,8 @@ static int run_loop(void)
 
 				if (read(tfd, &x, sizeof(x)) > 0)
 					xlb_core_tick(d.core);
-			} else if (d.hw && fd == xlb_healthwire_fd(d.hw)) {
-				xlb_healthwire_dispatch(d.hw);
+			} else if (d.hw && fd == xlb_health_feed_fd(d.hw)) {
+				xlb_health_feed_dispatch(d.hw);
 			} else if (fd == lfd) {
 				xlb_linkwatch_dispatch(d.lw);
 			}
@@ -722,7 +722,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	publish_ifaces();
-	ret = xlb_healthwire_new(d.core, cfg.panic_threshold, cfg.tcp_probe, &d.hw);
+	ret = xlb_health_feed_new(d.core, cfg.panic_threshold, cfg.tcp_probe, &d.hw);
 	if (ret) {
 		pr_err("health checks: %s%s", strerror(-ret),
 		       ret == -EPERM && cfg.tcp_probe == XLB_HC_TCP_HALF_OPEN
@@ -763,7 +763,7 @@ out:
 	xlb_metrics_stop(metrics);
 	xlb_api_server_stop(api);
 	xlb_linkwatch_close(d.lw);
-	xlb_healthwire_free(d.hw);
+	xlb_health_feed_free(d.hw);
 	xlb_core_free(d.core);
 	xlb_dp_close(d.dp);
 	for (size_t i = 0; i < cfg.n_patterns; i++)

@@ -21,8 +21,8 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "api/convert.h"
-#include "api/statefile.h"
+#include "convert/convert.h"
+#include "store/statefile.h"
 
 /* Deterministic PRNG for garbage inputs (xorshift64, Marsaglia 2003). */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "health/spec.h"
-#include "health/state.h"
+#include "health/verdict.h"
 
 /*
  * A result sequence and the verdict after each result: 's' success, 'f'

@@ -22,8 +22,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "api/journal.h"
-#include "api/statefile.h"
+#include "store/journal.h"
+#include "store/statefile.h"
 
 static char tmpdir[] = "/tmp/xlb-test-journal.XXXXXX";
 static char path[256];

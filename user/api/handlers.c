@@ -19,7 +19,7 @@
 #include <grpc/status.h>
 
 #include "util/errmsg.h"
-#include "convert.h"
+#include "convert/convert.h"
 #include "server_priv.h"
 #include "client.h"	/* xlb_api_code_name */
 #include "dataplane/dataplane.h"	/* struct xlb_ct_entry, for listing only */

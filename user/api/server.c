@@ -44,7 +44,7 @@
 
 #include "util/errmsg.h"
 #include "log.h"
-#include "convert.h"
+#include "convert/convert.h"
 #include "server.h"
 #include "server_priv.h"
 

@@ -26,9 +26,9 @@
 #include "log.h"
 #include "core_priv.h"
 #include "reconcile/reconcile.h"
-#include "api/journal.h"
-#include "api/statefile.h"
-#include "api/metrics.h"
+#include "store/journal.h"
+#include "store/statefile.h"
+#include "metrics/metrics.h"
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 #define MAX_SUBS 64

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/convert.h"
+#include "convert/convert.h"
 #include "ctl/ctl.h"
 #include "k8s/manifest.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/statefile.h"
+#include "store/statefile.h"
 #include "ctl/ctl.h"
 
 static int write_all(int fd, const uint8_t *p, size_t len)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ctl/ctl.h"
-#include "ctl/table.h"
+#include "ctl/output_table.h"
 
 int do_conntrack_list(struct ctl *c)
 {

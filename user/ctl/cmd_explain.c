@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "dataplane/explain.h"
+#include "dataplane/bpf/explain.h"
 
 static int parse_ep(const char *s, struct xlb_ip *ip, uint16_t *port)
 {

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "ctl/ctl.h"
-#include "ctl/emit.h"
-#include "ctl/table.h"
+#include "ctl/output_doc.h"
+#include "ctl/output_table.h"
 
 /* Also top's HEALTH column. */
 const char *ctl_health_summary(const Xlb__V1__ServiceStatus *s, char *buf, size_t len)

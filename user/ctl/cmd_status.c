@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "ctl/ctl.h"
-#include "ctl/emit.h"
-#include "ctl/table.h"
+#include "ctl/output_doc.h"
+#include "ctl/output_table.h"
 
 static int get_status(struct ctl *c, Xlb__V1__GetStatusResponse **out)
 {

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "ctl/ctl.h"
-#include "ctl/table.h"
+#include "ctl/output_table.h"
 
 #define TOP_DEFAULT_INTERVAL_MS 2000
 

@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "ctl/ctl.h"
-#include "ctl/emit.h"
-#include "ctl/table.h"
+#include "ctl/output_doc.h"
+#include "ctl/output_table.h"
 
 /* Prints the emitter's error, if any. */
 int ctl_emit_end(struct ctl *c, struct emit *e)

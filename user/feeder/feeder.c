@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "api/client.h"
-#include "api/convert.h"
+#include "convert/convert.h"
 #include "feeder/feeder.h"
 #include "k8s/object.h"
 #include "util/hist.h"

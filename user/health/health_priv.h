@@ -13,7 +13,7 @@
 
 #include "health/health.h"
 #include "health/spec.h"
-#include "health/state.h"
+#include "health/verdict.h"
 #include "health/timerheap.h"
 #include "util/htab.h"
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "healthwire.h"
+#include "health_feed.h"
 #include "core_priv.h"
 #include "health/health.h"
 #include "util/htab.h"
@@ -24,7 +24,7 @@ struct svc_health {
 	bool seen;		/* still probed, during a full refresh */
 };
 
-struct xlb_healthwire {
+struct xlb_health_feed {
 	struct xlb_core *core;
 	double panic_threshold;
 	bool half_open;			/* TCP probes: fixed at start */
@@ -48,13 +48,13 @@ struct xlb_healthwire {
 	size_t n_pend, cap_pend;
 };
 
-static bool svc_panic(const struct xlb_healthwire *w, const struct svc_health *h)
+static bool svc_panic(const struct xlb_health_feed *w, const struct svc_health *h)
 {
 	return w->panic_threshold > 0 && h->probed &&
 	       (double)h->healthy < w->panic_threshold * (double)h->probed;
 }
 
-static void pend_add(struct xlb_healthwire *w, enum xlb_event_kind kind, const char *svc,
+static void pend_add(struct xlb_health_feed *w, enum xlb_event_kind kind, const char *svc,
 		     const char *ep, const char *detail)
 {
 	struct xlb_event *e;
@@ -76,7 +76,7 @@ static void pend_add(struct xlb_healthwire *w, enum xlb_event_kind kind, const c
 	snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
 }
 
-static struct svc_health *svc_get(struct xlb_healthwire *w, const char *name, bool create)
+static struct svc_health *svc_get(struct xlb_health_feed *w, const char *name, bool create)
 {
 	struct svc_health *h = xlb_htab_get(&w->svcs, name, strlen(name));
 
@@ -94,7 +94,7 @@ static struct svc_health *svc_get(struct xlb_healthwire *w, const char *name, bo
 }
 
 /* Recount a service after a verdict changed; note panic transitions. */
-static void svc_recount(struct xlb_healthwire *w, const char *name)
+static void svc_recount(struct xlb_health_feed *w, const char *name)
 {
 	struct svc_health *h = svc_get(w, name, false);
 	bool was;
@@ -128,7 +128,7 @@ static void svc_recount(struct xlb_healthwire *w, const char *name)
 static void on_change(void *arg, const struct xlb_health_target *t, enum xlb_health_verdict old,
 		      enum xlb_health_verdict now, const char *why)
 {
-	struct xlb_healthwire *w = arg;
+	struct xlb_health_feed *w = arg;
 	char ep[64], a[XLB_IP_STRLEN], d[128];
 
 	snprintf(ep, sizeof(ep), "%s:%u", xlb_ip_str(&t->addr, a, sizeof(a)), t->port);
@@ -143,7 +143,7 @@ static void on_change(void *arg, const struct xlb_health_target *t, enum xlb_hea
 
 static bool src_usable(void *arg, const char *service, const struct xlb_endpoint *ep)
 {
-	struct xlb_healthwire *w = arg;
+	struct xlb_health_feed *w = arg;
 	struct xlb_health_report r;
 	struct svc_health *h;
 	bool ok = true;
@@ -161,7 +161,7 @@ static bool src_usable(void *arg, const char *service, const struct xlb_endpoint
 static void src_report(void *arg, const char *service, const struct xlb_endpoint *ep,
 		       struct xlb_endpoint_status *st)
 {
-	struct xlb_healthwire *w = arg;
+	struct xlb_health_feed *w = arg;
 	struct xlb_health_report r;
 
 	pthread_mutex_lock(&w->lock);
@@ -178,7 +178,7 @@ static void src_report(void *arg, const char *service, const struct xlb_endpoint
 
 static bool src_panic(void *arg, const char *service)
 {
-	struct xlb_healthwire *w = arg;
+	struct xlb_health_feed *w = arg;
 	struct svc_health *h;
 	bool p;
 
@@ -193,7 +193,7 @@ static bool src_panic(void *arg, const char *service)
 
 static void on_event(const struct xlb_event *ev, void *arg)
 {
-	struct xlb_healthwire *w = arg;
+	struct xlb_health_feed *w = arg;
 	uint64_t one = 1;
 
 	if (ev->kind != XLB_EV_SERVICE_UPSERT && ev->kind != XLB_EV_SERVICE_DELETE)
@@ -254,7 +254,7 @@ static int collect_cb(const struct xlb_svc_desired *s, void *arg)
 	return 0;
 }
 
-static void refresh_targets(struct xlb_healthwire *w)
+static void refresh_targets(struct xlb_health_feed *w)
 {
 	struct collect c = {};
 	struct svc_health *h;
@@ -302,7 +302,7 @@ static void refresh_targets(struct xlb_healthwire *w)
 	pr_debug("health: %zu targets", c.n);
 }
 
-static bool probed(const struct xlb_healthwire *w, const char *name)
+static bool probed(const struct xlb_health_feed *w, const char *name)
 {
 	for (size_t i = 0; i < w->n_targets; i++)
 		if (!strcmp(w->targets[i].service, name))
@@ -312,7 +312,7 @@ static bool probed(const struct xlb_healthwire *w, const char *name)
 
 /* One service changed: replace its targets only. A service that is not
  * probed now and was not before costs a lookup, nothing more. */
-static void refresh_one(struct xlb_healthwire *w, const char *name)
+static void refresh_one(struct xlb_health_feed *w, const char *name)
 {
 	struct collect c = {};
 	struct xlb_health_target *all;
@@ -363,7 +363,7 @@ static void refresh_one(struct xlb_healthwire *w, const char *name)
 	pthread_mutex_unlock(&w->lock);
 }
 
-void xlb_healthwire_dispatch(struct xlb_healthwire *w)
+void xlb_health_feed_dispatch(struct xlb_health_feed *w)
 {
 	struct epoll_event evs[4];
 	struct pending *pend;
@@ -421,14 +421,14 @@ void xlb_healthwire_dispatch(struct xlb_healthwire *w)
 	free(pend);
 }
 
-int xlb_healthwire_fd(struct xlb_healthwire *w)
+int xlb_health_feed_fd(struct xlb_health_feed *w)
 {
 	return w->epfd;
 }
 
 static const char *src_tcp_probe(void *arg)
 {
-	struct xlb_healthwire *w = arg;
+	struct xlb_health_feed *w = arg;
 
 	return w->half_open ? "half-open" : "connect";
 }
@@ -440,10 +440,10 @@ static const struct xlb_health_source source_ops = {
 	.tcp_probe = src_tcp_probe,
 };
 
-int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
-		       enum xlb_health_tcp_mode tcp_mode, struct xlb_healthwire **out)
+int xlb_health_feed_new(struct xlb_core *core, double panic_threshold,
+		       enum xlb_health_tcp_mode tcp_mode, struct xlb_health_feed **out)
 {
-	struct xlb_healthwire *w = calloc(1, sizeof(*w));
+	struct xlb_health_feed *w = calloc(1, sizeof(*w));
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct rlimit rl;
 	int ret;
@@ -499,11 +499,11 @@ int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
 	*out = w;
 	return 0;
 fail:
-	xlb_healthwire_free(w);
+	xlb_health_feed_free(w);
 	return ret;
 }
 
-void xlb_healthwire_free(struct xlb_healthwire *w)
+void xlb_health_feed_free(struct xlb_health_feed *w)
 {
 	struct svc_health *h;
 	size_t pos = 0;

@@ -13,9 +13,9 @@
 #include <zlib.h>
 
 #include "util/errmsg.h"
-#include "convert.h"
-#include "journal.h"
-#include "statefile.h"
+#include "convert/convert.h"
+#include "store/journal.h"
+#include "store/statefile.h"
 
 struct xlb_journal {
 	int fd;

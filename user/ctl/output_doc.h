@@ -14,8 +14,8 @@
  *
  * Errors are sticky: calls after one do nothing and emit_end() returns it.
  */
-#ifndef XLB_CTL_EMIT_H
-#define XLB_CTL_EMIT_H
+#ifndef XLB_CTL_OUTPUT_DOC_H
+#define XLB_CTL_OUTPUT_DOC_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,4 +54,4 @@ void emit_message(struct emit *e, const ProtobufCMessage *m);
 /* A sequence of messages. */
 void emit_messages(struct emit *e, ProtobufCMessage *const *m, size_t n);
 
-#endif /* XLB_CTL_EMIT_H */
+#endif /* XLB_CTL_OUTPUT_DOC_H */

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "api/metrics.h"
+#include "metrics/metrics.h"
 #include "dataplane/dataplane.h"	/* struct xlb_ct_entry */
 #include "util/hist.h"
 #include "util/htab.h"

@@ -29,8 +29,8 @@
  * is not, and every waiter whose record was appended before an fdatasync
  * started shares it (group commit).
  */
-#ifndef XLB_API_JOURNAL_H
-#define XLB_API_JOURNAL_H
+#ifndef XLB_STORE_JOURNAL_H
+#define XLB_STORE_JOURNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -98,4 +98,4 @@ struct xlb_journal_info {
 int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc,
 		       struct xlb_journal_info *info, char *err, size_t errlen);
 
-#endif /* XLB_API_JOURNAL_H */
+#endif /* XLB_STORE_JOURNAL_H */

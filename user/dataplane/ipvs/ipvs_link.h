@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 #include "model/model.h"
-#include "nlsock.h"
+#include "netlink/nlsock.h"
 
 /* Create a dummy interface NAME (if missing) and bring it up; *ifindex. */
 int ipvs_link_dummy_ensure(struct nlsock *rt, const char *name, int *ifindex,

@@ -10,22 +10,22 @@
  * Locking: the core may call the source functions with its lock held;
  * this module never calls the core while holding its own lock.
  */
-#ifndef XLB_HEALTHWIRE_H
-#define XLB_HEALTHWIRE_H
+#ifndef XLB_HEALTH_FEED_H
+#define XLB_HEALTH_FEED_H
 
 #include "core.h"
 #include "health/health.h"
 
-struct xlb_healthwire;
+struct xlb_health_feed;
 
 /* panic_threshold: share in [0, 1]; 0 = panic mode off. tcp_mode: how TCP
  * probes are made (health.h); -EPERM when HALF_OPEN cannot be had. */
-int xlb_healthwire_new(struct xlb_core *core, double panic_threshold,
-		       enum xlb_health_tcp_mode tcp_mode, struct xlb_healthwire **out);
-/* Readable when xlb_healthwire_dispatch() has work (probes, or targets to
+int xlb_health_feed_new(struct xlb_core *core, double panic_threshold,
+		       enum xlb_health_tcp_mode tcp_mode, struct xlb_health_feed **out);
+/* Readable when xlb_health_feed_dispatch() has work (probes, or targets to
  * refresh after a desired-state change). */
-int xlb_healthwire_fd(struct xlb_healthwire *w);
-void xlb_healthwire_dispatch(struct xlb_healthwire *w);
-void xlb_healthwire_free(struct xlb_healthwire *w);
+int xlb_health_feed_fd(struct xlb_health_feed *w);
+void xlb_health_feed_dispatch(struct xlb_health_feed *w);
+void xlb_health_feed_free(struct xlb_health_feed *w);
 
-#endif /* XLB_HEALTHWIRE_H */
+#endif /* XLB_HEALTH_FEED_H */

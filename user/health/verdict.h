@@ -5,8 +5,8 @@
  * run of threshold identical results; one result of the other kind starts a
  * new run.
  */
-#ifndef XLB_HEALTH_STATE_H
-#define XLB_HEALTH_STATE_H
+#ifndef XLB_HEALTH_VERDICT_H
+#define XLB_HEALTH_VERDICT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,4 +32,4 @@ bool xlb_hc_state_feed(struct xlb_hc_state *s, bool ok, uint32_t success_thresho
  * "1 success: <result>". Returns the snprintf() length. */
 int xlb_hc_reason(char *buf, size_t len, const struct xlb_hc_state *s, const char *result);
 
-#endif /* XLB_HEALTH_STATE_H */
+#endif /* XLB_HEALTH_VERDICT_H */

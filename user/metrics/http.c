@@ -19,7 +19,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
-#include "api/metrics.h"
+#include "metrics/metrics.h"
 #include "util/prom.h"
 
 #define MAX_CONNECTIONS 32

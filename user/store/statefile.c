@@ -13,8 +13,8 @@
 #include <zlib.h>
 
 #include "util/errmsg.h"
-#include "convert.h"
-#include "statefile.h"
+#include "convert/convert.h"
+#include "store/statefile.h"
 
 
 static void put_le32(uint8_t *p, uint32_t v)

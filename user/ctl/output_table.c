@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl/table.h"
+#include "ctl/output_table.h"
 
 static void add_row(struct table *t, va_list ap)
 {

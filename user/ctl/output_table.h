@@ -5,8 +5,8 @@
  * blanks. Cells are copied; an empty cell prints as "-". Widths count UTF-8
  * characters, not bytes.
  */
-#ifndef XLB_CTL_TABLE_H
-#define XLB_CTL_TABLE_H
+#ifndef XLB_CTL_OUTPUT_TABLE_H
+#define XLB_CTL_OUTPUT_TABLE_H
 
 #include <stddef.h>
 #include <stdio.h>
@@ -27,4 +27,4 @@ void table_row(struct table *t, ...);
 int table_print(const struct table *t, FILE *f);
 void table_free(struct table *t);
 
-#endif /* XLB_CTL_TABLE_H */
+#endif /* XLB_CTL_OUTPUT_TABLE_H */

@@ -8,7 +8,7 @@
 
 #include <yaml.h>
 
-#include "ctl/emit.h"
+#include "ctl/output_doc.h"
 
 #define EMIT_MAX_DEPTH 64
 

@@ -17,7 +17,7 @@
 #include <linux/netlink.h>
 
 #include "ipvs_nl.h"
-#include "nlsock.h"
+#include "netlink/nlsock.h"
 
 struct ipvs_nl {
 	struct nlsock nl;

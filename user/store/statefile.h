@@ -15,8 +15,8 @@
  * conflicts with another) give -EBADMSG and a message; the caller moves the
  * file aside and starts empty. A missing file is -ENOENT (first start).
  */
-#ifndef XLB_API_STATEFILE_H
-#define XLB_API_STATEFILE_H
+#ifndef XLB_STORE_STATEFILE_H
+#define XLB_STORE_STATEFILE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -55,4 +55,4 @@ int xlb_statefile_unpack(const uint8_t *buf, size_t len, Xlb__V1__BackupResponse
 int xlb_statefile_write(const char *path, const uint8_t *buf, size_t len);
 int xlb_statefile_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
 
-#endif /* XLB_API_STATEFILE_H */
+#endif /* XLB_STORE_STATEFILE_H */

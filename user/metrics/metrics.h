@@ -7,12 +7,12 @@
  * events feed in between: the histograms below and health transitions.
  * docs: the metric families are listed in metrics.c's render().
  *
- * metrics.c renders (no HTTP); metrics_http.c serves (libmicrohttpd). The
+ * metrics.c renders (no HTTP); http.c serves (libmicrohttpd). The
  * observe functions live in metrics.c so a program linking the core needs
  * no HTTP library.
  */
-#ifndef XLB_API_METRICS_H
-#define XLB_API_METRICS_H
+#ifndef XLB_METRICS_H
+#define XLB_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -51,7 +51,7 @@ int xlb_metrics_render(struct xlb_core *core, const struct xlb_metrics_opts *o, 
 int xlb_metrics_watch(struct xlb_core *core);
 void xlb_metrics_unwatch(struct xlb_core *core, int id);
 
-/* The HTTP server (metrics_http.c). listen: "HOST:PORT", "[V6]:PORT" or
+/* The HTTP server (http.c). listen: "HOST:PORT", "[V6]:PORT" or
  * ":PORT" (every address); port 0 picks one (logged). Watches the core's
  * events from here on. 0, or a negative errno with err naming the address
  * ("metrics listen 127.0.0.1:9100: Address already in use"). */
@@ -64,4 +64,4 @@ uint16_t xlb_metrics_port(const struct xlb_metrics_server *s);
 /* Closes the listener, waits for a scrape in progress. NULL is fine. */
 void xlb_metrics_stop(struct xlb_metrics_server *s);
 
-#endif /* XLB_API_METRICS_H */
+#endif /* XLB_METRICS_H */

@@ -16,8 +16,8 @@
  * protobuf_c_message_free_unpacked(&pb->base, NULL) (what the _free
  * helpers below do). NULL on allocation failure.
  */
-#ifndef XLB_API_CONVERT_H
-#define XLB_API_CONVERT_H
+#ifndef XLB_CONVERT_H
+#define XLB_CONVERT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,4 +63,4 @@ void xlb_api_sanitize_utf8(ProtobufCMessage *m);
 /* "10.0.0.1:80" (or "[fd00::1]:80"); buf at least XLB_IP_STRLEN + 8. */
 const char *xlb_api_endpoint_str(const struct xlb_endpoint *e, char *buf, size_t len);
 
-#endif /* XLB_API_CONVERT_H */
+#endif /* XLB_CONVERT_H */

@@ -25,7 +25,7 @@
 #define XLB_DP_IPVS_H
 
 #include <stddef.h>
-#include "dataplane.h"
+#include "dataplane/dataplane.h"
 
 #define XLB_IPVS_IFNAME		"xlb-ipvs0"
 #define XLB_IPSET_CLUSTER_IP	"XLB-CLUSTER-IP"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <stdio.h>
 
-#include "health/state.h"
+#include "health/verdict.h"
 
 const char *xlb_health_verdict_name(enum xlb_health_verdict v)
 {

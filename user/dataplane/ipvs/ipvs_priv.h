@@ -9,7 +9,7 @@
 #include "ipvs.h"
 #include "ipvs_nl.h"
 #include "ipset.h"
-#include "nlsock.h"
+#include "netlink/nlsock.h"
 #include "util/htab.h"
 
 /* (address, port, proto): a service's or a backend's identity. */

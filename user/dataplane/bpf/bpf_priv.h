@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dataplane.h"
+#include "dataplane/dataplane.h"
 #include "util/ranges.h"
 
 struct xlb;	/* the generated skeleton */
