@@ -335,7 +335,7 @@ static int cmd_ct(int argc, char **argv)
 	if (!strcmp(argv[0], "gc")) {
 		uint32_t n = 0;
 
-		if (open_dp() || xlb_dp_ct_gc(dp, NULL, &n))
+		if (open_dp() || xlb_dp_expire(dp, NULL, &n))
 			return 1;
 		printf("removed %u expired entries\n", n);
 		return 0;

@@ -873,10 +873,10 @@ void xlb_core_tick(struct xlb_core *c)
 	uint32_t n = 0;
 
 	pthread_mutex_lock(&c->lock);
-	xlb_dp_ct_gc(c->dp, NULL, &n);
+	xlb_dp_expire(c->dp, NULL, &n);
 	pthread_mutex_unlock(&c->lock);
 	if (n)
-		pr_debug("conntrack gc: %u expired entries removed", n);
+		pr_debug("dataplane upkeep: %u expired entries removed", n);
 }
 
 static void set_aside(const char *path, const char *what)

@@ -68,8 +68,12 @@ struct xlb_dp_ops {
 	int (*ct_list)(struct xlb_dp *dp, xlb_ct_cb cb, void *arg);
 	/* Delete every entry; *removed (may be NULL) gets how many. */
 	int (*ct_flush)(struct xlb_dp *dp, uint32_t *removed);
-	/* Delete idle entries past their lifetime; *removed gets the count. */
-	int (*ct_gc)(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed);
+	/* Periodic upkeep: remove what outlived its use, *removed gets how many.
+	 * BPF: conntrack entries idle past their lifetime in t. IPVS (the
+	 * kernel expires its own connections): drained backends whose
+	 * connections are gone, NodePort services on addresses the node no
+	 * longer has. */
+	int (*expire)(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed);
 	void (*close)(struct xlb_dp *dp);
 };
 
@@ -153,10 +157,10 @@ static inline int xlb_dp_ct_flush(struct xlb_dp *dp, uint32_t *removed)
 	return dp->ops->ct_flush(dp, removed);
 }
 
-static inline int xlb_dp_ct_gc(struct xlb_dp *dp, const struct xlb_ct_timeouts *t,
+static inline int xlb_dp_expire(struct xlb_dp *dp, const struct xlb_ct_timeouts *t,
 				uint32_t *removed)
 {
-	return dp->ops->ct_gc(dp, t ? t : &xlb_ct_default_timeouts, removed);
+	return dp->ops->expire(dp, t ? t : &xlb_ct_default_timeouts, removed);
 }
 
 static inline void xlb_dp_close(struct xlb_dp *dp)

@@ -466,7 +466,7 @@ const struct xlb_dp_ops xlb_dp_bpf_ops = {
 	.global_stats = bpf_global_stats,
 	.ct_list = bpf_ct_list,
 	.ct_flush = bpf_ct_flush,
-	.ct_gc = bpf_ct_gc,
+	.expire = bpf_ct_gc,
 	.close = bpf_close,
 };
 

@@ -759,7 +759,7 @@ static const struct xlb_dp_ops xlb_dp_ipvs_ops = {
 	.global_stats = ipvs_global_stats,
 	.ct_list = ipvs_ct_list,
 	.ct_flush = ipvs_ct_flush,
-	.ct_gc = ipvs_tick,
+	.expire = ipvs_expire,
 	.close = ipvs_close,
 };
 

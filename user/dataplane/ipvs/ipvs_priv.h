@@ -96,9 +96,9 @@ int ipvs_drop_vs(struct xlb_dp_ipvs *d, const struct ipvs_service *vs, char *err
 int ipvs_svc_index(struct xlb_dp_ipvs *d, struct isvc *s);
 void ipvs_svc_unindex(struct xlb_dp_ipvs *d, struct isvc *s);
 void ipvs_svc_free(struct isvc *s);
-/* The periodic work: remove drained backends whose connections are gone,
+/* The periodic upkeep: remove drained backends whose connections are gone,
  * and NodePort services left on addresses the node no longer has. */
-int ipvs_tick(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed);
+int ipvs_expire(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed);
 
 /* ipvs_conn.c: the kernel's connection table (/proc/net/ip_vs_conn) */
 struct ipvs_conn {

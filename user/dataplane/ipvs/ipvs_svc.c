@@ -815,7 +815,7 @@ static uint32_t drain_vs(struct drain_ctx *c, struct isvc *s, const struct ipvs_
 	return removed;
 }
 
-int ipvs_tick(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed)
+int ipvs_expire(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed)
 {
 	struct xlb_dp_ipvs *d = to_ipvs(dp);
 	struct drain_ctx c = { .d = d, .conns_ret = 1 };
