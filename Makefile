@@ -39,12 +39,9 @@ MODEL_SRCS := user/log.c $(wildcard user/model/*.c user/util/*.c user/reconcile/
 DP_SRCS    := $(wildcard user/dataplane/*/*.c)
 LIB_SRCS   := $(MODEL_SRCS) $(wildcard user/netlink/*.c) $(DP_SRCS)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-MODEL_OBJS := $(MODEL_SRCS:%.c=$(BUILD)/%.o)
-MODEL_SAN_OBJS := $(MODEL_SRCS:%.c=$(BUILD)/san/%.o)
 
 BPF_OBJ    := $(BUILD)/xlb.bpf.o
 SKEL       := $(BUILD)/xlb.skel.h
-BPF_HDRS   := $(wildcard bpf/*.h bpf/lib/*.h include/xlb/*.h)
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -64,7 +61,16 @@ CP_DIRS    := core api convert store metrics health k8s ctl
 CP_SRCS    := $(wildcard $(CP_DIRS:%=user/%/*.c))
 CP_OBJS    := $(CP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 CP_LIB     := $(BUILD)/libxlb-control.a
-PROGS      := $(if $(wildcard user/xlbd.c),$(BUILD)/xlbd) $(if $(wildcard user/xlbctl.c),$(BUILD)/xlbctl)
+PROGS      := $(BUILD)/xlbd $(BUILD)/xlbctl
+
+# Header dependencies: every compile writes a .d file next to its output
+# (-MMD -MP); they are included at the end. Generated headers are
+# order-only prerequisites: needed before the first compile, and tracked by
+# the .d files after it.
+DEPFLAGS   := -MMD -MP
+# A program compiled and linked in one step: its .d file is hidden beside
+# it, so that globs over a folder of test programs see programs only.
+LINK_DEPFLAGS = $(DEPFLAGS) -MF $(@D)/.$(@F).d
 
 .PHONY: all deps test unit unit-san bpftest e2e demo bench clean install vmtest vmimage
 all: $(BPF_OBJ) $(SKEL) $(BUILD)/libxlb.a $(TOOLS) $(PROGS)
@@ -72,28 +78,28 @@ all: $(BPF_OBJ) $(SKEL) $(BUILD)/libxlb.a $(TOOLS) $(PROGS)
 deps:
 	$(Q)bash scripts/install-deps.sh
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c
 	$(call msg,BPF,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*) > $@
 
-$(DP_SRCS:%.c=$(BUILD)/%.o): $(SKEL)
+$(DP_SRCS:%.c=$(BUILD)/%.o): | $(SKEL)
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h user/*/*.h user/*/*/*.h include/xlb/*.h)
+$(BUILD)/user/%.o: user/%.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/san/user/%.o: user/%.c $(PROTO_GEN) $(wildcard user/*.h user/*/*.h user/*/*/*.h include/xlb/*.h)
+$(BUILD)/san/user/%.o: user/%.c | $(PROTO_GEN)
 	$(call msg,CC-SAN,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(PROTO_GEN): $(PROTO)
+$(PROTO_GEN) $(PROTO_GEN:.c=.h) &: $(PROTO)
 	$(call msg,PROTOC,$@)
 	@mkdir -p $(@D)
 	$(Q)protoc-c --proto_path=$(dir $(PROTO)) --c_out=$(@D) $(PROTO)
@@ -102,28 +108,26 @@ $(BUILD)/gen/xlb.pb-c.o: $(PROTO_GEN)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) -Wno-error -c $< -o $@
 
-$(CP_SRCS:%.c=$(BUILD)/%.o): $(PROTO_GEN) $(SKEL)
+$(CP_SRCS:%.c=$(BUILD)/%.o): | $(PROTO_GEN)
 $(CP_SRCS:%.c=$(BUILD)/%.o): CFLAGS += $(CP_CFLAGS)
 
 $(CP_LIB): $(CP_OBJS)
 	$(call msg,AR,$@)
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/xlbd $(BUILD)/xlbctl: $(BUILD)/%: user/%.c $(CP_LIB) $(BUILD)/libxlb.a
+$(PROGS): $(BUILD)/%: user/%.c $(CP_LIB) $(BUILD)/libxlb.a | $(PROTO_GEN)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(CP_LIB) $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(LINK_DEPFLAGS) $< $(CP_LIB) $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
 
 # API test helpers: a daemon harness (real core, unpinned BPF dataplane, no
 # interface) and a check of the C client; tests/api/test_api.py uses them.
 API_TEST_BINS := $(BUILD)/api-harness $(BUILD)/api-client-check
 
-$(BUILD)/api-harness: tests/api/harness.c $(CP_LIB) $(BUILD)/libxlb.a
+$(BUILD)/api-harness: tests/api/harness.c
+$(BUILD)/api-client-check: tests/api/client_check.c
+$(API_TEST_BINS): $(CP_LIB) $(BUILD)/libxlb.a | $(PROTO_GEN)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(CP_LIB) $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
-
-$(BUILD)/api-client-check: tests/api/client_check.c $(CP_LIB) $(BUILD)/libxlb.a
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(CP_LIB) $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(LINK_DEPFLAGS) $(filter %.c,$^) $(CP_LIB) $(BUILD)/libxlb.a $(CP_LIBS) $(LDLIBS) -o $@
 
 $(BUILD)/libxlb.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -131,7 +135,7 @@ $(BUILD)/libxlb.a: $(LIB_OBJS)
 
 $(BUILD)/xlb-dp: tools/xlb-dp.c $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
 
 # Unit tests link the parts that need no kernel: model, util, k8s, health,
 # the protobuf conversion and the store (with the generated protobuf).
@@ -148,17 +152,17 @@ $(BUILD)/san/gen/xlb.pb-c.o: $(PROTO_GEN)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(PURE_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(PURE_OBJS) $(UNIT_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(LINK_DEPFLAGS) $< $(PURE_OBJS) $(UNIT_LIBS) -o $@
 
 $(BUILD)/tests/unit-san/%: tests/unit/%.c $(PURE_SAN_OBJS)
 	$(call msg,LINK-SAN,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) $< $(PURE_SAN_OBJS) $(UNIT_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) $(LINK_DEPFLAGS) $< $(PURE_SAN_OBJS) $(UNIT_LIBS) -o $@
 
-$(BUILD)/tests/bpf/%: tests/bpf/%.c tests/bpf/*.h $(BUILD)/libxlb.a
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(BUILD)/libxlb.a -lcmocka $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) -Itests/bpf $< $(BUILD)/libxlb.a -lcmocka $(LDLIBS) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
@@ -201,36 +205,35 @@ demo: deps
 BENCH_DIR  := $(BUILD)/bench
 BENCH_BINS := $(BENCH_DIR)/xdp_bench $(BENCH_DIR)/maglev_quality
 
-$(BENCH_DIR)/bench.bpf.o: tools/bench/bench.bpf.c tools/bench/bench.h
+$(BENCH_DIR)/bench.bpf.o: tools/bench/bench.bpf.c
 	$(call msg,BPF,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -Itools/bench -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -Itools/bench -c $< -o $@
 
 $(BENCH_DIR)/bench.skel.h: $(BENCH_DIR)/bench.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name bench > $@
 
-$(BENCH_DIR)/xdp_bench: tools/bench/xdp_bench.c tools/bench/bench.h $(BENCH_DIR)/bench.skel.h \
-		       tests/bpf/pktgen.h $(BUILD)/libxlb.a
+$(BENCH_DIR)/xdp_bench: tools/bench/xdp_bench.c $(BENCH_DIR)/bench.skel.h $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -Itools/bench -Itests/bpf -I$(BENCH_DIR) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) -Itools/bench -Itests/bpf -I$(BENCH_DIR) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
 
-$(BENCH_DIR)/maglev_quality: tools/bench/maglev_quality.c user/model/maglev.c user/model/maglev.h
+$(BENCH_DIR)/maglev_quality: tools/bench/maglev_quality.c user/model/maglev.c
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< user/model/maglev.c -o $@
+	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) $< user/model/maglev.c -o $@
 
 LAB_BENCH_BINS := $(BENCH_DIR)/lab_bench_srv $(BENCH_DIR)/lab_bench_load $(BENCH_DIR)/lab_bench_svc
 
 $(BENCH_DIR)/lab_bench_srv $(BENCH_DIR)/lab_bench_load: $(BENCH_DIR)/%: tools/bench/%.c
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) $< -o $@
 
 $(BENCH_DIR)/lab_bench_svc: tools/bench/lab_bench_svc.c $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(LAB_BENCH_BINS)
@@ -248,12 +251,14 @@ FEEDER_SRCS := $(wildcard user/feeder/*.c)
 FEEDER_OBJS := $(FEEDER_SRCS:%.c=$(BUILD)/%.o)
 FEEDER_LIBS := $(shell pkg-config --libs libcurl jansson 2>/dev/null)
 
-$(FEEDER_OBJS): $(PROTO_GEN) $(SKEL)
+$(FEEDER_OBJS): | $(PROTO_GEN)
 $(FEEDER_OBJS): CFLAGS += $(CP_CFLAGS) $(shell pkg-config --cflags libcurl 2>/dev/null)
 
 $(BUILD)/xlb-k8s: user/xlb-k8s.c $(FEEDER_OBJS) $(CP_LIB) $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $< $(FEEDER_OBJS) $(CP_LIB) $(BUILD)/libxlb.a \
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(LINK_DEPFLAGS) $< $(FEEDER_OBJS) $(CP_LIB) $(BUILD)/libxlb.a \
 		$(CP_LIBS) $(FEEDER_LIBS) $(LDLIBS) -o $@
 
 all: $(BUILD)/xlb-k8s
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
