@@ -243,6 +243,41 @@ bench: deps
 	$(Q)$(if $(BENCH_QUICK),BENCH_SECS=3 )bash tests/health/run.sh bench $(if $(BENCH_QUICK),1000)
 	$(Q)BUILD=$(abspath $(BUILD)) bash tools/bench/lab_bench.sh $(if $(BENCH_QUICK),--quick)
 
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the daemons (xlbd, the
+# Kubernetes feeder xlb-k8s) and xlb-dp in sbin (the DaemonSet runs
+# /usr/sbin/xlbd: PREFIX=/usr for an image), the CLI in bin, man pages made from their --help, the BPF object (xlbd carries
+# it built in; this copy is for inspection with bpftool or ip), the
+# DaemonSet and the docs under share.
+PREFIX     ?= /usr/local
+MAN_PAGES  := $(BUILD)/man/xlbd.8 $(BUILD)/man/xlb-k8s.8 $(BUILD)/man/xlbctl.1
+
+$(BUILD)/man/xlbd.8: $(BUILD)/xlbd scripts/manpage.sh
+	$(call msg,MAN,$@)
+	@mkdir -p $(@D)
+	$(Q)bash scripts/manpage.sh $< 8 "the xlb node agent: Kubernetes Services in XDP or IPVS" > $@
+
+$(BUILD)/man/xlb-k8s.8: $(BUILD)/xlb-k8s scripts/manpage.sh
+	$(call msg,MAN,$@)
+	@mkdir -p $(@D)
+	$(Q)bash scripts/manpage.sh $< 8 "keeps xlbd in step with the Kubernetes API" > $@
+
+$(BUILD)/man/xlbctl.1: $(BUILD)/xlbctl scripts/manpage.sh
+	$(call msg,MAN,$@)
+	@mkdir -p $(@D)
+	$(Q)bash scripts/manpage.sh $< 1 "drive and inspect xlbd" > $@
+
+install: all $(MAN_PAGES)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/xlb \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/xlb $(DESTDIR)$(PREFIX)/share/doc/xlb
+	install -m 755 $(BUILD)/xlbd $(BUILD)/xlb-k8s $(BUILD)/xlb-dp $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(BUILD)/xlbctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BPF_OBJ) $(DESTDIR)$(PREFIX)/lib/xlb/
+	install -m 644 $(BUILD)/man/xlbctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(BUILD)/man/xlbd.8 $(BUILD)/man/xlb-k8s.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 deploy/xlbd-daemonset.yaml user/api/proto/xlb.proto $(DESTDIR)$(PREFIX)/share/xlb/
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/xlb/
+
 clean:
 	rm -rf $(BUILD)
 
