@@ -7,7 +7,7 @@ PKGS=(
 	# build
 	make gcc clang llvm pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	libmnl-dev libnl-3-dev libnl-genl-3-dev libipset-dev
+	libmnl-dev libipset-dev
 	libyaml-dev libjansson-dev libcap-dev libmicrohttpd-dev
 	libcurl4-openssl-dev
 	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
