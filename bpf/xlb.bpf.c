@@ -113,9 +113,11 @@ static __always_inline int xlb_new_flow(struct xdp_md *ctx, struct xlb_pkt *p,
 	struct xlb_ct_val fwd = {}, rev = {};
 	struct xlb_ct_key rk = {};
 	struct xlb_backend *b = NULL;
+	struct xlb_sel_client cl;
 	__u32 id;
 
-	id = xlb_select(svc, p, now, &b);
+	xlb_sel_client_v4(&cl, p->ip->saddr);
+	id = xlb_select(svc, &cl, now, &b);
 	if (!id || !b) {
 		if (svc->slots)
 			stat_inc(XLB_STAT_SEL_MISS);

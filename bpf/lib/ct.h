@@ -11,14 +11,9 @@
 
 #include "maps.h"
 #include "parse.h"
+#include "clock.h"
 
 #define XLB_AF_INET_KERNEL 2	/* AF_INET, without pulling in libc headers */
-
-/* Coarse clock, in seconds; no clocksource read on the packet path. */
-static __always_inline __u32 xlb_now(void)
-{
-	return bpf_ktime_get_coarse_ns() / 1000000000ULL;
-}
 
 static __always_inline void xlb_ct_key_from_pkt(struct xlb_ct_key *k, const struct xlb_pkt *p)
 {

@@ -3,13 +3,32 @@
  * Backend selection for a new flow: ClientIP affinity first, then the
  * service's algorithm over its selection table. O(1): one slot read,
  * never a loop over backends.
+ *
+ * Independent of the hook: the caller says who the client is (a packet's
+ * source address, or at the socket the client's network namespace), so
+ * XDP, tc and the socket programs choose by the same rules.
  */
 #ifndef XLB_BPF_SELECT_H
 #define XLB_BPF_SELECT_H
 
 #include <xlb/hash.h>
 #include "maps.h"
-#include "parse.h"
+
+/* Who asks. sh hashes client, ClientIP affinity is keyed by it. */
+struct xlb_sel_client {
+	struct xlb_addr addr;	/* source address, or a netns cookie in a32[0..1] */
+	__u8 family;		/* XLB_AF_INET; XLB_AF_NONE: addr holds a netns cookie */
+	__u8 pad[3];
+	__u32 rr_hint;		/* rr/wrr: 0 = next slot of this CPU's sequence;
+				 * else slot rr_hint % slots (stable per socket) */
+};
+
+static __always_inline void xlb_sel_client_v4(struct xlb_sel_client *c, __be32 saddr)
+{
+	__builtin_memset(c, 0, sizeof(*c));
+	c->addr.a32[0] = saddr;
+	c->family = XLB_AF_INET;
+}
 
 static __always_inline struct xlb_backend *xlb_backend_get(__u32 id)
 {
@@ -17,8 +36,9 @@ static __always_inline struct xlb_backend *xlb_backend_get(__u32 id)
 }
 
 /* Returns the backend id (0 = none) and its entry in *bp. */
-static __always_inline __u32 xlb_select(const struct xlb_svc_val *svc, const struct xlb_pkt *p,
-					__u32 now, struct xlb_backend **bp)
+static __always_inline __u32 xlb_select(const struct xlb_svc_val *svc,
+					const struct xlb_sel_client *c, __u32 now,
+					struct xlb_backend **bp)
 {
 	struct xlb_aff_key ak = {};
 	struct xlb_aff_val *av, nav = {};
@@ -29,9 +49,9 @@ static __always_inline __u32 xlb_select(const struct xlb_svc_val *svc, const str
 		return 0;
 
 	if (svc->flags & XLB_SVC_F_AFFINITY) {
-		ak.client.a32[0] = p->ip->saddr;
+		ak.client = c->addr;
 		ak.svc_id = svc->id;
-		ak.family = XLB_AF_INET;
+		ak.family = c->family;
 		av = bpf_map_lookup_elem(&aff_map, &ak);
 		if (av && now - av->last_used <= svc->aff_timeout) {
 			b = xlb_backend_get(av->backend_id);
@@ -45,9 +65,9 @@ static __always_inline __u32 xlb_select(const struct xlb_svc_val *svc, const str
 	}
 
 	if (svc->algo == XLB_ALGO_SH) {
-		__u32 a[4] = { p->ip->saddr, 0, 0, 0 };
-
-		slot = xlb_hash_addr(a, XLB_SH_SEED) % svc->slots;
+		slot = xlb_hash_addr(c->addr.a32, XLB_SH_SEED) % svc->slots;
+	} else if (c->rr_hint) {
+		slot = c->rr_hint % svc->slots;
 	} else {
 		pos = bpf_map_lookup_elem(&rr_state, &svc->id);
 		if (!pos)
