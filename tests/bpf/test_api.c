@@ -391,15 +391,102 @@ static void test_backend_capacity(void **state)
 		xt_run(dp, in, len, 0, &r);
 		xt_expect("SYN to the refused service's address", &r, XDP_PASS, in, len);
 	}
-	/* Free one service's worth of ids; the refused update now fits. */
+	/* Free one service's worth of ids; once they have rested for the
+	 * grace period (xt_dp_opts: 20 ms), the refused update fits. */
 	err[0] = 0;
 	ret = xlb_dp_service_delete(dp, &s[1], err, sizeof(err));
 	if (ret)
 		fail_msg("service_delete %s: %s (%d)", s[1].name, err, ret);
+	usleep(3 * o.grace_ms * 1000);
 	err[0] = 0;
 	ret = xlb_dp_service_set(dp, &s[i], be[i], XLB_MAX_BACKENDS_PER_SVC, err, sizeof(err));
 	if (ret)
 		fail_msg("after deleting a service, %s still refused: %s (%d)", s[i].name, err, ret);
+}
+
+/* A freed backend id rests for the grace period before anybody gets it:
+ * a packet that read it from the old table must not find another
+ * backend there. Eight ids (0 is none): seven in use, one freed by
+ * removing a backend, and a new backend finds none while the grace runs. */
+static void test_id_grace(void **state)
+{
+	struct xlb_dp_opts o = xt_dp_opts("");
+	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be[8];
+	struct xlb_dp *d;
+	char err[256] = "";
+	int ret, i;
+
+	for (i = 0; i < 8; i++) {
+		char a[INET_ADDRSTRLEN];
+
+		snprintf(a, sizeof(a), "10.20.1.%d", i + 1);
+		be[i] = xt_be(a, 8080, 1);
+	}
+	o.max_backends = 8;
+	o.grace_ms = 3600 * 1000;	/* longer than any test runs */
+	assert_int_equal(xlb_dp_bpf_open(&o, &d, err, sizeof(err)), 0);
+	XT_SVC_SET(d, &svc, be, 7);
+	XT_SVC_SET(d, &svc, be, 6);	/* frees be[6]'s id, the only one */
+	be[6] = be[7];
+	ret = xlb_dp_service_set(d, &svc, be, 7, err, sizeof(err));
+	print_message("  a new backend while the only free id rests: %d \"%s\"\n", ret, err);
+	assert_int_equal(ret, -ENOSPC);
+	xlb_dp_close(d);
+
+	be[6] = xt_be("10.20.1.7", 8080, 1);
+	o.grace_ms = 10;
+	assert_int_equal(xlb_dp_bpf_open(&o, &d, err, sizeof(err)), 0);
+	XT_SVC_SET(d, &svc, be, 7);
+	XT_SVC_SET(d, &svc, be, 6);
+	be[6] = be[7];
+	usleep(30 * 1000);
+	XT_SVC_SET(d, &svc, be, 7);		/* after the grace: reused */
+	xlb_dp_close(d);
+}
+
+/* Contract: on error nothing changed. The node port's entry cannot be
+ * written (svc_map full): the service keeps its type, backends and
+ * forwarding, and no entry of the update is left behind. */
+static void test_nodeport_write_fails(void **state)
+{
+	struct xlb_service_spec np = good_svc;
+	struct xlb_backend_spec nbe = xt_be("10.20.1.3", 8080, 1);
+	struct pkt_desc syn = client_pkt(VIP, 40200, true);
+	int fd = xlb_dp_bpf_map_fd(dp, "svc_map");
+	struct xlb_svc_key k;
+	struct xlb_svc_val v = {};
+	char err[256] = "";
+	uint32_t junk = 0;
+	int ret;
+
+	assert_true(fd >= 0);
+	memset(&k, 0, sizeof(k));
+	k.family = XLB_AF_INET;
+	k.proto = IPPROTO_TCP;
+	k.port = htons(9);
+	do {		/* fill svc_map with keys no packet will use */
+		k.addr.a32[0] = htonl(0x7f000100u + junk++);
+	} while (!bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST));
+	np.type = XLB_SVC_NODE_PORT;
+	np.node_port = 30080;
+	ret = xlb_dp_service_set(dp, &np, &nbe, 1, err, sizeof(err));
+	print_message("  NodePort update with svc_map full: %d \"%s\"\n", ret, err);
+	assert_true(ret < 0);
+	while (junk--) {
+		k.addr.a32[0] = htonl(0x7f000100u + junk);
+		bpf_map_delete_elem(fd, &k);
+	}
+	expect_listing(&good_svc, &good_be, 1);
+	assert_int_equal(dnat_to(&syn, &good_be, 1), 0);
+	memset(&k, 0, sizeof(k));
+	k.family = XLB_AF_INET;
+	k.proto = IPPROTO_TCP;
+	k.port = htons(30080);
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	/* and the same update goes through once there is room */
+	XT_SVC_SET(dp, &np, &nbe, 1);
+	XT_SVC_SET(dp, &good_svc, &good_be, 1);
 }
 
 /* 17. Pinning. */
@@ -519,8 +606,12 @@ int main(void)
 	const struct CMUnitTest capacity[] = {
 		{ "capacity: the service past max_services is refused and leaves no key behind",
 		  test_capacity, bad_setup, dp_close, NULL },
-		{ "capacity: 512-backend services past max_backends are refused; deleting one frees the ids",
-		  test_backend_capacity, bad_setup, dp_close, NULL },
+		{ "capacity: 512-backend services past max_backends are refused; deleting one frees the ids "
+		  "after the grace period", test_backend_capacity, bad_setup, dp_close, NULL },
+		{ "backend ids: a freed id is not reused within the grace period, and is after it",
+		  test_id_grace, NULL, NULL, NULL },
+		{ "contract: the NodePort entry cannot be written (svc_map full): error, nothing changed",
+		  test_nodeport_write_fails, bad_setup, dp_close, NULL },
 	};
 	const struct CMUnitTest pin[] = {
 		{ "pinned: service and conntrack survive close and re-open (an older counter map is replaced); unpin removes everything",

@@ -108,6 +108,7 @@ static inline struct xlb_dp_opts xt_dp_opts(const char *pin_dir)
 		.max_services = 256,
 		.max_backends = 4096,
 		.sel_slots = 1 << 18,
+		.grace_ms = 20,		/* tests churn faster than production */
 	};
 }
 

@@ -25,6 +25,9 @@ struct xlb_dp_opts {
 	uint32_t max_services;	/* 0 = XLB_MAX_SERVICES */
 	uint32_t max_backends;	/* 0 = XLB_MAX_BACKENDS */
 	uint32_t sel_slots;	/* 0 = XLB_MAX_SEL_SLOTS */
+	/* How long a freed backend id or selection table rests before reuse,
+	 * so a packet that read the old one finishes with it; 0 = 1000 ms. */
+	uint32_t grace_ms;
 	bool xdp_generic;	/* attach in generic (skb) mode instead of native */
 };
 

@@ -33,7 +33,7 @@
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
-#define SEL_GRACE_NS (1000ULL * 1000 * 1000)	/* an XDP run takes microseconds */
+#define GRACE_MS_DEFAULT 1000	/* an XDP run takes microseconds */
 
 uint64_t xlb_mono_ns(void)
 {
@@ -499,6 +499,7 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 	d->max_backends = opts->max_backends ? opts->max_backends : XLB_MAX_BACKENDS;
 	d->sel_slots = opts->sel_slots ? opts->sel_slots : XLB_MAX_SEL_SLOTS;
 	d->xdp_generic = opts->xdp_generic;
+	d->grace_ns = (uint64_t)(opts->grace_ms ? opts->grace_ms : GRACE_MS_DEFAULT) * 1000000ULL;
 	d->ncpus = libbpf_num_possible_cpus();
 	if (d->ncpus <= 0) {
 		ret = -EINVAL;
@@ -550,17 +551,15 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 	}
 
 	d->by_id = calloc(d->max_services, sizeof(*d->by_id));
-	d->n_buckets = 1;
-	while (d->n_buckets < d->max_services)
-		d->n_buckets <<= 1;
-	d->buckets = calloc(d->n_buckets, sizeof(*d->buckets));
+	xlb_htab_init(&d->by_key);
 	d->be_used = calloc(d->max_backends, 1);
 	d->be_gen = calloc(d->max_backends, sizeof(*d->be_gen));
-	if (!d->by_id || !d->buckets || !d->be_used || !d->be_gen) {
+	d->be_freed = calloc(d->max_backends, sizeof(*d->be_freed));
+	if (!d->by_id || !d->be_used || !d->be_gen || !d->be_freed) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	ret = xlb_ranges_init(&d->sel, d->sel_slots, SEL_GRACE_NS);
+	ret = xlb_ranges_init(&d->sel, d->sel_slots, d->grace_ns);
 	if (ret)
 		goto fail;
 	ret = xlb_dp_bpf_adopt(d);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "dataplane/dataplane.h"
+#include "util/htab.h"
 #include "util/ranges.h"
 
 struct xlb;	/* the generated skeleton */
@@ -15,7 +16,7 @@ struct xlb;	/* the generated skeleton */
 /* One service as programmed: what user space must remember to change it
  * later without reading the whole datapath back. */
 struct svc_state {
-	struct svc_state *next;		/* hash chain */
+	struct xlb_svc_ident ident;	/* key in xlb_dp_bpf.by_key */
 	struct xlb_service_spec spec;
 	uint32_t id;
 	uint32_t sel_base, slots;
@@ -37,12 +38,13 @@ struct xlb_dp_bpf {
 	bool xdp_generic;
 
 	struct svc_state **by_id;	/* max_services entries */
-	struct svc_state **buckets;	/* by (vip, port, proto) */
-	uint32_t n_buckets;
+	struct xlb_htab by_key;		/* struct xlb_svc_ident -> svc_state */
 	uint32_t n_svc;
 
 	uint8_t *be_used;		/* max_backends flags */
 	uint32_t *be_gen;		/* last generation per backend id */
+	uint64_t *be_freed;		/* when a free id was last freed (xlb_mono_ns), 0: never */
+	uint64_t grace_ns;		/* freed ids and table ranges rest this long */
 	uint32_t be_hint, svc_hint;	/* next-fit allocation cursors */
 	struct xlb_ranges sel;
 

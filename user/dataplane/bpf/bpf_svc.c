@@ -25,31 +25,12 @@
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 
-static uint32_t key_hash(const struct xlb_ip *vip, uint32_t port, uint8_t proto)
+static struct svc_state *svc_find(struct xlb_dp_bpf *d, const struct xlb_service_spec *spec)
 {
-	uint32_t h = 2166136261u;
-	const uint8_t *b = vip->addr.a8;
+	struct xlb_svc_ident k;
 
-	for (int i = 0; i < 16; i++)
-		h = (h ^ b[i]) * 16777619u;
-	h = (h ^ (port & 0xffff)) * 16777619u;
-	h = (h ^ proto) * 16777619u;
-	return h;
-}
-
-static struct svc_state **svc_slot(struct xlb_dp_bpf *d, const struct xlb_ip *vip,
-				   uint32_t port, uint8_t proto)
-{
-	struct svc_state **pp = &d->buckets[key_hash(vip, port, proto) & (d->n_buckets - 1)];
-
-	for (; *pp; pp = &(*pp)->next) {
-		struct svc_state *s = *pp;
-
-		if (s->spec.port == port && s->spec.proto == proto &&
-		    xlb_ip_equal(&s->spec.vip, vip))
-			break;
-	}
-	return pp;
+	xlb_svc_ident_of(&k, spec);
+	return xlb_htab_get(&d->by_key, &k, sizeof(k));
 }
 
 static void svc_state_free(struct svc_state *s)
@@ -67,14 +48,15 @@ void xlb_dp_bpf_svc_free_all(struct xlb_dp_bpf *d)
 		for (uint32_t i = 0; i < d->max_services; i++)
 			svc_state_free(d->by_id[i]);
 	free(d->by_id);
-	free(d->buckets);
+	xlb_htab_fini(&d->by_key);
 	free(d->be_used);
 	free(d->be_gen);
+	free(d->be_freed);
 	xlb_ranges_fini(&d->sel);
 	d->by_id = NULL;
-	d->buckets = NULL;
 	d->be_used = NULL;
 	d->be_gen = NULL;
+	d->be_freed = NULL;
 }
 
 static void svc_key_of(struct xlb_svc_key *k, const struct xlb_ip *addr, uint32_t port, uint8_t proto)
@@ -107,13 +89,17 @@ static int alloc_svc_id(struct xlb_dp_bpf *d, uint32_t *id)
 	return -ENOSPC;
 }
 
-/* Backend id 0 means "none" in the datapath. */
-static int alloc_be_id(struct xlb_dp_bpf *d, uint32_t *id)
+/* Backend id 0 means "none" in the datapath. An id freed less than a
+ * grace period ago is not reused: a packet that read it from the old
+ * selection table just before the switch must still find the backend it
+ * meant, not somebody else's. */
+static int alloc_be_id(struct xlb_dp_bpf *d, uint64_t now, uint32_t *id)
 {
 	for (uint32_t n = 0; n < d->max_backends; n++) {
 		uint32_t i = (d->be_hint + n) % d->max_backends;
 
-		if (i && !d->be_used[i]) {
+		if (i && !d->be_used[i] &&
+		    (!d->be_freed[i] || now - d->be_freed[i] >= d->grace_ns)) {
 			d->be_used[i] = 1;
 			d->be_hint = i + 1;
 			*id = i;
@@ -240,17 +226,34 @@ static int find_be(const struct svc_state *s, const struct xlb_backend_spec *b)
 	return -1;
 }
 
+/* Free a backend id: its entry says FREE, so flows pinned to it see their
+ * backend gone, and the id rests for the grace period (alloc_be_id). */
+static void be_release(struct xlb_dp_bpf *d, int be_fd, uint32_t id, uint64_t now)
+{
+	struct xlb_backend e = { .gen = d->be_gen[id], .state = XLB_BE_FREE };
+
+	bpf_map_update_elem(be_fd, &id, &e, BPF_ANY);
+	d->be_used[id] = 0;
+	d->be_freed[id] = now;
+}
+
+static int svc_val_write(int fd, const struct xlb_svc_key *k, const struct xlb_svc_val *v)
+{
+	return bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0;
+}
+
 int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		    const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
 	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
 	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
-	struct svc_state **pp, *old, *ns = NULL;
+	struct svc_state *old, *ns = NULL;
 	struct xlb_svc_key key, npkey, old_npkey;
-	struct xlb_svc_val val = {};
+	struct xlb_svc_val val = {}, old_val = {}, npval;
 	uint32_t *tab = NULL, tlen = 0, base = 0;
 	bool *fresh = NULL;	/* fresh[i]: be[i] got a new id in this call */
+	bool np = spec->type == XLB_SVC_NODE_PORT, old_np, same_np;
 	uint64_t now = xlb_mono_ns();
 	bool new_svc;
 	char vip[XLB_IP_STRLEN];
@@ -264,11 +267,16 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		return ret;
 	xlb_ip_str(&spec->vip, vip, sizeof(vip));
 
-	pp = svc_slot(d, &spec->vip, spec->port, spec->proto);
-	old = *pp;
+	old = svc_find(d, spec);
 	new_svc = !old;
-
-	if (spec->type == XLB_SVC_NODE_PORT) {
+	old_np = old && old->spec.type == XLB_SVC_NODE_PORT;
+	same_np = np && old_np && old->spec.node_port == spec->node_port;
+	svc_key_of(&key, &spec->vip, spec->port, spec->proto);
+	if (old && bpf_map_lookup_elem(svc_fd, &key, &old_val)) {
+		ERR("service %s:%u: its entry is missing from svc_map", vip, spec->port);
+		return -EIO;
+	}
+	if (np) {
 		/* Another service must not own this node port. */
 		struct xlb_svc_val other;
 
@@ -286,6 +294,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	if (!ns)
 		return -ENOMEM;
 	ns->spec = *spec;
+	xlb_svc_ident_of(&ns->ident, spec);
 	ns->n_be = n;
 	ns->be = calloc(n ? n : 1, sizeof(*ns->be));
 	ns->be_id = calloc(n ? n : 1, sizeof(*ns->be_id));
@@ -313,10 +322,10 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 			ns->be_id[i] = old->be_id[j];
 			continue;
 		}
-		ret = alloc_be_id(d, &ns->be_id[i]);
+		ret = alloc_be_id(d, now, &ns->be_id[i]);
 		if (ret) {
-			ERR("service %s:%u: no free backend id (max %u)", vip, spec->port,
-			    d->max_backends);
+			ERR("service %s:%u: no free backend id (max %u, freed ones rest %u ms)", vip,
+			    spec->port, d->max_backends, (unsigned)(d->grace_ns / 1000000));
 			goto fail;
 		}
 		fresh[i] = true;
@@ -333,11 +342,17 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	}
 	ns->sel_base = base;
 	ns->slots = tlen;
+	if (new_svc && xlb_htab_put(&d->by_key, &ns->ident, sizeof(ns->ident), ns)) {
+		ret = -ENOMEM;
+		xlb_ranges_free(&d->sel, base, tlen, now);
+		goto fail;
+	}
 
 	/* 1. backend entries (new ones get a new generation) */
 	for (size_t i = 0; i < n; i++) {
 		struct xlb_backend e;
 		uint32_t id = ns->be_id[i];
+
 		if (fresh[i]) {
 			d->be_gen[id]++;
 			xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.backend_stats), id,
@@ -356,7 +371,8 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		ERR("service %s:%u: writing selection table: %s", vip, spec->port, strerror(-ret));
 		goto fail_written;
 	}
-	/* 3. switch the service entries */
+	/* 3. switch the service entries: the node port's first, so that when
+	 * the service address's fails, the one write done can be undone */
 	if (new_svc) {
 		xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.svc_stats), ns->id,
 				       sizeof(struct xlb_counters));
@@ -369,23 +385,29 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	val.algo = (uint8_t)spec->algo;
 	val.aff_timeout = spec->affinity_timeout;
 	val.flags = spec->affinity_timeout ? XLB_SVC_F_AFFINITY : 0;
-	svc_key_of(&key, &spec->vip, spec->port, spec->proto);
-	if (bpf_map_update_elem(svc_fd, &key, &val, BPF_ANY)) {
-		ret = -errno;
-		ERR("service %s:%u: writing service entry: %s", vip, spec->port, strerror(errno));
-		goto fail_written;
-	}
-	if (spec->type == XLB_SVC_NODE_PORT) {
-		val.flags |= XLB_SVC_F_NODEPORT;
-		if (bpf_map_update_elem(svc_fd, &npkey, &val, BPF_ANY)) {
-			ret = -errno;
+	if (np) {
+		npval = val;
+		npval.flags |= XLB_SVC_F_NODEPORT;
+		ret = svc_val_write(svc_fd, &npkey, &npval);
+		if (ret) {
 			ERR("service %s:%u: writing node port %u entry: %s", vip, spec->port,
-			    spec->node_port, strerror(errno));
-			/* keep going: the ClusterIP entry is consistent */
+			    spec->node_port, strerror(-ret));
+			goto fail_written;
 		}
 	}
-	if (old && old->spec.type == XLB_SVC_NODE_PORT &&
-	    (spec->type != XLB_SVC_NODE_PORT || spec->node_port != old->spec.node_port)) {
+	ret = svc_val_write(svc_fd, &key, &val);
+	if (ret) {
+		ERR("service %s:%u: writing service entry: %s", vip, spec->port, strerror(-ret));
+		if (same_np) {
+			npval = old_val;
+			npval.flags |= XLB_SVC_F_NODEPORT;
+			svc_val_write(svc_fd, &npkey, &npval);
+		} else if (np) {
+			bpf_map_delete_elem(svc_fd, &npkey);
+		}
+		goto fail_written;
+	}
+	if (old_np && !same_np) {
 		np_key_of(&old_npkey, &old->spec);
 		bpf_map_delete_elem(svc_fd, &old_npkey);
 	}
@@ -398,36 +420,41 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 
 			for (size_t i = 0; i < n && !kept; i++)
 				kept = ns->be_id[i] == id;
-			if (!kept) {
-				struct xlb_backend e = { .gen = d->be_gen[id], .state = XLB_BE_FREE };
-
-				bpf_map_update_elem(be_fd, &id, &e, BPF_ANY);
-				d->be_used[id] = 0;
-			}
+			if (!kept)
+				be_release(d, be_fd, id, now);
 		}
 		xlb_ranges_free(&d->sel, old->sel_base, old->slots, now);
-		ns->next = old->next;
-		*pp = ns;
+		xlb_htab_put(&d->by_key, &ns->ident, sizeof(ns->ident), ns);	/* replaces */
 		svc_state_free(old);
 	} else {
-		*pp = ns;
 		d->n_svc++;
 	}
 	d->by_id[ns->id] = ns;
 	free(tab);
 	free(fresh);
-	return ret;
+	return 0;
 
 fail_written:
-	/* Map writes failed part way: new backend ids are not referenced by
-	 * any table the datapath uses; mark them free again. */
+	/* Map writes failed part way, before the switch: new backend ids are
+	 * in no table the datapath uses; kept backends get their old entries
+	 * back (a drain that did not happen). */
 	for (size_t i = 0; i < n; i++) {
-		struct xlb_backend e = { .gen = d->be_gen[ns->be_id[i]], .state = XLB_BE_FREE };
+		uint32_t id = ns->be_id[i];
+		int j = find_be(old, &be[i]);
 
-		if (fresh[i])
-			bpf_map_update_elem(be_fd, &ns->be_id[i], &e, BPF_ANY);
+		if (fresh[i]) {
+			be_release(d, be_fd, id, now);
+		} else if (j >= 0) {
+			struct xlb_backend e;
+
+			be_entry(&e, &old->be[j], old->id, d->be_gen[id]);
+			bpf_map_update_elem(be_fd, &id, &e, BPF_ANY);
+		}
+		fresh[i] = false;
 	}
 	xlb_ranges_free(&d->sel, base, tlen, now);
+	if (new_svc)
+		xlb_htab_del(&d->by_key, &ns->ident, sizeof(ns->ident));
 fail:
 	for (size_t i = 0; fresh && i < n; i++)
 		if (fresh[i])
@@ -444,12 +471,12 @@ int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	struct xlb_dp_bpf *d = to_bpf(dp);
 	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
 	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
-	struct svc_state **pp, *s;
+	uint64_t now = xlb_mono_ns();
+	struct svc_state *s;
 	struct xlb_svc_key key;
 	char vip[XLB_IP_STRLEN];
 
-	pp = svc_slot(d, &spec->vip, spec->port, spec->proto);
-	s = *pp;
+	s = svc_find(d, spec);
 	if (!s) {
 		ERR("service %s:%u/%s: not found", xlb_ip_str(&spec->vip, vip, sizeof(vip)),
 		    spec->port, xlb_proto_name(spec->proto));
@@ -461,15 +488,10 @@ int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		np_key_of(&key, &s->spec);
 		bpf_map_delete_elem(svc_fd, &key);
 	}
-	for (size_t i = 0; i < s->n_be; i++) {
-		uint32_t id = s->be_id[i];
-		struct xlb_backend e = { .gen = d->be_gen[id], .state = XLB_BE_FREE };
-
-		bpf_map_update_elem(be_fd, &id, &e, BPF_ANY);
-		d->be_used[id] = 0;
-	}
-	xlb_ranges_free(&d->sel, s->sel_base, s->slots, xlb_mono_ns());
-	*pp = s->next;
+	for (size_t i = 0; i < s->n_be; i++)
+		be_release(d, be_fd, s->be_id[i], now);
+	xlb_ranges_free(&d->sel, s->sel_base, s->slots, now);
+	xlb_htab_del(&d->by_key, &s->ident, sizeof(s->ident));
 	d->by_id[s->id] = NULL;
 	d->n_svc--;
 	svc_state_free(s);
@@ -503,7 +525,7 @@ int bpf_service_stats(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		      struct xlb_counters *out)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
-	struct svc_state *s = *svc_slot(d, &spec->vip, spec->port, spec->proto);
+	struct svc_state *s = svc_find(d, spec);
 
 	if (!s)
 		return -ENOENT;
@@ -561,8 +583,12 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 		if (bpf_map_lookup_elem(be_fd, &id, &e))
 			continue;
 		d->be_gen[id] = e.gen;
-		if (e.state == XLB_BE_FREE)
+		if (e.state == XLB_BE_FREE) {
+			/* freed by the previous process, maybe just now */
+			if (e.gen)
+				d->be_freed[id] = xlb_mono_ns();
 			continue;
+		}
 		if (e.svc_id >= d->max_services || !(s = d->by_id[e.svc_id])) {
 			/* orphan (e.g. a crash between steps): free it */
 			e.state = XLB_BE_FREE;
@@ -589,7 +615,7 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 	}
 
 	for (uint32_t i = 0; i < d->max_services; i++) {
-		struct svc_state *s = d->by_id[i], **pp;
+		struct svc_state *s = d->by_id[i];
 
 		if (!s)
 			continue;
@@ -605,9 +631,9 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 			continue;
 		}
 		snprintf(s->spec.name, sizeof(s->spec.name), "svc-%u", s->id);
-		pp = svc_slot(d, &s->spec.vip, s->spec.port, s->spec.proto);
-		s->next = NULL;
-		*pp = s;
+		xlb_svc_ident_of(&s->ident, &s->spec);
+		if (xlb_htab_put(&d->by_key, &s->ident, sizeof(s->ident), s))
+			return -ENOMEM;
 		d->n_svc++;
 	}
 	return 0;
