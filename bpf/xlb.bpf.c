@@ -118,11 +118,17 @@ static __always_inline int xlb_new_flow(struct xdp_md *ctx, struct xlb_pkt *p,
 
 	xlb_sel_client_v4(&cl, p->ip->saddr);
 	id = xlb_select(svc, &cl, now, &b);
-	if (!id || !b) {
-		if (svc->slots)
-			stat_inc(XLB_STAT_SEL_MISS);
-		return xlb_no_backend(ctx, p);
+	if ((!id || !b) && svc->slots) {
+		/* The slot's backend was freed between our read of the service
+		 * and of the slot: the service has switched to a new table by
+		 * now. Read it again, once. */
+		stat_inc(XLB_STAT_SEL_MISS);
+		svc = xlb_svc_find(p->ip->daddr, p->dport, p->proto);
+		if (svc)
+			id = xlb_select(svc, &cl, now, &b);
 	}
+	if (!id || !b || !svc)
+		return xlb_no_backend(ctx, p);
 
 	xlb_ct_fill(&fwd, XLB_CT_FWD, svc->id, id, b->gen, now);
 	xlb_fib_fill(ctx, p, b->addr.a32[0], &fwd);
@@ -153,29 +159,6 @@ static __always_inline int xlb_new_flow(struct xdp_md *ctx, struct xlb_pkt *p,
 	return xlb_xmit(ctx, p, &fwd);
 }
 
-static __always_inline struct xlb_svc_val *xlb_svc_lookup(const struct xlb_pkt *p)
-{
-	struct xlb_svc_key sk = {};
-	struct xlb_node_addr_key nk = {};
-	struct xlb_svc_val *svc;
-
-	sk.addr.a32[0] = p->ip->daddr;
-	sk.port = p->dport;
-	sk.proto = p->proto;
-	sk.family = XLB_AF_INET;
-	svc = bpf_map_lookup_elem(&svc_map, &sk);
-	if (svc)
-		return svc;
-
-	/* NodePort: any node address, at the node port. */
-	nk.addr.a32[0] = p->ip->daddr;
-	nk.family = XLB_AF_INET;
-	if (!bpf_map_lookup_elem(&node_addrs, &nk))
-		return NULL;
-	sk.addr.a32[0] = 0;
-	return bpf_map_lookup_elem(&svc_map, &sk);
-}
-
 SEC("xdp.frags")
 int xlb_xdp(struct xdp_md *ctx)
 {
@@ -200,7 +183,7 @@ int xlb_xdp(struct xdp_md *ctx)
 		return xlb_pass(XLB_STAT_PASS_FRAGMENT);
 	default:
 		/* Ours to judge only when it is for one of our services. */
-		if (p.have_ports && xlb_svc_lookup(&p))
+		if (p.have_ports && xlb_svc_find(p.ip->daddr, p.dport, p.proto))
 			return xlb_drop(XLB_STAT_DROP_MALFORMED);
 		return xlb_pass(XLB_STAT_PASS_MALFORMED);
 	}
@@ -232,7 +215,7 @@ int xlb_xdp(struct xdp_md *ctx)
 		}
 	}
 
-	svc = xlb_svc_lookup(&p);
+	svc = xlb_svc_find(p.ip->daddr, p.dport, p.proto);
 	if (!svc) {
 		/* A new direct connection owns its 5-tuple: a reply entry left by
 		 * an earlier balanced flow on the same ports would rewrite its

@@ -35,6 +35,29 @@ static __always_inline struct xlb_backend *xlb_backend_get(__u32 id)
 	return bpf_map_lookup_elem(&backend_map, &id);
 }
 
+/* The service at daddr:dport/proto: its own address, or a node address
+ * at a node port. */
+static __always_inline struct xlb_svc_val *xlb_svc_find(__be32 daddr, __be16 dport, __u8 proto)
+{
+	struct xlb_svc_key sk = {};
+	struct xlb_node_addr_key nk = {};
+	struct xlb_svc_val *svc;
+
+	sk.addr.a32[0] = daddr;
+	sk.port = dport;
+	sk.proto = proto;
+	sk.family = XLB_AF_INET;
+	svc = bpf_map_lookup_elem(&svc_map, &sk);
+	if (svc)
+		return svc;
+	nk.addr.a32[0] = daddr;
+	nk.family = XLB_AF_INET;
+	if (!bpf_map_lookup_elem(&node_addrs, &nk))
+		return NULL;
+	sk.addr.a32[0] = 0;
+	return bpf_map_lookup_elem(&svc_map, &sk);
+}
+
 /* Returns the backend id (0 = none) and its entry in *bp. */
 static __always_inline __u32 xlb_select(const struct xlb_svc_val *svc,
 					const struct xlb_sel_client *c, __u32 now,
@@ -82,8 +105,12 @@ static __always_inline __u32 xlb_select(const struct xlb_svc_val *svc,
 	id = bpf_map_lookup_elem(&sel_map, &idx);
 	if (!id || !*id)
 		return 0;
+	/* The table says who takes new flows: a backend it holds is chosen
+	 * even when already marked terminating, because user space writes
+	 * that state before it switches the service to the table without it
+	 * (make-before-break). Only a freed id is refused. */
 	b = xlb_backend_get(*id);
-	if (!b || b->state != XLB_BE_ACTIVE)
+	if (!b || b->state == XLB_BE_FREE)
 		return 0;
 
 	if (svc->flags & XLB_SVC_F_AFFINITY) {
