@@ -54,7 +54,7 @@ TOOLS      := $(BUILD)/xlb-dp
 # The control plane: gRPC core C API + protobuf-c, libyaml, libcap, libmnl.
 PROTO      := user/api/proto/xlb.proto
 PROTO_GEN  := $(BUILD)/gen/xlb.pb-c.c
-CP_PKGS    := grpc libprotobuf-c yaml-0.1 jansson libcap libmnl libmicrohttpd
+CP_PKGS    := grpc libprotobuf-c yaml-0.1 jansson libcap libmnl libmicrohttpd libseccomp
 CP_CFLAGS  := $(shell pkg-config --cflags $(CP_PKGS) 2>/dev/null) -I$(BUILD)/gen
 CP_LIBS    := -Wl,--as-needed $(shell pkg-config --libs $(CP_PKGS) 2>/dev/null) -lpthread
 CP_DIRS    := core api convert store metrics health k8s ctl
@@ -142,7 +142,7 @@ $(BUILD)/xlb-dp: tools/xlb-dp.c $(BUILD)/libxlb.a
 PURE_SRCS  := $(MODEL_SRCS) $(wildcard user/k8s/*.c user/health/*.c user/convert/*.c user/store/*.c)
 PURE_OBJS  := $(PURE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 PURE_SAN_OBJS := $(PURE_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/san/gen/xlb.pb-c.o
-UNIT_LIBS  := -lcmocka $(shell pkg-config --libs yaml-0.1 jansson libprotobuf-c 2>/dev/null) -lz -lm
+UNIT_LIBS  := -lcmocka $(shell pkg-config --libs yaml-0.1 jansson libprotobuf-c libseccomp 2>/dev/null) -lz -lm
 
 $(BUILD)/san/gen/xlb.pb-c.o: $(PROTO_GEN)
 	$(call msg,CC-SAN,$@)

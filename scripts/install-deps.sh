@@ -8,7 +8,7 @@ PKGS=(
 	make gcc clang llvm pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libmnl-dev libipset-dev
-	libyaml-dev libjansson-dev libcap-dev libmicrohttpd-dev
+	libyaml-dev libjansson-dev libcap-dev libmicrohttpd-dev libseccomp-dev
 	libcurl4-openssl-dev
 	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
 	# tests

@@ -29,6 +29,7 @@
 #include "metrics/metrics.h"
 #include "netlink/linkwatch.h"
 #include "core/health_feed.h"
+#include "health/sandbox.h"
 
 #define XLBD_VERSION "0.1.0"
 #define MAX_PATTERNS 32
@@ -58,6 +59,8 @@ static struct {
 	bool keep_caps;
 	double panic_threshold;
 	enum xlb_health_tcp_mode tcp_probe;
+	bool allow_exec;
+	struct xlb_sandbox_opts exec;
 } cfg = {
 	.state_dir = "/var/lib/xlb",
 	.pin_dir = XLB_PIN_DIR_DEFAULT,
@@ -68,6 +71,7 @@ static struct {
 	struct xlb_dp *dp;
 	struct xlb_core *core;
 	struct xlb_health_feed *hw;
+	struct xlb_sandbox *sandbox;	/* exec probes; NULL: off */
 	struct xlb_linkwatch *lw;
 	int ifindex[MAX_IFACES];
 	char ifname[MAX_IFACES][16];
@@ -113,6 +117,16 @@ static void usage(FILE *f)
 		"                            kernel reset the SYN-ACK (the backend's application\n"
 		"                            never sees it); connect does what kubelet does\n"
 		"                            (default auto: half-open when CAP_NET_RAW is held)\n"
+		"  --allow-exec-probes       let API clients set exec health checks (commands\n"
+		"                            run on this node, sandboxed: see docs/operations.md);\n"
+		"                            off by default, and never taken from annotations\n"
+		"  --exec-probe-user UID[:GID]  whom exec probes run as (default 65534:65534;\n"
+		"                            not root)\n"
+		"  --exec-probe-cgroup PATH  cgroup under which each exec probe gets its own\n"
+		"                            (default: xlbd's own cgroup + /xlb-probes)\n"
+		"  --exec-probe-network isolated|node   isolated (default): a network namespace\n"
+		"                            with only lo; node: xlbd's own, to reach backends\n"
+		"                            (still without any capability over it)\n"
 		"  --keep-caps               do not drop capabilities after start-up\n"
 		"  --version, --help\n");
 }
@@ -138,6 +152,28 @@ static int parse_cidr(const char *s, struct cidr *c)
 		return -EINVAL;
 	c->mask = bits ? 0xffffffffu << (32 - bits) : 0;
 	c->net = ntohl(a.s_addr) & c->mask;
+	return 0;
+}
+
+/* "UID" or "UID:GID", numbers, neither 0 (root would undo the sandbox). */
+static int parse_ids(const char *s, uint32_t *uid, uint32_t *gid)
+{
+	unsigned long u, g;
+	char *end;
+
+	errno = 0;
+	u = strtoul(s, &end, 10);
+	if (errno || end == s || u == 0 || u >= UINT32_MAX || (*end && *end != ':'))
+		return -EINVAL;
+	g = u;
+	if (*end == ':') {
+		s = end + 1;
+		g = strtoul(s, &end, 10);
+		if (errno || end == s || *end || g == 0 || g >= UINT32_MAX)
+			return -EINVAL;
+	}
+	*uid = (uint32_t)u;
+	*gid = (uint32_t)g;
 	return 0;
 }
 
@@ -300,9 +336,13 @@ static int drop_caps(void)
 #define CAP_BPF 39
 #define CAP_PERFMON 38
 #endif
-	static const cap_value_t keep[] = { CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON,
-					    CAP_NET_RAW, CAP_SYS_RESOURCE, CAP_KILL };
-	cap_value_t have[sizeof(keep) / sizeof(keep[0])];
+	/* The last two only with exec probes: their id maps (sandbox.c). */
+	static const cap_value_t keep_all[] = { CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON,
+						CAP_NET_RAW, CAP_SYS_RESOURCE, CAP_KILL,
+						CAP_SETUID, CAP_SETGID };
+	const size_t n_keep = sizeof(keep_all) / sizeof(keep_all[0]) - (cfg.allow_exec ? 0 : 2);
+	const cap_value_t *keep = keep_all;
+	cap_value_t have[sizeof(keep_all) / sizeof(keep_all[0])];
 	cap_t cur = cap_get_proc(), caps = cap_init();
 	size_t n_have = 0;
 	int ret = 0;
@@ -314,7 +354,7 @@ static int drop_caps(void)
 		return ret;
 	}
 	/* Keep only what we hold: asking for more fails the whole call. */
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+	for (size_t i = 0; i < n_keep; i++) {
 		cap_flag_value_t v = CAP_CLEAR;
 
 		if (CAP_IS_SUPPORTED(keep[i]) &&
@@ -325,7 +365,7 @@ static int drop_caps(void)
 	for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
 		bool k = false;
 
-		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		for (size_t i = 0; i < n_keep; i++)
 			k |= keep[i] == c;
 		if (!k && CAP_IS_SUPPORTED(c) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL) {
 			ret = -errno;
@@ -562,6 +602,10 @@ int main(int argc, char **argv)
 		{ "panic-threshold", required_argument, NULL, 'P' },
 		{ "tcp-probe", required_argument, NULL, 'T' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "allow-exec-probes", no_argument, NULL, 'E' },
+		{ "exec-probe-user", required_argument, NULL, 'U' },
+		{ "exec-probe-cgroup", required_argument, NULL, 'G' },
+		{ "exec-probe-network", required_argument, NULL, 'N' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -669,6 +713,32 @@ int main(int argc, char **argv)
 		case 'M':
 			cfg.metrics = optarg;
 			break;
+		case 'E':
+			cfg.allow_exec = true;
+			break;
+		case 'U':
+			if (parse_ids(optarg, &cfg.exec.uid, &cfg.exec.gid)) {
+				fprintf(stderr, "xlbd: --exec-probe-user: expected UID[:GID], not 0, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'G':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "xlbd: --exec-probe-cgroup: expected a cgroup path from the root, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			cfg.exec.cgroup = optarg;
+			break;
+		case 'N':
+			if (strcmp(optarg, "isolated") && strcmp(optarg, "node")) {
+				fprintf(stderr, "xlbd: --exec-probe-network: expected isolated or node, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			cfg.exec.node_net = !strcmp(optarg, "node");
+			break;
 		case 'V':
 			printf("xlbd %s\n", XLBD_VERSION);
 			return 0;
@@ -716,6 +786,7 @@ int main(int argc, char **argv)
 
 	co.dp = d.dp;
 	co.state_dir = cfg.state_dir;
+	co.allow_exec_probes = cfg.allow_exec;
 	ret = xlb_core_new(&co, &d.core, err, sizeof(err));
 	if (ret) {
 		pr_err("start: %s", err);
@@ -728,6 +799,15 @@ int main(int argc, char **argv)
 		       ret == -EPERM && cfg.tcp_probe == XLB_HC_TCP_HALF_OPEN
 			       ? " (--tcp-probe half-open needs CAP_NET_RAW)" : "");
 		goto out;
+	}
+	if (cfg.allow_exec) {
+		ret = xlb_sandbox_new(&cfg.exec, &d.sandbox, err, sizeof(err));
+		if (ret) {
+			pr_err("--allow-exec-probes: %s", err);
+			goto out;
+		}
+		xlb_health_feed_set_sandbox(d.hw, d.sandbox);
+		pr_info("exec probes on: %s", xlb_sandbox_describe(d.sandbox));
 	}
 
 	ao.listen = cfg.listen;
@@ -764,6 +844,7 @@ out:
 	xlb_api_server_stop(api);
 	xlb_linkwatch_close(d.lw);
 	xlb_health_feed_free(d.hw);
+	xlb_sandbox_free(d.sandbox);
 	xlb_core_free(d.core);
 	xlb_dp_close(d.dp);
 	for (size_t i = 0; i < cfg.n_patterns; i++)

@@ -382,6 +382,15 @@ def test_bad_requests(stub, ch):
         ("Restore: the same name twice", lambda: stub.Restore(pb.RestoreRequest(
             services=[svc("r/1", "10.96.3.1"), svc("r/1", "10.96.3.2")]), timeout=TIMEOUT),
          INV, "services[1].name: duplicate of services[0]"),
+        # exec probes run commands on the node: off unless xlbd was told
+        ("exec health check, exec probes off", up(mod(health_check=pb.HealthCheck(
+            kind=pb.HealthCheck.EXEC, command=["/bin/true"]))), grpc.StatusCode.PERMISSION_DENIED,
+         "service bad/x: health_check.exec: exec probes are off on this node "
+         "(xlbd --allow-exec-probes)"),
+        ("exec health check in a Restore, exec probes off", lambda: stub.Restore(pb.RestoreRequest(
+            services=[mod(health_check=pb.HealthCheck(kind=pb.HealthCheck.EXEC,
+                                                      command=["/bin/true"]))]), timeout=TIMEOUT),
+         grpc.StatusCode.PERMISSION_DENIED, "exec probes are off"),
         ("unknown method", lambda: ch.unary_unary("/xlb.v1.Xlb/Nope")(b"", timeout=TIMEOUT),
          grpc.StatusCode.UNIMPLEMENTED, "unknown method /xlb.v1.Xlb/Nope"),
         ("unknown service", lambda: ch.unary_unary("/other.Svc/Get")(b"", timeout=TIMEOUT),

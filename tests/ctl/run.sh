@@ -108,7 +108,11 @@ t_xlbd_flags() {
 	local args
 	[ -x "$XLBD" ] || { echo "$XLBD not built"; return 1; }
 	for args in "--tcp-probe bogus|--tcp-probe: expected auto, half-open or connect" \
-		"--panic-threshold 150|--panic-threshold: expected a percentage"; do
+		"--panic-threshold 150|--panic-threshold: expected a percentage" \
+		"--exec-probe-user 0|--exec-probe-user: expected UID[:GID], not 0" \
+		"--exec-probe-user 1000:0|--exec-probe-user: expected UID[:GID], not 0" \
+		"--exec-probe-cgroup rel/path|--exec-probe-cgroup: expected a cgroup path from the root" \
+		"--exec-probe-network host|--exec-probe-network: expected isolated or node"; do
 		# shellcheck disable=SC2086
 		timeout 10 "$XLBD" ${args%%|*} --state-dir "$TMP/never" >"$OUT" 2>"$ERR"
 		rc=$?
@@ -116,9 +120,9 @@ t_xlbd_flags() {
 		[ ! -e "$TMP/never" ] || { echo "${args%%|*}: state dir created"; return 1; }
 	done
 	timeout 10 "$XLBD" --help >"$OUT" 2>&1
-	want_out '--tcp-probe auto\|half-open\|connect'
+	want_out '--tcp-probe auto\|half-open\|connect' && want_out '--allow-exec-probes'
 }
-check "xlbd refuses a bad --tcp-probe or --panic-threshold (exit 2, the flag named, nothing created)" t_xlbd_flags
+check "xlbd refuses a bad --tcp-probe, --panic-threshold or --exec-probe-* (exit 2, the flag named, nothing created)" t_xlbd_flags
 
 t_cmd_help() {
 	local cmd

@@ -7,6 +7,7 @@ proto) drive it, and the clients in the other namespaces judge. TAP
 (tests/lib/tap.py): `ok N - NAME: figures` / `not ok N - NAME` and the
 reason per case, then `N passed, N failed` last.
 """
+import glob
 import os
 import shutil
 import signal
@@ -28,6 +29,7 @@ TMP = tempfile.mkdtemp(prefix="xlb-e2e-d.")
 SOCK = os.path.join(TMP, "xlbd.sock")
 STATE = os.path.join(TMP, "state")
 LOG = os.path.join(TMP, "xlbd.log")
+PROBE_CGROUP = "/xlb-e2e-probes-%d" % os.getpid()
 WEB = "10.96.0.20:80"
 WEB_NAME = "lab/web:http"
 Fail = C.Fail
@@ -43,7 +45,10 @@ class Daemon:
         self.p = subprocess.Popen(
             ["nsenter", "--net=" + C.NODE_NS, XLBD, "--iface", "n-*",
              "--pin-dir", PIN, "--state-dir", STATE, "--listen", "unix:" + SOCK,
-             "--nodeport-addresses", C.NODE_ADDR + "/32", "--log-level", "info"] + self.extra,
+             "--nodeport-addresses", C.NODE_ADDR + "/32", "--log-level", "info",
+             # the health cases set an exec probe; its cgroups are this run's
+             "--allow-exec-probes", "--exec-probe-cgroup", PROBE_CGROUP]
+            + self.extra,
             stdout=logf, stderr=logf)
         end = time.monotonic() + 15
         while time.monotonic() < end:
@@ -444,6 +449,12 @@ def run_cases(cases, only):
         subprocess.run(["nsenter", "--net=" + C.NODE_NS, XLBD, "--cleanup", "--pin-dir", PIN],
                        capture_output=True, timeout=20)
         shutil.rmtree(TMP, ignore_errors=True)
+        # the exec probes' cgroups, which xlbd without its capabilities kept
+        for cg in glob.glob("/sys/fs/cgroup/*/" + PROBE_CGROUP.lstrip("/")):
+            try:
+                os.rmdir(cg)
+            except OSError:
+                pass
     return tap.finish()
 
 

@@ -22,14 +22,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <net/if.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "health/health.h"
+#include "health/sandbox.h"
 
 /* ---- reporting */
 
@@ -527,7 +530,7 @@ static void sleep_hook(void)
 }
 
 /* exec-leftover: its first probe exited 0 leaving "sleep 31.4159" in the
- * background; the process group went with it. */
+ * background; its pid namespace went with it. */
 static int64_t leftover_checked_at;
 
 static void leftover_hook(void)
@@ -538,7 +541,218 @@ static void leftover_hook(void)
 		return;
 	leftover_checked_at = now_ms();
 	check(!process_with_arg("31.4159"),
-	      "exec-leftover: a backgrounded child dies with the probe's process group");
+	      "exec-leftover: a backgrounded child dies with the probe (pid 1 of its namespace)");
+}
+
+/* ---- the exec probe's sandbox */
+
+/* Where the hierarchy holding ctrl ("memory") is mounted: a v1 one of
+ * its own, else cgroup2. v2: which one it is. */
+static void cgroup_mount(const char *ctrl, char *out, size_t len, bool *v2)
+{
+	char line[512], v1[256] = "", v2mnt[256] = "";
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char point[256], type[32], opts[256], *dash = strstr(line, " - ");
+
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %255s", point) != 1 ||
+		    sscanf(dash + 3, "%31s %*s %255s", type, opts) != 2)
+			continue;
+		if (!strcmp(type, "cgroup2"))
+			snprintf(v2mnt, sizeof(v2mnt), "%s", point);
+		else if (!strcmp(type, "cgroup") && strstr(opts, ctrl) && !v1[0])
+			snprintf(v1, sizeof(v1), "%s", point);
+	}
+	if (f)
+		fclose(f);
+	*v2 = !v1[0];
+	snprintf(out, len, "%s", v1[0] ? v1 : v2mnt);
+}
+
+/* file in pid's cgroup of the hierarchy holding ctrl. */
+static void cgroup_file(pid_t pid, const char *ctrl, const char *file, char *out, size_t len)
+{
+	char path[64], line[512], mnt[256], cg[256] = "";
+	bool v2;
+	FILE *f;
+
+	cgroup_mount(ctrl, mnt, sizeof(mnt), &v2);
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *c = strchr(line, ':'), *p = c ? strchr(c + 1, ':') : NULL;
+
+		if (!p)
+			continue;
+		*p++ = 0;
+		p[strcspn(p, "\n")] = 0;
+		if (v2 ? c[1] == 0 : strstr(c + 1, ctrl) != NULL)
+			snprintf(cg, sizeof(cg), "%s", p);
+	}
+	if (f)
+		fclose(f);
+	snprintf(out, len, "%s%s/%s", mnt, cg, file);
+}
+
+static long long cgroup_value(pid_t pid, const char *ctrl, const char *v1file, const char *v2file)
+{
+	char path[600], buf[64] = "";
+	FILE *f;
+
+	cgroup_file(pid, ctrl, v1file, path, sizeof(path));
+	f = fopen(path, "r");
+	if (!f) {
+		cgroup_file(pid, ctrl, v2file, path, sizeof(path));
+		f = fopen(path, "r");
+	}
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return atoll(buf);
+}
+
+/* The pid of our child running comm, or 0. */
+static pid_t child_pid(const char *comm)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	while (!found && (e = readdir(d))) {
+		char path[300], buf[512], *p;
+		int ppid;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
+		    sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == getpid() && strstr(buf, comm))
+			found = atoi(e->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+static const char *sbx_mode;	/* "iso" or "node": the cases' names */
+
+static const char *sbx_name(const char *what)
+{
+	static char buf[8][64];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "sbx-%s-%s", sbx_mode, what);
+	return buf[i];
+}
+
+static struct xlb_health_target *sbx_target(const char *what, const char *script)
+{
+	struct xlb_health_target *t = add_target(sbx_name(what), XLB_HC_EXEC, 4242);
+
+	set_argv(t, 3, "/bin/sh", "-c", script);
+	t->spec.period_ms = 200;
+	t->spec.timeout_ms = 3000;
+	t->spec.failure_threshold = 1;
+	return t;
+}
+
+/*
+ * What a probe can and cannot do, judged from inside (its exit status) and
+ * from outside (what it left on the node). node_net: the probe shares our
+ * network namespace, and still cannot change it.
+ */
+static void sandbox_cases(struct xlb_sandbox *sb, bool node_net)
+{
+	const char *mode = node_net ? "node network" : "isolated network";
+	char netns[64] = "", script[1024], host_mark[64], probe_mark[64], root_mark[64];
+	char var_mark[64];
+	struct xlb_health_target *t;
+	long long pids, mem, quota;
+	pid_t pid;
+	int fd, n, z;
+
+	if (readlink("/proc/self/ns/net", netns, sizeof(netns) - 1) < 0)
+		netns[0] = 0;
+	snprintf(host_mark, sizeof(host_mark), "/tmp/xlb-health-%d-host", (int)getpid());
+	snprintf(probe_mark, sizeof(probe_mark), "/tmp/xlb-health-%d-probe", (int)getpid());
+	snprintf(var_mark, sizeof(var_mark), "/var/tmp/xlb-health-%d-probe", (int)getpid());
+	snprintf(root_mark, sizeof(root_mark), "/xlb-health-%d-probe", (int)getpid());
+	fd = open(host_mark, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+
+	xlb_health_set_sandbox(H, sb);
+	ntg = 0;
+	sbx_mode = node_net ? "node" : "iso";
+	sbx_target("ids", "test \"$(id -u)\" = 65534 && test \"$(id -g)\" = 65534 && "
+			      "test \"$(id -G)\" = 65534 && echo ids-ok");
+	/* (a health check's argument holds 255 bytes) */
+	sbx_target("caps", "s=/proc/self/status; test $(grep -Ec '^Cap(Inh|Prm|Eff|Bnd|Amb):\\s0{16}$' $s) "
+			   "= 5 && grep -q '^NoNewPrivs:\\s1$' $s && grep -q '^Seccomp:\\s2$' $s && "
+			   "test $$ = 1 && echo caps-ok");
+	snprintf(script, sizeof(script),
+		 "test ! -e %s && echo p > %s && test -s %s && ! touch %s 2>/dev/null && "
+		 "! touch %s 2>/dev/null && echo tmp-ok",
+		 host_mark, probe_mark, probe_mark, var_mark, root_mark);
+	sbx_target("files", script);
+	snprintf(script, sizeof(script),
+		 "test \"$(readlink /proc/self/ns/net)\" %s '%s' && "
+		 "! ip link add xsbx0 type veth peer name xsbx1 2>/dev/null && echo link-refused",
+		 node_net ? "=" : "!=", netns);
+	sbx_target("link", script);
+	t = sbx_target("forks", "i=0; while [ $i -lt 500 ]; do sleep 29.5 & i=$((i+1)); done; "
+				    "echo all 500 started");
+	t->spec.period_ms = 1000;
+	t = sbx_target("memory", "head -c 300000000 /dev/zero | tail -n 1 >/dev/null; "
+				     "echo exit $?; exit 1");
+	t->spec.period_ms = 1000;
+	t = add_target(sbx_name("limits"), XLB_HC_EXEC, 4242);
+	set_argv(t, 2, "/bin/sleep", "29.5");
+	t->spec.period_ms = 50;
+	t->spec.timeout_ms = 20000;
+
+	check(!xlb_health_set_targets(H, tg, (size_t)ntg), "sandbox, %s: %d targets", mode, ntg);
+	run_until(now_ms() + 2000);
+	expect(sbx_name("ids"), "UH", "exit 0: ids-ok");
+	expect(sbx_name("caps"), "UH", "exit 0: caps-ok");
+	expect(sbx_name("files"), "UH", "exit 0: tmp-ok");
+	check(access(probe_mark, F_OK) && access(var_mark, F_OK) && access(root_mark, F_OK),
+	      "sandbox, %s: the probe wrote its own /tmp, not the node's (nor /var/tmp, nor /)", mode);
+	expect(sbx_name("link"), "UH", "exit 0: link-refused");
+	check(!if_nametoindex("xsbx0") && !if_nametoindex("xsbx1"),
+	      "sandbox, %s: no link made in the daemon's network namespace", mode);
+	expect(sbx_name("forks"), "UX", "Cannot fork");
+	expect(sbx_name("memory"), "UX", "exit 137");
+
+	pid = child_pid("(sleep)");
+	pids = cgroup_value(pid, "pids", "pids.max", "pids.max");
+	mem = cgroup_value(pid, "memory", "memory.limit_in_bytes", "memory.max");
+	quota = cgroup_value(pid, "cpu", "cpu.cfs_quota_us", "cpu.max");
+	check(pid > 0 && pids == 32 && mem == 64ll << 20 && quota == 50000,
+	      "sandbox, %s: a running probe's own cgroup: pids.max %lld (want 32), memory %lld (want "
+	      "64 MiB), cpu quota %lld us (want 50000 per 100000)", mode, pids, mem, quota);
+
+	xlb_health_set_targets(H, NULL, 0);
+	/* A pid namespace ends when the last of its processes is reaped. */
+	for (int i = 0; i < 50; i++) {
+		run_until(now_ms() + 100);
+		children(&n, &z, "", NULL);
+		if (!n)
+			break;
+	}
+	check(n == 0 && !process_with_arg("sleep 29.5"),
+	      "sandbox, %s: nothing left running (%d children)", mode, n);
+	unlink(host_mark);
+	unlink(probe_mark);
 }
 
 static void hooks(void)
@@ -963,6 +1177,8 @@ int main(void)
 				  &flap };
 	struct xlb_health_target *t;
 	struct xlb_health_report r, r2;
+	struct xlb_sandbox *sb_iso = NULL, *sb_node = NULL;
+	char cg_iso[64], cg_node[64];
 	uint16_t closed;
 	int closed_fd, err, n, z, nsnap;
 	char fd_snap[16][160];
@@ -999,6 +1215,25 @@ int main(void)
 		fprintf(stderr, "xlb_health_new: %s\n", strerror(-err));
 		return 2;
 	}
+	/* Exec probes run sandboxed, in cgroups of this run's own. */
+	snprintf(cg_iso, sizeof(cg_iso), "/xlb-health-test-%d", (int)getpid());
+	snprintf(cg_node, sizeof(cg_node), "/xlb-health-test-%d-node", (int)getpid());
+	{
+		struct xlb_sandbox_opts so = { .cgroup = cg_iso };
+		char serr[512];
+
+		err = xlb_sandbox_new(&so, &sb_iso, serr, sizeof(serr));
+		check(!err, "sandbox for exec probes: %s", err ? serr : xlb_sandbox_describe(sb_iso));
+		so.cgroup = cg_node;
+		so.node_net = true;
+		err = xlb_sandbox_new(&so, &sb_node, serr, sizeof(serr));
+		check(!err, "sandbox for exec probes: %s", err ? serr : xlb_sandbox_describe(sb_node));
+		if (!sb_iso || !sb_node) {
+			printf("%d passed, %d failed\n", passed, failed);
+			return 1;
+		}
+	}
+	xlb_health_set_sandbox(H, sb_iso);
 	ep_add(xlb_health_fd(H), NULL, EPOLLIN);
 
 	add_target("tcp-up", XLB_HC_TCP, tcp.port);
@@ -1126,7 +1361,7 @@ int main(void)
 	expect("exec-false", "UX", "exit 1");
 	expect("exec-in-path", "UH", "exit 0");
 	expect("exec-not-found", "UX", "not found");
-	expect("exec-sleep", "UX", "exec: timeout after 300 ms, process group killed");
+	expect("exec-sleep", "UX", "exec: timeout after 300 ms, killed with all it started");
 	err = get("exec-sleep", &r);
 	check(!err && r.last_latency_us >= 300000 && r.last_latency_us < 500000,
 	      "exec-sleep: /bin/sleep 10 killed at its 300 ms timeout (%u us), not after 10 s",
@@ -1245,9 +1480,17 @@ int main(void)
 	children(&n, &z, "(sleep)", NULL);
 	check(n == 1, "exec-running: the probe's child runs (%d)", n);
 	xlb_health_set_targets(H, NULL, 0);
-	run_until(now_ms() + 100);
-	children(&n, &z, "", NULL);
+	for (int i = 0; i < 50; i++) {	/* its pid namespace's teardown */
+		run_until(now_ms() + 100);
+		children(&n, &z, "", NULL);
+		if (!n)
+			break;
+	}
 	check(n == 0, "exec-running: removed while running, killed and reaped (%d children)", n);
+
+	sandbox_cases(sb_iso, false);
+	sandbox_cases(sb_node, true);
+	xlb_health_set_sandbox(H, sb_iso);
 
 	/* ---- a stalled daemon: every target overdue at once */
 	{
@@ -1291,6 +1534,23 @@ int main(void)
 	xlb_health_free(H);
 	children(&n, &z, "", NULL);
 	check(n == 0, "xlb_health_free: running children killed and reaped (%d children)", n);
+	xlb_sandbox_free(sb_iso);
+	xlb_sandbox_free(sb_node);
+	{
+		static const char *const ctrl[] = { "pids", "memory", "cpu" };
+		char mnt[256], path[400];
+		int left = 0;
+		bool v2;
+
+		for (int i = 0; i < 3; i++) {
+			cgroup_mount(ctrl[i], mnt, sizeof(mnt), &v2);
+			snprintf(path, sizeof(path), "%s%s", mnt, cg_iso);
+			left += !access(path, F_OK);
+			snprintf(path, sizeof(path), "%s%s", mnt, cg_node);
+			left += !access(path, F_OK);
+		}
+		check(!left, "the sandboxes' cgroups are gone (%d left)", left);
+	}
 
 	n = engine_fds((const struct srv *const *)servers, sizeof(servers) / sizeof(servers[0]),
 		       fd_snap, nsnap, false);

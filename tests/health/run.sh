@@ -58,7 +58,7 @@ lab_up() {
 }
 
 build() {
-	$CC $CFLAGS "tests/health/$1.c" "${srcs[@]}" -o "$out/$1"
+	$CC $CFLAGS "tests/health/$1.c" "${srcs[@]}" -lseccomp -o "$out/$1"
 }
 
 case "${1:-test}" in

@@ -267,15 +267,14 @@ static void test_annotations(void **state)
 	assert_int_equal(s->hc.success_threshold, 1);
 	assert_int_equal(s->hc.initial_delay_ms, 1500);
 
+	/* An exec health check from an annotation: dropped, with its
+	 * parameters, and said so; the Service itself stays. */
 	s = svc(&r, "prod/cache:redis");
 	assert_int_equal(s->spec.algo, XLB_ALGO_SH);
-	assert_int_equal(s->hc.kind, XLB_HC_EXEC);
-	assert_int_equal(s->hc.argc, 4);
-	assert_string_equal(s->hc.argv[0], "/usr/bin/redis-cli");
-	assert_string_equal(s->hc.argv[1], "-h");
-	assert_string_equal(s->hc.argv[2], "127.0.0.1");
-	assert_string_equal(s->hc.argv[3], "ping");
-	assert_int_equal(s->hc.period_ms, 90000);
+	assert_int_equal(s->hc.kind, XLB_HC_NONE);
+	assert_int_equal(s->hc.argc, 0);
+	assert_string_equal(s->hc.argv[0], "");
+	assert_int_equal(s->hc.period_ms, 0);
 	assert_int_equal(s->n_ep, 0);	/* no slice: no endpoints, no warning */
 
 	s = svc(&r, "prod/db:5432");
@@ -284,7 +283,13 @@ static void test_annotations(void **state)
 	assert_int_equal(s->hc.timeout_ms, 2000);
 	assert_int_equal(s->hc.period_ms, 0);
 
-	assert_int_equal(r.n_warnings, 2);
+	assert_int_equal(r.n_warnings, 4);
+	assert_warning(&r, FIXTURES "annotations.yaml:30: Service prod/cache: "
+				    "annotation xlb.io/health-check: exec health checks are never taken "
+				    "from annotations (whoever may annotate a Service would run commands "
+				    "on every node); ignored: set it over xlbd's API");
+	assert_warning(&r, FIXTURES "annotations.yaml:29: Service prod/cache: "
+				    "xlb.io/health-* annotations without xlb.io/health-check ignored");
 	assert_warning(&r, FIXTURES "annotations.yaml:15: Service prod/api: "
 				    "annotation xlb.io/colour unknown, ignored");
 	assert_warning(&r, FIXTURES "annotations.yaml:8: Service prod/api: "

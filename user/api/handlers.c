@@ -39,6 +39,8 @@ int xlb_api_status_of(int rc)
 		return GRPC_STATUS_NOT_FOUND;
 	case -EEXIST:
 		return GRPC_STATUS_ALREADY_EXISTS;
+	case -EPERM:
+		return GRPC_STATUS_PERMISSION_DENIED;
 	default:
 		return GRPC_STATUS_INTERNAL;
 	}

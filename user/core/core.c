@@ -73,6 +73,7 @@ struct xlb_core {
 
 	const struct xlb_health_source *hs;	/* NULL: no health checking */
 	void *hs_arg;
+	bool allow_exec;
 };
 
 /* The reconciler's view of an endpoint's health (lock held). */
@@ -469,6 +470,21 @@ out:
 	return ret;
 }
 
+/* An exec health check runs a command of the requester's choice on the
+ * node: only where the node's operator allowed it. */
+static int exec_check(const struct xlb_core *c, const struct xlb_svc_desired *up, size_t n_up,
+		      char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n_up && !c->allow_exec; i++) {
+		if (up[i].hc.kind == XLB_HC_EXEC) {
+			ERR("service %.128s: health_check.exec: exec probes are off on this node "
+			    "(xlbd --allow-exec-probes)", up[i].spec.name);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
 int xlb_core_apply(struct xlb_core *c, bool snapshot,
 		   const struct xlb_svc_desired *up, size_t n_up,
 		   const char *const *del, size_t n_del, uint64_t *version,
@@ -478,7 +494,10 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 	struct evq q = {};
 	uint64_t seq = 0;
 	double t0 = mono_s();
-	int ret;
+	int ret = exec_check(c, up, n_up, err, errlen);
+
+	if (ret)
+		return ret;
 
 	pthread_mutex_lock(&c->lock);
 	if (snapshot)
@@ -967,6 +986,7 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	c->started_ms = now_ms();
 	snprintf(c->dp_name, sizeof(c->dp_name), "%s", o->dp_name ? o->dp_name : "xdp");
 	snprintf(c->dp_reason, sizeof(c->dp_reason), "%s", o->dp_reason ? o->dp_reason : "");
+	c->allow_exec = o->allow_exec_probes;
 	ret = xlb_reconciler_init(&c->rec, c->dp);
 	c->rec.healthy = core_healthy;
 	c->rec.healthy_arg = c;

@@ -11,6 +11,7 @@ struct xlb_core_opts {
 	const char *state_dir;		/* NULL or "": no state file */
 	const char *dp_name;		/* "xdp" | "ipvs" */
 	const char *dp_reason;
+	bool allow_exec_probes;		/* false: exec health checks are refused */
 };
 
 int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err, size_t errlen);

@@ -421,6 +421,13 @@ void xlb_health_feed_dispatch(struct xlb_health_feed *w)
 	free(pend);
 }
 
+void xlb_health_feed_set_sandbox(struct xlb_health_feed *w, struct xlb_sandbox *sb)
+{
+	pthread_mutex_lock(&w->lock);
+	xlb_health_set_sandbox(w->engine, sb);
+	pthread_mutex_unlock(&w->lock);
+}
+
 int xlb_health_feed_fd(struct xlb_health_feed *w)
 {
 	return w->epfd;

@@ -24,6 +24,10 @@ int xlb_health_feed_new(struct xlb_core *core, double panic_threshold,
 		       enum xlb_health_tcp_mode tcp_mode, struct xlb_health_feed **out);
 /* Readable when xlb_health_feed_dispatch() has work (probes, or targets to
  * refresh after a desired-state change). */
+/* Where exec probes run (health/sandbox.h); NULL, the default: off. The
+ * caller frees it after xlb_health_feed_free(). */
+struct xlb_sandbox;
+void xlb_health_feed_set_sandbox(struct xlb_health_feed *w, struct xlb_sandbox *sb);
 int xlb_health_feed_fd(struct xlb_health_feed *w);
 void xlb_health_feed_dispatch(struct xlb_health_feed *w);
 void xlb_health_feed_free(struct xlb_health_feed *w);

@@ -2,41 +2,39 @@
 /*
  * Exec checker: run argv, without a shell, healthy on exit status 0.
  *
+ * The command runs in the sandbox (sandbox.h): its own user, pid, mount,
+ * network, IPC, UTS and cgroup namespaces, an unprivileged uid without
+ * capabilities, no_new_privs, seccomp, read-only root, private /tmp, a
+ * cgroup with memory, pids and CPU limits. Without a sandbox (xlbd without
+ * --allow-exec-probes) exec probes are off.
+ *
  * The child gets a minimal environment (PATH plus XLB_ENDPOINT_ADDR,
  * XLB_ENDPOINT_PORT, XLB_SERVICE), stdin from /dev/null, stdout and stderr
  * into one pipe of which the first EXEC_KEEP bytes are kept for the result,
- * default signal dispositions, an empty signal mask, no fd of ours (all are
- * O_CLOEXEC, and closefrom(3) besides), and its own process group. The exit
- * is watched through a pidfd, so no SIGCHLD handler is involved.
+ * default signal dispositions, an empty signal mask and no fd of ours. Its
+ * exit is watched through a pidfd, so no SIGCHLD handler is involved.
  *
- * When the child exits, or at the timeout, its whole process group gets
- * SIGKILL: leftovers of a probe (a backgrounded "sleep") die with it.
- * Descendants that leave the group (setsid) are out of reach.
+ * The command is pid 1 of its pid namespace: when it exits or is killed
+ * (at the timeout), the kernel kills whatever it left behind, setsid() or
+ * not.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "health/health_priv.h"
+#include "health/sandbox.h"
 
 #define EXEC_KEEP 256
 #define DRAIN_MAX (64 * 1024)
 #define EXEC_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
-
-/* glibc has a wrapper only since 2.36. */
-static int pidfd_open_(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
 
 /* argv[0] as execvp() would find it, but in EXEC_PATH, not our PATH. */
 static int resolve(const char *name, char *out, size_t len)
@@ -56,17 +54,13 @@ static int resolve(const char *name, char *out, size_t len)
 	return -ENOENT;
 }
 
-static int spawn(struct hc_target *t, const char *path, int out_fd, pid_t *pid)
+static int spawn(struct xlb_health *h, struct hc_target *t, const char *path, int out_fd)
 {
 	const struct xlb_health_spec *spec = hc_spec(t);
 	char e_addr[XLB_IP_STRLEN + 32], e_port[32], e_svc[160], ep[XLB_IP_STRLEN + 8];
 	char *argv[XLB_HC_MAX_ARGS + 1];
 	char *envp[] = { "PATH=" EXEC_PATH, e_addr, e_port, e_svc, NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	struct xlb_ip ip = { .family = t->key.family };
-	sigset_t none, all;
-	int err;
 
 	for (uint32_t i = 0; i < spec->argc; i++)
 		argv[i] = (char *)spec->argv[i];
@@ -75,36 +69,7 @@ static int spawn(struct hc_target *t, const char *path, int out_fd, pid_t *pid)
 	snprintf(e_addr, sizeof(e_addr), "XLB_ENDPOINT_ADDR=%s", xlb_ip_str(&ip, ep, sizeof(ep)));
 	snprintf(e_port, sizeof(e_port), "XLB_ENDPOINT_PORT=%u", t->key.port);
 	snprintf(e_svc, sizeof(e_svc), "XLB_SERVICE=%s", t->key.service);
-	sigemptyset(&none);
-	sigfillset(&all);
-
-	err = posix_spawn_file_actions_init(&fa);
-	if (err)
-		return -err;
-	err = posix_spawnattr_init(&attr);
-	if (err) {
-		posix_spawn_file_actions_destroy(&fa);
-		return -err;
-	}
-	if ((err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) ||
-	    (err = posix_spawn_file_actions_adddup2(&fa, out_fd, 1)) ||
-	    (err = posix_spawn_file_actions_adddup2(&fa, out_fd, 2)) ||
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-	    /* Fds opened without O_CLOEXEC elsewhere in the daemon. */
-	    (err = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) ||
-#endif
-	    (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-							   POSIX_SPAWN_SETSIGDEF)) ||
-	    (err = posix_spawnattr_setpgroup(&attr, 0)) ||
-	    (err = posix_spawnattr_setsigmask(&attr, &none)) ||
-	    (err = posix_spawnattr_setsigdefault(&attr, &all)))
-		goto out;
-	/* glibc reports a failed execve() here, not as an exit status. */
-	err = posix_spawn(pid, path, &fa, &attr, argv, envp);
-out:
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return -err;
+	return xlb_sandbox_spawn(hc_sandbox(h), path, argv, envp, out_fd, &t->pr.pid, &t->pr.pidfd);
 }
 
 static void exec_start(struct xlb_health *h, struct hc_target *t)
@@ -112,9 +77,12 @@ static void exec_start(struct xlb_health *h, struct hc_target *t)
 	const char *name = hc_spec(t)->argv[0];
 	char path[512];
 	int p[2], err;
-	pid_t pid;
 
 	t->pr.phase = "exec";
+	if (!hc_sandbox(h)) {
+		hc_probe_skip(h, t, -EPERM, "exec probes are off (xlbd --allow-exec-probes)");
+		return;
+	}
 	if (resolve(name, path, sizeof(path))) {
 		hc_probe_done(h, t, false, "exec %s: not found in " EXEC_PATH, name);
 		return;
@@ -152,19 +120,11 @@ static void exec_start(struct xlb_health *h, struct hc_target *t)
 	/* Only our end is non-blocking: the child writes as usual. */
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	t->pr.fd = p[0];
-	err = spawn(t, path, p[1], &pid);
+	err = spawn(h, t, path, p[1]);
 	close(p[1]);
 	if (err) {
-		if (hc_local_error(-err))
-			hc_probe_skip(h, t, err, "spawn");
-		else
-			hc_probe_done(h, t, false, "exec %s: %s", path, strerror(-err));
-		return;
-	}
-	t->pr.pid = pid;
-	t->pr.pidfd = pidfd_open_(pid);
-	if (t->pr.pidfd < 0) {
-		hc_probe_skip(h, t, -errno, "pidfd_open");	/* cancel kills it */
+		/* Nothing of the endpoint's: the node could not start it. */
+		hc_probe_skip(h, t, err, "start in the sandbox");
 		return;
 	}
 	err = hc_fd_add(h, t, t->pr.pidfd, HC_EV_PIDFD, EPOLLIN);
@@ -226,13 +186,12 @@ static void exec_exited(struct xlb_health *h, struct hc_target *t)
 	pid_t r;
 
 	drain(h, t);
-	/* Still a zombie, so the group id cannot have been reused. */
-	kill(-t->pr.pid, SIGKILL);
 	do
 		r = waitpid(t->pr.pid, &status, WNOHANG);
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		return;	/* not yet: the pidfd stays readable */
+	hc_reaped(h, t->pr.pid);
 	t->pr.pid = 0;
 	output_str(t, out, sizeof(out));
 	if (r < 0)
@@ -258,14 +217,11 @@ static void exec_cancel(struct xlb_health *h, struct hc_target *t)
 {
 	hc_fd_close(h, &t->pr.fd);
 	if (t->pr.pid) {
-		kill(-t->pr.pid, SIGKILL);
-		if (t->pr.pidfd >= 0) {
-			hc_reap_later(h, t->pr.pid, t->pr.pidfd);
-			t->pr.pidfd = -1;
-		} else {
-			/* No pidfd (fd limit): just sent SIGKILL, a short wait. */
-			waitpid(t->pr.pid, NULL, 0);
-		}
+		/* Not reaped yet, so the pid is still its: pid 1 of its
+		 * namespace, whose death takes the rest with it. */
+		kill(t->pr.pid, SIGKILL);
+		hc_reap_later(h, t->pr.pid, t->pr.pidfd);
+		t->pr.pidfd = -1;
 		t->pr.pid = 0;
 	}
 	hc_fd_close(h, &t->pr.pidfd);
@@ -276,7 +232,7 @@ static void exec_cancel(struct xlb_health *h, struct hc_target *t)
 
 const struct hc_ops xlb_hc_exec_ops = {
 	.name = "exec",
-	.timeout_note = ", process group killed",
+	.timeout_note = ", killed with all it started",
 	.start = exec_start,
 	.event = exec_event,
 	.cancel = exec_cancel,

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "health/health_priv.h"
+#include "health/sandbox.h"
 
 #define MAX_TARGETS	(1u << 22)	/* slots are 24 bits in an event's data */
 #define EVENTS_PER_WAIT	256
@@ -79,6 +80,7 @@ struct xlb_health {
 
 	struct hc_syn *syn;		/* half-open TCP probes; NULL: connect() */
 	struct xlb_health_stats stats;
+	struct xlb_sandbox *sandbox;	/* exec probes; NULL: they are off */
 };
 
 int64_t hc_now_us(void)
@@ -354,7 +356,7 @@ static void probe_timeout(struct xlb_health *h, struct hc_target *t)
 
 /* ---- the reaper: killed children whose exit has not been collected yet */
 
-static bool try_reap(pid_t pid)
+static bool try_reap(struct xlb_health *h, pid_t pid)
 {
 	pid_t r;
 
@@ -362,7 +364,26 @@ static bool try_reap(pid_t pid)
 		r = waitpid(pid, NULL, WNOHANG);
 	while (r < 0 && errno == EINTR);
 	/* ECHILD: someone else reaped it (SIGCHLD ignored): nothing left. */
-	return r == pid || (r < 0 && errno == ECHILD);
+	if (r != pid && !(r < 0 && errno == ECHILD))
+		return false;
+	hc_reaped(h, pid);
+	return true;
+}
+
+void hc_reaped(struct xlb_health *h, pid_t pid)
+{
+	if (h->sandbox)
+		xlb_sandbox_reaped(h->sandbox, pid);
+}
+
+struct xlb_sandbox *hc_sandbox(struct xlb_health *h)
+{
+	return h->sandbox;
+}
+
+void xlb_health_set_sandbox(struct xlb_health *h, struct xlb_sandbox *sb)
+{
+	h->sandbox = sb;
 }
 
 void hc_reap_later(struct xlb_health *h, pid_t pid, int pidfd)
@@ -371,7 +392,7 @@ void hc_reap_later(struct xlb_health *h, pid_t pid, int pidfd)
 
 	/* It may be registered as a probe's HC_EV_PIDFD. */
 	epoll_ctl(h->epfd, EPOLL_CTL_DEL, pidfd, NULL);
-	if (try_reap(pid)) {
+	if (try_reap(h, pid)) {
 		close(pidfd);
 		return;
 	}
@@ -383,6 +404,7 @@ void hc_reap_later(struct xlb_health *h, pid_t pid, int pidfd)
 			/* It was sent SIGKILL: a short wait, rather than a zombie. */
 			pr_warn("health: reaper out of memory; waiting for pid %d", (int)pid);
 			waitpid(pid, NULL, 0);
+			hc_reaped(h, pid);
 			close(pidfd);
 			return;
 		}
@@ -392,6 +414,7 @@ void hc_reap_later(struct xlb_health *h, pid_t pid, int pidfd)
 	if (epoll_op(h, EPOLL_CTL_ADD, pidfd, ev_data(0, HC_EV_REAP, (uint32_t)pidfd), EPOLLIN)) {
 		pr_warn("health: cannot watch pid %d; waiting for it", (int)pid);
 		waitpid(pid, NULL, 0);
+		hc_reaped(h, pid);
 		close(pidfd);
 		return;
 	}
@@ -403,7 +426,7 @@ static void reap_event(struct xlb_health *h, int pidfd)
 	for (size_t i = 0; i < h->nreap; i++) {
 		if (h->reap[i].pidfd != pidfd)
 			continue;
-		if (!try_reap(h->reap[i].pid))
+		if (!try_reap(h, h->reap[i].pid))
 			return;
 		hc_fd_close(h, &h->reap[i].pidfd);
 		h->reap[i] = h->reap[--h->nreap];
@@ -923,9 +946,11 @@ static void reap_all(struct xlb_health *h)
 		struct pollfd p = { .fd = r->pidfd, .events = POLLIN };
 		int64_t left;
 
-		while (!try_reap(r->pid) && (left = deadline - hc_now_us()) > 0)
+		bool done;
+
+		while (!(done = try_reap(h, r->pid)) && (left = deadline - hc_now_us()) > 0)
 			poll(&p, 1, (int)(left / 1000) + 1);
-		if (!try_reap(r->pid))
+		if (!done)
 			pr_warn("health: pid %d did not exit after SIGKILL; left to init", (int)r->pid);
 		close(r->pidfd);
 	}

@@ -104,6 +104,13 @@ int xlb_health_set_targets(struct xlb_health *h, const struct xlb_health_target 
  * -ENOENT when no such target is probed. */
 int xlb_health_get(struct xlb_health *h, const char *service, const struct xlb_ip *addr,
 		   uint32_t port, struct xlb_health_report *out);
+/*
+ * Where exec probes run (sandbox.h); the caller keeps it and frees it after
+ * xlb_health_free(). Without one, exec probes are off: their targets are
+ * never probed (a warning says so) and stay UNKNOWN.
+ */
+struct xlb_sandbox;
+void xlb_health_set_sandbox(struct xlb_health *h, struct xlb_sandbox *sb);
 /* Switch how TCP probes are made; probes in flight finish as they began.
  * 0, or a negative errno when HALF_OPEN cannot be had (-EPERM: no
  * CAP_NET_RAW), in which case nothing changed. */

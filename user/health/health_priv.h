@@ -115,6 +115,10 @@ void hc_probe_done(struct xlb_health *h, struct hc_target *t, bool ok, const cha
 void hc_probe_skip(struct xlb_health *h, struct hc_target *t, int err, const char *what);
 /* Hand a killed child to the reaper, which owns pidfd from now on. */
 void hc_reap_later(struct xlb_health *h, pid_t pid, int pidfd);
+/* A child was reaped (its sandbox's cgroup goes). */
+void hc_reaped(struct xlb_health *h, pid_t pid);
+/* Where exec probes run; NULL: exec probes are off. */
+struct xlb_sandbox *hc_sandbox(struct xlb_health *h);
 /* True for errors that are ours, not the endpoint's. */
 bool hc_local_error(int err);
 

@@ -74,6 +74,16 @@ static int annotation(struct k8s_ctx *c, struct svc_base *b, const struct k8s_no
 	} else if (!strcmp(key, "xlb.io/health-check")) {
 		if (k8s_parse_health_check(s, hc, why, sizeof(why)))
 			return annot_fail(c, val, key, why);
+		if (hc->kind == XLB_HC_EXEC) {
+			/* Whoever may annotate a Service would run commands
+			 * on every node: exec probes come over the API only. */
+			hc->kind = XLB_HC_NONE;
+			hc->argc = 0;
+			memset(hc->argv, 0, sizeof(hc->argv));
+			return k8s_warn(c, val->line,
+					"annotation %s: exec health checks are never taken from annotations (whoever may annotate a Service would run commands on every node); ignored: set it over xlbd's API",
+					key);
+		}
 		b->hc_set = true;
 	} else if (!strcmp(key, "xlb.io/health-period")) {
 		b->hc_params = true;
