@@ -376,6 +376,20 @@ def test_bad_requests(stub, ch):
         ("invalid UTF-8 in an endpoint name", lambda: raw["UpsertService"](
             raw_with(utf8_ep, "QQQQ", b"Q\xed\xa0\x80"), timeout=TIMEOUT), INV,
          "service.endpoints[0].name: invalid UTF-8 at byte 1"),
+        # protobuf-c would cut these at the NUL: "r/nul" stored, the rest lost
+        ("NUL in the name", up(mod(name="r/nul\0-evil-suffix")), INV,
+         "service.name: NUL byte at byte 5"),
+        ("NUL in an endpoint address", up(mod_ep(2, address="10.50.0.2\0garbage")), INV,
+         "service.endpoints[2].address: NUL byte at byte 9"),
+        ("NUL in a health check path", up(mod(health_check=pb.HealthCheck(
+            kind=pb.HealthCheck.HTTP_GET, port=80, http_path="/ok\0"))), INV,
+         "service.health_check.http_path: NUL byte at byte 3"),
+        ("NUL in DeleteService's name", lambda: stub.DeleteService(
+            pb.DeleteServiceRequest(name="base/b\0"), timeout=TIMEOUT), INV,
+         "name: NUL byte at byte 6"),
+        ("NUL in a Restore", lambda: stub.Restore(pb.RestoreRequest(
+            services=[svc("r/1", "10.96.3.1"), svc("r/2\0x", "10.96.3.2")]), timeout=TIMEOUT),
+         INV, "services[1].name: NUL byte at byte 3"),
         ("Restore: invalid service, nothing restored", lambda: stub.Restore(pb.RestoreRequest(
             services=[svc("r/1", "10.96.3.1"), svc("r/2", "10.96.3.2", port=0)]),
             timeout=TIMEOUT), INV, "services[1].port out of range: 0"),
@@ -459,6 +473,10 @@ def test_sync(stub, ch):
     r = send(pb.SyncRequest(version=8, upserts=[svc("s/h", "10.96.4.8", protocol=9)]))
     check(not r.ok and r.error.endswith("upserts[0].protocol: unknown value 9"),
           "Sync rejects an unknown enum value", str(r))
+    before = desired(stub)
+    r = send(pb.SyncRequest(version=9, upserts=[svc("s/n\0x", "10.96.4.9")]))
+    check(not r.ok and r.version == 9 and r.error.endswith("upserts[0].name: NUL byte at byte 3")
+          and desired(stub) == before, "Sync rejects a NUL in a name, names the field", str(r))
     # Pipelined: 50 deltas sent at once, acked in order.
     for i in range(50):
         s.send(pb.SyncRequest(version=100 + i, upserts=[svc("s/p%02d" % i, "10.96.5.%d" % (i + 1))]))
@@ -468,7 +486,7 @@ def test_sync(stub, ch):
         got.append((r.version, r.ok))
     check(got == [(100 + i, True) for i in range(50)], "50 pipelined deltas acked in order",
           str(got[:5]))
-    check(acks == [1, 2, 3, 4, 5, 6, 6, 7, 8], "acks carry the request versions in order",
+    check(acks == [1, 2, 3, 4, 5, 6, 6, 7, 8, 9], "acks carry the request versions in order",
           str(acks))
     s.close()
     kind, e = s.stream.next()

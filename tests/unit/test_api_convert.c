@@ -413,32 +413,109 @@ static void test_utf8(void **unused)
 	}
 }
 
-/* The generic walker finds strings anywhere in a tree. */
-static void test_utf8_walk(void **unused)
+/* Pack m, then swap one string's bytes for `bad` (same length) in the
+ * packed bytes: what a client that sends NUL or raw bytes puts on the wire. */
+static uint8_t *pack_swap(const ProtobufCMessage *m, const char *placeholder, const char *bad,
+			  size_t n, size_t *len)
+{
+	uint8_t *buf;
+	size_t i;
+
+	*len = protobuf_c_message_get_packed_size(m);
+	buf = malloc(*len);
+	assert_non_null(buf);
+	protobuf_c_message_pack(m, buf);
+	for (i = 0; i + n <= *len; i++)
+		if (!memcmp(buf + i, placeholder, n))
+			break;
+	assert_true(i + n <= *len);
+	memcpy(buf + i, bad, n);
+	return buf;
+}
+
+static void expect_wire(const ProtobufCMessage *m, const char *placeholder, const char *bad,
+			size_t n, const char *at, const char *want)
+{
+	ProtobufCMessage *u;
+	char err[256] = "";
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	buf = pack_swap(m, placeholder, bad, n, &len);
+	/* protobuf-c itself takes it: the check is ours. */
+	u = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+	assert_non_null(u);
+	protobuf_c_message_free_unpacked(u, NULL);
+	ret = xlb_api_check_wire(m->descriptor, buf, len, at, err, sizeof(err));
+	if (want) {
+		assert_int_equal(ret, -EINVAL);
+		assert_string_equal(err, want);
+	} else {
+		assert_int_equal(ret, 0);
+	}
+	free(buf);
+}
+
+/* The wire walker finds strings anywhere in a tree: nested, repeated,
+ * in a oneof-free proto3 tree with a map, and judges their full length. */
+static void test_wire_strings(void **unused)
 {
 	Xlb__V1__SyncRequest req = XLB__V1__SYNC_REQUEST__INIT;
 	Xlb__V1__Service *ups[1];
-	char *dels[2] = { "ok", "bad\xc3" };
+	char *dels[2] = { "ok", "QQQQQ" };
 	struct fixture f;
-	char err[256];
 
 	fixture_init(&f);
 	ups[0] = &f.svc;
 	req.n_upserts = 1;
 	req.upserts = ups;
-	assert_int_equal(xlb_api_check_utf8(&req.base, "", err, sizeof(err)), 0);
-	f.ep[1].name = "\xc3\x28";
-	assert_int_equal(xlb_api_check_utf8(&req.base, "", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "upserts[0].endpoints[1].name: invalid UTF-8 at byte 0");
+	f.svc.name = "QQQQQQQQ";
+	expect_wire(&req.base, "QQQQQQQQ", "r/nul-ok", 8, "", NULL);
+	expect_wire(&req.base, "QQQQQQQQ", "r/nul\0ev", 8, "", "upserts[0].name: NUL byte at byte 5");
+	expect_wire(&f.svc.base, "QQQQQQQQ", "\0abcdefg", 8, "service",
+		    "service.name: NUL byte at byte 0");
+	f.svc.name = "default/web";
+	f.ep[1].address = "10.1.0.2QQQQQQQQ";
+	expect_wire(&req.base, "QQQQQQQQ", "\0garbage", 8, "",
+		    "upserts[0].endpoints[1].address: NUL byte at byte 8");
+	f.ep[1].address = "10.1.0.2";
+	f.ep[1].name = "QQ";
+	expect_wire(&req.base, "QQ", "\xc3\x28", 2, "",
+		    "upserts[0].endpoints[1].name: invalid UTF-8 at byte 0");
 	f.ep[1].name = "";
-	f.hc.expect_body = "\xe0\x80\xaf";
-	assert_int_equal(xlb_api_check_utf8(&f.svc.base, "service", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "service.health_check.expect_body: invalid UTF-8 at byte 0");
+	f.hc.expect_body = "QQQ";
+	expect_wire(&f.svc.base, "QQQ", "\xe0\x80\xaf", 3, "service",
+		    "service.health_check.expect_body: invalid UTF-8 at byte 0");
+	expect_wire(&f.svc.base, "QQQ", "a\0b", 3, "service",
+		    "service.health_check.expect_body: NUL byte at byte 1");
 	f.hc.expect_body = "";
 	req.n_deletes = 2;
 	req.deletes = dels;
-	assert_int_equal(xlb_api_check_utf8(&req.base, "", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "deletes[1]: invalid UTF-8 at byte 3");
+	expect_wire(&req.base, "QQQQQ", "bad\xc3\xa9", 5, "", NULL);
+	expect_wire(&req.base, "QQQQQ", "bad\xc3\0", 5, "", "deletes[1]: invalid UTF-8 at byte 3");
+	expect_wire(&req.base, "QQQQQ", "ba\0\xc3\xa9", 5, "", "deletes[1]: NUL byte at byte 2");
+}
+
+/* Bytes protobuf-c would reject are refused by the walker too, never
+ * read past their end. */
+static void test_wire_malformed(void **unused)
+{
+	static const struct { const char *desc; uint8_t b[8]; size_t n; } v[] = {
+		{ "length past the end", { 0x0a, 0x05, 'a', 'b' }, 4 },
+		{ "varint never ends", { 0x08, 0xff, 0xff }, 3 },
+		{ "fixed64 cut", { 0x09, 1, 2, 3 }, 4 },
+		{ "group", { 0x0b, 0x0c }, 2 },
+		{ "key cut", { 0x80 }, 1 },
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		if (xlb_api_check_wire(&xlb__v1__service__descriptor, v[i].b, v[i].n, "service", err,
+				       sizeof(err)) != -EINVAL)
+			fail_msg("%s: accepted", v[i].desc);
+		assert_string_equal(err, "service: malformed message");
+	}
 }
 
 /* --- state file ---------------------------------------------------------- */
@@ -764,7 +841,8 @@ int main(void)
 		cmocka_unit_test(test_prefix),
 		cmocka_unit_test(test_endpoints_alone),
 		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_utf8_walk),
+		cmocka_unit_test(test_wire_strings),
+		cmocka_unit_test(test_wire_malformed),
 		cmocka_unit_test(test_statefile_roundtrip),
 		cmocka_unit_test(test_statefile_missing),
 		cmocka_unit_test(test_statefile_garbage),

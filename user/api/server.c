@@ -377,18 +377,25 @@ static void send_headers(struct call *c)
 		c->send_busy = true;
 }
 
-static ProtobufCMessage *unpack_bb(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d)
+/* NULL when malformed. A message that unpacks but whose strings are not
+ * acceptable (bad UTF-8, a NUL byte: see xlb_api_check_wire) is returned
+ * with the reason in bad; otherwise bad is "". */
+static ProtobufCMessage *unpack_bb(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
+				   char *bad, size_t badlen)
 {
 	grpc_byte_buffer_reader r;
 	ProtobufCMessage *m;
 	grpc_slice s;
 
+	bad[0] = '\0';
 	/* The reader also undoes a client's compression. */
 	if (!bb || !grpc_byte_buffer_reader_init(&r, bb))
 		return NULL;
 	s = grpc_byte_buffer_reader_readall(&r);
 	grpc_byte_buffer_reader_destroy(&r);
 	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+	if (m)
+		xlb_api_check_wire(d, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), "", bad, badlen);
 	grpc_slice_unref(s);
 	return m;
 }
@@ -409,16 +416,14 @@ static grpc_byte_buffer *pack_bb(const ProtobufCMessage *m)
 static ProtobufCMessage *request_of(struct call *c, grpc_byte_buffer *bb)
 {
 	const ProtobufCMessageDescriptor *d = xlb_api_methods[c->m].req;
-	ProtobufCMessage *req = unpack_bb(bb, d);
 	char err[512];
+	ProtobufCMessage *req = unpack_bb(bb, d, err, sizeof(err));
 
 	if (!req) {
 		finish(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed request");
 		return NULL;
 	}
-	/* protobuf-c does not check UTF-8; a bad string would later poison
-	 * every client that receives it. */
-	if (xlb_api_check_utf8(req, "", err, sizeof(err))) {
+	if (err[0]) {
 		protobuf_c_message_free_unpacked(req, NULL);
 		finish(c, GRPC_STATUS_INVALID_ARGUMENT, err);
 		return NULL;
@@ -509,13 +514,13 @@ static void on_sync_message(struct call *c, grpc_byte_buffer *bb)
 	char err[512], msg[600];
 
 	c->n_recv++;
-	req = (Xlb__V1__SyncRequest *)unpack_bb(bb, d);
+	req = (Xlb__V1__SyncRequest *)unpack_bb(bb, d, err, sizeof(err));
 	if (!req) {
 		snprintf(msg, sizeof(msg), "message #%u: malformed request", c->n_recv);
 		finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
 		return;
 	}
-	if (xlb_api_check_utf8(&req->base, "", err, sizeof(err))) {
+	if (err[0]) {
 		/* Well-formed but invalid: rejected, the stream goes on. */
 		xlb__v1__sync_response__init(&resp);
 		resp.version = req->version;

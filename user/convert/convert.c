@@ -548,84 +548,109 @@ void xlb_api_service_free_pb(Xlb__V1__Service *pb)
 		protobuf_c_message_free_unpacked(&pb->base, NULL);
 }
 
-/* --- UTF-8 over a whole message tree ------------------------------------ */
+/* --- strings on the wire ------------------------------------------------ */
 
-static int utf8_walk(const ProtobufCMessage *m, char *path, size_t plen, size_t cap,
-		     char *err, size_t errlen, int depth);
+/* Wire format: https://protobuf.dev/programming-guides/encoding/ */
+enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
+#define WIRE_DEPTH_MAX	32
+#define WIRE_FIELDS_MAX	64	/* fields of one message whose repeats are counted */
 
-static int utf8_one(const ProtobufCFieldDescriptor *f, const void *slot, char *path,
-		    size_t plen, size_t cap, char *err, size_t errlen, int depth)
+static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
-	if (f->type == PROTOBUF_C_TYPE_STRING) {
-		const char *s = *(char *const *)slot;
-		size_t bad;
+	uint64_t x = 0;
 
-		if (s && !xlb_utf8_valid(s, strlen(s), &bad))
-			return xlb_errf(err, errlen, -EINVAL, "%s: invalid UTF-8 at byte %zu", path, bad);
-		return 0;
-	}
-	if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)slot;
+	for (unsigned int shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
 
-		return sub ? utf8_walk(sub, path, plen, cap, err, errlen, depth + 1) : 0;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return 0;
+		}
 	}
-	return 0;
+	return -EINVAL;
 }
 
-static int utf8_walk(const ProtobufCMessage *m, char *path, size_t plen, size_t cap,
-		     char *err, size_t errlen, int depth)
+/* One message's bytes [p, end) of type d; path holds its name (plen
+ * bytes), field names and indexes are appended for messages. */
+static int wire_walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
+		     char *path, size_t plen, size_t cap, char *err, size_t errlen, int depth)
 {
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	const char *base = (const char *)m;
-	int ret;
+	size_t seen[WIRE_FIELDS_MAX] = { 0 };
 
-	if (depth > 32)
+	if (depth > WIRE_DEPTH_MAX)
 		return xlb_errf(err, errlen, -EINVAL, "%s: nested too deep", path);
-	for (unsigned int i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		size_t l;
+	while (p < end) {
+		const ProtobufCFieldDescriptor *f;
+		uint64_t key, v;
+		size_t l, idx, bad;
+		int ret;
 
-		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+		if (wire_varint(&p, end, &key))
+			goto malformed;
+		switch (key & 7) {
+		case WIRE_VARINT:
+			if (wire_varint(&p, end, &v))
+				goto malformed;
 			continue;
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+		case WIRE_I64:
+			if (end - p < 8)
+				goto malformed;
+			p += 8;
 			continue;
-		l = plen + (size_t)snprintf(path + plen, cap - plen, "%s%s",
-					    plen ? "." : "", f->name);
+		case WIRE_I32:
+			if (end - p < 4)
+				goto malformed;
+			p += 4;
+			continue;
+		case WIRE_LEN:
+			if (wire_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				goto malformed;
+			break;
+		default:	/* groups: not in proto3 */
+			goto malformed;
+		}
+		f = key >> 3 <= UINT32_MAX ?
+			protobuf_c_message_descriptor_get_field(d, (unsigned int)(key >> 3)) : NULL;
+		if (!f || (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)) {
+			p += v;		/* unknown field, bytes, packed numbers */
+			continue;
+		}
+		l = plen + (size_t)snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "", f->name);
+		idx = (size_t)(f - d->fields);
+		if (f->label == PROTOBUF_C_LABEL_REPEATED && idx < WIRE_FIELDS_MAX && l < cap)
+			l += (size_t)snprintf(path + l, cap - l, "[%zu]", seen[idx]++);
 		if (l >= cap)
 			l = cap - 1;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			const char *arr = *(char *const *)(base + f->offset);
-			size_t sz = f->type == PROTOBUF_C_TYPE_STRING ? sizeof(char *)
-								     : sizeof(ProtobufCMessage *);
+		if (f->type == PROTOBUF_C_TYPE_STRING) {
+			const uint8_t *nul = memchr(p, '\0', v);
 
-			for (size_t k = 0; k < n && arr; k++) {
-				size_t l2 = l + (size_t)snprintf(path + l, cap - l, "[%zu]", k);
-
-				if (l2 >= cap)
-					l2 = cap - 1;
-				ret = utf8_one(f, arr + k * sz, path, l2, cap, err, errlen, depth);
-				if (ret)
-					return ret;
-				path[l] = '\0';
-			}
+			if (!xlb_utf8_valid((const char *)p, v, &bad))
+				return xlb_errf(err, errlen, -EINVAL, "%s: invalid UTF-8 at byte %zu",
+						path, bad);
+			if (nul)
+				return xlb_errf(err, errlen, -EINVAL, "%s: NUL byte at byte %zu",
+						path, (size_t)(nul - p));
 		} else {
-			ret = utf8_one(f, base + f->offset, path, l, cap, err, errlen, depth);
+			ret = wire_walk(f->descriptor, p, p + v, path, l, cap, err, errlen, depth + 1);
 			if (ret)
 				return ret;
 		}
 		path[plen] = '\0';
+		p += v;
 	}
 	return 0;
+malformed:
+	return xlb_errf(err, errlen, -EINVAL, "%s%smalformed message", path, plen ? ": " : "");
 }
 
-int xlb_api_check_utf8(const ProtobufCMessage *m, const char *at, char *err, size_t errlen)
+int xlb_api_check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+		       const char *at, char *err, size_t errlen)
 {
 	char path[256];
 
 	snprintf(path, sizeof(path), "%s", at ? at : "");
-	return utf8_walk(m, path, strlen(path), sizeof(path), err, errlen, 0);
+	return wire_walk(d, buf, buf + len, path, strlen(path), sizeof(path), err, errlen, 0);
 }
 
 void xlb_api_fix_utf8(char *s)

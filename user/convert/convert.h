@@ -48,11 +48,16 @@ void xlb_api_endpoint_free_pb(Xlb__V1__Endpoint *pb);
 /* NULL when the spec is all zero (no health check). */
 Xlb__V1__HealthCheck *xlb_api_health_to_pb(const struct xlb_health_spec *hc);
 
-/* Walk every string in a message tree (nested, repeated, oneof, map) and
- * check it is UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
- * above U+10FFFF). -EINVAL with "service.endpoints[2].name: invalid UTF-8
- * at byte 3"; `at` is the root's name ("" for none). */
-int xlb_api_check_utf8(const ProtobufCMessage *m, const char *at, char *err, size_t errlen);
+/* Every string field in the wire bytes of a message of type d (nested,
+ * repeated, oneof, map), checked after protobuf_c_message_unpack accepted
+ * them: valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF) and no NUL byte, which protobuf-c's C strings would
+ * silently cut off ("r/x\0-suffix" stored as "r/x"). Only the wire knows a
+ * string's length, so this reads the bytes, not the unpacked message.
+ * -EINVAL with "service.endpoints[2].name: NUL byte at byte 3"; `at` is the
+ * root's name ("" for none). */
+int xlb_api_check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+		       const char *at, char *err, size_t errlen);
 bool xlb_utf8_valid(const char *s, size_t len, size_t *bad_at);
 /* For what we send: replace each byte of a bad sequence with '?', in
  * place, in one string or in every string of a tree we built (strings

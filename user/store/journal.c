@@ -315,7 +315,7 @@ static int replay_one(struct xlb_state *st, const uint8_t *p, size_t n, char *ms
 	req = xlb__v1__sync_request__unpack(NULL, n, p);
 	if (!req)
 		return xlb_errf(msg, len, -EBADMSG, "does not unpack as xlb.v1.SyncRequest");
-	if (xlb_api_check_utf8(&req->base, "", why, sizeof(why))) {
+	if (xlb_api_check_wire(req->base.descriptor, p, n, "", why, sizeof(why))) {
 		ret = xlb_errf(msg, len, -EBADMSG, "%s", why);
 		goto out;
 	}

@@ -85,7 +85,8 @@ int xlb_statefile_unpack(const uint8_t *buf, size_t len, Xlb__V1__BackupResponse
 	pb = xlb__v1__backup_response__unpack(NULL, n, buf + XLB_STATEFILE_HDR_LEN);
 	if (!pb)
 		return xlb_errf(err, errlen, -EBADMSG, "payload does not unpack as xlb.v1.BackupResponse");
-	if (xlb_api_check_utf8(&pb->base, "", msg, sizeof(msg))) {
+	if (xlb_api_check_wire(pb->base.descriptor, buf + XLB_STATEFILE_HDR_LEN, n, "", msg,
+			       sizeof(msg))) {
 		xlb__v1__backup_response__free_unpacked(pb, NULL);
 		return xlb_errf(err, errlen, -EBADMSG, "%s", msg);
 	}
