@@ -132,6 +132,56 @@ static void test_reason(void **unused)
 	assert_string_equal(buf, "1 failu");
 }
 
+/*
+ * The schedule: a probe's start times, one after another, each over after
+ * `lasts` us; starts[i] in us from the first due time (0).
+ */
+static void run_schedule(int64_t period, int64_t lasts, int n, int64_t *starts)
+{
+	int64_t due = 0, start = 0;
+
+	for (int i = 0; i < n; i++) {
+		starts[i] = start;
+		start = xlb_hc_next(&due, period, start + lasts);
+		assert_true(start >= due);	/* never before it is due */
+	}
+}
+
+static void test_schedule(void **unused)
+{
+	int64_t st[6], due;
+
+	/* On time: one period apart, on the 1/128-period grid (781 us). */
+	run_schedule(100000, 3000, 4, st);
+	assert_int_equal(st[1], 100749);	/* 129 x 781 */
+	assert_int_equal(st[2], 200717);
+	assert_int_equal(st[3], 300685);
+
+	/* Timeout 250 ms > period 100 ms: each is followed at once by the
+	 * next (250 ms apart), not by the next period's tick (300 ms). */
+	run_schedule(100000, 250000, 5, st);
+	for (int i = 1; i < 5; i++)
+		assert_int_equal(st[i] - st[i - 1], 250000);
+
+	/* Timeout = period: back to back. */
+	run_schedule(200000, 200000, 4, st);
+	assert_int_equal(st[3], 600000);
+
+	/* The phase is kept: after one overrun the kept tick is the last
+	 * one passed; the probe after that is due on the old grid. */
+	due = 0;
+	assert_int_equal(xlb_hc_next(&due, 100000, 350000), 350000);
+	assert_int_equal(due, 300000);
+	assert_int_equal(xlb_hc_next(&due, 100000, 351000), 400653);	/* 513 x 781 */
+	assert_int_equal(due, 400000);
+
+	/* Long periods: the start is late by at most 8 ms; tiny ones by
+	 * nothing. */
+	assert_int_equal(xlb_hc_start_time(10000001, 10000000), 10008000);
+	assert_int_equal(xlb_hc_start_time(10000000, 10000000), 10000000);
+	assert_int_equal(xlb_hc_start_time(12345, 100), 12345);
+}
+
 static void test_verdict_names(void **unused)
 {
 	(void)unused;
@@ -361,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_sequences),
 		cmocka_unit_test(test_run_saturates),
 		cmocka_unit_test(test_reason),
+		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_verdict_names),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_same_after_normalization),

@@ -31,7 +31,6 @@
 #define WAIT_ROUNDS	8		/* then return to the daemon's loop */
 #define REAP_WAIT_MS	1000		/* xlb_health_free(): for children stuck in D state */
 #define SKIP_LOG_US	10000000	/* one "probe skipped" warning per 10 s */
-#define START_SLACK_US	8000		/* most a probe start is delayed to share a wakeup */
 #define TIMERS_PER_DISPATCH 1024
 
 /* A transition, held until the dispatch's I/O is done (so the callback can
@@ -191,45 +190,11 @@ const char *hc_endpoint_str(const struct hc_target *t, uint32_t port, char *buf,
 	return buf;
 }
 
-/*
- * When a probe due at due actually starts: a little later, on a grid of
- * 1/128 of the period (at most START_SLACK_US), so the probes of many
- * targets share one wakeup and one timerfd re-arm instead of each taking
- * its own: 10,000 targets at 1 s come to ~200 wakeups a second, not 10,000.
- * Timeouts are not rounded.
- */
-static int64_t start_time(int64_t due, int64_t period)
-{
-	int64_t grid = period / 128;
-
-	if (grid > START_SLACK_US)
-		grid = START_SLACK_US;
-	if (grid <= 1)
-		return due;
-	return (due + grid - 1) / grid * grid;
-}
-
-/*
- * The schedule keeps its phase: the next probe is due one period after the
- * last one was due. A probe that overran its period is followed at once by
- * one more, and the periods after that are skipped: kubelet's worker reads
- * a Go time.Ticker, whose channel keeps one tick and drops the rest. So a
- * backend that stopped answering is probed back to back when the timeout
- * equals the period, and is detected within period x failureThreshold +
- * one period.
- */
 static void schedule_next(struct xlb_health *h, struct hc_target *t)
 {
-	int64_t period = (int64_t)hc_spec(t)->period_ms * 1000;
-	int64_t now = hc_now_us(), next = t->due_us + period;
+	int64_t start = xlb_hc_next(&t->due_us, (int64_t)hc_spec(t)->period_ms * 1000, hc_now_us());
 
-	if (next <= now) {
-		t->due_us = next + (now - next) / period * period;	/* the kept tick */
-		xlb_timerheap_set(&h->heap, &t->tm, now);
-		return;
-	}
-	t->due_us = next;
-	xlb_timerheap_set(&h->heap, &t->tm, start_time(next, period));	/* queued: cannot fail */
+	xlb_timerheap_set(&h->heap, &t->tm, start);	/* queued: cannot fail */
 }
 
 static void probe_release(struct xlb_health *h, struct hc_target *t)
@@ -646,7 +611,7 @@ int xlb_health_set_targets(struct xlb_health *h, const struct xlb_health_target 
 		 * probe at once. */
 		t->due_us = hc_now_us() + (int64_t)spec->initial_delay_ms * 1000 +
 			    (int64_t)(hc_rng_next(&h->rng) % (uint64_t)period);
-		xlb_timerheap_set(&h->heap, &t->tm, start_time(t->due_us, period));	/* reserved */
+		xlb_timerheap_set(&h->heap, &t->tm, xlb_hc_start_time(t->due_us, period));	/* reserved */
 	}
 	nfresh = 0;
 	arm(h);

@@ -56,3 +56,26 @@ int xlb_hc_reason(char *buf, size_t len, const struct xlb_hc_state *s, const cha
 		what = s->last_ok ? "consecutive successes" : "consecutive failures";
 	return snprintf(buf, len, "%u %s: %s", s->run, what, result ? result : "");
 }
+
+int64_t xlb_hc_start_time(int64_t due, int64_t period)
+{
+	int64_t grid = period / 128;
+
+	if (grid > XLB_HC_START_SLACK_US)
+		grid = XLB_HC_START_SLACK_US;
+	if (grid <= 1)
+		return due;
+	return (due + grid - 1) / grid * grid;
+}
+
+int64_t xlb_hc_next(int64_t *due, int64_t period, int64_t now)
+{
+	int64_t next = *due + period;
+
+	if (next <= now) {
+		*due = next + (now - next) / period * period;	/* the kept tick */
+		return now;
+	}
+	*due = next;
+	return xlb_hc_start_time(next, period);
+}
