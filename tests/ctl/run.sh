@@ -109,8 +109,8 @@ t_xlbd_flags() {
 	[ -x "$XLBD" ] || { echo "$XLBD not built"; return 1; }
 	for args in "--tcp-probe bogus|--tcp-probe: expected auto, half-open or connect" \
 		"--panic-threshold 150|--panic-threshold: expected a percentage" \
-		"--exec-probe-user 0|--exec-probe-user: expected UID[:GID], not 0" \
-		"--exec-probe-user 1000:0|--exec-probe-user: expected UID[:GID], not 0" \
+		"--exec-probe-user 0|--exec-probe-user: expected UID\\[:GID\\], not 0" \
+		"--exec-probe-user 1000:0|--exec-probe-user: expected UID\\[:GID\\], not 0" \
 		"--exec-probe-cgroup rel/path|--exec-probe-cgroup: expected a cgroup path from the root" \
 		"--exec-probe-network host|--exec-probe-network: expected isolated or node"; do
 		# shellcheck disable=SC2086
