@@ -57,7 +57,7 @@ PROTO_GEN  := $(BUILD)/gen/xlb.pb-c.c
 CP_PKGS    := grpc libprotobuf-c yaml-0.1 jansson libcap libmnl libmicrohttpd libseccomp
 CP_CFLAGS  := $(shell pkg-config --cflags $(CP_PKGS) 2>/dev/null) -I$(BUILD)/gen
 CP_LIBS    := -Wl,--as-needed $(shell pkg-config --libs $(CP_PKGS) 2>/dev/null) -lpthread
-CP_DIRS    := core api convert store metrics health k8s ctl
+CP_DIRS    := core node api convert store metrics health k8s ctl
 CP_SRCS    := $(wildcard $(CP_DIRS:%=user/%/*.c))
 CP_OBJS    := $(CP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 CP_LIB     := $(BUILD)/libxlb-control.a

@@ -6,8 +6,6 @@
  * datapath. SIGTERM or kill -9 leave the pinned datapath running.
  */
 #include <errno.h>
-#include <fnmatch.h>
-#include <net/if.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,35 +16,20 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <sys/capability.h>
 
 #include "log.h"
-#include "dataplane/dataplane.h"
-#include "dataplane/ipvs/ipvs.h"
 #include "core/core_priv.h"
-#include "api/server.h"
-#include "metrics/metrics.h"
-#include "netlink/linkwatch.h"
 #include "core/health_feed.h"
 #include "health/sandbox.h"
+#include "node/node.h"
+#include "api/server.h"
+#include "metrics/metrics.h"
 
 #define XLBD_VERSION "0.1.0"
-#define MAX_PATTERNS 32
-#define MAX_CIDRS 32
 #define MAX_LISTEN 8
-#define MAX_IFACES 64
-
-struct cidr {
-	uint32_t net;	/* host order */
-	uint32_t mask;
-};
 
 static struct {
-	char *patterns[MAX_PATTERNS];
-	size_t n_patterns;
-	struct cidr cidrs[MAX_CIDRS];
-	size_t n_cidrs;
 	const char *listen[MAX_LISTEN];
 	size_t n_listen;
 	const char *tls_cert, *tls_key, *tls_ca;
@@ -72,10 +55,7 @@ static struct {
 	struct xlb_core *core;
 	struct xlb_health_feed *hw;
 	struct xlb_sandbox *sandbox;	/* exec probes; NULL: off */
-	struct xlb_linkwatch *lw;
-	int ifindex[MAX_IFACES];
-	char ifname[MAX_IFACES][16];
-	size_t n_if;
+	struct xlb_node *node;
 } d;
 
 static void usage(FILE *f)
@@ -131,30 +111,6 @@ static void usage(FILE *f)
 		"  --version, --help\n");
 }
 
-static int parse_cidr(const char *s, struct cidr *c)
-{
-	char buf[64], *slash, *end;
-	struct in_addr a;
-	unsigned long bits = 32;
-
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = 0;
-		errno = 0;
-		bits = strtoul(slash + 1, &end, 10);
-		if (errno || *end || end == slash + 1 || bits > 32)
-			return -EINVAL;
-	}
-	if (inet_pton(AF_INET, buf, &a) != 1)
-		return -EINVAL;
-	c->mask = bits ? 0xffffffffu << (32 - bits) : 0;
-	c->net = ntohl(a.s_addr) & c->mask;
-	return 0;
-}
-
 /* "UID" or "UID:GID", numbers, neither 0 (root would undo the sandbox). */
 static int parse_ids(const char *s, uint32_t *uid, uint32_t *gid)
 {
@@ -176,156 +132,6 @@ static int parse_ids(const char *s, uint32_t *uid, uint32_t *gid)
 	*gid = (uint32_t)g;
 	return 0;
 }
-
-static int split_list(char *s, int (*fn)(const char *item))
-{
-	for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
-		int ret;
-
-		if (!*tok)
-			continue;
-		ret = fn(tok);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static int add_pattern(const char *p)
-{
-	if (cfg.n_patterns >= MAX_PATTERNS)
-		return -E2BIG;
-	cfg.patterns[cfg.n_patterns++] = strdup(p);
-	return 0;
-}
-
-static int add_cidr(const char *p)
-{
-	if (cfg.n_cidrs >= MAX_CIDRS || parse_cidr(p, &cfg.cidrs[cfg.n_cidrs])) {
-		fprintf(stderr, "xlbd: --nodeport-addresses: bad CIDR '%s'\n", p);
-		return -EINVAL;
-	}
-	cfg.n_cidrs++;
-	return 0;
-}
-
-static bool iface_wanted(const char *name)
-{
-	if (!strcmp(name, "lo"))
-		return false;
-	for (size_t i = 0; i < cfg.n_patterns; i++)
-		if (!fnmatch(cfg.patterns[i], name, 0))
-			return true;
-	return false;
-}
-
-static void publish_ifaces(void)
-{
-	const char *names[MAX_IFACES];
-
-	for (size_t i = 0; i < d.n_if; i++)
-		names[i] = d.ifname[i];
-	xlb_core_set_interfaces(d.core, names, d.n_if);
-}
-
-static int attach_one(const char *ifname, int ifindex, char *err, size_t errlen)
-{
-	size_t i;
-	int ret;
-
-	for (i = 0; i < d.n_if; i++)
-		if (d.ifindex[i] == ifindex && !strcmp(d.ifname[i], ifname))
-			return 0;	/* already attached */
-	if (d.n_if >= MAX_IFACES) {
-		snprintf(err, errlen, "attach on %s: more than %d interfaces", ifname, MAX_IFACES);
-		return -E2BIG;
-	}
-	ret = xlb_dp_attach(d.dp, ifname, err, errlen);
-	if (ret)
-		return ret;
-	pr_info("attached to %s (ifindex %d)", ifname, ifindex);
-	d.ifindex[d.n_if] = ifindex;
-	snprintf(d.ifname[d.n_if], sizeof(d.ifname[0]), "%s", ifname);
-	d.n_if++;
-	if (d.core)
-		publish_ifaces();
-	return 0;
-}
-
-static void on_link_up(void *arg, const char *ifname, int ifindex)
-{
-	char err[256];
-
-	if (iface_wanted(ifname) && attach_one(ifname, ifindex, err, sizeof(err)))
-		pr_err("%s", err);
-}
-
-static void on_link_gone(void *arg, const char *ifname, int ifindex)
-{
-	char err[256];
-
-	for (size_t i = 0; i < d.n_if; i++) {
-		if (d.ifindex[i] != ifindex)
-			continue;
-		/* The kernel detached the program with the device; drop the pin. */
-		xlb_dp_detach(d.dp, d.ifname[i], err, sizeof(err));
-		pr_info("interface %s (ifindex %d) gone", d.ifname[i], ifindex);
-		d.ifindex[i] = d.ifindex[d.n_if - 1];
-		memcpy(d.ifname[i], d.ifname[d.n_if - 1], sizeof(d.ifname[0]));
-		d.n_if--;
-		if (d.core)
-			publish_ifaces();
-		return;
-	}
-}
-
-static bool nodeport_addr(const struct xlb_ip *ip)
-{
-	uint32_t a;
-
-	if (ip->family != XLB_AF_INET)
-		return false;
-	memcpy(&a, ip->addr.a8, 4);
-	a = ntohl(a);
-	if (!cfg.n_cidrs)
-		return (a >> 24) != 127;
-	for (size_t i = 0; i < cfg.n_cidrs; i++)
-		if ((a & cfg.cidrs[i].mask) == cfg.cidrs[i].net)
-			return true;
-	return false;
-}
-
-static void on_addr(void *arg, const struct xlb_ip *ip, int ifindex, bool add)
-{
-	char s[XLB_IP_STRLEN];
-	int ret;
-
-	if (!nodeport_addr(ip))
-		return;
-	ret = add ? xlb_dp_node_addr_add(d.dp, ip) : xlb_dp_node_addr_del(d.dp, ip);
-	if (ret && ret != -ENOENT)
-		pr_warn("node address %s %s: %s", add ? "add" : "del",
-			xlb_ip_str(ip, s, sizeof(s)), strerror(-ret));
-	else
-		pr_debug("node address %s %s", add ? "add" : "del", xlb_ip_str(ip, s, sizeof(s)));
-}
-
-static void on_addr_add(void *arg, const struct xlb_ip *ip, int ifindex)
-{
-	on_addr(arg, ip, ifindex, true);
-}
-
-static void on_addr_del(void *arg, const struct xlb_ip *ip, int ifindex)
-{
-	on_addr(arg, ip, ifindex, false);
-}
-
-static const struct xlb_linkwatch_ops lw_ops = {
-	.link_up = on_link_up,
-	.link_gone = on_link_gone,
-	.addr_add = on_addr_add,
-	.addr_del = on_addr_del,
-};
 
 /* After set-up xlbd needs to program BPF maps and links, read netlink and
  * (for probes) open sockets: keep those capabilities, drop the rest, also
@@ -397,7 +203,7 @@ static int run_loop(void)
 	if (sfd < 0 || tfd < 0 || ep < 0)
 		return -errno;
 	timerfd_settime(tfd, 0, &its, NULL);
-	lfd = xlb_linkwatch_fd(d.lw);
+	lfd = xlb_node_fd(d.node);
 	if (d.hw) {
 		ev.data.fd = xlb_health_feed_fd(d.hw);
 		epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
@@ -437,150 +243,10 @@ static int run_loop(void)
 			} else if (d.hw && fd == xlb_health_feed_fd(d.hw)) {
 				xlb_health_feed_dispatch(d.hw);
 			} else if (fd == lfd) {
-				xlb_linkwatch_dispatch(d.lw);
+				xlb_node_dispatch(d.node);
 			}
 		}
 	}
-}
-
-/* ---- dataplane selection ----------------------------------------------- */
-
-static char dp_reason[256];
-
-/* auto: XDP must also attach to every interface matching --iface that
- * exists now. The attachments made here are the real ones (linkwatch's
- * initial dump finds them done). All are tried; err says the first that
- * failed and why. */
-static int xdp_test_attach(char *err, size_t errlen)
-{
-	struct if_nameindex *ifs = if_nameindex(), *i;
-	char e2[256];
-	int ret = 0;
-
-	if (!ifs) {
-		ret = -errno;
-		snprintf(err, errlen, "list interfaces: %s", strerror(errno));
-		return ret;
-	}
-	for (i = ifs; i->if_index; i++) {
-		int r;
-
-		if (!iface_wanted(i->if_name))
-			continue;
-		r = attach_one(i->if_name, (int)i->if_index, e2, sizeof(e2));
-		if (r && !ret) {
-			ret = r;
-			snprintf(err, errlen, "%s", e2);
-		}
-	}
-	if_freenameindex(ifs);
-	return ret;
-}
-
-static void xdp_teardown(void)
-{
-	char derr[256];
-
-	for (size_t k = 0; k < d.n_if; k++)
-		xlb_dp_detach(d.dp, d.ifname[k], derr, sizeof(derr));
-	d.n_if = 0;
-	xlb_dp_close(d.dp);
-	d.dp = NULL;
-}
-
-static void use_ipvs(struct xlb_dp *ipvs, const char *why, struct xlb_core_opts *co)
-{
-	d.dp = ipvs;
-	co->dp_name = "ipvs";
-	snprintf(dp_reason, sizeof(dp_reason), "%s; %s", why, xlb_dp_ipvs_summary(ipvs));
-	co->dp_reason = dp_reason;
-}
-
-/* --dataplane: xdp and ipvs are what they say; auto tries XDP (load, then
- * attach to the --iface interfaces present) and falls back to IPVS, saying
- * why in the log and in `xlbctl status`. When IPVS is not there either, an
- * XDP that loaded stays, on the interfaces it could attach to. */
-static int open_dataplane(const struct xlb_dp_opts *dpo, struct xlb_core_opts *co)
-{
-	char err[512] = "", ierr[512] = "", why[200];
-	struct xlb_dp *ipvs = NULL;
-	bool loaded;
-	int ret;
-
-	if (!strcmp(cfg.dataplane, "ipvs")) {
-		ret = xlb_dp_ipvs_open(NULL, &ipvs, ierr, sizeof(ierr));
-		if (ret) {
-			pr_err("open IPVS dataplane: %s", ierr);
-			return ret;
-		}
-		use_ipvs(ipvs, "forced by --dataplane ipvs", co);
-		return 0;
-	}
-
-	ret = xlb_dp_bpf_open(dpo, &d.dp, err, sizeof(err));
-	loaded = !ret;
-	if (!ret && !strcmp(cfg.dataplane, "auto"))
-		ret = xdp_test_attach(err, sizeof(err));
-	if (!ret) {
-		co->dp_name = "xdp";
-		co->dp_reason = !strcmp(cfg.dataplane, "xdp") ? "forced by --dataplane xdp" :
-								"XDP available (auto)";
-		return 0;
-	}
-	if (!strcmp(cfg.dataplane, "xdp")) {
-		pr_err("open XDP dataplane: %s", err);
-		return ret;
-	}
-
-	/* auto, and XDP cannot serve every interface */
-	pr_warn("auto: XDP dataplane unusable: %s; falling back to IPVS", err);
-	if (xlb_dp_ipvs_open(NULL, &ipvs, ierr, sizeof(ierr))) {
-		if (!loaded) {
-			pr_err("auto: no dataplane: XDP: %s; IPVS: %s", err, ierr);
-			return ret;
-		}
-		pr_warn("auto: IPVS not usable either (%s): staying on XDP where it attached", ierr);
-		snprintf(dp_reason, sizeof(dp_reason), "auto: XDP, partly (%s); IPVS unusable (%s)",
-			 err, ierr);
-		co->dp_name = "xdp";
-		co->dp_reason = dp_reason;
-		return 0;
-	}
-	/* Nothing of XDP may stay attached next to IPVS (an earlier run's
-	 * pinned links included). */
-	if (loaded)
-		xdp_teardown();
-	if (xlb_dp_bpf_unpin(cfg.pin_dir) == 0)
-		pr_info("auto: XDP datapath under %s removed", cfg.pin_dir);
-	snprintf(why, sizeof(why), "auto: XDP unusable (%s)", err);
-	use_ipvs(ipvs, why, co);
-	return 0;
-}
-
-static int cleanup(void)
-{
-	char err[512] = "";
-	int ret, rc = 0;
-
-	if (strcmp(cfg.dataplane, "ipvs")) {
-		ret = xlb_dp_bpf_unpin(cfg.pin_dir);
-		if (ret) {
-			pr_err("cleanup %s: %s", cfg.pin_dir, strerror(-ret));
-			rc = 1;
-		} else {
-			pr_info("cleanup: datapath under %s detached and removed", cfg.pin_dir);
-		}
-	}
-	if (strcmp(cfg.dataplane, "xdp")) {
-		ret = xlb_dp_ipvs_cleanup(err, sizeof(err));
-		if (ret && !strcmp(cfg.dataplane, "ipvs")) {
-			pr_err("cleanup IPVS: %s", err);
-			rc = 1;
-		} else if (ret) {	/* auto: this host may have no IPVS or ipset at all */
-			pr_warn("cleanup IPVS: %s", err);
-		}
-	}
-	return rc;
 }
 
 int main(int argc, char **argv)
@@ -616,18 +282,17 @@ int main(int argc, char **argv)
 	struct xlb_api_server *api = NULL;
 	struct xlb_metrics_server *metrics = NULL;
 	enum xlb_log_level lvl;
-	char err[512] = "", *dup;
+	char err[512] = "";
 	sigset_t mask;
 	int c, ret;
 
+	if (xlb_node_new(&d.node))
+		return 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			dup = strdup(optarg);
-			ret = split_list(dup, add_pattern);
-			free(dup);
-			if (ret) {
-				fprintf(stderr, "xlbd: --iface: at most %d patterns\n", MAX_PATTERNS);
+			if (xlb_node_add_ifaces(d.node, optarg, err, sizeof(err))) {
+				fprintf(stderr, "xlbd: --iface: %s\n", err);
 				return 2;
 			}
 			break;
@@ -664,11 +329,10 @@ int main(int argc, char **argv)
 			cfg.pin_dir = optarg;
 			break;
 		case 'n':
-			dup = strdup(optarg);
-			ret = split_list(dup, add_cidr);
-			free(dup);
-			if (ret)
+			if (xlb_node_add_cidrs(d.node, optarg, err, sizeof(err))) {
+				fprintf(stderr, "xlbd: --nodeport-addresses: %s\n", err);
 				return 2;
+			}
 			break;
 		case 'L':
 			if (xlb_log_level_parse(optarg, &lvl)) {
@@ -756,7 +420,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (cfg.cleanup)
-		return cleanup();
+		return xlb_node_cleanup(cfg.dataplane, cfg.pin_dir);
 	if (!cfg.n_listen)
 		cfg.listen[cfg.n_listen++] = "unix:/run/xlb/xlbd.sock";
 
@@ -770,21 +434,10 @@ int main(int argc, char **argv)
 
 	dpo.pin_dir = cfg.pin_dir;
 	dpo.xdp_generic = cfg.xdp_generic;
-	ret = open_dataplane(&dpo, &co);
+	ret = xlb_node_open_dataplane(d.node, cfg.dataplane, &dpo, &co);
 	if (ret)
-		return 1;
-	ret = xlb_linkwatch_open(&lw_ops, NULL, &d.lw);
-	if (ret) {
-		pr_err("rtnetlink: %s", strerror(-ret));
 		goto out;
-	}
-	/* The initial dump: attach to what exists, learn node addresses. */
-	for (int i = 0; i < 50; i++) {
-		xlb_linkwatch_dispatch(d.lw);
-		usleep(2000);
-	}
-
-	co.dp = d.dp;
+	d.dp = co.dp;
 	co.state_dir = cfg.state_dir;
 	co.allow_exec_probes = cfg.allow_exec;
 	ret = xlb_core_new(&co, &d.core, err, sizeof(err));
@@ -792,7 +445,10 @@ int main(int argc, char **argv)
 		pr_err("start: %s", err);
 		goto out;
 	}
-	publish_ifaces();
+	/* From here on the core is the dataplane's only door. */
+	ret = xlb_node_watch(d.node, d.core);
+	if (ret)
+		goto out;
 	ret = xlb_health_feed_new(d.core, cfg.panic_threshold, cfg.tcp_probe, &d.hw);
 	if (ret) {
 		pr_err("health checks: %s%s", strerror(-ret),
@@ -837,17 +493,16 @@ int main(int argc, char **argv)
 		else
 			pr_debug("capabilities dropped to NET_ADMIN, SYS_ADMIN, BPF, PERFMON, NET_RAW, SYS_RESOURCE, KILL (those held)");
 	}
-	pr_info("xlbd %s ready: %zu interfaces, API on %s", XLBD_VERSION, d.n_if, cfg.listen[0]);
+	pr_info("xlbd %s ready: %zu interfaces, API on %s", XLBD_VERSION,
+		xlb_core_interfaces(d.core), cfg.listen[0]);
 	ret = run_loop();
 out:
 	xlb_metrics_stop(metrics);
 	xlb_api_server_stop(api);
-	xlb_linkwatch_close(d.lw);
+	xlb_node_free(d.node);
 	xlb_health_feed_free(d.hw);
 	xlb_sandbox_free(d.sandbox);
 	xlb_core_free(d.core);
 	xlb_dp_close(d.dp);
-	for (size_t i = 0; i < cfg.n_patterns; i++)
-		free(cfg.patterns[i]);
 	return ret ? 1 : 0;
 }

@@ -57,7 +57,9 @@ struct xlb_core {
 	size_t snap_len;	/* bytes of the last snapshot read or written */
 	char dp_name[16];
 	char dp_reason[256];
-	char ifaces[64][16];
+	/* Interfaces the datapath is attached to (xlb_core_attach). */
+	char ifaces[XLB_CORE_MAX_IFACES][16];
+	int ifindex[XLB_CORE_MAX_IFACES];
 	size_t n_ifaces;
 	int64_t started_ms;
 
@@ -73,7 +75,7 @@ struct xlb_core {
 
 	const struct xlb_health_source *hs;	/* NULL: no health checking */
 	void *hs_arg;
-	bool allow_exec;
+	bool allow_exec;	/* exec health checks allowed (xlbd --allow-exec-probes) */
 };
 
 /* The reconciler's view of an endpoint's health (lock held). */
@@ -498,7 +500,6 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 
 	if (ret)
 		return ret;
-
 	pthread_mutex_lock(&c->lock);
 	if (snapshot)
 		ret = apply_snapshot(c, up, n_up, del, n_del, &q, err, errlen);
@@ -830,13 +831,80 @@ void xlb_core_unsubscribe(struct xlb_core *c, int id)
 	pthread_mutex_unlock(&c->deliver_mu);
 }
 
-void xlb_core_set_interfaces(struct xlb_core *c, const char *const *names, size_t n)
+/* ---- the node: interfaces and addresses (lock held for each call) ---- */
+
+static void iface_add(struct xlb_core *c, const char *ifname, int ifindex)
 {
+	snprintf(c->ifaces[c->n_ifaces], sizeof(c->ifaces[0]), "%s", ifname);
+	c->ifindex[c->n_ifaces++] = ifindex;
+}
+
+int xlb_core_attach(struct xlb_core *c, const char *ifname, int ifindex, char *err, size_t errlen)
+{
+	int ret = 0;
+
 	pthread_mutex_lock(&c->lock);
-	c->n_ifaces = 0;
-	for (size_t i = 0; i < n && i < 64; i++)
-		snprintf(c->ifaces[c->n_ifaces++], sizeof(c->ifaces[0]), "%s", names[i]);
+	for (size_t i = 0; i < c->n_ifaces; i++)
+		if (c->ifindex[i] == ifindex && !strcmp(c->ifaces[i], ifname))
+			goto out;	/* already attached */
+	if (c->n_ifaces >= XLB_CORE_MAX_IFACES) {
+		ERR("attach on %s: more than %d interfaces", ifname, XLB_CORE_MAX_IFACES);
+		ret = -E2BIG;
+		goto out;
+	}
+	ret = xlb_dp_attach(c->dp, ifname, err, errlen);
+	if (!ret) {
+		iface_add(c, ifname, ifindex);
+		pr_info("attached to %s (ifindex %d)", ifname, ifindex);
+	}
+out:
 	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+void xlb_core_link_gone(struct xlb_core *c, int ifindex)
+{
+	char err[256];
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n_ifaces; i++) {
+		if (c->ifindex[i] != ifindex)
+			continue;
+		/* The kernel detached the program with the device; drop the pin. */
+		xlb_dp_detach(c->dp, c->ifaces[i], err, sizeof(err));
+		pr_info("interface %s (ifindex %d) gone", c->ifaces[i], ifindex);
+		c->n_ifaces--;
+		c->ifindex[i] = c->ifindex[c->n_ifaces];
+		memcpy(c->ifaces[i], c->ifaces[c->n_ifaces], sizeof(c->ifaces[0]));
+		break;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int xlb_core_node_addr(struct xlb_core *c, const struct xlb_ip *ip, bool add)
+{
+	char s[XLB_IP_STRLEN];
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = add ? xlb_dp_node_addr_add(c->dp, ip) : xlb_dp_node_addr_del(c->dp, ip);
+	pthread_mutex_unlock(&c->lock);
+	if (ret && ret != -ENOENT)
+		pr_warn("node address %s %s: %s", add ? "add" : "del",
+			xlb_ip_str(ip, s, sizeof(s)), strerror(-ret));
+	else
+		pr_debug("node address %s %s", add ? "add" : "del", xlb_ip_str(ip, s, sizeof(s)));
+	return ret == -ENOENT ? 0 : ret;
+}
+
+size_t xlb_core_interfaces(struct xlb_core *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->n_ifaces;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 void xlb_core_set_health_source(struct xlb_core *c, const struct xlb_health_source *ops,
@@ -987,6 +1055,8 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	snprintf(c->dp_name, sizeof(c->dp_name), "%s", o->dp_name ? o->dp_name : "xdp");
 	snprintf(c->dp_reason, sizeof(c->dp_reason), "%s", o->dp_reason ? o->dp_reason : "");
 	c->allow_exec = o->allow_exec_probes;
+	for (size_t i = 0; i < o->n_attached && i < XLB_CORE_MAX_IFACES; i++)
+		iface_add(c, o->attached[i].name, o->attached[i].ifindex);
 	ret = xlb_reconciler_init(&c->rec, c->dp);
 	c->rec.healthy = core_healthy;
 	c->rec.healthy_arg = c;

@@ -6,17 +6,40 @@
 #include "core.h"
 #include "dataplane/dataplane.h"
 
+#define XLB_CORE_MAX_IFACES 64
+
+struct xlb_iface {
+	char name[16];
+	int ifindex;
+};
+
 struct xlb_core_opts {
 	struct xlb_dp *dp;		/* owned by the caller, outlives the core */
 	const char *state_dir;		/* NULL or "": no state file */
 	const char *dp_name;		/* "xdp" | "ipvs" */
 	const char *dp_reason;
 	bool allow_exec_probes;		/* false: exec health checks are refused */
+	/* Interfaces the dataplane was attached to while it was chosen,
+	 * before the core existed (node/node.c). */
+	const struct xlb_iface *attached;
+	size_t n_attached;
 };
 
 int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err, size_t errlen);
 void xlb_core_free(struct xlb_core *c);
-void xlb_core_set_interfaces(struct xlb_core *c, const char *const *names, size_t n);
+
+/* The node's side of the dataplane: once the core exists, it is the only
+ * caller of the dataplane, under its lock (the node's link watcher runs on
+ * xlbd's loop thread, API writes on gRPC's). */
+/* Attach the datapath to an interface; 0 when it already is. */
+int xlb_core_attach(struct xlb_core *c, const char *ifname, int ifindex, char *err,
+		    size_t errlen);
+/* The interface went away (the kernel detached the program with it). */
+void xlb_core_link_gone(struct xlb_core *c, int ifindex);
+/* NodePort answers on ip (add) or no longer (!add). Logs its failures. */
+int xlb_core_node_addr(struct xlb_core *c, const struct xlb_ip *ip, bool add);
+/* How many interfaces the datapath is attached to. */
+size_t xlb_core_interfaces(struct xlb_core *c);
 /* Where endpoint health comes from (xlbd's health wiring). The core calls
  * these with its lock held; they must not call back into the core. */
 struct xlb_health_source {
