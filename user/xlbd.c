@@ -466,6 +466,16 @@ int main(int argc, char **argv)
 		pr_info("exec probes on: %s", xlb_sandbox_describe(d.sandbox));
 	}
 
+	/* Before the API: every change it takes is observed. */
+	if (cfg.metrics) {
+		struct xlb_metrics_opts mo = { .version = XLBD_VERSION };
+
+		ret = xlb_metrics_start(d.core, cfg.metrics, &mo, &metrics, err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			goto out;
+		}
+	}
 	ao.listen = cfg.listen;
 	ao.n_listen = cfg.n_listen;
 	ao.tls_cert_file = cfg.tls_cert;
@@ -476,15 +486,6 @@ int main(int argc, char **argv)
 	if (ret) {
 		pr_err("API: %s", err);
 		goto out;
-	}
-	if (cfg.metrics) {
-		struct xlb_metrics_opts mo = { .version = XLBD_VERSION };
-
-		ret = xlb_metrics_start(d.core, cfg.metrics, &mo, &metrics, err, sizeof(err));
-		if (ret) {
-			pr_err("%s", err);
-			goto out;
-		}
 	}
 	if (!cfg.keep_caps) {
 		ret = drop_caps();

@@ -22,7 +22,7 @@
 #include "convert/convert.h"
 #include "server_priv.h"
 #include "client.h"	/* xlb_api_code_name */
-#include "dataplane/dataplane.h"	/* struct xlb_ct_entry, for listing only */
+#include "model/conntrack.h"
 
 #define CT_DEFAULT_LIMIT 10000
 

@@ -25,10 +25,10 @@
 
 #include "log.h"
 #include "core_priv.h"
+#include "dataplane/dataplane.h"
 #include "reconcile/reconcile.h"
 #include "store/journal.h"
 #include "store/statefile.h"
-#include "metrics/metrics.h"
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 #define MAX_SUBS 64
@@ -72,6 +72,12 @@ struct xlb_core {
 	pthread_mutex_t deliver_mu;
 	pthread_cond_t deliver_cv;
 	uint64_t ticket_next, ticket_done;
+
+	/* Told of reconcile passes and change latencies (metrics); calls and
+	 * changes of it under obs_lock. */
+	pthread_mutex_t obs_lock;
+	const struct xlb_core_observer *obs;
+	void *obs_arg;
 
 	const struct xlb_health_source *hs;	/* NULL: no health checking */
 	void *hs_arg;
@@ -335,8 +341,6 @@ static void txn_events(struct evq *q, const struct xlb_state_txn *t, uint64_t ve
 	free(v);
 }
 
-/* Both directions of a delta reconcile the same way: whole while the
- * reconciler cannot vouch for the datapath, else only the names. */
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -345,14 +349,37 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int reconcile_delta(struct xlb_core *c, bool whole, const char *const *names, size_t n,
-			   struct xlb_reconcile_result *res)
+enum observation { OBS_RECONCILE, OBS_CHANGE };
+
+static void observe(struct xlb_core *c, enum observation what, double seconds)
+{
+	pthread_mutex_lock(&c->obs_lock);
+	if (c->obs && what == OBS_RECONCILE && c->obs->reconcile)
+		c->obs->reconcile(c->obs_arg, seconds);
+	else if (c->obs && what == OBS_CHANGE && c->obs->change)
+		c->obs->change(c->obs_arg, seconds);
+	pthread_mutex_unlock(&c->obs_lock);
+}
+
+void xlb_core_set_observer(struct xlb_core *c, const struct xlb_core_observer *o, void *arg)
+{
+	pthread_mutex_lock(&c->obs_lock);
+	c->obs = o;
+	c->obs_arg = arg;
+	pthread_mutex_unlock(&c->obs_lock);
+}
+
+/* One reconcile pass, timed: whole (a snapshot, or while the reconciler
+ * cannot vouch for the datapath; both directions of a delta reconcile the
+ * same way), else the names only. Lock held. */
+static int reconcile_timed(struct xlb_core *c, const struct xlb_state *st, bool whole,
+			   const char *const *names, size_t n, struct xlb_reconcile_result *res)
 {
 	double t0 = mono_s();
-	int ret = whole ? xlb_reconcile(&c->rec, c->st, res) :
-			  xlb_reconcile_names(&c->rec, c->st, names, n, res);
+	int ret = whole ? xlb_reconcile(&c->rec, st, res) :
+			  xlb_reconcile_names(&c->rec, st, names, n, res);
 
-	xlb_metrics_observe_reconcile(mono_s() - t0);
+	observe(c, OBS_RECONCILE, mono_s() - t0);
 	return ret;
 }
 
@@ -394,7 +421,7 @@ static int apply_delta(struct xlb_core *c, const struct xlb_svc_desired *up, siz
 	qsort(names, n, sizeof(*names), name_cmp);
 	xlb_state_set_version(c->st, t.version + 1);
 
-	ret = reconcile_delta(c, whole, names, n, &res);
+	ret = reconcile_timed(c, c->st, whole, names, n, &res);
 	if (ret) {
 		ERR("datapath: %s", res.first_error);
 		goto undo;
@@ -412,7 +439,7 @@ static int apply_delta(struct xlb_core *c, const struct xlb_svc_desired *up, siz
 	goto out;
 undo:
 	xlb_state_txn_rollback(&t);
-	undo = reconcile_delta(c, whole, names, n, &res);
+	undo = reconcile_timed(c, c->st, whole, names, n, &res);
 	if (undo)	/* the reconciler is dirty now: the next change reconciles whole */
 		pr_err("undo a refused change: datapath: %s", res.first_error);
 out:
@@ -442,12 +469,7 @@ static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, 
 	if (ret)
 		goto out;
 	xlb_state_set_version(next, xlb_state_version(c->st) + 1);
-	{
-		double t0 = mono_s();
-
-		ret = xlb_reconcile(&c->rec, next, &res);
-		xlb_metrics_observe_reconcile(mono_s() - t0);
-	}
+	ret = reconcile_timed(c, next, true, NULL, 0, &res);
 	if (ret)
 		ERR("datapath: %s", res.first_error);
 	if (!ret) {
@@ -515,7 +537,7 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 		ret = persist_wait(c, wait, seq, err, errlen);
 	/* Request in, datapath and journal have it: what a controller waits. */
 	if (!ret && !snapshot)
-		xlb_metrics_observe_change(mono_s() - t0);
+		observe(c, OBS_CHANGE, mono_s() - t0);
 	evq_flush(c, &q);
 	return ret;
 }
@@ -1049,6 +1071,7 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->sub_lock, NULL);
 	pthread_mutex_init(&c->deliver_mu, NULL);
+	pthread_mutex_init(&c->obs_lock, NULL);
 	pthread_cond_init(&c->deliver_cv, NULL);
 	c->dp = o->dp;
 	c->started_ms = now_ms();
@@ -1128,6 +1151,7 @@ void xlb_core_free(struct xlb_core *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->sub_lock);
 	pthread_mutex_destroy(&c->deliver_mu);
+	pthread_mutex_destroy(&c->obs_lock);
 	pthread_cond_destroy(&c->deliver_cv);
 	free(c);
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "model/state.h"
+#include "model/conntrack.h"
 
 struct xlb_core;
 
@@ -107,7 +108,6 @@ int xlb_core_backup(struct xlb_core *c,
 		    int (*cb)(const struct xlb_svc_desired *s, void *arg), void *arg,
 		    uint64_t *version);
 
-struct xlb_ct_entry;
 int xlb_core_ct_list(struct xlb_core *c, uint32_t limit,
 		     int (*cb)(const struct xlb_ct_entry *e, void *arg), void *arg);
 int xlb_core_ct_flush(struct xlb_core *c, uint32_t *removed);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Creating the core (for xlbd's main only). */
+/* The daemon side of the core: creating it, the node (interfaces and
+ * addresses), health, observers. For xlbd and its parts (node/, metrics/,
+ * the health feed); the API layer uses core.h only. */
 #ifndef XLB_CORE_PRIV_H
 #define XLB_CORE_PRIV_H
 
 #include "core.h"
-#include "dataplane/dataplane.h"
+
+struct xlb_dp;
 
 #define XLB_CORE_MAX_IFACES 64
 
@@ -64,6 +67,19 @@ int xlb_core_get(struct xlb_core *c, const char *name,
 int xlb_core_refresh(struct xlb_core *c, const char *const *names, size_t n);
 /* Publish an event (health transitions, panic) to API watchers. */
 void xlb_core_emit(struct xlb_core *c, const struct xlb_event *ev);
+
+/* Told what the core does, for metrics: one reconcile pass took seconds
+ * (called with the core lock held); a change was acknowledged seconds
+ * after it arrived (datapath and journal have it). Any member may be NULL;
+ * both must return at once and not call the core. */
+struct xlb_core_observer {
+	void (*reconcile)(void *arg, double seconds);
+	void (*change)(void *arg, double seconds);
+};
+
+/* o NULL: none. Waits for a call in progress, so arg may go once this
+ * returns with another observer (or none). */
+void xlb_core_set_observer(struct xlb_core *c, const struct xlb_core_observer *o, void *arg);
 
 /* Periodic work: conntrack GC. */
 void xlb_core_tick(struct xlb_core *c);

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "model/model.h"
-#include "model/ctpolicy.h"
+#include "model/conntrack.h"
 
 struct xlb_dp;
 
@@ -29,14 +29,6 @@ struct xlb_dp_opts {
 	 * so a packet that read the old one finishes with it; 0 = 1000 ms. */
 	uint32_t grace_ms;
 	bool xdp_generic;	/* attach in generic (skb) mode instead of native */
-};
-
-/* A conntrack entry as listed to people. */
-struct xlb_ct_entry {
-	struct xlb_ct_key key;
-	struct xlb_ct_val val;
-	uint32_t age;		/* seconds since created */
-	uint32_t idle;		/* seconds since last packet */
 };
 
 /* A service as read back from the dataplane. */

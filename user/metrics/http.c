@@ -30,7 +30,7 @@ struct xlb_metrics_server {
 	struct xlb_metrics_opts opts;
 	char version[64];
 	struct MHD_Daemon *mhd;
-	int sub;
+	struct xlb_metrics *m;
 	uint16_t port;
 };
 
@@ -67,7 +67,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
 			     "GET, HEAD");
-	err = xlb_metrics_render(s->core, &s->opts, &text, &len);
+	err = xlb_metrics_render(s->m, &s->opts, &text, &len);
 	if (err) {
 		pr_warn("metrics: render: %s", strerror(-err));
 		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 metrics unavailable\n",
@@ -192,10 +192,9 @@ int xlb_metrics_start(struct xlb_core *core, const char *listen,
 	ret = open_listener(listen, &fd, &s->port, &v6, bound, sizeof(bound), err, errlen);
 	if (ret)
 		goto fail;
-	s->sub = xlb_metrics_watch(core);
-	if (s->sub < 0) {
-		ret = s->sub;
-		snprintf(err, errlen, "metrics: subscribe to core events: %s", strerror(-ret));
+	ret = xlb_metrics_new(core, &s->m);
+	if (ret) {
+		snprintf(err, errlen, "metrics: observe the core: %s", strerror(-ret));
 		goto fail;
 	}
 	if (v6)
@@ -218,8 +217,7 @@ int xlb_metrics_start(struct xlb_core *core, const char *listen,
 fail:
 	if (fd >= 0)
 		close(fd);
-	if (s->sub > 0)
-		xlb_metrics_unwatch(core, s->sub);
+	xlb_metrics_free(s->m);
 	free(s);
 	return ret;
 }
@@ -234,6 +232,6 @@ void xlb_metrics_stop(struct xlb_metrics_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->mhd);	/* closes the listener, joins its thread */
-	xlb_metrics_unwatch(s->core, s->sub);
+	xlb_metrics_free(s->m);
 	free(s);
 }

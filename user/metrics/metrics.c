@@ -16,79 +16,125 @@
 
 #include "log.h"
 #include "metrics/metrics.h"
-#include "dataplane/dataplane.h"	/* struct xlb_ct_entry */
+#include "model/conntrack.h"
 #include "util/hist.h"
 #include "util/htab.h"
 #include "util/prom.h"
 
 /* ---- fed by the core ---------------------------------------------------- */
 
-static struct xlb_hist reconcile_hist = XLB_HIST_INIT(xlb_hist_default_le, XLB_HIST_DEFAULT_N);
-static struct xlb_hist change_hist = XLB_HIST_INIT(xlb_hist_default_le, XLB_HIST_DEFAULT_N);
+struct xlb_metrics {
+	struct xlb_core *core;
+	int sub;
+	struct xlb_hist reconcile, change;
+	pthread_mutex_t tr_lock;
+	struct xlb_htab tr;	/* service name -> struct transitions */
+};
 
-void xlb_metrics_observe_reconcile(double seconds)
-{
-	xlb_hist_observe(&reconcile_hist, seconds);
-}
-
-void xlb_metrics_observe_change(double seconds)
-{
-	xlb_hist_observe(&change_hist, seconds);
-}
-
-/* Health transitions by service. Global, not the server's: the core may
- * deliver an event to a subscriber just unsubscribed. */
+/* Health transitions by service. */
 struct transitions {
 	char name[128];		/* the key */
 	uint64_t n;
 };
 
-static pthread_mutex_t tr_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct xlb_htab tr_tab;
+static void observe_reconcile(void *arg, double seconds)
+{
+	struct xlb_metrics *m = arg;
+
+	xlb_hist_observe(&m->reconcile, seconds);
+}
+
+static void observe_change(void *arg, double seconds)
+{
+	struct xlb_metrics *m = arg;
+
+	xlb_hist_observe(&m->change, seconds);
+}
+
+static const struct xlb_core_observer observer = {
+	.reconcile = observe_reconcile,
+	.change = observe_change,
+};
 
 static void on_event(const struct xlb_event *ev, void *arg)
 {
+	struct xlb_metrics *m = arg;
 	size_t len = strnlen(ev->service, sizeof(ev->service));
 	struct transitions *t;
 
 	if (ev->kind != XLB_EV_ENDPOINT_HEALTH && ev->kind != XLB_EV_SERVICE_DELETE)
 		return;
-	pthread_mutex_lock(&tr_lock);
-	t = xlb_htab_get(&tr_tab, ev->service, len);
+	pthread_mutex_lock(&m->tr_lock);
+	t = xlb_htab_get(&m->tr, ev->service, len);
 	if (ev->kind == XLB_EV_SERVICE_DELETE) {
 		if (t)
-			free(xlb_htab_del(&tr_tab, t->name, len));
+			free(xlb_htab_del(&m->tr, t->name, len));
 	} else if (t) {
 		t->n++;
 	} else if ((t = calloc(1, sizeof(*t)))) {
 		memcpy(t->name, ev->service, len);
 		t->n = 1;
-		if (xlb_htab_put(&tr_tab, t->name, len, t))
+		if (xlb_htab_put(&m->tr, t->name, len, t))
 			free(t);	/* out of memory: this one is not counted */
 	}
-	pthread_mutex_unlock(&tr_lock);
+	pthread_mutex_unlock(&m->tr_lock);
 }
 
-int xlb_metrics_watch(struct xlb_core *core)
+int xlb_metrics_new(struct xlb_core *core, struct xlb_metrics **out)
 {
-	return xlb_core_subscribe(core, on_event, NULL);
+	struct xlb_metrics *m = calloc(1, sizeof(*m));
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	m->core = core;
+	pthread_mutex_init(&m->tr_lock, NULL);
+	xlb_htab_init(&m->tr);
+	ret = xlb_hist_init(&m->reconcile, xlb_hist_default_le, XLB_HIST_DEFAULT_N);
+	if (!ret)
+		ret = xlb_hist_init(&m->change, xlb_hist_default_le, XLB_HIST_DEFAULT_N);
+	if (!ret) {
+		m->sub = xlb_core_subscribe(core, on_event, m);
+		ret = m->sub < 0 ? m->sub : 0;
+	}
+	if (ret) {
+		xlb_metrics_free(m);
+		return ret;
+	}
+	xlb_core_set_observer(core, &observer, m);
+	*out = m;
+	return 0;
 }
 
-void xlb_metrics_unwatch(struct xlb_core *core, int id)
+void xlb_metrics_free(struct xlb_metrics *m)
 {
-	if (id > 0)
-		xlb_core_unsubscribe(core, id);
+	struct transitions *t;
+	size_t pos = 0;
+
+	if (!m)
+		return;
+	/* Both wait for a call in progress: nothing reaches m after them. */
+	xlb_core_set_observer(m->core, NULL, NULL);
+	if (m->sub > 0)
+		xlb_core_unsubscribe(m->core, m->sub);
+	while ((t = xlb_htab_next(&m->tr, &pos)))
+		free(t);
+	xlb_htab_fini(&m->tr);
+	pthread_mutex_destroy(&m->tr_lock);
+	pthread_mutex_destroy(&m->reconcile.lock);
+	pthread_mutex_destroy(&m->change.lock);
+	free(m);
 }
 
-static uint64_t transitions_of(const char *service)
+static uint64_t transitions_of(struct xlb_metrics *m, const char *service)
 {
 	struct transitions *t;
 	uint64_t n;
 
-	pthread_mutex_lock(&tr_lock);
-	t = xlb_htab_get(&tr_tab, service, strlen(service));
+	pthread_mutex_lock(&m->tr_lock);
+	t = xlb_htab_get(&m->tr, service, strlen(service));
 	n = t ? t->n : 0;
-	pthread_mutex_unlock(&tr_lock);
+	pthread_mutex_unlock(&m->tr_lock);
 	return n;
 }
 
@@ -424,9 +470,10 @@ static void render_conntrack(struct xlb_prom *p, const struct scrape *sc)
 	      sc->ct_truncated);
 }
 
-int xlb_metrics_render(struct xlb_core *core, const struct xlb_metrics_opts *o, char **text,
+int xlb_metrics_render(struct xlb_metrics *m, const struct xlb_metrics_opts *o, char **text,
 		       size_t *len)
 {
+	struct xlb_core *core = m->core;
 	struct scrape sc = { .ct_max = o && o->ct_scan_max ? o->ct_scan_max :
 							      XLB_METRICS_CT_SCAN_MAX };
 	struct xlb_prom p;
@@ -449,16 +496,16 @@ int xlb_metrics_render(struct xlb_core *core, const struct xlb_metrics_opts *o, 
 		ret = 0;	/* the rest is still worth having */
 	}
 	for (size_t i = 0; i < sc.n; i++)
-		sc.svc[i].transitions = transitions_of(sc.svc[i].spec.name);
+		sc.svc[i].transitions = transitions_of(m, sc.svc[i].spec.name);
 
 	render_daemon(&p, &sc, o ? o->version : NULL);
 	render_stats(&p, &sc.st);
 	render_services(&p, &sc);
 	render_conntrack(&p, &sc);
-	xlb_hist_render(&reconcile_hist, &p, "xlb_reconcile_duration_seconds",
+	xlb_hist_render(&m->reconcile, &p, "xlb_reconcile_duration_seconds",
 			"Time to reconcile the desired state into the datapath, per pass.", NULL,
 			NULL);
-	xlb_hist_render(&change_hist, &p, "xlb_endpoint_change_latency_seconds",
+	xlb_hist_render(&m->change, &p, "xlb_endpoint_change_latency_seconds",
 			"From the API receiving an endpoint change to the datapath having it.",
 			NULL, NULL);
 	ret = xlb_prom_finish(&p, text, len);

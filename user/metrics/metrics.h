@@ -3,13 +3,13 @@
  * xlbd's Prometheus metrics: `xlbd --metrics ADDR:PORT` serves them over
  * plain HTTP (GET /metrics; anything else 404) from a thread of its own.
  * Each scrape is built from the core as it is then (xlb_core_status,
- * xlb_core_list, a bounded conntrack scan) plus what the core and its
- * events feed in between: the histograms below and health transitions.
+ * xlb_core_list, a bounded conntrack scan) plus what the core feeds in
+ * between, through its observer hook (the reconcile and change latency
+ * histograms) and its events (health transitions).
  * docs: the metric families are listed in metrics.c's render().
  *
- * metrics.c renders (no HTTP); http.c serves (libmicrohttpd). The
- * observe functions live in metrics.c so a program linking the core needs
- * no HTTP library.
+ * metrics.c keeps the fed state and renders (no HTTP); http.c serves
+ * (libmicrohttpd).
  */
 #ifndef XLB_METRICS_H
 #define XLB_METRICS_H
@@ -17,17 +17,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/core.h"
+#include "core/core_priv.h"
 
-/* For the core. Thread-safe, cheap (one mutex), usable before and without
- * a metrics server: observations are kept from the first one on.
- *
- * One reconcile pass (desired state into the datapath), in seconds:
- * xlb_reconcile_duration_seconds. */
-void xlb_metrics_observe_reconcile(double seconds);
-/* An endpoint change, from the API receiving it to the datapath having it
- * applied, in seconds: xlb_endpoint_change_latency_seconds. */
-void xlb_metrics_observe_change(double seconds);
+/* What the core feeds from xlb_metrics_new on: it becomes the core's
+ * observer (xlb_reconcile_duration_seconds, one reconcile pass;
+ * xlb_endpoint_change_latency_seconds, from the API receiving a change to
+ * the datapath and the journal having it) and subscribes to its events
+ * (xlb_health_transitions_total; a service's count is dropped with it). */
+struct xlb_metrics;
+int xlb_metrics_new(struct xlb_core *core, struct xlb_metrics **out);
+/* Stops observing (waits for an observation or event in progress). */
+void xlb_metrics_free(struct xlb_metrics *m);
 
 #define XLB_METRICS_CT_SCAN_MAX 65536u	/* conntrack entries read per scrape */
 
@@ -42,14 +42,8 @@ struct xlb_metrics_opts {
 
 /* The whole exposition text, malloc'd (free it). 0 or a negative errno
  * (the core's, or -ENOMEM). */
-int xlb_metrics_render(struct xlb_core *core, const struct xlb_metrics_opts *o, char **text,
+int xlb_metrics_render(struct xlb_metrics *m, const struct xlb_metrics_opts *o, char **text,
 		       size_t *len);
-
-/* Counting xlb_health_transitions_total from the core's ENDPOINT_HEALTH
- * events (a service's count is dropped with it). Returns the subscription
- * id (> 0) or a negative errno. */
-int xlb_metrics_watch(struct xlb_core *core);
-void xlb_metrics_unwatch(struct xlb_core *core, int id);
 
 /* The HTTP server (http.c). listen: "HOST:PORT", "[V6]:PORT" or
  * ":PORT" (every address); port 0 picks one (logged). Watches the core's

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "core/core_priv.h"
+#include "dataplane/dataplane.h"
 
 struct xlb_node;
 

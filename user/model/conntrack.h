@@ -1,14 +1,24 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Conntrack lifetimes: how long an idle entry lives, by protocol and TCP
- * state. Closed flows go first, so a busy node keeps room for live ones.
- * Defaults follow Cilium's and Linux conntrack's orders of magnitude.
+ * Conntrack as user space sees it: an entry as listed to people, and
+ * lifetimes: how long an idle entry lives, by protocol and TCP state.
+ * Closed flows go first, so a busy node keeps room for live ones. Defaults
+ * follow Cilium's and Linux conntrack's orders of magnitude.
  */
-#ifndef XLB_CTPOLICY_H
-#define XLB_CTPOLICY_H
+#ifndef XLB_MODEL_CONNTRACK_H
+#define XLB_MODEL_CONNTRACK_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <xlb/abi.h>
+
+/* A conntrack entry as listed to people. */
+struct xlb_ct_entry {
+	struct xlb_ct_key key;
+	struct xlb_ct_val val;
+	uint32_t age;		/* seconds since created */
+	uint32_t idle;		/* seconds since last packet */
+};
 
 struct xlb_ct_timeouts {
 	uint32_t tcp_syn;	/* NEW: handshake not finished (60 s) */
@@ -26,4 +36,4 @@ uint32_t xlb_ct_lifetime(const struct xlb_ct_timeouts *t, uint8_t proto, uint8_t
 bool xlb_ct_expired(const struct xlb_ct_timeouts *t, uint8_t proto, uint8_t state,
 		    uint32_t idle);
 
-#endif /* XLB_CTPOLICY_H */
+#endif /* XLB_MODEL_CONNTRACK_H */

@@ -2,7 +2,7 @@
 #include <netinet/in.h>
 #include <xlb/abi.h>
 
-#include "ctpolicy.h"
+#include "conntrack.h"
 
 const struct xlb_ct_timeouts xlb_ct_default_timeouts = {
 	.tcp_syn = 60,
