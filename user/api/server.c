@@ -97,15 +97,14 @@ struct call {
 	struct tag t_new, t_recv, t_send, t_status, t_close;
 };
 
-/* What the core's event callback holds. The core may still be delivering
- * an event after xlb_core_unsubscribe returns (it calls subscribers
- * outside its locks), so this outlives the server: it is detached, not
- * freed (see retired below). */
 struct packed {
 	uint8_t *buf;			/* an xlb.v1.Event, malloc'd */
 	size_t len;
 };
 
+/* What the core's event callback holds: events packed on the core's
+ * threads, taken by the CQ thread. Freed once the server has unsubscribed
+ * (xlb_core_unsubscribe waits for a delivery in progress). */
 struct relay {
 	pthread_mutex_t lock;
 	struct xlb_api_server *srv;	/* NULL once detached */
@@ -115,7 +114,6 @@ struct relay {
 	bool overflow;
 	bool stop;
 	bool wake_pending;
-	struct relay *retired_next;
 };
 
 struct xlb_api_server {
@@ -137,9 +135,6 @@ struct xlb_api_server {
 	unsigned int grace_ms, watch_queue;
 	struct tag t_wake, t_shutdown;
 };
-
-static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct relay *retired;
 
 
 static void grpc_log_fn(gpr_log_func_args *a)
@@ -1085,20 +1080,14 @@ static void destroy_unstarted(struct xlb_api_server *s, bool has_ports)
 	}
 }
 
-static void retire_relay(struct relay *r)
+/* Only once no event can reach r: never subscribed, or unsubscribed. */
+static void relay_free(struct relay *r)
 {
-	pthread_mutex_lock(&r->lock);
-	r->srv = NULL;
 	for (size_t i = 0; i < r->n; i++)
 		free(r->ev[i].buf);
 	free(r->ev);
-	r->ev = NULL;
-	r->n = r->cap = 0;
-	pthread_mutex_unlock(&r->lock);
-	pthread_mutex_lock(&retired_lock);
-	r->retired_next = retired;
-	retired = r;
-	pthread_mutex_unlock(&retired_lock);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
 }
 
 int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
@@ -1223,7 +1212,7 @@ fail:
 out_shutdown:
 	grpc_shutdown();
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	retire_relay(s->relay);
+	relay_free(s->relay);
 	free(s);
 	return ret;
 }
@@ -1241,6 +1230,6 @@ void xlb_api_server_stop(struct xlb_api_server *s)
 	pthread_join(s->thread, NULL);
 	grpc_completion_queue_destroy(s->cq);
 	grpc_shutdown();
-	retire_relay(s->relay);
+	relay_free(s->relay);
 	free(s);
 }
