@@ -634,13 +634,20 @@ struct dp_copy {
 	uint32_t *id;
 };
 
+/* One service's listing, copied under the lock; backend counters are read
+ * after it is let go. */
+struct listed {
+	struct xlb_service_status st;	/* st.svc.ep and st.eps owned */
+	uint32_t *be_id;		/* per endpoint; 0: not in the datapath */
+};
+
 struct list_ctx {
 	struct xlb_core *c;
 	struct xlb_htab dp;	/* vkey -> dp_copy */
 	struct dp_copy **all;
 	size_t n_all;
-	int (*cb)(const struct xlb_service_status *s, void *arg);
-	void *arg;
+	struct listed *out;
+	size_t n_out;
 };
 
 static int dp_copy_cb(const struct xlb_dp_service *s, void *arg)
@@ -671,76 +678,103 @@ static int dp_copy_cb(const struct xlb_dp_service *s, void *arg)
 	return xlb_htab_put(&l->dp, &d->key, sizeof(d->key), d);
 }
 
-static int list_one(const struct xlb_svc_desired *s, void *arg)
+static int list_copy(const struct xlb_svc_desired *s, void *arg)
 {
 	struct list_ctx *l = arg;
-	struct xlb_service_status st = { .svc = *s };
+	struct listed *o = &l->out[l->n_out];
+	struct xlb_service_status *st = &o->st;
 	struct dp_copy *d;
 	struct xlb_svc_ident k;
-	int ret;
+	size_t n = s->n_ep ? s->n_ep : 1;
 
+	memset(o, 0, sizeof(*o));
+	st->svc = *s;
+	st->n_eps = s->n_ep;
+	st->svc.ep = malloc(n * sizeof(*st->svc.ep));
+	st->eps = calloc(n, sizeof(*st->eps));
+	o->be_id = calloc(n, sizeof(*o->be_id));
+	l->n_out++;
+	if (!st->svc.ep || !st->eps || !o->be_id)
+		return -ENOMEM;
+	if (s->n_ep)
+		memcpy(st->svc.ep, s->ep, s->n_ep * sizeof(*s->ep));
 	xlb_svc_ident_of(&k, &s->spec);
 	d = xlb_htab_get(&l->dp, &k, sizeof(k));
-	st.n_eps = s->n_ep;
-	st.eps = calloc(s->n_ep ? s->n_ep : 1, sizeof(*st.eps));
-	if (!st.eps)
-		return -ENOMEM;
 	if (d) {
 		struct xlb_counters cnt;
 
 		if (!xlb_dp_service_stats(l->c->dp, &d->spec, &cnt)) {
-			st.packets = cnt.packets;
-			st.bytes = cnt.bytes;
-			st.new_flows = cnt.new_flows;
+			st->packets = cnt.packets;
+			st->bytes = cnt.bytes;
+			st->new_flows = cnt.new_flows;
 		}
 	}
 	for (size_t i = 0; i < s->n_ep; i++) {
-		struct xlb_endpoint_status *e = &st.eps[i];
+		struct xlb_endpoint_status *e = &st->eps[i];
 
 		e->ep = s->ep[i];
 		e->health = s->hc.kind == XLB_HC_NONE ? XLB_HEALTH_UNCHECKED : XLB_HEALTH_UNKNOWN;
 		if (l->c->hs && s->hc.kind != XLB_HC_NONE)
 			l->c->hs->report(l->c->hs_arg, s->spec.name, &s->ep[i], e);
 		for (size_t j = 0; d && j < d->n; j++) {
-			struct xlb_counters cnt;
-
 			if (d->be[j].port != s->ep[i].port ||
 			    !xlb_ip_equal(&d->be[j].addr, &s->ep[i].addr))
 				continue;
 			e->in_datapath = xlb_backend_selectable(&d->be[j]);
-			if (!xlb_dp_backend_stats(l->c->dp, d->id[j], &cnt)) {
-				e->packets = cnt.packets;
-				e->bytes = cnt.bytes;
-				e->new_flows = cnt.new_flows;
-			}
+			o->be_id[i] = d->id[j];
 		}
 	}
 	if (l->c->hs && s->hc.kind != XLB_HC_NONE)
-		st.panic = l->c->hs->panic(l->c->hs_arg, s->spec.name);
-	ret = l->cb(&st, l->arg);
-	free(st.eps);
-	return ret;
+		st->panic = l->c->hs->panic(l->c->hs_arg, s->spec.name);
+	return 0;
 }
 
+/* The listing is copied under the lock (desired state, what the datapath
+ * holds, service counters: the dataplane's index may not change under
+ * them); the per-backend counters, a syscall each, and the callbacks come
+ * after it is let go. */
 int xlb_core_list(struct xlb_core *c, const char *name,
 		  int (*cb)(const struct xlb_service_status *s, void *arg), void *arg)
 {
-	struct list_ctx l = { .c = c, .cb = cb, .arg = arg };
+	struct list_ctx l = { .c = c };
 	int ret;
 
 	xlb_htab_init(&l.dp);
 	pthread_mutex_lock(&c->lock);
 	ret = xlb_dp_service_list(c->dp, dp_copy_cb, &l);
 	if (!ret) {
-		if (name && name[0]) {
-			const struct xlb_svc_desired *s = xlb_state_get(c->st, name);
+		const struct xlb_svc_desired *one = name && name[0] ? xlb_state_get(c->st, name) : NULL;
+		size_t n = name && name[0] ? 1 : xlb_state_count(c->st);
 
-			ret = s ? list_one(s, &l) : -ENOENT;
-		} else {
-			ret = xlb_state_foreach(c->st, list_one, &l);
-		}
+		l.out = calloc(n ? n : 1, sizeof(*l.out));
+		if (!l.out)
+			ret = -ENOMEM;
+		else if (name && name[0])
+			ret = one ? list_copy(one, &l) : -ENOENT;
+		else
+			ret = xlb_state_foreach(c->st, list_copy, &l);
 	}
 	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < l.n_out; i++) {
+		struct listed *o = &l.out[i];
+
+		for (size_t j = 0; !ret && j < o->st.n_eps; j++) {
+			struct xlb_endpoint_status *e = &o->st.eps[j];
+			struct xlb_counters cnt;
+
+			if (o->be_id[j] && !xlb_dp_backend_stats(c->dp, o->be_id[j], &cnt)) {
+				e->packets = cnt.packets;
+				e->bytes = cnt.bytes;
+				e->new_flows = cnt.new_flows;
+			}
+		}
+		if (!ret)
+			ret = cb(&o->st, arg);
+		free(o->st.svc.ep);
+		free(o->st.eps);
+		free(o->be_id);
+	}
+	free(l.out);
 	for (size_t i = 0; i < l.n_all; i++) {
 		free(l.all[i]->be);
 		free(l.all[i]->id);
@@ -766,8 +800,8 @@ int xlb_core_status(struct xlb_core *c, struct xlb_core_status *out)
 	out->endpoints = (uint32_t)xlb_state_endpoint_count(c->st);
 	out->version = xlb_state_version(c->st);
 	out->started_ms = c->started_ms;
-	xlb_dp_global_stats(c->dp, out->counters);
 	pthread_mutex_unlock(&c->lock);
+	xlb_dp_global_stats(c->dp, out->counters);	/* dataplane.h: no lock needed */
 	return 0;
 }
 
@@ -809,20 +843,14 @@ int xlb_core_ct_list(struct xlb_core *c, uint32_t limit,
 	struct ct_limit l = { .left = limit ? limit : UINT32_MAX, .cb = cb, .arg = arg };
 	int ret;
 
-	pthread_mutex_lock(&c->lock);
+	/* Up to 262k entries: never under the lock (dataplane.h allows it). */
 	ret = xlb_dp_ct_list(c->dp, ct_cb, &l);
-	pthread_mutex_unlock(&c->lock);
 	return ret == 1 ? 0 : ret;
 }
 
 int xlb_core_ct_flush(struct xlb_core *c, uint32_t *removed)
 {
-	int ret;
-
-	pthread_mutex_lock(&c->lock);
-	ret = xlb_dp_ct_flush(c->dp, removed);
-	pthread_mutex_unlock(&c->lock);
-	return ret;
+	return xlb_dp_ct_flush(c->dp, removed);	/* no lock: dataplane.h */
 }
 
 int xlb_core_subscribe(struct xlb_core *c, xlb_event_fn fn, void *arg)
@@ -981,9 +1009,9 @@ void xlb_core_tick(struct xlb_core *c)
 {
 	uint32_t n = 0;
 
-	pthread_mutex_lock(&c->lock);
+	/* A walk of up to 262k conntrack entries: without the lock, so that
+	 * writes do not wait behind it (dataplane.h allows it). */
 	xlb_dp_expire(c->dp, NULL, &n);
-	pthread_mutex_unlock(&c->lock);
 	if (n)
 		pr_debug("dataplane upkeep: %u expired entries removed", n);
 }

@@ -6,6 +6,13 @@
  * A service is identified by (vip, port, proto). Every call validates its
  * input first and returns 0 or a negative errno; on error nothing changed
  * and err (when given) holds a message naming the object and field.
+ *
+ * Threads: the caller serializes the calls that change or index the
+ * services and the node (service_set/delete/list/stats, node_addr_*,
+ * attach, detach; xlbd's core does it with its lock). backend_stats,
+ * global_stats, ct_list, ct_flush and expire may run at any time,
+ * concurrently with those and each other: BPF's read and delete map
+ * entries only (the kernel serializes those), IPVS takes a lock of its own.
  */
 #ifndef XLB_DATAPLANE_H
 #define XLB_DATAPLANE_H

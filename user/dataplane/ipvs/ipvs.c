@@ -742,24 +742,60 @@ static void ipvs_close(struct xlb_dp *dp)
 	xlb_ipset_close(d->ips);
 	nlsock_close(&d->rt);
 	ipvs_nl_close(d->nl);
+	pthread_mutex_destroy(&d->mu);
 	free(d);
 }
 
+/* Each op under d->mu: a call that may come at any time (dataplane.h)
+ * must not share the netlink socket or the indexes with another. */
+#define LOCKED(op, params, args)					\
+	static int locked_##op params					\
+	{								\
+		struct xlb_dp_ipvs *d = to_ipvs(dp);			\
+		int ret;						\
+									\
+		pthread_mutex_lock(&d->mu);				\
+		ret = ipvs_##op args;					\
+		pthread_mutex_unlock(&d->mu);				\
+		return ret;						\
+	}
+
+LOCKED(service_set, (struct xlb_dp *dp, const struct xlb_service_spec *svc,
+		     const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen),
+       (dp, svc, be, n, err, errlen))
+LOCKED(service_delete, (struct xlb_dp *dp, const struct xlb_service_spec *svc, char *err,
+			size_t errlen), (dp, svc, err, errlen))
+LOCKED(service_list, (struct xlb_dp *dp, xlb_svc_cb cb, void *arg), (dp, cb, arg))
+LOCKED(node_addr_add, (struct xlb_dp *dp, const struct xlb_ip *ip), (dp, ip))
+LOCKED(node_addr_del, (struct xlb_dp *dp, const struct xlb_ip *ip), (dp, ip))
+LOCKED(attach, (struct xlb_dp *dp, const char *ifname, char *err, size_t errlen),
+       (dp, ifname, err, errlen))
+LOCKED(detach, (struct xlb_dp *dp, const char *ifname, char *err, size_t errlen),
+       (dp, ifname, err, errlen))
+LOCKED(service_stats, (struct xlb_dp *dp, const struct xlb_service_spec *svc,
+		       struct xlb_counters *out), (dp, svc, out))
+LOCKED(backend_stats, (struct xlb_dp *dp, uint32_t id, struct xlb_counters *out), (dp, id, out))
+LOCKED(global_stats, (struct xlb_dp *dp, uint64_t out[XLB_STAT_MAX]), (dp, out))
+LOCKED(ct_list, (struct xlb_dp *dp, xlb_ct_cb cb, void *arg), (dp, cb, arg))
+LOCKED(ct_flush, (struct xlb_dp *dp, uint32_t *removed), (dp, removed))
+LOCKED(expire, (struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed),
+       (dp, t, removed))
+
 static const struct xlb_dp_ops xlb_dp_ipvs_ops = {
 	.name = "ipvs",
-	.service_set = ipvs_service_set,
-	.service_delete = ipvs_service_delete,
-	.service_list = ipvs_service_list,
-	.node_addr_add = ipvs_node_addr_add,
-	.node_addr_del = ipvs_node_addr_del,
-	.attach = ipvs_attach,
-	.detach = ipvs_detach,
-	.service_stats = ipvs_service_stats,
-	.backend_stats = ipvs_backend_stats,
-	.global_stats = ipvs_global_stats,
-	.ct_list = ipvs_ct_list,
-	.ct_flush = ipvs_ct_flush,
-	.expire = ipvs_expire,
+	.service_set = locked_service_set,
+	.service_delete = locked_service_delete,
+	.service_list = locked_service_list,
+	.node_addr_add = locked_node_addr_add,
+	.node_addr_del = locked_node_addr_del,
+	.attach = locked_attach,
+	.detach = locked_detach,
+	.service_stats = locked_service_stats,
+	.backend_stats = locked_backend_stats,
+	.global_stats = locked_global_stats,
+	.ct_list = locked_ct_list,
+	.ct_flush = locked_ct_flush,
+	.expire = locked_expire,
 	.close = ipvs_close,
 };
 
@@ -798,6 +834,7 @@ int xlb_dp_ipvs_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 	if (!d)
 		return -ENOMEM;
 	d->base.ops = &xlb_dp_ipvs_ops;
+	pthread_mutex_init(&d->mu, NULL);
 	xlb_htab_init(&d->svcs);
 	xlb_htab_init(&d->be_ids);
 	xlb_htab_init(&d->vips);

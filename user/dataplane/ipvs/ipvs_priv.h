@@ -3,6 +3,7 @@
 #ifndef XLB_DP_IPVS_PRIV_H
 #define XLB_DP_IPVS_PRIV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,6 +42,9 @@ struct refcnt {
 
 struct xlb_dp_ipvs {
 	struct xlb_dp base;
+	/* Every op holds it (ipvs.c's table): the ops that may run at any time
+	 * (dataplane.h) share the netlink socket and the indexes below. */
+	pthread_mutex_t mu;
 	struct ipvs_nl *nl;
 	struct nlsock rt;
 	struct xlb_ipset *ips;
