@@ -341,7 +341,7 @@ static void test_endpoint_rules(void **state)
 	struct xlb_svc_desired s = svc("a", "10.96.0.1", 80, 0, e, 3);
 	struct xlb_backend_spec out[3];
 
-	assert_int_equal(xlb_svc_backends(&s, NULL, NULL, out), 3);
+	assert_int_equal(xlb_svc_backends(&s, NULL, out), 3);
 	assert_false(out[0].terminating);
 	assert_true(out[1].terminating);
 	assert_true(out[2].terminating);

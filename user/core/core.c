@@ -79,20 +79,15 @@ struct xlb_core {
 	const struct xlb_core_observer *obs;
 	void *obs_arg;
 
-	const struct xlb_health_source *hs;	/* NULL: no health checking */
+	/* Health: the verdicts that decide which endpoints the datapath uses
+	 * (xlb_core_health_update; the reconciler reads them), and where a
+	 * listing's last probe result comes from (display only). */
+	struct xlb_verdicts health;
+	char tcp_probe[16];
+	const struct xlb_health_source *hs;
 	void *hs_arg;
 	bool allow_exec;	/* exec health checks allowed (xlbd --allow-exec-probes) */
 };
-
-/* The reconciler's view of an endpoint's health (lock held). */
-static bool core_healthy(void *arg, const struct xlb_svc_desired *s, const struct xlb_endpoint *ep)
-{
-	struct xlb_core *c = arg;
-
-	if (!c->hs || s->hc.kind == XLB_HC_NONE)
-		return true;
-	return c->hs->usable(c->hs_arg, s->spec.name, ep);
-}
 
 static int64_t now_ms(void)
 {
@@ -383,6 +378,49 @@ static int reconcile_timed(struct xlb_core *c, const struct xlb_state *st, bool 
 	return ret;
 }
 
+/* Recount one service's panic mode (s as st has it; NULL: gone, which
+ * leaves it). A flip becomes an event in q (NULL: silently, as when a
+ * refused change is undone). Before a reconcile: the datapath follows the
+ * panic mode. Lock held. */
+static void panic_recount(struct xlb_core *c, const char *name, const struct xlb_svc_desired *s,
+			  uint64_t version, struct evq *q)
+{
+	uint32_t healthy, checked;
+	char d[128];
+
+	if (!s) {
+		xlb_verdicts_forget(&c->health, name, NULL, 0);
+		return;
+	}
+	if (!xlb_verdicts_recount(&c->health, s, &healthy, &checked) || !q)
+		return;
+	snprintf(d, sizeof(d), "%s: %u of %u endpoints healthy (threshold %.0f%%)",
+		 xlb_verdicts_panic(&c->health, name) ? "panic mode on, using every endpoint"
+						      : "panic mode off",
+		 healthy, checked, c->health.panic_threshold * 100);
+	pr_warn("health: service %s: %s", name, d);
+	evq_add(q, XLB_EV_PANIC, version, name, d);
+}
+
+static void panic_recount_names(struct xlb_core *c, const char *const *names, size_t n,
+				struct evq *q)
+{
+	for (size_t i = 0; i < n; i++)
+		panic_recount(c, names[i], xlb_state_get(c->st, names[i]),
+			      xlb_state_version(c->st), q);
+}
+
+static void evq_move(struct evq *to, struct evq *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		const struct xlb_event *e = &from->ev[i];
+
+		evq_add(to, e->kind, e->version, e->service, e->detail);
+	}
+	free(from->ev);
+	memset(from, 0, sizeof(*from));
+}
+
 /* Upserts then deletes, applied in place on c->st and undone on any
  * failure: validation, datapath or state file. Lock held. */
 static int apply_delta(struct xlb_core *c, const struct xlb_svc_desired *up, size_t n_up,
@@ -391,6 +429,7 @@ static int apply_delta(struct xlb_core *c, const struct xlb_svc_desired *up, siz
 {
 	struct xlb_reconcile_result res;
 	struct xlb_state_txn t;
+	struct evq pq = {};	/* panic flips: events only if the change stands */
 	const char **names = NULL;
 	char (*copy)[sizeof(up->spec.name)] = NULL;
 	bool whole = c->rec.dirty;
@@ -421,6 +460,7 @@ static int apply_delta(struct xlb_core *c, const struct xlb_svc_desired *up, siz
 	qsort(names, n, sizeof(*names), name_cmp);
 	xlb_state_set_version(c->st, t.version + 1);
 
+	panic_recount_names(c, names, n, &pq);
 	ret = reconcile_timed(c, c->st, whole, names, n, &res);
 	if (ret) {
 		ERR("datapath: %s", res.first_error);
@@ -433,22 +473,54 @@ static int apply_delta(struct xlb_core *c, const struct xlb_svc_desired *up, siz
 	}
 	c->hold_reconcile = false;
 	txn_events(q, &t, xlb_state_version(c->st));
+	evq_move(q, &pq);
 	xlb_state_txn_commit(&t);
 	pr_debug("reconcile: %u created, %u updated, %u deleted, %u unchanged",
 		 res.created, res.updated, res.deleted, res.unchanged);
 	goto out;
 undo:
 	xlb_state_txn_rollback(&t);
+	panic_recount_names(c, names, n, NULL);
 	undo = reconcile_timed(c, c->st, whole, names, n, &res);
 	if (undo)	/* the reconciler is dirty now: the next change reconciles whole */
 		pr_err("undo a refused change: datapath: %s", res.first_error);
 out:
+	free(pq.ev);
 	free(names);
 	free(copy);
 	return ret;
 }
 
 static int diff_events(struct evq *q, const struct xlb_state *old, const struct xlb_state *new);
+
+struct panic_walk {
+	struct xlb_core *c;
+	const struct xlb_state *st, *other;	/* other: services gone unless there */
+	struct evq *q;
+};
+
+static int panic_walk_cb(const struct xlb_svc_desired *s, void *arg)
+{
+	struct panic_walk *w = arg;
+
+	if (!w->other)
+		panic_recount(w->c, s->spec.name, s, xlb_state_version(w->st), w->q);
+	else if (!xlb_state_get(w->other, s->spec.name))
+		panic_recount(w->c, s->spec.name, NULL, 0, NULL);
+	return 0;
+}
+
+/* Every service's panic mode as st has them; those only in old leave it. */
+static void panic_recount_all(struct xlb_core *c, const struct xlb_state *st,
+			      const struct xlb_state *old, struct evq *q)
+{
+	struct panic_walk w = { .c = c, .st = st, .q = q };
+
+	xlb_state_foreach(st, panic_walk_cb, &w);
+	w.st = old;
+	w.other = st;
+	xlb_state_foreach(old, panic_walk_cb, &w);
+}
 
 /* A snapshot replaces everything: built on its own (no copy of the
  * current state), reconciled whole, written whole. Lock held. */
@@ -458,6 +530,7 @@ static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, 
 {
 	struct xlb_reconcile_result res, undo;
 	struct xlb_state *next = xlb_state_new();
+	struct evq pq = {};	/* panic flips: events only if the snapshot stands */
 	int ret = 0;
 
 	if (!next)
@@ -469,6 +542,7 @@ static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, 
 	if (ret)
 		goto out;
 	xlb_state_set_version(next, xlb_state_version(c->st) + 1);
+	panic_recount_all(c, next, c->st, &pq);
 	ret = reconcile_timed(c, next, true, NULL, 0, &res);
 	if (ret)
 		ERR("datapath: %s", res.first_error);
@@ -478,18 +552,21 @@ static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, 
 			ERR("state file %s: %s", c->state_path, strerror(-ret));
 	}
 	if (ret) {
+		panic_recount_all(c, c->st, next, NULL);
 		if (xlb_reconcile(&c->rec, c->st, &undo))
 			pr_err("undo a refused change: datapath: %s", undo.first_error);
 		goto out;
 	}
 	c->hold_reconcile = false;
 	diff_events(q, c->st, next);
+	evq_move(q, &pq);
 	pr_debug("reconcile: %u created, %u updated, %u deleted, %u unchanged",
 		 res.created, res.updated, res.deleted, res.unchanged);
 	xlb_state_free(c->st);
 	c->st = next;
 	next = NULL;
 out:
+	free(pq.ev);
 	xlb_state_free(next);
 	return ret;
 }
@@ -714,8 +791,17 @@ static int list_copy(const struct xlb_svc_desired *s, void *arg)
 
 		e->ep = s->ep[i];
 		e->health = s->hc.kind == XLB_HC_NONE ? XLB_HEALTH_UNCHECKED : XLB_HEALTH_UNKNOWN;
-		if (l->c->hs && s->hc.kind != XLB_HC_NONE)
-			l->c->hs->report(l->c->hs_arg, s->spec.name, &s->ep[i], e);
+		if (s->hc.kind != XLB_HC_NONE) {
+			const struct xlb_ep_verdict *v =
+				xlb_verdicts_get(&l->c->health, s->spec.name, &e->ep.addr, e->ep.port);
+
+			if (v) {
+				e->health = v->health;
+				e->last_transition_ms = v->transition_ms;
+			}
+			if (l->c->hs)
+				l->c->hs->report(l->c->hs_arg, s->spec.name, &s->ep[i], e);
+		}
 		for (size_t j = 0; d && j < d->n; j++) {
 			if (d->be[j].port != s->ep[i].port ||
 			    !xlb_ip_equal(&d->be[j].addr, &s->ep[i].addr))
@@ -724,8 +810,7 @@ static int list_copy(const struct xlb_svc_desired *s, void *arg)
 			o->be_id[i] = d->id[j];
 		}
 	}
-	if (l->c->hs && s->hc.kind != XLB_HC_NONE)
-		st->panic = l->c->hs->panic(l->c->hs_arg, s->spec.name);
+	st->panic = xlb_verdicts_panic(&l->c->health, s->spec.name);
 	return 0;
 }
 
@@ -791,9 +876,7 @@ int xlb_core_status(struct xlb_core *c, struct xlb_core_status *out)
 	pthread_mutex_lock(&c->lock);
 	snprintf(out->dataplane, sizeof(out->dataplane), "%s", c->dp_name);
 	snprintf(out->dataplane_reason, sizeof(out->dataplane_reason), "%s", c->dp_reason);
-	if (c->hs && c->hs->tcp_probe)
-		snprintf(out->health_tcp_probe, sizeof(out->health_tcp_probe), "%s",
-			 c->hs->tcp_probe(c->hs_arg));
+	snprintf(out->health_tcp_probe, sizeof(out->health_tcp_probe), "%s", c->tcp_probe);
 	out->n_interfaces = c->n_ifaces;
 	memcpy(out->interfaces, c->ifaces, sizeof(out->interfaces));
 	out->services = (uint32_t)xlb_state_count(c->st);
@@ -957,13 +1040,85 @@ size_t xlb_core_interfaces(struct xlb_core *c)
 	return n;
 }
 
-void xlb_core_set_health_source(struct xlb_core *c, const struct xlb_health_source *ops,
-				void *arg)
+void xlb_core_health_start(struct xlb_core *c, double panic_threshold, const char *tcp_probe,
+			   const struct xlb_health_source *ops, void *arg)
 {
 	pthread_mutex_lock(&c->lock);
+	c->health.on = true;
+	c->health.panic_threshold = panic_threshold;
+	snprintf(c->tcp_probe, sizeof(c->tcp_probe), "%s", tcp_probe ? tcp_probe : "");
 	c->hs = ops;
 	c->hs_arg = arg;
 	pthread_mutex_unlock(&c->lock);
+}
+
+void xlb_core_health_stop(struct xlb_core *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->hs = NULL;
+	c->hs_arg = NULL;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Health verdicts enter here, as updates: recorded, the service's panic
+ * mode recounted, the service reconciled when an endpoint's usability or
+ * the panic mode changed, events for transitions and panic flips. */
+int xlb_core_health_update(struct xlb_core *c, const char *service,
+			   const struct xlb_ep_verdict_in *v, size_t n, bool whole)
+{
+	const struct xlb_svc_desired *s;
+	struct xlb_reconcile_result res;
+	struct xlb_ep_verdict_key *keep = NULL;
+	bool changed = false;
+	struct evq q = {};
+	int ret = 0;
+
+	if (whole && !(keep = calloc(n ? n : 1, sizeof(*keep))))
+		return -ENOMEM;
+	pthread_mutex_lock(&c->lock);
+	s = xlb_state_get(c->st, service);
+	if (whole) {
+		for (size_t i = 0; i < n; i++) {
+			keep[i].addr = v[i].addr;
+			keep[i].port = v[i].port;
+		}
+		changed = xlb_verdicts_forget(&c->health, service, keep, n) > 0;
+	}
+	for (size_t i = 0; s && i < n; i++) {
+		int r = xlb_verdicts_set(&c->health, service, &v[i].addr, v[i].port, v[i].health,
+					 v[i].transition_ms);
+
+		if (r < 0)
+			ret = r;
+		changed |= r > 0;
+		if (v[i].why[0]) {
+			char a[XLB_IP_STRLEN];
+
+			evq_add(&q, XLB_EV_ENDPOINT_HEALTH, xlb_state_version(c->st), service,
+				v[i].why);
+			if (q.n)
+				snprintf(q.ev[q.n - 1].endpoint, sizeof(q.ev[0].endpoint), "%s:%u",
+					 xlb_ip_str(&v[i].addr, a, sizeof(a)), v[i].port);
+		}
+	}
+	if (s) {
+		size_t before = q.n;
+
+		panic_recount(c, service, s, xlb_state_version(c->st), &q);
+		changed |= q.n > before;
+	} else {
+		xlb_verdicts_forget(&c->health, service, NULL, 0);
+	}
+	if (s && changed && !c->hold_reconcile &&
+	    xlb_reconcile_names(&c->rec, c->st, &service, 1, &res)) {
+		pr_err("health: re-applying %s: %s", service, res.first_error);
+		ret = -EIO;
+	}
+	evq_ticket(c, &q);
+	pthread_mutex_unlock(&c->lock);
+	evq_flush(c, &q);
+	free(keep);
+	return ret;
 }
 
 int xlb_core_get(struct xlb_core *c, const char *name,
@@ -977,32 +1132,6 @@ int xlb_core_get(struct xlb_core *c, const char *name,
 	ret = s ? cb(s, arg) : -ENOENT;
 	pthread_mutex_unlock(&c->lock);
 	return ret;
-}
-
-int xlb_core_refresh(struct xlb_core *c, const char *const *names, size_t n)
-{
-	struct xlb_reconcile_result res;
-	int ret;
-
-	pthread_mutex_lock(&c->lock);
-	ret = c->hold_reconcile ? 0 : xlb_reconcile_names(&c->rec, c->st, names, n, &res);
-	pthread_mutex_unlock(&c->lock);
-	if (ret)
-		pr_err("health: re-applying %s: %s", n ? names[0] : "?", res.first_error);
-	return ret;
-}
-
-void xlb_core_emit(struct xlb_core *c, const struct xlb_event *ev)
-{
-	struct evq q = {};
-
-	pthread_mutex_lock(&c->lock);
-	evq_add(&q, ev->kind, xlb_state_version(c->st), ev->service, ev->detail);
-	evq_ticket(c, &q);
-	pthread_mutex_unlock(&c->lock);
-	if (q.n)
-		snprintf(q.ev[0].endpoint, sizeof(q.ev[0].endpoint), "%s", ev->endpoint);
-	evq_flush(c, &q);
 }
 
 void xlb_core_tick(struct xlb_core *c)
@@ -1108,9 +1237,9 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	c->allow_exec = o->allow_exec_probes;
 	for (size_t i = 0; i < o->n_attached && i < XLB_CORE_MAX_IFACES; i++)
 		iface_add(c, o->attached[i].name, o->attached[i].ifindex);
+	xlb_verdicts_init(&c->health);
 	ret = xlb_reconciler_init(&c->rec, c->dp);
-	c->rec.healthy = core_healthy;
-	c->rec.healthy_arg = c;
+	c->rec.health = &c->health;
 	if (ret) {
 		ERR("read the datapath's services: %s", strerror(-ret));
 		goto fail;
@@ -1175,6 +1304,7 @@ void xlb_core_free(struct xlb_core *c)
 		compact(c, c->st);
 	xlb_journal_put(c->jr);
 	xlb_reconciler_fini(&c->rec);
+	xlb_verdicts_fini(&c->health);
 	xlb_state_free(c->st);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->sub_lock);

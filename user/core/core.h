@@ -25,15 +25,9 @@
 
 #include "model/state.h"
 #include "model/conntrack.h"
+#include "model/verdicts.h"
 
 struct xlb_core;
-
-enum xlb_ep_health {
-	XLB_HEALTH_UNCHECKED = 0,	/* no health check configured */
-	XLB_HEALTH_UNKNOWN = 1,		/* checked, no verdict yet */
-	XLB_HEALTH_HEALTHY = 2,
-	XLB_HEALTH_UNHEALTHY = 3,
-};
 
 struct xlb_endpoint_status {
 	struct xlb_endpoint ep;

@@ -43,31 +43,45 @@ void xlb_core_link_gone(struct xlb_core *c, int ifindex);
 int xlb_core_node_addr(struct xlb_core *c, const struct xlb_ip *ip, bool add);
 /* How many interfaces the datapath is attached to. */
 size_t xlb_core_interfaces(struct xlb_core *c);
-/* Where endpoint health comes from (xlbd's health wiring). The core calls
- * these with its lock held; they must not call back into the core. */
+/* Health checks (core/health_feed.c) feed the core. */
+/* Display only: a listing's last probe result and latency of an endpoint
+ * (fills st->last_result, st->last_latency_us). Called with the core lock
+ * held; must not call the core. */
 struct xlb_health_source {
-	/* false: leave the endpoint out of the datapath (its flows are reset) */
-	bool (*usable)(void *arg, const char *service, const struct xlb_endpoint *ep);
-	/* fill st's health, last_result, last_latency_us, last_transition_ms */
 	void (*report)(void *arg, const char *service, const struct xlb_endpoint *ep,
 		       struct xlb_endpoint_status *st);
-	bool (*panic)(void *arg, const char *service);
-	/* how TCP probes are made: "half-open" | "connect" */
-	const char *(*tcp_probe)(void *arg);
 };
 
-/* ops NULL: no health checking (every endpoint unchecked and usable). */
-void xlb_core_set_health_source(struct xlb_core *c, const struct xlb_health_source *ops,
-				void *arg);
+/* Health checking runs from now on: verdicts decide which endpoints the
+ * datapath uses. panic_threshold: share in [0, 1] (0: off); tcp_probe:
+ * how TCP probes are made ("half-open" | "connect"), for status. */
+void xlb_core_health_start(struct xlb_core *c, double panic_threshold, const char *tcp_probe,
+			   const struct xlb_health_source *ops, void *arg);
+/* No more report calls once this returns (the verdicts stay). */
+void xlb_core_health_stop(struct xlb_core *c);
+
+/* One endpoint's verdict, as a health check reached it. */
+struct xlb_ep_verdict_in {
+	struct xlb_ip addr;
+	uint32_t port;
+	enum xlb_ep_health health;	/* UNKNOWN, HEALTHY or UNHEALTHY */
+	int64_t transition_ms;		/* unix ms of its last transition; 0: never */
+	char why[128];			/* a transition: the event's detail; "": none */
+};
+
+/* Verdicts on service's endpoints, as updates: the datapath follows at
+ * once (an UNHEALTHY endpoint is left out unless the service is in panic
+ * mode), events go out for transitions and panic flips. whole: v is every
+ * checked endpoint of the service (verdicts of others are forgotten; n 0:
+ * the service is not checked any more); else only these changed. 0, or a
+ * negative errno (the datapath refused: logged). */
+int xlb_core_health_update(struct xlb_core *c, const char *service,
+			   const struct xlb_ep_verdict_in *v, size_t n, bool whole);
+
 /* The desired service called name, to cb under the core lock (cb must not
  * call the core). -ENOENT when there is none. */
 int xlb_core_get(struct xlb_core *c, const char *name,
 		 int (*cb)(const struct xlb_svc_desired *s, void *arg), void *arg);
-/* Re-apply these services to the datapath (their health changed). */
-int xlb_core_refresh(struct xlb_core *c, const char *const *names, size_t n);
-/* Publish an event (health transitions, panic) to API watchers. */
-void xlb_core_emit(struct xlb_core *c, const struct xlb_event *ev);
-
 /* Told what the core does, for metrics: one reconcile pass took seconds
  * (called with the core lock held); a change was acknowledged seconds
  * after it arrived (datapath and journal have it). Any member may be NULL;

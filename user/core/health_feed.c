@@ -16,19 +16,10 @@
 #include "health/health.h"
 #include "util/htab.h"
 
-/* Per service: how many probed endpoints, how many healthy, panic state. */
-struct svc_health {
-	char name[128];
-	uint32_t probed, healthy;
-	bool panic;
-	bool seen;		/* still probed, during a full refresh */
-};
-
 struct xlb_health_feed {
 	struct xlb_core *core;
-	double panic_threshold;
 	bool half_open;			/* TCP probes: fixed at start */
-	pthread_mutex_t lock;		/* engine, targets, svcs */
+	pthread_mutex_t lock;		/* engine, targets */
 	struct xlb_health *engine;
 	int epfd, evfd;
 	int sub;
@@ -37,126 +28,56 @@ struct xlb_health_feed {
 	char (*dirty_names)[128];	/* services changed since the last dispatch */
 	size_t n_dirty, cap_dirty;
 
-	struct xlb_health_target *targets;
+	struct xlb_health_target *targets;	/* a service's are adjacent */
 	size_t n_targets;
-	struct xlb_htab svcs;		/* name -> struct svc_health */
 
-	/* Transitions seen during a dispatch, applied after it (no lock). */
+	/* Transitions seen during a dispatch, fed to the core after it. */
 	struct pending {
-		struct xlb_event ev;
+		char service[128];
+		struct xlb_ep_verdict_in v;
 	} *pend;
 	size_t n_pend, cap_pend;
 };
 
-static bool svc_panic(const struct xlb_health_feed *w, const struct svc_health *h)
+static enum xlb_ep_health health_of(enum xlb_health_verdict v)
 {
-	return w->panic_threshold > 0 && h->probed &&
-	       (double)h->healthy < w->panic_threshold * (double)h->probed;
+	return v == XLB_HV_HEALTHY ? XLB_HEALTH_HEALTHY :
+	       v == XLB_HV_UNHEALTHY ? XLB_HEALTH_UNHEALTHY : XLB_HEALTH_UNKNOWN;
 }
 
-static void pend_add(struct xlb_health_feed *w, enum xlb_event_kind kind, const char *svc,
-		     const char *ep, const char *detail)
+/* The engine's callback, on a verdict's transition (feed lock held, in
+ * xlb_health_dispatch): noted, fed to the core once the dispatch is done. */
+static void on_change(void *arg, const struct xlb_health_target *t, enum xlb_health_verdict old,
+		      enum xlb_health_verdict now, const char *why)
 {
-	struct xlb_event *e;
+	struct xlb_health_feed *w = arg;
+	struct xlb_health_report r;
+	struct pending *p;
 
 	if (w->n_pend == w->cap_pend) {
 		size_t cap = w->cap_pend ? w->cap_pend * 2 : 16;
 		struct pending *n = realloc(w->pend, cap * sizeof(*n));
 
-		if (!n)
+		if (!n) {
+			atomic_store(&w->dirty, true);	/* resynced whole at the next dispatch */
 			return;
+		}
 		w->pend = n;
 		w->cap_pend = cap;
 	}
-	e = &w->pend[w->n_pend++].ev;
-	memset(e, 0, sizeof(*e));
-	e->kind = kind;
-	snprintf(e->service, sizeof(e->service), "%s", svc);
-	snprintf(e->endpoint, sizeof(e->endpoint), "%s", ep ? ep : "");
-	snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
-}
-
-static struct svc_health *svc_get(struct xlb_health_feed *w, const char *name, bool create)
-{
-	struct svc_health *h = xlb_htab_get(&w->svcs, name, strlen(name));
-
-	if (h || !create)
-		return h;
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return NULL;
-	snprintf(h->name, sizeof(h->name), "%s", name);
-	if (xlb_htab_put(&w->svcs, h->name, strlen(h->name), h)) {
-		free(h);
-		return NULL;
-	}
-	return h;
-}
-
-/* Recount a service after a verdict changed; note panic transitions. */
-static void svc_recount(struct xlb_health_feed *w, const char *name)
-{
-	struct svc_health *h = svc_get(w, name, false);
-	bool was;
-
-	if (!h)
-		return;
-	was = h->panic;
-	h->probed = h->healthy = 0;
-	for (size_t i = 0; i < w->n_targets; i++) {
-		struct xlb_health_report r;
-
-		if (strcmp(w->targets[i].service, name))
-			continue;
-		h->probed++;
-		if (!xlb_health_get(w->engine, name, &w->targets[i].addr, w->targets[i].port, &r) &&
-		    r.verdict != XLB_HV_UNHEALTHY)
-			h->healthy++;
-	}
-	h->panic = svc_panic(w, h);
-	if (h->panic != was) {
-		char d[128];
-
-		snprintf(d, sizeof(d), "%s: %u of %u endpoints healthy (threshold %.0f%%)",
-			 h->panic ? "panic mode on, using every endpoint" : "panic mode off",
-			 h->healthy, h->probed, w->panic_threshold * 100);
-		pr_warn("health: service %s: %s", name, d);
-		pend_add(w, XLB_EV_PANIC, name, NULL, d);
-	}
-}
-
-static void on_change(void *arg, const struct xlb_health_target *t, enum xlb_health_verdict old,
-		      enum xlb_health_verdict now, const char *why)
-{
-	struct xlb_health_feed *w = arg;
-	char ep[64], a[XLB_IP_STRLEN], d[128];
-
-	snprintf(ep, sizeof(ep), "%s:%u", xlb_ip_str(&t->addr, a, sizeof(a)), t->port);
-	snprintf(d, sizeof(d), "%s -> %s: %s", xlb_health_verdict_name(old),
+	p = &w->pend[w->n_pend++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->service, sizeof(p->service), "%s", t->service);
+	p->v.addr = t->addr;
+	p->v.port = t->port;
+	p->v.health = health_of(now);
+	if (!xlb_health_get(w->engine, t->service, &t->addr, t->port, &r))
+		p->v.transition_ms = r.last_transition_ms;
+	snprintf(p->v.why, sizeof(p->v.why), "%s -> %s: %s", xlb_health_verdict_name(old),
 		 xlb_health_verdict_name(now), why ? why : "");
-	pr_info("health: service %s endpoint %s: %s", t->service, ep, d);
-	pend_add(w, XLB_EV_ENDPOINT_HEALTH, t->service, ep, d);
-	svc_recount(w, t->service);
 }
 
-/* ---- what the core asks (core lock may be held; never call the core) ---- */
-
-static bool src_usable(void *arg, const char *service, const struct xlb_endpoint *ep)
-{
-	struct xlb_health_feed *w = arg;
-	struct xlb_health_report r;
-	struct svc_health *h;
-	bool ok = true;
-
-	pthread_mutex_lock(&w->lock);
-	h = svc_get(w, service, false);
-	if (h && !h->panic &&
-	    !xlb_health_get(w->engine, service, &ep->addr, ep->port, &r) &&
-	    r.verdict == XLB_HV_UNHEALTHY)
-		ok = false;
-	pthread_mutex_unlock(&w->lock);
-	return ok;
-}
+/* ---- what a listing shows (core lock held; never call the core) ---- */
 
 static void src_report(void *arg, const char *service, const struct xlb_endpoint *ep,
 		       struct xlb_endpoint_status *st)
@@ -166,27 +87,10 @@ static void src_report(void *arg, const char *service, const struct xlb_endpoint
 
 	pthread_mutex_lock(&w->lock);
 	if (!xlb_health_get(w->engine, service, &ep->addr, ep->port, &r)) {
-		st->health = r.verdict == XLB_HV_HEALTHY ? XLB_HEALTH_HEALTHY :
-			     r.verdict == XLB_HV_UNHEALTHY ? XLB_HEALTH_UNHEALTHY :
-							     XLB_HEALTH_UNKNOWN;
 		snprintf(st->last_result, sizeof(st->last_result), "%s", r.last_result);
 		st->last_latency_us = r.last_latency_us;
-		st->last_transition_ms = r.last_transition_ms;
 	}
 	pthread_mutex_unlock(&w->lock);
-}
-
-static bool src_panic(void *arg, const char *service)
-{
-	struct xlb_health_feed *w = arg;
-	struct svc_health *h;
-	bool p;
-
-	pthread_mutex_lock(&w->lock);
-	h = svc_get(w, service, false);
-	p = h && h->panic;
-	pthread_mutex_unlock(&w->lock);
-	return p;
 }
 
 /* ---- targets follow the desired state ---- */
@@ -254,11 +158,83 @@ static int collect_cb(const struct xlb_svc_desired *s, void *arg)
 	return 0;
 }
 
+/* One service's verdicts as the engine has them now, for the core (its
+ * targets t[0..n), feed lock held). NULL when out of memory. */
+static struct xlb_ep_verdict_in *verdicts_of(struct xlb_health_feed *w,
+					     const struct xlb_health_target *t, size_t n)
+{
+	struct xlb_ep_verdict_in *v = calloc(n ? n : 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < n; i++) {
+		struct xlb_health_report r;
+
+		v[i].addr = t[i].addr;
+		v[i].port = t[i].port;
+		v[i].health = XLB_HEALTH_UNKNOWN;
+		if (!xlb_health_get(w->engine, t[i].service, &t[i].addr, t[i].port, &r)) {
+			v[i].health = health_of(r.verdict);
+			v[i].transition_ms = r.last_transition_ms;
+		}
+	}
+	return v;
+}
+
+/* What the core is told after targets changed: each named service's
+ * verdicts, whole (a new target starts UNKNOWN in the engine, a removed
+ * one is forgotten). */
+struct sync {
+	char name[128];
+	struct xlb_ep_verdict_in *v;
+	size_t n;
+};
+
+/* The sync of service name from w->targets (feed lock held). */
+static int sync_add(struct xlb_health_feed *w, struct sync **out, size_t *n_out, const char *name)
+{
+	struct sync *ns = realloc(*out, (*n_out + 1) * sizeof(*ns)), *y;
+	size_t from = 0, n = 0;
+
+	if (!ns)
+		return -ENOMEM;
+	*out = ns;
+	while (from < w->n_targets && strcmp(w->targets[from].service, name))
+		from++;
+	while (from + n < w->n_targets && !strcmp(w->targets[from + n].service, name))
+		n++;
+	y = &ns[*n_out];
+	snprintf(y->name, sizeof(y->name), "%s", name);
+	y->n = n;
+	y->v = verdicts_of(w, w->targets + from, n);
+	if (!y->v)
+		return -ENOMEM;
+	(*n_out)++;
+	return 0;
+}
+
+/* Feed lock not held: the core calls src_report with its lock held. */
+static void sync_send(struct xlb_health_feed *w, struct sync *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		xlb_core_health_update(w->core, y[i].name, y[i].v, y[i].n, true);
+		free(y[i].v);
+	}
+	free(y);
+}
+
+static bool probed_in(const struct xlb_health_target *t, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(t[i].service, name))
+			return true;
+	return false;
+}
+
 static void refresh_targets(struct xlb_health_feed *w)
 {
 	struct collect c = {};
-	struct svc_health *h;
-	size_t pos = 0;
+	struct xlb_health_target *old;
+	struct sync *y = NULL;
+	size_t n_y = 0, n_old;
 	int ret;
 
 	/* Read the desired state first (core lock), then take ours. */
@@ -276,38 +252,25 @@ static void refresh_targets(struct xlb_health_feed *w)
 		free(c.t);
 		return;
 	}
-	free(w->targets);
+	old = w->targets;
+	n_old = w->n_targets;
 	w->targets = c.t;
 	w->n_targets = c.n;
-	/* Recount each probed service once (a service's targets are adjacent,
-	 * as collect_cb adds them), then drop the services no longer probed. */
-	while ((h = xlb_htab_next(&w->svcs, &pos)))
-		h->seen = false;
-	for (size_t i = 0; i < c.n; i++) {
-		if (i && !strcmp(c.t[i].service, c.t[i - 1].service))
-			continue;
-		h = svc_get(w, c.t[i].service, true);
-		if (h) {
-			h->seen = true;
-			svc_recount(w, h->name);
-		}
-	}
-	pos = 0;
-	while ((h = xlb_htab_next(&w->svcs, &pos)))
-		if (!h->seen) {
-			xlb_htab_del(&w->svcs, h->name, strlen(h->name));
-			free(h);
-		}
+	/* Each probed service once (its targets are adjacent), then those no
+	 * longer probed. */
+	for (size_t i = 0; i < c.n && !ret; i++)
+		if (!i || strcmp(c.t[i].service, c.t[i - 1].service))
+			ret = sync_add(w, &y, &n_y, c.t[i].service);
+	for (size_t i = 0; i < n_old && !ret; i++)
+		if ((!i || strcmp(old[i].service, old[i - 1].service)) &&
+		    !probed_in(c.t, c.n, old[i].service))
+			ret = sync_add(w, &y, &n_y, old[i].service);
+	if (ret)
+		atomic_store(&w->dirty, true);	/* out of memory: again next time */
 	pthread_mutex_unlock(&w->lock);
+	free(old);
+	sync_send(w, y, n_y);
 	pr_debug("health: %zu targets", c.n);
-}
-
-static bool probed(const struct xlb_health_feed *w, const char *name)
-{
-	for (size_t i = 0; i < w->n_targets; i++)
-		if (!strcmp(w->targets[i].service, name))
-			return true;
-	return false;
 }
 
 /* One service changed: replace its targets only. A service that is not
@@ -316,7 +279,8 @@ static void refresh_one(struct xlb_health_feed *w, const char *name)
 {
 	struct collect c = {};
 	struct xlb_health_target *all;
-	size_t n = 0;
+	struct sync *y = NULL;
+	size_t n = 0, n_y = 0;
 	int ret;
 
 	ret = xlb_core_get(w->core, name, collect_cb, &c);
@@ -325,7 +289,7 @@ static void refresh_one(struct xlb_health_feed *w, const char *name)
 		return;
 	}
 	pthread_mutex_lock(&w->lock);
-	if (!c.n && !probed(w, name)) {
+	if (!c.n && !probed_in(w->targets, w->n_targets, name)) {
 		pthread_mutex_unlock(&w->lock);
 		free(c.t);
 		return;
@@ -353,14 +317,10 @@ static void refresh_one(struct xlb_health_feed *w, const char *name)
 	free(w->targets);
 	w->targets = all;
 	w->n_targets = n;
-	if (!c.n) {
-		struct svc_health *h = xlb_htab_del(&w->svcs, name, strlen(name));
-
-		free(h);
-	} else if (svc_get(w, name, true)) {
-		svc_recount(w, name);
-	}
+	if (sync_add(w, &y, &n_y, name))
+		atomic_store(&w->dirty, true);
 	pthread_mutex_unlock(&w->lock);
+	sync_send(w, y, n_y);
 }
 
 void xlb_health_feed_dispatch(struct xlb_health_feed *w)
@@ -398,6 +358,7 @@ void xlb_health_feed_dispatch(struct xlb_health_feed *w)
 		free(names);
 	}
 
+	/* Probes run; on_change notes the verdicts that changed. */
 	pthread_mutex_lock(&w->lock);
 	xlb_health_dispatch(w->engine);
 	pend = w->pend;
@@ -406,18 +367,29 @@ void xlb_health_feed_dispatch(struct xlb_health_feed *w)
 	w->n_pend = w->cap_pend = 0;
 	pthread_mutex_unlock(&w->lock);
 
-	/* Verdicts changed: re-apply those services, then tell watchers. */
+	/* Into the core, one call per service: it re-applies the service to
+	 * the datapath and tells watchers. */
 	for (size_t i = 0; i < n_pend; i++) {
-		const char *name = pend[i].ev.service;
+		struct xlb_ep_verdict_in v[16];
+		size_t k = 0;
 		bool seen = false;
 
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strcmp(pend[j].ev.service, name);
-		if (!seen)
-			xlb_core_refresh(w->core, &name, 1);
+			seen = !strcmp(pend[j].service, pend[i].service);
+		if (seen)
+			continue;
+		for (size_t j = i; j < n_pend; j++) {
+			if (strcmp(pend[j].service, pend[i].service))
+				continue;
+			v[k++] = pend[j].v;
+			if (k == sizeof(v) / sizeof(v[0])) {
+				xlb_core_health_update(w->core, pend[i].service, v, k, false);
+				k = 0;
+			}
+		}
+		if (k)
+			xlb_core_health_update(w->core, pend[i].service, v, k, false);
 	}
-	for (size_t i = 0; i < n_pend; i++)
-		xlb_core_emit(w->core, &pend[i].ev);
 	free(pend);
 }
 
@@ -433,18 +405,8 @@ int xlb_health_feed_fd(struct xlb_health_feed *w)
 	return w->epfd;
 }
 
-static const char *src_tcp_probe(void *arg)
-{
-	struct xlb_health_feed *w = arg;
-
-	return w->half_open ? "half-open" : "connect";
-}
-
 static const struct xlb_health_source source_ops = {
-	.usable = src_usable,
 	.report = src_report,
-	.panic = src_panic,
-	.tcp_probe = src_tcp_probe,
 };
 
 int xlb_health_feed_new(struct xlb_core *core, double panic_threshold,
@@ -458,10 +420,8 @@ int xlb_health_feed_new(struct xlb_core *core, double panic_threshold,
 	if (!w)
 		return -ENOMEM;
 	w->core = core;
-	w->panic_threshold = panic_threshold;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->dirty_lock, NULL);
-	xlb_htab_init(&w->svcs);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->epfd < 0 || w->evfd < 0) {
@@ -495,7 +455,8 @@ int xlb_health_feed_new(struct xlb_core *core, double panic_threshold,
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	w->sub = xlb_core_subscribe(core, on_event, w);
-	xlb_core_set_health_source(core, &source_ops, w);
+	xlb_core_health_start(core, panic_threshold, w->half_open ? "half-open" : "connect",
+			      &source_ops, w);
 	atomic_store(&w->dirty, true);	/* the state loaded at start */
 	{
 		uint64_t one = 1;
@@ -512,20 +473,14 @@ fail:
 
 void xlb_health_feed_free(struct xlb_health_feed *w)
 {
-	struct svc_health *h;
-	size_t pos = 0;
-
 	if (!w)
 		return;
 	if (w->core) {
-		xlb_core_set_health_source(w->core, NULL, NULL);
+		xlb_core_health_stop(w->core);
 		if (w->sub > 0)
 			xlb_core_unsubscribe(w->core, w->sub);
 	}
 	xlb_health_free(w->engine);
-	while ((h = xlb_htab_next(&w->svcs, &pos)))
-		free(h);
-	xlb_htab_fini(&w->svcs);
 	if (w->epfd >= 0)
 		close(w->epfd);
 	if (w->evfd >= 0)

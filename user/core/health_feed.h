@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Health checks wired into xlbd: the probe engine (user/health) runs on
- * xlbd's loop thread; its verdicts decide which endpoints the datapath
- * uses. An endpoint is left out when its probe says UNHEALTHY (UNKNOWN, a
- * probe not yet concluded, counts as usable so a new service is not
- * black-holed) unless its service is in panic mode: fewer than
- * panic_threshold of its probed endpoints healthy, then all are used.
+ * Health checks fed to the core: the probe engine (user/health) runs on
+ * xlbd's loop thread over every endpoint of the services that have a
+ * health check (its targets follow the core's events), and its verdicts
+ * enter the core as updates. One walk, from a probe to the map write:
  *
- * Locking: the core may call the source functions with its lock held;
- * this module never calls the core while holding its own lock.
+ *   hc_probe_done (health.c) -> xlb_hc_state_feed (verdict.c): a transition
+ *   -> on_change (here, after the dispatch's I/O) -> xlb_health_feed_dispatch
+ *   -> xlb_core_health_update (core.c): verdict recorded, panic recounted
+ *   -> xlb_reconcile_names -> xlb_svc_backends (model/state.c), which asks
+ *   xlb_verdicts_usable (model/verdicts.c) -> xlb_dp_service_set.
+ *
+ * After the targets of a service change, its verdicts are sent whole (a
+ * new target starts UNKNOWN). The core asks this module for nothing but a
+ * listing's last probe result and latency.
+ *
+ * Locking: this module never calls the core while holding its own lock
+ * (the core calls the report hook with its lock held).
  */
 #ifndef XLB_HEALTH_FEED_H
 #define XLB_HEALTH_FEED_H

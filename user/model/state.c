@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "state.h"
+#include "verdicts.h"
 #include "util/htab.h"
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
@@ -553,17 +554,15 @@ bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired
 	       (!a->n_ep || !memcmp(a->ep, b->ep, a->n_ep * sizeof(*a->ep)));
 }
 
-size_t xlb_svc_backends(const struct xlb_svc_desired *s,
-			bool (*healthy)(void *arg, const struct xlb_svc_desired *s,
-					const struct xlb_endpoint *ep),
-			void *arg, struct xlb_backend_spec *out)
+size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
+			struct xlb_backend_spec *out)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < s->n_ep; i++) {
 		const struct xlb_endpoint *e = &s->ep[i];
 
-		if (healthy && !healthy(arg, s, e))
+		if (!xlb_verdicts_usable(v, s, e))
 			continue;
 		memset(&out[k], 0, sizeof(out[k]));
 		out[k].addr = e->addr;

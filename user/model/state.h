@@ -127,14 +127,14 @@ bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired
 void xlb_svc_free(struct xlb_svc_desired *s);	/* frees s->ep only */
 int xlb_svc_copy(struct xlb_svc_desired *dst, const struct xlb_svc_desired *src);
 
+struct xlb_verdicts;
+
 /* Backends for the datapath. An endpoint is used for new flows when ready
- * and healthy; it drains (existing flows only) when terminating or not
- * ready but still present; it is left out when unhealthy (its flows are
- * reset). healthy(arg, svc, ep) may be NULL (all healthy). Returns the
- * count written to out (room for s->n_ep). */
-size_t xlb_svc_backends(const struct xlb_svc_desired *s,
-			bool (*healthy)(void *arg, const struct xlb_svc_desired *s,
-					const struct xlb_endpoint *ep),
-			void *arg, struct xlb_backend_spec *out);
+ * and usable by its health verdict (model/verdicts.h; v NULL: no health
+ * checking); it drains (existing flows only) when terminating or not ready
+ * but still present; it is left out when unusable (its flows are reset).
+ * Returns the count written to out (room for s->n_ep). */
+size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
+			struct xlb_backend_spec *out);
 
 #endif /* XLB_STATE_H */

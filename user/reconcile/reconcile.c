@@ -198,7 +198,7 @@ static void apply_one(struct pass *p, const struct xlb_svc_desired *s, int phase
 	} else if (a) {
 		return;
 	}
-	n = xlb_svc_backends(s, r->healthy, r->healthy_arg, p->buf);
+	n = xlb_svc_backends(s, r->health, p->buf);
 	qsort(p->buf, n, sizeof(*p->buf), be_cmp);
 	if (a && spec_same(&a->spec, &s->spec) && a->n == n && be_same(a->be, p->buf, n)) {
 		claim(r, a, s->spec.name);

@@ -16,9 +16,6 @@
 #include "dataplane/dataplane.h"
 #include "util/htab.h"
 
-typedef bool (*xlb_healthy_fn)(void *arg, const struct xlb_svc_desired *s,
-			       const struct xlb_endpoint *ep);
-
 struct xlb_reconciler {
 	struct xlb_dp *dp;
 	struct xlb_htab applied;	/* (vip, port, proto) -> struct applied_svc */
@@ -27,8 +24,9 @@ struct xlb_reconciler {
 	 * (adopted at start, or a failed step): only a whole reconcile that
 	 * succeeds clears this. While set, reconcile whole. */
 	bool dirty;
-	xlb_healthy_fn healthy;
-	void *healthy_arg;
+	/* Health verdicts (the core's): which endpoints are left out. NULL:
+	 * none are. */
+	const struct xlb_verdicts *health;
 };
 
 struct xlb_reconcile_result {
