@@ -21,8 +21,8 @@ CFLAGS="-O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude 
 if [ "${SAN:-0}" = 1 ]; then
 	CFLAGS="$CFLAGS -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 fi
-# The engine and what it uses: logging, addresses, the hash table.
-srcs=(user/health/*.c user/log.c user/model/model.c user/util/htab.c user/util/errmsg.c)
+# The engine and what it uses: logging, addresses, the hash table, clocks.
+srcs=(user/health/*.c user/log.c user/model/model.c user/util/htab.c user/util/errmsg.c user/util/clock.c)
 
 # The bench's lab: xlbh-node, where the engine runs, and four backends
 # xlbh-be1..4 on a veth each, with 25 addresses each (10.77.B.1-25).

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "core_priv.h"
 #include "dataplane/dataplane.h"
+#include "util/clock.h"
 #include "reconcile/reconcile.h"
 #include "store/journal.h"
 #include "store/statefile.h"
@@ -89,14 +90,6 @@ struct xlb_core {
 	bool allow_exec;	/* exec health checks allowed (xlbd --allow-exec-probes) */
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void evq_add(struct evq *q, enum xlb_event_kind kind, uint64_t version,
 		    const char *svc, const char *detail)
 {
@@ -115,7 +108,7 @@ static void evq_add(struct evq *q, enum xlb_event_kind kind, uint64_t version,
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
 	e->version = version;
-	e->unix_ms = now_ms();
+	e->unix_ms = xlb_unix_ms();
 	snprintf(e->service, sizeof(e->service), "%s", svc ? svc : "");
 	snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
 }
@@ -336,14 +329,6 @@ static void txn_events(struct evq *q, const struct xlb_state_txn *t, uint64_t ve
 	free(v);
 }
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 enum observation { OBS_RECONCILE, OBS_CHANGE };
 
 static void observe(struct xlb_core *c, enum observation what, double seconds)
@@ -370,11 +355,11 @@ void xlb_core_set_observer(struct xlb_core *c, const struct xlb_core_observer *o
 static int reconcile_timed(struct xlb_core *c, const struct xlb_state *st, bool whole,
 			   const char *const *names, size_t n, struct xlb_reconcile_result *res)
 {
-	double t0 = mono_s();
+	double t0 = xlb_clock_s();
 	int ret = whole ? xlb_reconcile(&c->rec, st, res) :
 			  xlb_reconcile_names(&c->rec, st, names, n, res);
 
-	observe(c, OBS_RECONCILE, mono_s() - t0);
+	observe(c, OBS_RECONCILE, xlb_clock_s() - t0);
 	return ret;
 }
 
@@ -594,11 +579,12 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 	struct xlb_journal *wait = NULL;
 	struct evq q = {};
 	uint64_t seq = 0;
-	double t0 = mono_s();
+	double t0 = xlb_clock_s();
 	int ret = exec_check(c, up, n_up, err, errlen);
 
 	if (ret)
 		return ret;
+
 	pthread_mutex_lock(&c->lock);
 	if (snapshot)
 		ret = apply_snapshot(c, up, n_up, del, n_del, &q, err, errlen);
@@ -614,7 +600,7 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 		ret = persist_wait(c, wait, seq, err, errlen);
 	/* Request in, datapath and journal have it: what a controller waits. */
 	if (!ret && !snapshot)
-		observe(c, OBS_CHANGE, mono_s() - t0);
+		observe(c, OBS_CHANGE, xlb_clock_s() - t0);
 	evq_flush(c, &q);
 	return ret;
 }
@@ -1231,7 +1217,7 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	pthread_mutex_init(&c->obs_lock, NULL);
 	pthread_cond_init(&c->deliver_cv, NULL);
 	c->dp = o->dp;
-	c->started_ms = now_ms();
+	c->started_ms = xlb_unix_ms();
 	snprintf(c->dp_name, sizeof(c->dp_name), "%s", o->dp_name ? o->dp_name : "xdp");
 	snprintf(c->dp_reason, sizeof(c->dp_reason), "%s", o->dp_reason ? o->dp_reason : "");
 	c->allow_exec = o->allow_exec_probes;

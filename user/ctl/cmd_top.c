@@ -9,6 +9,7 @@
 
 #include "ctl/ctl.h"
 #include "ctl/output_table.h"
+#include "util/clock.h"
 
 #define TOP_DEFAULT_INTERVAL_MS 2000
 
@@ -16,14 +17,6 @@ struct top_row {
 	const Xlb__V1__ServiceStatus *s;
 	double pps, bps, fps;		/* < 0: unknown */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_ms(int ms)
 {
@@ -137,7 +130,7 @@ int do_top(struct ctl *c)
 
 	if (ctl_list_services(c, name, &prev))
 		return CTL_FAIL;
-	t0 = now_s();
+	t0 = xlb_clock_s();
 	for (uint32_t i = 0; rc == CTL_OK && (!c->iterations || i < c->iterations); i++) {
 		if (prev.n)
 			qsort(prev.v, prev.n, sizeof(*prev.v), by_name);
@@ -146,7 +139,7 @@ int do_top(struct ctl *c)
 			rc = CTL_FAIL;
 			break;
 		}
-		t1 = now_s();
+		t1 = xlb_clock_s();
 		rc = show(c, &prev, &cur, t1 - t0, tty, i == 0);
 		ctl_svc_list_free(&prev);
 		prev = cur;

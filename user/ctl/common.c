@@ -16,6 +16,7 @@
 #include <grpc/status.h>
 
 #include "ctl/ctl.h"
+#include "util/clock.h"
 
 static void vmsg(const struct ctl *c, const char *tag, const char *fmt, va_list ap)
 {
@@ -273,21 +274,13 @@ const char *ctl_fmt_age(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *ctl_fmt_since(int64_t unix_ms, char *buf, size_t len)
 {
 	if (unix_ms <= 0) {
 		snprintf(buf, len, "-");
 		return buf;
 	}
-	return ctl_fmt_age(now_ms() - unix_ms, buf, len);
+	return ctl_fmt_age(xlb_unix_ms() - unix_ms, buf, len);
 }
 
 const char *ctl_fmt_latency(uint32_t us, char *buf, size_t len)

@@ -82,22 +82,6 @@ struct xlb_health {
 	struct xlb_sandbox *sandbox;	/* exec probes; NULL: they are off */
 };
 
-int64_t hc_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t realtime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* xorshift64* (Vigna 2016): jitter and sequence numbers an off-path host
  * cannot see, no need for more. */
 uint64_t hc_rng_next(uint64_t *s)
@@ -111,7 +95,7 @@ uint64_t hc_rng_next(uint64_t *s)
 void hc_rng_seed(uint64_t *s)
 {
 	if (getrandom(s, sizeof(*s), GRND_NONBLOCK) != sizeof(*s))
-		*s = (uint64_t)hc_now_us() ^ ((uint64_t)getpid() << 32);
+		*s = (uint64_t)xlb_clock_us() ^ ((uint64_t)getpid() << 32);
 	*s |= 1;	/* xorshift must not start at 0 */
 }
 
@@ -192,7 +176,7 @@ const char *hc_endpoint_str(const struct hc_target *t, uint32_t port, char *buf,
 
 static void schedule_next(struct xlb_health *h, struct hc_target *t)
 {
-	int64_t start = xlb_hc_next(&t->due_us, (int64_t)hc_spec(t)->period_ms * 1000, hc_now_us());
+	int64_t start = xlb_hc_next(&t->due_us, (int64_t)hc_spec(t)->period_ms * 1000, xlb_clock_us());
 
 	xlb_timerheap_set(&h->heap, &t->tm, start);	/* queued: cannot fail */
 }
@@ -234,7 +218,7 @@ void hc_probe_done(struct xlb_health *h, struct hc_target *t, bool ok, const cha
 {
 	const struct xlb_health_spec *spec = hc_spec(t);
 	enum xlb_health_verdict old = t->st.verdict;
-	int64_t lat = hc_now_us() - t->pr.start_us;
+	int64_t lat = xlb_clock_us() - t->pr.start_us;
 	char result[384], why[448], ep[XLB_IP_STRLEN + 8];
 	va_list ap;
 	size_t n;
@@ -254,7 +238,7 @@ void hc_probe_done(struct xlb_health *h, struct hc_target *t, bool ok, const cha
 	t->last_result[n] = 0;
 
 	if (xlb_hc_state_feed(&t->st, ok, spec->success_threshold, spec->failure_threshold)) {
-		t->last_transition_ms = realtime_ms();
+		t->last_transition_ms = xlb_unix_ms();
 		xlb_hc_reason(why, sizeof(why), &t->st, result);
 		pr_info("health: %s %s: %s -> %s (%s)", t->key.service,
 			hc_endpoint_str(t, xlb_hc_port(&t->key, spec), ep, sizeof(ep)),
@@ -266,7 +250,7 @@ void hc_probe_done(struct xlb_health *h, struct hc_target *t, bool ok, const cha
 
 void hc_probe_skip(struct xlb_health *h, struct hc_target *t, int err, const char *what)
 {
-	int64_t now = hc_now_us();
+	int64_t now = xlb_clock_us();
 	char ep[XLB_IP_STRLEN + 8];
 
 	probe_release(h, t);
@@ -304,7 +288,7 @@ static void probe_start(struct xlb_health *h, struct hc_target *t)
 		h->seq = 1;	/* 0 means "no probe" */
 	seq = h->seq;
 	t->pr.seq = seq;
-	t->pr.start_us = hc_now_us();
+	t->pr.start_us = xlb_clock_us();
 	t->pr.phase = t->svc->ops->name;
 	t->svc->ops->start(h, t);
 	if (t->pr.seq == seq)
@@ -609,7 +593,7 @@ int xlb_health_set_targets(struct xlb_health *h, const struct xlb_health_target 
 		/* kubelet (prober/worker.go) also starts each worker after a
 		 * random part of its period, so a restart does not fire every
 		 * probe at once. */
-		t->due_us = hc_now_us() + (int64_t)spec->initial_delay_ms * 1000 +
+		t->due_us = xlb_clock_us() + (int64_t)spec->initial_delay_ms * 1000 +
 			    (int64_t)(hc_rng_next(&h->rng) % (uint64_t)period);
 		xlb_timerheap_set(&h->heap, &t->tm, xlb_hc_start_time(t->due_us, period));	/* reserved */
 	}
@@ -688,7 +672,7 @@ static void handle_event(struct xlb_health *h, const struct epoll_event *e)
  * daemon straight back. */
 static void run_timers(struct xlb_health *h)
 {
-	int64_t now = hc_now_us();
+	int64_t now = xlb_clock_us();
 	struct xlb_timer *tm;
 	int budget = TIMERS_PER_DISPATCH;
 
@@ -814,7 +798,7 @@ static void syn_drop_inflight(struct xlb_health *h)
 
 		if (t && t->pr.seq && t->pr.syn.sport) {
 			probe_release(h, t);
-			xlb_timerheap_set(&h->heap, &t->tm, hc_now_us());
+			xlb_timerheap_set(&h->heap, &t->tm, xlb_clock_us());
 		}
 	}
 }
@@ -904,7 +888,7 @@ fail:
  * die at once (SIGKILL waits for an uninterruptible sleep to end). */
 static void reap_all(struct xlb_health *h)
 {
-	int64_t deadline = hc_now_us() + REAP_WAIT_MS * 1000;
+	int64_t deadline = xlb_clock_us() + REAP_WAIT_MS * 1000;
 
 	for (size_t i = 0; i < h->nreap; i++) {
 		struct hc_reap *r = &h->reap[i];
@@ -913,7 +897,7 @@ static void reap_all(struct xlb_health *h)
 
 		bool done;
 
-		while (!(done = try_reap(h, r->pid)) && (left = deadline - hc_now_us()) > 0)
+		while (!(done = try_reap(h, r->pid)) && (left = deadline - xlb_clock_us()) > 0)
 			poll(&p, 1, (int)(left / 1000) + 1);
 		if (!done)
 			pr_warn("health: pid %d did not exit after SIGKILL; left to init", (int)r->pid);

@@ -15,6 +15,7 @@
 #include "health/spec.h"
 #include "health/verdict.h"
 #include "health/timerheap.h"
+#include "util/clock.h"
 #include "util/htab.h"
 
 /* What an epoll event is for; packed into epoll_data.u64 with the target's
@@ -123,7 +124,6 @@ struct xlb_sandbox *hc_sandbox(struct xlb_health *h);
 bool hc_local_error(int err);
 
 /* CLOCK_MONOTONIC in microseconds. */
-int64_t hc_now_us(void);
 /* xorshift64*: seeded from getrandom(), never 0. */
 void hc_rng_seed(uint64_t *state);
 uint64_t hc_rng_next(uint64_t *state);

@@ -354,7 +354,7 @@ static bool endpoint_error(int err)
 int hc_syn_start(struct hc_syn *s, struct hc_target *t)
 {
 	uint32_t port = xlb_hc_port(&t->key, hc_spec(t));
-	int64_t now = hc_now_us();
+	int64_t now = xlb_clock_us();
 	uint32_t first = rnd32(s);
 	int err;
 

@@ -12,6 +12,7 @@
 #include <xlb/hash.h>
 
 #include "explain.h"
+#include "util/clock.h"
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 
@@ -51,14 +52,6 @@ static void backend_of(struct xlb_explain *x, int be_fd, uint32_t id)
 	x->backend_state = b.state;
 }
 
-static uint32_t now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint32_t)ts.tv_sec;
-}
-
 int xlb_explain(const char *pin_dir, const struct xlb_ip *src, uint16_t sport,
 		const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
 		struct xlb_explain *x, char *err, size_t errlen)
@@ -71,7 +64,7 @@ int xlb_explain(const char *pin_dir, const struct xlb_ip *src, uint16_t sport,
 	struct xlb_svc_key sk = {};
 	struct xlb_svc_val sv;
 	char sb[XLB_IP_STRLEN], bb[XLB_IP_STRLEN];
-	uint32_t now = now_s();
+	uint32_t now = xlb_coarse_s();
 	int ret = 0;
 
 	memset(x, 0, sizeof(*x));

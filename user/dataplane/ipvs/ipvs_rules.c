@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "ipvs_rules.h"
+#include "util/clock.h"
 
 extern char **environ;
 
@@ -57,14 +58,6 @@ static int buf_printf(struct buf *b, const char *fmt, ...)
 	return buf_add(b, tmp, (size_t)n);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run argv (PATH lookup) with `in` on stdin; stdout into *out, stderr into
  * errout. Returns the exit status (0..255), -ENOENT when not found, or a
  * negative errno. Bounded in time: the child is killed after 20 s. */
@@ -73,7 +66,7 @@ static int run(char *const argv[], const char *in, struct buf *out, struct buf *
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
 	size_t in_off = 0, in_len = in ? strlen(in) : 0;
-	int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
+	int64_t deadline = xlb_clock_ms() + RUN_TIMEOUT_MS;
 	pid_t pid;
 	int status = 0, ret;
 
@@ -103,7 +96,7 @@ static int run(char *const argv[], const char *in, struct buf *out, struct buf *
 		struct pollfd p[3] = { { .fd = pout[0], .events = POLLIN },
 				       { .fd = perr[0], .events = POLLIN },
 				       { .fd = pin[1], .events = POLLOUT } };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - xlb_clock_ms();
 		char tmp[4096];
 
 		if (left <= 0) {

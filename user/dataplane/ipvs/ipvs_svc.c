@@ -29,17 +29,10 @@
 #include "log.h"
 #include "ipvs_priv.h"
 #include "ipvs_link.h"
+#include "util/clock.h"
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 #define STATS_TTL_MS 200	/* one `xlbctl get` asks for the service, then each backend */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void ipvs_key_of(struct ipvs_key *k, const struct xlb_ip *ip, uint32_t port, uint8_t proto)
 {
@@ -703,7 +696,7 @@ static int refresh_stats(struct xlb_dp_ipvs *d, struct isvc *s)
 {
 	struct be_acc acc = { .s = s };
 	size_t n_vs = 1 + (s->spec.type == XLB_SVC_NODE_PORT ? d->n_node : 0);
-	int64_t now = mono_ms();
+	int64_t now = xlb_clock_ms();
 
 	if (s->stats_ms && now - s->stats_ms < STATS_TTL_MS)
 		return 0;
