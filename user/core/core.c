@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util/errmsg.h"
 #include "core_priv.h"
 #include "dataplane/dataplane.h"
 #include "util/clock.h"
@@ -31,7 +32,6 @@
 #include "store/journal.h"
 #include "store/statefile.h"
 
-#define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 #define MAX_SUBS 64
 
 struct sub {
@@ -266,7 +266,9 @@ static int persist_wait(struct xlb_core *c, struct xlb_journal *j, uint64_t seq,
 		pthread_mutex_unlock(&c->lock);
 		ret = xlb_journal_sync(j, seq);	/* 0 once a snapshot retired it */
 		if (ret)
-			ERR("state file: %s (the change is live but not saved)", strerror(-ret));
+			xlb_errf(err, errlen, 0,
+				 "state file: %s (the change is live but not saved)",
+				 strerror(-ret));
 	}
 	xlb_journal_put(j);
 	return ret;
@@ -448,12 +450,12 @@ static int apply_delta(struct xlb_core *c, const struct xlb_svc_desired *up, siz
 	panic_recount_names(c, names, n, &pq);
 	ret = reconcile_timed(c, c->st, whole, names, n, &res);
 	if (ret) {
-		ERR("datapath: %s", res.first_error);
+		xlb_errf(err, errlen, 0, "datapath: %s", res.first_error);
 		goto undo;
 	}
 	ret = persist_delta(c, &t, wait, seq);
 	if (ret) {
-		ERR("state file %s: %s", c->state_path, strerror(-ret));
+		xlb_errf(err, errlen, 0, "state file %s: %s", c->state_path, strerror(-ret));
 		goto undo;
 	}
 	c->hold_reconcile = false;
@@ -530,11 +532,12 @@ static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, 
 	panic_recount_all(c, next, c->st, &pq);
 	ret = reconcile_timed(c, next, true, NULL, 0, &res);
 	if (ret)
-		ERR("datapath: %s", res.first_error);
+		xlb_errf(err, errlen, 0, "datapath: %s", res.first_error);
 	if (!ret) {
 		ret = compact(c, next);
 		if (ret)
-			ERR("state file %s: %s", c->state_path, strerror(-ret));
+			xlb_errf(err, errlen, 0, "state file %s: %s", c->state_path,
+				 strerror(-ret));
 	}
 	if (ret) {
 		panic_recount_all(c, c->st, next, NULL);
@@ -563,9 +566,9 @@ static int exec_check(const struct xlb_core *c, const struct xlb_svc_desired *up
 {
 	for (size_t i = 0; i < n_up && !c->allow_exec; i++) {
 		if (up[i].hc.kind == XLB_HC_EXEC) {
-			ERR("service %.128s: health_check.exec: exec probes are off on this node "
-			    "(xlbd --allow-exec-probes)", up[i].spec.name);
-			return -EPERM;
+			return xlb_errf(err, errlen, -EPERM,
+					"service %.128s: health_check.exec: exec probes are off on this "
+					"node (xlbd --allow-exec-probes)", up[i].spec.name);
 		}
 	}
 	return 0;
@@ -638,7 +641,7 @@ int xlb_core_set_endpoints(struct xlb_core *c, const char *name,
 		s.n_ep = n;
 		ret = apply_delta(c, &s, 1, NULL, 0, &q, &wait, &seq, err, errlen);
 	} else {
-		ERR("service %s: not found", name);
+		xlb_errf(err, errlen, 0, "service %s: not found", name);
 		ret = -ENOENT;
 	}
 	if (version)
@@ -967,7 +970,8 @@ int xlb_core_attach(struct xlb_core *c, const char *ifname, int ifindex, char *e
 		if (c->ifindex[i] == ifindex && !strcmp(c->ifaces[i], ifname))
 			goto out;	/* already attached */
 	if (c->n_ifaces >= XLB_CORE_MAX_IFACES) {
-		ERR("attach on %s: more than %d interfaces", ifname, XLB_CORE_MAX_IFACES);
+		xlb_errf(err, errlen, 0, "attach on %s: more than %d interfaces", ifname,
+			 XLB_CORE_MAX_IFACES);
 		ret = -E2BIG;
 		goto out;
 	}
@@ -1227,14 +1231,15 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	ret = xlb_reconciler_init(&c->rec, c->dp);
 	c->rec.health = &c->health;
 	if (ret) {
-		ERR("read the datapath's services: %s", strerror(-ret));
+		xlb_errf(err, errlen, 0, "read the datapath's services: %s", strerror(-ret));
 		goto fail;
 	}
 
 	if (o->state_dir && o->state_dir[0]) {
 		if (mkdir(o->state_dir, 0700) && errno != EEXIST) {
 			ret = -errno;
-			ERR("create state dir %s: %s", o->state_dir, strerror(errno));
+			xlb_errf(err, errlen, 0, "create state dir %s: %s", o->state_dir,
+				 strerror(errno));
 			goto fail;
 		}
 		snprintf(c->state_path, sizeof(c->state_path), "%s/state.pb", o->state_dir);

@@ -6,11 +6,10 @@
 #include <string.h>
 
 #include "log.h"
+#include "util/errmsg.h"
 #include "state.h"
 #include "verdicts.h"
 #include "util/htab.h"
-
-#define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 
 struct node {
 	struct xlb_svc_desired s;
@@ -175,49 +174,55 @@ static int hc_validate(const struct xlb_health_spec *hc, char *err, size_t errle
 		break;
 	case XLB_HC_HTTP:
 		if (hc->http_path[0] != '/' || memchr(hc->http_path, 0, sizeof(hc->http_path)) == NULL) {
-			ERR("health_check.http_path must start with '/'");
-			return -EINVAL;
+			return xlb_errf(err, errlen, -EINVAL,
+					"health_check.http_path must start with '/'");
 		}
 		for (const char *p = hc->http_path; *p; p++)
 			if (*p <= ' ' || *p == 0x7f) {
-				ERR("health_check.http_path: control character or space");
-				return -EINVAL;
+				return xlb_errf(
+				    err, errlen, -EINVAL,
+				    "health_check.http_path: control character or space");
 			}
 		for (const char *p = hc->http_host; *p; p++)
 			if (*p <= ' ' || *p == 0x7f) {
-				ERR("health_check.http_host: control character or space");
-				return -EINVAL;
+				return xlb_errf(
+				    err, errlen, -EINVAL,
+				    "health_check.http_host: control character or space");
 			}
 		break;
 	case XLB_HC_EXEC:
 		if (hc->argc < 1 || hc->argc > XLB_HC_MAX_ARGS || !hc->argv[0][0]) {
-			ERR("health_check.command: 1..%d arguments needed", XLB_HC_MAX_ARGS);
-			return -EINVAL;
+			return xlb_errf(err, errlen, -EINVAL,
+					"health_check.command: 1..%d arguments needed",
+					XLB_HC_MAX_ARGS);
 		}
 		break;
 	default:
-		ERR("health_check.kind: unknown (%d)", (int)hc->kind);
-		return -EINVAL;
+		return xlb_errf(err, errlen, -EINVAL, "health_check.kind: unknown (%d)",
+				(int)hc->kind);
 	}
 	if (hc->port > 65535) {
-		ERR("health_check.port out of range: %u", hc->port);
-		return -EINVAL;
+		return xlb_errf(err, errlen, -EINVAL, "health_check.port out of range: %u",
+				hc->port);
 	}
 	if (hc->period_ms && (hc->period_ms < 50 || hc->period_ms > 3600000)) {
-		ERR("health_check.period_ms out of range (50..3600000): %u", hc->period_ms);
-		return -EINVAL;
+		return xlb_errf(err, errlen, -EINVAL,
+				"health_check.period_ms out of range (50..3600000): %u",
+				hc->period_ms);
 	}
 	if (hc->timeout_ms && (hc->timeout_ms < 10 || hc->timeout_ms > 600000)) {
-		ERR("health_check.timeout_ms out of range (10..600000): %u", hc->timeout_ms);
-		return -EINVAL;
+		return xlb_errf(err, errlen, -EINVAL,
+				"health_check.timeout_ms out of range (10..600000): %u",
+				hc->timeout_ms);
 	}
 	if (hc->success_threshold > 1000 || hc->failure_threshold > 1000) {
-		ERR("health_check thresholds out of range (max 1000)");
-		return -EINVAL;
+		return xlb_errf(err, errlen, -EINVAL,
+				"health_check thresholds out of range (max 1000)");
 	}
 	if (hc->initial_delay_ms > 3600000) {
-		ERR("health_check.initial_delay_ms out of range: %u", hc->initial_delay_ms);
-		return -EINVAL;
+		return xlb_errf(err, errlen, -EINVAL,
+				"health_check.initial_delay_ms out of range: %u",
+				hc->initial_delay_ms);
 	}
 	return 0;
 }
@@ -230,20 +235,20 @@ int xlb_svc_validate(const struct xlb_svc_desired *s, char *err, size_t errlen)
 	int ret;
 
 	if (!len || len == sizeof(sp->name)) {
-		ERR("service.name: required, at most %zu bytes", sizeof(sp->name) - 1);
-		return -EINVAL;
+		return xlb_errf(err, errlen, -EINVAL, "service.name: required, at most %zu bytes",
+				sizeof(sp->name) - 1);
 	}
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)sp->name[i] < 0x20 || sp->name[i] == 0x7f) {
-			ERR("service.name: control character at %zu", i);
-			return -EINVAL;
+			return xlb_errf(err, errlen, -EINVAL,
+					"service.name: control character at %zu", i);
 		}
 	ret = xlb_service_validate(sp, err, errlen);
 	if (ret)
 		return ret;
 	if (s->n_ep > XLB_MAX_ENDPOINTS) {
-		ERR("service %s: endpoints: %zu, more than %d", sp->name, s->n_ep, XLB_MAX_ENDPOINTS);
-		return -E2BIG;
+		return xlb_errf(err, errlen, -E2BIG, "service %s: endpoints: %zu, more than %d",
+				sp->name, s->n_ep, XLB_MAX_ENDPOINTS);
 	}
 	be = calloc(s->n_ep ? s->n_ep : 1, sizeof(*be));
 	if (!be)
@@ -280,16 +285,17 @@ static int node_prepare(struct xlb_state *st, const struct xlb_svc_desired *s,
 	n->np_key = np_key_of(&s->spec);
 	other = xlb_htab_get(&st->by_vkey, &n->vk, sizeof(n->vk));
 	if (other && other != *old) {
-		ERR("service %s: cluster_ip %s port %u/%s already used by service %s", s->spec.name,
-		    xlb_ip_str(&s->spec.vip, ip, sizeof(ip)), s->spec.port,
-		    xlb_proto_name(s->spec.proto), other->s.spec.name);
+		xlb_errf(err, errlen, 0,
+			 "service %s: cluster_ip %s port %u/%s already used by service %s",
+			 s->spec.name, xlb_ip_str(&s->spec.vip, ip, sizeof(ip)), s->spec.port,
+			 xlb_proto_name(s->spec.proto), other->s.spec.name);
 		free(n);
 		return -EEXIST;
 	}
 	other = n->np_key ? xlb_htab_get(&st->by_np, &n->np_key, sizeof(n->np_key)) : NULL;
 	if (other && other != *old) {
-		ERR("service %s: node_port %u already used by service %s", s->spec.name,
-		    s->spec.node_port, other->s.spec.name);
+		xlb_errf(err, errlen, 0, "service %s: node_port %u already used by service %s",
+			 s->spec.name, s->spec.node_port, other->s.spec.name);
 		free(n);
 		return -EEXIST;
 	}
@@ -326,8 +332,7 @@ int xlb_state_delete(struct xlb_state *st, const char *name, char *err, size_t e
 	struct node *n = xlb_htab_get(&st->by_name, name, strlen(name));
 
 	if (!n) {
-		ERR("service %s: not found", name);
-		return -ENOENT;
+		return xlb_errf(err, errlen, -ENOENT, "service %s: not found", name);
 	}
 	node_unindex(st, n);
 	node_free(n);
@@ -397,8 +402,7 @@ int xlb_state_txn_delete(struct xlb_state_txn *t, const char *name, char *err, s
 		return ret;
 	n = xlb_htab_get(&t->st->by_name, name, strlen(name));
 	if (!n) {
-		ERR("service %s: not found", name);
-		return -ENOENT;
+		return xlb_errf(err, errlen, -ENOENT, "service %s: not found", name);
 	}
 	node_unindex(t->st, n);
 	t->op[t->n++] = (struct xlb_state_op){ .before = n };
@@ -449,8 +453,7 @@ int xlb_state_set_endpoints(struct xlb_state *st, const char *name,
 	struct xlb_svc_desired s;
 
 	if (!cur) {
-		ERR("service %s: not found", name);
-		return -ENOENT;
+		return xlb_errf(err, errlen, -ENOENT, "service %s: not found", name);
 	}
 	s = cur->s;
 	s.ep = (struct xlb_endpoint *)ep;

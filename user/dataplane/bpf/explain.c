@@ -11,10 +11,9 @@
 #include <xlb/abi.h>
 #include <xlb/hash.h>
 
+#include "util/errmsg.h"
 #include "explain.h"
 #include "util/clock.h"
-
-#define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 
 static const char *const kind_names[] = {
 	"not a service", "existing flow", "reply", "affinity", "source hash",
@@ -34,8 +33,9 @@ static int open_map(const char *dir, const char *name, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		ERR("open pinned map %s: %s (is the datapath pinned under %s?)", path,
-		    strerror(errno), dir);
+		xlb_errf(err, errlen, 0,
+			 "open pinned map %s: %s (is the datapath pinned under %s?)", path,
+			 strerror(errno), dir);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -69,8 +69,8 @@ int xlb_explain(const char *pin_dir, const struct xlb_ip *src, uint16_t sport,
 
 	memset(x, 0, sizeof(*x));
 	if (src->family != XLB_AF_INET || dst->family != XLB_AF_INET) {
-		ERR("explain: IPv4 addresses only (the datapath is IPv4 today)");
-		return -EINVAL;
+		return xlb_errf(err, errlen, -EINVAL,
+				"explain: IPv4 addresses only (the datapath is IPv4 today)");
 	}
 	if ((svc_fd = ret = open_map(pin_dir, "svc_map", err, errlen)) < 0 ||
 	    (sel_fd = ret = open_map(pin_dir, "sel_map", err, errlen)) < 0 ||
@@ -212,7 +212,7 @@ int xlb_explain(const char *pin_dir, const struct xlb_ip *src, uint16_t sport,
 		x->kind = XLB_EXPLAIN_SEQUENCE;
 		if (n <= 0 || n > XLB_EXPLAIN_MAX_CPUS) {
 			ret = -EINVAL;
-			ERR("explain: %d CPUs", n);
+			xlb_errf(err, errlen, 0, "explain: %d CPUs", n);
 			goto out;
 		}
 		pos = calloc((size_t)n, sizeof(uint32_t) * 2);	/* values are 8-byte aligned */

@@ -14,11 +14,10 @@
 #include <linux/netlink.h>
 
 #include "log.h"
+#include "util/errmsg.h"
 #include "ipvs_priv.h"
 #include "ipvs_link.h"
 #include "ipvs_rules.h"
-
-#define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 
 /* ---- sysctls ---------------------------------------------------------- */
 
@@ -667,8 +666,7 @@ static int ipvs_detach(struct xlb_dp *dp, const char *ifname, char *err, size_t 
 		memcpy(d->ifnames[i], d->ifnames[--d->n_if], sizeof(d->ifnames[0]));
 		return 0;
 	}
-	ERR("detach from %s: not attached", ifname);
-	return -ENOENT;
+	return xlb_errf(err, errlen, -ENOENT, "detach from %s: not attached", ifname);
 }
 
 /* ---- counters, conntrack ---------------------------------------------- */
@@ -919,7 +917,7 @@ int xlb_dp_ipvs_cleanup(char *err, size_t errlen)
 		r = ipvs_nl_list_services(d.nl, vs_collect, a, e2, sizeof(e2));
 		if (r) {
 			ret = r;
-			ERR("%s", e2);
+			xlb_errf(err, errlen, 0, "%s", e2);
 		}
 		for (size_t i = 0; i < a->n_vs; i++) {
 			const struct ipvs_service *vs = &a->vs[i];
@@ -932,7 +930,7 @@ int xlb_dp_ipvs_cleanup(char *err, size_t errlen)
 			r = ipvs_drop_vs(&d, vs, e2, sizeof(e2));
 			if (r && !ret) {
 				ret = r;
-				ERR("%s", e2);
+				xlb_errf(err, errlen, 0, "%s", e2);
 			}
 			removed += !r;
 		}
@@ -942,13 +940,13 @@ int xlb_dp_ipvs_cleanup(char *err, size_t errlen)
 	r = ipvs_rules_remove(e2, sizeof(e2));
 	if (r && !ret) {
 		ret = r;
-		ERR("%s", e2);
+		xlb_errf(err, errlen, 0, "%s", e2);
 	}
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
 		r = xlb_ipset_cmd(d.ips, e2, sizeof(e2), "destroy", sets[i], NULL);
 		if (r && r != -ENOENT && !ret) {
 			ret = r;
-			ERR("%s", e2);
+			xlb_errf(err, errlen, 0, "%s", e2);
 		}
 	}
 	/* 3. the interface, and with it the service addresses */
@@ -956,7 +954,7 @@ int xlb_dp_ipvs_cleanup(char *err, size_t errlen)
 		r = ipvs_link_delete(&d.rt, XLB_IPVS_IFNAME, e2, sizeof(e2));
 		if (r && r != -ENODEV && !ret) {
 			ret = r;
-			ERR("%s", e2);
+			xlb_errf(err, errlen, 0, "%s", e2);
 		}
 		nlsock_close(&d.rt);
 	}

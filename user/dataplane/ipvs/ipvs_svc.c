@@ -27,11 +27,11 @@
 #include <netinet/in.h>
 
 #include "log.h"
+#include "util/errmsg.h"
 #include "ipvs_priv.h"
 #include "ipvs_link.h"
 #include "util/clock.h"
 
-#define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 #define STATS_TTL_MS 200	/* one `xlbctl get` asks for the service, then each backend */
 
 void ipvs_key_of(struct ipvs_key *k, const struct xlb_ip *ip, uint32_t port, uint8_t proto)
@@ -370,10 +370,11 @@ static int check_conflicts(struct xlb_dp_ipvs *d, const struct xlb_service_spec 
 	if (!old) {
 		ret = ipvs_nl_get_service(d->nl, &vs, err, errlen);
 		if (!ret) {
-			ERR("service %s: a virtual service with this address already exists in "
+			return xlb_errf(
+			    err, errlen, -EEXIST,
+			    "service %s: a virtual service with this address already exists in "
 			    "IPVS and is not xlb's (not in ipset %s): left alone",
 			    ipvs_service_str(&vs, sv, sizeof(sv)), XLB_IPSET_CLUSTER_IP);
-			return -EEXIST;
 		}
 		if (ret != -ESRCH)
 			return ret;
@@ -389,10 +390,10 @@ static int check_conflicts(struct xlb_dp_ipvs *d, const struct xlb_service_spec 
 			if (o == old || !np_of(&o->spec, &onp_proto, &onp) || onp != np ||
 			    onp_proto != np_proto)
 				continue;
-			ERR("service %s:%u/%s: node port %u already in use by %s",
-			    xlb_ip_str(&spec->vip, ap, sizeof(ap)), spec->port,
-			    xlb_proto_name(spec->proto), np, o->spec.name);
-			return -EEXIST;
+			return xlb_errf(err, errlen, -EEXIST,
+					"service %s:%u/%s: node port %u already in use by %s",
+					xlb_ip_str(&spec->vip, ap, sizeof(ap)), spec->port,
+					xlb_proto_name(spec->proto), np, o->spec.name);
 		}
 	}
 	for (size_t i = 0; i < d->n_node; i++) {
@@ -401,11 +402,13 @@ static int check_conflicts(struct xlb_dp_ipvs *d, const struct xlb_service_spec 
 
 		ret = ipvs_nl_get_service(d->nl, &nvs, err, errlen);
 		if (!ret) {
-			ERR("service %s:%u/%s: node port %u: %s already exists in IPVS and is "
-			    "not xlb's: left alone", xlb_ip_str(&spec->vip, ap, sizeof(ap)),
-			    spec->port, xlb_proto_name(spec->proto), np,
+			return xlb_errf(
+			    err, errlen, -EEXIST,
+			    "service %s:%u/%s: node port %u: %s already exists in IPVS and is "
+			    "not xlb's: left alone",
+			    xlb_ip_str(&spec->vip, ap, sizeof(ap)), spec->port,
+			    xlb_proto_name(spec->proto), np,
 			    ipvs_service_str(&nvs, sv, sizeof(sv)));
-			return -EEXIST;
 		}
 		if (ret != -ESRCH)
 			return ret;
@@ -497,8 +500,8 @@ int ipvs_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	if (ret)
 		return ret;
 	if (spec->vip.family != XLB_AF_INET) {
-		ERR("service %s: the IPVS dataplane serves IPv4 only", spec->name);
-		return -EAFNOSUPPORT;
+		return xlb_errf(err, errlen, -EAFNOSUPPORT,
+				"service %s: the IPVS dataplane serves IPv4 only", spec->name);
 	}
 	ipvs_key_of(&key, &spec->vip, spec->port, spec->proto);
 	old = xlb_htab_get(&d->svcs, &key, sizeof(key));
@@ -619,9 +622,9 @@ int ipvs_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	ipvs_key_of(&key, &spec->vip, spec->port, spec->proto);
 	s = xlb_htab_get(&d->svcs, &key, sizeof(key));
 	if (!s) {
-		ERR("service %s:%u/%s: not found", xlb_ip_str(&spec->vip, ap, sizeof(ap)),
-		    spec->port, xlb_proto_name(spec->proto));
-		return -ENOENT;
+		return xlb_errf(err, errlen, -ENOENT, "service %s:%u/%s: not found",
+				xlb_ip_str(&spec->vip, ap, sizeof(ap)), spec->port,
+				xlb_proto_name(spec->proto));
 	}
 	ipvs_vs_of(s, &s->spec.vip, s->spec.port, &vs);
 	ret = ipvs_drop_vs(d, &vs, err, errlen);
