@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -32,16 +34,58 @@ int xlb_log_level_parse(const char *s, enum xlb_log_level *out)
 	return -EINVAL;
 }
 
-void xlb_log(enum xlb_log_level lvl, const char *fmt, ...)
+/* The whole line, formatted first, then one write(2): lines from several
+ * threads never interleave (stdio would write a line in pieces). */
+void xlb_vlog(enum xlb_log_level lvl, const char *who, const char *fmt, va_list ap)
 {
 	static const char *tags[] = { "error", "warn", "info", "debug" };
-	va_list ap;
+	char stack[1024], *buf = stack;
+	size_t cap = sizeof(stack), len;
+	int head, body;
+	va_list aq;
 
 	if (lvl > cur_level)
 		return;
-	fprintf(stderr, "xlb: %s: ", tags[lvl]);
+	head = snprintf(buf, cap, "xlb: %s: %s%s", tags[lvl], who ? who : "", who ? ": " : "");
+	va_copy(aq, ap);
+	body = vsnprintf(buf + head, cap - (size_t)head, fmt, aq);
+	va_end(aq);
+	if (body < 0)
+		return;
+	if ((size_t)(head + body) + 2 > cap) {
+		char *big = malloc((size_t)(head + body) + 2);
+
+		if (big) {
+			memcpy(big, buf, (size_t)head);
+			vsnprintf(big + head, (size_t)body + 1, fmt, ap);
+			buf = big;
+			cap = (size_t)(head + body) + 2;
+		} else {
+			body = (int)(cap - (size_t)head - 2);	/* what fits */
+		}
+	}
+	len = (size_t)(head + body);
+	while (len > (size_t)head && buf[len - 1] == '\n')	/* libbpf ends its own */
+		len--;
+	buf[len++] = '\n';
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(STDERR_FILENO, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (buf != stack)
+		free(buf);
+}
+
+void xlb_log(enum xlb_log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	xlb_vlog(lvl, NULL, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }

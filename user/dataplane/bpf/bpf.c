@@ -47,12 +47,8 @@ uint64_t xlb_mono_ns(void)
  * runs to many kilobytes and its last lines say why). */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && xlb_log_get_level() < XLB_LOG_DEBUG)
-		return 0;
-	if (level == LIBBPF_INFO && xlb_log_get_level() < XLB_LOG_INFO)
-		return 0;
-	fputs("xlb: libbpf: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	xlb_vlog(level == LIBBPF_WARN ? XLB_LOG_WARN :
+		 level == LIBBPF_INFO ? XLB_LOG_INFO : XLB_LOG_DEBUG, "libbpf", fmt, ap);
 	return 0;
 }
 
