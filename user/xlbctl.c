@@ -146,21 +146,21 @@ static const struct ctl_cmd cmds[] = {
 	{
 		.verb = "explain", .fn = do_explain, .opts = CTL_OPT_FLOW | CTL_OPT_OUTPUT,
 		.outputs = OUTS_DATA, .min_args = 0, .max_args = 0,
-		.args = "--src IP:PORT --dst IP:PORT [--proto tcp|udp] [--pin-dir DIR] [-o json|yaml]",
+		.args = "--src IP:PORT --dst IP:PORT [--proto tcp|udp] [-o json|yaml]",
 		.summary = "which service and backend the datapath gives a packet, and why",
 		.help =
-		"Reads the live datapath (the maps pinned under --pin-dir, default\n"
-		"/sys/fs/bpf/xlb; run it on the node, as root) and follows the XDP program's\n"
+		"Asks xlbd, which reads its live datapath and follows the XDP program's\n"
 		"own rules for a packet from --src to --dst: an existing flow in conntrack\n"
 		"(and whether its backend is still there), a reply, the service it matches\n"
 		"(ClusterIP, or NodePort on a node address), ClientIP affinity, then the\n"
 		"algorithm: the source hash and Maglev slot for sh, each CPU's next slot of\n"
-		"the round-robin sequence for rr and wrr. Loads and changes nothing.\n"
+		"the round-robin sequence for rr and wrr. Changes nothing. The IPVS\n"
+		"dataplane cannot explain flows.\n"
 		"\n"
 		"      --src IP:PORT     the client\n"
 		"      --dst IP:PORT     the service address (or a node address and node port)\n"
 		"      --proto P         tcp (default) or udp\n"
-		"      --pin-dir DIR     where xlbd pinned the datapath\n"
+		"      --pin-dir DIR     ignored (xlbd knows its datapath); kept for scripts\n"
 		"  -o, --output FMT      json or yaml\n",
 	},
 	{

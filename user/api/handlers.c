@@ -41,6 +41,8 @@ int xlb_api_status_of(int rc)
 		return GRPC_STATUS_ALREADY_EXISTS;
 	case -EPERM:
 		return GRPC_STATUS_PERMISSION_DENIED;
+	case -EOPNOTSUPP:
+		return GRPC_STATUS_UNIMPLEMENTED;
 	default:
 		return GRPC_STATUS_INTERNAL;
 	}
@@ -455,14 +457,9 @@ struct ct_acc {
 static bool addr_port(char **dst, const struct xlb_addr *a, uint8_t family, uint16_t port_be)
 {
 	struct xlb_ip ip = { .family = family, .addr = *a };
-	char b[XLB_IP_STRLEN], s[XLB_IP_STRLEN + 10];
+	char s[XLB_IP_PORT_STRLEN];
 
-	xlb_ip_str(&ip, b, sizeof(b));
-	if (family == XLB_AF_INET6)
-		snprintf(s, sizeof(s), "[%s]:%u", b, ntohs(port_be));
-	else
-		snprintf(s, sizeof(s), "%s:%u", b, ntohs(port_be));
-	return dup_cstr(dst, s);
+	return dup_cstr(dst, xlb_ip_port_str(&ip, ntohs(port_be), s, sizeof(s)));
 }
 
 static const char *ct_state_name(uint8_t s)
@@ -713,6 +710,74 @@ int xlb_api_event_pack(const struct xlb_event *e, uint8_t **buf, size_t *len)
 
 /* Every RPC in service xlb.v1.Xlb; server.c checks this table against the
  * generated descriptor at start. */
+static int h_explain(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
+		     ProtobufCMessage **resp, char *err, size_t errlen)
+{
+	const Xlb__V1__ExplainRequest *req = (const void *)m;
+	Xlb__V1__ExplainResponse *r;
+	struct xlb_explain *x;
+	struct xlb_ip src, dst;
+	uint16_t sport, dport;
+	uint8_t proto = IPPROTO_TCP;
+	char be[XLB_IP_PORT_STRLEN] = "";
+	int ret;
+
+	if (xlb_ip_port_parse(req->source, &src, &sport))
+		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
+				"source: expected address:port, got '%s'", req->source);
+	if (xlb_ip_port_parse(req->destination, &dst, &dport))
+		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
+				"destination: expected address:port, got '%s'", req->destination);
+	if (req->protocol[0] && xlb_proto_parse(req->protocol, &proto))
+		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
+				"protocol: expected tcp or udp, got '%s'", req->protocol);
+	x = malloc(sizeof(*x));	/* per-CPU tables: too big for a stack */
+	if (!x)
+		return oom(NULL, err, errlen);
+	ret = xlb_core_explain(ctx->core, &src, sport, &dst, dport, proto, x, err, errlen);
+	if (ret) {
+		free(x);
+		return core_fail(ret, err, errlen);
+	}
+	r = new_msg(&xlb__v1__explain_response__descriptor);
+	if (!r) {
+		free(x);
+		return oom(NULL, err, errlen);
+	}
+	r->service = x->service;
+	r->via_node_port = x->via_node_port;
+	r->service_id = x->svc_id;
+	r->slots = x->slots;
+	r->sel_base = x->sel_base;
+	r->affinity_timeout = x->aff_timeout;
+	r->hash = x->hash;
+	r->slot = x->slot;
+	r->backend_id = x->backend_id;
+	if (x->backend_id)
+		xlb_ip_port_str(&x->backend, x->backend_port, be, sizeof(be));
+	if (x->kind == XLB_EXPLAIN_SEQUENCE && x->ncpus > 0) {
+		r->cpus = calloc((size_t)x->ncpus, sizeof(*r->cpus));
+		for (int i = 0; r->cpus && i < x->ncpus; i++) {
+			Xlb__V1__ExplainCpu *cpu = new_msg(&xlb__v1__explain_cpu__descriptor);
+
+			if (!cpu)
+				break;
+			cpu->slot = x->cpu_slot[i];
+			cpu->backend_id = x->cpu_backend[i];
+			r->cpus[r->n_cpus++] = cpu;
+		}
+	}
+	if (!dup_cstr(&r->kind, xlb_explain_kind_name(x->kind)) || !dup_cstr(&r->backend, be) ||
+	    !dup_cstr(&r->backend_state, x->backend_id ? xlb_backend_state_name(x->backend_state) : "") ||
+	    !dup_cstr(&r->why, x->why) || (x->kind == XLB_EXPLAIN_SEQUENCE && x->ncpus > 0 &&
+					   r->n_cpus != (size_t)x->ncpus)) {
+		free(x);
+		return oom(&r->base, err, errlen);
+	}
+	free(x);
+	return finish(&r->base, resp);
+}
+
 const struct xlb_api_method xlb_api_methods[] = {
 	{ "UpsertService", XLB_API_UNARY, &xlb__v1__upsert_service_request__descriptor, h_upsert },
 	{ "DeleteService", XLB_API_UNARY, &xlb__v1__delete_service_request__descriptor, h_delete },
@@ -725,5 +790,6 @@ const struct xlb_api_method xlb_api_methods[] = {
 	{ "FlushConntrack", XLB_API_UNARY, &xlb__v1__flush_conntrack_request__descriptor, h_ct_flush },
 	{ "Backup", XLB_API_UNARY, &xlb__v1__backup_request__descriptor, h_backup },
 	{ "Restore", XLB_API_UNARY, &xlb__v1__restore_request__descriptor, h_restore },
+	{ "Explain", XLB_API_UNARY, &xlb__v1__explain_request__descriptor, h_explain },
 };
 const size_t xlb_api_n_methods = sizeof(xlb_api_methods) / sizeof(xlb_api_methods[0]);

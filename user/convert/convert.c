@@ -125,14 +125,7 @@ static int parse_ipv4(const char *s, const char *path, struct xlb_ip *out,
 
 const char *xlb_api_endpoint_str(const struct xlb_endpoint *e, char *buf, size_t len)
 {
-	char ip[XLB_IP_STRLEN];
-
-	xlb_ip_str(&e->addr, ip, sizeof(ip));
-	if (e->addr.family == XLB_AF_INET6)
-		snprintf(buf, len, "[%s]:%u", ip, e->port);
-	else
-		snprintf(buf, len, "%s:%u", ip, e->port);
-	return buf;
+	return xlb_ip_port_str(&e->addr, e->port, buf, len);
 }
 
 static int endpoint_from_pb(const Xlb__V1__Endpoint *pb, const char *path,

@@ -920,6 +920,14 @@ int xlb_core_ct_list(struct xlb_core *c, uint32_t limit,
 	return ret == 1 ? 0 : ret;
 }
 
+int xlb_core_explain(struct xlb_core *c, const struct xlb_ip *src, uint16_t sport,
+		     const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
+		     struct xlb_explain *out, char *err, size_t errlen)
+{
+	/* Map lookups only: no lock (dataplane.h). */
+	return xlb_dp_explain(c->dp, src, sport, dst, dport, proto, out, err, errlen);
+}
+
 int xlb_core_ct_flush(struct xlb_core *c, uint32_t *removed)
 {
 	return xlb_dp_ct_flush(c->dp, removed);	/* no lock: dataplane.h */
@@ -1082,13 +1090,11 @@ int xlb_core_health_update(struct xlb_core *c, const char *service,
 			ret = r;
 		changed |= r > 0;
 		if (v[i].why[0]) {
-			char a[XLB_IP_STRLEN];
-
 			evq_add(&q, XLB_EV_ENDPOINT_HEALTH, xlb_state_version(c->st), service,
 				v[i].why);
 			if (q.n)
-				snprintf(q.ev[q.n - 1].endpoint, sizeof(q.ev[0].endpoint), "%s:%u",
-					 xlb_ip_str(&v[i].addr, a, sizeof(a)), v[i].port);
+				xlb_ip_port_str(&v[i].addr, v[i].port, q.ev[q.n - 1].endpoint,
+						sizeof(q.ev[0].endpoint));
 		}
 	}
 	if (s) {

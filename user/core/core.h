@@ -26,6 +26,7 @@
 #include "model/state.h"
 #include "model/conntrack.h"
 #include "model/verdicts.h"
+#include "model/explain.h"
 
 struct xlb_core;
 
@@ -105,6 +106,11 @@ int xlb_core_backup(struct xlb_core *c,
 int xlb_core_ct_list(struct xlb_core *c, uint32_t limit,
 		     int (*cb)(const struct xlb_ct_entry *e, void *arg), void *arg);
 int xlb_core_ct_flush(struct xlb_core *c, uint32_t *removed);
+/* Which backend the datapath would give this packet, and why, from its
+ * live state. -EOPNOTSUPP (err says so) when the dataplane cannot tell. */
+int xlb_core_explain(struct xlb_core *c, const struct xlb_ip *src, uint16_t sport,
+		     const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
+		     struct xlb_explain *out, char *err, size_t errlen);
 
 /* Event subscription; returns an id for unsubscribe. */
 int xlb_core_subscribe(struct xlb_core *c, xlb_event_fn fn, void *arg);

@@ -10,17 +10,20 @@
  * Threads: the caller serializes the calls that change or index the
  * services and the node (service_set/delete/list/stats, node_addr_*,
  * attach, detach; xlbd's core does it with its lock). backend_stats,
- * global_stats, ct_list, ct_flush and expire may run at any time,
+ * global_stats, ct_list, ct_flush, expire and explain may run at any time,
  * concurrently with those and each other: BPF's read and delete map
  * entries only (the kernel serializes those), IPVS takes a lock of its own.
  */
 #ifndef XLB_DATAPLANE_H
 #define XLB_DATAPLANE_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "model/model.h"
 #include "model/conntrack.h"
+#include "model/explain.h"
 
 struct xlb_dp;
 
@@ -76,6 +79,11 @@ struct xlb_dp_ops {
 	 * connections are gone, NodePort services on addresses the node no
 	 * longer has. */
 	int (*expire)(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed);
+	/* What the datapath would do with one packet, and why (NULL: this
+	 * dataplane cannot say). */
+	int (*explain)(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t sport,
+		       const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
+		       struct xlb_explain *out, char *err, size_t errlen);
 	void (*close)(struct xlb_dp *dp);
 };
 
@@ -163,6 +171,19 @@ static inline int xlb_dp_expire(struct xlb_dp *dp, const struct xlb_ct_timeouts 
 				uint32_t *removed)
 {
 	return dp->ops->expire(dp, t ? t : &xlb_ct_default_timeouts, removed);
+}
+
+static inline int xlb_dp_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t sport,
+				 const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
+				 struct xlb_explain *out, char *err, size_t errlen)
+{
+	if (!dp->ops->explain) {
+		if (err)
+			snprintf(err, errlen, "explain: the %s dataplane cannot explain flows",
+				 dp->ops->name);
+		return -EOPNOTSUPP;
+	}
+	return dp->ops->explain(dp, src, sport, dst, dport, proto, out, err, errlen);
 }
 
 static inline void xlb_dp_close(struct xlb_dp *dp)

@@ -166,12 +166,9 @@ bool hc_local_error(int err)
 const char *hc_endpoint_str(const struct hc_target *t, uint32_t port, char *buf, size_t len)
 {
 	struct xlb_ip ip = { .family = t->key.family };
-	char a[XLB_IP_STRLEN];
 
 	memcpy(ip.addr.a8, t->key.addr, sizeof(ip.addr.a8));
-	xlb_ip_str(&ip, a, sizeof(a));
-	snprintf(buf, len, t->key.family == XLB_AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
-	return buf;
+	return xlb_ip_port_str(&ip, port, buf, len);
 }
 
 static void schedule_next(struct xlb_health *h, struct hc_target *t)

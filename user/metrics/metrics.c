@@ -218,10 +218,8 @@ static int list_cb(const struct xlb_service_status *s, void *arg)
 	for (size_t i = 0; i < s->n_eps; i++) {
 		const struct xlb_endpoint_status *e = &s->eps[i];
 		struct ep_row *o = &r->eps[i];
-		char a[XLB_IP_STRLEN];
 
-		snprintf(o->backend, sizeof(o->backend), "%s:%u",
-			 xlb_ip_str(&e->ep.addr, a, sizeof(a)), e->ep.port);
+		xlb_ip_port_str(&e->ep.addr, e->ep.port, o->backend, sizeof(o->backend));
 		o->health = e->health;
 		o->in_datapath = e->in_datapath;
 		o->packets = e->packets;

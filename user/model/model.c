@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -156,18 +157,48 @@ int xlb_service_validate(const struct xlb_service_spec *s, char *err, size_t err
 	return 0;
 }
 
-/* "10.0.0.1:80" or "[fd00::1]:80", as people write them. */
-static const char *endpoint_str(const struct xlb_backend_spec *b,
-				char *buf, size_t len)
+const char *xlb_ip_port_str(const struct xlb_ip *ip, uint32_t port, char *buf, size_t len)
 {
-	char ip[XLB_IP_STRLEN];
+	char a[XLB_IP_STRLEN];
 
-	xlb_ip_str(&b->addr, ip, sizeof(ip));
-	if (b->addr.family == XLB_AF_INET6)
-		snprintf(buf, len, "[%s]:%u", ip, b->port);
-	else
-		snprintf(buf, len, "%s:%u", ip, b->port);
+	xlb_ip_str(ip, a, sizeof(a));
+	snprintf(buf, len, ip->family == XLB_AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
 	return buf;
+}
+
+int xlb_ip_port_parse(const char *s, struct xlb_ip *ip, uint16_t *port)
+{
+	char buf[XLB_IP_PORT_STRLEN], *colon, *end, *a = buf;
+	unsigned long v;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	colon = strrchr(buf, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = 0;
+	if (buf[0] == '[') {
+		size_t n = strlen(buf);
+
+		if (n < 2 || buf[n - 1] != ']')
+			return -EINVAL;
+		buf[n - 1] = 0;
+		a = buf + 1;
+	}
+	if (xlb_ip_parse(a, ip))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || !v || v > 65535)
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static const char *endpoint_str(const struct xlb_backend_spec *b, char *buf, size_t len)
+{
+	return xlb_ip_port_str(&b->addr, b->port, buf, len);
 }
 
 static int backend_check(const struct xlb_service_spec *s,

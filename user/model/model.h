@@ -24,6 +24,12 @@ int xlb_ip_parse(const char *s, struct xlb_ip *out);
 /* Format into buf (at least XLB_IP_STRLEN). Returns buf. */
 const char *xlb_ip_str(const struct xlb_ip *ip, char *buf, size_t len);
 bool xlb_ip_equal(const struct xlb_ip *a, const struct xlb_ip *b);
+#define XLB_IP_PORT_STRLEN (XLB_IP_STRLEN + 8)
+/* "10.0.0.1:80" or "[fd00::1]:80", as people write them. Returns buf. */
+const char *xlb_ip_port_str(const struct xlb_ip *ip, uint32_t port, char *buf, size_t len);
+/* The reverse ("[fd00::1]:80" or "fd00::1:80" for IPv6); port 1..65535.
+ * 0 or -EINVAL. */
+int xlb_ip_port_parse(const char *s, struct xlb_ip *ip, uint16_t *port);
 bool xlb_ip_is_zero(const struct xlb_ip *ip);
 
 enum xlb_svc_type {

@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "bpf_priv.h"
+#include "explain.h"
 #include "xlb.skel.h"
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
@@ -463,6 +464,7 @@ const struct xlb_dp_ops xlb_dp_bpf_ops = {
 	.ct_list = bpf_ct_list,
 	.ct_flush = bpf_ct_flush,
 	.expire = bpf_ct_gc,
+	.explain = xlb_dp_bpf_explain,
 	.close = bpf_close,
 };
 

@@ -15,30 +15,6 @@
 #include "explain.h"
 #include "util/clock.h"
 
-static const char *const kind_names[] = {
-	"not a service", "existing flow", "reply", "affinity", "source hash",
-	"round robin", "no backend", "reset",
-};
-
-const char *xlb_explain_kind_name(enum xlb_explain_kind k)
-{
-	return (unsigned)k < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[k] : "?";
-}
-
-static int open_map(const char *dir, const char *name, char *err, size_t errlen)
-{
-	char path[512];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		xlb_errf(err, errlen, 0,
-			 "open pinned map %s: %s (is the datapath pinned under %s?)", path,
-			 strerror(errno), dir);
-	return fd < 0 ? -errno : fd;
-}
-
 static void backend_of(struct xlb_explain *x, int be_fd, uint32_t id)
 {
 	struct xlb_backend b;
@@ -52,9 +28,18 @@ static void backend_of(struct xlb_explain *x, int be_fd, uint32_t id)
 	x->backend_state = b.state;
 }
 
-int xlb_explain(const char *pin_dir, const struct xlb_ip *src, uint16_t sport,
-		const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
-		struct xlb_explain *x, char *err, size_t errlen)
+/* The map of this name, or -ENOENT (with err). Not to be closed: the
+ * dataplane's own. */
+static int map_fd(struct xlb_dp *dp, const char *name, char *err, size_t errlen)
+{
+	int fd = xlb_dp_bpf_map_fd(dp, name);
+
+	return fd < 0 ? xlb_errf(err, errlen, fd, "explain: map %s: %s", name, strerror(-fd)) : fd;
+}
+
+int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t sport,
+		       const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
+		       struct xlb_explain *x, char *err, size_t errlen)
 {
 	static const char *const st[] = { "new", "established", "closing", "closed" };
 	static const char *const algos[] = { "rr", "wrr", "sh" };
@@ -72,14 +57,14 @@ int xlb_explain(const char *pin_dir, const struct xlb_ip *src, uint16_t sport,
 		return xlb_errf(err, errlen, -EINVAL,
 				"explain: IPv4 addresses only (the datapath is IPv4 today)");
 	}
-	if ((svc_fd = ret = open_map(pin_dir, "svc_map", err, errlen)) < 0 ||
-	    (sel_fd = ret = open_map(pin_dir, "sel_map", err, errlen)) < 0 ||
-	    (be_fd = ret = open_map(pin_dir, "backend_map", err, errlen)) < 0 ||
-	    (ct_fd = ret = open_map(pin_dir, "ct_map", err, errlen)) < 0 ||
-	    (aff_fd = ret = open_map(pin_dir, "aff_map", err, errlen)) < 0 ||
-	    (na_fd = ret = open_map(pin_dir, "node_addrs", err, errlen)) < 0 ||
-	    (rr_fd = ret = open_map(pin_dir, "rr_state", err, errlen)) < 0)
-		goto out;
+	if ((svc_fd = ret = map_fd(dp, "svc_map", err, errlen)) < 0 ||
+	    (sel_fd = ret = map_fd(dp, "sel_map", err, errlen)) < 0 ||
+	    (be_fd = ret = map_fd(dp, "backend_map", err, errlen)) < 0 ||
+	    (ct_fd = ret = map_fd(dp, "ct_map", err, errlen)) < 0 ||
+	    (aff_fd = ret = map_fd(dp, "aff_map", err, errlen)) < 0 ||
+	    (na_fd = ret = map_fd(dp, "node_addrs", err, errlen)) < 0 ||
+	    (rr_fd = ret = map_fd(dp, "rr_state", err, errlen)) < 0)
+		return ret;
 	ret = 0;
 
 	/* 1. conntrack, as the datapath looks first */
@@ -240,8 +225,5 @@ int xlb_explain(const char *pin_dir, const struct xlb_ip *src, uint16_t sport,
 			 xlb_ip_str(&x->backend, bb, sizeof(bb)), x->backend_port);
 	}
 out:
-	for (int *fd = (int[]){ svc_fd, sel_fd, be_fd, ct_fd, aff_fd, na_fd, rr_fd }, i = 0; i < 7; i++)
-		if (fd[i] >= 0)
-			close(fd[i]);
 	return ret;
 }

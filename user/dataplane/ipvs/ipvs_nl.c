@@ -31,14 +31,7 @@ static int to_af(uint8_t xlb_family)
 
 const char *ipvs_addr_port_str(const struct xlb_ip *ip, uint16_t port, char *buf, size_t len)
 {
-	char a[XLB_IP_STRLEN];
-
-	xlb_ip_str(ip, a, sizeof(a));
-	if (ip->family == XLB_AF_INET6)
-		snprintf(buf, len, "[%s]:%u", a, port);
-	else
-		snprintf(buf, len, "%s:%u", a, port);
-	return buf;
+	return xlb_ip_port_str(ip, port, buf, len);
 }
 
 const char *ipvs_service_str(const struct ipvs_service *s, char *buf, size_t len)

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "model/explain.h"
+
+static const char *const kind_names[] = {
+	"not a service", "existing flow", "reply", "affinity", "source hash",
+	"round robin", "no backend", "reset",
+};
+
+const char *xlb_explain_kind_name(enum xlb_explain_kind k)
+{
+	return (unsigned)k < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[k] : "?";
+}
+
+const char *xlb_backend_state_name(uint8_t state)
+{
+	static const char *const names[] = { "free", "active", "terminating" };
+
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
+}

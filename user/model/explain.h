@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * A flow explained: which service a packet matches, and which backend the
+ * datapath would give it and why. The XDP dataplane fills it from its live
+ * maps with the datapath's own rules (dataplane/bpf/explain.c); xlbd
+ * serves it (xlb_core_explain, the API's Explain).
+ */
+#ifndef XLB_MODEL_EXPLAIN_H
+#define XLB_MODEL_EXPLAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "model/model.h"
+
+#define XLB_EXPLAIN_MAX_CPUS 512
+
+enum xlb_explain_kind {
+	XLB_EXPLAIN_NOT_SERVICE = 0,	/* passed to the stack untouched */
+	XLB_EXPLAIN_EXISTING_FLOW,	/* conntrack pins it to a backend */
+	XLB_EXPLAIN_REPLY,		/* a reply: reverse NAT to the service address */
+	XLB_EXPLAIN_AFFINITY,		/* ClientIP affinity entry */
+	XLB_EXPLAIN_HASH,		/* sh: Maglev slot of the source hash */
+	XLB_EXPLAIN_SEQUENCE,		/* rr/wrr: next slot of this CPU's sequence */
+	XLB_EXPLAIN_NO_BACKEND,		/* TCP reset / ICMP unreachable */
+	XLB_EXPLAIN_RESET,		/* existing flow whose backend is gone: reset */
+};
+
+struct xlb_explain {
+	enum xlb_explain_kind kind;
+	bool service;			/* a service matched */
+	bool via_node_port;
+	uint32_t svc_id;
+	uint8_t algo;
+	uint32_t slots, sel_base, aff_timeout;
+	uint32_t hash, slot;		/* XLB_EXPLAIN_HASH */
+	uint32_t backend_id;
+	struct xlb_ip backend;
+	uint16_t backend_port;
+	uint8_t backend_state;
+	char ct_state[16];		/* existing flow / reply */
+	uint32_t ct_idle;
+	int ncpus;			/* XLB_EXPLAIN_SEQUENCE: per-CPU choice */
+	uint32_t cpu_slot[XLB_EXPLAIN_MAX_CPUS];
+	uint32_t cpu_backend[XLB_EXPLAIN_MAX_CPUS];
+	char why[512];			/* one paragraph for people */
+};
+
+const char *xlb_explain_kind_name(enum xlb_explain_kind k);
+/* "free", "active", "terminating" (enum xlb_be_state) */
+const char *xlb_backend_state_name(uint8_t state);
+
+#endif /* XLB_MODEL_EXPLAIN_H */
