@@ -18,6 +18,7 @@
 
 #include "util/errmsg.h"
 #include "client.h"
+#include "api/wire.h"
 
 #define MAX_MESSAGE (64 << 20)		/* as the server: big lists fit */
 #define PEM_MAX (1 << 20)
@@ -186,33 +187,6 @@ static gpr_timespec after_ms(int ms)
 	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
-static grpc_byte_buffer *pack_bb(const ProtobufCMessage *m)
-{
-	size_t n = protobuf_c_message_get_packed_size(m);
-	grpc_slice s = grpc_slice_malloc(n);
-	grpc_byte_buffer *bb;
-
-	protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
-	bb = grpc_raw_byte_buffer_create(&s, 1);
-	grpc_slice_unref(s);
-	return bb;
-}
-
-static ProtobufCMessage *unpack_bb(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d)
-{
-	grpc_byte_buffer_reader r;
-	ProtobufCMessage *m;
-	grpc_slice s;
-
-	if (!grpc_byte_buffer_reader_init(&r, bb))
-		return NULL;
-	s = grpc_byte_buffer_reader_readall(&r);
-	grpc_byte_buffer_reader_destroy(&r);
-	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-	grpc_slice_unref(s);
-	return m;
-}
-
 static grpc_call *new_call(struct xlb_api_client *c, const char *method, gpr_timespec deadline)
 {
 	char path[128];
@@ -286,7 +260,7 @@ int xlb_api_call(struct xlb_api_client *c, const char *method,
 		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "%s: cannot create the call", method);
 	grpc_metadata_array_init(&initial_md);
 	grpc_metadata_array_init(&trailing_md);
-	send = pack_bb(req);
+	send = xlb_api_pack(req);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
@@ -307,7 +281,7 @@ int xlb_api_call(struct xlb_api_client *c, const char *method,
 	}
 	code = status_out(st, details, err, errlen);
 	if (code == GRPC_STATUS_OK) {
-		*resp = recv ? unpack_bb(recv, resp_desc) : NULL;
+		*resp = recv ? xlb_api_unpack(recv, resp_desc, NULL, 0) : NULL;
 		if (!*resp)
 			code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL,
 				    "%s: the reply is not a valid %s", method, resp_desc->name);
@@ -385,7 +359,7 @@ int xlb_api_sync_send(struct xlb_api_sync *s, const Xlb__V1__SyncRequest *req,
 {
 	struct xlb_api_client *c = s->c;
 	gpr_timespec deadline = after_ms(c->timeout_ms);
-	grpc_byte_buffer *send = pack_bb(&req->base), *recv = NULL;
+	grpc_byte_buffer *send = xlb_api_pack(&req->base), *recv = NULL;
 	grpc_op ops[2];
 	size_t n = 0;
 	bool ok = false;
@@ -426,7 +400,8 @@ int xlb_api_sync_send(struct xlb_api_sync *s, const Xlb__V1__SyncRequest *req,
 				       : "Sync: no answer within the timeout");
 		goto out;
 	}
-	*resp = (Xlb__V1__SyncResponse *)unpack_bb(recv, &xlb__v1__sync_response__descriptor);
+	*resp = (Xlb__V1__SyncResponse *)xlb_api_unpack(recv, &xlb__v1__sync_response__descriptor,
+							NULL, 0);
 	if (!*resp)
 		code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Sync: the answer is not a valid SyncResponse");
 	else if (err && errlen)
@@ -490,7 +465,7 @@ int xlb_api_watch(struct xlb_api_client *c,
 {
 	Xlb__V1__WatchRequest req = XLB__V1__WATCH_REQUEST__INIT;
 	struct xlb_api_sync w = { .c = c };	/* the same bookkeeping as a stream */
-	grpc_byte_buffer *send = pack_bb(&req.base), *recv;
+	grpc_byte_buffer *send = xlb_api_pack(&req.base), *recv;
 	grpc_op ops[4];
 	bool ok = false, stopped = false;
 	int code;
@@ -532,7 +507,7 @@ int xlb_api_watch(struct xlb_api_client *c,
 		if (!run_batch(c, w.call, ops, 1, &tag_recv, gpr_inf_future(GPR_CLOCK_MONOTONIC),
 			       &ok) || !ok || !recv)
 			break;
-		ev = (Xlb__V1__Event *)unpack_bb(recv, &xlb__v1__event__descriptor);
+		ev = (Xlb__V1__Event *)xlb_api_unpack(recv, &xlb__v1__event__descriptor, NULL, 0);
 		grpc_byte_buffer_destroy(recv);
 		if (!ev) {
 			grpc_call_cancel(w.call, NULL);

@@ -65,34 +65,6 @@ static void *new_msg(const ProtobufCMessageDescriptor *d)
 	return m;
 }
 
-/* Copy a (maybe unterminated) fixed buffer into a message field. */
-static bool dup_str(char **dst, const char *src, size_t cap)
-{
-	char *s;
-
-	if (!src[0])
-		return true;
-	s = strndup(src, cap);
-	if (!s)
-		return false;
-	*dst = s;
-	return true;
-}
-
-/* The same for a C string. */
-static bool dup_cstr(char **dst, const char *src)
-{
-	char *s;
-
-	if (!src[0])
-		return true;
-	s = strdup(src);
-	if (!s)
-		return false;
-	*dst = s;
-	return true;
-}
-
 /* Grow a repeated field by one slot; the slot is filled by the caller. */
 static void **grow(void ***arr, size_t n, size_t *cap)
 {
@@ -319,8 +291,8 @@ static Xlb__V1__EndpointStatus *ep_status_to_pb(const struct xlb_endpoint_status
 	p->bytes = e->bytes;
 	p->new_flows = e->new_flows;
 	p->endpoint = xlb_api_endpoint_to_pb(&e->ep);
-	if (!p->endpoint || !dup_cstr(&p->health, health_name(e->health)) ||
-	    !dup_str(&p->last_probe_result, e->last_result, sizeof(e->last_result))) {
+	if (!p->endpoint || !xlb_pb_set_str(&p->health, health_name(e->health), SIZE_MAX) ||
+	    !xlb_pb_set_str(&p->last_probe_result, e->last_result, sizeof(e->last_result))) {
 		protobuf_c_message_free_unpacked(&p->base, NULL);
 		return NULL;
 	}
@@ -409,10 +381,12 @@ static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 	r->endpoints = st->endpoints;
 	r->version = st->version;
 	r->started_unix_ms = st->started_ms;
-	if (!dup_str(&r->dataplane, st->dataplane, sizeof(st->dataplane)) ||
-	    !dup_str(&r->dataplane_reason, st->dataplane_reason, sizeof(st->dataplane_reason)) ||
-	    !dup_str(&r->health_tcp_probe, st->health_tcp_probe, sizeof(st->health_tcp_probe)) ||
-	    !dup_cstr(&r->xlbd_version, ctx->version ? ctx->version : "unknown"))
+	if (!xlb_pb_set_str(&r->dataplane, st->dataplane, sizeof(st->dataplane)) ||
+	    !xlb_pb_set_str(&r->dataplane_reason, st->dataplane_reason,
+			    sizeof(st->dataplane_reason)) ||
+	    !xlb_pb_set_str(&r->health_tcp_probe, st->health_tcp_probe,
+			    sizeof(st->health_tcp_probe)) ||
+	    !xlb_pb_set_str(&r->xlbd_version, ctx->version ? ctx->version : "unknown", SIZE_MAX))
 		goto nomem;
 	if (st->n_interfaces) {
 		size_t n = st->n_interfaces < 64 ? st->n_interfaces : 64;
@@ -438,7 +412,7 @@ static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 			goto nomem;
 		r->counters[r->n_counters++] = e;
 		e->value = st->counters[i];
-		if (!dup_cstr(&e->key, xlb_stat_name(i)))
+		if (!xlb_pb_set_str(&e->key, xlb_stat_name(i), SIZE_MAX))
 			goto nomem;
 	}
 	free(st);
@@ -459,7 +433,7 @@ static bool addr_port(char **dst, const struct xlb_addr *a, uint8_t family, uint
 	struct xlb_ip ip = { .family = family, .addr = *a };
 	char s[XLB_IP_PORT_STRLEN];
 
-	return dup_cstr(dst, xlb_ip_port_str(&ip, ntohs(port_be), s, sizeof(s)));
+	return xlb_pb_set_str(dst, xlb_ip_port_str(&ip, ntohs(port_be), s, sizeof(s)), SIZE_MAX);
 }
 
 static const char *ct_state_name(uint8_t s)
@@ -491,11 +465,11 @@ static int ct_cb(const struct xlb_ct_entry *e, void *arg)
 	p->backend_id = e->val.backend_id;
 	p->age_seconds = e->age;
 	p->idle_seconds = e->idle;
-	if (!dup_cstr(&p->protocol, xlb_proto_name(e->key.proto)) ||
-	    !dup_cstr(&p->direction, e->val.dir == XLB_CT_REV ? "rev" : "fwd") ||
+	if (!xlb_pb_set_str(&p->protocol, xlb_proto_name(e->key.proto), SIZE_MAX) ||
+	    !xlb_pb_set_str(&p->direction, e->val.dir == XLB_CT_REV ? "rev" : "fwd", SIZE_MAX) ||
 	    !addr_port(&p->source, &e->key.saddr, e->key.family, e->key.sport) ||
 	    !addr_port(&p->destination, &e->key.daddr, e->key.family, e->key.dport) ||
-	    !dup_cstr(&p->state, ct_state_name(e->val.state)))
+	    !xlb_pb_set_str(&p->state, ct_state_name(e->val.state), SIZE_MAX))
 		return -ENOMEM;
 	return 0;
 }
@@ -767,10 +741,13 @@ static int h_explain(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 			r->cpus[r->n_cpus++] = cpu;
 		}
 	}
-	if (!dup_cstr(&r->kind, xlb_explain_kind_name(x->kind)) || !dup_cstr(&r->backend, be) ||
-	    !dup_cstr(&r->backend_state, x->backend_id ? xlb_backend_state_name(x->backend_state) : "") ||
-	    !dup_cstr(&r->why, x->why) || (x->kind == XLB_EXPLAIN_SEQUENCE && x->ncpus > 0 &&
-					   r->n_cpus != (size_t)x->ncpus)) {
+	if (!xlb_pb_set_str(&r->kind, xlb_explain_kind_name(x->kind), SIZE_MAX) ||
+	    !xlb_pb_set_str(&r->backend, be, SIZE_MAX) ||
+	    !xlb_pb_set_str(&r->backend_state,
+			    x->backend_id ? xlb_backend_state_name(x->backend_state) : "",
+			    SIZE_MAX) ||
+	    !xlb_pb_set_str(&r->why, x->why, SIZE_MAX) ||
+	    (x->kind == XLB_EXPLAIN_SEQUENCE && x->ncpus > 0 && r->n_cpus != (size_t)x->ncpus)) {
 		free(x);
 		return oom(&r->base, err, errlen);
 	}

@@ -47,6 +47,7 @@
 #include "convert/convert.h"
 #include "server.h"
 #include "server_priv.h"
+#include "api/wire.h"
 
 #define REQUESTS_PER_METHOD	4	/* calls kept posted per method */
 #define GENERIC_REQUESTS	2
@@ -372,47 +373,12 @@ static void send_headers(struct call *c)
 		c->send_busy = true;
 }
 
-/* NULL when malformed. A message that unpacks but whose strings are not
- * acceptable (bad UTF-8, a NUL byte: see xlb_api_check_wire) is returned
- * with the reason in bad; otherwise bad is "". */
-static ProtobufCMessage *unpack_bb(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
-				   char *bad, size_t badlen)
-{
-	grpc_byte_buffer_reader r;
-	ProtobufCMessage *m;
-	grpc_slice s;
-
-	bad[0] = '\0';
-	/* The reader also undoes a client's compression. */
-	if (!bb || !grpc_byte_buffer_reader_init(&r, bb))
-		return NULL;
-	s = grpc_byte_buffer_reader_readall(&r);
-	grpc_byte_buffer_reader_destroy(&r);
-	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-	if (m)
-		xlb_api_check_wire(d, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), "", bad, badlen);
-	grpc_slice_unref(s);
-	return m;
-}
-
-static grpc_byte_buffer *pack_bb(const ProtobufCMessage *m)
-{
-	size_t n = protobuf_c_message_get_packed_size(m);
-	grpc_slice s = grpc_slice_malloc(n);
-	grpc_byte_buffer *bb;
-
-	protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
-	bb = grpc_raw_byte_buffer_create(&s, 1);
-	grpc_slice_unref(s);
-	return bb;
-}
-
 /* Unpack and check a request; on failure the call is finished. */
 static ProtobufCMessage *request_of(struct call *c, grpc_byte_buffer *bb)
 {
 	const ProtobufCMessageDescriptor *d = xlb_api_methods[c->m].req;
 	char err[512];
-	ProtobufCMessage *req = unpack_bb(bb, d, err, sizeof(err));
+	ProtobufCMessage *req = xlb_api_unpack(bb, d, err, sizeof(err));
 
 	if (!req) {
 		finish(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed request");
@@ -447,7 +413,7 @@ static void handle_unary(struct call *c)
 		finish(c, code, err);
 		return;
 	}
-	c->send_buf = pack_bb(resp);
+	c->send_buf = xlb_api_pack(resp);
 	protobuf_c_message_free_unpacked(resp, NULL);
 	ok = grpc_empty_slice();
 	memset(ops, 0, sizeof(ops));
@@ -509,7 +475,7 @@ static void on_sync_message(struct call *c, grpc_byte_buffer *bb)
 	char err[512], msg[600];
 
 	c->n_recv++;
-	req = (Xlb__V1__SyncRequest *)unpack_bb(bb, d, err, sizeof(err));
+	req = (Xlb__V1__SyncRequest *)xlb_api_unpack(bb, d, err, sizeof(err));
 	if (!req) {
 		snprintf(msg, sizeof(msg), "message #%u: malformed request", c->n_recv);
 		finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
@@ -532,7 +498,7 @@ static void on_sync_message(struct call *c, grpc_byte_buffer *bb)
 			 (unsigned long long)req->version, resp.error);
 	c->last_version = req->version;
 	c->have_version = true;
-	q_push(c, pack_bb(&resp.base));
+	q_push(c, xlb_api_pack(&resp.base));
 	xlb_api_sync_response_clear(&resp);
 	xlb__v1__sync_request__free_unpacked(req, NULL);
 	pump(c);

@@ -392,9 +392,7 @@ int xlb_api_service_from_pb(const Xlb__V1__Service *pb, struct xlb_svc_desired *
 	return xlb_api_service_from_pb_at(pb, "service", out, err, errlen);
 }
 
-/* Copy a model string (a fixed buffer, maybe full) into a message field;
- * an empty one keeps the field's default. false on ENOMEM. */
-static bool set_str(char **dst, const char *src, size_t cap)
+bool xlb_pb_set_str(char **dst, const char *src, size_t cap)
 {
 	char *s;
 
@@ -421,8 +419,8 @@ Xlb__V1__Endpoint *xlb_api_endpoint_to_pb(const struct xlb_endpoint *e)
 	pb->ready = e->ready;
 	pb->serving = e->serving;
 	pb->terminating = e->terminating;
-	if (!set_str(&pb->address, xlb_ip_str(&e->addr, ip, sizeof(ip)), sizeof(ip)) ||
-	    !set_str(&pb->name, e->name, sizeof(e->name))) {
+	if (!xlb_pb_set_str(&pb->address, xlb_ip_str(&e->addr, ip, sizeof(ip)), sizeof(ip)) ||
+	    !xlb_pb_set_str(&pb->name, e->name, sizeof(e->name))) {
 		xlb_api_endpoint_free_pb(pb);
 		return NULL;
 	}
@@ -466,9 +464,9 @@ Xlb__V1__HealthCheck *xlb_api_health_to_pb(const struct xlb_health_spec *hc)
 	pb->success_threshold = hc->success_threshold;
 	pb->failure_threshold = hc->failure_threshold;
 	pb->initial_delay_ms = hc->initial_delay_ms;
-	if (!set_str(&pb->http_path, hc->http_path, sizeof(hc->http_path)) ||
-	    !set_str(&pb->http_host, hc->http_host, sizeof(hc->http_host)) ||
-	    !set_str(&pb->expect_body, hc->expect_body, sizeof(hc->expect_body)))
+	if (!xlb_pb_set_str(&pb->http_path, hc->http_path, sizeof(hc->http_path)) ||
+	    !xlb_pb_set_str(&pb->http_host, hc->http_host, sizeof(hc->http_host)) ||
+	    !xlb_pb_set_str(&pb->expect_body, hc->expect_body, sizeof(hc->expect_body)))
 		goto fail;
 	if (hc->argc) {
 		uint32_t argc = hc->argc < XLB_HC_MAX_ARGS ? hc->argc : XLB_HC_MAX_ARGS;
@@ -510,8 +508,8 @@ Xlb__V1__Service *xlb_api_service_to_pb(const struct xlb_svc_desired *s)
 		      : sp->algo == XLB_ALGO_SH	 ? XLB__V1__ALGORITHM__SH
 						 : XLB__V1__ALGORITHM__RR;
 	pb->affinity_timeout_seconds = sp->affinity_timeout;
-	if (!set_str(&pb->name, sp->name, sizeof(sp->name)) ||
-	    !set_str(&pb->cluster_ip, xlb_ip_str(&sp->vip, ip, sizeof(ip)), sizeof(ip)))
+	if (!xlb_pb_set_str(&pb->name, sp->name, sizeof(sp->name)) ||
+	    !xlb_pb_set_str(&pb->cluster_ip, xlb_ip_str(&sp->vip, ip, sizeof(ip)), sizeof(ip)))
 		goto fail;
 	if (s->n_ep) {
 		pb->endpoints = calloc(s->n_ep, sizeof(*pb->endpoints));

@@ -68,4 +68,9 @@ void xlb_api_sanitize_utf8(ProtobufCMessage *m);
 /* "10.0.0.1:80" (or "[fd00::1]:80"); buf at least XLB_IP_STRLEN + 8. */
 const char *xlb_api_endpoint_str(const struct xlb_endpoint *e, char *buf, size_t len);
 
+/* Copy a model string (a fixed buffer, maybe full: at most cap bytes) into
+ * a message field; an empty one keeps the field's default. false on
+ * ENOMEM. */
+bool xlb_pb_set_str(char **dst, const char *src, size_t cap);
+
 #endif /* XLB_CONVERT_H */
