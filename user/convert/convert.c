@@ -17,9 +17,6 @@
 #include "util/errmsg.h"
 #include "convert.h"
 
-#define PORT_MAX	65535
-#define WEIGHT_MAX	65535	/* the datapath stores __u16 */
-#define AFFINITY_MAX	86400	/* Kubernetes' timeoutSeconds limit, as model.c */
 #define QUOTE_MAX	48	/* bytes of a bad value echoed in a message */
 
 
@@ -143,13 +140,13 @@ static int endpoint_from_pb(const Xlb__V1__Endpoint *pb, const char *path,
 		ret = parse_ipv4(pb->address, f, &e->addr, err, errlen);
 	if (ret)
 		return ret;
-	if (pb->port < 1 || pb->port > PORT_MAX)
+	if (pb->port < 1 || pb->port > XLB_PORT_MAX)
 		return xlb_errf(err, errlen, -EINVAL, "%s.port out of range: %u", path, pb->port);
 	e->port = pb->port;
 	w = pb->weight_set ? pb->weight : 1;
-	if (w > WEIGHT_MAX)
+	if (w > XLB_WEIGHT_MAX)
 		return xlb_errf(err, errlen, -EINVAL, "%s.weight out of range: %u (max %u)",
-			    path, w, WEIGHT_MAX);
+			    path, w, XLB_WEIGHT_MAX);
 	e->weight = w;
 	e->ready = pb->ready;
 	e->serving = pb->serving;
@@ -246,7 +243,7 @@ int xlb_api_health_from_pb(const Xlb__V1__HealthCheck *pb, const char *at,
 	if (out->kind == XLB_HC_HTTP && !out->http_path[0])
 		strcpy(out->http_path, "/");
 
-	if (pb->port > PORT_MAX)
+	if (pb->port > XLB_PORT_MAX)
 		return xlb_errf(err, errlen, -EINVAL, "%s.port out of range: %u", at, pb->port);
 	out->port = pb->port;
 
@@ -301,7 +298,7 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 	if (xlb_ip_is_zero(&sp->vip))
 		return xlb_errf(err, errlen, -EINVAL, "%s: must not be 0.0.0.0", f);
 
-	if (pb->port < 1 || pb->port > PORT_MAX)
+	if (pb->port < 1 || pb->port > XLB_PORT_MAX)
 		return xlb_errf(err, errlen, -EINVAL, "%s.port out of range: %u", at, pb->port);
 	sp->port = pb->port;
 
@@ -320,7 +317,7 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 	}
 
 	if (sp->type == XLB_SVC_NODE_PORT) {
-		if (pb->node_port < 1 || pb->node_port > PORT_MAX)
+		if (pb->node_port < 1 || pb->node_port > XLB_PORT_MAX)
 			return xlb_errf(err, errlen, -EINVAL, "%s.node_port out of range: %u", at,
 				    pb->node_port);
 	} else if (pb->node_port) {
@@ -344,10 +341,10 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 			    (int)pb->algorithm);
 	}
 
-	if (pb->affinity_timeout_seconds > AFFINITY_MAX)
+	if (pb->affinity_timeout_seconds > XLB_AFFINITY_MAX)
 		return xlb_errf(err, errlen, -EINVAL,
 			    "%s.affinity_timeout_seconds out of range: %u (max %u)", at,
-			    pb->affinity_timeout_seconds, AFFINITY_MAX);
+			    pb->affinity_timeout_seconds, XLB_AFFINITY_MAX);
 	sp->affinity_timeout = pb->affinity_timeout_seconds;
 	return 0;
 }

@@ -16,9 +16,6 @@
 #include "util/errmsg.h"
 #include "model.h"
 
-#define XLB_PORT_MAX		65535
-#define XLB_WEIGHT_MAX		65535	/* the datapath stores __u16 */
-#define XLB_AFFINITY_MAX	86400	/* Kubernetes' timeoutSeconds limit */
 
 static int af_of(uint8_t family)
 {

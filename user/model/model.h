@@ -17,6 +17,12 @@ struct xlb_ip {
 	struct xlb_addr addr;
 };
 
+/* Limits of the model, for every gate that checks input (model.c's
+ * validation, convert.c's protobuf fields). */
+#define XLB_PORT_MAX		65535
+#define XLB_WEIGHT_MAX		65535	/* the datapath stores __u16 */
+#define XLB_AFFINITY_MAX	86400	/* Kubernetes' timeoutSeconds limit */
+
 #define XLB_IP_STRLEN 46
 
 /* Parse a dotted-quad IPv4 (or IPv6) literal. 0 or -EINVAL. */
