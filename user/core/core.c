@@ -11,7 +11,7 @@
  * reconciled for its names only, persisted as one journal record whose
  * fdatasync is waited for without the lock (concurrent writers share it).
  * A snapshot, and the journal once it outgrows the last one, rewrite the
- * state file whole (journal.h, statefile.h).
+ * state file whole (core_persist.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,73 +25,12 @@
 
 #include "log.h"
 #include "util/errmsg.h"
-#include "core_priv.h"
+#include "core_int.h"
 #include "dataplane/dataplane.h"
 #include "util/clock.h"
-#include "reconcile/reconcile.h"
-#include "store/journal.h"
-#include "store/statefile.h"
 
-#define MAX_SUBS 64
-
-struct sub {
-	int id;
-	xlb_event_fn fn;
-	void *arg;
-};
-
-struct evq {
-	struct xlb_event *ev;
-	size_t n, cap;
-	uint64_t ticket;	/* delivery order, taken under the core lock */
-};
-
-struct xlb_core {
-	pthread_mutex_t lock;
-	struct xlb_state *st;
-	struct xlb_dp *dp;
-	struct xlb_reconciler rec;
-	bool hold_reconcile;	/* no trusted state yet: keep the adopted datapath */
-	char state_path[PATH_MAX];
-	char journal_path[PATH_MAX];
-	struct xlb_journal *jr;	/* NULL: none usable, the next change writes a snapshot */
-	size_t snap_len;	/* bytes of the last snapshot read or written */
-	char dp_name[16];
-	char dp_reason[256];
-	/* Interfaces the datapath is attached to (xlb_core_attach). */
-	char ifaces[XLB_CORE_MAX_IFACES][16];
-	int ifindex[XLB_CORE_MAX_IFACES];
-	size_t n_ifaces;
-	int64_t started_ms;
-
-	pthread_mutex_t sub_lock;
-	struct sub subs[MAX_SUBS];
-	int next_sub;
-	/* Events go out in the order their changes were made (tickets taken
-	 * under the core lock), one batch at a time; unsubscribe waits for a
-	 * delivery in progress. */
-	pthread_mutex_t deliver_mu;
-	pthread_cond_t deliver_cv;
-	uint64_t ticket_next, ticket_done;
-
-	/* Told of reconcile passes and change latencies (metrics); calls and
-	 * changes of it under obs_lock. */
-	pthread_mutex_t obs_lock;
-	const struct xlb_core_observer *obs;
-	void *obs_arg;
-
-	/* Health: the verdicts that decide which endpoints the datapath uses
-	 * (xlb_core_health_update; the reconciler reads them), and where a
-	 * listing's last probe result comes from (display only). */
-	struct xlb_verdicts health;
-	char tcp_probe[16];
-	const struct xlb_health_source *hs;
-	void *hs_arg;
-	bool allow_exec;	/* exec health checks allowed (xlbd --allow-exec-probes) */
-};
-
-static void evq_add(struct evq *q, enum xlb_event_kind kind, uint64_t version,
-		    const char *svc, const char *detail)
+void core_evq_add(struct evq *q, enum xlb_event_kind kind, uint64_t version, const char *svc,
+		  const char *detail)
 {
 	struct xlb_event *e;
 
@@ -115,14 +54,14 @@ static void evq_add(struct evq *q, enum xlb_event_kind kind, uint64_t version,
 
 /* Deliver without the core lock held: a subscriber may call back in. */
 /* Core lock held: this batch's place in the delivery order. */
-static void evq_ticket(struct xlb_core *c, struct evq *q)
+void core_evq_ticket(struct xlb_core *c, struct evq *q)
 {
 	q->ticket = c->ticket_next++;
 }
 
 /* Deliver without the core lock held (a subscriber may read the core), in
  * ticket order. Subscribers must not write to the core from the callback. */
-static void evq_flush(struct xlb_core *c, struct evq *q)
+void core_evq_flush(struct xlb_core *c, struct evq *q)
 {
 	struct sub subs[MAX_SUBS];
 	size_t n = 0;
@@ -143,135 +82,6 @@ static void evq_flush(struct xlb_core *c, struct evq *q)
 	pthread_mutex_unlock(&c->deliver_mu);
 	free(q->ev);
 	memset(q, 0, sizeof(*q));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-/* A fresh journal continuing the snapshot (version, crc). Without one the
- * next change writes a snapshot again: slower, not wrong. Lock held. */
-static void journal_start(struct xlb_core *c, uint64_t version, uint32_t crc)
-{
-	int ret = xlb_journal_create(c->journal_path, version, crc, &c->jr);
-
-	if (ret)
-		pr_err("create journal %s: %s (each change rewrites the state file until it can)",
-		       c->journal_path, strerror(-ret));
-}
-
-/* Write st whole as the snapshot, then start an empty journal after it.
- * Once the snapshot is on disk it holds everything the old journal did, so
- * that journal's waiters are released whether or not it could sync.
- * Lock held. */
-static int compact(struct xlb_core *c, const struct xlb_state *st)
-{
-	uint8_t *buf;
-	size_t len;
-	uint32_t crc;
-	int ret;
-
-	if (!c->state_path[0])
-		return 0;
-	ret = xlb_statefile_encode(st, &buf, &len);
-	if (!ret) {
-		crc = get_le32(buf + 12);
-		ret = xlb_statefile_write(c->state_path, buf, len);
-		free(buf);
-	}
-	if (ret) {
-		pr_err("write state file %s: %s", c->state_path, strerror(-ret));
-		return ret;
-	}
-	c->snap_len = len;
-	if (c->jr) {
-		xlb_journal_retire(c->jr);
-		xlb_journal_put(c->jr);
-		c->jr = NULL;
-	}
-	journal_start(c, xlb_state_version(st), crc);
-	return 0;
-}
-
-/* The journal is compacted once it outgrows the snapshot it continues:
- * appends stay O(change) and the work of a rewrite is paid for by as many
- * bytes of appends. */
-#define JOURNAL_MIN_COMPACT	(1u << 20)
-
-/* Persist a committed delta (st already holds it): one journal record,
- * not yet synced (*wait, *seq: for xlb_journal_sync once the lock is let
- * go), or a snapshot when there is no usable journal or it is due for
- * compaction. Lock held. */
-static int persist_delta(struct xlb_core *c, const struct xlb_state_txn *t,
-			 struct xlb_journal **wait, uint64_t *seq)
-{
-	const struct xlb_svc_desired **up, *before, *after;
-	const char **del;
-	size_t n = xlb_state_txn_count(t), n_up = 0, n_del = 0;
-	int ret;
-
-	*wait = NULL;
-	if (!c->state_path[0])
-		return 0;
-	if (!c->jr || xlb_journal_broken(c->jr) ||
-	    xlb_journal_size(c->jr) > (c->snap_len > JOURNAL_MIN_COMPACT ? c->snap_len :
-									    JOURNAL_MIN_COMPACT))
-		return compact(c, c->st);
-	up = malloc((n + 1) * sizeof(*up));
-	del = malloc((n + 1) * sizeof(*del));
-	if (!up || !del) {
-		free(up);
-		free(del);
-		return -ENOMEM;
-	}
-	/* In the order applied: a batch is upserts, then deletes. */
-	for (size_t i = 0; i < n; i++) {
-		xlb_state_txn_op(t, i, &before, &after);
-		if (after)
-			up[n_up++] = after;
-		else
-			del[n_del++] = before->spec.name;
-	}
-	ret = xlb_journal_append(c->jr, xlb_state_version(c->st), up, n_up, del, n_del, seq);
-	free(up);
-	free(del);
-	if (ret) {
-		pr_err("append to journal %s: %s; writing the state file instead",
-		       c->journal_path, strerror(-ret));
-		return compact(c, c->st);
-	}
-	*wait = xlb_journal_get(c->jr);
-	return 0;
-}
-
-/* Wait, without the lock, for the journal record of a change that is
- * already live. If the journal cannot sync, a snapshot makes the change
- * durable instead; if that fails too, the caller is told. */
-static int persist_wait(struct xlb_core *c, struct xlb_journal *j, uint64_t seq,
-			char *err, size_t errlen)
-{
-	int ret;
-
-	if (!j)
-		return 0;
-	ret = xlb_journal_sync(j, seq);
-	if (ret) {
-		pr_err("sync journal %s: %s; writing the state file instead", c->journal_path,
-		       strerror(-ret));
-		pthread_mutex_lock(&c->lock);
-		if (c->jr == j)
-			compact(c, c->st);
-		pthread_mutex_unlock(&c->lock);
-		ret = xlb_journal_sync(j, seq);	/* 0 once a snapshot retired it */
-		if (ret)
-			xlb_errf(err, errlen, 0,
-				 "state file: %s (the change is live but not saved)",
-				 strerror(-ret));
-	}
-	xlb_journal_put(j);
-	return ret;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -323,9 +133,11 @@ static void txn_events(struct evq *q, const struct xlb_state_txn *t, uint64_t ve
 				char detail[64];
 
 				snprintf(detail, sizeof(detail), "%zu endpoints", a1->n_ep);
-				evq_add(q, XLB_EV_SERVICE_UPSERT, version, a1->spec.name, detail);
+				core_evq_add(q, XLB_EV_SERVICE_UPSERT, version, a1->spec.name,
+					     detail);
 			} else if (pass == 1 && !a1 && b0) {
-				evq_add(q, XLB_EV_SERVICE_DELETE, version, b0->spec.name, NULL);
+				core_evq_add(q, XLB_EV_SERVICE_DELETE, version, b0->spec.name,
+					     NULL);
 			}
 		}
 	free(v);
@@ -369,8 +181,8 @@ static int reconcile_timed(struct xlb_core *c, const struct xlb_state *st, bool 
  * leaves it). A flip becomes an event in q (NULL: silently, as when a
  * refused change is undone). Before a reconcile: the datapath follows the
  * panic mode. Lock held. */
-static void panic_recount(struct xlb_core *c, const char *name, const struct xlb_svc_desired *s,
-			  uint64_t version, struct evq *q)
+void core_panic_recount(struct xlb_core *c, const char *name, const struct xlb_svc_desired *s,
+			uint64_t version, struct evq *q)
 {
 	uint32_t healthy, checked;
 	char d[128];
@@ -386,15 +198,15 @@ static void panic_recount(struct xlb_core *c, const char *name, const struct xlb
 						      : "panic mode off",
 		 healthy, checked, c->health.panic_threshold * 100);
 	pr_warn("health: service %s: %s", name, d);
-	evq_add(q, XLB_EV_PANIC, version, name, d);
+	core_evq_add(q, XLB_EV_PANIC, version, name, d);
 }
 
 static void panic_recount_names(struct xlb_core *c, const char *const *names, size_t n,
 				struct evq *q)
 {
 	for (size_t i = 0; i < n; i++)
-		panic_recount(c, names[i], xlb_state_get(c->st, names[i]),
-			      xlb_state_version(c->st), q);
+		core_panic_recount(c, names[i], xlb_state_get(c->st, names[i]),
+				   xlb_state_version(c->st), q);
 }
 
 static void evq_move(struct evq *to, struct evq *from)
@@ -402,7 +214,7 @@ static void evq_move(struct evq *to, struct evq *from)
 	for (size_t i = 0; i < from->n; i++) {
 		const struct xlb_event *e = &from->ev[i];
 
-		evq_add(to, e->kind, e->version, e->service, e->detail);
+		core_evq_add(to, e->kind, e->version, e->service, e->detail);
 	}
 	free(from->ev);
 	memset(from, 0, sizeof(*from));
@@ -453,7 +265,7 @@ static int apply_delta(struct xlb_core *c, const struct xlb_svc_desired *up, siz
 		xlb_errf(err, errlen, 0, "datapath: %s", res.first_error);
 		goto undo;
 	}
-	ret = persist_delta(c, &t, wait, seq);
+	ret = core_persist_delta(c, &t, wait, seq);
 	if (ret) {
 		xlb_errf(err, errlen, 0, "state file %s: %s", c->state_path, strerror(-ret));
 		goto undo;
@@ -491,9 +303,9 @@ static int panic_walk_cb(const struct xlb_svc_desired *s, void *arg)
 	struct panic_walk *w = arg;
 
 	if (!w->other)
-		panic_recount(w->c, s->spec.name, s, xlb_state_version(w->st), w->q);
+		core_panic_recount(w->c, s->spec.name, s, xlb_state_version(w->st), w->q);
 	else if (!xlb_state_get(w->other, s->spec.name))
-		panic_recount(w->c, s->spec.name, NULL, 0, NULL);
+		core_panic_recount(w->c, s->spec.name, NULL, 0, NULL);
 	return 0;
 }
 
@@ -534,7 +346,7 @@ static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, 
 	if (ret)
 		xlb_errf(err, errlen, 0, "datapath: %s", res.first_error);
 	if (!ret) {
-		ret = compact(c, next);
+		ret = core_compact(c, next);
 		if (ret)
 			xlb_errf(err, errlen, 0, "state file %s: %s", c->state_path,
 				 strerror(-ret));
@@ -567,8 +379,8 @@ static int exec_check(const struct xlb_core *c, const struct xlb_svc_desired *up
 	for (size_t i = 0; i < n_up && !c->allow_exec; i++) {
 		if (up[i].hc.kind == XLB_HC_EXEC) {
 			return xlb_errf(err, errlen, -EPERM,
-					"service %.128s: health_check.exec: exec probes are off on this "
-					"node (xlbd --allow-exec-probes)", up[i].spec.name);
+					"service %.128s: health_check.exec: exec probes are off on this node "
+					"(xlbd --allow-exec-probes)", up[i].spec.name);
 		}
 	}
 	return 0;
@@ -595,16 +407,16 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 		ret = apply_delta(c, up, n_up, del, n_del, &q, &wait, &seq, err, errlen);
 	if (version)
 		*version = xlb_state_version(c->st);
-	evq_ticket(c, &q);
+	core_evq_ticket(c, &q);
 	pthread_mutex_unlock(&c->lock);
 	/* Acknowledged only once on disk; others may commit meanwhile and
 	 * share the sync. */
 	if (!ret)
-		ret = persist_wait(c, wait, seq, err, errlen);
+		ret = core_persist_wait(c, wait, seq, err, errlen);
 	/* Request in, datapath and journal have it: what a controller waits. */
 	if (!ret && !snapshot)
 		observe(c, OBS_CHANGE, xlb_clock_s() - t0);
-	evq_flush(c, &q);
+	core_evq_flush(c, &q);
 	return ret;
 }
 
@@ -646,11 +458,11 @@ int xlb_core_set_endpoints(struct xlb_core *c, const char *name,
 	}
 	if (version)
 		*version = xlb_state_version(c->st);
-	evq_ticket(c, &q);
+	core_evq_ticket(c, &q);
 	pthread_mutex_unlock(&c->lock);
 	if (!ret)
-		ret = persist_wait(c, wait, seq, err, errlen);
-	evq_flush(c, &q);
+		ret = core_persist_wait(c, wait, seq, err, errlen);
+	core_evq_flush(c, &q);
 	return ret;
 }
 
@@ -668,12 +480,12 @@ static int diff_cb(const struct xlb_svc_desired *s, void *arg)
 
 	if (d->deleted_pass) {
 		if (!o)
-			evq_add(d->q, XLB_EV_SERVICE_DELETE, d->version, s->spec.name, NULL);
+			core_evq_add(d->q, XLB_EV_SERVICE_DELETE, d->version, s->spec.name, NULL);
 	} else if (!o || !xlb_svc_equal(s, o)) {
 		char detail[64];
 
 		snprintf(detail, sizeof(detail), "%zu endpoints", s->n_ep);
-		evq_add(d->q, XLB_EV_SERVICE_UPSERT, d->version, s->spec.name, detail);
+		core_evq_add(d->q, XLB_EV_SERVICE_UPSERT, d->version, s->spec.name, detail);
 	}
 	return 0;
 }
@@ -687,250 +499,6 @@ static int diff_events(struct evq *q, const struct xlb_state *old, const struct 
 	d.deleted_pass = true;
 	xlb_state_foreach(old, diff_cb, &d);
 	return 0;
-}
-
-/* ---- reading ---- */
-
-
-struct dp_copy {
-	struct xlb_svc_ident key;
-	struct xlb_service_spec spec;
-	size_t n;
-	struct xlb_backend_spec *be;
-	uint32_t *id;
-};
-
-/* One service's listing, copied under the lock; backend counters are read
- * after it is let go. */
-struct listed {
-	struct xlb_service_status st;	/* st.svc.ep and st.eps owned */
-	uint32_t *be_id;		/* per endpoint; 0: not in the datapath */
-};
-
-struct list_ctx {
-	struct xlb_core *c;
-	struct xlb_htab dp;	/* vkey -> dp_copy */
-	struct dp_copy **all;
-	size_t n_all;
-	struct listed *out;
-	size_t n_out;
-};
-
-static int dp_copy_cb(const struct xlb_dp_service *s, void *arg)
-{
-	struct list_ctx *l = arg;
-	struct dp_copy *d = calloc(1, sizeof(*d)), **na;
-
-	na = realloc(l->all, (l->n_all + 1) * sizeof(*na));
-	if (!d || !na) {
-		free(d);
-		if (na)
-			l->all = na;
-		return -ENOMEM;
-	}
-	l->all = na;
-	l->all[l->n_all++] = d;
-	d->spec = s->spec;
-	d->n = s->n_backends;
-	d->be = malloc((d->n ? d->n : 1) * sizeof(*d->be));
-	d->id = malloc((d->n ? d->n : 1) * sizeof(*d->id));
-	if (!d->be || !d->id)
-		return -ENOMEM;
-	if (d->n) {
-		memcpy(d->be, s->backends, d->n * sizeof(*d->be));
-		memcpy(d->id, s->backend_ids, d->n * sizeof(*d->id));
-	}
-	xlb_svc_ident_of(&d->key, &s->spec);
-	return xlb_htab_put(&l->dp, &d->key, sizeof(d->key), d);
-}
-
-static int list_copy(const struct xlb_svc_desired *s, void *arg)
-{
-	struct list_ctx *l = arg;
-	struct listed *o = &l->out[l->n_out];
-	struct xlb_service_status *st = &o->st;
-	struct dp_copy *d;
-	struct xlb_svc_ident k;
-	size_t n = s->n_ep ? s->n_ep : 1;
-
-	memset(o, 0, sizeof(*o));
-	st->svc = *s;
-	st->n_eps = s->n_ep;
-	st->svc.ep = malloc(n * sizeof(*st->svc.ep));
-	st->eps = calloc(n, sizeof(*st->eps));
-	o->be_id = calloc(n, sizeof(*o->be_id));
-	l->n_out++;
-	if (!st->svc.ep || !st->eps || !o->be_id)
-		return -ENOMEM;
-	if (s->n_ep)
-		memcpy(st->svc.ep, s->ep, s->n_ep * sizeof(*s->ep));
-	xlb_svc_ident_of(&k, &s->spec);
-	d = xlb_htab_get(&l->dp, &k, sizeof(k));
-	if (d) {
-		struct xlb_counters cnt;
-
-		if (!xlb_dp_service_stats(l->c->dp, &d->spec, &cnt)) {
-			st->packets = cnt.packets;
-			st->bytes = cnt.bytes;
-			st->new_flows = cnt.new_flows;
-		}
-	}
-	for (size_t i = 0; i < s->n_ep; i++) {
-		struct xlb_endpoint_status *e = &st->eps[i];
-
-		e->ep = s->ep[i];
-		e->health = s->hc.kind == XLB_HC_NONE ? XLB_HEALTH_UNCHECKED : XLB_HEALTH_UNKNOWN;
-		if (s->hc.kind != XLB_HC_NONE) {
-			const struct xlb_ep_verdict *v =
-				xlb_verdicts_get(&l->c->health, s->spec.name, &e->ep.addr, e->ep.port);
-
-			if (v) {
-				e->health = v->health;
-				e->last_transition_ms = v->transition_ms;
-			}
-			if (l->c->hs)
-				l->c->hs->report(l->c->hs_arg, s->spec.name, &s->ep[i], e);
-		}
-		for (size_t j = 0; d && j < d->n; j++) {
-			if (d->be[j].port != s->ep[i].port ||
-			    !xlb_ip_equal(&d->be[j].addr, &s->ep[i].addr))
-				continue;
-			e->in_datapath = xlb_backend_selectable(&d->be[j]);
-			o->be_id[i] = d->id[j];
-		}
-	}
-	st->panic = xlb_verdicts_panic(&l->c->health, s->spec.name);
-	return 0;
-}
-
-/* The listing is copied under the lock (desired state, what the datapath
- * holds, service counters: the dataplane's index may not change under
- * them); the per-backend counters, a syscall each, and the callbacks come
- * after it is let go. */
-int xlb_core_list(struct xlb_core *c, const char *name,
-		  int (*cb)(const struct xlb_service_status *s, void *arg), void *arg)
-{
-	struct list_ctx l = { .c = c };
-	int ret;
-
-	xlb_htab_init(&l.dp);
-	pthread_mutex_lock(&c->lock);
-	ret = xlb_dp_service_list(c->dp, dp_copy_cb, &l);
-	if (!ret) {
-		const struct xlb_svc_desired *one = name && name[0] ? xlb_state_get(c->st, name) : NULL;
-		size_t n = name && name[0] ? 1 : xlb_state_count(c->st);
-
-		l.out = calloc(n ? n : 1, sizeof(*l.out));
-		if (!l.out)
-			ret = -ENOMEM;
-		else if (name && name[0])
-			ret = one ? list_copy(one, &l) : -ENOENT;
-		else
-			ret = xlb_state_foreach(c->st, list_copy, &l);
-	}
-	pthread_mutex_unlock(&c->lock);
-	for (size_t i = 0; i < l.n_out; i++) {
-		struct listed *o = &l.out[i];
-
-		for (size_t j = 0; !ret && j < o->st.n_eps; j++) {
-			struct xlb_endpoint_status *e = &o->st.eps[j];
-			struct xlb_counters cnt;
-
-			if (o->be_id[j] && !xlb_dp_backend_stats(c->dp, o->be_id[j], &cnt)) {
-				e->packets = cnt.packets;
-				e->bytes = cnt.bytes;
-				e->new_flows = cnt.new_flows;
-			}
-		}
-		if (!ret)
-			ret = cb(&o->st, arg);
-		free(o->st.svc.ep);
-		free(o->st.eps);
-		free(o->be_id);
-	}
-	free(l.out);
-	for (size_t i = 0; i < l.n_all; i++) {
-		free(l.all[i]->be);
-		free(l.all[i]->id);
-		free(l.all[i]);
-	}
-	free(l.all);
-	xlb_htab_fini(&l.dp);
-	return ret;
-}
-
-int xlb_core_status(struct xlb_core *c, struct xlb_core_status *out)
-{
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&c->lock);
-	snprintf(out->dataplane, sizeof(out->dataplane), "%s", c->dp_name);
-	snprintf(out->dataplane_reason, sizeof(out->dataplane_reason), "%s", c->dp_reason);
-	snprintf(out->health_tcp_probe, sizeof(out->health_tcp_probe), "%s", c->tcp_probe);
-	out->n_interfaces = c->n_ifaces;
-	memcpy(out->interfaces, c->ifaces, sizeof(out->interfaces));
-	out->services = (uint32_t)xlb_state_count(c->st);
-	out->endpoints = (uint32_t)xlb_state_endpoint_count(c->st);
-	out->version = xlb_state_version(c->st);
-	out->started_ms = c->started_ms;
-	pthread_mutex_unlock(&c->lock);
-	xlb_dp_global_stats(c->dp, out->counters);	/* dataplane.h: no lock needed */
-	return 0;
-}
-
-int xlb_core_backup(struct xlb_core *c,
-		    int (*cb)(const struct xlb_svc_desired *s, void *arg), void *arg,
-		    uint64_t *version)
-{
-	int ret;
-
-	pthread_mutex_lock(&c->lock);
-	ret = xlb_state_foreach(c->st, cb, arg);
-	if (version)
-		*version = xlb_state_version(c->st);
-	pthread_mutex_unlock(&c->lock);
-	return ret;
-}
-
-struct ct_limit {
-	uint32_t left;
-	int (*cb)(const struct xlb_ct_entry *e, void *arg);
-	void *arg;
-};
-
-static int ct_cb(const struct xlb_ct_entry *e, void *arg)
-{
-	struct ct_limit *l = arg;
-	int ret;
-
-	if (!l->left)
-		return 1;
-	l->left--;
-	ret = l->cb(e, l->arg);
-	return ret;
-}
-
-int xlb_core_ct_list(struct xlb_core *c, uint32_t limit,
-		     int (*cb)(const struct xlb_ct_entry *e, void *arg), void *arg)
-{
-	struct ct_limit l = { .left = limit ? limit : UINT32_MAX, .cb = cb, .arg = arg };
-	int ret;
-
-	/* Up to 262k entries: never under the lock (dataplane.h allows it). */
-	ret = xlb_dp_ct_list(c->dp, ct_cb, &l);
-	return ret == 1 ? 0 : ret;
-}
-
-int xlb_core_explain(struct xlb_core *c, const struct xlb_ip *src, uint16_t sport,
-		     const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
-		     struct xlb_explain *out, char *err, size_t errlen)
-{
-	/* Map lookups only: no lock (dataplane.h). */
-	return xlb_dp_explain(c->dp, src, sport, dst, dport, proto, out, err, errlen);
-}
-
-int xlb_core_ct_flush(struct xlb_core *c, uint32_t *removed)
-{
-	return xlb_dp_ct_flush(c->dp, removed);	/* no lock: dataplane.h */
 }
 
 int xlb_core_subscribe(struct xlb_core *c, xlb_event_fn fn, void *arg)
@@ -961,256 +529,6 @@ void xlb_core_unsubscribe(struct xlb_core *c, int id)
 	pthread_mutex_unlock(&c->deliver_mu);
 }
 
-/* ---- the node: interfaces and addresses (lock held for each call) ---- */
-
-static void iface_add(struct xlb_core *c, const char *ifname, int ifindex)
-{
-	snprintf(c->ifaces[c->n_ifaces], sizeof(c->ifaces[0]), "%s", ifname);
-	c->ifindex[c->n_ifaces++] = ifindex;
-}
-
-int xlb_core_attach(struct xlb_core *c, const char *ifname, int ifindex, char *err, size_t errlen)
-{
-	int ret = 0;
-
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->n_ifaces; i++)
-		if (c->ifindex[i] == ifindex && !strcmp(c->ifaces[i], ifname))
-			goto out;	/* already attached */
-	if (c->n_ifaces >= XLB_CORE_MAX_IFACES) {
-		xlb_errf(err, errlen, 0, "attach on %s: more than %d interfaces", ifname,
-			 XLB_CORE_MAX_IFACES);
-		ret = -E2BIG;
-		goto out;
-	}
-	ret = xlb_dp_attach(c->dp, ifname, err, errlen);
-	if (!ret) {
-		iface_add(c, ifname, ifindex);
-		pr_info("attached to %s (ifindex %d)", ifname, ifindex);
-	}
-out:
-	pthread_mutex_unlock(&c->lock);
-	return ret;
-}
-
-void xlb_core_link_gone(struct xlb_core *c, int ifindex)
-{
-	char err[256];
-
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->n_ifaces; i++) {
-		if (c->ifindex[i] != ifindex)
-			continue;
-		/* The kernel detached the program with the device; drop the pin. */
-		xlb_dp_detach(c->dp, c->ifaces[i], err, sizeof(err));
-		pr_info("interface %s (ifindex %d) gone", c->ifaces[i], ifindex);
-		c->n_ifaces--;
-		c->ifindex[i] = c->ifindex[c->n_ifaces];
-		memcpy(c->ifaces[i], c->ifaces[c->n_ifaces], sizeof(c->ifaces[0]));
-		break;
-	}
-	pthread_mutex_unlock(&c->lock);
-}
-
-int xlb_core_node_addr(struct xlb_core *c, const struct xlb_ip *ip, bool add)
-{
-	char s[XLB_IP_STRLEN];
-	int ret;
-
-	pthread_mutex_lock(&c->lock);
-	ret = add ? xlb_dp_node_addr_add(c->dp, ip) : xlb_dp_node_addr_del(c->dp, ip);
-	pthread_mutex_unlock(&c->lock);
-	if (ret && ret != -ENOENT)
-		pr_warn("node address %s %s: %s", add ? "add" : "del",
-			xlb_ip_str(ip, s, sizeof(s)), strerror(-ret));
-	else
-		pr_debug("node address %s %s", add ? "add" : "del", xlb_ip_str(ip, s, sizeof(s)));
-	return ret == -ENOENT ? 0 : ret;
-}
-
-size_t xlb_core_interfaces(struct xlb_core *c)
-{
-	size_t n;
-
-	pthread_mutex_lock(&c->lock);
-	n = c->n_ifaces;
-	pthread_mutex_unlock(&c->lock);
-	return n;
-}
-
-void xlb_core_health_start(struct xlb_core *c, double panic_threshold, const char *tcp_probe,
-			   const struct xlb_health_source *ops, void *arg)
-{
-	pthread_mutex_lock(&c->lock);
-	c->health.on = true;
-	c->health.panic_threshold = panic_threshold;
-	snprintf(c->tcp_probe, sizeof(c->tcp_probe), "%s", tcp_probe ? tcp_probe : "");
-	c->hs = ops;
-	c->hs_arg = arg;
-	pthread_mutex_unlock(&c->lock);
-}
-
-void xlb_core_health_stop(struct xlb_core *c)
-{
-	pthread_mutex_lock(&c->lock);
-	c->hs = NULL;
-	c->hs_arg = NULL;
-	pthread_mutex_unlock(&c->lock);
-}
-
-/* Health verdicts enter here, as updates: recorded, the service's panic
- * mode recounted, the service reconciled when an endpoint's usability or
- * the panic mode changed, events for transitions and panic flips. */
-int xlb_core_health_update(struct xlb_core *c, const char *service,
-			   const struct xlb_ep_verdict_in *v, size_t n, bool whole)
-{
-	const struct xlb_svc_desired *s;
-	struct xlb_reconcile_result res;
-	struct xlb_ep_verdict_key *keep = NULL;
-	bool changed = false;
-	struct evq q = {};
-	int ret = 0;
-
-	if (whole && !(keep = calloc(n ? n : 1, sizeof(*keep))))
-		return -ENOMEM;
-	pthread_mutex_lock(&c->lock);
-	s = xlb_state_get(c->st, service);
-	if (whole) {
-		for (size_t i = 0; i < n; i++) {
-			keep[i].addr = v[i].addr;
-			keep[i].port = v[i].port;
-		}
-		changed = xlb_verdicts_forget(&c->health, service, keep, n) > 0;
-	}
-	for (size_t i = 0; s && i < n; i++) {
-		int r = xlb_verdicts_set(&c->health, service, &v[i].addr, v[i].port, v[i].health,
-					 v[i].transition_ms);
-
-		if (r < 0)
-			ret = r;
-		changed |= r > 0;
-		if (v[i].why[0]) {
-			evq_add(&q, XLB_EV_ENDPOINT_HEALTH, xlb_state_version(c->st), service,
-				v[i].why);
-			if (q.n)
-				xlb_ip_port_str(&v[i].addr, v[i].port, q.ev[q.n - 1].endpoint,
-						sizeof(q.ev[0].endpoint));
-		}
-	}
-	if (s) {
-		size_t before = q.n;
-
-		panic_recount(c, service, s, xlb_state_version(c->st), &q);
-		changed |= q.n > before;
-	} else {
-		xlb_verdicts_forget(&c->health, service, NULL, 0);
-	}
-	if (s && changed && !c->hold_reconcile &&
-	    xlb_reconcile_names(&c->rec, c->st, &service, 1, &res)) {
-		pr_err("health: re-applying %s: %s", service, res.first_error);
-		ret = -EIO;
-	}
-	evq_ticket(c, &q);
-	pthread_mutex_unlock(&c->lock);
-	evq_flush(c, &q);
-	free(keep);
-	return ret;
-}
-
-int xlb_core_get(struct xlb_core *c, const char *name,
-		 int (*cb)(const struct xlb_svc_desired *s, void *arg), void *arg)
-{
-	const struct xlb_svc_desired *s;
-	int ret;
-
-	pthread_mutex_lock(&c->lock);
-	s = xlb_state_get(c->st, name);
-	ret = s ? cb(s, arg) : -ENOENT;
-	pthread_mutex_unlock(&c->lock);
-	return ret;
-}
-
-void xlb_core_tick(struct xlb_core *c)
-{
-	uint32_t n = 0;
-
-	/* A walk of up to 262k conntrack entries: without the lock, so that
-	 * writes do not wait behind it (dataplane.h allows it). */
-	xlb_dp_expire(c->dp, NULL, &n);
-	if (n)
-		pr_debug("dataplane upkeep: %u expired entries removed", n);
-}
-
-static void set_aside(const char *path, const char *what)
-{
-	char aside[PATH_MAX + 32];
-
-	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)time(NULL));
-	if (rename(path, aside))
-		pr_err("set aside %s: %s", path, strerror(errno));
-	else
-		pr_err("%s %s set aside as %s", what, path, aside);
-}
-
-/* The state file, then the journal's changes on top. NULL when there is
- * no trusted state (none, or garbage set aside). *replayed: the journal
- * had changes or a torn tail, so a fresh snapshot is due; *crc: the
- * snapshot's payload CRC. */
-static struct xlb_state *load_state(struct xlb_core *c, bool *replayed, uint32_t *crc)
-{
-	struct xlb_journal_info info;
-	struct xlb_state *st = NULL;
-	char lerr[256] = "";
-	uint8_t *buf;
-	size_t len;
-	int ret;
-
-	*replayed = false;
-	ret = xlb_statefile_read(c->state_path, &buf, &len, lerr, sizeof(lerr));
-	if (!ret) {
-		ret = xlb_statefile_decode(buf, len, &st, lerr, sizeof(lerr));
-		if (!ret) {
-			*crc = get_le32(buf + 12);
-			c->snap_len = len;
-		}
-		free(buf);
-	}
-	if (ret == -EBADMSG) {
-		pr_err("state file %s: %s", c->state_path, lerr);
-		set_aside(c->state_path, "state file");
-	} else if (ret && ret != -ENOENT) {
-		pr_err("read state file %s: %s", c->state_path, lerr[0] ? lerr : strerror(-ret));
-	}
-	if (!st) {
-		/* A journal only means something on top of its snapshot. */
-		if (!access(c->journal_path, F_OK))
-			set_aside(c->journal_path, "journal without its state file:");
-		return NULL;
-	}
-
-	ret = xlb_journal_replay(c->journal_path, st, *crc, &info, lerr, sizeof(lerr));
-	if (!ret) {
-		if (info.records)
-			pr_info("journal %s: %zu changes replayed, now version %llu",
-				c->journal_path, info.records,
-				(unsigned long long)xlb_state_version(st));
-		if (info.end < info.size)
-			pr_warn("journal %s: stopped at byte %zu of %zu: %s (a write cut short by a crash, never acknowledged)",
-				c->journal_path, info.end, info.size, info.stop);
-		*replayed = info.records || info.end < info.size;
-	} else if (ret == -ESTALE && info.base_version < xlb_state_version(st)) {
-		/* A crash between writing a snapshot and starting its journal. */
-		pr_info("journal %s: older than the state file, dropped", c->journal_path);
-	} else if (ret == -ESTALE || ret == -EBADMSG) {
-		pr_err("journal %s: %s", c->journal_path, lerr);
-		set_aside(c->journal_path, "journal");
-	} else if (ret != -ENOENT) {
-		pr_err("read journal %s: %s", c->journal_path, lerr[0] ? lerr : strerror(-ret));
-		set_aside(c->journal_path, "journal");
-	}
-	return st;
-}
-
 int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err, size_t errlen)
 {
 	struct xlb_core *c = calloc(1, sizeof(*c));
@@ -1232,7 +550,7 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	snprintf(c->dp_reason, sizeof(c->dp_reason), "%s", o->dp_reason ? o->dp_reason : "");
 	c->allow_exec = o->allow_exec_probes;
 	for (size_t i = 0; i < o->n_attached && i < XLB_CORE_MAX_IFACES; i++)
-		iface_add(c, o->attached[i].name, o->attached[i].ifindex);
+		core_iface_add(c, o->attached[i].name, o->attached[i].ifindex);
 	xlb_verdicts_init(&c->health);
 	ret = xlb_reconciler_init(&c->rec, c->dp);
 	c->rec.health = &c->health;
@@ -1251,7 +569,7 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 		snprintf(c->state_path, sizeof(c->state_path), "%s/state.pb", o->state_dir);
 		snprintf(c->journal_path, sizeof(c->journal_path), "%s/state.journal",
 			 o->state_dir);
-		loaded = load_state(c, &replayed, &crc);
+		loaded = core_load_state(c, &replayed, &crc);
 	}
 	if (loaded) {
 		struct xlb_reconcile_result res;
@@ -1268,9 +586,9 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 		 * the files stay as they are and the next change tries again);
 		 * else the snapshot read just now gets a journal of its own. */
 		if (replayed)
-			compact(c, c->st);
+			core_compact(c, c->st);
 		else
-			journal_start(c, xlb_state_version(c->st), crc);
+			core_journal_start(c, xlb_state_version(c->st), crc);
 	} else {
 		c->st = xlb_state_new();
 		if (!c->st) {
@@ -1297,9 +615,9 @@ void xlb_core_free(struct xlb_core *c)
 	if (!c)
 		return;
 	/* A clean stop leaves the state in one file. */
-	if (c->st && c->jr && xlb_journal_records(c->jr))
-		compact(c, c->st);
-	xlb_journal_put(c->jr);
+	if (c->st && core_journal_pending(c))
+		core_compact(c, c->st);
+	core_journal_close(c);
 	xlb_reconciler_fini(&c->rec);
 	xlb_verdicts_fini(&c->health);
 	xlb_state_free(c->st);

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Inside the core: its state, shared by its files. core.c: writes, events,
+ * observers, the lifecycle; core_persist.c: the state file and journal
+ * (the only user of store/); core_read.c: listings, counters, conntrack,
+ * explain; core_node.c: interfaces and node addresses; core_health.c:
+ * health verdicts coming in. Nothing outside user/core includes this.
+ */
+#ifndef XLB_CORE_INT_H
+#define XLB_CORE_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+
+#include "core_priv.h"
+#include "reconcile/reconcile.h"
+
+struct xlb_journal;
+
+#define MAX_SUBS 64
+
+struct sub {
+	int id;
+	xlb_event_fn fn;
+	void *arg;
+};
+
+struct evq {
+	struct xlb_event *ev;
+	size_t n, cap;
+	uint64_t ticket; /* delivery order, taken under the core lock */
+};
+
+struct xlb_core {
+	pthread_mutex_t lock;
+	struct xlb_state *st;
+	struct xlb_dp *dp;
+	struct xlb_reconciler rec;
+	bool hold_reconcile; /* no trusted state yet: keep the adopted datapath */
+	char state_path[PATH_MAX];
+	char journal_path[PATH_MAX];
+	struct xlb_journal *jr; /* NULL: none usable, the next change writes a snapshot */
+	size_t snap_len;	/* bytes of the last snapshot read or written */
+	char dp_name[16];
+	char dp_reason[256];
+	/* Interfaces the datapath is attached to (xlb_core_attach). */
+	char ifaces[XLB_CORE_MAX_IFACES][16];
+	int ifindex[XLB_CORE_MAX_IFACES];
+	size_t n_ifaces;
+	int64_t started_ms;
+
+	pthread_mutex_t sub_lock;
+	struct sub subs[MAX_SUBS];
+	int next_sub;
+	/* Events go out in the order their changes were made (tickets taken
+	 * under the core lock), one batch at a time; unsubscribe waits for a
+	 * delivery in progress. */
+	pthread_mutex_t deliver_mu;
+	pthread_cond_t deliver_cv;
+	uint64_t ticket_next, ticket_done;
+
+	/* Told of reconcile passes and change latencies (metrics); calls and
+	 * changes of it under obs_lock. */
+	pthread_mutex_t obs_lock;
+	const struct xlb_core_observer *obs;
+	void *obs_arg;
+
+	/* Health: the verdicts that decide which endpoints the datapath uses
+	 * (xlb_core_health_update; the reconciler reads them), and where a
+	 * listing's last probe result comes from (display only). */
+	struct xlb_verdicts health;
+	char tcp_probe[16];
+	const struct xlb_health_source *hs;
+	void *hs_arg;
+	bool allow_exec;	/* exec health checks allowed (xlbd --allow-exec-probes) */
+};
+
+/* Events (core.c): collected under the lock, a ticket taken under it,
+ * delivered after it in ticket order. */
+void core_evq_add(struct evq *q, enum xlb_event_kind kind, uint64_t version, const char *svc,
+		  const char *detail);
+void core_evq_ticket(struct xlb_core *c, struct evq *q);
+void core_evq_flush(struct xlb_core *c, struct evq *q);
+
+/* Recount a service's panic mode before a reconcile (core.c). */
+void core_panic_recount(struct xlb_core *c, const char *name, const struct xlb_svc_desired *s,
+			uint64_t version, struct evq *q);
+
+/* Persistence (core_persist.c), lock held unless said. */
+void core_journal_start(struct xlb_core *c, uint64_t version, uint32_t crc);
+int core_compact(struct xlb_core *c, const struct xlb_state *st);
+int core_persist_delta(struct xlb_core *c, const struct xlb_state_txn *t, struct xlb_journal **wait,
+		       uint64_t *seq);
+/* Without the lock. */
+int core_persist_wait(struct xlb_core *c, struct xlb_journal *j, uint64_t seq, char *err,
+		      size_t errlen);
+struct xlb_state *core_load_state(struct xlb_core *c, bool *replayed, uint32_t *crc);
+/* The journal has records a snapshot would fold in (a clean stop does). */
+bool core_journal_pending(const struct xlb_core *c);
+void core_journal_close(struct xlb_core *c);
+
+/* An interface attached before the core existed (core_node.c). */
+void core_iface_add(struct xlb_core *c, const char *ifname, int ifindex);
+
+#endif /* XLB_CORE_INT_H */
