@@ -249,7 +249,9 @@ static int run_loop(void)
 	}
 }
 
-int main(int argc, char **argv)
+/* The options into cfg and the node's policy. -1: go on; else the exit
+ * code (0 for --help and --version, 2 for a bad option). */
+static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "iface", required_argument, NULL, 'i' },
@@ -276,18 +278,10 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct xlb_dp_opts dpo = {};
-	struct xlb_core_opts co = {};
-	struct xlb_api_opts ao = {};
-	struct xlb_api_server *api = NULL;
-	struct xlb_metrics_server *metrics = NULL;
 	enum xlb_log_level lvl;
 	char err[512] = "";
-	sigset_t mask;
-	int c, ret;
+	int c;
 
-	if (xlb_node_new(&d.node))
-		return 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -419,8 +413,29 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (cfg.cleanup)
-		return xlb_node_cleanup(cfg.dataplane, cfg.pin_dir);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct xlb_dp_opts dpo = {};
+	struct xlb_core_opts co = {};
+	struct xlb_api_opts ao = {};
+	struct xlb_api_server *api = NULL;
+	struct xlb_metrics_server *metrics = NULL;
+	char err[512] = "";
+	sigset_t mask;
+	int ret;
+
+	if (xlb_node_new(&d.node))
+		return 1;
+	ret = parse_args(argc, argv);
+	if (ret < 0 && cfg.cleanup)
+		ret = xlb_node_cleanup(cfg.dataplane, cfg.pin_dir);
+	if (ret >= 0) {
+		xlb_node_free(d.node);
+		return ret;
+	}
 	if (!cfg.n_listen)
 		cfg.listen[cfg.n_listen++] = "unix:/run/xlb/xlbd.sock";
 
