@@ -78,8 +78,9 @@ struct xlb_ep_verdict_in {
 int xlb_core_health_update(struct xlb_core *c, const char *service,
 			   const struct xlb_ep_verdict_in *v, size_t n, bool whole);
 
-/* The desired service called name, to cb under the core lock (cb must not
- * call the core). -ENOENT when there is none. */
+/* The desired service called name (NULL: every one, in name order), to cb
+ * under the core lock (cb must not call the core). -ENOENT when there is
+ * none of that name; else 0 or cb's first non-zero return. */
 int xlb_core_get(struct xlb_core *c, const char *name,
 		 int (*cb)(const struct xlb_svc_desired *s, void *arg), void *arg);
 /* Told what the core does, for metrics: one reconcile pass took seconds

@@ -261,8 +261,12 @@ int xlb_core_get(struct xlb_core *c, const char *name,
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
-	s = xlb_state_get(c->st, name);
-	ret = s ? cb(s, arg) : -ENOENT;
+	if (!name) {
+		ret = xlb_state_foreach(c->st, cb, arg);
+	} else {
+		s = xlb_state_get(c->st, name);
+		ret = s ? cb(s, arg) : -ENOENT;
+	}
 	pthread_mutex_unlock(&c->lock);
 	return ret;
 }

@@ -238,7 +238,7 @@ static void refresh_targets(struct xlb_health_feed *w)
 	int ret;
 
 	/* Read the desired state first (core lock), then take ours. */
-	xlb_core_backup(w->core, collect_cb, &c, NULL);
+	xlb_core_get(w->core, NULL, collect_cb, &c);
 	if (c.err) {
 		free(c.t);
 		pr_err("health: collecting targets: %s", strerror(-c.err));
