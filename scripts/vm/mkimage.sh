@@ -24,7 +24,8 @@ ARCH_LIB=x86_64-linux-gnu
 #    the smoke test only -- xlb itself must not shell out to them.
 #  libraries for host-built test binaries: libbpf, libelf, zlib, libcmocka,
 #    libnl-3/-genl-3, libmnl, libipset, libcap, libyaml, libjansson (the
-#    manifest reader's JSON front end, in xlbctl), libprotobuf-c, and
+#    manifest reader's JSON front end, in xlbctl), libseccomp (xlbd's
+#    exec-probe sandbox), libprotobuf-c, and
 #    gRPC core (libgrpc29) with its runtime closure (abseil, c-ares, re2,
 #    OpenSSL, libstdc++). libprotobuf32/libprotoc32 are package dependencies of
 #    libgrpc29 but no DT_NEEDED of libgrpc.so.29, so they are not fetched.
@@ -33,7 +34,7 @@ PKGS_TOOLS="busybox-static dash bash libtinfo6 kmod liblzma5 libzstd1 iproute2 e
   ipvsadm libpopt0 ipset iptables libxtables12 libip4tc2 libip6tc2 libnftnl11
   libnetfilter-conntrack3 libnfnetlink0 netbase"
 PKGS_LIBS="libc6 libbpf1 libelf1 zlib1g libbsd0 libmd0 libcap2 libmnl0 libnl-3-200
-  libnl-genl-3-200 libipset13 libyaml-0-2 libjansson4 libprotobuf-c1 libcmocka0
+  libnl-genl-3-200 libipset13 libyaml-0-2 libjansson4 libseccomp2 libprotobuf-c1 libcmocka0
   libgrpc29 libabsl20220623 libc-ares2 libre2-9 libssl3 libstdc++6 libgcc-s1
   libmicrohttpd12 libgnutls30 libp11-kit0 libidn2-0 libunistring2 libtasn1-6 libnettle8
   libhogweed6 libgmp10 libffi8"
@@ -41,7 +42,7 @@ PKGS_LIBS="libc6 libbpf1 libelf1 zlib1g libbsd0 libmd0 libcap2 libmnl0 libnl-3-2
 BINS="busybox dash bash kmod ip ethtool bpftool ipvsadm ipset xtables-nft-multi xtables-legacy-multi"
 # Libraries the image offers to test binaries (their DT_NEEDED closure comes along).
 LIBS="libbpf.so.1 libelf.so.1 libz.so.1 libcmocka.so.0 libnl-3.so.200 libnl-genl-3.so.200
-  libmnl.so.0 libipset.so.13 libcap.so.2 libyaml-0.so.2 libjansson.so.4 libprotobuf-c.so.1
+  libmnl.so.0 libipset.so.13 libcap.so.2 libyaml-0.so.2 libjansson.so.4 libseccomp.so.2 libprotobuf-c.so.1
   libgrpc.so.29 libgpr.so.29 libupb.so.29 libaddress_sorting.so.29 libmicrohttpd.so.12
   libstdc++.so.6 libgcc_s.so.1 libm.so.6 libpthread.so.0 libdl.so.2 librt.so.1 libresolv.so.2"
 
