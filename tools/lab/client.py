@@ -7,6 +7,9 @@
   udp   --dst IP:PORT -n N [--src IP]...      N datagrams, each from a new socket
   hold  --dst IP:PORT -n N --seconds S        N long-lived connections pinged
         [--ready FILE] [--stop FILE]          every 0.2 s; counts broken ones
+  http  --dst IP:PORT -n N [--bytes B]        N connections, each GET /bytes/B
+                                              (the server's HTTP port); every
+                                              body checked byte for byte
   rst   --dst IP:PORT --ready FILE --go FILE  open one connection, write its
         [--wait S]                            backend to FILE, wait for GO, send,
                                               report reset / timeout / answer
@@ -168,6 +171,63 @@ def cmd_udp(a):
     return 0
 
 
+def pattern(n):
+    """What tools/lab/server.py's GET /bytes/N sends."""
+    return bytes(range(251)) * (n // 251) + bytes(range(n % 251))
+
+
+def http_get(dst, src, timeout, size):
+    """One GET /bytes/SIZE on a new connection: the X-Name header, or an
+    exception (a wrong status, length or byte is ValueError)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        if src:
+            s.bind((src, 0))
+        s.connect(dst)
+        s.sendall(b"GET /bytes/%d HTTP/1.1\r\nHost: lab\r\n\r\n" % size)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head, sep, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    if not sep or not lines[0].startswith(b"HTTP/1.1 200 "):
+        raise ValueError("status")
+    hdr = dict(l.split(b": ", 1) for l in lines[1:] if b": " in l)
+    if int(hdr.get(b"Content-Length", b"-1")) != size or len(body) != size:
+        raise ValueError("length")
+    if body != pattern(size):
+        raise ValueError("bytes")
+    return hdr.get(b"X-Name", b"?").decode(errors="replace")
+
+
+def cmd_http(a):
+    dst = hostport(a.dst)
+    srcs = a.src or [None]
+    counts, errs = {}, {}
+    end = time.monotonic() + a.deadline
+    for i in range(a.n):
+        if time.monotonic() > end:
+            bump(errs, "deadline")
+            continue
+        try:
+            name = http_get(dst, srcs[i % len(srcs)], a.timeout, a.bytes)
+        except ValueError as e:
+            bump(errs, "bad_" + str(e))
+            continue
+        except Exception as e:  # noqa: BLE001
+            bump(errs, err_name(e))
+            continue
+        bump(counts, name)
+    emit({"counts": counts, "errors": sum(errs.values()), "error_kinds": errs})
+    return 0
+
+
 def touch(path, text=""):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -260,7 +320,8 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name, fn in (("probe", cmd_probe), ("tcp", cmd_tcp), ("udp", cmd_udp),
-                     ("hold", cmd_hold), ("rst", cmd_rst)):
+                     ("hold", cmd_hold), ("rst", cmd_rst),
+                     ("http", cmd_http)):
         p = sub.add_parser(name)
         p.set_defaults(fn=fn)
         p.add_argument("--dst", required=True, help="IP:PORT")
@@ -270,11 +331,14 @@ def main():
                        help="per socket operation, seconds")
         p.add_argument("--deadline", type=float, default=60.0,
                        help="whole command, seconds")
-        if name in ("tcp", "udp", "hold"):
+        if name in ("tcp", "udp", "hold", "http"):
             p.add_argument("-n", type=int, default=20 if name == "hold" else 100)
         if name == "tcp":
             p.add_argument("--interval", type=float, default=0.0,
                            help="pause between connections, seconds (a steady stream)")
+        if name == "http":
+            p.add_argument("--bytes", type=int, default=16384,
+                           help="body size asked for (at most 16 MiB)")
         if name == "probe":
             p.add_argument("--expect")
         if name == "hold":

@@ -4,9 +4,12 @@
 TCP: on accept send "NAME\\n", then one "NAME\\n" per line received, so a
 long-lived connection can be pinged and the client sees which backend it
 reached. UDP: one "NAME\\n" reply per datagram, sent from the socket the
-datagram arrived on. HTTP (--http-port, default 8081, for health checks):
-any GET is answered "NAME\\n" with status 200, or with the status code
-written in --status-file when that file exists (e.g. 500).
+datagram arrived on. With --peer, every TCP and UDP answer is
+"NAME IP:PORT\\n", the client address the server saw. HTTP (--http-port,
+default 8081, for health checks): any GET is answered "NAME\\n" with status
+200, or with the status code written in --status-file when that file exists
+(e.g. 500); GET /bytes/N answers N bytes of pattern() (up to 16 MiB), for
+transfers whose every byte the client checks.
 
 Standard library only (run with /usr/bin/python3).
 """
@@ -16,20 +19,36 @@ import signal
 import sys
 
 
+MAX_BYTES = 16 << 20
+
+
+def pattern(n):
+    """The body of GET /bytes/N: bytes 0, 1, ... 250, 0, 1, ..."""
+    return bytes(range(251)) * (n // 251) + bytes(range(n % 251))
+
+
+def answer(name, peer, addr):
+    if not peer:
+        return (name + "\n").encode()
+    return ("%s %s:%d\n" % (name, addr[0], addr[1])).encode()
+
+
 class Udp(asyncio.DatagramProtocol):
-    def __init__(self, reply):
-        self.reply = reply
+    def __init__(self, name, peer):
+        self.name = name
+        self.peer = peer
         self.transport = None
 
     def connection_made(self, transport):
         self.transport = transport
 
     def datagram_received(self, data, addr):
-        self.transport.sendto(self.reply, addr)
+        self.transport.sendto(answer(self.name, self.peer, addr), addr)
 
 
-async def handle_tcp(reply, reader, writer):
+async def handle_tcp(name, peer, reader, writer):
     try:
+        reply = answer(name, peer, writer.get_extra_info("peername"))
         writer.write(reply)
         await writer.drain()
         while True:
@@ -62,10 +81,20 @@ async def handle_http(name, status_file, reader, writer):
             except (OSError, ValueError):
                 status = 200
         body = (name + "\n").encode()
+        parts = line.split()
+        if len(parts) > 1 and parts[1].startswith(b"/bytes/"):
+            try:
+                n = int(parts[1][7:])
+            except ValueError:
+                n = -1
+            if 0 <= n <= MAX_BYTES:
+                body = pattern(n)
+            else:
+                status, body = 400, b"bad size\n"
         if not line.startswith(b"GET "):
             status, body = 405, b""
-        writer.write(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-                     % (status, len(body)) + body)
+        writer.write(b"HTTP/1.1 %d X\r\nX-Name: %s\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % (status, name.encode(), len(body)) + body)
         await writer.drain()
     except (ConnectionError, OSError, asyncio.TimeoutError):
         pass
@@ -83,15 +112,16 @@ async def main():
     ap.add_argument("--addr", default="0.0.0.0")
     ap.add_argument("--http-port", type=int, default=8081)
     ap.add_argument("--status-file")
+    ap.add_argument("--peer", action="store_true",
+                    help="answers carry the client address seen")
     args = ap.parse_args()
-    reply = (args.name + "\n").encode()
 
     loop = asyncio.get_running_loop()
     server = await asyncio.start_server(
-        lambda r, w: handle_tcp(reply, r, w),
+        lambda r, w: handle_tcp(args.name, args.peer, r, w),
         args.addr, args.port, reuse_address=True, backlog=1024)
     transport, _ = await loop.create_datagram_endpoint(
-        lambda: Udp(reply), local_addr=(args.addr, args.port))
+        lambda: Udp(args.name, args.peer), local_addr=(args.addr, args.port))
     http = None
     if args.http_port:
         http = await asyncio.start_server(
