@@ -200,8 +200,9 @@ lab_status() {
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 case "${1:-}" in
+cluster) shift; exec bash "$ROOT/scripts/lab/cluster.sh" "$@" ;;
 up) lab_up ;;
 down) lab_down; log "down" ;;
 status) lab_status ;;
-*) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+*) echo "usage: $0 up|down|status, or $0 cluster ... (scripts/lab/cluster.sh)" >&2; exit 2 ;;
 esac

@@ -27,9 +27,10 @@ declare -A CMD=(
 	[metrics]="bash tests/metrics/run.sh"
 	[health]="bash tests/health/run.sh"
 	[e2e]="bash tests/e2e/run.sh"
+	[cluster]="bash tests/cluster/run.sh"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api k8s ctl metrics health e2e vm)
+ORDER=(unit unit-san bpf api k8s ctl metrics health e2e cluster vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0
