@@ -20,8 +20,14 @@ die() { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
 nsx() {
 	local ns=$1
 	shift
-	nsenter --net="/run/netns/$ns" "$@"
+	if [ -n "$NSENTER" ]; then
+		nsenter --net="/run/netns/$ns" "$@"
+	else
+		ip netns exec "$ns" "$@"
+	fi
 }
+# Without nsenter (a minimal image), `ip netns exec`, and no cgroups.
+NSENTER=$(command -v nsenter || true)
 
 has_ns() { [ -e "/run/netns/$1" ]; }
 
@@ -106,18 +112,24 @@ cable() {
 		nsx "$3" ethtool -K "$4" tx off gro on >/dev/null
 }
 
-# in_cgroup DIR NS CMD...: exec CMD in cgroup DIR and network namespace
-# NS. The cgroup is joined first, so the process and its children are in
-# it (a socket's cgroup is fixed when the socket is created).
+# in_cgroup DIR NS CMD...: exec CMD in cgroup DIR (- for the caller's)
+# and network namespace NS. The cgroup is joined first, so the process and
+# its children are in it (a socket's cgroup is fixed when the socket is
+# created).
 in_cgroup() {
 	local cg=$1 ns=$2
 	shift 2
-	echo "$BASHPID" >"$cg/cgroup.procs" || return 1
-	exec nsenter --net="/run/netns/$ns" "$@"
+	if [ "$cg" != - ]; then
+		echo "$BASHPID" >"$cg/cgroup.procs" || return 1
+	fi
+	if [ -n "$NSENTER" ]; then
+		exec nsenter --net="/run/netns/$ns" "$@"
+	fi
+	exec ip netns exec "$ns" "$@"
 }
 
 # spawn PIDFILE LOG CGROUP NS CMD...: CMD in the background, in CGROUP
-# and NS. PIDFILE holds its pid (the command itself) and CMD's name, so
+# (- for none) and NS. PIDFILE holds its pid (the command itself) and CMD's name, so
 # that stop_pidfiles ends it only while the pid is still that program.
 spawn() {
 	local pidf=$1 logf=$2

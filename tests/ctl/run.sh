@@ -25,8 +25,7 @@ PY=/usr/bin/python3
 CHECK=("$PY" "$ROOT/tests/ctl/check.py")
 FIX=$ROOT/tests/ctl/fixtures
 
-NS=xlbctl-node-$$
-CNS=xlbctl-cli-$$
+LAB_PREFIX=xlbctl$$
 PIN=/sys/fs/bpf/xlbctl-test-$$
 TMP=
 SOCK=
@@ -284,7 +283,7 @@ if (make_pki) >"$TMP/pki.log" 2>&1; then
 fi
 
 mkdir -p "$TMP/state"
-nsenter --net="/run/netns/$NS" "$XLBD" --iface xn0 --pin-dir "$PIN" --state-dir "$TMP/state" \
+nsenter --net="/run/netns/$NS" "$XLBD" --iface n-client --pin-dir "$PIN" --state-dir "$TMP/state" \
 	--listen "unix:$SOCK" "${tls_listen[@]}" >"$TMP/xlbd.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do
@@ -296,14 +295,14 @@ done
 
 t_status() {
 	ctl status
-	want_rc 0 && want_out '^dataplane: +xdp' && want_out '^interfaces: +.*xn0' &&
+	want_rc 0 && want_out '^dataplane: +xdp' && want_out '^interfaces: +.*n-client' &&
 		want_out '^services: +0$' && want_out '^counters:' || return 1
 	ctl status -o json
 	want_rc 0 && "${CHECK[@]}" json "$OUT" || return 1
 	[ "$("${CHECK[@]}" get "$OUT" dataplane)" = xdp ] || { echo "json dataplane"; return 1; }
 	"${CHECK[@]}" get "$OUT" counters >/dev/null
 }
-check "status: dataplane xdp on xn0, no services; -o json parses" t_status
+check "status: dataplane xdp on n-client, no services; -o json parses" t_status
 
 t_apply() {
 	ctl apply -f "$FIX/services.yaml"

@@ -46,7 +46,7 @@ def list_eps(name):
 
 def be_pid(i):
     with open(os.path.join(LAB_RUN, "be%d.pid" % i)) as f:
-        return int(f.read())
+        return int(f.read().split()[0])  # "PID NAME", as scripts/lab/lib.sh's spawn writes
 
 
 def stop_backend(i):
@@ -62,7 +62,7 @@ def start_backend(i):
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     with open(os.path.join(LAB_RUN, "be%d.pid" % i), "w") as f:
-        f.write(str(p.pid))
+        f.write("%d server.py\n" % p.pid)
     end = time.monotonic() + 10
     while time.monotonic() < end:
         r = C.client("xlb-client", "tcp", "--dst", "10.20.%d.2:8080" % i, "-n", "1")

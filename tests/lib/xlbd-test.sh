@@ -1,9 +1,20 @@
 # Shared by the test scripts that run their own xlbd in throwaway network
-# namespaces (tests/ctl, tests/metrics): result lines (tests/lib/tap.sh)
-# and cleanup. The sourcing script sets ROOT, NS, CNS, PIN, XLBD, TMP,
+# namespaces (tests/ctl, tests/metrics): result lines (tests/lib/tap.sh),
+# the lab and cleanup. The sourcing script sets ROOT, LAB_PREFIX (the lab's
+# names: NS=LAB_PREFIX-node, CNS=LAB_PREFIX-client), PIN, XLBD, TMP,
 # daemon_pid and listener_pid, and installs the traps.
 
 . "$ROOT/tests/lib/tap.sh"
+NS=$LAB_PREFIX-node
+CNS=$LAB_PREFIX-client
+
+# The lab of scripts/lab.sh at its smallest: the node and one client,
+# joined by a veth at kernel defaults (n-client 10.10.1.1 | eth0 10.10.1.2),
+# the client routing everything through the node.
+lab() {
+	LAB_PREFIX=$LAB_PREFIX LAB_BACKENDS=0 LAB_CLIENT_ADDRS=0 LAB_EXT=0 LAB_TUNE=0 \
+		LAB_SERVER=none LAB_PIN=$PIN XLB_DP=/nonexistent bash "$ROOT/scripts/lab.sh" "$@"
+}
 
 cleanup() {
 	if [ -n "$daemon_pid" ]; then
@@ -23,11 +34,7 @@ cleanup() {
 		timeout 20 nsenter --net="/run/netns/$NS" "$XLBD" --cleanup --dataplane xdp \
 			--pin-dir "$PIN" >/dev/null 2>&1 || echo "# cleanup: xlbd --cleanup failed" >&2
 	fi
-	for ns in "$NS" "$CNS"; do
-		if [ -e "/run/netns/$ns" ]; then
-			ip netns del "$ns" || echo "# cleanup: ip netns del $ns failed" >&2
-		fi
-	done
+	lab down >/dev/null 2>&1 || echo "# cleanup: lab down failed" >&2
 	if [ -d "$PIN" ]; then
 		rm -rf "$PIN" || echo "# cleanup: rm $PIN failed" >&2
 	fi
@@ -36,15 +43,8 @@ cleanup() {
 	fi
 }
 
-# The node (NS) and a client (CNS) joined by a veth, 10.99.0.0/24; the
-# client routes the cluster IPs through the node.
 setup_net() {
-	ip netns add "$NS" && ip netns add "$CNS" &&
-		ip -n "$NS" link add xn0 type veth peer name xc0 netns "$CNS" &&
-		ip -n "$NS" link set lo up && ip -n "$CNS" link set lo up &&
-		ip -n "$NS" addr add 10.99.0.1/24 dev xn0 && ip -n "$NS" link set xn0 up &&
-		ip -n "$CNS" addr add 10.99.0.2/24 dev xc0 && ip -n "$CNS" link set xc0 up &&
-		ip -n "$CNS" route add 10.96.0.0/12 via 10.99.0.1 &&
+	lab up >/dev/null &&
 		# shop/api's first backend lives on the node, so its TCP health
 		# check passes; the second has no route, so its check fails.
 		ip -n "$NS" addr add 10.244.2.21/32 dev lo

@@ -24,8 +24,7 @@ XLBD=${XLBD:-$ROOT/build/xlbd}
 PY=/usr/bin/python3
 FIX=$ROOT/tests/ctl/fixtures
 
-NS=xlbm-node-$$
-CNS=xlbm-cli-$$
+LAB_PREFIX=xlbm$$
 PIN=/sys/fs/bpf/xlb-metrics-test-$$
 URL=http://127.0.0.1:9100
 TMP=
@@ -95,7 +94,7 @@ fi
 start_listener
 
 mkdir -p "$TMP/state"
-nsenter --net="/run/netns/$NS" "$XLBD" --iface xn0 --pin-dir "$PIN" --state-dir "$TMP/state" \
+nsenter --net="/run/netns/$NS" "$XLBD" --iface n-client --pin-dir "$PIN" --state-dir "$TMP/state" \
 	--listen "unix:$SOCK" --metrics 127.0.0.1:9100 >"$TMP/xlbd.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do
@@ -167,7 +166,7 @@ t_daemon_gauges() {
 	local v
 	want_value xlb_build_info version=0.1.0 -- "v == 1" &&
 		want_value xlb_dataplane_info dataplane=xdp -- "v == 1" &&
-		want_value xlb_interface_attached interface=xn0 -- "v == 1" &&
+		want_value xlb_interface_attached interface=n-client -- "v == 1" &&
 		want_value xlb_services -- "v == 6" && want_value xlb_endpoints -- "v == 12" &&
 		want_value xlb_start_time_seconds -- "abs(v - $(date +%s)) < 600" || return 1
 	ctl status -o json || { echo "status: $(cat "$ERR")"; return 1; }

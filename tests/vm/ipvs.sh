@@ -1,6 +1,6 @@
 #!/bin/sh
 # The IPVS dataplane against a real kernel (guest side; run on the host with
-# `scripts/vmtest.sh ipvs`). Builds the lab of scripts/lab.sh in namespaces:
+# `scripts/vmtest.sh ipvs`). Brings up the lab of scripts/lab.sh:
 #
 #   xlb-client (10.10.1.2, .100-.107) --- n-client 10.10.1.1 \
 #   xlb-ext    (10.10.2.2)            --- n-ext    10.10.2.1  > xlb-node (xlbd)
@@ -49,24 +49,12 @@ for f in "$B/xlbd" "$B/xlbctl" "$LAB"; do
 done
 
 # ---- the lab -----------------------------------------------------------------
-mk_link() {	# node-side name, namespace, node address, peer address
-	ip link add "$1" netns xlb-node type veth peer name eth0 netns "$2" &&
-	node ip addr add "$3/24" dev "$1" && nsx "$2" ip addr add "$4/24" dev eth0 &&
-	nsx "$2" ip link set eth0 up && node ip link set "$1" up &&
-	nsx "$2" ip route add default via "$3"
-}
 lab_up() {
-	for ns in xlb-node xlb-client xlb-ext xlb-be1 xlb-be2 xlb-be3; do
-		ip netns add $ns && nsx $ns ip link set lo up || return 1
-	done
-	node sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-	mk_link n-client xlb-client 10.10.1.1 10.10.1.2 || return 1
-	for i in 100 101 102 103 104 105 106 107; do
-		nsx xlb-client ip addr add 10.10.1.$i/24 dev eth0 || return 1
-	done
-	mk_link n-ext xlb-ext 10.10.2.1 10.10.2.2 || return 1
+	# scripts/lab.sh's single-node lab, at kernel defaults, 3 backends, 8
+	# more client addresses; the servers are this test's (no python3 here)
+	LAB_BACKENDS=3 LAB_CLIENT_ADDRS=8 LAB_TUNE=0 LAB_SERVER=none \
+		bash "$XLB_SRC/scripts/lab.sh" up || return 1
 	for i in 1 2 3; do
-		mk_link n-be$i xlb-be$i 10.20.$i.1 10.20.$i.2 || return 1
 		# not through a function: dash would leave a saved copy of the
 		# caller's stdout (a command substitution's pipe) open in the server
 		ip netns exec xlb-be$i "$LAB" serve be$i 8080 5353 </dev/null >/dev/null 2>&1 &

@@ -7,10 +7,10 @@
 #   sudo tools/bench/lab_bench.sh [--quick] [--plot FILE.png] [lab_bench.py options]
 #
 # Builds the C helpers into $BUILD/bench if they are missing or stale, brings
-# up a lab of its own (namespaces xlbb-*; pins under /sys/fs/bpf/xlb-lab-bench;
-# nothing outside them is touched, so it can run next to the e2e lab), runs
-# tools/bench/lab_bench.py, and always tears the lab down. The topology
-# copies scripts/lab.sh's:
+# up a lab of its own (scripts/lab.sh with the prefix xlbb: namespaces
+# xlbb-*; pins under /sys/fs/bpf/xlb-lab-bench; nothing outside them is
+# touched, so it can run next to the e2e lab), runs tools/bench/lab_bench.py,
+# and always tears the lab down:
 #
 #   xlbb-client (eth0 10.10.1.2 + .100-.149) --- n-client 10.10.1.1 \
 #   xlbb-beI    (eth0 10.20.I.2, I = 1..3)   --- n-beI    10.20.I.1  > xlbb-node
@@ -34,16 +34,13 @@ RUN=/run/xlb-lab-bench
 # libxlb.a just before).
 XLB_DP=$RUN/xlb-dp
 PIN=/sys/fs/bpf/xlb-lab-bench
-NODE=xlbb-node
 CLIENT=xlbb-client
 NBE=3
-NSES=("$NODE" xlbb-node-ipt xlbb-node-nft "$CLIENT")
-for i in $(seq $NBE); do NSES+=("xlbb-be$i"); done
 export LAB_BENCH_BIN=$BIN LAB_BENCH_PIN=$PIN LAB_BENCH_RUN=$RUN XLB_DP
 
+. "$ROOT/scripts/lab/lib.sh"
 log() { printf 'lab_bench: %s\n' "$*" >&2; }
 die() { printf 'lab_bench: error: %s\n' "$*" >&2; exit 1; }
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 # The helpers, with the Makefile's flags (make bench builds them first; this
 # is for running the script on its own).
@@ -68,102 +65,44 @@ build_helpers() {
 	fi
 }
 
-# veth pair: node side $1 (in the node), peer "eth0" in namespace $2.
-# As scripts/lab.sh: full checksums on the wire and GRO on, so that an
-# XDP_REDIRECT into the veth is delivered.
-mk_link() {
-	local nodeif=$1 ns=$2 nodeaddr=$3 peeraddr=$4 gw=$5
-	ip link add "$nodeif" netns "$NODE" type veth peer name eth0 netns "$ns" &&
-		nsx "$NODE" ip addr add "$nodeaddr" dev "$nodeif" &&
-		nsx "$ns" ip addr add "$peeraddr" dev eth0 &&
-		nsx "$ns" ethtool -K eth0 tx off gro on >/dev/null &&
-		nsx "$NODE" ethtool -K "$nodeif" tx off gro on >/dev/null &&
-		nsx "$NODE" sysctl -qw "net.ipv4.conf.$nodeif.rp_filter=0" &&
-		nsx "$ns" ip link set eth0 up &&
-		nsx "$NODE" ip link set "$nodeif" up &&
-		nsx "$ns" ip route add default via "$gw"
-}
-
-alive() {
-	local st
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "$st" != Z ]
+# The single-node lab of scripts/lab.sh, sized for the bench; servers and
+# the two extra node namespaces are this script's own.
+lab() {
+	LAB_PREFIX=xlbb LAB_BACKENDS=$NBE LAB_EXT=0 LAB_SERVER=none LAB_RUN=$RUN LAB_PIN=$PIN \
+		XLB_DP=$XLB_DP bash "$ROOT/scripts/lab.sh" "$@"
 }
 
 lab_down() {
-	local f pid ns pids
-	if [ -d "$RUN" ]; then
-		for f in "$RUN"/*.pid; do
-			[ -e "$f" ] || continue
-			pid=$(cat "$f" 2>/dev/null || true)
-			# Only a pid that is still our server (pids get reused).
-			if [ -n "$pid" ] && alive "$pid" &&
-				grep -qa lab_bench_srv "/proc/$pid/cmdline" 2>/dev/null; then
-				kill "$pid" 2>/dev/null
-				for _ in $(seq 20); do alive "$pid" || break; sleep 0.05; done
-				alive "$pid" && kill -9 "$pid" 2>/dev/null
-			fi
-			rm -f "$f"
-		done
+	# The node's interfaces may be in a ruleset's namespace: the lab's
+	# down ends the servers and unpins, these go with their veths.
+	if [ -x "$XLB_DP" ]; then
+		lab down 2>/dev/null
+	else
+		XLB_DP=$XLB_DP_SRC lab down 2>/dev/null
 	fi
-	if [ -d "$PIN" ]; then
-		local dp=$XLB_DP
-		[ -x "$dp" ] || dp=$XLB_DP_SRC
-		if [ -e "/run/netns/$NODE" ] && [ -x "$dp" ]; then
-			timeout 20 nsenter --net="/run/netns/$NODE" "$dp" --pin-dir "$PIN" unpin \
-				>/dev/null 2>&1 || log "xlb-dp unpin failed; removing $PIN"
-		fi
-		rm -rf "$PIN"
-	fi
-	for ns in "${NSES[@]}"; do
-		[ -e "/run/netns/$ns" ] || continue
-		# Anything left in our namespaces (an interrupted client) is ours.
-		pids=$(ip netns pids "$ns" 2>/dev/null || true)
-		if [ -n "$pids" ]; then
-			# shellcheck disable=SC2086
-			kill $pids 2>/dev/null
-			sleep 0.2
-			# shellcheck disable=SC2086
-			kill -9 $pids 2>/dev/null
-		fi
-		ip netns del "$ns" || log "delete netns $ns failed"
-	done
-	rm -rf "$RUN"
+	ns_del xlbb-node-ipt xlbb-node-nft
 }
 
 lab_up() {
-	local i ns n ok
+	local i ns ok
 	lab_down
-	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || return 1
-	mkdir -p "$RUN"
+	lab up || return 1
 	cp "$XLB_DP_SRC" "$XLB_DP" || return 1
-	for ns in "${NSES[@]}"; do
-		ip netns add "$ns" && nsx "$ns" ip link set lo up || return 1
-	done
+	ns_add xlbb-node-ipt xlbb-node-nft || return 1
 	# Interfaces moved in later take the namespace's defaults.
-	for ns in "$NODE" xlbb-node-ipt xlbb-node-nft; do
-		nsx "$ns" sysctl -qw net.ipv4.ip_forward=1 &&
-			nsx "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 &&
-			nsx "$ns" sysctl -qw net.ipv4.conf.default.rp_filter=0 || return 1
-	done
-	mk_link n-client "$CLIENT" 10.10.1.1/24 10.10.1.2/24 10.10.1.1 || return 1
-	for i in $(seq 100 149); do
-		nsx "$CLIENT" ip addr add "10.10.1.$i/24" dev eth0 || return 1
+	for ns in xlbb-node-ipt xlbb-node-nft; do
+		nsx "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+			net.ipv4.conf.default.rp_filter=0 || return 1
 	done
 	for i in $(seq $NBE); do
-		mk_link "n-be$i" "xlbb-be$i" "10.20.$i.1/24" "10.20.$i.2/24" "10.20.$i.1" || return 1
-	done
-	for i in $(seq $NBE); do
-		# Not through nsx: $! must be the server itself.
-		ip netns exec "xlbb-be$i" "$BIN/lab_bench_srv" --name "be$i" --port 8080 \
-			--max-seconds 3600 </dev/null >"$RUN/be$i.log" 2>&1 &
-		echo $! >"$RUN/be$i.pid"
+		spawn "$RUN/be$i.pid" "$RUN/be$i.log" - "xlbb-be$i" "$BIN/lab_bench_srv" --name "be$i" \
+			--port 8080 --max-seconds 3600
 	done
 	# Each backend answers directly (this also fills the node's neighbour
 	# table, which bpf_fib_lookup needs).
 	for i in $(seq $NBE); do
 		ok=
-		for n in $(seq 50); do
+		for _ in $(seq 50); do
 			if nsx "$CLIENT" "$BIN/lab_bench_load" tcp --dst "10.20.$i.2:8080" --src 10.10.1.2 \
 				--seconds 0.05 --warmup 0 --inflight 1 2>/dev/null | grep -q "\"be$i\": [1-9]"; then
 				ok=1
@@ -173,7 +112,7 @@ lab_up() {
 		done
 		[ -n "$ok" ] || { log "backend be$i does not answer (see $RUN/be$i.log)"; return 1; }
 	done
-	log "lab up: ${#NSES[@]} namespaces, lab_bench_srv be1..be$NBE on :8080"
+	log "lab up: xlbb-node, $CLIENT, xlbb-be1..$NBE (lab_bench_srv on :8080), xlbb-node-ipt, xlbb-node-nft"
 }
 
 for a in "$@"; do
