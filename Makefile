@@ -179,7 +179,7 @@ e2e: all
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(UNIT_SAN_BINS) $(BPFT_BINS) $(API_TEST_BINS) \
-		$(VM_TEST_BINS)
+		$(VM_TEST_BINS) $(HEALTH_TEST_BINS)
 	$(Q)BUILD=$(BUILD) bash scripts/test.sh
 
 # The IPVS VM test's servers and clients (the guest has no python3).
@@ -189,6 +189,21 @@ $(BUILD)/tests/vm/ipvs_lab: tests/vm/ipvs_lab.c
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror $< -o $@
+
+# The health engine against real servers, and its benchmark (tests/health/run.sh
+# runs them; SAN=1 picks the ASan+UBSan driver).
+HEALTH_TEST_BINS := $(BUILD)/tests/health/driver $(BUILD)/tests/health/bench
+HEALTH_LIBS := $(filter-out -lcmocka,$(UNIT_LIBS)) -lpthread
+
+$(HEALTH_TEST_BINS): $(BUILD)/tests/health/%: tests/health/%.c $(PURE_OBJS)
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(LINK_DEPFLAGS) $< $(PURE_OBJS) $(HEALTH_LIBS) -o $@
+
+$(BUILD)/tests/health-san/driver: tests/health/driver.c $(PURE_SAN_OBJS)
+	$(call msg,LINK-SAN,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) $(LINK_DEPFLAGS) $< $(PURE_SAN_OBJS) $(HEALTH_LIBS) -o $@
 
 vmimage:
 	$(Q)BUILD=$(BUILD) bash scripts/vmtest.sh --image
@@ -236,7 +251,7 @@ $(BENCH_DIR)/lab_bench_svc: tools/bench/lab_bench_svc.c $(BUILD)/libxlb.a
 	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(LAB_BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(LAB_BENCH_BINS) $(BUILD)/tests/health/bench
 	$(Q)$(BENCH_DIR)/xdp_bench $(if $(BENCH_QUICK),--quick)
 	$(Q)$(BENCH_DIR)/maglev_quality $(if $(BENCH_QUICK),-q)
 	$(Q)/usr/bin/python3 tools/bench/sync_bench.py $(if $(BENCH_QUICK),--services 1000 --rounds 1 --changes 100)

@@ -8,29 +8,25 @@
 #                                       backends (default 1000 10000); root.
 #                                       BENCH_SECS: seconds measured per mode (10)
 #
-# SAN=1 builds with ASan+UBSan; BUILD (default: build) holds the binaries;
-# V=1 shows the engine's log.
+# The Makefile builds both (`make test`, `make bench`, or
+# `make build/tests/health/driver`); SAN=1 runs the ASan+UBSan driver
+# (make build/tests/health-san/driver). BUILD (default: build) holds the
+# binaries; V=1 shows the engine's log.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
 BUILD=${BUILD:-build}
 out=$BUILD/tests/health
-mkdir -p "$out"
-CC=${CC:-gcc}
-CFLAGS="-O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Iuser"
-if [ "${SAN:-0}" = 1 ]; then
-	CFLAGS="$CFLAGS -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-fi
-# The engine and what it uses: logging, addresses, the hash table, clocks.
-srcs=(user/health/*.c user/log.c user/model/model.c user/util/htab.c user/util/errmsg.c user/util/clock.c)
+[ "${SAN:-0}" = 1 ] && driver=$BUILD/tests/health-san/driver || driver=$out/driver
 
-# The bench's lab: xlbh-node, where the engine runs, and four backends
-# xlbh-be1..4 on a veth each, with 25 addresses each (10.77.B.1-25).
+# The bench's lab: scripts/lab.sh with the prefix xlbh: xlbh-node, where
+# the engine runs, and four backends xlbh-be1..4 (10.20.B.2) at kernel
+# defaults, each with 25 more addresses, 10.77.B.1-25, that the node
+# routes to it.
 NBE=4
-lab_down() {
-	for ns in xlbh-node $(seq -f xlbh-be%g 1 $NBE); do
-		ip netns del "$ns" 2>/dev/null || true
-	done
+lab() {
+	LAB_PREFIX=xlbh LAB_BACKENDS=$NBE LAB_CLIENT=0 LAB_EXT=0 LAB_TUNE=0 LAB_SERVER=none \
+		bash "$ROOT/scripts/lab.sh" "$@"
 }
 # Each backend address a /32 of its own, so the bench can remove one
 # (removing a subnet's primary address takes its secondaries with it).
@@ -42,45 +38,37 @@ lab_addr() {
 	done
 }
 lab_up() {
-	lab_down
-	ip netns add xlbh-node
-	ip -n xlbh-node link set lo up
+	lab up
 	for b in $(seq 1 $NBE); do
-		ip netns add "xlbh-be$b"
-		ip -n "xlbh-be$b" link set lo up
-		ip link add "be$b" netns xlbh-node type veth peer name eth0 netns "xlbh-be$b"
-		ip -n xlbh-node addr add "10.77.$b.254/24" dev "be$b"
-		ip -n xlbh-node link set "be$b" up
-		ip -n "xlbh-be$b" addr add "10.77.$b.200/24" dev eth0
-		ip -n "xlbh-be$b" link set eth0 up
+		ip -n xlbh-node route add "10.77.$b.0/24" via "10.20.$b.2"
 	done
 	lab_addr
 }
 
-build() {
-	$CC $CFLAGS "tests/health/$1.c" "${srcs[@]}" -lseccomp -o "$out/$1"
+need() {
+	[ -x "$1" ] || { echo "$1 not built (make $1)" >&2; exit 2; }
 }
 
 case "${1:-test}" in
 test)
-	build driver
+	need "$driver"
 	# As root, in a network namespace of its own: the TCP cases add
 	# firewall rules (a REJECT, a DROP) that must not touch the host.
 	if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v nft >/dev/null; then
-		exec unshare --net sh -c 'ip link set lo up && XLB_HEALTH_NETNS=1 exec "$0"' "$out/driver"
+		exec unshare --net sh -c 'ip link set lo up && XLB_HEALTH_NETNS=1 exec "$0"' "$driver"
 	fi
-	exec "$out/driver"
+	exec "$driver"
 	;;
 bench)
 	shift
-	build bench
+	need "$out/bench"
 	[ $# -gt 0 ] || set -- 1000 10000
 	if [ "$(id -u)" != 0 ]; then
 		echo "health bench: needs root (network namespaces)" >&2
 		exit 2
 	fi
+	trap 'lab down 2>/dev/null' EXIT
 	lab_up
-	trap lab_down EXIT
 	for n in "$@"; do
 		nsenter --net=/run/netns/xlbh-node "$out/bench" "$n" "${BENCH_SECS:-10}"
 		lab_addr	# the bench removed one address
