@@ -142,8 +142,9 @@ stop_pidfiles() {
 	local f pid name pids=()
 	for f in "$@"; do
 		[ -e "$f" ] || continue
-		read -r pid name <"$f" 2>/dev/null
-		if [ -n "$pid" ] && alive "$pid" &&
+		pid= name=
+		read -r pid name <"$f" 2>/dev/null || true
+		if [ -n "$pid" ] && [ -n "$name" ] && alive "$pid" &&
 			grep -qaF -- "$name" "/proc/$pid/cmdline" 2>/dev/null; then
 			pids+=("$pid")
 		fi
