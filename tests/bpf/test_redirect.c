@@ -15,6 +15,7 @@
  * only; test_run does not send the frame anywhere.
  */
 #include "flow.h"
+#include "twolinks.h"
 
 #include <net/if.h>
 
@@ -115,57 +116,16 @@ static void test_scenario(void **state)
 		fail_msg("%d of %d steps failed", bad, i);
 }
 
-static int sh(const char *cmd)
-{
-	int ret = system(cmd);
-
-	if (ret)
-		print_error("`%s` failed (%d)\n", cmd, ret);
-	return ret;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int ret;
-
-	if (!f) {
-		print_error("open %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	ret = fputs(val, f) < 0;
-	ret |= fclose(f) != 0;
-	if (ret)
-		print_error("write %s: %s\n", path, strerror(errno));
-	return ret ? -1 : 0;
-}
-
 /* The topology above, in the namespace xt_init() gave us. */
 static int topology(void)
 {
-	static const char *const cmds[] = {
-		"ip link set lo up",
-		"ip link add cli0 address 02:00:00:00:00:c0 type veth peer name cli1 address 02:00:00:00:00:c1",
-		"ip link add be0 address 02:00:00:00:00:b0 type veth peer name be1 address 02:00:00:00:00:b1",
-		"ip link set cli0 up",
-		"ip link set cli1 up",
-		"ip link set be0 up",
-		"ip link set be1 up",
-		"ip addr add 10.10.1.1/24 dev cli0",
+	static const char *const be_cmds[] = {
 		"ip addr add 10.20.0.1/16 dev be0",
 		"ip neigh replace 10.20.1.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
 		"ip neigh replace 10.20.2.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (sh(cmds[i]))
-			return -1;
-	if (write_file("/proc/sys/net/ipv4/conf/all/forwarding", "1"))
-		return -1;
-	if_cli = if_nametoindex("cli0");
-	if_be = if_nametoindex("be0");
-	return if_cli && if_be ? 0 : -1;
+	return xt_two_links(be_cmds, sizeof(be_cmds) / sizeof(be_cmds[0]), &if_cli, &if_be);
 }
 
 static int group_setup(void **state)

@@ -48,6 +48,7 @@
 #include "model/model.h"
 #include "log.h"
 #include "pktgen.h"
+#include "twolinks.h"
 #include "bench.h"
 #include "bench.skel.h"
 
@@ -844,46 +845,24 @@ static uint32_t run_case(struct bcase *c, uint32_t repeat)
 
 /* ---- setup ------------------------------------------------------------ */
 
-static void sh(const char *cmd)
-{
-	int ret = system(cmd);
-
-	if (ret)
-		die("`%s` failed (%d)", cmd, ret);
-}
-
-/* Own network namespace: bpf_fib_lookup sees only this, and nothing of
- * the host's leaks in. Backends are routed through a gateway with a
- * permanent neighbour entry, so every new flow's FIB lookup succeeds and
- * is cached in its conntrack entry, as on a node with a warm neighbour
- * table. */
+/* Own network namespace (tests/bpf/twolinks.h): bpf_fib_lookup sees only
+ * this, and nothing of the host's leaks in. Backends are routed through a
+ * gateway with a permanent neighbour entry, so every new flow's FIB lookup
+ * succeeds and is cached in its conntrack entry, as on a node with a warm
+ * neighbour table. */
 static void topology(void)
 {
-	static const char *const cmds[] = {
-		"ip link set lo up",
-		"ip link add cli0 address 02:00:00:00:00:c0 type veth peer name cli1 address 02:00:00:00:00:c1",
-		"ip link add be0 address 02:00:00:00:00:b0 type veth peer name be1 address 02:00:00:00:00:b1",
-		"ip link set cli0 up",
-		"ip link set cli1 up",
-		"ip link set be0 up",
-		"ip link set be1 up",
-		"ip addr add 10.10.1.1/24 dev cli0",
+	static const char *const be_cmds[] = {
 		"ip addr add 10.30.0.1/24 dev be0",
 		"ip neigh replace 10.30.0.2 lladdr 02:00:00:00:30:02 dev be0 nud permanent",
 		"ip route add 10.128.0.0/9 via 10.30.0.2 dev be0",
 	};
-	FILE *f;
+	unsigned if_be;
 
 	if (unshare(CLONE_NEWNET))
 		die("unshare(CLONE_NEWNET): %s", strerror(errno));
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		sh(cmds[i]);
-	f = fopen("/proc/sys/net/ipv4/conf/all/forwarding", "w");
-	if (!f || fputs("1", f) < 0 || fclose(f))
-		die("enable IPv4 forwarding in the namespace: %s", strerror(errno));
-	if_cli = if_nametoindex("cli0");
-	if (!if_cli)
-		die("cli0 missing");
+	if (xt_two_links(be_cmds, sizeof(be_cmds) / sizeof(be_cmds[0]), &if_cli, &if_be))
+		die("the benchmark's namespace could not be set up");
 }
 
 static void pin_cpu(void)

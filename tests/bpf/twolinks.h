@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The namespace the redirect tests (test_redirect.c) and the XDP benchmark
+ * (tools/bench/xdp_bench.c) run XDP in, so that bpf_fib_lookup sees only
+ * this and nothing of the host leaks in. Call it in a network namespace of
+ * the process's own (xt_init(), unshare):
+ *
+ *   client side:  cli0 02:00:00:00:00:c0  10.10.1.1/24  (peer cli1 ..:c1)
+ *   backend side: be0  02:00:00:00:00:b0               (peer be1  ..:b1)
+ *
+ * with forwarding on; the caller's commands (be_cmds, n) give the backend
+ * side its addresses, neighbours and routes. Fills the two ifindexes.
+ * Returns 0, or -1 after printing which step failed.
+ */
+#ifndef XLB_TESTS_TWOLINKS_H
+#define XLB_TESTS_TWOLINKS_H
+
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static inline int xt_two_links(const char *const *be_cmds, size_t n, unsigned *if_cli,
+			       unsigned *if_be)
+{
+	static const char *const cmds[] = {
+		"ip link set lo up",
+		"ip link add cli0 address 02:00:00:00:00:c0 type veth peer name cli1 address 02:00:00:00:00:c1",
+		"ip link add be0 address 02:00:00:00:00:b0 type veth peer name be1 address 02:00:00:00:00:b1",
+		"ip link set cli0 up",
+		"ip link set cli1 up",
+		"ip link set be0 up",
+		"ip link set be1 up",
+		"ip addr add 10.10.1.1/24 dev cli0",
+	};
+	size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
+	FILE *f;
+	int ret;
+
+	for (size_t i = 0; i < ncmds + n; i++) {
+		const char *cmd = i < ncmds ? cmds[i] : be_cmds[i - ncmds];
+
+		ret = system(cmd);
+		if (ret) {
+			fprintf(stderr, "`%s` failed (%d)\n", cmd, ret);
+			return -1;
+		}
+	}
+	f = fopen("/proc/sys/net/ipv4/conf/all/forwarding", "w");
+	ret = !f || fputs("1", f) < 0;
+	if (f)
+		ret |= fclose(f) != 0;
+	if (ret) {
+		perror("enable IPv4 forwarding in the namespace");
+		return -1;
+	}
+	*if_cli = if_nametoindex("cli0");
+	*if_be = if_nametoindex("be0");
+	if (!*if_cli || !*if_be) {
+		fprintf(stderr, "cli0 or be0 missing\n");
+		return -1;
+	}
+	return 0;
+}
+
+#endif
