@@ -311,4 +311,13 @@ $(BUILD)/xlb-k8s: user/xlb-k8s.c $(FEEDER_OBJS) $(CP_LIB) $(BUILD)/libxlb.a
 
 all: $(BUILD)/xlb-k8s
 
+# From a watch event on the API server to the datapath, at 10k Services x 10
+# endpoints (BENCH_QUICK: 1k); part of `make bench`.
+.PHONY: feeder-bench
+feeder-bench: $(BUILD)/xlb-k8s $(BUILD)/xlbd
+	$(Q)/usr/bin/python3 tools/bench/feeder_bench.py --build $(BUILD) \
+		$(if $(BENCH_QUICK),--services 1000 --changes 100)
+
+bench: feeder-bench
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -56,6 +56,11 @@ static void usage(FILE *f)
 		"  --xlbd TARGET             xlbd's API (default %s)\n"
 		"  --metrics ADDR:PORT       /metrics, /healthz, /readyz (default 127.0.0.1:10259;\n"
 		"                            \"off\" for none)\n"
+		"  --proxy-name NAME         serve Services labelled service.kubernetes.io/\n"
+		"                            service-proxy-name=NAME (default xlb; others\n"
+		"                            with the label are another proxy's)\n"
+		"  --load-balancer-class C   program LoadBalancer ingress IPs only for\n"
+		"                            spec.loadBalancerClass C (default: every class)\n"
 		"  --log-level LEVEL         error, warn, info (default), debug\n"
 		"  -h, --help\n", XLB_KUBE_SA_DIR, XLB_API_DEFAULT_TARGET);
 }
@@ -135,12 +140,15 @@ int main(int argc, char **argv)
 		{ "node-name", required_argument, NULL, 'n' },
 		{ "xlbd", required_argument, NULL, 'x' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "proxy-name", required_argument, NULL, 'p' },
+		{ "load-balancer-class", required_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *kubeconfig = NULL, *context = NULL, *sa_dir = NULL;
 	const char *target = XLB_API_DEFAULT_TARGET, *metrics = "127.0.0.1:10259";
+	struct xlb_k8s_opts kopts = { .proxy_name = "xlb" };
 	struct node_info node = { 0 };
 	struct xlb_kube_conf conf;
 	struct xlb_kube *kube = NULL;
@@ -174,6 +182,12 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			metrics = strcmp(optarg, "off") ? optarg : NULL;
+			break;
+		case 'p':
+			kopts.proxy_name = optarg;
+			break;
+		case 'b':
+			kopts.lb_class = optarg;
 			break;
 		case 'l':
 			if (xlb_log_level_parse(optarg, &lvl)) {
@@ -215,7 +229,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (xlb_feeder_new(&feeder) || xlb_kube_new(&conf, &kube, err, sizeof(err))) {
+	if (xlb_feeder_new(&kopts, &feeder) || xlb_kube_new(&conf, &kube, err, sizeof(err))) {
 		fprintf(stderr, "xlb-k8s: %s\n", feeder ? err : "out of memory");
 		goto out;
 	}

@@ -198,6 +198,12 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "test-kube-apiserver"
 
+    def setup(self):
+        super().setup()
+        # Go's net package sets TCP_NODELAY on every connection, so the
+        # API server's watch events leave at once (no Nagle delay).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, fmt, *args):
         if self.server.api.verbose:
             sys.stderr.write("apiserver: " + fmt % args + "\n")
@@ -300,26 +306,33 @@ class Handler(BaseHTTPRequestHandler):
         limit = int(q.get("limit", ["0"])[0] or 0)
         cont = q.get("continue", [""])[0]
         if cont:
-            rv, start = (int(x) for x in cont.split(":"))
+            # The token names the list it continues (the real one encodes
+            # the resource's key and revision, opaque to clients).
+            try:
+                res, rv, start = cont.split(":")
+                rv, start = int(rv), int(start)
+            except ValueError:
+                self.send_json(400, status(400, "BadRequest", "invalid continue token"))
+                return
             with store.cond:
                 expired = rv < store.oldest - 1
-            if expired or rv not in api.snapshots:
+            if expired or res != resource or (res, rv) not in api.snapshots:
                 self.send_json(410, status(410, "Expired", "The provided continue parameter "
                                            "is too old to display a consistent list result. "
                                            "You can start a new list without the continue "
                                            "parameter."))
                 return
-            items = api.snapshots[rv]
+            items = api.snapshots[(res, rv)]
         else:
             rv, items = store.list(resource, lambda o: (ns is None or o["metadata"].get(
                 "namespace") == ns) and sel(o))
             start = 0
             if limit:
-                api.snapshots[rv] = items
+                api.snapshots[(resource, rv)] = items
         page = items[start:start + limit] if limit else items
         meta = {"resourceVersion": str(rv)}
         if limit and start + limit < len(items):
-            meta["continue"] = "%d:%d" % (rv, start + limit)
+            meta["continue"] = "%s:%d:%d" % (resource, rv, start + limit)
             meta["remainingItemCount"] = len(items) - start - limit
         out = []
         for o in page:

@@ -188,6 +188,12 @@ users:
                                         e.terminating) for e in s.service.endpoints)
                 for s in r.services}
 
+    def service(self, name):
+        with test_api.grpc.insecure_channel(self.xlbd.target) as ch:
+            r = test_api.pbg.XlbStub(ch).ListServices(test_api.pb.ListServicesRequest(
+                name=name), timeout=10)
+        return r.services[0].service if r.services else None
+
     def wait(self, cond, what):
         deadline = time.time() + WAIT
         last = None
@@ -199,7 +205,10 @@ users:
             except test_api.grpc.RpcError as e:
                 last = "ListServices: %s" % e.code()
             time.sleep(0.1)
-        tap.diag(("%s: last state %s" % (what, last))[:1500])
+        if isinstance(last, dict):
+            tap.diag("%s: %d services in xlbd: %s" % (what, len(last), sorted(last)[-8:]))
+        else:
+            tap.diag("%s: %s" % (what, last))
         tap.diag(self.feeder.tail())
         return False
 
@@ -300,6 +309,37 @@ def run(a, tmp):
         api.delete("Service", "shop", "shop")
         tap.check(s.wait(lambda st: "shop/shop:http" not in st and "shop/shop:admin" not in st,
                          "delete"), "a deleted Service leaves xlbd")
+
+        # LoadBalancer: its ingress IPs, node port and policies reach xlbd;
+        # another proxy's Service does not.
+        lb = svc("edge", "10.96.54.1", [{"name": "https", "port": 443, "protocol": "TCP",
+                                         "nodePort": 31443}], typ="LoadBalancer",
+                 extra={"externalTrafficPolicy": "Local", "healthCheckNodePort": 32100,
+                        "externalIPs": ["198.51.100.7"]})
+        lb["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.10", "ipMode": "VIP"},
+                                                     {"ip": "203.0.113.12",
+                                                      "ipMode": "Proxy"}]}}
+        api.apply(lb)
+        api.apply(svc("theirs", "10.96.54.2", [{"name": "http", "port": 80,
+                                                "protocol": "TCP"}],
+                      labels={"service.kubernetes.io/service-proxy-name": "other"}))
+        api.apply(svc("after-theirs", "10.96.54.3", [{"name": "http", "port": 80,
+                                                      "protocol": "TCP"}]))
+        ok = s.wait(lambda st: "default/edge:https" in st and "default/after-theirs:http" in st,
+                    "lb")
+        full = s.service("default/edge:https")
+        tap.check(ok and full.type == test_api.pb.LOAD_BALANCER and full.node_port == 31443
+                  and list(full.load_balancer_ips) == ["203.0.113.10"]
+                  and list(full.external_ips) == ["198.51.100.7"]
+                  and full.external_traffic_policy == test_api.pb.TRAFFIC_POLICY_LOCAL
+                  and full.health_check_node_port == 32100,
+                  "a LoadBalancer arrives with its VIP-mode ingress IP, external IP, node port "
+                  "and policy", str(full))
+        tap.check("default/theirs:http" not in s.services(),
+                  "a Service labelled for another proxy is left alone")
+        api.delete("Service", "default", "edge")
+        api.delete("Service", "default", "theirs")
+        api.delete("Service", "default", "after-theirs")
 
         # Bad Services next to good ones.
         before = feeder.metric("xlb_k8s_rejected_objects_total", kind="Service") or 0
@@ -404,6 +444,9 @@ def run(a, tmp):
         rc = feeder.stop()
         tap.check(rc == 0, "SIGTERM: exit 0", "rc %s" % rc)
     finally:
+        if os.environ.get("XLB_TEST_KEEP"):
+            import shutil
+            shutil.copy(feeder.log, os.environ["XLB_TEST_KEEP"])
         feeder.kill()
         s.xlbd.stop()
         try:

@@ -154,6 +154,96 @@ static void roundtrip(const Xlb__V1__Service *in)
 	xlb_svc_free(&b);
 }
 
+/* Issue 13's fields: LoadBalancer, external addresses, source ranges,
+ * policies, endpoint placement; read, checked, and round-tripped. */
+static void test_external_fields(void **unused)
+{
+	static char *lb[2] = { "203.0.113.10", "203.0.113.11" };
+	static char *ext[1] = { "198.51.100.7" };
+	static char *ranges[2] = { "192.0.2.0/24", "10.0.0.1" };
+	static char *hints[2] = { "zone-a", "zone-b" };
+	static const struct {
+		const char *desc, *field, *value, *msg;
+	} bad[] = {
+		{ "an IPv6 ingress IP", "lb", "2001:db8::1", "service.load_balancer_ips[0]: not an IPv4" },
+		{ "a range with host bits", "range", "192.0.2.1/24", "service.source_ranges[0]: not a CIDR" },
+		{ "a prefix too long", "range", "192.0.2.0/33", "service.source_ranges[0]: not a CIDR" },
+		{ "a hint with a comma", "hint", "a,b", "service.endpoints[0].hint_zones[0]: empty or with a comma" },
+	};
+	struct xlb_svc_desired s;
+	struct fixture f;
+	char err[256] = "", ip[XLB_IP_STRLEN];
+
+	(void)unused;
+	fixture_init(&f);
+	f.svc.type = XLB__V1__SERVICE_TYPE__LOAD_BALANCER;
+	f.svc.n_load_balancer_ips = 2;
+	f.svc.load_balancer_ips = lb;
+	f.svc.n_external_ips = 1;
+	f.svc.external_ips = ext;
+	f.svc.n_source_ranges = 2;
+	f.svc.source_ranges = ranges;
+	f.svc.external_traffic_policy = XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL;
+	f.svc.internal_traffic_policy = XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL;
+	f.svc.health_check_node_port = 32000;
+	f.ep[0].node_name = "node-a";
+	f.ep[0].zone = "zone-a";
+	f.ep[0].n_hint_zones = 2;
+	f.ep[0].hint_zones = hints;
+	assert_int_equal(xlb_api_service_from_pb(&f.svc, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.spec.type, XLB_SVC_LOAD_BALANCER);
+	assert_true(xlb_svc_has_node_port(&s.spec));
+	assert_int_equal(s.spec.n_lb_ips, 2);
+	assert_string_equal(xlb_ip_str(&s.spec.lb_ips[1], ip, sizeof(ip)), "203.0.113.11");
+	assert_int_equal(s.spec.n_external_ips, 1);
+	assert_int_equal(s.spec.n_source_ranges, 2);
+	assert_int_equal(s.spec.source_ranges[0].prefix, 24);
+	assert_int_equal(s.spec.source_ranges[1].prefix, 32);	/* a bare address */
+	assert_int_equal(s.spec.ext_policy, XLB_POLICY_LOCAL);
+	assert_int_equal(s.spec.int_policy, XLB_POLICY_LOCAL);
+	assert_int_equal(s.spec.health_check_node_port, 32000);
+	assert_string_equal(s.ep[0].node_name, "node-a");
+	assert_string_equal(s.ep[0].zone, "zone-a");
+	assert_string_equal(s.ep[0].hints, "zone-a,zone-b");
+	xlb_svc_free(&s);
+	roundtrip(&f.svc);
+
+	/* A LoadBalancer without node ports (allocateLoadBalancerNodePorts false). */
+	f.svc.node_port = 0;
+	assert_int_equal(xlb_api_service_from_pb(&f.svc, &s, err, sizeof(err)), 0);
+	assert_false(xlb_svc_has_node_port(&s.spec));
+	xlb_svc_free(&s);
+	/* Ingress IPs and a health-check port only for a LoadBalancer. */
+	f.svc.type = XLB__V1__SERVICE_TYPE__NODE_PORT;
+	f.svc.node_port = 30080;
+	assert_int_equal(xlb_api_service_from_pb(&f.svc, &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "lb_ips: only for type LoadBalancer"));
+	f.svc.n_load_balancer_ips = 0;
+	assert_int_equal(xlb_api_service_from_pb(&f.svc, &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "health_check_node_port 32000"));
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *v = (char *)bad[i].value;
+
+		fixture_init(&f);
+		if (!strcmp(bad[i].field, "lb")) {
+			f.svc.type = XLB__V1__SERVICE_TYPE__LOAD_BALANCER;
+			f.svc.n_load_balancer_ips = 1;
+			f.svc.load_balancer_ips = &v;
+		} else if (!strcmp(bad[i].field, "range")) {
+			f.svc.n_source_ranges = 1;
+			f.svc.source_ranges = &v;
+		} else {
+			f.ep[0].n_hint_zones = 1;
+			f.ep[0].hint_zones = &v;
+		}
+		err[0] = '\0';
+		if (xlb_api_service_from_pb(&f.svc, &s, err, sizeof(err)) != -EINVAL ||
+		    strncmp(err, bad[i].msg, strlen(bad[i].msg)))
+			fail_msg("%s: got \"%s\", want \"%s...\"", bad[i].desc, err, bad[i].msg);
+	}
+}
+
 static void test_roundtrip(void **unused)
 {
 	static char *argv[2] = { "/bin/check", "--quick" };
@@ -292,7 +382,7 @@ static const struct bad_case bad_cases[] = {
 	{ "protocol 9", b_proto_unknown, -EINVAL, "service.protocol: unknown value 9" },
 	{ "NodePort without node_port", b_np_zero, -EINVAL, "service.node_port out of range: 0" },
 	{ "node_port 65536", b_np_big, -EINVAL, "service.node_port out of range: 65536" },
-	{ "node_port on ClusterIP", b_np_clusterip, -EINVAL, "service.node_port: only for type NODE_PORT" },
+	{ "node_port on ClusterIP", b_np_clusterip, -EINVAL, "service.node_port: only for types NODE_PORT and LOAD_BALANCER" },
 	{ "algorithm 3", b_algo, -EINVAL, "service.algorithm: unknown value 3" },
 	{ "affinity 86401", b_affinity, -EINVAL, "service.affinity_timeout_seconds out of range: 86401" },
 	{ "endpoint address octet 256", b_ep_addr, -EINVAL, "service.endpoints[1].address: not an IPv4 address" },
@@ -836,6 +926,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_from_pb_fields),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_external_fields),
 		cmocka_unit_test(test_http_default_path),
 		cmocka_unit_test(test_invalid_fields),
 		cmocka_unit_test(test_prefix),

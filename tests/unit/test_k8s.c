@@ -303,11 +303,14 @@ static void test_skipped(void **state)
 
 	(void)state;
 	load_ok("skipped.yaml", &r);
-	assert_int_equal(r.n_svcs, 1);
-	assert_string_equal(r.svcs[0].spec.name, "default/web:80");
+	assert_int_equal(r.n_svcs, 2);
+	/* A LoadBalancer is served now: its cluster IP and node port. */
+	assert_string_equal(r.svcs[0].spec.name, "default/public:80");
+	assert_int_equal(r.svcs[0].spec.type, XLB_SVC_LOAD_BALANCER);
+	assert_int_equal(r.svcs[0].spec.node_port, 31080);
+	assert_string_equal(r.svcs[1].spec.name, "default/web:80");
 	/* The headless Service's slice goes quietly with it. */
-	assert_int_equal(r.n_warnings, 6);
-	assert_warning(&r, FIXTURES "skipped.yaml:1: Service default/public: type LoadBalancer skipped");
+	assert_int_equal(r.n_warnings, 5);
 	assert_warning(&r, FIXTURES "skipped.yaml:12: Service default/upstream: type ExternalName skipped");
 	assert_warning(&r, FIXTURES "skipped.yaml:20: Service default/pg: headless (clusterIP None) skipped");
 	assert_warning(&r, FIXTURES "skipped.yaml:61: kind Service of apiVersion serving.knative.dev/v1 skipped");
@@ -315,6 +318,102 @@ static void test_skipped(void **state)
 				    "Service default/orphan not in the input, skipped");
 	assert_warning(&r, FIXTURES "skipped.yaml:51: EndpointSlice default/web6-x1: addressType IPv6 skipped");
 	xlb_k8s_result_free(&r);
+}
+
+static void assert_ip(const struct xlb_ip *ip, const char *want)
+{
+	char buf[XLB_IP_STRLEN];
+
+	assert_string_equal(xlb_ip_str(ip, buf, sizeof(buf)), want);
+}
+
+/* LoadBalancer and the fields beyond the cluster IP, as kube-proxy reads
+ * them; another proxy's Services skipped. */
+static void test_external(void **state)
+{
+	const struct xlb_svc_desired *s;
+	struct xlb_k8s_result r;
+
+	(void)state;
+	load_ok("external.yaml", &r);
+	assert_int_equal(r.n_svcs, 3);
+	s = svc(&r, "shop/front:https");
+	assert_int_equal(s->spec.type, XLB_SVC_LOAD_BALANCER);
+	assert_int_equal(s->spec.node_port, 31443);
+	/* ipMode Proxy and a hostname are not ours to capture. */
+	assert_int_equal(s->spec.n_lb_ips, 2);
+	assert_ip(&s->spec.lb_ips[0], "203.0.113.10");
+	assert_ip(&s->spec.lb_ips[1], "203.0.113.11");
+	assert_int_equal(s->spec.n_external_ips, 1);
+	assert_ip(&s->spec.external_ips[0], "198.51.100.7");
+	assert_int_equal(s->spec.n_source_ranges, 2);	/* the IPv6 one cannot match */
+	assert_ip(&s->spec.source_ranges[1].ip, "203.0.113.9");
+	assert_int_equal(s->spec.source_ranges[1].prefix, 32);
+	assert_int_equal(s->spec.ext_policy, XLB_POLICY_LOCAL);
+	assert_int_equal(s->spec.int_policy, XLB_POLICY_CLUSTER);
+	assert_int_equal(s->spec.health_check_node_port, 32100);
+	/* publishNotReadyAddresses: the not-ready endpoint counts as ready. */
+	assert_ep(ep(s, "10.244.2.6", 8443), 1, true, true, false, "");
+	assert_string_equal(ep(s, "10.244.1.5", 8443)->node_name, "node-a");
+	assert_string_equal(ep(s, "10.244.1.5", 8443)->zone, "zone-a");
+	assert_string_equal(ep(s, "10.244.1.5", 8443)->hints, "zone-a");
+	assert_string_equal(ep(s, "10.244.2.6", 8443)->hints, "zone-b,zone-c");
+
+	s = svc(&r, "shop/internal-lb:grpc");
+	assert_int_equal(s->spec.type, XLB_SVC_LOAD_BALANCER);
+	assert_int_equal(s->spec.node_port, 0);	/* allocateLoadBalancerNodePorts: false */
+	assert_int_equal(s->spec.n_lb_ips, 1);	/* any class, by default */
+	assert_int_equal(s->spec.int_policy, XLB_POLICY_LOCAL);
+	svc(&r, "shop/ours-by-name:80");
+	assert_warning(&r, FIXTURES "external.yaml:16: Service shop/front: "
+			   "spec.externalIPs[1]: IPv6 2001:db8::7 skipped");
+	assert_warning(&r, FIXTURES "external.yaml:56: Service shop/other-proxy: "
+			   "service.kubernetes.io/service-proxy-name \"someone-else\": "
+			   "another proxy's, skipped");
+	assert_int_equal(r.n_warnings, 2);
+	xlb_k8s_result_free(&r);
+}
+
+/* Options: another proxy name; only one load-balancer class's IPs. */
+static void test_external_opts(void **state)
+{
+	static const struct xlb_k8s_opts o = { .proxy_name = "someone-else",
+					       .lb_class = "example.com/internal" };
+	struct xlb_k8s_service *svcs[4] = { 0 };
+	struct xlb_k8s_result msgs = { 0 };
+	const struct k8s_node *items;
+	struct xlb_svc_desired out;
+	struct k8s_doc d;
+	unsigned int line;
+	char err[256], msg[256], *buf;
+	size_t len, n = 0;
+
+	(void)state;
+	buf = slurp(FIXTURES "external.json", &len);
+	assert_int_equal(k8s_doc_parse_json(buf, len, &d, &line, msg, sizeof(msg)), 0);
+	free(buf);
+	items = k8s_map_get(d.docs[0], "items");
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(xlb_k8s_service_from(items->items[i], &o, &svcs[n], &msgs, err,
+						      sizeof(err)), 0);
+		if (svcs[n])
+			n++;
+	}
+	k8s_doc_free(&d);
+	/* front (no class: its IPs are left), internal-lb, other-proxy; not
+	 * ours-by-name (labelled xlb, which is not our name now). */
+	assert_int_equal(n, 3);
+	assert_string_equal(xlb_k8s_service_key(svcs[2]), "shop/other-proxy");
+	assert_int_equal(xlb_k8s_join(svcs[0], NULL, 0, &out, &msgs, err, sizeof(err)), 0);
+	assert_int_equal(out.spec.n_lb_ips, 0);
+	assert_int_equal(out.spec.n_external_ips, 1);	/* externalIPs have no class */
+	xlb_svc_free(&out);
+	assert_int_equal(xlb_k8s_join(svcs[1], NULL, 0, &out, &msgs, err, sizeof(err)), 0);
+	assert_int_equal(out.spec.n_lb_ips, 1);
+	xlb_svc_free(&out);
+	for (size_t i = 0; i < n; i++)
+		xlb_k8s_service_free(svcs[i]);
+	xlb_k8s_result_free(&msgs);
 }
 
 /* The API server's own list: JSON, items without kind or apiVersion. */
@@ -426,7 +525,7 @@ static const struct {
 	  "  ports:\n  - port: 80\n    protocol: tcp\n", 8, "\"tcp\": want TCP or UDP" },
 	{ "nodePort on ClusterIP",
 	  "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  clusterIP: 10.96.0.1\n"
-	  "  ports:\n  - port: 80\n    nodePort: 30000\n", 8, "only for type NodePort" },
+	  "  ports:\n  - port: 80\n    nodePort: 30000\n", 8, "only for types NodePort and LoadBalancer" },
 	{ "unknown type",
 	  "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  type: Foo\n", 5,
 	  "spec.type: \"Foo\": unknown" },
@@ -820,7 +919,7 @@ static void assert_same_result(const struct xlb_k8s_result *a, const char *fa,
 }
 
 static const char *const json_pairs[] = {
-	"list-web-dns", "multi-doc", "affinity", "annotations", "skipped",
+	"list-web-dns", "multi-doc", "affinity", "annotations", "skipped", "external",
 };
 
 /* One converter: each YAML fixture and its JSON twin give the same services
@@ -957,7 +1056,7 @@ static void test_objects(void **state)
 
 	(void)state;
 	doc_of(svc_json, &d);
-	assert_int_equal(xlb_k8s_service_from(d.docs[0], &o, &msgs, err, sizeof(err)), 0);
+	assert_int_equal(xlb_k8s_service_from(d.docs[0], NULL, &o, &msgs, err, sizeof(err)), 0);
 	k8s_doc_free(&d);
 	assert_non_null(o);
 	assert_string_equal(xlb_k8s_service_key(o), "shop/web");
@@ -998,13 +1097,13 @@ static void test_objects(void **state)
 	/* Skipped: NULL and a warning; invalid: a message with no file. */
 	doc_of("{\"metadata\":{\"name\":\"pg\"},\"spec\":{\"clusterIP\":\"None\","
 	       "\"ports\":[{\"port\":5432}]}}", &d);
-	assert_int_equal(xlb_k8s_service_from(d.docs[0], &o, &msgs, err, sizeof(err)), 0);
+	assert_int_equal(xlb_k8s_service_from(d.docs[0], NULL, &o, &msgs, err, sizeof(err)), 0);
 	k8s_doc_free(&d);
 	assert_null(o);
 	assert_int_equal(msgs.n_warnings, 1);
 	assert_string_equal(msgs.warnings[0], "Service default/pg: headless (clusterIP None) skipped");
 	doc_of("{\"metadata\":{\"name\":\"bad\"},\"spec\":{\"clusterIP\":\"10.96.0.1\"}}", &d);
-	assert_int_equal(xlb_k8s_service_from(d.docs[0], &o, &msgs, err, sizeof(err)), -EINVAL);
+	assert_int_equal(xlb_k8s_service_from(d.docs[0], NULL, &o, &msgs, err, sizeof(err)), -EINVAL);
 	k8s_doc_free(&d);
 	assert_null(o);
 	assert_string_equal(err, "Service default/bad: spec.ports: at least one port required");
@@ -1252,6 +1351,8 @@ int main(void)
 		cmocka_unit_test(test_affinity),
 		cmocka_unit_test(test_annotations),
 		cmocka_unit_test(test_skipped),
+		cmocka_unit_test(test_external),
+		cmocka_unit_test(test_external_opts),
 		cmocka_unit_test(test_service_list_json),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_inline),

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "model/verdicts.h"
 #include "reconcile/reconcile.h"
 
 #define MAXS 16
@@ -347,6 +348,42 @@ static void test_endpoint_rules(void **state)
 	assert_true(out[2].terminating);
 }
 
+/* KEP-1669: with no ready endpoint, the serving terminating ones take new
+ * flows (not the non-serving ones); one ready endpoint ends the fallback,
+ * and an unhealthy ready one does not count. */
+static void test_terminating_fallback(void **state)
+{
+	struct xlb_endpoint e[3] = { ep("10.0.0.1", false, true), ep("10.0.0.2", false, true),
+				     ep("10.0.0.3", false, false) };
+	struct xlb_svc_desired s = svc("a", "10.96.0.1", 80, 0, e, 3);
+	struct xlb_backend_spec out[3];
+	struct xlb_verdicts v;
+
+	e[1].serving = false;
+	assert_int_equal(xlb_svc_backends(&s, NULL, out), 3);
+	assert_false(out[0].terminating);	/* serving and terminating: used */
+	assert_true(out[1].terminating);	/* terminating, not serving: drains */
+	assert_true(out[2].terminating);	/* not ready: drains */
+
+	e[2] = ep("10.0.0.3", true, false);
+	assert_int_equal(xlb_svc_backends(&s, NULL, out), 3);
+	assert_true(out[0].terminating);	/* a ready one: no fallback */
+	assert_false(out[2].terminating);
+
+	e[0] = ep("10.0.0.1", true, false);	/* ready but unhealthy: left out */
+	e[2] = ep("10.0.0.3", false, true);
+	s.hc.kind = XLB_HC_TCP;
+	xlb_verdicts_init(&v);
+	v.on = true;
+	for (int i = 0; i < 3; i++)
+		assert_true(xlb_verdicts_set(&v, "a", &e[i].addr, e[i].port,
+					     i ? XLB_HEALTH_HEALTHY : XLB_HEALTH_UNHEALTHY, 1) >= 0);
+	assert_int_equal(xlb_svc_backends(&s, &v, out), 2);
+	assert_true(out[0].terminating);	/* 10.0.0.2: not serving */
+	assert_false(out[1].terminating);	/* 10.0.0.3: serving, terminating */
+	xlb_verdicts_fini(&v);
+}
+
 
 static void reconcile_ok(struct xlb_reconciler *r, const struct xlb_state *st,
 			 const char *const *names, size_t n)
@@ -643,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_seeded_from_dataplane),
 		cmocka_unit_test(test_failure_reported),
 		cmocka_unit_test(test_endpoint_rules),
+		cmocka_unit_test(test_terminating_fallback),
 		cmocka_unit_test(test_names_only_named),
 		cmocka_unit_test(test_names_move_and_delete),
 		cmocka_unit_test(test_names_takeover),

@@ -125,6 +125,35 @@ const char *xlb_api_endpoint_str(const struct xlb_endpoint *e, char *buf, size_t
 	return xlb_ip_port_str(&e->addr, e->port, buf, len);
 }
 
+/* hint_zones joined with commas (zone names are label values: no commas). */
+static int hints_from_pb(const Xlb__V1__Endpoint *pb, const char *path, struct xlb_endpoint *e,
+			 char *err, size_t errlen)
+{
+	size_t off = 0;
+	char f[200];
+	int ret;
+
+	for (size_t i = 0; i < pb->n_hint_zones; i++) {
+		const char *z = pb->hint_zones[i] ? pb->hint_zones[i] : "";
+		size_t n = strlen(z);
+
+		snprintf(f, sizeof(f), "%s.hint_zones[%zu]", path, i);
+		ret = check_str(z, f, sizeof(e->hints), err, errlen);
+		if (ret)
+			return ret;
+		if (!n || strchr(z, ','))
+			return xlb_errf(err, errlen, -EINVAL, "%s: empty or with a comma", f);
+		if (off + n + (off ? 1 : 0) >= sizeof(e->hints))
+			return xlb_errf(err, errlen, -EINVAL, "%s.hint_zones: more than %zu bytes",
+					path, sizeof(e->hints) - 1);
+		if (off)
+			e->hints[off++] = ',';
+		memcpy(e->hints + off, z, n + 1);
+		off += n;
+	}
+	return 0;
+}
+
 static int endpoint_from_pb(const Xlb__V1__Endpoint *pb, const char *path,
 			    struct xlb_endpoint *e, char *err, size_t errlen)
 {
@@ -156,7 +185,17 @@ static int endpoint_from_pb(const Xlb__V1__Endpoint *pb, const char *path,
 	if (ret)
 		return ret;
 	strcpy(e->name, pb->name);
-	return 0;
+	fpath(f, sizeof(f), path, "node_name");
+	ret = check_str(pb->node_name, f, sizeof(e->node_name), err, errlen);
+	if (ret)
+		return ret;
+	strcpy(e->node_name, pb->node_name);
+	fpath(f, sizeof(f), path, "zone");
+	ret = check_str(pb->zone, f, sizeof(e->zone), err, errlen);
+	if (ret)
+		return ret;
+	strcpy(e->zone, pb->zone);
+	return hints_from_pb(pb, path, e, err, errlen);
 }
 
 int xlb_api_endpoints_from_pb(Xlb__V1__Endpoint *const *pb, size_t n, const char *at,
@@ -267,6 +306,86 @@ int xlb_api_health_from_pb(const Xlb__V1__HealthCheck *pb, const char *at,
 	return 0;
 }
 
+static int addrs_from_pb(char *const *v, size_t n, const char *at, const char *field,
+			 struct xlb_ip *out, uint32_t *n_out, char *err, size_t errlen)
+{
+	char f[160];
+	int ret;
+
+	if (n > XLB_MAX_SVC_ADDRS)
+		return xlb_errf(err, errlen, -EINVAL, "%s.%s: more than %d", at, field,
+				XLB_MAX_SVC_ADDRS);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(f, sizeof(f), "%s.%s[%zu]", at, field, i);
+		ret = check_str(v[i] ? v[i] : "", f, 0, err, errlen);
+		if (!ret)
+			ret = parse_ipv4(v[i] ? v[i] : "", f, &out[i], err, errlen);
+		if (ret)
+			return ret;
+	}
+	*n_out = (uint32_t)n;
+	return 0;
+}
+
+static int policy_from_pb(Xlb__V1__TrafficPolicy p, const char *at, const char *field,
+			  enum xlb_traffic_policy *out, char *err, size_t errlen)
+{
+	switch (p) {
+	case XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_CLUSTER:
+		*out = XLB_POLICY_CLUSTER;
+		return 0;
+	case XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL:
+		*out = XLB_POLICY_LOCAL;
+		return 0;
+	default:
+		return xlb_errf(err, errlen, -EINVAL, "%s.%s: unknown value %d", at, field, (int)p);
+	}
+}
+
+/* Ingress IPs, external IPs, source ranges, policies (issue 13's fields). */
+static int external_from_pb(const Xlb__V1__Service *pb, const char *at,
+			    struct xlb_service_spec *sp, char *err, size_t errlen)
+{
+	char f[160], q[QUOTE_MAX * 4 + 8];
+	int ret;
+
+	ret = addrs_from_pb(pb->load_balancer_ips, pb->n_load_balancer_ips, at,
+			    "load_balancer_ips", sp->lb_ips, &sp->n_lb_ips, err, errlen);
+	if (!ret)
+		ret = addrs_from_pb(pb->external_ips, pb->n_external_ips, at, "external_ips",
+				    sp->external_ips, &sp->n_external_ips, err, errlen);
+	if (ret)
+		return ret;
+	if (pb->n_source_ranges > XLB_MAX_SOURCE_RANGES)
+		return xlb_errf(err, errlen, -EINVAL, "%s.source_ranges: more than %d", at,
+				XLB_MAX_SOURCE_RANGES);
+	for (size_t i = 0; i < pb->n_source_ranges; i++) {
+		const char *r = pb->source_ranges[i] ? pb->source_ranges[i] : "";
+
+		snprintf(f, sizeof(f), "%s.source_ranges[%zu]", at, i);
+		ret = check_str(r, f, 0, err, errlen);
+		if (ret)
+			return ret;
+		if (xlb_cidr_parse(r, &sp->source_ranges[i]))
+			return xlb_errf(err, errlen, -EINVAL,
+					"%s: not a CIDR with its host bits zero: \"%s\"", f,
+					quote(r, q, sizeof(q)));
+	}
+	sp->n_source_ranges = (uint32_t)pb->n_source_ranges;
+	ret = policy_from_pb(pb->external_traffic_policy, at, "external_traffic_policy",
+			     &sp->ext_policy, err, errlen);
+	if (!ret)
+		ret = policy_from_pb(pb->internal_traffic_policy, at, "internal_traffic_policy",
+				     &sp->int_policy, err, errlen);
+	if (ret)
+		return ret;
+	if (pb->health_check_node_port > XLB_PORT_MAX)
+		return xlb_errf(err, errlen, -EINVAL, "%s.health_check_node_port out of range: %u",
+				at, pb->health_check_node_port);
+	sp->health_check_node_port = pb->health_check_node_port;
+	return 0;
+}
+
 static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 			struct xlb_service_spec *sp, char *err, size_t errlen)
 {
@@ -286,6 +405,9 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 		break;
 	case XLB__V1__SERVICE_TYPE__NODE_PORT:
 		sp->type = XLB_SVC_NODE_PORT;
+		break;
+	case XLB__V1__SERVICE_TYPE__LOAD_BALANCER:
+		sp->type = XLB_SVC_LOAD_BALANCER;
 		break;
 	default:
 		return xlb_errf(err, errlen, -EINVAL, "%s.type: unknown value %d", at, (int)pb->type);
@@ -320,9 +442,14 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 		if (pb->node_port < 1 || pb->node_port > XLB_PORT_MAX)
 			return xlb_errf(err, errlen, -EINVAL, "%s.node_port out of range: %u", at,
 				    pb->node_port);
+	} else if (sp->type == XLB_SVC_LOAD_BALANCER) {
+		if (pb->node_port > XLB_PORT_MAX)
+			return xlb_errf(err, errlen, -EINVAL, "%s.node_port out of range: %u", at,
+				    pb->node_port);
 	} else if (pb->node_port) {
 		return xlb_errf(err, errlen, -EINVAL,
-			    "%s.node_port: only for type NODE_PORT (got %u)", at, pb->node_port);
+			    "%s.node_port: only for types NODE_PORT and LOAD_BALANCER (got %u)", at,
+			    pb->node_port);
 	}
 	sp->node_port = pb->node_port;
 
@@ -346,7 +473,7 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 			    "%s.affinity_timeout_seconds out of range: %u (max %u)", at,
 			    pb->affinity_timeout_seconds, XLB_AFFINITY_MAX);
 	sp->affinity_timeout = pb->affinity_timeout_seconds;
-	return 0;
+	return external_from_pb(pb, at, sp, err, errlen);
 }
 
 int xlb_api_service_from_pb_at(const Xlb__V1__Service *pb, const char *at,
@@ -402,6 +529,80 @@ bool xlb_pb_set_str(char **dst, const char *src, size_t cap)
 	return true;
 }
 
+static bool hints_to_pb(Xlb__V1__Endpoint *pb, const struct xlb_endpoint *e)
+{
+	char buf[sizeof(e->hints) + 1], *save, *z;
+	size_t n = 0;
+
+	if (!e->hints[0])
+		return true;
+	snprintf(buf, sizeof(buf), "%.*s", (int)sizeof(e->hints), e->hints);
+	for (const char *p = buf; *p; p++)
+		n += *p == ',';
+	pb->hint_zones = calloc(n + 1, sizeof(*pb->hint_zones));
+	if (!pb->hint_zones)
+		return false;
+	for (z = strtok_r(buf, ",", &save); z; z = strtok_r(NULL, ",", &save)) {
+		pb->hint_zones[pb->n_hint_zones] = strdup(z);
+		if (!pb->hint_zones[pb->n_hint_zones])
+			return false;
+		pb->n_hint_zones++;
+	}
+	return true;
+}
+
+/* Addresses as strings into a repeated field; false on ENOMEM. */
+static bool addrs_to_pb(char ***v, size_t *n, const struct xlb_ip *a, uint32_t count)
+{
+	char ip[XLB_IP_STRLEN];
+
+	if (!count)
+		return true;
+	*v = calloc(count, sizeof(**v));
+	if (!*v)
+		return false;
+	for (uint32_t i = 0; i < count; i++) {
+		(*v)[i] = strdup(xlb_ip_str(&a[i], ip, sizeof(ip)));
+		if (!(*v)[i])
+			return false;
+		*n = i + 1;
+	}
+	return true;
+}
+
+static bool external_to_pb(Xlb__V1__Service *pb, const struct xlb_service_spec *sp)
+{
+	char ip[XLB_IP_STRLEN], buf[XLB_IP_STRLEN + 8];
+
+	pb->external_traffic_policy = sp->ext_policy == XLB_POLICY_LOCAL
+		? XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL
+		: XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_CLUSTER;
+	pb->internal_traffic_policy = sp->int_policy == XLB_POLICY_LOCAL
+		? XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL
+		: XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_CLUSTER;
+	pb->health_check_node_port = sp->health_check_node_port;
+	if (!addrs_to_pb(&pb->load_balancer_ips, &pb->n_load_balancer_ips, sp->lb_ips,
+			 sp->n_lb_ips) ||
+	    !addrs_to_pb(&pb->external_ips, &pb->n_external_ips, sp->external_ips,
+			 sp->n_external_ips))
+		return false;
+	if (!sp->n_source_ranges)
+		return true;
+	pb->source_ranges = calloc(sp->n_source_ranges, sizeof(*pb->source_ranges));
+	if (!pb->source_ranges)
+		return false;
+	for (uint32_t i = 0; i < sp->n_source_ranges; i++) {
+		snprintf(buf, sizeof(buf), "%s/%u",
+			 xlb_ip_str(&sp->source_ranges[i].ip, ip, sizeof(ip)),
+			 sp->source_ranges[i].prefix);
+		pb->source_ranges[i] = strdup(buf);
+		if (!pb->source_ranges[i])
+			return false;
+		pb->n_source_ranges = i + 1;
+	}
+	return true;
+}
+
 Xlb__V1__Endpoint *xlb_api_endpoint_to_pb(const struct xlb_endpoint *e)
 {
 	Xlb__V1__Endpoint *pb = malloc(sizeof(*pb));
@@ -417,7 +618,9 @@ Xlb__V1__Endpoint *xlb_api_endpoint_to_pb(const struct xlb_endpoint *e)
 	pb->serving = e->serving;
 	pb->terminating = e->terminating;
 	if (!xlb_pb_set_str(&pb->address, xlb_ip_str(&e->addr, ip, sizeof(ip)), sizeof(ip)) ||
-	    !xlb_pb_set_str(&pb->name, e->name, sizeof(e->name))) {
+	    !xlb_pb_set_str(&pb->name, e->name, sizeof(e->name)) ||
+	    !xlb_pb_set_str(&pb->node_name, e->node_name, sizeof(e->node_name)) ||
+	    !xlb_pb_set_str(&pb->zone, e->zone, sizeof(e->zone)) || !hints_to_pb(pb, e)) {
 		xlb_api_endpoint_free_pb(pb);
 		return NULL;
 	}
@@ -494,8 +697,9 @@ Xlb__V1__Service *xlb_api_service_to_pb(const struct xlb_svc_desired *s)
 	if (!pb)
 		return NULL;
 	xlb__v1__service__init(pb);
-	pb->type = sp->type == XLB_SVC_NODE_PORT ? XLB__V1__SERVICE_TYPE__NODE_PORT
-						 : XLB__V1__SERVICE_TYPE__CLUSTER_IP;
+	pb->type = sp->type == XLB_SVC_NODE_PORT     ? XLB__V1__SERVICE_TYPE__NODE_PORT
+		 : sp->type == XLB_SVC_LOAD_BALANCER ? XLB__V1__SERVICE_TYPE__LOAD_BALANCER
+						     : XLB__V1__SERVICE_TYPE__CLUSTER_IP;
 	pb->port = sp->port;
 	pb->protocol = sp->proto == IPPROTO_TCP ? XLB__V1__PROTOCOL__TCP
 		     : sp->proto == IPPROTO_UDP ? XLB__V1__PROTOCOL__UDP
@@ -506,7 +710,8 @@ Xlb__V1__Service *xlb_api_service_to_pb(const struct xlb_svc_desired *s)
 						 : XLB__V1__ALGORITHM__RR;
 	pb->affinity_timeout_seconds = sp->affinity_timeout;
 	if (!xlb_pb_set_str(&pb->name, sp->name, sizeof(sp->name)) ||
-	    !xlb_pb_set_str(&pb->cluster_ip, xlb_ip_str(&sp->vip, ip, sizeof(ip)), sizeof(ip)))
+	    !xlb_pb_set_str(&pb->cluster_ip, xlb_ip_str(&sp->vip, ip, sizeof(ip)), sizeof(ip)) ||
+	    !external_to_pb(pb, sp))
 		goto fail;
 	if (s->n_ep) {
 		pb->endpoints = calloc(s->n_ep, sizeof(*pb->endpoints));

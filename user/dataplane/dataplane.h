@@ -103,6 +103,13 @@ int xlb_dp_bpf_prog_fd(struct xlb_dp *dp);
 /* BPF only: fd of a map by its name ("ct_map", ...), or -ENOENT. */
 int xlb_dp_bpf_map_fd(struct xlb_dp *dp, const char *name);
 
+/* What no dataplane serves yet (LoadBalancer ingress IPs, externalIPs,
+ * source ranges, traffic policies Local, health-check node ports: issue
+ * 13): each logged once per process, naming the first service that asked;
+ * the service is served without it (its cluster IP and node port). Each
+ * dataplane's service_set calls it. */
+void xlb_dp_note_unsupported(const struct xlb_service_spec *svc);
+
 static inline int xlb_dp_service_set(struct xlb_dp *dp, const struct xlb_service_spec *svc,
 				     const struct xlb_backend_spec *be, size_t n,
 				     char *err, size_t errlen)

@@ -52,6 +52,7 @@ struct fsvc {
 };
 
 struct xlb_feeder {
+	struct xlb_k8s_opts opts;
 	struct xlb_htab svcs;		/* key -> fsvc */
 	struct xlb_htab slices;		/* key -> fslice */
 	struct fsvc *dirty;
@@ -62,12 +63,14 @@ struct xlb_feeder {
 	struct xlb_feeder_stats st;
 };
 
-int xlb_feeder_new(struct xlb_feeder **out)
+int xlb_feeder_new(const struct xlb_k8s_opts *opts, struct xlb_feeder **out)
 {
 	struct xlb_feeder *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return -ENOMEM;
+	if (opts)
+		f->opts = *opts;
 	xlb_htab_init(&f->svcs);
 	xlb_htab_init(&f->slices);
 	f->snapshot = true;
@@ -167,7 +170,8 @@ static void warnings(struct xlb_k8s_result *msgs)
 }
 
 /* obj to a document tree, then through conv. */
-static int convert(const json_t *obj, bool service, void **out, char *err, size_t errlen)
+static int convert(const json_t *obj, const struct xlb_k8s_opts *opts, bool service, void **out,
+		   char *err, size_t errlen)
 {
 	struct xlb_k8s_result msgs = { 0 };
 	struct k8s_doc d;
@@ -177,8 +181,8 @@ static int convert(const json_t *obj, bool service, void **out, char *err, size_
 	if (ret)
 		return ret;
 	if (service)
-		ret = xlb_k8s_service_from(d.docs[0], (struct xlb_k8s_service **)out, &msgs, err,
-					   errlen);
+		ret = xlb_k8s_service_from(d.docs[0], opts, (struct xlb_k8s_service **)out, &msgs,
+					   err, errlen);
 	else
 		ret = xlb_k8s_slice_from(d.docs[0], (struct xlb_k8s_slice **)out, &msgs, err,
 					 errlen);
@@ -206,7 +210,7 @@ static void on_service(void *arg, enum xlb_kube_ev ev, const void *obj)
 		return;
 	}
 	if (ev != XLB_KUBE_DELETED)
-		ret = convert(obj, true, (void **)&conv, err, sizeof(err));
+		ret = convert(obj, &f->opts, true, (void **)&conv, err, sizeof(err));
 	s = svc_get(f, key);
 	if (!s) {
 		xlb_k8s_service_free(conv);
@@ -322,7 +326,7 @@ static void on_slice(void *arg, enum xlb_kube_ev ev, const void *obj)
 			drop_slice(f, sl);
 		return;
 	}
-	ret = convert(obj, false, (void **)&conv, err, sizeof(err));
+	ret = convert(obj, NULL, false, (void **)&conv, err, sizeof(err));
 	if (ret)	/* its Service goes on without it */
 		rejected(f, 1, err);
 	if (!sl) {

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "feeder/watch.h"
+#include "k8s/manifest.h"
 
 struct xlb_api_client;
 struct xlb_feeder;
@@ -32,7 +33,8 @@ struct xlb_feeder_stats {
 	bool connected;				/* the last Sync was answered */
 };
 
-int xlb_feeder_new(struct xlb_feeder **out);
+/* opts (copied; its strings must outlive f): which Services are ours. */
+int xlb_feeder_new(const struct xlb_k8s_opts *opts, struct xlb_feeder **out);
 void xlb_feeder_free(struct xlb_feeder *f);
 
 /* The watch callbacks, arg = the feeder. */

@@ -398,6 +398,8 @@ static void list_done(struct xlb_kube_watch *w, long http)
 	for (size_t i = 0; i < json_array_size(items); i++)
 		w->ops->object(w->arg, XLB_KUBE_ADDED, json_array_get(items, i));
 	cont = json_string_value(json_object_get(meta, "continue"));
+	pr_debug("list %s: %zu objects at %s%s%s", w->name, json_array_size(items), rv,
+		 cont && *cont ? ", continue " : "", cont && *cont ? cont : "");
 	free(w->cont);
 	w->cont = cont && *cont ? strdup(cont) : NULL;
 	if (!w->cont) {

@@ -43,6 +43,7 @@ struct xlb_k8s_service {
 	struct k8s_weight *weights;	/* sorted by address */
 	size_t n_weights;
 	unsigned int weights_line;
+	bool publish_not_ready;		/* every endpoint counts as ready */
 };
 
 struct k8s_slice_port {
@@ -64,6 +65,7 @@ struct xlb_k8s_slice {
 };
 
 struct k8s_ctx {
+	const struct xlb_k8s_opts *opts;	/* NULL: defaults */
 	const char *file;
 	char *err;
 	size_t errlen;

@@ -26,6 +26,16 @@
 
 #define XLB_K8S_MAX_WARNINGS 1000	/* then one "more warnings" line */
 
+/* Which Services are ours. NULL fields (or no opts): the defaults. */
+struct xlb_k8s_opts {
+	/* A Service labelled service.kubernetes.io/service-proxy-name is
+	 * served only when the label names this ("xlb"). */
+	const char *proxy_name;
+	/* Program LoadBalancer ingress IPs only for this spec.loadBalancerClass
+	 * (NULL: every class, as kube-proxy does). */
+	const char *lb_class;
+};
+
 struct xlb_k8s_result {
 	struct xlb_svc_desired *svcs;	/* one per (Service, port), in input order */
 	size_t n_svcs;

@@ -23,14 +23,16 @@ static int want_object(struct k8s_ctx *c, const struct k8s_node *obj)
 	return 0;
 }
 
-int xlb_k8s_service_from(const struct k8s_node *obj, struct xlb_k8s_service **out,
-			 struct xlb_k8s_result *msgs, char *err, size_t errlen)
+int xlb_k8s_service_from(const struct k8s_node *obj, const struct xlb_k8s_opts *opts,
+			 struct xlb_k8s_service **out, struct xlb_k8s_result *msgs, char *err,
+			 size_t errlen)
 {
 	struct k8s_ctx c;
 	int ret;
 
 	*out = NULL;
 	ctx_init(&c, msgs, err, errlen);
+	c.opts = opts;
 	ret = want_object(&c, obj);
 	return ret ? ret : k8s_service(&c, obj, out);
 }

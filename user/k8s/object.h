@@ -22,9 +22,10 @@ struct xlb_k8s_service;		/* a Service's ports, without endpoints */
 struct xlb_k8s_slice;		/* an EndpointSlice's ports and endpoints */
 
 /* 0 and *out; 0 and *out NULL when xlb does not serve the object (the
- * reason in a warning); or -EINVAL / -ENOMEM with err. */
-int xlb_k8s_service_from(const struct k8s_node *obj, struct xlb_k8s_service **out,
-			 struct xlb_k8s_result *msgs, char *err, size_t errlen);
+ * reason in a warning); or -EINVAL / -ENOMEM with err. opts may be NULL. */
+int xlb_k8s_service_from(const struct k8s_node *obj, const struct xlb_k8s_opts *opts,
+			 struct xlb_k8s_service **out, struct xlb_k8s_result *msgs, char *err,
+			 size_t errlen);
 int xlb_k8s_slice_from(const struct k8s_node *obj, struct xlb_k8s_slice **out,
 		       struct xlb_k8s_result *msgs, char *err, size_t errlen);
 void xlb_k8s_service_free(struct xlb_k8s_service *o);

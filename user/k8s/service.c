@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * v1 Service to xlb services: one per entry of spec.ports, sharing the
- * cluster IP, affinity and xlb.io/ annotations. Only what kube-proxy would
- * serve as a cluster IP or node port is taken; the rest is skipped with a
- * warning (LoadBalancer, ExternalName, headless, IPv6).
+ * cluster IP, affinity, external addresses, traffic policies and xlb.io/
+ * annotations. What kube-proxy would serve is taken (ClusterIP, NodePort,
+ * LoadBalancer with its ingress IPs, externalIPs); the rest is skipped with
+ * a warning (ExternalName, headless, IPv6, another proxy's Services).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,12 +15,16 @@
 #include "k8s/k8s_priv.h"
 
 #define ANNOT_PREFIX "xlb.io/"
+/* kube-proxy's own filters (pkg/proxy: its informers' label selector). */
+#define PROXY_NAME_LABEL "service.kubernetes.io/service-proxy-name"
+#define HEADLESS_LABEL	 "service.kubernetes.io/headless"
 
 /* What is common to every port of the Service. */
 struct svc_base {
 	struct xlb_svc_desired d;	/* spec and health check of every port */
 	struct xlb_k8s_service obj;
 	bool hc_set, hc_params;
+	bool alloc_node_ports;		/* allocateLoadBalancerNodePorts (default true) */
 };
 
 static int annot_fail(struct k8s_ctx *c, const struct k8s_node *val, const char *key,
@@ -176,7 +181,9 @@ static int type_and_vip(struct k8s_ctx *c, struct svc_base *b, const struct k8s_
 		return ret;
 	if (!strcmp(s, "NodePort")) {
 		b->d.spec.type = XLB_SVC_NODE_PORT;
-	} else if (!strcmp(s, "LoadBalancer") || !strcmp(s, "ExternalName")) {
+	} else if (!strcmp(s, "LoadBalancer")) {
+		b->d.spec.type = XLB_SVC_LOAD_BALANCER;
+	} else if (!strcmp(s, "ExternalName")) {
 		ret = k8s_warn(c, doc->line, "type %s skipped", s);
 		return ret ? ret : 1;
 	} else if (strcmp(s, "ClusterIP")) {
@@ -254,12 +261,16 @@ static int port(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *p,
 	snprintf(what, sizeof(what), "spec.ports[%zu].nodePort", i);
 	if (n && (ret = k8s_int(c, n, what, 0, 65535, &v)))
 		return ret;
-	if (sp->type == XLB_SVC_NODE_PORT) {
+	if (sp->type == XLB_SVC_NODE_PORT ||
+	    (sp->type == XLB_SVC_LOAD_BALANCER && b->alloc_node_ports)) {
 		if (!n || !v)
-			return k8s_fail(c, p->line, "%s: required for type NodePort", what);
+			return k8s_fail(c, p->line, "%s: required for type %s", what,
+					xlb_svc_type_name(sp->type));
 		sp->node_port = (uint32_t)v;
+	} else if (sp->type == XLB_SVC_LOAD_BALANCER) {
+		sp->node_port = n ? (uint32_t)v : 0;	/* kept if given */
 	} else if (n && v) {
-		return k8s_fail(c, n->line, "%s: only for type NodePort", what);
+		return k8s_fail(c, n->line, "%s: only for types NodePort and LoadBalancer", what);
 	}
 
 	if (*kp->name)
@@ -270,6 +281,205 @@ static int port(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *p,
 		return k8s_fail(c, p->line, "service name \"%s/%s:...\": longer than %zu bytes",
 				ns, name, sizeof(sp->name) - 1);
 	return 0;
+}
+
+/* Labels that make a Service another proxy's (1: skip, with a warning). */
+static int not_ours(struct k8s_ctx *c, const struct k8s_node *doc)
+{
+	const struct k8s_node *labels = k8s_field(k8s_map_get(doc, "metadata"), "labels"), *n;
+	const char *want = c->opts && c->opts->proxy_name ? c->opts->proxy_name : "xlb";
+	const char *name;
+	char text[64];
+	int ret;
+
+	if (!labels)
+		return 0;
+	ret = k8s_want_map(c, labels, "metadata.labels");
+	if (ret)
+		return ret;
+	n = k8s_field(labels, PROXY_NAME_LABEL);
+	if (n) {
+		ret = k8s_str(c, n, "metadata.labels." PROXY_NAME_LABEL, &name);
+		if (ret)
+			return ret;
+		if (strcmp(name, want)) {
+			ret = k8s_warn(c, doc->line, PROXY_NAME_LABEL " \"%s\": another proxy's, "
+				       "skipped", k8s_node_text(n, text, sizeof(text)));
+			return ret ? ret : 1;
+		}
+	}
+	if (k8s_map_get(labels, HEADLESS_LABEL)) {
+		ret = k8s_warn(c, doc->line, "label " HEADLESS_LABEL ": skipped");
+		return ret ? ret : 1;
+	}
+	return 0;
+}
+
+static int policy(struct k8s_ctx *c, const struct k8s_node *spec, const char *key,
+		  enum xlb_traffic_policy *out)
+{
+	const struct k8s_node *n = k8s_field(spec, key);
+	char what[64], text[32];
+	const char *s;
+	int ret;
+
+	snprintf(what, sizeof(what), "spec.%s", key);
+	*out = XLB_POLICY_CLUSTER;
+	if (!n)
+		return 0;
+	ret = k8s_str(c, n, what, &s);
+	if (ret)
+		return ret;
+	if (!strcmp(s, "Local"))
+		*out = XLB_POLICY_LOCAL;
+	else if (strcmp(s, "Cluster") && strcmp(s, "Global"))	/* Global: the old name */
+		return k8s_fail(c, n->line, "%s: \"%s\": want Cluster or Local", what,
+				k8s_node_text(n, text, sizeof(text)));
+	return 0;
+}
+
+/* One IPv4 address of a list into v (IPv6 skipped with a warning). */
+static int list_addr(struct k8s_ctx *c, const struct k8s_node *n, const char *what,
+		     struct xlb_ip *v, uint32_t *count)
+{
+	char text[64];
+	struct xlb_ip ip;
+	const char *s;
+	int ret;
+
+	ret = k8s_str(c, n, what, &s);
+	if (ret)
+		return ret;
+	if (xlb_ip_parse(s, &ip))
+		return k8s_fail(c, n->line, "%s: \"%s\" is not an IP address", what,
+				k8s_node_text(n, text, sizeof(text)));
+	if (ip.family != XLB_AF_INET)
+		return k8s_warn(c, n->line, "%s: IPv6 %s skipped", what,
+				k8s_node_text(n, text, sizeof(text)));
+	for (uint32_t i = 0; i < *count; i++)
+		if (xlb_ip_equal(&v[i], &ip))
+			return 0;
+	if (*count == XLB_MAX_SVC_ADDRS)
+		return k8s_fail(c, n->line, "%s: more than %d addresses", what, XLB_MAX_SVC_ADDRS);
+	v[(*count)++] = ip;
+	return 0;
+}
+
+/* status.loadBalancer.ingress: the IPs a load balancer sends to the nodes.
+ * Not taken: hostnames (nothing to match), ipMode Proxy (KEP-1860: the load
+ * balancer proxies to the nodes' node ports itself, kube-proxy must not
+ * capture the IP), and another class's when a class is configured. */
+static int ingress(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *doc,
+		   const struct k8s_node *spec)
+{
+	const struct k8s_node *lb = k8s_field(k8s_field(doc, "status"), "loadBalancer");
+	const struct k8s_node *ing = k8s_field(lb, "ingress"), *n;
+	const char *want = c->opts ? c->opts->lb_class : NULL, *cls = NULL, *mode;
+	struct xlb_service_spec *sp = &b->d.spec;
+	char what[64], text[64];
+	int ret;
+
+	if (!ing)
+		return 0;
+	ret = k8s_want_seq(c, ing, "status.loadBalancer.ingress");
+	if (ret)
+		return ret;
+	n = k8s_field(spec, "loadBalancerClass");
+	if (n && (ret = k8s_str(c, n, "spec.loadBalancerClass", &cls)))
+		return ret;
+	if (want && (!cls || strcmp(cls, want))) {
+		return ing->n ? k8s_warn(c, ing->line, "loadBalancerClass \"%s\" is not %s: "
+					 "ingress IPs left to its implementation",
+					 cls ? k8s_node_text(n, text, sizeof(text)) : "",
+					 want) : 0;
+	}
+	for (size_t i = 0; i < ing->n; i++) {
+		const struct k8s_node *e = ing->items[i];
+
+		snprintf(what, sizeof(what), "status.loadBalancer.ingress[%zu]", i);
+		ret = k8s_want_map(c, e, what);
+		if (ret)
+			return ret;
+		n = k8s_field(e, "ipMode");
+		if (n && (ret = k8s_str(c, n, "ipMode", &mode)))
+			return ret;
+		if (n && !strcmp(mode, "Proxy"))
+			continue;
+		n = k8s_field(e, "ip");
+		if (!n)
+			continue;	/* hostname only */
+		snprintf(what, sizeof(what), "status.loadBalancer.ingress[%zu].ip", i);
+		ret = list_addr(c, n, what, sp->lb_ips, &sp->n_lb_ips);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* externalIPs, source ranges, traffic policies, health-check node port,
+ * allocateLoadBalancerNodePorts, publishNotReadyAddresses. */
+static int external(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *doc,
+		    const struct k8s_node *spec)
+{
+	struct xlb_service_spec *sp = &b->d.spec;
+	const struct k8s_node *n;
+	char what[64], text[64];
+	int64_t v;
+	int ret;
+
+	n = k8s_field(spec, "externalIPs");
+	if (n && (ret = k8s_want_seq(c, n, "spec.externalIPs")))
+		return ret;
+	for (size_t i = 0; n && i < n->n; i++) {
+		snprintf(what, sizeof(what), "spec.externalIPs[%zu]", i);
+		ret = list_addr(c, n->items[i], what, sp->external_ips, &sp->n_external_ips);
+		if (ret)
+			return ret;
+	}
+	n = k8s_field(spec, "loadBalancerSourceRanges");
+	if (n && (ret = k8s_want_seq(c, n, "spec.loadBalancerSourceRanges")))
+		return ret;
+	for (size_t i = 0; n && i < n->n; i++) {
+		struct xlb_cidr r;
+		const char *s;
+
+		snprintf(what, sizeof(what), "spec.loadBalancerSourceRanges[%zu]", i);
+		ret = k8s_str(c, n->items[i], what, &s);
+		if (ret)
+			return ret;
+		if (xlb_cidr_parse(s, &r))
+			return k8s_fail(c, n->items[i]->line, "%s: \"%s\": not a CIDR (host bits zero)",
+					what, k8s_node_text(n->items[i], text, sizeof(text)));
+		if (r.ip.family != XLB_AF_INET)
+			continue;	/* an IPv6 range cannot match an IPv4 service */
+		if (sp->n_source_ranges == XLB_MAX_SOURCE_RANGES)
+			return k8s_fail(c, n->items[i]->line, "%s: more than %d ranges", what,
+					XLB_MAX_SOURCE_RANGES);
+		sp->source_ranges[sp->n_source_ranges++] = r;
+	}
+	ret = policy(c, spec, "externalTrafficPolicy", &sp->ext_policy);
+	if (!ret)
+		ret = policy(c, spec, "internalTrafficPolicy", &sp->int_policy);
+	if (ret)
+		return ret;
+	if (sp->ext_policy == XLB_POLICY_LOCAL && sp->type == XLB_SVC_CLUSTER_IP &&
+	    !sp->n_external_ips)
+		sp->ext_policy = XLB_POLICY_CLUSTER;	/* nothing external to apply it to */
+	n = k8s_field(spec, "healthCheckNodePort");
+	if (n && (ret = k8s_int(c, n, "spec.healthCheckNodePort", 0, 65535, &v)))
+		return ret;
+	if (n && v && sp->type == XLB_SVC_LOAD_BALANCER && sp->ext_policy == XLB_POLICY_LOCAL)
+		sp->health_check_node_port = (uint32_t)v;
+	b->alloc_node_ports = true;
+	n = k8s_field(spec, "allocateLoadBalancerNodePorts");
+	if (n && (ret = k8s_bool(c, n, "spec.allocateLoadBalancerNodePorts",
+				 &b->alloc_node_ports)))
+		return ret;
+	n = k8s_field(spec, "publishNotReadyAddresses");
+	if (n && (ret = k8s_bool(c, n, "spec.publishNotReadyAddresses",
+				 &b->obj.publish_not_ready)))
+		return ret;
+	return sp->type == XLB_SVC_LOAD_BALANCER ? ingress(c, b, doc, spec) : 0;
 }
 
 void k8s_service_free(struct xlb_k8s_service *o)
@@ -305,7 +515,11 @@ int k8s_service(struct k8s_ctx *c, const struct k8s_node *doc, struct xlb_k8s_se
 	if (!b)
 		return k8s_nomem(c);
 	b->obj.line = doc->line;
-	ret = type_and_vip(c, b, doc, spec);
+	ret = not_ours(c, doc);
+	if (!ret)
+		ret = type_and_vip(c, b, doc, spec);
+	if (!ret)
+		ret = external(c, b, doc, spec);
 	if (ret)
 		goto out;
 	ret = affinity(c, b, spec);

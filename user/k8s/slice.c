@@ -98,6 +98,53 @@ static int conditions(struct k8s_ctx *c, const struct k8s_node *e, size_t i,
 	return 0;
 }
 
+/* nodeName, zone and hints.forZones: where the endpoint is, for traffic
+ * policies and topology-aware routing. */
+static int placement(struct k8s_ctx *c, const struct k8s_node *e, size_t i,
+		     struct xlb_endpoint *ep)
+{
+	const struct k8s_node *n, *z;
+	char what[80];
+	size_t off = 0;
+	int ret;
+
+	n = k8s_field(e, "nodeName");
+	snprintf(what, sizeof(what), "endpoints[%zu].nodeName", i);
+	if (n && (ret = k8s_copy(c, n, what, ep->node_name, sizeof(ep->node_name))))
+		return ret;
+	n = k8s_field(e, "zone");
+	snprintf(what, sizeof(what), "endpoints[%zu].zone", i);
+	if (n && (ret = k8s_copy(c, n, what, ep->zone, sizeof(ep->zone))))
+		return ret;
+	z = k8s_field(k8s_field(e, "hints"), "forZones");
+	snprintf(what, sizeof(what), "endpoints[%zu].hints.forZones", i);
+	if (z && (ret = k8s_want_seq(c, z, what)))
+		return ret;
+	for (size_t j = 0; z && j < z->n; j++) {
+		char name[sizeof(ep->hints)];
+
+		n = k8s_field(z->items[j], "name");
+		snprintf(what, sizeof(what), "endpoints[%zu].hints.forZones[%zu].name", i, j);
+		if (!n)
+			return k8s_fail(c, z->items[j]->line, "%s: required", what);
+		ret = k8s_copy(c, n, what, name, sizeof(name));
+		if (ret)
+			return ret;
+		if (!name[0] || strchr(name, ','))
+			return k8s_fail(c, n->line, "%s: empty or with a comma", what);
+		if (off + strlen(name) + (off ? 1 : 0) >= sizeof(ep->hints)) {
+			ep->hints[0] = '\0';	/* no hints: every zone may use it */
+			return k8s_warn(c, z->line, "endpoints[%zu].hints: longer than %zu bytes, "
+					"ignored", i, sizeof(ep->hints) - 1);
+		}
+		if (off)
+			ep->hints[off++] = ',';
+		memcpy(ep->hints + off, name, strlen(name) + 1);
+		off += strlen(name);
+	}
+	return 0;
+}
+
 /* Every address of every endpoint, checked whether or not a port of the
  * service matches: a bad slice is bad either way. */
 static int slice_endpoints(struct k8s_ctx *c, struct xlb_k8s_slice *sl, const struct k8s_node *eps)
@@ -150,6 +197,9 @@ static int slice_endpoints(struct k8s_ctx *c, struct xlb_k8s_slice *sl, const st
 		n = k8s_field(n, "name");
 		snprintf(what, sizeof(what), "endpoints[%zu].targetRef.name", i);
 		if (n && (ret = k8s_copy(c, n, what, proto.name, sizeof(proto.name))))
+			return ret;
+		ret = placement(c, e, i, &proto);
+		if (ret)
 			return ret;
 		for (size_t j = 0; j < a->n; j++) {
 			const struct k8s_node *addr = a->items[j];
@@ -379,6 +429,8 @@ int k8s_join(struct k8s_ctx *c, const struct xlb_k8s_service *o,
 				struct xlb_endpoint e = sl->ep[j];
 
 				e.port = sp->port;
+				if (o->publish_not_ready)	/* as the slice controller reads it */
+					e.ready = e.serving = true;
 				ret = add_endpoint(c, &jp, &e, sl->ep_line[j]);
 			}
 		}

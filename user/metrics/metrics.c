@@ -249,7 +249,7 @@ static int build_matches(struct scrape *sc)
 		m->port = (uint16_t)s->port;
 		m->proto = s->proto;
 		m->idx = (uint32_t)i;
-		if (s->type != XLB_SVC_NODE_PORT)
+		if (!xlb_svc_has_node_port(s))
 			continue;
 		m = &sc->by_np[sc->n_np++];
 		m->port = (uint16_t)s->node_port;

@@ -52,6 +52,42 @@ int xlb_ip_parse(const char *s, struct xlb_ip *out)
 	return 0;
 }
 
+int xlb_cidr_parse(const char *s, struct xlb_cidr *out)
+{
+	const char *slash = s ? strchr(s, '/') : NULL;
+	char addr[XLB_IP_STRLEN];
+	struct xlb_cidr c = { 0 };
+	unsigned int bits, max;
+	char *end;
+
+	if (!s || !out)
+		return -EINVAL;
+	if (!slash)
+		slash = s + strlen(s);
+	if ((size_t)(slash - s) >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	if (xlb_ip_parse(addr, &c.ip))
+		return -EINVAL;
+	max = c.ip.family == XLB_AF_INET ? 32 : 128;
+	bits = max;
+	if (*slash) {
+		if (slash[1] < '0' || slash[1] > '9')
+			return -EINVAL;
+		errno = 0;
+		bits = (unsigned int)strtoul(slash + 1, &end, 10);
+		if (errno || *end || bits > max || (slash[1] == '0' && slash[2]))
+			return -EINVAL;
+	}
+	for (unsigned int i = bits; i < max; i++)	/* host bits must be zero */
+		if (c.ip.addr.a8[i / 8] & (0x80 >> (i % 8)))
+			return -EINVAL;
+	c.prefix = (uint8_t)bits;
+	*out = c;
+	return 0;
+}
+
 const char *xlb_ip_str(const struct xlb_ip *ip, char *buf, size_t len)
 {
 	int af = ip ? af_of(ip->family) : AF_UNSPEC;
@@ -98,6 +134,73 @@ static const char *family_name(uint8_t family)
 	}
 }
 
+static int addrs_check(const struct xlb_ip *v, uint32_t n, const char *what, char *err,
+		       size_t errlen)
+{
+	char buf[XLB_IP_STRLEN];
+
+	if (n > XLB_MAX_SVC_ADDRS)
+		return xlb_errf(err, errlen, -EINVAL, "service %s: more than %d", what,
+				XLB_MAX_SVC_ADDRS);
+	for (uint32_t i = 0; i < n; i++) {
+		if ((v[i].family != XLB_AF_INET && v[i].family != XLB_AF_INET6) ||
+		    xlb_ip_is_zero(&v[i]) || !ip_tail_clean(&v[i]))
+			return xlb_errf(err, errlen, -EINVAL, "service %s[%u]: bad address %s", what,
+					i, xlb_ip_str(&v[i], buf, sizeof(buf)));
+		for (uint32_t j = 0; j < i; j++)
+			if (xlb_ip_equal(&v[i], &v[j]))
+				return xlb_errf(err, errlen, -EINVAL, "service %s[%u]: %s twice",
+						what, i, xlb_ip_str(&v[i], buf, sizeof(buf)));
+	}
+	return 0;
+}
+
+/* The fields beyond the cluster IP, as the API server would take them. */
+static int external_validate(const struct xlb_service_spec *s, char *err, size_t errlen)
+{
+	int ret;
+
+	if (s->type != XLB_SVC_LOAD_BALANCER && s->n_lb_ips)
+		return xlb_errf(err, errlen, -EINVAL,
+				"service lb_ips: only for type LoadBalancer");
+	ret = addrs_check(s->lb_ips, s->n_lb_ips, "lb_ips", err, errlen);
+	if (!ret)
+		ret = addrs_check(s->external_ips, s->n_external_ips, "external_ips", err, errlen);
+	if (ret)
+		return ret;
+	if (s->n_source_ranges > XLB_MAX_SOURCE_RANGES)
+		return xlb_errf(err, errlen, -EINVAL, "service source_ranges: more than %d",
+				XLB_MAX_SOURCE_RANGES);
+	for (uint32_t i = 0; i < s->n_source_ranges; i++) {
+		const struct xlb_cidr *c = &s->source_ranges[i];
+		unsigned int max = c->ip.family == XLB_AF_INET ? 32 : 128;
+
+		if ((c->ip.family != XLB_AF_INET && c->ip.family != XLB_AF_INET6) ||
+		    c->prefix > max || !ip_tail_clean(&c->ip))
+			return xlb_errf(err, errlen, -EINVAL, "service source_ranges[%u]: bad range",
+					i);
+		for (unsigned int b = c->prefix; b < max; b++)
+			if (c->ip.addr.a8[b / 8] & (0x80 >> (b % 8)))
+				return xlb_errf(err, errlen, -EINVAL,
+						"service source_ranges[%u]: host bits set", i);
+	}
+	if ((unsigned int)s->ext_policy > XLB_POLICY_LOCAL ||
+	    (unsigned int)s->int_policy > XLB_POLICY_LOCAL)
+		return xlb_errf(err, errlen, -EINVAL, "service traffic policy: unknown value");
+	if (s->ext_policy == XLB_POLICY_LOCAL && s->type == XLB_SVC_CLUSTER_IP &&
+	    !s->n_external_ips)
+		return xlb_errf(err, errlen, -EINVAL,
+				"service ext_policy Local: only for NodePort, LoadBalancer or "
+				"external IPs");
+	if (s->health_check_node_port &&
+	    (s->type != XLB_SVC_LOAD_BALANCER || s->ext_policy != XLB_POLICY_LOCAL ||
+	     s->health_check_node_port > XLB_PORT_MAX))
+		return xlb_errf(err, errlen, -EINVAL,
+				"service health_check_node_port %u: only 1..65535, for a "
+				"LoadBalancer with ext_policy Local", s->health_check_node_port);
+	return 0;
+}
+
 int xlb_service_validate(const struct xlb_service_spec *s, char *err, size_t errlen)
 {
 	char buf[XLB_IP_STRLEN];
@@ -132,6 +235,11 @@ int xlb_service_validate(const struct xlb_service_spec *s, char *err, size_t err
 				    "service node_port out of range for NodePort: %u",
 				    s->node_port);
 		break;
+	case XLB_SVC_LOAD_BALANCER:	/* 0: allocateLoadBalancerNodePorts false */
+		if (s->node_port > XLB_PORT_MAX)
+			return xlb_errf(err, errlen, -EINVAL,
+				    "service node_port out of range: %u", s->node_port);
+		break;
 	default:
 		return xlb_errf(err, errlen, -EINVAL,
 			    "service type: unknown %u", (unsigned int)s->type);
@@ -151,7 +259,7 @@ int xlb_service_validate(const struct xlb_service_spec *s, char *err, size_t err
 		return xlb_errf(err, errlen, -EINVAL,
 			    "service affinity_timeout out of range: %u (max %u)",
 			    s->affinity_timeout, XLB_AFFINITY_MAX);
-	return 0;
+	return external_validate(s, err, errlen);
 }
 
 const char *xlb_ip_port_str(const struct xlb_ip *ip, uint32_t port, char *buf, size_t len)
@@ -267,6 +375,19 @@ static const char *const algo_names[XLB_ALGO_MAX] = {
 	[XLB_ALGO_WRR] = "wrr",
 	[XLB_ALGO_SH] = "sh",
 };
+
+const char *xlb_svc_type_name(enum xlb_svc_type t)
+{
+	switch (t) {
+	case XLB_SVC_CLUSTER_IP:
+		return "ClusterIP";
+	case XLB_SVC_NODE_PORT:
+		return "NodePort";
+	case XLB_SVC_LOAD_BALANCER:
+		return "LoadBalancer";
+	}
+	return "unknown";
+}
 
 const char *xlb_algo_name(enum xlb_algo a)
 {

@@ -27,6 +27,9 @@ struct xlb_ip {
 
 /* Parse a dotted-quad IPv4 (or IPv6) literal. 0 or -EINVAL. */
 int xlb_ip_parse(const char *s, struct xlb_ip *out);
+struct xlb_cidr;
+/* "10.0.0.0/8" (host bits must be zero) or a bare address (/32, /128). */
+int xlb_cidr_parse(const char *s, struct xlb_cidr *out);
 /* Format into buf (at least XLB_IP_STRLEN). Returns buf. */
 const char *xlb_ip_str(const struct xlb_ip *ip, char *buf, size_t len);
 bool xlb_ip_equal(const struct xlb_ip *a, const struct xlb_ip *b);
@@ -41,6 +44,21 @@ bool xlb_ip_is_zero(const struct xlb_ip *ip);
 enum xlb_svc_type {
 	XLB_SVC_CLUSTER_IP = 0,
 	XLB_SVC_NODE_PORT = 1,
+	XLB_SVC_LOAD_BALANCER = 2,	/* a NodePort (node_port 0: none) with ingress IPs */
+};
+
+/* externalTrafficPolicy / internalTrafficPolicy. */
+enum xlb_traffic_policy {
+	XLB_POLICY_CLUSTER = 0,
+	XLB_POLICY_LOCAL = 1,		/* only endpoints on this node */
+};
+
+#define XLB_MAX_SVC_ADDRS	8	/* LoadBalancer ingress IPs; externalIPs */
+#define XLB_MAX_SOURCE_RANGES	16	/* loadBalancerSourceRanges */
+
+struct xlb_cidr {
+	struct xlb_ip ip;		/* host bits zero */
+	uint8_t prefix;
 };
 
 /* Ports and weights are wider than the wire so out-of-range input can be
@@ -54,7 +72,25 @@ struct xlb_service_spec {
 	uint8_t proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	enum xlb_algo algo;
 	uint32_t affinity_timeout; /* seconds; 0 = no session affinity */
+	/* What Kubernetes says beyond the cluster IP (issue 13); a dataplane
+	 * that cannot do one of them yet says so once and serves the rest. */
+	struct xlb_ip lb_ips[XLB_MAX_SVC_ADDRS];	/* LoadBalancer ingress */
+	uint32_t n_lb_ips;
+	struct xlb_ip external_ips[XLB_MAX_SVC_ADDRS];
+	uint32_t n_external_ips;
+	struct xlb_cidr source_ranges[XLB_MAX_SOURCE_RANGES];	/* none: any source */
+	uint32_t n_source_ranges;
+	enum xlb_traffic_policy ext_policy;
+	enum xlb_traffic_policy int_policy;
+	uint32_t health_check_node_port;	/* LoadBalancer with ext_policy Local */
 };
+
+/* Served on every node address at node_port (NodePort, and LoadBalancer
+ * unless allocateLoadBalancerNodePorts is false). */
+static inline bool xlb_svc_has_node_port(const struct xlb_service_spec *s)
+{
+	return s->type != XLB_SVC_CLUSTER_IP && s->node_port;
+}
 
 struct xlb_backend_spec {
 	struct xlb_ip addr;
@@ -93,6 +129,7 @@ static inline bool xlb_backend_selectable(const struct xlb_backend_spec *b)
 	return !b->terminating && b->weight > 0;
 }
 
+const char *xlb_svc_type_name(enum xlb_svc_type t);	/* "ClusterIP", ... */
 const char *xlb_algo_name(enum xlb_algo a);
 int xlb_algo_parse(const char *s, enum xlb_algo *out); /* "rr"|"wrr"|"sh" */
 const char *xlb_proto_name(uint8_t proto);

@@ -27,7 +27,7 @@ struct xlb_state {
 
 static uint32_t np_key_of(const struct xlb_service_spec *s)
 {
-	return s->type == XLB_SVC_NODE_PORT ? ((uint32_t)s->proto << 16) | s->node_port : 0;
+	return xlb_svc_has_node_port(s) ? ((uint32_t)s->proto << 16) | s->node_port : 0;
 }
 
 struct xlb_state *xlb_state_new(void)
@@ -560,6 +560,7 @@ bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired
 size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
 			struct xlb_backend_spec *out)
 {
+	bool any_ready = false, fallback;
 	size_t k = 0;
 
 	for (size_t i = 0; i < s->n_ep; i++) {
@@ -572,7 +573,18 @@ size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdic
 		out[k].port = e->port;
 		out[k].weight = e->weight;
 		out[k].terminating = e->terminating || !e->ready;
+		any_ready |= e->ready && !e->terminating && e->weight;
 		k++;
+	}
+	fallback = !any_ready;
+	for (size_t i = 0, j = 0; fallback && i < s->n_ep; i++) {
+		const struct xlb_endpoint *e = &s->ep[i];
+
+		if (!xlb_verdicts_usable(v, s, e))
+			continue;
+		if (e->serving && e->terminating)
+			out[j].terminating = false;
+		j++;
 	}
 	return k;
 }

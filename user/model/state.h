@@ -54,6 +54,9 @@ struct xlb_endpoint {
 	bool serving;
 	bool terminating;
 	char name[64];
+	char node_name[128];		/* EndpointSlice nodeName; "" unknown */
+	char zone[64];
+	char hints[64];			/* hints.forZones names, comma-separated */
 };
 
 struct xlb_svc_desired {
@@ -133,7 +136,10 @@ struct xlb_verdicts;
  * and usable by its health verdict (model/verdicts.h; v NULL: no health
  * checking); it drains (existing flows only) when terminating or not ready
  * but still present; it is left out when unusable (its flows are reset).
- * Returns the count written to out (room for s->n_ep). */
+ * When no endpoint is ready and usable, the serving ones that are
+ * terminating take new flows instead (KEP-1669, as kube-proxy does: better
+ * a pod on its way out than no answer). Returns the count written to out
+ * (room for s->n_ep). */
 size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
 			struct xlb_backend_spec *out);
 

@@ -253,7 +253,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	struct xlb_svc_val val = {}, old_val = {}, npval;
 	uint32_t *tab = NULL, tlen = 0, base = 0;
 	bool *fresh = NULL;	/* fresh[i]: be[i] got a new id in this call */
-	bool np = spec->type == XLB_SVC_NODE_PORT, old_np, same_np;
+	bool np = xlb_svc_has_node_port(spec), old_np, same_np;
 	uint64_t now = xlb_mono_ns();
 	bool new_svc;
 	char vip[XLB_IP_STRLEN];
@@ -265,11 +265,12 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	ret = xlb_backends_validate(spec, be, n, err, errlen);
 	if (ret)
 		return ret;
+	xlb_dp_note_unsupported(spec);
 	xlb_ip_str(&spec->vip, vip, sizeof(vip));
 
 	old = svc_find(d, spec);
 	new_svc = !old;
-	old_np = old && old->spec.type == XLB_SVC_NODE_PORT;
+	old_np = old && xlb_svc_has_node_port(&old->spec);
 	same_np = np && old_np && old->spec.node_port == spec->node_port;
 	svc_key_of(&key, &spec->vip, spec->port, spec->proto);
 	if (old && bpf_map_lookup_elem(svc_fd, &key, &old_val)) {
@@ -484,7 +485,7 @@ int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	}
 	svc_key_of(&key, &s->spec.vip, s->spec.port, s->spec.proto);
 	bpf_map_delete_elem(svc_fd, &key);
-	if (s->spec.type == XLB_SVC_NODE_PORT) {
+	if (xlb_svc_has_node_port(&s->spec)) {
 		np_key_of(&key, &s->spec);
 		bpf_map_delete_elem(svc_fd, &key);
 	}

@@ -322,7 +322,7 @@ static bool np_owned(const struct xlb_dp_ipvs *d, uint8_t proto, uint32_t port)
 	struct isvc *s;
 
 	while ((s = xlb_htab_next(&d->svcs, &pos)))
-		if (s->spec.type == XLB_SVC_NODE_PORT && s->spec.node_port == port &&
+		if (xlb_svc_has_node_port(&s->spec) && s->spec.node_port == port &&
 		    s->spec.proto == proto)
 			return true;
 	return false;
@@ -604,7 +604,7 @@ static int ipvs_node_addr_add(struct xlb_dp *dp, const struct xlb_ip *ip)
 		struct ipvs_service vs;
 		int r;
 
-		if (s->spec.type != XLB_SVC_NODE_PORT)
+		if (!xlb_svc_has_node_port(&s->spec))
 			continue;
 		ipvs_vs_of(s, ip, s->spec.node_port, &vs);
 		r = ipvs_ensure_vs(d, &vs, s->be, s->n_be, NULL, err, sizeof(err));
@@ -633,7 +633,7 @@ static int ipvs_node_addr_del(struct xlb_dp *dp, const struct xlb_ip *ip)
 	while ((s = xlb_htab_next(&d->svcs, &pos))) {
 		struct ipvs_service vs;
 
-		if (s->spec.type != XLB_SVC_NODE_PORT)
+		if (!xlb_svc_has_node_port(&s->spec))
 			continue;
 		ipvs_vs_of(s, ip, s->spec.node_port, &vs);
 		if (ipvs_drop_vs(d, &vs, err, sizeof(err)))
@@ -689,7 +689,7 @@ static int gstats_cb(const struct ipvs_service *s, void *arg)
 	ipvs_key_of(&k, &s->addr, s->port, s->proto);
 	ours = xlb_htab_get(&g->d->svcs, &k, sizeof(k)) != NULL;
 	while (!ours && (o = xlb_htab_next(&g->d->svcs, &pos)))
-		ours = o->spec.type == XLB_SVC_NODE_PORT && o->spec.node_port == s->port &&
+		ours = xlb_svc_has_node_port(&o->spec) && o->spec.node_port == s->port &&
 		       o->spec.proto == s->proto;
 	if (ours) {
 		g->out[XLB_STAT_RX] += s->stats.inpkts + s->stats.outpkts;

@@ -147,7 +147,7 @@ static struct isvc *owner(struct xlb_dp_ipvs *d, const struct ipvs_conn *c)
 		return s;
 	/* a NodePort service at a node address */
 	while ((s = xlb_htab_next(&d->svcs, &pos)))
-		if (s->spec.type == XLB_SVC_NODE_PORT && s->spec.node_port == c->vport &&
+		if (xlb_svc_has_node_port(&s->spec) && s->spec.node_port == c->vport &&
 		    s->spec.proto == c->proto)
 			for (size_t i = 0; i < d->n_node; i++)
 				if (xlb_ip_equal(&d->node[i], &c->vaddr))

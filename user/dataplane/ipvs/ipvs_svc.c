@@ -127,7 +127,7 @@ int ipvs_ref(struct xlb_htab *h, const struct ipvs_key *k, int delta)
  * '"' in comments; names are free text, so keep them printable and plain. */
 static void claim_comment(const struct xlb_service_spec *s, char *buf, size_t len)
 {
-	int o = snprintf(buf, len, "np=%u ", s->type == XLB_SVC_NODE_PORT ? s->node_port : 0);
+	int o = snprintf(buf, len, "np=%u ", xlb_svc_has_node_port(s) ? s->node_port : 0);
 
 	for (const char *p = s->name; *p && o > 0 && (size_t)o + 1 < len; p++)
 		buf[o++] = (*p < 0x21 || *p > 0x7e || *p == '"' || *p == '\\') ? '_' : *p;
@@ -349,7 +349,7 @@ static int np_sweep_run(struct np_sweep *w, uint32_t *removed)
 
 static bool np_of(const struct xlb_service_spec *s, uint8_t *proto, uint32_t *port)
 {
-	if (s->type != XLB_SVC_NODE_PORT)
+	if (!xlb_svc_has_node_port(s))
 		return false;
 	*proto = s->proto;
 	*port = s->node_port;
@@ -475,9 +475,9 @@ static int claim(struct xlb_dp_ipvs *d, const struct xlb_service_spec *s, bool o
 	} else {
 		ret = xlb_ipset_cmd(d->ips, err, errlen, "del", XLB_IPSET_CLUSTER_IP, elem, NULL);
 	}
-	if (ret || s->type != XLB_SVC_NODE_PORT)
+	if (ret || !xlb_svc_has_node_port(s))
 		return ret;
-	snprintf(port, sizeof(port), "%u", s->node_port);
+	snprintf(port, sizeof(port), "%u", (unsigned int)(uint16_t)s->node_port);
 	return xlb_ipset_cmd(d->ips, err, errlen, on ? "add" : "del", ipvs_np_set(s->proto), port,
 			     NULL);
 }
@@ -499,6 +499,7 @@ int ipvs_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	ret = xlb_backends_validate(spec, be, n, err, errlen);
 	if (ret)
 		return ret;
+	xlb_dp_note_unsupported(spec);
 	if (spec->vip.family != XLB_AF_INET) {
 		return xlb_errf(err, errlen, -EAFNOSUPPORT,
 				"service %s: the IPVS dataplane serves IPv4 only", spec->name);
@@ -547,7 +548,7 @@ int ipvs_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		goto fail_new;
 	ipvs_vs_of(ns, &spec->vip, spec->port, &vs);
 	ret = ipvs_ensure_vs(d, &vs, be, n, &created, err, errlen);
-	for (size_t i = 0; !ret && spec->type == XLB_SVC_NODE_PORT && i < d->n_node; i++) {
+	for (size_t i = 0; !ret && xlb_svc_has_node_port(spec) && i < d->n_node; i++) {
 		ipvs_vs_of(ns, &d->node[i], spec->node_port, &vs);
 		ret = ipvs_ensure_vs(d, &vs, be, n, &node_created[i], err, errlen);
 	}
@@ -555,8 +556,8 @@ int ipvs_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		goto fail_new;
 
 	/* retire what the old state had and the new one does not */
-	if (old && old->spec.type == XLB_SVC_NODE_PORT &&
-	    (spec->type != XLB_SVC_NODE_PORT || old->spec.node_port != spec->node_port)) {
+	if (old && xlb_svc_has_node_port(&old->spec) &&
+	    (!xlb_svc_has_node_port(spec) || old->spec.node_port != spec->node_port)) {
 		struct np_sweep w = { .d = d, .proto = old->spec.proto, .port = old->spec.node_port };
 		char port[8];
 
@@ -590,7 +591,7 @@ fail_new:
 		return ret;
 	}
 	/* a new service is undone: only what this call created */
-	for (size_t i = 0; spec->type == XLB_SVC_NODE_PORT && i < d->n_node; i++) {
+	for (size_t i = 0; xlb_svc_has_node_port(spec) && i < d->n_node; i++) {
 		if (!node_created[i])
 			continue;
 		ipvs_vs_of(ns, &d->node[i], spec->node_port, &vs);
@@ -630,7 +631,7 @@ int ipvs_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	ret = ipvs_drop_vs(d, &vs, err, errlen);
 	if (ret)
 		return ret;
-	if (s->spec.type == XLB_SVC_NODE_PORT) {
+	if (xlb_svc_has_node_port(&s->spec)) {
 		struct np_sweep w = { .d = d, .proto = s->spec.proto, .port = s->spec.node_port };
 
 		np_sweep_run(&w, NULL);
@@ -698,7 +699,7 @@ static int be_acc_cb(const struct ipvs_dest *dst, void *arg)
 static int refresh_stats(struct xlb_dp_ipvs *d, struct isvc *s)
 {
 	struct be_acc acc = { .s = s };
-	size_t n_vs = 1 + (s->spec.type == XLB_SVC_NODE_PORT ? d->n_node : 0);
+	size_t n_vs = 1 + (xlb_svc_has_node_port(&s->spec) ? d->n_node : 0);
 	int64_t now = xlb_clock_ms();
 
 	if (s->stats_ms && now - s->stats_ms < STATS_TTL_MS)
@@ -825,14 +826,14 @@ int ipvs_expire(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *re
 		bool draining = false;
 		struct ipvs_service vs;
 
-		any_np |= s->spec.type == XLB_SVC_NODE_PORT;
+		any_np |= xlb_svc_has_node_port(&s->spec);
 		for (size_t i = 0; i < s->n_be && !draining; i++)
 			draining = !xlb_backend_selectable(&s->be[i]);
 		if (!draining)
 			continue;
 		ipvs_vs_of(s, &s->spec.vip, s->spec.port, &vs);
 		n += drain_vs(&c, s, &vs);
-		for (size_t i = 0; s->spec.type == XLB_SVC_NODE_PORT && i < d->n_node; i++) {
+		for (size_t i = 0; xlb_svc_has_node_port(&s->spec) && i < d->n_node; i++) {
 			ipvs_vs_of(s, &d->node[i], s->spec.node_port, &vs);
 			n += drain_vs(&c, s, &vs);
 		}
@@ -847,7 +848,7 @@ int ipvs_expire(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *re
 		struct isvc *o;
 
 		while ((o = xlb_htab_next(&d->svcs, &npos)))
-			if (o->spec.type == XLB_SVC_NODE_PORT)
+			if (xlb_svc_has_node_port(&o->spec))
 				np[o->spec.proto == IPPROTO_UDP][o->spec.node_port / 8] |=
 					(uint8_t)(1u << (o->spec.node_port % 8));
 		for (int p = 0; p < 2; p++) {
