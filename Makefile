@@ -320,4 +320,15 @@ feeder-bench: $(BUILD)/xlb-k8s $(BUILD)/xlbd
 
 bench: feeder-bench
 
+# The container image (scripts/image.sh): an OCI layout in IMAGE_OUT
+# (default $(BUILD)/image), offline from Debian packages; image-test runs
+# it with podman as the DaemonSet does (tests/image/run.sh).
+IMAGE_OUT ?= $(BUILD)/image
+.PHONY: image image-test
+image: $(BUILD)/xlbd $(BUILD)/xlbctl $(BUILD)/xlb-k8s
+	$(Q)IMAGE_OUT=$(IMAGE_OUT) BUILD=$(BUILD) bash scripts/image.sh
+
+image-test: $(BUILD)/xlbd $(BUILD)/xlbctl $(BUILD)/xlb-k8s
+	$(Q)IMAGE_OUT=$(IMAGE_OUT) BUILD=$(BUILD) bash tests/image/run.sh
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -19,6 +19,9 @@ PKGS=(
 	protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
 	# VM tests (IPVS, Debian's 6.1 kernel) under qemu
 	qemu-system-x86 kmod cpio xz-utils binutils
+	# the container image (make image, make image-test) and the check of
+	# deploy/ against the API schema
+	mmdebstrap umoci podman runc python3-kubernetes python3-yaml
 	# benchmarks: the plot
 	gnuplot-nox
 )

@@ -23,6 +23,8 @@ declare -A CMD=(
 	[bpf]="make --no-print-directory bpftest"
 	[api]="$PY tests/api/test_api.py --xlbd $BUILD/xlbd"
 	[k8s]="$PY tests/k8s/test_feeder.py --build $BUILD"
+	[deploy]="$PY tests/k8s/check_manifests.py"
+	[image]="env BUILD=$BUILD bash tests/image/run.sh"
 	[ctl]="bash tests/ctl/run.sh"
 	[metrics]="bash tests/metrics/run.sh"
 	[health]="bash tests/health/run.sh"
@@ -30,7 +32,7 @@ declare -A CMD=(
 	[cluster]="bash tests/cluster/run.sh"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api k8s ctl metrics health e2e cluster vm)
+ORDER=(unit unit-san bpf api k8s deploy image ctl metrics health e2e cluster vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0

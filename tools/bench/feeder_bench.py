@@ -28,8 +28,10 @@ PIN = "/sys/fs/bpf/xlb-feederbench"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "k8s"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apiserver  # noqa: E402
 import test_api  # noqa: E402
+from sync_bench import pct, rss_kb  # noqa: E402
 
 
 def vip(i):
@@ -60,19 +62,6 @@ def slice_of(i, eps, extra=None):
             "endpoints": [{"addresses": [a], "conditions": {"ready": True, "serving": True,
                                                             "terminating": False},
                            "nodeName": "node-a"} for a in addrs]}
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(len(v) * p))]
 
 
 def main():
