@@ -4,7 +4,7 @@
 (build/api-harness: the real core, gRPC server and BPF dataplane, no
 interface; root), judged by what xlbd's ListServices says.
 
-  test_feeder.py [--build build]
+  test_feeder.py [--build build] [--feeder PATH]
 
 Objects start as tests/unit/fixtures/k8s/list-web-dns.json (kubectl get -o
 json output) plus this node's Node. Then: create, scale, update and delete
@@ -152,7 +152,7 @@ class Suite:
                                     os.path.join(tmp, "xlbd"))
         os.makedirs(self.xlbd.workdir, exist_ok=True)
         self.xlbd.start()
-        self.feeder = Feeder(os.path.join(a.build, "xlb-k8s"), tmp, self.kubeconfig,
+        self.feeder = Feeder(a.feeder, tmp, self.kubeconfig,
                              self.xlbd.target, free_port())
 
     def write_kubeconfig(self):
@@ -458,7 +458,13 @@ def run(a, tmp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--feeder", help="the xlb-k8s to test (default: BUILD/san/xlb-k8s, "
+                    "ASan+UBSan, when it is there, else BUILD/xlb-k8s)")
     a = ap.parse_args()
+    if not a.feeder:
+        san = os.path.join(a.build, "san", "xlb-k8s")
+        a.feeder = san if os.path.exists(san) else os.path.join(a.build, "xlb-k8s")
+    tap.diag("feeder: " + a.feeder)
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root (BPF maps)")
         print("0 passed, 0 failed")
