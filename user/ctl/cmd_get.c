@@ -82,7 +82,7 @@ int do_get_services(struct ctl *c)
 		else
 			snprintf(aff, sizeof(aff), "None");
 		snprintf(eps, sizeof(eps), "%zu/%zu", ready, st->n_endpoints);
-		if (s->type == XLB__V1__SERVICE_TYPE__NODE_PORT)
+		if (s->node_port)	/* NodePort, LoadBalancer unless it has none */
 			snprintf(np, sizeof(np), "%u", s->node_port);
 		else
 			snprintf(np, sizeof(np), "<none>");

@@ -307,6 +307,8 @@ const char *ctl_svc_type_name(Xlb__V1__ServiceType t)
 		return "ClusterIP";
 	case XLB__V1__SERVICE_TYPE__NODE_PORT:
 		return "NodePort";
+	case XLB__V1__SERVICE_TYPE__LOAD_BALANCER:
+		return "LoadBalancer";
 	default:
 		return "unknown";
 	}
