@@ -132,6 +132,11 @@ def main():
         else:
             raise SystemExit("initial sync did not complete: %d services" % st.services)
         t_init = time.perf_counter() - t0
+        # Changes are timed once the feeder watches (it lists first): a
+        # change made before would wait for the watch to open.
+        while not any(r == "endpointslices" and rv not in ("", "0") for r, rv in api.watches):
+            time.sleep(0.01)
+        time.sleep(0.2)
         while not events.empty():
             events.get()
 
