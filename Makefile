@@ -334,7 +334,7 @@ image-test: $(BUILD)/xlbd $(BUILD)/xlbctl $(BUILD)/xlb-k8s
 # The feeder under ASan+UBSan, with every C file it runs (the k8s suite uses
 # it when it is there, so CI runs the feeder sanitized).
 FEEDER_SAN_SRCS := user/xlb-k8s.c $(FEEDER_SRCS) $(wildcard user/k8s/*.c user/util/*.c user/model/*.c) \
-		   user/convert/convert.c user/api/client.c user/log.c
+		   user/convert/convert.c user/api/client.c user/api/wire.c user/log.c
 $(BUILD)/san/xlb-k8s: $(FEEDER_SAN_SRCS) $(PROTO_GEN) $(wildcard user/*.h user/*/*.h include/xlb/*.h)
 	$(call msg,LINK-SAN,$@)
 	@mkdir -p $(@D)
