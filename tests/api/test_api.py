@@ -76,6 +76,7 @@ class Daemon:
         self.proc = None
         self.log = os.path.join(workdir, "daemon.log")
         self.ns = self.pin_dir = None
+        self.extra = []     # more options for the next starts
         if kind == "xlbd":
             tag = "xlbapi%d" % os.getpid()
             self.ns = tag
@@ -96,7 +97,7 @@ class Daemon:
         if self.kind == "xlbd":
             return ["ip", "netns", "exec", self.ns, self.binary] + ls + [
                 "--state-dir", self.state_dir, "--pin-dir", self.pin_dir,
-                "--iface", "xapi0", "--dataplane", "xdp"] + list(extra)
+                "--iface", "xapi0", "--dataplane", "xdp"] + self.extra + list(extra)
         return [self.binary] + ls + ["--state-dir", self.state_dir,
                                      "--watch-queue", "1000"] + list(extra)
 
@@ -737,6 +738,90 @@ def test_lifecycle(d, target):
         wipe(stub)
 
 
+def journal_records(path):
+    """The bytes of a journal (format 2) and (offset, version, SyncRequest)
+    per record."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:8] == b"XLBJRNL2", data[:8]
+    off, recs = 32, []
+    while off + 16 <= len(data):
+        n = int.from_bytes(data[off:off + 4], "little")
+        v = int.from_bytes(data[off + 8:off + 16], "little")
+        recs.append((off, v, pb.SyncRequest.FromString(data[off + 16:off + 16 + n])))
+        off += 16 + n
+    return data, recs
+
+
+def test_journal_damage(d, target):
+    """A flipped bit in the middle of the journal is damage, not a torn
+    tail: the last good state, the damaged files kept, the loss reported."""
+    if not d:
+        return
+    with channel(target) as c:
+        stub = pbg.XlbStub(c)
+        wipe(stub)
+        for i in range(10):
+            stub.UpsertService(pb.UpsertServiceRequest(
+                service=svc("j/%d" % i, "10.96.9.%d" % (i + 1))), timeout=TIMEOUT)
+    d.proc.kill()       # no clean stop, which would compact the journal
+    d.proc.wait()
+    jpath = os.path.join(d.state_dir, "state.journal")
+    spath = os.path.join(d.state_dir, "state.pb")
+    data, recs = journal_records(jpath)
+    k = [i for i, r in enumerate(recs) if [u.name for u in r[2].upserts] == ["j/4"]][0]
+    flipped = bytearray(data)
+    flipped[recs[k][0]] ^= 0x10         # the length field of j/4's record
+    with open(jpath, "wb") as f:
+        f.write(flipped)
+    kept = sorted(u.name for r in recs[:k] for u in r[2].upserts if u.name.startswith("j/"))
+    lost = len(recs) - k
+    d.extra = ["--metrics", "127.0.0.1:9464"]   # in the daemon's namespace
+    d.start()
+    d.extra = []
+    m = subprocess.run(d.netns_prefix() + [sys.executable, "-c",
+                       "import urllib.request as u; print(u.urlopen("
+                       "'http://127.0.0.1:9464/metrics', timeout=10).read().decode())"],
+                       capture_output=True, text=True, timeout=30)
+    check(("\nxlb_state_lost_changes %d\n" % lost) in m.stdout,
+          "/metrics: xlb_state_lost_changes %d" % lost,
+          [l for l in m.stdout.splitlines() if "lost" in l] or m.stderr[-300:])
+    xlbctl = os.path.join(os.path.dirname(d.binary), "xlbctl")
+    with channel(target) as c:
+        stub = pbg.XlbStub(c)
+        st = stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT)
+        names = sorted(s.service.name for s in stub.ListServices(
+            pb.ListServicesRequest(), timeout=TIMEOUT).services)
+        check(names == kept and st.version == recs[k][1] - 1,
+              "journal damaged at j/4's record: the state is the last good one (j/0..j/3, "
+              "version %d)" % st.version, "%s" % names)
+        check(st.lost_changes == lost and
+              "%d acknowledged changes lost, versions %d..%d" % (lost, recs[k][1], recs[-1][1])
+              in st.state_damage and all("j/%d" % i in st.state_damage for i in range(5, 10)),
+              "GetStatus: %d acknowledged changes lost, their versions and services named" % lost,
+              st.state_damage)
+        jcopy = glob.glob(jpath + ".damaged-*")
+        scopy = glob.glob(spath + ".damaged-*")
+        same = len(jcopy) == 1 and open(jcopy[0], "rb").read() == bytes(flipped)
+        check(same and len(scopy) == 1 and jcopy[0] in st.state_damage and
+              scopy[0] in st.state_damage,
+              "the damaged journal and its state file are kept, byte for byte, and named",
+              "%s %s" % (jcopy, scopy))
+        r = subprocess.run([xlbctl, "-s", target, "status"], capture_output=True, text=True,
+                           timeout=30)
+        check(("STATE LOST:  %d acknowledged changes" % lost) in r.stdout,
+              "xlbctl status: a STATE LOST line", r.stdout + r.stderr)
+        wipe(stub)      # a change: the journal goes on, the copies stay
+    d.stop()
+    d.start()
+    with channel(target) as c:
+        st = pbg.XlbStub(c).GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT)
+    check(st.lost_changes == 0 and st.state_damage == "" and
+          len(glob.glob(jpath + ".damaged-*")) == 1 and len(glob.glob(spath + ".damaged-*")) == 1,
+          "after a clean restart nothing is reported lost, and the copies are still kept",
+          "%d %r" % (st.lost_changes, st.state_damage))
+
+
 def make_pki(d):
     """A CA, a server certificate for 127.0.0.1 and a client certificate."""
     def run(*a):
@@ -887,6 +972,7 @@ def main():
                 test_big_snapshot(stub, ch, d)
             test_c_client(target)
         test_lifecycle(d, target)
+        test_journal_damage(d, target)
         test_tls(d)
     except Exception as e:  # a broken run is a failure, not a traceback
         import traceback

@@ -150,6 +150,7 @@ check "the scrape is strictly valid text exposition format (HELP/TYPE once, fami
 t_names() {
 	mcheck names "$M" xlb_build_info xlb_dataplane_info xlb_start_time_seconds \
 		xlb_interface_attached xlb_desired_state_version xlb_services xlb_endpoints \
+		xlb_state_lost_changes \
 		xlb_datapath_received_packets_total xlb_datapath_packets_total \
 		xlb_conntrack_packets_total xlb_datapath_replies_total \
 		xlb_service_packets_total xlb_service_bytes_total xlb_service_new_flows_total \

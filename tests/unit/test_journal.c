@@ -4,7 +4,10 @@
  * at any byte, zeros or flipped bits stop the replay at the last whole
  * record (each record whole or not at all); a header that is not one is
  * garbage, one for another snapshot is stale; concurrent waiters share
- * fdatasyncs and all see their records on disk.
+ * fdatasyncs and all see their records on disk. Damage, told from a torn
+ * tail: a flip at every record boundary of a recorded journal (one of the
+ * old format, written by the build before it, and one of the new) stops at
+ * the last good state and counts and names every change lost.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,8 @@
 
 #include "store/journal.h"
 #include "store/statefile.h"
+
+#define FIXTURES "tests/unit/fixtures/"
 
 static char tmpdir[] = "/tmp/xlb-test-journal.XXXXXX";
 static char path[256];
@@ -413,6 +418,262 @@ static void test_retire(void **unused)
 	xlb_journal_put(j);
 }
 
+/* --- damage ----------------------------------------------------------- */
+
+static uint8_t *slurp(const char *file, size_t *len)
+{
+	uint8_t *buf;
+	char err[256];
+
+	assert_int_equal(xlb_statefile_read(file, &buf, len, err, sizeof(err)), 0);
+	return buf;
+}
+
+static void spill(const char *file, const uint8_t *buf, size_t len)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The recorded journal: services 1 and 2 at version 10, then six records:
+ * 11 svc-1 gets 4 endpoints, 12 adds svc-3, 13 deletes svc-2, 14 adds
+ * svc-4, 15 adds svc-5, 16 deletes svc-4. Format 1 from the fixture (the
+ * build before format 2 wrote it), format 2 written here the same way. */
+#define NREC 6
+static const char *const rec_names[NREC] = {
+	"ns/svc-1:http", "ns/svc-3:http", "ns/svc-2:http", "ns/svc-4:http", "ns/svc-5:http",
+	"ns/svc-4:http",
+};
+
+struct recorded {
+	uint8_t *snap, *jrnl;
+	size_t snap_len, jrnl_len;
+	size_t at[NREC + 1];	/* where each record starts; at[NREC]: the end */
+};
+
+/* The snapshot's payload CRC, from its header. */
+static uint32_t snap_crc(const struct recorded *r)
+{
+	return (uint32_t)r->snap[12] | (uint32_t)r->snap[13] << 8 | (uint32_t)r->snap[14] << 16 |
+	       (uint32_t)r->snap[15] << 24;
+}
+
+static void record(int format, struct recorded *r)
+{
+	char file[300];
+
+	memset(r, 0, sizeof(*r));
+	r->snap = slurp(FIXTURES "journal-v1/state.pb", &r->snap_len);
+	if (format == 1) {
+		r->jrnl = slurp(FIXTURES "journal-v1/state.journal", &r->jrnl_len);
+	} else {
+		struct xlb_svc_desired s;
+		struct xlb_journal *j;
+
+		snprintf(file, sizeof(file), "%s/recorded.journal", tmpdir);
+		assert_int_equal(xlb_journal_create(file, 10, snap_crc(r), &j), 0);
+		s = svc(1, 4, 7);
+		append(j, 11, &s, 1, NULL);
+		s = svc(3, 1, 3);
+		append(j, 12, &s, 1, NULL);
+		append(j, 13, NULL, 0, "ns/svc-2:http");
+		s = svc(4, 2, 4);
+		append(j, 14, &s, 1, NULL);
+		s = svc(5, 1, 5);
+		append(j, 15, &s, 1, NULL);
+		append(j, 16, NULL, 0, "ns/svc-4:http");
+		xlb_journal_put(j);
+		r->jrnl = slurp(file, &r->jrnl_len);
+	}
+	assert_memory_equal(r->jrnl, format == 1 ? "XLBJRNL1" : "XLBJRNL2", 8);
+	r->at[0] = XLB_JOURNAL_HDR_LEN;
+	for (int i = 0; i < NREC; i++) {
+		const uint8_t *p = r->jrnl + r->at[i];
+
+		r->at[i + 1] = r->at[i] + (format == 1 ? 8 : 16) +
+			       ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				(uint32_t)p[3] << 24);
+	}
+	assert_int_equal(r->at[NREC], r->jrnl_len);
+}
+
+static void recorded_free(struct recorded *r)
+{
+	free(r->snap);
+	free(r->jrnl);
+}
+
+/* The snapshot, with jrnl (len bytes) replayed onto it through `path`. */
+static struct xlb_state *load(const struct recorded *r, const uint8_t *jrnl, size_t len,
+			      struct xlb_journal_info *info, int *ret)
+{
+	struct xlb_state *st;
+	char err[256];
+
+	assert_int_equal(xlb_statefile_decode(r->snap, r->snap_len, &st, err, sizeof(err)), 0);
+	spill(path, jrnl, len);
+	*ret = xlb_journal_replay(path, st, snap_crc(r), info, err, sizeof(err));
+	return st;
+}
+
+static void assert_same_state(const struct xlb_state *a, const struct xlb_state *b)
+{
+	uint8_t *ba, *bb;
+	size_t la, lb;
+
+	assert_int_equal(xlb_state_version(a), xlb_state_version(b));
+	assert_int_equal(xlb_statefile_encode(a, &ba, &la), 0);
+	assert_int_equal(xlb_statefile_encode(b, &bb, &lb), 0);
+	assert_int_equal(la, lb);
+	assert_memory_equal(ba, bb, la);
+	free(ba);
+	free(bb);
+}
+
+/* One flipped bit at off: the state is the one after the records before
+ * the damaged one (k of them), exactly; the records from k on are lost,
+ * counted and named, unless k is the last record (a torn tail). */
+static void flip_at(const struct recorded *r, size_t off, int k)
+{
+	struct xlb_journal_info info, ref_info;
+	struct xlb_state *st, *ref;
+	uint8_t *j = malloc(r->jrnl_len);
+	int ret;
+
+	assert_non_null(j);
+	memcpy(j, r->jrnl, r->jrnl_len);
+	j[off] ^= 0x10;
+	ref = load(r, r->jrnl, r->at[k < 0 ? 0 : k], &ref_info, &ret);	/* k records, cut clean */
+	assert_int_equal(ref_info.records, k < 0 ? 0 : k);
+	st = load(r, j, r->jrnl_len, &info, &ret);
+	if (k < 0) {	/* the header */
+		assert_int_equal(ret, -EBADMSG);
+		k = 0;
+	} else {
+		assert_int_equal(ret, 0);
+		assert_int_equal(info.records, k);
+		assert_int_equal(info.end, r->at[k]);
+		assert_same_state(st, ref);
+	}
+	if (k == NREC - 1) {
+		if (info.damaged)
+			fail_msg("flip at %zu (last record): damage, not a torn tail: %s", off,
+				 info.stop);
+	} else {
+		if (!info.damaged || info.lost != (uint64_t)(NREC - k) ||
+		    info.lost_first != (uint64_t)(11 + k) || info.lost_last != 16)
+			fail_msg("flip at %zu (record %d): damaged %d, lost %llu (%llu..%llu), want "
+				 "%d (%d..16)", off, k, info.damaged,
+				 (unsigned long long)info.lost, (unsigned long long)info.lost_first,
+				 (unsigned long long)info.lost_last, NREC - k, 11 + k);
+		/* Named: every service of the whole records after the damaged
+		 * one, each once. */
+		for (int i = k + 1; i < NREC; i++)
+			if (!strstr(info.services, rec_names[i]) ||
+			    strstr(strstr(info.services, rec_names[i]) + 1, rec_names[i]))
+				fail_msg("flip at %zu: %s not named in \"%s\"", off, rec_names[i],
+					 info.services);
+	}
+	xlb_state_free(st);
+	xlb_state_free(ref);
+	free(j);
+}
+
+static void flip_every_boundary(int format)
+{
+	struct recorded r;
+
+	record(format, &r);
+	/* Both sides of every boundary between records, and the middle. */
+	for (int k = 0; k < NREC; k++) {
+		flip_at(&r, r.at[k], k);
+		flip_at(&r, r.at[k] + 3, k);			/* length, high byte */
+		flip_at(&r, r.at[k] + 4, k);			/* CRC */
+		if (format == 2)
+			flip_at(&r, r.at[k] + 8, k);		/* version */
+		flip_at(&r, (r.at[k] + r.at[k + 1]) / 2, k);
+		flip_at(&r, r.at[k + 1] - 1, k);
+	}
+	/* The header: every record behind it is lost. */
+	flip_at(&r, 8, -1);
+	flip_at(&r, 28, -1);
+	recorded_free(&r);
+}
+
+static void test_flip_every_boundary_v1(void **unused)
+{
+	flip_every_boundary(1);
+}
+
+static void test_flip_every_boundary_v2(void **unused)
+{
+	flip_every_boundary(2);
+}
+
+/* A journal of the old format loads whole: the same state as the new. */
+static void test_old_format_loads(void **unused)
+{
+	struct xlb_journal_info i1, i2;
+	struct recorded r1, r2;
+	struct xlb_state *s1, *s2;
+	int ret;
+
+	record(1, &r1);
+	record(2, &r2);
+	s1 = load(&r1, r1.jrnl, r1.jrnl_len, &i1, &ret);
+	assert_int_equal(ret, 0);
+	s2 = load(&r2, r2.jrnl, r2.jrnl_len, &i2, &ret);
+	assert_int_equal(ret, 0);
+	assert_int_equal(i1.format, 1);
+	assert_int_equal(i2.format, 2);
+	assert_int_equal(i1.records, NREC);
+	assert_int_equal(i2.records, NREC);
+	assert_false(i1.damaged || i2.damaged);
+	assert_int_equal(xlb_state_version(s1), 16);
+	assert_same_state(s1, s2);
+	assert_svc(s1, svc(1, 4, 7));
+	assert_svc(s1, svc(3, 1, 3));
+	assert_svc(s1, svc(5, 1, 5));
+	assert_int_equal(xlb_state_count(s1), 3);
+	xlb_state_free(s1);
+	xlb_state_free(s2);
+	recorded_free(&r1);
+	recorded_free(&r2);
+}
+
+/* A record missing from the middle (cut out whole): the gap shows in the
+ * versions of the records after it. */
+static void test_gap(void **unused)
+{
+	struct xlb_journal_info info;
+	struct recorded r;
+	struct xlb_state *st;
+	uint8_t *j;
+	size_t len;
+	int ret;
+
+	record(2, &r);
+	j = malloc(r.jrnl_len);
+	assert_non_null(j);
+	memcpy(j, r.jrnl, r.at[2]);
+	memcpy(j + r.at[2], r.jrnl + r.at[3], r.jrnl_len - r.at[3]);	/* 13 gone */
+	len = r.jrnl_len - (r.at[3] - r.at[2]);
+	st = load(&r, j, len, &info, &ret);
+	assert_int_equal(ret, 0);
+	assert_int_equal(info.records, 2);
+	assert_true(info.damaged);
+	assert_non_null(strstr(info.stop, "version 14 does not follow 12"));
+	assert_int_equal(info.lost, 4);
+	assert_int_equal(info.lost_first, 13);
+	assert_int_equal(info.lost_last, 16);
+	xlb_state_free(st);
+	free(j);
+	recorded_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +684,10 @@ int main(void)
 		cmocka_unit_test(test_record_whole_or_nothing),
 		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_retire),
+		cmocka_unit_test(test_old_format_loads),
+		cmocka_unit_test(test_flip_every_boundary_v1),
+		cmocka_unit_test(test_flip_every_boundary_v2),
+		cmocka_unit_test(test_gap),
 	};
 
 	return cmocka_run_group_tests_name("journal", tests, setup_dir, teardown_dir);

@@ -58,6 +58,10 @@ struct xlb_core_status {
 	uint64_t version;
 	int64_t started_ms;
 	uint64_t counters[XLB_STAT_MAX];
+	/* Acknowledged changes a damaged journal lost at start; what and
+	 * where the damaged files are kept. 0, "": none. */
+	uint64_t lost_changes;
+	char damage[1024];
 };
 
 enum xlb_event_kind {

@@ -41,6 +41,10 @@ struct xlb_core {
 	char journal_path[PATH_MAX];
 	struct xlb_journal *jr; /* NULL: none usable, the next change writes a snapshot */
 	size_t snap_len;	/* bytes of the last snapshot read or written */
+	/* Acknowledged changes a damaged journal lost at start, and what was
+	 * lost and where the damaged files are kept; 0, "": none. */
+	uint64_t lost_changes;
+	char damage[1024];
 	char dp_name[16];
 	char dp_reason[256];
 	/* Interfaces the datapath is attached to (xlb_core_attach). */

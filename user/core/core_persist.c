@@ -195,13 +195,21 @@ struct xlb_state *core_load_state(struct xlb_core *c, bool *replayed, uint32_t *
 	}
 
 	ret = xlb_journal_replay(c->journal_path, st, *crc, &info, lerr, sizeof(lerr));
-	if (!ret) {
+	if (info.damaged) {
+		/* Not a torn tail: start from the last good state, keep the
+		 * damaged files, and say so wherever an operator looks. */
+		xlb_journal_keep_damaged(c->journal_path, c->state_path, &info,
+					 ret ? lerr : info.stop, c->damage, sizeof(c->damage));
+		c->lost_changes = info.lost;
+		pr_err("%s", c->damage);
+		*replayed = true;	/* a fresh snapshot of the last good state */
+	} else if (!ret) {
 		if (info.records)
 			pr_info("journal %s: %zu changes replayed, now version %llu",
 				c->journal_path, info.records,
 				(unsigned long long)xlb_state_version(st));
 		if (info.end < info.size)
-			pr_warn("journal %s: stopped at byte %zu of %zu: %s (a write cut short by a crash, never acknowledged)",
+			pr_warn("journal %s: stopped at byte %zu of %zu: %s (a write cut short by a crash, never acknowledged; or damage to its last record, then that change is lost)",
 				c->journal_path, info.end, info.size, info.stop);
 		*replayed = info.records || info.end < info.size;
 	} else if (ret == -ESTALE && info.base_version < xlb_state_version(st)) {

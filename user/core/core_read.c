@@ -193,6 +193,8 @@ int xlb_core_status(struct xlb_core *c, struct xlb_core_status *out)
 	out->endpoints = (uint32_t)xlb_state_endpoint_count(c->st);
 	out->version = xlb_state_version(c->st);
 	out->started_ms = c->started_ms;
+	out->lost_changes = c->lost_changes;
+	snprintf(out->damage, sizeof(out->damage), "%s", c->damage);
 	pthread_mutex_unlock(&c->lock);
 	xlb_dp_global_stats(c->dp, out->counters);	/* dataplane.h: no lock needed */
 	return 0;

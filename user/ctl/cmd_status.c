@@ -50,6 +50,9 @@ int do_status(struct ctl *c)
 	printf("services:    %u\n", st->services);
 	printf("endpoints:   %u\n", st->endpoints);
 	printf("version:     %" PRIu64 "\n", st->version);
+	if (st->lost_changes || (st->state_damage && st->state_damage[0]))
+		printf("STATE LOST:  %" PRIu64 " acknowledged changes at start: %s\n",
+		       st->lost_changes, st->state_damage ? st->state_damage : "");
 	printf("xlbd:        %s\n", st->xlbd_version && st->xlbd_version[0] ? st->xlbd_version : "-");
 	printf("started:     %s", fmt_time(st->started_unix_ms, t, sizeof(t)));
 	if (st->started_unix_ms > 0)

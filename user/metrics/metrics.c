@@ -352,6 +352,9 @@ static void render_daemon(struct xlb_prom *p, const struct scrape *sc, const cha
 	gauge(p, "xlb_desired_state_version",
 	      "Version of the desired state; increases with every applied change.", st->version);
 	gauge(p, "xlb_services", "Services in the desired state.", st->services);
+	gauge(p, "xlb_state_lost_changes",
+	      "Acknowledged changes a damaged journal lost when xlbd started (xlbctl status says "
+	      "which and where the damaged files are kept).", st->lost_changes);
 	gauge(p, "xlb_endpoints", "Endpoints of all services in the desired state.",
 	      st->endpoints);
 }

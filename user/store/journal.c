@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -63,12 +64,13 @@ static uint32_t crc_of(const uint8_t *p, size_t len)
 }
 
 /* A record's CRC covers its length field too: a torn length cannot point
- * at a payload that happens to check. */
-static uint32_t rec_crc(const uint8_t *rec, size_t len)
+ * at a payload that happens to check. Format 2 (hdr 16): the version
+ * field as well. */
+static uint32_t rec_crc(const uint8_t *rec, size_t hdr, size_t len)
 {
 	uLong c = crc32_z(crc32_z(0, Z_NULL, 0), rec, 4);
 
-	return (uint32_t)crc32_z(c, rec + XLB_JOURNAL_REC_HDR_LEN, len);
+	return (uint32_t)crc32_z(c, rec + 8, hdr - 8 + len);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len, off_t off)
@@ -177,7 +179,8 @@ static int encode(uint64_t version, const struct xlb_svc_desired *const *up, siz
 		goto out;
 	}
 	put_le32(b, (uint32_t)n);
-	put_le32(b + 4, rec_crc(b, n));
+	put_le64(b + 8, version);
+	put_le32(b + 4, rec_crc(b, XLB_JOURNAL_REC_HDR_LEN, n));
 	*buf = b;
 	*len = XLB_JOURNAL_REC_HDR_LEN + n;
 	b = NULL;
@@ -304,8 +307,122 @@ void xlb_journal_put(struct xlb_journal *j)
 	free(j);
 }
 
-/* One record to st, whole or not at all. msg says why not. */
-static int replay_one(struct xlb_state *st, const uint8_t *p, size_t n, char *msg, size_t len)
+/* Where a journal's records are, and how they look. */
+struct jbuf {
+	const uint8_t *buf;
+	size_t len;
+	size_t hdr;		/* record header: 16, or 8 in format 1 */
+};
+
+/* Whether a whole record starts at off: its length fits and its CRC
+ * matches; *n its payload length. */
+static bool rec_whole(const struct jbuf *b, size_t off, uint32_t *n)
+{
+	const uint8_t *rec = b->buf + off;
+
+	if (b->len - off < b->hdr)
+		return false;
+	*n = get_le32(rec);
+	return *n && *n <= XLB_JOURNAL_REC_MAX && *n <= b->len - off - b->hdr &&
+	       rec_crc(rec, b->hdr, *n) == get_le32(rec + 4);
+}
+
+/* The version a whole record says it makes: from its header, or in format
+ * 1 from its payload (0 if that does not unpack). *req: the payload
+ * unpacked, or NULL. */
+static uint64_t rec_version(const struct jbuf *b, size_t off, uint32_t n,
+			    Xlb__V1__SyncRequest **req)
+{
+	*req = xlb__v1__sync_request__unpack(NULL, n, b->buf + off + b->hdr);
+	if (b->hdr == XLB_JOURNAL_REC_HDR_LEN)
+		return get_le64(b->buf + off + 8);
+	return *req ? (*req)->version : 0;
+}
+
+/* The next offset at or after off where a whole record starts, or b->len.
+ * A cheap look first, so that a damaged journal of megabytes is read in
+ * one pass: a plausible length, and a version after `after` (format 2)
+ * or a payload that starts with SyncRequest's version field (1). */
+static size_t next_whole(const struct jbuf *b, size_t off, uint64_t after)
+{
+	for (; off + b->hdr < b->len; off++) {
+		const uint8_t *rec = b->buf + off;
+		uint32_t n = get_le32(rec);
+
+		if (!n || n > b->len - off - b->hdr)
+			continue;
+		if (b->hdr == XLB_JOURNAL_REC_HDR_LEN) {
+			uint64_t v = get_le64(rec + 8);
+
+			if (v <= after || v - after > b->len)
+				continue;
+		} else if (rec[b->hdr] != 0x08) {	/* field 1, varint */
+			continue;
+		}
+		if (rec_whole(b, off, &n))
+			return off;
+	}
+	return b->len;
+}
+
+/* name to the ", "-separated list in buf, once; cut when buf is full. */
+static void add_name(char *buf, size_t len, const char *name)
+{
+	size_t o = strlen(buf), n = strlen(name);
+
+	for (const char *p = buf; (p = strstr(p, name)); p++)
+		if ((p == buf || p[-1] == ' ') && (p[n] == ',' || !p[n]))
+			return;
+	if (o + 2 < len)
+		snprintf(buf + o, len - o, "%s%s", o ? ", " : "", name);
+}
+
+/*
+ * Reading stopped at off with the state at version `applied`: find the
+ * whole records from there on (the one at off included, when it is whole
+ * but did not apply). Any means damage: count and name what they hold.
+ */
+static void count_lost(const struct jbuf *b, size_t off, uint64_t applied,
+		       struct xlb_journal_info *info)
+{
+	uint32_t n;
+
+	for (off = next_whole(b, off, applied); off < b->len;) {
+		Xlb__V1__SyncRequest *req;
+		uint64_t v;
+
+		n = get_le32(b->buf + off);
+		v = rec_version(b, off, n, &req);
+		info->damaged = true;
+		if (v > info->lost_last)
+			info->lost_last = v;
+		for (size_t i = 0; req && i < req->n_upserts; i++)
+			if (req->upserts[i] && req->upserts[i]->name)
+				add_name(info->services, sizeof(info->services),
+					 req->upserts[i]->name);
+		for (size_t i = 0; req && i < req->n_deletes; i++)
+			add_name(info->services, sizeof(info->services), req->deletes[i]);
+		if (req)
+			xlb__v1__sync_request__free_unpacked(req, NULL);
+		info->lost++;
+		off += b->hdr + n;
+		if (!rec_whole(b, off, &n))
+			off = next_whole(b, off + 1, applied);
+	}
+	if (!info->damaged)
+		return;
+	/* By version: records missing in between count too. */
+	info->lost_first = applied + 1;
+	if (info->lost_last > applied)
+		info->lost = info->lost_last - applied;
+	else
+		info->lost_last = applied + info->lost;
+}
+
+/* One record to st, whole or not at all. msg says why not. hv: the
+ * version its header says (format 2), else 0. */
+static int replay_one(struct xlb_state *st, const uint8_t *p, size_t n, uint64_t hv, char *msg,
+		      size_t len)
 {
 	Xlb__V1__SyncRequest *req;
 	struct xlb_state_txn t;
@@ -319,7 +436,8 @@ static int replay_one(struct xlb_state *st, const uint8_t *p, size_t n, char *ms
 		ret = xlb_errf(msg, len, -EBADMSG, "%s", why);
 		goto out;
 	}
-	if (req->snapshot || req->version != xlb_state_version(st) + 1) {
+	if (req->snapshot || req->version != xlb_state_version(st) + 1 ||
+	    (hv && hv != req->version)) {
 		ret = xlb_errf(msg, len, -EBADMSG, "version %llu does not follow %llu",
 			   (unsigned long long)req->version,
 			   (unsigned long long)xlb_state_version(st));
@@ -354,6 +472,7 @@ out:
 int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc,
 		       struct xlb_journal_info *info, char *err, size_t errlen)
 {
+	struct jbuf b = { .hdr = XLB_JOURNAL_REC_HDR_LEN };
 	uint8_t *buf;
 	size_t len, off;
 	int ret;
@@ -362,17 +481,25 @@ int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc
 	ret = xlb_statefile_read(path, &buf, &len, err, errlen);
 	if (ret)
 		return ret;
-	info->size = len;
+	b.buf = buf;
+	b.len = info->size = len;
 	if (len < XLB_JOURNAL_HDR_LEN) {
 		ret = xlb_errf(err, errlen, -EBADMSG, "truncated: %zu bytes, header needs %d", len,
 			   XLB_JOURNAL_HDR_LEN);
 		goto out;
 	}
-	if (memcmp(buf, XLB_JOURNAL_MAGIC, 8)) {
+	if (!memcmp(buf, XLB_JOURNAL_MAGIC, 8)) {
+		info->format = 2;
+	} else if (!memcmp(buf, XLB_JOURNAL_MAGIC_V1, 8)) {
+		info->format = 1;
+		b.hdr = XLB_JOURNAL_REC_HDR_LEN_V1;
+	} else {
 		ret = xlb_errf(err, errlen, -EBADMSG, "bad magic (not an xlb journal)");
 		goto out;
 	}
 	if (crc_of(buf, 28) != get_le32(buf + 28)) {
+		/* Whatever the records hold is lost with the header. */
+		count_lost(&b, XLB_JOURNAL_HDR_LEN, xlb_state_version(st), info);
 		ret = xlb_errf(err, errlen, -EBADMSG, "header CRC mismatch");
 		goto out;
 	}
@@ -389,37 +516,77 @@ int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc
 		const uint8_t *rec = buf + off;
 		uint32_t n;
 
-		if (len - off < XLB_JOURNAL_REC_HDR_LEN) {
+		if (len - off < b.hdr) {
 			xlb_errf(info->stop, sizeof(info->stop), 0, "record header cut short");
 			break;
 		}
 		n = get_le32(rec);
-		if (!n || n > XLB_JOURNAL_REC_MAX || n > len - off - XLB_JOURNAL_REC_HDR_LEN) {
+		if (!n || n > XLB_JOURNAL_REC_MAX || n > len - off - b.hdr) {
 			xlb_errf(info->stop, sizeof(info->stop), 0,
-			     "record length %u, %zu bytes left", n,
-			     len - off - XLB_JOURNAL_REC_HDR_LEN);
+			     "record length %u, %zu bytes left", n, len - off - b.hdr);
 			break;
 		}
-		if (rec_crc(rec, n) != get_le32(rec + 4)) {
+		if (!rec_whole(&b, off, &n)) {
 			xlb_errf(info->stop, sizeof(info->stop), 0, "record CRC mismatch");
 			break;
 		}
-		ret = replay_one(st, rec + XLB_JOURNAL_REC_HDR_LEN, n, info->stop,
-				 sizeof(info->stop));
+		ret = replay_one(st, rec + b.hdr, n, info->format == 2 ? get_le64(rec + 8) : 0,
+				 info->stop, sizeof(info->stop));
 		if (ret == -ENOMEM) {
 			xlb_errf(err, errlen, ret, "out of memory");
 			goto out;
 		}
-		if (ret) {
-			ret = 0;
+		if (ret)
 			break;
-		}
-		off += XLB_JOURNAL_REC_HDR_LEN + n;
+		off += b.hdr + n;
 		info->records++;
 	}
 	info->end = off;
+	if (off < len)
+		count_lost(&b, off, xlb_state_version(st), info);
 	ret = 0;
 out:
 	free(buf);
 	return ret;
+}
+
+/* path hard-linked as path.damaged-<t>[-i]; copy: the name. */
+static int keep_copy(const char *path, long long t, char *copy, size_t len)
+{
+	for (int i = 0; i < 100; i++) {
+		if (i)
+			snprintf(copy, len, "%s.damaged-%lld-%d", path, t, i);
+		else
+			snprintf(copy, len, "%s.damaged-%lld", path, t);
+		if (!link(path, copy))
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+int xlb_journal_keep_damaged(const char *journal_path, const char *state_path,
+			     const struct xlb_journal_info *info, const char *why, char *msg,
+			     size_t msglen)
+{
+	char jcopy[PATH_MAX + 32] = "(not kept)", scopy[PATH_MAX + 32] = "(not kept)";
+	long long t = (long long)time(NULL);
+	int ret, ret2;
+
+	ret = keep_copy(journal_path, t, jcopy, sizeof(jcopy));
+	ret2 = keep_copy(state_path, t, scopy, sizeof(scopy));
+	if (ret)
+		snprintf(jcopy, sizeof(jcopy), "(not kept: %s)", strerror(-ret));
+	if (ret2)
+		snprintf(scopy, sizeof(scopy), "(not kept: %s)", strerror(-ret2));
+	snprintf(msg, msglen,
+		 "journal %s damaged (%s, at byte %zu): %llu acknowledged changes lost, versions "
+		 "%llu..%llu (the records still whole name: %s); the state is the last good one, "
+		 "version %llu; the journal and its snapshot are kept as %s and %s",
+		 journal_path, why, info->end, (unsigned long long)info->lost,
+		 (unsigned long long)info->lost_first, (unsigned long long)info->lost_last,
+		 info->services[0] ? info->services : "none",
+		 (unsigned long long)(info->lost_first - 1), jcopy, scopy);
+	return ret ? ret : ret2;
 }

@@ -6,24 +6,35 @@
  * state file:
  *
  *   header, 32 bytes
- *   0   8    magic "XLBJRNL1"
+ *   0   8    magic "XLBJRNL2" (written), or "XLBJRNL1" (still read)
  *   8   8    base version: the version of the snapshot it continues (le64)
  *   16  4    base CRC: that snapshot's payload CRC-32, as in its header (le32)
  *   20  8    reserved, zero
  *   28  4    CRC-32 (zlib) of bytes 0..27 (le32)
- *   then records, each
+ *   then records, each (XLBJRNL2)
  *   0   4    payload length, 1..XLB_JOURNAL_REC_MAX (le32)
- *   4   4    CRC-32 of the length field and the payload (le32)
- *   8   len  payload: a packed xlb.v1.SyncRequest, snapshot false, version
- *            the state's version after the change, upserts then deletes in
- *            the order they were applied
+ *   4   4    CRC-32 of bytes 0..3 and 8..end: all but itself (le32)
+ *   8   8    the state's version after the change (le64): base version + 1
+ *            for the first record, + 1 for each next, so a record missing
+ *            is seen from the record after it, without unpacking anything
+ *   16  len  payload: a packed xlb.v1.SyncRequest, snapshot false, the
+ *            same version, upserts then deletes in the order applied
+ *   (XLBJRNL1 records lack the version field: 8 bytes of header, the CRC
+ *   over the length and the payload.)
  *
  * A reader applies the records in order, each whole or not at all, and
  * stops at the first one that is short, fails its CRC, does not unpack or
- * apply, or does not continue the version chain: that is a write a crash
- * tore, which was never acknowledged (a record is synced before its change
- * is). A header that is not one is garbage (-EBADMSG); one naming another
- * snapshot is -ESTALE.
+ * apply, or does not continue the version chain. Then it looks at the rest:
+ * - no whole record (one that passes its CRC) there: a torn tail, a write
+ *   a crash cut short, never acknowledged (a record is synced before its
+ *   change is). A bit flip in the last record looks the same, and loses
+ *   that record only.
+ * - whole records there, or the stop record itself whole but not
+ *   applicable: damage. Those records were written whole and may have been
+ *   acknowledged: they are counted as lost, by version, and named.
+ * A header that is not one is garbage (-EBADMSG; with a known magic, the
+ * records after it are counted as lost); one naming another snapshot is
+ * -ESTALE.
  *
  * Appends are serialized by the caller; waiting for them to reach the disk
  * is not, and every waiter whose record was appended before an fdatasync
@@ -38,9 +49,11 @@
 
 #include "model/state.h"
 
-#define XLB_JOURNAL_MAGIC	"XLBJRNL1"
+#define XLB_JOURNAL_MAGIC	"XLBJRNL2"
+#define XLB_JOURNAL_MAGIC_V1	"XLBJRNL1"
 #define XLB_JOURNAL_HDR_LEN	32
-#define XLB_JOURNAL_REC_HDR_LEN	8
+#define XLB_JOURNAL_REC_HDR_LEN	16
+#define XLB_JOURNAL_REC_HDR_LEN_V1 8
 #define XLB_JOURNAL_REC_MAX	(1u << 30)	/* payload bytes; more is garbage */
 
 struct xlb_journal;
@@ -81,21 +94,39 @@ struct xlb_journal *xlb_journal_get(struct xlb_journal *j);
 void xlb_journal_put(struct xlb_journal *j);
 
 struct xlb_journal_info {
+	unsigned int format;		/* 1 or 2, from the magic; 0: unknown */
 	uint64_t base_version;		/* from the header */
 	uint32_t base_crc;
 	size_t records;			/* applied */
 	size_t end;			/* offset after the last record applied */
 	size_t size;			/* of the file */
 	char stop[256];			/* why reading stopped before size, else "" */
+	/* Damage: whole records were left unapplied (see the top). lost:
+	 * how many changes, versions lost_first..lost_last (counted from
+	 * the versions, so records missing in between count too); services:
+	 * the names they touch, ", "-separated, cut to fit. */
+	bool damaged;
+	uint64_t lost, lost_first, lost_last;
+	char services[256];
 };
 
 /* Apply the records of the journal at path to st, which must hold the
  * snapshot it continues (version xlb_state_version(st), payload CRC
- * base_crc). 0 (info->end < info->size: a torn tail was left unread, see
- * info->stop), -ENOENT (no journal), -EBADMSG (garbage, err says why),
- * -ESTALE (another snapshot's journal, info->base_* say which), or another
- * negative errno from reading. */
+ * base_crc). 0 (info->end < info->size: a torn tail or damage was left
+ * unread, see info->stop and info->damaged), -ENOENT (no journal),
+ * -EBADMSG (garbage, err says why; info->damaged when records were found
+ * behind a damaged header), -ESTALE (another snapshot's journal,
+ * info->base_* say which), or another negative errno from reading. */
 int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc,
 		       struct xlb_journal_info *info, char *err, size_t errlen);
+
+/* A damaged journal (info->damaged) and the snapshot it continues, kept
+ * for an operator under new names, "<path>.damaged-<unix time>" (hard
+ * links: a later snapshot or journal written over path leaves them be).
+ * msg: what was lost and where the copies are, for the log and status;
+ * why: where reading stopped. 0 or a negative errno from link(). */
+int xlb_journal_keep_damaged(const char *journal_path, const char *state_path,
+			     const struct xlb_journal_info *info, const char *why, char *msg,
+			     size_t msglen);
 
 #endif /* XLB_STORE_JOURNAL_H */
