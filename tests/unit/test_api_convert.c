@@ -115,13 +115,27 @@ static void test_from_pb_fields(void **unused)
 	assert_string_equal(s.ep[0].name, "web-0");
 	assert_true(s.ep[0].ready && s.ep[0].serving && !s.ep[0].terminating);
 	assert_true(!s.ep[2].ready && s.ep[2].terminating);
-	assert_int_equal(s.hc.kind, XLB_HC_HTTP);
-	assert_string_equal(s.hc.http_path, "/healthz");
-	assert_string_equal(s.hc.http_host, "web.local");
-	assert_string_equal(s.hc.expect_body, "ok");
-	assert_int_equal(s.hc.port, 8081);
-	assert_int_equal(s.hc.period_ms, 2000);
-	assert_int_equal(s.hc.failure_threshold, 4);
+	assert_non_null(s.hc);
+	assert_int_equal(s.hc->kind, XLB_HC_HTTP);
+	assert_string_equal(s.hc->http_path, "/healthz");
+	assert_string_equal(s.hc->http_host, "web.local");
+	assert_string_equal(s.hc->expect_body, "ok");
+	assert_int_equal(s.hc->port, 8081);
+	assert_int_equal(s.hc->period_ms, 2000);
+	assert_int_equal(s.hc->failure_threshold, 4);
+	xlb_svc_free(&s);
+
+	/* Without a health check, none is allocated (most services: its
+	 * spec would be 25 times the rest of the service). */
+	f.svc.health_check = NULL;
+	assert_int_equal(xlb_api_service_from_pb(&f.svc, &s, err, sizeof(err)), 0);
+	assert_null(s.hc);
+	xlb_svc_free(&s);
+	f.hc.kind = XLB__V1__HEALTH_CHECK__KIND__NONE;
+	f.hc.http_path = "";
+	f.svc.health_check = &f.hc;
+	assert_int_equal(xlb_api_service_from_pb(&f.svc, &s, err, sizeof(err)), 0);
+	assert_null(s.hc);
 	xlb_svc_free(&s);
 }
 
@@ -285,7 +299,7 @@ static void test_http_default_path(void **unused)
 	fixture_init(&f);
 	f.hc.http_path = "";
 	assert_int_equal(xlb_api_service_from_pb(&f.svc, &s, err, sizeof(err)), 0);
-	assert_string_equal(s.hc.http_path, "/");
+	assert_string_equal(s.hc->http_path, "/");
 	xlb_svc_free(&s);
 }
 

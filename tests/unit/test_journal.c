@@ -66,11 +66,14 @@ static struct xlb_svc_desired svc(int i, size_t n, int first)
 	if (i == 2) {	/* one with a node port and an exec health check */
 		s.spec.type = XLB_SVC_NODE_PORT;
 		s.spec.node_port = 30002;
-		s.hc.kind = XLB_HC_EXEC;
-		s.hc.argc = 2;
-		snprintf(s.hc.argv[0], sizeof(s.hc.argv[0]), "/bin/check");
-		snprintf(s.hc.argv[1], sizeof(s.hc.argv[1]), "--fast");
-		s.hc.period_ms = 2000;
+		static struct xlb_health_spec hc;	/* like eps[]: never freed */
+
+		hc.kind = XLB_HC_EXEC;
+		hc.argc = 2;
+		snprintf(hc.argv[0], sizeof(hc.argv[0]), "/bin/check");
+		snprintf(hc.argv[1], sizeof(hc.argv[1]), "--fast");
+		hc.period_ms = 2000;
+		s.hc = &hc;
 	}
 	for (size_t k = 0; k < n; k++) {
 		memset(&eps[k], 0, sizeof(eps[k]));

@@ -160,7 +160,7 @@ static void test_kubectl_list(void **state)
 	assert_int_equal(s->spec.node_port, 0);
 	assert_int_equal(s->spec.algo, XLB_ALGO_RR);
 	assert_int_equal(s->spec.affinity_timeout, 0);
-	assert_int_equal(s->hc.kind, XLB_HC_NONE);
+	assert_null(s->hc);
 	assert_int_equal(s->n_ep, 1);
 	assert_ep(ep(s, "172.18.0.2", 6443), 1, true, true, false, "");
 
@@ -259,29 +259,28 @@ static void test_annotations(void **state)
 	assert_int_equal(ep(s, "10.244.2.6", 8080)->weight, 1);
 	assert_int_equal(ep(s, "10.244.3.7", 8080)->weight, 0);
 	assert_int_equal(ep(s, "10.244.4.8", 8080)->weight, 1);	/* not listed: 1 */
-	assert_int_equal(s->hc.kind, XLB_HC_HTTP);
-	assert_string_equal(s->hc.http_path, "/healthz");
-	assert_int_equal(s->hc.period_ms, 5000);
-	assert_int_equal(s->hc.timeout_ms, 1500);
-	assert_int_equal(s->hc.failure_threshold, 2);
-	assert_int_equal(s->hc.success_threshold, 1);
-	assert_int_equal(s->hc.initial_delay_ms, 1500);
+	assert_non_null(s->hc);
+	assert_int_equal(s->hc->kind, XLB_HC_HTTP);
+	assert_string_equal(s->hc->http_path, "/healthz");
+	assert_int_equal(s->hc->period_ms, 5000);
+	assert_int_equal(s->hc->timeout_ms, 1500);
+	assert_int_equal(s->hc->failure_threshold, 2);
+	assert_int_equal(s->hc->success_threshold, 1);
+	assert_int_equal(s->hc->initial_delay_ms, 1500);
 
 	/* An exec health check from an annotation: dropped, with its
 	 * parameters, and said so; the Service itself stays. */
 	s = svc(&r, "prod/cache:redis");
 	assert_int_equal(s->spec.algo, XLB_ALGO_SH);
-	assert_int_equal(s->hc.kind, XLB_HC_NONE);
-	assert_int_equal(s->hc.argc, 0);
-	assert_string_equal(s->hc.argv[0], "");
-	assert_int_equal(s->hc.period_ms, 0);
+	assert_null(s->hc);
 	assert_int_equal(s->n_ep, 0);	/* no slice: no endpoints, no warning */
 
 	s = svc(&r, "prod/db:5432");
 	assert_int_equal(s->spec.algo, XLB_ALGO_RR);
-	assert_int_equal(s->hc.kind, XLB_HC_TCP);
-	assert_int_equal(s->hc.timeout_ms, 2000);
-	assert_int_equal(s->hc.period_ms, 0);
+	assert_non_null(s->hc);
+	assert_int_equal(s->hc->kind, XLB_HC_TCP);
+	assert_int_equal(s->hc->timeout_ms, 2000);
+	assert_int_equal(s->hc->period_ms, 0);
 
 	assert_int_equal(r.n_warnings, 4);
 	assert_warning(&r, FIXTURES "annotations.yaml:30: Service prod/cache: "

@@ -358,6 +358,7 @@ static void test_terminating_fallback(void **state)
 	struct xlb_svc_desired s = svc("a", "10.96.0.1", 80, 0, e, 3);
 	struct xlb_backend_spec out[3];
 	struct xlb_verdicts v;
+	static struct xlb_health_spec tcp = { .kind = XLB_HC_TCP };	/* s's, never freed */
 
 	e[1].serving = false;
 	assert_int_equal(xlb_svc_backends(&s, NULL, out), 3);
@@ -372,7 +373,7 @@ static void test_terminating_fallback(void **state)
 
 	e[0] = ep("10.0.0.1", true, false);	/* ready but unhealthy: left out */
 	e[2] = ep("10.0.0.3", false, true);
-	s.hc.kind = XLB_HC_TCP;
+	s.hc = &tcp;
 	xlb_verdicts_init(&v);
 	v.on = true;
 	for (int i = 0; i < 3; i++)

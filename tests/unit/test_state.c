@@ -195,23 +195,30 @@ static void test_invalid_step(void **unused)
 static void test_equal_health(void **unused)
 {
 	struct xlb_svc_desired a = svc("a", "10.96.0.1", 0, 1), b = a;
+	static struct xlb_health_spec ha, hb;	/* the services' (never freed) */
 
-	snprintf(b.hc.http_path, sizeof(b.hc.http_path), "/left-over");
+	/* Kind none with left-over fields: the same as none at all. */
+	snprintf(hb.http_path, sizeof(hb.http_path), "/left-over");
+	b.hc = &hb;
 	assert_true(xlb_svc_equal(&a, &b));
-	a.hc.kind = b.hc.kind = XLB_HC_EXEC;
-	a.hc.argc = b.hc.argc = 1;
-	snprintf(a.hc.argv[0], sizeof(a.hc.argv[0]), "/bin/true");
-	snprintf(b.hc.argv[0], sizeof(b.hc.argv[0]), "/bin/true");
-	snprintf(b.hc.argv[1], sizeof(b.hc.argv[1]), "unused");
-	b.hc.http_path[0] = 0;
+	assert_true(xlb_svc_equal(&b, &a));
+	a.hc = &ha;
+	ha.kind = hb.kind = XLB_HC_EXEC;
+	ha.argc = hb.argc = 1;
+	snprintf(ha.argv[0], sizeof(ha.argv[0]), "/bin/true");
+	snprintf(hb.argv[0], sizeof(hb.argv[0]), "/bin/true");
+	snprintf(hb.argv[1], sizeof(hb.argv[1]), "unused");
+	hb.http_path[0] = 0;
 	assert_true(xlb_svc_equal(&a, &b));
-	snprintf(b.hc.argv[0], sizeof(b.hc.argv[0]), "/bin/false");
+	snprintf(hb.argv[0], sizeof(hb.argv[0]), "/bin/false");
 	assert_false(xlb_svc_equal(&a, &b));
-	b = a;
-	b.hc.period_ms = 5000;
+	hb = ha;
+	hb.period_ms = 5000;
 	assert_false(xlb_svc_equal(&a, &b));
-	b = a;
-	b.hc.kind = XLB_HC_TCP;
+	hb = ha;
+	hb.kind = XLB_HC_TCP;
+	assert_false(xlb_svc_equal(&a, &b));
+	b.hc = NULL;
 	assert_false(xlb_svc_equal(&a, &b));
 }
 

@@ -59,6 +59,31 @@ def rss_kb(pid):
     return 0
 
 
+def xlbd_start(pin, tmp):
+    """A hermetic xlbd (state and socket in tmp, pins in pin, no interface):
+    (process, socket path), once the socket is there."""
+    sock = os.path.join(tmp, "xlbd.sock")
+    log = open(os.path.join(tmp, "xlbd.log"), "w")
+    xlbd = subprocess.Popen([os.path.join(ROOT, "build/xlbd"), "--pin-dir", pin,
+                             "--state-dir", os.path.join(tmp, "state"), "--listen", "unix:" + sock,
+                             "--log-level", "warn"], stdout=log, stderr=log)
+    for _ in range(300):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    return xlbd, sock
+
+
+def xlbd_stop(xlbd, pin):
+    xlbd.terminate()
+    try:
+        xlbd.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        xlbd.kill()
+    subprocess.run([os.path.join(ROOT, "build/xlbd"), "--cleanup", "--pin-dir", pin],
+                   capture_output=True)
+
+
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(len(v) * p))]
@@ -74,17 +99,9 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="xlb-syncbench.")
     pin = "/sys/fs/bpf/xlb-syncbench"
-    sock = os.path.join(tmp, "xlbd.sock")
-    log = open(os.path.join(tmp, "xlbd.log"), "w")
-    xlbd = subprocess.Popen([os.path.join(ROOT, "build/xlbd"), "--pin-dir", pin,
-                             "--state-dir", os.path.join(tmp, "state"), "--listen", "unix:" + sock,
-                             "--log-level", "warn"], stdout=log, stderr=log)
+    xlbd, sock = xlbd_start(pin, tmp)
     try:
         grpc, m, g = stubs(tmp)
-        for _ in range(300):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
         ch = grpc.insecure_channel("unix:" + sock, options=[
             ("grpc.max_send_message_length", 256 << 20)])
         stub = g.XlbStub(ch)
@@ -123,13 +140,7 @@ def main():
         print("xlbd resident memory at %d services: %.1f MiB" % (S, rss / 1024))
         ch.close()
     finally:
-        xlbd.terminate()
-        try:
-            xlbd.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            xlbd.kill()
-        subprocess.run([os.path.join(ROOT, "build/xlbd"), "--cleanup", "--pin-dir", pin],
-                       capture_output=True)
+        xlbd_stop(xlbd, pin)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

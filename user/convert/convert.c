@@ -479,6 +479,7 @@ static int spec_from_pb(const Xlb__V1__Service *pb, const char *at,
 int xlb_api_service_from_pb_at(const Xlb__V1__Service *pb, const char *at,
 			       struct xlb_svc_desired *out, char *err, size_t errlen)
 {
+	struct xlb_health_spec hc;
 	char f[160], msg[256];
 	int ret;
 
@@ -492,13 +493,17 @@ int xlb_api_service_from_pb_at(const Xlb__V1__Service *pb, const char *at,
 	if (ret)
 		return ret;
 	fpath(f, sizeof(f), at, "health_check");
-	ret = xlb_api_health_from_pb(pb->health_check, f, &out->hc, err, errlen);
+	ret = xlb_api_health_from_pb(pb->health_check, f, &hc, err, errlen);
 	if (ret)
 		return ret;
+	if (xlb_svc_set_hc(out, &hc))
+		return xlb_errf(err, errlen, -ENOMEM, "%s: out of memory", at);
 	fpath(f, sizeof(f), at, "endpoints");
 	ret = xlb_api_endpoints_from_pb(pb->endpoints, pb->n_endpoints, f, &out->ep, err, errlen);
-	if (ret)
+	if (ret) {
+		xlb_svc_free(out);
 		return ret;
+	}
 	out->n_ep = pb->n_endpoints;
 
 	msg[0] = '\0';
@@ -724,8 +729,8 @@ Xlb__V1__Service *xlb_api_service_to_pb(const struct xlb_svc_desired *s)
 			pb->n_endpoints = i + 1;
 		}
 	}
-	if (memcmp(&s->hc, &none, sizeof(none))) {
-		pb->health_check = xlb_api_health_to_pb(&s->hc);
+	if (s->hc && memcmp(s->hc, &none, sizeof(none))) {
+		pb->health_check = xlb_api_health_to_pb(s->hc);
 		if (!pb->health_check)
 			goto fail;
 	}

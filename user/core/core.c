@@ -377,7 +377,7 @@ static int exec_check(const struct xlb_core *c, const struct xlb_svc_desired *up
 		      char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n_up && !c->allow_exec; i++) {
-		if (up[i].hc.kind == XLB_HC_EXEC) {
+		if (xlb_svc_hc_kind(&up[i]) == XLB_HC_EXEC) {
 			return xlb_errf(err, errlen, -EPERM,
 					"service %.128s: health_check.exec: exec probes are off on this node "
 					"(xlbd --allow-exec-probes)", up[i].spec.name);

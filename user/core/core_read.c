@@ -100,8 +100,8 @@ static int list_copy(const struct xlb_svc_desired *s, void *arg)
 		struct xlb_endpoint_status *e = &st->eps[i];
 
 		e->ep = s->ep[i];
-		e->health = s->hc.kind == XLB_HC_NONE ? XLB_HEALTH_UNCHECKED : XLB_HEALTH_UNKNOWN;
-		if (s->hc.kind != XLB_HC_NONE) {
+		e->health = xlb_svc_hc_kind(s) == XLB_HC_NONE ? XLB_HEALTH_UNCHECKED : XLB_HEALTH_UNKNOWN;
+		if (xlb_svc_hc_kind(s) != XLB_HC_NONE) {
 			const struct xlb_ep_verdict *v =
 				xlb_verdicts_get(&l->c->health, s->spec.name, &e->ep.addr, e->ep.port);
 

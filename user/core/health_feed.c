@@ -132,7 +132,7 @@ static int collect_cb(const struct xlb_svc_desired *s, void *arg)
 {
 	struct collect *c = arg;
 
-	if (s->hc.kind == XLB_HC_NONE)
+	if (!s->hc)
 		return 0;
 	for (size_t i = 0; i < s->n_ep; i++) {
 		struct xlb_health_target *t;
@@ -153,7 +153,7 @@ static int collect_cb(const struct xlb_svc_desired *s, void *arg)
 		snprintf(t->service, sizeof(t->service), "%s", s->spec.name);
 		t->addr = s->ep[i].addr;
 		t->port = s->ep[i].port;
-		t->spec = s->hc;
+		t->spec = *s->hc;
 	}
 	return 0;
 }

@@ -21,7 +21,8 @@
 
 /* What is common to every port of the Service. */
 struct svc_base {
-	struct xlb_svc_desired d;	/* spec and health check of every port */
+	struct xlb_svc_desired d;	/* spec of every port */
+	struct xlb_health_spec hc;	/* and health check */
 	struct xlb_k8s_service obj;
 	bool hc_set, hc_params;
 	bool alloc_node_ports;		/* allocateLoadBalancerNodePorts (default true) */
@@ -57,7 +58,7 @@ static int annot_threshold(struct k8s_ctx *c, const struct k8s_node *val, const 
 static int annotation(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *k,
 		      const struct k8s_node *val)
 {
-	struct xlb_health_spec *hc = &b->d.hc;
+	struct xlb_health_spec *hc = &b->hc;
 	const char *key = k->str, *s = "";
 	char why[128], text[96];
 	int ret;
@@ -131,7 +132,7 @@ static int annotations(struct k8s_ctx *c, struct svc_base *b, const struct k8s_n
 	if (ret)
 		return ret;
 	if (b->hc_params && !b->hc_set) {
-		memset(&b->d.hc, 0, sizeof(b->d.hc));
+		memset(&b->hc, 0, sizeof(b->hc));
 		return k8s_warn(c, a->line,
 				"xlb.io/health-* annotations without xlb.io/health-check ignored");
 	}
@@ -540,14 +541,14 @@ int k8s_service(struct k8s_ctx *c, const struct k8s_node *doc, struct xlb_k8s_se
 		goto out;
 	b->obj.ports = calloc(ports->n, sizeof(*b->obj.ports));
 	b->obj.key = malloc(strlen(ns) + strlen(name) + 2);
-	if (b->d.hc.kind != XLB_HC_NONE)
+	if (b->hc.kind != XLB_HC_NONE)
 		b->obj.hc = malloc(sizeof(*b->obj.hc));
-	if (!b->obj.ports || !b->obj.key || (b->d.hc.kind != XLB_HC_NONE && !b->obj.hc)) {
+	if (!b->obj.ports || !b->obj.key || (b->hc.kind != XLB_HC_NONE && !b->obj.hc)) {
 		ret = k8s_nomem(c);
 		goto out;
 	}
 	if (b->obj.hc)
-		*b->obj.hc = b->d.hc;
+		*b->obj.hc = b->hc;
 	sprintf(b->obj.key, "%s/%s", ns, name);
 	for (size_t i = 0; !ret && i < ports->n; i++) {
 		ret = port(c, b, ports->items[i], i, ns, name, &b->obj.ports[i]);

@@ -413,8 +413,8 @@ int k8s_join(struct k8s_ctx *c, const struct xlb_k8s_service *o,
 
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].spec = kp->spec;
-		if (o->hc)
-			out[i].hc = *o->hc;
+		if (xlb_svc_set_hc(&out[i], o->hc))
+			ret = k8s_nomem(c);
 		for (size_t k = 0; !ret && k < n_sl; k++) {
 			const struct xlb_k8s_slice *sl = sls[k];
 			const struct k8s_slice_port *sp = NULL;

@@ -45,18 +45,40 @@ struct xlb_state *xlb_state_new(void)
 void xlb_svc_free(struct xlb_svc_desired *s)
 {
 	free(s->ep);
+	free(s->hc);
 	s->ep = NULL;
+	s->hc = NULL;
 	s->n_ep = 0;
+}
+
+int xlb_svc_set_hc(struct xlb_svc_desired *s, const struct xlb_health_spec *hc)
+{
+	struct xlb_health_spec *c = NULL;
+
+	if (hc && hc->kind != XLB_HC_NONE) {
+		c = malloc(sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		*c = *hc;
+	}
+	free(s->hc);
+	s->hc = c;
+	return 0;
 }
 
 int xlb_svc_copy(struct xlb_svc_desired *dst, const struct xlb_svc_desired *src)
 {
 	*dst = *src;
 	dst->ep = NULL;
+	dst->hc = NULL;
+	if (xlb_svc_set_hc(dst, src->hc))
+		return -ENOMEM;
 	if (src->n_ep) {
 		dst->ep = malloc(src->n_ep * sizeof(*dst->ep));
-		if (!dst->ep)
+		if (!dst->ep) {
+			xlb_svc_free(dst);
 			return -ENOMEM;
+		}
 		memcpy(dst->ep, src->ep, src->n_ep * sizeof(*dst->ep));
 	}
 	return 0;
@@ -262,7 +284,7 @@ int xlb_svc_validate(const struct xlb_svc_desired *s, char *err, size_t errlen)
 	free(be);
 	if (ret)
 		return ret;
-	return hc_validate(&s->hc, err, errlen);
+	return s->hc ? hc_validate(s->hc, err, errlen) : 0;
 }
 
 /* Check s against st as it is and build its node; *old is the service of
@@ -552,7 +574,10 @@ static bool hc_equal(const struct xlb_health_spec *a, const struct xlb_health_sp
 
 bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired *b)
 {
-	return !memcmp(&a->spec, &b->spec, sizeof(a->spec)) && hc_equal(&a->hc, &b->hc) &&
+	static const struct xlb_health_spec none;
+
+	return !memcmp(&a->spec, &b->spec, sizeof(a->spec)) &&
+	       hc_equal(a->hc ? a->hc : &none, b->hc ? b->hc : &none) &&
 	       a->n_ep == b->n_ep &&
 	       (!a->n_ep || !memcmp(a->ep, b->ep, a->n_ep * sizeof(*a->ep)));
 }

@@ -59,12 +59,21 @@ struct xlb_endpoint {
 	char hints[64];			/* hints.forZones names, comma-separated */
 };
 
+/* A service as a controller asked for it. hc and ep are malloc'd and owned
+ * (xlb_svc_free, xlb_svc_copy). hc is NULL for a service without a health
+ * check, the common case: a spec costs ~5 KiB, a service ~200 bytes. */
 struct xlb_svc_desired {
 	struct xlb_service_spec spec;	/* spec.name is the key */
-	struct xlb_health_spec hc;
+	struct xlb_health_spec *hc;	/* NULL: no health check */
 	size_t n_ep;
 	struct xlb_endpoint *ep;
 };
+
+/* The kind of s's health check, XLB_HC_NONE without one. */
+static inline enum xlb_hc_kind xlb_svc_hc_kind(const struct xlb_svc_desired *s)
+{
+	return s->hc ? s->hc->kind : XLB_HC_NONE;
+}
 
 struct xlb_state;
 
@@ -127,8 +136,11 @@ void xlb_state_txn_rollback(struct xlb_state_txn *t);
 /* Same spec, health check (by what its fields mean) and endpoints (in the
  * same order). */
 bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired *b);
-void xlb_svc_free(struct xlb_svc_desired *s);	/* frees s->ep only */
+void xlb_svc_free(struct xlb_svc_desired *s);	/* frees s->ep and s->hc */
 int xlb_svc_copy(struct xlb_svc_desired *dst, const struct xlb_svc_desired *src);
+/* s's health check becomes a copy of hc (NULL or kind NONE: none), in
+ * place of any it had. 0 or -ENOMEM (then s is unchanged). */
+int xlb_svc_set_hc(struct xlb_svc_desired *s, const struct xlb_health_spec *hc);
 
 struct xlb_verdicts;
 

@@ -135,7 +135,7 @@ bool xlb_verdicts_recount(struct xlb_verdicts *v, const struct xlb_svc_desired *
 	uint32_t ok = 0, all = 0;
 	bool now;
 
-	if (v->on && s->hc.kind != XLB_HC_NONE) {
+	if (v->on && xlb_svc_hc_kind(s) != XLB_HC_NONE) {
 		for (size_t i = 0; i < s->n_ep; i++)
 			ok += ep_usable(v, s, &s->ep[i]);
 		all = (uint32_t)s->n_ep;
@@ -166,7 +166,7 @@ bool xlb_verdicts_recount(struct xlb_verdicts *v, const struct xlb_svc_desired *
 bool xlb_verdicts_usable(const struct xlb_verdicts *v, const struct xlb_svc_desired *s,
 			 const struct xlb_endpoint *ep)
 {
-	if (!v || !v->on || s->hc.kind == XLB_HC_NONE)
+	if (!v || !v->on || xlb_svc_hc_kind(s) == XLB_HC_NONE)
 		return true;
 	return xlb_verdicts_panic(v, s->spec.name) || ep_usable(v, s, ep);
 }
