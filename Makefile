@@ -162,7 +162,22 @@ $(BUILD)/tests/unit-san/%: tests/unit/%.c $(PURE_SAN_OBJS)
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) -Itests/bpf $< $(BUILD)/libxlb.a -lcmocka $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) -Itests/bpf -I$(BUILD)/tests/bpf $< $(BUILD)/libxlb.a -lcmocka $(LDLIBS) -o $@
+
+# Small BPF programs that test one piece of bpf/lib on its own
+# (tests/bpf/*.bpf.c), loaded by the tests through their skeletons.
+BPFT_SKELS := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/bpf/%.skel.h,$(wildcard tests/bpf/*.bpf.c))
+
+$(BUILD)/tests/bpf/%.bpf.o: tests/bpf/%.bpf.c
+	$(call msg,BPF,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/tests/bpf/%.skel.h: $(BUILD)/tests/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*) > $@
+
+$(BPFT_BINS): | $(BPFT_SKELS) $(BPFT_SKELS:.skel.h=.bpf.o)
 
 unit: $(UNIT_BINS)
 	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The SNAT engine (include/xlb/snat.h has the maps' story), in the shape of
+ * Cilium's snat_v4_new_mapping / __snat_update: a new flow takes a port by
+ * inserting its reverse entry with BPF_NOEXIST, trying at most
+ * XLB_SNAT_RETRIES ports (the client's own port first when it lies in the
+ * range, then random ones), then its forward entry; losing that second
+ * insert to another CPU undoes the first and takes the winner's mapping.
+ *
+ * Nothing here rewrites a packet or knows the hook: callers pass tuples
+ * and TCP flags, and rewrite with nat.h. The port range is read-only data
+ * the loader sets (host order); SNAT is off while min > max.
+ */
+#ifndef XLB_BPF_SNAT_H
+#define XLB_BPF_SNAT_H
+
+#include <linux/bpf.h>
+#include <linux/errno.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <xlb/snat.h>
+
+const volatile __u16 xlb_snat_port_min = XLB_SNAT_PORT_MIN;
+const volatile __u16 xlb_snat_port_max = XLB_SNAT_PORT_MAX;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_SNAT_ENTRIES);
+	__type(key, struct xlb_snat4_key);
+	__type(value, struct xlb_snat4_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} snat4_fwd SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_SNAT_ENTRIES);
+	__type(key, struct xlb_snat4_key);
+	__type(value, struct xlb_snat4_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} snat4_rev SEC(".maps");
+
+enum xlb_snat_rc {
+	XLB_SNAT_OK = 0,	/* the flow's mapping, found */
+	XLB_SNAT_NEW,		/* a mapping made for this packet */
+	XLB_SNAT_EXHAUSTED,	/* every port tried is taken for this backend */
+	XLB_SNAT_FULL,		/* a map is full */
+};
+
+#define XLB_SNAT_TCP_FIN 0x01
+#define XLB_SNAT_TCP_SYN 0x02
+#define XLB_SNAT_TCP_RST 0x04
+#define XLB_SNAT_TCP_ACK 0x10
+
+static __always_inline int xlb_snat_port_in_range(__be16 port)
+{
+	__u16 p = bpf_ntohs(port);
+
+	return p >= xlb_snat_port_min && p <= xlb_snat_port_max;
+}
+
+/* Follow one direction: the flags TCP showed, and the second it was seen.
+ * Written only when something changed. tcp_flags: 0 for UDP. */
+static __always_inline void xlb_snat4_touch(struct xlb_snat4_val *v, __u8 tcp_flags, int reply,
+					    __u32 now)
+{
+	__u8 f = v->flags;
+
+	if (reply)
+		f |= XLB_SNAT_F_SEEN_REPLY;
+	if (tcp_flags & XLB_SNAT_TCP_RST)
+		f |= XLB_SNAT_F_RST;
+	if (tcp_flags & XLB_SNAT_TCP_FIN)
+		f |= XLB_SNAT_F_FIN;
+	if (!reply && (tcp_flags & (XLB_SNAT_TCP_ACK | XLB_SNAT_TCP_SYN)) == XLB_SNAT_TCP_ACK)
+		f |= XLB_SNAT_F_ACKED;
+	if (f != v->flags)
+		v->flags = f;
+	if (v->last_seen != now)
+		v->last_seen = now;
+}
+
+/* The reverse key of a forward tuple ft (client -> backend) leaving from
+ * naddr:nport: the reply as it will arrive. */
+static __always_inline void xlb_snat4_rev_key(struct xlb_snat4_key *rk,
+					      const struct xlb_snat4_key *ft, __be32 naddr,
+					      __be16 nport)
+{
+	rk->saddr = ft->daddr;
+	rk->daddr = naddr;
+	rk->sport = ft->dport;
+	rk->dport = nport;
+	rk->proto = ft->proto;
+	rk->pad[0] = rk->pad[1] = rk->pad[2] = 0;
+}
+
+/* A new mapping for ft from naddr. XLB_SNAT_NEW (or XLB_SNAT_OK when
+ * another CPU made the flow's mapping first) with it in *out. */
+static __always_inline int xlb_snat4_new(const struct xlb_snat4_key *ft, __be32 naddr,
+					 __u8 tcp_flags, __u32 now, struct xlb_snat4_val *out)
+{
+	__u32 min = xlb_snat_port_min, max = xlb_snat_port_max, range, i;
+	struct xlb_snat4_val rv = {}, fv = {};
+	struct xlb_snat4_key rk = {};
+	struct xlb_snat4_val *v;
+	__u32 port = bpf_ntohs(ft->sport);
+	/* int, not long: before 6.4 the verifier calls the map's update
+	 * directly, and its int result reaches us zero-extended (-EEXIST
+	 * reads as 0xffffffef in 64 bits on Debian's 6.1). */
+	int err;
+
+	if (min > max)
+		return XLB_SNAT_EXHAUSTED;
+	range = max - min + 1;
+	rv.addr = ft->saddr;
+	rv.port = ft->sport;
+	rv.created = now;
+	rv.last_seen = now;
+	for (i = 0; i < XLB_SNAT_RETRIES; i++) {
+		/* The client's port first: a flow keeps its port when it can. */
+		if (i || port < min || port > max)
+			port = min + bpf_get_prandom_u32() % range;
+		xlb_snat4_rev_key(&rk, ft, naddr, bpf_htons((__u16)port));
+		err = bpf_map_update_elem(&snat4_rev, &rk, &rv, BPF_NOEXIST);
+		if (!err)
+			break;
+		if (err != -EEXIST)	/* the map is full */
+			return XLB_SNAT_FULL;
+	}
+	if (i == XLB_SNAT_RETRIES)
+		return XLB_SNAT_EXHAUSTED;
+
+	fv.addr = naddr;
+	fv.port = rk.dport;
+	fv.created = now;
+	fv.last_seen = now;
+	xlb_snat4_touch(&fv, tcp_flags, 0, now);
+	if (bpf_map_update_elem(&snat4_fwd, ft, &fv, BPF_NOEXIST)) {
+		bpf_map_delete_elem(&snat4_rev, &rk);
+		v = bpf_map_lookup_elem(&snat4_fwd, ft);
+		if (!v)
+			return XLB_SNAT_FULL;
+		*out = *v;
+		return XLB_SNAT_OK;
+	}
+	*out = fv;
+	return XLB_SNAT_NEW;
+}
+
+/*
+ * Forward: the mapping of the flow ft (client -> backend, after DNAT),
+ * made from naddr on its first packet. The packet is then to leave from
+ * out->addr:out->port. A SYN on a flow that saw a FIN or reset reuses the
+ * mapping for the new connection on the same 5-tuple, its state cleared.
+ */
+static __always_inline int xlb_snat4_fwd(const struct xlb_snat4_key *ft, __be32 naddr,
+					 __u8 tcp_flags, __u32 now, struct xlb_snat4_val *out)
+{
+	struct xlb_snat4_val *v = bpf_map_lookup_elem(&snat4_fwd, ft);
+
+	if (!v)
+		return xlb_snat4_new(ft, naddr, tcp_flags, now, out);
+	if ((tcp_flags & (XLB_SNAT_TCP_SYN | XLB_SNAT_TCP_ACK)) == XLB_SNAT_TCP_SYN &&
+	    (v->flags & (XLB_SNAT_F_FIN | XLB_SNAT_F_RST))) {
+		struct xlb_snat4_key rk = {};
+		struct xlb_snat4_val *r;
+
+		xlb_snat4_rev_key(&rk, ft, v->addr, v->port);
+		r = bpf_map_lookup_elem(&snat4_rev, &rk);
+		if (r)
+			r->flags = 0;
+		v->flags = 0;
+	}
+	xlb_snat4_touch(v, tcp_flags, 0, now);
+	*out = *v;
+	return XLB_SNAT_OK;
+}
+
+/*
+ * Reverse: a packet rt (backend -> node address:port) that may answer a
+ * translated flow. 1 with the client's address and port in *out, after
+ * following the flow; 0 when it answers none (ports outside the range
+ * cost no lookup).
+ */
+static __always_inline int xlb_snat4_rev(const struct xlb_snat4_key *rt, __u8 tcp_flags,
+					 __u32 now, struct xlb_snat4_val *out)
+{
+	struct xlb_snat4_val *v;
+
+	if (!xlb_snat_port_in_range(rt->dport))
+		return 0;
+	v = bpf_map_lookup_elem(&snat4_rev, rt);
+	if (!v)
+		return 0;
+	xlb_snat4_touch(v, tcp_flags, 1, now);
+	*out = *v;
+	return 1;
+}
+
+#endif /* XLB_BPF_SNAT_H */
