@@ -3,8 +3,13 @@
  * gRPC transport for xlb.v1.Xlb on the gRPC core C API (1.51), after the
  * proven pattern in shared/notes/grpc-c.md:
  *
- * - One thread blocks in grpc_completion_queue_next and does everything:
- *   gRPC's I/O, parsing, and the handlers (which call core.h directly).
+ * - One thread blocks in grpc_completion_queue_next and does gRPC's I/O,
+ *   parsing, and the handlers that read (which call core.h directly).
+ *   Handlers that write go to a pool of writer threads as jobs, and their
+ *   answers come back through the inbox below: a write waits for the
+ *   datapath and an fsync, a read waits for neither, and writers waiting
+ *   at once share one fsync. A Sync stream has one job at a time, so its
+ *   messages apply in order.
  * - Each accepted or pending call is a heap context with embedded tags
  *   {kind, ctx}; `pending` counts its batches in flight and the context is
  *   freed when it reaches 0. RECV_CLOSE_ON_SERVER, started first, is the
@@ -21,6 +26,7 @@
  * Sync streams with UNAVAILABLE, cancel what is left after the grace
  * period, wait for the shutdown tag and for every context, then tear down.
  */
+#define _GNU_SOURCE	/* pthread_setname_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -57,6 +63,7 @@
 #define MAX_METHODS		32
 #define DEFAULT_GRACE_MS	2000
 #define DEFAULT_WATCH_QUEUE	10000
+#define DEFAULT_WRITERS		32	/* up to this many writes share an fsync */
 
 enum tag_kind { T_NEW, T_RECV, T_SEND, T_STATUS, T_CLOSE, T_WAKE, T_SHUTDOWN };
 
@@ -89,6 +96,7 @@ struct call {
 	bool headers_sent, send_busy, recv_busy, recv_paused;
 	bool status_started, dead, is_watch, is_sync, listed;
 	bool finish_pending;
+	bool job_busy;			/* Sync: a message is with a writer */
 	int finish_code;
 	char *finish_msg;
 	uint64_t last_version;		/* Sync: previous request's version */
@@ -103,6 +111,21 @@ struct packed {
 	size_t len;
 };
 
+/* A write for the writer threads: the request in, the answer out. The
+ * call keeps a pending reference until the answer is delivered. */
+struct job {
+	struct job *next;
+	struct call *c;
+	ProtobufCMessage *req;		/* unary request, or the Sync message */
+	bool sync;
+	uint64_t last_version;		/* Sync: the stream's previous version */
+	bool have_version;
+	int code;			/* unary: status, resp or err */
+	ProtobufCMessage *resp;
+	char err[1024];
+	Xlb__V1__SyncResponse sresp;	/* Sync: the answer */
+};
+
 /* What the core's event callback holds: events packed on the core's
  * threads, taken by the CQ thread. Freed once the server has unsubscribed
  * (xlb_core_unsubscribe waits for a delivery in progress). */
@@ -112,6 +135,7 @@ struct relay {
 	struct packed *ev;
 	size_t n, cap;
 	size_t watchers;		/* events are only kept while someone watches */
+	struct job *done, **done_tail;	/* answers from the writers */
 	bool overflow;
 	bool stop;
 	bool wake_pending;
@@ -135,6 +159,17 @@ struct xlb_api_server {
 	gpr_timespec cancel_at;
 	unsigned int grace_ms, watch_queue;
 	struct tag t_wake, t_shutdown;
+
+	/* The writers and their queue. */
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;
+	struct job *todo, **todo_tail;
+	pthread_t *writers;
+	unsigned int n_writers, writers_ready;
+	int writers_err;		/* the first thread_init failure */
+	bool wstop;
+	int (*thread_init)(void *arg, bool writer);
+	void *thread_arg;
 };
 
 
@@ -392,25 +427,48 @@ static ProtobufCMessage *request_of(struct call *c, grpc_byte_buffer *bb)
 	return req;
 }
 
-static void handle_unary(struct call *c)
+/* A job to the writers; the call waits for it. */
+static void submit(struct call *c, ProtobufCMessage *req, bool sync)
+{
+	struct xlb_api_server *s = c->srv;
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	j->c = c;
+	j->req = req;
+	j->sync = sync;
+	j->last_version = c->last_version;
+	j->have_version = c->have_version;
+	c->pending++;
+	if (sync)
+		c->job_busy = true;
+	pthread_mutex_lock(&s->wlock);
+	*s->todo_tail = j;
+	s->todo_tail = &j->next;
+	pthread_cond_signal(&s->wcond);
+	pthread_mutex_unlock(&s->wlock);
+}
+
+static void reply_unary(struct call *c, int code, ProtobufCMessage *resp, char *err,
+			size_t errlen)
 {
 	const struct xlb_api_method *m = &xlb_api_methods[c->m];
-	ProtobufCMessage *req, *resp = NULL;
-	char err[1024] = "";
 	grpc_op ops[3];
 	grpc_slice ok;
-	int code;
 
-	req = request_of(c, c->payload);
-	if (!req)
-		return;
-	code = m->unary(&c->srv->ctx, req, &resp, err, sizeof(err));
-	protobuf_c_message_free_unpacked(req, NULL);
 	if (code != GRPC_STATUS_OK) {
 		if (!err[0])
-			snprintf(err, sizeof(err), "%s failed", m->name);
+			snprintf(err, errlen, "%s failed", m->name);
 		pr_debug("api: %s: %s (status %d)", m->name, err, code);
 		finish(c, code, err);
+		return;
+	}
+	if (c->dead || c->status_started) {	/* cancelled meanwhile */
+		protobuf_c_message_free_unpacked(resp, NULL);
 		return;
 	}
 	c->send_buf = xlb_api_pack(resp);
@@ -426,6 +484,25 @@ static void handle_unary(struct call *c)
 	c->headers_sent = true;
 	c->status_started = true;
 	start_batch(c, ops, 3, &c->t_status);
+}
+
+static void handle_unary(struct call *c)
+{
+	const struct xlb_api_method *m = &xlb_api_methods[c->m];
+	ProtobufCMessage *req, *resp = NULL;
+	char err[1024] = "";
+	int code;
+
+	req = request_of(c, c->payload);
+	if (!req)
+		return;
+	if (m->write) {
+		submit(c, req, false);
+		return;
+	}
+	code = m->unary(&c->srv->ctx, req, &resp, err, sizeof(err));
+	protobuf_c_message_free_unpacked(req, NULL);
+	reply_unary(c, code, resp, err, sizeof(err));
 }
 
 static void start_watch(struct call *c)
@@ -444,7 +521,7 @@ static void post_recv(struct call *c)
 {
 	grpc_op op;
 
-	if (c->dead || c->recv_busy || c->status_started || c->finish_pending)
+	if (c->dead || c->recv_busy || c->status_started || c->finish_pending || c->job_busy)
 		return;
 	if (c->qlen >= SYNC_QUEUE_MAX) {
 		/* The client does not read its answers: stop reading its
@@ -481,18 +558,19 @@ static void on_sync_message(struct call *c, grpc_byte_buffer *bb)
 		finish(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
 		return;
 	}
-	if (err[0]) {
-		/* Well-formed but invalid: rejected, the stream goes on. */
-		xlb__v1__sync_response__init(&resp);
-		resp.version = req->version;
-		resp.error = strdup(err);
-		if (!resp.error)
-			resp.error = (char *)protobuf_c_empty_string;
-	} else {
-		/* Returns once the datapath has the change: only then the ack. */
-		xlb_api_sync_handle(&c->srv->ctx, req, c->have_version ? &c->last_version : NULL,
-				    &resp);
+	if (!err[0]) {
+		/* Answered once the datapath and the journal have it. */
+		submit(c, &req->base, true);
+		c->last_version = req->version;
+		c->have_version = true;
+		return;
 	}
+	/* Well-formed but invalid: rejected, the stream goes on. */
+	xlb__v1__sync_response__init(&resp);
+	resp.version = req->version;
+	resp.error = strdup(err);
+	if (!resp.error)
+		resp.error = (char *)protobuf_c_empty_string;
 	if (!resp.ok)
 		pr_debug("api: Sync version %llu rejected: %s",
 			 (unsigned long long)req->version, resp.error);
@@ -600,17 +678,136 @@ static void broadcast(struct xlb_api_server *s, struct packed *ev, size_t n)
 			pump(c);
 }
 
+/* --- writers ---------------------------------------------------------------- */
+
+static void run_job(struct xlb_api_server *s, struct job *j)
+{
+	if (j->sync) {
+		xlb_api_sync_handle(&s->ctx, (const Xlb__V1__SyncRequest *)j->req,
+				    j->have_version ? &j->last_version : NULL, &j->sresp);
+		return;
+	}
+	j->code = xlb_api_methods[j->c->m].unary(&s->ctx, j->req, &j->resp, j->err,
+						 sizeof(j->err));
+}
+
+static void *writer_main(void *arg)
+{
+	struct xlb_api_server *s = arg;
+	struct relay *r = s->relay;
+	int ret = s->thread_init ? s->thread_init(s->thread_arg, true) : 0;
+
+	pthread_mutex_lock(&s->wlock);
+	if (ret && !s->writers_err)
+		s->writers_err = ret;
+	s->writers_ready++;
+	pthread_cond_broadcast(&s->wcond);
+	for (;;) {
+		struct job *j;
+
+		while (!s->todo && !s->wstop)
+			pthread_cond_wait(&s->wcond, &s->wlock);
+		if (!s->todo)
+			break;
+		j = s->todo;
+		s->todo = j->next;
+		if (!s->todo)
+			s->todo_tail = &s->todo;
+		pthread_mutex_unlock(&s->wlock);
+
+		j->next = NULL;
+		run_job(s, j);
+		pthread_mutex_lock(&r->lock);
+		*r->done_tail = j;
+		r->done_tail = &j->next;
+		wake_locked(r);
+		pthread_mutex_unlock(&r->lock);
+
+		pthread_mutex_lock(&s->wlock);
+	}
+	pthread_mutex_unlock(&s->wlock);
+	return NULL;
+}
+
+/* A writer's answer, on the CQ thread. */
+static void deliver(struct job *j)
+{
+	struct call *c = j->c;
+
+	c->pending--;
+	if (!j->sync) {
+		reply_unary(c, j->code, j->resp, j->err, sizeof(j->err));
+	} else {
+		Xlb__V1__SyncResponse *resp = &j->sresp;
+
+		if (!resp->ok)
+			pr_debug("api: Sync version %llu rejected: %s",
+				 (unsigned long long)resp->version, resp->error);
+		c->job_busy = false;
+		if (!c->dead && !c->status_started && !c->finish_pending) {
+			q_push(c, xlb_api_pack(&resp->base));
+			pump(c);
+			post_recv(c);
+		}
+		xlb_api_sync_response_clear(resp);
+	}
+	protobuf_c_message_free_unpacked(j->req, NULL);
+	free(j);
+	maybe_free(c);
+}
+
+/* Start n writers; 0 once each ran thread_init, or its error. */
+static int writers_start(struct xlb_api_server *s, unsigned int n)
+{
+	int ret = 0;
+
+	s->writers = calloc(n, sizeof(*s->writers));
+	if (!s->writers)
+		return -ENOMEM;
+	for (; s->n_writers < n; s->n_writers++) {
+		ret = -pthread_create(&s->writers[s->n_writers], NULL, writer_main, s);
+		if (ret)
+			break;
+		pthread_setname_np(s->writers[s->n_writers], "xlbd-writer");
+	}
+	pthread_mutex_lock(&s->wlock);
+	while (s->writers_ready < s->n_writers)
+		pthread_cond_wait(&s->wcond, &s->wlock);
+	if (!ret)
+		ret = s->writers_err;
+	pthread_mutex_unlock(&s->wlock);
+	return ret;
+}
+
+/* After the CQ thread: every job was delivered, none can come. */
+static void writers_stop(struct xlb_api_server *s)
+{
+	pthread_mutex_lock(&s->wlock);
+	s->wstop = true;
+	pthread_cond_broadcast(&s->wcond);
+	pthread_mutex_unlock(&s->wlock);
+	for (unsigned int i = 0; i < s->n_writers; i++)
+		pthread_join(s->writers[i], NULL);
+	free(s->writers);
+	s->writers = NULL;
+	s->n_writers = 0;
+}
+
 static void begin_stop(struct xlb_api_server *s);
 
 static void on_wake(struct xlb_api_server *s)
 {
 	struct relay *r = s->relay;
 	struct packed *ev;
+	struct job *done;
 	bool overflow, stop;
 	size_t n;
 
 	pthread_mutex_lock(&r->lock);
 	r->wake_pending = false;
+	done = r->done;
+	r->done = NULL;
+	r->done_tail = &r->done;
 	ev = r->ev;
 	n = r->n;
 	overflow = r->overflow;
@@ -630,6 +827,12 @@ static void on_wake(struct xlb_api_server *s)
 	for (size_t i = 0; i < n; i++)
 		free(ev[i].buf);
 	free(ev);
+	while (done) {
+		struct job *j = done;
+
+		done = j->next;
+		deliver(j);
+	}
 	if (stop && !s->stopping)
 		begin_stop(s);
 }
@@ -1056,49 +1259,33 @@ static void relay_free(struct relay *r)
 	free(r);
 }
 
-int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
-			 struct xlb_api_server **out, char *err, size_t errlen)
-{
-	static const char *const default_listen[] = { XLB_API_DEFAULT_LISTEN };
-	const struct xlb_api_opts none = { 0 };
-	const char *const *listen;
+struct grpc_setup {
 	struct xlb_api_server *s;
-	sigset_t all, old;
-	size_t n_listen, n_ports = 0;
+	const struct xlb_api_opts *opts;
+	const char *const *listen;
+	size_t n_listen;
+	char *err;
+	size_t errlen;
+	int ret;
+};
+
+/* gRPC's part of start(), on a thread of its own that ran thread_init
+ * first: gRPC's threads and the completion queue's are made from it and
+ * start with what it kept. */
+static void *grpc_setup_main(void *arg)
+{
+	struct grpc_setup *g = arg;
+	struct xlb_api_server *s = g->s;
+	const struct xlb_api_opts *opts = g->opts;
+	size_t n_ports = 0;
 	grpc_arg args[2];
 	grpc_channel_args cargs = { .num_args = 2, .args = args };
-	int ret;
+	int ret = s->thread_init ? s->thread_init(s->thread_arg, false) : 0;
 
-	*out = NULL;
-	if (!opts)
-		opts = &none;
-	listen = opts->n_listen ? opts->listen : default_listen;
-	n_listen = opts->n_listen ? opts->n_listen : 1;
-
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return xlb_errf(err, errlen, -ENOMEM, "api: out of memory");
-	s->relay = calloc(1, sizeof(*s->relay));
-	if (!s->relay) {
-		free(s);
-		return xlb_errf(err, errlen, -ENOMEM, "api: out of memory");
+	if (ret) {
+		g->ret = xlb_errf(g->err, g->errlen, ret, "api: thread set-up: %s", strerror(-ret));
+		return NULL;
 	}
-	pthread_mutex_init(&s->relay->lock, NULL);
-	s->relay->srv = s;
-	s->core = core;
-	s->ctx.core = core;
-	s->ctx.version = opts->version;
-	s->grace_ms = opts->grace_ms ? opts->grace_ms : DEFAULT_GRACE_MS;
-	s->watch_queue = opts->watch_queue ? opts->watch_queue : DEFAULT_WATCH_QUEUE;
-	s->streams.next = s->streams.prev = &s->streams;
-	s->t_wake = (struct tag){ T_WAKE, NULL };
-	s->t_shutdown = (struct tag){ T_SHUTDOWN, NULL };
-	s->sub_id = -1;
-
-	/* gRPC's threads (and ours) inherit this mask: signals stay with the
-	 * daemon's own handling. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (!getenv("GRPC_VERBOSITY"))
 		gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
 	gpr_set_log_function(grpc_log_fn);
@@ -1117,31 +1304,31 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 	s->wake_chan = grpc_lame_client_channel_create("xlb-wake", GRPC_STATUS_UNAVAILABLE,
 						       "wake-up channel");
 	if (!s->server || !s->cq || !s->wake_chan) {
-		ret = xlb_errf(err, errlen, -ENOMEM, "api: gRPC setup failed");
+		ret = xlb_errf(g->err, g->errlen, -ENOMEM, "api: gRPC setup failed");
 		goto fail;
 	}
-	ret = register_methods(s, err, errlen);
+	ret = register_methods(s, g->err, g->errlen);
 	if (ret)
 		goto fail;
 	/* Refuse what can be refused before anything is bound. */
-	for (size_t i = 0; i < n_listen; i++) {
-		const char *a = listen[i];
+	for (size_t i = 0; i < g->n_listen; i++) {
+		const char *a = g->listen[i];
 
 		if (!a || !*a) {
-			ret = xlb_errf(err, errlen, -EINVAL, "listen: empty address");
+			ret = xlb_errf(g->err, g->errlen, -EINVAL, "listen: empty address");
 			goto fail;
 		}
 		if (strncmp(a, "unix:", 5) && (!opts->tls_cert_file || !opts->tls_key_file)) {
-			ret = xlb_errf(err, errlen, -EINVAL,
+			ret = xlb_errf(g->err, g->errlen, -EINVAL,
 				   "listen %s: a TCP listener needs TLS (a certificate and a key)", a);
 			goto fail;
 		}
 	}
-	for (size_t i = 0; i < n_listen; i++) {
-		const char *a = listen[i];
+	for (size_t i = 0; i < g->n_listen; i++) {
+		const char *a = g->listen[i];
 
-		ret = !strncmp(a, "unix:", 5) ? add_unix(s, a, err, errlen)
-					      : add_tcp(s, opts, a, err, errlen);
+		ret = !strncmp(a, "unix:", 5) ? add_unix(s, a, g->err, g->errlen)
+					      : add_tcp(s, opts, a, g->err, g->errlen);
 		if (ret)
 			goto fail;
 		n_ports++;
@@ -1153,32 +1340,106 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 	for (int i = 0; i < GENERIC_REQUESTS; i++)
 		post_request(s, -1);
 
-	s->sub_id = xlb_core_subscribe(core, on_core_event, s->relay);
+	s->sub_id = xlb_core_subscribe(s->core, on_core_event, s->relay);
 	if (s->sub_id < 0)
 		pr_warn("api: event subscription failed (%s): Watch gets no events",
 			strerror(-s->sub_id));
 	ret = pthread_create(&s->thread, NULL, cq_main, s);
 	if (ret) {
-		ret = xlb_errf(err, errlen, -ret, "api: thread: %s", strerror(ret));
+		ret = xlb_errf(g->err, g->errlen, -ret, "api: thread: %s", strerror(ret));
 		/* the server ran: stop it the normal way, on this thread */
 		if (s->sub_id >= 0)
-			xlb_core_unsubscribe(core, s->sub_id);
+			xlb_core_unsubscribe(s->core, s->sub_id);
 		s->relay->stop = true;
 		begin_stop(s);
 		cq_main(s);
 		grpc_completion_queue_destroy(s->cq);
 		goto out_shutdown;
 	}
+	pthread_setname_np(s->thread, "xlbd-api");
 	s->thread_started = true;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	*out = s;
-	return 0;
+	g->ret = 0;
+	return NULL;
 fail:
 	destroy_unstarted(s, n_ports > 0);
 out_shutdown:
 	grpc_shutdown();
+	g->ret = ret;
+	return NULL;
+}
+
+int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
+			 struct xlb_api_server **out, char *err, size_t errlen)
+{
+	static const char *const default_listen[] = { XLB_API_DEFAULT_LISTEN };
+	const struct xlb_api_opts none = { 0 };
+	struct grpc_setup g = { .err = err, .errlen = errlen };
+	struct xlb_api_server *s;
+	sigset_t all, old;
+	pthread_t t;
+	int ret;
+
+	*out = NULL;
+	if (!opts)
+		opts = &none;
+	g.opts = opts;
+	g.listen = opts->n_listen ? opts->listen : default_listen;
+	g.n_listen = opts->n_listen ? opts->n_listen : 1;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return xlb_errf(err, errlen, -ENOMEM, "api: out of memory");
+	s->relay = calloc(1, sizeof(*s->relay));
+	if (!s->relay) {
+		free(s);
+		return xlb_errf(err, errlen, -ENOMEM, "api: out of memory");
+	}
+	pthread_mutex_init(&s->relay->lock, NULL);
+	s->relay->srv = s;
+	s->relay->done_tail = &s->relay->done;
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_cond_init(&s->wcond, NULL);
+	s->todo_tail = &s->todo;
+	s->thread_init = opts->thread_init;
+	s->thread_arg = opts->thread_arg;
+	s->core = core;
+	s->ctx.core = core;
+	s->ctx.version = opts->version;
+	s->grace_ms = opts->grace_ms ? opts->grace_ms : DEFAULT_GRACE_MS;
+	s->watch_queue = opts->watch_queue ? opts->watch_queue : DEFAULT_WATCH_QUEUE;
+	s->streams.next = s->streams.prev = &s->streams;
+	s->t_wake = (struct tag){ T_WAKE, NULL };
+	s->t_shutdown = (struct tag){ T_SHUTDOWN, NULL };
+	s->sub_id = -1;
+	g.s = s;
+
+	/* gRPC's threads (and ours) inherit this mask: signals stay with the
+	 * daemon's own handling. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = writers_start(s, opts->writers ? opts->writers : DEFAULT_WRITERS);
+	if (ret) {
+		ret = xlb_errf(err, errlen, ret, "api: writer threads: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = pthread_create(&t, NULL, grpc_setup_main, &g);
+	if (ret) {
+		ret = xlb_errf(err, errlen, -ret, "api: thread: %s", strerror(ret));
+		goto fail;
+	}
+	pthread_join(t, NULL);
+	ret = g.ret;
+	if (ret)
+		goto fail;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	*out = s;
+	return 0;
+fail:
+	writers_stop(s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	relay_free(s->relay);
+	pthread_mutex_destroy(&s->wlock);
+	pthread_cond_destroy(&s->wcond);
 	free(s);
 	return ret;
 }
@@ -1196,6 +1457,9 @@ void xlb_api_server_stop(struct xlb_api_server *s)
 	pthread_join(s->thread, NULL);
 	grpc_completion_queue_destroy(s->cq);
 	grpc_shutdown();
+	writers_stop(s);
 	relay_free(s->relay);
+	pthread_mutex_destroy(&s->wlock);
+	pthread_cond_destroy(&s->wcond);
 	free(s);
 }

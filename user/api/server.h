@@ -2,7 +2,10 @@
 /*
  * xlbd's gRPC server (service xlb.v1.Xlb) on the gRPC core C API.
  *
- * One thread of its own runs the completion queue and every handler; the
+ * One thread of its own runs the completion queue and the handlers that
+ * read; handlers that write (they wait for the datapath and the disk) run
+ * on a pool of writer threads, so that reads never wait behind an fsync
+ * and concurrent writers share one (the journal's group commit). The
  * handlers call only core.h. Requests are unpacked, checked (UTF-8 of every
  * string, enums, ranges, sizes: see convert.h) and applied whole or not at
  * all. Status codes: INVALID_ARGUMENT (bad field, message names it; also
@@ -22,6 +25,7 @@
 #ifndef XLB_API_SERVER_H
 #define XLB_API_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +46,13 @@ struct xlb_api_opts {
 	unsigned int watch_queue;	/* a Watch with more events unread when new ones come is
 					 * ended (RESOURCE_EXHAUSTED); 0 = 10000 */
 	const char *version;		/* GetStatus.xlbd_version; NULL = "unknown" */
+	unsigned int writers;		/* writer threads; 0 = 32 */
+	/* Called first on every thread the server makes: writer true on a
+	 * writer, false on the one that sets gRPC up (gRPC's threads and the
+	 * completion queue's are made from it). Non-zero: start() fails.
+	 * xlbd limits each thread's capabilities here. NULL: nothing. */
+	int (*thread_init)(void *arg, bool writer);
+	void *thread_arg;
 };
 
 struct xlb_api_server;

@@ -37,6 +37,9 @@ struct xlb_api_method {
 	enum xlb_api_shape shape;
 	const ProtobufCMessageDescriptor *req;
 	xlb_api_unary_fn unary;		/* NULL for the streams */
+	/* Changes state (needs the write role; runs on a writer thread,
+	 * which may wait for the disk): UpsertService, Sync, Restore... */
+	bool write;
 };
 
 extern const struct xlb_api_method xlb_api_methods[];
