@@ -16,13 +16,13 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
-#include <sys/capability.h>
 
 #include "log.h"
 #include "core/core_priv.h"
 #include "core/health_feed.h"
 #include "health/sandbox.h"
 #include "node/node.h"
+#include "node/privs.h"
 #include "api/server.h"
 #include "metrics/metrics.h"
 
@@ -56,6 +56,7 @@ static struct {
 	struct xlb_health_feed *hw;
 	struct xlb_sandbox *sandbox;	/* exec probes; NULL: off */
 	struct xlb_node *node;
+	struct xlb_privs privs;
 } d;
 
 static void usage(FILE *f)
@@ -133,57 +134,25 @@ static int parse_ids(const char *s, uint32_t *uid, uint32_t *gid)
 	return 0;
 }
 
-/* After set-up xlbd needs to program BPF maps and links, read netlink and
- * (for probes) open sockets: keep those capabilities, drop the rest, also
- * from the bounding set so exec'd probes cannot regain them. */
-static int drop_caps(void)
+/* The threads the API server makes keep their role's capabilities. */
+static int api_thread_init(void *arg, bool writer)
 {
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#define CAP_PERFMON 38
-#endif
-	/* The last two only with exec probes: their id maps (sandbox.c). */
-	static const cap_value_t keep_all[] = { CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON,
-						CAP_NET_RAW, CAP_SYS_RESOURCE, CAP_KILL,
-						CAP_SETUID, CAP_SETGID };
-	const size_t n_keep = sizeof(keep_all) / sizeof(keep_all[0]) - (cfg.allow_exec ? 0 : 2);
-	const cap_value_t *keep = keep_all;
-	cap_value_t have[sizeof(keep_all) / sizeof(keep_all[0])];
-	cap_t cur = cap_get_proc(), caps = cap_init();
-	size_t n_have = 0;
-	int ret = 0;
+	return xlb_privs_limit(arg, writer ? XLB_ROLE_WRITER : XLB_ROLE_NET);
+}
 
-	if (!caps || !cur) {
-		ret = -errno;
-		cap_free(cur);
-		cap_free(caps);
-		return ret;
-	}
-	/* Keep only what we hold: asking for more fails the whole call. */
-	for (size_t i = 0; i < n_keep; i++) {
-		cap_flag_value_t v = CAP_CLEAR;
+struct metrics_start {
+	const char *listen;
+	struct xlb_metrics_server **out;
+	char *err;
+	size_t errlen;
+};
 
-		if (CAP_IS_SUPPORTED(keep[i]) &&
-		    !cap_get_flag(cur, keep[i], CAP_PERMITTED, &v) && v == CAP_SET)
-			have[n_have++] = keep[i];
-	}
-	cap_free(cur);
-	for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
-		bool k = false;
+static int metrics_start(void *arg)
+{
+	struct metrics_start *m = arg;
+	struct xlb_metrics_opts mo = { .version = XLBD_VERSION };
 
-		for (size_t i = 0; i < n_keep; i++)
-			k |= keep[i] == c;
-		if (!k && CAP_IS_SUPPORTED(c) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL) {
-			ret = -errno;
-			break;
-		}
-	}
-	if (!ret && (cap_set_flag(caps, CAP_PERMITTED, (int)n_have, have, CAP_SET) ||
-		     cap_set_flag(caps, CAP_EFFECTIVE, (int)n_have, have, CAP_SET) ||
-		     cap_set_proc(caps)))
-		ret = -errno;
-	cap_free(caps);
-	return ret;
+	return xlb_metrics_start(d.core, m->listen, &mo, m->out, m->err, m->errlen);
 }
 
 static int run_loop(void)
@@ -481,13 +450,27 @@ int main(int argc, char **argv)
 		pr_info("exec probes on: %s", xlb_sandbox_describe(d.sandbox));
 	}
 
+	/* Set-up is over: from here on each thread keeps only what its role
+	 * needs (node/privs.h), fixed before any thread is made; the threads
+	 * that face the network are made by threads that dropped already. */
+	if (!cfg.keep_caps) {
+		xlb_privs_init(&d.privs, cfg.allow_exec, co.dp_name && !strcmp(co.dp_name, "ipvs"));
+		ret = xlb_privs_lock(&d.privs, err, sizeof(err));
+		if (ret) {
+			pr_err("privileges: %s", err);
+			goto out;
+		}
+		ao.thread_init = api_thread_init;
+		ao.thread_arg = &d.privs;
+	}
 	/* Before the API: every change it takes is observed. */
 	if (cfg.metrics) {
-		struct xlb_metrics_opts mo = { .version = XLBD_VERSION };
+		struct metrics_start ms = { cfg.metrics, &metrics, err, sizeof(err) };
 
-		ret = xlb_metrics_start(d.core, cfg.metrics, &mo, &metrics, err, sizeof(err));
+		ret = cfg.keep_caps ? metrics_start(&ms)
+				    : xlb_privs_run(&d.privs, XLB_ROLE_NET, metrics_start, &ms);
 		if (ret) {
-			pr_err("%s", err);
+			pr_err("%s", err[0] ? err : strerror(-ret));
 			goto out;
 		}
 	}
@@ -503,11 +486,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!cfg.keep_caps) {
-		ret = drop_caps();
-		if (ret)
-			pr_warn("drop capabilities: %s", strerror(-ret));
-		else
-			pr_debug("capabilities dropped to NET_ADMIN, SYS_ADMIN, BPF, PERFMON, NET_RAW, SYS_RESOURCE, KILL (those held)");
+		char m[512], w[512], n[512];
+
+		ret = xlb_privs_limit(&d.privs, XLB_ROLE_MAIN);
+		if (ret) {
+			pr_err("privileges: limit the main thread: %s", strerror(-ret));
+			goto out;
+		}
+		pr_info("capabilities: main thread %s; writers %s; API and metrics threads %s",
+			xlb_privs_describe(&d.privs, XLB_ROLE_MAIN, m, sizeof(m)),
+			xlb_privs_describe(&d.privs, XLB_ROLE_WRITER, w, sizeof(w)),
+			xlb_privs_describe(&d.privs, XLB_ROLE_NET, n, sizeof(n)));
 	}
 	pr_info("xlbd %s ready: %zu interfaces, API on %s", XLBD_VERSION,
 		xlb_core_interfaces(d.core), cfg.listen[0]);

@@ -246,6 +246,47 @@ def test_socket(d):
     check(dm == 0o700, "socket directory created 0700", oct(dm))
 
 
+# Capabilities by number (linux/capability.h) and each thread role's set,
+# as docs/operations.md documents them for the XDP dataplane on this kernel.
+CAP = {"kill": 5, "net_admin": 12, "net_raw": 13, "sys_admin": 21, "sys_resource": 24,
+       "perfmon": 38, "bpf": 39}
+ROLE_CAPS = {
+    "main": {"net_admin", "sys_admin", "bpf", "perfmon", "net_raw", "sys_resource", "kill"},
+    "writer": {"net_admin", "bpf"},
+    "net": set(),
+}
+
+
+def test_thread_caps(d):
+    """Every thread of xlbd within its role's capabilities: the main loop,
+    the writers, and nothing at all for the threads that face the network
+    (gRPC's, xlbd-api, the metrics server)."""
+    if not d or d.kind != "xlbd":
+        return
+    pid = d.proc.pid
+    seen, bad = {}, []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                st = dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+        except OSError:
+            continue        # the thread ended meanwhile
+        comm = st["Name"]
+        role = "main" if tid == str(pid) else "writer" if comm == "xlbd-writer" else "net"
+        seen[role] = seen.get(role, 0) + 1
+        allowed = sum(1 << CAP[c] for c in ROLE_CAPS[role])
+        for field in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"):
+            v = int(st[field], 16)
+            if v & ~(allowed if field not in ("CapInh", "CapAmb") else 0):
+                bad.append("%s %s (%s): %s %016x" % (tid, comm, role, field, v))
+        if st.get("NoNewPrivs", "").strip() != "1":
+            bad.append("%s %s: NoNewPrivs %s" % (tid, comm, st.get("NoNewPrivs")))
+    check(not bad and seen.get("main") == 1 and seen.get("writer", 0) >= 1 and
+          seen.get("net", 0) >= 3,
+          "no thread above its documented capabilities: %s" % ", ".join(
+              "%d %s" % (n, r) for r, n in sorted(seen.items())), "; ".join(bad[:8]))
+
+
 def test_upsert_list_set_delete(stub):
     wipe(stub)
     s = svc("web/a:http", "10.96.0.10", n_eps=0, type=pb.NODE_PORT, node_port=30080,
@@ -961,6 +1002,7 @@ def main():
             stub = pbg.XlbStub(ch)
             test_socket(d)
             test_status(stub, d)
+            test_thread_caps(d)
             test_upsert_list_set_delete(stub)
             test_bad_requests(stub, ch)
             test_sync(stub, ch)

@@ -105,7 +105,7 @@ EOF
 # xlbd with the DaemonSet's capabilities (less SYS_RESOURCE, which this
 # sandbox cannot grant; kernels >= 5.11 do not need it).
 caps=()
-for c in BPF PERFMON SYS_ADMIN NET_ADMIN NET_RAW KILL; do caps+=(--cap-add "$c"); done
+for c in BPF PERFMON SYS_ADMIN NET_ADMIN NET_RAW KILL SETPCAP; do caps+=(--cap-add "$c"); done
 "${RUN[@]}" -d --name xlb-imgtest-xlbd --network=host --cap-drop ALL "${caps[@]}" \
 	--security-opt seccomp=unconfined --read-only \
 	-v /sys/fs/bpf:/sys/fs/bpf -v "$tmp/run:/run/xlb" -v "$tmp/state:/var/lib/xlb" \
