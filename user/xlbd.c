@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -153,6 +155,43 @@ static int metrics_start(void *arg)
 	struct xlb_metrics_opts mo = { .version = XLBD_VERSION };
 
 	return xlb_metrics_start(d.core, m->listen, &mo, m->out, m->err, m->errlen);
+}
+
+/* A stop ends within 2 s whatever clients do (a stream that never reads,
+ * a connection stuck in a handshake): past this, exit now. Nothing is
+ * lost: the datapath stays, every acknowledged change is on disk. */
+#define EXIT_GUARD_MS 1800
+
+static void *exit_guard_main(void *arg)
+{
+	struct timespec ts = { EXIT_GUARD_MS / 1000, (EXIT_GUARD_MS % 1000) * 1000000L };
+
+	(void)arg;
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	pr_warn("stop: still waiting for clients after %d ms: exiting now", EXIT_GUARD_MS);
+	_exit(0);
+	return NULL;
+}
+
+static void exit_guard(void)
+{
+	pthread_t t;
+
+	if (!pthread_create(&t, NULL, exit_guard_main, NULL))
+		pthread_detach(t);
+}
+
+/* Every connection, probe and map is an fd: take the hard limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			pr_warn("raise the open files limit: %s", strerror(errno));
+	}
 }
 
 static int run_loop(void)
@@ -407,6 +446,7 @@ int main(int argc, char **argv)
 	}
 	if (!cfg.n_listen)
 		cfg.listen[cfg.n_listen++] = "unix:/run/xlb/xlbd.sock";
+	raise_nofile();
 
 	/* gRPC's threads inherit this mask; signals arrive on the signalfd. */
 	sigemptyset(&mask);
@@ -480,6 +520,7 @@ int main(int argc, char **argv)
 	ao.tls_key_file = cfg.tls_key;
 	ao.tls_client_ca_file = cfg.tls_ca;
 	ao.version = XLBD_VERSION;
+	ao.grace_ms = 1000;	/* then cancelled: the stop ends within 2 s */
 	ret = xlb_api_server_start(d.core, &ao, &api, err, sizeof(err));
 	if (ret) {
 		pr_err("API: %s", err);
@@ -501,6 +542,7 @@ int main(int argc, char **argv)
 	pr_info("xlbd %s ready: %zu interfaces, API on %s", XLBD_VERSION,
 		xlb_core_interfaces(d.core), cfg.listen[0]);
 	ret = run_loop();
+	exit_guard();
 out:
 	xlb_metrics_stop(metrics);
 	xlb_api_server_stop(api);

@@ -779,6 +779,96 @@ def test_lifecycle(d, target):
         wipe(stub)
 
 
+def test_abuse(d, target):
+    """Clients that misbehave cost them, not xlbd: an over-capacity Restore
+    is refused before any work, /metrics answers next to 200 slowloris
+    connections, and SIGTERM ends xlbd within 2 s (its exit guard's 1.8 s,
+    plus 1 s for a loaded machine) whatever the clients do."""
+    if not d or d.kind != "xlbd":
+        return
+    import socket
+    with channel(target) as c:
+        stub = pbg.XlbStub(c)
+        wipe(stub)
+        stub.UpsertService(pb.UpsertServiceRequest(service=svc("a/kept", "10.96.7.1")),
+                           timeout=TIMEOUT)
+        before = desired(stub)
+        big = pb.RestoreRequest(services=[svc("a/%05d" % i, "10.%d.%d.%d" % (
+            100 + (i >> 16), (i >> 8) & 255, i & 255), n_eps=10) for i in range(13200)])
+        t0 = time.time()
+        code, msg = rpc_error(lambda: stub.Restore(big, timeout=60))
+        del big
+        check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "over capacity: 132000 endpoints"
+              in msg and desired(stub) == before,
+              "an over-capacity Restore (13,200 x 10 endpoints) is refused before any work "
+              "(%.1f s), state unchanged" % (time.time() - t0), "%s %s" % (code, msg))
+        wipe(stub)
+    d.stop()
+
+    # /metrics next to 200 slow clients, each sending a byte of its request
+    # every 3 s (in the daemon's network namespace: its 127.0.0.1).
+    d.extra = ["--metrics", "127.0.0.1:9465"]
+    d.start()
+    d.extra = []
+    script = r"""
+import socket, time, urllib.request
+slow = []
+for i in range(200):
+    s = socket.create_connection(("127.0.0.1", 9465), timeout=10)
+    s.sendall(b"GET /metrics HTTP/1.1\r\n")
+    slow.append(s)
+for s in slow:
+    s.sendall(b"X")
+time.sleep(3)
+for s in slow:
+    s.sendall(b"-")
+body = urllib.request.urlopen("http://127.0.0.1:9465/metrics", timeout=20).read().decode()
+print("ok" if "xlb_services " in body else "no metrics")
+"""
+    r = subprocess.run(d.netns_prefix() + [sys.executable, "-c", script], capture_output=True,
+                       text=True, timeout=120)
+    check(r.stdout.strip() == "ok", "/metrics answers with 200 slow clients connected",
+          r.stdout[-300:] + r.stderr[-500:])
+    test_thread_caps(d)
+
+    # SIGTERM while clients misbehave: a Sync that writes and never reads
+    # its answers, a Watch that never reads, and connections that stall in
+    # the middle of the HTTP/2 preface.
+    stall = []
+    for _ in range(20):
+        u = socket.socket(socket.AF_UNIX)
+        u.connect(d.sock)
+        u.sendall(b"PRI * HTTP/2.0\r\n")
+        stall.append(u)
+    ch = grpc.insecure_channel(target)
+    raw = ch.stream_stream("/xlb.v1.Xlb/Sync")
+    q = queue.Queue()
+    for v in range(1, 2001):
+        q.put(pb.SyncRequest(version=v, upserts=[svc("t/%d" % (v % 50), "10.96.6.%d" % (
+            v % 50 + 1))]).SerializeToString())
+    sync = raw(iter(q.get, None))          # never read
+    watch = pbg.XlbStub(ch).Watch(pb.WatchRequest())
+    time.sleep(1)
+    t0 = time.time()
+    d.proc.send_signal(signal.SIGTERM)
+    try:
+        d.proc.wait(timeout=15)
+        dt = time.time() - t0
+    except subprocess.TimeoutExpired:
+        d.proc.kill()
+        d.proc.wait()
+        dt = None
+    for u in stall:
+        u.close()
+    sync.cancel()
+    watch.cancel()
+    ch.close()
+    check(dt is not None and dt < 2 + 1, "SIGTERM ends xlbd within 2 s with a Sync that never "
+          "reads, a Watch that never reads and 20 stalled handshakes (%s s)" % (
+              "%.2f" % dt if dt is not None else "hung"), d.tail())
+    d.start()
+
+
 def journal_records(path):
     """The bytes of a journal (format 2) and (offset, version, SyncRequest)
     per record."""
@@ -1015,6 +1105,7 @@ def main():
             test_c_client(target)
         test_lifecycle(d, target)
         test_journal_damage(d, target)
+        test_abuse(d, target)
         test_tls(d)
     except Exception as e:  # a broken run is a failure, not a traceback
         import traceback

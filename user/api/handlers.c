@@ -43,6 +43,8 @@ int xlb_api_status_of(int rc)
 		return GRPC_STATUS_PERMISSION_DENIED;
 	case -EOPNOTSUPP:
 		return GRPC_STATUS_UNIMPLEMENTED;
+	case -ENOSPC:
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	default:
 		return GRPC_STATUS_INTERNAL;
 	}

@@ -64,6 +64,11 @@
 #define DEFAULT_GRACE_MS	2000
 #define DEFAULT_WATCH_QUEUE	10000
 #define DEFAULT_WRITERS		32	/* up to this many writes share an fsync */
+#define MAX_STREAMS_PER_CONN	64	/* calls open at once on one connection */
+#define CONN_IDLE_MS		120000	/* a connection without calls this long is closed */
+#define HANDSHAKE_MS		10000
+#define KEEPALIVE_MS		60000	/* ping a quiet client this often, */
+#define KEEPALIVE_TIMEOUT_MS	20000	/* and drop it if no answer comes */
 
 enum tag_kind { T_NEW, T_RECV, T_SEND, T_STATUS, T_CLOSE, T_WAKE, T_SHUTDOWN };
 
@@ -1278,8 +1283,8 @@ static void *grpc_setup_main(void *arg)
 	struct xlb_api_server *s = g->s;
 	const struct xlb_api_opts *opts = g->opts;
 	size_t n_ports = 0;
-	grpc_arg args[2];
-	grpc_channel_args cargs = { .num_args = 2, .args = args };
+	grpc_arg args[7];
+	grpc_channel_args cargs = { .num_args = 7, .args = args };
 	int ret = s->thread_init ? s->thread_init(s->thread_arg, false) : 0;
 
 	if (ret) {
@@ -1298,6 +1303,20 @@ static void *grpc_setup_main(void *arg)
 	args[1] = (grpc_arg){ .type = GRPC_ARG_INTEGER,
 			      .key = GRPC_ARG_ALLOW_REUSEPORT,
 			      .value.integer = 0 };
+	/* What one client may hold: streams per connection, a connection
+	 * idle this long is closed, a TLS handshake this slow is dropped,
+	 * and peers that vanished are found by pings. */
+	args[2] = (grpc_arg){ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_CONCURRENT_STREAMS,
+			      .value.integer = MAX_STREAMS_PER_CONN };
+	args[3] = (grpc_arg){ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+			      .value.integer = CONN_IDLE_MS };
+	args[4] = (grpc_arg){ .type = GRPC_ARG_INTEGER,
+			      .key = GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+			      .value.integer = HANDSHAKE_MS };
+	args[5] = (grpc_arg){ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_KEEPALIVE_TIME_MS,
+			      .value.integer = KEEPALIVE_MS };
+	args[6] = (grpc_arg){ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+			      .value.integer = KEEPALIVE_TIMEOUT_MS };
 	s->server = grpc_server_create(&cargs, NULL);
 	s->cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(s->server, s->cq, NULL);

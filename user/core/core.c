@@ -386,6 +386,29 @@ static int exec_check(const struct xlb_core *c, const struct xlb_svc_desired *up
 	return 0;
 }
 
+/* A snapshot the XDP datapath cannot hold is refused before any work: it
+ * would fail only once the ids ran out, after building and writing most
+ * of it. (IPVS has no such limits.) */
+static int capacity_check(const struct xlb_core *c, bool snapshot,
+			  const struct xlb_svc_desired *up, size_t n_up, char *err, size_t errlen)
+{
+	size_t eps = 0;
+
+	if (!snapshot || strcmp(c->dp_name, "xdp"))
+		return 0;
+	if (n_up > XLB_MAX_SERVICES)
+		return xlb_errf(err, errlen, -ENOSPC,
+				"over capacity: %zu services, the datapath holds %d", n_up,
+				XLB_MAX_SERVICES);
+	for (size_t i = 0; i < n_up; i++)
+		eps += up[i].n_ep;
+	if (eps > XLB_MAX_BACKENDS - 1)
+		return xlb_errf(err, errlen, -ENOSPC,
+				"over capacity: %zu endpoints, the datapath holds %d", eps,
+				XLB_MAX_BACKENDS - 1);
+	return 0;
+}
+
 int xlb_core_apply(struct xlb_core *c, bool snapshot,
 		   const struct xlb_svc_desired *up, size_t n_up,
 		   const char *const *del, size_t n_del, uint64_t *version,
@@ -397,6 +420,8 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 	double t0 = xlb_clock_s();
 	int ret = exec_check(c, up, n_up, err, errlen);
 
+	if (!ret)
+		ret = capacity_check(c, snapshot, up, n_up, err, errlen);
 	if (ret)
 		return ret;
 

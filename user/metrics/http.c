@@ -7,6 +7,7 @@
  * reaches.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -22,8 +23,12 @@
 #include "metrics/metrics.h"
 #include "util/prom.h"
 
-#define MAX_CONNECTIONS 32
-#define CONNECTION_TIMEOUT_S 15
+/* A thread per connection (libmicrohttpd's own), so that slow clients
+ * (a byte every few seconds, as slowloris) hold their threads, not the
+ * scraper's: 200 of them leave /metrics answering. */
+#define MAX_CONNECTIONS 1024
+#define CONNECTION_TIMEOUT_S 10
+#define THREAD_STACK (256u << 10)
 
 struct xlb_metrics_server {
 	struct xlb_core *core;
@@ -31,6 +36,7 @@ struct xlb_metrics_server {
 	char version[64];
 	struct MHD_Daemon *mhd;
 	struct xlb_metrics *m;
+	pthread_mutex_t render;		/* one scrape renders at a time */
 	uint16_t port;
 };
 
@@ -67,7 +73,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n",
 			     "GET, HEAD");
+	pthread_mutex_lock(&s->render);
 	err = xlb_metrics_render(s->m, &s->opts, &text, &len);
+	pthread_mutex_unlock(&s->render);
 	if (err) {
 		pr_warn("metrics: render: %s", strerror(-err));
 		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 metrics unavailable\n",
@@ -174,7 +182,8 @@ int xlb_metrics_start(struct xlb_core *core, const char *listen,
 		      char *err, size_t errlen)
 {
 	struct xlb_metrics_server *s;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			     MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	char bound[INET6_ADDRSTRLEN];
 	bool v6 = false;
 	int fd = -1, ret;
@@ -185,6 +194,7 @@ int xlb_metrics_start(struct xlb_core *core, const char *listen,
 		return -ENOMEM;
 	}
 	s->core = core;
+	pthread_mutex_init(&s->render, NULL);
 	if (o)
 		s->opts = *o;
 	snprintf(s->version, sizeof(s->version), "%s", o && o->version ? o->version : "unknown");
@@ -204,6 +214,7 @@ int xlb_metrics_start(struct xlb_core *core, const char *listen,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+				  MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
 				  MHD_OPTION_END);
 	if (!s->mhd) {
 		ret = -EIO;
@@ -218,6 +229,7 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	xlb_metrics_free(s->m);
+	pthread_mutex_destroy(&s->render);
 	free(s);
 	return ret;
 }
@@ -231,7 +243,8 @@ void xlb_metrics_stop(struct xlb_metrics_server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->mhd);	/* closes the listener, joins its thread */
+	MHD_stop_daemon(s->mhd);	/* closes the listener, joins its threads */
 	xlb_metrics_free(s->m);
+	pthread_mutex_destroy(&s->render);
 	free(s);
 }
