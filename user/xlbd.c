@@ -35,6 +35,7 @@ static struct {
 	const char *listen[MAX_LISTEN];
 	size_t n_listen;
 	const char *tls_cert, *tls_key, *tls_ca;
+	struct xlb_api_rules rules;
 	const char *metrics;		/* --metrics ADDR:PORT; NULL: off */
 	const char *state_dir;
 	const char *pin_dir;
@@ -78,6 +79,16 @@ static void usage(FILE *f)
 		"  --tls-cert FILE           PEM server certificate for TCP listeners\n"
 		"  --tls-key FILE            PEM private key for it\n"
 		"  --tls-client-ca FILE      require client certificates signed by this CA\n"
+		"  --api-writer PATTERN      who may change state over the API (repeatable):\n"
+		"                            uid:N (a unix socket peer), cn:NAME, san:NAME,\n"
+		"                            subject:DN (a client certificate) or cert:* (any\n"
+		"                            the client CA signed); root and xlbd's own uid\n"
+		"                            always may on unix sockets\n"
+		"  --api-reader PATTERN      who may read (same patterns; other uids have no\n"
+		"                            role; a certificate reads unless readers are named)\n"
+		"  --api-roles FILE          more rules, one 'read|write PATTERN' a line\n"
+		"  --api-insecure-tls-writes TLS clients without a certificate may write (by\n"
+		"                            default they may only read: use --tls-client-ca)\n"
 		"  --metrics ADDR:PORT       serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"                            (plain HTTP: bind it where only the scraper reaches;\n"
 		"                            ':PORT' every address, port 0 picks one; default off)\n"
@@ -269,6 +280,10 @@ static int parse_args(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "tls-client-ca", required_argument, NULL, 'A' },
+		{ "api-writer", required_argument, NULL, 'W' },
+		{ "api-reader", required_argument, NULL, 'R' },
+		{ "api-roles", required_argument, NULL, 'F' },
+		{ "api-insecure-tls-writes", no_argument, NULL, 'I' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "nodeport-addresses", required_argument, NULL, 'n' },
@@ -323,6 +338,24 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'A':
 			cfg.tls_ca = optarg;
+			break;
+		case 'W':
+		case 'R':
+			if (xlb_api_rule_add(&cfg.rules, c == 'W' ? "write" : "read", optarg, err,
+					     sizeof(err))) {
+				fprintf(stderr, "xlbd: --api-%s: %s\n", c == 'W' ? "writer" : "reader",
+					err);
+				return 2;
+			}
+			break;
+		case 'F':
+			if (xlb_api_rules_load(&cfg.rules, optarg, err, sizeof(err))) {
+				fprintf(stderr, "xlbd: --api-roles: %s\n", err);
+				return 2;
+			}
+			break;
+		case 'I':
+			cfg.rules.insecure_tls_writes = true;
 			break;
 		case 's':
 			cfg.state_dir = optarg;
@@ -442,6 +475,7 @@ int main(int argc, char **argv)
 		ret = xlb_node_cleanup(cfg.dataplane, cfg.pin_dir);
 	if (ret >= 0) {
 		xlb_node_free(d.node);
+		xlb_api_rules_free(&cfg.rules);
 		return ret;
 	}
 	if (!cfg.n_listen)
@@ -519,6 +553,7 @@ int main(int argc, char **argv)
 	ao.tls_cert_file = cfg.tls_cert;
 	ao.tls_key_file = cfg.tls_key;
 	ao.tls_client_ca_file = cfg.tls_ca;
+	ao.rules = &cfg.rules;
 	ao.version = XLBD_VERSION;
 	ao.grace_ms = 1000;	/* then cancelled: the stop ends within 2 s */
 	ret = xlb_api_server_start(d.core, &ao, &api, err, sizeof(err));
@@ -551,5 +586,6 @@ out:
 	xlb_sandbox_free(d.sandbox);
 	xlb_core_free(d.core);
 	xlb_dp_close(d.dp);
+	xlb_api_rules_free(&cfg.rules);
 	return ret ? 1 : 0;
 }

@@ -954,22 +954,27 @@ def test_journal_damage(d, target):
 
 
 def make_pki(d):
-    """A CA, a server certificate for 127.0.0.1 and a client certificate."""
+    """A CA, a server certificate for 127.0.0.1 and client certificates:
+    client (CN=xlb client), writer (CN=xlb-writer), monitor (CN=read-only
+    monitor) and feeder (CN=other, subjectAltName DNS:feeder.example)."""
     def run(*a):
         subprocess.run(a, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     j = lambda n: os.path.join(d, n)
     run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
         "-nodes", "-keyout", j("ca.key"), "-out", j("ca.crt"), "-days", "1", "-subj", "/CN=xlb test CA")
-    with open(j("ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for who in ("server", "client"):
+    people = {"server": ("/CN=xlb server", "IP:127.0.0.1,DNS:localhost"),
+              "client": ("/CN=xlb client", "DNS:client.example"),
+              "writer": ("/CN=xlb-writer", "DNS:writer.example"),
+              "monitor": ("/CN=read-only monitor", "DNS:monitor.example"),
+              "feeder": ("/CN=other", "DNS:feeder.example")}
+    for who, (subj, san) in people.items():
+        with open(j(who + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\n" % san)
         run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", j(who + ".key"), "-out", j(who + ".csr"), "-subj", "/CN=xlb " + who)
+            "-keyout", j(who + ".key"), "-out", j(who + ".csr"), "-subj", subj)
         run("openssl", "x509", "-req", "-in", j(who + ".csr"), "-CA", j("ca.crt"), "-CAkey",
             j("ca.key"), "-CAcreateserial", "-out", j(who + ".crt"), "-days", "1",
-            "-extfile", j("ext"))
-    return {n: open(j(n), "rb").read() for n in ("ca.crt", "server.crt", "server.key",
-                                                   "client.crt", "client.key")}
+            "-extfile", j(who + ".ext"))
 
 
 def free_port():
@@ -980,25 +985,37 @@ def free_port():
 
 
 def tls_probe(addr, pki_dir):
-    """GetStatus over TLS three ways: (anonymous TLS, client certificate, plain)."""
+    """Over TLS, as each client: "NAME:READ:WRITE" status names, READ of a
+    GetStatus, WRITE of an UpsertService; anon has no certificate, plain
+    is no TLS at all."""
     rd = lambda n: open(os.path.join(pki_dir, n), "rb").read()
 
-    def call(make):
+    def call(make, fn):
         with make() as c:
-            return rpc_error(lambda: pbg.XlbStub(c).GetStatus(pb.GetStatusRequest(),
-                                                               timeout=5))[0].name
-    anon = call(lambda: grpc.secure_channel(addr, grpc.ssl_channel_credentials(
-        root_certificates=rd("ca.crt"))))
-    mutual = call(lambda: grpc.secure_channel(addr, grpc.ssl_channel_credentials(
-        root_certificates=rd("ca.crt"), private_key=rd("client.key"),
-        certificate_chain=rd("client.crt"))))
-    plain = call(lambda: grpc.insecure_channel(addr))
-    return anon, mutual, plain
+            return rpc_error(lambda: fn(pbg.XlbStub(c)))[0].name
+    read = lambda st: st.GetStatus(pb.GetStatusRequest(), timeout=5)
+    write = lambda st: st.UpsertService(pb.UpsertServiceRequest(
+        service=svc("tls/probe", "10.96.9.250")), timeout=5)
+    out = []
+    for who in ("anon", "client", "writer", "monitor", "feeder", "plain"):
+        if who == "plain":
+            make = lambda: grpc.insecure_channel(addr)
+        elif who == "anon":
+            make = lambda: grpc.secure_channel(addr, grpc.ssl_channel_credentials(
+                root_certificates=rd("ca.crt")))
+        else:
+            make = lambda who=who: grpc.secure_channel(addr, grpc.ssl_channel_credentials(
+                root_certificates=rd("ca.crt"), private_key=rd(who + ".key"),
+                certificate_chain=rd(who + ".crt")))
+        out.append("%s:%s:%s" % (who, call(make, read), call(make, write)))
+    return out
 
 
 def test_tls(d):
-    """TCP needs TLS; with a client CA, client certificates are required.
-    Stops the main daemon (the TLS daemons share its pin dir and state)."""
+    """TCP needs TLS; with a client CA, client certificates are required and
+    each gets its role; without one, TLS clients may only read unless
+    --api-insecure-tls-writes. Stops the main daemon (the TLS daemons share
+    its pin dir and state)."""
     if not d:
         return
     d.stop()
@@ -1012,10 +1029,24 @@ def test_tls(d):
           r.stderr.strip()[-300:])
     check(not os.path.exists(d.sock), "nothing left bound after the refusal")
 
-    for client_ca in (False, True):
-        extra = ["--tls-cert", j("server.crt"), "--tls-key", j("server.key")]
-        if client_ca:
-            extra += ["--tls-client-ca", j("ca.crt")]
+    tls = ["--tls-cert", j("server.crt"), "--tls-key", j("server.key")]
+    ca = tls + ["--tls-client-ca", j("ca.crt")]
+    roles = ["--api-writer", "cn:xlb-writer", "--api-writer", "san:feeder.example"]
+    OK, NO, DOWN = "OK", "PERMISSION_DENIED", "UNAVAILABLE"
+    runs = [
+        ("TLS without a client CA: TLS clients read, may not write; plain text refused", tls,
+         {"anon": (OK, NO), "plain": (DOWN, DOWN)}),
+        ("TLS without a client CA, --api-insecure-tls-writes: TLS clients write", tls +
+         ["--api-insecure-tls-writes"], {"anon": (OK, OK), "plain": (DOWN, DOWN)}),
+        ("TLS with a client CA: no certificate refused; CN=xlb-writer and SAN feeder.example "
+         "write, other certificates (CN=read-only monitor) only read", ca + roles,
+         {"anon": (DOWN, DOWN), "client": (OK, NO), "writer": (OK, OK), "monitor": (OK, NO),
+          "feeder": (OK, OK), "plain": (DOWN, DOWN)}),
+        ("TLS with a client CA and a reader named: certificates without a rule may not even "
+         "read", ca + roles + ["--api-reader", "cn:read-only monitor"],
+         {"client": (NO, NO), "writer": (OK, OK), "monitor": (OK, NO)}),
+    ]
+    for desc, extra, want in runs:
         p = subprocess.Popen(d.cmd([d.target, addr], extra), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
         try:
@@ -1033,15 +1064,10 @@ def test_tls(d):
                                                    "--tls-probe", addr, "--pki", pki_dir,
                                                    "--stubs", d.workdir],
                                capture_output=True, text=True, timeout=60)
-            got = tuple(r.stdout.split()) if r.returncode == 0 else ("probe failed", r.stderr)
-            if client_ca:
-                check(got == ("UNAVAILABLE", "OK", "UNAVAILABLE"),
-                      "TLS with a client CA: no certificate refused, a signed one served, "
-                      "plain text refused", str(got))
-            else:
-                check(got == ("OK", "OK", "UNAVAILABLE"),
-                      "TLS without a client CA: any TLS client served, plain text refused",
-                      str(got))
+            got = dict((f.split(":")[0], tuple(f.split(":")[1:])) for f in r.stdout.split()) \
+                if r.returncode == 0 else {"probe failed": r.stderr[-300:]}
+            bad = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
+            check(not bad, desc, "got, want: %s" % bad)
         finally:
             p.send_signal(signal.SIGTERM)
             try:
@@ -1049,6 +1075,63 @@ def test_tls(d):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def test_unix_roles(d):
+    """Unix socket peers by uid (SO_PEERCRED): root writes; uid 65534 has no
+    role unless named; named as a reader it reads and may not write."""
+    if not d or d.kind != "xlbd":
+        return
+    d.stop()
+    # The socket's directories must let uid 65534 through (0711), and it
+    # needs the stubs where it may list them.
+    for p in (d.workdir, os.path.dirname(d.sockdir), d.sockdir):
+        os.chmod(p, 0o711)
+    pub = os.path.join(d.workdir, "stubs-public")
+    os.makedirs(pub, exist_ok=True)
+    os.chmod(pub, 0o755)
+    for f in ("xlb_pb2.py", "xlb_pb2_grpc.py"):
+        shutil.copy(os.path.join(d.workdir, f), pub)
+        os.chmod(os.path.join(pub, f), 0o644)
+    probe = r"""
+import sys
+sys.path.insert(0, sys.argv[2])
+import grpc, xlb_pb2 as pb, xlb_pb2_grpc as pbg
+def code(fn):
+    try:
+        fn()
+        return "OK"
+    except grpc.RpcError as e:
+        return e.code().name
+with grpc.insecure_channel(sys.argv[1]) as c:
+    st = pbg.XlbStub(c)
+    r = code(lambda: st.GetStatus(pb.GetStatusRequest(), timeout=5))
+    w = code(lambda: st.UpsertService(pb.UpsertServiceRequest(service=pb.Service(
+        name="u/x", cluster_ip="10.96.9.251", port=80, protocol=pb.TCP)), timeout=5))
+print(r, w)
+"""
+    as_nobody = lambda: (os.setgid(65534), os.setuid(65534))
+    for extra, want, desc in (
+            ([], "UNAVAILABLE UNAVAILABLE", "a unix peer of uid 65534 without a rule: "
+             "connection closed"),
+            (["--api-reader", "uid:65534"], "OK PERMISSION_DENIED",
+             "a unix peer of uid 65534 named a reader: reads, may not write (socket mode "
+             "0666 for it)")):
+        d.extra = extra
+        d.start()
+        d.extra = []
+        r = subprocess.run([sys.executable, "-c", probe, d.target, pub],
+                           preexec_fn=as_nobody, capture_output=True, text=True, timeout=60)
+        mode = stat.S_IMODE(os.stat(d.sock).st_mode)
+        check(r.stdout.strip() == want and mode == (0o666 if extra else 0o600), desc,
+              "%r mode %o %s" % (r.stdout, mode, r.stderr[-300:]))
+        with channel(d.target) as c:
+            code, _ = rpc_error(lambda: pbg.XlbStub(c).UpsertService(pb.UpsertServiceRequest(
+                service=svc("u/root", "10.96.9.252")), timeout=TIMEOUT))
+        check(code == grpc.StatusCode.OK, "root on the unix socket still writes (%s)" % (
+            "with a reader rule for uid 65534" if extra else "no rule"), str(code))
+        d.stop()
+    d.start()
 
 
 def main():
@@ -1106,6 +1189,7 @@ def main():
         test_lifecycle(d, target)
         test_journal_damage(d, target)
         test_abuse(d, target)
+        test_unix_roles(d)
         test_tls(d)
     except Exception as e:  # a broken run is a failure, not a traceback
         import traceback

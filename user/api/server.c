@@ -41,10 +41,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/eventfd.h>
+
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
+#include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
@@ -69,6 +74,7 @@
 #define HANDSHAKE_MS		10000
 #define KEEPALIVE_MS		60000	/* ping a quiet client this often, */
 #define KEEPALIVE_TIMEOUT_MS	20000	/* and drop it if no answer comes */
+#define MAX_UNIX		8	/* unix listeners */
 
 enum tag_kind { T_NEW, T_RECV, T_SEND, T_STATUS, T_CLOSE, T_WAKE, T_SHUTDOWN };
 
@@ -175,6 +181,23 @@ struct xlb_api_server {
 	bool wstop;
 	int (*thread_init)(void *arg, bool writer);
 	void *thread_arg;
+
+	/* Unix listeners are ours: a thread accepts, reads the peer's uid
+	 * (SO_PEERCRED), gives the connection its role and hands it to gRPC,
+	 * whose calls then name it as "fd:N". */
+	int ufd[MAX_UNIX];
+	char upath[MAX_UNIX][108];
+	size_t n_unix;
+	int stop_efd;
+	pthread_t acceptor;
+	bool acceptor_started;
+	grpc_server_credentials *fd_creds;
+	struct xlb_api_rules rules_none;
+	const struct xlb_api_rules *rules;
+	uint32_t self_uid;
+	pthread_mutex_t role_lock;
+	struct conn_role { uint8_t role; uint32_t uid; } *fd_role;	/* by fd number */
+	size_t n_fd_role;
 };
 
 
@@ -842,6 +865,105 @@ static void on_wake(struct xlb_api_server *s)
 		begin_stop(s);
 }
 
+/* --- who may do what ----------------------------------------------------------- */
+
+static void set_fd_role(struct xlb_api_server *s, int fd, enum xlb_api_role role, uint32_t uid)
+{
+	pthread_mutex_lock(&s->role_lock);
+	if ((size_t)fd >= s->n_fd_role) {
+		size_t n = (size_t)fd * 2 + 64;
+		struct conn_role *r = realloc(s->fd_role, n * sizeof(*r));
+
+		if (r) {
+			memset(r + s->n_fd_role, 0, (n - s->n_fd_role) * sizeof(*r));
+			s->fd_role = r;
+			s->n_fd_role = n;
+		}
+	}
+	if ((size_t)fd < s->n_fd_role)
+		s->fd_role[fd] = (struct conn_role){ (uint8_t)role, uid };
+	pthread_mutex_unlock(&s->role_lock);
+}
+
+/* An auth property's value as a string into buf ("" when absent). */
+static const char *prop(grpc_auth_context *a, const char *name, char *buf, size_t len)
+{
+	grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(a, name);
+	const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
+
+	snprintf(buf, len, "%.*s", p ? (int)p->value_length : 0, p ? p->value : "");
+	return buf;
+}
+
+/* The role of a call's client, and who it is for a message. */
+static enum xlb_api_role call_role(const struct call *c, char *who, size_t wlen)
+{
+	const struct xlb_api_server *s = c->srv;
+	enum xlb_api_role role = XLB_API_ROLE_NONE;
+	char *peer = grpc_call_get_peer(c->call);
+	grpc_auth_context *a;
+	char cn[256], subject[512], sanbuf[8][256];
+	const char *san[8];
+	size_t n_san = 0;
+	int fd;
+
+	if (peer && sscanf(peer, "fd:%d", &fd) == 1) {	/* one of our unix sockets */
+		pthread_mutex_lock((pthread_mutex_t *)&s->role_lock);
+		if (fd >= 0 && (size_t)fd < s->n_fd_role) {
+			role = s->fd_role[fd].role;
+			snprintf(who, wlen, "unix peer uid %u", s->fd_role[fd].uid);
+		}
+		pthread_mutex_unlock((pthread_mutex_t *)&s->role_lock);
+		gpr_free(peer);
+		return role;
+	}
+	a = grpc_call_auth_context(c->call);
+	if (a && grpc_auth_context_peer_is_authenticated(a)) {
+		grpc_auth_property_iterator it =
+			grpc_auth_context_find_properties_by_name(a, GRPC_X509_SAN_PROPERTY_NAME);
+		const grpc_auth_property *p;
+
+		while (n_san < 8 && (p = grpc_auth_property_iterator_next(&it))) {
+			snprintf(sanbuf[n_san], sizeof(sanbuf[n_san]), "%.*s", (int)p->value_length,
+				 p->value);
+			san[n_san] = sanbuf[n_san];
+			n_san++;
+		}
+		prop(a, GRPC_X509_CN_PROPERTY_NAME, cn, sizeof(cn));
+		prop(a, GRPC_X509_SUBJECT_PROPERTY_NAME, subject, sizeof(subject));
+		role = xlb_api_role_of_cert(s->rules, true, cn, san, n_san, subject);
+		snprintf(who, wlen, "client certificate \"%s\"", subject[0] ? subject : cn);
+	} else {
+		role = xlb_api_role_of_cert(s->rules, false, NULL, NULL, 0, NULL);
+		snprintf(who, wlen, "TLS client %s without a certificate", peer ? peer : "");
+	}
+	grpc_auth_context_release(a);
+	gpr_free(peer);
+	xlb_api_fix_utf8(who);
+	return role;
+}
+
+/* 0, or the call is refused: PERMISSION_DENIED, saying why. */
+static int authorize(struct call *c)
+{
+	const struct xlb_api_method *m = &xlb_api_methods[c->m];
+	char who[600], msg[900];
+	enum xlb_api_role role = call_role(c, who, sizeof(who));
+
+	if (role == XLB_API_ROLE_WRITE || (role == XLB_API_ROLE_READ && !m->write))
+		return 0;
+	if (role == XLB_API_ROLE_NONE)
+		snprintf(msg, sizeof(msg), "%s: %s has no role on this API (xlbd --api-reader, "
+			 "--api-writer)", m->name, who);
+	else
+		snprintf(msg, sizeof(msg), "%s changes state and needs the write role: %s may "
+			 "only read (xlbd --api-writer%s)", m->name, who,
+			 strstr(who, "without a certificate") ? ", or --api-insecure-tls-writes" : "");
+	pr_info("api: refused: %s", msg);
+	finish(c, GRPC_STATUS_PERMISSION_DENIED, msg);
+	return -EPERM;
+}
+
 /* --- the completion queue thread ------------------------------------------- */
 
 static void on_new(struct call *c, bool ok)
@@ -872,7 +994,7 @@ static void on_new(struct call *c, bool ok)
 		finish(c, GRPC_STATUS_UNIMPLEMENTED, msg);
 	} else if (s->stopping) {
 		finish(c, GRPC_STATUS_UNAVAILABLE, "server shutting down");
-	} else {
+	} else if (!authorize(c)) {
 		switch (xlb_api_methods[c->m].shape) {
 		case XLB_API_UNARY:
 			handle_unary(c);
@@ -1119,15 +1241,18 @@ static int check_socket_path(const char *path, char *err, size_t errlen, const c
 
 static int add_unix(struct xlb_api_server *s, const char *addr, char *err, size_t errlen)
 {
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	const char *path = addr + strlen("unix:");
-	grpc_server_credentials *creds;
-	mode_t old;
-	int ret, port;
+	mode_t old, mode = xlb_api_rules_other_uids(s->rules, s->self_uid) ? 0666 : 0600;
+	int fd, ret;
 
 	if (!strncmp(path, "//", 2))	/* unix:///abs/path */
 		path += 2;
 	if (!*path)
 		return xlb_errf(err, errlen, -EINVAL, "listen %s: no path", addr);
+	if (s->n_unix == MAX_UNIX)
+		return xlb_errf(err, errlen, -E2BIG, "listen %s: at most %d unix sockets", addr,
+				MAX_UNIX);
 	ret = mkdir_parents(path);
 	if (ret)
 		return xlb_errf(err, errlen, ret, "listen %s: create directory: %s", addr,
@@ -1135,21 +1260,117 @@ static int add_unix(struct xlb_api_server *s, const char *addr, char *err, size_
 	ret = check_socket_path(path, err, errlen, addr);
 	if (ret)
 		return ret;
-	creds = grpc_insecure_server_credentials_create();
+	unlink(path);	/* stale, if anything */
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return xlb_errf(err, errlen, -errno, "listen %s: socket: %s", addr, strerror(errno));
 	/* Bound with no access for others from the first instant; the chmod
-	 * below makes 0600 explicit whatever the umask was. */
+	 * below sets the mode whatever the umask was. */
 	old = umask(0077);
-	port = grpc_server_add_http2_port(s->server, addr, creds);
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 128) ? -errno : 0;
 	umask(old);
-	grpc_server_credentials_release(creds);
-	if (!port)
-		return xlb_errf(err, errlen, -EADDRNOTAVAIL, "listen %s: bind failed", addr);
-	if (chmod(path, 0600)) {
+	if (!ret && chmod(path, mode))
 		ret = -errno;
-		return xlb_errf(err, errlen, ret, "listen %s: chmod 0600: %s", addr, strerror(-ret));
+	if (ret) {
+		close(fd);
+		return xlb_errf(err, errlen, ret, "listen %s: %s", addr, strerror(-ret));
 	}
-	pr_info("api: listening on %s (mode 0600)", addr);
+	s->ufd[s->n_unix] = fd;
+	snprintf(s->upath[s->n_unix], sizeof(s->upath[0]), "%s", path);
+	s->n_unix++;
+	pr_info("api: listening on %s (mode %04o)", addr, mode);
 	return 0;
+}
+
+static void close_unix(struct xlb_api_server *s)
+{
+	for (size_t i = 0; i < s->n_unix; i++) {
+		close(s->ufd[i]);
+		unlink(s->upath[i]);
+	}
+	s->n_unix = 0;
+}
+
+/* Accept on the unix sockets: a peer's role from its uid, then the
+ * connection is gRPC's. A peer without a role is closed at once. */
+static void *acceptor_main(void *arg)
+{
+	struct xlb_api_server *s = arg;
+	struct pollfd p[MAX_UNIX + 1];
+	uint32_t last_denied = UINT32_MAX;
+
+	for (size_t i = 0; i < s->n_unix; i++)
+		p[i] = (struct pollfd){ .fd = s->ufd[i], .events = POLLIN };
+	p[s->n_unix] = (struct pollfd){ .fd = s->stop_efd, .events = POLLIN };
+	for (;;) {
+		if (poll(p, s->n_unix + 1, -1) < 0 && errno != EINTR)
+			break;
+		if (p[s->n_unix].revents)
+			break;
+		for (size_t i = 0; i < s->n_unix; i++) {
+			int fd;
+
+			if (!p[i].revents)
+				continue;
+			while ((fd = accept4(s->ufd[i], NULL, NULL,
+					     SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+				struct ucred cr;
+				socklen_t l = sizeof(cr);
+				enum xlb_api_role role = XLB_API_ROLE_NONE;
+
+				if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l))
+					role = xlb_api_role_of_uid(s->rules, cr.uid, s->self_uid);
+				else
+					cr.uid = UINT32_MAX;
+				if (role == XLB_API_ROLE_NONE) {
+					if (cr.uid != last_denied)	/* not once per attempt */
+						pr_warn("api: unix peer uid %u (pid %d) has no role: "
+							"connection closed (xlbd --api-reader uid:%u)",
+							cr.uid, (int)cr.pid, cr.uid);
+					last_denied = cr.uid;
+					close(fd);
+					continue;
+				}
+				set_fd_role(s, fd, role, cr.uid);
+				grpc_server_add_channel_from_fd(s->server, fd, s->fd_creds);
+			}
+			if (errno == EMFILE || errno == ENFILE)
+				poll(NULL, 0, 100);	/* out of fds: let some close */
+		}
+	}
+	return NULL;
+}
+
+static int acceptor_start(struct xlb_api_server *s, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!s->n_unix)
+		return 0;
+	s->fd_creds = grpc_insecure_server_credentials_create();
+	ret = -pthread_create(&s->acceptor, NULL, acceptor_main, s);
+	if (ret)
+		return xlb_errf(err, errlen, ret, "api: thread: %s", strerror(-ret));
+	pthread_setname_np(s->acceptor, "xlbd-accept");
+	s->acceptor_started = true;
+	return 0;
+}
+
+static void acceptor_stop(struct xlb_api_server *s)
+{
+	uint64_t one = 1;
+
+	if (s->acceptor_started) {
+		if (write(s->stop_efd, &one, sizeof(one)) < 0)
+			pr_warn("api: stop the acceptor: %s", strerror(errno));
+		pthread_join(s->acceptor, NULL);
+		s->acceptor_started = false;
+	}
+	if (s->fd_creds)
+		grpc_server_credentials_release(s->fd_creds);
+	s->fd_creds = NULL;
+	close_unix(s);
 }
 
 static int add_tcp(struct xlb_api_server *s, const struct xlb_api_opts *o, const char *addr,
@@ -1264,6 +1485,18 @@ static void relay_free(struct relay *r)
 	free(r);
 }
 
+static void server_free(struct xlb_api_server *s)
+{
+	relay_free(s->relay);
+	pthread_mutex_destroy(&s->wlock);
+	pthread_cond_destroy(&s->wcond);
+	pthread_mutex_destroy(&s->role_lock);
+	if (s->stop_efd >= 0)
+		close(s->stop_efd);
+	free(s->fd_role);
+	free(s);
+}
+
 struct grpc_setup {
 	struct xlb_api_server *s;
 	const struct xlb_api_opts *opts;
@@ -1346,11 +1579,14 @@ static void *grpc_setup_main(void *arg)
 	for (size_t i = 0; i < g->n_listen; i++) {
 		const char *a = g->listen[i];
 
-		ret = !strncmp(a, "unix:", 5) ? add_unix(s, a, g->err, g->errlen)
-					      : add_tcp(s, opts, a, g->err, g->errlen);
+		if (!strncmp(a, "unix:", 5)) {
+			ret = add_unix(s, a, g->err, g->errlen);
+		} else {
+			ret = add_tcp(s, opts, a, g->err, g->errlen);
+			n_ports += !ret;
+		}
 		if (ret)
 			goto fail;
-		n_ports++;
 	}
 	grpc_server_start(s->server);
 	for (size_t k = 0; k < xlb_api_n_methods; k++)
@@ -1358,6 +1594,11 @@ static void *grpc_setup_main(void *arg)
 			post_request(s, (int)k);
 	for (int i = 0; i < GENERIC_REQUESTS; i++)
 		post_request(s, -1);
+	ret = acceptor_start(s, g->err, g->errlen);
+	if (ret) {
+		n_ports = 1;	/* started: shut it down */
+		goto fail;
+	}
 
 	s->sub_id = xlb_core_subscribe(s->core, on_core_event, s->relay);
 	if (s->sub_id < 0)
@@ -1380,6 +1621,7 @@ static void *grpc_setup_main(void *arg)
 	g->ret = 0;
 	return NULL;
 fail:
+	acceptor_stop(s);
 	destroy_unstarted(s, n_ports > 0);
 out_shutdown:
 	grpc_shutdown();
@@ -1421,6 +1663,14 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 	s->todo_tail = &s->todo;
 	s->thread_init = opts->thread_init;
 	s->thread_arg = opts->thread_arg;
+	s->rules = opts->rules ? opts->rules : &s->rules_none;
+	s->self_uid = (uint32_t)geteuid();
+	pthread_mutex_init(&s->role_lock, NULL);
+	s->stop_efd = eventfd(0, EFD_CLOEXEC);
+	if (s->stop_efd < 0) {
+		ret = xlb_errf(err, errlen, -errno, "api: eventfd: %s", strerror(errno));
+		goto fail;
+	}
 	s->core = core;
 	s->ctx.core = core;
 	s->ctx.version = opts->version;
@@ -1456,10 +1706,7 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 fail:
 	writers_stop(s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	relay_free(s->relay);
-	pthread_mutex_destroy(&s->wlock);
-	pthread_cond_destroy(&s->wcond);
-	free(s);
+	server_free(s);
 	return ret;
 }
 
@@ -1467,6 +1714,7 @@ void xlb_api_server_stop(struct xlb_api_server *s)
 {
 	if (!s)
 		return;
+	acceptor_stop(s);	/* no new connection from here on */
 	if (s->sub_id >= 0)
 		xlb_core_unsubscribe(s->core, s->sub_id);
 	pthread_mutex_lock(&s->relay->lock);
@@ -1477,8 +1725,5 @@ void xlb_api_server_stop(struct xlb_api_server *s)
 	grpc_completion_queue_destroy(s->cq);
 	grpc_shutdown();
 	writers_stop(s);
-	relay_free(s->relay);
-	pthread_mutex_destroy(&s->wlock);
-	pthread_cond_destroy(&s->wcond);
-	free(s);
+	server_free(s);
 }

@@ -15,9 +15,12 @@
  * down), RESOURCE_EXHAUSTED (a Watch that does not keep up).
  *
  * Listeners: "unix:/path" sockets end up mode 0600 in a directory created
- * 0700 when missing (so only root talks to xlbd); a TCP listener
- * ("host:port") needs TLS (cert + key), and with a client CA every client
- * must present a certificate signed by it. TCP without TLS is refused.
+ * 0700 when missing (so only root talks to xlbd; 0666 when a rule names
+ * another uid); a TCP listener ("host:port") needs TLS (cert + key), and
+ * with a client CA every client must present a certificate signed by it.
+ * TCP without TLS is refused. Every call is checked against its client's
+ * role (authz.h): PERMISSION_DENIED names the call, the client and the
+ * role it lacks.
  *
  * Signals: start() blocks every signal in the threads it and gRPC create,
  * so the caller's signal handling (sigwait, signalfd) is not disturbed.
@@ -30,6 +33,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "api/authz.h"
 
 #define XLB_API_DEFAULT_LISTEN	"unix:/run/xlb/xlbd.sock"
 #define XLB_API_MAX_MESSAGE	(64u << 20)	/* a 10,000-service snapshot is ~7 MiB */
@@ -53,6 +57,9 @@ struct xlb_api_opts {
 	 * xlbd limits each thread's capabilities here. NULL: nothing. */
 	int (*thread_init)(void *arg, bool writer);
 	void *thread_arg;
+	/* Who may read and write (authz.h); NULL: no rule. Kept by the
+	 * caller while the server runs. */
+	const struct xlb_api_rules *rules;
 };
 
 struct xlb_api_server;
