@@ -359,6 +359,40 @@ $(BUILD)/san/xlb-k8s: $(FEEDER_SAN_SRCS) $(PROTO_GEN) $(wildcard user/*.h user/*
 	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(shell pkg-config --cflags libcurl 2>/dev/null) $(SAN_FLAGS) \
 		$(FEEDER_SAN_SRCS) $(PROTO_GEN) -Wno-error $(CP_LIBS) $(FEEDER_LIBS) -lm -o $@
 
+# --- fuzzing and xlbd sanitized (issue 14) ------------------------------------
+# libFuzzer targets (clang, ASan+UBSan) over the daemon's input gates: API
+# requests as random bytes and as semantic mutations of a valid one, YAML
+# and JSON manifests, journals and state files. `make fuzz` runs each for
+# FUZZ_SECS (60); make test runs them a short while (the fuzz suite).
+FUZZ_NAMES := api semantic yaml journal
+FUZZ_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_SRCS  := user/log.c $(wildcard user/model/*.c user/util/*.c user/k8s/*.c user/convert/*.c \
+	      user/store/*.c)
+FUZZ_FLAGS := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	      -Iinclude -Iuser -I$(BUILD) $(CP_CFLAGS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_SRCS) $(PROTO_GEN)
+	$(call msg,FUZZ,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $< $(FUZZ_SRCS) $(PROTO_GEN) \
+		$(shell pkg-config --libs yaml-0.1 jansson libprotobuf-c 2>/dev/null) -lz -lm -o $@
+
+.PHONY: fuzz
+fuzz: $(FUZZ_BINS) $(BUILD)/san/xlbd
+	$(Q)BUILD=$(BUILD) bash tests/fuzz/run.sh long
+	$(Q)/usr/bin/python3 tests/fuzz/grpc_fuzz.py --xlbd $(BUILD)/san/xlbd --count $(or $(FUZZ_GRPC),50000)
+
+# xlbd with every C file it runs under ASan+UBSan: the api-san suite runs
+# the API tests and random gRPC requests against it.
+XLBD_SAN_SRCS := user/xlbd.c $(LIB_SRCS) $(filter-out user/ctl/%,$(CP_SRCS))
+$(BUILD)/san/xlbd: $(XLBD_SAN_SRCS) $(PROTO_GEN) $(SKEL) $(wildcard user/*.h user/*/*.h \
+		   include/xlb/*.h)
+	$(call msg,LINK-SAN,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) $(XLBD_SAN_SRCS) $(PROTO_GEN) -Wno-error \
+		$(CP_LIBS) $(PKG_LIBS) -lm -o $@
+
+test: $(FUZZ_BINS) $(BUILD)/san/xlbd
 test: $(BUILD)/san/xlb-k8s
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -22,6 +22,8 @@ declare -A CMD=(
 	[unit-san]="make --no-print-directory unit-san"
 	[bpf]="make --no-print-directory bpftest"
 	[api]="$PY tests/api/test_api.py --xlbd $BUILD/xlbd"
+	[fuzz]="env BUILD=$BUILD bash tests/fuzz/run.sh short"
+	[api-san]="env BUILD=$BUILD bash tests/fuzz/api_san.sh"
 	[k8s]="$PY tests/k8s/test_feeder.py --build $BUILD"
 	[deploy]="$PY tests/k8s/check_manifests.py"
 	[image]="env BUILD=$BUILD bash tests/image/run.sh"
@@ -32,7 +34,7 @@ declare -A CMD=(
 	[cluster]="bash tests/cluster/run.sh"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api k8s deploy image ctl metrics health e2e cluster vm)
+ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl metrics health e2e cluster vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0

@@ -19,7 +19,7 @@ would exceed the datapath's 131,072 backends.
   mem_bench.py [--pin-dir /sys/fs/bpf/xlb-membench] [--quick] [--max-service-bytes 2048]
 
 Exits 1 when a service without a health check costs more than
---max-service-bytes.
+--max-service-bytes (not with --quick, CI's mode, which only reports).
 """
 import argparse
 import os
@@ -99,7 +99,9 @@ def main():
     print("per endpoint: %.0f bytes (%dk services x 0 -> x 10 endpoints)" % (per_ep, lo // 1000))
     print("per service with a TCP health check (and its one endpoint's target): %.0f bytes more"
           % per_hc)
-    return 1 if per_svc > a.max_service_bytes else 0
+    # The full run fails above the limit; --quick (CI) reports only, as
+    # every benchmark's quick mode.
+    return 1 if per_svc > a.max_service_bytes and not a.quick else 0
 
 
 if __name__ == "__main__":

@@ -304,7 +304,8 @@ static void refresh_one(struct xlb_health_feed *w, const char *name)
 	for (size_t i = 0; i < w->n_targets; i++)
 		if (strcmp(w->targets[i].service, name))
 			all[n++] = w->targets[i];
-	memcpy(all + n, c.t, c.n * sizeof(*all));
+	if (c.n)	/* c.t is NULL without targets: memcpy must not see it */
+		memcpy(all + n, c.t, c.n * sizeof(*all));
 	n += c.n;
 	free(c.t);
 	ret = xlb_health_set_targets(w->engine, all, n);
