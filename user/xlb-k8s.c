@@ -21,6 +21,7 @@
 #include "feeder/fmetrics.h"
 #include "feeder/kubeconf.h"
 #include "feeder/watch.h"
+#include "util/clock.h"
 
 #define XLB_K8S_VERSION "0.1"
 #define SYNC_BACKOFF_MIN_MS 200
@@ -117,7 +118,7 @@ static const struct xlb_kube_ops node_ops = {
 static void publish(struct xlb_fmetrics *m, struct xlb_feeder *f, struct xlb_kube_watch **w,
 		    size_t n_w, const struct node_info *node)
 {
-	struct xlb_feeder_view v = { .n_watch = n_w, .turn_ms = xlb_mono_ms() };
+	struct xlb_feeder_view v = { .n_watch = n_w, .turn_ms = (uint64_t)xlb_clock_ms() };
 
 	if (!m)
 		return;
@@ -254,7 +255,7 @@ int main(int argc, char **argv)
 		conf.server, target);
 
 	while (!stop) {
-		uint64_t now = xlb_mono_ms();
+		uint64_t now = (uint64_t)xlb_clock_ms();
 		/* Before every watch has listed once, a snapshot would be half. */
 		bool ready = xlb_kube_watch_stats(w[0])->synced && xlb_kube_watch_stats(w[1])->synced;
 		int timeout = 1000;
@@ -263,7 +264,7 @@ int main(int argc, char **argv)
 			timeout = (int)(sync_at - now) < timeout ? (int)(sync_at - now) : timeout;
 		if (xlb_kube_poll(kube, timeout))
 			break;
-		now = xlb_mono_ms();
+		now = (uint64_t)xlb_clock_ms();
 		if (ready && sync_at <= now &&
 		    (xlb_feeder_pending(feeder) || now - synced_at >= PING_MS)) {
 			synced_at = now;

@@ -19,6 +19,7 @@
 #include "convert/convert.h"
 #include "feeder/feeder.h"
 #include "k8s/object.h"
+#include "util/clock.h"
 #include "util/hist.h"
 #include "util/htab.h"
 
@@ -120,7 +121,7 @@ static void mark(struct xlb_feeder *f, struct fsvc *s)
 	if (s->dirty)
 		return;
 	s->dirty = true;
-	s->dirty_ms = xlb_mono_ms();
+	s->dirty_ms = (uint64_t)xlb_clock_ms();
 	s->next_dirty = f->dirty;
 	f->dirty = s;
 }
@@ -670,7 +671,7 @@ static int sync_deltas(struct xlb_feeder *f)
 		if (!ret)
 			f->st.deltas++;
 	}
-	now = xlb_mono_ms();
+	now = (uint64_t)xlb_clock_ms();
 	if (!ret && ok) {
 		for (size_t i = 0; i < n; i++)
 			commit(&w[i], now);
@@ -720,7 +721,7 @@ static int sync_snapshot(struct xlb_feeder *f)
 	}
 	if (!ret)
 		ret = send_req(f, &q, true, &ok, why, sizeof(why));
-	now = xlb_mono_ms();
+	now = (uint64_t)xlb_clock_ms();
 	if (!ret && !ok) {
 		/* Two Services clash (same address and port): an empty
 		 * snapshot, then each on its own, as deltas. */

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "feeder/fmetrics.h"
+#include "util/clock.h"
 #include "util/hist.h"
 #include "util/prom.h"
 
@@ -38,7 +39,7 @@ static void gauge(struct xlb_prom *p, const char *name, const char *help, double
 
 static void render(const struct xlb_feeder_view *v, struct xlb_prom *p)
 {
-	uint64_t now = xlb_mono_ms();
+	uint64_t now = (uint64_t)xlb_clock_ms();
 
 	xlb_prom_family(p, "xlb_k8s_watch_events_total", "counter",
 			"Watch events received, by resource and type.");
@@ -164,7 +165,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return reply(c, MHD_HTTP_OK, text, len, XLB_PROM_CONTENT_TYPE);
 	}
 	if (!strcmp(url, "/healthz") || !strcmp(url, "/livez")) {
-		ok = v.turn_ms && xlb_mono_ms() - v.turn_ms < STALL_MS;
+		ok = v.turn_ms && (uint64_t)xlb_clock_ms() - v.turn_ms < STALL_MS;
 		snprintf(why, sizeof(why), ok ? "ok\n" : "main loop stalled\n");
 	} else if (!strcmp(url, "/readyz")) {
 		ok = ready(&v, why, sizeof(why));

@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <curl/curl.h>
 #include <jansson.h>
 
 #include "log.h"
 #include "feeder/watch.h"
+#include "util/clock.h"
 
 #define BACKOFF_MIN_MS	200
 #define BACKOFF_MAX_MS	30000
@@ -57,14 +57,6 @@ struct xlb_kube {
 	CURLM *multi;
 	struct xlb_kube_watch *watches;
 };
-
-uint64_t xlb_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int xlb_kube_new(const struct xlb_kube_conf *conf, struct xlb_kube **out, char *err,
 		 size_t errlen)
@@ -128,7 +120,7 @@ static void backoff(struct xlb_kube_watch *w)
 		b = BACKOFF_MAX_MS;
 	w->backoff_ms = b;
 	/* Jitter: half fixed, half random, so nodes do not retry in step. */
-	w->next_ms = xlb_mono_ms() + b / 2 + (unsigned int)random() % (b / 2 + 1);
+	w->next_ms = (uint64_t)xlb_clock_ms() + b / 2 + (unsigned int)random() % (b / 2 + 1);
 }
 
 static const char *obj_rv(const json_t *obj)
@@ -188,7 +180,7 @@ static void on_event(struct xlb_kube_watch *w, const char *line, size_t len)
 		goto out;
 	}
 	set_rv(w, obj_rv(obj));
-	w->st.last_ms = xlb_mono_ms();
+	w->st.last_ms = (uint64_t)xlb_clock_ms();
 	w->got_event = true;
 	if (by_name[i] != XLB_KUBE_BOOKMARK)
 		w->ops->object(w->arg, by_name[i], obj);
@@ -410,7 +402,7 @@ static void list_done(struct xlb_kube_watch *w, long http)
 			w->st.relists++;
 		w->st.lists++;
 		w->st.synced = true;
-		w->st.last_ms = xlb_mono_ms();
+		w->st.last_ms = (uint64_t)xlb_clock_ms();
 		w->state = W_WATCH;
 		w->backoff_ms = 0;
 	}
@@ -509,7 +501,7 @@ const char *xlb_kube_watch_name(const struct xlb_kube_watch *w)
 
 int xlb_kube_poll(struct xlb_kube *k, int timeout_ms)
 {
-	uint64_t now = xlb_mono_ms();
+	uint64_t now = (uint64_t)xlb_clock_ms();
 	struct xlb_kube_watch *w;
 	int running, left;
 	CURLMsg *m;

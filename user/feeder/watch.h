@@ -73,6 +73,4 @@ int xlb_kube_poll(struct xlb_kube *k, int timeout_ms);
 /* Wake a poll in progress (from another thread). */
 void xlb_kube_wakeup(struct xlb_kube *k);
 
-uint64_t xlb_mono_ms(void);
-
 #endif /* XLB_FEEDER_WATCH_H */
