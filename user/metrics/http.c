@@ -8,19 +8,16 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <microhttpd.h>
 
 #include "log.h"
 #include "metrics/metrics.h"
+#include "util/listen.h"
 #include "util/prom.h"
 
 /* A thread per connection (libmicrohttpd's own), so that slow clients
@@ -104,79 +101,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	pr_warn("metrics: %s", msg);
 }
 
-/* "host:port", "[v6]:port", ":port". */
-static int split_addr(const char *addr, char *host, size_t hlen, char *port, size_t plen)
-{
-	const char *colon = strrchr(addr, ':'), *h = addr;
-	size_t n;
-
-	if (!colon || !colon[1] || strlen(colon + 1) >= plen)
-		return -EINVAL;
-	n = (size_t)(colon - addr);
-	if (n && addr[0] == '[') {
-		if (addr[n - 1] != ']' || n < 3)
-			return -EINVAL;
-		h = addr + 1;
-		n -= 2;
-	}
-	if (n >= hlen)
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = 0;
-	snprintf(port, plen, "%s", colon + 1);
-	for (const char *p = port; *p; p++)
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-	return 0;
-}
-
-/* Binds and listens; the address it got, printable, in bound. */
-static int open_listener(const char *addr, int *fd_out, uint16_t *port_out, bool *v6,
-			 char *bound, size_t blen, char *err, size_t errlen)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[256], port[8];
-	int fd = -1, one = 1, ret, gai;
-
-	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) || atoi(port) > 65535) {
-		snprintf(err, errlen, "metrics listen %s: expected HOST:PORT, [ADDR]:PORT or :PORT",
-			 addr);
-		return -EINVAL;
-	}
-	gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-	if (gai) {
-		snprintf(err, errlen, "metrics listen %s: %s", addr, gai_strerror(gai));
-		return -EINVAL;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64) ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl)) {
-		ret = -errno;
-		snprintf(err, errlen, "metrics listen %s: %s", addr, strerror(errno));
-		goto out;
-	}
-	*v6 = ss.ss_family == AF_INET6;
-	*port_out = ntohs(*v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
-				((struct sockaddr_in *)&ss)->sin_port);
-	if (!inet_ntop(ss.ss_family,
-		       *v6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr :
-			     (void *)&((struct sockaddr_in *)&ss)->sin_addr, bound, blen))
-		snprintf(bound, blen, "?");
-	*fd_out = fd;
-	fd = -1;
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	freeaddrinfo(ai);
-	return ret;
-}
-
 int xlb_metrics_start(struct xlb_core *core, const char *listen,
 		      const struct xlb_metrics_opts *o, struct xlb_metrics_server **out,
 		      char *err, size_t errlen)
@@ -184,9 +108,8 @@ int xlb_metrics_start(struct xlb_core *core, const char *listen,
 	struct xlb_metrics_server *s;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 			     MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-	char bound[INET6_ADDRSTRLEN];
-	bool v6 = false;
-	int fd = -1, ret;
+	struct xlb_listener l = { .fd = -1 };
+	int ret;
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -199,19 +122,20 @@ int xlb_metrics_start(struct xlb_core *core, const char *listen,
 		s->opts = *o;
 	snprintf(s->version, sizeof(s->version), "%s", o && o->version ? o->version : "unknown");
 	s->opts.version = s->version;
-	ret = open_listener(listen, &fd, &s->port, &v6, bound, sizeof(bound), err, errlen);
+	ret = xlb_listen_tcp(listen, "metrics", false, &l, err, errlen);
 	if (ret)
 		goto fail;
+	s->port = l.port;
 	ret = xlb_metrics_new(core, &s->m);
 	if (ret) {
 		snprintf(err, errlen, "metrics: observe the core: %s", strerror(-ret));
 		goto fail;
 	}
-	if (v6)
+	if (l.v6)
 		flags |= MHD_USE_IPv6;
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 				  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,	/* first: for all */
-				  MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_LISTEN_SOCKET, l.fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
 				  MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
@@ -221,13 +145,13 @@ int xlb_metrics_start(struct xlb_core *core, const char *listen,
 		snprintf(err, errlen, "metrics listen %s: libmicrohttpd would not start", listen);
 		goto fail;
 	}
-	pr_info("metrics: serving http://%s%s%s:%u/metrics", v6 ? "[" : "", bound, v6 ? "]" : "",
-		s->port);
+	pr_info("metrics: serving http://%s%s%s:%u/metrics", l.v6 ? "[" : "", l.bound,
+		l.v6 ? "]" : "", s->port);
 	*out = s;
 	return 0;
 fail:
-	if (fd >= 0)
-		close(fd);
+	if (l.fd >= 0)
+		close(l.fd);
 	xlb_metrics_free(s->m);
 	pthread_mutex_destroy(&s->render);
 	free(s);
