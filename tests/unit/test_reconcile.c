@@ -342,7 +342,7 @@ static void test_endpoint_rules(void **state)
 	struct xlb_svc_desired s = svc("a", "10.96.0.1", 80, 0, e, 3);
 	struct xlb_backend_spec out[3];
 
-	assert_int_equal(xlb_svc_backends(&s, NULL, out), 3);
+	assert_int_equal(xlb_svc_backends(&s, NULL, NULL, out), 3);
 	assert_false(out[0].terminating);
 	assert_true(out[1].terminating);
 	assert_true(out[2].terminating);
@@ -361,13 +361,13 @@ static void test_terminating_fallback(void **state)
 	static struct xlb_health_spec tcp = { .kind = XLB_HC_TCP };	/* s's, never freed */
 
 	e[1].serving = false;
-	assert_int_equal(xlb_svc_backends(&s, NULL, out), 3);
+	assert_int_equal(xlb_svc_backends(&s, NULL, NULL, out), 3);
 	assert_false(out[0].terminating);	/* serving and terminating: used */
 	assert_true(out[1].terminating);	/* terminating, not serving: drains */
 	assert_true(out[2].terminating);	/* not ready: drains */
 
 	e[2] = ep("10.0.0.3", true, false);
-	assert_int_equal(xlb_svc_backends(&s, NULL, out), 3);
+	assert_int_equal(xlb_svc_backends(&s, NULL, NULL, out), 3);
 	assert_true(out[0].terminating);	/* a ready one: no fallback */
 	assert_false(out[2].terminating);
 
@@ -379,12 +379,84 @@ static void test_terminating_fallback(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_true(xlb_verdicts_set(&v, "a", &e[i].addr, e[i].port,
 					     i ? XLB_HEALTH_HEALTHY : XLB_HEALTH_UNHEALTHY, 1) >= 0);
-	assert_int_equal(xlb_svc_backends(&s, &v, out), 2);
+	assert_int_equal(xlb_svc_backends(&s, &v, NULL, out), 2);
 	assert_true(out[0].terminating);	/* 10.0.0.2: not serving */
 	assert_false(out[1].terminating);	/* 10.0.0.3: serving, terminating */
 	xlb_verdicts_fini(&v);
 }
 
+/* Local endpoints (nodeName = the node's name): the local ones are told
+ * apart, and KEP-1669 holds among them on its own: with no ready local
+ * endpoint the serving terminating local ones take the local traffic,
+ * while the cluster-wide selection keeps its ready remote one. */
+static void test_local_endpoints(void **state)
+{
+	struct xlb_endpoint e[4] = { ep("10.0.0.1", true, false), ep("10.0.0.2", false, true),
+				     ep("10.0.0.3", false, false), ep("10.0.0.4", true, false) };
+	struct xlb_svc_desired s = svc("a", "10.96.0.1", 80, 0, e, 4);
+	struct xlb_backend_spec out[4];
+
+	strcpy(e[1].node_name, "n1");
+	strcpy(e[2].node_name, "n1");
+	strcpy(e[3].node_name, "n2");
+	assert_int_equal(xlb_svc_backends(&s, NULL, "n1", out), 4);
+	assert_false(out[0].local);		/* no nodeName: not local */
+	assert_true(out[1].local && out[2].local);
+	assert_false(out[3].local);
+	assert_false(out[0].terminating);	/* cluster-wide: ready ones only */
+	assert_true(out[1].terminating);
+	assert_true(xlb_backend_selectable_local(&out[1]));	/* local fallback */
+	assert_false(xlb_backend_selectable_local(&out[2]));	/* not ready, not serving */
+	assert_false(xlb_backend_selectable_local(&out[0]));
+
+	strcpy(e[0].node_name, "n1");		/* a ready local one ends the fallback */
+	assert_int_equal(xlb_svc_backends(&s, NULL, "n1", out), 4);
+	assert_true(xlb_backend_selectable_local(&out[0]));
+	assert_false(xlb_backend_selectable_local(&out[1]));
+
+	assert_int_equal(xlb_svc_backends(&s, NULL, NULL, out), 4);	/* no node name */
+	for (int i = 0; i < 4; i++)
+		assert_false(out[i].local);
+}
+
+/* A change of what only traffic policies, ingress IPs, external IPs or
+ * source ranges say still reaches the dataplane; locality too. */
+static void test_external_fields_reconciled(void **state)
+{
+	struct rec_dp d = { .base.ops = &rec_ops };
+	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
+	struct xlb_state *st = xlb_state_new();
+	struct xlb_svc_desired s = svc("a", "10.96.0.1", 80, 30080, e, 1);
+	struct xlb_reconcile_result res;
+	struct xlb_reconciler r;
+
+	s.spec.type = XLB_SVC_LOAD_BALANCER;
+	put(st, s);
+	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
+	r.node = "n1";
+	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+	assert_int_equal(res.created, 1);
+	for (int step = 0; step < 6; step++) {
+		switch (step) {
+		case 0: assert_int_equal(xlb_ip_parse("192.0.2.10", &s.spec.lb_ips[0]), 0);
+			s.spec.n_lb_ips = 1; break;
+		case 1: assert_int_equal(xlb_ip_parse("192.0.2.20", &s.spec.external_ips[0]), 0);
+			s.spec.n_external_ips = 1; break;
+		case 2: assert_int_equal(xlb_cidr_parse("172.16.0.0/16", &s.spec.source_ranges[0]), 0);
+			s.spec.n_source_ranges = 1; break;
+		case 3: s.spec.ext_policy = XLB_POLICY_LOCAL; break;
+		case 4: s.spec.int_policy = XLB_POLICY_LOCAL; break;
+		case 5: strcpy(e[0].node_name, "n1"); break;
+		}
+		put(st, s);
+		assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+		assert_int_equal(res.updated, 1);
+	}
+	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+	assert_int_equal(res.unchanged, 1);
+	xlb_reconciler_fini(&r);
+	xlb_state_free(st);
+}
 
 static void reconcile_ok(struct xlb_reconciler *r, const struct xlb_state *st,
 			 const char *const *names, size_t n)
@@ -682,6 +754,8 @@ int main(void)
 		cmocka_unit_test(test_failure_reported),
 		cmocka_unit_test(test_endpoint_rules),
 		cmocka_unit_test(test_terminating_fallback),
+		cmocka_unit_test(test_local_endpoints),
+		cmocka_unit_test(test_external_fields_reconciled),
 		cmocka_unit_test(test_names_only_named),
 		cmocka_unit_test(test_names_move_and_delete),
 		cmocka_unit_test(test_names_takeover),

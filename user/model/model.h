@@ -97,6 +97,12 @@ struct xlb_backend_spec {
 	uint32_t port;		/* 1..65535 */
 	uint32_t weight;	/* 0 = drain (no new flows), max 65535 */
 	bool terminating;	/* drain: existing flows continue, no new ones */
+	/* Traffic policy Local: on this node (its nodeName is the node's), and
+	 * whether the node-local selection takes no new flows through it (its
+	 * own KEP-1669 fallback: serving terminating endpoints only when no
+	 * local one is ready). */
+	bool local;
+	bool local_terminating;
 };
 
 /* The datapath's identity of a service: (cluster IP, port, protocol), as a
@@ -127,6 +133,27 @@ int xlb_backends_validate(const struct xlb_service_spec *s,
 static inline bool xlb_backend_selectable(const struct xlb_backend_spec *b)
 {
 	return !b->terminating && b->weight > 0;
+}
+
+/* True when it may receive new flows where only local endpoints serve. */
+static inline bool xlb_backend_selectable_local(const struct xlb_backend_spec *b)
+{
+	return b->local && !b->local_terminating && b->weight > 0;
+}
+
+/* Traffic to the service's external addresses (node port, LoadBalancer
+ * ingress IPs, external IPs) with external, else to its cluster IP: only
+ * local endpoints serve it (externalTrafficPolicy / internalTrafficPolicy
+ * Local)? */
+static inline bool xlb_svc_local_only(const struct xlb_service_spec *s, bool external)
+{
+	return (external ? s->ext_policy : s->int_policy) == XLB_POLICY_LOCAL;
+}
+
+/* Does it have addresses beyond the cluster IP? */
+static inline bool xlb_svc_has_external(const struct xlb_service_spec *s)
+{
+	return xlb_svc_has_node_port(s) || s->n_lb_ips || s->n_external_ips;
 }
 
 const char *xlb_svc_type_name(enum xlb_svc_type t);	/* "ClusterIP", ... */

@@ -583,13 +583,14 @@ bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired
 }
 
 size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
-			struct xlb_backend_spec *out)
+			const char *node, struct xlb_backend_spec *out)
 {
-	bool any_ready = false, fallback;
+	bool any_ready = false, any_local_ready = false;
 	size_t k = 0;
 
 	for (size_t i = 0; i < s->n_ep; i++) {
 		const struct xlb_endpoint *e = &s->ep[i];
+		bool ready = e->ready && !e->terminating && e->weight;
 
 		if (!xlb_verdicts_usable(v, s, e))
 			continue;
@@ -598,18 +599,45 @@ size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdic
 		out[k].port = e->port;
 		out[k].weight = e->weight;
 		out[k].terminating = e->terminating || !e->ready;
-		any_ready |= e->ready && !e->terminating && e->weight;
+		out[k].local = node && node[0] && !strcmp(e->node_name, node);
+		out[k].local_terminating = out[k].terminating;
+		any_ready |= ready;
+		any_local_ready |= ready && out[k].local;
 		k++;
 	}
-	fallback = !any_ready;
-	for (size_t i = 0, j = 0; fallback && i < s->n_ep; i++) {
+	/* KEP-1669, for all endpoints and for the local ones on their own. */
+	for (size_t i = 0, j = 0; (!any_ready || !any_local_ready) && i < s->n_ep; i++) {
 		const struct xlb_endpoint *e = &s->ep[i];
 
 		if (!xlb_verdicts_usable(v, s, e))
 			continue;
-		if (e->serving && e->terminating)
-			out[j].terminating = false;
+		if (e->serving && e->terminating) {
+			if (!any_ready)
+				out[j].terminating = false;
+			if (!any_local_ready)
+				out[j].local_terminating = false;
+		}
 		j++;
 	}
 	return k;
+}
+
+size_t xlb_svc_local_ready(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
+			   const char *node, struct xlb_ip *addrs, size_t n, size_t cap)
+{
+	if (!node || !node[0])
+		return n;
+	for (size_t i = 0; i < s->n_ep && n < cap; i++) {
+		const struct xlb_endpoint *e = &s->ep[i];
+		bool seen = false;
+
+		if (!e->ready || e->terminating || !e->weight || strcmp(e->node_name, node) ||
+		    !xlb_verdicts_usable(v, s, e))
+			continue;
+		for (size_t j = 0; j < n && !seen; j++)
+			seen = xlb_ip_equal(&addrs[j], &e->addr);
+		if (!seen)
+			addrs[n++] = e->addr;
+	}
+	return n;
 }

@@ -150,9 +150,19 @@ struct xlb_verdicts;
  * but still present; it is left out when unusable (its flows are reset).
  * When no endpoint is ready and usable, the serving ones that are
  * terminating take new flows instead (KEP-1669, as kube-proxy does: better
- * a pod on its way out than no answer). Returns the count written to out
- * (room for s->n_ep). */
+ * a pod on its way out than no answer). An endpoint whose nodeName is
+ * node is local (node NULL or "": none is); the local ones get the same
+ * rule among themselves, for traffic only they serve (traffic policy
+ * Local). Returns the count written to out (room for s->n_ep). */
 size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
-			struct xlb_backend_spec *out);
+			const char *node, struct xlb_backend_spec *out);
+
+/* The addresses of s's ready local endpoints (nodeName node, not
+ * terminating, weight > 0, usable by their health verdict), added to the
+ * n in addrs (room for cap) unless there already: what kube-proxy's
+ * health-check node port counts (terminating ones do not count, even where
+ * they still take flows). Returns the new count. */
+size_t xlb_svc_local_ready(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
+			   const char *node, struct xlb_ip *addrs, size_t n, size_t cap);
 
 #endif /* XLB_STATE_H */

@@ -26,18 +26,40 @@ static int be_cmp(const void *a, const void *b)
 	return (x->port > y->port) - (x->port < y->port);
 }
 
+static bool ips_same(const struct xlb_ip *a, uint32_t na, const struct xlb_ip *b, uint32_t nb)
+{
+	if (na != nb)
+		return false;
+	for (uint32_t i = 0; i < na; i++)
+		if (!xlb_ip_equal(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+/* Everything a dataplane programs (not the name). */
 static bool spec_same(const struct xlb_service_spec *a, const struct xlb_service_spec *b)
 {
+	if (a->n_source_ranges != b->n_source_ranges)
+		return false;
+	for (uint32_t i = 0; i < a->n_source_ranges; i++)
+		if (a->source_ranges[i].prefix != b->source_ranges[i].prefix ||
+		    !xlb_ip_equal(&a->source_ranges[i].ip, &b->source_ranges[i].ip))
+			return false;
 	return a->type == b->type && xlb_ip_equal(&a->vip, &b->vip) && a->port == b->port &&
 	       a->node_port == b->node_port && a->proto == b->proto && a->algo == b->algo &&
-	       a->affinity_timeout == b->affinity_timeout;
+	       a->affinity_timeout == b->affinity_timeout && a->ext_policy == b->ext_policy &&
+	       a->int_policy == b->int_policy &&
+	       a->health_check_node_port == b->health_check_node_port &&
+	       ips_same(a->lb_ips, a->n_lb_ips, b->lb_ips, b->n_lb_ips) &&
+	       ips_same(a->external_ips, a->n_external_ips, b->external_ips, b->n_external_ips);
 }
 
 static bool be_same(const struct xlb_backend_spec *a, const struct xlb_backend_spec *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (be_cmp(&a[i], &b[i]) || a[i].weight != b[i].weight ||
-		    a[i].terminating != b[i].terminating)
+		    a[i].terminating != b[i].terminating || a[i].local != b[i].local ||
+		    a[i].local_terminating != b[i].local_terminating)
 			return false;
 	return true;
 }
@@ -198,7 +220,7 @@ static void apply_one(struct pass *p, const struct xlb_svc_desired *s, int phase
 	} else if (a) {
 		return;
 	}
-	n = xlb_svc_backends(s, r->health, p->buf);
+	n = xlb_svc_backends(s, r->health, r->node, p->buf);
 	qsort(p->buf, n, sizeof(*p->buf), be_cmp);
 	if (a && spec_same(&a->spec, &s->spec) && a->n == n && be_same(a->be, p->buf, n)) {
 		claim(r, a, s->spec.name);

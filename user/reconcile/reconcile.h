@@ -27,6 +27,9 @@ struct xlb_reconciler {
 	/* Health verdicts (the core's): which endpoints are left out. NULL:
 	 * none are. */
 	const struct xlb_verdicts *health;
+	/* This node's name (EndpointSlice nodeName), for traffic policies;
+	 * NULL: no endpoint is local. */
+	const char *node;
 };
 
 struct xlb_reconcile_result {
