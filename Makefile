@@ -57,7 +57,7 @@ PROTO_GEN  := $(BUILD)/gen/xlb.pb-c.c
 CP_PKGS    := grpc libprotobuf-c yaml-0.1 jansson libcap libmnl libmicrohttpd libseccomp
 CP_CFLAGS  := $(shell pkg-config --cflags $(CP_PKGS) 2>/dev/null) -I$(BUILD)/gen
 CP_LIBS    := -Wl,--as-needed $(shell pkg-config --libs $(CP_PKGS) 2>/dev/null) -lpthread
-CP_DIRS    := core node api convert store metrics health k8s ctl
+CP_DIRS    := core node api convert store metrics health svchealth k8s ctl
 CP_SRCS    := $(wildcard $(CP_DIRS:%=user/%/*.c))
 CP_OBJS    := $(CP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 CP_LIB     := $(BUILD)/libxlb-control.a
@@ -139,11 +139,12 @@ $(BUILD)/xlb-dp: tools/xlb-dp.c $(BUILD)/libxlb.a
 
 # Unit tests link the parts that need no kernel: model, util, k8s, health,
 # the protobuf conversion and the store (with the generated protobuf).
-PURE_SRCS  := $(MODEL_SRCS) $(wildcard user/k8s/*.c user/health/*.c user/convert/*.c user/store/*.c) \
-	      user/api/authz.c
+PURE_SRCS  := $(MODEL_SRCS) $(wildcard user/k8s/*.c user/health/*.c user/convert/*.c user/store/*.c \
+	      user/svchealth/*.c) user/api/authz.c
 PURE_OBJS  := $(PURE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 PURE_SAN_OBJS := $(PURE_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/san/gen/xlb.pb-c.o
-UNIT_LIBS  := -lcmocka $(shell pkg-config --libs yaml-0.1 jansson libprotobuf-c libseccomp 2>/dev/null) -lz -lm
+UNIT_LIBS  := -lcmocka $(shell pkg-config --libs yaml-0.1 jansson libprotobuf-c libseccomp \
+	      libmicrohttpd 2>/dev/null) -lz -lm -lpthread
 
 $(BUILD)/san/gen/xlb.pb-c.o: $(PROTO_GEN)
 	$(call msg,CC-SAN,$@)

@@ -28,13 +28,14 @@ declare -A CMD=(
 	[deploy]="$PY tests/k8s/check_manifests.py"
 	[image]="env BUILD=$BUILD bash tests/image/run.sh"
 	[ctl]="bash tests/ctl/run.sh"
+	[lb]="bash tests/lb/run.sh"
 	[metrics]="bash tests/metrics/run.sh"
 	[health]="bash tests/health/run.sh"
 	[e2e]="bash tests/e2e/run.sh"
 	[cluster]="bash tests/cluster/run.sh"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl metrics health e2e cluster vm)
+ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb metrics health e2e cluster vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0

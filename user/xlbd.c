@@ -22,11 +22,14 @@
 #include "log.h"
 #include "core/core_priv.h"
 #include "core/health_feed.h"
+#include "core/svchealth_feed.h"
 #include "health/sandbox.h"
 #include "node/node.h"
 #include "node/privs.h"
 #include "api/server.h"
 #include "metrics/metrics.h"
+#include "svchealth/svchealth.h"
+#include "util/portset.h"
 
 #define XLBD_VERSION "0.1.0"
 #define MAX_LISTEN 8
@@ -47,16 +50,26 @@ static struct {
 	enum xlb_health_tcp_mode tcp_probe;
 	bool allow_exec;
 	struct xlb_sandbox_opts exec;
+	char node_name[256];		/* --node-name, $NODE_NAME, the hostname */
+	const char *healthz;		/* --healthz-bind-address; "": off */
+	bool healthz_given;
+	struct xlb_port_range node_ports; /* --nodeport-range */
 } cfg = {
 	.state_dir = "/var/lib/xlb",
 	.pin_dir = XLB_PIN_DIR_DEFAULT,
 	.dataplane = "auto",
+	.healthz = "0.0.0.0" XLB_HEALTHZ_DEFAULT,
+	.node_ports = { 30000, 32767 },
 };
+
+/* kube-proxy's healthTimeout: out of step longer than this is unhealthy. */
+#define HEALTHZ_TIMEOUT_S 60
 
 static struct {
 	struct xlb_dp *dp;
 	struct xlb_core *core;
 	struct xlb_health_feed *hw;
+	struct xlb_svchealth_feed *sh;
 	struct xlb_sandbox *sandbox;	/* exec probes; NULL: off */
 	struct xlb_node *node;
 	struct xlb_privs privs;
@@ -98,6 +111,17 @@ static void usage(FILE *f)
 		"                            (default " XLB_PIN_DIR_DEFAULT ")\n"
 		"  --nodeport-addresses CIDR[,CIDR...]  node addresses NodePort answers on\n"
 		"                            (default: every non-loopback IPv4 address)\n"
+		"  --nodeport-range MIN-MAX  node ports (and health-check node ports) services\n"
+		"                            may use (default 30000-32767); the part inside the\n"
+		"                            kernel's ephemeral ports is reserved from them\n"
+		"                            (net.ipv4.ip_local_reserved_ports)\n"
+		"  --node-name NAME          this node, as EndpointSlices name it: endpoints\n"
+		"                            there are local (traffic policies Local, health-\n"
+		"                            check node ports; default: $NODE_NAME, else the\n"
+		"                            hostname)\n"
+		"  --healthz-bind-address ADDR:PORT  serve /healthz and /livez as kube-proxy\n"
+		"                            does (default 0.0.0.0:10256; '' off; a default\n"
+		"                            that cannot be bound is only warned about)\n"
 		"  --log-level error|warn|info|debug   (default info)\n"
 		"  --cleanup                 remove what the datapath left in the kernel, then\n"
 		"                            exit: xdp: the pinned program and maps; ipvs: xlb's\n"
@@ -233,6 +257,8 @@ static int run_loop(void)
 	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 	ev.data.fd = lfd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	ev.data.fd = xlb_svchealth_feed_fd(d.sh);
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 
 	for (;;) {
 		int n = epoll_wait(ep, evs, 8, -1);
@@ -257,8 +283,12 @@ static int run_loop(void)
 			} else if (fd == tfd) {
 				uint64_t x;
 
-				if (read(tfd, &x, sizeof(x)) > 0)
+				if (read(tfd, &x, sizeof(x)) > 0) {
 					xlb_core_tick(d.core);
+					xlb_svchealth_feed_tick(d.sh);
+				}
+			} else if (fd == xlb_svchealth_feed_fd(d.sh)) {
+				xlb_svchealth_feed_dispatch(d.sh);
 			} else if (d.hw && fd == xlb_health_feed_fd(d.hw)) {
 				xlb_health_feed_dispatch(d.hw);
 			} else if (fd == lfd) {
@@ -287,6 +317,9 @@ static int parse_args(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "nodeport-addresses", required_argument, NULL, 'n' },
+		{ "nodeport-range", required_argument, NULL, 'r' },
+		{ "node-name", required_argument, NULL, 'O' },
+		{ "healthz-bind-address", required_argument, NULL, 'H' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "cleanup", no_argument, NULL, 'X' },
 		{ "keep-caps", no_argument, NULL, 'k' },
@@ -368,6 +401,25 @@ static int parse_args(int argc, char **argv)
 				fprintf(stderr, "xlbd: --nodeport-addresses: %s\n", err);
 				return 2;
 			}
+			break;
+		case 'r':
+			if (xlb_port_range_parse(optarg, &cfg.node_ports)) {
+				fprintf(stderr, "xlbd: --nodeport-range: expected MIN-MAX within 1-65535, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'O':
+			if (!optarg[0] || strlen(optarg) >= sizeof(cfg.node_name)) {
+				fprintf(stderr, "xlbd: --node-name: expected a name of 1 to %zu bytes\n",
+					sizeof(cfg.node_name) - 1);
+				return 2;
+			}
+			snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", optarg);
+			break;
+		case 'H':
+			cfg.healthz = optarg;
+			cfg.healthz_given = true;
 			break;
 		case 'L':
 			if (xlb_log_level_parse(optarg, &lvl)) {
@@ -454,7 +506,32 @@ static int parse_args(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!cfg.node_name[0] && getenv("NODE_NAME"))
+		snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", getenv("NODE_NAME"));
+	if (!cfg.node_name[0] && gethostname(cfg.node_name, sizeof(cfg.node_name) - 1))
+		cfg.node_name[0] = '\0';
 	return -1;
+}
+
+/* The health-check node ports and /healthz; a default /healthz address
+ * that cannot be bound (another proxy, another xlbd) only costs /healthz.
+ * Its threads face the network: made on a thread of the net role. */
+static int start_svchealth(void *arg)
+{
+	char err[512] = "";
+	int ret;
+
+	(void)arg;
+	ret = xlb_svchealth_feed_new(d.core, cfg.healthz, HEALTHZ_TIMEOUT_S, &d.sh, err,
+				     sizeof(err));
+	if (ret && !cfg.healthz_given && cfg.healthz[0]) {
+		pr_warn("%s: /healthz not served (--healthz-bind-address to choose another)", err);
+		ret = xlb_svchealth_feed_new(d.core, "", HEALTHZ_TIMEOUT_S, &d.sh, err,
+					     sizeof(err));
+	}
+	if (ret)
+		pr_err("%s", err);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -498,6 +575,14 @@ int main(int argc, char **argv)
 	d.dp = co.dp;
 	co.state_dir = cfg.state_dir;
 	co.allow_exec_probes = cfg.allow_exec;
+	co.node_name = cfg.node_name;
+	co.node_port_min = cfg.node_ports.lo;
+	co.node_port_max = cfg.node_ports.hi;
+	{
+		struct xlb_node_ports np = { .range = cfg.node_ports, .what = "NodePort range" };
+
+		xlb_node_reserve_ports(&np, 1);	/* logged; NodePort works without */
+	}
 	ret = xlb_core_new(&co, &d.core, err, sizeof(err));
 	if (ret) {
 		pr_err("start: %s", err);
@@ -537,6 +622,11 @@ int main(int argc, char **argv)
 		ao.thread_init = api_thread_init;
 		ao.thread_arg = &d.privs;
 	}
+	ret = cfg.keep_caps ? start_svchealth(NULL)
+			    : xlb_privs_run(&d.privs, XLB_ROLE_NET, start_svchealth, NULL);
+	if (ret)
+		goto out;
+
 	/* Before the API: every change it takes is observed. */
 	if (cfg.metrics) {
 		struct metrics_start ms = { cfg.metrics, &metrics, err, sizeof(err) };
@@ -574,8 +664,9 @@ int main(int argc, char **argv)
 			xlb_privs_describe(&d.privs, XLB_ROLE_WRITER, w, sizeof(w)),
 			xlb_privs_describe(&d.privs, XLB_ROLE_NET, n, sizeof(n)));
 	}
-	pr_info("xlbd %s ready: %zu interfaces, API on %s", XLBD_VERSION,
-		xlb_core_interfaces(d.core), cfg.listen[0]);
+	pr_info("xlbd %s ready: node %s, %zu interfaces, API on %s", XLBD_VERSION,
+		cfg.node_name[0] ? cfg.node_name : "(no name)", xlb_core_interfaces(d.core),
+		cfg.listen[0]);
 	ret = run_loop();
 	exit_guard();
 out:
@@ -583,6 +674,7 @@ out:
 	xlb_api_server_stop(api);
 	xlb_node_free(d.node);
 	xlb_health_feed_free(d.hw);
+	xlb_svchealth_feed_free(d.sh);
 	xlb_sandbox_free(d.sandbox);
 	xlb_core_free(d.core);
 	xlb_dp_close(d.dp);

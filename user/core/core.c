@@ -174,6 +174,8 @@ static int reconcile_timed(struct xlb_core *c, const struct xlb_state *st, bool 
 			  xlb_reconcile_names(&c->rec, st, names, n, res);
 
 	observe(c, OBS_RECONCILE, xlb_clock_s() - t0);
+	if (!ret && !c->rec.dirty)
+		c->in_step_ms = xlb_unix_ms();
 	return ret;
 }
 
@@ -409,6 +411,42 @@ static int capacity_check(const struct xlb_core *c, bool snapshot,
 	return 0;
 }
 
+void core_resync(struct xlb_core *c)
+{
+	struct xlb_reconcile_result res;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->rec.dirty && !c->hold_reconcile) {
+		if (reconcile_timed(c, c->st, true, NULL, 0, &res))
+			pr_warn("datapath out of step with the desired state: %s", res.first_error);
+		else
+			pr_info("datapath back in step with the desired state");
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Node ports only in the node's range (xlbd --nodeport-range). */
+static int node_port_check(const struct xlb_core *c, const struct xlb_svc_desired *up,
+			   size_t n_up, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n_up && c->np_max; i++) {
+		const struct xlb_service_spec *s = &up[i].spec;
+		uint32_t p = xlb_svc_has_node_port(s) ? s->node_port : 0;
+		const char *what = "node_port";
+
+		if (!p || (p >= c->np_min && p <= c->np_max)) {
+			p = s->health_check_node_port;
+			what = "health_check_node_port";
+		}
+		if (p && (p < c->np_min || p > c->np_max))
+			return xlb_errf(err, errlen, -EINVAL,
+					"service %.128s: %s %u outside this node's NodePort range "
+					"%u-%u (xlbd --nodeport-range)", s->name, what, p,
+					c->np_min, c->np_max);
+	}
+	return 0;
+}
+
 int xlb_core_apply(struct xlb_core *c, bool snapshot,
 		   const struct xlb_svc_desired *up, size_t n_up,
 		   const char *const *del, size_t n_del, uint64_t *version,
@@ -422,6 +460,8 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 
 	if (!ret)
 		ret = capacity_check(c, snapshot, up, n_up, err, errlen);
+	if (!ret)
+		ret = node_port_check(c, up, n_up, err, errlen);
 	if (ret)
 		return ret;
 
@@ -574,11 +614,16 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	snprintf(c->dp_name, sizeof(c->dp_name), "%s", o->dp_name ? o->dp_name : "xdp");
 	snprintf(c->dp_reason, sizeof(c->dp_reason), "%s", o->dp_reason ? o->dp_reason : "");
 	c->allow_exec = o->allow_exec_probes;
+	snprintf(c->node_name, sizeof(c->node_name), "%s", o->node_name ? o->node_name : "");
+	c->np_min = o->node_port_min;
+	c->np_max = o->node_port_max;
+	c->in_step_ms = c->started_ms;
 	for (size_t i = 0; i < o->n_attached && i < XLB_CORE_MAX_IFACES; i++)
 		core_iface_add(c, o->attached[i].name, o->attached[i].ifindex);
 	xlb_verdicts_init(&c->health);
 	ret = xlb_reconciler_init(&c->rec, c->dp);
 	c->rec.health = &c->health;
+	c->rec.node = c->node_name;
 	if (ret) {
 		xlb_errf(err, errlen, 0, "read the datapath's services: %s", strerror(-ret));
 		goto fail;

@@ -77,6 +77,9 @@ struct xlb_core {
 	const struct xlb_health_source *hs;
 	void *hs_arg;
 	bool allow_exec;	/* exec health checks allowed (xlbd --allow-exec-probes) */
+	char node_name[256];	/* xlbd --node-name; "": none */
+	uint32_t np_min, np_max; /* xlbd --nodeport-range; 0, 0: any */
+	int64_t in_step_ms;	/* Unix ms the datapath last held the desired state */
 };
 
 /* Events (core.c): collected under the lock, a ticket taken under it,
@@ -102,6 +105,10 @@ struct xlb_state *core_load_state(struct xlb_core *c, bool *replayed, uint32_t *
 /* The journal has records a snapshot would fold in (a clean stop does). */
 bool core_journal_pending(const struct xlb_core *c);
 void core_journal_close(struct xlb_core *c);
+
+/* A whole reconcile when the datapath is out of step with the desired
+ * state (not while an adopted datapath is held). Takes the lock. */
+void core_resync(struct xlb_core *c);
 
 /* An interface attached before the core existed (core_node.c). */
 void core_iface_add(struct xlb_core *c, const char *ifname, int ifindex);

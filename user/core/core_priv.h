@@ -22,6 +22,12 @@ struct xlb_core_opts {
 	const char *dp_name;		/* "xdp" | "ipvs" */
 	const char *dp_reason;
 	bool allow_exec_probes;		/* false: exec health checks are refused */
+	/* This node's name: endpoints with it as nodeName are local (traffic
+	 * policies Local, health-check node ports). NULL or "": none is. */
+	const char *node_name;
+	/* Node ports (and health-check node ports) must lie in [min, max];
+	 * 0, 0: any. */
+	uint32_t node_port_min, node_port_max;
 	/* Interfaces the dataplane was attached to while it was chosen,
 	 * before the core existed (node/node.c). */
 	const struct xlb_iface *attached;
@@ -96,7 +102,21 @@ struct xlb_core_observer {
  * returns with another observer (or none). */
 void xlb_core_set_observer(struct xlb_core *c, const struct xlb_core_observer *o, void *arg);
 
-/* Periodic work: conntrack GC. */
+/* Periodic work: conntrack GC; a datapath out of step with the desired
+ * state (a refused change could not be undone) is reconciled whole. */
 void xlb_core_tick(struct xlb_core *c);
+
+/* Is the datapath in step with the desired state, and when was it last
+ * known to be (Unix ms)? What the node's /healthz reports. */
+void xlb_core_in_step(struct xlb_core *c, bool *in_step, int64_t *last_ms);
+
+/* Each service with a health-check node port, to cb under the core lock
+ * (cb must not call the core): the service and the distinct addresses of
+ * its ready local endpoints (xlb_svc_local_ready: the health verdicts
+ * count). 0 or cb's first non-zero return. */
+int xlb_core_hc_ports(struct xlb_core *c,
+		      int (*cb)(const struct xlb_svc_desired *s, const struct xlb_ip *addrs,
+				size_t n, void *arg),
+		      void *arg);
 
 #endif /* XLB_CORE_PRIV_H */

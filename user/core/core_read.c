@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "core_int.h"
+#include "util/clock.h"
 #include "dataplane/dataplane.h"
 
 struct dp_copy {
@@ -282,4 +283,56 @@ void xlb_core_tick(struct xlb_core *c)
 	xlb_dp_expire(c->dp, NULL, &n);
 	if (n)
 		pr_debug("dataplane upkeep: %u expired entries removed", n);
+	core_resync(c);
+}
+
+void xlb_core_in_step(struct xlb_core *c, bool *in_step, int64_t *last_ms)
+{
+	pthread_mutex_lock(&c->lock);
+	/* Holding an adopted datapath is in step with what it held. */
+	*in_step = !c->rec.dirty || c->hold_reconcile;
+	if (*in_step)
+		c->in_step_ms = xlb_unix_ms();
+	*last_ms = c->in_step_ms;
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct hc_walk {
+	struct xlb_core *c;
+	int (*cb)(const struct xlb_svc_desired *s, const struct xlb_ip *addrs, size_t n,
+		  void *arg);
+	void *arg;
+	struct xlb_ip addrs[XLB_MAX_ENDPOINTS];
+};
+
+static int hc_walk_cb(const struct xlb_svc_desired *s, void *arg)
+{
+	struct hc_walk *w = arg;
+	size_t n;
+
+	if (!s->spec.health_check_node_port)
+		return 0;
+	n = xlb_svc_local_ready(s, &w->c->health, w->c->node_name, w->addrs, 0,
+				XLB_MAX_ENDPOINTS);
+	return w->cb(s, w->addrs, n, w->arg);
+}
+
+int xlb_core_hc_ports(struct xlb_core *c,
+		      int (*cb)(const struct xlb_svc_desired *s, const struct xlb_ip *addrs,
+				size_t n, void *arg),
+		      void *arg)
+{
+	struct hc_walk *w = malloc(sizeof(*w));
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	w->c = c;
+	w->cb = cb;
+	w->arg = arg;
+	pthread_mutex_lock(&c->lock);
+	ret = xlb_state_foreach(c->st, hc_walk_cb, w);
+	pthread_mutex_unlock(&c->lock);
+	free(w);
+	return ret;
 }

@@ -104,8 +104,8 @@ int xlb_dp_bpf_prog_fd(struct xlb_dp *dp);
 int xlb_dp_bpf_map_fd(struct xlb_dp *dp, const char *name);
 
 /* What no dataplane serves yet (LoadBalancer ingress IPs, externalIPs,
- * source ranges, traffic policies Local, health-check node ports: issue
- * 13): each logged once per process, naming the first service that asked;
+ * source ranges, traffic policies Local: issue 13; xlbd itself serves
+ * health-check node ports): each logged once per process, naming the first service that asked;
  * the service is served without it (its cluster IP and node port). Each
  * dataplane's service_set calls it. */
 void xlb_dp_note_unsupported(const struct xlb_service_spec *svc);

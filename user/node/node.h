@@ -17,6 +17,7 @@
 
 #include "core/core_priv.h"
 #include "dataplane/dataplane.h"
+#include "util/portset.h"
 
 struct xlb_node;
 
@@ -39,6 +40,20 @@ int xlb_node_watch(struct xlb_node *n, struct xlb_core *core);
 /* Readable when xlb_node_dispatch() has link or address changes to apply. */
 int xlb_node_fd(struct xlb_node *n);
 void xlb_node_dispatch(struct xlb_node *n);
+
+/* A range of ports xlb owns on this node, and whether it is reserved even
+ * when it lies outside the kernel's ephemeral ports (which may grow). */
+struct xlb_node_ports {
+	struct xlb_port_range range;
+	const char *what;		/* "NodePort range", for the log */
+	bool always;
+};
+
+/* Keep the node's own connections off these ports: each range inside
+ * net.ipv4.ip_local_port_range (or marked always) is added to
+ * net.ipv4.ip_local_reserved_ports of xlbd's network namespace (ports.c).
+ * 0 or a negative errno, logged. */
+int xlb_node_reserve_ports(const struct xlb_node_ports *p, size_t n);
 
 /* xlbd --cleanup: remove what the dataplane(s) of mode left in the kernel.
  * 0, or 1 when something could not be removed (logged). */

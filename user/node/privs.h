@@ -13,8 +13,8 @@
  *   writer   "xlbd-writer": applies API       NET_ADMIN BPF (SYS_ADMIN where the
  *            writes to the datapath            kernel has no CAP_BPF)
  *   net      gRPC's threads, "xlbd-api",      nothing; with IPVS NET_ADMIN (IPVS
- *            the metrics server                answers nobody else, reads too); with
- *                                             XDP on Linux < 6.5 BPF (map reads)
+ *            the metrics server, the health-   answers nobody else, reads too); with
+ *            check node ports' server          XDP on Linux < 6.5 BPF (map reads)
  *
  * For every thread: no_new_privs, and the bounding set cut to the role's
  * set. SECBIT_NOROOT (root gains nothing by exec) when the dataplane runs

@@ -6,7 +6,7 @@
 #include "log.h"
 #include "dataplane/dataplane.h"
 
-enum { U_LB_IPS, U_EXT_IPS, U_RANGES, U_ETP, U_ITP, U_HCNP, U_MAX };
+enum { U_LB_IPS, U_EXT_IPS, U_RANGES, U_ETP, U_ITP, U_MAX };
 
 static const char *const what[U_MAX] = {
 	[U_LB_IPS] = "LoadBalancer ingress IPs are",
@@ -14,7 +14,6 @@ static const char *const what[U_MAX] = {
 	[U_RANGES] = "loadBalancerSourceRanges are",
 	[U_ETP] = "externalTrafficPolicy Local is",
 	[U_ITP] = "internalTrafficPolicy Local is",
-	[U_HCNP] = "healthCheckNodePort is",
 };
 
 static atomic_bool said[U_MAX];
@@ -27,7 +26,6 @@ void xlb_dp_note_unsupported(const struct xlb_service_spec *s)
 		[U_RANGES] = s->n_source_ranges,
 		[U_ETP] = s->ext_policy == XLB_POLICY_LOCAL,
 		[U_ITP] = s->int_policy == XLB_POLICY_LOCAL,
-		[U_HCNP] = s->health_check_node_port,
 	};
 
 	for (int i = 0; i < U_MAX; i++)
