@@ -178,14 +178,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char msg[256];
-	size_t n;
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n && msg[n - 1] == '\n')
-		msg[--n] = 0;
-	pr_warn("health-check ports: %s", msg);
+	(void)cls;
+	xlb_vlog(XLB_LOG_WARN, "health-check ports", fmt, ap);
 }
 
 static bool is_listener(const struct xlb_svchealth *s, int fd)
