@@ -1029,6 +1029,71 @@ static void doc_of(const char *json, struct k8s_doc *d)
 	"{\"kubernetes.io/service-name\":\"web\"}},\"addressType\":\"IPv4\","           \
 	"\"ports\":[" ports "],\"endpoints\":[" eps "]}"
 
+/* A slice keeps its endpoints compact until a join: every field comes back,
+ * and a node name, zone or hints value shared by endpoints is stored once
+ * (here 3 nodes, 2 zones and 2 hint lists over 60 endpoints), including
+ * when a field has more distinct values than are looked up (20 names for
+ * the endpoints 40..59). */
+static void test_slice_storage(void **state)
+{
+	static const char svc_json[] = "{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},"
+				       "\"spec\":{\"clusterIP\":\"10.96.1.1\",\"ports\":"
+				       "[{\"name\":\"http\",\"port\":80}]}}";
+	char json[16384], node[32], zone[16], name[32], hints[32], addr[32], err[256];
+	struct xlb_k8s_result msgs = { 0 };
+	struct xlb_k8s_service *o;
+	struct xlb_k8s_slice *sl;
+	struct xlb_svc_desired out;
+	struct k8s_doc d;
+	size_t off, names = 0;
+
+	(void)state;
+	off = (size_t)snprintf(json, sizeof(json), OBJ_SLICE("web-a", "{\"name\":\"http\",\"port\":8080}", ""));
+	off -= 2;	/* back into "endpoints":[ */
+	for (int i = 0; i < 60; i++) {
+		snprintf(node, sizeof(node), i < 40 ? "node-%d" : "far-node-%d", i < 40 ? i % 3 : i);
+		snprintf(name, sizeof(name), "web-7d4b9c6f8-%05d", i);
+		names += strlen(name) + 1;
+		off += (size_t)snprintf(json + off, sizeof(json) - off,
+					"%s{\"addresses\":[\"10.1.0.%d\"],\"conditions\":{\"ready\":%s,"
+					"\"terminating\":%s},\"nodeName\":\"%s\",\"zone\":\"zone-%d\","
+					"\"targetRef\":{\"name\":\"%s\"},\"hints\":{\"forZones\":"
+					"[{\"name\":\"zone-%d\"}%s]}}", i ? "," : "", i + 1,
+					i % 4 ? "true" : "false", i % 5 ? "false" : "true", node,
+					i % 2, name, i % 2, i % 2 ? ",{\"name\":\"zone-9\"}" : "");
+	}
+	snprintf(json + off, sizeof(json) - off, "]}");
+	doc_of(svc_json, &d);
+	assert_int_equal(xlb_k8s_service_from(d.docs[0], NULL, &o, &msgs, err, sizeof(err)), 0);
+	k8s_doc_free(&d);
+	doc_of(json, &d);
+	assert_int_equal(xlb_k8s_slice_from(d.docs[0], &sl, &msgs, err, sizeof(err)), 0);
+	k8s_doc_free(&d);
+	assert_int_equal(sizeof(sl->ep[0]), 44);
+	/* "", the 60 names, node-0..2 and 20 far nodes, 2 zones, 2 hint lists. */
+	assert_int_equal(sl->strs_len, 1 + names + 3 * 7 + 20 * 12 + 2 * 7 + 7 + 14);
+	assert_int_equal(xlb_k8s_join(o, &sl, 1, &out, &msgs, err, sizeof(err)), 0);
+	assert_int_equal(out.n_ep, 60);
+	for (int i = 0; i < 60; i++) {
+		const struct xlb_endpoint *e;
+
+		snprintf(addr, sizeof(addr), "10.1.0.%d", i + 1);
+		snprintf(node, sizeof(node), i < 40 ? "node-%d" : "far-node-%d", i < 40 ? i % 3 : i);
+		snprintf(zone, sizeof(zone), "zone-%d", i % 2);
+		snprintf(name, sizeof(name), "web-7d4b9c6f8-%05d", i);
+		snprintf(hints, sizeof(hints), i % 2 ? "zone-1,zone-9" : "zone-0");
+		e = ep(&out, addr, 8080);
+		assert_ep(e, 1, i % 4 != 0, i % 4 != 0, i % 5 == 0, name);
+		assert_string_equal(e->node_name, node);
+		assert_string_equal(e->zone, zone);
+		assert_string_equal(e->hints, hints);
+	}
+	assert_int_equal(msgs.n_warnings, 0);
+	xlb_svc_free(&out);
+	xlb_k8s_service_free(o);
+	xlb_k8s_slice_free(sl);
+}
+
 /* Object by object, as xlb-k8s uses the converter: the same services as
  * the whole-input reader, slices joined in the order given. */
 static void test_objects(void **state)
@@ -1364,6 +1429,7 @@ int main(void)
 		cmocka_unit_test(test_json_matches_yaml),
 		cmocka_unit_test(test_json_front_end),
 		cmocka_unit_test(test_objects),
+		cmocka_unit_test(test_slice_storage),
 		cmocka_unit_test(test_no_error_buffer),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_weights_and_health_parsers),

@@ -52,6 +52,20 @@ struct k8s_slice_port {
 	uint32_t port;		/* 0: none given, the port is not served */
 };
 
+/* One address of an endpoint as a slice keeps it until a join: 44 bytes
+ * (a model endpoint is 352; a feeder holds every endpoint of the cluster).
+ * Its strings are offsets into the slice's string table, 0 for "". */
+struct k8s_ep {
+	struct xlb_ip addr;
+	uint32_t line;
+	uint32_t name;		/* targetRef.name */
+	uint32_t node_name;
+	uint32_t zone;
+	uint32_t hints;		/* hints.forZones names, comma-separated */
+	bool ready, serving, terminating;
+};
+_Static_assert(sizeof(struct k8s_ep) == 44, "struct k8s_ep: 44 bytes");
+
 /* One EndpointSlice object, converted. */
 struct xlb_k8s_slice {
 	char *key;		/* "NAMESPACE/NAME" of the slice */
@@ -59,9 +73,12 @@ struct xlb_k8s_slice {
 	unsigned int line;
 	struct k8s_slice_port *ports;
 	size_t n_ports;
-	struct xlb_endpoint *ep;	/* port 0 until joined */
-	unsigned int *ep_line;
+	struct k8s_ep *ep;
 	size_t n_ep;
+	/* "" at 0, then the endpoints' strings, each node name, zone and
+	 * hints value once (they repeat across endpoints), NUL-terminated. */
+	char *strs;
+	size_t strs_len;
 };
 
 struct k8s_ctx {

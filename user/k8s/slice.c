@@ -145,12 +145,128 @@ static int placement(struct k8s_ctx *c, const struct k8s_node *e, size_t i,
 	return 0;
 }
 
+/* The slice's string table while its endpoints are read. A node name, zone
+ * or hints value is looked up among the last few distinct ones of its
+ * field before it is appended: endpoints share them. */
+#define STRTAB_SEEN 8
+
+enum { ST_NODE, ST_ZONE, ST_HINTS, ST_SHARED };
+
+struct strtab {
+	char *s;
+	size_t len, cap;
+	uint32_t seen[ST_SHARED][STRTAB_SEEN];
+	size_t n_seen[ST_SHARED];
+};
+
+static int strtab_add(struct strtab *t, const char *s, uint32_t *off)
+{
+	size_t n = strlen(s) + 1;
+
+	*off = 0;
+	if (n == 1)
+		return 0;
+	if (t->len + n > t->cap) {
+		size_t cap = t->cap ? t->cap : 256;
+		char *v;
+
+		while (cap < t->len + n)
+			cap *= 2;
+		v = realloc(t->s, cap);
+		if (!v)
+			return -ENOMEM;
+		t->s = v;
+		t->cap = cap;
+	}
+	memcpy(t->s + t->len, s, n);
+	*off = (uint32_t)t->len;
+	t->len += n;
+	return 0;
+}
+
+static int strtab_share(struct strtab *t, int field, const char *s, uint32_t *off)
+{
+	uint32_t *seen = t->seen[field];
+	int ret;
+
+	for (size_t i = 0; i < t->n_seen[field]; i++) {
+		if (!strcmp(t->s + seen[i], s)) {
+			*off = seen[i];
+			return 0;
+		}
+	}
+	ret = strtab_add(t, s, off);
+	if (!ret && *off && t->n_seen[field] < STRTAB_SEEN)
+		seen[t->n_seen[field]++] = *off;
+	return ret;
+}
+
+/* The parsed endpoint's strings into t, the rest into k. */
+static int ep_keep(struct strtab *t, const struct xlb_endpoint *e, struct k8s_ep *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->ready = e->ready;
+	k->serving = e->serving;
+	k->terminating = e->terminating;
+	if (strtab_add(t, e->name, &k->name) ||
+	    strtab_share(t, ST_NODE, e->node_name, &k->node_name) ||
+	    strtab_share(t, ST_ZONE, e->zone, &k->zone) ||
+	    strtab_share(t, ST_HINTS, e->hints, &k->hints))
+		return -ENOMEM;
+	return 0;
+}
+
+/* A kept endpoint back as the model's, on port (weight 1 until the
+ * Service's weights are applied). */
+static void ep_expand(const struct xlb_k8s_slice *sl, const struct k8s_ep *k, uint32_t port,
+		      struct xlb_endpoint *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->addr = k->addr;
+	e->port = port;
+	e->weight = 1;
+	e->ready = k->ready;
+	e->serving = k->serving;
+	e->terminating = k->terminating;
+	snprintf(e->name, sizeof(e->name), "%s", sl->strs + k->name);
+	snprintf(e->node_name, sizeof(e->node_name), "%s", sl->strs + k->node_name);
+	snprintf(e->zone, sizeof(e->zone), "%s", sl->strs + k->zone);
+	snprintf(e->hints, sizeof(e->hints), "%s", sl->strs + k->hints);
+}
+
+/* The addresses of endpoint e (its other fields parsed into proto). */
+static int ep_addresses(struct k8s_ctx *c, struct xlb_k8s_slice *sl, const struct k8s_node *a,
+			size_t i, const struct k8s_ep *proto)
+{
+	char what[80], text[64];
+	int ret;
+
+	for (size_t j = 0; j < a->n; j++) {
+		const struct k8s_node *addr = a->items[j];
+		struct k8s_ep *ep = &sl->ep[sl->n_ep];
+		const char *s;
+
+		snprintf(what, sizeof(what), "endpoints[%zu].addresses[%zu]", i, j);
+		ret = k8s_str(c, addr, what, &s);
+		if (ret)
+			return ret;
+		*ep = *proto;
+		if (xlb_ip_parse(s, &ep->addr) || ep->addr.family != XLB_AF_INET)
+			return k8s_fail(c, addr->line, "%s: \"%s\" is not an IPv4 address",
+					what, k8s_node_text(addr, text, sizeof(text)));
+		ep->line = addr->line;
+		sl->n_ep++;
+	}
+	return 0;
+}
+
 /* Every address of every endpoint, checked whether or not a port of the
  * service matches: a bad slice is bad either way. */
 static int slice_endpoints(struct k8s_ctx *c, struct xlb_k8s_slice *sl, const struct k8s_node *eps)
 {
+	struct strtab t = { 0 };
 	size_t total = 0;
-	char what[80], text[64];
+	char what[80];
 	int ret;
 
 	if (!eps)
@@ -180,44 +296,45 @@ static int slice_endpoints(struct k8s_ctx *c, struct xlb_k8s_slice *sl, const st
 		total += a->n;
 	}
 	sl->ep = calloc(total ? total : 1, sizeof(*sl->ep));
-	sl->ep_line = calloc(total ? total : 1, sizeof(*sl->ep_line));
-	if (!sl->ep || !sl->ep_line)
+	t.cap = 256;
+	t.s = malloc(t.cap);
+	if (!sl->ep || !t.s) {
+		free(t.s);
 		return k8s_nomem(c);
+	}
+	t.s[0] = '\0';		/* offset 0: "", for every empty string */
+	t.len = 1;
 	for (size_t i = 0; i < eps->n; i++) {
-		const struct k8s_node *e = eps->items[i], *a = k8s_field(e, "addresses"), *n;
+		const struct k8s_node *e = eps->items[i], *n;
 		struct xlb_endpoint proto = { .weight = 1 };
+		struct k8s_ep kept;
 
 		ret = conditions(c, e, i, &proto);
 		if (ret)
-			return ret;
+			goto out;
 		n = k8s_field(e, "targetRef");
 		snprintf(what, sizeof(what), "endpoints[%zu].targetRef", i);
 		if (n && (ret = k8s_want_map(c, n, what)))
-			return ret;
+			goto out;
 		n = k8s_field(n, "name");
 		snprintf(what, sizeof(what), "endpoints[%zu].targetRef.name", i);
 		if (n && (ret = k8s_copy(c, n, what, proto.name, sizeof(proto.name))))
-			return ret;
+			goto out;
 		ret = placement(c, e, i, &proto);
+		if (!ret && ep_keep(&t, &proto, &kept))
+			ret = k8s_nomem(c);
+		if (!ret)
+			ret = ep_addresses(c, sl, k8s_field(e, "addresses"), i, &kept);
 		if (ret)
-			return ret;
-		for (size_t j = 0; j < a->n; j++) {
-			const struct k8s_node *addr = a->items[j];
-			struct xlb_endpoint *ep = &sl->ep[sl->n_ep];
-			const char *s;
-
-			snprintf(what, sizeof(what), "endpoints[%zu].addresses[%zu]", i, j);
-			ret = k8s_str(c, addr, what, &s);
-			if (ret)
-				return ret;
-			*ep = proto;
-			if (xlb_ip_parse(s, &ep->addr) || ep->addr.family != XLB_AF_INET)
-				return k8s_fail(c, addr->line, "%s: \"%s\" is not an IPv4 address",
-						what, k8s_node_text(addr, text, sizeof(text)));
-			sl->ep_line[sl->n_ep++] = addr->line;
-		}
+			goto out;
 	}
-	return 0;
+out:
+	/* The table shrunk to what it holds: it lives as long as the slice. */
+	sl->strs = ret ? t.s : realloc(t.s, t.len);
+	if (!sl->strs)
+		sl->strs = t.s;
+	sl->strs_len = t.len;
+	return ret;
 }
 
 /* Ready beats serving beats neither: when an address shows up twice (in two
@@ -332,7 +449,7 @@ void k8s_slice_free(struct xlb_k8s_slice *sl)
 	free(sl->svc);
 	free(sl->ports);
 	free(sl->ep);
-	free(sl->ep_line);
+	free(sl->strs);
 	free(sl);
 }
 
@@ -426,12 +543,12 @@ int k8s_join(struct k8s_ctx *c, const struct xlb_k8s_service *o,
 			if (!sp || !sp->port)
 				continue;
 			for (size_t j = 0; !ret && j < sl->n_ep; j++) {
-				struct xlb_endpoint e = sl->ep[j];
+				struct xlb_endpoint e;
 
-				e.port = sp->port;
+				ep_expand(sl, &sl->ep[j], sp->port, &e);
 				if (o->publish_not_ready)	/* as the slice controller reads it */
 					e.ready = e.serving = true;
-				ret = add_endpoint(c, &jp, &e, sl->ep_line[j]);
+				ret = add_endpoint(c, &jp, &e, sl->ep[j].line);
 			}
 		}
 		free(jp.order);
