@@ -890,6 +890,70 @@ static void test_statefile_invalid_services(void **unused)
 	free(buf);
 }
 
+static size_t pack_all(const ProtobufCMessage *m, uint8_t **out)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+
+	*out = malloc(n ? n : 1);
+	assert_non_null(*out);
+	assert_int_equal(protobuf_c_message_pack(m, *out), n);
+	return n;
+}
+
+/* A SyncRequest assembled from services packed one at a time (xlb-k8s)
+ * reads back as the one protobuf-c packs with them in it: same fields,
+ * same services in the same order, deletes kept; also with no service. */
+static void test_sync_request_pack(void **unused)
+{
+	static char *del[2] = { "default/gone:http", "default/old:dns" };
+	Xlb__V1__SyncRequest req = XLB__V1__SYNC_REQUEST__INIT, *back;
+	Xlb__V1__Service *svcs[3];
+	struct xlb_pb_packed up[3];
+	struct fixture f[3];
+	uint8_t *ours, *want, *again;
+	size_t n, n_want;
+
+	(void)unused;
+	for (int i = 0; i < 3; i++) {
+		fixture_init(&f[i]);
+		f[i].svc.port = (uint32_t)(80 + i);
+		f[i].svc.n_endpoints = (size_t)i;	/* the first with none */
+		svcs[i] = &f[i].svc;
+		up[i].len = pack_all(&f[i].svc.base, &up[i].buf);
+	}
+	for (int k = 0; k < 2; k++) {
+		size_t n_up = k ? 3 : 0;
+
+		req.version = 41 + (uint64_t)k;
+		req.snapshot = k;
+		req.n_deletes = 2;
+		req.deletes = del;
+		assert_int_equal(xlb_pb_sync_request_pack(&req, up, n_up, &ours, &n), 0);
+		req.n_upserts = n_up;
+		req.upserts = svcs;
+		n_want = pack_all(&req.base, &want);
+		req.n_upserts = 0;
+		req.upserts = NULL;
+		assert_int_equal(n, n_want);
+		back = xlb__v1__sync_request__unpack(NULL, n, ours);
+		assert_non_null(back);
+		assert_int_equal(back->n_upserts, n_up);
+		assert_int_equal(back->n_deletes, 2);
+		assert_string_equal(back->deletes[1], del[1]);
+		for (size_t i = 0; i < n_up; i++)
+			assert_int_equal(back->upserts[i]->port, 80 + i);
+		/* Packed again, it is byte for byte what protobuf-c writes. */
+		assert_int_equal(pack_all(&back->base, &again), n_want);
+		assert_memory_equal(again, want, n_want);
+		xlb__v1__sync_request__free_unpacked(back, NULL);
+		free(again);
+		free(want);
+		free(ours);
+	}
+	for (int i = 0; i < 3; i++)
+		free(up[i].buf);
+}
+
 /* The daemon takes messages up to 64 MiB; a snapshot of 10,000 services
  * with 10 named endpoints each must fit with room to spare. */
 static void test_snapshot_size(void **unused)
@@ -953,6 +1017,7 @@ int main(void)
 		cmocka_unit_test(test_statefile_garbage),
 		cmocka_unit_test(test_statefile_invalid_services),
 		cmocka_unit_test(test_snapshot_size),
+		cmocka_unit_test(test_sync_request_pack),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -11,7 +11,9 @@ root) and xlb-k8s, then:
      endpoint address on the API server; timed from the change (the API
      server writes the watch event) to xlbd's Watch stream reporting that
      service upserted, which xlbd sends once the datapath has it: p50 / p99;
-  3. the feeder's resident memory.
+  3. the feeder's resident memory (now and its peak), and what it holds
+     per endpoint over a feeder that holds nothing (the same binary
+     against an empty API server): fails above --max-bytes-per-endpoint.
 
   feeder_bench.py [--services 10000] [--endpoints 10] [--changes 1000]
 """
@@ -64,6 +66,53 @@ def slice_of(i, eps, extra=None):
                            "nodeName": "node-a"} for a in addrs]}
 
 
+def status_kb(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def write_kubeconfig(path, api, token_file):
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: b\nclusters:\n- name: b\n"
+                "  cluster: {server: 'https://127.0.0.1:%d', certificate-authority: %s}\n"
+                "contexts:\n- name: b\n  context: {cluster: b, user: u}\nusers:\n- name: u\n"
+                "  user: {tokenFile: %s}\n" % (api.port, api.ca_file, token_file))
+
+
+def empty_rss_kb(build, tmp, token_file, target):
+    """The feeder's resident memory holding nothing: code, libraries,
+    threads, TLS, its Sync stream. It lists an empty API server and feeds
+    the (still empty) xlbd an empty snapshot."""
+    certs = os.path.join(tmp, "certs-empty")
+    os.makedirs(certs)
+    api = apiserver.ApiServer(certs, token="bench")
+    api.start()
+    kubeconfig = os.path.join(tmp, "kubeconfig-empty")
+    write_kubeconfig(kubeconfig, api, token_file)
+    p = subprocess.Popen([os.path.join(build, "xlb-k8s"), "--kubeconfig", kubeconfig,
+                          "--node-name", "node-a", "--xlbd", target,
+                          "--metrics", "off", "--log-level", "error"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            listed = {r for r, rv in api.watches if rv not in ("", "0")}
+            if {"services", "endpointslices"} <= listed:
+                break
+            time.sleep(0.05)
+        else:
+            raise SystemExit("the empty feeder did not list")
+        time.sleep(1)
+        return rss_kb(p.pid)
+    finally:
+        p.terminate()
+        p.wait(20)
+        api.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -71,6 +120,9 @@ def main():
     ap.add_argument("--endpoints", type=int, default=10)
     ap.add_argument("--changes", type=int, default=1000)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    # 773 before slices kept their endpoints compact and snapshots their
+    # services packed (issue 15); about 300 since.
+    ap.add_argument("--max-bytes-per-endpoint", type=int, default=450)
     a = ap.parse_args()
     S, E = a.services, a.endpoints
 
@@ -83,14 +135,11 @@ def main():
         api.apply(service(i))
         api.apply(slice_of(i, E))
     api.start()
-    with open(os.path.join(tmp, "token"), "w") as f:
+    token = os.path.join(tmp, "token")
+    with open(token, "w") as f:
         f.write("bench\n")
     kubeconfig = os.path.join(tmp, "kubeconfig")
-    with open(kubeconfig, "w") as f:
-        f.write("apiVersion: v1\nkind: Config\ncurrent-context: b\nclusters:\n- name: b\n"
-                "  cluster: {server: 'https://127.0.0.1:%d', certificate-authority: %s}\n"
-                "contexts:\n- name: b\n  context: {cluster: b, user: u}\nusers:\n- name: u\n"
-                "  user: {tokenFile: token}\n" % (api.port, api.ca_file))
+    write_kubeconfig(kubeconfig, api, token)
     sock = os.path.join(tmp, "xlbd.sock")
     target = "unix:" + sock
     log = open(os.path.join(tmp, "feeder.log"), "w")
@@ -101,6 +150,7 @@ def main():
         if os.path.exists(sock):
             break
         time.sleep(0.05)
+    base = empty_rss_kb(a.build, tmp, token, target)
     feeder = None
     events = queue.Queue()
     ch = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length",
@@ -152,13 +202,19 @@ def main():
                     break
             lat.append((t1 - t0) * 1000)
         rss = rss_kb(feeder.pid)
+        peak = status_kb(feeder.pid, "VmHWM")
         print("feeder initial sync: %d services x %d endpoints (%d objects listed) in xlbd "
               "after %.2f s" % (S, E, 2 * S, t_init))
         print("feeder watch event to datapath: p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d "
               "changes (target p99 < 50 ms)" % (pct(lat, 0.5), pct(lat, 0.99), max(lat), len(lat)))
-        print("feeder resident memory at %d services x %d endpoints: %.1f MiB"
-              % (S, E, rss / 1024))
+        per_ep = (rss - base) * 1024 / (S * E)
+        print("feeder resident memory at %d services x %d endpoints: %.1f MiB (peak %.1f MiB); "
+              "holding nothing %.1f MiB: %.0f bytes per endpoint (limit %d)"
+              % (S, E, rss / 1024, peak / 1024, base / 1024, per_ep, a.max_bytes_per_endpoint))
         watch.cancel()
+        if per_ep > a.max_bytes_per_endpoint:
+            raise SystemExit("feeder memory: %.0f bytes per endpoint, above %d"
+                             % (per_ep, a.max_bytes_per_endpoint))
     finally:
         if feeder:
             feeder.terminate()

@@ -354,18 +354,21 @@ int xlb_api_sync_open(struct xlb_api_client *c, struct xlb_api_sync **out,
 	return GRPC_STATUS_OK;
 }
 
-int xlb_api_sync_send(struct xlb_api_sync *s, const Xlb__V1__SyncRequest *req,
-		      Xlb__V1__SyncResponse **resp, char *err, size_t errlen)
+/* One request (send, consumed) and its answer. */
+static int sync_roundtrip(struct xlb_api_sync *s, grpc_byte_buffer *send,
+			  Xlb__V1__SyncResponse **resp, char *err, size_t errlen)
 {
 	struct xlb_api_client *c = s->c;
 	gpr_timespec deadline = after_ms(c->timeout_ms);
-	grpc_byte_buffer *send = xlb_api_pack(&req->base), *recv = NULL;
+	grpc_byte_buffer *recv = NULL;
 	grpc_op ops[2];
 	size_t n = 0;
 	bool ok = false;
 	int code = GRPC_STATUS_OK;
 
 	*resp = NULL;
+	if (!send)
+		return xlb_errf(err, errlen, GRPC_STATUS_RESOURCE_EXHAUSTED, "Sync: out of memory");
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_MESSAGE;
 	ops[0].data.send_message.send_message = send;
@@ -411,6 +414,22 @@ out:
 	if (recv)
 		grpc_byte_buffer_destroy(recv);
 	return code;
+}
+
+int xlb_api_sync_send(struct xlb_api_sync *s, const Xlb__V1__SyncRequest *req,
+		      Xlb__V1__SyncResponse **resp, char *err, size_t errlen)
+{
+	return sync_roundtrip(s, xlb_api_pack(&req->base), resp, err, errlen);
+}
+
+int xlb_api_sync_send_wire(struct xlb_api_sync *s, void *wire, size_t len,
+			   Xlb__V1__SyncResponse **resp, char *err, size_t errlen)
+{
+	grpc_slice sl = grpc_slice_new(wire, len, free);
+	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&sl, 1);
+
+	grpc_slice_unref(sl);
+	return sync_roundtrip(s, bb, resp, err, errlen);
 }
 
 void xlb_api_sync_close(struct xlb_api_sync *s)

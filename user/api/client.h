@@ -62,6 +62,11 @@ int xlb_api_sync_open(struct xlb_api_client *c, struct xlb_api_sync **out,
 		      char *err, size_t errlen);
 int xlb_api_sync_send(struct xlb_api_sync *s, const Xlb__V1__SyncRequest *req,
 		      Xlb__V1__SyncResponse **resp, char *err, size_t errlen);
+/* The same with the request already encoded (a SyncRequest's len bytes,
+ * malloc'd: taken over and freed), for a controller that packs services
+ * one at a time instead of holding a whole snapshot's message tree. */
+int xlb_api_sync_send_wire(struct xlb_api_sync *s, void *wire, size_t len,
+			   Xlb__V1__SyncResponse **resp, char *err, size_t errlen);
 /* Half-closes, waits for the final status, frees. */
 void xlb_api_sync_close(struct xlb_api_sync *s);
 /* Open, send one request, wait for its answer, close. */

@@ -753,6 +753,56 @@ enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
 #define WIRE_DEPTH_MAX	32
 #define WIRE_FIELDS_MAX	64	/* fields of one message whose repeats are counted */
 
+static size_t varint_put(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		uint8_t b = v & 0x7f;
+
+		v >>= 7;
+		if (p)
+			p[n] = b | (v ? 0x80 : 0);
+		n++;
+	} while (v);
+	return n;
+}
+
+/* A repeated message field is one key (field number, wire type 2), length
+ * and message per element, and a parser takes its elements in the order
+ * they come whatever fields lie between (protobuf encoding: "Repeated
+ * Elements", "Field Order"). */
+int xlb_pb_sync_request_pack(const Xlb__V1__SyncRequest *req, const struct xlb_pb_packed *up,
+			     size_t n_up, uint8_t **out, size_t *len)
+{
+	const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name(
+		&xlb__v1__sync_request__descriptor, "upserts");
+	Xlb__V1__SyncRequest head = *req;
+	uint64_t key = (uint64_t)fd->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+	size_t total, n;
+	uint8_t *buf;
+
+	head.n_upserts = 0;
+	head.upserts = NULL;
+	total = protobuf_c_message_get_packed_size(&head.base);
+	for (size_t i = 0; i < n_up; i++)
+		total += varint_put(NULL, key) + varint_put(NULL, up[i].len) + up[i].len;
+	buf = malloc(total ? total : 1);
+	if (!buf)
+		return -ENOMEM;
+	n = protobuf_c_message_pack(&head.base, buf);
+	for (size_t i = 0; i < n_up; i++) {
+		n += varint_put(buf + n, key);
+		n += varint_put(buf + n, up[i].len);
+		if (up[i].len)
+			memcpy(buf + n, up[i].buf, up[i].len);
+		n += up[i].len;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
 static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	uint64_t x = 0;

@@ -48,6 +48,21 @@ void xlb_api_endpoint_free_pb(Xlb__V1__Endpoint *pb);
 /* NULL when the spec is all zero (no health check). */
 Xlb__V1__HealthCheck *xlb_api_health_to_pb(const struct xlb_health_spec *hc);
 
+/* One message already packed (protobuf_c_message_pack), as a part of a
+ * larger one. */
+struct xlb_pb_packed {
+	uint8_t *buf;
+	size_t len;
+};
+
+/* A SyncRequest's wire bytes from req (version, snapshot, deletes; its
+ * upserts are not read) and n_up services packed one at a time, appended
+ * as more elements of req's upserts: what protobuf_c_message_pack would
+ * write with them in req, without a message tree of all of them at once.
+ * *out is malloc'd. 0 or -ENOMEM. */
+int xlb_pb_sync_request_pack(const Xlb__V1__SyncRequest *req, const struct xlb_pb_packed *up,
+			     size_t n_up, uint8_t **out, size_t *len);
+
 /* Every string field in the wire bytes of a message of type d (nested,
  * repeated, oneof, map), checked after protobuf_c_message_unpack accepted
  * them: valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing

@@ -9,6 +9,7 @@
  * result does not depend on arrival order) and sends what differs.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,10 +386,12 @@ const struct xlb_kube_ops xlb_feeder_slice_ops = {
 
 /* --- What to send ----------------------------------------------------------- */
 
-/* One Service's xlb services as messages, with their hashes. */
+/* One Service's xlb services packed (xlb.v1.Service), with their hashes.
+ * A snapshot holds these bytes for every Service, never their message
+ * trees (several times larger). */
 struct want {
 	struct fsvc *s;
-	Xlb__V1__Service **pb;
+	struct xlb_pb_packed *pk;
 	struct sent *sent;
 	size_t n;
 	bool ok;		/* false: rejected, nothing of it wanted */
@@ -406,8 +409,8 @@ static uint64_t fnv1a(const uint8_t *p, size_t n)
 static void want_free(struct want *w)
 {
 	for (size_t i = 0; i < w->n; i++)
-		xlb_api_service_free_pb(w->pb[i]);
-	free(w->pb);
+		free(w->pk[i].buf);
+	free(w->pk);
 	free(w->sent);
 	memset(w, 0, sizeof(*w));
 }
@@ -435,9 +438,9 @@ static int want_of(struct xlb_feeder *f, struct fsvc *s, struct want *w)
 		if (s->slices[i]->conv)
 			sl[n++] = s->slices[i]->conv;
 	d = calloc(np, sizeof(*d));
-	w->pb = calloc(np, sizeof(*w->pb));
+	w->pk = calloc(np, sizeof(*w->pk));
 	w->sent = calloc(np, sizeof(*w->sent));
-	if (!d || !w->pb || !w->sent) {
+	if (!d || !w->pk || !w->sent) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -454,26 +457,21 @@ static int want_of(struct xlb_feeder *f, struct fsvc *s, struct want *w)
 	}
 	if (ret)
 		goto out;
-	for (size_t i = 0; i < np; i++) {
-		size_t len;
-		uint8_t *buf;
+	for (size_t i = 0; i < np && !ret; i++) {
+		Xlb__V1__Service *pb = xlb_api_service_to_pb(&d[i]);
+		struct xlb_pb_packed *pk = &w->pk[w->n];
 
-		w->pb[i] = xlb_api_service_to_pb(&d[i]);
-		if (!w->pb[i]) {
+		pk->len = pb ? protobuf_c_message_get_packed_size(&pb->base) : 0;
+		pk->buf = pb ? malloc(pk->len ? pk->len : 1) : NULL;
+		if (pk->buf) {
+			protobuf_c_message_pack(&pb->base, pk->buf);
+			snprintf(w->sent[i].name, sizeof(w->sent[i].name), "%s", d[i].spec.name);
+			w->sent[i].hash = fnv1a(pk->buf, pk->len);
+			w->n++;
+		} else {
 			ret = -ENOMEM;
-			break;
 		}
-		w->n++;
-		len = protobuf_c_message_get_packed_size(&w->pb[i]->base);
-		buf = malloc(len ? len : 1);
-		if (!buf) {
-			ret = -ENOMEM;
-			break;
-		}
-		protobuf_c_message_pack(&w->pb[i]->base, buf);
-		snprintf(w->sent[i].name, sizeof(w->sent[i].name), "%s", d[i].spec.name);
-		w->sent[i].hash = fnv1a(buf, len);
-		free(buf);
+		xlb_api_service_free_pb(pb);
 	}
 	for (size_t i = 0; i < np; i++)
 		xlb_svc_free(&d[i]);
@@ -494,24 +492,25 @@ static bool was_sent(const struct fsvc *s, const struct sent *x, bool same_hash)
 	return false;
 }
 
-/* A growing request. */
+/* A growing request: r without upserts, which are in up (packed). */
 struct req {
 	Xlb__V1__SyncRequest r;
-	size_t cap_up, cap_del;
+	struct xlb_pb_packed *up;
+	size_t n_up, cap_up, cap_del;
 };
 
-static int req_up(struct req *q, Xlb__V1__Service *pb)
+static int req_up(struct req *q, const struct xlb_pb_packed *pk)
 {
-	if (q->r.n_upserts == q->cap_up) {
+	if (q->n_up == q->cap_up) {
 		size_t cap = q->cap_up ? 2 * q->cap_up : 64;
-		Xlb__V1__Service **v = realloc(q->r.upserts, cap * sizeof(*v));
+		struct xlb_pb_packed *v = realloc(q->up, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
-		q->r.upserts = v;
+		q->up = v;
 		q->cap_up = cap;
 	}
-	q->r.upserts[q->r.n_upserts++] = pb;
+	q->up[q->n_up++] = *pk;
 	return 0;
 }
 
@@ -537,7 +536,7 @@ static int req_add(struct req *q, struct want *w, bool snapshot)
 
 	for (size_t i = 0; !ret && w->ok && i < w->n; i++)
 		if (snapshot || !was_sent(w->s, &w->sent[i], true))
-			ret = req_up(q, w->pb[i]);
+			ret = req_up(q, &w->pk[i]);
 	for (size_t i = 0; !ret && !snapshot && i < w->s->n_sent; i++) {
 		bool keep = false;
 
@@ -568,11 +567,15 @@ static int send_req(struct xlb_feeder *f, struct req *q, bool snapshot, bool *ok
 {
 	Xlb__V1__SyncResponse *resp = NULL;
 	char err[512];
+	uint8_t *wire;
+	size_t len;
 	int code;
 
 	q->r.version = ++f->version;
 	q->r.snapshot = snapshot;
-	code = xlb_api_sync_send(f->stream, &q->r, &resp, err, sizeof(err));
+	if (xlb_pb_sync_request_pack(&q->r, q->up, q->n_up, &wire, &len))
+		return -ENOMEM;
+	code = xlb_api_sync_send_wire(f->stream, wire, len, &resp, err, sizeof(err));
 	if (code) {
 		pr_warn("sync with xlbd: %s: %s", xlb_api_code_name(code), err);
 		xlb_api_sync_close(f->stream);
@@ -593,7 +596,7 @@ static int send_req(struct xlb_feeder *f, struct req *q, bool snapshot, bool *ok
 
 static void req_free(struct req *q)
 {
-	free(q->r.upserts);
+	free(q->up);
 	free(q->r.deletes);
 }
 
@@ -606,7 +609,7 @@ static int send_alone(struct xlb_feeder *f, struct want *w, uint64_t now)
 	int ret;
 
 	ret = req_add(&q, w, false);
-	if (!ret && (q.r.n_upserts || q.r.n_deletes))
+	if (!ret && (q.n_up || q.r.n_deletes))
 		ret = send_req(f, &q, false, &ok, why, sizeof(why));
 	else
 		ok = true;
@@ -666,7 +669,7 @@ static int sync_deltas(struct xlb_feeder *f)
 		if (!ret)
 			ret = req_add(&q, &w[n++], false);
 	}
-	if (!ret && (q.r.n_upserts || q.r.n_deletes)) {
+	if (!ret && (q.n_up || q.r.n_deletes)) {
 		ret = send_req(f, &q, false, &ok, why, sizeof(why));
 		if (!ret)
 			f->st.deltas++;
@@ -743,6 +746,7 @@ static int sync_snapshot(struct xlb_feeder *f)
 	if (!ret) {
 		f->st.snapshots++;
 		f->snapshot = false;
+		malloc_trim(0);		/* the request's bytes, as after a list */
 		for (s = f->dirty; s; s = s->next_dirty)
 			s->dirty = false;
 		f->dirty = NULL;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <malloc.h>
 
 #include "log.h"
 #include "feeder/watch.h"
@@ -23,6 +24,7 @@
 #define CONNECT_S	10
 #define LIST_TIMEOUT_S	120
 #define MAX_TOKEN	8192
+#define BUF_KEEP	65536	/* bytes of a request's buffer kept after it ends */
 
 const char *const xlb_kube_ev_name[XLB_KUBE_N_EV] = {
 	"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR",
@@ -89,6 +91,12 @@ static void end_request(struct xlb_kube_watch *w)
 	curl_slist_free_all(w->hdrs);
 	w->hdrs = NULL;
 	w->len = 0;
+	/* A list page's buffer is not kept for the events that follow. */
+	if (w->cap > BUF_KEEP) {
+		free(w->buf);
+		w->buf = NULL;
+		w->cap = 0;
+	}
 }
 
 void xlb_kube_free(struct xlb_kube *k)
@@ -407,6 +415,10 @@ static void list_done(struct xlb_kube_watch *w, long http)
 		w->backoff_ms = 0;
 	}
 	json_decref(body);
+	/* The pages' trees are freed between the objects kept from them:
+	 * hand the whole pages among those holes back to the kernel. */
+	if (!w->cont)
+		malloc_trim(0);
 	w->next_ms = 0;
 	return;
 fail:
