@@ -322,11 +322,11 @@ check "apply -f: a two-document kubectl List, 5 services configured, ConfigMap w
 t_get_services() {
 	ctl get services
 	want_rc 0 && "${CHECK[@]}" aligned "$OUT" 5 || return 1
-	head -1 "$OUT" | grep -Eq '^NAME +TYPE +CLUSTER-IP +PORT\(S\) +ALGO +AFFINITY +ENDPOINTS$' ||
+	head -1 "$OUT" | grep -Eq '^NAME +TYPE +CLUSTER-IP +EXTERNAL-IP +PORT\(S\) +ALGO +AFFINITY +ENDPOINTS$' ||
 		{ echo "header: $(head -1 "$OUT")"; return 1; }
-	grep -Eq '^shop/api:grpc +NodePort +10\.96\.40\.20 +9090/TCP +wrr +ClientIP\(600s\) +[0-2]/2$' "$OUT" &&
-		grep -Eq '^shop/web:http +ClusterIP +10\.96\.40\.10 +80/TCP +rr +None +1/3$' "$OUT" &&
-		grep -Eq '^infra/dns:dns +ClusterIP +10\.96\.0\.53 +53/UDP +sh +None +2/2$' "$OUT" ||
+	grep -Eq '^shop/api:grpc +NodePort +10\.96\.40\.20 +<none> +9090/TCP +wrr +ClientIP\(600s\) +[0-2]/2$' "$OUT" &&
+		grep -Eq '^shop/web:http +ClusterIP +10\.96\.40\.10 +<none> +80/TCP +rr +None +1/3$' "$OUT" &&
+		grep -Eq '^infra/dns:dns +ClusterIP +10\.96\.0\.53 +<none> +53/UDP +sh +None +2/2$' "$OUT" ||
 		{ cat "$OUT"; return 1; }
 }
 check "get services: aligned table, one row per service port" t_get_services
@@ -342,13 +342,13 @@ check "get services NAME: a Service's ports, or one port" t_get_services_name
 t_get_wide() {
 	ctl get services -o wide
 	want_rc 0 && "${CHECK[@]}" aligned "$OUT" 5 || return 1
-	head -1 "$OUT" | grep -Eq ' ENDPOINTS +NODE-PORT +PACKETS +NEW-FLOWS +HEALTH$' ||
+	head -1 "$OUT" | grep -Eq ' ENDPOINTS +NODE-PORT +POLICY +PACKETS +NEW-FLOWS +HEALTH$' ||
 		{ echo "header: $(head -1 "$OUT")"; return 1; }
-	grep -Eq '^shop/api:grpc .* 30090 +[0-9]+ +[0-9]+ +[a-z=0-9,]+$' "$OUT" &&
-		grep -Eq '^shop/web:http .* <none> +[0-9]+ +[0-9]+ +unchecked$' "$OUT" ||
+	grep -Eq '^shop/api:grpc .* 30090 +Cluster/Cluster +[0-9]+ +[0-9]+ +[a-z=0-9,]+$' "$OUT" &&
+		grep -Eq '^shop/web:http .* <none> +Cluster/Cluster +[0-9]+ +[0-9]+ +unchecked$' "$OUT" ||
 		{ cat "$OUT"; return 1; }
 }
-check "get services -o wide: node port, packets, new flows, health" t_get_wide
+check "get services -o wide: node port, traffic policies, packets, new flows, health" t_get_wide
 
 t_get_json_yaml() {
 	ctl get services -o json

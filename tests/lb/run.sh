@@ -200,6 +200,13 @@ t_hc_200() {
 }
 check "health-check node port 32100: 200 from the client, any path and method, 1 local endpoint (the two ports' endpoints counted once), kube-proxy's body and headers" t_hc_200
 
+t_get_lb() {
+	ctl get services shop/front -o wide || { cat "$ERR"; return 1; }
+	grep -Eq '^shop/front:https +LoadBalancer +10\.96\.40\.1 +203\.0\.113\.10 +443/TCP .* 31443 +Local/Cluster ' "$OUT" ||
+		{ cat "$OUT"; return 1; }
+}
+check "xlbctl get services: a LoadBalancer's ingress IP (EXTERNAL-IP) and its traffic policies" t_get_lb
+
 t_hc_flip() {
 	apply_yaml "$(svc_yaml false false)" || { cat "$ERR"; return 1; }
 	want_status 503 GET "http://$NODE:32100/" || return 1

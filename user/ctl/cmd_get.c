@@ -38,6 +38,33 @@ const char *ctl_health_summary(const Xlb__V1__ServiceStatus *s, char *buf, size_
 	return buf;
 }
 
+#define EXTERNAL_IP_LEN (2 * 8 * 46 + 16)
+
+/* kubectl's EXTERNAL-IP: the ingress IPs, then the external IPs; a
+ * LoadBalancer without either is <pending>, anything else <none>. */
+static void external_ips(const Xlb__V1__Service *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->n_load_balancer_ips + s->n_external_ips && o < len; i++) {
+		const char *a = i < s->n_load_balancer_ips ? s->load_balancer_ips[i] :
+			       s->external_ips[i - s->n_load_balancer_ips];
+		int k = snprintf(buf + o, len - o, "%s%s", o ? "," : "", a);
+
+		if (k > 0)
+			o += (size_t)k;
+	}
+	if (!buf[0])
+		snprintf(buf, len, "%s", s->type == XLB__V1__SERVICE_TYPE__LOAD_BALANCER ?
+					  "<pending>" : "<none>");
+}
+
+static const char *policy_name(Xlb__V1__TrafficPolicy p)
+{
+	return p == XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL ? "Local" : "Cluster";
+}
+
 int do_get_services(struct ctl *c)
 {
 	struct ctl_svc_list l;
@@ -63,15 +90,17 @@ int do_get_services(struct ctl *c)
 		return CTL_OK;
 	}
 	if (c->output == CTL_OUT_WIDE)
-		table_init(&t, 11, "NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "ALGO", "AFFINITY",
-			   "ENDPOINTS", "NODE-PORT", "PACKETS", "NEW-FLOWS", "HEALTH");
+		table_init(&t, 13, "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "ALGO",
+			   "AFFINITY", "ENDPOINTS", "NODE-PORT", "POLICY", "PACKETS", "NEW-FLOWS",
+			   "HEALTH");
 	else
-		table_init(&t, 7, "NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "ALGO", "AFFINITY",
-			   "ENDPOINTS");
+		table_init(&t, 8, "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "ALGO",
+			   "AFFINITY", "ENDPOINTS");
 	for (size_t i = 0; i < l.n; i++) {
 		const Xlb__V1__ServiceStatus *st = l.v[i];
 		const Xlb__V1__Service *s = st->service;
-		char port[32], aff[32], eps[32], np[16], pk[24], nf[24], health[96];
+		char port[32], aff[32], eps[32], np[16], pk[24], nf[24], health[96], pol[40];
+		char ext[EXTERNAL_IP_LEN];
 		size_t ready = 0;
 
 		for (size_t j = 0; j < st->n_endpoints; j++)
@@ -86,8 +115,11 @@ int do_get_services(struct ctl *c)
 			snprintf(np, sizeof(np), "%u", s->node_port);
 		else
 			snprintf(np, sizeof(np), "<none>");
-		table_row(&t, s->name, ctl_svc_type_name(s->type), s->cluster_ip, port,
-			  ctl_algo_name(s->algorithm), aff, eps, np,
+		external_ips(s, ext, sizeof(ext));
+		snprintf(pol, sizeof(pol), "%s/%s", policy_name(s->external_traffic_policy),
+			 policy_name(s->internal_traffic_policy));
+		table_row(&t, s->name, ctl_svc_type_name(s->type), s->cluster_ip, ext, port,
+			  ctl_algo_name(s->algorithm), aff, eps, np, pol,
 			  ctl_fmt_u64(st->packets, pk, sizeof(pk)),
 			  ctl_fmt_u64(st->new_flows, nf, sizeof(nf)),
 			  ctl_health_summary(st, health, sizeof(health)));
