@@ -23,17 +23,7 @@
 
 #include "convert/convert.h"
 #include "store/statefile.h"
-
-/* Deterministic PRNG for garbage inputs (xorshift64, Marsaglia 2003). */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 32);
-}
+#include "rng.h"
 
 /* A valid service built in place (no allocation), so cases can break one
  * field each. */

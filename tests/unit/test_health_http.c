@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "health/http_parse.h"
+#include "rng.h"
 
 struct status_case {
 	const char *desc;
@@ -178,17 +179,6 @@ static void test_status_line_too_long(void **unused)
 	buf[n] = '\n';
 	assert_int_equal(xlb_http_parse_status(buf, (size_t)n + 1, NULL), -EMSGSIZE);
 	free(buf);
-}
-
-/* Deterministic PRNG for test inputs (xorshift64, Marsaglia 2003). */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 32);
 }
 
 /* Random bytes, and random mutations of a good answer: the parsers stay

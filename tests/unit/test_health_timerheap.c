@@ -17,19 +17,10 @@
 #include <cmocka.h>
 
 #include "health/timerheap.h"
+#define TEST_RNG_SEED 0x2545f4914f6cdd1dULL
+#include "rng.h"
 
 #define N 2000
-
-/* Deterministic PRNG for test inputs (xorshift64, Marsaglia 2003). */
-static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 32);
-}
 
 static void check_invariants(const struct xlb_timerheap *th, const struct xlb_timer *tm,
 			     size_t n)

@@ -28,6 +28,7 @@
 #include "k8s/manifest.h"
 #include "k8s/k8s_priv.h"
 #include "k8s/object.h"
+#include "rng.h"
 
 #define FIXTURES "tests/unit/fixtures/k8s/"
 
@@ -1261,17 +1262,6 @@ static void test_weights_and_health_parsers(void **state)
 						sizeof(why)), -EINVAL);
 	assert_string_equal(why, "exec: more than 16 arguments");
 	assert_int_equal(k8s_parse_health_check("TCP", &hc, why, sizeof(why)), -EINVAL);
-}
-
-/* Deterministic PRNG for mutations (xorshift64, Marsaglia 2003). */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 32);
 }
 
 static const char *const good_fixtures[] = {

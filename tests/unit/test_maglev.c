@@ -19,17 +19,8 @@
 
 #include "model/maglev.h"
 #include <xlb/abi.h>
-
-/* Deterministic PRNG for test inputs (xorshift64, Marsaglia 2003). */
-static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 32);
-}
+#define TEST_RNG_SEED 0x2545f4914f6cdd1dULL
+#include "rng.h"
 
 /* Backend i is 10.(i >> 8).(i & 0xff).1 port 8080, keyed as the control
  * plane would key it. */
