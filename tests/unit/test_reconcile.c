@@ -19,6 +19,8 @@
 
 #include "model/verdicts.h"
 #include "reconcile/reconcile.h"
+#define TEST_RNG_SEED 0x2545f4914f6cdd1dULL
+#include "rng.h"
 
 #define MAXS 16
 
@@ -152,186 +154,224 @@ static void put(struct xlb_state *st, struct xlb_svc_desired s)
 	assert_int_equal(xlb_state_upsert(st, &s, err, sizeof(err)), 0);
 }
 
-static void test_create_then_noop(void **state)
+static void del(struct xlb_state *st, const char *name)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
-	struct xlb_endpoint e[2] = { ep("10.0.0.1", true, false), ep("10.0.0.2", true, false) };
-	struct xlb_state *st = xlb_state_new();
+	char err[256];
+
+	assert_int_equal(xlb_state_delete(st, name, err, sizeof(err)), 0);
+}
+
+/* Each test's world: a recording dataplane, a desired state and a
+ * reconciler over them (started on the empty dataplane). */
+struct world {
+	struct rec_dp d;
+	struct xlb_state *st;
 	struct xlb_reconciler r;
 	struct xlb_reconcile_result res;
+};
 
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 2));
-	put(st, svc("b", "10.96.0.2", 80, 0, e, 1));
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(res.created, 2);
-	assert_int_equal(d.n_log, 2);
+static int world_up(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -1;
+	w->d.base.ops = &rec_ops;
+	w->st = xlb_state_new();
+	if (!w->st || xlb_reconciler_init(&w->r, &w->d.base)) {
+		xlb_state_free(w->st);
+		free(w);
+		return -1;
+	}
+	*state = w;
+	return 0;
+}
+
+static int world_down(void **state)
+{
+	struct world *w = *state;
+
+	xlb_reconciler_fini(&w->r);
+	xlb_state_free(w->st);
+	free(w);
+	return 0;
+}
+
+/* The desired state starts over (what a snapshot brings). */
+static struct xlb_state *fresh_state(struct world *w)
+{
+	xlb_state_free(w->st);
+	w->st = xlb_state_new();
+	assert_non_null(w->st);
+	return w->st;
+}
+
+/* A whole reconcile, or one of names, that succeeds; the log then holds
+ * only what it did. */
+static void whole(struct world *w)
+{
+	w->d.n_log = 0;
+	assert_int_equal(xlb_reconcile(&w->r, w->st, &w->res), 0);
+}
+
+static void named(struct world *w, const char *const *names, size_t n)
+{
+	w->d.n_log = 0;
+	assert_int_equal(xlb_reconcile_names(&w->r, w->st, names, n, &w->res), 0);
+	assert_int_equal(w->res.failed, 0);
+}
+
+/* The dataplane was told exactly these operations, in this order
+ * ("set NAME" / "del NAME"; NULL ends the list). */
+static void expect_log(const struct world *w, ...)
+{
+	const char *want;
+	size_t i = 0;
+	va_list ap;
+
+	va_start(ap, w);
+	while ((want = va_arg(ap, const char *))) {
+		assert_true(i < w->d.n_log);
+		assert_string_equal(w->d.log[i], want);
+		i++;
+	}
+	va_end(ap);
+	assert_int_equal(w->d.n_log, i);
+}
+
+/* What the dataplane holds for the desired service `name`. */
+static const struct xlb_service_spec *dp_spec(struct world *w, const char *name)
+{
+	int i = find(&w->d, &xlb_state_get(w->st, name)->spec);
+
+	assert_true(i >= 0);
+	return &w->d.svc[i].spec;
+}
+
+static void test_create_then_noop(void **state)
+{
+	struct world *w = *state;
+	struct xlb_endpoint e[2] = { ep("10.0.0.1", true, false), ep("10.0.0.2", true, false) };
+
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 2));
+	put(w->st, svc("b", "10.96.0.2", 80, 0, e, 1));
+	whole(w);
+	assert_int_equal(w->res.created, 2);
+	expect_log(w, "set a", "set b", NULL);
 
 	/* Same state again: nothing at all. */
-	d.n_log = 0;
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(res.unchanged, 2);
-	assert_int_equal(res.created + res.updated + res.deleted, 0);
-	assert_int_equal(d.n_log, 0);
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
+	whole(w);
+	assert_int_equal(w->res.unchanged, 2);
+	assert_int_equal(w->res.created + w->res.updated + w->res.deleted, 0);
+	expect_log(w, NULL);
 }
 
 static void test_update_only_what_changed(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[2] = { ep("10.0.0.1", true, false), ep("10.0.0.2", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r;
-	struct xlb_reconcile_result res;
+	int b;
 
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 2));
-	put(st, svc("b", "10.96.0.2", 80, 0, e, 2));
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 2));
+	put(w->st, svc("b", "10.96.0.2", 80, 0, e, 2));
+	whole(w);
 
 	/* b's second endpoint starts terminating: only b is set, in place. */
 	e[1].terminating = true;
-	put(st, svc("b", "10.96.0.2", 80, 0, e, 2));
-	d.n_log = 0;
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(res.updated, 1);
-	assert_int_equal(res.unchanged, 1);
-	assert_int_equal(res.deleted, 0);
-	assert_int_equal(d.n_log, 1);
-	assert_string_equal(d.log[0], "set b");
+	put(w->st, svc("b", "10.96.0.2", 80, 0, e, 2));
+	whole(w);
+	assert_int_equal(w->res.updated, 1);
+	assert_int_equal(w->res.unchanged, 1);
+	assert_int_equal(w->res.deleted, 0);
+	expect_log(w, "set b", NULL);
 	/* Terminating becomes a draining backend, not a removed one. */
-	assert_int_equal(d.svc[find(&d, &xlb_state_get(st, "b")->spec)].n, 2);
-	assert_true(d.svc[find(&d, &xlb_state_get(st, "b")->spec)].be[1].terminating);
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
+	b = find(&w->d, dp_spec(w, "b"));
+	assert_int_equal(w->d.svc[b].n, 2);
+	assert_true(w->d.svc[b].be[1].terminating);
 }
 
 static void test_delete_and_endpoint_order(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e1[2] = { ep("10.0.0.1", true, false), ep("10.0.0.2", true, false) };
 	struct xlb_endpoint e2[2] = { ep("10.0.0.2", true, false), ep("10.0.0.1", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r;
-	struct xlb_reconcile_result res;
-	char err[128];
 
-	put(st, svc("a", "10.96.0.1", 80, 0, e1, 2));
-	put(st, svc("b", "10.96.0.2", 80, 0, e1, 2));
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e1, 2));
+	put(w->st, svc("b", "10.96.0.2", 80, 0, e1, 2));
+	whole(w);
 
 	/* Reordered endpoints are the same set: no operation. */
-	put(st, svc("a", "10.96.0.1", 80, 0, e2, 2));
-	assert_int_equal(xlb_state_delete(st, "b", err, sizeof(err)), 0);
-	d.n_log = 0;
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(res.deleted, 1);
-	assert_int_equal(res.unchanged, 1);
-	assert_int_equal(d.n_log, 1);
-	assert_string_equal(d.log[0], "del b");
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e2, 2));
+	del(w->st, "b");
+	whole(w);
+	assert_int_equal(w->res.deleted, 1);
+	assert_int_equal(w->res.unchanged, 1);
+	expect_log(w, "del b", NULL);
 }
 
 /* A node port moving from a deleted service to a new one: the delete must
  * come first or the create conflicts. */
 static void test_nodeport_handover(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r;
-	struct xlb_reconcile_result res;
-	char err[128];
 
-	put(st, svc("old", "10.96.0.1", 80, 30080, e, 1));
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(xlb_state_delete(st, "old", err, sizeof(err)), 0);
-	put(st, svc("new", "10.96.0.9", 80, 30080, e, 1));
-	d.n_log = 0;
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(res.failed, 0);
-	assert_int_equal(d.n_log, 2);
-	assert_string_equal(d.log[0], "del old");
-	assert_string_equal(d.log[1], "set new");
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
+	put(w->st, svc("old", "10.96.0.1", 80, 30080, e, 1));
+	whole(w);
+	del(w->st, "old");
+	put(w->st, svc("new", "10.96.0.9", 80, 30080, e, 1));
+	whole(w);
+	assert_int_equal(w->res.failed, 0);
+	expect_log(w, "del old", "set new", NULL);
 }
 
 /* A node port moving between two kept services settles in one reconcile. */
 static void test_nodeport_swap_between_kept(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r;
-	struct xlb_reconcile_result res;
 
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 1));
-	put(st, svc("b", "10.96.0.2", 80, 30080, e, 1));
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 1));
+	put(w->st, svc("b", "10.96.0.2", 80, 30080, e, 1));
+	whole(w);
 	/* a takes 30080, b gives it up ("a" is reconciled first). */
-	{
-		struct xlb_state *next = xlb_state_new();
-
-		put(next, svc("a", "10.96.0.1", 80, 30080, e, 1));
-		put(next, svc("b", "10.96.0.2", 80, 0, e, 1));
-		assert_int_equal(xlb_reconcile(&r, next, &res), 0);
-		assert_int_equal(res.failed, 0);
-		assert_int_equal(d.svc[find(&d, &xlb_state_get(next, "a")->spec)].spec.node_port, 30080);
-		assert_int_equal(d.svc[find(&d, &xlb_state_get(next, "b")->spec)].spec.type,
-				 XLB_SVC_CLUSTER_IP);
-		xlb_state_free(next);
-	}
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
+	fresh_state(w);
+	put(w->st, svc("a", "10.96.0.1", 80, 30080, e, 1));
+	put(w->st, svc("b", "10.96.0.2", 80, 0, e, 1));
+	whole(w);
+	assert_int_equal(w->res.failed, 0);
+	assert_int_equal(dp_spec(w, "a")->node_port, 30080);
+	assert_int_equal(dp_spec(w, "b")->type, XLB_SVC_CLUSTER_IP);
 }
 
 /* What the dataplane already holds (an adopted datapath) is not rewritten. */
 static void test_seeded_from_dataplane(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[2] = { ep("10.0.0.1", true, false), ep("10.0.0.2", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r1, r2;
-	struct xlb_reconcile_result res;
 
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 2));
-	assert_int_equal(xlb_reconciler_init(&r1, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r1, st, &res), 0);
-	xlb_reconciler_fini(&r1);
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 2));
+	whole(w);
 
 	/* A new process: seeds from the listing, finds nothing to do. */
-	d.n_log = 0;
-	assert_int_equal(xlb_reconciler_init(&r2, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r2, st, &res), 0);
-	assert_int_equal(res.unchanged, 1);
-	assert_int_equal(d.n_log, 0);
-	xlb_reconciler_fini(&r2);
-	xlb_state_free(st);
+	xlb_reconciler_fini(&w->r);
+	assert_int_equal(xlb_reconciler_init(&w->r, &w->d.base), 0);
+	whole(w);
+	assert_int_equal(w->res.unchanged, 1);
+	expect_log(w, NULL);
 }
 
 static void test_failure_reported(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r;
-	struct xlb_reconcile_result res;
 
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 1));
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	d.fail_set = -ENOSPC;
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 1));
+	w->d.fail_set = -ENOSPC;
 	/* The retry pass succeeds: a transient refusal is absorbed. */
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(res.failed, 0);
-	assert_int_equal(d.n_svc, 1);
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
+	whole(w);
+	assert_int_equal(w->res.failed, 0);
+	assert_int_equal(w->d.n_svc, 1);
 }
 
 /* Endpoints: ready -> active; terminating or not ready -> draining. */
@@ -423,19 +463,15 @@ static void test_local_endpoints(void **state)
  * source ranges say still reaches the dataplane; locality too. */
 static void test_external_fields_reconciled(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
-	struct xlb_state *st = xlb_state_new();
 	struct xlb_svc_desired s = svc("a", "10.96.0.1", 80, 30080, e, 1);
-	struct xlb_reconcile_result res;
-	struct xlb_reconciler r;
 
 	s.spec.type = XLB_SVC_LOAD_BALANCER;
-	put(st, s);
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	r.node = "n1";
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(res.created, 1);
+	put(w->st, s);
+	w->r.node = "n1";
+	whole(w);
+	assert_int_equal(w->res.created, 1);
 	for (int step = 0; step < 6; step++) {
 		switch (step) {
 		case 0: assert_int_equal(xlb_ip_parse("192.0.2.10", &s.spec.lb_ips[0]), 0);
@@ -448,241 +484,152 @@ static void test_external_fields_reconciled(void **state)
 		case 4: s.spec.int_policy = XLB_POLICY_LOCAL; break;
 		case 5: strcpy(e[0].node_name, "n1"); break;
 		}
-		put(st, s);
-		assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-		assert_int_equal(res.updated, 1);
+		put(w->st, s);
+		whole(w);
+		assert_int_equal(w->res.updated, 1);
+		expect_log(w, "set a", NULL);
 	}
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(res.unchanged, 1);
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
-}
-
-static void reconcile_ok(struct xlb_reconciler *r, const struct xlb_state *st,
-			 const char *const *names, size_t n)
-{
-	struct xlb_reconcile_result res;
-
-	assert_int_equal(xlb_reconcile_names(r, st, names, n, &res), 0);
-	assert_int_equal(res.failed, 0);
+	whole(w);
+	assert_int_equal(w->res.unchanged, 1);
+	expect_log(w, NULL);
 }
 
 /* Only the named services are looked at: b changed too, but was not named. */
 static void test_names_only_named(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[2] = { ep("10.0.0.1", true, false), ep("10.0.0.2", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r;
-	struct xlb_reconcile_result res;
 	const char *names[] = { "a", "a" };
 
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 2));
-	put(st, svc("b", "10.96.0.2", 80, 0, e, 2));
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	assert_false(r.dirty);
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 1));
-	put(st, svc("b", "10.96.0.2", 80, 0, e, 1));
-	d.n_log = 0;
-	assert_int_equal(xlb_reconcile_names(&r, st, names, 2, &res), 0);
-	assert_int_equal(res.updated, 1);
-	assert_int_equal(d.n_log, 1);
-	assert_string_equal(d.log[0], "set a");
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 2));
+	put(w->st, svc("b", "10.96.0.2", 80, 0, e, 2));
+	assert_false(w->r.dirty);
+	whole(w);
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 1));
+	put(w->st, svc("b", "10.96.0.2", 80, 0, e, 1));
+	named(w, names, 2);
+	assert_int_equal(w->res.updated, 1);
+	expect_log(w, "set a", NULL);
 	/* Named again, unchanged: nothing. */
-	d.n_log = 0;
-	assert_int_equal(xlb_reconcile_names(&r, st, names, 1, &res), 0);
-	assert_int_equal(res.unchanged, 1);
-	assert_int_equal(d.n_log, 0);
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
+	named(w, names, 1);
+	assert_int_equal(w->res.unchanged, 1);
+	expect_log(w, NULL);
 }
 
 /* A service that moves to another address frees the old one first; a
  * deleted one is deleted. */
 static void test_names_move_and_delete(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r;
-	struct xlb_reconcile_result res;
 	const char *a[] = { "a" }, *b[] = { "b" };
-	char err[128];
 
-	put(st, svc("a", "10.96.0.1", 80, 30080, e, 1));
-	put(st, svc("b", "10.96.0.2", 80, 0, e, 1));
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	put(st, svc("a", "10.96.0.5", 80, 30080, e, 1));
-	d.n_log = 0;
-	reconcile_ok(&r, st, a, 1);
-	assert_int_equal(d.n_log, 2);
-	assert_string_equal(d.log[0], "del a");
-	assert_string_equal(d.log[1], "set a");
-	assert_int_equal(d.n_svc, 2);
+	put(w->st, svc("a", "10.96.0.1", 80, 30080, e, 1));
+	put(w->st, svc("b", "10.96.0.2", 80, 0, e, 1));
+	whole(w);
+	put(w->st, svc("a", "10.96.0.5", 80, 30080, e, 1));
+	named(w, a, 1);
+	expect_log(w, "del a", "set a", NULL);
+	assert_int_equal(w->d.n_svc, 2);
 
-	assert_int_equal(xlb_state_delete(st, "b", err, sizeof(err)), 0);
-	d.n_log = 0;
-	reconcile_ok(&r, st, b, 1);
-	assert_int_equal(d.n_log, 1);
-	assert_string_equal(d.log[0], "del b");
-	assert_int_equal(d.n_svc, 1);
+	del(w->st, "b");
+	named(w, b, 1);
+	expect_log(w, "del b", NULL);
+	assert_int_equal(w->d.n_svc, 1);
 	/* A name nobody has: nothing. */
-	d.n_log = 0;
-	reconcile_ok(&r, st, b, 1);
-	assert_int_equal(d.n_log, 0);
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
+	named(w, b, 1);
+	expect_log(w, NULL);
 }
 
 /* a leaves its address and b takes it over in the same change: b is
  * updated in place at a's old key, b's old key is freed, a is created. */
 static void test_names_takeover(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r;
-	struct xlb_reconcile_result res;
-	const char *names[] = { "b", "a" };
+	const char *names[] = { "b", "a" }, *only_b[] = { "b" };
 	struct xlb_svc_desired v1 = svc("-", "10.96.0.1", 80, 0, e, 1);
 
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 1));
-	put(st, svc("b", "10.96.0.2", 80, 0, e, 1));
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	{
-		struct xlb_state *next = xlb_state_new();
-
-		put(next, svc("a", "10.96.0.5", 80, 0, e, 1));
-		put(next, svc("b", "10.96.0.1", 80, 0, e, 0));	/* differs from a */
-		xlb_state_free(st);
-		st = next;
-	}
-	d.n_log = 0;
-	reconcile_ok(&r, st, names, 2);
-	assert_int_equal(d.n_log, 3);
-	assert_string_equal(d.log[0], "set b");
-	assert_string_equal(d.log[1], "del b");
-	assert_string_equal(d.log[2], "set a");
-	assert_int_equal(d.n_svc, 2);
-	assert_string_equal(d.svc[find(&d, &v1.spec)].spec.name, "b");
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 1));
+	put(w->st, svc("b", "10.96.0.2", 80, 0, e, 1));
+	whole(w);
+	fresh_state(w);
+	put(w->st, svc("a", "10.96.0.5", 80, 0, e, 1));
+	put(w->st, svc("b", "10.96.0.1", 80, 0, e, 0));	/* differs from a */
+	named(w, names, 2);
+	expect_log(w, "set b", "del b", "set a", NULL);
+	assert_int_equal(w->d.n_svc, 2);
+	assert_string_equal(w->d.svc[find(&w->d, &v1.spec)].spec.name, "b");
 	/* And the whole agrees. */
-	d.n_log = 0;
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(d.n_log, 0);
+	whole(w);
+	expect_log(w, NULL);
 
 	/* b leaves 10.96.0.1, c (not named) holds it now: the key is taken
 	 * over for c rather than deleted under it. */
-	{
-		struct xlb_state *next = xlb_state_new();
-		const char *only_b[] = { "b" };
-
-		put(next, svc("a", "10.96.0.5", 80, 0, e, 1));
-		put(next, svc("b", "10.96.0.7", 80, 0, e, 0));
-		put(next, svc("c", "10.96.0.1", 80, 0, e, 1));
-		xlb_state_free(st);
-		st = next;
-		d.n_log = 0;
-		reconcile_ok(&r, st, only_b, 1);
-		assert_int_equal(d.n_log, 2);
-		assert_string_equal(d.log[0], "set c");
-		assert_string_equal(d.log[1], "set b");
-		assert_int_equal(d.n_svc, 3);
-	}
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
+	fresh_state(w);
+	put(w->st, svc("a", "10.96.0.5", 80, 0, e, 1));
+	put(w->st, svc("b", "10.96.0.7", 80, 0, e, 0));
+	put(w->st, svc("c", "10.96.0.1", 80, 0, e, 1));
+	named(w, only_b, 1);
+	expect_log(w, "set c", "set b", NULL);
+	assert_int_equal(w->d.n_svc, 3);
 }
 
 /* Node ports changing hands, by names: from a deleted service to a new
  * one (delete first), and between two kept ones (the retry pass). */
 static void test_names_nodeport(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r;
-	struct xlb_reconcile_result res;
 	const char *n1[] = { "new", "old" }, *n2[] = { "a", "new" };
-	char err[128];
 
-	put(st, svc("old", "10.96.0.1", 80, 30080, e, 1));
-	put(st, svc("a", "10.96.0.2", 80, 0, e, 1));
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-	assert_int_equal(xlb_state_delete(st, "old", err, sizeof(err)), 0);
-	put(st, svc("new", "10.96.0.9", 80, 30080, e, 1));
-	d.n_log = 0;
-	reconcile_ok(&r, st, n1, 2);
-	assert_int_equal(d.n_log, 2);
-	assert_string_equal(d.log[0], "del old");
-	assert_string_equal(d.log[1], "set new");
+	put(w->st, svc("old", "10.96.0.1", 80, 30080, e, 1));
+	put(w->st, svc("a", "10.96.0.2", 80, 0, e, 1));
+	whole(w);
+	del(w->st, "old");
+	put(w->st, svc("new", "10.96.0.9", 80, 30080, e, 1));
+	named(w, n1, 2);
+	expect_log(w, "del old", "set new", NULL);
 
 	/* a takes 30080 from new, which keeps going without it. */
-	{
-		struct xlb_state *next = xlb_state_new();
-
-		put(next, svc("a", "10.96.0.2", 80, 30080, e, 1));
-		put(next, svc("new", "10.96.0.9", 80, 0, e, 1));
-		xlb_state_free(st);
-		st = next;
-	}
-	reconcile_ok(&r, st, n2, 2);
-	assert_int_equal(d.svc[find(&d, &xlb_state_get(st, "a")->spec)].spec.node_port, 30080);
-	assert_int_equal(d.svc[find(&d, &xlb_state_get(st, "new")->spec)].spec.type,
-			 XLB_SVC_CLUSTER_IP);
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
+	fresh_state(w);
+	put(w->st, svc("a", "10.96.0.2", 80, 30080, e, 1));
+	put(w->st, svc("new", "10.96.0.9", 80, 0, e, 1));
+	named(w, n2, 2);
+	assert_int_equal(dp_spec(w, "a")->node_port, 30080);
+	assert_int_equal(dp_spec(w, "new")->type, XLB_SVC_CLUSTER_IP);
 }
 
 /* What an adopted datapath holds is no desired service's: whole reconciles
  * until one succeeds; a failed one leaves the reconciler dirty again. */
 static void test_names_dirty(void **state)
 {
-	struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r1, r2;
-	struct xlb_reconcile_result res;
 	const char *a[] = { "a" };
 
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 1));
-	assert_int_equal(xlb_reconciler_init(&r1, &d.base), 0);
-	assert_int_equal(xlb_reconcile(&r1, st, &res), 0);
-	xlb_reconciler_fini(&r1);
-	assert_int_equal(xlb_reconciler_init(&r2, &d.base), 0);
-	assert_true(r2.dirty);
-	assert_int_equal(xlb_reconcile(&r2, st, &res), 0);
-	assert_false(r2.dirty);
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 1));
+	whole(w);
+	/* A new process adopts it. */
+	xlb_reconciler_fini(&w->r);
+	assert_int_equal(xlb_reconciler_init(&w->r, &w->d.base), 0);
+	assert_true(w->r.dirty);
+	whole(w);
+	assert_false(w->r.dirty);
 	/* Adopted, then claimed by the whole reconcile: found by name. */
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 0));
-	d.n_log = 0;
-	reconcile_ok(&r2, st, a, 1);
-	assert_int_equal(d.n_log, 1);
-	assert_false(r2.dirty);
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 0));
+	named(w, a, 1);
+	expect_log(w, "set a", NULL);
+	assert_false(w->r.dirty);
 
-	put(st, svc("a", "10.96.0.1", 80, 0, e, 1));
-	d.fail_sets = -ENOSPC;
-	assert_int_equal(xlb_reconcile_names(&r2, st, a, 1, &res), -ENOSPC);
-	assert_string_equal(res.first_error, "refused");
-	assert_true(r2.dirty);
-	d.fail_sets = 0;
-	assert_int_equal(xlb_reconcile(&r2, st, &res), 0);
-	assert_false(r2.dirty);
-	xlb_reconciler_fini(&r2);
-	xlb_state_free(st);
-}
-
-/* Deterministic PRNG (xorshift64, Marsaglia 2003). */
-static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
-
-static uint32_t rng(uint32_t n)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 32) % n;
+	put(w->st, svc("a", "10.96.0.1", 80, 0, e, 1));
+	w->d.fail_sets = -ENOSPC;
+	assert_int_equal(xlb_reconcile_names(&w->r, w->st, a, 1, &w->res), -ENOSPC);
+	assert_string_equal(w->res.first_error, "refused");
+	assert_true(w->r.dirty);
+	w->d.fail_sets = 0;
+	whole(w);
+	assert_false(w->r.dirty);
 }
 
 static int dp_matches_cb(const struct xlb_svc_desired *s, void *arg)
@@ -701,67 +648,60 @@ static int dp_matches_cb(const struct xlb_svc_desired *s, void *arg)
  * the desired state and a whole reconcile finds nothing to do. */
 static void test_names_random(void **state)
 {
-	static struct rec_dp d = { .base.ops = &rec_ops };
+	struct world *w = *state;
 	struct xlb_endpoint e[3] = { ep("10.0.0.1", true, false), ep("10.0.0.2", true, false),
 				     ep("10.0.0.3", false, true) };
-	struct xlb_state *st = xlb_state_new();
-	struct xlb_reconciler r;
-	struct xlb_reconcile_result res;
 
-	assert_int_equal(xlb_reconciler_init(&r, &d.base), 0);
 	for (int round = 0; round < 400; round++) {
 		char names[3][8], err[256];
 		const char *np[3];
-		size_t n = 1 + rng(3);
+		size_t n = 1 + rng() % 3;
 
 		for (size_t i = 0; i < n; i++) {
 			char vip[32];
 
-			snprintf(names[i], sizeof(names[i]), "s%u", rng(8));
+			snprintf(names[i], sizeof(names[i]), "s%u", rng() % 8);
 			np[i] = names[i];
-			if (rng(4) == 0) {
-				xlb_state_delete(st, names[i], err, sizeof(err));
+			if (rng() % 4 == 0) {
+				xlb_state_delete(w->st, names[i], err, sizeof(err));
 				continue;
 			}
-			snprintf(vip, sizeof(vip), "10.96.0.%u", 1 + rng(10));
+			snprintf(vip, sizeof(vip), "10.96.0.%u", 1 + rng() % 10);
 			/* A conflict is refused by the state: just skipped. */
 			struct xlb_svc_desired s = svc(names[i], vip, 80,
-						       rng(2) ? 30000 + rng(3) : 0, e, rng(4));
+						       rng() % 2 ? 30000 + rng() % 3 : 0, e, rng() % 4);
 
-			xlb_state_upsert(st, &s, err, sizeof(err));
+			xlb_state_upsert(w->st, &s, err, sizeof(err));
 		}
-		d.n_log = 0;
-		reconcile_ok(&r, st, np, n);
-		assert_int_equal(d.n_svc, xlb_state_count(st));
-		xlb_state_foreach(st, dp_matches_cb, &d);
-		d.n_log = 0;
-		assert_int_equal(xlb_reconcile(&r, st, &res), 0);
-		assert_int_equal(d.n_log, 0);
+		named(w, np, n);
+		assert_int_equal(w->d.n_svc, xlb_state_count(w->st));
+		xlb_state_foreach(w->st, dp_matches_cb, &w->d);
+		whole(w);
+		expect_log(w, NULL);
 	}
-	xlb_reconciler_fini(&r);
-	xlb_state_free(st);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_then_noop),
-		cmocka_unit_test(test_update_only_what_changed),
-		cmocka_unit_test(test_delete_and_endpoint_order),
-		cmocka_unit_test(test_nodeport_handover),
-		cmocka_unit_test(test_nodeport_swap_between_kept),
-		cmocka_unit_test(test_seeded_from_dataplane),
-		cmocka_unit_test(test_failure_reported),
+#define WORLD_TEST(t) cmocka_unit_test_setup_teardown(t, world_up, world_down)
+		WORLD_TEST(test_create_then_noop),
+		WORLD_TEST(test_update_only_what_changed),
+		WORLD_TEST(test_delete_and_endpoint_order),
+		WORLD_TEST(test_nodeport_handover),
+		WORLD_TEST(test_nodeport_swap_between_kept),
+		WORLD_TEST(test_seeded_from_dataplane),
+		WORLD_TEST(test_failure_reported),
 		cmocka_unit_test(test_endpoint_rules),
 		cmocka_unit_test(test_terminating_fallback),
 		cmocka_unit_test(test_local_endpoints),
-		cmocka_unit_test(test_external_fields_reconciled),
-		cmocka_unit_test(test_names_only_named),
-		cmocka_unit_test(test_names_move_and_delete),
-		cmocka_unit_test(test_names_takeover),
-		cmocka_unit_test(test_names_nodeport),
-		cmocka_unit_test(test_names_dirty),
-		cmocka_unit_test(test_names_random),
+		WORLD_TEST(test_external_fields_reconciled),
+		WORLD_TEST(test_names_only_named),
+		WORLD_TEST(test_names_move_and_delete),
+		WORLD_TEST(test_names_takeover),
+		WORLD_TEST(test_names_nodeport),
+		WORLD_TEST(test_names_dirty),
+		WORLD_TEST(test_names_random),
 	};
 
 	return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
