@@ -153,8 +153,9 @@ void hc_syn_input(struct xlb_health *h, struct hc_syn *s, bool icmp);
 
 /* From sock.c: a non-blocking, close-on-exec socket connecting to the
  * target, in t->pr.fd and registered for events (EPOLLOUT and maybe
- * EPOLLONESHOT). 0 or a negative errno. */
-int hc_sock_connect(struct xlb_health *h, struct hc_target *t, uint32_t events);
+ * EPOLLONESHOT). When that fails the probe ends here: skipped for an error
+ * of ours, failed ("connect: ...") for the endpoint's. */
+void hc_sock_start(struct xlb_health *h, struct hc_target *t, uint32_t events);
 /*
  * True when a connection reached itself: to a local address whose port
  * nothing listens on, connect() can pick that very port as its source and

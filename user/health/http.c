@@ -26,7 +26,7 @@ static void http_start(struct xlb_health *h, struct hc_target *t)
 {
 	const struct xlb_health_spec *spec = hc_spec(t);
 	char host[XLB_IP_STRLEN + 8];
-	int n, err;
+	int n;
 
 	t->pr.buf = malloc(HTTP_KEEP);
 	if (!t->pr.buf) {
@@ -47,13 +47,7 @@ static void http_start(struct xlb_health *h, struct hc_target *t)
 	t->pr.step = HTTP_CONNECT;
 	t->pr.phase = "connect";
 
-	err = hc_sock_connect(h, t, EPOLLOUT);
-	if (!err)
-		return;
-	if (hc_local_error(-err))
-		hc_probe_skip(h, t, err, "connect");
-	else
-		hc_probe_done(h, t, false, "connect: %s", strerror(-err));
+	hc_sock_start(h, t, EPOLLOUT);
 }
 
 /*

@@ -11,7 +11,7 @@
 
 #include "health/health_priv.h"
 
-int hc_sock_connect(struct xlb_health *h, struct hc_target *t, uint32_t events)
+static int sock_connect(struct xlb_health *h, struct hc_target *t, uint32_t events)
 {
 	uint32_t port = xlb_hc_port(&t->key, hc_spec(t));
 	/* Close with a reset: a probe every period for every endpoint would
@@ -61,6 +61,18 @@ int hc_sock_connect(struct xlb_health *h, struct hc_target *t, uint32_t events)
 	}
 	t->pr.fd = fd;
 	return 0;
+}
+
+void hc_sock_start(struct xlb_health *h, struct hc_target *t, uint32_t events)
+{
+	int err = sock_connect(h, t, events);
+
+	if (!err)
+		return;
+	if (hc_local_error(-err))
+		hc_probe_skip(h, t, err, "connect");
+	else
+		hc_probe_done(h, t, false, "connect: %s", strerror(-err));
 }
 
 int hc_sock_error(int fd)

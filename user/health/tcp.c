@@ -33,13 +33,7 @@ static void tcp_start(struct xlb_health *h, struct hc_target *t)
 	 * in a child forked elsewhere in the daemon cannot keep a level-
 	 * triggered registration firing. */
 	hc_stats(h)->connect++;
-	err = hc_sock_connect(h, t, EPOLLOUT | EPOLLONESHOT);
-	if (!err)
-		return;
-	if (hc_local_error(-err))
-		hc_probe_skip(h, t, err, "connect");
-	else
-		hc_probe_done(h, t, false, "connect: %s", strerror(-err));
+	hc_sock_start(h, t, EPOLLOUT | EPOLLONESHOT);
 }
 
 static void tcp_event(struct xlb_health *h, struct hc_target *t, enum hc_ev ev, uint32_t events)
