@@ -240,6 +240,30 @@ static int status_out(grpc_status_code st, grpc_slice details, char *err, size_t
 	return GRPC_STATUS_OK;
 }
 
+/* ops[0..3]: send the metadata, the request and the half-close; receive
+ * the server's metadata. Returns how many ops it filled. */
+static size_t ops_request(grpc_op *ops, grpc_byte_buffer *send, grpc_metadata_array *initial_md)
+{
+	memset(ops, 0, 4 * sizeof(*ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = initial_md;
+	return 4;
+}
+
+static void op_status(grpc_op *op, grpc_metadata_array *trailing_md, grpc_status_code *st,
+		      grpc_slice *details)
+{
+	memset(op, 0, sizeof(*op));
+	op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	op->data.recv_status_on_client.trailing_metadata = trailing_md;
+	op->data.recv_status_on_client.status = st;
+	op->data.recv_status_on_client.status_details = details;
+}
+
 int xlb_api_call(struct xlb_api_client *c, const char *method,
 		 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
 		 ProtobufCMessage **resp, char *err, size_t errlen)
@@ -261,19 +285,11 @@ int xlb_api_call(struct xlb_api_client *c, const char *method,
 	grpc_metadata_array_init(&initial_md);
 	grpc_metadata_array_init(&trailing_md);
 	send = xlb_api_pack(req);
-	memset(ops, 0, sizeof(ops));
-	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	ops[1].op = GRPC_OP_SEND_MESSAGE;
-	ops[1].data.send_message.send_message = send;
-	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial_md;
+	ops_request(ops, send, &initial_md);
+	memset(&ops[4], 0, sizeof(ops[4]));
 	ops[4].op = GRPC_OP_RECV_MESSAGE;
 	ops[4].data.recv_message.recv_message = &recv;
-	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[5].data.recv_status_on_client.trailing_metadata = &trailing_md;
-	ops[5].data.recv_status_on_client.status = &st;
-	ops[5].data.recv_status_on_client.status_details = &details;
+	op_status(&ops[5], &trailing_md, &st, &details);
 	/* The call's own deadline ends it; the pluck waits for that. */
 	if (!run_batch(c, call, ops, 6, &tag_unary, gpr_inf_future(GPR_CLOCK_MONOTONIC), &ok)) {
 		code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "%s: cannot start the call", method);
@@ -311,42 +327,55 @@ static int sync_status(struct xlb_api_sync *s, char *err, size_t errlen)
 	return status_out(s->status, s->details, err, errlen);
 }
 
+/* A stream's call, whose final status is received whenever the stream
+ * ends (sync_status waits for it). On error s->call may be NULL (not
+ * created) or a call with no status to wait for. */
+static int stream_start(struct xlb_api_client *c, struct xlb_api_sync *s, const char *method,
+			char *err, size_t errlen)
+{
+	grpc_op op;
+
+	s->c = c;
+	s->details = grpc_empty_slice();
+	grpc_metadata_array_init(&s->initial_md);
+	grpc_metadata_array_init(&s->trailing_md);
+	s->call = new_call(c, method, gpr_inf_future(GPR_CLOCK_REALTIME));
+	if (!s->call)
+		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "%s: cannot create the call",
+				method);
+	op_status(&op, &s->trailing_md, &s->status, &s->details);
+	if (grpc_call_start_batch(s->call, &op, 1, &tag_status, NULL) != GRPC_CALL_OK) {
+		s->status_plucked = true;
+		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "%s: cannot start the call",
+				method);
+	}
+	return 0;
+}
+
 int xlb_api_sync_open(struct xlb_api_client *c, struct xlb_api_sync **out,
 		      char *err, size_t errlen)
 {
 	struct xlb_api_sync *s;
 	grpc_op op;
 	bool ok;
+	int code;
 
 	*out = NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "out of memory");
-	s->c = c;
-	s->details = grpc_empty_slice();
-	grpc_metadata_array_init(&s->initial_md);
-	grpc_metadata_array_init(&s->trailing_md);
-	s->call = new_call(c, "Sync", gpr_inf_future(GPR_CLOCK_REALTIME));
-	if (!s->call) {
-		free(s);
-		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Sync: cannot create the call");
-	}
-	/* The status is received whenever the stream ends. */
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	op.data.recv_status_on_client.trailing_metadata = &s->trailing_md;
-	op.data.recv_status_on_client.status = &s->status;
-	op.data.recv_status_on_client.status_details = &s->details;
-	if (grpc_call_start_batch(s->call, &op, 1, &tag_status, NULL) != GRPC_CALL_OK) {
-		s->status_plucked = true;
-		xlb_api_sync_close(s);
-		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Sync: cannot start the call");
+	code = stream_start(c, s, "Sync", err, errlen);
+	if (code) {
+		if (s->call)
+			xlb_api_sync_close(s);
+		else
+			free(s);
+		return code;
 	}
 	memset(&op, 0, sizeof(op));
 	op.op = GRPC_OP_SEND_INITIAL_METADATA;
 	if (!run_batch(c, s->call, &op, 1, &tag_send, after_ms(c->timeout_ms), &ok) || !ok) {
-		int code = sync_status(s, err, errlen);
-
+		code = sync_status(s, err, errlen);
 		xlb_api_sync_close(s);
 		return code ? code : xlb_errf(err, errlen, GRPC_STATUS_UNAVAILABLE, "Sync: stream refused");
 	}
@@ -483,38 +512,21 @@ int xlb_api_watch(struct xlb_api_client *c,
 		  char *err, size_t errlen)
 {
 	Xlb__V1__WatchRequest req = XLB__V1__WATCH_REQUEST__INIT;
-	struct xlb_api_sync w = { .c = c };	/* the same bookkeeping as a stream */
+	struct xlb_api_sync w = { 0 };	/* the same bookkeeping as a stream */
 	grpc_byte_buffer *send = xlb_api_pack(&req.base), *recv;
 	grpc_op ops[4];
 	bool ok = false, stopped = false;
 	int code;
 
-	w.details = grpc_empty_slice();
-	grpc_metadata_array_init(&w.initial_md);
-	grpc_metadata_array_init(&w.trailing_md);
-	w.call = new_call(c, "Watch", gpr_inf_future(GPR_CLOCK_REALTIME));
-	if (!w.call) {
+	code = stream_start(c, &w, "Watch", err, errlen);
+	if (code && !w.call) {
 		grpc_byte_buffer_destroy(send);
-		return xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Watch: cannot create the call");
+		return code;
 	}
-	memset(ops, 0, sizeof(ops));
-	ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[0].data.recv_status_on_client.trailing_metadata = &w.trailing_md;
-	ops[0].data.recv_status_on_client.status = &w.status;
-	ops[0].data.recv_status_on_client.status_details = &w.details;
-	if (grpc_call_start_batch(w.call, ops, 1, &tag_status, NULL) != GRPC_CALL_OK) {
-		code = xlb_errf(err, errlen, GRPC_STATUS_INTERNAL, "Watch: cannot start the call");
-		w.status_plucked = true;
+	if (code)
 		goto out;
-	}
-	memset(ops, 0, sizeof(ops));
-	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	ops[1].op = GRPC_OP_SEND_MESSAGE;
-	ops[1].data.send_message.send_message = send;
-	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &w.initial_md;
-	if (!run_batch(c, w.call, ops, 4, &tag_send, gpr_inf_future(GPR_CLOCK_MONOTONIC), &ok))
+	if (!run_batch(c, w.call, ops, ops_request(ops, send, &w.initial_md), &tag_send,
+		       gpr_inf_future(GPR_CLOCK_MONOTONIC), &ok))
 		ok = false;
 	while (ok && !stopped) {
 		Xlb__V1__Event *ev;
