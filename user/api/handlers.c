@@ -364,6 +364,7 @@ static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 {
 	Xlb__V1__GetStatusResponse *r;
 	struct xlb_core_status *st;
+	size_t n;
 	int ret;
 
 	st = calloc(1, sizeof(*st));
@@ -392,19 +393,10 @@ static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 			    sizeof(st->health_tcp_probe)) ||
 	    !xlb_pb_set_str(&r->xlbd_version, ctx->version ? ctx->version : "unknown", SIZE_MAX))
 		goto nomem;
-	if (st->n_interfaces) {
-		size_t n = st->n_interfaces < 64 ? st->n_interfaces : 64;
-
-		r->interfaces = calloc(n, sizeof(*r->interfaces));
-		if (!r->interfaces)
-			goto nomem;
-		for (size_t i = 0; i < n; i++) {
-			r->interfaces[i] = strndup(st->interfaces[i], sizeof(st->interfaces[i]));
-			if (!r->interfaces[i])
-				goto nomem;
-			r->n_interfaces = i + 1;
-		}
-	}
+	n = sizeof(st->interfaces) / sizeof(st->interfaces[0]);
+	if (!xlb_pb_set_strs(&r->interfaces, &r->n_interfaces, st->interfaces[0],
+			     sizeof(st->interfaces[0]), st->n_interfaces < n ? st->n_interfaces : n))
+		goto nomem;
 	r->counters = calloc(XLB_STAT_MAX, sizeof(*r->counters));
 	if (!r->counters)
 		goto nomem;

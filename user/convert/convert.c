@@ -534,6 +534,22 @@ bool xlb_pb_set_str(char **dst, const char *src, size_t cap)
 	return true;
 }
 
+bool xlb_pb_set_strs(char ***dst, size_t *n_dst, const char *rows, size_t width, size_t n)
+{
+	if (!n)
+		return true;
+	*dst = calloc(n, sizeof(**dst));
+	if (!*dst)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		(*dst)[i] = strndup(rows + i * width, width);
+		if (!(*dst)[i])
+			return false;
+		*n_dst = i + 1;
+	}
+	return true;
+}
+
 static bool hints_to_pb(Xlb__V1__Endpoint *pb, const struct xlb_endpoint *e)
 {
 	char buf[sizeof(e->hints) + 1], *save, *z;
@@ -673,19 +689,9 @@ Xlb__V1__HealthCheck *xlb_api_health_to_pb(const struct xlb_health_spec *hc)
 	    !xlb_pb_set_str(&pb->http_host, hc->http_host, sizeof(hc->http_host)) ||
 	    !xlb_pb_set_str(&pb->expect_body, hc->expect_body, sizeof(hc->expect_body)))
 		goto fail;
-	if (hc->argc) {
-		uint32_t argc = hc->argc < XLB_HC_MAX_ARGS ? hc->argc : XLB_HC_MAX_ARGS;
-
-		pb->command = calloc(argc, sizeof(*pb->command));
-		if (!pb->command)
-			goto fail;
-		for (uint32_t i = 0; i < argc; i++) {
-			pb->command[i] = strndup(hc->argv[i], sizeof(hc->argv[i]));
-			if (!pb->command[i])
-				goto fail;
-			pb->n_command = i + 1;
-		}
-	}
+	if (!xlb_pb_set_strs(&pb->command, &pb->n_command, hc->argv[0], sizeof(hc->argv[0]),
+			     hc->argc < XLB_HC_MAX_ARGS ? hc->argc : XLB_HC_MAX_ARGS))
+		goto fail;
 	return pb;
 fail:
 	protobuf_c_message_free_unpacked(&pb->base, NULL);

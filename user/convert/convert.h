@@ -87,5 +87,9 @@ const char *xlb_api_endpoint_str(const struct xlb_endpoint *e, char *buf, size_t
  * a message field; an empty one keeps the field's default. false on
  * ENOMEM. */
 bool xlb_pb_set_str(char **dst, const char *src, size_t cap);
+/* n such strings, rows of `width` bytes from `rows` (a char[N][width]),
+ * into a repeated field (*n_dst counts those copied, for the message's
+ * free). false on ENOMEM. */
+bool xlb_pb_set_strs(char ***dst, size_t *n_dst, const char *rows, size_t width, size_t n);
 
 #endif /* XLB_CONVERT_H */
