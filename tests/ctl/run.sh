@@ -27,28 +27,10 @@ FIX=$ROOT/tests/ctl/fixtures
 
 LAB_PREFIX=xlbctl$$
 PIN=/sys/fs/bpf/xlbctl-test-$$
-TMP=
-SOCK=
-daemon_pid=
-listener_pid=
 
 . "$ROOT/tests/lib/xlbd-test.sh"
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-TMP=$(mktemp -d /tmp/xlbctl-test.XXXXXX) || exit 1
-SOCK=$TMP/xlbd.sock
-OUT=$TMP/out
-ERR=$TMP/err
-
-# ctl ARGS...: xlbctl against the test daemon; stdout in $OUT, stderr in
-# $ERR, exit status in $rc (and returned).
-ctl() {
-	timeout 30 "$XLBCTL" --server "unix:$SOCK" "$@" >"$OUT" 2>"$ERR"
-	rc=$?
-	return "$rc"
-}
+xlbd_test_init xlbctl-test
 
 # The assertions, for use inside check functions: each prints why and
 # returns 1 when it does not hold.
@@ -251,12 +233,7 @@ skip_online() {
 [ "$(id -u)" -eq 0 ] || skip_online "must run as root"
 [ -x "$XLBD" ] || skip_online "$XLBD not built"
 
-setup_net || skip_online "network namespaces could not be set up"
-if ! mountpoint -q /sys/fs/bpf; then
-	mount -t bpf bpf /sys/fs/bpf || skip_online "cannot mount bpffs"
-fi
-
-start_listener
+setup_net || skip_online "$why"
 
 # A CA, a server certificate for xlbd's TCP listener (xlbd.test and
 # 127.0.0.1) and a client certificate, for the TLS checks.
@@ -282,16 +259,7 @@ if (make_pki) >"$TMP/pki.log" 2>&1; then
 		--tls-key "$TMP/pki/srv.key" --tls-client-ca "$TMP/pki/ca.pem")
 fi
 
-mkdir -p "$TMP/state"
-nsenter --net="/run/netns/$NS" "$XLBD" --iface n-client --pin-dir "$PIN" --state-dir "$TMP/state" \
-	--listen "unix:$SOCK" "${tls_listen[@]}" >"$TMP/xlbd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 100); do
-	ctl status && break
-	kill -0 "$daemon_pid" 2>/dev/null || break
-	sleep 0.2
-done
-[ "$rc" = 0 ] || skip_online "xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log" "$ERR")"
+start_xlbd "${tls_listen[@]}" || skip_online "$why"
 
 t_status() {
 	ctl status

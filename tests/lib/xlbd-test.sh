@@ -1,12 +1,27 @@
 # Shared by the test scripts that run their own xlbd in throwaway network
 # namespaces (tests/ctl, tests/metrics): result lines (tests/lib/tap.sh),
-# the lab and cleanup. The sourcing script sets ROOT, LAB_PREFIX (the lab's
-# names: NS=LAB_PREFIX-node, CNS=LAB_PREFIX-client), PIN, XLBD, TMP,
-# daemon_pid and listener_pid, and installs the traps.
+# the lab, the daemon, the xlbctl wrapper and cleanup. The sourcing script
+# sets ROOT, LAB_PREFIX (the lab's names: NS=LAB_PREFIX-node,
+# CNS=LAB_PREFIX-client), PIN, XLBD and XLBCTL, then calls xlbd_test_init.
+# Functions that can fail for a reason the script reports leave it in $why.
 
 . "$ROOT/tests/lib/tap.sh"
 NS=$LAB_PREFIX-node
 CNS=$LAB_PREFIX-client
+
+# xlbd_test_init NAME: the traps (cleanup on exit), then $TMP, a fresh
+# /tmp/NAME.XXXXXX removed on exit, with the daemon's socket ($SOCK) and
+# the files ctl writes ($OUT, $ERR).
+xlbd_test_init() {
+	TMP= SOCK= daemon_pid= listener_pid=
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	TMP=$(mktemp -d "/tmp/$1.XXXXXX") || exit 1
+	SOCK=$TMP/xlbd.sock
+	OUT=$TMP/out
+	ERR=$TMP/err
+}
 
 # The lab of scripts/lab.sh at its smallest: the node and one client,
 # joined by a veth at kernel defaults (n-client 10.10.1.1 | eth0 10.10.1.2),
@@ -43,11 +58,41 @@ cleanup() {
 	fi
 }
 
+# The lab, bpffs and the healthy backend's listener.
 setup_net() {
-	lab up >/dev/null &&
-		# shop/api's first backend lives on the node, so its TCP health
-		# check passes; the second has no route, so its check fails.
-		ip -n "$NS" addr add 10.244.2.21/32 dev lo
+	# shop/api's first backend lives on the node, so its TCP health
+	# check passes; the second has no route, so its check fails.
+	lab up >/dev/null && ip -n "$NS" addr add 10.244.2.21/32 dev lo ||
+		{ why="network namespaces could not be set up"; return 1; }
+	if ! mountpoint -q /sys/fs/bpf; then
+		mount -t bpf bpf /sys/fs/bpf || { why="cannot mount bpffs"; return 1; }
+	fi
+	start_listener
+}
+
+# ctl ARGS...: xlbctl against the test daemon; stdout in $OUT, stderr in
+# $ERR, exit status in $rc (and returned).
+ctl() {
+	timeout 30 "$XLBCTL" --server "unix:$SOCK" "$@" >"$OUT" 2>"$ERR"
+	rc=$?
+	return "$rc"
+}
+
+# start_xlbd ARGS...: xlbd in the node's namespace, attached to the
+# client's veth, with the test's pins, state ($TMP/state), unix socket and
+# ARGS; returns once it answers.
+start_xlbd() {
+	mkdir -p "$TMP/state"
+	nsenter --net="/run/netns/$NS" "$XLBD" --iface n-client --pin-dir "$PIN" \
+		--state-dir "$TMP/state" --listen "unix:$SOCK" "$@" >"$TMP/xlbd.log" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 100); do
+		ctl status && return 0
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	why="xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log" "$ERR")"
+	return 1
 }
 
 # A TCP listener on the node at 10.244.2.21:9090 (a healthy backend).

@@ -27,37 +27,19 @@ FIX=$ROOT/tests/ctl/fixtures
 LAB_PREFIX=xlbm$$
 PIN=/sys/fs/bpf/xlb-metrics-test-$$
 URL=http://127.0.0.1:9100
-TMP=
-SOCK=
-daemon_pid=
-listener_pid=
 
 . "$ROOT/tests/lib/xlbd-test.sh"
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 give_up() {
 	tap_bail "$1 (no metrics check run)"
 }
 
-TMP=$(mktemp -d /tmp/xlb-metrics-test.XXXXXX) || exit 1
-SOCK=$TMP/xlbd.sock
-OUT=$TMP/out
-ERR=$TMP/err
+xlbd_test_init xlb-metrics-test
 M=$TMP/metrics
 
 [ "$(id -u)" -eq 0 ] || give_up "must run as root"
 [ -x "$XLBD" ] || give_up "$XLBD not built"
 [ -x "$XLBCTL" ] || give_up "$XLBCTL not built"
-
-# ctl ARGS...: xlbctl against the test daemon; stdout in $OUT, stderr in
-# $ERR, exit status in $rc (and returned).
-ctl() {
-	timeout 30 "$XLBCTL" --server "unix:$SOCK" "$@" >"$OUT" 2>"$ERR"
-	rc=$?
-	return "$rc"
-}
 
 # In the node's namespace, where xlbd listens on 127.0.0.1:9100.
 mcheck() {
@@ -86,23 +68,9 @@ want_value() {
 		{ echo "${args[*]} = $v, want $1"; return 1; }
 }
 
-setup_net || give_up "network namespaces could not be set up"
-if ! mountpoint -q /sys/fs/bpf; then
-	mount -t bpf bpf /sys/fs/bpf || give_up "cannot mount bpffs"
-fi
+setup_net || give_up "$why"
 
-start_listener
-
-mkdir -p "$TMP/state"
-nsenter --net="/run/netns/$NS" "$XLBD" --iface n-client --pin-dir "$PIN" --state-dir "$TMP/state" \
-	--listen "unix:$SOCK" --metrics 127.0.0.1:9100 >"$TMP/xlbd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 100); do
-	ctl status && break
-	kill -0 "$daemon_pid" 2>/dev/null || break
-	sleep 0.2
-done
-[ "$rc" = 0 ] || give_up "xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log" "$ERR")"
+start_xlbd --metrics 127.0.0.1:9100 || give_up "$why"
 
 # A service whose name needs escaping in a label value: " and \.
 cat >"$TMP/escape.yaml" <<'EOF'
