@@ -108,66 +108,68 @@ def cmd_probe(a):
     return 0 if ok else 1
 
 
-def cmd_tcp(a):
+def exchanges(a, one):
+    """a.n exchanges, one(dst, src) -> the answering backend's name each,
+    sources taken in turn, within a.deadline: the names counted overall and
+    by source, the failures by kind (a ValueError is a bad answer)."""
     dst = hostport(a.dst)
     srcs = a.src or [None]
     counts, by_src, errs = {}, {}, {}
     end = time.monotonic() + a.deadline
     for i in range(a.n):
         src = srcs[i % len(srcs)]
-        key = src or "-"
         if time.monotonic() > end:
             bump(errs, "deadline")
             continue
-        if a.interval and i:
+        if getattr(a, "interval", 0) and i:
             time.sleep(a.interval)
         try:
-            c = LineConn(dst, src, a.timeout)
-            try:
-                name = c.readline()
-            finally:
-                c.close()
+            name = one(dst, src)
+        except ValueError as e:
+            bump(errs, "bad_" + str(e))
+            continue
         except Exception as e:  # noqa: BLE001
             bump(errs, err_name(e))
             continue
         bump(counts, name)
-        bump(by_src.setdefault(key, {}), name)
-    emit({"counts": counts, "errors": sum(errs.values()), "error_kinds": errs,
-          "by_src": by_src})
+        bump(by_src.setdefault(src or "-", {}), name)
+    return {"counts": counts, "errors": sum(errs.values()), "error_kinds": errs,
+            "by_src": by_src}
+
+
+def cmd_tcp(a):
+    def one(dst, src):
+        c = LineConn(dst, src, a.timeout)
+        try:
+            return c.readline()
+        finally:
+            c.close()
+
+    emit(exchanges(a, one))
     return 0
 
 
 def cmd_udp(a):
-    dst = hostport(a.dst)
-    srcs = a.src or [None]
-    counts, by_src, errs, reply_from = {}, {}, {}, {}
-    wrong_src = 0
-    end = time.monotonic() + a.deadline
-    for i in range(a.n):
-        src = srcs[i % len(srcs)]
-        key = src or "-"
-        if time.monotonic() > end:
-            bump(errs, "deadline")
-            continue
+    reply_from = {}
+    wrong_src = [0]
+
+    def one(dst, src):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(a.timeout)
         try:
             s.bind((src or "0.0.0.0", 0))
             s.sendto(b"hello\n", dst)
             data, frm = s.recvfrom(4096)
-        except Exception as e:  # noqa: BLE001
-            bump(errs, err_name(e))
-            continue
         finally:
             s.close()
-        name = data.decode(errors="replace").strip()
         bump(reply_from, "%s:%d" % frm)
         if frm != dst:
-            wrong_src += 1
-        bump(counts, name)
-        bump(by_src.setdefault(key, {}), name)
-    emit({"counts": counts, "errors": sum(errs.values()), "error_kinds": errs,
-          "by_src": by_src, "reply_from": reply_from, "wrong_src": wrong_src})
+            wrong_src[0] += 1
+        return data.decode(errors="replace").strip()
+
+    out = exchanges(a, one)
+    out.update(reply_from=reply_from, wrong_src=wrong_src[0])
+    emit(out)
     return 0
 
 
@@ -207,24 +209,7 @@ def http_get(dst, src, timeout, size):
 
 
 def cmd_http(a):
-    dst = hostport(a.dst)
-    srcs = a.src or [None]
-    counts, errs = {}, {}
-    end = time.monotonic() + a.deadline
-    for i in range(a.n):
-        if time.monotonic() > end:
-            bump(errs, "deadline")
-            continue
-        try:
-            name = http_get(dst, srcs[i % len(srcs)], a.timeout, a.bytes)
-        except ValueError as e:
-            bump(errs, "bad_" + str(e))
-            continue
-        except Exception as e:  # noqa: BLE001
-            bump(errs, err_name(e))
-            continue
-        bump(counts, name)
-    emit({"counts": counts, "errors": sum(errs.values()), "error_kinds": errs})
+    emit(exchanges(a, lambda dst, src: http_get(dst, src, a.timeout, a.bytes)))
     return 0
 
 

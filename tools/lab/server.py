@@ -33,6 +33,13 @@ def answer(name, peer, addr):
     return ("%s %s:%d\n" % (name, addr[0], addr[1])).encode()
 
 
+def close_quietly(writer):
+    try:
+        writer.close()
+    except Exception:  # noqa: BLE001 - the peer may be gone already
+        pass
+
+
 class Udp(asyncio.DatagramProtocol):
     def __init__(self, name, peer):
         self.name = name
@@ -60,10 +67,7 @@ async def handle_tcp(name, peer, reader, writer):
     except (ConnectionError, OSError):
         pass
     finally:
-        try:
-            writer.close()
-        except Exception:
-            pass
+        close_quietly(writer)
 
 
 async def handle_http(name, status_file, reader, writer):
@@ -99,10 +103,7 @@ async def handle_http(name, status_file, reader, writer):
     except (ConnectionError, OSError, asyncio.TimeoutError):
         pass
     finally:
-        try:
-            writer.close()
-        except Exception:
-            pass
+        close_quietly(writer)
 
 
 async def main():
