@@ -115,6 +115,20 @@ slice_eps() {
 		echo "    conditions: {${e#* }}"
 	done
 }
+# slice SERVICE PORT-NAME PORT PROTO LINE...: its EndpointSlice document
+slice() {
+	cat <<EOF
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: $1-1, namespace: lab, labels: {kubernetes.io/service-name: $1}}
+addressType: IPv4
+ports: [{name: $2, port: $3, protocol: $4}]
+endpoints:
+EOF
+	shift 4
+	slice_eps "$@"
+}
 write_yaml() {	# file, then web's endpoints
 	_f=$1; shift
 	{
@@ -125,15 +139,8 @@ metadata: {name: web, namespace: lab, annotations: {xlb.io/lb-algorithm: rr}}
 spec:
   clusterIP: 10.96.0.20
   ports: [{name: http, port: 80, protocol: TCP, targetPort: 8080}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: lab, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: 8080, protocol: TCP}]
-endpoints:
 EOF
-	slice_eps "$@"
+	slice web http 8080 TCP "$@"
 	cat <<'EOF'
 ---
 apiVersion: v1
@@ -171,27 +178,9 @@ spec:
   ports: [{name: dns, port: 53, protocol: UDP, targetPort: 5353}]
 EOF
 	for s in shop weighted sticky; do
-		cat <<EOF
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: $s-1, namespace: lab, labels: {kubernetes.io/service-name: $s}}
-addressType: IPv4
-ports: [{name: http, port: 8080, protocol: TCP}]
-endpoints:
-EOF
-		slice_eps "10.20.1.2 ready: true" "10.20.2.2 ready: true" "10.20.3.2 ready: true"
+		slice $s http 8080 TCP "10.20.1.2 ready: true" "10.20.2.2 ready: true" "10.20.3.2 ready: true"
 	done
-	cat <<'EOF'
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: dns-1, namespace: lab, labels: {kubernetes.io/service-name: dns}}
-addressType: IPv4
-ports: [{name: dns, port: 5353, protocol: UDP}]
-endpoints:
-EOF
-	slice_eps "10.20.1.2 ready: true" "10.20.2.2 ready: true" "10.20.3.2 ready: true"
+	slice dns dns 5353 UDP "10.20.1.2 ready: true" "10.20.2.2 ready: true" "10.20.3.2 ready: true"
 	} > "$_f"
 }
 READY3="10.20.1.2 ready: true|10.20.2.2 ready: true|10.20.3.2 ready: true"
