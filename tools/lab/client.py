@@ -220,6 +220,21 @@ def touch(path, text=""):
     os.rename(tmp, path)
 
 
+def ping(c):
+    """One ping on a held connection [conn, first name, broken, pings] that
+    is not broken yet; an answer from another backend or an error breaks
+    it."""
+    if c[2] is not None:
+        return
+    try:
+        got = c[0].ping()
+        c[3] += 1
+        if got != c[1]:
+            c[2] = "moved %s->%s" % (c[1], got)
+    except Exception as e:  # noqa: BLE001
+        c[2] = err_name(e)
+
+
 def cmd_hold(a):
     dst = hostport(a.dst)
     srcs = a.src or [None]
@@ -241,28 +256,13 @@ def cmd_hold(a):
     while time.monotonic() < end and rounds < int(a.seconds / 0.2) + 10:
         rounds += 1
         for c in conns:
-            if c[2] is not None:
-                continue
-            try:
-                got = c[0].ping()
-                c[3] += 1
-                if got != c[1]:
-                    c[2] = "moved %s->%s" % (c[1], got)
-            except Exception as e:  # noqa: BLE001
-                c[2] = err_name(e)
+            ping(c)
         if a.stop and os.path.exists(a.stop):
             break
         time.sleep(0.2)
     # One last round so a change made just before stop is seen.
     for c in conns:
-        if c[2] is None:
-            try:
-                got = c[0].ping()
-                c[3] += 1
-                if got != c[1]:
-                    c[2] = "moved %s->%s" % (c[1], got)
-            except Exception as e:  # noqa: BLE001
-                c[2] = err_name(e)
+        ping(c)
         c[0].close()
     broken = [{"name": c[1], "why": c[2]} for c in conns if c[2] is not None]
     emit({"opened": len(conns), "open_errors": errs, "broken": len(broken),
