@@ -382,14 +382,7 @@ check "health: TCP check healthy on the node, unhealthy without route; summary i
 
 t_traffic() {
 	local pk
-	ip netns exec "$CNS" "$PY" -c '
-import socket
-for _ in range(3):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    for _ in range(3):
-        s.sendto(b"q", ("10.96.0.53", 53))
-    s.close()
-' || { echo "client send failed"; return 1; }
+	send_dns || { echo "client send failed"; return 1; }
 	for _ in $(seq 20); do
 		ctl stats infra/dns:dns -o json
 		pk=$("${CHECK[@]}" get "$OUT" services.0.packets 2>/dev/null)

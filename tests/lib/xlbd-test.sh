@@ -70,6 +70,19 @@ setup_net() {
 	start_listener
 }
 
+# Nine datagrams from the client to infra/dns:dns (10.96.0.53:53), three
+# from each of three sockets (three flows).
+send_dns() {
+	ip netns exec "$CNS" "$PY" -c '
+import socket
+for _ in range(3):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(3):
+        s.sendto(b"q", ("10.96.0.53", 53))
+    s.close()
+'
+}
+
 # ctl ARGS...: xlbctl against the test daemon; stdout in $OUT, stderr in
 # $ERR, exit status in $rc (and returned).
 ctl() {

@@ -195,14 +195,7 @@ check "other paths 404, POST /metrics 405, a query string is ignored" t_paths
 # --- values that follow the datapath and the health checks ---------------
 
 t_traffic() {
-	ip netns exec "$CNS" "$PY" -c '
-import socket
-for _ in range(3):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    for _ in range(3):
-        s.sendto(b"q", ("10.96.0.53", 53))
-    s.close()
-' || { echo "client send failed"; return 1; }
+	send_dns || { echo "client send failed"; return 1; }
 	for _ in $(seq 20); do
 		scrape && want_value xlb_service_packets_total service=infra/dns:dns -- "v >= 9" \
 			>/dev/null && break
