@@ -167,9 +167,10 @@ static void test_commit(void **unused)
 	xlb_state_free(st);
 }
 
-/* An invalid step changes nothing by itself; the steps before it stay
- * until the caller rolls back. */
-static void test_invalid_step(void **unused)
+/* A refused step (here: a cluster IP another service holds) changes
+ * nothing by itself; the steps before it stay until the caller rolls
+ * back. */
+static void test_refused_step(void **unused)
 {
 	struct xlb_state *st = base(), *copy = xlb_state_clone(st);
 	struct xlb_svc_desired s;
@@ -179,9 +180,9 @@ static void test_invalid_step(void **unused)
 	xlb_state_txn_begin(&t, st);
 	s = svc("b", "10.96.0.2", 0, 3);
 	assert_int_equal(xlb_state_txn_upsert(&t, &s, err, sizeof(err)), 0);
-	s = svc("e", "10.96.0.5", 0, 1);
-	s.spec.port = 0;
-	assert_int_equal(xlb_state_txn_upsert(&t, &s, err, sizeof(err)), -EINVAL);
+	s = svc("e", "10.96.0.2", 0, 1);
+	assert_int_equal(xlb_state_txn_upsert(&t, &s, err, sizeof(err)), -EEXIST);
+	assert_string_equal(err, "service e: cluster_ip 10.96.0.2 port 80/tcp already used by service b");
 	assert_int_equal(xlb_state_txn_count(&t), 1);
 	assert_int_equal(xlb_state_get(st, "b")->n_ep, 3);
 	xlb_state_txn_rollback(&t);
@@ -227,7 +228,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rollback_exact),
 		cmocka_unit_test(test_commit),
-		cmocka_unit_test(test_invalid_step),
+		cmocka_unit_test(test_refused_step),
 		cmocka_unit_test(test_equal_health),
 	};
 

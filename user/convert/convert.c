@@ -5,7 +5,9 @@
  * The range checks here repeat a few of the model's limits on purpose: the
  * model's messages name its own fields ("backend 3 (10.0.0.1:0): port out
  * of range"), a client wants the path of the field it sent. The model's
- * xlb_svc_validate still runs last and stays the authority.
+ * xlb_svc_validate still runs last and stays the authority: here, once per
+ * service that enters the daemon, and nowhere else after (the state, the
+ * core and the dataplane take the service as valid).
  */
 #include <errno.h>
 #include <netinet/in.h>

@@ -516,7 +516,10 @@ int xlb_core_set_endpoints(struct xlb_core *c, const char *name,
 		s = *cur;	/* spec and health check; endpoints replaced */
 		s.ep = (struct xlb_endpoint *)ep;
 		s.n_ep = n;
-		ret = apply_delta(c, &s, 1, NULL, 0, &q, &wait, &seq, err, errlen);
+		/* The endpoints came without their service: checked with it. */
+		ret = xlb_svc_validate(&s, err, errlen);
+		if (!ret)
+			ret = apply_delta(c, &s, 1, NULL, 0, &q, &wait, &seq, err, errlen);
 	} else {
 		xlb_errf(err, errlen, 0, "service %s: not found", name);
 		ret = -ENOENT;

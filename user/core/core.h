@@ -4,8 +4,12 @@
  * events, behind one lock. The API layer (gRPC) calls only these functions;
  * it never sees BPF, netlink or the state file.
  *
- * Every write validates first and either applies whole (datapath updated,
- * state file written) or returns an error with nothing changed:
+ * Services come in valid (xlb_svc_validate passed: convert/ does it where
+ * a request enters, with the field's path in the message), so the core
+ * checks only what depends on the rest of the state, and the endpoints of
+ * xlb_core_set_endpoints against their service. Every write either applies
+ * whole (datapath updated, state file written) or returns an error with
+ * nothing changed:
  *   -EINVAL  bad input (message names the field)
  *   -ENOENT  unknown service
  *   -EEXIST  conflict with another service (address:port or node port)

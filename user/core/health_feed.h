@@ -9,7 +9,7 @@
  *   -> on_change (here, after the dispatch's I/O) -> xlb_health_feed_dispatch
  *   -> xlb_core_health_update (core.c): verdict recorded, panic recounted
  *   -> xlb_reconcile_names -> xlb_svc_backends (model/state.c), which asks
- *   xlb_verdicts_usable (model/verdicts.c) -> xlb_dp_service_set.
+ *   xlb_verdicts_usable (model/verdicts.c) -> xlb_dp_service_write.
  *
  * After the targets of a service change, its verdicts are sent whole (a
  * new target starts UNKNOWN). The core asks this module for nothing but a

@@ -3,9 +3,14 @@
  * The dataplane interface: one ops table, two implementations (BPF maps,
  * IPVS). Nothing above this header knows about BPF or netlink.
  *
- * A service is identified by (vip, port, proto). Every call validates its
- * input first and returns 0 or a negative errno; on error nothing changed
- * and err (when given) holds a message naming the object and field.
+ * A service is identified by (vip, port, proto). Every call returns 0 or a
+ * negative errno; on error nothing changed and err (when given) holds a
+ * message naming the object and field. A service's spec and backends are
+ * validated once: by xlb_dp_service_set for callers that hold no model
+ * (tools/xlb-dp, the datapath's tests, benchmarks), by the model where a
+ * request enters the daemon (the reconciler then calls
+ * xlb_dp_service_write); the ops check only what the dataplane itself may
+ * refuse (room, conflicts, address families it cannot serve).
  *
  * Threads: the caller serializes the calls that change or index the
  * services and the node (service_set/delete/list/stats, node_addr_*,
@@ -110,9 +115,22 @@ int xlb_dp_bpf_map_fd(struct xlb_dp *dp, const char *name);
  * dataplane's service_set calls it. */
 void xlb_dp_note_unsupported(const struct xlb_service_spec *svc);
 
+/* Create or update a service from input nobody checked yet. */
 static inline int xlb_dp_service_set(struct xlb_dp *dp, const struct xlb_service_spec *svc,
 				     const struct xlb_backend_spec *be, size_t n,
 				     char *err, size_t errlen)
+{
+	int ret = xlb_service_validate(svc, err, errlen);
+
+	if (!ret)
+		ret = xlb_backends_validate(svc, be, n, err, errlen);
+	return ret ? ret : dp->ops->service_set(dp, svc, be, n, err, errlen);
+}
+
+/* The same for a spec and backends the model validated (the reconciler). */
+static inline int xlb_dp_service_write(struct xlb_dp *dp, const struct xlb_service_spec *svc,
+				       const struct xlb_backend_spec *be, size_t n,
+				       char *err, size_t errlen)
 {
 	return dp->ops->service_set(dp, svc, be, n, err, errlen);
 }

@@ -287,8 +287,9 @@ int xlb_svc_validate(const struct xlb_svc_desired *s, char *err, size_t errlen)
 	return s->hc ? hc_validate(s->hc, err, errlen) : 0;
 }
 
-/* Check s against st as it is and build its node; *old is the service of
- * the same name it would replace (NULL if none). Nothing changes in st. */
+/* Check s (valid on its own) against st as it is and build its node; *old
+ * is the service of the same name it would replace (NULL if none). Nothing
+ * changes in st. */
 static int node_prepare(struct xlb_state *st, const struct xlb_svc_desired *s,
 			struct node **out, struct node **old, char *err, size_t errlen)
 {
@@ -296,9 +297,6 @@ static int node_prepare(struct xlb_state *st, const struct xlb_svc_desired *s,
 	char ip[XLB_IP_STRLEN];
 	int ret;
 
-	ret = xlb_svc_validate(s, err, errlen);
-	if (ret)
-		return ret;
 	*old = xlb_htab_get(&st->by_name, s->spec.name, strlen(s->spec.name));
 	n = calloc(1, sizeof(*n));
 	if (!n)
@@ -466,21 +464,6 @@ void xlb_state_txn_rollback(struct xlb_state_txn *t)
 	}
 	t->st->version = t->version;
 	txn_end(t);
-}
-
-int xlb_state_set_endpoints(struct xlb_state *st, const char *name,
-			    const struct xlb_endpoint *ep, size_t n, char *err, size_t errlen)
-{
-	const struct node *cur = xlb_htab_get(&st->by_name, name, strlen(name));
-	struct xlb_svc_desired s;
-
-	if (!cur) {
-		return xlb_errf(err, errlen, -ENOENT, "service %s: not found", name);
-	}
-	s = cur->s;
-	s.ep = (struct xlb_endpoint *)ep;
-	s.n_ep = n;
-	return xlb_state_upsert(st, &s, err, errlen);
 }
 
 const struct xlb_svc_desired *xlb_state_get(const struct xlb_state *st, const char *name)

@@ -3,7 +3,10 @@
  * Desired state: the services a controller asked for, by name, with their
  * endpoints and health checks. Pure data, no kernel calls.
  *
- * Every change is validated whole. A batch is applied in place inside a
+ * A service is validated once, where it comes in (xlb_svc_validate: convert/
+ * for the API, the state file and the journal; the core for a new set of
+ * endpoints; k8s/ for manifests); the state takes valid services and checks
+ * only what depends on the others: addresses and node ports in use. A batch is applied in place inside a
  * transaction that remembers what each step displaced: rolled back, the
  * state is exactly what it was; committed, only then is the displaced data
  * freed. So a bad request changes nothing and a good one costs the size of
@@ -81,16 +84,16 @@ struct xlb_state *xlb_state_new(void);
 void xlb_state_free(struct xlb_state *st);
 struct xlb_state *xlb_state_clone(const struct xlb_state *st);
 
-/* Validate one service on its own (spec, endpoints, health check). */
+/* Validate one service on its own (spec, endpoints, health check): the
+ * model's rules, in one place. */
 int xlb_svc_validate(const struct xlb_svc_desired *s, char *err, size_t errlen);
 
-/* Insert or replace by name. Also checks that no other service holds the
- * same (cluster IP, port, protocol) or node port. Copies everything. */
+/* Insert or replace by name a service that passed xlb_svc_validate.
+ * Checks that no other service holds the same (cluster IP, port, protocol)
+ * or node port (-EEXIST). Copies everything. */
 int xlb_state_upsert(struct xlb_state *st, const struct xlb_svc_desired *s,
 		     char *err, size_t errlen);
 int xlb_state_delete(struct xlb_state *st, const char *name, char *err, size_t errlen);
-int xlb_state_set_endpoints(struct xlb_state *st, const char *name,
-			    const struct xlb_endpoint *ep, size_t n, char *err, size_t errlen);
 void xlb_state_clear(struct xlb_state *st);
 
 const struct xlb_svc_desired *xlb_state_get(const struct xlb_state *st, const char *name);

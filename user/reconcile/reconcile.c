@@ -227,7 +227,7 @@ static void apply_one(struct pass *p, const struct xlb_svc_desired *s, int phase
 		p->res->unchanged++;
 		return;
 	}
-	ret = xlb_dp_service_set(r->dp, &s->spec, p->buf, n, err, sizeof(err));
+	ret = xlb_dp_service_write(r->dp, &s->spec, p->buf, n, err, sizeof(err));
 	if (ret) {
 		note_err(p, ret, err[0] ? err : strerror(-ret));
 		return;

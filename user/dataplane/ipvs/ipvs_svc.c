@@ -493,12 +493,6 @@ int ipvs_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	char verr[256];
 	int ret;
 
-	ret = xlb_service_validate(spec, err, errlen);
-	if (ret)
-		return ret;
-	ret = xlb_backends_validate(spec, be, n, err, errlen);
-	if (ret)
-		return ret;
 	xlb_dp_note_unsupported(spec);
 	if (spec->vip.family != XLB_AF_INET) {
 		return xlb_errf(err, errlen, -EAFNOSUPPORT,
