@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,208 +299,232 @@ static int run_loop(void)
 	}
 }
 
+/* Each with its line in usage(). */
+static const struct option opts[] = {
+	{ "iface", required_argument, NULL, 'i' },
+	{ "dataplane", required_argument, NULL, 'D' },
+	{ "xdp-generic", no_argument, NULL, 'g' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "tls-cert", required_argument, NULL, 'C' },
+	{ "tls-key", required_argument, NULL, 'K' },
+	{ "tls-client-ca", required_argument, NULL, 'A' },
+	{ "api-writer", required_argument, NULL, 'W' },
+	{ "api-reader", required_argument, NULL, 'R' },
+	{ "api-roles", required_argument, NULL, 'F' },
+	{ "api-insecure-tls-writes", no_argument, NULL, 'I' },
+	{ "state-dir", required_argument, NULL, 's' },
+	{ "pin-dir", required_argument, NULL, 'p' },
+	{ "nodeport-addresses", required_argument, NULL, 'n' },
+	{ "nodeport-range", required_argument, NULL, 'r' },
+	{ "node-name", required_argument, NULL, 'O' },
+	{ "healthz-bind-address", required_argument, NULL, 'H' },
+	{ "log-level", required_argument, NULL, 'L' },
+	{ "cleanup", no_argument, NULL, 'X' },
+	{ "keep-caps", no_argument, NULL, 'k' },
+	{ "panic-threshold", required_argument, NULL, 'P' },
+	{ "tcp-probe", required_argument, NULL, 'T' },
+	{ "metrics", required_argument, NULL, 'M' },
+	{ "allow-exec-probes", no_argument, NULL, 'E' },
+	{ "exec-probe-user", required_argument, NULL, 'U' },
+	{ "exec-probe-cgroup", required_argument, NULL, 'G' },
+	{ "exec-probe-network", required_argument, NULL, 'N' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+/* A refused option: "xlbd: --FLAG: WHY" on stderr; the exit code (2). */
+__attribute__((format(printf, 2, 3)))
+static int bad_opt(const char *flag, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "xlbd: --%s: ", flag);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
+}
+
+/* arg as the index of one of names (a NULL-terminated list), or -1 with
+ * "expected A, B or C, got 'X'" said. */
+static int choice(const char *flag, const char *arg, const char *const *names)
+{
+	char want[128] = "";
+	size_t n = 0;
+
+	for (; names[n]; n++)
+		if (!strcmp(arg, names[n]))
+			return (int)n;
+	for (size_t i = 0; i < n; i++)
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+			 !i ? "" : i + 1 < n ? ", " : " or ", names[i]);
+	bad_opt(flag, "expected %s, got '%s'", want, arg);
+	return -1;
+}
+
+/* A percentage 0..100 as a share 0..1; -1 when arg is not one. */
+static double parse_share(const char *arg)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || *end || end == arg || v < 0 || v > 100)
+		return -1;
+	return v / 100.0;
+}
+
+/* One option into cfg or the node's policy. -1: go on; else the exit code
+ * (0 for --help and --version, 2 for a bad option). */
+static int take_opt(int c, char *arg)
+{
+	static const char *const dataplanes[] = { "auto", "xdp", "ipvs", NULL };
+	static const char *const tcp_probes[] = { "auto", "half-open", "connect", NULL };
+	static const enum xlb_health_tcp_mode tcp_modes[] = {
+		XLB_HC_TCP_AUTO, XLB_HC_TCP_HALF_OPEN, XLB_HC_TCP_CONNECT,
+	};
+	static const char *const networks[] = { "isolated", "node", NULL };
+	enum xlb_log_level lvl;
+	char err[512] = "";
+	int i;
+
+	switch (c) {
+	case 'i':
+		if (xlb_node_add_ifaces(d.node, arg, err, sizeof(err)))
+			return bad_opt("iface", "%s", err);
+		break;
+	case 'D':
+		if (choice("dataplane", arg, dataplanes) < 0)
+			return 2;
+		cfg.dataplane = arg;
+		break;
+	case 'g':
+		cfg.xdp_generic = true;
+		break;
+	case 'l':
+		if (cfg.n_listen >= MAX_LISTEN)
+			return bad_opt("listen", "at most %d", MAX_LISTEN);
+		cfg.listen[cfg.n_listen++] = arg;
+		break;
+	case 'C':
+		cfg.tls_cert = arg;
+		break;
+	case 'K':
+		cfg.tls_key = arg;
+		break;
+	case 'A':
+		cfg.tls_ca = arg;
+		break;
+	case 'W':
+	case 'R':
+		if (xlb_api_rule_add(&cfg.rules, c == 'W' ? "write" : "read", arg, err,
+				     sizeof(err)))
+			return bad_opt(c == 'W' ? "api-writer" : "api-reader", "%s", err);
+		break;
+	case 'F':
+		if (xlb_api_rules_load(&cfg.rules, arg, err, sizeof(err)))
+			return bad_opt("api-roles", "%s", err);
+		break;
+	case 'I':
+		cfg.rules.insecure_tls_writes = true;
+		break;
+	case 's':
+		cfg.state_dir = arg;
+		break;
+	case 'p':
+		cfg.pin_dir = arg;
+		break;
+	case 'n':
+		if (xlb_node_add_cidrs(d.node, arg, err, sizeof(err)))
+			return bad_opt("nodeport-addresses", "%s", err);
+		break;
+	case 'r':
+		if (xlb_port_range_parse(arg, &cfg.node_ports))
+			return bad_opt("nodeport-range", "expected MIN-MAX within 1-65535, got '%s'",
+				       arg);
+		break;
+	case 'O':
+		if (!arg[0] || strlen(arg) >= sizeof(cfg.node_name))
+			return bad_opt("node-name", "expected a name of 1 to %zu bytes",
+				       sizeof(cfg.node_name) - 1);
+		snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", arg);
+		break;
+	case 'H':
+		cfg.healthz = arg;
+		cfg.healthz_given = true;
+		break;
+	case 'L':
+		if (xlb_log_level_parse(arg, &lvl))
+			return bad_opt("log-level", "expected error, warn, info or debug");
+		xlb_log_set_level(lvl);
+		break;
+	case 'X':
+		cfg.cleanup = true;
+		break;
+	case 'P':
+		cfg.panic_threshold = parse_share(arg);
+		if (cfg.panic_threshold < 0)
+			return bad_opt("panic-threshold", "expected a percentage 0..100, got '%s'",
+				       arg);
+		break;
+	case 'T':
+		i = choice("tcp-probe", arg, tcp_probes);
+		if (i < 0)
+			return 2;
+		cfg.tcp_probe = tcp_modes[i];
+		break;
+	case 'k':
+		cfg.keep_caps = true;
+		break;
+	case 'M':
+		cfg.metrics = arg;
+		break;
+	case 'E':
+		cfg.allow_exec = true;
+		break;
+	case 'U':
+		if (parse_ids(arg, &cfg.exec.uid, &cfg.exec.gid))
+			return bad_opt("exec-probe-user", "expected UID[:GID], not 0, got '%s'",
+				       arg);
+		break;
+	case 'G':
+		if (arg[0] != '/')
+			return bad_opt("exec-probe-cgroup",
+				       "expected a cgroup path from the root, got '%s'", arg);
+		cfg.exec.cgroup = arg;
+		break;
+	case 'N':
+		i = choice("exec-probe-network", arg, networks);
+		if (i < 0)
+			return 2;
+		cfg.exec.node_net = i == 1;
+		break;
+	case 'V':
+		printf("xlbd %s\n", XLBD_VERSION);
+		return 0;
+	case 'h':
+		usage(stdout);
+		return 0;
+	default:
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
 /* The options into cfg and the node's policy. -1: go on; else the exit
  * code (0 for --help and --version, 2 for a bad option). */
 static int parse_args(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "iface", required_argument, NULL, 'i' },
-		{ "dataplane", required_argument, NULL, 'D' },
-		{ "xdp-generic", no_argument, NULL, 'g' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "tls-cert", required_argument, NULL, 'C' },
-		{ "tls-key", required_argument, NULL, 'K' },
-		{ "tls-client-ca", required_argument, NULL, 'A' },
-		{ "api-writer", required_argument, NULL, 'W' },
-		{ "api-reader", required_argument, NULL, 'R' },
-		{ "api-roles", required_argument, NULL, 'F' },
-		{ "api-insecure-tls-writes", no_argument, NULL, 'I' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "pin-dir", required_argument, NULL, 'p' },
-		{ "nodeport-addresses", required_argument, NULL, 'n' },
-		{ "nodeport-range", required_argument, NULL, 'r' },
-		{ "node-name", required_argument, NULL, 'O' },
-		{ "healthz-bind-address", required_argument, NULL, 'H' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "cleanup", no_argument, NULL, 'X' },
-		{ "keep-caps", no_argument, NULL, 'k' },
-		{ "panic-threshold", required_argument, NULL, 'P' },
-		{ "tcp-probe", required_argument, NULL, 'T' },
-		{ "metrics", required_argument, NULL, 'M' },
-		{ "allow-exec-probes", no_argument, NULL, 'E' },
-		{ "exec-probe-user", required_argument, NULL, 'U' },
-		{ "exec-probe-cgroup", required_argument, NULL, 'G' },
-		{ "exec-probe-network", required_argument, NULL, 'N' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	enum xlb_log_level lvl;
-	char err[512] = "";
-	int c;
+	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			if (xlb_node_add_ifaces(d.node, optarg, err, sizeof(err))) {
-				fprintf(stderr, "xlbd: --iface: %s\n", err);
-				return 2;
-			}
-			break;
-		case 'D':
-			if (strcmp(optarg, "auto") && strcmp(optarg, "xdp") && strcmp(optarg, "ipvs")) {
-				fprintf(stderr, "xlbd: --dataplane: expected auto, xdp or ipvs, got '%s'\n", optarg);
-				return 2;
-			}
-			cfg.dataplane = optarg;
-			break;
-		case 'g':
-			cfg.xdp_generic = true;
-			break;
-		case 'l':
-			if (cfg.n_listen >= MAX_LISTEN) {
-				fprintf(stderr, "xlbd: --listen: at most %d\n", MAX_LISTEN);
-				return 2;
-			}
-			cfg.listen[cfg.n_listen++] = optarg;
-			break;
-		case 'C':
-			cfg.tls_cert = optarg;
-			break;
-		case 'K':
-			cfg.tls_key = optarg;
-			break;
-		case 'A':
-			cfg.tls_ca = optarg;
-			break;
-		case 'W':
-		case 'R':
-			if (xlb_api_rule_add(&cfg.rules, c == 'W' ? "write" : "read", optarg, err,
-					     sizeof(err))) {
-				fprintf(stderr, "xlbd: --api-%s: %s\n", c == 'W' ? "writer" : "reader",
-					err);
-				return 2;
-			}
-			break;
-		case 'F':
-			if (xlb_api_rules_load(&cfg.rules, optarg, err, sizeof(err))) {
-				fprintf(stderr, "xlbd: --api-roles: %s\n", err);
-				return 2;
-			}
-			break;
-		case 'I':
-			cfg.rules.insecure_tls_writes = true;
-			break;
-		case 's':
-			cfg.state_dir = optarg;
-			break;
-		case 'p':
-			cfg.pin_dir = optarg;
-			break;
-		case 'n':
-			if (xlb_node_add_cidrs(d.node, optarg, err, sizeof(err))) {
-				fprintf(stderr, "xlbd: --nodeport-addresses: %s\n", err);
-				return 2;
-			}
-			break;
-		case 'r':
-			if (xlb_port_range_parse(optarg, &cfg.node_ports)) {
-				fprintf(stderr, "xlbd: --nodeport-range: expected MIN-MAX within 1-65535, got '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'O':
-			if (!optarg[0] || strlen(optarg) >= sizeof(cfg.node_name)) {
-				fprintf(stderr, "xlbd: --node-name: expected a name of 1 to %zu bytes\n",
-					sizeof(cfg.node_name) - 1);
-				return 2;
-			}
-			snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", optarg);
-			break;
-		case 'H':
-			cfg.healthz = optarg;
-			cfg.healthz_given = true;
-			break;
-		case 'L':
-			if (xlb_log_level_parse(optarg, &lvl)) {
-				fprintf(stderr, "xlbd: --log-level: expected error, warn, info or debug\n");
-				return 2;
-			}
-			xlb_log_set_level(lvl);
-			break;
-		case 'X':
-			cfg.cleanup = true;
-			break;
-		case 'P': {
-			char *end;
-			double v;
-
-			errno = 0;
-			v = strtod(optarg, &end);
-			if (errno || *end || end == optarg || v < 0 || v > 100) {
-				fprintf(stderr, "xlbd: --panic-threshold: expected a percentage 0..100, got '%s'\n",
-					optarg);
-				return 2;
-			}
-			cfg.panic_threshold = v / 100.0;
-			break;
-		}
-		case 'T':
-			if (!strcmp(optarg, "auto")) {
-				cfg.tcp_probe = XLB_HC_TCP_AUTO;
-			} else if (!strcmp(optarg, "half-open")) {
-				cfg.tcp_probe = XLB_HC_TCP_HALF_OPEN;
-			} else if (!strcmp(optarg, "connect")) {
-				cfg.tcp_probe = XLB_HC_TCP_CONNECT;
-			} else {
-				fprintf(stderr, "xlbd: --tcp-probe: expected auto, half-open or connect, got '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'k':
-			cfg.keep_caps = true;
-			break;
-		case 'M':
-			cfg.metrics = optarg;
-			break;
-		case 'E':
-			cfg.allow_exec = true;
-			break;
-		case 'U':
-			if (parse_ids(optarg, &cfg.exec.uid, &cfg.exec.gid)) {
-				fprintf(stderr, "xlbd: --exec-probe-user: expected UID[:GID], not 0, got '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'G':
-			if (optarg[0] != '/') {
-				fprintf(stderr, "xlbd: --exec-probe-cgroup: expected a cgroup path from the root, got '%s'\n",
-					optarg);
-				return 2;
-			}
-			cfg.exec.cgroup = optarg;
-			break;
-		case 'N':
-			if (strcmp(optarg, "isolated") && strcmp(optarg, "node")) {
-				fprintf(stderr, "xlbd: --exec-probe-network: expected isolated or node, got '%s'\n",
-					optarg);
-				return 2;
-			}
-			cfg.exec.node_net = !strcmp(optarg, "node");
-			break;
-		case 'V':
-			printf("xlbd %s\n", XLBD_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+		ret = take_opt(c, optarg);
+		if (ret >= 0)
+			return ret;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "xlbd: unexpected argument '%s'\n", argv[optind]);
