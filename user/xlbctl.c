@@ -473,17 +473,24 @@ static int parse_interval(const char *arg, int *ms)
 	return 0;
 }
 
-/* argv[0] is the last word of the command's name; options and positional
- * arguments follow, in any order ("--" ends the options). */
-static int parse_cmd(struct ctl *c, int argc, char **argv)
+/* A count from 1 to UINT32_MAX, digits only. */
+static int parse_count(const char *arg, uint32_t *out)
 {
-	const struct ctl_cmd *cmd = c->cmd;
-	struct option longopts[N_GLOBAL + N_CMD_OPTS + 1];
-	char shortopts[32] = ":hs:", bad[64];
 	unsigned long long v;
-	size_t n = 0;
 	char *end;
-	int opt;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || !v || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* getopt's tables for cmd: the global options and those cmd takes. */
+static void cmd_getopt(const struct ctl_cmd *cmd, struct option *longopts, char *shortopts)
+{
+	size_t n = 0;
 
 	for (size_t i = 0; i < N_GLOBAL; i++)
 		longopts[n++] = global_options[i];
@@ -491,11 +498,23 @@ static int parse_cmd(struct ctl *c, int argc, char **argv)
 		if (cmd->opts & cmd_options[i].bit)
 			longopts[n++] = cmd_options[i].opt;
 	memset(&longopts[n], 0, sizeof(longopts[n]));
+	strcpy(shortopts, ":hs:");
 	if (cmd->opts & CTL_OPT_FILE)
 		strcat(shortopts, "f:");
 	if (cmd->opts & CTL_OPT_OUTPUT)
 		strcat(shortopts, "o:");
+}
 
+/* argv[0] is the last word of the command's name; options and positional
+ * arguments follow, in any order ("--" ends the options). */
+static int parse_cmd(struct ctl *c, int argc, char **argv)
+{
+	const struct ctl_cmd *cmd = c->cmd;
+	struct option longopts[N_GLOBAL + N_CMD_OPTS + 1];
+	char shortopts[32], bad[64];
+	int opt;
+
+	cmd_getopt(cmd, longopts, shortopts);
 	optind = 0;	/* GNU: start over, argv is a new vector */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
@@ -518,13 +537,9 @@ static int parse_cmd(struct ctl *c, int argc, char **argv)
 			c->snapshot = true;
 			break;
 		case OPT_LIMIT:
-			errno = 0;
-			v = strtoull(optarg, &end, 10);
-			if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || !v ||
-			    v > UINT32_MAX)
+			if (parse_count(optarg, &c->limit))
 				return ctl_usage_err(c, "--limit: expected a number from 1 to %u, got '%s'",
 						     UINT32_MAX, optarg);
-			c->limit = (uint32_t)v;
 			break;
 		case OPT_SRC:
 			c->src = optarg;
@@ -544,13 +559,9 @@ static int parse_cmd(struct ctl *c, int argc, char **argv)
 						     "duration (500ms), 100ms to 1h, got '%s'", optarg);
 			break;
 		case OPT_ITERATIONS:
-			errno = 0;
-			v = strtoull(optarg, &end, 10);
-			if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || !v ||
-			    v > UINT32_MAX)
+			if (parse_count(optarg, &c->iterations))
 				return ctl_usage_err(c, "--iterations: expected a number from 1 to %u, "
 						     "got '%s'", UINT32_MAX, optarg);
-			c->iterations = (uint32_t)v;
 			break;
 		case ':':
 			return ctl_usage_err(c, "option %s needs a value",
