@@ -482,6 +482,52 @@ static int claim(struct xlb_dp_ipvs *d, const struct xlb_service_spec *s, bool o
 			     NULL);
 }
 
+/* The service as it will be indexed: spec, backends and their ids (kept
+ * from old for the backends it had, new for the others). NULL on ENOMEM. */
+static struct isvc *isvc_new(struct xlb_dp_ipvs *d, const struct ipvs_key *key,
+			     const struct xlb_service_spec *spec,
+			     const struct xlb_backend_spec *be, size_t n, const struct isvc *old)
+{
+	struct isvc *ns = calloc(1, sizeof(*ns));
+
+	if (!ns)
+		return NULL;
+	ns->key = *key;
+	ns->spec = *spec;
+	ns->n_be = n;
+	ns->be = calloc(n ? n : 1, sizeof(*ns->be));
+	ns->be_id = calloc(n ? n : 1, sizeof(*ns->be_id));
+	ns->be_cnt = calloc(n ? n : 1, sizeof(*ns->be_cnt));
+	if (!ns->be || !ns->be_id || !ns->be_cnt) {
+		ipvs_svc_free(ns);
+		return NULL;
+	}
+	ns->id = old ? old->id : ++d->next_id;
+	if (n)
+		memcpy(ns->be, be, n * sizeof(*be));
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; old && j < old->n_be; j++)
+			if (old->be[j].port == be[i].port && xlb_ip_equal(&old->be[j].addr, &be[i].addr))
+				ns->be_id[i] = old->be_id[j];
+		if (!ns->be_id[i])
+			ns->be_id[i] = ++d->next_be_id;
+	}
+	return ns;
+}
+
+/* A node port the service no longer has: its virtual services on every
+ * node address and its ipset entry go. */
+static void retire_node_port(struct xlb_dp_ipvs *d, const struct xlb_service_spec *old)
+{
+	struct np_sweep w = { .d = d, .proto = old->proto, .port = old->node_port };
+	char port[8], verr[256];
+
+	np_sweep_run(&w, NULL);
+	snprintf(port, sizeof(port), "%u", old->node_port);
+	if (xlb_ipset_cmd(d->ips, verr, sizeof(verr), "del", ipvs_np_set(old->proto), port, NULL))
+		pr_warn("%s", verr);
+}
+
 int ipvs_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		     const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen)
 {
@@ -504,32 +550,11 @@ int ipvs_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	if (ret)
 		return ret;
 
-	ns = calloc(1, sizeof(*ns));
+	ns = isvc_new(d, &key, spec, be, n, old);
 	node_created = calloc(d->n_node + 1, sizeof(*node_created));
 	if (!ns || !node_created) {
 		ret = -ENOMEM;
 		goto fail_alloc;
-	}
-	ns->key = key;
-	ns->spec = *spec;
-	ns->id = old ? old->id : ++d->next_id;
-	ns->n_be = n;
-	ns->be = calloc(n ? n : 1, sizeof(*ns->be));
-	ns->be_id = calloc(n ? n : 1, sizeof(*ns->be_id));
-	ns->be_cnt = calloc(n ? n : 1, sizeof(*ns->be_cnt));
-	if (!ns->be || !ns->be_id || !ns->be_cnt) {
-		ret = -ENOMEM;
-		goto fail_alloc;
-	}
-	if (n)
-		memcpy(ns->be, be, n * sizeof(*be));
-	for (size_t i = 0; i < n; i++) {
-		ns->be_id[i] = 0;
-		for (size_t j = 0; old && j < old->n_be; j++)
-			if (old->be[j].port == be[i].port && xlb_ip_equal(&old->be[j].addr, &be[i].addr))
-				ns->be_id[i] = old->be_id[j];
-		if (!ns->be_id[i])
-			ns->be_id[i] = ++d->next_be_id;
 	}
 
 	/* claim, bind, program */
@@ -549,18 +574,9 @@ int ipvs_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	if (ret)
 		goto fail_new;
 
-	/* retire what the old state had and the new one does not */
 	if (old && xlb_svc_has_node_port(&old->spec) &&
-	    (!xlb_svc_has_node_port(spec) || old->spec.node_port != spec->node_port)) {
-		struct np_sweep w = { .d = d, .proto = old->spec.proto, .port = old->spec.node_port };
-		char port[8];
-
-		np_sweep_run(&w, NULL);
-		snprintf(port, sizeof(port), "%u", old->spec.node_port);
-		if (xlb_ipset_cmd(d->ips, verr, sizeof(verr), "del", ipvs_np_set(old->spec.proto),
-				  port, NULL))
-			pr_warn("%s", verr);
-	}
+	    (!xlb_svc_has_node_port(spec) || old->spec.node_port != spec->node_port))
+		retire_node_port(d, &old->spec);
 	loop_refs(d, be, n, spec->proto, +1);
 	if (old) {
 		loop_refs(d, old->be, old->n_be, old->spec.proto, -1);
