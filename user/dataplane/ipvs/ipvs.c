@@ -452,52 +452,42 @@ static void adopt_loops(struct xlb_dp_ipvs *d)
 	free(x.del);
 }
 
-static int adopt(struct xlb_dp_ipvs *d, char *err, size_t errlen)
+/* A virtual service of a kind xlb makes: by address (not firewall mark),
+ * TCP or UDP, IPv4. */
+static bool vs_kind_ours(const struct ipvs_service *vs)
 {
-	struct adopt *a = calloc(1, sizeof(*a));
-	struct np_line npl[2] = { { .set = XLB_IPSET_NODE_PORT_TCP },
-				  { .set = XLB_IPSET_NODE_PORT_UDP } };
-	struct addr_diff ad = { .d = d };
-	char e2[256];
-	int ret;
+	return !vs->fwmark && (vs->proto == IPPROTO_TCP || vs->proto == IPPROTO_UDP) &&
+	       vs->addr.family == XLB_AF_INET;
+}
 
-	if (!a)
-		return -ENOMEM;
-	a->d = d;
-	ret = xlb_ipset_save(d->ips, XLB_IPSET_CLUSTER_IP, claim_line, a, err, errlen);
-	for (int p = 0; !ret && p < 2; p++) {
-		npl[p].bits = a->np[p];
-		ret = xlb_ipset_save(d->ips, npl[p].set, np_line, &npl[p], err, errlen);
-	}
-	if (!ret)
-		ret = ipvs_nl_list_services(d->nl, vs_collect, a, err, errlen);
-	if (ret)
-		goto out;
-
-	/* 1. services at a claimed address:port are xlb's ClusterIP services */
+/* 1. services at a claimed address:port are xlb's ClusterIP services */
+static int adopt_claimed(struct adopt *a)
+{
 	for (size_t i = 0; i < a->n_vs; i++) {
 		const struct ipvs_service *vs = &a->vs[i];
 		struct claim *c;
 
-		if (vs->fwmark || (vs->proto != IPPROTO_TCP && vs->proto != IPPROTO_UDP) ||
-		    vs->addr.family != XLB_AF_INET)
+		if (!vs_kind_ours(vs))
 			continue;
 		c = find_claim(a, vs);
-		if (c && !c->matched) {
-			ret = adopt_one(a, vs, c);
-			if (ret == -ENOMEM)
-				goto out;
-		}
+		if (c && !c->matched && adopt_one(a, vs, c) == -ENOMEM)
+			return -ENOMEM;
 	}
-	/* 2. services at a claimed node port belong to the service claiming
-	 * it; one whose service is gone is an orphan of a crash: removed */
+	return 0;
+}
+
+/* 2. services at a claimed node port belong to the service claiming it;
+ * one whose service is gone is an orphan of a crash: removed */
+static void drop_orphans(struct adopt *a)
+{
+	struct xlb_dp_ipvs *d = a->d;
+	char e2[256], sv[64];
+
 	for (size_t i = 0; i < a->n_vs; i++) {
 		const struct ipvs_service *vs = &a->vs[i];
 		int udp = vs->proto == IPPROTO_UDP;
-		char sv[64];
 
-		if (vs->fwmark || (vs->proto != IPPROTO_TCP && vs->proto != IPPROTO_UDP) ||
-		    vs->addr.family != XLB_AF_INET) {
+		if (!vs_kind_ours(vs)) {
 			a->foreign++;
 			continue;
 		}
@@ -515,10 +505,16 @@ static int adopt(struct xlb_dp_ipvs *d, char *err, size_t errlen)
 			pr_warn("adopt: %s", e2);
 		a->orphans++;
 	}
-	/* 3. claims nothing backs (a crash between claim and create) */
-	for (size_t i = 0; i < a->n_claims; i++) {
-		char elem[96];
+}
 
+/* 3. claims nothing backs (a crash between claim and create), and node
+ * ports no service owns */
+static void drop_stale_claims(struct adopt *a, const struct np_line *npl)
+{
+	struct xlb_dp_ipvs *d = a->d;
+	char e2[256], elem[96], ps[8];
+
+	for (size_t i = 0; i < a->n_claims; i++) {
 		if (a->claims[i].matched)
 			continue;
 		ipvs_cip_elem(&a->claims[i].vip, a->claims[i].port, a->claims[i].proto, elem,
@@ -529,8 +525,6 @@ static int adopt(struct xlb_dp_ipvs *d, char *err, size_t errlen)
 	}
 	for (int p = 0; p < 2; p++) {
 		for (uint32_t port = 1; port < 65536; port++) {
-			char ps[8];
-
 			if (!(a->np[p][port / 8] & (1u << (port % 8))) ||
 			    np_owned(d, p ? IPPROTO_UDP : IPPROTO_TCP, port))
 				continue;
@@ -539,20 +533,53 @@ static int adopt(struct xlb_dp_ipvs *d, char *err, size_t errlen)
 				pr_warn("adopt: %s", e2);
 		}
 	}
-	/* 4. the interface holds exactly the service addresses */
-	dummy_addr_prune(&ad);
-	{
-		size_t pos = 0;
-		struct refcnt *r;
+}
 
-		while ((r = xlb_htab_next(&d->vips, &pos))) {
-			struct xlb_ip ip = { .family = r->key.family };
+/* 4. the interface holds exactly the service addresses */
+static void restore_vips(struct xlb_dp_ipvs *d, struct addr_diff *ad)
+{
+	size_t pos = 0;
+	struct refcnt *r;
+	char e2[256];
 
-			memcpy(ip.addr.a8, r->key.addr, sizeof(r->key.addr));
-			if (ipvs_link_addr_add(&d->rt, d->ifindex, &ip, e2, sizeof(e2)))
-				pr_warn("adopt: %s", e2);
-		}
+	dummy_addr_prune(ad);
+	while ((r = xlb_htab_next(&d->vips, &pos))) {
+		struct xlb_ip ip = { .family = r->key.family };
+
+		memcpy(ip.addr.a8, r->key.addr, sizeof(r->key.addr));
+		if (ipvs_link_addr_add(&d->rt, d->ifindex, &ip, e2, sizeof(e2)))
+			pr_warn("adopt: %s", e2);
 	}
+}
+
+/* What a previous xlbd left in the kernel: its claims (ipsets) say which
+ * virtual services are xlb's; those are adopted, crash leftovers removed,
+ * everything else left alone. */
+static int adopt(struct xlb_dp_ipvs *d, char *err, size_t errlen)
+{
+	struct adopt *a = calloc(1, sizeof(*a));
+	struct np_line npl[2] = { { .set = XLB_IPSET_NODE_PORT_TCP },
+				  { .set = XLB_IPSET_NODE_PORT_UDP } };
+	struct addr_diff ad = { .d = d };
+	int ret;
+
+	if (!a)
+		return -ENOMEM;
+	a->d = d;
+	ret = xlb_ipset_save(d->ips, XLB_IPSET_CLUSTER_IP, claim_line, a, err, errlen);
+	for (int p = 0; !ret && p < 2; p++) {
+		npl[p].bits = a->np[p];
+		ret = xlb_ipset_save(d->ips, npl[p].set, np_line, &npl[p], err, errlen);
+	}
+	if (!ret)
+		ret = ipvs_nl_list_services(d->nl, vs_collect, a, err, errlen);
+	if (!ret)
+		ret = adopt_claimed(a);
+	if (ret)
+		goto out;
+	drop_orphans(a);
+	drop_stale_claims(a, npl);
+	restore_vips(d, &ad);
 	adopt_loops(d);
 	pr_info("ipvs: adopted %u services of xlb's; %u other virtual services left alone%s",
 		a->adopted, a->foreign, a->orphans || a->stale_claims || ad.removed ?
