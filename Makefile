@@ -154,12 +154,18 @@ $(BUILD)/san/gen/xlb.pb-c.o: $(PROTO_GEN)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(PURE_OBJS)
 	$(call msg,LINK,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(LINK_DEPFLAGS) $< $(PURE_OBJS) $(UNIT_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(LINK_DEPFLAGS) $< $(filter %.o,$^) $(UNIT_LIBS) -o $@
 
 $(BUILD)/tests/unit-san/%: tests/unit/%.c $(PURE_SAN_OBJS)
 	$(call msg,LINK-SAN,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) $(LINK_DEPFLAGS) $< $(PURE_SAN_OBJS) $(UNIT_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CP_CFLAGS) $(SAN_FLAGS) $(LINK_DEPFLAGS) $< $(filter %.o,$^) $(UNIT_LIBS) -o $@
+
+# The core's persistence test links the core too (a dataplane that takes
+# everything stands in for the kernel's).
+CORE_SRCS := $(wildcard user/core/*.c)
+$(BUILD)/tests/unit/test_core_persist: $(CORE_SRCS:%.c=$(BUILD)/%.o)
+$(BUILD)/tests/unit-san/test_core_persist: $(CORE_SRCS:%.c=$(BUILD)/san/%.o)
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)

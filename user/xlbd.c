@@ -185,6 +185,12 @@ struct metrics_start {
 	size_t errlen;
 };
 
+/* The core's persist thread (journal compaction) needs no capability. */
+static int persist_start(void *arg)
+{
+	return xlb_core_persist_start(arg);
+}
+
 static int metrics_start(void *arg)
 {
 	struct metrics_start *m = arg;
@@ -652,6 +658,10 @@ int main(int argc, char **argv)
 	if (ret)
 		goto out;
 
+	ret = cfg.keep_caps ? persist_start(d.core)
+			    : xlb_privs_run(&d.privs, XLB_ROLE_NET, persist_start, d.core);
+	if (ret)	/* compactions then happen under the core lock */
+		pr_warn("persist thread: %s", strerror(-ret));
 	/* Before the API: every change it takes is observed. */
 	if (cfg.metrics) {
 		struct metrics_start ms = { cfg.metrics, &metrics, err, sizeof(err) };
@@ -684,7 +694,7 @@ int main(int argc, char **argv)
 			pr_err("privileges: limit the main thread: %s", strerror(-ret));
 			goto out;
 		}
-		pr_info("capabilities: main thread %s; writers %s; API and metrics threads %s",
+		pr_info("capabilities: main thread %s; writers %s; API, metrics and persist threads %s",
 			xlb_privs_describe(&d.privs, XLB_ROLE_MAIN, m, sizeof(m)),
 			xlb_privs_describe(&d.privs, XLB_ROLE_WRITER, w, sizeof(w)),
 			xlb_privs_describe(&d.privs, XLB_ROLE_NET, n, sizeof(n)));

@@ -83,6 +83,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "harness: core: %s\n", err);
 		goto out;
 	}
+	if (xlb_core_persist_start(core))
+		fprintf(stderr, "harness: persist thread failed: compactions under the lock\n");
 	if (xlb_api_server_start(core, &ao, &srv, err, sizeof(err))) {
 		fprintf(stderr, "harness: %s\n", err);
 		goto out;

@@ -7,7 +7,10 @@
  * fdatasyncs and all see their records on disk. Damage, told from a torn
  * tail: a flip at every record boundary of a recorded journal (one of the
  * old format, written by the build before it, and one of the new) stops at
- * the last good state and counts and names every change lost.
+ * the last good state and counts and names every change lost. Compaction
+ * while appends go on: a journal older than the snapshot has the records
+ * the snapshot holds skipped and the rest applied; a fork of it holds the
+ * records after the snapshot and continues it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -649,6 +652,72 @@ static void test_old_format_loads(void **unused)
 
 /* A record missing from the middle (cut out whole): the gap shows in the
  * versions of the records after it. */
+/* The snapshot was written at version 11 while the journal (base 10) went
+ * on to 12: replayed over it, record 11 is skipped (the snapshot has it)
+ * and 12 applied. A fork for the new snapshot, with the old journal's
+ * bytes after record 11, replays onto it alone. */
+static void test_older_journal(void **unused)
+{
+	uint32_t crc, crc11;
+	struct xlb_state *st = snapshot(&crc), *st11;
+	struct xlb_journal_info info;
+	struct xlb_journal *old, *fork;
+	char err[256] = "", next[300];
+	size_t ends[3];
+	uint8_t *buf;
+	size_t len;
+
+	write_journal(crc, ends);
+	/* The snapshot at 11: the journal's first record applied. */
+	assert_int_equal(truncate(path, (off_t)ends[1]), 0);
+	assert_int_equal(xlb_journal_replay(path, st, crc, &info, err, sizeof(err)), 0);
+	assert_int_equal(xlb_state_version(st), 11);
+	assert_int_equal(xlb_statefile_encode(st, &buf, &len), 0);
+	crc11 = (uint32_t)buf[12] | (uint32_t)buf[13] << 8 | (uint32_t)buf[14] << 16 |
+		(uint32_t)buf[15] << 24;
+	assert_int_equal(xlb_statefile_decode(buf, len, &st11, err, sizeof(err)), 0);
+	free(buf);
+
+	write_journal(crc, ends);
+	assert_int_equal(xlb_journal_replay(path, st, crc11, &info, err, sizeof(err)), 0);
+	assert_int_equal(info.covered, 1);
+	assert_int_equal(info.records, 1);
+	assert_int_equal(xlb_state_version(st), 12);
+	assert_svc(st, svc(3, 1, 3));
+	assert_null(xlb_state_get(st, "ns/svc-2:http"));
+
+	/* Not for a journal newer than the snapshot. */
+	xlb_state_set_version(st, 9);
+	assert_int_equal(xlb_journal_replay(path, st, crc, &info, err, sizeof(err)), -ESTALE);
+
+	/* The fork: record 12 only, base 11. */
+	snprintf(next, sizeof(next), "%s.next", path);
+	assert_int_equal(xlb_journal_create(path, 10, crc, &old), 0);
+	{
+		struct xlb_svc_desired up[1];
+
+		up[0] = svc(1, 4, 7);
+		append(old, 11, up, 1, NULL);
+		ends[1] = xlb_journal_size(old);
+		up[0] = svc(3, 1, 3);
+		append(old, 12, up, 1, "ns/svc-2:http");
+	}
+	assert_int_equal(xlb_journal_fork(next, 11, crc11, &fork), 0);
+	assert_int_equal(xlb_journal_copy(fork, old, ends[1], xlb_journal_size(old)), 0);
+	assert_int_equal(xlb_journal_install(fork, next, path, 1), 0);
+	assert_int_equal(access(next, F_OK), -1);
+	assert_int_equal(xlb_journal_records(fork), 1);
+	xlb_journal_put(old);
+	xlb_journal_put(fork);
+	assert_int_equal(xlb_journal_replay(path, st11, crc11, &info, err, sizeof(err)), 0);
+	assert_int_equal(info.records, 1);
+	assert_int_equal(info.covered, 0);
+	assert_int_equal(xlb_state_version(st11), 12);
+	assert_svc(st11, svc(3, 1, 3));
+	xlb_state_free(st11);
+	xlb_state_free(st);
+}
+
 static void test_gap(void **unused)
 {
 	struct xlb_journal_info info;
@@ -691,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_flip_every_boundary_v1),
 		cmocka_unit_test(test_flip_every_boundary_v2),
 		cmocka_unit_test(test_gap),
+		cmocka_unit_test(test_older_journal),
 	};
 
 	return cmocka_run_group_tests_name("journal", tests, setup_dir, teardown_dir);

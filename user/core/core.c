@@ -611,7 +611,9 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	pthread_mutex_init(&c->sub_lock, NULL);
 	pthread_mutex_init(&c->deliver_mu, NULL);
 	pthread_mutex_init(&c->obs_lock, NULL);
+	pthread_mutex_init(&c->file_mu, NULL);
 	pthread_cond_init(&c->deliver_cv, NULL);
+	pthread_cond_init(&c->persist_cv, NULL);
 	c->dp = o->dp;
 	c->started_ms = xlb_unix_ms();
 	snprintf(c->dp_name, sizeof(c->dp_name), "%s", o->dp_name ? o->dp_name : "xdp");
@@ -687,6 +689,7 @@ void xlb_core_free(struct xlb_core *c)
 {
 	if (!c)
 		return;
+	core_persist_stop(c);
 	/* A clean stop leaves the state in one file. */
 	if (c->st && core_journal_pending(c))
 		core_compact(c, c->st);
@@ -698,6 +701,8 @@ void xlb_core_free(struct xlb_core *c)
 	pthread_mutex_destroy(&c->sub_lock);
 	pthread_mutex_destroy(&c->deliver_mu);
 	pthread_mutex_destroy(&c->obs_lock);
+	pthread_mutex_destroy(&c->file_mu);
 	pthread_cond_destroy(&c->deliver_cv);
+	pthread_cond_destroy(&c->persist_cv);
 	free(c);
 }

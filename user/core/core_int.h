@@ -16,6 +16,7 @@
 #include "reconcile/reconcile.h"
 
 struct xlb_journal;
+struct snap_job;
 
 #define MAX_SUBS 64
 
@@ -41,6 +42,25 @@ struct xlb_core {
 	char journal_path[PATH_MAX];
 	struct xlb_journal *jr; /* NULL: none usable, the next change writes a snapshot */
 	size_t snap_len;	/* bytes of the last snapshot read or written */
+	/* Compaction without the lock (core_persist.c): the persist thread
+	 * writes one snapshot at a time (job) while changes go on into a
+	 * pending journal at journal_next_path. file_mu orders the renames of
+	 * the state file and journal: under it, snap_gen (bumped, with the
+	 * lock held too, by every snapshot written under the lock) tells the
+	 * thread whether its snapshot is still the newest. */
+	char journal_next_path[PATH_MAX];
+	pthread_t persist_thread;
+	bool persist_running, persist_stop;
+	pthread_cond_t persist_cv;	/* with lock: a job queued, or one done */
+	struct snap_job *job;		/* queued or being written; NULL: none */
+	bool job_queued;
+	uint64_t jobs_started, jobs_done;
+	int job_ret;			/* of the last one done */
+	size_t compact_after;		/* after a failure: the journal size to wait for */
+	pthread_mutex_t file_mu;
+	uint64_t snap_gen;
+	xlb_snap_hook snap_hook;	/* tests */
+	void *snap_hook_arg;
 	/* Acknowledged changes a damaged journal lost at start, and what was
 	 * lost and where the damaged files are kept; 0, "": none. */
 	uint64_t lost_changes;
@@ -95,7 +115,11 @@ void core_panic_recount(struct xlb_core *c, const char *name, const struct xlb_s
 
 /* Persistence (core_persist.c), lock held unless said. */
 void core_journal_start(struct xlb_core *c, uint64_t version, uint32_t crc);
+/* Write st whole now, under the lock (a snapshot change, start, stop, and
+ * when the journal fails). */
 int core_compact(struct xlb_core *c, const struct xlb_state *st);
+/* The persist thread's end (no lock held). */
+void core_persist_stop(struct xlb_core *c);
 int core_persist_delta(struct xlb_core *c, const struct xlb_state_txn *t, struct xlb_journal **wait,
 		       uint64_t *seq);
 /* Without the lock. */

@@ -37,6 +37,31 @@ struct xlb_core_opts {
 int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err, size_t errlen);
 void xlb_core_free(struct xlb_core *c);
 
+/* The compaction of the journal without the core lock, by a persist
+ * thread (core_persist.c says how): started here, it inherits the calling
+ * thread's capabilities (it needs none: files in the state directory).
+ * Until it runs, and without a state directory, compactions happen under
+ * the lock. 0 or a negative errno. */
+int xlb_core_persist_start(struct xlb_core *c);
+
+/* Each step of a compaction, for tests: */
+enum xlb_snap_step {
+	XLB_SNAP_STARTED,	/* the copy taken; nothing written */
+	XLB_SNAP_STAGED,	/* the state file written and synced, not renamed */
+	XLB_SNAP_COMMITTED,	/* renamed into place; the new journal not yet */
+	XLB_SNAP_COPIED,	/* the new journal written beside the old, synced */
+	XLB_SNAP_DONE,		/* the new journal in place, the old retired */
+};
+/* Called by the persist thread at each step, without the core lock; may
+ * block, or end the process (a crash there). NULL: none. */
+typedef void (*xlb_snap_hook)(void *arg, enum xlb_snap_step step);
+void xlb_core_set_snap_hook(struct xlb_core *c, xlb_snap_hook fn, void *arg);
+/* Compact as when the journal outgrows the snapshot; wait: until the
+ * state file and journal are in place. 0, -EBUSY (one is being written),
+ * -ENOENT (no state file, or no usable journal: a change writes the state
+ * file under the lock then), or the error of writing it. */
+int xlb_core_compact(struct xlb_core *c, bool wait);
+
 /* The node's side of the dataplane: once the core exists, it is the only
  * caller of the dataplane, under its lock (the node's link watcher runs on
  * xlbd's loop thread, API writes on gRPC's). */

@@ -2,7 +2,6 @@
 /* The state journal: framing, CRC, group commit, replay. See journal.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -91,31 +90,43 @@ static int write_all(int fd, const uint8_t *p, size_t len, off_t off)
 	return 0;
 }
 
-int xlb_journal_create(const char *path, uint64_t base_version, uint32_t base_crc,
-		       struct xlb_journal **out)
+static void header_of(uint8_t *hdr, uint64_t base_version, uint32_t base_crc)
 {
-	uint8_t hdr[XLB_JOURNAL_HDR_LEN] = { 0 };
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	struct xlb_journal *j;
-	int fd, dfd, ret;
-
-	*out = NULL;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp) ||
-	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	j = calloc(1, sizeof(*j));
-	if (!j)
-		return -ENOMEM;
+	memset(hdr, 0, XLB_JOURNAL_HDR_LEN);
 	memcpy(hdr, XLB_JOURNAL_MAGIC, 8);
 	put_le64(hdr + 8, base_version);
 	put_le32(hdr + 16, base_crc);
 	put_le32(hdr + 28, crc_of(hdr, 28));
+}
+
+static struct xlb_journal *journal_of(int fd)
+{
+	struct xlb_journal *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->fd = fd;
+	j->end = XLB_JOURNAL_HDR_LEN;
+	j->refs = 1;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	return j;
+}
+
+int xlb_journal_create(const char *path, uint64_t base_version, uint32_t base_crc,
+		       struct xlb_journal **out)
+{
+	uint8_t hdr[XLB_JOURNAL_HDR_LEN];
+	char tmp[PATH_MAX];
+	int fd, ret;
+
+	*out = NULL;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	header_of(hdr, base_version, base_crc);
 	fd = mkstemp(tmp);	/* same directory: rename() is atomic; mode 0600 */
-	if (fd < 0) {
-		ret = -errno;
-		free(j);
-		return ret;
-	}
+	if (fd < 0)
+		return -errno;
 	ret = fcntl(fd, F_SETFD, FD_CLOEXEC) ? -errno : 0;
 	if (!ret)
 		ret = write_all(fd, hdr, sizeof(hdr), 0);
@@ -123,31 +134,85 @@ int xlb_journal_create(const char *path, uint64_t base_version, uint32_t base_cr
 		ret = -errno;
 	if (!ret && rename(tmp, path))
 		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		goto fail;
-	}
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	if (fsync(dfd))
-		ret = -errno;
-	close(dfd);
 	if (ret)
-		goto fail;
-	j->fd = fd;
-	j->end = sizeof(hdr);
-	j->refs = 1;
-	pthread_mutex_init(&j->lock, NULL);
-	pthread_cond_init(&j->cond, NULL);
-	*out = j;
-	return 0;
-fail:
-	close(fd);
-	free(j);
+		unlink(tmp);
+	if (!ret)
+		ret = xlb_fsync_dir_of(path);
+	if (!ret && !(*out = journal_of(fd)))
+		ret = -ENOMEM;
+	if (ret)
+		close(fd);
 	return ret;
+}
+
+int xlb_journal_fork(const char *tmp_path, uint64_t base_version, uint32_t base_crc,
+		     struct xlb_journal **out)
+{
+	uint8_t hdr[XLB_JOURNAL_HDR_LEN];
+	int fd, ret;
+
+	*out = NULL;
+	header_of(hdr, base_version, base_crc);
+	fd = open(tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	ret = write_all(fd, hdr, sizeof(hdr), 0);
+	if (!ret && !(*out = journal_of(fd)))
+		ret = -ENOMEM;
+	if (ret) {
+		close(fd);
+		unlink(tmp_path);
+	}
+	return ret;
+}
+
+int xlb_journal_copy(struct xlb_journal *dst, const struct xlb_journal *src, size_t from,
+		     size_t to)
+{
+	uint8_t buf[65536];
+
+	while (from < to) {
+		size_t want = to - from < sizeof(buf) ? to - from : sizeof(buf);
+		ssize_t n = pread(src->fd, buf, want, (off_t)from);
+		int ret;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		ret = write_all(dst->fd, buf, (size_t)n, (off_t)dst->end);
+		if (ret)
+			return ret;
+		dst->end += (size_t)n;
+		from += (size_t)n;
+	}
+	return 0;
+}
+
+int xlb_journal_install(struct xlb_journal *j, const char *tmp_path, const char *path,
+			size_t records)
+{
+	int ret = fdatasync(j->fd) ? -errno : 0;
+
+	if (!ret && rename(tmp_path, path))
+		ret = -errno;
+	if (ret)
+		return ret;
+	ret = xlb_fsync_dir_of(path);
+	if (ret) {
+		/* In place, but maybe not after a crash: broken, so that only a
+		 * snapshot makes what is appended from now on durable. */
+		pthread_mutex_lock(&j->lock);
+		j->err = ret;
+		pthread_mutex_unlock(&j->lock);
+	}
+	j->records = records;
+	return 0;
+}
+
+int xlb_journal_flush(struct xlb_journal *j)
+{
+	return fdatasync(j->fd) ? -errno : 0;
 }
 
 static int encode(uint64_t version, const struct xlb_svc_desired *const *up, size_t n_up,
@@ -475,6 +540,7 @@ int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc
 	struct jbuf b = { .hdr = XLB_JOURNAL_REC_HDR_LEN };
 	uint8_t *buf;
 	size_t len, off;
+	bool older;
 	int ret;
 
 	memset(info, 0, sizeof(*info));
@@ -505,7 +571,10 @@ int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc
 	}
 	info->base_version = get_le64(buf + 8);
 	info->base_crc = get_le32(buf + 16);
-	if (info->base_version != xlb_state_version(st) || info->base_crc != base_crc) {
+	/* A snapshot written while this journal went on (format 2: each
+	 * record says its version): the records it holds are skipped. */
+	older = info->format == 2 && info->base_version < xlb_state_version(st);
+	if (!older && (info->base_version != xlb_state_version(st) || info->base_crc != base_crc)) {
 		ret = xlb_errf(err, errlen, -ESTALE,
 			   "continues the snapshot of version %llu (CRC %08x), not this one (version %llu, CRC %08x)",
 			   (unsigned long long)info->base_version, info->base_crc,
@@ -529,6 +598,11 @@ int xlb_journal_replay(const char *path, struct xlb_state *st, uint32_t base_crc
 		if (!rec_whole(&b, off, &n)) {
 			xlb_errf(info->stop, sizeof(info->stop), 0, "record CRC mismatch");
 			break;
+		}
+		if (older && get_le64(rec + 8) <= xlb_state_version(st)) {
+			off += b.hdr + n;
+			info->covered++;
+			continue;
 		}
 		ret = replay_one(st, rec + b.hdr, n, info->format == 2 ? get_le64(rec + 8) : 0,
 				 info->stop, sizeof(info->stop));

@@ -34,7 +34,11 @@
  *   acknowledged: they are counted as lost, by version, and named.
  * A header that is not one is garbage (-EBADMSG; with a known magic, the
  * records after it are counted as lost); one naming another snapshot is
- * -ESTALE.
+ * -ESTALE, unless it names an older one and the journal is format 2: a
+ * snapshot was written while the journal went on (the core compacts it
+ * without stopping appends, and may stop between installing the state
+ * file and the new journal), so the records up to the snapshot's version
+ * are skipped and those after it applied.
  *
  * Appends are serialized by the caller; waiting for them to reach the disk
  * is not, and every waiter whose record was appended before an fdatasync
@@ -64,6 +68,27 @@ struct xlb_journal;
  * Whatever path held before is replaced. */
 int xlb_journal_create(const char *path, uint64_t base_version, uint32_t base_crc,
 		       struct xlb_journal **out);
+
+/* The compaction of a journal while appends go on (the core's, without
+ * its lock): a snapshot of version V is written, then a new journal
+ * continues it with the records the old one has after V. fork creates it
+ * at tmp_path (header for base_version V, base_crc; not synced); copy
+ * appends src's bytes [from, to), whole records that src's appends no
+ * longer touch (to: xlb_journal_size under the lock serializing them);
+ * install syncs it, renames it to path and syncs the directory; records:
+ * how many it holds. It takes appends once installed. install's error
+ * means it is not in place (tmp_path is left for the caller); when only
+ * the directory's sync failed it is in place but broken (see
+ * xlb_journal_broken): the records it holds may still need the old
+ * journal's own syncs. */
+int xlb_journal_fork(const char *tmp_path, uint64_t base_version, uint32_t base_crc,
+		     struct xlb_journal **out);
+int xlb_journal_copy(struct xlb_journal *dst, const struct xlb_journal *src, size_t from,
+		     size_t to);
+int xlb_journal_install(struct xlb_journal *j, const char *tmp_path, const char *path,
+			size_t records);
+/* fdatasync now (the bulk of a fork's copy, before that lock is taken). */
+int xlb_journal_flush(struct xlb_journal *j);
 
 /* Append one change: the services as they are after it and the names
  * deleted, as the state's version `version`. Not yet on disk: pass *seq
@@ -98,6 +123,7 @@ struct xlb_journal_info {
 	uint64_t base_version;		/* from the header */
 	uint32_t base_crc;
 	size_t records;			/* applied */
+	size_t covered;			/* skipped: the snapshot has them */
 	size_t end;			/* offset after the last record applied */
 	size_t size;			/* of the file */
 	char stop[256];			/* why reading stopped before size, else "" */
@@ -112,8 +138,9 @@ struct xlb_journal_info {
 
 /* Apply the records of the journal at path to st, which must hold the
  * snapshot it continues (version xlb_state_version(st), payload CRC
- * base_crc). 0 (info->end < info->size: a torn tail or damage was left
- * unread, see info->stop and info->damaged), -ENOENT (no journal),
+ * base_crc), or a later one (see the top). 0 (info->end < info->size: a
+ * torn tail or damage was left unread, see info->stop and info->damaged),
+ * -ENOENT (no journal),
  * -EBADMSG (garbage, err says why; info->damaged when records were found
  * behind a damaged header), -ESTALE (another snapshot's journal,
  * info->base_* say which), or another negative errno from reading. */

@@ -196,13 +196,11 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-int xlb_statefile_write(const char *path, const uint8_t *buf, size_t len)
+int xlb_statefile_stage(const char *path, const uint8_t *buf, size_t len, char *tmp)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	int fd, dfd, ret;
+	int fd, ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp) ||
-	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+	if (snprintf(tmp, PATH_MAX, "%s.tmp.XXXXXX", path) >= PATH_MAX)
 		return -ENAMETOOLONG;
 	fd = mkstemp(tmp);	/* same directory, so rename() is atomic; mode 0600 */
 	if (fd < 0)
@@ -212,13 +210,38 @@ int xlb_statefile_write(const char *path, const uint8_t *buf, size_t len)
 		ret = -errno;
 	if (close(fd) && !ret)
 		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret) {
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+int xlb_statefile_commit(const char *tmp, const char *path)
+{
+	if (rename(tmp, path)) {
+		int ret = -errno;
+
 		unlink(tmp);
 		return ret;
 	}
-	/* The rename itself must survive a crash: sync the directory. */
+	/* The rename itself must survive a crash. */
+	return xlb_fsync_dir_of(path);
+}
+
+int xlb_statefile_write(const char *path, const uint8_t *buf, size_t len)
+{
+	char tmp[PATH_MAX];
+	int ret = xlb_statefile_stage(path, buf, len, tmp);
+
+	return ret ? ret : xlb_statefile_commit(tmp, path);
+}
+
+int xlb_fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	int dfd, ret = 0;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;

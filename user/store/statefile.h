@@ -53,6 +53,16 @@ int xlb_statefile_unpack(const uint8_t *buf, size_t len, Xlb__V1__BackupResponse
 /* Raw file I/O with the rules above (atomic write; read: -ENOENT when
  * missing, -EBADMSG when larger than a state file can be). */
 int xlb_statefile_write(const char *path, const uint8_t *buf, size_t len);
+/* The two halves of xlb_statefile_write, for a writer that decides in
+ * between whether its file is still the newest (the core's compaction):
+ * stage writes buf to a new temporary file beside path and fsyncs it (tmp:
+ * PATH_MAX bytes, its name); commit renames it over path and fsyncs the
+ * directory. Each removes the temporary file when it fails; a staged file
+ * not committed is the caller's to unlink. */
+int xlb_statefile_stage(const char *path, const uint8_t *buf, size_t len, char *tmp);
+int xlb_statefile_commit(const char *tmp, const char *path);
+/* fsync of the directory holding path: a rename or create in it durable. */
+int xlb_fsync_dir_of(const char *path);
 int xlb_statefile_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
 
 #endif /* XLB_STORE_STATEFILE_H */
