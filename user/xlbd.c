@@ -41,6 +41,7 @@ static struct {
 	const char *tls_cert, *tls_key, *tls_ca;
 	struct xlb_api_rules rules;
 	const char *metrics;		/* --metrics ADDR:PORT; NULL: off */
+	unsigned int watch_queue;	/* --watch-queue; 0: the server's default */
 	const char *state_dir;
 	const char *pin_dir;
 	const char *dataplane;
@@ -103,6 +104,9 @@ static void usage(FILE *f)
 		"  --api-roles FILE          more rules, one 'read|write PATTERN' a line\n"
 		"  --api-insecure-tls-writes TLS clients without a certificate may write (by\n"
 		"                            default they may only read: use --tls-client-ca)\n"
+		"  --watch-queue N           a Watch client with more than N events unread when\n"
+		"                            more come, that took none for a second (or has 4N\n"
+		"                            unread), is ended: RESOURCE_EXHAUSTED (default 10000)\n"
 		"  --metrics ADDR:PORT       serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"                            (plain HTTP: bind it where only the scraper reaches;\n"
 		"                            ':PORT' every address, port 0 picks one; default off)\n"
@@ -318,6 +322,7 @@ static const struct option opts[] = {
 	{ "api-reader", required_argument, NULL, 'R' },
 	{ "api-roles", required_argument, NULL, 'F' },
 	{ "api-insecure-tls-writes", no_argument, NULL, 'I' },
+	{ "watch-queue", required_argument, NULL, 'Q' },
 	{ "state-dir", required_argument, NULL, 's' },
 	{ "pin-dir", required_argument, NULL, 'p' },
 	{ "nodeport-addresses", required_argument, NULL, 'n' },
@@ -437,6 +442,17 @@ static int take_opt(int c, char *arg)
 	case 'I':
 		cfg.rules.insecure_tls_writes = true;
 		break;
+	case 'Q': {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || *end || end == arg || arg[0] == '-' || v < 1 || v > 1000000)
+			return bad_opt("watch-queue", "expected 1..1000000 events, got '%s'", arg);
+		cfg.watch_queue = (unsigned int)v;
+		break;
+	}
 	case 's':
 		cfg.state_dir = arg;
 		break;
@@ -679,6 +695,7 @@ int main(int argc, char **argv)
 	ao.tls_key_file = cfg.tls_key;
 	ao.tls_client_ca_file = cfg.tls_ca;
 	ao.rules = &cfg.rules;
+	ao.watch_queue = cfg.watch_queue;
 	ao.version = XLBD_VERSION;
 	ao.grace_ms = 1000;	/* then cancelled: the stop ends within 2 s */
 	ret = xlb_api_server_start(d.core, &ao, &api, err, sizeof(err));

@@ -98,8 +98,7 @@ class Daemon:
             return ["ip", "netns", "exec", self.ns, self.binary] + ls + [
                 "--state-dir", self.state_dir, "--pin-dir", self.pin_dir,
                 "--iface", "xapi0", "--dataplane", "xdp"] + self.extra + list(extra)
-        return [self.binary] + ls + ["--state-dir", self.state_dir,
-                                     "--watch-queue", "1000"] + list(extra)
+        return [self.binary] + ls + ["--state-dir", self.state_dir] + self.extra + list(extra)
 
     def netns_prefix(self):
         return ["ip", "netns", "exec", self.ns] if self.ns else []
@@ -655,18 +654,9 @@ def test_big_snapshot(stub, ch, d):
             s.endpoints.add(address="10.%d.%d.%d" % (200 + k, i >> 8, i & 0xff), port=8443,
                             ready=True, serving=True, name="service-%05d-7d9f8b6c5d-%05d" % (i, k))
     size = req.ByteSize()
-    # A watcher that reads gets every event of the burst; one that does not
-    # read is ended once a later burst finds its backlog over the bound
-    # (the harness runs with --watch-queue 1000).
+    # A watcher that reads gets every event of the burst.
     fast = Stream(pbg.XlbStub(ch).Watch(pb.WatchRequest()))
     fast.call.initial_metadata()
-    # Without BDP probing the client's window stays small (64 KiB), so what
-    # it does not read stays queued in the daemon.
-    slow_ch = (grpc.insecure_channel(d.target, options=[("grpc.http2.bdp_probe", 0)])
-               if d and d.kind == "harness" else None)
-    slow = pbg.XlbStub(slow_ch).Watch(pb.WatchRequest()) if slow_ch else None
-    if slow:
-        slow.initial_metadata()
     s = SyncStream(ch)
     t0 = time.time()
     s.send(req)
@@ -697,18 +687,84 @@ def test_big_snapshot(stub, ch, d):
           "a watcher that reads gets all %d events of a snapshot and of its removal" % (2 * n),
           str(kinds))
     fast.call.cancel()
-    if slow:
-        got = 0
+
+
+def test_slow_watcher(d, target):
+    """Watch with --watch-queue 600: a client that reads gets every event of
+    a 2,000-service burst (under the hard bound, 4 x 600); one that reads
+    nothing is ended with RESOURCE_EXHAUSTED once a later event finds it
+    more than 600 behind and idle for a second, and learns it when it
+    reads what its own transport had buffered (about 64 KiB: long names
+    keep that well under 2,000 - 600 events)."""
+    if not d:
+        return
+    n = 2000
+    d.stop()
+    d.extra = ["--watch-queue", "600"]
+    d.start()
+    d.extra = []
+    with channel(target) as c:
+        stub = pbg.XlbStub(c)
+        wipe(stub)
+        fast = Stream(stub.Watch(pb.WatchRequest()))
+        fast.call.initial_metadata()
+        # Its own connection, without BDP probing: the window stays 64 KiB,
+        # so what it does not read stays queued in the daemon.
+        slow_ch = grpc.insecure_channel(target, options=[("grpc.http2.bdp_probe", 0),
+                                                         ("grpc.use_local_subchannel_pool", 1)])
+        slow = pbg.XlbStub(slow_ch).Watch(pb.WatchRequest())
+        slow.initial_metadata()
+        s = SyncStream(c)
+        ups = []
+        for i in range(n):
+            a, b = i // 250, i % 250 + 1
+            u = svc("sw/%04d/%s" % (i, "n" * 110), "10.97.%d.%d" % (a, b), n_eps=0)
+            u.endpoints.append(ep("10.200.%d.%d" % (a, b)))
+            ups.append(u)
+        s.send(pb.SyncRequest(version=1, upserts=ups))
+        r = s.recv(60)
+        s.close()
+        got_fast = 0
         try:
-            for _ in slow:
+            while got_fast < n:
+                kind, m = fast.next(30)
+                if kind != "msg":
+                    break
+                got_fast += 1
+        except queue.Empty:
+            pass
+        # The fast watcher is caught up; the slow one took nothing for a
+        # second: the next event ends only the slow one.
+        time.sleep(1.5)
+        stub.UpsertService(pb.UpsertServiceRequest(service=svc("sw/last", "10.97.100.1")),
+                           timeout=TIMEOUT)
+        kind, m = fast.next(30)
+        check(r.ok and got_fast == n and kind == "msg" and m.service == "sw/last",
+              "a watcher that reads gets all %d events of a burst and the next one" % n,
+              "%s %d %s" % (r.error, got_fast, kind))
+        got, res = 0, None
+        slow_s = Stream(slow)
+        try:
+            while True:
+                kind, m = slow_s.next(30)
+                if kind != "msg":
+                    res = m
+                    break
                 got += 1
-            res = ("end", "")
-        except grpc.RpcError as e:
-            res = (e.code(), e.details())
-        check(res[0] == grpc.StatusCode.RESOURCE_EXHAUSTED and "client too slow" in res[1] and
-              got < 2 * n, "a watcher that does not read is ended (RESOURCE_EXHAUSTED) "
-              "after %d events" % got, str(res))
+        except queue.Empty:
+            pass
+        check(res is not None and res.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and
+              "client too slow" in res.details() and got < n,
+              "a watcher that reads nothing is ended with RESOURCE_EXHAUSTED (it read the %d "
+              "events its transport held)" % got,
+              "%s after %d events" % (res and (res.code(), res.details()), got))
+        fast.call.cancel()
         slow_ch.close()
+        check(stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT).services == n + 1,
+              "the daemon serves on after ending a watcher")
+        wipe(stub)
+    d.stop()
+    d.start()
 
 
 def test_c_client(target):
@@ -1189,6 +1245,7 @@ def main():
                 test_big_snapshot(stub, ch, d)
             test_c_client(target)
         test_lifecycle(d, target)
+        test_slow_watcher(d, target)
         test_journal_damage(d, target)
         test_abuse(d, target)
         test_unix_roles(d)

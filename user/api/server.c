@@ -15,7 +15,12 @@
  *   freed when it reaches 0. RECV_CLOSE_ON_SERVER, started first, is the
  *   one reliable "call over" signal.
  * - At most one batch per op type per call: streams keep a FIFO of packed
- *   messages with exactly one SEND_MESSAGE in flight.
+ *   messages with exactly one SEND_MESSAGE in flight. Watch events are
+ *   kept once, in a list every watcher reads from its own place (a
+ *   backlog costs a watcher a count, not a copy of each event); a watcher
+ *   too far behind is cancelled with RESOURCE_EXHAUSTED at once (trailers
+ *   are not flow controlled; its client sees them after what it had
+ *   buffered).
  * - A few requests are kept posted per method, and always a generic one,
  *   without which an unknown method hangs until the client's deadline.
  * - Core events arrive on other threads: they go into a mutex-protected
@@ -53,6 +58,7 @@
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
+#include "util/clock.h"
 #include "util/errmsg.h"
 #include "log.h"
 #include "convert/convert.h"
@@ -68,6 +74,8 @@
 #define MAX_METHODS		32
 #define DEFAULT_GRACE_MS	2000
 #define DEFAULT_WATCH_QUEUE	10000
+#define WATCH_STALL_MS		1000	/* a watcher over the bound that took nothing this long */
+#define WATCH_HARD		4	/* x watch_queue: too far behind, reading or not */
 #define DEFAULT_WRITERS		32	/* up to this many writes share an fsync */
 #define MAX_STREAMS_PER_CONN	64	/* calls open at once on one connection */
 #define CONN_IDLE_MS		120000	/* a connection without calls this long is closed */
@@ -90,6 +98,14 @@ struct qnode {
 	grpc_byte_buffer *bb;
 };
 
+/* A packed xlb.v1.Event in the watchers' shared list; freed once every
+ * watcher that was watching when it came has sent it or ended. */
+struct evnode {
+	struct evnode *next;
+	grpc_slice sl;
+	unsigned int refs;		/* watchers yet to send it */
+};
+
 struct call {
 	struct xlb_api_server *srv;
 	int m;				/* index into xlb_api_methods; -1 = generic */
@@ -100,8 +116,10 @@ struct call {
 	grpc_byte_buffer *payload;	/* the request, read with the call */
 	grpc_byte_buffer *recv_buf;
 	grpc_byte_buffer *send_buf;
-	struct qnode *qhead, *qtail;
-	size_t qlen;
+	struct qnode *qhead, *qtail;	/* Sync: answers to send */
+	struct evnode *wnext;		/* Watch: the next event to send, NULL: none */
+	int64_t taken_ms;		/* Watch: when it last took one or had none to take */
+	size_t qlen;			/* messages or events not sent yet */
 	int cancelled;			/* set by RECV_CLOSE_ON_SERVER */
 	int pending;			/* batches in flight */
 	bool headers_sent, send_busy, recv_busy, recv_paused;
@@ -165,6 +183,7 @@ struct xlb_api_server {
 	struct relay *relay;
 	int sub_id;
 	struct call streams;		/* list head: Watch and Sync calls */
+	struct evnode *ev_head, *ev_tail;	/* events some watcher has not sent */
 	size_t live;			/* call contexts allocated */
 	bool stopping, shutdown_done, cq_shutdown, cancelled_all;
 	gpr_timespec cancel_at;
@@ -211,10 +230,33 @@ static void grpc_log_fn(gpr_log_func_args *a)
 
 /* --- call contexts --------------------------------------------------------- */
 
+/* The shared events from the head on that no watcher needs any more. */
+static void ev_collect(struct xlb_api_server *s)
+{
+	struct evnode *n;
+
+	while ((n = s->ev_head) && !n->refs) {
+		s->ev_head = n->next;
+		if (!s->ev_head)
+			s->ev_tail = NULL;
+		grpc_slice_unref(n->sl);
+		free(n);
+	}
+}
+
 static void q_clear(struct call *c)
 {
 	struct qnode *n;
 
+	if (c->is_watch) {
+		/* Its events are the qlen nodes from wnext on. */
+		for (struct evnode *e = c->wnext; e && c->qlen; e = e->next, c->qlen--)
+			e->refs--;
+		c->wnext = NULL;
+		c->qlen = 0;
+		ev_collect(c->srv);
+		return;
+	}
 	while ((n = c->qhead)) {
 		c->qhead = n->next;
 		grpc_byte_buffer_destroy(n->bb);
@@ -374,7 +416,7 @@ static void finish(struct call *c, int code, const char *msg)
 {
 	if (c->status_started || c->finish_pending || c->dead)
 		return;
-	if (c->send_busy || c->qhead) {
+	if (c->send_busy || c->qlen) {
 		c->finish_pending = true;
 		c->finish_code = code;
 		c->finish_msg = strdup(msg ? msg : "");
@@ -394,18 +436,27 @@ static void pump(struct call *c)
 
 	if (c->dead || c->send_busy || c->status_started)
 		return;
-	if (!c->qhead) {
+	if (!c->qlen) {
 		if (c->finish_pending)
 			send_status(c, c->finish_code, c->finish_msg);
 		return;
 	}
-	n = c->qhead;
-	c->qhead = n->next;
-	if (!c->qhead)
-		c->qtail = NULL;
-	c->qlen--;
-	c->send_buf = n->bb;
-	free(n);
+	if (c->is_watch) {
+		struct evnode *e = c->wnext;
+
+		c->send_buf = grpc_raw_byte_buffer_create(&e->sl, 1);	/* shares the bytes */
+		c->wnext = --c->qlen ? e->next : NULL;
+		e->refs--;
+		ev_collect(c->srv);
+	} else {
+		n = c->qhead;
+		c->qhead = n->next;
+		if (!c->qhead)
+			c->qtail = NULL;
+		c->qlen--;
+		c->send_buf = n->bb;
+		free(n);
+	}
 	memset(ops, 0, sizeof(ops));
 	if (!c->headers_sent) {
 		ops[k++].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -541,6 +592,7 @@ static void start_watch(struct call *c)
 		return;
 	protobuf_c_message_free_unpacked(req, NULL);
 	c->is_watch = true;
+	c->taken_ms = xlb_clock_ms();
 	stream_list(c);
 	send_headers(c);
 }
@@ -665,10 +717,16 @@ out:
 	free(p.buf);
 }
 
+/* At once: a finish() would wait behind a send the client does not read. */
 static void end_watch(struct call *c, const char *msg)
 {
+	char *peer = grpc_call_get_peer(c->call);
+
+	pr_info("api: Watch of %s ended: %s", peer ? peer : "a client", msg);
+	gpr_free(peer);
 	q_clear(c);
-	finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
+	c->status_started = true;
+	grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED, msg, NULL);
 }
 
 static bool watching(const struct call *c)
@@ -676,30 +734,58 @@ static bool watching(const struct call *c)
 	return c->is_watch && !c->dead && !c->status_started && !c->finish_pending;
 }
 
-/* One wake-up's events to every watcher. A watcher is too slow when the
- * previous events are still queued beyond the bound as new ones come;
- * one burst (a big snapshot changes thousands of services at once) is
- * never held against it. */
+/* One wake-up's events to every watcher. A watcher is too slow when, as
+ * new events come, it has more than watch_queue unread and took none for
+ * WATCH_STALL_MS, or more than WATCH_HARD times that at all: a client that
+ * keeps reading gets through a burst beyond the bound (a big snapshot
+ * changes thousands of services at once), one that stopped reading does
+ * not hold events for long. */
 static void broadcast(struct xlb_api_server *s, struct packed *ev, size_t n)
 {
-	char msg[128];
+	int64_t now = xlb_clock_ms();
+	char msg[160];
 
-	for (struct call *c = s->streams.next; c != &s->streams; c = c->next)
-		if (watching(c) && c->qlen > s->watch_queue) {
+	for (struct call *c = s->streams.next; c != &s->streams; c = c->next) {
+		if (!watching(c) || c->qlen <= s->watch_queue)
+			continue;
+		if (c->qlen > (size_t)WATCH_HARD * s->watch_queue)
 			snprintf(msg, sizeof(msg), "watch: %zu events unread, client too slow",
 				 c->qlen);
-			end_watch(c, msg);
-		}
+		else if (now - c->taken_ms >= WATCH_STALL_MS)
+			snprintf(msg, sizeof(msg), "watch: %zu events unread and none taken for "
+				 "%lld ms, client too slow", c->qlen, (long long)(now - c->taken_ms));
+		else
+			continue;
+		end_watch(c, msg);
+	}
 	for (size_t i = 0; i < n; i++) {
-		grpc_slice sl = grpc_slice_new(ev[i].buf, ev[i].len, free);
-		grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&sl, 1);
+		struct evnode *e = malloc(sizeof(*e));
 
-		grpc_slice_unref(sl);
+		if (!e) {
+			for (struct call *c = s->streams.next; c != &s->streams; c = c->next)
+				if (watching(c))
+					end_watch(c, "watch: out of memory for events");
+			break;
+		}
+		e->next = NULL;
+		e->refs = 0;
+		e->sl = grpc_slice_new(ev[i].buf, ev[i].len, free);
 		ev[i].buf = NULL;
 		for (struct call *c = s->streams.next; c != &s->streams; c = c->next)
-			if (watching(c))	/* shares the slice, no copy of the bytes */
-				q_push(c, grpc_byte_buffer_copy(bb));
-		grpc_byte_buffer_destroy(bb);
+			if (watching(c)) {
+				if (!c->wnext) {	/* it was waiting, not stalled */
+					c->wnext = e;
+					c->taken_ms = now;
+				}
+				c->qlen++;
+				e->refs++;
+			}
+		if (s->ev_tail)
+			s->ev_tail->next = e;
+		else
+			s->ev_head = e;
+		s->ev_tail = e;
+		ev_collect(s);		/* nobody watching: gone at once */
 	}
 	for (struct call *c = s->streams.next; c != &s->streams; c = c->next)
 		if (watching(c))
@@ -1043,6 +1129,8 @@ static void on_send(struct call *c, bool ok)
 		c->dead = true;
 		q_clear(c);
 	} else {
+		if (c->is_watch)
+			c->taken_ms = xlb_clock_ms();
 		pump(c);
 	}
 	maybe_free(c);

@@ -47,7 +47,8 @@ struct xlb_api_opts {
 	const char *tls_key_file;
 	const char *tls_client_ca_file;	/* optional: require client certificates */
 	unsigned int grace_ms;		/* stop(): wait this long for calls, then cancel; 0 = 2000 */
-	unsigned int watch_queue;	/* a Watch with more events unread when new ones come is
+	unsigned int watch_queue;	/* a Watch with more events unread when new ones come,
+					 * that took none for 1 s (or has 4 x as many unread), is
 					 * ended (RESOURCE_EXHAUSTED); 0 = 10000 */
 	const char *version;		/* GetStatus.xlbd_version; NULL = "unknown" */
 	unsigned int writers;		/* writer threads; 0 = 32 */
