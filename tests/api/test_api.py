@@ -620,6 +620,29 @@ def test_watch(stub, ch, target):
           "cancelled watchers leave the server serving")
 
 
+def test_stream_limit(target):
+    """One connection holds at most 64 calls at once: with 64 Watch
+    streams open on it a 65th call waits (HTTP/2 MAX_CONCURRENT_STREAMS),
+    while other connections are served; it is served once one ends."""
+    opts = [("grpc.use_local_subchannel_pool", 1)]     # a connection of its own
+    with grpc.insecure_channel(target, options=opts) as full, channel(target) as other:
+        ws = [pbg.XlbStub(full).Watch(pb.WatchRequest()) for _ in range(64)]
+        for w in ws:
+            w.initial_metadata()
+        code, _ = rpc_error(lambda: pbg.XlbStub(full).GetStatus(pb.GetStatusRequest(), timeout=3))
+        ocode, _ = rpc_error(lambda: pbg.XlbStub(other).GetStatus(pb.GetStatusRequest(),
+                                                                   timeout=TIMEOUT))
+        ws.pop().cancel()
+        after, _ = rpc_error(lambda: pbg.XlbStub(full).GetStatus(pb.GetStatusRequest(),
+                                                                  timeout=TIMEOUT))
+        for w in ws:
+            w.cancel()
+    check(code == grpc.StatusCode.DEADLINE_EXCEEDED and ocode == grpc.StatusCode.OK and
+          after == grpc.StatusCode.OK, "64 streams on a connection: its 65th call waits, "
+          "another connection is served, and it is served once a stream ends",
+          "65th %s, other %s, after %s" % (code, ocode, after))
+
+
 def test_backup_restore(stub):
     wipe(stub)
     for i in range(3):
@@ -1239,6 +1262,7 @@ def main():
             test_sync(stub, ch)
             test_concurrent(stub, target)
             test_watch(stub, ch, target)
+            test_stream_limit(target)
             test_backup_restore(stub)
             test_conntrack(stub)
             if not a.skip_big:
