@@ -804,7 +804,8 @@ static void sandbox_cases(struct xlb_sandbox *sb, bool node_net)
 	sbx_target("files", script);
 	snprintf(script, sizeof(script),
 		 "test \"$(readlink /proc/self/ns/net)\" %s '%s' && "
-		 "! ip link add xsbx0 type veth peer name xsbx1 2>/dev/null && echo link-refused",
+		 "ip link add xsbx0 type veth peer name xsbx1 2>&1 | "
+		 "grep -q 'Operation not permitted' && echo link-refused",
 		 node_net ? "=" : "!=", netns);
 	sbx_target("link", script);
 	t = sbx_target("forks", "i=0; while [ $i -lt 500 ]; do sleep 29.5 & i=$((i+1)); done; "
