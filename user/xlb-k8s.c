@@ -28,6 +28,7 @@
 #define SYNC_BACKOFF_MAX_MS 10000
 #define PING_MS 5000
 #define ZONE_LABEL "topology.kubernetes.io/zone"
+#define NODE_WAIT_MS 5000	/* the first snapshot waits this long for the Node */
 
 static volatile sig_atomic_t stop;
 
@@ -35,6 +36,7 @@ struct node_info {
 	char name[256];
 	char zone[64];
 	char addrs[512];
+	struct xlb_feeder *feeder;	/* told of each change */
 };
 
 static void on_signal(int sig)
@@ -76,11 +78,31 @@ static void node_end(void *arg)
 	(void)arg;
 }
 
+/* The Node's IP addresses (InternalIP, ExternalIP; not Hostname) and zone
+ * into what xlbd is sent. */
+static void node_for_xlbd(const struct node_info *n, const json_t *addrs,
+			  struct xlb_node_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%.127s", n->name);
+	snprintf(out->zone, sizeof(out->zone), "%s", n->zone);
+	for (size_t i = 0; i < json_array_size(addrs) && out->n_addrs < XLB_NODE_MAX_ADDRS; i++) {
+		const json_t *a = json_array_get(addrs, i);
+		const char *t = json_string_value(json_object_get(a, "type"));
+		const char *v = json_string_value(json_object_get(a, "address"));
+
+		if (t && v && (!strcmp(t, "InternalIP") || !strcmp(t, "ExternalIP")) &&
+		    !xlb_ip_parse(v, &out->addrs[out->n_addrs]))
+			out->n_addrs++;
+	}
+}
+
 /* The Node: its zone (for topology hints) and addresses, logged when they
- * change. */
+ * change and sent to xlbd. */
 static void on_node(void *arg, enum xlb_kube_ev ev, const void *obj)
 {
-	struct node_info *n = arg, now = { 0 };
+	struct node_info *n = arg, now = { .feeder = n->feeder };
+	struct xlb_node_info x;
 	const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
 	const json_t *addrs = json_object_get(json_object_get(obj, "status"), "addresses");
 	const char *zone = json_string_value(json_object_get(labels, ZONE_LABEL));
@@ -107,6 +129,8 @@ static void on_node(void *arg, enum xlb_kube_ev ev, const void *obj)
 		pr_info("Node %s: zone \"%s\", addresses %s", n->name, now.zone,
 			now.addrs[0] ? now.addrs : "none");
 	*n = now;
+	node_for_xlbd(n, addrs, &x);
+	xlb_feeder_set_node(n->feeder, &x);
 }
 
 static const struct xlb_kube_ops node_ops = {
@@ -158,7 +182,7 @@ int main(int argc, char **argv)
 	struct xlb_feeder *feeder = NULL;
 	struct xlb_fmetrics *fm = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
-	uint64_t sync_at = 0, synced_at = 0;
+	uint64_t sync_at = 0, synced_at = 0, started = 0;
 	unsigned int sync_backoff = 0;
 	enum xlb_log_level lvl;
 	char err[512], sel[300];
@@ -253,11 +277,15 @@ int main(int argc, char **argv)
 	}
 	pr_info("xlb-k8s %s: node %s, API server %s, xlbd %s", XLB_K8S_VERSION, node.name,
 		conf.server, target);
+	node.feeder = feeder;
+	started = (uint64_t)xlb_clock_ms();
 
 	while (!stop) {
 		uint64_t now = (uint64_t)xlb_clock_ms();
-		/* Before every watch has listed once, a snapshot would be half. */
-		bool ready = xlb_kube_watch_stats(w[0])->synced && xlb_kube_watch_stats(w[1])->synced;
+		/* Before every watch has listed once, a snapshot would be half;
+		 * without the Node for a while (not readable?), go on without. */
+		bool ready = xlb_kube_watch_stats(w[0])->synced && xlb_kube_watch_stats(w[1])->synced &&
+			     (xlb_kube_watch_stats(w[2])->synced || now - started >= NODE_WAIT_MS);
 		int timeout = 1000;
 
 		if (xlb_feeder_pending(feeder) && ready && sync_at > now)

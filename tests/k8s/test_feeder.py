@@ -80,6 +80,25 @@ def eps(name, svc_name, port_name, port, addrs, ns="default", proto="TCP", ready
                 for i, a in enumerate(addrs)]}
 
 
+def placed_eps(name, svc_name, port, placed):
+    """A slice whose endpoints are [(address, nodeName, hinted zones)]."""
+    o = eps(name, svc_name, "http", port, [a for a, _, _ in placed])
+    for e, (_, node, zones) in zip(o["endpoints"], placed):
+        e["nodeName"] = node
+        e["zone"] = zones[0]
+        e["hints"] = {"forZones": [{"name": z} for z in zones]}
+    return o
+
+
+def node_obj(zone):
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": NODE, "labels": {
+                "topology.kubernetes.io/zone": zone,
+                "kubernetes.io/hostname": NODE}},
+            "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.10"},
+                                     {"type": "Hostname", "address": NODE}]}}
+
+
 class Feeder:
     def __init__(self, binary, tmp, kubeconfig, target, metrics_port):
         self.binary, self.tmp = binary, tmp
@@ -212,6 +231,34 @@ users:
         tap.diag(self.feeder.tail())
         return False
 
+    def status(self):
+        with test_api.grpc.insecure_channel(self.xlbd.target) as ch:
+            return test_api.pbg.XlbStub(ch).GetStatus(test_api.pb.GetStatusRequest(),
+                                                      timeout=10)
+
+    def placement(self, name):
+        """address -> (local, in_datapath) of a service's endpoints in xlbd"""
+        try:
+            with test_api.grpc.insecure_channel(self.xlbd.target) as ch:
+                r = test_api.pbg.XlbStub(ch).ListServices(test_api.pb.ListServicesRequest(
+                    name=name), timeout=10)
+        except test_api.grpc.RpcError as e:
+            return "ListServices: %s" % e.code()
+        return {e.endpoint.address: (e.local, e.in_datapath)
+                for s in r.services for e in s.endpoints}
+
+    def wait_for(self, get, cond, what):
+        deadline = time.time() + WAIT
+        last = None
+        while time.time() < deadline:
+            last = get()
+            if cond(last):
+                return True
+            time.sleep(0.1)
+        tap.diag("%s: %s" % (what, last))
+        tap.diag(self.feeder.tail())
+        return False
+
     def wait_metric(self, cond, what):
         deadline = time.time() + WAIT
         while time.time() < deadline:
@@ -229,12 +276,7 @@ def load_fixture(api):
     for o in lst["items"]:
         if o.get("kind") in ("Service", "EndpointSlice"):
             api.apply(o)
-    api.apply({"apiVersion": "v1", "kind": "Node",
-               "metadata": {"name": NODE, "labels": {
-                   "topology.kubernetes.io/zone": "zone-a",
-                   "kubernetes.io/hostname": NODE}},
-               "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.10"},
-                                        {"type": "Hostname", "address": NODE}]}})
+    api.apply(node_obj("zone-a"))
 
 
 def run(a, tmp):
@@ -281,6 +323,46 @@ def run(a, tmp):
                                                        resource="services",
                                                        type="BOOKMARK") or 0) > 0,
                                 "bookmarks"), "bookmarks received and counted")
+
+        # This node, from its Node object, in xlbd: its name makes endpoints
+        # local, its zone selects by topology hints (kube-proxy's rules),
+        # and a change of the Node's zone label is followed.
+        tap.check(s.wait_for(s.status, lambda st: st.node.name == NODE
+                             and st.node.zone == "zone-a" and st.node_source == "controller"
+                             and list(st.node.addresses) == ["192.0.2.10"], "node"),
+                  "xlbd has this node's name, zone and IP addresses from the feeder",
+                  str(s.status().node))
+        api.apply(svc("zoned", "10.96.55.1", [{"name": "http", "port": 80, "protocol": "TCP"}]))
+        api.apply(placed_eps("zoned-abc", "zoned", 8080,
+                             [("10.244.7.1", NODE, ["zone-a"]),
+                              ("10.244.7.2", "node-b", ["zone-b"]),
+                              ("10.244.7.3", "node-c", ["zone-a", "zone-c"])]))
+        for zone, want, what in (
+                ("zone-a", {"10.244.7.1": (True, True), "10.244.7.2": (False, False),
+                            "10.244.7.3": (False, True)},
+                 "the endpoint on this node is local; only zone-a's hinted endpoints serve"),
+                ("zone-b", {"10.244.7.1": (True, False), "10.244.7.2": (False, True),
+                            "10.244.7.3": (False, False)},
+                 "the Node moved to zone-b: zone-b's endpoint serves instead")):
+            api.apply(node_obj(zone))
+            tap.check(s.wait_for(lambda: s.placement("default/zoned:http"),
+                                 lambda p, w=want: p == w, zone), what,
+                      str(s.placement("default/zoned:http")))
+        # A bad node in a Sync is refused whole and changes nothing.
+        with test_api.grpc.insecure_channel(s.xlbd.target) as ch:
+            bad = [test_api.pb.SyncRequest(version=1, node=test_api.pb.Node(zone="zone-x")),
+                   test_api.pb.SyncRequest(version=2, node=test_api.pb.Node(
+                       name="n", addresses=["192.0.2.300"]))]
+            answers = list(test_api.pbg.XlbStub(ch).Sync(iter(bad), timeout=10))
+        tap.check([a.ok for a in answers] == [False, False]
+                  and "node.name: required" in answers[0].error
+                  and "node.addresses[0]: not an IP address" in answers[1].error
+                  and s.status().node.name == NODE and s.status().node.zone == "zone-b",
+                  "a Sync with a nameless node or a bad address is refused, nothing changed",
+                  str([a.error for a in answers]))
+        api.delete("Service", "default", "zoned")
+        api.delete("EndpointSlice", "default", "zoned-abc")
+        api.apply(node_obj("zone-a"))
 
         # Create, scale, update, delete.
         api.apply(svc("shop", "10.96.50.1", [{"name": "http", "port": 80, "protocol": "TCP",
@@ -429,6 +511,9 @@ def run(a, tmp):
         want["default/while-xlbd-down:http"] = []
         tap.check(s.wait(lambda st: st == want, "xlbd restart"),
                   "a restarted, empty xlbd gets the whole snapshot again")
+        tap.check(s.wait_for(s.status, lambda st: st.node.name == NODE
+                             and st.node.zone == "zone-a", "node after restart"),
+                  "and this node with it")
 
         # Stop the API server: nothing is deleted; changes made meanwhile
         # arrive once it is back.

@@ -425,6 +425,54 @@ static void test_terminating_fallback(void **state)
 	xlb_verdicts_fini(&v);
 }
 
+/* Topology hints (kube-proxy's canUseTopology): with every ready endpoint
+ * hinted and one for this zone, the others take no cluster-wide flows but
+ * still serve Local traffic; a zone with no endpoint, an endpoint without
+ * hints or no zone turn filtering off; names match whole ("zone-ab" is not
+ * "zone-a"); not-ready endpoints need no hints. */
+static void test_topology_hints(void **state)
+{
+	struct xlb_endpoint e[4] = { ep("10.0.0.1", true, false), ep("10.0.0.2", true, false),
+				     ep("10.0.0.3", true, false), ep("10.0.0.4", false, true) };
+	struct xlb_svc_desired s = svc("a", "10.96.0.1", 80, 0, e, 4);
+	struct xlb_backend_spec out[4];
+	size_t n;
+
+	strcpy(e[0].hints, "zone-a");
+	strcpy(e[1].hints, "zone-b");
+	strcpy(e[2].hints, "zone-a,zone-c");
+	strcpy(e[1].node_name, "n1");
+	n = xlb_svc_backends(&s, NULL, "n1", out);
+	assert_int_equal(xlb_svc_topology(&s, NULL, "zone-a", out, n), 1);
+	assert_true(xlb_backend_selectable(&out[0]));
+	assert_false(xlb_backend_selectable(&out[1]));		/* zone-b's */
+	assert_true(xlb_backend_selectable_local(&out[1]));	/* still serves Local */
+	assert_true(xlb_backend_selectable(&out[2]));
+	assert_false(xlb_backend_selectable(&out[3]));		/* not ready anyway */
+
+	n = xlb_svc_backends(&s, NULL, "n1", out);
+	assert_int_equal(xlb_svc_topology(&s, NULL, "zone-c", out, n), 2);
+	assert_true(xlb_backend_selectable(&out[2]));
+
+	for (int k = 0; k < 3; k++) {
+		static const char *const off[] = { "zone-d", "", NULL };
+
+		n = xlb_svc_backends(&s, NULL, "n1", out);
+		assert_int_equal(xlb_svc_topology(&s, NULL, off[k], out, n), 0);
+		for (int i = 0; i < 3; i++)
+			assert_true(xlb_backend_selectable(&out[i]));
+	}
+
+	strcpy(e[0].hints, "zone-ab");
+	n = xlb_svc_backends(&s, NULL, "n1", out);
+	assert_int_equal(xlb_svc_topology(&s, NULL, "zone-a", out, n), 2);
+	assert_true(xlb_backend_selectable(&out[2]));
+
+	e[1].hints[0] = '\0';					/* one without hints */
+	n = xlb_svc_backends(&s, NULL, "n1", out);
+	assert_int_equal(xlb_svc_topology(&s, NULL, "zone-a", out, n), 0);
+}
+
 /* Local endpoints (nodeName = the node's name): the local ones are told
  * apart, and KEP-1669 holds among them on its own: with no ready local
  * endpoint the serving terminating local ones take the local traffic,
@@ -695,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_endpoint_rules),
 		cmocka_unit_test(test_terminating_fallback),
 		cmocka_unit_test(test_local_endpoints),
+		cmocka_unit_test(test_topology_hints),
 		WORLD_TEST(test_external_fields_reconciled),
 		WORLD_TEST(test_names_only_named),
 		WORLD_TEST(test_names_move_and_delete),

@@ -287,6 +287,7 @@ static Xlb__V1__EndpointStatus *ep_status_to_pb(const struct xlb_endpoint_status
 	if (!p)
 		return NULL;
 	p->in_datapath = e->in_datapath;
+	p->local = e->local;
 	p->last_probe_latency_us = e->last_latency_us;
 	p->last_transition_unix_ms = e->last_transition_ms;
 	p->packets = e->packets;
@@ -391,7 +392,9 @@ static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 			    sizeof(st->dataplane_reason)) ||
 	    !xlb_pb_set_str(&r->health_tcp_probe, st->health_tcp_probe,
 			    sizeof(st->health_tcp_probe)) ||
-	    !xlb_pb_set_str(&r->xlbd_version, ctx->version ? ctx->version : "unknown", SIZE_MAX))
+	    !xlb_pb_set_str(&r->xlbd_version, ctx->version ? ctx->version : "unknown", SIZE_MAX) ||
+	    !xlb_pb_set_str(&r->node_source, st->node_source, sizeof(st->node_source)) ||
+	    !(r->node = xlb_api_node_to_pb(&st->node)))
 		goto nomem;
 	n = sizeof(st->interfaces) / sizeof(st->interfaces[0]);
 	if (!xlb_pb_set_strs(&r->interfaces, &r->n_interfaces, st->interfaces[0],
@@ -580,6 +583,7 @@ static int h_restore(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 static int sync_apply(const struct xlb_api_ctx *ctx, const Xlb__V1__SyncRequest *req,
 		      char *err, size_t errlen)
 {
+	struct xlb_node_info node;
 	struct xlb_svc_desired *s;
 	char path[32];
 	uint64_t version;
@@ -594,9 +598,16 @@ static int sync_apply(const struct xlb_api_ctx *ctx, const Xlb__V1__SyncRequest 
 		if (ret)
 			return -EINVAL;
 	}
+	if (req->node && (ret = xlb_api_node_from_pb(req->node, "node", &node, err, errlen)))
+		return ret;
 	ret = svcs_from_pb(req->upserts, req->n_upserts, "upserts", &s, err, errlen);
 	if (ret)
 		return ret;
+	/* The node first: the services are placed by it. */
+	if (req->node && (ret = xlb_core_set_node(ctx->core, &node))) {
+		free_svcs(s, req->n_upserts);
+		return xlb_errf(err, errlen, ret, "node: %s", strerror(-ret));
+	}
 	ret = xlb_core_apply(ctx->core, req->snapshot, s, req->n_upserts,
 			     (const char *const *)req->deletes, req->n_deletes, &version, err,
 			     errlen);

@@ -650,6 +650,70 @@ Xlb__V1__Endpoint *xlb_api_endpoint_to_pb(const struct xlb_endpoint *e)
 	return pb;
 }
 
+int xlb_api_node_from_pb(const Xlb__V1__Node *pb, const char *at, struct xlb_node_info *out,
+			 char *err, size_t errlen)
+{
+	char f[160], q[QUOTE_MAX * 4 + 8];
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	fpath(f, sizeof(f), at, "name");
+	ret = check_str(pb->name, f, sizeof(out->name), err, errlen);
+	if (!ret && !pb->name[0])
+		ret = xlb_errf(err, errlen, -EINVAL, "%s: required", f);
+	if (ret)
+		return ret;
+	strcpy(out->name, pb->name);
+	fpath(f, sizeof(f), at, "zone");
+	ret = check_str(pb->zone, f, sizeof(out->zone), err, errlen);
+	if (ret)
+		return ret;
+	strcpy(out->zone, pb->zone);
+	if (pb->n_addresses > XLB_NODE_MAX_ADDRS)
+		return xlb_errf(err, errlen, -EINVAL, "%s.addresses: more than %d", at,
+				XLB_NODE_MAX_ADDRS);
+	for (size_t i = 0; i < pb->n_addresses; i++) {
+		const char *a = pb->addresses[i] ? pb->addresses[i] : "";
+
+		snprintf(f, sizeof(f), "%s.addresses[%zu]", at, i);
+		ret = check_str(a, f, 0, err, errlen);
+		if (ret)
+			return ret;
+		if (xlb_ip_parse(a, &out->addrs[i]))
+			return xlb_errf(err, errlen, -EINVAL, "%s: not an IP address: \"%s\"", f,
+					quote(a, q, sizeof(q)));
+		out->n_addrs++;
+	}
+	return 0;
+}
+
+Xlb__V1__Node *xlb_api_node_to_pb(const struct xlb_node_info *n)
+{
+	Xlb__V1__Node *pb = malloc(sizeof(*pb));
+	char ip[XLB_IP_STRLEN];
+	bool ok;
+
+	if (!pb)
+		return NULL;
+	xlb__v1__node__init(pb);
+	ok = xlb_pb_set_str(&pb->name, n->name, sizeof(n->name)) &&
+	     xlb_pb_set_str(&pb->zone, n->zone, sizeof(n->zone));
+	if (ok && n->n_addrs) {
+		pb->addresses = calloc(n->n_addrs, sizeof(*pb->addresses));
+		ok = pb->addresses;
+	}
+	for (uint32_t i = 0; ok && i < n->n_addrs; i++) {
+		pb->addresses[i] = strdup(xlb_ip_str(&n->addrs[i], ip, sizeof(ip)));
+		ok = pb->addresses[i];
+		pb->n_addresses += ok;
+	}
+	if (!ok) {
+		protobuf_c_message_free_unpacked(&pb->base, NULL);
+		return NULL;
+	}
+	return pb;
+}
+
 void xlb_api_endpoint_free_pb(Xlb__V1__Endpoint *pb)
 {
 	if (pb)

@@ -37,6 +37,13 @@ int xlb_api_service_from_pb_at(const Xlb__V1__Service *pb, const char *at,
  * malloc'd (NULL when n is 0). at: e.g. "endpoints". */
 int xlb_api_endpoints_from_pb(Xlb__V1__Endpoint *const *pb, size_t n, const char *at,
 			      struct xlb_endpoint **out, char *err, size_t errlen);
+/* A Node (SyncRequest.node): name 1 to 127 bytes, zone up to 63, at most
+ * XLB_NODE_MAX_ADDRS IP literals. at: e.g. "node". */
+int xlb_api_node_from_pb(const Xlb__V1__Node *pb, const char *at, struct xlb_node_info *out,
+			 char *err, size_t errlen);
+/* NULL on allocation failure. */
+Xlb__V1__Node *xlb_api_node_to_pb(const struct xlb_node_info *n);
+
 /* pb NULL: no health check. at: e.g. "service.health_check". */
 int xlb_api_health_from_pb(const Xlb__V1__HealthCheck *pb, const char *at,
 			   struct xlb_health_spec *out, char *err, size_t errlen);

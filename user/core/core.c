@@ -447,6 +447,59 @@ static int node_port_check(const struct xlb_core *c, const struct xlb_svc_desire
 	return 0;
 }
 
+/* "node-a, zone zone-a, addresses 10.0.0.1 10.0.0.2" */
+static void node_text(const struct xlb_node_info *n, char *buf, size_t len)
+{
+	char ip[XLB_IP_STRLEN];
+	size_t off;
+
+	snprintf(buf, len, "%s, zone %s, addresses", n->name[0] ? n->name : "(no name)",
+		 n->zone[0] ? n->zone : "(none)");
+	off = strlen(buf);
+	for (uint32_t i = 0; i < n->n_addrs && off < len; i++) {
+		snprintf(buf + off, len - off, " %s", xlb_ip_str(&n->addrs[i], ip, sizeof(ip)));
+		off += strlen(buf + off);
+	}
+	if (!n->n_addrs)
+		snprintf(buf + off, len - off, " (none)");
+}
+
+int xlb_core_set_node(struct xlb_core *c, const struct xlb_node_info *n)
+{
+	struct xlb_reconcile_result res;
+	struct evq q = {};
+	char text[512];
+	bool placed, same;
+
+	pthread_mutex_lock(&c->lock);
+	placed = strcmp(c->node_name, n->name) || strcmp(c->zone, n->zone);
+	same = !placed && c->node_from_api && c->n_node_addrs == n->n_addrs &&
+	       !memcmp(c->node_addrs, n->addrs, n->n_addrs * sizeof(n->addrs[0]));
+	if (same) {
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	if (c->node_name[0] && strcmp(c->node_name, n->name))
+		pr_warn("node: the controller names this node %s, not %s as xlbd was told",
+			n->name, c->node_name);
+	snprintf(c->node_name, sizeof(c->node_name), "%s", n->name);
+	snprintf(c->zone, sizeof(c->zone), "%s", n->zone);
+	memcpy(c->node_addrs, n->addrs, sizeof(c->node_addrs));
+	c->n_node_addrs = n->n_addrs;
+	c->node_from_api = true;
+	node_text(n, text, sizeof(text));
+	pr_info("node: %s (from the controller)", text);
+	core_evq_add(&q, XLB_EV_NODE, xlb_state_version(c->st), "", text);
+	/* Which endpoints are local, and which zones' serve here, changed. */
+	if (placed && !c->hold_reconcile && reconcile_timed(c, c->st, true, NULL, 0, &res))
+		pr_warn("node %s: datapath out of step (tried again on the tick): %s", n->name,
+			res.first_error);
+	core_evq_ticket(c, &q);
+	pthread_mutex_unlock(&c->lock);
+	core_evq_flush(c, &q);
+	return 0;
+}
+
 int xlb_core_apply(struct xlb_core *c, bool snapshot,
 		   const struct xlb_svc_desired *up, size_t n_up,
 		   const char *const *del, size_t n_del, uint64_t *version,
@@ -629,6 +682,7 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	ret = xlb_reconciler_init(&c->rec, c->dp);
 	c->rec.health = &c->health;
 	c->rec.node = c->node_name;
+	c->rec.zone = c->zone;
 	if (ret) {
 		xlb_errf(err, errlen, 0, "read the datapath's services: %s", strerror(-ret));
 		goto fail;

@@ -38,6 +38,7 @@ struct xlb_endpoint_status {
 	struct xlb_endpoint ep;
 	enum xlb_ep_health health;
 	bool in_datapath;		/* receives new flows */
+	bool local;			/* on this node */
 	char last_result[128];
 	uint32_t last_latency_us;
 	int64_t last_transition_ms;	/* unix ms, 0 = never */
@@ -66,6 +67,8 @@ struct xlb_core_status {
 	 * where the damaged files are kept. 0, "": none. */
 	uint64_t lost_changes;
 	char damage[1024];
+	struct xlb_node_info node;	/* the node xlbd serves as */
+	char node_source[16];		/* "controller" | "flags" */
 };
 
 enum xlb_event_kind {
@@ -73,6 +76,7 @@ enum xlb_event_kind {
 	XLB_EV_SERVICE_DELETE = 1,
 	XLB_EV_ENDPOINT_HEALTH = 2,
 	XLB_EV_PANIC = 3,
+	XLB_EV_NODE = 4,		/* this node's identity changed (detail) */
 };
 
 struct xlb_event {
@@ -103,6 +107,12 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 
 /* name NULL or "": all services, in name order. -ENOENT if a named one is
  * unknown. */
+/* This node as a controller describes it, in place of what xlbd started
+ * with: endpoints whose nodeName is n->name are local, topology hints use
+ * n->zone. A change of either reconciles every service; any change is an
+ * XLB_EV_NODE event. 0 or -errno. */
+int xlb_core_set_node(struct xlb_core *c, const struct xlb_node_info *n);
+
 int xlb_core_list(struct xlb_core *c, const char *name,
 		  int (*cb)(const struct xlb_service_status *s, void *arg), void *arg);
 int xlb_core_status(struct xlb_core *c, struct xlb_core_status *out);

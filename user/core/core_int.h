@@ -97,7 +97,11 @@ struct xlb_core {
 	const struct xlb_health_source *hs;
 	void *hs_arg;
 	bool allow_exec;	/* exec health checks allowed (xlbd --allow-exec-probes) */
-	char node_name[256];	/* xlbd --node-name; "": none */
+	char node_name[256];	/* xlbd --node-name, or the controller's; "": none */
+	char zone[64];		/* the controller's (topology hints); "": none */
+	struct xlb_ip node_addrs[XLB_NODE_MAX_ADDRS];
+	uint32_t n_node_addrs;
+	bool node_from_api;	/* a controller set them (xlb_core_set_node) */
 	uint32_t np_min, np_max; /* xlbd --nodeport-range; 0, 0: any */
 	int64_t in_step_ms;	/* Unix ms the datapath last held the desired state */
 };

@@ -118,6 +118,7 @@ static int list_copy(const struct xlb_svc_desired *s, void *arg)
 			    !xlb_ip_equal(&d->be[j].addr, &s->ep[i].addr))
 				continue;
 			e->in_datapath = xlb_backend_selectable(&d->be[j]);
+			e->local = d->be[j].local;
 			o->be_id[i] = d->id[j];
 		}
 	}
@@ -196,6 +197,12 @@ int xlb_core_status(struct xlb_core *c, struct xlb_core_status *out)
 	out->started_ms = c->started_ms;
 	out->lost_changes = c->lost_changes;
 	snprintf(out->damage, sizeof(out->damage), "%s", c->damage);
+	snprintf(out->node.name, sizeof(out->node.name), "%.127s", c->node_name);
+	snprintf(out->node.zone, sizeof(out->node.zone), "%s", c->zone);
+	memcpy(out->node.addrs, c->node_addrs, sizeof(out->node.addrs));
+	out->node.n_addrs = c->n_node_addrs;
+	snprintf(out->node_source, sizeof(out->node_source), "%s",
+		 c->node_from_api ? "controller" : "flags");
 	pthread_mutex_unlock(&c->lock);
 	xlb_dp_global_stats(c->dp, out->counters);	/* dataplane.h: no lock needed */
 	return 0;

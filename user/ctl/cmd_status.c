@@ -47,6 +47,15 @@ int do_status(struct ctl *c)
 	printf("%s\n", st->n_interfaces ? "" : "none");
 	if (st->health_tcp_probe && st->health_tcp_probe[0])
 		printf("tcp probes:  %s\n", st->health_tcp_probe);
+	if (st->node && st->node->name && st->node->name[0]) {
+		printf("node:        %s", st->node->name);
+		if (st->node->zone && st->node->zone[0])
+			printf(", zone %s", st->node->zone);
+		for (size_t i = 0; i < st->node->n_addresses; i++)
+			printf("%s%s", i ? " " : ", addresses ", st->node->addresses[i]);
+		printf(" (from the %s)\n", st->node_source && !strcmp(st->node_source, "controller")
+						  ? "controller" : "flags");
+	}
 	printf("services:    %u\n", st->services);
 	printf("endpoints:   %u\n", st->endpoints);
 	printf("version:     %" PRIu64 "\n", st->version);

@@ -63,6 +63,8 @@ struct xlb_feeder {
 	struct xlb_api_sync *stream;
 	uint64_t version;
 	struct xlb_feeder_stats st;
+	struct xlb_node_info node;
+	bool has_node, node_dirty;	/* known; not yet acknowledged by xlbd */
 };
 
 int xlb_feeder_new(const struct xlb_k8s_opts *opts, struct xlb_feeder **out)
@@ -567,14 +569,21 @@ static int send_req(struct xlb_feeder *f, struct req *q, bool snapshot, bool *ok
 {
 	Xlb__V1__SyncResponse *resp = NULL;
 	char err[512];
+	bool with_node;
 	uint8_t *wire;
 	size_t len;
 	int code;
 
 	q->r.version = ++f->version;
 	q->r.snapshot = snapshot;
-	if (xlb_pb_sync_request_pack(&q->r, q->up, q->n_up, &wire, &len))
-		return -ENOMEM;
+	with_node = f->has_node && (snapshot || f->node_dirty);
+	q->r.node = with_node ? xlb_api_node_to_pb(&f->node) : NULL;
+	code = with_node && !q->r.node ? -ENOMEM :
+	       xlb_pb_sync_request_pack(&q->r, q->up, q->n_up, &wire, &len);
+	xlb__v1__node__free_unpacked(q->r.node, NULL);
+	q->r.node = NULL;
+	if (code)
+		return code;
 	code = xlb_api_sync_send_wire(f->stream, wire, len, &resp, err, sizeof(err));
 	if (code) {
 		pr_warn("sync with xlbd: %s: %s", xlb_api_code_name(code), err);
@@ -586,10 +595,12 @@ static int send_req(struct xlb_feeder *f, struct req *q, bool snapshot, bool *ok
 		return -EPIPE;
 	}
 	*ok = resp->ok;
-	if (!resp->ok)
+	if (!resp->ok) {
 		snprintf(why, whylen, "%s", resp->error);
-	else
+	} else {
 		f->st.xlbd_version = resp->version;
+		f->node_dirty = false;
+	}
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	return 0;
 }
@@ -669,7 +680,7 @@ static int sync_deltas(struct xlb_feeder *f)
 		if (!ret)
 			ret = req_add(&q, &w[n++], false);
 	}
-	if (!ret && (q.n_up || q.r.n_deletes)) {
+	if (!ret && (q.n_up || q.r.n_deletes || f->node_dirty)) {
 		ret = send_req(f, &q, false, &ok, why, sizeof(why));
 		if (!ret)
 			f->st.deltas++;
@@ -770,7 +781,7 @@ int xlb_feeder_sync(struct xlb_feeder *f, struct xlb_api_client *c, bool ready)
 	char err[512];
 	int code;
 
-	if (!ready || (!f->snapshot && !f->dirty && f->stream))
+	if (!ready || (!f->snapshot && !f->dirty && !f->node_dirty && f->stream))
 		return 0;
 	if (!f->stream) {
 		code = xlb_api_sync_open(c, &f->stream, err, sizeof(err));
@@ -797,7 +808,7 @@ int xlb_feeder_ping(struct xlb_feeder *f, struct xlb_api_client *c)
 	bool ok;
 	int ret;
 
-	if (!f->stream || f->snapshot || f->dirty)
+	if (!f->stream || f->snapshot || f->dirty || f->node_dirty)
 		return xlb_feeder_sync(f, c, true);
 	ret = send_req(f, &q, false, &ok, why, sizeof(why));
 	if (!ret && !ok)
@@ -807,7 +818,16 @@ int xlb_feeder_ping(struct xlb_feeder *f, struct xlb_api_client *c)
 
 bool xlb_feeder_pending(const struct xlb_feeder *f)
 {
-	return f->snapshot || f->dirty;
+	return f->snapshot || f->dirty || f->node_dirty;
+}
+
+void xlb_feeder_set_node(struct xlb_feeder *f, const struct xlb_node_info *n)
+{
+	if (f->has_node && !memcmp(&f->node, n, sizeof(*n)))
+		return;
+	f->node = *n;
+	f->has_node = true;
+	f->node_dirty = true;
 }
 
 void xlb_feeder_want_snapshot(struct xlb_feeder *f)

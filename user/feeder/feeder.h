@@ -20,6 +20,7 @@
 
 #include "feeder/watch.h"
 #include "k8s/manifest.h"
+#include "model/state.h"
 
 struct xlb_api_client;
 struct xlb_feeder;
@@ -51,6 +52,9 @@ int xlb_feeder_sync(struct xlb_feeder *f, struct xlb_api_client *c, bool ready);
  * snapshot once back) without waiting for the next change. */
 int xlb_feeder_ping(struct xlb_feeder *f, struct xlb_api_client *c);
 bool xlb_feeder_pending(const struct xlb_feeder *f);
+/* This node as its Node object says (name, zone, addresses): sent to xlbd
+ * with the next sync when it changed, and with every snapshot. */
+void xlb_feeder_set_node(struct xlb_feeder *f, const struct xlb_node_info *n);
 /* A snapshot at the next sync (after a relist). */
 void xlb_feeder_want_snapshot(struct xlb_feeder *f);
 void xlb_feeder_stats(const struct xlb_feeder *f, struct xlb_feeder_stats *st);

@@ -605,6 +605,58 @@ size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdic
 	return k;
 }
 
+/* zone is one of the comma-separated names in hints. */
+static bool hinted_for(const char *hints, const char *zone)
+{
+	size_t len = strlen(zone);
+	const char *p = hints;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == len && !strncmp(p, zone, len))
+			return true;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+size_t xlb_svc_topology(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
+			const char *zone, struct xlb_backend_spec *out, size_t n)
+{
+	bool for_zone = false;
+	size_t k = 0, left = 0;
+
+	if (!zone || !zone[0])
+		return 0;
+	for (size_t i = 0; i < s->n_ep; i++) {
+		const struct xlb_endpoint *e = &s->ep[i];
+
+		if (!e->ready || e->terminating || !e->weight || !xlb_verdicts_usable(v, s, e))
+			continue;
+		if (!e->hints[0])
+			return 0;	/* one without hints: no filtering */
+		for_zone |= hinted_for(e->hints, zone);
+	}
+	if (!for_zone)
+		return 0;
+	/* out[] holds the usable endpoints in s->ep's order. */
+	for (size_t i = 0; i < s->n_ep && k < n; i++) {
+		const struct xlb_endpoint *e = &s->ep[i];
+
+		if (!xlb_verdicts_usable(v, s, e))
+			continue;
+		if (!out[k].terminating && !hinted_for(e->hints, zone)) {
+			out[k].terminating = true;
+			left++;
+		}
+		k++;
+	}
+	return left;
+}
+
 size_t xlb_svc_local_ready(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
 			   const char *node, struct xlb_ip *addrs, size_t n, size_t cap)
 {

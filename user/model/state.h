@@ -62,6 +62,16 @@ struct xlb_endpoint {
 	char hints[64];			/* hints.forZones names, comma-separated */
 };
 
+#define XLB_NODE_MAX_ADDRS 8
+
+/* This node as a controller describes it (its Kubernetes Node). */
+struct xlb_node_info {
+	char name[128];			/* as EndpointSlices' nodeName gives it */
+	char zone[64];			/* label topology.kubernetes.io/zone; "" none */
+	struct xlb_ip addrs[XLB_NODE_MAX_ADDRS];	/* status.addresses */
+	uint32_t n_addrs;
+};
+
 /* A service as a controller asked for it. hc and ep are malloc'd and owned
  * (xlb_svc_free, xlb_svc_copy). hc is NULL for a service without a health
  * check, the common case: a spec costs ~5 KiB, a service ~200 bytes. */
@@ -159,6 +169,17 @@ struct xlb_verdicts;
  * Local). Returns the count written to out (room for s->n_ep). */
 size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
 			const char *node, struct xlb_backend_spec *out);
+
+/* Topology-aware routing as kube-proxy does it (pkg/proxy/topology.go:
+ * canUseTopology, CategorizeEndpoints): when zone is set, every ready
+ * endpoint has zone hints (hints.forZones) and one at least is hinted for
+ * zone, the ready endpoints not hinted for zone take no new cluster-wide
+ * flows (out[i].terminating); traffic only local endpoints serve (policy
+ * Local) is not filtered. Otherwise nothing changes. out: what
+ * xlb_svc_backends wrote for s with v, n entries. Returns how many were
+ * left to other zones. */
+size_t xlb_svc_topology(const struct xlb_svc_desired *s, const struct xlb_verdicts *v,
+			const char *zone, struct xlb_backend_spec *out, size_t n);
 
 /* The addresses of s's ready local endpoints (nodeName node, not
  * terminating, weight > 0, usable by their health verdict), added to the

@@ -221,6 +221,7 @@ static void apply_one(struct pass *p, const struct xlb_svc_desired *s, int phase
 		return;
 	}
 	n = xlb_svc_backends(s, r->health, r->node, p->buf);
+	xlb_svc_topology(s, r->health, r->zone, p->buf, n);
 	qsort(p->buf, n, sizeof(*p->buf), be_cmp);
 	if (a && spec_same(&a->spec, &s->spec) && a->n == n && be_same(a->be, p->buf, n)) {
 		claim(r, a, s->spec.name);

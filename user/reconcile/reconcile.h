@@ -30,6 +30,9 @@ struct xlb_reconciler {
 	/* This node's name (EndpointSlice nodeName), for traffic policies;
 	 * NULL: no endpoint is local. */
 	const char *node;
+	/* This node's zone, for topology hints (xlb_svc_topology); NULL or
+	 * "": none. */
+	const char *zone;
 };
 
 struct xlb_reconcile_result {
