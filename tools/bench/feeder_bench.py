@@ -13,7 +13,8 @@ root) and xlb-k8s, then:
      service upserted, which xlbd sends once the datapath has it: p50 / p99;
   3. the feeder's resident memory (now and its peak), and what it holds
      per endpoint over a feeder that holds nothing (the same binary
-     against an empty API server): fails above --max-bytes-per-endpoint.
+     against an empty API server): fails above --max-bytes-per-endpoint
+     from 100,000 endpoints on (smaller runs only report).
 
   feeder_bench.py [--services 10000] [--endpoints 10] [--changes 1000]
 """
@@ -212,7 +213,8 @@ def main():
               "holding nothing %.1f MiB: %.0f bytes per endpoint (limit %d)"
               % (S, E, rss / 1024, peak / 1024, base / 1024, per_ep, a.max_bytes_per_endpoint))
         watch.cancel()
-        if per_ep > a.max_bytes_per_endpoint:
+        # Judged at the issue's size only: smaller runs (BENCH_QUICK) report.
+        if S * E >= 100000 and per_ep > a.max_bytes_per_endpoint:
             raise SystemExit("feeder memory: %.0f bytes per endpoint, above %d"
                              % (per_ep, a.max_bytes_per_endpoint))
     finally:
