@@ -21,26 +21,11 @@ PY=/usr/bin/python3
 
 LAB_PREFIX=xlblb$$
 PIN=/sys/fs/bpf/xlblb-test-$$
-TMP=
-daemon_pid=
-listener_pid=
-
-. "$ROOT/tests/lib/xlbd-test.sh"
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-TMP=$(mktemp -d /tmp/xlblb-test.XXXXXX) || exit 1
-SOCK=$TMP/xlbd.sock
-OUT=$TMP/out
-ERR=$TMP/err
 NODE=10.10.1.1
 
-ctl() {
-	timeout 30 "$XLBCTL" --server "unix:$SOCK" "$@" >"$OUT" 2>"$ERR"
-	rc=$?
-	return "$rc"
-}
+. "$ROOT/tests/lib/xlbd-test.sh"
+
+xlbd_test_init xlblb-test
 
 # --- xlbd's flags (no daemon starts) ------------------------------------------
 
@@ -61,26 +46,13 @@ check "xlbd refuses a bad --nodeport-range or an empty --node-name (exit 2, the 
 
 [ "$(id -u)" -eq 0 ] || tap_bail "must run as root"
 [ -x "$XLBD" ] || tap_bail "$XLBD not built"
-setup_net || tap_bail "network namespaces could not be set up"
-if ! mountpoint -q /sys/fs/bpf; then
-	mount -t bpf bpf /sys/fs/bpf || tap_bail "cannot mount bpffs"
-fi
+setup_net || tap_bail "$why"
 
 # The node's ephemeral ports are 32768-60999 here: a NodePort range that
 # reaches into them must be reserved.
 ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="32768 60999" \
 	net.ipv4.ip_local_reserved_ports=""
-mkdir -p "$TMP/state"
-nsenter --net="/run/netns/$NS" "$XLBD" --iface n-client --pin-dir "$PIN" --state-dir "$TMP/state" \
-	--listen "unix:$SOCK" --node-name node-a --nodeport-range 30000-33000 \
-	>"$TMP/xlbd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 100); do
-	ctl status && break
-	kill -0 "$daemon_pid" 2>/dev/null || break
-	sleep 0.2
-done
-[ "$rc" = 0 ] || tap_bail "xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log" "$ERR")"
+start_xlbd --node-name node-a --nodeport-range 30000-33000 || tap_bail "$why"
 
 # http METHOD URL [BODY]: from the client namespace; the status line,
 # headers and body in $OUT; the status code printed.

@@ -1,9 +1,10 @@
 # Shared by the test scripts that run their own xlbd in throwaway network
-# namespaces (tests/ctl, tests/metrics): result lines (tests/lib/tap.sh),
-# the lab, the daemon, the xlbctl wrapper and cleanup. The sourcing script
-# sets ROOT, LAB_PREFIX (the lab's names: NS=LAB_PREFIX-node,
-# CNS=LAB_PREFIX-client), PIN, XLBD and XLBCTL, then calls xlbd_test_init.
-# Functions that can fail for a reason the script reports leave it in $why.
+# namespaces (tests/ctl, tests/metrics, tests/lb): result lines
+# (tests/lib/tap.sh), the lab, the daemon, the xlbctl wrapper and cleanup.
+# The sourcing script sets ROOT, LAB_PREFIX (the lab's names:
+# NS=LAB_PREFIX-node, CNS=LAB_PREFIX-client), PIN, XLBD and XLBCTL, then
+# calls xlbd_test_init. Functions that can fail for a reason the script
+# reports leave it in $why.
 
 . "$ROOT/tests/lib/tap.sh"
 NS=$LAB_PREFIX-node
