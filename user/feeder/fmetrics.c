@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* xlb-k8s's metrics and health endpoints (fmetrics.h). */
 #include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <unistd.h>
 #include <microhttpd.h>
 
 #include "log.h"
 #include "feeder/fmetrics.h"
 #include "util/clock.h"
 #include "util/hist.h"
+#include "util/listen.h"
 #include "util/prom.h"
 
 #define STALL_MS 60000
@@ -179,47 +179,41 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		     text ? strlen(text) : 0, "text/plain");
 }
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	xlb_vlog(XLB_LOG_WARN, "metrics", fmt, ap);
+}
+
 int xlb_fmetrics_start(const char *listen, struct xlb_fmetrics **out, char *err,
 		       size_t errlen)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
-	char host[256], *port;
+	struct xlb_listener l;
 	struct xlb_fmetrics *m;
-	int rc;
+	int ret;
 
-	snprintf(host, sizeof(host), "%s", listen);
-	port = strrchr(host, ':');
-	if (!port || !port[1]) {
-		snprintf(err, errlen, "metrics address %s: want ADDR:PORT", listen);
-		return -EINVAL;
-	}
-	*port++ = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-	if (rc) {
-		snprintf(err, errlen, "metrics address %s: %s", listen, gai_strerror(rc));
-		return -EINVAL;
-	}
+	ret = xlb_listen_tcp(listen, "metrics", false, &l, err, errlen);
+	if (ret)
+		return ret;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
-		freeaddrinfo(ai);
+		close(l.fd);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-				  (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+				  (l.v6 ? MHD_USE_IPv6 : 0),
 				  0, NULL, NULL, on_request, m,
-				  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,	/* first: for all */
+				  MHD_OPTION_LISTEN_SOCKET, l.fd,
 				  MHD_OPTION_CONNECTION_LIMIT, 16u,
 				  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
-	freeaddrinfo(ai);
 	if (!m->mhd) {
-		snprintf(err, errlen, "metrics listen %s: cannot start (address in use?)", listen);
+		snprintf(err, errlen, "metrics listen %s: libmicrohttpd would not start", listen);
+		close(l.fd);
+		pthread_mutex_destroy(&m->lock);
 		free(m);
-		return -EADDRINUSE;
+		return -EIO;
 	}
 	*out = m;
 	return 0;
