@@ -1595,27 +1595,12 @@ struct grpc_setup {
 	int ret;
 };
 
-/* gRPC's part of start(), on a thread of its own that ran thread_init
- * first: gRPC's threads and the completion queue's are made from it and
- * start with what it kept. */
-static void *grpc_setup_main(void *arg)
+/* The server with what one client may hold and the message size; NULL
+ * when gRPC cannot make it. */
+static grpc_server *server_create(void)
 {
-	struct grpc_setup *g = arg;
-	struct xlb_api_server *s = g->s;
-	const struct xlb_api_opts *opts = g->opts;
-	size_t n_ports = 0;
 	grpc_arg args[7];
 	grpc_channel_args cargs = { .num_args = 7, .args = args };
-	int ret = s->thread_init ? s->thread_init(s->thread_arg, false) : 0;
-
-	if (ret) {
-		g->ret = xlb_errf(g->err, g->errlen, ret, "api: thread set-up: %s", strerror(-ret));
-		return NULL;
-	}
-	if (!getenv("GRPC_VERBOSITY"))
-		gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
-	gpr_set_log_function(grpc_log_fn);
-	grpc_init();
 
 	args[0] = (grpc_arg){ .type = GRPC_ARG_INTEGER,
 			      .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
@@ -1638,7 +1623,61 @@ static void *grpc_setup_main(void *arg)
 			      .value.integer = KEEPALIVE_MS };
 	args[6] = (grpc_arg){ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
 			      .value.integer = KEEPALIVE_TIMEOUT_MS };
-	s->server = grpc_server_create(&cargs, NULL);
+	return grpc_server_create(&cargs, NULL);
+}
+
+/* Every listen address, refused before anything is bound when it cannot
+ * be served; then each bound (*n_tcp counts the TCP ones). */
+static int listeners_add(const struct grpc_setup *g, size_t *n_tcp)
+{
+	const struct xlb_api_opts *opts = g->opts;
+	int ret;
+
+	for (size_t i = 0; i < g->n_listen; i++) {
+		const char *a = g->listen[i];
+
+		if (!a || !*a)
+			return xlb_errf(g->err, g->errlen, -EINVAL, "listen: empty address");
+		if (strncmp(a, "unix:", 5) && (!opts->tls_cert_file || !opts->tls_key_file))
+			return xlb_errf(g->err, g->errlen, -EINVAL,
+					"listen %s: a TCP listener needs TLS (a certificate and a key)",
+					a);
+	}
+	for (size_t i = 0; i < g->n_listen; i++) {
+		const char *a = g->listen[i];
+
+		if (!strncmp(a, "unix:", 5)) {
+			ret = add_unix(g->s, a, g->err, g->errlen);
+		} else {
+			ret = add_tcp(g->s, opts, a, g->err, g->errlen);
+			*n_tcp += !ret;
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* gRPC's part of start(), on a thread of its own that ran thread_init
+ * first: gRPC's threads and the completion queue's are made from it and
+ * start with what it kept. */
+static void *grpc_setup_main(void *arg)
+{
+	struct grpc_setup *g = arg;
+	struct xlb_api_server *s = g->s;
+	size_t n_ports = 0;
+	int ret = s->thread_init ? s->thread_init(s->thread_arg, false) : 0;
+
+	if (ret) {
+		g->ret = xlb_errf(g->err, g->errlen, ret, "api: thread set-up: %s", strerror(-ret));
+		return NULL;
+	}
+	if (!getenv("GRPC_VERBOSITY"))
+		gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
+	gpr_set_log_function(grpc_log_fn);
+	grpc_init();
+
+	s->server = server_create();
 	s->cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(s->server, s->cq, NULL);
 	s->wake_chan = grpc_lame_client_channel_create("xlb-wake", GRPC_STATUS_UNAVAILABLE,
@@ -1650,32 +1689,9 @@ static void *grpc_setup_main(void *arg)
 	ret = register_methods(s, g->err, g->errlen);
 	if (ret)
 		goto fail;
-	/* Refuse what can be refused before anything is bound. */
-	for (size_t i = 0; i < g->n_listen; i++) {
-		const char *a = g->listen[i];
-
-		if (!a || !*a) {
-			ret = xlb_errf(g->err, g->errlen, -EINVAL, "listen: empty address");
-			goto fail;
-		}
-		if (strncmp(a, "unix:", 5) && (!opts->tls_cert_file || !opts->tls_key_file)) {
-			ret = xlb_errf(g->err, g->errlen, -EINVAL,
-				   "listen %s: a TCP listener needs TLS (a certificate and a key)", a);
-			goto fail;
-		}
-	}
-	for (size_t i = 0; i < g->n_listen; i++) {
-		const char *a = g->listen[i];
-
-		if (!strncmp(a, "unix:", 5)) {
-			ret = add_unix(s, a, g->err, g->errlen);
-		} else {
-			ret = add_tcp(s, opts, a, g->err, g->errlen);
-			n_ports += !ret;
-		}
-		if (ret)
-			goto fail;
-	}
+	ret = listeners_add(g, &n_ports);
+	if (ret)
+		goto fail;
 	grpc_server_start(s->server);
 	for (size_t k = 0; k < xlb_api_n_methods; k++)
 		for (int i = 0; i < REQUESTS_PER_METHOD; i++)
