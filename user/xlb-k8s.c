@@ -156,7 +156,17 @@ static void publish(struct xlb_fmetrics *m, struct xlb_feeder *f, struct xlb_kub
 	xlb_fmetrics_publish(m, &v);
 }
 
-int main(int argc, char **argv)
+/* What the command line says. */
+struct args {
+	const char *kubeconfig, *context, *sa_dir;
+	const char *target;		/* xlbd's API */
+	const char *metrics;		/* NULL: off */
+	struct xlb_k8s_opts kopts;
+};
+
+/* The options into *a and node->name. -1: go on; else the exit code (0
+ * for --help, 2 for a bad option). */
+static int parse_args(int argc, char **argv, struct args *a, struct node_info *node)
 {
 	static const struct option longopts[] = {
 		{ "kubeconfig", required_argument, NULL, 'k' },
@@ -171,48 +181,34 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *kubeconfig = NULL, *context = NULL, *sa_dir = NULL;
-	const char *target = XLB_API_DEFAULT_TARGET, *metrics = "127.0.0.1:10259";
-	struct xlb_k8s_opts kopts = { .proxy_name = "xlb" };
-	struct node_info node = { 0 };
-	struct xlb_kube_conf conf;
-	struct xlb_kube *kube = NULL;
-	struct xlb_kube_watch *w[3];
-	struct xlb_api_client *client = NULL;
-	struct xlb_feeder *feeder = NULL;
-	struct xlb_fmetrics *fm = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
-	uint64_t sync_at = 0, synced_at = 0, started = 0;
-	unsigned int sync_backoff = 0;
 	enum xlb_log_level lvl;
-	char err[512], sel[300];
-	int opt, ret = 1;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'k':
-			kubeconfig = optarg;
+			a->kubeconfig = optarg;
 			break;
 		case 'c':
-			context = optarg;
+			a->context = optarg;
 			break;
 		case 's':
-			sa_dir = optarg;
+			a->sa_dir = optarg;
 			break;
 		case 'n':
-			snprintf(node.name, sizeof(node.name), "%s", optarg);
+			snprintf(node->name, sizeof(node->name), "%s", optarg);
 			break;
 		case 'x':
-			target = optarg;
+			a->target = optarg;
 			break;
 		case 'm':
-			metrics = strcmp(optarg, "off") ? optarg : NULL;
+			a->metrics = strcmp(optarg, "off") ? optarg : NULL;
 			break;
 		case 'p':
-			kopts.proxy_name = optarg;
+			a->kopts.proxy_name = optarg;
 			break;
 		case 'b':
-			kopts.lb_class = optarg;
+			a->kopts.lb_class = optarg;
 			break;
 		case 'l':
 			if (xlb_log_level_parse(optarg, &lvl)) {
@@ -234,51 +230,24 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!node.name[0] && getenv("NODE_NAME"))
-		snprintf(node.name, sizeof(node.name), "%s", getenv("NODE_NAME"));
-	if (!node.name[0] && gethostname(node.name, sizeof(node.name) - 1)) {
+	if (!node->name[0] && getenv("NODE_NAME"))
+		snprintf(node->name, sizeof(node->name), "%s", getenv("NODE_NAME"));
+	if (!node->name[0] && gethostname(node->name, sizeof(node->name) - 1)) {
 		fprintf(stderr, "xlb-k8s: no --node-name, no $NODE_NAME and no hostname\n");
 		return 2;
 	}
-	if (kubeconfig)
-		ret = xlb_kube_conf_load(&conf, kubeconfig, context, err, sizeof(err));
-	else
-		ret = xlb_kube_conf_in_cluster(&conf, sa_dir, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "xlb-k8s: %s\n", err);
-		return 1;
-	}
-	ret = 1;
-	srandom((unsigned int)(time(NULL) ^ getpid()));
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	return -1;
+}
 
-	if (xlb_feeder_new(&kopts, &feeder) || xlb_kube_new(&conf, &kube, err, sizeof(err))) {
-		fprintf(stderr, "xlb-k8s: %s\n", feeder ? err : "out of memory");
-		goto out;
-	}
-	if (xlb_api_client_open(target, NULL, &client, err, sizeof(err))) {
-		fprintf(stderr, "xlb-k8s: xlbd %s: %s\n", target, err);
-		goto out;
-	}
-	if (metrics && xlb_fmetrics_start(metrics, &fm, err, sizeof(err))) {
-		fprintf(stderr, "xlb-k8s: %s\n", err);
-		goto out;
-	}
-	snprintf(sel, sizeof(sel), "metadata.name=%s", node.name);
-	if (xlb_kube_watch(kube, "services", "/api/v1/services", NULL, &xlb_feeder_service_ops,
-			   feeder, &w[0]) ||
-	    xlb_kube_watch(kube, "endpointslices", "/apis/discovery.k8s.io/v1/endpointslices",
-			   NULL, &xlb_feeder_slice_ops, feeder, &w[1]) ||
-	    xlb_kube_watch(kube, "nodes", "/api/v1/nodes", sel, &node_ops, &node, &w[2])) {
-		fprintf(stderr, "xlb-k8s: out of memory\n");
-		goto out;
-	}
-	pr_info("xlb-k8s %s: node %s, API server %s, xlbd %s", XLB_K8S_VERSION, node.name,
-		conf.server, target);
-	node.feeder = feeder;
-	started = (uint64_t)xlb_clock_ms();
+/* The main loop until a signal: the watches polled, the desired state sent
+ * to xlbd once the Services, EndpointSlices and the Node have listed (a
+ * change, or a ping every PING_MS), retried after a failure with a
+ * jittered exponential backoff; what it sees published for /metrics. */
+static void run(struct xlb_kube *kube, struct xlb_kube_watch **w, struct xlb_feeder *feeder,
+		struct xlb_api_client *client, struct xlb_fmetrics *fm, const struct node_info *node)
+{
+	uint64_t sync_at = 0, synced_at = 0, started = (uint64_t)xlb_clock_ms();
+	unsigned int sync_backoff = 0;
 
 	while (!stop) {
 		uint64_t now = (uint64_t)xlb_clock_ms();
@@ -307,8 +276,67 @@ int main(int argc, char **argv)
 				sync_backoff = 0;
 			}
 		}
-		publish(fm, feeder, w, 3, &node);
+		publish(fm, feeder, w, 3, node);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .target = XLB_API_DEFAULT_TARGET, .metrics = "127.0.0.1:10259",
+			  .kopts = { .proxy_name = "xlb" } };
+	struct node_info node = { 0 };
+	struct xlb_kube_conf conf;
+	struct xlb_kube *kube = NULL;
+	struct xlb_kube_watch *w[3];
+	struct xlb_api_client *client = NULL;
+	struct xlb_feeder *feeder = NULL;
+	struct xlb_fmetrics *fm = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	char err[512], sel[300];
+	int ret;
+
+	ret = parse_args(argc, argv, &a, &node);
+	if (ret >= 0)
+		return ret;
+	if (a.kubeconfig)
+		ret = xlb_kube_conf_load(&conf, a.kubeconfig, a.context, err, sizeof(err));
+	else
+		ret = xlb_kube_conf_in_cluster(&conf, a.sa_dir, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "xlb-k8s: %s\n", err);
+		return 1;
+	}
+	ret = 1;
+	srandom((unsigned int)(time(NULL) ^ getpid()));
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (xlb_feeder_new(&a.kopts, &feeder) || xlb_kube_new(&conf, &kube, err, sizeof(err))) {
+		fprintf(stderr, "xlb-k8s: %s\n", feeder ? err : "out of memory");
+		goto out;
+	}
+	if (xlb_api_client_open(a.target, NULL, &client, err, sizeof(err))) {
+		fprintf(stderr, "xlb-k8s: xlbd %s: %s\n", a.target, err);
+		goto out;
+	}
+	if (a.metrics && xlb_fmetrics_start(a.metrics, &fm, err, sizeof(err))) {
+		fprintf(stderr, "xlb-k8s: %s\n", err);
+		goto out;
+	}
+	snprintf(sel, sizeof(sel), "metadata.name=%s", node.name);
+	if (xlb_kube_watch(kube, "services", "/api/v1/services", NULL, &xlb_feeder_service_ops,
+			   feeder, &w[0]) ||
+	    xlb_kube_watch(kube, "endpointslices", "/apis/discovery.k8s.io/v1/endpointslices",
+			   NULL, &xlb_feeder_slice_ops, feeder, &w[1]) ||
+	    xlb_kube_watch(kube, "nodes", "/api/v1/nodes", sel, &node_ops, &node, &w[2])) {
+		fprintf(stderr, "xlb-k8s: out of memory\n");
+		goto out;
+	}
+	pr_info("xlb-k8s %s: node %s, API server %s, xlbd %s", XLB_K8S_VERSION, node.name,
+		conf.server, a.target);
+	node.feeder = feeder;
+	run(kube, w, feeder, client, fm, &node);
 	pr_info("xlb-k8s: stopping");
 	ret = 0;
 out:
