@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -605,6 +606,13 @@ int main(int argc, char **argv)
 	if (!cfg.n_listen)
 		cfg.listen[cfg.n_listen++] = "unix:/run/xlb/xlbd.sock";
 	raise_nofile();
+	/* Each thread that allocates (32 writers, gRPC's) would get a malloc
+	 * arena, each keeping what was freed in it: after three rounds of
+	 * replacing 10k services x 10 endpoints RSS was 276 MiB, with one
+	 * arena 106 MiB, at the same write throughput. MALLOC_ARENA_MAX in
+	 * the environment still decides. */
+	if (!getenv("MALLOC_ARENA_MAX"))
+		mallopt(M_ARENA_MAX, 1);
 
 	/* gRPC's threads inherit this mask; signals arrive on the signalfd. */
 	sigemptyset(&mask);
