@@ -280,6 +280,7 @@ bench: deps
 	$(Q)/usr/bin/python3 tools/bench/sync_bench.py $(if $(BENCH_QUICK),--services 1000 --rounds 1 --changes 100)
 	$(Q)/usr/bin/python3 tools/bench/mem_bench.py $(if $(BENCH_QUICK),--quick)
 	$(Q)/usr/bin/python3 tools/bench/write_bench.py $(if $(BENCH_QUICK),--writers 1,8 --seconds 2)
+	$(Q)/usr/bin/python3 tools/bench/abuse_bench.py $(if $(BENCH_QUICK),--quick)
 	$(Q)$(if $(BENCH_QUICK),BENCH_SECS=3 )bash tests/health/run.sh bench $(if $(BENCH_QUICK),1000)
 	$(Q)BUILD=$(abspath $(BUILD)) bash tools/bench/lab_bench.sh $(if $(BENCH_QUICK),--quick)
 
