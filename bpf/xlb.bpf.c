@@ -2,13 +2,18 @@
 /*
  * xlb XDP datapath: ClusterIP and NodePort load balancing.
  *
- * Per packet: parse; one conntrack lookup (forward or reply entry); on a
- * miss, the service lookup, backend selection and two conntrack inserts.
- * Then DNAT (or reverse NAT) with incremental checksums, and forwarding
- * from the cached FIB result (bpf_redirect, also back out of the ingress
- * interface), or XDP_PASS to the stack when the next hop is not known yet.
- * A packet for a service without backends is answered (TCP reset, ICMP
- * port unreachable). Every packet counts exactly one outcome.
+ * Per packet: parse; one lookup in the established table (ct4, either
+ * direction); on a miss, the service lookup. A service's first packet of a
+ * flow selects a backend and records the choice in ct_syn, one insert;
+ * the flow enters ct4 once it has proved itself (the client acknowledged
+ * the backend's SYN-ACK, or UDP went both ways). Anything else costs at
+ * most these two hash lookups unless its ports say it may be ours
+ * (port_map). Then DNAT (or reverse NAT) with incremental checksums, and
+ * forwarding through the backend's cached next hop (bpf_redirect, also
+ * back out of the ingress interface), or XDP_PASS to the stack when the
+ * next hop is not known yet. A packet for a service without backends is
+ * answered (TCP reset, ICMP port unreachable). Every packet counts exactly
+ * one outcome. docs/architecture.md tells the whole story.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -49,16 +54,18 @@ static __always_inline int xlb_out(struct xdp_md *ctx, __u32 ifindex, __u32 reas
 	return bpf_redirect(ifindex, 0);
 }
 
-/* Send the rewritten packet on from what the entry knows of the next hop. */
-static __always_inline int xlb_xmit(struct xdp_md *ctx, struct xlb_pkt *p,
-				    const struct xlb_ct_val *v)
+/* Send the rewritten packet out of ifindex with these Ethernet addresses;
+ * to the stack when only it can (a partial checksum, a VLAN tag, no next
+ * hop known). */
+static __always_inline int xlb_xmit(struct xdp_md *ctx, struct xlb_pkt *p, __u32 ifindex,
+				    const __u8 *smac, const __u8 *dmac)
 {
 	if (p->csum_partial)	/* only the stack can finish a partial checksum */
 		return xlb_pass(XLB_STAT_PASS_CSUM_PARTIAL);
-	if (p->vlan || !(v->flags & XLB_CT_F_FIB_CACHED) || !v->ifindex)
+	if (p->vlan || !ifindex)
 		return xlb_pass(XLB_STAT_PASS_NO_ROUTE);
-	xlb_set_macs(p->eth, v->smac, v->dmac);
-	return xlb_out(ctx, v->ifindex, v->ifindex == ctx->ingress_ifindex ?
+	xlb_set_macs(p->eth, smac, dmac);
+	return xlb_out(ctx, ifindex, ifindex == ctx->ingress_ifindex ?
 			       XLB_STAT_FWD_BACK : XLB_STAT_FWD_REDIRECT);
 }
 
@@ -84,90 +91,218 @@ static __always_inline int xlb_no_backend(struct xdp_md *ctx, struct xlb_pkt *p)
 	return xlb_out(ctx, ctx->ingress_ifindex, XLB_STAT_ICMP_SENT);
 }
 
-/* A reply from a backend: give it the service address back. */
-static __always_inline int xlb_reply(struct xdp_md *ctx, struct xlb_pkt *p,
-				     struct xlb_ct_val *ct, __u32 now)
+/* DNAT to backend b (id) and send through its next hop. */
+static __always_inline int xlb_to_backend(struct xdp_md *ctx, struct xlb_pkt *p, __u32 svc_id,
+					  __u32 id, const struct xlb_backend *b, __u32 now,
+					  int new_flow)
 {
-	xlb_ct_touch(ct, p, now);
-	counters_add(&svc_stats, ct->svc_id, p->len, 0);
-	counters_add(&backend_stats, ct->backend_id, p->len, 0);
-	xlb_rewrite(p, 0, ct->nat_addr.a32[0], ct->nat_port);
-	return xlb_xmit(ctx, p, ct);
-}
+	const struct xlb_nexthop *nh;
 
-static __always_inline int xlb_dnat_fwd(struct xdp_md *ctx, struct xlb_pkt *p,
-					struct xlb_ct_val *ct, const struct xlb_backend *b)
-{
-	if (!(ct->flags & XLB_CT_F_FIB_CACHED))
-		xlb_fib_fill(ctx, p, b->addr.a32[0], ct);
+	counters_add(&svc_stats, svc_id, p->len, new_flow);
+	counters_add(&backend_stats, id, p->len, new_flow);
+	nh = xlb_nexthop(ctx, p, id, b, now);
 	xlb_rewrite(p, 1, b->addr.a32[0], b->port);
-	return xlb_xmit(ctx, p, ct);
+	if (!nh)
+		return xlb_xmit(ctx, p, 0, NULL, NULL);
+	return xlb_xmit(ctx, p, nh->ifindex, nh->smac, nh->dmac);
 }
 
-/* First packet of a flow (or a flow whose backend is gone): choose a
- * backend, record both directions, rewrite and send. */
-static __always_inline int xlb_new_flow(struct xdp_md *ctx, struct xlb_pkt *p,
-					const struct xlb_ct_key *k,
-					const struct xlb_svc_val *svc, __u32 now)
+/* Reverse NAT of a reply and send it to the client as its packets came. */
+static __always_inline int xlb_to_client(struct xdp_md *ctx, struct xlb_pkt *p, __u32 svc_id,
+					 __u32 id, __be32 nat_addr, __be16 nat_port,
+					 __u32 ifindex, const __u8 *smac, const __u8 *dmac)
 {
-	struct xlb_ct_val fwd = {}, rev = {};
-	struct xlb_ct_key rk = {};
+	counters_add(&svc_stats, svc_id, p->len, 0);
+	counters_add(&backend_stats, id, p->len, 0);
+	xlb_rewrite(p, 0, nat_addr, nat_port);
+	return xlb_xmit(ctx, p, ifindex, smac, dmac);
+}
+
+/* Record a flow's first packet's choice in ct_syn, under its reply tuple. */
+static __always_inline int xlb_syn_record(struct xdp_md *ctx, const struct xlb_pkt *p,
+					  const struct xlb_ct4_key *fk, const struct xlb_ct4_key *rk,
+					  __u32 svc_id, __u32 id, const struct xlb_backend *b,
+					  __u32 now, __u8 flags)
+{
+	struct xlb_ct_syn_val e = {};
+
+	e.flags = flags;
+	e.created = now;
+	e.svc_id = svc_id;
+	e.backend_id = id;
+	e.backend_gen = b->gen;
+	e.nat_addr = fk->daddr;
+	e.nat_port = fk->dport;
+	e.ifindex = ctx->ingress_ifindex;
+	__builtin_memcpy(e.smac, p->eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(e.dmac, p->eth->h_source, ETH_ALEN);
+	return bpf_map_update_elem(&ct_syn, rk, &e, BPF_ANY);
+}
+
+/* A service packet with no established flow. fk is its own tuple. */
+static __always_inline int xlb_service(struct xdp_md *ctx, struct xlb_pkt *p,
+				       const struct xlb_ct4_key *fk,
+				       const struct xlb_svc_val *svc, __u32 now)
+{
+	struct xlb_ct4_key rk = {};
+	struct xlb_ct_syn_val *e;
 	struct xlb_backend *b = NULL;
 	struct xlb_sel_client cl;
 	__u32 id;
 
-	xlb_sel_client_v4(&cl, p->ip->saddr);
+	xlb_sel_client_v4(&cl, fk);
 	id = xlb_select(svc, &cl, now, &b);
 	if ((!id || !b) && svc->slots) {
 		/* The slot's backend was freed between our read of the service
 		 * and of the slot: the service has switched to a new table by
 		 * now. Read it again, once. */
 		stat_inc(XLB_STAT_SEL_MISS);
-		svc = xlb_svc_find(p->ip->daddr, p->dport, p->proto);
+		svc = xlb_svc_find(fk->daddr, fk->dport, fk->proto);
 		if (svc)
 			id = xlb_select(svc, &cl, now, &b);
 	}
 	if (!id || !b || !svc)
 		return xlb_no_backend(ctx, p);
+	xlb_ct4_key_set(&rk, b->addr.a32[0], fk->saddr, b->port, fk->sport, fk->proto);
 
-	xlb_ct_fill(&fwd, XLB_CT_FWD, svc->id, id, b->gen, now);
-	xlb_fib_fill(ctx, p, b->addr.a32[0], &fwd);
+	if (xlb_is_syn(p)) {
+		/* One insert, into the small table a flood can fill. */
+		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, 0))
+			return xlb_drop(XLB_STAT_DROP_CT_FULL);
+		stat_inc(XLB_STAT_CT_NEW);
+		return xlb_to_backend(ctx, p, svc->id, id, b, now, 1);
+	}
 
-	xlb_ct_fill(&rev, XLB_CT_REV, svc->id, id, b->gen, now);
-	rev.nat_addr.a32[0] = p->ip->daddr;
-	rev.nat_port = p->dport;
-	rev.ifindex = ctx->ingress_ifindex;
-	__builtin_memcpy(rev.smac, p->eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(rev.dmac, p->eth->h_source, ETH_ALEN);
-	rev.flags = XLB_CT_F_FIB_CACHED;
+	e = bpf_map_lookup_elem(&ct_syn, &rk);
+	if (!e) {
+		/* Its first packet may have chosen from the table the service
+		 * had before its last update. */
+		struct xlb_backend *pb = NULL;
+		__u32 pid = xlb_select_prev(svc, &cl, &pb);
 
-	rk.saddr = b->addr;
-	rk.daddr.a32[0] = p->ip->saddr;
-	rk.sport = b->port;
-	rk.dport = p->sport;
-	rk.proto = p->proto;
-	rk.family = XLB_AF_INET;
+		if (pid && pb && pid != id) {
+			struct xlb_ct4_key prk = {};
 
-	if (bpf_map_update_elem(&ct_map, &rk, &rev, BPF_ANY) ||
-	    bpf_map_update_elem(&ct_map, k, &fwd, BPF_ANY))
-		return xlb_drop(XLB_STAT_DROP_CT_FULL);
-	stat_inc(XLB_STAT_CT_NEW);
-	counters_add(&svc_stats, svc->id, p->len, 1);
-	counters_add(&backend_stats, id, p->len, 1);
+			xlb_ct4_key_set(&prk, pb->addr.a32[0], fk->saddr, pb->port, fk->sport,
+					fk->proto);
+			e = bpf_map_lookup_elem(&ct_syn, &prk);
+			if (e) {
+				id = pid;
+				b = pb;
+				rk = prk;
+			}
+		}
+	}
+	if (e && e->backend_id == id && e->backend_gen == b->gen) {
+		/* Proof: TCP acknowledges exactly the backend's SYN-ACK (or,
+		 * for a flow that lost its state, data the backend sent);
+		 * UDP has seen a reply. A blind spoofer can do neither. */
+		int proved = e->flags & XLB_CT_F_SEEN_REPLY;
 
-	xlb_rewrite(p, 1, b->addr.a32[0], b->port);
-	return xlb_xmit(ctx, p, &fwd);
+		if (proved && p->tcp) {
+			__u32 ack = bpf_ntohl(p->tcp->ack_seq);
+
+			proved = (p->tcp_flags & XLB_TCP_ACK) && !(p->tcp_flags & XLB_TCP_RST) &&
+				 ((e->flags & XLB_CT_F_RECOVER) ? ack - e->seq < (1U << 30) :
+				  ack == e->seq);
+		}
+		if (proved) {
+			struct xlb_ct_syn_val est = *e;
+
+			if (!xlb_ct4_insert(fk, &rk, &est, now)) {
+				bpf_map_delete_elem(&ct_syn, &rk);
+				stat_inc(XLB_STAT_CT_ESTABLISHED);
+				if (svc->flags & XLB_SVC_F_AFFINITY)
+					xlb_aff_set(svc, &cl, id, b->gen, now);
+			}
+		}
+		return xlb_to_backend(ctx, p, svc->id, id, b, now, 0);
+	}
+
+	if (p->udp) {
+		/* A UDP flow's first datagram (or its choice was lost). */
+		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, 0))
+			return xlb_drop(XLB_STAT_DROP_CT_FULL);
+		stat_inc(XLB_STAT_CT_NEW);
+		return xlb_to_backend(ctx, p, svc->id, id, b, now, 1);
+	}
+
+	/* TCP without state and without SYN: a flow that lost its entries, or
+	 * a spoofed packet. It goes where the table says, which is where the
+	 * flow went as long as the table has not changed. Only the small
+	 * table records it (so the backend's replies are translated), and
+	 * only a flow that then proves itself gets into ct4. A reset creates
+	 * nothing. */
+	stat_inc(XLB_STAT_CT_STATELESS);
+	if (!(p->tcp_flags & XLB_TCP_RST))
+		xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, XLB_CT_F_RECOVER);
+	return xlb_to_backend(ctx, p, svc->id, id, b, now, 0);
+}
+
+/* A client packet of an established flow. */
+static __always_inline int xlb_est_fwd(struct xdp_md *ctx, struct xlb_pkt *p,
+				       const struct xlb_ct4_key *fk, struct xlb_ct4_val *ct,
+				       __u32 now)
+{
+	struct xlb_backend *b = xlb_backend_get(ct->backend_id);
+	struct xlb_svc_val *svc;
+	int syn = xlb_is_syn(p);
+
+	if (b && b->gen == ct->fwd.backend_gen && b->state != XLB_BE_FREE) {
+		/* A SYN on a flow that is still open is a stray or a spoof: it
+		 * goes where the flow goes. After a close it reuses the 5-tuple
+		 * for a new connection, which is balanced anew. */
+		if (!syn || ct->state < XLB_CT_CLOSING) {
+			if (xlb_ct4_touch(ct, p, now) &&
+			    xlb_ct4_rev_check(fk, ct, b, p, ctx->ingress_ifindex, now))
+				stat_inc(XLB_STAT_CT_REBUILT);
+			return xlb_to_backend(ctx, p, ct->svc_id, ct->backend_id, b, now, 0);
+		}
+	} else if (p->tcp && !syn) {
+		/* The backend is gone: tell the client now rather than leave
+		 * it retransmitting into a hole. */
+		return xlb_reset(ctx, p, XLB_STAT_DROP_BACKEND_GONE);
+	} else {
+		stat_inc(XLB_STAT_CT_RESELECT);
+	}
+	xlb_ct4_delete(fk, b);
+	svc = xlb_svc_find(fk->daddr, fk->dport, fk->proto);
+	if (!svc)
+		return xlb_pass(XLB_STAT_PASS_NOT_SERVICE);
+	return xlb_service(ctx, p, fk, svc, now);
+}
+
+/* A backend's reply to a flow not established yet (k: its own tuple). */
+static __always_inline int xlb_syn_reply(struct xdp_md *ctx, struct xlb_pkt *p,
+					 struct xlb_ct_syn_val *e)
+{
+	if (p->tcp && !(p->tcp_flags & XLB_TCP_RST)) {
+		/* What the client must acknowledge to prove the flow: the
+		 * SYN-ACK's sequence number + 1, or for a flow that lost its
+		 * state, this reply's sequence number (or later). */
+		__u32 seq = bpf_ntohl(p->tcp->seq);
+
+		if (p->tcp_flags & XLB_TCP_SYN)
+			seq++;
+		if (!(e->flags & XLB_CT_F_SEEN_REPLY) || e->seq != seq) {
+			e->seq = seq;
+			e->flags |= XLB_CT_F_SEEN_REPLY;
+		}
+	} else if (p->udp && !(e->flags & XLB_CT_F_SEEN_REPLY)) {
+		e->flags |= XLB_CT_F_SEEN_REPLY;
+	}
+	return xlb_to_client(ctx, p, e->svc_id, e->backend_id, e->nat_addr, e->nat_port,
+			     e->ifindex, e->smac, e->dmac);
 }
 
 SEC("xdp.frags")
 int xlb_xdp(struct xdp_md *ctx)
 {
 	struct xlb_pkt p = {};
-	struct xlb_ct_key k = {};
-	struct xlb_ct_val *ct;
+	struct xlb_ct4_key k = {};
+	struct xlb_ct4_val *ct;
+	struct xlb_ct_syn_val *e;
 	struct xlb_svc_val *svc;
-	struct xlb_backend *b;
-	__u32 now;
 	int rc;
 
 	stat_inc(XLB_STAT_RX);
@@ -188,43 +323,34 @@ int xlb_xdp(struct xdp_md *ctx)
 		return xlb_pass(XLB_STAT_PASS_MALFORMED);
 	}
 
-	xlb_ct_key_from_pkt(&k, &p);
-	ct = bpf_map_lookup_elem(&ct_map, &k);
+	xlb_ct4_key_set(&k, p.ip->saddr, p.ip->daddr, p.sport, p.dport, p.proto);
+	ct = bpf_map_lookup_elem(&ct4, &k);
 	if (ct) {
-		now = xlb_now();
-		stat_inc(XLB_STAT_CT_HIT);
-		if (ct->dir == XLB_CT_REV)
-			return xlb_reply(ctx, &p, ct, now);
+		__u32 now = xlb_now();
 
-		b = xlb_backend_get(ct->backend_id);
-		if (b && b->gen == ct->backend_gen && b->state != XLB_BE_FREE) {
-			/* A SYN on a flow that already got past NEW reuses the
-			 * 5-tuple of a finished connection: a new flow. */
-			if (!(xlb_is_syn(&p) && ct->state != XLB_CT_NEW)) {
-				xlb_ct_touch(ct, &p, now);
-				counters_add(&svc_stats, ct->svc_id, p.len, 0);
-				counters_add(&backend_stats, ct->backend_id, p.len, 0);
-				return xlb_dnat_fwd(ctx, &p, ct, b);
-			}
-		} else if (p.tcp && !xlb_is_syn(&p)) {
-			/* The backend is gone: tell the client now rather
-			 * than leave it retransmitting into a hole. */
-			return xlb_reset(ctx, &p, XLB_STAT_DROP_BACKEND_GONE);
-		} else {
-			stat_inc(XLB_STAT_CT_RESELECT);
-		}
+		stat_inc(XLB_STAT_CT_HIT);
+		if (ct->dir == XLB_CT_FWD)
+			return xlb_est_fwd(ctx, &p, &k, ct, now);
+		xlb_ct4_touch(ct, &p, now);
+		return xlb_to_client(ctx, &p, ct->svc_id, ct->backend_id, ct->rev.nat_addr,
+				     ct->rev.nat_port, ct->rev.ifindex, ct->rev.smac,
+				     ct->rev.dmac);
 	}
 
 	svc = xlb_svc_find(p.ip->daddr, p.dport, p.proto);
-	if (!svc) {
-		/* A new direct connection owns its 5-tuple: a reply entry left by
-		 * an earlier balanced flow on the same ports would rewrite its
-		 * replies. Only SYNs pay for this check. */
-		if (!ct && xlb_is_syn(&p))
-			xlb_ct_drop_stale_reply(&p);
-		return xlb_pass(XLB_STAT_PASS_NOT_SERVICE);
+	if (svc)
+		return xlb_service(ctx, &p, &k, svc, xlb_now());
+
+	/* From a backend's port: maybe a reply to a flow not established yet. */
+	if (port_flags(p.sport) & XLB_PORT_F_BACKEND) {
+		e = bpf_map_lookup_elem(&ct_syn, &k);
+		if (e)
+			return xlb_syn_reply(ctx, &p, e);
 	}
-	if (!ct)
-		now = xlb_now();
-	return xlb_new_flow(ctx, &p, &k, svc, now);
+	/* A new direct connection to a backend's port owns its 5-tuple: a
+	 * reply entry left by an earlier balanced flow on the same ports
+	 * would rewrite its replies. Only such SYNs pay for this check. */
+	if (xlb_is_syn(&p) && (port_flags(p.dport) & XLB_PORT_F_BACKEND))
+		xlb_ct_drop_stale_reply(&p);
+	return xlb_pass(XLB_STAT_PASS_NOT_SERVICE);
 }

@@ -310,16 +310,13 @@ static int cmd_stats(int argc, char **argv)
 static int ct_print(const struct xlb_ct_entry *e, void *arg)
 {
 	static const char *st[] = { "new", "established", "closing", "closed" };
-	struct xlb_ip s = { .family = e->key.family, .addr = e->key.saddr };
-	struct xlb_ip d = { .family = e->key.family, .addr = e->key.daddr };
 	char sb[XLB_IP_STRLEN], db[XLB_IP_STRLEN];
 
 	printf("%s %s %s:%u -> %s:%u %s svc %u backend %u age %us idle %us\n",
-	       xlb_proto_name(e->key.proto), e->val.dir == XLB_CT_FWD ? "fwd" : "rev",
-	       xlb_ip_str(&s, sb, sizeof(sb)), ntohs(e->key.sport),
-	       xlb_ip_str(&d, db, sizeof(db)), ntohs(e->key.dport),
-	       e->val.state < 4 ? st[e->val.state] : "?", e->val.svc_id, e->val.backend_id,
-	       e->age, e->idle);
+	       xlb_proto_name(e->proto), e->dir == XLB_CT_FWD ? "fwd" : "rev",
+	       xlb_ip_str(&e->src, sb, sizeof(sb)), e->sport, xlb_ip_str(&e->dst, db, sizeof(db)),
+	       e->dport, e->state < 4 ? st[e->state] : "?", e->svc_id, e->backend_id, e->age,
+	       e->idle);
 	return 0;
 }
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Connection tracking: each flow has a forward entry (client -> service
- * address) and a reply entry (backend -> client) in one LRU map, so every
- * packet, either way, costs one lookup. TCP state is followed coarsely so
- * user space can expire closed flows sooner than idle ones, and a SYN that
- * reuses a closed flow's 5-tuple starts a new flow.
+ * Connection tracking (include/xlb/abi.h has the maps' story): a flow's
+ * first packet records its choice in ct_syn, keyed by the reply tuple;
+ * the flow enters ct4, the established table, only once it has proved
+ * itself. Entries are touched at most once a second on the hot path.
+ *
+ * Nothing here knows about XDP: the flow is a struct xlb_ct4_key, the
+ * packet's TCP flags a byte, so a tc or socket program can use it too.
  */
 #ifndef XLB_BPF_CT_H
 #define XLB_BPF_CT_H
@@ -13,29 +15,14 @@
 #include "parse.h"
 #include "clock.h"
 
-#define XLB_AF_INET_KERNEL 2	/* AF_INET, without pulling in libc headers */
-
-static __always_inline void xlb_ct_key_from_pkt(struct xlb_ct_key *k, const struct xlb_pkt *p)
+static __always_inline void xlb_ct4_key_set(struct xlb_ct4_key *k, __be32 saddr, __be32 daddr,
+					    __be16 sport, __be16 dport, __u8 proto)
 {
-	k->saddr.a32[0] = p->ip->saddr;
-	k->daddr.a32[0] = p->ip->daddr;
-	k->sport = p->sport;
-	k->dport = p->dport;
-	k->proto = p->proto;
-	k->family = XLB_AF_INET;
-}
-
-/* The fields every entry of a new flow starts with, either direction. */
-static __always_inline void xlb_ct_fill(struct xlb_ct_val *v, __u8 dir, __u32 svc_id,
-					__u32 backend_id, __u32 backend_gen, __u32 now)
-{
-	v->dir = dir;
-	v->state = XLB_CT_NEW;
-	v->svc_id = svc_id;
-	v->backend_id = backend_id;
-	v->backend_gen = backend_gen;
-	v->last_seen = now;
-	v->created = now;
+	k->saddr = saddr;
+	k->daddr = daddr;
+	k->sport = sport;
+	k->dport = dport;
+	k->proto = proto;
 }
 
 static __always_inline int xlb_is_syn(const struct xlb_pkt *p)
@@ -43,70 +30,148 @@ static __always_inline int xlb_is_syn(const struct xlb_pkt *p)
 	return p->tcp && (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) == XLB_TCP_SYN;
 }
 
-/* Follow one direction's TCP flags; write only what changed, so an
- * established flow dirties its entry at most once a second. */
-static __always_inline void xlb_ct_touch(struct xlb_ct_val *ct, const struct xlb_pkt *p, __u32 now)
+/* Follow one direction of an established flow: write only what changed,
+ * so an entry is dirtied at most once a second. Returns true when the
+ * second changed (the caller's cue for once-a-second work). */
+static __always_inline int xlb_ct4_touch(struct xlb_ct4_val *ct, const struct xlb_pkt *p,
+					  __u32 now)
 {
+	int tick = ct->last_seen != now;
 	__u8 st = ct->state;
 
-	if (ct->last_seen != now)
+	if (tick)
 		ct->last_seen = now;
-	if (!p->tcp) {
-		if (st != XLB_CT_ESTABLISHED && ct->dir == XLB_CT_REV)
-			ct->state = XLB_CT_ESTABLISHED;
-		return;
+	if (p->tcp) {
+		if (p->tcp_flags & XLB_TCP_RST)
+			st = XLB_CT_CLOSED;
+		else if ((p->tcp_flags & XLB_TCP_FIN) && st < XLB_CT_CLOSING)
+			st = XLB_CT_CLOSING;
 	}
-	if (p->tcp_flags & XLB_TCP_RST)
-		st = XLB_CT_CLOSED;
-	else if (p->tcp_flags & XLB_TCP_FIN)
-		st = XLB_CT_CLOSING;
-	else if (st == XLB_CT_NEW && (p->tcp_flags & XLB_TCP_ACK) &&
-		 !(p->tcp_flags & XLB_TCP_SYN))
-		st = XLB_CT_ESTABLISHED;
 	if (st != ct->state)
 		ct->state = st;
+	return tick;
 }
 
-/* Delete a reply entry keyed by this packet's reverse tuple, if any. */
+/* Both entries of an established flow from what its first packet chose
+ * (e), the forward key fk (client -> service address) and the reply key
+ * rk (backend -> client). 0 or -1. */
+static __always_inline int xlb_ct4_insert(const struct xlb_ct4_key *fk,
+					  const struct xlb_ct4_key *rk,
+					  const struct xlb_ct_syn_val *e, __u32 now)
+{
+	struct xlb_ct4_val fwd = {}, rev = {};
+
+	fwd.dir = XLB_CT_FWD;
+	fwd.state = XLB_CT_ESTABLISHED;
+	fwd.last_seen = now;
+	fwd.svc_id = e->svc_id;
+	fwd.backend_id = e->backend_id;
+	fwd.fwd.backend_gen = e->backend_gen;
+	fwd.fwd.created = e->created;
+
+	rev.dir = XLB_CT_REV;
+	rev.state = XLB_CT_ESTABLISHED;
+	rev.last_seen = now;
+	rev.svc_id = e->svc_id;
+	rev.backend_id = e->backend_id;
+	rev.rev.nat_addr = e->nat_addr;
+	rev.rev.nat_port = e->nat_port;
+	rev.rev.ifindex = e->ifindex;
+	__builtin_memcpy(rev.rev.smac, e->smac, ETH_ALEN);
+	__builtin_memcpy(rev.rev.dmac, e->dmac, ETH_ALEN);
+
+	if (bpf_map_update_elem(&ct4, rk, &rev, BPF_ANY) ||
+	    bpf_map_update_elem(&ct4, fk, &fwd, BPF_ANY))
+		return -1;
+	return 0;
+}
+
+/* A client packet of an established flow: is its reply entry still there?
+ * (an LRU may drop one entry of a pair). If not, write it again from what
+ * this packet says: the address it was sent to, where it came in, its
+ * Ethernet addresses. Called once a second per flow; 1 if it wrote one. */
+static __always_inline int xlb_ct4_rev_check(const struct xlb_ct4_key *fk,
+					      const struct xlb_ct4_val *fwd,
+					      const struct xlb_backend *b,
+					      const struct xlb_pkt *p, __u32 ifindex, __u32 now)
+{
+	struct xlb_ct4_key rk = {};
+	struct xlb_ct4_val rev = {};
+
+	xlb_ct4_key_set(&rk, b->addr.a32[0], fk->saddr, b->port, fk->sport, fk->proto);
+	if (bpf_map_lookup_elem(&ct4, &rk))
+		return 0;
+	rev.dir = XLB_CT_REV;
+	rev.state = fwd->state;
+	rev.last_seen = now;
+	rev.svc_id = fwd->svc_id;
+	rev.backend_id = fwd->backend_id;
+	rev.rev.nat_addr = fk->daddr;
+	rev.rev.nat_port = fk->dport;
+	rev.rev.ifindex = ifindex;
+	__builtin_memcpy(rev.rev.smac, p->eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(rev.rev.dmac, p->eth->h_source, ETH_ALEN);
+	return !bpf_map_update_elem(&ct4, &rk, &rev, BPF_NOEXIST);
+}
+
+/* Delete an established flow's two entries (its backend is gone, or the
+ * 5-tuple is reused after a close). */
+static __always_inline void xlb_ct4_delete(const struct xlb_ct4_key *fk, const struct xlb_backend *b)
+{
+	struct xlb_ct4_key rk = {};
+
+	bpf_map_delete_elem(&ct4, fk);
+	if (b) {
+		xlb_ct4_key_set(&rk, b->addr.a32[0], fk->saddr, b->port, fk->sport, fk->proto);
+		bpf_map_delete_elem(&ct4, &rk);
+	}
+}
+
+/* Delete a reply entry keyed by this packet's reverse tuple, if any: a new
+ * direct connection owns its 5-tuple. */
 static __always_inline void xlb_ct_drop_stale_reply(const struct xlb_pkt *p)
 {
-	struct xlb_ct_key rk = {};
-	struct xlb_ct_val *v;
+	struct xlb_ct4_key rk = {};
+	struct xlb_ct4_val *v;
 
-	rk.saddr.a32[0] = p->ip->daddr;
-	rk.daddr.a32[0] = p->ip->saddr;
-	rk.sport = p->dport;
-	rk.dport = p->sport;
-	rk.proto = p->proto;
-	rk.family = XLB_AF_INET;
-	v = bpf_map_lookup_elem(&ct_map, &rk);
+	xlb_ct4_key_set(&rk, p->ip->daddr, p->ip->saddr, p->dport, p->sport, p->proto);
+	v = bpf_map_lookup_elem(&ct4, &rk);
 	if (v && v->dir == XLB_CT_REV)
-		bpf_map_delete_elem(&ct_map, &rk);
+		bpf_map_delete_elem(&ct4, &rk);
+	bpf_map_delete_elem(&ct_syn, &rk);
 }
 
-/* Route the rewritten packet towards daddr; on success remember the next
- * hop in the entry so established packets skip the FIB. */
-static __always_inline int xlb_fib_fill(struct xdp_md *ctx, const struct xlb_pkt *p,
-					__be32 daddr, struct xlb_ct_val *v)
-{
-	struct bpf_fib_lookup f = {};
-	int rc;
+#define XLB_AF_INET_KERNEL 2	/* AF_INET, without pulling in libc headers */
 
+/* The next hop towards backend id, from the per-backend cache; on a miss,
+ * a stale entry or a reassigned id, one bpf_fib_lookup refills it. NULL:
+ * no route or neighbour yet (the stack forwards the packet). */
+static __always_inline const struct xlb_nexthop *
+xlb_nexthop(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 id, const struct xlb_backend *b,
+	    __u32 now)
+{
+	struct xlb_nexthop *nh = bpf_map_lookup_elem(&be_nh, &id);
+	struct bpf_fib_lookup f = {};
+
+	if (!nh)
+		return NULL;
+	if (nh->ifindex && nh->gen == b->gen && now - nh->stamp < XLB_NH_TTL)
+		return nh;
 	f.family = XLB_AF_INET_KERNEL;
 	f.tos = p->ip->tos;
 	f.l4_protocol = p->proto;
 	f.tot_len = bpf_ntohs(p->ip->tot_len);
 	f.ipv4_src = p->ip->saddr;
-	f.ipv4_dst = daddr;
+	f.ipv4_dst = b->addr.a32[0];
 	f.ifindex = ctx->ingress_ifindex;
-	rc = bpf_fib_lookup(ctx, &f, sizeof(f), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return -1;
-	v->ifindex = f.ifindex;
-	__builtin_memcpy(v->smac, f.smac, ETH_ALEN);
-	__builtin_memcpy(v->dmac, f.dmac, ETH_ALEN);
-	v->flags |= XLB_CT_F_FIB_CACHED;
-	return 0;
+	if (bpf_fib_lookup(ctx, &f, sizeof(f), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return NULL;
+	__builtin_memcpy(nh->smac, f.smac, ETH_ALEN);
+	__builtin_memcpy(nh->dmac, f.dmac, ETH_ALEN);
+	nh->gen = b->gen;
+	nh->stamp = now;
+	nh->ifindex = f.ifindex;
+	return nh;
 }
 
 #endif /* XLB_BPF_CT_H */

@@ -6,6 +6,7 @@
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include <xlb/abi.h>
 
 struct {
@@ -33,13 +34,56 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } backend_map SEC(".maps");
 
+/* Established flows, two entries each (abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XLB_CT_ENTRIES);
-	__type(key, struct xlb_ct_key);
-	__type(value, struct xlb_ct_val);
+	__type(key, struct xlb_ct4_key);
+	__type(value, struct xlb_ct4_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ct_map SEC(".maps");
+} ct4 SEC(".maps");
+
+/* Flows that have not proved themselves yet, one entry each, by reply
+ * tuple: what a flood of first packets fills, apart from ct4. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_CT_SYN_ENTRIES);
+	__type(key, struct xlb_ct4_key);
+	__type(value, struct xlb_ct_syn_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ct_syn SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_nexthop);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} be_nh SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} port_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct xlb_sel_range);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svc_prev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} meta SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -56,15 +100,6 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } node_addrs SEC(".maps");
-
-/* Per-CPU round-robin position of each service: no cache line bouncing. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_MAX_SERVICES);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rr_state SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -109,6 +144,13 @@ static __always_inline void stat_inc(__u32 idx)
 
 	if (v)
 		*v += 1;
+}
+
+static __always_inline __u32 port_flags(__be16 port)
+{
+	__u32 k = bpf_ntohs(port), *f = bpf_map_lookup_elem(&port_map, &k);
+
+	return f ? *f : 0;
 }
 
 static __always_inline void counters_add(void *map, __u32 id, __u64 bytes, int new_flow)

@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Backend selection for a new flow: ClientIP affinity first, then the
- * service's algorithm over its selection table. O(1): one slot read,
- * never a loop over backends.
+ * Service lookup and backend selection. O(1): one slot read, never a loop
+ * over backends.
  *
- * Independent of the hook: the caller says who the client is (a packet's
- * source address, or at the socket the client's network namespace), so
+ * A flow's choice is a function of the flow and the service's table: the
+ * slot is a hash of the client address (sh, and services with ClientIP
+ * affinity, so a client's flows go together) or of the 5-tuple (rr, wrr),
+ * modulo the table size. A retransmitted first packet, and any packet of
+ * a flow that lost its conntrack state, therefore finds the same backend
+ * as long as the table has not changed; an affinity entry, once the
+ * client has an established flow, overrides it.
+ *
+ * Independent of the hook: the caller says who the client is (struct
+ * xlb_sel_client: a packet's source address and its flow's hash, or at the
+ * socket the client's network namespace and a hash stable per socket), so
  * XDP, tc and the socket programs choose by the same rules.
  */
 #ifndef XLB_BPF_SELECT_H
@@ -14,20 +22,23 @@
 #include <xlb/hash.h>
 #include "maps.h"
 
-/* Who asks. sh hashes client, ClientIP affinity is keyed by it. */
+/* Who asks. sh and ClientIP affinity go by addr; rr and wrr by flow_hash. */
 struct xlb_sel_client {
 	struct xlb_addr addr;	/* source address, or a netns cookie in a32[0..1] */
 	__u8 family;		/* XLB_AF_INET; XLB_AF_NONE: addr holds a netns cookie */
 	__u8 pad[3];
-	__u32 rr_hint;		/* rr/wrr: 0 = next slot of this CPU's sequence;
-				 * else slot rr_hint % slots (stable per socket) */
+	__u32 flow_hash;	/* the flow's hash (XDP: xlb_hash_flow4 of its 5-tuple);
+				 * a socket: any value stable for the socket */
 };
 
-static __always_inline void xlb_sel_client_v4(struct xlb_sel_client *c, __be32 saddr)
+/* The client of an IPv4 packet of flow f (client -> service address). */
+static __always_inline void xlb_sel_client_v4(struct xlb_sel_client *c,
+					      const struct xlb_ct4_key *f)
 {
 	__builtin_memset(c, 0, sizeof(*c));
-	c->addr.a32[0] = saddr;
+	c->addr.a32[0] = f->saddr;
 	c->family = XLB_AF_INET;
+	c->flow_hash = xlb_hash_flow4(f->saddr, f->daddr, f->sport, f->dport, f->proto);
 }
 
 static __always_inline struct xlb_backend *xlb_backend_get(__u32 id)
@@ -35,8 +46,8 @@ static __always_inline struct xlb_backend *xlb_backend_get(__u32 id)
 	return bpf_map_lookup_elem(&backend_map, &id);
 }
 
-/* The service at daddr:dport/proto: its own address, or a node address
- * at a node port. */
+/* The service at daddr:dport/proto: its own address, or a node address at
+ * a node port (looked up only when the port is one). */
 static __always_inline struct xlb_svc_val *xlb_svc_find(__be32 daddr, __be16 dport, __u8 proto)
 {
 	struct xlb_svc_key sk = {};
@@ -48,7 +59,7 @@ static __always_inline struct xlb_svc_val *xlb_svc_find(__be32 daddr, __be16 dpo
 	sk.proto = proto;
 	sk.family = XLB_AF_INET;
 	svc = bpf_map_lookup_elem(&svc_map, &sk);
-	if (svc)
+	if (svc || !(port_flags(dport) & XLB_PORT_F_NODEPORT))
 		return svc;
 	nk.addr.a32[0] = daddr;
 	nk.family = XLB_AF_INET;
@@ -58,20 +69,50 @@ static __always_inline struct xlb_svc_val *xlb_svc_find(__be32 daddr, __be16 dpo
 	return bpf_map_lookup_elem(&svc_map, &sk);
 }
 
-/* Returns the backend id (0 = none) and its entry in *bp. */
+static __always_inline __u32 xlb_slot_hash(const struct xlb_svc_val *svc,
+					   const struct xlb_sel_client *c)
+{
+	if (svc->algo == XLB_ALGO_SH || (svc->flags & XLB_SVC_F_AFFINITY))
+		return xlb_hash_addr(c->addr.a32, XLB_SH_SEED);
+	return c->flow_hash;
+}
+
+/* The backend in slot hash of the table [base, base + slots): its id (0 =
+ * none) and entry. The table alone says who takes new flows: a backend it
+ * holds is chosen even when already marked terminating, because user space
+ * writes that state before it switches the service to the table without
+ * it (make-before-break). Only a freed id is refused. */
+static __always_inline __u32 xlb_table_pick(__u32 base, __u32 slots, __u32 hash,
+					    struct xlb_backend **bp)
+{
+	struct xlb_backend *b;
+	__u32 idx, *id;
+
+	if (!slots)
+		return 0;
+	idx = base + hash % slots;
+	id = bpf_map_lookup_elem(&sel_map, &idx);
+	if (!id || !*id)
+		return 0;
+	b = xlb_backend_get(*id);
+	if (!b || b->state == XLB_BE_FREE)
+		return 0;
+	*bp = b;
+	return *id;
+}
+
+/* The flow's backend: the client's affinity entry when it has a live one,
+ * else the table. Returns the id (0 = none) and the entry in *bp. Reads
+ * only: a flood of first packets writes nothing here. */
 static __always_inline __u32 xlb_select(const struct xlb_svc_val *svc,
 					const struct xlb_sel_client *c, __u32 now,
 					struct xlb_backend **bp)
 {
-	struct xlb_aff_key ak = {};
-	struct xlb_aff_val *av, nav = {};
-	struct xlb_backend *b;
-	__u32 slot, idx, *id, *pos;
-
-	if (!svc->slots)
-		return 0;
-
 	if (svc->flags & XLB_SVC_F_AFFINITY) {
+		struct xlb_aff_key ak = {};
+		struct xlb_aff_val *av;
+		struct xlb_backend *b;
+
 		ak.client = c->addr;
 		ak.svc_id = svc->id;
 		ak.family = c->family;
@@ -86,41 +127,37 @@ static __always_inline __u32 xlb_select(const struct xlb_svc_val *svc,
 			}
 		}
 	}
+	return xlb_table_pick(svc->sel_base, svc->slots, xlb_slot_hash(svc, c), bp);
+}
 
-	if (svc->algo == XLB_ALGO_SH) {
-		slot = xlb_hash_addr(c->addr.a32, XLB_SH_SEED) % svc->slots;
-	} else if (c->rr_hint) {
-		slot = c->rr_hint % svc->slots;
-	} else {
-		pos = bpf_map_lookup_elem(&rr_state, &svc->id);
-		if (!pos)
-			return 0;
-		slot = *pos;
-		if (slot >= svc->slots)
-			slot = 0;
-		*pos = slot + 1;
-	}
+/* The choice the service's previous table gives (svc_prev): for a flow
+ * whose first packet came before the last update. */
+static __always_inline __u32 xlb_select_prev(const struct xlb_svc_val *svc,
+					     const struct xlb_sel_client *c, struct xlb_backend **bp)
+{
+	struct xlb_sel_range *r = bpf_map_lookup_elem(&svc_prev, &svc->id);
 
-	idx = svc->sel_base + slot;
-	id = bpf_map_lookup_elem(&sel_map, &idx);
-	if (!id || !*id)
+	if (!r || !r->slots)
 		return 0;
-	/* The table says who takes new flows: a backend it holds is chosen
-	 * even when already marked terminating, because user space writes
-	 * that state before it switches the service to the table without it
-	 * (make-before-break). Only a freed id is refused. */
-	b = xlb_backend_get(*id);
-	if (!b || b->state == XLB_BE_FREE)
-		return 0;
+	return xlb_table_pick(r->base, r->slots, xlb_slot_hash(svc, c), bp);
+}
 
-	if (svc->flags & XLB_SVC_F_AFFINITY) {
-		nav.backend_id = *id;
-		nav.backend_gen = b->gen;
-		nav.last_used = now;
-		bpf_map_update_elem(&aff_map, &ak, &nav, BPF_ANY);
-	}
-	*bp = b;
-	return *id;
+/* A client proved itself (its flow is established): remember its backend
+ * for the service's affinity. */
+static __always_inline void xlb_aff_set(const struct xlb_svc_val *svc,
+					const struct xlb_sel_client *c, __u32 id, __u32 gen,
+					__u32 now)
+{
+	struct xlb_aff_key ak = {};
+	struct xlb_aff_val av = {};
+
+	ak.client = c->addr;
+	ak.svc_id = svc->id;
+	ak.family = c->family;
+	av.backend_id = id;
+	av.backend_gen = gen;
+	av.last_used = now;
+	bpf_map_update_elem(&aff_map, &ak, &av, BPF_ANY);
 }
 
 #endif /* XLB_BPF_SELECT_H */

@@ -28,7 +28,8 @@
 #define XLB_MAX_BACKENDS	131072	/* backend ids: 1 .. XLB_MAX_BACKENDS-1; 0 = none */
 #define XLB_MAX_SVC_KEYS	131072	/* (addr, port, proto) keys: ClusterIP + NodePort */
 #define XLB_MAX_SEL_SLOTS	(4 << 20) /* selection table slots, all services (16 MiB) */
-#define XLB_CT_ENTRIES		262144	/* conntrack entries (two per flow) */
+#define XLB_CT_ENTRIES		262144	/* established conntrack entries (two per flow) */
+#define XLB_CT_SYN_ENTRIES	65536	/* flows not established yet (one each) */
 #define XLB_AFF_ENTRIES		131072	/* ClientIP affinity entries */
 #define XLB_MAX_NODE_ADDRS	256
 #define XLB_MAX_BACKENDS_PER_SVC 512	/* bounded by the largest Maglev table */
@@ -111,19 +112,26 @@ struct xlb_backend {
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_backend) == 32, "xlb_backend size");
 
-/* ct_map (LRU): a flow in one direction. A new flow inserts two entries:
- * the forward one (client -> service address) and the reply one
- * (backend -> client), so each packet costs one lookup. */
-struct xlb_ct_key {
-	struct xlb_addr saddr;
-	struct xlb_addr daddr;
-	__u16 sport;		/* be */
-	__u16 dport;		/* be */
+/*
+ * Connection tracking (IPv4). A flow first gets one entry in ct_syn, a
+ * small LRU of its own, keyed by its reply tuple (backend -> client): what
+ * the first packet (a SYN, a UDP datagram, or a packet of a flow that lost
+ * its state) chose, so that replies are translated and the next client
+ * packets go the same way. Only when the flow proves itself (the client
+ * acknowledges the backend's SYN-ACK, or UDP traffic went both ways) does
+ * it get its two entries in ct4, the established table: the forward one
+ * (client -> service address) and the reply one (backend -> client). A
+ * flood of first packets churns ct_syn and never reaches ct4.
+ */
+struct xlb_ct4_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
 	__u8 proto;
-	__u8 family;
-	__u16 pad;
+	__u8 pad[3];
 };
-XLB_STATIC_ASSERT(sizeof(struct xlb_ct_key) == 40, "xlb_ct_key size");
+XLB_STATIC_ASSERT(sizeof(struct xlb_ct4_key) == 16, "xlb_ct4_key size");
 
 enum xlb_ct_dir {
 	XLB_CT_FWD = 0,		/* rewrite destination to the backend */
@@ -138,28 +146,123 @@ enum xlb_ct_state {
 	XLB_CT_CLOSED = 3,	/* RST, or FIN both ways */
 };
 
-#define XLB_CT_F_FIB_CACHED	(1 << 0) /* ifindex/macs below are valid */
-#define XLB_CT_F_SEEN_REPLY	(1 << 1) /* a reply went through */
-#define XLB_CT_F_FIN_FWD	(1 << 2) /* FIN from the client */
-#define XLB_CT_F_FIN_REV	(1 << 3) /* FIN from the backend */
-
-struct xlb_ct_val {
-	struct xlb_addr nat_addr; /* REV: original destination (service address) */
-	__u16 nat_port;		/* REV: original destination port, be */
+/* ct4: one direction of an established flow. Key and value fit in a cache
+ * line. The next hop towards a backend is cached per backend (be_nh). */
+struct xlb_ct4_val {
 	__u8 dir;		/* enum xlb_ct_dir */
-	__u8 state;		/* enum xlb_ct_state (kept in the FWD entry) */
+	__u8 state;		/* enum xlb_ct_state */
+	__u8 pad[2];
+	__u32 last_seen;	/* coarse seconds */
 	__u32 svc_id;
 	__u32 backend_id;
-	__u32 backend_gen;	/* must equal backend.gen, else the backend is gone */
-	__u32 last_seen;	/* coarse seconds (ktime_coarse >> 30) */
-	__u32 created;		/* coarse seconds */
-	__u32 ifindex;		/* where to send: FWD from fib cache, REV ingress */
-	__u8 smac[6];		/* Ethernet source to write */
-	__u8 dmac[6];		/* Ethernet destination to write */
+	union {
+		struct {	/* XLB_CT_FWD */
+			__u32 backend_gen; /* must equal backend.gen, else the backend is gone */
+			__u32 created;	/* coarse seconds */
+			__u8 pad[16];
+		} fwd;
+		struct {	/* XLB_CT_REV */
+			__be32 nat_addr; /* the address the client used (service or node) */
+			__be16 nat_port;
+			__u16 pad;
+			__u32 ifindex;	/* where the client's packets came in */
+			__u8 smac[6];	/* Ethernet source to write */
+			__u8 dmac[6];	/* Ethernet destination to write */
+		} rev;
+	};
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_ct4_val) == 40, "xlb_ct4_val size");
+
+#define XLB_CT_F_SEEN_REPLY	(1 << 0) /* ct_syn: a reply (not a reset) went through */
+#define XLB_CT_F_RECOVER	(1 << 1) /* ct_syn: made by a non-SYN packet without state */
+
+/* ct_syn: a flow that has not proved itself yet, keyed by its reply tuple
+ * (struct xlb_ct4_key: backend -> client). */
+struct xlb_ct_syn_val {
 	__u8 flags;		/* XLB_CT_F_* */
+	__u8 pad[3];
+	__u32 created;		/* coarse seconds */
+	__u32 svc_id;
+	__u32 backend_id;
+	__u32 backend_gen;
+	__u32 seq;		/* TCP: what the client must acknowledge to promote the flow */
+	__be32 nat_addr;	/* the address and port the client used */
+	__be16 nat_port;
+	__u16 pad2;
+	__u32 ifindex;		/* where the client's packets came in */
+	__u8 smac[6];		/* Ethernet addresses of a reply to the client */
+	__u8 dmac[6];
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_ct_syn_val) == 48, "xlb_ct_syn_val size");
+
+/* be_nh (array, index = backend id): the next hop towards a backend, from
+ * bpf_fib_lookup, shared by all its flows; refreshed every XLB_NH_TTL
+ * seconds and whenever the id changes hands (gen). */
+struct xlb_nexthop {
+	__u32 ifindex;		/* 0: not known */
+	__u32 gen;		/* backend.gen it was looked up for */
+	__u32 stamp;		/* coarse seconds */
+	__u8 smac[6];
+	__u8 dmac[6];
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop size");
+#define XLB_NH_TTL		10
+
+/* port_map (array, index = port, host order): what a port is used for, so
+ * that a packet that is neither for a service nor of an established flow
+ * costs no further hash lookup unless its ports say it may be ours. */
+#define XLB_PORT_F_BACKEND	(1 << 0) /* some backend listens on it */
+#define XLB_PORT_F_NODEPORT	(1 << 1) /* some service's node port */
+
+/* svc_prev (array, index = service id): the selection table the service
+ * had before its last update, still intact, so a flow whose handshake
+ * spans the update still finds its first packet's choice. */
+struct xlb_sel_range {
+	__u32 base;
+	__u32 slots;		/* 0: none */
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_sel_range) == 8, "xlb_sel_range size");
+
+/* meta (array, one entry): the layout of the pinned maps. A build reads
+ * it before adopting them: an older layout is migrated, a newer one is
+ * refused. */
+#define XLB_LAYOUT_VERSION	2
+struct xlb_meta {
+	__u32 layout;		/* XLB_LAYOUT_VERSION of the build that pinned them */
+	__u32 pad;
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_meta) == 8, "xlb_meta size");
+
+/* Layout 1 (before the meta map): one LRU, ct_map, two entries a flow.
+ * Kept to migrate a node that runs it. */
+struct xlb_ct_key_v1 {
+	struct xlb_addr saddr;
+	struct xlb_addr daddr;
+	__u16 sport;		/* be */
+	__u16 dport;		/* be */
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_ct_key_v1) == 40, "xlb_ct_key_v1 size");
+
+struct xlb_ct_val_v1 {
+	struct xlb_addr nat_addr;
+	__u16 nat_port;
+	__u8 dir;
+	__u8 state;
+	__u32 svc_id;
+	__u32 backend_id;
+	__u32 backend_gen;
+	__u32 last_seen;
+	__u32 created;
+	__u32 ifindex;
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u8 flags;
 	__u8 pad[7];
 };
-XLB_STATIC_ASSERT(sizeof(struct xlb_ct_val) == 64, "xlb_ct_val size");
+XLB_STATIC_ASSERT(sizeof(struct xlb_ct_val_v1) == 64, "xlb_ct_val_v1 size");
 
 /* aff_map (LRU): ClientIP affinity. */
 struct xlb_aff_key {

@@ -40,5 +40,20 @@ XLB_INLINE __u32 xlb_hash_addr(const __u32 a32[4], __u32 seed)
 }
 
 #define XLB_SH_SEED 0x9e3779b9U
+#define XLB_FLOW_SEED 0x85ebca77U
+
+/* Per-flow input of rr and wrr (and of a flow's choice without state): the
+ * IPv4 5-tuple as the packet carries it, the ports read as one 32-bit word
+ * (source port in the low half, both in network order). */
+XLB_INLINE __u32 xlb_hash_flow4(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 proto)
+{
+	__u32 h = XLB_FLOW_SEED;
+
+	h = xlb_fmix32(h ^ saddr);
+	h = xlb_fmix32(h ^ daddr);
+	h = xlb_fmix32(h ^ ((__u32)sport | (__u32)dport << 16));
+	h = xlb_fmix32(h ^ proto);
+	return h;
+}
 
 #endif /* XLB_HASH_H */

@@ -36,8 +36,12 @@ enum xlb_stat_kind {
 	  "Packets the datapath answered instead of forwarding them (a TCP reset or "	\
 	  "an ICMP port unreachable); not counted as drops.")				\
 	F(CONNTRACK, "xlb_conntrack_packets_total",					\
-	  "Packets by conntrack outcome: hit (existing flow), new (flow created), "	\
-	  "reselect (flow's backend gone, another chosen).")				\
+	  "Packets by conntrack outcome: hit (established flow), new (a flow's first "	\
+	  "packet), established (the flow proved itself and entered the established "	\
+	  "table), stateless (a packet of a flow without state, sent where the "	\
+	  "service's table points), rebuilt (a lost reply entry written again), "	\
+	  "reselect (flow's backend gone, another chosen). Many new against few "	\
+	  "established is a flood of first packets (SYN flood).")			\
 	F(EVENTS, "xlb_datapath_events_total",						\
 	  "Other datapath events: no_backend (a new flow found no usable backend), "	\
 	  "sel_miss (its selection slot held none).")
@@ -66,6 +70,9 @@ enum xlb_stat_kind {
 	X(CT_HIT, "ct_hit", EVENT, CONNTRACK, "result", "hit")				\
 	X(CT_NEW, "ct_new", EVENT, CONNTRACK, "result", "new")				\
 	X(CT_RESELECT, "ct_reselect", EVENT, CONNTRACK, "result", "reselect")		\
+	X(CT_ESTABLISHED, "ct_established", EVENT, CONNTRACK, "result", "established")	\
+	X(CT_STATELESS, "ct_stateless", EVENT, CONNTRACK, "result", "stateless")	\
+	X(CT_REBUILT, "ct_rebuilt", EVENT, CONNTRACK, "result", "rebuilt")		\
 	X(NO_BACKEND, "no_backend", EVENT, EVENTS, "event", "no_backend")		\
 	X(SEL_MISS, "sel_miss", EVENT, EVENTS, "event", "sel_miss")
 
@@ -86,7 +93,7 @@ enum xlb_stat_kind {
  * drop_no_backend    no usable backend and no answer possible (a reset is never answered)
  * drop_backend_gone  the flow's backend is gone and no reset possible
  * drop_ct_full       a conntrack insert failed
- * ct_hit / ct_new / ct_reselect, no_backend, sel_miss: events, see the families
+ * ct_*, no_backend, sel_miss: events, see the families
  */
 
 enum xlb_stat {

@@ -539,28 +539,67 @@ static int count_cb(const struct xlb_ct_entry *e, void *arg)
 	return 0;
 }
 
+/* The backend's SYN-ACK to client_pkt(vip, sport, true), from be: it must
+ * come back from vip:80. */
+static void synack(const char *vip, uint16_t sport, const struct xlb_backend_spec *be)
+{
+	char addr[INET_ADDRSTRLEN];
+	struct pkt_desc d = {
+		.eth_dst = MAC_NODE, .eth_src = MAC_BACKEND,
+		.saddr = inet_ntop(AF_INET, be->addr.addr.a8, addr, sizeof(addr)),
+		.daddr = CLIENT, .ip_id = 0x2424, .ttl = 64, .frag = PKT_IP_DF,
+		.proto = IPPROTO_TCP, .sport = (uint16_t)be->port, .dport = sport,
+		.tcp_flags = PKT_SYN | PKT_ACK, .seq = ISN_B, .ack = ISN_C + 1, .window = 502,
+	};
+	uint8_t in[PKT_MAX];
+	struct pkt_info pi;
+	struct xt_run r;
+	char why[160];
+	size_t len = xt_build(&d, in);
+	uint32_t v;
+
+	xt_run(dp, in, len, 0, &r);
+	inet_pton(AF_INET, vip, &v);
+	if (r.verdict != XT_VERDICT_BACK || pkt_parse(r.out, r.len, &pi, why, sizeof(why)) ||
+	    pi.saddr != ntohl(v) || pi.sport != 80)
+		fail_msg("SYN-ACK from %s:%u to port %u not sent back from %s:80", d.saddr, d.sport,
+			 sport, vip);
+}
+
+/* A flow through the whole handshake: SYN, SYN-ACK, ACK. Its backend. */
+static int handshake(uint16_t sport, const struct xlb_backend_spec *be, size_t n)
+{
+	struct pkt_desc syn = client_pkt(VIP, sport, true), ack = client_pkt(VIP, sport, false);
+	int i = dnat_to(&syn, be, n);
+
+	if (i < 0)
+		fail_msg("SYN from port %u not DNATed", sport);
+	synack(VIP, sport, &be[i]);
+	assert_int_equal(dnat_to(&ack, be, n), i);
+	return i;
+}
+
 static void test_pin(void **state)
 {
 	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
-	struct xlb_backend_spec be[3] = {
+	struct xlb_backend_spec be[5] = {
 		xt_be("10.20.1.1", 8080, 1), xt_be("10.20.1.2", 8080, 1), xt_be("10.20.1.3", 8080, 2),
+		xt_be("10.20.1.4", 8080, 1), xt_be("10.20.1.5", 8080, 1),
 	};
-	struct pkt_desc a = client_pkt(VIP, 40000, true), b = client_pkt(VIP, 40001, true);
-	struct pkt_desc c = client_pkt(VIP, 40002, true);
+	struct xlb_backend_spec grown[5] = { be[4], be[3], be[2], be[1], be[0] };
+	struct pkt_desc a, b, c = client_pkt(VIP, 40002, true);
 	char path[128];
 	int ba, bb, n = 0;
 
 	dp = xt_dp_open_at(pin_dir);
 	assert_non_null(dp);
 	XT_SVC_SET(dp, &svc, be, 3);
-	ba = dnat_to(&a, be, 3);
-	bb = dnat_to(&b, be, 3);
-	assert_true(ba >= 0 && bb >= 0);
-	assert_int_not_equal(ba, bb);
+	ba = handshake(40000, be, 3);
+	bb = handshake(40001, be, 3);
 	xlb_dp_close(dp);
 	dp = NULL;
 
-	snprintf(path, sizeof(path), "%s/ct_map", pin_dir);
+	snprintf(path, sizeof(path), "%s/ct4", pin_dir);
 	if (access(path, F_OK))
 		fail_msg("%s is not pinned after close", path);
 	/* An older build's global counters: fewer of them. A new build
@@ -592,13 +631,124 @@ static void test_pin(void **state)
 		close(fd);
 		assert_int_equal(info.max_entries, XLB_STAT_MAX);
 	}
-	/* Both flows' next segments go where their SYNs went. */
+	/* Another table: both flows' next segments still go where their
+	 * SYNs went (conntrack adopted, not the table's new choice). */
+	XT_SVC_SET(dp, &svc, grown, 5);
 	a = client_pkt(VIP, 40000, false);
 	b = client_pkt(VIP, 40001, false);
-	assert_int_equal(dnat_to(&b, be, 3), bb);
-	assert_int_equal(dnat_to(&a, be, 3), ba);
+	assert_int_equal(dnat_to(&b, be, 5), bb);
+	assert_int_equal(dnat_to(&a, be, 5), ba);
 	/* And new flows are still load balanced. */
-	assert_true(dnat_to(&c, be, 3) >= 0);
+	assert_true(dnat_to(&c, be, 5) >= 0);
+}
+
+static int backend_ids_cb(const struct xlb_dp_service *s, void *arg)
+{
+	memcpy(arg, s->backend_ids, s->n_backends * sizeof(uint32_t));
+	return 0;
+}
+
+/*
+ * Upgrade from layout 1 (the build before the meta map: one ct_map of
+ * 40-byte keys, two entries a flow) with an established flow, then a
+ * downgrade attempt. The flow's forward entry names a backend the new
+ * build's table would not pick for it: after the upgrade its packets
+ * still go there and its replies are still translated.
+ */
+static void test_upgrade_v1(void **state)
+{
+	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be[3] = {
+		xt_be("10.20.1.1", 8080, 1), xt_be("10.20.1.2", 8080, 1), xt_be("10.20.1.3", 8080, 1),
+	};
+	struct pkt_desc ack = client_pkt(VIP, 40000, false);
+	uint32_t ids[3], layout_fd_key = 0;
+	struct xlb_ct_key_v1 fk = {}, rk = {};
+	struct xlb_ct_val_v1 fv = {}, rv = {};
+	struct xlb_dp *d2 = NULL;
+	char path[128], err[256] = "";
+	int fd, pick, old, ret;
+
+	dp = xt_dp_open_at(pin_dir);
+	assert_non_null(dp);
+	XT_SVC_SET(dp, &svc, be, 3);
+	assert_int_equal(xlb_dp_service_list(dp, backend_ids_cb, ids), 0);
+	pick = dnat_to(&ack, be, 3);	/* what the table gives this flow */
+	assert_true(pick >= 0);
+	old = (pick + 1) % 3;		/* the old build chose another one */
+	xlb_dp_close(dp);
+	dp = NULL;
+
+	/* What layout 1 left pinned: no meta, no ct4/ct_syn, a ct_map. */
+	for (const char *const *m = (const char *const[]){ "meta", "ct4", "ct_syn", NULL }; *m; m++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, *m);
+		assert_int_equal(unlink(path), 0);
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "ct_map", sizeof(fk), sizeof(fv), 1024, NULL);
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, CLIENT, fk.saddr.a8);
+	inet_pton(AF_INET, VIP, fk.daddr.a8);
+	fk.sport = htons(40000);
+	fk.dport = htons(80);
+	fk.proto = IPPROTO_TCP;
+	fk.family = XLB_AF_INET;
+	fv.dir = XLB_CT_FWD;
+	fv.state = XLB_CT_ESTABLISHED;
+	fv.svc_id = 0;
+	fv.backend_id = ids[old];
+	fv.backend_gen = 1;
+	rk.saddr = be[old].addr.addr;
+	rk.daddr = fk.saddr;
+	rk.sport = htons(8080);
+	rk.dport = fk.sport;
+	rk.proto = IPPROTO_TCP;
+	rk.family = XLB_AF_INET;
+	rv.dir = XLB_CT_REV;
+	rv.state = XLB_CT_ESTABLISHED;
+	rv.backend_id = ids[old];
+	rv.nat_addr = fk.daddr;
+	rv.nat_port = htons(80);
+	rv.ifindex = 1;		/* lo: where BPF_PROG_TEST_RUN's packets come in */
+	rv.flags = 1;		/* layout 1's "next hop cached" */
+	memcpy(rv.smac, mac_node, 6);
+	memcpy(rv.dmac, mac_client, 6);
+	assert_int_equal(bpf_map_update_elem(fd, &fk, &fv, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(fd, &rk, &rv, BPF_ANY), 0);
+	snprintf(path, sizeof(path), "%s/ct_map", pin_dir);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+
+	dp = xt_dp_open_at(pin_dir);
+	assert_non_null(dp);
+	if (!access(path, F_OK))
+		fail_msg("%s still pinned after the upgrade", path);
+	ack = client_pkt(VIP, 40000, false);
+	assert_int_equal(dnat_to(&ack, be, 3), old);
+	synack(VIP, 40000, &be[old]);	/* a reply of the flow: translated */
+	xlb_dp_close(dp);
+	dp = NULL;
+
+	/* A newer layout pinned (a downgrade): refused, clearly, and nothing
+	 * of it is touched. */
+	snprintf(path, sizeof(path), "%s/meta", pin_dir);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	{
+		struct xlb_meta mv = { .layout = XLB_LAYOUT_VERSION + 1 };
+
+		assert_int_equal(bpf_map_update_elem(fd, &layout_fd_key, &mv, BPF_ANY), 0);
+	}
+	close(fd);
+	{
+		struct xlb_dp_opts o = xt_dp_opts(pin_dir);
+
+		ret = xlb_dp_bpf_open(&o, &d2, err, sizeof(err));
+	}
+	print_message("  open over a newer layout: %d \"%s\"\n", ret, err);
+	assert_int_equal(ret, -EPROTO);
+	assert_null(d2);
+	snprintf(path, sizeof(path), "%s/ct4", pin_dir);
+	assert_int_equal(access(path, F_OK), 0);
 }
 
 int main(void)
@@ -614,8 +764,11 @@ int main(void)
 		  test_nodeport_write_fails, bad_setup, dp_close, NULL },
 	};
 	const struct CMUnitTest pin[] = {
-		{ "pinned: service and conntrack survive close and re-open (an older counter map is replaced); unpin removes everything",
+		{ "pinned: service and established flows survive close and re-open (an older counter map is replaced); unpin removes everything",
 		  test_pin, pin_setup, pin_teardown, NULL },
+		{ "upgrade from layout 1 keeps an established flow (backend and reply translation); "
+		  "a newer layout is refused (-EPROTO)",
+		  test_upgrade_v1, pin_setup, pin_teardown, NULL },
 	};
 	int fails;
 

@@ -72,9 +72,30 @@ static void test_rst_on_gone_backend(void **state)
 	size_t len;
 
 	XT_SVC_SET(dp, &svc, &a, 1);
+	/* an established flow: SYN, SYN-ACK, ACK */
 	len = xt_build(&syn, in);
 	xt_run(dp, in, len, 0, &r);
 	assert_int_equal(r.verdict, XDP_PASS);
+	syn.saddr = "10.20.1.1";
+	syn.daddr = CLIENT;
+	syn.sport = 8080;
+	syn.dport = 40000;
+	syn.tcp_flags = PKT_SYN | PKT_ACK;
+	syn.seq = 4999;
+	syn.ack = 1000;
+	len = xt_build(&syn, in);
+	xt_run(dp, in, len, 0, &r);
+	assert_int_equal(r.verdict, XT_VERDICT_BACK);
+	syn.saddr = CLIENT;
+	syn.daddr = "10.96.0.10";
+	syn.sport = 40000;
+	syn.dport = 80;
+	syn.tcp_flags = PKT_ACK;
+	syn.seq = 1000;
+	syn.ack = 5000;
+	len = xt_build(&syn, in);
+	after = run_counted(in, len, &r, &before);
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_ESTABLISHED), 1);
 	XT_SVC_SET(dp, &svc, &b, 1);	/* the flow's backend replaced */
 
 	len = from_hex(rst_ack, in, sizeof(in));
@@ -231,6 +252,189 @@ static void test_csum_every_length(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* ---- flood ----------------------------------------------------------- */
+
+#define FLOOD_FLOWS	100
+#define FLOOD_AFF	100
+#define FLOOD_SYN_MAP	1024	/* ct_syn entries: the flood is 20 times that, twice */
+
+static uint32_t flood_rnd = 0x9e3779b9u;
+
+static uint32_t xorshift(void)
+{
+	flood_rnd ^= flood_rnd << 13;
+	flood_rnd ^= flood_rnd >> 17;
+	flood_rnd ^= flood_rnd << 5;
+	return flood_rnd;
+}
+
+static int index_of(const struct xt_run *r, const struct xlb_backend_spec *be, size_t n)
+{
+	int i = xt_backend_of(r, be, n);
+
+	if (i < 0)
+		fail_msg("packet not DNATed to a backend (%s)", xt_verdict_name(r->verdict));
+	return i;
+}
+
+/* A client's handshake with vip:80 from client:sport. Returns the backend. */
+static int flood_handshake(const char *client, uint16_t sport, const char *vip,
+			   const struct xlb_backend_spec *be, size_t n)
+{
+	struct pkt_desc d = { .eth_dst = MAC_NODE, .eth_src = MAC_CLIENT, .saddr = client,
+			      .daddr = vip, .proto = IPPROTO_TCP, .sport = sport, .dport = 80,
+			      .tcp_flags = PKT_SYN, .seq = 100, .window = 502 };
+	char addr[INET_ADDRSTRLEN];
+	uint8_t in[PKT_MAX];
+	struct xt_run r;
+	int i;
+
+	xt_run(dp, in, xt_build(&d, in), 0, &r);
+	i = index_of(&r, be, n);
+	d = (struct pkt_desc){ .eth_dst = MAC_NODE, .eth_src = MAC_BACKEND,
+			       .saddr = inet_ntop(AF_INET, be[i].addr.addr.a8, addr, sizeof(addr)),
+			       .daddr = client, .proto = IPPROTO_TCP, .sport = 8080, .dport = sport,
+			       .tcp_flags = PKT_SYN | PKT_ACK, .seq = 7000, .ack = 101, .window = 502 };
+	xt_run(dp, in, xt_build(&d, in), 0, &r);
+	assert_int_equal(r.verdict, XT_VERDICT_BACK);
+	d = (struct pkt_desc){ .eth_dst = MAC_NODE, .eth_src = MAC_CLIENT, .saddr = client,
+			       .daddr = vip, .proto = IPPROTO_TCP, .sport = sport, .dport = 80,
+			       .tcp_flags = PKT_ACK, .seq = 101, .ack = 7001, .window = 502 };
+	xt_run(dp, in, xt_build(&d, in), 0, &r);
+	assert_int_equal(index_of(&r, be, n), i);
+	return i;
+}
+
+/* Send n packets from random sources (and ports) to vip:80 with these
+ * TCP flags, nothing checked but that each is DNATed. */
+static void flood(const char *vip, uint8_t flags, unsigned n)
+{
+	struct pkt_desc d = { .eth_dst = MAC_NODE, .eth_src = MAC_CLIENT, .daddr = vip,
+			      .proto = IPPROTO_TCP, .dport = 80, .tcp_flags = flags, .window = 502 };
+	char src[INET_ADDRSTRLEN];
+	uint8_t in[PKT_MAX];
+	struct xt_run r;
+
+	d.saddr = src;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t a = xorshift();
+
+		snprintf(src, sizeof(src), "%u.%u.%u.%u", 100 + (a >> 24) % 100, (a >> 16) & 0xff,
+			 (a >> 8) & 0xff, a & 0xff);
+		d.sport = (uint16_t)(1024 + xorshift() % 60000);
+		d.seq = xorshift();
+		d.ack = xorshift();
+		xt_run_raw(dp, in, pkt_build(&d, in, sizeof(in)), 0, &r);
+		if (r.verdict != XDP_PASS)
+			fail_msg("flood packet %u: %s", i, xt_verdict_name(r.verdict));
+	}
+}
+
+/*
+ * Issue 11 item 1-3, bounded: 100 idle established flows and 100 clients
+ * with ClientIP affinity, then 20,480 SYNs and 20,480 bare ACKs from random
+ * sources (20 times the table of pending flows, each). Then both services
+ * get a new backend set (so only state can keep a flow where it was) and
+ * every established flow's next packet must reach its backend (0 moved),
+ * its backend's packet must be translated (0 untranslated), and every
+ * affinity client's next connection must reach its backend.
+ */
+static void test_flood(void **state)
+{
+	struct xlb_dp_opts o = xt_dp_opts("");
+	struct xlb_service_spec svc = xt_svc("10.96.0.10", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec asvc = xt_svc("10.96.0.11", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be[6], abe[6];
+	int got[FLOOD_FLOWS], agot[FLOOD_AFF], moved = 0, untranslated = 0, aff_moved = 0, i;
+	struct xt_stats before, after;
+	char err[256] = "";
+
+	o.ct_syn_entries = FLOOD_SYN_MAP;
+	assert_int_equal(xlb_dp_bpf_open(&o, &dp, err, sizeof(err)), 0);
+	for (i = 0; i < 6; i++) {
+		char a[INET_ADDRSTRLEN];
+
+		snprintf(a, sizeof(a), "10.20.1.%d", i + 1);
+		be[i] = xt_be(a, 8080, 1);
+		snprintf(a, sizeof(a), "10.20.2.%d", i + 1);
+		abe[i] = xt_be(a, 8080, 1);
+	}
+	asvc.affinity_timeout = XLB_DEFAULT_AFFINITY_TIMEOUT;
+	XT_SVC_SET(dp, &svc, be, 3);
+	XT_SVC_SET(dp, &asvc, abe, 3);
+	for (i = 0; i < FLOOD_FLOWS; i++) {
+		char c[INET_ADDRSTRLEN];
+
+		snprintf(c, sizeof(c), "10.10.2.%d", i + 1);
+		got[i] = flood_handshake(c, 40000, "10.96.0.10", be, 3);
+		snprintf(c, sizeof(c), "10.10.3.%d", i + 1);
+		agot[i] = flood_handshake(c, 41000, "10.96.0.11", abe, 3);
+	}
+
+	before = xt_stats(dp);
+	flood("10.96.0.10", PKT_SYN, 10 * FLOOD_SYN_MAP);
+	flood("10.96.0.11", PKT_SYN, 10 * FLOOD_SYN_MAP);
+	flood("10.96.0.10", PKT_ACK, 10 * FLOOD_SYN_MAP);
+	flood("10.96.0.11", PKT_ACK, 10 * FLOOD_SYN_MAP);
+	after = xt_stats(dp);
+	print_message("  flood: %llu first packets (ct_new), %llu without state (ct_stateless), "
+		      "%llu established\n",
+		      (unsigned long long)xt_delta(&after, &before, XLB_STAT_CT_NEW),
+		      (unsigned long long)xt_delta(&after, &before, XLB_STAT_CT_STATELESS),
+		      (unsigned long long)xt_delta(&after, &before, XLB_STAT_CT_ESTABLISHED));
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_NEW), 20 * FLOOD_SYN_MAP);
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_STATELESS), 20 * FLOOD_SYN_MAP);
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_ESTABLISHED), 0);
+
+	/* New tables: the first three backends in another order, and three more. */
+	{
+		struct xlb_backend_spec nb[6] = { be[5], be[2], be[4], be[0], be[3], be[1] };
+		struct xlb_backend_spec na[6] = { abe[5], abe[2], abe[4], abe[0], abe[3], abe[1] };
+
+		XT_SVC_SET(dp, &svc, nb, 6);
+		XT_SVC_SET(dp, &asvc, na, 6);
+	}
+	for (i = 0; i < FLOOD_FLOWS; i++) {
+		char c[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+		struct pkt_desc d = { .eth_dst = MAC_NODE, .eth_src = MAC_CLIENT, .saddr = c,
+				      .daddr = "10.96.0.10", .proto = IPPROTO_TCP, .sport = 40000,
+				      .dport = 80, .tcp_flags = PKT_ACK | PKT_PSH, .seq = 101,
+				      .ack = 7001, .window = 502, .payload_len = 10 };
+		uint8_t in[PKT_MAX];
+		struct pkt_info pi;
+		struct xt_run r;
+		char why[160];
+
+		snprintf(c, sizeof(c), "10.10.2.%d", i + 1);
+		xt_run(dp, in, xt_build(&d, in), 0, &r);
+		moved += xt_backend_of(&r, be, 6) != got[i];
+		d = (struct pkt_desc){ .eth_dst = MAC_NODE, .eth_src = MAC_BACKEND,
+				       .saddr = inet_ntop(AF_INET, be[got[i]].addr.addr.a8, b, sizeof(b)),
+				       .daddr = c, .proto = IPPROTO_TCP, .sport = 8080, .dport = 40000,
+				       .tcp_flags = PKT_ACK, .seq = 7001, .ack = 111, .window = 502,
+				       .payload_len = 100 };
+		xt_run(dp, in, xt_build(&d, in), 0, &r);
+		untranslated += r.verdict != XT_VERDICT_BACK ||
+				pkt_parse(r.out, r.len, &pi, why, sizeof(why)) ||
+				pi.saddr != 0x0a60000a || pi.sport != 80;
+
+		snprintf(c, sizeof(c), "10.10.3.%d", i + 1);
+		d = (struct pkt_desc){ .eth_dst = MAC_NODE, .eth_src = MAC_CLIENT, .saddr = c,
+				       .daddr = "10.96.0.11", .proto = IPPROTO_TCP, .sport = 42000,
+				       .dport = 80, .tcp_flags = PKT_SYN, .seq = 5, .window = 502 };
+		xt_run(dp, in, xt_build(&d, in), 0, &r);
+		aff_moved += xt_backend_of(&r, abe, 6) != agot[i];
+	}
+	print_message("  after the flood and a new table: %d of %d established flows moved, %d "
+		      "untranslated; %d of %d affinity clients moved\n", moved, FLOOD_FLOWS,
+		      untranslated, aff_moved, FLOOD_AFF);
+	xlb_dp_close(dp);
+	dp = NULL;
+	assert_int_equal(moved, 0);
+	assert_int_equal(untranslated, 0);
+	assert_int_equal(aff_moved, 0);
+}
+
 #define T(desc, fn) { desc, fn, dp_open, dp_close, NULL }
 
 int main(void)
@@ -244,6 +448,9 @@ int main(void)
 		  "valid after DNAT", test_csum_lookalike_1584),
 		T("item 6: every L4 length up to a 9000-byte datagram, TCP and UDP, lookalike and "
 		  "partial checksums", test_csum_every_length),
+		{ "items 1-3: 20k SYNs and 20k bare ACKs from random sources, then new tables: 0 of 100 "
+		  "established flows moved or untranslated, 0 of 100 affinity clients moved",
+		  test_flood, NULL, NULL, NULL },
 	};
 
 	xt_init();

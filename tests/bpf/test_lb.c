@@ -133,7 +133,7 @@ static void rev(const struct flow *f, const struct xlb_backend_spec *b)
 		.verdict = XT_VERDICT_BACK,
 		.out = { .saddr = f->vip, .sport = f->vport, .eth = true,
 			 .eth_src = MAC_NODE, .eth_dst = MAC_CLIENT },
-		.stats = { XLB_STAT_CT_HIT },
+		.stats = { XLB_STAT_FWD_BACK },
 	};
 
 	if (f->proto == IPPROTO_TCP) {
@@ -170,33 +170,40 @@ static void print_counts(const char *what, const int *cnt, size_t n)
 	print_message("\n");
 }
 
-/* 8. rr: 30 new flows over 3 backends, 10 each, in turn. */
+/* n new flows from one client (ports 40000..) to the service; how many
+ * each of the nb backends got. */
+static void spread(int *cnt, size_t nb, const struct xlb_backend_spec *be, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct flow f = { CLIENT, (uint16_t)(40000 + i), VIP, 80, IPPROTO_TCP };
+
+		cnt[fwd(&f, K_FIRST, be, nb)]++;
+	}
+}
+
+/* 8. rr: a flow's backend is its 5-tuple's hash into the table of the
+ * backends, so a retransmission, or a packet of a flow that lost its
+ * state, finds the same one: 3000 new flows over 3 backends, each within
+ * 10% of 1000. */
 static void test_rr(void **state)
 {
 	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
 	struct xlb_backend_spec be[3];
-	int cnt[3] = { 0 }, seq[30], i;
+	int cnt[3] = { 0 }, i;
 
 	backends(be, 3, 1);
 	XT_SVC_SET(dp, &svc, be, 3);
-	for (i = 0; i < 30; i++) {
-		struct flow f = { CLIENT, 40000 + i, VIP, 80, IPPROTO_TCP };
-
-		seq[i] = fwd(&f, K_FIRST, be, 3);
-		cnt[seq[i]]++;
-	}
+	spread(cnt, 3, be, 3000);
 	print_counts("flows per backend", cnt, 3);
 	for (i = 0; i < 3; i++)
-		assert_int_equal(cnt[i], 10);
-	/* In turn: any three consecutive new flows hit three backends. */
-	for (i = 0; i + 2 < 30; i++)
-		if (seq[i] == seq[i + 1] || seq[i] == seq[i + 2] || seq[i + 1] == seq[i + 2])
-			fail_msg("flows %d..%d went to backends %d %d %d", i, i + 2, seq[i],
-				 seq[i + 1], seq[i + 2]);
+		if (cnt[i] < 900 || cnt[i] > 1100)
+			fail_msg("backend %d got %d of 3000 flows, outside 900..1100", i, cnt[i]);
 	soft_done();
 }
 
-/* 8. wrr 1:2:3: 60 new flows, 10/20/30. */
+/* 8. wrr 1:2:3: 6000 new flows, each backend within 10% of its share. */
 static void test_wrr(void **state)
 {
 	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_WRR);
@@ -208,15 +215,12 @@ static void test_wrr(void **state)
 	be[1].weight = 2;
 	be[2].weight = 3;
 	XT_SVC_SET(dp, &svc, be, 3);
-	for (i = 0; i < 60; i++) {
-		struct flow f = { CLIENT, 40000 + i, VIP, 80, IPPROTO_TCP };
-
-		cnt[fwd(&f, K_FIRST, be, 3)]++;
-	}
+	spread(cnt, 3, be, 6000);
 	print_counts("flows per backend (weights 1 2 3)", cnt, 3);
-	assert_int_equal(cnt[0], 10);
-	assert_int_equal(cnt[1], 20);
-	assert_int_equal(cnt[2], 30);
+	for (i = 0; i < 3; i++)
+		if (cnt[i] < 900 * (i + 1) || cnt[i] > 1100 * (i + 1))
+			fail_msg("backend %d (weight %d) got %d of 6000 flows, outside %d..%d", i, i + 1,
+				 cnt[i], 900 * (i + 1), 1100 * (i + 1));
 	soft_done();
 }
 
@@ -484,6 +488,10 @@ static void test_removed_rst_corners(void **state)
 	XT_SVC_SET(dp, &svc, &be[0], 1);
 	assert_int_equal(fwd(&a, K_FIRST, be, 1), 0);
 	assert_int_equal(fwd(&b, K_FIRST, be, 1), 0);
+	rev(&a, &be[0]);		/* both established */
+	rev(&b, &be[0]);
+	assert_int_equal(fwd(&a, K_DATA, be, 1), 0);
+	assert_int_equal(fwd(&b, K_DATA, be, 1), 0);
 	XT_SVC_SET(dp, &svc, &be[1], 1);
 
 	d = client_pkt(&a, K_DATA);
@@ -549,6 +557,7 @@ static void test_removed_udp(void **state)
 	XT_SVC_SET(dp, &svc, be, 3);
 	x = fwd(&f, K_FIRST, be, 3);
 	rev(&f, &be[x]);
+	assert_int_equal(fwd(&f, K_DATA, be, 3), x);	/* both ways: established */
 	for (i = 0; i < 3; i++)
 		if (i != x)
 			rest[n++] = be[i];
@@ -679,65 +688,84 @@ static void test_no_backends(void **state)
 	soft_done();
 }
 
-/* The two conntrack entries of a flow, as the ABI describes them. */
-static void test_ct_entries(void **state)
+static int map_count(int fd)
 {
-	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
-	struct xlb_backend_spec be = xt_be("10.20.1.2", 8080, 1);
-	struct flow f = { CLIENT, 40000, VIP, 80, IPPROTO_TCP };
-	struct xlb_ct_key fk, rk, k, next, *prev = NULL;
-	struct xlb_ct_val fv, rv;
-	int fd, n = 0;
-
-	XT_SVC_SET(dp, &svc, &be, 1);
-	fwd(&f, K_FIRST, &be, 1);
-	fd = xlb_dp_bpf_map_fd(dp, "ct_map");
-	assert_true(fd >= 0);
-
-	memset(&fk, 0, sizeof(fk));
-	inet_pton(AF_INET, CLIENT, fk.saddr.a8);
-	inet_pton(AF_INET, VIP, fk.daddr.a8);
-	fk.sport = htons(40000);
-	fk.dport = htons(80);
-	fk.proto = IPPROTO_TCP;
-	fk.family = XLB_AF_INET;
-	memset(&rk, 0, sizeof(rk));
-	inet_pton(AF_INET, "10.20.1.2", rk.saddr.a8);
-	inet_pton(AF_INET, CLIENT, rk.daddr.a8);
-	rk.sport = htons(8080);
-	rk.dport = htons(40000);
-	rk.proto = IPPROTO_TCP;
-	rk.family = XLB_AF_INET;
+	struct xlb_ct4_key k, next, *prev = NULL;
+	int n = 0;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
 		n++;
 	}
-	assert_int_equal(n, 2);
+	return n;
+}
+
+/* A flow's conntrack entries, as the ABI describes them: its SYN makes one
+ * entry in ct_syn under the reply tuple; the backend's SYN-ACK is recorded
+ * there; the client's ACK of exactly that SYN-ACK moves the flow into ct4
+ * as a forward and a reply entry. */
+static void test_ct_entries(void **state)
+{
+	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be = xt_be("10.20.1.2", 8080, 1);
+	struct flow f = { CLIENT, 40000, VIP, 80, IPPROTO_TCP };
+	struct xlb_ct4_key fk = {}, rk = {};
+	struct xlb_ct4_val fv, rv;
+	struct xlb_ct_syn_val e;
+	int fd, sfd;
+
+	XT_SVC_SET(dp, &svc, &be, 1);
+	fd = xlb_dp_bpf_map_fd(dp, "ct4");
+	sfd = xlb_dp_bpf_map_fd(dp, "ct_syn");
+	assert_true(fd >= 0 && sfd >= 0);
+	inet_pton(AF_INET, CLIENT, &fk.saddr);
+	inet_pton(AF_INET, VIP, &fk.daddr);
+	fk.sport = htons(40000);
+	fk.dport = htons(80);
+	fk.proto = IPPROTO_TCP;
+	inet_pton(AF_INET, "10.20.1.2", &rk.saddr);
+	inet_pton(AF_INET, CLIENT, &rk.daddr);
+	rk.sport = htons(8080);
+	rk.dport = htons(40000);
+	rk.proto = IPPROTO_TCP;
+
+	fwd(&f, K_FIRST, &be, 1);
+	assert_int_equal(map_count(fd), 0);
+	assert_int_equal(map_count(sfd), 1);
+	if (bpf_map_lookup_elem(sfd, &rk, &e))
+		fail_msg("no ct_syn entry 10.20.1.2:8080 -> 10.10.1.2:40000/tcp");
+	assert_int_equal(e.nat_addr, fk.daddr);
+	assert_int_equal(e.nat_port, htons(80));
+	assert_true(e.backend_id != 0);
+	assert_int_equal(e.flags, 0);
+
+	rev(&f, &be);		/* SYN-ACK, seq ISN_B */
+	assert_int_equal(bpf_map_lookup_elem(sfd, &rk, &e), 0);
+	assert_int_equal(e.flags, XLB_CT_F_SEEN_REPLY);
+	assert_int_equal(e.seq, ISN_B + 1);
+	assert_int_equal(map_count(fd), 0);
+
+	fwd(&f, K_DATA, &be, 1);	/* ACK = ISN_B + 1 */
+	assert_int_equal(map_count(sfd), 0);
+	assert_int_equal(map_count(fd), 2);
 	if (bpf_map_lookup_elem(fd, &fk, &fv))
 		fail_msg("no forward entry 10.10.1.2:40000 -> 10.96.0.10:80/tcp");
 	if (bpf_map_lookup_elem(fd, &rk, &rv))
 		fail_msg("no reply entry 10.20.1.2:8080 -> 10.10.1.2:40000/tcp");
 	assert_int_equal(fv.dir, XLB_CT_FWD);
 	assert_int_equal(rv.dir, XLB_CT_REV);
-	assert_memory_equal(rv.nat_addr.a8, fk.daddr.a8, 16);
-	assert_int_equal(rv.nat_port, htons(80));
-	assert_true(fv.backend_id != 0);
-	assert_int_equal(fv.backend_id, rv.backend_id);
-	assert_int_equal(fv.backend_gen, rv.backend_gen);
+	assert_int_equal(rv.rev.nat_addr, fk.daddr);
+	assert_int_equal(rv.rev.nat_port, htons(80));
+	assert_int_equal(fv.backend_id, e.backend_id);
+	assert_int_equal(rv.backend_id, e.backend_id);
+	assert_int_equal(fv.fwd.backend_gen, e.backend_gen);
 	assert_int_equal(fv.svc_id, rv.svc_id);
-	assert_int_equal(fv.state, XLB_CT_NEW);
-
-	/* Established once the handshake is complete (the client's ACK). */
-	rev(&f, &be);
-	fwd(&f, K_DATA, &be, 1);
-	assert_int_equal(bpf_map_lookup_elem(fd, &fk, &fv), 0);
 	assert_int_equal(fv.state, XLB_CT_ESTABLISHED);
 
 	assert_int_equal(xlb_dp_ct_flush(dp, NULL), 0);
-	assert_int_not_equal(bpf_map_lookup_elem(fd, &fk, &fv), 0);
-	assert_int_not_equal(bpf_map_lookup_elem(fd, &rk, &rv), 0);
+	assert_int_equal(map_count(fd), 0);
+	assert_int_equal(map_count(sfd), 0);
 	soft_done();
 }
 
@@ -746,8 +774,9 @@ static void test_ct_entries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T("rr, 3 backends: 30 new flows from one client get 10 each, in turn", test_rr),
-		T("wrr, weights 1:2:3: 60 new flows get 10/20/30", test_wrr),
+		T("rr, 3 backends: 3000 new flows from one client, each backend within 10% of 1000",
+		  test_rr),
+		T("wrr, weights 1:2:3: 6000 new flows, each backend within 10% of its share", test_wrr),
 		T("sh, 4 backends: 20 flows from 10.10.1.2 (different ports) all on one backend",
 		  test_sh_same_source),
 		T("sh, 4 backends: 200 source addresses, each backend 20%..30%", test_sh_spread),
@@ -768,8 +797,8 @@ int main(void)
 		T("no backends: TCP SYN (also on VLAN 100) answered with RST+ACK (XDP_TX), "
 		  "UDP answered with ICMP port unreachable quoting it",
 		  test_no_backends),
-		T("ct_map: a SYN makes a forward and a reply entry; the handshake makes it "
-		  "established; flush empties",
+		T("conntrack: a SYN makes one ct_syn entry; the ACK of the backend's SYN-ACK moves "
+		  "the flow into ct4 (forward and reply entries); flush empties both",
 		  test_ct_entries),
 	};
 

@@ -58,6 +58,12 @@ static struct xlb_dp *dp;
 #define NEW_PASS	{ XLB_STAT_CT_NEW, XLB_STAT_PASS_NO_ROUTE }
 #define HIT_PASS	{ XLB_STAT_CT_HIT, XLB_STAT_PASS_NO_ROUTE }
 #define HIT_TX		{ XLB_STAT_CT_HIT, XLB_STAT_FWD_BACK }
+/* A reply before the flow is established (from ct_syn), the client packet
+ * that establishes it (acknowledging the SYN-ACK, or UDP after a reply),
+ * and one of a flow still pending. */
+#define SYN_TX		{ XLB_STAT_FWD_BACK }
+#define EST_PASS	{ XLB_STAT_CT_ESTABLISHED, XLB_STAT_PASS_NO_ROUTE }
+#define PEND_PASS	{ XLB_STAT_PASS_NO_ROUTE }
 #define NOT_SVC		{ XLB_STAT_PASS_NOT_SERVICE }
 
 /* Rewrites. */
@@ -76,10 +82,10 @@ static const struct xt_scenario scenarios[] = {
 	      { FROM_C(VIP, 0x1001), C_SYN(80), .tcp_opt_len = 20 }, 0, XDP_PASS, DNAT_TCP, NEW_PASS },
 	    { "SYN-ACK from the backend: source back to 10.96.0.10:80, MACs swapped, XDP_TX",
 	      { FROM_B(BE_TCP, 0x2001), B_SYNACK(8080), .tcp_opt_len = 20 },
-	      0, XT_VERDICT_BACK, RNAT_TCP, HIT_TX },
+	      0, XT_VERDICT_BACK, RNAT_TCP, SYN_TX },
 	    { "ACK+PSH with TS option and 100 bytes from the client: DNAT",
 	      { FROM_C(VIP, 0x1002), C_ACK(80, PKT_PSH), .tcp_opt_len = 12, .payload_len = 100 },
-	      0, XDP_PASS, DNAT_TCP, HIT_PASS },
+	      0, XDP_PASS, DNAT_TCP, EST_PASS },
 	    { "ACK+PSH with 1400 bytes from the backend: reverse NAT, XDP_TX",
 	      { FROM_B(BE_TCP, 0x2002), B_ACK(8080, PKT_PSH), .tcp_opt_len = 12, .payload_len = 1400 },
 	      0, XT_VERDICT_BACK, RNAT_TCP, HIT_TX },
@@ -91,7 +97,7 @@ static const struct xt_scenario scenarios[] = {
 	      { FROM_C(VIP, 0x1101), C_SYN(80), .ip_opt_len = 4 }, 0, XDP_PASS, DNAT_TCP, NEW_PASS },
 	    { "SYN-ACK, ihl=6: reverse NAT",
 	      { FROM_B(BE_TCP, 0x2101), B_SYNACK(8080), .ip_opt_len = 4 },
-	      0, XT_VERDICT_BACK, RNAT_TCP, HIT_TX },
+	      0, XT_VERDICT_BACK, RNAT_TCP, SYN_TX },
 	  } },
 	{ "ClusterIP TCP with IPv4 options, ihl=7, and a payload on the SYN (TFO style)",
 	  { { "SYN, ihl=7, 33 bytes of data: DNAT",
@@ -99,23 +105,23 @@ static const struct xt_scenario scenarios[] = {
 	      0, XDP_PASS, DNAT_TCP, NEW_PASS },
 	    { "ACK, ihl=7, 77 bytes from the backend: reverse NAT",
 	      { FROM_B(BE_TCP, 0x2201), B_ACK(8080, PKT_PSH), .ip_opt_len = 8, .payload_len = 77 },
-	      0, XT_VERDICT_BACK, RNAT_TCP, HIT_TX },
+	      0, XT_VERDICT_BACK, RNAT_TCP, SYN_TX },
 	  } },
 	{ "ClusterIP TCP with the largest IPv4 header, ihl=15 (40 bytes of options)",
 	  { { "SYN, ihl=15: DNAT",
 	      { FROM_C(VIP, 0x1301), C_SYN(80), .ip_opt_len = 40 }, 0, XDP_PASS, DNAT_TCP, NEW_PASS },
 	    { "ACK, ihl=15, 10 bytes: DNAT",
 	      { FROM_C(VIP, 0x1302), C_ACK(80, 0), .ip_opt_len = 40, .payload_len = 10 },
-	      0, XDP_PASS, DNAT_TCP, HIT_PASS },
+	      0, XDP_PASS, DNAT_TCP, PEND_PASS },
 	  } },
 	{ "ClusterIP TCP in minimum-size frames with 6 bytes of Ethernet padding (legal, kept)",
 	  { { "SYN, 54 bytes + 6 padding: DNAT, padding unchanged",
 	      { FROM_C(VIP, 0x1401), C_SYN(80), .pad = 6 }, 0, XDP_PASS, DNAT_TCP, NEW_PASS },
 	    { "SYN-ACK, 54 bytes + 6 padding: reverse NAT, padding unchanged",
-	      { FROM_B(BE_TCP, 0x2401), B_SYNACK(8080), .pad = 6 }, 0, XT_VERDICT_BACK, RNAT_TCP, HIT_TX },
+	      { FROM_B(BE_TCP, 0x2401), B_SYNACK(8080), .pad = 6 }, 0, XT_VERDICT_BACK, RNAT_TCP, SYN_TX },
 	    { "ACK with 2 bytes, 56 bytes + 4 padding: DNAT",
 	      { FROM_C(VIP, 0x1402), C_ACK(80, 0), .payload_len = 2, .pad = 4 },
-	      0, XDP_PASS, DNAT_TCP, HIT_PASS },
+	      0, XDP_PASS, DNAT_TCP, EST_PASS },
 	  } },
 	{ "ClusterIP TCP on 802.1Q VLAN 100: rewritten, tag kept, left to the stack",
 	  { { "SYN tagged VLAN 100: DNAT, tag preserved, XDP_PASS",
@@ -123,7 +129,7 @@ static const struct xt_scenario scenarios[] = {
 	      0, XDP_PASS, DNAT_TCP, { XLB_STAT_CT_NEW } },
 	    { "SYN-ACK tagged VLAN 100: source back to 10.96.0.10:80, tag and MACs kept, XDP_PASS",
 	      { FROM_B(BE_TCP, 0x2501), .n_vlan = 1, .vlan_tci = { 100 }, B_SYNACK(8080) },
-	      0, XDP_PASS, { .saddr = VIP, .sport = 80 }, { XLB_STAT_CT_HIT } },
+	      0, XDP_PASS, { .saddr = VIP, .sport = 80 }, { XLB_STAT_PASS_NO_ROUTE } },
 	  } },
 	{ "ClusterIP TCP double-tagged (802.1ad 300, 802.1Q 100): rewritten, tags kept",
 	  { { "SYN tagged 300/100: DNAT, both tags preserved, XDP_PASS",
@@ -137,7 +143,7 @@ static const struct xt_scenario scenarios[] = {
 	      0, XDP_PASS, DNAT_TCP, { XLB_STAT_CT_NEW, XLB_STAT_PASS_CSUM_PARTIAL } },
 	    { "ACK with 500 bytes, partial checksum: same, XDP_PASS",
 	      { FROM_C(VIP, 0x1702), C_ACK(80, PKT_PSH), .payload_len = 500, .csum_partial = true },
-	      0, XDP_PASS, DNAT_TCP, { XLB_STAT_CT_HIT, XLB_STAT_PASS_CSUM_PARTIAL } },
+	      0, XDP_PASS, DNAT_TCP, { XLB_STAT_PASS_CSUM_PARTIAL } },
 	  } },
 	{ "ClusterIP UDP 10.10.1.2:50000 -> 10.96.0.10:53 via 10.20.1.3:5353 with checksums",
 	  { { "request, 33 bytes (odd length): DNAT, checksum verifies",
@@ -145,10 +151,10 @@ static const struct xt_scenario scenarios[] = {
 	      { .daddr = BE_UDP, .dport = 5353 }, NEW_PASS },
 	    { "reply, 120 bytes: source back to 10.96.0.10:53, XDP_TX",
 	      { FROM_B(BE_UDP, 0x2801), UDPH(5353, 50000), .payload_len = 120 }, 0, XT_VERDICT_BACK,
-	      { .saddr = VIP, .sport = 53, TO_CLIENT }, HIT_TX },
+	      { .saddr = VIP, .sport = 53, TO_CLIENT }, SYN_TX },
 	    { "second request, 0 bytes: DNAT",
 	      { FROM_C(VIP, 0x1802), UDPH(50000, 53) }, 0, XDP_PASS,
-	      { .daddr = BE_UDP, .dport = 5353 }, HIT_PASS },
+	      { .daddr = BE_UDP, .dport = 5353 }, EST_PASS },
 	  } },
 	{ "ClusterIP UDP without checksum (0) both ways: stays 0",
 	  { { "request, checksum 0: DNAT, checksum still 0",
@@ -156,7 +162,7 @@ static const struct xt_scenario scenarios[] = {
 	      0, XDP_PASS, { .daddr = BE_UDP, .dport = 5353 }, NEW_PASS },
 	    { "reply, checksum 0: reverse NAT, checksum still 0",
 	      { FROM_B(BE_UDP, 0x2901), UDPH(5353, 50001), .payload_len = 40, .udp_csum_zero = true },
-	      0, XT_VERDICT_BACK, { .saddr = VIP, .sport = 53, TO_CLIENT }, HIT_TX },
+	      0, XT_VERDICT_BACK, { .saddr = VIP, .sport = 53, TO_CLIENT }, SYN_TX },
 	  } },
 	{ "ClusterIP UDP whose rewritten checksum computes to zero: sent as 0xffff, both ways",
 	  { { "request: DNAT, checksum field 0xffff",
@@ -165,7 +171,7 @@ static const struct xt_scenario scenarios[] = {
 	    { "reply: reverse NAT, checksum field 0xffff",
 	      { FROM_B(BE_UDP, 0x2e01), UDPH(5353, 50002), .payload = zc_rep,
 		.payload_len = sizeof(zc_rep) },
-	      0, XT_VERDICT_BACK, { .saddr = VIP, .sport = 53, TO_CLIENT }, HIT_TX },
+	      0, XT_VERDICT_BACK, { .saddr = VIP, .sport = 53, TO_CLIENT }, SYN_TX },
 	  } },
 	{ "two clients on one service: each reply goes back to its own client and MAC",
 	  { { "SYN from 10.10.1.2:40000 (MAC ..:01:02): DNAT",
@@ -175,9 +181,9 @@ static const struct xt_scenario scenarios[] = {
 	      0, XDP_PASS, DNAT_TCP, NEW_PASS },
 	    { "SYN-ACK to 10.10.1.3:40000: source 10.96.0.10:80, Ethernet to ..:01:03",
 	      { B2N, .saddr = BE_TCP, .daddr = CLIENT2, .ip_id = 0x2b01, .ttl = 64, B_SYNACK(8080) },
-	      0, XT_VERDICT_BACK, { .saddr = VIP, .sport = 80, TO_CLIENT2 }, HIT_TX },
+	      0, XT_VERDICT_BACK, { .saddr = VIP, .sport = 80, TO_CLIENT2 }, SYN_TX },
 	    { "SYN-ACK to 10.10.1.2:40000: source 10.96.0.10:80, Ethernet to ..:01:02",
-	      { FROM_B(BE_TCP, 0x2a01), B_SYNACK(8080) }, 0, XT_VERDICT_BACK, RNAT_TCP, HIT_TX },
+	      { FROM_B(BE_TCP, 0x2a01), B_SYNACK(8080) }, 0, XT_VERDICT_BACK, RNAT_TCP, SYN_TX },
 	  } },
 	{ "one client port to two services: replies get their own service address",
 	  { { "SYN 10.10.1.2:40000 -> 10.96.0.10:80: to 10.20.1.2:8080",
@@ -187,9 +193,9 @@ static const struct xt_scenario scenarios[] = {
 	      { .daddr = NP_BE_TCP, .dport = 8080 }, NEW_PASS },
 	    { "SYN-ACK from 10.20.2.2:8080: source 10.96.0.11:80",
 	      { FROM_B(NP_BE_TCP, 0x2c02), B_SYNACK(8080) }, 0, XT_VERDICT_BACK,
-	      { .saddr = NP_VIP, .sport = 80, TO_CLIENT }, HIT_TX },
+	      { .saddr = NP_VIP, .sport = 80, TO_CLIENT }, SYN_TX },
 	    { "SYN-ACK from 10.20.1.2:8080: source 10.96.0.10:80",
-	      { FROM_B(BE_TCP, 0x2c01), B_SYNACK(8080) }, 0, XT_VERDICT_BACK, RNAT_TCP, HIT_TX },
+	      { FROM_B(BE_TCP, 0x2c01), B_SYNACK(8080) }, 0, XT_VERDICT_BACK, RNAT_TCP, SYN_TX },
 	  } },
 	{ "a backend-looking packet from the wrong port is not a reply",
 	  { { "SYN to 10.96.0.10:80: DNAT",
@@ -205,10 +211,10 @@ static const struct xt_scenario scenarios[] = {
 	      { .daddr = NP_BE_TCP, .dport = 8080 }, NEW_PASS },
 	    { "SYN-ACK: source back to 10.10.2.1:30080 (what the client used), XDP_TX",
 	      { FROM_B(NP_BE_TCP, 0x2e01), B_SYNACK(8080), .tcp_opt_len = 20 }, 0, XT_VERDICT_BACK,
-	      { .saddr = NODE, .sport = 30080, TO_CLIENT }, HIT_TX },
+	      { .saddr = NODE, .sport = 30080, TO_CLIENT }, SYN_TX },
 	    { "ACK with 10 bytes: DNAT",
 	      { FROM_C(NODE, 0x1e02), C_ACK(30080, PKT_PSH), .payload_len = 10 }, 0, XDP_PASS,
-	      { .daddr = NP_BE_TCP, .dport = 8080 }, HIT_PASS },
+	      { .daddr = NP_BE_TCP, .dport = 8080 }, EST_PASS },
 	  } },
 	{ "NodePort service on its ClusterIP 10.96.0.11:80",
 	  { { "SYN to 10.96.0.11:80: DNAT to 10.20.2.2:8080",
@@ -216,7 +222,7 @@ static const struct xt_scenario scenarios[] = {
 	      { .daddr = NP_BE_TCP, .dport = 8080 }, NEW_PASS },
 	    { "SYN-ACK: source 10.96.0.11:80",
 	      { FROM_B(NP_BE_TCP, 0x2f01), B_SYNACK(8080) }, 0, XT_VERDICT_BACK,
-	      { .saddr = NP_VIP, .sport = 80, TO_CLIENT }, HIT_TX },
+	      { .saddr = NP_VIP, .sport = 80, TO_CLIENT }, SYN_TX },
 	  } },
 	{ "NodePort UDP 10.10.1.2:50000 -> node 10.10.2.1:30053 via 10.20.2.3:5353",
 	  { { "request to the node port: DNAT",
@@ -224,7 +230,7 @@ static const struct xt_scenario scenarios[] = {
 	      { .daddr = NP_BE_UDP, .dport = 5353 }, NEW_PASS },
 	    { "reply: source 10.10.2.1:30053",
 	      { FROM_B(NP_BE_UDP, 0x4001), UDPH(5353, 50000), .payload_len = 60 }, 0, XT_VERDICT_BACK,
-	      { .saddr = NODE, .sport = 30053, TO_CLIENT }, HIT_TX },
+	      { .saddr = NODE, .sport = 30053, TO_CLIENT }, SYN_TX },
 	  } },
 	{ "NodePort port on an address that is not the node's (10.10.2.99:30080)",
 	  { { "SYN to 10.10.2.99:30080: XDP_PASS unchanged",
@@ -371,10 +377,10 @@ static void test_stats(void **state)
 			{ "SYN", { FROM_C("10.96.0.12", 1), TCPH(cp, 80, PKT_SYN, ISN_C, 0) },
 			  0, XDP_PASS, { .daddr = "10.20.3.2", .dport = 8080 }, NEW_PASS },
 			{ "SYN-ACK", { FROM_B("10.20.3.2", 2), TCPH(8080, cp, PKT_SYN | PKT_ACK, ISN_B, ISN_C + 1) },
-			  0, XT_VERDICT_BACK, { .saddr = "10.96.0.12", .sport = 80, TO_CLIENT }, HIT_TX },
+			  0, XT_VERDICT_BACK, { .saddr = "10.96.0.12", .sport = 80, TO_CLIENT }, SYN_TX },
 			{ "ACK+data", { FROM_C("10.96.0.12", 3), TCPH(cp, 80, PKT_ACK, ISN_C + 1, ISN_B + 1),
 					.payload_len = 100 },
-			  0, XDP_PASS, { .daddr = "10.20.3.2", .dport = 8080 }, HIT_PASS },
+			  0, XDP_PASS, { .daddr = "10.20.3.2", .dport = 8080 }, EST_PASS },
 			{ "data back", { FROM_B("10.20.3.2", 4), TCPH(8080, cp, PKT_ACK, ISN_B + 1, ISN_C + 101),
 					 .payload_len = 300 },
 			  0, XT_VERDICT_BACK, { .saddr = "10.96.0.12", .sport = 80, TO_CLIENT }, HIT_TX },
@@ -393,9 +399,9 @@ static void test_stats(void **state)
 			{ "UDP request", { FROM_C("10.96.0.12", 6), UDPH(52000, 53), .payload_len = 20 },
 			  0, XDP_PASS, { .daddr = "10.20.3.3", .dport = 5353 }, NEW_PASS },
 			{ "UDP reply", { FROM_B("10.20.3.3", 7), UDPH(5353, 52000), .payload_len = 80 },
-			  0, XT_VERDICT_BACK, { .saddr = "10.96.0.12", .sport = 53, TO_CLIENT }, HIT_TX },
+			  0, XT_VERDICT_BACK, { .saddr = "10.96.0.12", .sport = 53, TO_CLIENT }, SYN_TX },
 			{ "UDP request", { FROM_C("10.96.0.12", 8), UDPH(52000, 53), .payload_len = 20 },
-			  0, XDP_PASS, { .daddr = "10.20.3.3", .dport = 5353 }, HIT_PASS },
+			  0, XDP_PASS, { .daddr = "10.20.3.3", .dport = 5353 }, EST_PASS },
 		};
 		for (i = 0; i < 3; i++)
 			bad += !xt_step_check(dp, &steps[i], i + 1);
@@ -415,7 +421,8 @@ static void test_stats(void **state)
 	assert_true(u1.bytes > u0.bytes);
 	assert_int_equal(xt_delta(&after, &before, XLB_STAT_RX), 13);
 	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_NEW), 3);
-	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_HIT), 10);
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_ESTABLISHED), 3);
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_HIT), 4);
 	assert_int_equal(xt_delta(&after, &before, XLB_STAT_PASS_NO_ROUTE), 8);
 	assert_int_equal(xt_delta(&after, &before, XLB_STAT_FWD_BACK), 5);
 	if (bad)

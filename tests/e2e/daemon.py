@@ -150,7 +150,8 @@ def case_apply_yaml(d):
         raise Fail("get services does not show both services: %r" % out[:300])
     r = C.tcp("xlb-client", WEB, 60)
     need_only(r, ["be1", "be2", "be3"], "clusterip from YAML")
-    if min(r["counts"].get(b, 0) for b in ("be1", "be2", "be3")) < 15:
+    # a hash per flow: 20 each, 4 standard deviations (15) below is 5
+    if min(r["counts"].get(b, 0) for b in ("be1", "be2", "be3")) < 6:
         raise Fail("uneven rr: %s" % C.fmt(r["counts"]))
     n = C.tcp("xlb-ext", C.NODE_ADDR + ":30081", 30)
     C.need_no_errors(n, "nodeport from YAML")

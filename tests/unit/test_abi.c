@@ -84,30 +84,77 @@ static const struct field backend_f[] = {
 };
 
 static const struct field ct_key_f[] = {
-	F(xlb_ct_key, saddr, 0, 16),
-	F(xlb_ct_key, daddr, 16, 16),
-	F(xlb_ct_key, sport, 32, 2),
-	F(xlb_ct_key, dport, 34, 2),
-	F(xlb_ct_key, proto, 36, 1),
-	F(xlb_ct_key, family, 37, 1),
-	F(xlb_ct_key, pad, 38, 2),
+	F(xlb_ct_key_v1, saddr, 0, 16),
+	F(xlb_ct_key_v1, daddr, 16, 16),
+	F(xlb_ct_key_v1, sport, 32, 2),
+	F(xlb_ct_key_v1, dport, 34, 2),
+	F(xlb_ct_key_v1, proto, 36, 1),
+	F(xlb_ct_key_v1, family, 37, 1),
+	F(xlb_ct_key_v1, pad, 38, 2),
 };
 
 static const struct field ct_val_f[] = {
-	F(xlb_ct_val, nat_addr, 0, 16),
-	F(xlb_ct_val, nat_port, 16, 2),
-	F(xlb_ct_val, dir, 18, 1),
-	F(xlb_ct_val, state, 19, 1),
-	F(xlb_ct_val, svc_id, 20, 4),
-	F(xlb_ct_val, backend_id, 24, 4),
-	F(xlb_ct_val, backend_gen, 28, 4),
-	F(xlb_ct_val, last_seen, 32, 4),
-	F(xlb_ct_val, created, 36, 4),
-	F(xlb_ct_val, ifindex, 40, 4),
-	F(xlb_ct_val, smac, 44, 6),
-	F(xlb_ct_val, dmac, 50, 6),
-	F(xlb_ct_val, flags, 56, 1),
-	F(xlb_ct_val, pad, 57, 7),
+	F(xlb_ct_val_v1, nat_addr, 0, 16),
+	F(xlb_ct_val_v1, nat_port, 16, 2),
+	F(xlb_ct_val_v1, dir, 18, 1),
+	F(xlb_ct_val_v1, state, 19, 1),
+	F(xlb_ct_val_v1, svc_id, 20, 4),
+	F(xlb_ct_val_v1, backend_id, 24, 4),
+	F(xlb_ct_val_v1, backend_gen, 28, 4),
+	F(xlb_ct_val_v1, last_seen, 32, 4),
+	F(xlb_ct_val_v1, created, 36, 4),
+	F(xlb_ct_val_v1, ifindex, 40, 4),
+	F(xlb_ct_val_v1, smac, 44, 6),
+	F(xlb_ct_val_v1, dmac, 50, 6),
+	F(xlb_ct_val_v1, flags, 56, 1),
+	F(xlb_ct_val_v1, pad, 57, 7),
+};
+
+static const struct field ct4_key_f[] = {
+	F(xlb_ct4_key, saddr, 0, 4),
+	F(xlb_ct4_key, daddr, 4, 4),
+	F(xlb_ct4_key, sport, 8, 2),
+	F(xlb_ct4_key, dport, 10, 2),
+	F(xlb_ct4_key, proto, 12, 1),
+	F(xlb_ct4_key, pad, 13, 3),
+};
+
+static const struct field ct4_val_f[] = {
+	F(xlb_ct4_val, dir, 0, 1),
+	F(xlb_ct4_val, state, 1, 1),
+	F(xlb_ct4_val, pad, 2, 2),
+	F(xlb_ct4_val, last_seen, 4, 4),
+	F(xlb_ct4_val, svc_id, 8, 4),
+	F(xlb_ct4_val, backend_id, 12, 4),
+	F(xlb_ct4_val, fwd.backend_gen, 16, 4),
+	F(xlb_ct4_val, fwd.created, 20, 4),
+	F(xlb_ct4_val, fwd.pad, 24, 16),
+};
+
+/* The other side of the union, on its own. */
+static const struct field ct4_rev_f[] = {
+	F(xlb_ct4_val, rev.nat_addr, 16, 4),
+	F(xlb_ct4_val, rev.nat_port, 20, 2),
+	F(xlb_ct4_val, rev.pad, 22, 2),
+	F(xlb_ct4_val, rev.ifindex, 24, 4),
+	F(xlb_ct4_val, rev.smac, 28, 6),
+	F(xlb_ct4_val, rev.dmac, 34, 6),
+};
+
+static const struct field ct_syn_val_f[] = {
+	F(xlb_ct_syn_val, flags, 0, 1),
+	F(xlb_ct_syn_val, pad, 1, 3),
+	F(xlb_ct_syn_val, created, 4, 4),
+	F(xlb_ct_syn_val, svc_id, 8, 4),
+	F(xlb_ct_syn_val, backend_id, 12, 4),
+	F(xlb_ct_syn_val, backend_gen, 16, 4),
+	F(xlb_ct_syn_val, seq, 20, 4),
+	F(xlb_ct_syn_val, nat_addr, 24, 4),
+	F(xlb_ct_syn_val, nat_port, 28, 2),
+	F(xlb_ct_syn_val, pad2, 30, 2),
+	F(xlb_ct_syn_val, ifindex, 32, 4),
+	F(xlb_ct_syn_val, smac, 36, 6),
+	F(xlb_ct_syn_val, dmac, 42, 6),
 };
 
 static const struct field aff_key_f[] = {
@@ -143,8 +190,11 @@ static const struct layout layouts[] = {
 	L(xlb_svc_key, 20, 4, svc_key_f),
 	L(xlb_svc_val, 24, 4, svc_val_f),
 	L(xlb_backend, 32, 4, backend_f),
-	L(xlb_ct_key, 40, 4, ct_key_f),
-	L(xlb_ct_val, 64, 4, ct_val_f),
+	L(xlb_ct_key_v1, 40, 4, ct_key_f),
+	L(xlb_ct_val_v1, 64, 4, ct_val_f),
+	L(xlb_ct4_key, 16, 4, ct4_key_f),
+	L(xlb_ct4_val, 40, 4, ct4_val_f),
+	L(xlb_ct_syn_val, 48, 4, ct_syn_val_f),
 	L(xlb_aff_key, 24, 4, aff_key_f),
 	L(xlb_aff_val, 16, 4, aff_val_f),
 	L(xlb_node_addr_key, 20, 4, node_addr_key_f),
@@ -178,6 +228,14 @@ static void test_layouts(void **state)
 		}
 		if (end != l->size)
 			fail_msg("%s: %zu bytes of tail padding", l->name, l->size - end);
+	}
+	for (j = 0, end = 16; j < sizeof(ct4_rev_f) / sizeof(ct4_rev_f[0]); j++) {
+		const struct field *f = &ct4_rev_f[j];
+
+		if (f->off != f->want_off || f->size != f->want_size || f->off != end)
+			fail_msg("xlb_ct4_val.%s: offset %zu size %zu, want %zu/%zu", f->name,
+				 f->off, f->size, f->want_off, f->want_size);
+		end = f->off + f->size;
 	}
 }
 
@@ -220,8 +278,8 @@ static void test_enums(void **state)
 
 	/* Flags: distinct bits that fit their __u8 fields. */
 	assert_int_equal(XLB_SVC_F_AFFINITY | XLB_SVC_F_NODEPORT, 0x3);
-	assert_int_equal(XLB_CT_F_FIB_CACHED | XLB_CT_F_SEEN_REPLY |
-			 XLB_CT_F_FIN_FWD | XLB_CT_F_FIN_REV, 0xf);
+	assert_int_equal(XLB_CT_F_SEEN_REPLY | XLB_CT_F_RECOVER, 0x3);
+	assert_int_equal(XLB_PORT_F_BACKEND | XLB_PORT_F_NODEPORT, 0x3);
 
 	/* Every counter has a distinct name, a kind and a family; rx is the
 	 * only total, and the first. */

@@ -460,15 +460,15 @@ static int ct_cb(const struct xlb_ct_entry *e, void *arg)
 		return -ENOMEM;
 	*slot = p;
 	a->r->n_entries++;
-	p->service_id = e->val.svc_id;
-	p->backend_id = e->val.backend_id;
+	p->service_id = e->svc_id;
+	p->backend_id = e->backend_id;
 	p->age_seconds = e->age;
 	p->idle_seconds = e->idle;
-	if (!xlb_pb_set_str(&p->protocol, xlb_proto_name(e->key.proto), SIZE_MAX) ||
-	    !xlb_pb_set_str(&p->direction, e->val.dir == XLB_CT_REV ? "rev" : "fwd", SIZE_MAX) ||
-	    !addr_port(&p->source, &e->key.saddr, e->key.family, e->key.sport) ||
-	    !addr_port(&p->destination, &e->key.daddr, e->key.family, e->key.dport) ||
-	    !xlb_pb_set_str(&p->state, ct_state_name(e->val.state), SIZE_MAX))
+	if (!xlb_pb_set_str(&p->protocol, xlb_proto_name(e->proto), SIZE_MAX) ||
+	    !xlb_pb_set_str(&p->direction, e->dir == XLB_CT_REV ? "rev" : "fwd", SIZE_MAX) ||
+	    !addr_port(&p->source, &e->src.addr, e->src.family, htons(e->sport)) ||
+	    !addr_port(&p->destination, &e->dst.addr, e->dst.family, htons(e->dport)) ||
+	    !xlb_pb_set_str(&p->state, ct_state_name(e->state), SIZE_MAX))
 		return -ENOMEM;
 	return 0;
 }
@@ -712,7 +712,7 @@ static int h_explain(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 	if (req->protocol[0] && xlb_proto_parse(req->protocol, &proto))
 		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
 				"protocol: expected tcp or udp, got '%s'", req->protocol);
-	x = malloc(sizeof(*x));	/* per-CPU tables: too big for a stack */
+	x = malloc(sizeof(*x));
 	if (!x)
 		return oom(NULL, err, errlen);
 	ret = xlb_core_explain(ctx->core, &src, sport, &dst, dport, proto, x, err, errlen);
@@ -736,25 +736,12 @@ static int h_explain(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 	r->backend_id = x->backend_id;
 	if (x->backend_id)
 		xlb_ip_port_str(&x->backend, x->backend_port, be, sizeof(be));
-	if (x->kind == XLB_EXPLAIN_SEQUENCE && x->ncpus > 0) {
-		r->cpus = calloc((size_t)x->ncpus, sizeof(*r->cpus));
-		for (int i = 0; r->cpus && i < x->ncpus; i++) {
-			Xlb__V1__ExplainCpu *cpu = new_msg(&xlb__v1__explain_cpu__descriptor);
-
-			if (!cpu)
-				break;
-			cpu->slot = x->cpu_slot[i];
-			cpu->backend_id = x->cpu_backend[i];
-			r->cpus[r->n_cpus++] = cpu;
-		}
-	}
 	if (!xlb_pb_set_str(&r->kind, xlb_explain_kind_name(x->kind), SIZE_MAX) ||
 	    !xlb_pb_set_str(&r->backend, be, SIZE_MAX) ||
 	    !xlb_pb_set_str(&r->backend_state,
 			    x->backend_id ? xlb_backend_state_name(x->backend_state) : "",
 			    SIZE_MAX) ||
-	    !xlb_pb_set_str(&r->why, x->why, SIZE_MAX) ||
-	    (x->kind == XLB_EXPLAIN_SEQUENCE && x->ncpus > 0 && r->n_cpus != (size_t)x->ncpus)) {
+	    !xlb_pb_set_str(&r->why, x->why, SIZE_MAX)) {
 		free(x);
 		return oom(&r->base, err, errlen);
 	}

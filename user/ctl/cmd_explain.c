@@ -54,9 +54,6 @@ int do_explain(struct ctl *c)
 			       x->affinity_timeout ? ", ClientIP affinity" : "");
 		if (x->backend_id)
 			printf("backend %u: %s (%s)\n", x->backend_id, x->backend, x->backend_state);
-		for (size_t i = 0; i < x->n_cpus; i++)
-			printf("  cpu %zu: next slot %u -> backend %u\n", i, x->cpus[i]->slot,
-			       x->cpus[i]->backend_id);
 	}
 	xlb__v1__explain_response__free_unpacked(x, NULL);
 	return fflush(stdout) ? CTL_FAIL : CTL_OK;

@@ -36,7 +36,9 @@ struct xlb_dp_opts {
 	/* bpffs directory for pinned maps and links. NULL: XLB_PIN_DIR_DEFAULT.
 	 * "" (empty): no pinning at all (tests), everything dies with the handle. */
 	const char *pin_dir;
-	uint32_t ct_entries;	/* conntrack map size; 0 = XLB_CT_ENTRIES */
+	uint32_t ct_entries;	/* established conntrack entries; 0 = XLB_CT_ENTRIES */
+	uint32_t ct_syn_entries; /* flows not established yet; 0 = XLB_CT_SYN_ENTRIES */
+	uint32_t aff_entries;	/* ClientIP affinity entries; 0 = XLB_AFF_ENTRIES */
 	uint32_t max_services;	/* 0 = XLB_MAX_SERVICES */
 	uint32_t max_backends;	/* 0 = XLB_MAX_BACKENDS */
 	uint32_t sel_slots;	/* 0 = XLB_MAX_SEL_SLOTS */
@@ -105,7 +107,7 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 int xlb_dp_bpf_unpin(const char *pin_dir);
 /* BPF only: fd of the XDP program (for BPF_PROG_TEST_RUN), or -1. */
 int xlb_dp_bpf_prog_fd(struct xlb_dp *dp);
-/* BPF only: fd of a map by its name ("ct_map", ...), or -ENOENT. */
+/* BPF only: fd of a map by its name ("ct4", ...), or -ENOENT. */
 int xlb_dp_bpf_map_fd(struct xlb_dp *dp, const char *name);
 
 /* What no dataplane serves yet (LoadBalancer ingress IPs, externalIPs,

@@ -272,11 +272,11 @@ static int ct_cb(const struct xlb_ct_entry *e, void *arg)
 		return 1;
 	}
 	sc->ct_entries++;
-	if (e->val.dir != XLB_CT_FWD || e->val.state == XLB_CT_CLOSED)
+	if (e->dir != XLB_CT_FWD || e->state == XLB_CT_CLOSED)
 		return 0;
-	k.addr = e->key.daddr;
-	k.port = ntohs(e->key.dport);
-	k.proto = e->key.proto;
+	k.addr = e->dst.addr;
+	k.port = e->dport;
+	k.proto = e->proto;
 	m = bsearch(&k, sc->by_vip, sc->n_vip, sizeof(k), match_cmp);
 	if (!m) {
 		memset(&k.addr, 0, sizeof(k.addr));

@@ -11,11 +11,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <xlb/abi.h>
+#include "model/model.h"
 
-/* A conntrack entry as listed to people. */
+/* A conntrack entry as listed to people: one direction of a flow, as its
+ * packets carry it (a flow not established yet is listed once, forward,
+ * in state new). Ports in host order. */
 struct xlb_ct_entry {
-	struct xlb_ct_key key;
-	struct xlb_ct_val val;
+	struct xlb_ip src, dst;
+	uint16_t sport, dport;
+	uint8_t proto;
+	uint8_t dir;		/* enum xlb_ct_dir */
+	uint8_t state;		/* enum xlb_ct_state */
+	uint32_t svc_id;
+	uint32_t backend_id;
 	uint32_t age;		/* seconds since created */
 	uint32_t idle;		/* seconds since last packet */
 };

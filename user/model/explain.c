@@ -3,7 +3,7 @@
 
 static const char *const kind_names[] = {
 	"not a service", "existing flow", "reply", "affinity", "source hash",
-	"round robin", "no backend", "reset",
+	"flow hash", "no backend", "reset",
 };
 
 const char *xlb_explain_kind_name(enum xlb_explain_kind k)

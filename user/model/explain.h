@@ -12,15 +12,13 @@
 #include <stdint.h>
 #include "model/model.h"
 
-#define XLB_EXPLAIN_MAX_CPUS 512
-
 enum xlb_explain_kind {
 	XLB_EXPLAIN_NOT_SERVICE = 0,	/* passed to the stack untouched */
 	XLB_EXPLAIN_EXISTING_FLOW,	/* conntrack pins it to a backend */
 	XLB_EXPLAIN_REPLY,		/* a reply: reverse NAT to the service address */
 	XLB_EXPLAIN_AFFINITY,		/* ClientIP affinity entry */
 	XLB_EXPLAIN_HASH,		/* sh: Maglev slot of the source hash */
-	XLB_EXPLAIN_SEQUENCE,		/* rr/wrr: next slot of this CPU's sequence */
+	XLB_EXPLAIN_SEQUENCE,		/* rr/wrr: slot of the 5-tuple's hash */
 	XLB_EXPLAIN_NO_BACKEND,		/* TCP reset / ICMP unreachable */
 	XLB_EXPLAIN_RESET,		/* existing flow whose backend is gone: reset */
 };
@@ -39,9 +37,6 @@ struct xlb_explain {
 	uint8_t backend_state;
 	char ct_state[16];		/* existing flow / reply */
 	uint32_t ct_idle;
-	int ncpus;			/* XLB_EXPLAIN_SEQUENCE: per-CPU choice */
-	uint32_t cpu_slot[XLB_EXPLAIN_MAX_CPUS];
-	uint32_t cpu_backend[XLB_EXPLAIN_MAX_CPUS];
 	char why[512];			/* one paragraph for people */
 };
 

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,56 +111,220 @@ static int ensure_bpffs(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Maps that only count: when a new build changes their layout (a counter
- * added, another size), the pinned one is replaced and its counts start
- * again from zero; the old program keeps its own until its links move. */
-static const char *const counter_maps[] = { "stats", "svc_stats", "backend_stats" };
+/* Maps whose content can be lost or rebuilt: counters, and caches the
+ * datapath or this library fills again. When a new build changes one's
+ * layout (a counter added, another size), the pinned one is replaced. */
+static const char *const rebuildable_maps[] = {
+	"stats", "svc_stats", "backend_stats", "be_nh", "svc_prev", "port_map",
+};
 
-static bool is_counter_map(const char *name)
+static bool is_rebuildable(const char *name)
 {
-	for (size_t i = 0; i < sizeof(counter_maps) / sizeof(counter_maps[0]); i++)
-		if (!strcmp(name, counter_maps[i]))
+	for (size_t i = 0; i < sizeof(rebuildable_maps) / sizeof(rebuildable_maps[0]); i++)
+		if (!strcmp(name, rebuildable_maps[i]))
 			return true;
 	return false;
 }
 
-/* Does the map pinned at path have m's layout (what libbpf checks before
- * it reuses a pinned map)? -ENOENT when nothing is pinned there. */
-static int pinned_map_compatible(const char *path, const struct bpf_map *m)
+static int pinned_map_info(const char *path, struct bpf_map_info *info)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
+	__u32 len = sizeof(*info);
 	int fd = bpf_obj_get(path), ret;
 
 	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
-	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+		return -errno;
+	memset(info, 0, sizeof(*info));
+	ret = bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
 	close(fd);
-	if (ret)
-		return ret;
-	return info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
-	       info.value_size == bpf_map__value_size(m) &&
-	       info.max_entries == bpf_map__max_entries(m) &&
-	       info.map_flags == bpf_map__map_flags(m);
+	return ret;
 }
 
-/* Before load: a pinned counter map of another layout is replaced. */
-static void replace_stale_counters(struct xlb_dp_bpf *d)
+/* Before load. A pinned map of another layout than this build's is
+ * replaced when its content can be rebuilt; a map of state (conntrack,
+ * affinity, services) that only changed size (a new --ct-entries ...) is
+ * set aside as NAME.old and its entries copied into the new one after
+ * load (migrate_state). Anything else fails the load, as libbpf would. */
+static void set_aside_changed_maps(struct xlb_dp_bpf *d)
 {
 	struct bpf_map *m;
 
 	bpf_object__for_each_map(m, d->skel->obj) {
 		const char *path = bpf_map__pin_path(m);
+		struct bpf_map_info info;
+		char old[PATH_MAX];
 
-		if (!path || !is_counter_map(bpf_map__name(m)))
+		if (!path || pinned_map_info(path, &info))
 			continue;
-		if (pinned_map_compatible(path, m) == 0) {
-			pr_info("pinned map %s has another layout (an older build): its counters "
-				"start again from zero", path);
+		if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
+		    info.value_size == bpf_map__value_size(m) &&
+		    info.max_entries == bpf_map__max_entries(m) &&
+		    info.map_flags == bpf_map__map_flags(m))
+			continue;
+		if (is_rebuildable(bpf_map__name(m))) {
+			pr_info("pinned map %s has another layout (an older build, or another "
+				"size): replaced, its content starts again", path);
 			if (unlink(path))
 				pr_warn("unpin %s: %s", path, strerror(errno));
+			continue;
 		}
+		if (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
+		    info.value_size != bpf_map__value_size(m))
+			continue;	/* libbpf refuses it and says so */
+		snprintf(old, sizeof(old), "%s.old", path);
+		pr_info("pinned map %s: %u entries, now %u: its entries move to a new map", path,
+			info.max_entries, bpf_map__max_entries(m));
+		if (rename(path, old))
+			pr_warn("set aside %s: %s", path, strerror(errno));
 	}
+}
+
+/* The layout of what is pinned: XLB_LAYOUT_VERSION from the meta map; 1
+ * for pins of a build before it (ct_map, no meta); 0 for nothing pinned.
+ * A newer layout than this build's is refused: a downgrade would read
+ * maps it does not understand. */
+static int pinned_layout(struct xlb_dp_bpf *d, uint32_t *layout, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct xlb_meta mv;
+	uint32_t zero = 0;
+	int fd;
+
+	*layout = 0;
+	snprintf(path, sizeof(path), "%s/meta", d->pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		int ret = bpf_map_lookup_elem(fd, &zero, &mv) ? -errno : 0;
+
+		close(fd);
+		if (ret) {
+			ERR("read layout version from %s: %s", path, strerror(-ret));
+			return ret;
+		}
+		*layout = mv.layout;
+		if (mv.layout > XLB_LAYOUT_VERSION) {
+			ERR("the datapath pinned under %s has layout %u, newer than this build's %u: "
+			    "refusing to adopt it (a downgrade); run the newer xlbd, or start over "
+			    "with --cleanup (drops every flow)", d->pin_dir, mv.layout,
+			    XLB_LAYOUT_VERSION);
+			return -EPROTO;
+		}
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/svc_map", d->pin_dir);
+	if (!access(path, F_OK))
+		*layout = 1;
+	return 0;
+}
+
+/* Copy what the datapath of layout 1 tracked (ct_map: 40-byte keys, two
+ * entries a flow, IPv4 in 16-byte addresses) into ct4. Returns how many. */
+static uint32_t migrate_ct_v1(struct xlb_dp_bpf *d, int old_fd)
+{
+	int fd = bpf_map__fd(d->skel->maps.ct4);
+	struct xlb_ct_key_v1 k, *prev = NULL;
+	uint32_t n = 0;
+
+	while (!bpf_map_get_next_key(old_fd, prev, &k)) {
+		struct xlb_ct_val_v1 v;
+		struct xlb_ct4_key nk = {};
+		struct xlb_ct4_val nv = {};
+
+		prev = &k;
+		if (k.family != XLB_AF_INET || bpf_map_lookup_elem(old_fd, &k, &v))
+			continue;
+		nk.saddr = k.saddr.a32[0];
+		nk.daddr = k.daddr.a32[0];
+		nk.sport = k.sport;
+		nk.dport = k.dport;
+		nk.proto = k.proto;
+		nv.dir = v.dir;
+		nv.state = v.state == XLB_CT_NEW ? XLB_CT_ESTABLISHED : v.state;
+		nv.last_seen = v.last_seen;
+		nv.svc_id = v.svc_id;
+		nv.backend_id = v.backend_id;
+		if (v.dir == XLB_CT_FWD) {
+			nv.fwd.backend_gen = v.backend_gen;
+			nv.fwd.created = v.created;
+		} else {
+			nv.rev.nat_addr = v.nat_addr.a32[0];
+			nv.rev.nat_port = v.nat_port;
+			nv.rev.ifindex = v.ifindex;
+			memcpy(nv.rev.smac, v.smac, 6);
+			memcpy(nv.rev.dmac, v.dmac, 6);
+		}
+		if (!bpf_map_update_elem(fd, &nk, &nv, BPF_NOEXIST))
+			n++;
+	}
+	return n;
+}
+
+/* Copy every entry of a set-aside map (same layout, another size) into
+ * the new one. */
+static uint32_t copy_entries(int from, int to, uint32_t ksz, uint32_t vsz)
+{
+	char k[64], v[256], *prev = NULL;
+	uint32_t n = 0;
+
+	if (ksz > sizeof(k) || vsz > sizeof(v))
+		return 0;
+	while (!bpf_map_get_next_key(from, prev, k)) {
+		prev = k;
+		if (!bpf_map_lookup_elem(from, k, v) && !bpf_map_update_elem(to, k, v, BPF_NOEXIST))
+			n++;
+	}
+	return n;
+}
+
+/* After load: bring the state of the previous datapath (its pins) into
+ * this one's maps. Run before the links move to this program and once
+ * more after (what the old program added in between); final (the second
+ * run) also removes the old pins. */
+static void migrate_state(struct xlb_dp_bpf *d, bool final)
+{
+	static const char *const v1_only[] = { "ct_map", "rr_state" };
+	struct bpf_map *m;
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ct_map", d->pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		uint32_t n = migrate_ct_v1(d, fd);
+
+		close(fd);
+		pr_info("conntrack of the previous datapath (layout 1): %u entries moved%s", n,
+			final ? "" : ", once more after the switch");
+	}
+	bpf_object__for_each_map(m, d->skel->obj) {
+		const char *p = bpf_map__pin_path(m);
+		char old[PATH_MAX];
+
+		if (!p)
+			continue;
+		snprintf(old, sizeof(old), "%s.old", p);
+		fd = bpf_obj_get(old);
+		if (fd < 0)
+			continue;
+		copy_entries(fd, bpf_map__fd(m), bpf_map__key_size(m), bpf_map__value_size(m));
+		close(fd);
+		if (final)
+			unlink(old);
+	}
+	if (!final)
+		return;
+	for (size_t i = 0; i < sizeof(v1_only) / sizeof(v1_only[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", d->pin_dir, v1_only[i]);
+		unlink(path);
+	}
+}
+
+static int write_layout(struct xlb_dp_bpf *d)
+{
+	struct xlb_meta mv = { .layout = XLB_LAYOUT_VERSION };
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(d->skel->maps.meta), &zero, &mv, BPF_ANY) ?
+		-errno : 0;
 }
 
 static void link_pin_path(const struct xlb_dp_bpf *d, const char *ifname, char *buf, size_t len)
@@ -367,22 +532,72 @@ static uint32_t coarse_now(void)
 	return (uint32_t)ts.tv_sec;
 }
 
+/* An entry of ct4 as people read it. */
+static void ct4_entry(struct xlb_ct_entry *e, const struct xlb_ct4_key *k,
+		      const struct xlb_ct4_val *v, uint32_t now)
+{
+	memset(e, 0, sizeof(*e));
+	e->src.family = e->dst.family = XLB_AF_INET;
+	e->src.addr.a32[0] = k->saddr;
+	e->dst.addr.a32[0] = k->daddr;
+	e->sport = ntohs(k->sport);
+	e->dport = ntohs(k->dport);
+	e->proto = k->proto;
+	e->dir = v->dir;
+	e->state = v->state;
+	e->svc_id = v->svc_id;
+	e->backend_id = v->backend_id;
+	e->age = v->dir == XLB_CT_FWD ? now - v->fwd.created : 0;
+	e->idle = now - v->last_seen;
+}
+
+/* A flow not established yet, keyed by its reply tuple: listed as the
+ * client's direction, to the address it used. */
+static void ct_syn_entry(struct xlb_ct_entry *e, const struct xlb_ct4_key *k,
+			 const struct xlb_ct_syn_val *v, uint32_t now)
+{
+	memset(e, 0, sizeof(*e));
+	e->src.family = e->dst.family = XLB_AF_INET;
+	e->src.addr.a32[0] = k->daddr;
+	e->dst.addr.a32[0] = v->nat_addr;
+	e->sport = ntohs(k->dport);
+	e->dport = ntohs(v->nat_port);
+	e->proto = k->proto;
+	e->dir = XLB_CT_FWD;
+	e->state = XLB_CT_NEW;
+	e->svc_id = v->svc_id;
+	e->backend_id = v->backend_id;
+	e->age = e->idle = now - v->created;
+}
+
 static int bpf_ct_list(struct xlb_dp *dp, xlb_ct_cb cb, void *arg)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
-	int fd = bpf_map__fd(d->skel->maps.ct_map);
-	struct xlb_ct_key k, *prev = NULL;
+	int fd = bpf_map__fd(d->skel->maps.ct4), sfd = bpf_map__fd(d->skel->maps.ct_syn);
+	struct xlb_ct4_key k, *prev = NULL;
 	uint32_t now = coarse_now();
+	struct xlb_ct_entry e;
 	int ret;
 
 	while (!bpf_map_get_next_key(fd, prev, &k)) {
-		struct xlb_ct_entry e = { .key = k };
+		struct xlb_ct4_val v;
 
 		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &e.val))
+		if (bpf_map_lookup_elem(fd, &k, &v))
 			continue;
-		e.age = now - e.val.created;
-		e.idle = now - e.val.last_seen;
+		ct4_entry(&e, &k, &v, now);
+		ret = cb(&e, arg);
+		if (ret)
+			return ret;
+	}
+	prev = NULL;
+	while (!bpf_map_get_next_key(sfd, prev, &k)) {
+		struct xlb_ct_syn_val v;
+
+		prev = &k;
+		if (bpf_map_lookup_elem(sfd, &k, &v))
+			continue;
+		ct_syn_entry(&e, &k, &v, now);
 		ret = cb(&e, arg);
 		if (ret)
 			return ret;
@@ -390,45 +605,62 @@ static int bpf_ct_list(struct xlb_dp *dp, xlb_ct_cb cb, void *arg)
 	return 0;
 }
 
+/* Delete every entry of one map; adds how many to *n. */
+static int map_flush(int fd, void *key, uint32_t *n)
+{
+	while (!bpf_map_get_next_key(fd, NULL, key)) {
+		if (!bpf_map_delete_elem(fd, key))
+			(*n)++;
+		else if (errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
 static int bpf_ct_flush(struct xlb_dp *dp, uint32_t *removed)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
-	int fd = bpf_map__fd(d->skel->maps.ct_map);
-	struct xlb_ct_key k;
+	struct xlb_ct4_key k;
 	uint32_t n = 0;
-	int ret = 0;
+	int ret;
 
-	while (!bpf_map_get_next_key(fd, NULL, &k)) {
-		if (!bpf_map_delete_elem(fd, &k)) {
-			n++;
-		} else if (errno != ENOENT) {
-			ret = -errno;
-			break;
-		}
-	}
+	ret = map_flush(bpf_map__fd(d->skel->maps.ct4), &k, &n);
+	if (!ret)
+		ret = map_flush(bpf_map__fd(d->skel->maps.ct_syn), &k, &n);
 	if (removed)
 		*removed = n;
 	return ret;
 }
 
-/* A TCP flow's state is the furthest of its two entries: a FIN or RST in
- * either direction closes the whole flow for expiry purposes. Entries are
- * judged one by one; the reply entry of a flow usually expires with it. */
+/* Entries are judged one by one: a reply entry lives as long as replies
+ * come (a client packet writes it again once a second if it went). A flow
+ * not established yet lives as long as a handshake may take. */
 static int bpf_ct_gc(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
-	int fd = bpf_map__fd(d->skel->maps.ct_map);
-	struct xlb_ct_key k, next;
+	int fd = bpf_map__fd(d->skel->maps.ct4), sfd = bpf_map__fd(d->skel->maps.ct_syn);
+	struct xlb_ct4_key k, next;
 	uint32_t now = coarse_now(), n = 0;
 	bool have = !bpf_map_get_next_key(fd, NULL, &k);
 
 	while (have) {
-		struct xlb_ct_val v;
+		struct xlb_ct4_val v;
 
 		have = !bpf_map_get_next_key(fd, &k, &next);
 		if (!bpf_map_lookup_elem(fd, &k, &v) &&
 		    xlb_ct_expired(t, k.proto, v.state, now - v.last_seen) &&
 		    !bpf_map_delete_elem(fd, &k))
+			n++;
+		k = next;
+	}
+	have = !bpf_map_get_next_key(sfd, NULL, &k);
+	while (have) {
+		struct xlb_ct_syn_val v;
+
+		have = !bpf_map_get_next_key(sfd, &k, &next);
+		if (!bpf_map_lookup_elem(sfd, &k, &v) &&
+		    xlb_ct_expired(t, k.proto, XLB_CT_NEW, now - v.created) &&
+		    !bpf_map_delete_elem(sfd, &k))
 			n++;
 		k = next;
 	}
@@ -475,6 +707,7 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 	struct xlb_dp_bpf *d;
 	struct bpf_map *m;
 	const char *pin;
+	uint32_t layout = 0;
 	int ret;
 
 	if (!opts)
@@ -518,13 +751,18 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 		goto fail;
 	}
 	bpf_map__set_max_entries(d->skel->maps.svc_map, d->max_services * 2);
-	bpf_map__set_max_entries(d->skel->maps.rr_state, d->max_services);
 	bpf_map__set_max_entries(d->skel->maps.svc_stats, d->max_services);
+	bpf_map__set_max_entries(d->skel->maps.svc_prev, d->max_services);
 	bpf_map__set_max_entries(d->skel->maps.backend_map, d->max_backends);
 	bpf_map__set_max_entries(d->skel->maps.backend_stats, d->max_backends);
+	bpf_map__set_max_entries(d->skel->maps.be_nh, d->max_backends);
 	bpf_map__set_max_entries(d->skel->maps.sel_map, d->sel_slots);
 	if (opts->ct_entries)
-		bpf_map__set_max_entries(d->skel->maps.ct_map, opts->ct_entries);
+		bpf_map__set_max_entries(d->skel->maps.ct4, opts->ct_entries);
+	if (opts->ct_syn_entries)
+		bpf_map__set_max_entries(d->skel->maps.ct_syn, opts->ct_syn_entries);
+	if (opts->aff_entries)
+		bpf_map__set_max_entries(d->skel->maps.aff_map, opts->aff_entries);
 	bpf_object__for_each_map(m, d->skel->obj) {
 		char path[PATH_MAX];
 
@@ -538,8 +776,12 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 		bpf_map__set_pin_path(m, path);
 	}
 
-	if (d->pin_dir[0])
-		replace_stale_counters(d);
+	if (d->pin_dir[0]) {
+		ret = pinned_layout(d, &layout, err, errlen);
+		if (ret)
+			goto fail;
+		set_aside_changed_maps(d);
+	}
 	ret = xlb__load(d->skel);
 	if (ret) {
 		ERR("load BPF program: %s (%d); libbpf's messages above say which step failed "
@@ -553,20 +795,32 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 	d->be_used = calloc(d->max_backends, 1);
 	d->be_gen = calloc(d->max_backends, sizeof(*d->be_gen));
 	d->be_freed = calloc(d->max_backends, sizeof(*d->be_freed));
-	if (!d->by_id || !d->be_used || !d->be_gen || !d->be_freed) {
+	d->port_refs = calloc(2 * 65536, sizeof(*d->port_refs));
+	if (!d->by_id || !d->be_used || !d->be_gen || !d->be_freed || !d->port_refs) {
 		ret = -ENOMEM;
 		goto fail;
 	}
 	ret = xlb_ranges_init(&d->sel, d->sel_slots, d->grace_ns);
 	if (ret)
 		goto fail;
+	ret = write_layout(d);
+	if (ret) {
+		ERR("write layout version: %s", strerror(-ret));
+		goto fail;
+	}
 	ret = xlb_dp_bpf_adopt(d);
 	if (ret) {
 		ERR("adopt pinned state: %s", strerror(-ret));
 		goto fail;
 	}
-	if (d->pin_dir[0])
+	if (d->pin_dir[0]) {
+		if (layout && layout < XLB_LAYOUT_VERSION)
+			pr_info("pinned datapath of layout %u: migrating to %u", layout,
+				XLB_LAYOUT_VERSION);
+		migrate_state(d, false);
 		adopt_links(d);
+		migrate_state(d, true);
+	}
 	*out = &d->base;
 	return 0;
 fail:

@@ -20,6 +20,7 @@ struct svc_state {
 	struct xlb_service_spec spec;
 	uint32_t id;
 	uint32_t sel_base, slots;
+	uint32_t prev_base, prev_slots;	/* the table before the last update (svc_prev) */
 	size_t n_be;
 	struct xlb_backend_spec *be;	/* n_be entries */
 	uint32_t *be_id;		/* backend ids, parallel to be[] */
@@ -47,6 +48,7 @@ struct xlb_dp_bpf {
 	uint64_t grace_ns;		/* freed ids and table ranges rest this long */
 	uint32_t be_hint, svc_hint;	/* next-fit allocation cursors */
 	struct xlb_ranges sel;
+	uint32_t *port_refs;		/* 2 x 65536: backends, node ports using each port */
 
 	struct dp_link *links;		/* unpinned mode only */
 	size_t n_links;

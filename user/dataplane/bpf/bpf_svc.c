@@ -52,6 +52,8 @@ void xlb_dp_bpf_svc_free_all(struct xlb_dp_bpf *d)
 	free(d->be_used);
 	free(d->be_gen);
 	free(d->be_freed);
+	free(d->port_refs);
+	d->port_refs = NULL;
 	xlb_ranges_fini(&d->sel);
 	d->by_id = NULL;
 	d->be_used = NULL;
@@ -226,6 +228,40 @@ static int find_be(const struct svc_state *s, const struct xlb_backend_spec *b)
 	return -1;
 }
 
+/* port_map: which ports backends and node ports use (abi.h). Counted per
+ * use; the map changes when a port's first use comes or its last goes. */
+enum { PORT_BACKEND = 0, PORT_NODEPORT = 1 };
+
+static uint32_t port_flags_of(const struct xlb_dp_bpf *d, uint32_t port)
+{
+	return (d->port_refs[port] ? XLB_PORT_F_BACKEND : 0) |
+	       (d->port_refs[65536 + port] ? XLB_PORT_F_NODEPORT : 0);
+}
+
+static void port_ref(struct xlb_dp_bpf *d, uint32_t port, int kind, int delta)
+{
+	uint32_t *c = &d->port_refs[kind * 65536 + (port & 0xffff)], before, after;
+
+	before = port_flags_of(d, port & 0xffff);
+	*c += delta;
+	after = port_flags_of(d, port & 0xffff);
+	if (before != after) {
+		uint32_t k = port & 0xffff;
+
+		bpf_map_update_elem(bpf_map__fd(d->skel->maps.port_map), &k, &after, BPF_ANY);
+	}
+}
+
+/* The ports of a service's backends and its node port: delta +1 or -1. */
+static void svc_ports(struct xlb_dp_bpf *d, const struct xlb_service_spec *spec,
+		      const struct xlb_backend_spec *be, size_t n, int delta)
+{
+	for (size_t i = 0; i < n; i++)
+		port_ref(d, be[i].port, PORT_BACKEND, delta);
+	if (xlb_svc_has_node_port(spec))
+		port_ref(d, spec->node_port, PORT_NODEPORT, delta);
+}
+
 /* Free a backend id: its entry says FREE, so flows pinned to it see their
  * backend gone, and the id rests for the grace period (alloc_be_id). */
 static void be_release(struct xlb_dp_bpf *d, int be_fd, uint32_t id, uint64_t now)
@@ -251,6 +287,8 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	struct svc_state *old, *ns = NULL;
 	struct xlb_svc_key key, npkey, old_npkey;
 	struct xlb_svc_val val = {}, old_val = {}, npval;
+	struct xlb_sel_range prev;
+	bool ports_added = false;
 	uint32_t *tab = NULL, tlen = 0, base = 0;
 	bool *fresh = NULL;	/* fresh[i]: be[i] got a new id in this call */
 	bool np = xlb_svc_has_node_port(spec), old_np, same_np;
@@ -372,13 +410,20 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		ERR("service %s:%u: writing selection table: %s", vip, spec->port, strerror(-ret));
 		goto fail_written;
 	}
+	/* the ports the datapath must look at from now on */
+	svc_ports(d, spec, be, n, +1);
+	ports_added = true;
+	/* the table the service has now stays readable as its previous one */
+	prev.base = old ? old->sel_base : 0;
+	prev.slots = old ? old->slots : 0;
+	ns->prev_base = prev.base;
+	ns->prev_slots = prev.slots;
+	bpf_map_update_elem(bpf_map__fd(d->skel->maps.svc_prev), &ns->id, &prev, BPF_ANY);
 	/* 3. switch the service entries: the node port's first, so that when
 	 * the service address's fails, the one write done can be undone */
 	if (new_svc) {
 		xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.svc_stats), ns->id,
 				       sizeof(struct xlb_counters));
-		xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.rr_state), ns->id,
-				       sizeof(uint32_t));
 	}
 	val.id = ns->id;
 	val.sel_base = base;
@@ -424,7 +469,9 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 			if (!kept)
 				be_release(d, be_fd, id, now);
 		}
-		xlb_ranges_free(&d->sel, old->sel_base, old->slots, now);
+		svc_ports(d, &old->spec, old->be, old->n_be, -1);
+		/* the table before the previous one is done with */
+		xlb_ranges_free(&d->sel, old->prev_base, old->prev_slots, now);
 		xlb_htab_put(&d->by_key, &ns->ident, sizeof(ns->ident), ns);	/* replaces */
 		svc_state_free(old);
 	} else {
@@ -454,6 +501,13 @@ fail_written:
 		fresh[i] = false;
 	}
 	xlb_ranges_free(&d->sel, base, tlen, now);
+	if (ports_added)
+		svc_ports(d, spec, be, n, -1);
+	if (old) {
+		prev.base = old->prev_base;
+		prev.slots = old->prev_slots;
+		bpf_map_update_elem(bpf_map__fd(d->skel->maps.svc_prev), &old->id, &prev, BPF_ANY);
+	}
 	if (new_svc)
 		xlb_htab_del(&d->by_key, &ns->ident, sizeof(ns->ident));
 fail:
@@ -491,7 +545,9 @@ int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	}
 	for (size_t i = 0; i < s->n_be; i++)
 		be_release(d, be_fd, s->be_id[i], now);
+	svc_ports(d, &s->spec, s->be, s->n_be, -1);
 	xlb_ranges_free(&d->sel, s->sel_base, s->slots, now);
+	xlb_ranges_free(&d->sel, s->prev_base, s->prev_slots, now);
 	xlb_htab_del(&d->by_key, &s->ident, sizeof(s->ident));
 	d->by_id[s->id] = NULL;
 	d->n_svc--;
@@ -636,6 +692,28 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 		if (xlb_htab_put(&d->by_key, &s->ident, sizeof(s->ident), s))
 			return -ENOMEM;
 		d->n_svc++;
+		{
+			struct xlb_sel_range prev = {};
+			int pfd = bpf_map__fd(d->skel->maps.svc_prev);
+
+			if (!bpf_map_lookup_elem(pfd, &s->id, &prev) && prev.slots) {
+				if (xlb_ranges_reserve(&d->sel, prev.base, prev.slots)) {
+					prev.base = prev.slots = 0;	/* overlaps: forget it */
+					bpf_map_update_elem(pfd, &s->id, &prev, BPF_ANY);
+				}
+				s->prev_base = prev.base;
+				s->prev_slots = prev.slots;
+			}
+		}
+		svc_ports(d, &s->spec, s->be, s->n_be, +1);
+	}
+	/* port_map as the adopted services use it (a replaced map is empty) */
+	for (uint32_t port = 0; port < 65536; port++) {
+		uint32_t want = port_flags_of(d, port), have = 0;
+		int fd = bpf_map__fd(d->skel->maps.port_map);
+
+		if (bpf_map_lookup_elem(fd, &port, &have) || have != want)
+			bpf_map_update_elem(fd, &port, &want, BPF_ANY);
 	}
 	return 0;
 }

@@ -37,15 +37,24 @@ static int map_fd(struct xlb_dp *dp, const char *name, char *err, size_t errlen)
 	return fd < 0 ? xlb_errf(err, errlen, fd, "explain: map %s: %s", name, strerror(-fd)) : fd;
 }
 
+/* The datapath's slot hash (bpf/lib/select.h xlb_flow_hash). */
+static uint32_t flow_hash(const struct xlb_svc_val *sv, const struct xlb_ip *src, uint16_t sport,
+			  const struct xlb_ip *dst, uint16_t dport, uint8_t proto)
+{
+	if (sv->algo == XLB_ALGO_SH || (sv->flags & XLB_SVC_F_AFFINITY))
+		return xlb_hash_addr(src->addr.a32, XLB_SH_SEED);
+	return xlb_hash_flow4(src->addr.a32[0], dst->addr.a32[0], htons(sport), htons(dport), proto);
+}
+
 int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t sport,
 		       const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
 		       struct xlb_explain *x, char *err, size_t errlen)
 {
 	static const char *const st[] = { "new", "established", "closing", "closed" };
 	static const char *const algos[] = { "rr", "wrr", "sh" };
-	int svc_fd = -1, sel_fd = -1, be_fd = -1, ct_fd = -1, aff_fd = -1, na_fd = -1, rr_fd = -1;
-	struct xlb_ct_key ck = {};
-	struct xlb_ct_val cv;
+	int svc_fd = -1, sel_fd = -1, be_fd = -1, ct_fd = -1, aff_fd = -1, na_fd = -1, syn_fd = -1;
+	struct xlb_ct4_key ck = {};
+	struct xlb_ct4_val cv;
 	struct xlb_svc_key sk = {};
 	struct xlb_svc_val sv;
 	char sb[XLB_IP_STRLEN], bb[XLB_IP_STRLEN];
@@ -60,46 +69,46 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 	if ((svc_fd = ret = map_fd(dp, "svc_map", err, errlen)) < 0 ||
 	    (sel_fd = ret = map_fd(dp, "sel_map", err, errlen)) < 0 ||
 	    (be_fd = ret = map_fd(dp, "backend_map", err, errlen)) < 0 ||
-	    (ct_fd = ret = map_fd(dp, "ct_map", err, errlen)) < 0 ||
+	    (ct_fd = ret = map_fd(dp, "ct4", err, errlen)) < 0 ||
+	    (syn_fd = ret = map_fd(dp, "ct_syn", err, errlen)) < 0 ||
 	    (aff_fd = ret = map_fd(dp, "aff_map", err, errlen)) < 0 ||
-	    (na_fd = ret = map_fd(dp, "node_addrs", err, errlen)) < 0 ||
-	    (rr_fd = ret = map_fd(dp, "rr_state", err, errlen)) < 0)
+	    (na_fd = ret = map_fd(dp, "node_addrs", err, errlen)) < 0)
 		return ret;
 	ret = 0;
 
-	/* 1. conntrack, as the datapath looks first */
-	ck.saddr = src->addr;
-	ck.daddr = dst->addr;
+	/* 1. the established table, as the datapath looks first */
+	ck.saddr = src->addr.a32[0];
+	ck.daddr = dst->addr.a32[0];
 	ck.sport = htons(sport);
 	ck.dport = htons(dport);
 	ck.proto = proto;
-	ck.family = XLB_AF_INET;
 	if (!bpf_map_lookup_elem(ct_fd, &ck, &cv)) {
 		snprintf(x->ct_state, sizeof(x->ct_state), "%s", cv.state < 4 ? st[cv.state] : "?");
 		x->ct_idle = now - cv.last_seen;
 		x->svc_id = cv.svc_id;
 		x->service = true;
 		if (cv.dir == XLB_CT_REV) {
-			struct xlb_ip vip = { .family = XLB_AF_INET, .addr = cv.nat_addr };
+			struct xlb_ip vip = { .family = XLB_AF_INET };
 
+			vip.addr.a32[0] = cv.rev.nat_addr;
 			x->kind = XLB_EXPLAIN_REPLY;
 			backend_of(x, be_fd, cv.backend_id);
 			snprintf(x->why, sizeof(x->why),
-				 "a reply of a tracked flow (%s, idle %us): its source becomes %s:%u again",
-				 x->ct_state, x->ct_idle, xlb_ip_str(&vip, sb, sizeof(sb)),
-				 ntohs(cv.nat_port));
+				 "a reply of an established flow (%s, idle %us): its source becomes "
+				 "%s:%u again", x->ct_state, x->ct_idle,
+				 xlb_ip_str(&vip, sb, sizeof(sb)), ntohs(cv.rev.nat_port));
 			goto out;
 		}
 		backend_of(x, be_fd, cv.backend_id);
 		{
 			struct xlb_backend b;
 			bool alive = !bpf_map_lookup_elem(be_fd, &cv.backend_id, &b) &&
-				     b.gen == cv.backend_gen && b.state != XLB_BE_FREE;
+				     b.gen == cv.fwd.backend_gen && b.state != XLB_BE_FREE;
 
 			if (alive) {
 				x->kind = XLB_EXPLAIN_EXISTING_FLOW;
 				snprintf(x->why, sizeof(x->why),
-					 "an existing flow (%s, idle %us) keeps backend %u, %s:%u%s, "
+					 "an established flow (%s, idle %us) keeps backend %u, %s:%u%s, "
 					 "whatever the backend set became",
 					 x->ct_state, x->ct_idle, cv.backend_id,
 					 xlb_ip_str(&x->backend, bb, sizeof(bb)), x->backend_port,
@@ -109,8 +118,9 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 			if (proto == IPPROTO_TCP) {
 				x->kind = XLB_EXPLAIN_RESET;
 				snprintf(x->why, sizeof(x->why),
-					 "an existing flow whose backend %u is gone: its next segment gets a "
-					 "TCP reset (a new SYN would be balanced afresh)", cv.backend_id);
+					 "an established flow whose backend %u is gone: its next segment "
+					 "gets a TCP reset (a new SYN would be balanced afresh)",
+					 cv.backend_id);
 				goto out;
 			}
 			/* UDP: re-selected below like a new flow */
@@ -124,8 +134,27 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 	sk.family = XLB_AF_INET;
 	if (bpf_map_lookup_elem(svc_fd, &sk, &sv)) {
 		struct xlb_node_addr_key nk = { .addr = dst->addr, .family = XLB_AF_INET };
+		struct xlb_ct_syn_val e;
 		uint32_t one;
 
+		/* a reply to a flow not established yet? */
+		ck.saddr = src->addr.a32[0];
+		if (!bpf_map_lookup_elem(syn_fd, &ck, &e)) {
+			struct xlb_ip vip = { .family = XLB_AF_INET };
+
+			vip.addr.a32[0] = e.nat_addr;
+			x->kind = XLB_EXPLAIN_REPLY;
+			x->service = true;
+			x->svc_id = e.svc_id;
+			snprintf(x->ct_state, sizeof(x->ct_state), "new");
+			x->ct_idle = now - e.created;
+			backend_of(x, be_fd, e.backend_id);
+			snprintf(x->why, sizeof(x->why),
+				 "a reply of a flow not established yet (%us old): its source becomes "
+				 "%s:%u again", x->ct_idle, xlb_ip_str(&vip, sb, sizeof(sb)),
+				 ntohs(e.nat_port));
+			goto out;
+		}
 		if (bpf_map_lookup_elem(na_fd, &nk, &one)) {
 			x->kind = XLB_EXPLAIN_NOT_SERVICE;
 			snprintf(x->why, sizeof(x->why), "no service on %s:%u/%s: passed to the stack untouched",
@@ -175,54 +204,25 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 		}
 	}
 
-	/* 4. the algorithm */
-	if (sv.algo == XLB_ALGO_SH) {
+	/* 4. the table: one slot, by a hash of the client (sh, affinity) or of
+	 * the 5-tuple (rr, wrr) */
+	{
 		uint32_t idx, id;
+		bool by_client = sv.algo == XLB_ALGO_SH || (sv.flags & XLB_SVC_F_AFFINITY);
 
-		x->kind = XLB_EXPLAIN_HASH;
-		x->hash = xlb_hash_addr(src->addr.a32, XLB_SH_SEED);
+		x->kind = sv.algo == XLB_ALGO_SH ? XLB_EXPLAIN_HASH : XLB_EXPLAIN_SEQUENCE;
+		x->hash = flow_hash(&sv, src, sport, dst, dport, proto);
 		x->slot = x->hash % sv.slots;
 		idx = sv.sel_base + x->slot;
 		if (!bpf_map_lookup_elem(sel_fd, &idx, &id))
 			backend_of(x, be_fd, id);
 		snprintf(x->why, sizeof(x->why),
-			 "source hash: hash(%s) = 0x%08x, slot %u of the %u-slot Maglev table -> "
-			 "backend %u, %s:%u", xlb_ip_str(src, sb, sizeof(sb)), x->hash, x->slot,
-			 sv.slots, x->backend_id, xlb_ip_str(&x->backend, bb, sizeof(bb)),
+			 "%s: hash(%s) = 0x%08x, slot %u of the %u-slot %s table -> backend %u, "
+			 "%s:%u", algos[sv.algo < 3 ? sv.algo : 0],
+			 by_client ? "client address" : "5-tuple", x->hash, x->slot, sv.slots,
+			 sv.algo == XLB_ALGO_SH ? "Maglev" : sv.algo == XLB_ALGO_WRR ? "weighted" :
+			 "backend", x->backend_id, xlb_ip_str(&x->backend, bb, sizeof(bb)),
 			 x->backend_port);
-	} else {
-		int n = libbpf_num_possible_cpus();
-		uint32_t *pos;
-
-		x->kind = XLB_EXPLAIN_SEQUENCE;
-		if (n <= 0 || n > XLB_EXPLAIN_MAX_CPUS) {
-			ret = -EINVAL;
-			xlb_errf(err, errlen, 0, "explain: %d CPUs", n);
-			goto out;
-		}
-		pos = calloc((size_t)n, sizeof(uint32_t) * 2);	/* values are 8-byte aligned */
-		if (!pos) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		x->ncpus = n;
-		if (!bpf_map_lookup_elem(rr_fd, &sv.id, pos)) {
-			for (int c = 0; c < n; c++) {
-				uint32_t p = pos[c * 2], idx, id = 0;
-
-				x->cpu_slot[c] = p >= sv.slots ? 0 : p;
-				idx = sv.sel_base + x->cpu_slot[c];
-				bpf_map_lookup_elem(sel_fd, &idx, &id);
-				x->cpu_backend[c] = id;
-			}
-		}
-		free(pos);
-		backend_of(x, be_fd, x->cpu_backend[0]);
-		snprintf(x->why, sizeof(x->why),
-			 "%s: each CPU walks the %u-slot sequence on its own; a new flow on CPU 0 "
-			 "takes slot %u -> backend %u, %s:%u (see the per-CPU list)",
-			 algos[sv.algo < 3 ? sv.algo : 0], sv.slots, x->cpu_slot[0], x->backend_id,
-			 xlb_ip_str(&x->backend, bb, sizeof(bb)), x->backend_port);
 	}
 out:
 	return ret;

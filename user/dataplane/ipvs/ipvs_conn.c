@@ -156,8 +156,8 @@ static struct isvc *owner(struct xlb_dp_ipvs *d, const struct ipvs_conn *c)
 }
 
 /* One forward entry per IPVS connection of xlb's services (IPVS keeps one
- * entry per connection, not one per direction); the backend's address
- * rides in nat_addr. Age is not kept by IPVS: reported as 0. */
+ * entry per connection, not one per direction). Age is not kept by IPVS:
+ * reported as 0. */
 int ipvs_ct_list(struct xlb_dp *dp, xlb_ct_cb cb, void *arg)
 {
 	struct xlb_dp_ipvs *d = to_ipvs(dp);
@@ -175,20 +175,17 @@ int ipvs_ct_list(struct xlb_dp *dp, xlb_ct_cb cb, void *arg)
 
 		if (!strcmp(c->state, "NONE") || !(s = owner(d, c)))
 			continue;	/* templates, and other users' services */
-		e.key.saddr = c->caddr.addr;
-		e.key.daddr = c->vaddr.addr;
-		e.key.sport = htons(c->cport);
-		e.key.dport = htons(c->vport);
-		e.key.proto = c->proto;
-		e.key.family = XLB_AF_INET;
-		e.val.dir = XLB_CT_FWD;
-		e.val.state = ct_state(c);
-		e.val.svc_id = s->id;
-		e.val.nat_addr = c->daddr.addr;
-		e.val.nat_port = htons(c->dport);
+		e.src = c->caddr;
+		e.dst = c->vaddr;
+		e.sport = c->cport;
+		e.dport = c->vport;
+		e.proto = c->proto;
+		e.dir = XLB_CT_FWD;
+		e.state = ct_state(c);
+		e.svc_id = s->id;
 		for (size_t j = 0; j < s->n_be; j++)
 			if (s->be[j].port == c->dport && xlb_ip_equal(&s->be[j].addr, &c->daddr))
-				e.val.backend_id = s->be_id[j];
+				e.backend_id = s->be_id[j];
 		life = lifetime(c, &d->to);
 		e.idle = life > c->expires ? life - c->expires : 0;
 		ret = cb(&e, arg);
