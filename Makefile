@@ -252,6 +252,18 @@ $(BENCH_DIR)/bench.skel.h: $(BENCH_DIR)/bench.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name bench > $@
 
+# A/B: xdp_bench also runs the datapath as main had it before the conntrack
+# redesign (issue 11), built from git at BENCH_BASE_REV with its own maps.
+# Without git history (a shallow clone) the baseline is left out.
+BENCH_BASE_REV ?= 095f53f
+$(BENCH_DIR)/base.bpf.o:
+	$(call msg,BPF,$@ (git $(BENCH_BASE_REV)))
+	@rm -rf $(BENCH_DIR)/base && mkdir -p $(BENCH_DIR)/base
+	$(Q)if git archive $(BENCH_BASE_REV) bpf include 2>/dev/null | tar -x -C $(BENCH_DIR)/base; then \
+		$(CLANG) -I$(BENCH_DIR)/base/include -I$(BENCH_DIR)/base/bpf $(BPF_CFLAGS) \
+			-c $(BENCH_DIR)/base/bpf/xlb.bpf.c -o $@; \
+	else echo "  (no git revision $(BENCH_BASE_REV): the A/B baseline is left out)"; fi
+
 $(BENCH_DIR)/xdp_bench: tools/bench/xdp_bench.c $(BENCH_DIR)/bench.skel.h $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) -Itools/bench -Itests/bpf -I$(BENCH_DIR) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
@@ -275,7 +287,9 @@ $(BENCH_DIR)/lab_bench_svc: tools/bench/lab_bench_svc.c $(BUILD)/libxlb.a
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(LAB_BENCH_BINS) $(BUILD)/tests/health/bench
-	$(Q)$(BENCH_DIR)/xdp_bench $(if $(BENCH_QUICK),--quick)
+	$(Q)$(MAKE) --no-print-directory $(BENCH_DIR)/base.bpf.o
+	$(Q)$(BENCH_DIR)/xdp_bench $(if $(BENCH_QUICK),--quick) \
+		$$([ -s $(BENCH_DIR)/base.bpf.o ] && echo --baseline $(BENCH_DIR)/base.bpf.o)
 	$(Q)$(BENCH_DIR)/maglev_quality $(if $(BENCH_QUICK),-q)
 	$(Q)/usr/bin/python3 tools/bench/sync_bench.py $(if $(BENCH_QUICK),--services 1000 --rounds 1 --changes 100)
 	$(Q)/usr/bin/python3 tools/bench/mem_bench.py $(if $(BENCH_QUICK),--quick)

@@ -82,6 +82,7 @@ static struct {
 	int cpu;
 	uint32_t max_scale;
 	bool verbose;
+	const char *baseline;	/* the datapath before the conntrack redesign, or NULL */
 } cfg = { .cpu = -1, .max_scale = 100000 };
 
 static uint32_t if_cli;
@@ -277,6 +278,103 @@ static uint64_t svc_new_flows(struct dpx *x, const struct xlb_service_spec *s)
 	return c.new_flows;
 }
 
+/* ---- baseline: the datapath before the conntrack redesign ------------- */
+
+/*
+ * The same cases against the object main had before (BENCH_BASE_REV in the
+ * Makefile), loaded with maps of its own and given the basic dataplane's
+ * services by copying their entries (svc_map, sel_map and backend_map kept
+ * their layout), so both are measured in the same run on the same machine.
+ */
+static struct {
+	struct bpf_object *obj;
+	int prog_fd, svc_fd, sel_fd, be_fd, stats_fd;
+	uint32_t n_stats;
+} base;
+
+static void base_open(const char *path)
+{
+	static const struct { const char *name; uint32_t n; } sizes[] = {
+		{ "svc_map", 2 * XLB_MAX_SERVICES }, { "sel_map", XLB_MAX_SEL_SLOTS },
+		{ "backend_map", XLB_MAX_BACKENDS }, { "backend_stats", XLB_MAX_BACKENDS },
+		{ "ct_map", XLB_CT_ENTRIES },
+	};
+	struct bpf_program *prog;
+	struct bpf_map *m;
+
+	base.obj = bpf_object__open_file(path, NULL);
+	if (!base.obj)
+		die("open the baseline %s: %s", path, strerror(errno));
+	bpf_object__for_each_map(m, base.obj) {
+		bpf_map__set_pin_path(m, NULL);
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+			if (!strcmp(bpf_map__name(m), sizes[i].name))
+				bpf_map__set_max_entries(m, sizes[i].n);
+	}
+	if (bpf_object__load(base.obj))
+		die("load the baseline %s: %s", path, strerror(errno));
+	prog = bpf_object__find_program_by_name(base.obj, "xlb_xdp");
+	if (!prog)
+		die("baseline %s: no program xlb_xdp", path);
+	base.prog_fd = bpf_program__fd(prog);
+	base.svc_fd = bpf_object__find_map_fd_by_name(base.obj, "svc_map");
+	base.sel_fd = bpf_object__find_map_fd_by_name(base.obj, "sel_map");
+	base.be_fd = bpf_object__find_map_fd_by_name(base.obj, "backend_map");
+	base.stats_fd = bpf_object__find_map_fd_by_name(base.obj, "stats");
+	m = bpf_object__find_map_by_name(base.obj, "stats");
+	if (base.svc_fd < 0 || base.sel_fd < 0 || base.be_fd < 0 || base.stats_fd < 0 || !m)
+		die("baseline %s: maps missing", path);
+	base.n_stats = bpf_map__max_entries(m);
+}
+
+/* Give the baseline service v: its entry, its table and its backends. */
+static void base_copy(const struct svcx *v)
+{
+	int be_fd = xlb_dp_bpf_map_fd(v->dpx->dp, "backend_map");
+	struct xlb_svc_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.addr = v->spec.vip.addr;
+	k.port = htons((uint16_t)v->spec.port);
+	k.proto = v->spec.proto;
+	k.family = v->spec.vip.family;
+	if (bpf_map_update_elem(base.svc_fd, &k, &v->val, BPF_ANY))
+		die("baseline: write service %s: %s", v->spec.name, strerror(errno));
+	for (uint32_t i = v->val.sel_base; i < v->val.sel_base + v->val.slots; i++) {
+		uint32_t id;
+
+		if (bpf_map_lookup_elem(v->dpx->sel_map_fd, &i, &id) ||
+		    bpf_map_update_elem(base.sel_fd, &i, &id, BPF_ANY))
+			die("baseline: copy slot %u: %s", i, strerror(errno));
+	}
+	for (size_t j = 0; j < v->n; j++) {
+		struct xlb_backend b;
+
+		if (bpf_map_lookup_elem(be_fd, &v->be_id[j], &b) ||
+		    bpf_map_update_elem(base.be_fd, &v->be_id[j], &b, BPF_ANY))
+			die("baseline: copy backend %u: %s", v->be_id[j], strerror(errno));
+	}
+}
+
+/* The baseline's global counters; the first XLB_STAT_CT_RESELECT + 1 of
+ * them are the same counters as this build's. */
+static void base_stats(uint64_t out[XLB_STAT_MAX])
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t *v = calloc((size_t)ncpus, sizeof(*v));
+
+	if (!v)
+		die("out of memory");
+	memset(out, 0, XLB_STAT_MAX * sizeof(out[0]));
+	for (uint32_t i = 0; i <= XLB_STAT_CT_RESELECT && i < base.n_stats; i++) {
+		if (bpf_map_lookup_elem(base.stats_fd, &i, v))
+			die("baseline: read counter %u: %s", i, strerror(errno));
+		for (int c = 0; c < ncpus; c++)
+			out[i] += v[c];
+	}
+	free(v);
+}
+
 /* ---- packets ---------------------------------------------------------- */
 
 /* A 74-byte Ethernet/IPv4/TCP frame from the client's router to cli0: a
@@ -411,13 +509,16 @@ struct bcase {
 	const char *path;	/* what the verification established, for the table */
 	bool is_ref;		/* a cross-check or the subtracted harness: shown in italics */
 	bool micro;		/* failures counted in bench_err, which must stay 0 */
+	bool base;		/* runs the baseline object; its own counters checked */
+	uint64_t base_before[XLB_STAT_MAX];
 	int raw[MAX_ROUNDS];	/* duration per round, ns/iteration */
 };
 
 static struct bcase cases[MAX_CASES];
 static int n_cases;
 static struct bcase *c_dpass, *c_hpass, *c_dtx, *c_dnat;		/* floors */
-static struct bcase *c_lru, *c_lru_pcpu, *c_lru_small, *c_est, *c_rr;
+static struct bcase *c_lru, *c_lru_pcpu, *c_lru_small, *c_est, *c_rr, *c_pass;
+static struct bcase *b_est, *b_rr, *b_pass;	/* the same three, baseline */
 
 static struct bcase *case_new(const char *group, const char *name, enum kind kind, int prog_fd)
 {
@@ -541,6 +642,26 @@ static void prime_established(struct bcase *c)
 	if (svcx_backend_of(c->svc, pi.daddr, pi.dport) < 0 || memcmp(r.out, mac_gw, 6) ||
 	    memcmp(r.out + 6, mac_be0, 6))
 		die("%s: priming ACK not DNATed to a backend via the gateway", c->name);
+	memcpy(c->expect, r.out, c->len);
+}
+
+/* The baseline's established flow: its SYN, then one ACK (layout 1 took
+ * any first packet as the flow's start). */
+static void base_prime(struct bcase *c)
+{
+	uint8_t syn[BENCH_PKT_MAX];
+	uint32_t len = frame(syn, CLIENT_EST, "10.96.0.1", 40000, true);
+	struct pkt_info pi;
+	struct run r;
+	char why[160];
+
+	test_run(base.prog_fd, syn, len, 1, &r, "baseline priming SYN");
+	test_run(base.prog_fd, c->pkt, c->len, 1, &r, c->name);
+	if (r.retval != XDP_REDIRECT || r.out_len != c->len ||
+	    pkt_parse(r.out, r.out_len, &pi, why, sizeof(why)) ||
+	    svcx_backend_of(c->svc, pi.daddr, pi.dport) < 0)
+		die("%s: baseline priming ACK: verdict %s, not DNATed to a backend", c->name,
+		    verdict_name(r.retval));
 	memcpy(c->expect, r.out, c->len);
 }
 
@@ -730,7 +851,9 @@ static uint32_t run_case(struct bcase *c, uint32_t repeat)
 
 	for (i = 0; i < BENCH_W_MAX; i++)
 		vary |= c->vary[i].mask != 0;
-	if (c->established)
+	if (c->established && c->base)
+		base_prime(c);
+	else if (c->established)
 		prime_established(c);
 	if (vary) {
 		uint8_t f[BENCH_PKT_MAX];
@@ -773,6 +896,8 @@ static uint32_t run_case(struct bcase *c, uint32_t repeat)
 		}
 	}
 
+	if (c->base)
+		base_stats(c->base_before);
 	if (c->kind == K_HARNESS) {
 		harness_point(c, c->prog_fd);
 		test_run(harness_fd, c->pkt, c->len, repeat, &r, c->name);
@@ -795,6 +920,29 @@ static uint32_t run_case(struct bcase *c, uint32_t repeat)
 			sum += err[j];
 		if (sum)
 			die("%s: %llu iterations failed", c->name, (unsigned long long)sum);
+	}
+	if (c->base) {
+		uint64_t ba[XLB_STAT_MAX];
+
+		base_stats(ba);
+		for (i = 0; i <= XLB_STAT_CT_RESELECT; i++) {
+			uint64_t want = 0, got = ba[i] - c->base_before[i];
+
+			if (i == XLB_STAT_RX)
+				want = repeat;
+			for (int j = 0; j < c->n_stats; j++)
+				if (c->stats[j] == (enum xlb_stat)i)
+					want = repeat;
+			if (i == XLB_STAT_FWD_REDIRECT && want)
+				want = repeat - partial;
+			if (i == XLB_STAT_PASS_CSUM_PARTIAL)
+				want = partial;
+			if (got != want)
+				die("%s: baseline counter %s moved by %llu in %u iterations, expected "
+				    "%llu (the run took another path)", c->name, xlb_stat_name(i),
+				    (unsigned long long)got, repeat, (unsigned long long)want);
+		}
+		return r.duration;
 	}
 	if (!c->dpx)
 		return r.duration;
@@ -1114,8 +1262,8 @@ static void setup_basic(void)
 	c->path = "REDIRECT; ct_new, fwd_redirect; new client";
 	prefill[n_prefill++] = c;	/* fills ct_map and aff_map */
 
-	c = xlb_case("xlb", "not a service (pass-through)", &basic, NULL, CLIENT_NEW, VIP_NONE,
-		     true);
+	c = c_pass = xlb_case("xlb", "not a service (pass-through)", &basic, NULL, CLIENT_NEW,
+			      VIP_NONE, true);
 	expect_stats(c, XDP_PASS, 1, XLB_STAT_PASS_NOT_SERVICE);
 	c->path = "PASS; pass_not_service";
 	c = xlb_case("xlb", "not a service, direct run (cross-check)", &basic, NULL, CLIENT_NEW,
@@ -1124,6 +1272,37 @@ static void setup_basic(void)
 	expect_stats(c, XDP_PASS, 1, XLB_STAT_PASS_NOT_SERVICE);
 	c->path = "PASS; pass_not_service";
 	c->is_ref = true;
+}
+
+static struct bcase *base_case(const char *name, const char *vip, bool syn)
+{
+	struct bcase *c = case_new("A/B", name, K_HARNESS, base.prog_fd);
+
+	c->base = true;
+	c->svc = &basic_svc[0];
+	c->len = frame(c->pkt, syn ? CLIENT_NEW : CLIENT_EST, vip, syn ? 1024 : 40000, syn);
+	return c;
+}
+
+static void setup_baseline(void)
+{
+	struct bcase *c;
+
+	base_open(cfg.baseline);
+	base_copy(&basic_svc[0]);
+	c = b_est = base_case("baseline: established flow", "10.96.0.1", false);
+	c->established = true;
+	c->out = OUT_EXACT;
+	expect_stats(c, XDP_REDIRECT, 2, XLB_STAT_CT_HIT, XLB_STAT_FWD_REDIRECT);
+	c->path = "REDIRECT; ct_hit, fwd_redirect (its counters)";
+	c = b_rr = base_case("baseline: new flow, rr (10 backends)", "10.96.0.1", true);
+	c->out = OUT_BACKEND;
+	vary_ports(c, 0);
+	expect_stats(c, XDP_REDIRECT, 2, XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT);
+	c->path = "REDIRECT; ct_new, fwd_redirect (its counters)";
+	c = b_pass = base_case("baseline: not a service (pass-through)", VIP_NONE, true);
+	expect_stats(c, XDP_PASS, 1, XLB_STAT_PASS_NOT_SERVICE);
+	c->path = "PASS; pass_not_service (its counters)";
 }
 
 static void setup_scale(int li)
@@ -1259,13 +1438,32 @@ static void report(void)
 			group = c->group;
 			printf("| **%s** | | | | | | | |\n", !strcmp(group, "floor") ? "floors" :
 			       !strcmp(group, "micro") ? "micro-costs (net = the cost)" :
-			       !strcmp(group, "xlb") ? "xlb" : "xlb, number of services");
+			       !strcmp(group, "xlb") ? "xlb" :
+			       !strcmp(group, "A/B") ? "baseline (the object before the conntrack redesign)" :
+			       "xlb, number of services");
 		}
 		printf("| %s%s%s | %s | %.0f | %.0f | %.0f | %.0f | %.1f | %.1f |\n",
 		       c->is_ref ? "*" : "", c->name, c->is_ref ? "*" : "", c->path,
 		       s.min, s.med, s.max, s.net, s.med / tx, s.med / dnat);
 	}
 	printf("\n");
+	if (b_est) {
+		static const struct { const char *what; double target; } ab[3] = {
+			{ "established flow", 0.8 }, { "new flow, rr", 0.45 },
+			{ "not a service (pass-through)", 0.6 },
+		};
+		struct bcase *now[3] = { c_est, c_rr, c_pass }, *was[3] = { b_est, b_rr, b_pass };
+
+		printf("A/B against the baseline object, same rounds (median ns/pkt):\n\n");
+		printf("| path | this build | baseline | ratio | target |\n|---|--:|--:|--:|--:|\n");
+		for (int i = 0; i < 3; i++) {
+			double a = summarize(now[i]).med, b = summarize(was[i]).med;
+
+			printf("| %s | %.0f | %.0f | %.2f | <= %.2f |\n", ab[i].what, a, b, a / b,
+			       ab[i].target);
+		}
+		printf("\n");
+	}
 	if (!scale_case[0][0])
 		return;
 	printf("Cost against the number of services (median ns/pkt, min-max):\n\n");
@@ -1307,6 +1505,8 @@ static void usage(FILE *f)
 		"  --repeat N      iterations per run (default 1000000)\n"
 		"  --cpu N         CPU to pin to (default: the last allowed one)\n"
 		"  --max-services N  largest service count of the scale cases (default 100000)\n"
+		"  --baseline OBJ  also run the established, new-flow and pass-through cases against\n"
+		"                  OBJ (an older xlb.bpf.o, maps of its own) in the same rounds\n"
 		"Needs root; runs in a network namespace of its own. Table on stdout.\n");
 }
 
@@ -1318,6 +1518,7 @@ static void parse_args(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'n' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "max-services", required_argument, NULL, 's' },
+		{ "baseline", required_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -1325,13 +1526,14 @@ static void parse_args(int argc, char **argv)
 	uint32_t rounds = 0, repeat = 0;
 	int o;
 
-	while ((o = getopt_long(argc, argv, "qr:n:c:s:vh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "qr:n:c:s:b:vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'q': cfg.quick = true; break;
 		case 'r': rounds = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'n': repeat = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'c': cfg.cpu = atoi(optarg); break;
 		case 's': cfg.max_scale = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'b': cfg.baseline = optarg; break;
 		case 'v': cfg.verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
@@ -1384,6 +1586,8 @@ int main(int argc, char **argv)
 	note("xdp_bench: repeat %u, %u rounds, CPU %d\n", cfg.repeat, cfg.rounds, cfg.cpu);
 	setup_floors();
 	setup_basic();
+	if (cfg.baseline)
+		setup_baseline();
 	for (int li = 0; li < 4 && scale_n[li] <= cfg.max_scale; li++)
 		setup_scale(li);
 
@@ -1396,6 +1600,8 @@ int main(int argc, char **argv)
 		if (c->dpx->flows_in < c->dpx->ct_entries)
 			die("%s: conntrack not full after the fill", c->dpx->name);
 	}
+	if (b_rr)
+		run_case(b_rr, XLB_CT_ENTRIES / 2 + 1);	/* two entries a flow: full */
 	run_case(c_lru, 2 * 262144);	/* the micro-cost LRU maps full too */
 	run_case(c_lru_pcpu, 2 * 262144);
 	run_case(c_lru_small, 2 * 4096);
