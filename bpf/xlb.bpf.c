@@ -31,15 +31,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Every packet ends in exactly one outcome counter (include/xlb/stats.h):
  * these return the verdict and count its reason. */
-static __always_inline int xlb_pass(__u32 reason)
+static __always_inline int xlb_pass(struct xlb_cx *cx, __u32 reason)
 {
-	stat_inc(reason);
+	xlb_count(cx, reason);
 	return XDP_PASS;
 }
 
-static __always_inline int xlb_drop(__u32 reason)
+static __always_inline int xlb_drop(struct xlb_cx *cx, __u32 reason)
 {
-	stat_inc(reason);
+	xlb_count(cx, reason);
 	return XDP_DROP;
 }
 
@@ -48,51 +48,52 @@ static __always_inline int xlb_drop(__u32 reason)
  * XDP_TX when the peer runs XDP itself, so a TX'd frame could sit in the
  * queue until unrelated traffic arrives. Redirect wakes it, and on a
  * physical NIC it costs little more. */
-static __always_inline int xlb_out(struct xdp_md *ctx, __u32 ifindex, __u32 reason)
+static __always_inline int xlb_out(struct xlb_cx *cx, struct xdp_md *ctx, __u32 ifindex,
+				   __u32 reason)
 {
-	stat_inc(reason);
+	xlb_count(cx, reason);
 	return bpf_redirect(ifindex, 0);
 }
 
 /* Send the rewritten packet out of ifindex with these Ethernet addresses;
  * to the stack when only it can (a partial checksum, a VLAN tag, no next
  * hop known). */
-static __always_inline int xlb_xmit(struct xdp_md *ctx, struct xlb_pkt *p, __u32 ifindex,
+static __always_inline int xlb_xmit(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 ifindex,
 				    const __u8 *smac, const __u8 *dmac)
 {
 	if (p->csum_partial)	/* only the stack can finish a partial checksum */
-		return xlb_pass(XLB_STAT_PASS_CSUM_PARTIAL);
+		return xlb_pass(cx, XLB_STAT_PASS_CSUM_PARTIAL);
 	if (p->vlan || !ifindex)
-		return xlb_pass(XLB_STAT_PASS_NO_ROUTE);
+		return xlb_pass(cx, XLB_STAT_PASS_NO_ROUTE);
 	xlb_set_macs(p->eth, smac, dmac);
-	return xlb_out(ctx, ifindex, ifindex == ctx->ingress_ifindex ?
+	return xlb_out(cx, ctx, ifindex, ifindex == ctx->ingress_ifindex ?
 			       XLB_STAT_FWD_BACK : XLB_STAT_FWD_REDIRECT);
 }
 
 /* Answer a TCP packet we cannot serve with a reset; when that is not
  * possible (it is a reset itself), drop it for drop_reason. */
-static __always_inline int xlb_reset(struct xdp_md *ctx, struct xlb_pkt *p, __u32 drop_reason)
+static __always_inline int xlb_reset(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 drop_reason)
 {
 	if (xlb_tcp_reset(ctx, p) != XDP_TX)
-		return xlb_drop(drop_reason);
-	return xlb_out(ctx, ctx->ingress_ifindex, XLB_STAT_RST_SENT);
+		return xlb_drop(cx, drop_reason);
+	return xlb_out(cx, ctx, ctx->ingress_ifindex, XLB_STAT_RST_SENT);
 }
 
 /* A new flow to a service that has no backend for it: tell the client
  * (TCP reset, ICMP port unreachable for UDP) rather than leave it
  * retransmitting into silence. */
-static __always_inline int xlb_no_backend(struct xdp_md *ctx, struct xlb_pkt *p)
+static __always_inline int xlb_no_backend(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p)
 {
-	stat_inc(XLB_STAT_NO_BACKEND);
+	xlb_count(cx, XLB_STAT_NO_BACKEND);
 	if (p->tcp)
-		return xlb_reset(ctx, p, XLB_STAT_DROP_NO_BACKEND);
+		return xlb_reset(cx, ctx, p, XLB_STAT_DROP_NO_BACKEND);
 	if (xlb_icmp_unreach(ctx, p) != XDP_TX)
-		return xlb_drop(XLB_STAT_DROP_NO_BACKEND);
-	return xlb_out(ctx, ctx->ingress_ifindex, XLB_STAT_ICMP_SENT);
+		return xlb_drop(cx, XLB_STAT_DROP_NO_BACKEND);
+	return xlb_out(cx, ctx, ctx->ingress_ifindex, XLB_STAT_ICMP_SENT);
 }
 
 /* DNAT to backend b (id) and send through its next hop. */
-static __always_inline int xlb_to_backend(struct xdp_md *ctx, struct xlb_pkt *p, __u32 svc_id,
+static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 svc_id,
 					  __u32 id, const struct xlb_backend *b, __u32 now,
 					  int new_flow)
 {
@@ -103,19 +104,19 @@ static __always_inline int xlb_to_backend(struct xdp_md *ctx, struct xlb_pkt *p,
 	nh = xlb_nexthop(ctx, p, id, b, now);
 	xlb_rewrite(p, 1, b->addr.a32[0], b->port);
 	if (!nh)
-		return xlb_xmit(ctx, p, 0, NULL, NULL);
-	return xlb_xmit(ctx, p, nh->ifindex, nh->smac, nh->dmac);
+		return xlb_xmit(cx, ctx, p, 0, NULL, NULL);
+	return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac);
 }
 
 /* Reverse NAT of a reply and send it to the client as its packets came. */
-static __always_inline int xlb_to_client(struct xdp_md *ctx, struct xlb_pkt *p, __u32 svc_id,
+static __always_inline int xlb_to_client(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 svc_id,
 					 __u32 id, __be32 nat_addr, __be16 nat_port,
 					 __u32 ifindex, const __u8 *smac, const __u8 *dmac)
 {
 	counters_add(&svc_stats, svc_id, p->len, 0);
 	counters_add(&backend_stats, id, p->len, 0);
 	xlb_rewrite(p, 0, nat_addr, nat_port);
-	return xlb_xmit(ctx, p, ifindex, smac, dmac);
+	return xlb_xmit(cx, ctx, p, ifindex, smac, dmac);
 }
 
 /* Record a flow's first packet's choice in ct_syn, under its reply tuple. */
@@ -140,7 +141,7 @@ static __always_inline int xlb_syn_record(struct xdp_md *ctx, const struct xlb_p
 }
 
 /* A service packet with no established flow. fk is its own tuple. */
-static __always_inline int xlb_service(struct xdp_md *ctx, struct xlb_pkt *p,
+static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p,
 				       const struct xlb_ct4_key *fk,
 				       const struct xlb_svc_val *svc, __u32 now)
 {
@@ -156,21 +157,21 @@ static __always_inline int xlb_service(struct xdp_md *ctx, struct xlb_pkt *p,
 		/* The slot's backend was freed between our read of the service
 		 * and of the slot: the service has switched to a new table by
 		 * now. Read it again, once. */
-		stat_inc(XLB_STAT_SEL_MISS);
+		xlb_count(cx, XLB_STAT_SEL_MISS);
 		svc = xlb_svc_find(fk->daddr, fk->dport, fk->proto);
 		if (svc)
 			id = xlb_select(svc, &cl, now, &b);
 	}
 	if (!id || !b || !svc)
-		return xlb_no_backend(ctx, p);
+		return xlb_no_backend(cx, ctx, p);
 	xlb_ct4_key_set(&rk, b->addr.a32[0], fk->saddr, b->port, fk->sport, fk->proto);
 
 	if (xlb_is_syn(p)) {
 		/* One insert, into the small table a flood can fill. */
 		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, 0))
-			return xlb_drop(XLB_STAT_DROP_CT_FULL);
-		stat_inc(XLB_STAT_CT_NEW);
-		return xlb_to_backend(ctx, p, svc->id, id, b, now, 1);
+			return xlb_drop(cx, XLB_STAT_DROP_CT_FULL);
+		xlb_count(cx, XLB_STAT_CT_NEW);
+		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 1);
 	}
 
 	e = bpf_map_lookup_elem(&ct_syn, &rk);
@@ -211,20 +212,20 @@ static __always_inline int xlb_service(struct xdp_md *ctx, struct xlb_pkt *p,
 
 			if (!xlb_ct4_insert(fk, &rk, &est, now)) {
 				bpf_map_delete_elem(&ct_syn, &rk);
-				stat_inc(XLB_STAT_CT_ESTABLISHED);
+				xlb_count(cx, XLB_STAT_CT_ESTABLISHED);
 				if (svc->flags & XLB_SVC_F_AFFINITY)
 					xlb_aff_set(svc, &cl, id, b->gen, now);
 			}
 		}
-		return xlb_to_backend(ctx, p, svc->id, id, b, now, 0);
+		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0);
 	}
 
 	if (p->udp) {
 		/* A UDP flow's first datagram (or its choice was lost). */
 		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, 0))
-			return xlb_drop(XLB_STAT_DROP_CT_FULL);
-		stat_inc(XLB_STAT_CT_NEW);
-		return xlb_to_backend(ctx, p, svc->id, id, b, now, 1);
+			return xlb_drop(cx, XLB_STAT_DROP_CT_FULL);
+		xlb_count(cx, XLB_STAT_CT_NEW);
+		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 1);
 	}
 
 	/* TCP without state and without SYN: a flow that lost its entries, or
@@ -233,14 +234,14 @@ static __always_inline int xlb_service(struct xdp_md *ctx, struct xlb_pkt *p,
 	 * table records it (so the backend's replies are translated), and
 	 * only a flow that then proves itself gets into ct4. A reset creates
 	 * nothing. */
-	stat_inc(XLB_STAT_CT_STATELESS);
+	xlb_count(cx, XLB_STAT_CT_STATELESS);
 	if (!(p->tcp_flags & XLB_TCP_RST))
 		xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, XLB_CT_F_RECOVER);
-	return xlb_to_backend(ctx, p, svc->id, id, b, now, 0);
+	return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0);
 }
 
 /* A client packet of an established flow. */
-static __always_inline int xlb_est_fwd(struct xdp_md *ctx, struct xlb_pkt *p,
+static __always_inline int xlb_est_fwd(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p,
 				       const struct xlb_ct4_key *fk, struct xlb_ct4_val *ct,
 				       __u32 now)
 {
@@ -255,25 +256,25 @@ static __always_inline int xlb_est_fwd(struct xdp_md *ctx, struct xlb_pkt *p,
 		if (!syn || ct->state < XLB_CT_CLOSING) {
 			if (xlb_ct4_touch(ct, p, now) &&
 			    xlb_ct4_rev_check(fk, ct, b, p, ctx->ingress_ifindex, now))
-				stat_inc(XLB_STAT_CT_REBUILT);
-			return xlb_to_backend(ctx, p, ct->svc_id, ct->backend_id, b, now, 0);
+				xlb_count(cx, XLB_STAT_CT_REBUILT);
+			return xlb_to_backend(cx, ctx, p, ct->svc_id, ct->backend_id, b, now, 0);
 		}
 	} else if (p->tcp && !syn) {
 		/* The backend is gone: tell the client now rather than leave
 		 * it retransmitting into a hole. */
-		return xlb_reset(ctx, p, XLB_STAT_DROP_BACKEND_GONE);
+		return xlb_reset(cx, ctx, p, XLB_STAT_DROP_BACKEND_GONE);
 	} else {
-		stat_inc(XLB_STAT_CT_RESELECT);
+		xlb_count(cx, XLB_STAT_CT_RESELECT);
 	}
 	xlb_ct4_delete(fk, b);
 	svc = xlb_svc_find(fk->daddr, fk->dport, fk->proto);
 	if (!svc)
-		return xlb_pass(XLB_STAT_PASS_NOT_SERVICE);
-	return xlb_service(ctx, p, fk, svc, now);
+		return xlb_pass(cx, XLB_STAT_PASS_NOT_SERVICE);
+	return xlb_service(cx, ctx, p, fk, svc, now);
 }
 
 /* A backend's reply to a flow not established yet (k: its own tuple). */
-static __always_inline int xlb_syn_reply(struct xdp_md *ctx, struct xlb_pkt *p,
+static __always_inline int xlb_syn_reply(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p,
 					 struct xlb_ct_syn_val *e)
 {
 	if (p->tcp && !(p->tcp_flags & XLB_TCP_RST)) {
@@ -291,12 +292,11 @@ static __always_inline int xlb_syn_reply(struct xdp_md *ctx, struct xlb_pkt *p,
 	} else if (p->udp && !(e->flags & XLB_CT_F_SEEN_REPLY)) {
 		e->flags |= XLB_CT_F_SEEN_REPLY;
 	}
-	return xlb_to_client(ctx, p, e->svc_id, e->backend_id, e->nat_addr, e->nat_port,
+	return xlb_to_client(cx, ctx, p, e->svc_id, e->backend_id, e->nat_addr, e->nat_port,
 			     e->ifindex, e->smac, e->dmac);
 }
 
-SEC("xdp.frags")
-int xlb_xdp(struct xdp_md *ctx)
+static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 {
 	struct xlb_pkt p = {};
 	struct xlb_ct4_key k = {};
@@ -305,22 +305,21 @@ int xlb_xdp(struct xdp_md *ctx)
 	struct xlb_svc_val *svc;
 	int rc;
 
-	stat_inc(XLB_STAT_RX);
 	rc = xlb_parse(ctx, &p);
 	switch (rc) {
 	case XLB_PARSE_OK:
 		break;
 	case XLB_PARSE_NOT_IP:
-		return xlb_pass(XLB_STAT_PASS_NOT_IP);
+		return xlb_pass(cx, XLB_STAT_PASS_NOT_IP);
 	case XLB_PARSE_NOT_L4:
-		return xlb_pass(XLB_STAT_PASS_NOT_SERVICE);
+		return xlb_pass(cx, XLB_STAT_PASS_NOT_SERVICE);
 	case XLB_PARSE_FRAGMENT:
-		return xlb_pass(XLB_STAT_PASS_FRAGMENT);
+		return xlb_pass(cx, XLB_STAT_PASS_FRAGMENT);
 	default:
 		/* Ours to judge only when it is for one of our services. */
 		if (p.have_ports && xlb_svc_find(p.ip->daddr, p.dport, p.proto))
-			return xlb_drop(XLB_STAT_DROP_MALFORMED);
-		return xlb_pass(XLB_STAT_PASS_MALFORMED);
+			return xlb_drop(cx, XLB_STAT_DROP_MALFORMED);
+		return xlb_pass(cx, XLB_STAT_PASS_MALFORMED);
 	}
 
 	xlb_ct4_key_set(&k, p.ip->saddr, p.ip->daddr, p.sport, p.dport, p.proto);
@@ -328,29 +327,39 @@ int xlb_xdp(struct xdp_md *ctx)
 	if (ct) {
 		__u32 now = xlb_now();
 
-		stat_inc(XLB_STAT_CT_HIT);
+		xlb_count(cx, XLB_STAT_CT_HIT);
 		if (ct->dir == XLB_CT_FWD)
-			return xlb_est_fwd(ctx, &p, &k, ct, now);
+			return xlb_est_fwd(cx, ctx, &p, &k, ct, now);
 		xlb_ct4_touch(ct, &p, now);
-		return xlb_to_client(ctx, &p, ct->svc_id, ct->backend_id, ct->rev.nat_addr,
+		return xlb_to_client(cx, ctx, &p, ct->svc_id, ct->backend_id, ct->rev.nat_addr,
 				     ct->rev.nat_port, ct->rev.ifindex, ct->rev.smac,
 				     ct->rev.dmac);
 	}
 
 	svc = xlb_svc_find(p.ip->daddr, p.dport, p.proto);
 	if (svc)
-		return xlb_service(ctx, &p, &k, svc, xlb_now());
+		return xlb_service(cx, ctx, &p, &k, svc, xlb_now());
 
 	/* From a backend's port: maybe a reply to a flow not established yet. */
 	if (port_flags(p.sport) & XLB_PORT_F_BACKEND) {
 		e = bpf_map_lookup_elem(&ct_syn, &k);
 		if (e)
-			return xlb_syn_reply(ctx, &p, e);
+			return xlb_syn_reply(cx, ctx, &p, e);
 	}
 	/* A new direct connection to a backend's port owns its 5-tuple: a
 	 * reply entry left by an earlier balanced flow on the same ports
 	 * would rewrite its replies. Only such SYNs pay for this check. */
 	if (xlb_is_syn(&p) && (port_flags(p.dport) & XLB_PORT_F_BACKEND))
 		xlb_ct_drop_stale_reply(&p);
-	return xlb_pass(XLB_STAT_PASS_NOT_SERVICE);
+	return xlb_pass(cx, XLB_STAT_PASS_NOT_SERVICE);
+}
+
+SEC("xdp.frags")
+int xlb_xdp(struct xdp_md *ctx)
+{
+	struct xlb_cx cx;
+
+	if (xlb_cx_init(&cx))
+		return XDP_PASS;	/* cannot happen: a per-CPU array's entry 0 */
+	return xlb_run(&cx, ctx);
 }

@@ -48,6 +48,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XLB_CT_SYN_ENTRIES);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);	/* an LRU list per CPU: cheaper inserts */
 	__type(key, struct xlb_ct4_key);
 	__type(value, struct xlb_ct_syn_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -117,11 +118,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } backend_stats SEC(".maps");
 
+/* Global counters: one per-CPU entry holding all of them, so a packet
+ * updates them with one lookup (stats_flush). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_STAT_MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct xlb_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } stats SEC(".maps");
 
@@ -138,13 +141,21 @@ struct {
 	__type(value, struct xlb_scratch);
 } scratch SEC(".maps");
 
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+/* What one packet counts goes straight into this CPU's counters, looked
+ * up once per packet (xlb_cx_init). */
+struct xlb_cx {
+	struct xlb_stats *st;
+};
 
-	if (v)
-		*v += 1;
+static __always_inline int xlb_cx_init(struct xlb_cx *cx)
+{
+	__u32 zero = 0;
+
+	cx->st = bpf_map_lookup_elem(&stats, &zero);
+	return cx->st ? 0 : -1;
 }
+
+#define xlb_count(cx, i) ((cx)->st->v[(i)]++)
 
 static __always_inline __u32 port_flags(__be16 port)
 {

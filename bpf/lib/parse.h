@@ -119,7 +119,7 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 	__u16 proto, tot_len, ihl_len;
 	int i;
 
-	p->len = bpf_xdp_get_buff_len(ctx);
+	p->len = data_end - data;	/* the whole frame unless it has fragments */
 	if ((void *)(eth + 1) > data_end)
 		return XLB_PARSE_NOT_IP;	/* runt frame: not ours to judge */
 	p->eth = eth;
@@ -166,7 +166,10 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 	/* Kernels before ~6.3 lose the bounds of a byte-swapped value and
 	 * then refuse pointer arithmetic with it: restate them. */
 	asm volatile("%0 &= 0xffff" : "+r"(tot_len));
-	/* A multi-buffer frame carries the datagram's end in fragments. */
+	/* A multi-buffer frame carries the datagram's end in fragments: only
+	 * then is its whole length asked for (a helper call). */
+	if (p->l3_off + tot_len > p->len)
+		p->len = bpf_xdp_get_buff_len(ctx);
 	if (tot_len < ihl_len || p->l3_off + tot_len > p->len)
 		return XLB_PARSE_MALFORMED;
 	p->l4_len = tot_len - ihl_len;

@@ -11,9 +11,12 @@
  *
  * The index of a counter is its position here: the pinned `stats` map
  * holds XLB_STAT_MAX of them, and a changed list changes its layout.
+ * Events come last, from ct_hit on (the datapath relies on it).
  */
 #ifndef XLB_STATS_H
 #define XLB_STATS_H
+
+#include <linux/types.h>
 
 enum xlb_stat_kind {
 	XLB_SK_TOTAL = 0,	/* rx */
@@ -101,6 +104,12 @@ enum xlb_stat {
 	XLB_STATS(XLB_STAT_ENUM_)
 #undef XLB_STAT_ENUM_
 	XLB_STAT_MAX,
+};
+
+/* The stats map's one (per-CPU) entry. The datapath does not count rx:
+ * it is the sum of the outcomes, and user space adds them up. */
+struct xlb_stats {
+	__u64 v[XLB_STAT_MAX];
 };
 
 enum xlb_stat_family {

@@ -629,7 +629,8 @@ static void test_pin(void **state)
 		assert_true(fd >= 0);
 		assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
 		close(fd);
-		assert_int_equal(info.max_entries, XLB_STAT_MAX);
+		assert_int_equal(info.max_entries, 1);
+		assert_int_equal(info.value_size, sizeof(struct xlb_stats));
 	}
 	/* Another table: both flows' next segments still go where their
 	 * SYNs went (conntrack adopted, not the table's new choice). */

@@ -509,16 +509,26 @@ static int bpf_global_stats(struct xlb_dp *dp, uint64_t out[XLB_STAT_MAX])
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
 	int fd = bpf_map__fd(d->skel->maps.stats);
-	uint64_t *v = calloc(d->ncpus, sizeof(*v));
+	struct xlb_stats *v = calloc(d->ncpus, sizeof(*v));
+	uint32_t zero = 0;
 
 	if (!v)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < XLB_STAT_MAX; i++) {
-		out[i] = 0;
-		if (bpf_map_lookup_elem(fd, &i, v))
-			continue;
-		for (int c = 0; c < d->ncpus; c++)
-			out[i] += v[c];
+	memset(out, 0, XLB_STAT_MAX * sizeof(out[0]));
+	if (bpf_map_lookup_elem(fd, &zero, v)) {
+		free(v);
+		return -errno;
+	}
+	for (int c = 0; c < d->ncpus; c++)
+		for (int i = 0; i < XLB_STAT_MAX; i++)
+			out[i] += v[c].v[i];
+	/* rx is the sum of the outcomes: every packet counts exactly one */
+	out[XLB_STAT_RX] = 0;
+	for (int i = 0; i < XLB_STAT_MAX; i++) {
+		enum xlb_stat_kind k = xlb_stat_info(i)->kind;
+
+		if (k != XLB_SK_TOTAL && k != XLB_SK_EVENT)
+			out[XLB_STAT_RX] += out[i];
 	}
 	free(v);
 	return 0;
