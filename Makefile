@@ -72,7 +72,7 @@ DEPFLAGS   := -MMD -MP
 # it, so that globs over a folder of test programs see programs only.
 LINK_DEPFLAGS = $(DEPFLAGS) -MF $(@D)/.$(@F).d
 
-.PHONY: all deps test unit unit-san bpftest e2e demo bench clean install vmtest vmimage
+.PHONY: all deps test unit unit-san bpftest fuzz e2e demo bench clean install vmtest vmimage
 all: $(BPF_OBJ) $(SKEL) $(BUILD)/libxlb.a $(TOOLS) $(PROGS)
 
 deps:
@@ -196,6 +196,12 @@ unit-san: $(UNIT_SAN_BINS)
 
 bpftest: all $(BPFT_BINS)
 	$(Q)for t in $(BPFT_BINS); do echo "== $$t"; $$t || exit 1; done
+
+# The long runs of the datapath's fuzz and flood tests (issue 11): a
+# million random and mutated frames, a million SYNs and a million bare ACKs.
+fuzz: all $(BUILD)/tests/bpf/test_fuzz $(BUILD)/tests/bpf/test_attack
+	$(Q)XLB_FUZZ_N=1000000 $(BUILD)/tests/bpf/test_fuzz
+	$(Q)XLB_FLOOD_N=1000000 $(BUILD)/tests/bpf/test_attack
 
 e2e: all
 	$(Q)bash tests/e2e/run.sh

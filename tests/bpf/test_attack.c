@@ -333,7 +333,8 @@ static void flood(const char *vip, uint8_t flags, unsigned n)
 /*
  * Issue 11 item 1-3, bounded: 100 idle established flows and 100 clients
  * with ClientIP affinity, then 20,480 SYNs and 20,480 bare ACKs from random
- * sources (20 times the table of pending flows, each). Then both services
+ * sources (20 times the table of pending flows, each); `make fuzz`:
+ * XLB_FLOOD_N = 1,000,000 of each against the default table sizes. Then both services
  * get a new backend set (so only state can keep a flow where it was) and
  * every established flow's next packet must reach its backend (0 moved),
  * its backend's packet must be translated (0 untranslated), and every
@@ -346,10 +347,13 @@ static void test_flood(void **state)
 	struct xlb_service_spec asvc = xt_svc("10.96.0.11", 80, IPPROTO_TCP, XLB_ALGO_RR);
 	struct xlb_backend_spec be[6], abe[6];
 	int got[FLOOD_FLOWS], agot[FLOOD_AFF], moved = 0, untranslated = 0, aff_moved = 0, i;
+	const char *env = getenv("XLB_FLOOD_N");	/* make fuzz: 1,000,000 of each */
+	unsigned n = env ? (unsigned)strtoul(env, NULL, 0) / 2 : 10 * FLOOD_SYN_MAP;
 	struct xt_stats before, after;
 	char err[256] = "";
 
-	o.ct_syn_entries = FLOOD_SYN_MAP;
+	if (!env)
+		o.ct_syn_entries = FLOOD_SYN_MAP;	/* else the default size */
 	assert_int_equal(xlb_dp_bpf_open(&o, &dp, err, sizeof(err)), 0);
 	for (i = 0; i < 6; i++) {
 		char a[INET_ADDRSTRLEN];
@@ -372,18 +376,18 @@ static void test_flood(void **state)
 	}
 
 	before = xt_stats(dp);
-	flood("10.96.0.10", PKT_SYN, 10 * FLOOD_SYN_MAP);
-	flood("10.96.0.11", PKT_SYN, 10 * FLOOD_SYN_MAP);
-	flood("10.96.0.10", PKT_ACK, 10 * FLOOD_SYN_MAP);
-	flood("10.96.0.11", PKT_ACK, 10 * FLOOD_SYN_MAP);
+	flood("10.96.0.10", PKT_SYN, n);
+	flood("10.96.0.11", PKT_SYN, n);
+	flood("10.96.0.10", PKT_ACK, n);
+	flood("10.96.0.11", PKT_ACK, n);
 	after = xt_stats(dp);
 	print_message("  flood: %llu first packets (ct_new), %llu without state (ct_stateless), "
 		      "%llu established\n",
 		      (unsigned long long)xt_delta(&after, &before, XLB_STAT_CT_NEW),
 		      (unsigned long long)xt_delta(&after, &before, XLB_STAT_CT_STATELESS),
 		      (unsigned long long)xt_delta(&after, &before, XLB_STAT_CT_ESTABLISHED));
-	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_NEW), 20 * FLOOD_SYN_MAP);
-	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_STATELESS), 20 * FLOOD_SYN_MAP);
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_NEW), 2 * n);
+	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_STATELESS), 2 * n);
 	assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_ESTABLISHED), 0);
 
 	/* New tables: the first three backends in another order, and three more. */
