@@ -232,6 +232,13 @@ static int choose(struct xlb_node *n, const char *mode, const struct xlb_dp_opts
 	}
 
 	ret = xlb_dp_bpf_open(dpo, &n->dp, err, sizeof(err));
+	if (ret == -EPROTO) {
+		/* A newer build's datapath is pinned (a downgrade): neither
+		 * adopt it nor replace it with IPVS, which would remove it and
+		 * every flow it tracks. */
+		pr_err("open XDP dataplane: %s", err);
+		return ret;
+	}
 	loaded = !ret;
 	if (!ret && !strcmp(mode, "auto"))
 		ret = xdp_test_attach(n, err, sizeof(err));
