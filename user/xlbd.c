@@ -53,6 +53,7 @@ static struct {
 	enum xlb_health_tcp_mode tcp_probe;
 	bool allow_exec;
 	struct xlb_sandbox_opts exec;
+	uint32_t ct_entries, ct_syn_entries, aff_entries, max_services, max_backends;
 	char node_name[256];		/* --node-name, $NODE_NAME, the hostname */
 	const char *healthz;		/* --healthz-bind-address; "": off */
 	bool healthz_given;
@@ -152,7 +153,36 @@ static void usage(FILE *f)
 		"                            with only lo; node: xlbd's own, to reach backends\n"
 		"                            (still without any capability over it)\n"
 		"  --keep-caps               do not drop capabilities after start-up\n"
+		"Datapath map sizes (XDP; fixed at start; kernel memory in parentheses, measured\n"
+		"on 6.18; a restart with other sizes moves the pinned entries into new maps):\n"
+		"  --ct-entries N            established conntrack entries, two per flow\n"
+		"                            (default 262144: 30 MiB, 120 bytes each)\n"
+		"  --ct-syn-entries N        flows not established yet, one each: what a SYN\n"
+		"                            flood fills (default 65536: 8 MiB, 128 bytes each)\n"
+		"  --affinity-entries N      ClientIP affinity entries (default 131072: 13 MiB)\n"
+		"  --max-services N          services (default 65536: 15 MiB, plus 24 bytes per\n"
+		"                            CPU each for counters)\n"
+		"  --max-backends N          backends of all services (default 131072: 7 MiB,\n"
+		"                            plus 24 bytes per CPU each for counters)\n"
+		"                            Selection tables take 32 MiB more (4M slots).\n"
 		"  --version, --help\n");
+}
+
+/* A map size flag: a decimal count in [min, max]. 0, or -1 after saying why. */
+static int parse_size(const char *flag, const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || *s == '-' || v < min || v > max) {
+		fprintf(stderr, "xlbd: %s: expected a count from %u to %u, got '%s'\n", flag, min, max,
+			s);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
 }
 
 /* "UID" or "UID:GID", numbers, neither 0 (root would undo the sandbox). */
@@ -340,6 +370,11 @@ static const struct option opts[] = {
 	{ "exec-probe-user", required_argument, NULL, 'U' },
 	{ "exec-probe-cgroup", required_argument, NULL, 'G' },
 	{ "exec-probe-network", required_argument, NULL, 'N' },
+	{ "ct-entries", required_argument, NULL, 1001 },
+	{ "ct-syn-entries", required_argument, NULL, 1002 },
+	{ "affinity-entries", required_argument, NULL, 1003 },
+	{ "max-services", required_argument, NULL, 1004 },
+	{ "max-backends", required_argument, NULL, 1005 },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -525,6 +560,26 @@ static int take_opt(int c, char *arg)
 			return 2;
 		cfg.exec.node_net = i == 1;
 		break;
+	case 1001:
+		if (parse_size("--ct-entries", arg, 1024, 1U << 26, &cfg.ct_entries))
+			return 2;
+		break;
+	case 1002:
+		if (parse_size("--ct-syn-entries", arg, 1024, 1U << 24, &cfg.ct_syn_entries))
+			return 2;
+		break;
+	case 1003:
+		if (parse_size("--affinity-entries", arg, 1024, 1U << 24, &cfg.aff_entries))
+			return 2;
+		break;
+	case 1004:
+		if (parse_size("--max-services", arg, 16, 1U << 20, &cfg.max_services))
+			return 2;
+		break;
+	case 1005:
+		if (parse_size("--max-backends", arg, 64, 1U << 22, &cfg.max_backends))
+			return 2;
+		break;
 	case 'V':
 		printf("xlbd %s\n", XLBD_VERSION);
 		return 0;
@@ -624,12 +679,19 @@ int main(int argc, char **argv)
 
 	dpo.pin_dir = cfg.pin_dir;
 	dpo.xdp_generic = cfg.xdp_generic;
+	dpo.ct_entries = cfg.ct_entries;
+	dpo.ct_syn_entries = cfg.ct_syn_entries;
+	dpo.aff_entries = cfg.aff_entries;
+	dpo.max_services = cfg.max_services;
+	dpo.max_backends = cfg.max_backends;
 	ret = xlb_node_open_dataplane(d.node, cfg.dataplane, &dpo, &co);
 	if (ret)
 		goto out;
 	d.dp = co.dp;
 	co.state_dir = cfg.state_dir;
 	co.allow_exec_probes = cfg.allow_exec;
+	co.max_services = cfg.max_services;
+	co.max_backends = cfg.max_backends;
 	co.node_name = cfg.node_name;
 	co.node_port_min = cfg.node_ports.lo;
 	co.node_port_max = cfg.node_ports.hi;

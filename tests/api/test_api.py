@@ -884,6 +884,22 @@ def test_abuse(d, target):
         wipe(stub)
     d.stop()
 
+    # The capacity is the datapath's as sized at start (--max-backends).
+    d.extra = ["--max-backends", "1024"]
+    d.start()
+    d.extra = []
+    with channel(target) as c:
+        stub = pbg.XlbStub(c)
+        code, msg = rpc_error(lambda: stub.Restore(pb.RestoreRequest(services=[
+            svc("a/%03d" % i, "10.100.0.%d" % (i + 1), n_eps=10) for i in range(103)]),
+            timeout=60))
+        check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and
+              "over capacity: 1030 endpoints, the datapath holds 1023" in msg and
+              desired(stub) == [],
+              "with --max-backends 1024, a Restore of 1,030 endpoints is refused",
+              "%s %s" % (code, msg))
+    d.stop()
+
     # /metrics next to 200 slow clients, each sending a byte of its request
     # every 3 s (in the daemon's network namespace: its 127.0.0.1).
     d.extra = ["--metrics", "127.0.0.1:9465"]

@@ -398,16 +398,16 @@ static int capacity_check(const struct xlb_core *c, bool snapshot,
 
 	if (!snapshot || strcmp(c->dp_name, "xdp"))
 		return 0;
-	if (n_up > XLB_MAX_SERVICES)
+	if (n_up > c->max_services)
 		return xlb_errf(err, errlen, -ENOSPC,
-				"over capacity: %zu services, the datapath holds %d", n_up,
-				XLB_MAX_SERVICES);
+				"over capacity: %zu services, the datapath holds %u", n_up,
+				c->max_services);
 	for (size_t i = 0; i < n_up; i++)
 		eps += up[i].n_ep;
-	if (eps > XLB_MAX_BACKENDS - 1)
+	if (eps > c->max_backends - 1)
 		return xlb_errf(err, errlen, -ENOSPC,
-				"over capacity: %zu endpoints, the datapath holds %d", eps,
-				XLB_MAX_BACKENDS - 1);
+				"over capacity: %zu endpoints, the datapath holds %u", eps,
+				c->max_backends - 1);
 	return 0;
 }
 
@@ -676,6 +676,8 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	c->np_min = o->node_port_min;
 	c->np_max = o->node_port_max;
 	c->in_step_ms = c->started_ms;
+	c->max_services = o->max_services ? o->max_services : XLB_MAX_SERVICES;
+	c->max_backends = o->max_backends ? o->max_backends : XLB_MAX_BACKENDS;
 	for (size_t i = 0; i < o->n_attached && i < XLB_CORE_MAX_IFACES; i++)
 		core_iface_add(c, o->attached[i].name, o->attached[i].ifindex);
 	xlb_verdicts_init(&c->health);

@@ -66,6 +66,7 @@ struct xlb_core {
 	uint64_t lost_changes;
 	char damage[1024];
 	char dp_name[16];
+	uint32_t max_services, max_backends;	/* what the XDP datapath holds */
 	char dp_reason[256];
 	/* Interfaces the datapath is attached to (xlb_core_attach). */
 	char ifaces[XLB_CORE_MAX_IFACES][16];

@@ -22,6 +22,9 @@ struct xlb_core_opts {
 	const char *dp_name;		/* "xdp" | "ipvs" */
 	const char *dp_reason;
 	bool allow_exec_probes;		/* false: exec health checks are refused */
+	/* XDP: services and backend ids the datapath holds (xlbd --max-services,
+	 * --max-backends); 0: XLB_MAX_SERVICES, XLB_MAX_BACKENDS. */
+	uint32_t max_services, max_backends;
 	/* This node's name: endpoints with it as nodeName are local (traffic
 	 * policies Local, health-check node ports). NULL or "": none is. */
 	const char *node_name;
