@@ -93,7 +93,10 @@ t_xlbd_flags() {
 		"--exec-probe-user 0|--exec-probe-user: expected UID\\[:GID\\], not 0" \
 		"--exec-probe-user 1000:0|--exec-probe-user: expected UID\\[:GID\\], not 0" \
 		"--exec-probe-cgroup rel/path|--exec-probe-cgroup: expected a cgroup path from the root" \
-		"--exec-probe-network host|--exec-probe-network: expected isolated or node"; do
+		"--exec-probe-network host|--exec-probe-network: expected isolated or node" \
+		"--ct-entries 12|--ct-entries: expected a count from 1024" \
+		"--ct-syn-entries lots|--ct-syn-entries: expected a count" \
+		"--max-backends -5|--max-backends: expected a count"; do
 		# shellcheck disable=SC2086
 		timeout 10 "$XLBD" ${args%%|*} --state-dir "$TMP/never" >"$OUT" 2>"$ERR"
 		rc=$?
@@ -101,9 +104,10 @@ t_xlbd_flags() {
 		[ ! -e "$TMP/never" ] || { echo "${args%%|*}: state dir created"; return 1; }
 	done
 	timeout 10 "$XLBD" --help >"$OUT" 2>&1
-	want_out '--tcp-probe auto\|half-open\|connect' && want_out '--allow-exec-probes'
+	want_out '--tcp-probe auto\|half-open\|connect' && want_out '--allow-exec-probes' &&
+		want_out '--ct-syn-entries N'
 }
-check "xlbd refuses a bad --tcp-probe, --panic-threshold or --exec-probe-* (exit 2, the flag named, nothing created)" t_xlbd_flags
+check "xlbd refuses a bad --tcp-probe, --panic-threshold, --exec-probe-* or map size (exit 2, the flag named, nothing created)" t_xlbd_flags
 
 t_cmd_help() {
 	local cmd
