@@ -678,7 +678,7 @@ int xlb_core_new(const struct xlb_core_opts *o, struct xlb_core **out, char *err
 	c->in_step_ms = c->started_ms;
 	c->max_services = o->max_services ? o->max_services : XLB_MAX_SERVICES;
 	c->max_backends = o->max_backends ? o->max_backends : XLB_MAX_BACKENDS;
-	for (size_t i = 0; i < o->n_attached && i < XLB_CORE_MAX_IFACES; i++)
+	for (size_t i = 0; i < o->n_attached && i < XLB_MAX_IFACES; i++)
 		core_iface_add(c, o->attached[i].name, o->attached[i].ifindex);
 	xlb_verdicts_init(&c->health);
 	ret = xlb_reconciler_init(&c->rec, c->dp);

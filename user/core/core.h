@@ -53,11 +53,14 @@ struct xlb_service_status {
 	bool panic;
 };
 
+/* Interfaces the datapath is attached to, at most (a node runs 110+ pods). */
+#define XLB_MAX_IFACES 1024
+
 struct xlb_core_status {
 	char dataplane[16];		/* "xdp" | "ipvs" */
 	char dataplane_reason[256];
 	char health_tcp_probe[16];	/* "half-open" | "connect"; "" without health checks */
-	char interfaces[64][16];
+	char interfaces[XLB_MAX_IFACES][16];
 	size_t n_interfaces;
 	uint32_t services, endpoints;
 	uint64_t version;

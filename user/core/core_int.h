@@ -69,8 +69,8 @@ struct xlb_core {
 	uint32_t max_services, max_backends;	/* what the XDP datapath holds */
 	char dp_reason[256];
 	/* Interfaces the datapath is attached to (xlb_core_attach). */
-	char ifaces[XLB_CORE_MAX_IFACES][16];
-	int ifindex[XLB_CORE_MAX_IFACES];
+	char ifaces[XLB_MAX_IFACES][16];
+	int ifindex[XLB_MAX_IFACES];
 	size_t n_ifaces;
 	int64_t started_ms;
 

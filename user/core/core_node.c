@@ -25,9 +25,9 @@ int xlb_core_attach(struct xlb_core *c, const char *ifname, int ifindex, char *e
 	for (size_t i = 0; i < c->n_ifaces; i++)
 		if (c->ifindex[i] == ifindex && !strcmp(c->ifaces[i], ifname))
 			goto out;	/* already attached */
-	if (c->n_ifaces >= XLB_CORE_MAX_IFACES) {
+	if (c->n_ifaces >= XLB_MAX_IFACES) {
 		xlb_errf(err, errlen, 0, "attach on %s: more than %d interfaces", ifname,
-			 XLB_CORE_MAX_IFACES);
+			 XLB_MAX_IFACES);
 		ret = -E2BIG;
 		goto out;
 	}

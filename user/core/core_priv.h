@@ -9,8 +9,6 @@
 
 struct xlb_dp;
 
-#define XLB_CORE_MAX_IFACES 64
-
 struct xlb_iface {
 	char name[16];
 	int ifindex;

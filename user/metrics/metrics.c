@@ -340,7 +340,7 @@ static void render_daemon(struct xlb_prom *p, const struct scrape *sc, const cha
 
 	xlb_prom_family(p, "xlb_interface_attached", "gauge",
 			"Interfaces the datapath is attached to; value 1.");
-	for (size_t i = 0; i < st->n_interfaces && i < 64; i++) {
+	for (size_t i = 0; i < st->n_interfaces && i < XLB_MAX_IFACES; i++) {
 		char ifn[sizeof(st->interfaces[0]) + 1];
 
 		snprintf(ifn, sizeof(ifn), "%.*s", (int)sizeof(st->interfaces[i]), st->interfaces[i]);

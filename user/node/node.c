@@ -31,7 +31,7 @@ struct xlb_node {
 	struct xlb_linkwatch *lw;
 	/* While the dataplane is chosen (no core yet). */
 	struct xlb_dp *dp;
-	struct xlb_iface attached[XLB_CORE_MAX_IFACES];
+	struct xlb_iface attached[XLB_MAX_IFACES];
 	size_t n_attached;
 	char dp_reason[256];
 };
@@ -168,9 +168,9 @@ static int xdp_test_attach(struct xlb_node *n, char *err, size_t errlen)
 
 		if (!iface_wanted(n, i->if_name))
 			continue;
-		if (n->n_attached >= XLB_CORE_MAX_IFACES)
+		if (n->n_attached >= XLB_MAX_IFACES)
 			r = xlb_errf(e2, sizeof(e2), -E2BIG, "attach on %s: more than %d interfaces",
-				     i->if_name, XLB_CORE_MAX_IFACES);
+				     i->if_name, XLB_MAX_IFACES);
 		else
 			r = xlb_dp_attach(n->dp, i->if_name, e2, sizeof(e2));
 		if (!r) {
