@@ -72,7 +72,7 @@ DEPFLAGS   := -MMD -MP
 # it, so that globs over a folder of test programs see programs only.
 LINK_DEPFLAGS = $(DEPFLAGS) -MF $(@D)/.$(@F).d
 
-.PHONY: all deps test unit unit-san bpftest fuzz e2e demo bench clean install vmtest vmimage
+.PHONY: all deps test unit unit-san bpftest fuzz prev e2e demo bench clean install vmtest vmimage
 all: $(BPF_OBJ) $(SKEL) $(BUILD)/libxlb.a $(TOOLS) $(PROGS)
 
 deps:
@@ -197,6 +197,18 @@ unit-san: $(UNIT_SAN_BINS)
 bpftest: all $(BPFT_BINS)
 	$(Q)for t in $(BPFT_BINS); do echo "== $$t"; $$t || exit 1; done
 
+# The previous build, for the upgrade test (tests/e2e/daemon.py): main as
+# it was before the conntrack redesign, built from git into $(BUILD)/prev.
+PREV_REV ?= $(BENCH_BASE_REV)
+prev: $(BUILD)/prev/xlbd
+$(BUILD)/prev/xlbd:
+	$(call msg,PREV,$@ (git $(PREV_REV)))
+	@rm -rf $(BUILD)/prev && mkdir -p $(BUILD)/prev/src
+	$(Q)if git archive $(PREV_REV) 2>/dev/null | tar -x -C $(BUILD)/prev/src; then \
+		$(MAKE) --no-print-directory -C $(BUILD)/prev/src BUILD=build build/xlbd && \
+		cp $(BUILD)/prev/src/build/xlbd $@; \
+	else echo "  (no git revision $(PREV_REV): the upgrade test is skipped)"; fi
+
 # The long runs of the datapath's fuzz and flood tests (issue 11): a
 # million random and mutated frames, a million SYNs and a million bare ACKs.
 fuzz: all $(BUILD)/tests/bpf/test_fuzz $(BUILD)/tests/bpf/test_attack
@@ -208,7 +220,7 @@ e2e: all
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(UNIT_SAN_BINS) $(BPFT_BINS) $(API_TEST_BINS) \
-		$(VM_TEST_BINS) $(HEALTH_TEST_BINS)
+		$(VM_TEST_BINS) $(HEALTH_TEST_BINS) $(BUILD)/prev/xlbd
 	$(Q)BUILD=$(BUILD) bash scripts/test.sh
 
 # The IPVS VM test's servers and clients (the guest has no python3).
