@@ -195,17 +195,20 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 		}
 	}
 	if (e && e->backend_id == id && e->backend_gen == b->gen) {
-		/* Proof: TCP acknowledges exactly the backend's SYN-ACK (or,
-		 * for a flow that lost its state, data the backend sent);
-		 * UDP has seen a reply. A blind spoofer can do neither. */
+		/* Proof: TCP acknowledges the backend's SYN-ACK (its ISN + 1,
+		 * or data the backend sent right after it: at most 1 MiB, for
+		 * protocols where the server speaks first) or, for a flow that
+		 * lost its state, data the backend sent; UDP has seen a reply.
+		 * A blind spoofer cannot see the ISN: a guess is right once
+		 * in 4096. */
 		int proved = e->flags & XLB_CT_F_SEEN_REPLY;
 
 		if (proved && p->tcp) {
 			__u32 ack = bpf_ntohl(p->tcp->ack_seq);
 
 			proved = (p->tcp_flags & XLB_TCP_ACK) && !(p->tcp_flags & XLB_TCP_RST) &&
-				 ((e->flags & XLB_CT_F_RECOVER) ? ack - e->seq < (1U << 30) :
-				  ack == e->seq);
+				 ack - e->seq < ((e->flags & XLB_CT_F_RECOVER) ? (1U << 30) :
+						 (1U << 20));
 		}
 		if (proved) {
 			struct xlb_ct_syn_val est = *e;
@@ -279,13 +282,15 @@ static __always_inline int xlb_syn_reply(struct xlb_cx *cx, struct xdp_md *ctx, 
 {
 	if (p->tcp && !(p->tcp_flags & XLB_TCP_RST)) {
 		/* What the client must acknowledge to prove the flow: the
-		 * SYN-ACK's sequence number + 1, or for a flow that lost its
-		 * state, this reply's sequence number (or later). */
+		 * SYN-ACK's sequence number + 1 (data after it does not move
+		 * that), or for a flow that lost its state, the first reply's
+		 * sequence number. */
 		__u32 seq = bpf_ntohl(p->tcp->seq);
+		int syn = p->tcp_flags & XLB_TCP_SYN;
 
-		if (p->tcp_flags & XLB_TCP_SYN)
+		if (syn)
 			seq++;
-		if (!(e->flags & XLB_CT_F_SEEN_REPLY) || e->seq != seq) {
+		if (!(e->flags & XLB_CT_F_SEEN_REPLY) || (syn && e->seq != seq)) {
 			e->seq = seq;
 			e->flags |= XLB_CT_F_SEEN_REPLY;
 		}

@@ -252,6 +252,51 @@ static void test_csum_every_length(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* Promotion to the established table needs the client to acknowledge what
+ * the backend sent: its SYN-ACK, or data a server that speaks first sent
+ * right after it. A blind ACK (its number a guess) establishes nothing. */
+static void test_promotion_proof(void **state)
+{
+	struct xlb_service_spec svc = xt_svc("10.96.0.10", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be = xt_be("10.20.1.1", 8080, 1);
+	struct pkt_desc c = { .eth_dst = MAC_NODE, .eth_src = MAC_CLIENT, .saddr = CLIENT,
+			      .daddr = "10.96.0.10", .proto = IPPROTO_TCP, .dport = 80,
+			      .window = 502 };
+	struct pkt_desc b = { .eth_dst = MAC_NODE, .eth_src = MAC_BACKEND, .saddr = "10.20.1.1",
+			      .daddr = CLIENT, .proto = IPPROTO_TCP, .sport = 8080, .window = 502 };
+	struct xt_stats before, after;
+	uint8_t in[PKT_MAX];
+	struct xt_run r;
+
+	XT_SVC_SET(dp, &svc, &be, 1);
+	for (int guess = 0; guess < 2; guess++) {
+		uint16_t port = (uint16_t)(45000 + guess);
+
+		c.sport = b.dport = port;
+		c.tcp_flags = PKT_SYN;
+		c.seq = 100;
+		c.ack = 0;
+		xt_run(dp, in, xt_build(&c, in), 0, &r);
+		b.tcp_flags = PKT_SYN | PKT_ACK;
+		b.seq = 9000;
+		b.ack = 101;
+		xt_run(dp, in, xt_build(&b, in), 0, &r);
+		b.tcp_flags = PKT_ACK | PKT_PSH;	/* the server's banner */
+		b.seq = 9001;
+		b.payload_len = 100;
+		xt_run(dp, in, xt_build(&b, in), 0, &r);
+		assert_int_equal(r.verdict, XT_VERDICT_BACK);
+		c.tcp_flags = PKT_ACK;
+		c.seq = 101;
+		c.ack = guess ? 0x7fff0000 : 9101;	/* the banner's end, or a guess */
+		before = xt_stats(dp);
+		xt_run(dp, in, xt_build(&c, in), 0, &r);
+		after = xt_stats(dp);
+		assert_int_equal(r.verdict, XDP_PASS);
+		assert_int_equal(xt_delta(&after, &before, XLB_STAT_CT_ESTABLISHED), guess ? 0 : 1);
+	}
+}
+
 /* ---- flood ----------------------------------------------------------- */
 
 #define FLOOD_FLOWS	100
@@ -452,6 +497,8 @@ int main(void)
 		  "valid after DNAT", test_csum_lookalike_1584),
 		T("item 6: every L4 length up to a 9000-byte datagram, TCP and UDP, lookalike and "
 		  "partial checksums", test_csum_every_length),
+		T("established only on proof: the ACK of a server's first data establishes, a "
+		  "guessed ACK does not", test_promotion_proof),
 		{ "items 1-3: 20k SYNs and 20k bare ACKs from random sources, then new tables: 0 of 100 "
 		  "established flows moved or untranslated, 0 of 100 affinity clients moved",
 		  test_flood, NULL, NULL, NULL },
