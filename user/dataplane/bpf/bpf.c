@@ -651,7 +651,10 @@ static int bpf_ct_gc(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_
 	int fd = bpf_map__fd(d->skel->maps.ct4), sfd = bpf_map__fd(d->skel->maps.ct_syn);
 	struct xlb_ct4_key k, next;
 	uint32_t now = coarse_now(), n = 0;
-	bool have = !bpf_map_get_next_key(fd, NULL, &k);
+	bool have;
+
+	xlb_dp_bpf_prev_retire(d);
+	have = !bpf_map_get_next_key(fd, NULL, &k);
 
 	while (have) {
 		struct xlb_ct4_val v;

@@ -21,6 +21,7 @@ struct svc_state {
 	uint32_t id;
 	uint32_t sel_base, slots;
 	uint32_t prev_base, prev_slots;	/* the table before the last update (svc_prev) */
+	uint64_t prev_since;		/* when it became the previous one (xlb_mono_ns) */
 	size_t n_be;
 	struct xlb_backend_spec *be;	/* n_be entries */
 	uint32_t *be_id;		/* backend ids, parallel to be[] */
@@ -62,6 +63,7 @@ static inline struct xlb_dp_bpf *to_bpf(struct xlb_dp *dp)
 
 uint64_t xlb_mono_ns(void);
 int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d);
+void xlb_dp_bpf_prev_retire(struct xlb_dp_bpf *d);
 void xlb_dp_bpf_svc_free_all(struct xlb_dp_bpf *d);
 int xlb_dp_bpf_percpu_sum(struct xlb_dp_bpf *d, int fd, uint32_t key, struct xlb_counters *out);
 int xlb_dp_bpf_percpu_zero(struct xlb_dp_bpf *d, int fd, uint32_t key, size_t val_size);

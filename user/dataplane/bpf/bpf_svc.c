@@ -418,6 +418,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	prev.slots = old ? old->slots : 0;
 	ns->prev_base = prev.base;
 	ns->prev_slots = prev.slots;
+	ns->prev_since = now;
 	bpf_map_update_elem(bpf_map__fd(d->skel->maps.svc_prev), &ns->id, &prev, BPF_ANY);
 	/* 3. switch the service entries: the node port's first, so that when
 	 * the service address's fails, the one write done can be undone */
@@ -589,6 +590,28 @@ int bpf_service_stats(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	return xlb_dp_bpf_percpu_sum(d, bpf_map__fd(d->skel->maps.svc_stats), s->id, out);
 }
 
+/* A previous table serves handshakes that began before the update: after
+ * a handshake's lifetime it serves nobody, and its slots go back (an sh
+ * table is 16381 of them). Called from the periodic expiry. */
+#define PREV_KEEP_NS (60ULL * 1000 * 1000 * 1000)
+
+void xlb_dp_bpf_prev_retire(struct xlb_dp_bpf *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.svc_prev);
+	uint64_t now = xlb_mono_ns();
+
+	for (uint32_t i = 0; i < d->max_services; i++) {
+		struct svc_state *s = d->by_id[i];
+		struct xlb_sel_range none = {};
+
+		if (!s || !s->prev_slots || now - s->prev_since < PREV_KEEP_NS)
+			continue;
+		bpf_map_update_elem(fd, &s->id, &none, BPF_ANY);
+		xlb_ranges_free(&d->sel, s->prev_base, s->prev_slots, now);
+		s->prev_base = s->prev_slots = 0;
+	}
+}
+
 /* Rebuild the in-memory index from the (possibly adopted) maps. */
 int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 {
@@ -703,6 +726,7 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 				}
 				s->prev_base = prev.base;
 				s->prev_slots = prev.slots;
+				s->prev_since = xlb_mono_ns();
 			}
 		}
 		svc_ports(d, &s->spec, s->be, s->n_be, +1);
