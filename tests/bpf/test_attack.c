@@ -307,10 +307,7 @@ static uint32_t flood_rnd = 0x9e3779b9u;
 
 static uint32_t xorshift(void)
 {
-	flood_rnd ^= flood_rnd << 13;
-	flood_rnd ^= flood_rnd >> 17;
-	flood_rnd ^= flood_rnd << 5;
-	return flood_rnd;
+	return xt_xorshift(&flood_rnd);
 }
 
 static int index_of(const struct xt_run *r, const struct xlb_backend_spec *be, size_t n)

@@ -19,10 +19,7 @@ static uint32_t rnd_state = 0x13579bdfu;
 
 static uint32_t rnd(void)
 {
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 17;
-	rnd_state ^= rnd_state << 5;
-	return rnd_state;
+	return xt_xorshift(&rnd_state);
 }
 
 static const char *const vips[] = { "10.96.0.10", "10.96.0.11", "10.10.2.1", "10.9.9.9" };

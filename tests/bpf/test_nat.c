@@ -429,15 +429,11 @@ static void test_stats(void **state)
 		fail_msg("%d packet(s) not as expected (see above); the counters are right", bad);
 }
 
-/* xorshift32 (Marsaglia 2003): a fixed seed, so every run is the same. */
 static uint32_t rnd_state = 0x2545f491u;
 
 static uint32_t rnd(void)
 {
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 17;
-	rnd_state ^= rnd_state << 5;
-	return rnd_state;
+	return xt_xorshift(&rnd_state);
 }
 
 /* Run step s; a TCP checksum may legally come out as 0x0000 or 0xffff

@@ -422,6 +422,16 @@ static inline int xt_backend_of(const struct xt_run *r, const struct xlb_backend
 	return -1;
 }
 
+/* xorshift32 (Marsaglia 2003) on a caller's state: fixed seeds, so every
+ * run of a randomised test is the same run. */
+static inline uint32_t xt_xorshift(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
 /* Rows of a table as cmocka tests named by their description. */
 static inline int xt_run_table(const char *group, void (*fn)(void **state), const void *rows,
 			       size_t row_size, size_t n, const char *(*desc)(const void *row),
