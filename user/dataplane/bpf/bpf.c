@@ -216,6 +216,37 @@ static int pinned_layout(struct xlb_dp_bpf *d, uint32_t *layout, char *err, size
 	return 0;
 }
 
+/*
+ * A build of layout 1 knows no meta map: it would adopt the pins, replace
+ * what it takes for counters, and run without the conntrack of ct4 (every
+ * established flow re-balanced). So a map of its conntrack's name is left
+ * pinned with another layout (a one-entry array): its loader refuses it,
+ * and it does not start.
+ */
+static bool is_downgrade_guard(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_ARRAY &&
+	       info.max_entries == 1;
+}
+
+static void pin_downgrade_guard(struct xlb_dp_bpf *d)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ct_map", d->pin_dir);
+	if (!access(path, F_OK))
+		return;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ct_map", 4, 4, 1, NULL);
+	if (fd < 0 || bpf_obj_pin(fd, path))
+		pr_warn("pin the downgrade guard %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Copy what the datapath of layout 1 tracked (ct_map: 40-byte keys, two
  * entries a flow, IPv4 in 16-byte addresses) into ct4. Returns how many. */
 static uint32_t migrate_ct_v1(struct xlb_dp_bpf *d, int old_fd)
@@ -281,20 +312,21 @@ static uint32_t copy_entries(int from, int to, uint32_t ksz, uint32_t vsz)
  * run) also removes the old pins. */
 static void migrate_state(struct xlb_dp_bpf *d, bool final)
 {
-	static const char *const v1_only[] = { "ct_map", "rr_state" };
+	static const char *const v1_only[] = { "ct_map", "rr_state", "scratch" };
 	struct bpf_map *m;
 	char path[PATH_MAX];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/ct_map", d->pin_dir);
 	fd = bpf_obj_get(path);
-	if (fd >= 0) {
+	if (fd >= 0 && !is_downgrade_guard(fd)) {
 		uint32_t n = migrate_ct_v1(d, fd);
 
-		close(fd);
 		pr_info("conntrack of the previous datapath (layout 1): %u entries moved%s", n,
 			final ? "" : ", once more after the switch");
 	}
+	if (fd >= 0)
+		close(fd);
 	bpf_object__for_each_map(m, d->skel->obj) {
 		const char *p = bpf_map__pin_path(m);
 		char old[PATH_MAX];
@@ -314,8 +346,16 @@ static void migrate_state(struct xlb_dp_bpf *d, bool final)
 		return;
 	for (size_t i = 0; i < sizeof(v1_only) / sizeof(v1_only[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", d->pin_dir, v1_only[i]);
+		if (i == 0 && (fd = bpf_obj_get(path)) >= 0) {
+			bool guard = is_downgrade_guard(fd);
+
+			close(fd);
+			if (guard)
+				continue;
+		}
 		unlink(path);
 	}
+	pin_downgrade_guard(d);
 }
 
 static int write_layout(struct xlb_dp_bpf *d)
@@ -783,7 +823,9 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 			bpf_map__set_pin_path(m, NULL);
 			continue;
 		}
-		if (bpf_map__is_internal(m))
+		/* Only the maps the object pins by name (state): not the scratch
+		 * buffer, nor the clock, whose timer belongs to its program. */
+		if (bpf_map__is_internal(m) || !bpf_map__pin_path(m))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", d->pin_dir, bpf_map__name(m));
 		bpf_map__set_pin_path(m, path);
