@@ -224,7 +224,10 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 	}
 
 	if (p->udp) {
-		/* A UDP flow's first datagram (or its choice was lost). */
+		/* A UDP flow's first datagram (or its choice was lost). A reply
+		 * entry an earlier flow left on its reply tuple would give its
+		 * replies that flow's service address: it goes. */
+		bpf_map_delete_elem(&ct4, &rk);
 		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, 0))
 			return xlb_drop(cx, XLB_STAT_DROP_CT_FULL);
 		xlb_count(cx, XLB_STAT_CT_NEW);
@@ -335,6 +338,18 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 		xlb_count(cx, XLB_STAT_CT_HIT);
 		if (ct->dir == XLB_CT_FWD)
 			return xlb_est_fwd(cx, ctx, &p, &k, ct, now);
+		/* A SYN-ACK answers a new handshake: if one is pending on this
+		 * reply tuple, the established entry is an earlier flow's, left
+		 * behind (the backend cannot hold both), and must not give the
+		 * reply the other flow's service address. */
+		if (p.tcp && (p.tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) ==
+			     (XLB_TCP_SYN | XLB_TCP_ACK)) {
+			e = bpf_map_lookup_elem(&ct_syn, &k);
+			if (e) {
+				bpf_map_delete_elem(&ct4, &k);
+				return xlb_syn_reply(cx, ctx, &p, e);
+			}
+		}
 		xlb_ct4_touch(ct, &p, now);
 		return xlb_to_client(cx, ctx, &p, ct->svc_id, ct->backend_id, ct->rev.nat_addr,
 				     ct->rev.nat_port, ct->rev.ifindex, ct->rev.smac,

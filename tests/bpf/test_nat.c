@@ -204,6 +204,25 @@ static const struct xt_scenario scenarios[] = {
 	      { FROM_B(BE_TCP, 0x2d01), B_SYNACK(8081) }, 0, XDP_PASS, { 0 }, NOT_SVC },
 	  } },
 
+	{ "a new flow from a port whose earlier flow (to another service, same backend) is still "
+	  "established: the new SYN-ACK gets the new service's address",
+	  { { "SYN 10.10.1.2:40000 -> 10.96.0.11:80 (NodePort service's ClusterIP), to 10.20.2.2:8080",
+	      { FROM_C(NP_VIP, 0x1e81), C_SYN(80) }, 0, XDP_PASS,
+	      { .daddr = NP_BE_TCP, .dport = 8080 }, NEW_PASS },
+	    { "SYN-ACK: source 10.96.0.11:80",
+	      { FROM_B(NP_BE_TCP, 0x2e81), B_SYNACK(8080) }, 0, XT_VERDICT_BACK,
+	      { .saddr = NP_VIP, .sport = 80, TO_CLIENT }, SYN_TX },
+	    { "ACK: established",
+	      { FROM_C(NP_VIP, 0x1e82), C_ACK(80, 0) }, 0, XDP_PASS,
+	      { .daddr = NP_BE_TCP, .dport = 8080 }, EST_PASS },
+	    { "SYN from the same port to the node port 10.10.2.1:30080 (same backend): a new flow",
+	      { FROM_C(NODE, 0x1e83), C_SYN(30080) }, 0, XDP_PASS,
+	      { .daddr = NP_BE_TCP, .dport = 8080 }, NEW_PASS },
+	    { "its SYN-ACK: source 10.10.2.1:30080, not the earlier flow's 10.96.0.11:80",
+	      { FROM_B(NP_BE_TCP, 0x2e83), B_SYNACK(8080) }, 0, XT_VERDICT_BACK,
+	      { .saddr = NODE, .sport = 30080, TO_CLIENT }, { XLB_STAT_CT_HIT, XLB_STAT_FWD_BACK } },
+	  } },
+
 	/* NodePort */
 	{ "NodePort TCP 10.10.1.2:40000 -> node 10.10.2.1:30080 via 10.20.2.2:8080",
 	  { { "SYN to the node address and node port: DNAT",
