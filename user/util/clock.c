@@ -11,6 +11,13 @@ static struct timespec now(clockid_t id)
 	return ts;
 }
 
+int64_t xlb_clock_ns(void)
+{
+	struct timespec ts = now(CLOCK_MONOTONIC);
+
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int64_t xlb_clock_us(void)
 {
 	struct timespec ts = now(CLOCK_MONOTONIC);

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+int64_t xlb_clock_ns(void);	/* CLOCK_MONOTONIC, nanoseconds */
 int64_t xlb_clock_us(void);	/* CLOCK_MONOTONIC, microseconds */
 int64_t xlb_clock_ms(void);	/* CLOCK_MONOTONIC, milliseconds */
 double xlb_clock_s(void);	/* CLOCK_MONOTONIC, seconds */

@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "util/clock.h"
 #include "bpf_priv.h"
 #include "explain.h"
 #include "xlb.skel.h"
@@ -36,14 +37,6 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 #define GRACE_MS_DEFAULT 1000	/* an XDP run takes microseconds */
-
-uint64_t xlb_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* libbpf's messages, the verifier log included, whole (a verifier log
  * runs to many kilobytes and its last lines say why). */
@@ -574,14 +567,6 @@ static int bpf_global_stats(struct xlb_dp *dp, uint64_t out[XLB_STAT_MAX])
 	return 0;
 }
 
-static uint32_t coarse_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint32_t)ts.tv_sec;
-}
-
 /* An entry of ct4 as people read it. */
 static void ct4_entry(struct xlb_ct_entry *e, const struct xlb_ct4_key *k,
 		      const struct xlb_ct4_val *v, uint32_t now)
@@ -625,7 +610,7 @@ static int bpf_ct_list(struct xlb_dp *dp, xlb_ct_cb cb, void *arg)
 	struct xlb_dp_bpf *d = to_bpf(dp);
 	int fd = bpf_map__fd(d->skel->maps.ct4), sfd = bpf_map__fd(d->skel->maps.ct_syn);
 	struct xlb_ct4_key k, *prev = NULL;
-	uint32_t now = coarse_now();
+	uint32_t now = xlb_coarse_s();
 	struct xlb_ct_entry e;
 	int ret;
 
@@ -690,7 +675,7 @@ static int bpf_ct_gc(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_
 	struct xlb_dp_bpf *d = to_bpf(dp);
 	int fd = bpf_map__fd(d->skel->maps.ct4), sfd = bpf_map__fd(d->skel->maps.ct_syn);
 	struct xlb_ct4_key k, next;
-	uint32_t now = coarse_now(), n = 0;
+	uint32_t now = xlb_coarse_s(), n = 0;
 	bool have;
 
 	xlb_dp_bpf_prev_retire(d);

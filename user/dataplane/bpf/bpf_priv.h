@@ -21,7 +21,7 @@ struct svc_state {
 	uint32_t id;
 	uint32_t sel_base, slots;
 	uint32_t prev_base, prev_slots;	/* the table before the last update (svc_prev) */
-	uint64_t prev_since;		/* when it became the previous one (xlb_mono_ns) */
+	uint64_t prev_since;		/* when it became the previous one (xlb_clock_ns) */
 	size_t n_be;
 	struct xlb_backend_spec *be;	/* n_be entries */
 	uint32_t *be_id;		/* backend ids, parallel to be[] */
@@ -45,7 +45,7 @@ struct xlb_dp_bpf {
 
 	uint8_t *be_used;		/* max_backends flags */
 	uint32_t *be_gen;		/* last generation per backend id */
-	uint64_t *be_freed;		/* when a free id was last freed (xlb_mono_ns), 0: never */
+	uint64_t *be_freed;		/* when a free id was last freed (xlb_clock_ns), 0: never */
 	uint64_t grace_ns;		/* freed ids and table ranges rest this long */
 	uint32_t be_hint, svc_hint;	/* next-fit allocation cursors */
 	struct xlb_ranges sel;
@@ -61,7 +61,6 @@ static inline struct xlb_dp_bpf *to_bpf(struct xlb_dp *dp)
 	return (struct xlb_dp_bpf *)dp;
 }
 
-uint64_t xlb_mono_ns(void);
 int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d);
 void xlb_dp_bpf_prev_retire(struct xlb_dp_bpf *d);
 void xlb_dp_bpf_svc_free_all(struct xlb_dp_bpf *d);

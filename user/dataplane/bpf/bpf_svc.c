@@ -20,6 +20,7 @@
 #include "log.h"
 #include "model/maglev.h"
 #include "model/seqtable.h"
+#include "util/clock.h"
 #include "bpf_priv.h"
 #include "xlb.skel.h"
 
@@ -292,7 +293,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	uint32_t *tab = NULL, tlen = 0, base = 0;
 	bool *fresh = NULL;	/* fresh[i]: be[i] got a new id in this call */
 	bool np = xlb_svc_has_node_port(spec), old_np, same_np;
-	uint64_t now = xlb_mono_ns();
+	uint64_t now = (uint64_t)xlb_clock_ns();
 	bool new_svc;
 	char vip[XLB_IP_STRLEN];
 	int ret;
@@ -527,7 +528,7 @@ int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	struct xlb_dp_bpf *d = to_bpf(dp);
 	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
 	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
-	uint64_t now = xlb_mono_ns();
+	uint64_t now = (uint64_t)xlb_clock_ns();
 	struct svc_state *s;
 	struct xlb_svc_key key;
 	char vip[XLB_IP_STRLEN];
@@ -598,7 +599,7 @@ int bpf_service_stats(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 void xlb_dp_bpf_prev_retire(struct xlb_dp_bpf *d)
 {
 	int fd = bpf_map__fd(d->skel->maps.svc_prev);
-	uint64_t now = xlb_mono_ns();
+	uint64_t now = (uint64_t)xlb_clock_ns();
 
 	for (uint32_t i = 0; i < d->max_services; i++) {
 		struct svc_state *s = d->by_id[i];
@@ -666,7 +667,7 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 		if (e.state == XLB_BE_FREE) {
 			/* freed by the previous process, maybe just now */
 			if (e.gen)
-				d->be_freed[id] = xlb_mono_ns();
+				d->be_freed[id] = (uint64_t)xlb_clock_ns();
 			continue;
 		}
 		if (e.svc_id >= d->max_services || !(s = d->by_id[e.svc_id])) {
@@ -726,7 +727,7 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 				}
 				s->prev_base = prev.base;
 				s->prev_slots = prev.slots;
-				s->prev_since = xlb_mono_ns();
+				s->prev_since = (uint64_t)xlb_clock_ns();
 			}
 		}
 		svc_ports(d, &s->spec, s->be, s->n_be, +1);
