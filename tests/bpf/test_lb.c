@@ -4,7 +4,7 @@
  * affinity, flows that keep their backend across updates, backends that
  * are removed or terminating, services without backends, and the
  * conntrack entries themselves. Each test opens a dataplane of its own,
- * so counters (the round-robin position included) start from zero.
+ * so counters and tables start from zero.
  *
  * Every client packet is checked byte for byte against the input with the
  * chosen backend's address and port written in, so a test that counts
