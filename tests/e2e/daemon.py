@@ -223,15 +223,22 @@ def set_web(*idx, weight=None):
             service=web_service(m, *idx, weight=weight)), timeout=20)
 
 
-def case_hold_changes(d):
-    set_web(1, 2, 3)
-    ready = os.path.join(TMP, "hold.ready")
-    stop = os.path.join(TMP, "hold.stop")
+def hold(tag, seconds):
+    """20 connections to WEB held open for up to seconds, in the background:
+    (the client, its ready file, the file that stops it)."""
+    ready = os.path.join(TMP, tag + ".ready")
+    stop = os.path.join(TMP, tag + ".stop")
     for f in (ready, stop):
         if os.path.exists(f):
             os.unlink(f)
-    bg = C.Background("xlb-client", "hold", "--dst", WEB, "-n", "20", "--seconds", "20",
+    bg = C.Background("xlb-client", "hold", "--dst", WEB, "-n", "20", "--seconds", str(seconds),
                       "--ready", ready, "--stop", stop)
+    return bg, ready, stop
+
+
+def case_hold_changes(d):
+    set_web(1, 2, 3)
+    bg, ready, stop = hold("hold", 20)
     try:
         C.wait_file(ready, 20)
         changes = [dict(idx=(1, 2, 3, 4)), dict(idx=(1, 2, 3, 4, 5)),
@@ -323,13 +330,7 @@ def case_restart_held(d):
     """A restart reloads the BPF program and moves the pinned links to it
     (an in-place upgrade): established connections must not notice."""
     set_web(1, 2, 3)
-    ready = os.path.join(TMP, "rh.ready")
-    stop = os.path.join(TMP, "rh.stop")
-    for f in (ready, stop):
-        if os.path.exists(f):
-            os.unlink(f)
-    bg = C.Background("xlb-client", "hold", "--dst", WEB, "-n", "20", "--seconds", "30",
-                      "--ready", ready, "--stop", stop)
+    bg, ready, stop = hold("rh", 30)
     try:
         C.wait_file(ready, 20)
         prog_before = prog_ids()
@@ -366,13 +367,7 @@ def case_upgrade_held(d):
     prev = Daemon(extra=["--dataplane", "xdp"], binary=PREV_XLBD)
     prev.start()
     set_web(1, 2, 3)
-    ready = os.path.join(TMP, "up.ready")
-    stop = os.path.join(TMP, "up.stop")
-    for f in (ready, stop):
-        if os.path.exists(f):
-            os.unlink(f)
-    bg = C.Background("xlb-client", "hold", "--dst", WEB, "-n", "20", "--seconds", "40",
-                      "--ready", ready, "--stop", stop)
+    bg, ready, stop = hold("up", 40)
     try:
         C.wait_file(ready, 20)
         old_ct = os.path.exists(os.path.join(PIN, "ct_map"))
