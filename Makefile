@@ -72,7 +72,7 @@ DEPFLAGS   := -MMD -MP
 # it, so that globs over a folder of test programs see programs only.
 LINK_DEPFLAGS = $(DEPFLAGS) -MF $(@D)/.$(@F).d
 
-.PHONY: all deps test unit unit-san bpftest fuzz prev e2e demo bench clean install vmtest vmimage
+.PHONY: all deps test unit unit-san bpftest fuzz fuzz-dp prev e2e demo bench clean install vmtest vmimage
 all: $(BPF_OBJ) $(SKEL) $(BUILD)/libxlb.a $(TOOLS) $(PROGS)
 
 deps:
@@ -210,8 +210,9 @@ $(BUILD)/prev/xlbd:
 	else echo "  (no git revision $(PREV_REV): the upgrade test is skipped)"; fi
 
 # The long runs of the datapath's fuzz and flood tests (issue 11): a
-# million random and mutated frames, a million SYNs and a million bare ACKs.
-fuzz: all $(BUILD)/tests/bpf/test_fuzz $(BUILD)/tests/bpf/test_attack
+# million random and mutated frames, a million SYNs and a million bare ACKs
+# (make fuzz runs them before the daemon's fuzzers, make fuzz-dp alone).
+fuzz-dp: all $(BUILD)/tests/bpf/test_fuzz $(BUILD)/tests/bpf/test_attack
 	$(Q)XLB_FUZZ_N=1000000 $(BUILD)/tests/bpf/test_fuzz
 	$(Q)XLB_FLOOD_N=1000000 $(BUILD)/tests/bpf/test_attack
 
@@ -403,7 +404,8 @@ $(BUILD)/san/xlb-k8s: $(FEEDER_SAN_SRCS) $(PROTO_GEN) $(wildcard user/*.h user/*
 # libFuzzer targets (clang, ASan+UBSan) over the daemon's input gates: API
 # requests as random bytes and as semantic mutations of a valid one, YAML
 # and JSON manifests, journals and state files. `make fuzz` runs each for
-# FUZZ_SECS (60); make test runs them a short while (the fuzz suite).
+# FUZZ_SECS (60), after the datapath's fuzz-dp; make test runs them a short
+# while (the fuzz suite).
 FUZZ_NAMES := api semantic yaml journal
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 FUZZ_SRCS  := user/log.c $(wildcard user/model/*.c user/util/*.c user/k8s/*.c user/convert/*.c \
@@ -418,7 +420,7 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_SRCS) 
 		$(shell pkg-config --libs yaml-0.1 jansson libprotobuf-c 2>/dev/null) -lz -lm -o $@
 
 .PHONY: fuzz
-fuzz: $(FUZZ_BINS) $(BUILD)/san/xlbd
+fuzz: fuzz-dp $(FUZZ_BINS) $(BUILD)/san/xlbd
 	$(Q)BUILD=$(BUILD) bash tests/fuzz/run.sh long
 	$(Q)/usr/bin/python3 tests/fuzz/grpc_fuzz.py --xlbd $(BUILD)/san/xlbd --count $(or $(FUZZ_GRPC),50000)
 

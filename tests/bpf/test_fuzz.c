@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Fuzz: random frames and mutations of valid ones (issue 11: a million in
- * `make fuzz`, XLB_FUZZ_N; 100,000 in the bpf suite). What must hold for
+ * `make fuzz-dp`, XLB_FUZZ_N; 100,000 in the bpf suite). What must hold for
  * every frame, whatever it is:
  *   - the program returns PASS, DROP or REDIRECT, never ABORTED or TX;
  *   - exactly one outcome counter moves, of the verdict's kind (so a drop
