@@ -204,7 +204,8 @@ prev: $(BUILD)/prev/xlbd
 $(BUILD)/prev/xlbd:
 	$(call msg,PREV,$@ (git $(PREV_REV)))
 	@rm -rf $(BUILD)/prev && mkdir -p $(BUILD)/prev/src
-	$(Q)if git archive $(PREV_REV) 2>/dev/null | tar -x -C $(BUILD)/prev/src; then \
+	$(Q)if git cat-file -e '$(PREV_REV)^{commit}' 2>/dev/null; then \
+		git archive $(PREV_REV) | tar -x -C $(BUILD)/prev/src && \
 		$(MAKE) --no-print-directory -C $(BUILD)/prev/src BUILD=build build/xlbd && \
 		cp $(BUILD)/prev/src/build/xlbd $@; \
 	else echo "  (no git revision $(PREV_REV): the upgrade test is skipped)"; fi
@@ -278,7 +279,8 @@ BENCH_BASE_REV ?= 095f53f
 $(BENCH_DIR)/base.bpf.o:
 	$(call msg,BPF,$@ (git $(BENCH_BASE_REV)))
 	@rm -rf $(BENCH_DIR)/base && mkdir -p $(BENCH_DIR)/base
-	$(Q)if git archive $(BENCH_BASE_REV) bpf include 2>/dev/null | tar -x -C $(BENCH_DIR)/base; then \
+	$(Q)if git cat-file -e '$(BENCH_BASE_REV)^{commit}' 2>/dev/null; then \
+		git archive $(BENCH_BASE_REV) bpf include | tar -x -C $(BENCH_DIR)/base && \
 		$(CLANG) -I$(BENCH_DIR)/base/include -I$(BENCH_DIR)/base/bpf $(BPF_CFLAGS) \
 			-c $(BENCH_DIR)/base/bpf/xlb.bpf.c -o $@; \
 	else echo "  (no git revision $(BENCH_BASE_REV): the A/B baseline is left out)"; fi
