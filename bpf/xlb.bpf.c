@@ -29,6 +29,10 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Frames up to this IPv4 length plus an Ethernet header are taken to fit
+ * every way out; longer ones are checked against its MTU. */
+#define XLB_STD_MTU 1500
+
 /* Every packet ends in exactly one outcome counter (include/xlb/stats.h):
  * these return the verdict and count its reason. */
 static __always_inline int xlb_pass(struct xlb_cx *cx, __u32 reason)
@@ -57,14 +61,28 @@ static __always_inline int xlb_out(struct xlb_cx *cx, struct xdp_md *ctx, __u32 
 
 /* Send the rewritten packet out of ifindex with these Ethernet addresses;
  * to the stack when only it can (a partial checksum, a VLAN tag, no next
- * hop known). */
+ * hop known, a frame a redirect may not deliver).
+ *
+ * A redirect the kernel refuses is dropped after the program returned,
+ * where it cannot count it (only the xdp:xdp_redirect_err tracepoint sees
+ * it), so frames it may refuse are not redirected: a multi-buffer frame
+ * (xdp_do_redirect refused them on kernels up to at least 6.1, and not
+ * every driver's ndo_xdp_xmit can send one) and a frame longer than the
+ * way out's MTU (the stack fragments it or answers "fragmentation
+ * needed"). Frames of a standard Ethernet size skip the MTU helper. */
 static __always_inline int xlb_xmit(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 ifindex,
 				    const __u8 *smac, const __u8 *dmac)
 {
+	__u32 mtu = 0;	/* in: 0, the frame's own length is checked */
+
 	if (p->csum_partial)	/* only the stack can finish a partial checksum */
 		return xlb_pass(cx, XLB_STAT_PASS_CSUM_PARTIAL);
 	if (p->vlan || !ifindex)
 		return xlb_pass(cx, XLB_STAT_PASS_NO_ROUTE);
+	if (p->len > ctx->data_end - ctx->data)
+		return xlb_pass(cx, XLB_STAT_PASS_MULTIBUF);
+	if (p->len > ETH_HLEN + XLB_STD_MTU && bpf_check_mtu(ctx, ifindex, &mtu, 0, 0))
+		return xlb_pass(cx, XLB_STAT_PASS_TOO_BIG);
 	xlb_set_macs(p->eth, smac, dmac);
 	return xlb_out(cx, ctx, ifindex, ifindex == ctx->ingress_ifindex ?
 			       XLB_STAT_FWD_BACK : XLB_STAT_FWD_REDIRECT);

@@ -60,6 +60,8 @@ enum xlb_stat_kind {
 	X(PASS_NO_ROUTE, "pass_no_route", PASS, PACKETS, "reason", "pass_no_route")	\
 	X(PASS_CSUM_PARTIAL, "pass_csum_partial", PASS, PACKETS, "reason",		\
 	  "pass_csum_partial")								\
+	X(PASS_MULTIBUF, "pass_multibuf", PASS, PACKETS, "reason", "pass_multibuf")	\
+	X(PASS_TOO_BIG, "pass_too_big", PASS, PACKETS, "reason", "pass_too_big")	\
 	X(FWD_REDIRECT, "fwd_redirect", FWD, PACKETS, "reason", "fwd_redirect")	\
 	X(FWD_BACK, "fwd_back", FWD, PACKETS, "reason", "fwd_back")			\
 	X(RST_SENT, "rst_sent", ANSWER, REPLIES, "type", "tcp_rst")			\
@@ -88,6 +90,8 @@ enum xlb_stat_kind {
  * pass_malformed     inconsistent headers, not for a service: the stack judges it
  * pass_no_route      rewritten; the next hop is unknown (or VLAN), the stack forwards it
  * pass_csum_partial  rewritten; a partial checksum only the stack can finish
+ * pass_multibuf      rewritten; a multi-buffer (jumbo) frame, which a redirect may not send
+ * pass_too_big       rewritten; longer than the way out's MTU: the stack fragments it or says so
  * fwd_redirect       rewritten and redirected out of another interface
  * fwd_back           rewritten and redirected back out of the interface it came in on
  * rst_sent           answered with a TCP reset (no backend, or the flow's backend is gone)

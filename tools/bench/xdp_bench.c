@@ -356,21 +356,36 @@ static void base_copy(const struct svcx *v)
 	}
 }
 
-/* The baseline's global counters; the first XLB_STAT_CT_RESELECT + 1 of
- * them are the same counters as this build's. */
+/* The baseline's first global counters, in its order: each is read into
+ * this build's counter of the same name (later builds added others in
+ * between). */
+static const char *const base_stat_names[] = {
+	"rx", "pass_not_ip", "pass_not_service", "pass_fragment", "pass_malformed",
+	"pass_no_route", "pass_csum_partial", "fwd_redirect", "fwd_back", "rst_sent",
+	"icmp_sent", "drop_malformed", "drop_no_backend", "drop_backend_gone", "drop_ct_full",
+	"ct_hit", "ct_new", "ct_reselect",
+};
+
 static void base_stats(uint64_t out[XLB_STAT_MAX])
 {
 	int ncpus = libbpf_num_possible_cpus();
 	uint64_t *v = calloc((size_t)ncpus, sizeof(*v));
+	uint32_t n = sizeof(base_stat_names) / sizeof(base_stat_names[0]);
 
 	if (!v)
 		die("out of memory");
 	memset(out, 0, XLB_STAT_MAX * sizeof(out[0]));
-	for (uint32_t i = 0; i <= XLB_STAT_CT_RESELECT && i < base.n_stats; i++) {
+	for (uint32_t i = 0; i < n && i < base.n_stats; i++) {
+		int j;
+
+		for (j = 0; j < XLB_STAT_MAX && strcmp(xlb_stat_name(j), base_stat_names[i]); j++)
+			;
+		if (j == XLB_STAT_MAX)
+			die("baseline: counter %s unknown to this build", base_stat_names[i]);
 		if (bpf_map_lookup_elem(base.stats_fd, &i, v))
 			die("baseline: read counter %u: %s", i, strerror(errno));
 		for (int c = 0; c < ncpus; c++)
-			out[i] += v[c];
+			out[j] += v[c];
 	}
 	free(v);
 }
