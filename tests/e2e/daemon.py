@@ -454,6 +454,61 @@ def case_new_link(d):
     return "n-late0 created after start: attached (XDP on the link), and forgotten when deleted"
 
 
+MANY_LINKS = 120	# a node runs 110+ pods; xlbd attached at most 64 links before issue 11
+
+
+def attached_links():
+    st = ctl("status").stdout
+    for line in st.splitlines():
+        if line.startswith("interfaces:"):
+            return {x.strip() for x in line.split(":", 1)[1].split(",")} - {"none"}
+    raise Fail("xlbctl status lists no interfaces line: %s" % st[:300])
+
+
+def case_many_links(d):
+    """More than 64 links (a node's pods) attached at once, and traffic still
+    balanced through the lab's own links."""
+    names = ["n-many%d" % i for i in range(MANY_LINKS)]
+    batch = "".join("link add %s type veth peer name m-many%d\nlink set %s up\n" % (n, i, n)
+                    for i, n in enumerate(names))
+    subprocess.run(["ip", "-n", "xlb-node", "-batch", "-"], input=batch, text=True, check=True,
+                   timeout=60)
+    try:
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            missing = set(names) - attached_links()
+            if not missing:
+                break
+            time.sleep(0.2)
+        else:
+            raise Fail("%d of %d links not attached within 30 s (e.g. %s)" % (
+                len(missing), len(names), sorted(missing)[:3]))
+        total = len(attached_links())
+        r = subprocess.run(["ip", "-n", "xlb-node", "-o", "link", "show", "type", "veth"],
+                           capture_output=True, text=True, timeout=10)
+        no_xdp = [n for n in names if not any(
+            (": %s@" % n) in line and "xdp" in line for line in r.stdout.splitlines())]
+        if no_xdp:
+            raise Fail("listed but without an XDP program: %s" % no_xdp[:5])
+        grpc, m, g = pb()
+        with grpc.insecure_channel("unix:" + SOCK) as ch:
+            g.XlbStub(ch).UpsertService(m.UpsertServiceRequest(service=web_service(m, 1, 2, 3)),
+                                        timeout=20)
+        got = C.tcp("xlb-client", WEB, 30)
+        need_only(got, ["be1", "be2", "be3"], "with %d links attached" % total)
+    finally:
+        subprocess.run(["ip", "-n", "xlb-node", "-batch", "-"], text=True, timeout=60,
+                       input="".join("link del %s\n" % n for n in names), capture_output=True)
+    end = time.monotonic() + 30
+    while time.monotonic() < end and set(names) & attached_links():
+        time.sleep(0.2)
+    left = set(names) & attached_links()
+    if left:
+        raise Fail("%d deleted links still listed" % len(left))
+    return ("%d links attached at once (%d new, each with XDP), web: %s; all forgotten when "
+            "deleted" % (total, len(names), C.fmt(got["counts"])))
+
+
 def case_explain(d):
     """xlbctl explain predicts, from the live maps, the backend real traffic gets."""
     grpc, m, g = pb()
@@ -487,6 +542,7 @@ CASES = [
     ("held connections survive an upgrade from the previous build's layout; a downgrade "
      "is refused", case_upgrade_held),
     ("a matching link that appears later is attached", case_new_link),
+    ("more than 64 links attached at once (a node's pods)", case_many_links),
     ("xlbctl explain predicts the backend traffic gets", case_explain),
 ]
 
