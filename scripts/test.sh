@@ -32,10 +32,11 @@ declare -A CMD=(
 	[metrics]="bash tests/metrics/run.sh"
 	[health]="bash tests/health/run.sh"
 	[e2e]="bash tests/e2e/run.sh"
+	[k8s-lab]="$PY tests/k8s/lab.py --build $BUILD"
 	[cluster]="bash tests/cluster/run.sh"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb metrics health e2e cluster vm)
+ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb metrics health e2e k8s-lab cluster vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0

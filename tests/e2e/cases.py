@@ -125,6 +125,24 @@ def wait_file(path, seconds):
     raise Fail("no %s within %ds" % (os.path.basename(path), seconds))
 
 
+def hold_through(ns, dst, n, tmp, during, seconds=150):
+    """n connections held to dst (client hold) while during() runs; returns
+    the hold's result and during()'s."""
+    ready, stop = os.path.join(tmp, "hold.ready"), os.path.join(tmp, "hold.stop")
+    h = Background(ns, "hold", "--dst", dst, "-n", str(n), "--seconds", str(seconds),
+                   "--ready", ready, "--stop", stop)
+    try:
+        opened = wait_file(ready, 20)
+        if opened["opened"] != n:
+            raise Fail("opened only %d of %d held connections" % (opened["opened"], n))
+        out = during()
+        with open(stop, "w"):
+            pass
+        return h.result(60), out
+    finally:
+        h.kill()
+
+
 def fmt(counts, names=None):
     names = names or sorted(counts)
     return " ".join("%s=%d" % (n, counts.get(n, 0)) for n in names)
