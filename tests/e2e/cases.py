@@ -73,7 +73,10 @@ def service_set(vip, port, proto, backends, algo="rr", extra=()):
 
 
 def client_cmd(ns, sub, *args):
-    return ["ip", "netns", "exec", ns, PY, CLIENT, sub] + list(args)
+    """ns: a namespace's name, or the command that runs the client where
+    it belongs (e.g. scripts/lab.sh cluster exec n1p1)."""
+    prefix = ns if isinstance(ns, list) else ["ip", "netns", "exec", ns]
+    return prefix + [PY, CLIENT, sub] + list(args)
 
 
 def client(ns, sub, *args, timeout=90):

@@ -67,21 +67,46 @@ def service(name, ip, ports):
                                for n, p, t in ports]}}
 
 
-def slice_of(name, svc, port_names, backends, not_ready=()):
+def endpoint_slice(name, svc, port_names, eps):
+    """eps: [(address, nodeName, ready)], all on port 8080."""
     return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": name, "namespace": "lab",
                          "labels": {"kubernetes.io/service-name": svc}},
             "addressType": "IPv4",
             "ports": [{"name": n, "port": 8080, "protocol": "TCP"} for n in port_names],
-            "endpoints": [{"addresses": [be(i)], "nodeName": NODE,
-                           "conditions": {"ready": i not in not_ready,
-                                          "serving": i not in not_ready,
-                                          "terminating": False}} for i in backends]}
+            "endpoints": [{"addresses": [a], "nodeName": node,
+                           "conditions": {"ready": ready, "serving": ready,
+                                          "terminating": False}} for a, node, ready in eps]}
 
 
-NODE_OBJ = {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": NODE, "labels": {"topology.kubernetes.io/zone": "lab"}},
-            "status": {"addresses": [{"type": "InternalIP", "address": "10.10.1.1"}]}}
+def slice_of(name, svc, port_names, backends, not_ready=()):
+    return endpoint_slice(name, svc, port_names,
+                          [(be(i), NODE, i not in not_ready) for i in backends])
+
+
+def node_obj(name, zone, addr):
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}},
+            "status": {"addresses": [{"type": "InternalIP", "address": addr}]}}
+
+
+def write_kubeconfig(path, api, token):
+    with open(token, "w") as f:
+        f.write("lab-token\n")
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n"
+                "  cluster: {server: 'https://127.0.0.1:%d', certificate-authority: %s}\n"
+                "contexts:\n- name: lab\n  context: {cluster: lab, user: u}\nusers:\n"
+                "- name: u\n  user: {tokenFile: %s}\n" % (api.port, api.ca_file, token))
+
+
+def feeder(build, tmp, kubeconfig, node, sock):
+    """An xlb-k8s for node, feeding the xlbd on sock, in this namespace
+    (the API server is on 127.0.0.1; a unix socket reaches any namespace)."""
+    return Proc("xlb-k8s " + node, [
+        os.path.join(build, "xlb-k8s"), "--kubeconfig", kubeconfig, "--node-name", node,
+        "--xlbd", "unix:" + sock, "--metrics", "off", "--log-level", "info"],
+        os.path.join(tmp, "feeder-%s.log" % node), lambda: True)
 
 
 class Proc:
@@ -128,26 +153,15 @@ class Lab:
         self.sock = os.path.join(tmp, "xlbd.sock")
         self.api = apiserver.ApiServer(os.path.join(tmp, "certs"), token="lab-token")
         self.api.start()
-        token = os.path.join(tmp, "token")
-        with open(token, "w") as f:
-            f.write("lab-token\n")
         kubeconfig = os.path.join(tmp, "kubeconfig")
-        with open(kubeconfig, "w") as f:
-            f.write("apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n"
-                    "  cluster: {server: 'https://127.0.0.1:%d', certificate-authority: %s}\n"
-                    "contexts:\n- name: lab\n  context: {cluster: lab, user: u}\nusers:\n"
-                    "- name: u\n  user: {tokenFile: %s}\n" % (self.api.port, self.api.ca_file,
-                                                             token))
+        write_kubeconfig(kubeconfig, self.api, os.path.join(tmp, "token"))
         self.xlbctl = os.path.join(build, "xlbctl")
         self.xlbd = Proc("xlbd", [
             "nsenter", "--net=/run/netns/" + NODE_NS, os.path.join(build, "xlbd"),
             "--iface", "n-*", "--pin-dir", PIN, "--state-dir", os.path.join(tmp, "state"),
             "--listen", "unix:" + self.sock, "--node-name", NODE, "--log-level", "info"],
             os.path.join(tmp, "xlbd.log"), lambda: self.ctl("status").returncode == 0)
-        self.feeder = Proc("xlb-k8s", [
-            os.path.join(build, "xlb-k8s"), "--kubeconfig", kubeconfig, "--node-name", NODE,
-            "--xlbd", "unix:" + self.sock, "--metrics", "off", "--log-level", "info"],
-            os.path.join(tmp, "feeder.log"), lambda: True)
+        self.feeder = feeder(build, tmp, kubeconfig, NODE, self.sock)
 
     def ctl(self, *args):
         return subprocess.run([self.xlbctl, "--server", "unix:" + self.sock] + list(args),
@@ -280,7 +294,7 @@ def main():
             tap.not_ok("lab up", r.stderr[-600:])
             return tap.finish()
         lb = Lab(a.build, tmp)
-        lb.api.apply(NODE_OBJ)
+        lb.api.apply(node_obj(NODE, "lab", "10.10.1.1"))
         lb.xlbd.start()
         lb.feeder.start()
         run(lb)
