@@ -43,6 +43,7 @@ static struct {
 	struct xlb_api_rules rules;
 	const char *metrics;		/* --metrics ADDR:PORT; NULL: off */
 	unsigned int watch_queue;	/* --watch-queue; 0: the server's default */
+	unsigned int max_watchers;	/* --max-watchers; 0: the server's default */
 	const char *state_dir;
 	const char *pin_dir;
 	const char *dataplane;
@@ -109,6 +110,8 @@ static void usage(FILE *f)
 		"  --watch-queue N           a Watch client with more than N events unread when\n"
 		"                            more come, that took none for a second (or has 4N\n"
 		"                            unread), is ended: RESOURCE_EXHAUSTED (default 10000)\n"
+		"  --max-watchers N          Watch streams open at once; more are refused with\n"
+		"                            RESOURCE_EXHAUSTED (default 256)\n"
 		"  --metrics ADDR:PORT       serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"                            (plain HTTP: bind it where only the scraper reaches;\n"
 		"                            ':PORT' every address, port 0 picks one; default off)\n"
@@ -354,6 +357,7 @@ static const struct option opts[] = {
 	{ "api-roles", required_argument, NULL, 'F' },
 	{ "api-insecure-tls-writes", no_argument, NULL, 'I' },
 	{ "watch-queue", required_argument, NULL, 'Q' },
+	{ "max-watchers", required_argument, NULL, 'w' },
 	{ "state-dir", required_argument, NULL, 's' },
 	{ "pin-dir", required_argument, NULL, 'p' },
 	{ "nodeport-addresses", required_argument, NULL, 'n' },
@@ -424,6 +428,20 @@ static double parse_share(const char *arg)
 	return v / 100.0;
 }
 
+/* A count 1..1000000 into *v; -EINVAL when arg is not one. */
+static int parse_count(const char *arg, unsigned int *v)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (errno || *end || end == arg || arg[0] == '-' || n < 1 || n > 1000000)
+		return -EINVAL;
+	*v = (unsigned int)n;
+	return 0;
+}
+
 /* One option into cfg or the node's policy. -1: go on; else the exit code
  * (0 for --help and --version, 2 for a bad option). */
 static int take_opt(int c, char *arg)
@@ -478,17 +496,14 @@ static int take_opt(int c, char *arg)
 	case 'I':
 		cfg.rules.insecure_tls_writes = true;
 		break;
-	case 'Q': {
-		char *end;
-		unsigned long v;
-
-		errno = 0;
-		v = strtoul(arg, &end, 10);
-		if (errno || *end || end == arg || arg[0] == '-' || v < 1 || v > 1000000)
+	case 'Q':
+		if (parse_count(arg, &cfg.watch_queue))
 			return bad_opt("watch-queue", "expected 1..1000000 events, got '%s'", arg);
-		cfg.watch_queue = (unsigned int)v;
 		break;
-	}
+	case 'w':
+		if (parse_count(arg, &cfg.max_watchers))
+			return bad_opt("max-watchers", "expected 1..1000000, got '%s'", arg);
+		break;
 	case 's':
 		cfg.state_dir = arg;
 		break;
@@ -766,6 +781,7 @@ int main(int argc, char **argv)
 	ao.tls_client_ca_file = cfg.tls_ca;
 	ao.rules = &cfg.rules;
 	ao.watch_queue = cfg.watch_queue;
+	ao.max_watchers = cfg.max_watchers;
 	ao.version = XLBD_VERSION;
 	ao.grace_ms = 1000;	/* then cancelled: the stop ends within 2 s */
 	ret = xlb_api_server_start(d.core, &ao, &api, err, sizeof(err));

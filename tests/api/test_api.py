@@ -121,6 +121,13 @@ class Daemon:
             time.sleep(0.1)
         raise RuntimeError("daemon did not answer within 20 s; log:\n" + self.tail())
 
+    def restart_with(self, extra):
+        """Stop, then start once with these more options."""
+        self.stop()
+        self.extra = list(extra)
+        self.start()
+        self.extra = []
+
     def stop(self, timeout=15):
         """SIGTERM; the exit code (None if it had to be killed)."""
         if not self.proc or self.proc.poll() is not None:
@@ -722,10 +729,7 @@ def test_slow_watcher(d, target):
     if not d:
         return
     n = 2000
-    d.stop()
-    d.extra = ["--watch-queue", "600"]
-    d.start()
-    d.extra = []
+    d.restart_with(["--watch-queue", "600"])
     with channel(target) as c:
         stub = pbg.XlbStub(c)
         wipe(stub)
@@ -786,6 +790,42 @@ def test_slow_watcher(d, target):
         check(stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT).services == n + 1,
               "the daemon serves on after ending a watcher")
         wipe(stub)
+    d.stop()
+    d.start()
+
+
+def test_watch_limit(d, target):
+    """--max-watchers 2: a third Watch is refused with RESOURCE_EXHAUSTED,
+    and once one ends a new one is taken and gets events."""
+    if not d:
+        return
+    d.restart_with(["--max-watchers", "2"])
+    with channel(target) as c:
+        stub = pbg.XlbStub(c)
+        ws = [stub.Watch(pb.WatchRequest()) for _ in range(2)]
+        for w in ws:
+            w.initial_metadata()
+        code, msg = rpc_error(lambda: next(stub.Watch(pb.WatchRequest(), timeout=TIMEOUT)))
+        ws.pop().cancel()
+        got = None
+        for i in range(50):     # the cancel reaches xlbd in its own time
+            w = stub.Watch(pb.WatchRequest(), timeout=TIMEOUT)
+            w.initial_metadata()
+            stub.UpsertService(pb.UpsertServiceRequest(service=svc("wl/%d" % i, "10.97.200.1")),
+                               timeout=TIMEOUT)
+            c2, ev = rpc_error(lambda: next(w))
+            if c2 == grpc.StatusCode.OK:
+                got = ev.service
+                w.cancel()
+                break
+            time.sleep(0.1)
+        for w in ws:
+            w.cancel()
+        wipe(stub)
+    check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "2 watchers already" in msg and
+          got is not None and got.startswith("wl/"),
+          "--max-watchers 2: a third Watch is refused (RESOURCE_EXHAUSTED), a new one is taken "
+          "once one ends", "%s %r, then %r" % (code, msg, got))
     d.stop()
     d.start()
 
@@ -1286,6 +1326,7 @@ def main():
             test_c_client(target)
         test_lifecycle(d, target)
         test_slow_watcher(d, target)
+        test_watch_limit(d, target)
         test_journal_damage(d, target)
         test_abuse(d, target)
         test_unix_roles(d)

@@ -76,6 +76,7 @@
 #define DEFAULT_WATCH_QUEUE	10000
 #define WATCH_STALL_MS		1000	/* a watcher over the bound that took nothing this long */
 #define WATCH_HARD		4	/* x watch_queue: too far behind, reading or not */
+#define DEFAULT_MAX_WATCHERS	256	/* each may hold ~0.4 MiB of transport buffers */
 #define DEFAULT_WRITERS		32	/* up to this many writes share an fsync */
 #define MAX_STREAMS_PER_CONN	64	/* calls open at once on one connection */
 #define CONN_IDLE_MS		120000	/* a connection without calls this long is closed */
@@ -188,6 +189,7 @@ struct xlb_api_server {
 	bool stopping, shutdown_done, cq_shutdown, cancelled_all;
 	gpr_timespec cancel_at;
 	unsigned int grace_ms, watch_queue;
+	unsigned int max_watchers, n_watchers;
 	struct tag t_wake, t_shutdown;
 
 	/* The writers and their queue. */
@@ -295,6 +297,7 @@ static void stream_unlist(struct call *c)
 	if (c->is_watch) {
 		pthread_mutex_lock(&c->srv->relay->lock);
 		c->srv->relay->watchers--;
+		c->srv->n_watchers--;
 		pthread_mutex_unlock(&c->srv->relay->lock);
 	}
 }
@@ -311,6 +314,7 @@ static void stream_list(struct call *c)
 	if (c->is_watch) {
 		pthread_mutex_lock(&c->srv->relay->lock);
 		c->srv->relay->watchers++;
+		c->srv->n_watchers++;
 		pthread_mutex_unlock(&c->srv->relay->lock);
 	}
 }
@@ -591,6 +595,14 @@ static void start_watch(struct call *c)
 	if (!req)
 		return;
 	protobuf_c_message_free_unpacked(req, NULL);
+	if (c->srv->n_watchers >= c->srv->max_watchers) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "watch: %u watchers already, the most this node takes",
+			 c->srv->n_watchers);
+		finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
+		return;
+	}
 	c->is_watch = true;
 	c->taken_ms = xlb_clock_ms();
 	stream_list(c);
@@ -1780,6 +1792,7 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 	s->ctx.version = opts->version;
 	s->grace_ms = opts->grace_ms ? opts->grace_ms : DEFAULT_GRACE_MS;
 	s->watch_queue = opts->watch_queue ? opts->watch_queue : DEFAULT_WATCH_QUEUE;
+	s->max_watchers = opts->max_watchers ? opts->max_watchers : DEFAULT_MAX_WATCHERS;
 	s->streams.next = s->streams.prev = &s->streams;
 	s->t_wake = (struct tag){ T_WAKE, NULL };
 	s->t_shutdown = (struct tag){ T_SHUTDOWN, NULL };

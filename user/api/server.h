@@ -12,7 +12,8 @@
  * "malformed request"), NOT_FOUND (unknown service), ALREADY_EXISTS
  * (address:port or node port used by another service), INTERNAL (the
  * datapath failed), UNIMPLEMENTED (unknown method), UNAVAILABLE (shutting
- * down), RESOURCE_EXHAUSTED (a Watch that does not keep up).
+ * down), RESOURCE_EXHAUSTED (a Watch that does not keep up, or one over
+ * max_watchers).
  *
  * Listeners: "unix:/path" sockets end up mode 0600 in a directory created
  * 0700 when missing (so only root talks to xlbd; 0666 when a rule names
@@ -50,6 +51,8 @@ struct xlb_api_opts {
 	unsigned int watch_queue;	/* a Watch with more events unread when new ones come,
 					 * that took none for 1 s (or has 4 x as many unread), is
 					 * ended (RESOURCE_EXHAUSTED); 0 = 10000 */
+	unsigned int max_watchers;	/* Watch streams open at once; more are refused
+					 * (RESOURCE_EXHAUSTED); 0 = 256 */
 	const char *version;		/* GetStatus.xlbd_version; NULL = "unknown" */
 	unsigned int writers;		/* writer threads; 0 = 32 */
 	/* Called first on every thread the server makes: writer true on a
