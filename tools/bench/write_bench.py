@@ -8,7 +8,9 @@ writers (asyncio over one channel each) doing UpsertService back to back for
 prints upserts/s. Every upsert is acknowledged only once the journal has
 it on disk, so one writer gets one fsync per upsert; N writers should share
 fsyncs: the check is N writers > N/2 x one writer's rate, up to what the
-CPU allows (on 2 shared CPUs the client competes with xlbd).
+CPU allows (on 2 shared CPUs the client competes with xlbd). A reader on a
+channel of its own does a GetStatus every 10 ms throughout (alone first):
+reads run on the completion-queue thread and should not wait for writes.
 
   write_bench.py [--writers 1,8,32] [--seconds 5] [--pin-dir /sys/fs/bpf/xlb-writebench]
 """
@@ -22,14 +24,24 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sync_bench import service, stubs, xlbd_start, xlbd_stop  # noqa: E402
+from sync_bench import pct, service, stubs, xlbd_start, xlbd_stop  # noqa: E402
 
 
 async def run(grpc, m, g, sock, n, seconds):
-    chans = [grpc.aio.insecure_channel("unix:" + sock) for _ in range(n)]
+    """n writers for `seconds`, and a reader doing a GetStatus every 10 ms
+    on a channel of its own: (upserts/s, GetStatus latencies in ms)."""
+    chans = [grpc.aio.insecure_channel("unix:" + sock) for _ in range(n + 1)]
     stubs_ = [g.XlbStub(c) for c in chans]
     done = 0
+    lat = []
     end = time.monotonic() + seconds
+
+    async def reader():
+        while time.monotonic() < end:
+            t = time.monotonic()
+            await stubs_[n].GetStatus(m.GetStatusRequest(), timeout=60)
+            lat.append((time.monotonic() - t) * 1000)
+            await asyncio.sleep(0.01)
 
     async def writer(k):
         nonlocal done
@@ -41,11 +53,11 @@ async def run(grpc, m, g, sock, n, seconds):
             done += 1
             i += 1
     t0 = time.monotonic()
-    await asyncio.gather(*(writer(k) for k in range(n)))
+    await asyncio.gather(reader(), *(writer(k) for k in range(n)))
     dt = time.monotonic() - t0
     for c in chans:
         await c.close()
-    return done / dt
+    return done / dt, lat
 
 
 def fsyncs(pid, seconds):
@@ -85,16 +97,21 @@ def main():
             g.XlbStub(ch).Sync(iter([m.SyncRequest(version=1, snapshot=True, upserts=[
                 service(m, i, 2) for i in range(1000)])]), timeout=60).__next__()
         rates, per_sync = {}, {}
+        _, lat = asyncio.run(run(grpc, m, g, sock, 0, min(a.seconds, 2)))
+        print("GetStatus alone: p50 %.2f ms, p99 %.2f ms" % (pct(lat, 0.5), pct(lat, 0.99)),
+              flush=True)
         for n in ns:
             perf = fsyncs(xlbd.pid, a.seconds)
             t0 = time.monotonic()
-            rates[n] = asyncio.run(run(grpc, m, g, sock, n, a.seconds))
+            rates[n], lat = asyncio.run(run(grpc, m, g, sock, n, a.seconds))
             syncs = perf_count(perf)
             per_sync[n] = rates[n] * (time.monotonic() - t0) / syncs if syncs else 0
-            print("%2d writers: %7.0f upserts/s (%.1f x one writer), %s"
+            print("%2d writers: %7.0f upserts/s (%.1f x one writer), %s; GetStatus meanwhile "
+                  "p50 %.2f ms, p99 %.2f ms"
                   % (n, rates[n], rates[n] / rates[ns[0]],
                      "%.1f upserts per fdatasync" % per_sync[n] if syncs else
-                     "fdatasyncs not counted (no perf)"), flush=True)
+                     "fdatasyncs not counted (no perf)", pct(lat, 0.5), pct(lat, 0.99)),
+                  flush=True)
     finally:
         xlbd_stop(xlbd, a.pin_dir)
         shutil.rmtree(tmp, ignore_errors=True)
