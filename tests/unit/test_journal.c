@@ -180,6 +180,37 @@ static void test_roundtrip(void **unused)
 	xlb_state_free(st);
 }
 
+/* A snapshot record replaces the state: svc-2 and svc-3 after the
+ * snapshot's 1 and 2 leave exactly them, then a change follows it. (One
+ * endpoint list for all: svc() shares its storage.) */
+static void test_snapshot_record(void **unused)
+{
+	uint32_t crc;
+	struct xlb_state *st = snapshot(&crc);
+	struct xlb_svc_desired up[2] = { svc(2, 2, 9), svc(3, 2, 9) };
+	const struct xlb_svc_desired *u[2] = { &up[0], &up[1] };
+	struct xlb_journal_info info;
+	struct xlb_journal *j;
+	char err[256] = "";
+	uint64_t seq;
+
+	assert_int_equal(xlb_journal_create(path, 10, crc, &j), 0);
+	assert_int_equal(xlb_journal_append_snapshot(j, 11, u, 2, &seq), 0);
+	assert_int_equal(xlb_journal_sync(j, seq), 0);
+	up[0] = svc(4, 2, 9);
+	append(j, 12, up, 1, NULL);
+	xlb_journal_put(j);
+	assert_int_equal(xlb_journal_replay(path, st, crc, &info, err, sizeof(err)), 0);
+	assert_int_equal(info.records, 2);
+	assert_int_equal(xlb_state_version(st), 12);
+	assert_int_equal(xlb_state_count(st), 3);
+	assert_null(xlb_state_get(st, "ns/svc-1:http"));
+	assert_svc(st, svc(2, 2, 9));
+	assert_svc(st, svc(3, 2, 9));
+	assert_svc(st, svc(4, 2, 9));
+	xlb_state_free(st);
+}
+
 /* A crash can cut the last write anywhere: every cut stops at the last
  * whole record, with the state exactly as after it. */
 static void test_torn_tail(void **unused)
@@ -750,6 +781,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_snapshot_record),
 		cmocka_unit_test(test_torn_tail),
 		cmocka_unit_test(test_zeros_and_flips),
 		cmocka_unit_test(test_garbage_and_stale),

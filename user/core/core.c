@@ -10,8 +10,9 @@
  * costs the size of the change: applied in place in a transaction,
  * reconciled for its names only, persisted as one journal record whose
  * fdatasync is waited for without the lock (concurrent writers share it).
- * A snapshot, and the journal once it outgrows the last one, rewrite the
- * state file whole (core_persist.c).
+ * A snapshot costs one journal record of the whole state, synced the same
+ * way; the journal, once it outgrows the last state file, is compacted
+ * into a new one by the persist thread (core_persist.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -324,10 +325,11 @@ static void panic_recount_all(struct xlb_core *c, const struct xlb_state *st,
 }
 
 /* A snapshot replaces everything: built on its own (no copy of the
- * current state), reconciled whole, written whole. Lock held. */
+ * current state), reconciled whole, journaled whole (one record, synced
+ * without the lock: *wait, *seq). Lock held. */
 static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, size_t n_up,
 			  const char *const *del, size_t n_del, struct evq *q,
-			  char *err, size_t errlen)
+			  struct xlb_journal **wait, uint64_t *seq, char *err, size_t errlen)
 {
 	struct xlb_reconcile_result res, undo;
 	struct xlb_state *next = xlb_state_new();
@@ -348,7 +350,7 @@ static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, 
 	if (ret)
 		xlb_errf(err, errlen, 0, "datapath: %s", res.first_error);
 	if (!ret) {
-		ret = core_compact(c, next);
+		ret = core_persist_snapshot(c, next, wait, seq);
 		if (ret)
 			xlb_errf(err, errlen, 0, "state file %s: %s", c->state_path,
 				 strerror(-ret));
@@ -367,6 +369,7 @@ static int apply_snapshot(struct xlb_core *c, const struct xlb_svc_desired *up, 
 	xlb_state_free(c->st);
 	c->st = next;
 	next = NULL;
+	core_persist_due(c);
 out:
 	free(pq.ev);
 	xlb_state_free(next);
@@ -520,7 +523,7 @@ int xlb_core_apply(struct xlb_core *c, bool snapshot,
 
 	pthread_mutex_lock(&c->lock);
 	if (snapshot)
-		ret = apply_snapshot(c, up, n_up, del, n_del, &q, err, errlen);
+		ret = apply_snapshot(c, up, n_up, del, n_del, &q, &wait, &seq, err, errlen);
 	else
 		ret = apply_delta(c, up, n_up, del, n_del, &q, &wait, &seq, err, errlen);
 	if (version)

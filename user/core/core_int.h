@@ -120,13 +120,17 @@ void core_panic_recount(struct xlb_core *c, const char *name, const struct xlb_s
 
 /* Persistence (core_persist.c), lock held unless said. */
 void core_journal_start(struct xlb_core *c, uint64_t version, uint32_t crc);
-/* Write st whole now, under the lock (a snapshot change, start, stop, and
- * when the journal fails). */
+/* Write st whole now, under the lock (start, stop, and when the journal
+ * fails). */
 int core_compact(struct xlb_core *c, const struct xlb_state *st);
 /* The persist thread's end (no lock held). */
 void core_persist_stop(struct xlb_core *c);
 int core_persist_delta(struct xlb_core *c, const struct xlb_state_txn *t, struct xlb_journal **wait,
 		       uint64_t *seq);
+int core_persist_snapshot(struct xlb_core *c, const struct xlb_state *st,
+			  struct xlb_journal **wait, uint64_t *seq);
+/* Compaction when the journal is due for one, once c->st is current. */
+void core_persist_due(struct xlb_core *c);
 /* Without the lock. */
 int core_persist_wait(struct xlb_core *c, struct xlb_journal *j, uint64_t seq, char *err,
 		      size_t errlen);

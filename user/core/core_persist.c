@@ -2,10 +2,10 @@
 /*
  * The core's persistence: the state file (a snapshot) and the journal of
  * changes since it (store/). A delta costs one journal record, whose
- * fdatasync is waited for without the lock. A snapshot change rewrites the
- * state file whole under the lock; the journal, once it outgrows the last
- * snapshot, is compacted without it, while changes go on being appended
- * to it and acknowledged:
+ * fdatasync is waited for without the lock; a snapshot change too (a
+ * record of every service, which replaces the state on replay). The
+ * journal, once it outgrows the last snapshot, is compacted without the
+ * lock, while changes go on being appended to it and acknowledged:
  *
  *   lock held        the state copied at version V; the journal's size
  *                    then (E: every record up to V is before it)
@@ -349,7 +349,7 @@ int core_persist_delta(struct xlb_core *c, const struct xlb_state_txn *t,
 {
 	const struct xlb_svc_desired **up, *before, *after;
 	const char **del;
-	size_t n = xlb_state_txn_count(t), n_up = 0, n_del = 0, size;
+	size_t n = xlb_state_txn_count(t), n_up = 0, n_del = 0;
 	int ret;
 
 	*wait = NULL;
@@ -381,11 +381,63 @@ int core_persist_delta(struct xlb_core *c, const struct xlb_state_txn *t,
 		return core_compact(c, c->st);
 	}
 	*wait = xlb_journal_get(c->jr);
+	core_persist_due(c);
+	return 0;
+}
+
+static int svc_add(const struct xlb_svc_desired *s, void *arg)
+{
+	const struct xlb_svc_desired ***end = arg;
+
+	*(*end)++ = s;
+	return 0;
+}
+
+/* Persist a snapshot change (st: the state it makes, not c->st yet): one
+ * journal record of every service, not yet synced (*wait, *seq as for a
+ * delta), or the state file written whole when there is no usable
+ * journal. Lock held. */
+int core_persist_snapshot(struct xlb_core *c, const struct xlb_state *st,
+			  struct xlb_journal **wait, uint64_t *seq)
+{
+	const struct xlb_svc_desired **svcs, **end;
+	int ret;
+
+	*wait = NULL;
+	if (!c->state_path[0])
+		return 0;
+	if (!c->jr || xlb_journal_broken(c->jr))
+		return core_compact(c, st);
+	svcs = malloc((xlb_state_count(st) + 1) * sizeof(*svcs));
+	if (!svcs)
+		return -ENOMEM;
+	end = svcs;
+	xlb_state_foreach(st, svc_add, &end);
+	ret = xlb_journal_append_snapshot(c->jr, xlb_state_version(st), svcs,
+					  (size_t)(end - svcs), seq);
+	free(svcs);
+	if (ret) {
+		pr_err("append to journal %s: %s; writing the state file instead",
+		       c->journal_path, strerror(-ret));
+		return core_compact(c, st);
+	}
+	*wait = xlb_journal_get(c->jr);
+	return 0;
+}
+
+/* A journal that outgrew the snapshot it continues is compacted: by the
+ * persist thread, or now when there is none (its records stay valid).
+ * Lock held. */
+void core_persist_due(struct xlb_core *c)
+{
+	size_t size;
+
+	if (!c->jr)
+		return;
 	size = xlb_journal_size(c->jr);
 	if (size > (c->snap_len > JOURNAL_MIN_COMPACT ? c->snap_len : JOURNAL_MIN_COMPACT) &&
 	    size > c->compact_after && compact_start(c) == -ENOENT)
-		core_compact(c, c->st);	/* no persist thread: now (this record stays valid) */
-	return 0;
+		core_compact(c, c->st);
 }
 
 /* Wait, without the lock, for the journal record of a change that is

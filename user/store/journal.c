@@ -215,8 +215,8 @@ int xlb_journal_flush(struct xlb_journal *j)
 	return fdatasync(j->fd) ? -errno : 0;
 }
 
-static int encode(uint64_t version, const struct xlb_svc_desired *const *up, size_t n_up,
-		  const char *const *del, size_t n_del, uint8_t **buf, size_t *len)
+static int encode(uint64_t version, bool snapshot, const struct xlb_svc_desired *const *up,
+		  size_t n_up, const char *const *del, size_t n_del, uint8_t **buf, size_t *len)
 {
 	Xlb__V1__SyncRequest req = XLB__V1__SYNC_REQUEST__INIT;
 	size_t n = 0;
@@ -224,6 +224,7 @@ static int encode(uint64_t version, const struct xlb_svc_desired *const *up, siz
 	int ret = -ENOMEM;
 
 	req.version = version;
+	req.snapshot = snapshot;
 	req.n_deletes = n_del;
 	req.deletes = (char **)del;
 	if (n_up && !(req.upserts = calloc(n_up, sizeof(*req.upserts))))
@@ -258,9 +259,9 @@ out:
 	return ret;
 }
 
-int xlb_journal_append(struct xlb_journal *j, uint64_t version,
-		       const struct xlb_svc_desired *const *up, size_t n_up,
-		       const char *const *del, size_t n_del, uint64_t *seq)
+static int append(struct xlb_journal *j, uint64_t version, bool snapshot,
+		  const struct xlb_svc_desired *const *up, size_t n_up,
+		  const char *const *del, size_t n_del, uint64_t *seq)
 {
 	uint8_t *buf;
 	size_t len;
@@ -268,7 +269,7 @@ int xlb_journal_append(struct xlb_journal *j, uint64_t version,
 
 	if (xlb_journal_broken(j))
 		return -EIO;
-	ret = encode(version, up, n_up, del, n_del, &buf, &len);
+	ret = encode(version, snapshot, up, n_up, del, n_del, &buf, &len);
 	if (ret)
 		return ret;
 	ret = write_all(j->fd, buf, len, (off_t)j->end);
@@ -286,6 +287,20 @@ int xlb_journal_append(struct xlb_journal *j, uint64_t version,
 	*seq = ++j->appended;
 	pthread_mutex_unlock(&j->lock);
 	return 0;
+}
+
+int xlb_journal_append(struct xlb_journal *j, uint64_t version,
+		       const struct xlb_svc_desired *const *up, size_t n_up,
+		       const char *const *del, size_t n_del, uint64_t *seq)
+{
+	return append(j, version, false, up, n_up, del, n_del, seq);
+}
+
+int xlb_journal_append_snapshot(struct xlb_journal *j, uint64_t version,
+				const struct xlb_svc_desired *const *svcs, size_t n,
+				uint64_t *seq)
+{
+	return append(j, version, true, svcs, n, NULL, 0, seq);
 }
 
 int xlb_journal_sync(struct xlb_journal *j, uint64_t seq)
@@ -484,6 +499,31 @@ static void count_lost(const struct jbuf *b, size_t off, uint64_t applied,
 		info->lost_last = applied + info->lost;
 }
 
+static int name_add(const struct xlb_svc_desired *s, void *arg)
+{
+	const char ***names = arg;
+
+	*(*names)++ = s->spec.name;
+	return 0;
+}
+
+/* A snapshot record replaces every service: those of st are deleted
+ * first (their addresses and node ports are free for the record's). */
+static int txn_delete_all(struct xlb_state_txn *t, struct xlb_state *st, char *why,
+			  size_t len)
+{
+	const char **names = malloc((xlb_state_count(st) + 1) * sizeof(*names)), **end = names;
+	int ret = 0;
+
+	if (!names)
+		return -ENOMEM;
+	xlb_state_foreach(st, name_add, &end);
+	for (const char **n = names; n < end && !ret; n++)
+		ret = xlb_state_txn_delete(t, *n, why, len);
+	free(names);
+	return ret;
+}
+
 /* One record to st, whole or not at all. msg says why not. hv: the
  * version its header says (format 2), else 0. */
 static int replay_one(struct xlb_state *st, const uint8_t *p, size_t n, uint64_t hv, char *msg,
@@ -501,14 +541,20 @@ static int replay_one(struct xlb_state *st, const uint8_t *p, size_t n, uint64_t
 		ret = xlb_errf(msg, len, -EBADMSG, "%s", why);
 		goto out;
 	}
-	if (req->snapshot || req->version != xlb_state_version(st) + 1 ||
-	    (hv && hv != req->version)) {
+	if (req->version != xlb_state_version(st) + 1 || (hv && hv != req->version)) {
 		ret = xlb_errf(msg, len, -EBADMSG, "version %llu does not follow %llu",
 			   (unsigned long long)req->version,
 			   (unsigned long long)xlb_state_version(st));
 		goto out;
 	}
+	if (req->snapshot && req->n_deletes) {
+		ret = xlb_errf(msg, len, -EBADMSG, "version %llu: a snapshot with deletes",
+			       (unsigned long long)req->version);
+		goto out;
+	}
 	xlb_state_txn_begin(&t, st);
+	if (req->snapshot)
+		ret = txn_delete_all(&t, st, why, sizeof(why));
 	for (size_t i = 0; i < req->n_upserts && !ret; i++) {
 		struct xlb_svc_desired s;
 

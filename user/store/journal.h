@@ -17,8 +17,13 @@
  *   8   8    the state's version after the change (le64): base version + 1
  *            for the first record, + 1 for each next, so a record missing
  *            is seen from the record after it, without unpacking anything
- *   16  len  payload: a packed xlb.v1.SyncRequest, snapshot false, the
- *            same version, upserts then deletes in the order applied
+ *   16  len  payload: a packed xlb.v1.SyncRequest of the same version:
+ *            a change (snapshot false: upserts then deletes, in the order
+ *            applied) or a snapshot (snapshot true: every service, no
+ *            deletes; it replaces the state, so that a snapshot change is
+ *            acknowledged after one append and one fdatasync, and the
+ *            state file is rewritten by the next compaction). A reader of
+ *            before snapshot records takes one as damage.
  *   (XLBJRNL1 records lack the version field: 8 bytes of header, the CRC
  *   over the length and the payload.)
  *
@@ -98,6 +103,12 @@ int xlb_journal_flush(struct xlb_journal *j);
 int xlb_journal_append(struct xlb_journal *j, uint64_t version,
 		       const struct xlb_svc_desired *const *up, size_t n_up,
 		       const char *const *del, size_t n_del, uint64_t *seq);
+
+/* Append a snapshot: every service of the state at `version`; replay
+ * replaces the state with them. The same as xlb_journal_append else. */
+int xlb_journal_append_snapshot(struct xlb_journal *j, uint64_t version,
+				const struct xlb_svc_desired *const *svcs, size_t n,
+				uint64_t *seq);
 
 /* Wait until record seq is on disk. Any thread. 0, or the error of the
  * fdatasync that should have covered it: then the journal is broken (its
