@@ -40,8 +40,13 @@ DP_SRCS    := $(wildcard user/dataplane/*/*.c)
 LIB_SRCS   := $(MODEL_SRCS) $(wildcard user/netlink/*.c) $(DP_SRCS)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
-BPF_OBJ    := $(BUILD)/xlb.bpf.o
-SKEL       := $(BUILD)/xlb.skel.h
+# One object per entry file in bpf/: the XDP program (xlb.bpf.c), the
+# socket programs (sock.bpf.c), the pod veth programs (tc_pod.bpf.c), the
+# UDP socket iterator (sock_destroy.bpf.c). Skeletons: xlb.skel.h and
+# xlb_NAME.skel.h for the others.
+BPF_ENTRIES := xlb sock tc_pod sock_destroy
+BPF_OBJ    := $(BPF_ENTRIES:%=$(BUILD)/%.bpf.o)
+SKEL       := $(BUILD)/xlb.skel.h $(patsubst %,$(BUILD)/xlb_%.skel.h,$(filter-out xlb,$(BPF_ENTRIES)))
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -86,6 +91,10 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*) > $@
+
+$(BUILD)/xlb_%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name xlb_$(notdir $*) > $@
 
 $(DP_SRCS:%.c=$(BUILD)/%.o): | $(SKEL)
 

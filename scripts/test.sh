@@ -31,12 +31,13 @@ declare -A CMD=(
 	[lb]="bash tests/lb/run.sh"
 	[metrics]="bash tests/metrics/run.sh"
 	[health]="bash tests/health/run.sh"
+	[sock]="env BUILD=$BUILD bash tests/sock/run.sh"
 	[e2e]="bash tests/e2e/run.sh"
 	[k8s-lab]="$PY tests/k8s/lab.py --build $BUILD"
 	[cluster]="bash tests/cluster/run.sh"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb metrics health e2e k8s-lab cluster vm)
+ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb metrics health sock e2e k8s-lab cluster vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0

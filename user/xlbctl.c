@@ -149,17 +149,25 @@ static const struct ctl_cmd cmds[] = {
 	{
 		.verb = "explain", .fn = do_explain, .opts = CTL_OPT_FLOW | CTL_OPT_OUTPUT,
 		.outputs = OUTS_DATA, .min_args = 0, .max_args = 0,
-		.args = "--src IP:PORT --dst IP:PORT [--proto tcp|udp] [-o json|yaml]",
+		.args = "[--hook xdp|pod|socket] [--src IP:PORT] --dst IP:PORT [--proto tcp|udp]\n"
+			"               [-o json|yaml]",
 		.summary = "which service and backend the datapath gives a packet, and why",
 		.help =
-		"Asks xlbd, which reads its live datapath and follows the XDP program's\n"
-		"own rules for a packet from --src to --dst: an existing flow in conntrack\n"
-		"(and whether its backend is still there), a reply, the service it matches\n"
+		"Asks xlbd, which reads its live datapath and follows the hook's own rules\n"
+		"for a packet from --src to --dst: an existing flow in its flow table (and\n"
+		"whether its backend is still there), a reply, the service it matches\n"
 		"(ClusterIP, or NodePort on a node address), ClientIP affinity, then the\n"
 		"table: the slot of the client address's hash (sh, and with affinity) or of\n"
 		"the 5-tuple's hash (rr and wrr). Changes nothing. The IPVS\n"
 		"dataplane cannot explain flows.\n"
 		"\n"
+		"Hooks: xdp (default), a packet arriving on a NIC; pod, a packet leaving a\n"
+		"pod through its veth (tc, the pod veths' own flow table); socket, a\n"
+		"connect() or sendto() of the node or a pod, which keeps no flow and whose\n"
+		"client is its network namespace: the one xlbctl runs in (run it there with\n"
+		"`nsenter --net=...`); --src is not needed.\n"
+		"\n"
+		"      --hook H          xdp, pod or socket\n"
 		"      --src IP:PORT     the client\n"
 		"      --dst IP:PORT     the service address (or a node address and node port)\n"
 		"      --proto P         tcp (default) or udp\n"
@@ -343,6 +351,7 @@ enum {
 	OPT_DST,
 	OPT_PROTO,
 	OPT_PIN_DIR,
+	OPT_HOOK,
 	OPT_INTERVAL,
 	OPT_ITERATIONS,
 };
@@ -372,6 +381,7 @@ static const struct {
 	{ CTL_OPT_FLOW, { "dst", required_argument, NULL, OPT_DST } },
 	{ CTL_OPT_FLOW, { "proto", required_argument, NULL, OPT_PROTO } },
 	{ CTL_OPT_FLOW, { "pin-dir", required_argument, NULL, OPT_PIN_DIR } },
+	{ CTL_OPT_FLOW, { "hook", required_argument, NULL, OPT_HOOK } },
 	{ CTL_OPT_TOP, { "interval", required_argument, NULL, OPT_INTERVAL } },
 	{ CTL_OPT_TOP, { "iterations", required_argument, NULL, OPT_ITERATIONS } },
 };
@@ -552,6 +562,9 @@ static int parse_cmd(struct ctl *c, int argc, char **argv)
 			break;
 		case OPT_PIN_DIR:
 			c->pin_dir = optarg;
+			break;
+		case OPT_HOOK:
+			c->hook = optarg;
 			break;
 		case OPT_INTERVAL:
 			if (parse_interval(optarg, &c->interval_ms))

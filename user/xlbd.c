@@ -59,6 +59,8 @@ static struct {
 	const char *healthz;		/* --healthz-bind-address; "": off */
 	bool healthz_given;
 	struct xlb_port_range node_ports; /* --nodeport-range */
+	bool socket_lb_off;		/* --socket-lb off */
+	const char *cgroup_root;	/* --cgroup-root; NULL: the hierarchy's root */
 } cfg = {
 	.state_dir = "/var/lib/xlb",
 	.pin_dir = XLB_PIN_DIR_DEFAULT,
@@ -84,9 +86,19 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xlbd [options]\n\n"
-		"  --iface IF[,IF...]        interfaces to attach the datapath to; shell patterns\n"
-		"                            allowed (e.g. 'eth0,veth*'); new matching links are\n"
-		"                            picked up as they appear (repeatable)\n"
+		"  --iface IF[,IF...]        the node's NICs: XDP for traffic from outside; shell\n"
+		"                            patterns allowed (e.g. 'eth*'); new matching links\n"
+		"                            are picked up as they appear (repeatable)\n"
+		"  --pod-iface IF[,IF...]    the host ends of pod veths (e.g. 'cali*,lxc*'): tc\n"
+		"                            for pod traffic no socket program translated;\n"
+		"                            followed as pods come and go (repeatable)\n"
+		"  --socket-lb on|off        balance the node's and its pods' connections to\n"
+		"                            services at the socket (default on)\n"
+		"  --cgroup-root DIR         cgroup2 directory the socket programs attach to:\n"
+		"                            sockets created in it or below are balanced\n"
+		"                            (default: the root of the cgroup2 hierarchy, from\n"
+		"                            /proc/self/mountinfo, when xlbd runs in the\n"
+		"                            node's own network namespace; elsewhere none)\n"
 		"  --dataplane auto|xdp|ipvs datapath to use (default auto: XDP when it loads\n"
 		"                            and attaches to every --iface interface present at\n"
 		"                            start, else IPVS)\n"
@@ -279,7 +291,7 @@ static int run_loop(void)
 	struct epoll_event ev = { .events = EPOLLIN }, evs[8];
 	struct itimerspec its = { .it_interval = { 10, 0 }, .it_value = { 10, 0 } };
 	sigset_t mask;
-	int ep, sfd, tfd, lfd;
+	int ep, sfd, tfd, lfd, ufd;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -304,6 +316,10 @@ static int run_loop(void)
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 	ev.data.fd = xlb_svchealth_feed_fd(d.sh);
 	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ufd = xlb_core_upkeep_fd(d.core);	/* the dataplane's work for this thread */
+	ev.data.fd = ufd;
+	if (ufd >= 0)
+		epoll_ctl(ep, EPOLL_CTL_ADD, ufd, &ev);
 
 	for (;;) {
 		int n = epoll_wait(ep, evs, 8, -1);
@@ -338,6 +354,8 @@ static int run_loop(void)
 				xlb_health_feed_dispatch(d.hw);
 			} else if (fd == lfd) {
 				xlb_node_dispatch(d.node);
+			} else if (fd == ufd) {
+				xlb_core_upkeep(d.core);
 			}
 		}
 	}
@@ -362,6 +380,9 @@ static const struct option opts[] = {
 	{ "pin-dir", required_argument, NULL, 'p' },
 	{ "nodeport-addresses", required_argument, NULL, 'n' },
 	{ "nodeport-range", required_argument, NULL, 'r' },
+	{ "pod-iface", required_argument, NULL, 'o' },
+	{ "socket-lb", required_argument, NULL, 'S' },
+	{ "cgroup-root", required_argument, NULL, 'c' },
 	{ "node-name", required_argument, NULL, 'O' },
 	{ "healthz-bind-address", required_argument, NULL, 'H' },
 	{ "log-level", required_argument, NULL, 'L' },
@@ -452,6 +473,7 @@ static int take_opt(int c, char *arg)
 		XLB_HC_TCP_AUTO, XLB_HC_TCP_HALF_OPEN, XLB_HC_TCP_CONNECT,
 	};
 	static const char *const networks[] = { "isolated", "node", NULL };
+	static const char *const on_off[] = { "on", "off", NULL };
 	enum xlb_log_level lvl;
 	char err[512] = "";
 	int i;
@@ -509,6 +531,21 @@ static int take_opt(int c, char *arg)
 		break;
 	case 'p':
 		cfg.pin_dir = arg;
+		break;
+	case 'o':
+		if (xlb_node_add_pod_ifaces(d.node, arg, err, sizeof(err)))
+			return bad_opt("pod-iface", "%s", err);
+		break;
+	case 'S':
+		i = choice("socket-lb", arg, on_off);
+		if (i < 0)
+			return 2;
+		cfg.socket_lb_off = i == 1;
+		break;
+	case 'c':
+		if (arg[0] != '/')
+			return bad_opt("cgroup-root", "expected an absolute path, got '%s'", arg);
+		cfg.cgroup_root = arg;
 		break;
 	case 'n':
 		if (xlb_node_add_cidrs(d.node, arg, err, sizeof(err)))
@@ -628,6 +665,7 @@ static int parse_args(int argc, char **argv)
 		snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", getenv("NODE_NAME"));
 	if (!cfg.node_name[0] && gethostname(cfg.node_name, sizeof(cfg.node_name) - 1))
 		cfg.node_name[0] = '\0';
+	xlb_node_set_socket_lb(d.node, !cfg.socket_lb_off, cfg.cgroup_root);
 	return -1;
 }
 

@@ -297,7 +297,94 @@ struct xlb_counters {
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_counters) == 24, "xlb_counters size");
 
+/*
+ * Socket-level load balancing (cgroup connect4/sendmsg4/recvmsg4/
+ * getpeername4). The socket programs use the service, selection and
+ * backend maps above, and these of their own.
+ */
+#define XLB_SOCK_REV_ENTRIES	262144	/* sockets connected or sending to a backend */
+
+/* sock_rev (LRU): the service address a socket's backend stands for, so
+ * recvmsg and getpeername show the service. Keyed by the socket as well:
+ * one socket may talk to two services that share a backend. */
+struct xlb_sock_rev_key {
+	__u64 cookie;		/* socket cookie */
+	struct xlb_addr addr;	/* backend address */
+	__u16 port;		/* backend port, be */
+	__u8 family;
+	__u8 pad[5];
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_sock_rev_key) == 32, "xlb_sock_rev_key size");
+
+struct xlb_sock_rev_val {
+	struct xlb_addr addr;	/* the service address the socket asked for */
+	__u16 port;		/* be */
+	__u8 family;
+	__u8 pad;
+	__u32 svc_id;
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_sock_rev_val) == 24, "xlb_sock_rev_val size");
+
+/* sock_gone (hash -> service id): backends just removed from a service,
+ * whose connected UDP sockets through that service the socket iterator
+ * aborts (6.5+, bpf/sock_destroy.bpf.c). */
+struct xlb_sock_gone_key {
+	struct xlb_addr addr;
+	__u16 port;		/* be */
+	__u8 family;
+	__u8 pad;
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_sock_gone_key) == 20, "xlb_sock_gone_key size");
+
+/* sock_svc_stats (per-CPU array, by service id): what the socket programs
+ * did for each service. */
+struct xlb_sock_counters {
+	__u64 connects;		/* connect() balanced (TCP, and UDP sockets) */
+	__u64 sends;		/* unconnected UDP datagrams balanced */
+	__u64 refused;		/* no usable backend: ECONNREFUSED */
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_sock_counters) == 24, "xlb_sock_counters size");
+
+/*
+ * Pod veths (tc on their host side): packets from pods to services that no
+ * socket program translated (sockets older than the attach, socket LB off,
+ * traffic a pod forwards). Both translations happen on the client's veth:
+ * DNAT as a packet leaves the pod, reverse NAT as the reply enters it.
+ */
+#define XLB_POD_CT_ENTRIES	262144	/* two per flow */
+#define XLB_MAX_POD_IFACES	4096
+#define XLB_HAIRPIN_ADDR	0xa9fe2a01 /* 169.254.42.1: the source a pod's hairpin flows show */
+
+#define XLB_POD_CT_F_LOCAL	(1 << 0) /* backend on this node: redirected both ways */
+#define XLB_POD_CT_F_HAIRPIN	(1 << 1) /* the client is its own backend: source rewritten */
+#define XLB_POD_CT_F_AFFINITY	(1 << 2) /* ClientIP affinity: set it once established */
+
+/* pod_ct (LRU), keyed by struct xlb_ct4_key: a flow has a forward entry
+ * (client -> service address) and a reply entry (backend -> client as the
+ * backend sees it). */
+struct xlb_pod_ct_val {
+	struct xlb_addr nat_addr; /* REV: the service address (the reply's new source) */
+	struct xlb_addr orig_addr; /* REV: the client's address (hairpin: new destination) */
+	__u16 nat_port;		/* REV: service port, be */
+	__u16 orig_port;	/* REV: the client's port, be */
+	__u8 dir;		/* enum xlb_ct_dir */
+	__u8 state;		/* enum xlb_ct_state */
+	__u8 flags;		/* XLB_POD_CT_F_* */
+	__u8 pad;
+	__u32 svc_id;
+	__u32 backend_id;
+	__u32 backend_gen;	/* must equal backend.gen, else the backend is gone */
+	__u32 last_seen;	/* coarse seconds */
+	__u32 created;
+	__u32 ifindex;		/* local: FWD the backend's pod veth, REV the client's */
+	__u8 smac[6];		/* local: Ethernet source to write */
+	__u8 dmac[6];		/* local: Ethernet destination (the pod's eth0) */
+	__u8 pad2[4];
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_pod_ct_val) == 80, "xlb_pod_ct_val size");
+
 /* Global per-CPU counters (stats map), index = enum xlb_stat: stats.h. */
 #include "stats.h"
+#include "stats_hooks.h"
 
 #endif /* XLB_ABI_H */

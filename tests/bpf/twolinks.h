@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "xlbtest.h"
+
 static inline int xt_two_links(const char *const *be_cmds, size_t n, unsigned *if_cli,
 			       unsigned *if_be)
 {
@@ -32,27 +34,9 @@ static inline int xt_two_links(const char *const *be_cmds, size_t n, unsigned *i
 		"ip link set be1 up",
 		"ip addr add 10.10.1.1/24 dev cli0",
 	};
-	size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
-	FILE *f;
-	int ret;
-
-	for (size_t i = 0; i < ncmds + n; i++) {
-		const char *cmd = i < ncmds ? cmds[i] : be_cmds[i - ncmds];
-
-		ret = system(cmd);
-		if (ret) {
-			fprintf(stderr, "`%s` failed (%d)\n", cmd, ret);
-			return -1;
-		}
-	}
-	f = fopen("/proc/sys/net/ipv4/conf/all/forwarding", "w");
-	ret = !f || fputs("1", f) < 0;
-	if (f)
-		ret |= fclose(f) != 0;
-	if (ret) {
-		perror("enable IPv4 forwarding in the namespace");
+	if (xt_sh_all(cmds, sizeof(cmds) / sizeof(cmds[0])) || xt_sh_all(be_cmds, n) ||
+	    xt_forwarding())
 		return -1;
-	}
 	*if_cli = if_nametoindex("cli0");
 	*if_be = if_nametoindex("be0");
 	if (!*if_cli || !*if_be) {

@@ -99,6 +99,35 @@ static inline void xt_init(void)
 	xlb_log_set_level(xt_verbose() ? XLB_LOG_DEBUG : XLB_LOG_WARN);
 }
 
+/* Run each command in turn (ip, in this test's own namespace). 0, or -1
+ * after saying which failed. */
+static inline int xt_sh_all(const char *const *cmds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ret = system(cmds[i]);
+
+		if (ret) {
+			fprintf(stderr, "`%s` failed (%d)\n", cmds[i], ret);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* IPv4 forwarding on in this namespace: bpf_fib_lookup answers only where
+ * the node forwards. */
+static inline int xt_forwarding(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/conf/all/forwarding", "w");
+	int ret = !f || fputs("1", f) < 0;
+
+	if (f)
+		ret |= fclose(f) != 0;
+	if (ret)
+		perror("enable IPv4 forwarding in the namespace");
+	return ret ? -1 : 0;
+}
+
 /* Small maps: the tests need a few dozen flows, and loading is faster. */
 static inline struct xlb_dp_opts xt_dp_opts(const char *pin_dir)
 {

@@ -96,7 +96,9 @@ t_xlbd_flags() {
 		"--exec-probe-network host|--exec-probe-network: expected isolated or node" \
 		"--ct-entries 12|--ct-entries: expected a count from 1024" \
 		"--ct-syn-entries lots|--ct-syn-entries: expected a count" \
-		"--max-backends -5|--max-backends: expected a count"; do
+		"--max-backends -5|--max-backends: expected a count" \
+		"--socket-lb maybe|--socket-lb: expected on or off" \
+		"--cgroup-root sys/fs/cgroup|--cgroup-root: expected an absolute path"; do
 		# shellcheck disable=SC2086
 		timeout 10 "$XLBD" ${args%%|*} --state-dir "$TMP/never" >"$OUT" 2>"$ERR"
 		rc=$?
@@ -107,7 +109,7 @@ t_xlbd_flags() {
 	want_out '--tcp-probe auto\|half-open\|connect' && want_out '--allow-exec-probes' &&
 		want_out '--ct-syn-entries N'
 }
-check "xlbd refuses a bad --tcp-probe, --panic-threshold, --exec-probe-* or map size (exit 2, the flag named, nothing created)" t_xlbd_flags
+check "xlbd refuses a bad --tcp-probe, --panic-threshold, --exec-probe-*, map size, --socket-lb or --cgroup-root (exit 2, the flag named, nothing created)" t_xlbd_flags
 
 t_cmd_help() {
 	local cmd
@@ -404,9 +406,9 @@ t_stats_table() {
 	ctl stats infra/dns:dns
 	want_rc 0 || return 1
 	sed '/^$/,$d' "$OUT" >"$TMP/t1"
-	sed '1,/^$/d' "$OUT" >"$TMP/t2"
+	sed '1,/^$/d' "$OUT" | sed '/^$/,$d' >"$TMP/t2"
 	"${CHECK[@]}" aligned "$TMP/t1" 3 && "${CHECK[@]}" aligned "$TMP/t2" || return 1
-	head -1 "$TMP/t1" | grep -Eq '^SERVICE +BACKEND +PACKETS +BYTES +NEW-FLOWS$' &&
+	head -1 "$TMP/t1" | grep -Eq '^SERVICE +BACKEND +PACKETS +BYTES +NEW-FLOWS +SOCKET$' &&
 		grep -Eq '^infra/dns:dns +\* +[1-9][0-9]* ' "$TMP/t1" &&
 		grep -Eq '^infra/dns:dns +10\.244\.1\.53:53 ' "$TMP/t1" &&
 		head -1 "$TMP/t2" | grep -Eq '^REASON +PACKETS$' &&

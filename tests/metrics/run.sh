@@ -124,6 +124,9 @@ t_names() {
 		xlb_service_packets_total xlb_service_bytes_total xlb_service_new_flows_total \
 		xlb_service_active_flows xlb_service_endpoints xlb_service_endpoints_ready \
 		xlb_service_panic xlb_health_transitions_total \
+		xlb_service_socket_connects_total xlb_service_socket_sends_total \
+		xlb_service_socket_refused_total xlb_socket_lb_calls_total xlb_pod_packets_total \
+		xlb_socket_lb_attached xlb_pod_interfaces \
 		xlb_backend_packets_total xlb_backend_bytes_total xlb_backend_new_flows_total \
 		xlb_endpoint_health_state xlb_endpoint_in_datapath \
 		xlb_conntrack_entries xlb_conntrack_scan_truncated \

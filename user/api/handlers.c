@@ -320,6 +320,9 @@ static int list_cb(const struct xlb_service_status *st, void *arg)
 	p->bytes = st->bytes;
 	p->new_flows = st->new_flows;
 	p->panic = st->panic;
+	p->socket_connects = st->sock.connects;
+	p->socket_sends = st->sock.sends;
+	p->socket_refused = st->sock.refused;
 	p->service = xlb_api_service_to_pb(&st->svc);
 	if (!p->service)
 		return -ENOMEM;
@@ -358,6 +361,68 @@ static int h_list(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 			    strerror(-ret));
 	}
 	return finish(&a.r->base, resp);
+}
+
+/* A map<string, uint64> of the status from names and values. Every such
+ * map's entry message has this layout; desc says which one it is. */
+static bool status_map(void *field, size_t *n_out, const ProtobufCMessageDescriptor *desc,
+		       const uint64_t *v, int n, const char *(*name)(int i))
+{
+	Xlb__V1__GetStatusResponse__CountersEntry ***out = field;
+
+	*out = calloc(n, sizeof(**out));
+	if (!*out)
+		return false;
+	for (int i = 0; i < n; i++) {
+		Xlb__V1__GetStatusResponse__CountersEntry *e = new_msg(desc);
+
+		if (!e)
+			return false;
+		(*out)[(*n_out)++] = e;
+		e->value = v[i];
+		if (!xlb_pb_set_str(&e->key, name(i), SIZE_MAX))
+			return false;
+	}
+	return true;
+}
+
+static const char *sock_stat_name(int i)
+{
+	return xlb_sock_stat_info(i)->name;
+}
+
+static const char *pod_stat_name(int i)
+{
+	return xlb_pod_stat_info(i)->name;
+}
+
+/* The hooks of the node's and its pods' traffic, in a line each. */
+static bool status_hooks(Xlb__V1__GetStatusResponse *r, const struct xlb_core_status *st)
+{
+	const struct xlb_hooks_info *h = &st->hooks;
+	char buf[400];
+
+	if (!st->have_hooks)
+		return true;
+	if (h->sock_cgroup[0])
+		snprintf(buf, sizeof(buf), "cgroup %s", h->sock_cgroup);
+	else
+		snprintf(buf, sizeof(buf), "off: %s", h->sock_loaded ? "not attached" : h->sock_why);
+	if (!xlb_pb_set_str(&r->socket_lb, buf, SIZE_MAX))
+		return false;
+	if (!h->pod_loaded)
+		snprintf(buf, sizeof(buf), "off: %s", h->pod_why);
+	else
+		snprintf(buf, sizeof(buf), "%s%s%u interfaces", h->pod_mode,
+			 h->pod_mode[0] ? ": " : "", h->n_pod_ifaces);
+	if (!xlb_pb_set_str(&r->pod_veths, buf, SIZE_MAX))
+		return false;
+	return status_map(&r->socket_counters, &r->n_socket_counters,
+			  &xlb__v1__get_status_response__socket_counters_entry__descriptor,
+			  st->sock_counters, XLB_SOCK_STAT_MAX, sock_stat_name) &&
+	       status_map(&r->pod_counters, &r->n_pod_counters,
+			  &xlb__v1__get_status_response__pod_counters_entry__descriptor,
+			  st->pod_counters, XLB_POD_STAT_MAX, pod_stat_name);
 }
 
 static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
@@ -400,20 +465,11 @@ static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 	if (!xlb_pb_set_strs(&r->interfaces, &r->n_interfaces, st->interfaces[0],
 			     sizeof(st->interfaces[0]), st->n_interfaces < n ? st->n_interfaces : n))
 		goto nomem;
-	r->counters = calloc(XLB_STAT_MAX, sizeof(*r->counters));
-	if (!r->counters)
+	if (!status_map(&r->counters, &r->n_counters,
+			&xlb__v1__get_status_response__counters_entry__descriptor, st->counters,
+			XLB_STAT_MAX, xlb_stat_name) ||
+	    !status_hooks(r, st))
 		goto nomem;
-	for (int i = 0; i < XLB_STAT_MAX; i++) {
-		Xlb__V1__GetStatusResponse__CountersEntry *e =
-			new_msg(&xlb__v1__get_status_response__counters_entry__descriptor);
-
-		if (!e)
-			goto nomem;
-		r->counters[r->n_counters++] = e;
-		e->value = st->counters[i];
-		if (!xlb_pb_set_str(&e->key, xlb_stat_name(i), SIZE_MAX))
-			goto nomem;
-	}
 	free(st);
 	return finish(&r->base, resp);
 nomem:
@@ -695,27 +751,33 @@ static int h_explain(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 		     ProtobufCMessage **resp, char *err, size_t errlen)
 {
 	const Xlb__V1__ExplainRequest *req = (const void *)m;
+	struct xlb_explain_req q = { .proto = IPPROTO_TCP };
 	Xlb__V1__ExplainResponse *r;
 	struct xlb_explain *x;
-	struct xlb_ip src, dst;
-	uint16_t sport, dport;
-	uint8_t proto = IPPROTO_TCP;
 	char be[XLB_IP_PORT_STRLEN] = "";
 	int ret;
 
-	if (xlb_ip_port_parse(req->source, &src, &sport))
+	if (req->hook[0] && xlb_explain_hook_parse(req->hook, &q.hook))
+		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
+				"hook: expected xdp, pod or socket, got '%s'", req->hook);
+	q.netns_cookie = req->netns_cookie;
+	if ((q.hook != XLB_EXPLAIN_SOCKET || req->source[0]) &&
+	    xlb_ip_port_parse(req->source, &q.src, &q.sport))
 		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
 				"source: expected address:port, got '%s'", req->source);
-	if (xlb_ip_port_parse(req->destination, &dst, &dport))
+	if (xlb_ip_port_parse(req->destination, &q.dst, &q.dport))
 		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
 				"destination: expected address:port, got '%s'", req->destination);
-	if (req->protocol[0] && xlb_proto_parse(req->protocol, &proto))
+	if (req->protocol[0] && xlb_proto_parse(req->protocol, &q.proto))
 		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
 				"protocol: expected tcp or udp, got '%s'", req->protocol);
+	if (q.hook == XLB_EXPLAIN_SOCKET && !q.netns_cookie)
+		return xlb_errf(err, errlen, GRPC_STATUS_INVALID_ARGUMENT,
+				"netns_cookie: the socket hook needs the client's network namespace");
 	x = malloc(sizeof(*x));
 	if (!x)
 		return oom(NULL, err, errlen);
-	ret = xlb_core_explain(ctx->core, &src, sport, &dst, dport, proto, x, err, errlen);
+	ret = xlb_core_explain(ctx->core, &q, x, err, errlen);
 	if (ret) {
 		free(x);
 		return core_fail(ret, err, errlen);
@@ -741,7 +803,8 @@ static int h_explain(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 	    !xlb_pb_set_str(&r->backend_state,
 			    x->backend_id ? xlb_backend_state_name(x->backend_state) : "",
 			    SIZE_MAX) ||
-	    !xlb_pb_set_str(&r->why, x->why, SIZE_MAX)) {
+	    !xlb_pb_set_str(&r->why, x->why, SIZE_MAX) ||
+	    !xlb_pb_set_str(&r->note, x->note, SIZE_MAX)) {
 		free(x);
 		return oom(&r->base, err, errlen);
 	}

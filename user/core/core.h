@@ -31,6 +31,7 @@
 #include "model/conntrack.h"
 #include "model/verdicts.h"
 #include "model/explain.h"
+#include "model/hooks.h"
 
 struct xlb_core;
 
@@ -50,6 +51,7 @@ struct xlb_service_status {
 	size_t n_eps;
 	struct xlb_endpoint_status *eps;
 	uint64_t packets, bytes, new_flows;
+	struct xlb_sock_counters sock;	/* at the socket (no packets there) */
 	bool panic;
 };
 
@@ -72,6 +74,11 @@ struct xlb_core_status {
 	char damage[1024];
 	struct xlb_node_info node;	/* the node xlbd serves as */
 	char node_source[16];		/* "controller" | "flags" */
+	/* The node's and its pods' hooks (BPF dataplane). */
+	bool have_hooks;
+	struct xlb_hooks_info hooks;
+	uint64_t sock_counters[XLB_SOCK_STAT_MAX];
+	uint64_t pod_counters[XLB_POD_STAT_MAX];
 };
 
 enum xlb_event_kind {
@@ -129,8 +136,7 @@ int xlb_core_ct_list(struct xlb_core *c, uint32_t limit,
 int xlb_core_ct_flush(struct xlb_core *c, uint32_t *removed);
 /* Which backend the datapath would give this packet, and why, from its
  * live state. -EOPNOTSUPP (err says so) when the dataplane cannot tell. */
-int xlb_core_explain(struct xlb_core *c, const struct xlb_ip *src, uint16_t sport,
-		     const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
+int xlb_core_explain(struct xlb_core *c, const struct xlb_explain_req *q,
 		     struct xlb_explain *out, char *err, size_t errlen);
 
 /* Event subscription; returns an id for unsubscribe. */

@@ -41,11 +41,40 @@ out:
 	return ret;
 }
 
+int xlb_core_pod_attach(struct xlb_core *c, const char *ifname, char *err, size_t errlen)
+{
+	int ret;
+
+	if (err && errlen)
+		err[0] = 0;
+	pthread_mutex_lock(&c->lock);
+	ret = xlb_dp_pod_attach(c->dp, ifname, err, errlen);
+	pthread_mutex_unlock(&c->lock);
+	if (ret == -EOPNOTSUPP && err && !err[0])
+		return 0;	/* a dataplane without pod veth programs (IPVS) */
+	if (!ret)
+		pr_debug("pod veth %s: attached", ifname);
+	return ret;
+}
+
+int xlb_core_socket_lb(struct xlb_core *c, const char *cgroup, char *err, size_t errlen)
+{
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = cgroup ? xlb_dp_sock_attach(c->dp, cgroup, err, errlen) :
+		       xlb_dp_sock_detach(c->dp, err, errlen);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
 void xlb_core_link_gone(struct xlb_core *c, int ifindex)
 {
 	char err[256];
 
 	pthread_mutex_lock(&c->lock);
+	if (!xlb_dp_pod_detach(c->dp, NULL, ifindex, err, sizeof(err)))
+		pr_debug("pod veth (ifindex %d) gone", ifindex);
 	for (size_t i = 0; i < c->n_ifaces; i++) {
 		if (c->ifindex[i] != ifindex)
 			continue;

@@ -69,8 +69,13 @@ int xlb_core_compact(struct xlb_core *c, bool wait);
 /* Attach the datapath to an interface; 0 when it already is. */
 int xlb_core_attach(struct xlb_core *c, const char *ifname, int ifindex, char *err,
 		    size_t errlen);
-/* The interface went away (the kernel detached the program with it). */
+/* tc on the host end of a pod's veth (never XDP); 0 when it already is. */
+int xlb_core_pod_attach(struct xlb_core *c, const char *ifname, char *err, size_t errlen);
+/* The interface went away (the kernel detached the programs with it). */
 void xlb_core_link_gone(struct xlb_core *c, int ifindex);
+/* Socket-level balancing for the sockets of cgroup2 directory cgroup and
+ * below, or none (cgroup NULL: detach what is attached). */
+int xlb_core_socket_lb(struct xlb_core *c, const char *cgroup, char *err, size_t errlen);
 /* NodePort answers on ip (add) or no longer (!add). Logs its failures. */
 int xlb_core_node_addr(struct xlb_core *c, const struct xlb_ip *ip, bool add);
 /* How many interfaces the datapath is attached to. */
@@ -144,5 +149,11 @@ int xlb_core_hc_ports(struct xlb_core *c,
 		      int (*cb)(const struct xlb_svc_desired *s, const struct xlb_ip *addrs,
 				size_t n, void *arg),
 		      void *arg);
+
+/* Work the dataplane asks of the main thread (dataplane.h, upkeep):
+ * xlb_core_upkeep_fd becomes readable when there is some (-1: never), and
+ * the main thread then calls xlb_core_upkeep. */
+int xlb_core_upkeep_fd(struct xlb_core *c);
+void xlb_core_upkeep(struct xlb_core *c);
 
 #endif /* XLB_CORE_PRIV_H */

@@ -96,6 +96,7 @@ static int list_copy(const struct xlb_svc_desired *s, void *arg)
 			st->bytes = cnt.bytes;
 			st->new_flows = cnt.new_flows;
 		}
+		xlb_dp_sock_service_stats(l->c->dp, &d->spec, &st->sock);
 	}
 	for (size_t i = 0; i < s->n_ep; i++) {
 		struct xlb_endpoint_status *e = &st->eps[i];
@@ -203,8 +204,14 @@ int xlb_core_status(struct xlb_core *c, struct xlb_core_status *out)
 	out->node.n_addrs = c->n_node_addrs;
 	snprintf(out->node_source, sizeof(out->node_source), "%s",
 		 c->node_from_api ? "controller" : "flags");
+	/* where the hooks are changes under the lock (attach, detach) */
+	out->have_hooks = !xlb_dp_hooks(c->dp, &out->hooks);
 	pthread_mutex_unlock(&c->lock);
 	xlb_dp_global_stats(c->dp, out->counters);	/* dataplane.h: no lock needed */
+	if (out->have_hooks) {
+		xlb_dp_sock_stats(c->dp, out->sock_counters);
+		xlb_dp_pod_stats(c->dp, out->pod_counters);
+	}
 	return 0;
 }
 
@@ -251,12 +258,11 @@ int xlb_core_ct_list(struct xlb_core *c, uint32_t limit,
 	return ret == 1 ? 0 : ret;
 }
 
-int xlb_core_explain(struct xlb_core *c, const struct xlb_ip *src, uint16_t sport,
-		     const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
+int xlb_core_explain(struct xlb_core *c, const struct xlb_explain_req *q,
 		     struct xlb_explain *out, char *err, size_t errlen)
 {
 	/* Map lookups only: no lock (dataplane.h). */
-	return xlb_dp_explain(c->dp, src, sport, dst, dport, proto, out, err, errlen);
+	return xlb_dp_explain(c->dp, q, out, err, errlen);
 }
 
 int xlb_core_ct_flush(struct xlb_core *c, uint32_t *removed)
@@ -342,4 +348,15 @@ int xlb_core_hc_ports(struct xlb_core *c,
 	pthread_mutex_unlock(&c->lock);
 	free(w);
 	return ret;
+}
+
+/* Without the lock, as the tick (dataplane.h allows it). */
+int xlb_core_upkeep_fd(struct xlb_core *c)
+{
+	return xlb_dp_upkeep_fd(c->dp);
+}
+
+void xlb_core_upkeep(struct xlb_core *c)
+{
+	xlb_dp_upkeep(c->dp);
 }

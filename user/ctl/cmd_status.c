@@ -45,6 +45,10 @@ int do_status(struct ctl *c)
 	for (size_t i = 0; i < st->n_interfaces; i++)
 		printf("%s%s", i ? ", " : "", st->interfaces[i]);
 	printf("%s\n", st->n_interfaces ? "" : "none");
+	if (st->socket_lb && st->socket_lb[0])
+		printf("socket LB:   %s\n", st->socket_lb);
+	if (st->pod_veths && st->pod_veths[0])
+		printf("pod veths:   %s\n", st->pod_veths);
 	if (st->health_tcp_probe && st->health_tcp_probe[0])
 		printf("tcp probes:  %s\n", st->health_tcp_probe);
 	if (st->node && st->node->name && st->node->name[0]) {
@@ -92,6 +96,33 @@ static void emit_counters(struct emit *e, uint64_t packets, uint64_t bytes, uint
 	emit_u64(e, new_flows);
 }
 
+/* A map<string, uint64> of the status (every such map's entries look alike). */
+static void emit_counter_map(struct emit *e, const void *const *v, size_t n)
+{
+	emit_map_begin(e);
+	for (size_t i = 0; i < n; i++) {
+		const Xlb__V1__GetStatusResponse__CountersEntry *c = v[i];
+
+		emit_key(e, c->key);
+		emit_u64(e, c->value);
+	}
+	emit_map_end(e);
+}
+
+static int counter_table(struct ctl *c, const char *head, const void *const *v, size_t n)
+{
+	struct table t;
+	char num[24];
+
+	table_init(&t, 2, head, "COUNT");
+	for (size_t i = 0; i < n; i++) {
+		const Xlb__V1__GetStatusResponse__CountersEntry *e = v[i];
+
+		table_row(&t, e->key, ctl_fmt_u64(e->value, num, sizeof(num)));
+	}
+	return ctl_table_end(c, &t);
+}
+
 static int stats_emit(struct ctl *c, const struct ctl_svc_list *l,
 		      const Xlb__V1__GetStatusResponse *st)
 {
@@ -109,6 +140,15 @@ static int stats_emit(struct ctl *c, const struct ctl_svc_list *l,
 		emit_key(e, "name");
 		emit_str(e, s->service->name);
 		emit_counters(e, s->packets, s->bytes, s->new_flows);
+		emit_key(e, "socket");
+		emit_map_begin(e);
+		emit_key(e, "connects");
+		emit_u64(e, s->socket_connects);
+		emit_key(e, "sends");
+		emit_u64(e, s->socket_sends);
+		emit_key(e, "refused");
+		emit_u64(e, s->socket_refused);
+		emit_map_end(e);
 		emit_key(e, "backends");
 		emit_seq_begin(e);
 		for (size_t j = 0; j < s->n_endpoints; j++) {
@@ -127,12 +167,11 @@ static int stats_emit(struct ctl *c, const struct ctl_svc_list *l,
 	}
 	emit_seq_end(e);
 	emit_key(e, "counters");
-	emit_map_begin(e);
-	for (size_t i = 0; i < st->n_counters; i++) {
-		emit_key(e, st->counters[i]->key);
-		emit_u64(e, st->counters[i]->value);
-	}
-	emit_map_end(e);
+	emit_counter_map(e, (const void *const *)st->counters, st->n_counters);
+	emit_key(e, "socket_counters");
+	emit_counter_map(e, (const void *const *)st->socket_counters, st->n_socket_counters);
+	emit_key(e, "pod_counters");
+	emit_counter_map(e, (const void *const *)st->pod_counters, st->n_pod_counters);
 	emit_map_end(e);
 	return ctl_emit_end(c, e);
 }
@@ -140,7 +179,7 @@ static int stats_emit(struct ctl *c, const struct ctl_svc_list *l,
 int do_stats(struct ctl *c)
 {
 	Xlb__V1__GetStatusResponse *st = NULL;
-	char pk[24], by[24], nf[24], be[64];
+	char pk[24], by[24], nf[24], sk[24], be[64];
 	struct ctl_svc_list l;
 	struct table t;
 	int rc;
@@ -155,14 +194,17 @@ int do_stats(struct ctl *c)
 		rc = stats_emit(c, &l, st);
 		goto out;
 	}
-	table_init(&t, 5, "SERVICE", "BACKEND", "PACKETS", "BYTES", "NEW-FLOWS");
+	/* SOCKET: connections and datagrams balanced at the socket, which are
+	 * no packets of the datapath's (a backend's NEW-FLOWS counts both). */
+	table_init(&t, 6, "SERVICE", "BACKEND", "PACKETS", "BYTES", "NEW-FLOWS", "SOCKET");
 	for (size_t i = 0; i < l.n; i++) {
 		const Xlb__V1__ServiceStatus *s = l.v[i];
 
 		/* The service's own row has backend "*": the sum. */
 		table_row(&t, s->service->name, "*", ctl_fmt_u64(s->packets, pk, sizeof(pk)),
 			  ctl_fmt_u64(s->bytes, by, sizeof(by)),
-			  ctl_fmt_u64(s->new_flows, nf, sizeof(nf)));
+			  ctl_fmt_u64(s->new_flows, nf, sizeof(nf)),
+			  ctl_fmt_u64(s->socket_connects + s->socket_sends, sk, sizeof(sk)));
 		for (size_t j = 0; j < s->n_endpoints; j++) {
 			const Xlb__V1__EndpointStatus *es = s->endpoints[j];
 
@@ -173,7 +215,7 @@ int do_stats(struct ctl *c)
 			table_row(&t, s->service->name, be,
 				  ctl_fmt_u64(es->packets, pk, sizeof(pk)),
 				  ctl_fmt_u64(es->bytes, by, sizeof(by)),
-				  ctl_fmt_u64(es->new_flows, nf, sizeof(nf)));
+				  ctl_fmt_u64(es->new_flows, nf, sizeof(nf)), "-");
 		}
 	}
 	if (l.n)
@@ -191,6 +233,16 @@ int do_stats(struct ctl *c)
 		table_row(&t, st->counters[i]->key,
 			  ctl_fmt_u64(st->counters[i]->value, pk, sizeof(pk)));
 	rc = ctl_table_end(c, &t);
+	if (!rc && st->n_socket_counters) {
+		printf("\n");
+		rc = counter_table(c, "SOCKET", (const void *const *)st->socket_counters,
+				   st->n_socket_counters);
+	}
+	if (!rc && st->n_pod_counters) {
+		printf("\n");
+		rc = counter_table(c, "POD-VETHS", (const void *const *)st->pod_counters,
+				   st->n_pod_counters);
+	}
 out:
 	xlb__v1__get_status_response__free_unpacked(st, NULL);
 	ctl_svc_list_free(&l);

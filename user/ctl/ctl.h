@@ -72,6 +72,7 @@ struct ctl {
 	bool snapshot;
 	uint32_t limit;
 	const char *src, *dst, *proto, *pin_dir;	/* explain */
+	const char *hook;		/* explain: xdp, pod or socket */
 	int interval_ms;		/* top; 0: its default */
 	uint32_t iterations;		/* top; 0: until interrupted */
 	int argc;			/* positional arguments */

@@ -15,18 +15,21 @@
  * Threads: the caller serializes the calls that change or index the
  * services and the node (service_set/delete/list/stats, node_addr_*,
  * attach, detach; xlbd's core does it with its lock). backend_stats,
- * global_stats, ct_list, ct_flush, expire and explain may run at any time,
- * concurrently with those and each other: BPF's read and delete map
- * entries only (the kernel serializes those), IPVS takes a lock of its own.
+ * global_stats, ct_list, ct_flush, expire, explain and upkeep may run at
+ * any time, concurrently with those and each other: BPF's read and delete
+ * map entries only (the kernel serializes those; upkeep takes a lock of
+ * its own), IPVS takes a lock of its own.
  */
 #ifndef XLB_DATAPLANE_H
 #define XLB_DATAPLANE_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "model/model.h"
+#include "model/hooks.h"
 #include "model/conntrack.h"
 #include "model/explain.h"
 
@@ -86,12 +89,34 @@ struct xlb_dp_ops {
 	 * connections are gone, NodePort services on addresses the node no
 	 * longer has. */
 	int (*expire)(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_t *removed);
-	/* What the datapath would do with one packet, and why (NULL: this
-	 * dataplane cannot say). */
-	int (*explain)(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t sport,
-		       const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
+	/* What the datapath would do with one packet (or connect()) at hook
+	 * q->hook, and why (NULL: this dataplane cannot say). */
+	int (*explain)(struct xlb_dp *dp, const struct xlb_explain_req *q,
 		       struct xlb_explain *out, char *err, size_t errlen);
 	void (*close)(struct xlb_dp *dp);
+
+	/* The hooks for a node's own and its pods' traffic; NULL in a
+	 * dataplane without them (the wrappers then say -EOPNOTSUPP). */
+	/* Socket-level balancing for every socket created in the cgroup2
+	 * directory cgroup or below it (a node: the hierarchy's root). */
+	int (*sock_attach)(struct xlb_dp *dp, const char *cgroup, char *err, size_t errlen);
+	int (*sock_detach)(struct xlb_dp *dp, char *err, size_t errlen);
+	int (*sock_stats)(struct xlb_dp *dp, uint64_t out[XLB_SOCK_STAT_MAX]);
+	int (*sock_service_stats)(struct xlb_dp *dp, const struct xlb_service_spec *svc,
+				  struct xlb_sock_counters *out);
+	/* The host end of a pod's veth: service NAT for what sockets missed. */
+	int (*pod_attach)(struct xlb_dp *dp, const char *ifname, char *err, size_t errlen);
+	/* by ifindex when ifname is NULL (the device is gone) */
+	int (*pod_detach)(struct xlb_dp *dp, const char *ifname, int ifindex, char *err,
+			  size_t errlen);
+	int (*pod_stats)(struct xlb_dp *dp, uint64_t out[XLB_POD_STAT_MAX]);
+	int (*hooks)(struct xlb_dp *dp, struct xlb_hooks_info *out);
+	/* Work that needs the node's main thread (its capabilities: entering
+	 * pods' network namespaces), asked for by the calls that change
+	 * services: upkeep_fd becomes readable when there is some, and the
+	 * main thread then calls upkeep. NULL: none ever. */
+	int (*upkeep_fd)(struct xlb_dp *dp);
+	void (*upkeep)(struct xlb_dp *dp);
 };
 
 struct xlb_dp {
@@ -107,6 +132,9 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 int xlb_dp_bpf_unpin(const char *pin_dir);
 /* BPF only: fd of the XDP program (for BPF_PROG_TEST_RUN), or -1. */
 int xlb_dp_bpf_prog_fd(struct xlb_dp *dp);
+/* BPF only: fd of a socket or pod veth program by its name
+ * ("xlb_from_pod", ...), or -ENOENT (also when those did not load). */
+int xlb_dp_bpf_hook_prog_fd(struct xlb_dp *dp, const char *name);
 /* BPF only: fd of a map by its name ("ct4", ...), or -ENOENT. */
 int xlb_dp_bpf_map_fd(struct xlb_dp *dp, const char *name);
 
@@ -168,6 +196,64 @@ static inline int xlb_dp_detach(struct xlb_dp *dp, const char *ifname, char *err
 	return dp->ops->detach(dp, ifname, err, errlen);
 }
 
+#define XLB_DP_OPT_CALL(dp, op, ...) ((dp)->ops->op ? (dp)->ops->op((dp), __VA_ARGS__) : -EOPNOTSUPP)
+
+static inline int xlb_dp_sock_attach(struct xlb_dp *dp, const char *cgroup, char *err,
+				     size_t errlen)
+{
+	return XLB_DP_OPT_CALL(dp, sock_attach, cgroup, err, errlen);
+}
+
+static inline int xlb_dp_sock_detach(struct xlb_dp *dp, char *err, size_t errlen)
+{
+	return XLB_DP_OPT_CALL(dp, sock_detach, err, errlen);
+}
+
+static inline int xlb_dp_sock_stats(struct xlb_dp *dp, uint64_t out[XLB_SOCK_STAT_MAX])
+{
+	return XLB_DP_OPT_CALL(dp, sock_stats, out);
+}
+
+static inline int xlb_dp_sock_service_stats(struct xlb_dp *dp, const struct xlb_service_spec *svc,
+					    struct xlb_sock_counters *out)
+{
+	return XLB_DP_OPT_CALL(dp, sock_service_stats, svc, out);
+}
+
+static inline int xlb_dp_pod_attach(struct xlb_dp *dp, const char *ifname, char *err,
+				    size_t errlen)
+{
+	return XLB_DP_OPT_CALL(dp, pod_attach, ifname, err, errlen);
+}
+
+static inline int xlb_dp_pod_detach(struct xlb_dp *dp, const char *ifname, int ifindex,
+				    char *err, size_t errlen)
+{
+	return XLB_DP_OPT_CALL(dp, pod_detach, ifname, ifindex, err, errlen);
+}
+
+static inline int xlb_dp_pod_stats(struct xlb_dp *dp, uint64_t out[XLB_POD_STAT_MAX])
+{
+	return XLB_DP_OPT_CALL(dp, pod_stats, out);
+}
+
+static inline int xlb_dp_hooks(struct xlb_dp *dp, struct xlb_hooks_info *out)
+{
+	return XLB_DP_OPT_CALL(dp, hooks, out);
+}
+
+/* -1 when the dataplane never has such work. */
+static inline int xlb_dp_upkeep_fd(struct xlb_dp *dp)
+{
+	return dp->ops->upkeep_fd ? dp->ops->upkeep_fd(dp) : -1;
+}
+
+static inline void xlb_dp_upkeep(struct xlb_dp *dp)
+{
+	if (dp->ops->upkeep)
+		dp->ops->upkeep(dp);
+}
+
 static inline int xlb_dp_service_stats(struct xlb_dp *dp, const struct xlb_service_spec *svc,
 				       struct xlb_counters *out)
 {
@@ -200,8 +286,7 @@ static inline int xlb_dp_expire(struct xlb_dp *dp, const struct xlb_ct_timeouts 
 	return dp->ops->expire(dp, t ? t : &xlb_ct_default_timeouts, removed);
 }
 
-static inline int xlb_dp_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t sport,
-				 const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
+static inline int xlb_dp_explain(struct xlb_dp *dp, const struct xlb_explain_req *q,
 				 struct xlb_explain *out, char *err, size_t errlen)
 {
 	if (!dp->ops->explain) {
@@ -210,7 +295,7 @@ static inline int xlb_dp_explain(struct xlb_dp *dp, const struct xlb_ip *src, ui
 				 dp->ops->name);
 		return -EOPNOTSUPP;
 	}
-	return dp->ops->explain(dp, src, sport, dst, dport, proto, out, err, errlen);
+	return dp->ops->explain(dp, q, out, err, errlen);
 }
 
 static inline void xlb_dp_close(struct xlb_dp *dp)

@@ -151,6 +151,7 @@ struct svc_row {
 	struct xlb_service_spec spec;	/* spec.name: the service label */
 	uint64_t packets, bytes, new_flows;
 	uint64_t active_flows, transitions;
+	uint64_t sock_connects, sock_sends, sock_refused;
 	uint64_t n_ready;
 	uint64_t n_eps;
 	bool panic;
@@ -213,6 +214,9 @@ static int list_cb(const struct xlb_service_status *s, void *arg)
 	r->packets = s->packets;
 	r->bytes = s->bytes;
 	r->new_flows = s->new_flows;
+	r->sock_connects = s->sock.connects;
+	r->sock_sends = s->sock.sends;
+	r->sock_refused = s->sock.refused;
 	r->panic = s->panic;
 	r->n_eps = s->n_eps;
 	for (size_t i = 0; i < s->n_eps; i++) {
@@ -309,6 +313,35 @@ static void render_stats(struct xlb_prom *p, const struct xlb_core_status *st)
 	}
 }
 
+/* The socket and pod veth programs' counters (include/xlb/stats_hooks.h):
+ * one family each, labelled by the counter's name. */
+static void render_hook_stats(struct xlb_prom *p, const struct xlb_core_status *st)
+{
+	if (!st->have_hooks)
+		return;
+	xlb_prom_family(p, XLB_SOCK_STATS_FAMILY, "counter", XLB_SOCK_STATS_HELP);
+	for (int i = 0; i < XLB_SOCK_STAT_MAX; i++) {
+		xlb_prom_sample(p, XLB_SOCK_STATS_FAMILY);
+		xlb_prom_label(p, "outcome", xlb_sock_stat_info(i)->name);
+		xlb_prom_u64(p, st->sock_counters[i]);
+	}
+	xlb_prom_family(p, XLB_POD_STATS_FAMILY, "counter", XLB_POD_STATS_HELP);
+	for (int i = 0; i < XLB_POD_STAT_MAX; i++) {
+		xlb_prom_sample(p, XLB_POD_STATS_FAMILY);
+		xlb_prom_label(p, "reason", xlb_pod_stat_info(i)->name);
+		xlb_prom_u64(p, st->pod_counters[i]);
+	}
+	xlb_prom_family(p, "xlb_socket_lb_attached", "gauge",
+			"1 when the socket programs are attached (balancing the node's and its "
+			"pods' connections), else 0.");
+	xlb_prom_sample(p, "xlb_socket_lb_attached");
+	xlb_prom_u64(p, st->hooks.sock_cgroup[0] != 0);
+	xlb_prom_family(p, "xlb_pod_interfaces", "gauge",
+			"Pod veths the tc programs are attached to.");
+	xlb_prom_sample(p, "xlb_pod_interfaces");
+	xlb_prom_u64(p, st->hooks.n_pod_ifaces);
+}
+
 static void gauge(struct xlb_prom *p, const char *name, const char *help, uint64_t v)
 {
 	xlb_prom_family(p, name, "gauge", help);
@@ -375,6 +408,15 @@ static const struct family {
 	{ "xlb_service_active_flows", "gauge",
 	  "The service's flows in conntrack, not closed (a lower bound when "
 	  "xlb_conntrack_scan_truncated is 1).", SVC_U64(active_flows) },
+	{ "xlb_service_socket_connects_total", "counter",
+	  "connect() calls to the service balanced at the socket (the node's and its pods' "
+	  "own connections, no packets).", SVC_U64(sock_connects) },
+	{ "xlb_service_socket_sends_total", "counter",
+	  "Unconnected UDP datagrams to the service balanced at the socket.",
+	  SVC_U64(sock_sends) },
+	{ "xlb_service_socket_refused_total", "counter",
+	  "connect() and sendto() to the service refused at the socket for want of a "
+	  "usable backend (ECONNREFUSED).", SVC_U64(sock_refused) },
 	{ "xlb_service_endpoints", "gauge", "The service's endpoints.", SVC_U64(n_eps) },
 	{ "xlb_service_endpoints_ready", "gauge",
 	  "The service's endpoints receiving new flows (ready, not terminating, not "
@@ -501,6 +543,7 @@ int xlb_metrics_render(struct xlb_metrics *m, const struct xlb_metrics_opts *o, 
 
 	render_daemon(&p, &sc, o ? o->version : NULL);
 	render_stats(&p, &sc.st);
+	render_hook_stats(&p, &sc.st);
 	render_services(&p, &sc);
 	render_conntrack(&p, &sc);
 	xlb_hist_render(&m->reconcile, &p, "xlb_reconcile_duration_seconds",

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <string.h>
+
 #include "model/explain.h"
 
 static const char *const kind_names[] = {
@@ -16,4 +19,17 @@ const char *xlb_backend_state_name(uint8_t state)
 	static const char *const names[] = { "free", "active", "terminating" };
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
+}
+
+int xlb_explain_hook_parse(const char *s, enum xlb_explain_hook *out)
+{
+	static const char *const names[] = { "xdp", "pod", "socket" };
+
+	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(s, names[i])) {
+			*out = (enum xlb_explain_hook)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }

@@ -5,14 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "node/node.h"
 #include "dataplane/ipvs/ipvs.h"
 #include "netlink/linkwatch.h"
 #include "util/errmsg.h"
+#include "util/mountinfo.h"
 
 #define MAX_PATTERNS 32
 #define MAX_CIDRS 32
@@ -25,6 +28,10 @@ struct cidr {
 struct xlb_node {
 	char *patterns[MAX_PATTERNS];
 	size_t n_patterns;
+	char *pod_patterns[MAX_PATTERNS];
+	size_t n_pod_patterns;
+	bool socket_lb;
+	const char *cgroup;		/* --cgroup-root; NULL: the cgroup2 root */
 	struct cidr cidrs[MAX_CIDRS];
 	size_t n_cidrs;
 	struct xlb_core *core;		/* set by xlb_node_watch */
@@ -39,7 +46,10 @@ struct xlb_node {
 int xlb_node_new(struct xlb_node **out)
 {
 	*out = calloc(1, sizeof(**out));
-	return *out ? 0 : -ENOMEM;
+	if (!*out)
+		return -ENOMEM;
+	(*out)->socket_lb = true;
+	return 0;
 }
 
 void xlb_node_free(struct xlb_node *n)
@@ -49,6 +59,8 @@ void xlb_node_free(struct xlb_node *n)
 	xlb_linkwatch_close(n->lw);
 	for (size_t i = 0; i < n->n_patterns; i++)
 		free(n->patterns[i]);
+	for (size_t i = 0; i < n->n_pod_patterns; i++)
+		free(n->pod_patterns[i]);
 	free(n);
 }
 
@@ -93,15 +105,25 @@ static int split_list(struct xlb_node *n, const char *list,
 	return ret;
 }
 
+static int pattern_to(char **v, size_t *nv, const char *p, char *err, size_t errlen)
+{
+	if (*nv >= MAX_PATTERNS)
+		return xlb_errf(err, errlen, -E2BIG, "at most %d patterns", MAX_PATTERNS);
+	v[*nv] = strdup(p);
+	if (!v[*nv])
+		return -ENOMEM;
+	(*nv)++;
+	return 0;
+}
+
 static int add_pattern(struct xlb_node *n, const char *p, char *err, size_t errlen)
 {
-	if (n->n_patterns >= MAX_PATTERNS)
-		return xlb_errf(err, errlen, -E2BIG, "at most %d patterns", MAX_PATTERNS);
-	n->patterns[n->n_patterns] = strdup(p);
-	if (!n->patterns[n->n_patterns])
-		return -ENOMEM;
-	n->n_patterns++;
-	return 0;
+	return pattern_to(n->patterns, &n->n_patterns, p, err, errlen);
+}
+
+static int add_pod_pattern(struct xlb_node *n, const char *p, char *err, size_t errlen)
+{
+	return pattern_to(n->pod_patterns, &n->n_pod_patterns, p, err, errlen);
 }
 
 static int add_cidr(struct xlb_node *n, const char *p, char *err, size_t errlen)
@@ -119,19 +141,42 @@ int xlb_node_add_ifaces(struct xlb_node *n, const char *list, char *err, size_t 
 	return split_list(n, list, add_pattern, err, errlen);
 }
 
+int xlb_node_add_pod_ifaces(struct xlb_node *n, const char *list, char *err, size_t errlen)
+{
+	return split_list(n, list, add_pod_pattern, err, errlen);
+}
+
+void xlb_node_set_socket_lb(struct xlb_node *n, bool on, const char *cgroup)
+{
+	n->socket_lb = on;
+	n->cgroup = cgroup;
+}
+
 int xlb_node_add_cidrs(struct xlb_node *n, const char *list, char *err, size_t errlen)
 {
 	return split_list(n, list, add_cidr, err, errlen);
 }
 
-static bool iface_wanted(const struct xlb_node *n, const char *name)
+static bool matches(char *const *patterns, size_t np, const char *name)
 {
 	if (!strcmp(name, "lo"))
 		return false;
-	for (size_t i = 0; i < n->n_patterns; i++)
-		if (!fnmatch(n->patterns[i], name, 0))
+	for (size_t i = 0; i < np; i++)
+		if (!fnmatch(patterns[i], name, 0))
 			return true;
 	return false;
+}
+
+/* A pod veth: tc, never XDP (XDP would take the pod's TSO away and cannot
+ * deliver into a veth whose pod end has no NAPI). */
+static bool pod_iface(const struct xlb_node *n, const char *name)
+{
+	return matches(n->pod_patterns, n->n_pod_patterns, name);
+}
+
+static bool iface_wanted(const struct xlb_node *n, const char *name)
+{
+	return !pod_iface(n, name) && matches(n->patterns, n->n_patterns, name);
 }
 
 static bool nodeport_addr(const struct xlb_node *n, const struct xlb_ip *ip)
@@ -297,10 +342,15 @@ int xlb_node_open_dataplane(struct xlb_node *n, const char *mode, const struct x
 static void on_link_up(void *arg, const char *ifname, int ifindex)
 {
 	struct xlb_node *n = arg;
-	char err[256];
+	char err[256] = "";
 
-	if (iface_wanted(n, ifname) && xlb_core_attach(n->core, ifname, ifindex, err, sizeof(err)))
+	if (pod_iface(n, ifname)) {
+		if (xlb_core_pod_attach(n->core, ifname, err, sizeof(err)))
+			pr_err("%s", err);
+	} else if (iface_wanted(n, ifname) &&
+		   xlb_core_attach(n->core, ifname, ifindex, err, sizeof(err))) {
 		pr_err("%s", err);
+	}
 }
 
 static void on_link_gone(void *arg, const char *ifname, int ifindex)
@@ -333,6 +383,59 @@ static const struct xlb_linkwatch_ops lw_ops = {
 	.addr_del = on_addr_del,
 };
 
+/* Does xlbd run in the network namespace of PID 1 (the node's own)? */
+static bool in_initial_netns(void)
+{
+	struct stat self, init;
+
+	return !stat("/proc/self/ns/net", &self) && !stat("/proc/1/ns/net", &init) &&
+	       self.st_ino == init.st_ino && self.st_dev == init.st_dev;
+}
+
+/* Not fatal either way: the packet paths still serve, and `xlbctl status`
+ * says where the socket programs are, or why they are not. */
+static void socket_lb(struct xlb_node *n)
+{
+	char root[PATH_MAX], err[512] = "";
+	const char *cg = n->cgroup;
+	struct xlb_core_status *st = calloc(1, sizeof(*st));
+	bool hooks;
+	int ret;
+
+	/* A dataplane without socket programs (IPVS balances the node's own
+	 * connections itself) has nothing to say here. */
+	hooks = st && !xlb_core_status(n->core, st) && st->have_hooks;
+	free(st);
+	if (!hooks)
+		return;
+	if (!n->socket_lb) {
+		xlb_core_socket_lb(n->core, NULL, err, sizeof(err));
+		pr_info("socket LB off (--socket-lb off)");
+		return;
+	}
+	if (!cg) {
+		/* The root holds every process of the machine, whatever its
+		 * netns: only an xlbd in the node's own netns may claim it. */
+		if (!in_initial_netns()) {
+			pr_warn("socket LB off: xlbd runs in a network namespace of its own, and the "
+				"cgroup2 root holds every process of the machine; give --cgroup-root");
+			return;
+		}
+		ret = xlb_mount_point("cgroup2", root, sizeof(root));
+		if (ret) {
+			pr_warn("socket LB off: no cgroup2 hierarchy in /proc/self/mountinfo (%s); "
+				"mount one or give --cgroup-root", strerror(-ret));
+			return;
+		}
+		cg = root;
+	}
+	ret = xlb_core_socket_lb(n->core, cg, err, sizeof(err));
+	if (ret)
+		pr_warn("socket LB off: %s", err);
+	else
+		pr_info("socket LB on cgroup %s", cg);
+}
+
 int xlb_node_watch(struct xlb_node *n, struct xlb_core *core)
 {
 	int ret;
@@ -348,6 +451,7 @@ int xlb_node_watch(struct xlb_node *n, struct xlb_core *core)
 		xlb_linkwatch_dispatch(n->lw);
 		usleep(2000);
 	}
+	socket_lb(n);
 	return 0;
 }
 

@@ -31,6 +31,8 @@
 #include "bpf_priv.h"
 #include "explain.h"
 #include "xlb.skel.h"
+#include "xlb_sock.skel.h"
+#include "xlb_tc_pod.skel.h"
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 #ifndef BPF_FS_MAGIC
@@ -62,6 +64,24 @@ int xlb_dp_bpf_percpu_sum(struct xlb_dp_bpf *d, int fd, uint32_t key, struct xlb
 		out->packets += v[i].packets;
 		out->bytes += v[i].bytes;
 		out->new_flows += v[i].new_flows;
+	}
+	free(v);
+	return 0;
+}
+
+/* Sum n per-CPU __u64 counters of an array map, index 0 .. n-1. */
+int xlb_dp_bpf_percpu_array_sum(struct xlb_dp_bpf *d, int fd, uint64_t *out, uint32_t n)
+{
+	uint64_t *v = calloc(d->ncpus, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, v))
+			continue;
+		for (int c = 0; c < d->ncpus; c++)
+			out[i] += v[c];
 	}
 	free(v);
 	return 0;
@@ -109,6 +129,7 @@ static int ensure_bpffs(const char *dir, char *err, size_t errlen)
  * layout (a counter added, another size), the pinned one is replaced. */
 static const char *const rebuildable_maps[] = {
 	"stats", "svc_stats", "backend_stats", "be_nh", "svc_prev", "port_map",
+	"sock_stats", "sock_svc_stats", "pod_stats",
 };
 
 static bool is_rebuildable(const char *name)
@@ -136,12 +157,13 @@ static int pinned_map_info(const char *path, struct bpf_map_info *info)
  * replaced when its content can be rebuilt; a map of state (conntrack,
  * affinity, services) that only changed size (a new --ct-entries ...) is
  * set aside as NAME.old and its entries copied into the new one after
- * load (migrate_state). Anything else fails the load, as libbpf would. */
-static void set_aside_changed_maps(struct xlb_dp_bpf *d)
+ * load (migrate_state; the xlb object's maps only: can_migrate). Anything
+ * else fails the load, as libbpf would. */
+static void set_aside_changed_maps(struct bpf_object *obj, bool can_migrate)
 {
 	struct bpf_map *m;
 
-	bpf_object__for_each_map(m, d->skel->obj) {
+	bpf_object__for_each_map(m, obj) {
 		const char *path = bpf_map__pin_path(m);
 		struct bpf_map_info info;
 		char old[PATH_MAX];
@@ -160,8 +182,8 @@ static void set_aside_changed_maps(struct xlb_dp_bpf *d)
 				pr_warn("unpin %s: %s", path, strerror(errno));
 			continue;
 		}
-		if (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
-		    info.value_size != bpf_map__value_size(m))
+		if (!can_migrate || info.type != bpf_map__type(m) ||
+		    info.key_size != bpf_map__key_size(m) || info.value_size != bpf_map__value_size(m))
 			continue;	/* libbpf refuses it and says so */
 		snprintf(old, sizeof(old), "%s.old", path);
 		pr_info("pinned map %s: %u entries, now %u: its entries move to a new map", path,
@@ -358,6 +380,51 @@ static int write_layout(struct xlb_dp_bpf *d)
 
 	return bpf_map_update_elem(bpf_map__fd(d->skel->maps.meta), &zero, &mv, BPF_ANY) ?
 		-errno : 0;
+}
+
+/* Pin every map of obj by name under pin_dir, or nothing when not pinning. */
+static void set_pin_paths(struct xlb_dp_bpf *d, struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj) {
+		char path[PATH_MAX];
+
+		if (!d->pin_dir[0]) {
+			bpf_map__set_pin_path(m, NULL);
+			continue;
+		}
+		/* Only the maps the object pins by name (state): not the scratch
+		 * buffer, nor the clock, whose timer belongs to its program. */
+		if (bpf_map__is_internal(m) || !bpf_map__pin_path(m))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d->pin_dir, bpf_map__name(m));
+		bpf_map__set_pin_path(m, path);
+	}
+}
+
+int xlb_dp_bpf_prepare_object(struct xlb_dp_bpf *d, struct bpf_object *obj)
+{
+	struct bpf_map *m;
+	int ret;
+
+	set_pin_paths(d, obj);
+	bpf_object__for_each_map(m, obj) {
+		struct bpf_map *ours;
+
+		if (bpf_map__is_internal(m))
+			continue;
+		ours = bpf_object__find_map_by_name(d->skel->obj, bpf_map__name(m));
+		if (!ours)
+			continue;
+		bpf_map__set_pin_path(m, NULL);
+		ret = bpf_map__reuse_fd(m, bpf_map__fd(ours));
+		if (ret)
+			return ret;
+	}
+	if (d->pin_dir[0])
+		set_aside_changed_maps(obj, false);
+	return 0;
 }
 
 static void link_pin_path(const struct xlb_dp_bpf *d, const char *ifname, char *buf, size_t len)
@@ -662,9 +729,31 @@ static int bpf_ct_flush(struct xlb_dp *dp, uint32_t *removed)
 	ret = map_flush(bpf_map__fd(d->skel->maps.ct4), &k, &n);
 	if (!ret)
 		ret = map_flush(bpf_map__fd(d->skel->maps.ct_syn), &k, &n);
+	/* the pod veths' own flows, apart */
+	if (!ret && d->tc)
+		ret = map_flush(bpf_map__fd(d->tc->maps.pod_ct), &k, &n);
 	if (removed)
 		*removed = n;
 	return ret;
+}
+
+/* The pod veths' flows (pod_ct): each entry by its own state and idle
+ * time. *n += removed. */
+static void pod_ct_gc(int fd, const struct xlb_ct_timeouts *t, uint32_t now, uint32_t *n)
+{
+	struct xlb_ct4_key k, next;
+	bool have = !bpf_map_get_next_key(fd, NULL, &k);
+
+	while (have) {
+		struct xlb_pod_ct_val v;
+
+		have = !bpf_map_get_next_key(fd, &k, &next);
+		if (!bpf_map_lookup_elem(fd, &k, &v) &&
+		    xlb_ct_expired(t, k.proto, v.state, now - v.last_seen) &&
+		    !bpf_map_delete_elem(fd, &k))
+			(*n)++;
+		k = next;
+	}
 }
 
 /* Entries are judged one by one: a reply entry lives as long as replies
@@ -691,6 +780,8 @@ static int bpf_ct_gc(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_
 			n++;
 		k = next;
 	}
+	if (d->tc)
+		pod_ct_gc(bpf_map__fd(d->tc->maps.pod_ct), t, now, &n);
 	have = !bpf_map_get_next_key(sfd, NULL, &k);
 	while (have) {
 		struct xlb_ct_syn_val v;
@@ -707,6 +798,21 @@ static int bpf_ct_gc(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_
 	return 0;
 }
 
+static int bpf_hooks(struct xlb_dp *dp, struct xlb_hooks_info *out)
+{
+	struct xlb_dp_bpf *d = to_bpf(dp);
+
+	memset(out, 0, sizeof(*out));
+	out->sock_loaded = d->sock;
+	snprintf(out->sock_cgroup, sizeof(out->sock_cgroup), "%s", d->sock_cgroup);
+	snprintf(out->sock_why, sizeof(out->sock_why), "%s", d->sock_why);
+	out->pod_loaded = d->tc;
+	out->pod_mode = d->tcx == 1 ? "tcx" : d->tcx == 0 ? "tc (netlink)" : "";
+	snprintf(out->pod_why, sizeof(out->pod_why), "%s", d->tc_why);
+	out->n_pod_ifaces = (uint32_t)d->n_pods;
+	return 0;
+}
+
 static void bpf_close(struct xlb_dp *dp)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
@@ -714,6 +820,8 @@ static void bpf_close(struct xlb_dp *dp)
 	for (size_t i = 0; i < d->n_links; i++)
 		close(d->links[i].fd);
 	free(d->links);
+	xlb_dp_bpf_sock_close(d);
+	xlb_dp_bpf_pod_close(d);
 	xlb_dp_bpf_svc_free_all(d);
 	xlb__destroy(d->skel);
 	free(d);
@@ -736,6 +844,16 @@ const struct xlb_dp_ops xlb_dp_bpf_ops = {
 	.expire = bpf_ct_gc,
 	.explain = xlb_dp_bpf_explain,
 	.close = bpf_close,
+	.sock_attach = bpf_sock_attach,
+	.sock_detach = bpf_sock_detach,
+	.sock_stats = bpf_sock_stats,
+	.sock_service_stats = bpf_sock_service_stats,
+	.pod_attach = bpf_pod_attach,
+	.pod_detach = bpf_pod_detach,
+	.pod_stats = bpf_pod_stats,
+	.hooks = bpf_hooks,
+	.upkeep_fd = bpf_upkeep_fd,
+	.upkeep = bpf_upkeep,
 };
 
 int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
@@ -743,7 +861,6 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 {
 	static const struct xlb_dp_opts defaults;
 	struct xlb_dp_bpf *d;
-	struct bpf_map *m;
 	const char *pin;
 	uint32_t layout = 0;
 	int ret;
@@ -801,26 +918,13 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 		bpf_map__set_max_entries(d->skel->maps.ct_syn, opts->ct_syn_entries);
 	if (opts->aff_entries)
 		bpf_map__set_max_entries(d->skel->maps.aff_map, opts->aff_entries);
-	bpf_object__for_each_map(m, d->skel->obj) {
-		char path[PATH_MAX];
-
-		if (!d->pin_dir[0]) {
-			bpf_map__set_pin_path(m, NULL);
-			continue;
-		}
-		/* Only the maps the object pins by name (state): not the scratch
-		 * buffer, nor the clock, whose timer belongs to its program. */
-		if (bpf_map__is_internal(m) || !bpf_map__pin_path(m))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", d->pin_dir, bpf_map__name(m));
-		bpf_map__set_pin_path(m, path);
-	}
+	set_pin_paths(d, d->skel->obj);
 
 	if (d->pin_dir[0]) {
 		ret = pinned_layout(d, &layout, err, errlen);
 		if (ret)
 			goto fail;
-		set_aside_changed_maps(d);
+		set_aside_changed_maps(d->skel->obj, true);
 	}
 	ret = xlb__load(d->skel);
 	if (ret) {
@@ -861,6 +965,8 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 		adopt_links(d);
 		migrate_state(d, true);
 	}
+	xlb_dp_bpf_sock_open(d);
+	xlb_dp_bpf_pod_open(d);
 	*out = &d->base;
 	return 0;
 fail:
@@ -877,13 +983,34 @@ int xlb_dp_bpf_prog_fd(struct xlb_dp *dp)
 	return bpf_program__fd(to_bpf(dp)->skel->progs.xlb_xdp);
 }
 
+int xlb_dp_bpf_hook_prog_fd(struct xlb_dp *dp, const char *name)
+{
+	struct xlb_dp_bpf *d;
+	struct bpf_program *p = NULL;
+
+	if (!dp || dp->ops != &xlb_dp_bpf_ops)
+		return -EINVAL;
+	d = to_bpf(dp);
+	if (d->sock)
+		p = bpf_object__find_program_by_name(d->sock->obj, name);
+	if (!p && d->tc)
+		p = bpf_object__find_program_by_name(d->tc->obj, name);
+	return p ? bpf_program__fd(p) : -ENOENT;
+}
+
 int xlb_dp_bpf_map_fd(struct xlb_dp *dp, const char *name)
 {
+	struct xlb_dp_bpf *d;
 	struct bpf_map *m;
 
 	if (!dp || dp->ops != &xlb_dp_bpf_ops)
 		return -EINVAL;
-	m = bpf_object__find_map_by_name(to_bpf(dp)->skel->obj, name);
+	d = to_bpf(dp);
+	m = bpf_object__find_map_by_name(d->skel->obj, name);
+	if (!m && d->sock)
+		m = bpf_object__find_map_by_name(d->sock->obj, name);
+	if (!m && d->tc)
+		m = bpf_object__find_map_by_name(d->tc->obj, name);
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
@@ -895,6 +1022,7 @@ int xlb_dp_bpf_unpin(const char *pin_dir)
 
 	if (!pin_dir || !pin_dir[0])
 		return -EINVAL;
+	xlb_dp_bpf_pod_unpin(pin_dir);
 	dir = opendir(pin_dir);
 	if (!dir)
 		return errno == ENOENT ? 0 : -errno;
@@ -904,7 +1032,8 @@ int xlb_dp_bpf_unpin(const char *pin_dir)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
-		if (!strncmp(de->d_name, "link_", 5)) {
+		if (!strncmp(de->d_name, "link_", 5) || !strncmp(de->d_name, "cglink_", 7) ||
+		    !strncmp(de->d_name, "tclink_", 7)) {
 			int fd = bpf_obj_get(path);
 
 			if (fd >= 0) {

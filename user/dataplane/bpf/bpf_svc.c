@@ -23,6 +23,7 @@
 #include "util/clock.h"
 #include "bpf_priv.h"
 #include "xlb.skel.h"
+#include "xlb_sock.skel.h"
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 
@@ -426,6 +427,9 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	if (new_svc) {
 		xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.svc_stats), ns->id,
 				       sizeof(struct xlb_counters));
+		if (d->sock)
+			xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->sock->maps.sock_svc_stats),
+					       ns->id, sizeof(struct xlb_sock_counters));
 	}
 	val.id = ns->id;
 	val.sel_base = base;
@@ -468,8 +472,11 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 
 			for (size_t i = 0; i < n && !kept; i++)
 				kept = ns->be_id[i] == id;
-			if (!kept)
+			if (!kept) {
 				be_release(d, be_fd, id, now);
+				xlb_dp_bpf_sock_backend_gone(d, &old->be[j].addr.addr,
+							     htons((uint16_t)old->be[j].port), old->id);
+			}
 		}
 		svc_ports(d, &old->spec, old->be, old->n_be, -1);
 		/* the table before the previous one is done with */
@@ -545,8 +552,11 @@ int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		np_key_of(&key, &s->spec);
 		bpf_map_delete_elem(svc_fd, &key);
 	}
-	for (size_t i = 0; i < s->n_be; i++)
+	for (size_t i = 0; i < s->n_be; i++) {
 		be_release(d, be_fd, s->be_id[i], now);
+		xlb_dp_bpf_sock_backend_gone(d, &s->be[i].addr.addr, htons((uint16_t)s->be[i].port),
+					     s->id);
+	}
 	svc_ports(d, &s->spec, s->be, s->n_be, -1);
 	xlb_ranges_free(&d->sel, s->sel_base, s->slots, now);
 	xlb_ranges_free(&d->sel, s->prev_base, s->prev_slots, now);
@@ -577,6 +587,16 @@ int bpf_service_list(struct xlb_dp *dp, xlb_svc_cb cb, void *arg)
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+int xlb_dp_bpf_svc_id(struct xlb_dp_bpf *d, const struct xlb_service_spec *spec, uint32_t *id)
+{
+	struct svc_state *s = svc_find(d, spec);
+
+	if (!s)
+		return -ENOENT;
+	*id = s->id;
 	return 0;
 }
 

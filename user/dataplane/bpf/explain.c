@@ -37,24 +37,57 @@ static int map_fd(struct xlb_dp *dp, const char *name, char *err, size_t errlen)
 	return fd < 0 ? xlb_errf(err, errlen, fd, "explain: map %s: %s", name, strerror(-fd)) : fd;
 }
 
-/* The datapath's slot hash (bpf/lib/select.h xlb_flow_hash). */
-static uint32_t flow_hash(const struct xlb_svc_val *sv, const struct xlb_ip *src, uint16_t sport,
-			  const struct xlb_ip *dst, uint16_t dport, uint8_t proto)
+/* A flow table entry, XDP's (ct4) or the pod veths' (pod_ct), in the
+ * fields explained. */
+struct ct_view {
+	uint8_t dir, state;
+	uint32_t svc_id, backend_id, backend_gen, last_seen;
+	uint32_t nat_addr;	/* REV: the address the client used (be) */
+	uint16_t nat_port;	/* REV, be */
+	bool hairpin;
+};
+
+static int ct_lookup(int fd, enum xlb_explain_hook hook, const struct xlb_ct4_key *k,
+		     struct ct_view *v)
 {
-	if (sv->algo == XLB_ALGO_SH || (sv->flags & XLB_SVC_F_AFFINITY))
-		return xlb_hash_addr(src->addr.a32, XLB_SH_SEED);
-	return xlb_hash_flow4(src->addr.a32[0], dst->addr.a32[0], htons(sport), htons(dport), proto);
+	if (hook == XLB_EXPLAIN_POD) {
+		struct xlb_pod_ct_val pv;
+
+		if (bpf_map_lookup_elem(fd, k, &pv))
+			return -ENOENT;
+		*v = (struct ct_view){ pv.dir, pv.state, pv.svc_id, pv.backend_id, pv.backend_gen,
+				       pv.last_seen, pv.nat_addr.a32[0], pv.nat_port,
+				       !!(pv.flags & XLB_POD_CT_F_HAIRPIN) };
+	} else {
+		struct xlb_ct4_val cv;
+		bool rev;
+
+		if (bpf_map_lookup_elem(fd, k, &cv))
+			return -ENOENT;
+		rev = cv.dir == XLB_CT_REV;
+		*v = (struct ct_view){ cv.dir, cv.state, cv.svc_id, cv.backend_id,
+				       rev ? 0 : cv.fwd.backend_gen, cv.last_seen,
+				       rev ? cv.rev.nat_addr : 0, rev ? cv.rev.nat_port : 0, false };
+	}
+	return 0;
 }
 
-int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t sport,
-		       const struct xlb_ip *dst, uint16_t dport, uint8_t proto,
+int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_explain_req *q,
 		       struct xlb_explain *x, char *err, size_t errlen)
 {
+	const struct xlb_ip *src = &q->src, *dst = &q->dst;
+	uint16_t sport = q->sport, dport = q->dport;
+	uint8_t proto = q->proto;
+	bool sock = q->hook == XLB_EXPLAIN_SOCKET;
+	/* Who the client is: its address, or at the socket its netns. */
+	struct xlb_addr client = sock ? (struct xlb_addr){ .a32 = {
+		(uint32_t)q->netns_cookie, (uint32_t)(q->netns_cookie >> 32) } } : src->addr;
+	char who[64];
 	static const char *const st[] = { "new", "established", "closing", "closed" };
 	static const char *const algos[] = { "rr", "wrr", "sh" };
 	int svc_fd = -1, sel_fd = -1, be_fd = -1, ct_fd = -1, aff_fd = -1, na_fd = -1, syn_fd = -1;
 	struct xlb_ct4_key ck = {};
-	struct xlb_ct4_val cv;
+	struct ct_view cv;
 	struct xlb_svc_key sk = {};
 	struct xlb_svc_val sv;
 	char sb[XLB_IP_STRLEN], bb[XLB_IP_STRLEN];
@@ -62,27 +95,34 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 	int ret = 0;
 
 	memset(x, 0, sizeof(*x));
-	if (src->family != XLB_AF_INET || dst->family != XLB_AF_INET) {
+	if (sock)
+		snprintf(who, sizeof(who), "network namespace %llu",
+			 (unsigned long long)q->netns_cookie);
+	else
+		xlb_ip_str(src, who, sizeof(who));
+	if ((!sock && src->family != XLB_AF_INET) || dst->family != XLB_AF_INET) {
 		return xlb_errf(err, errlen, -EINVAL,
 				"explain: IPv4 addresses only (the datapath is IPv4 today)");
 	}
 	if ((svc_fd = ret = map_fd(dp, "svc_map", err, errlen)) < 0 ||
 	    (sel_fd = ret = map_fd(dp, "sel_map", err, errlen)) < 0 ||
 	    (be_fd = ret = map_fd(dp, "backend_map", err, errlen)) < 0 ||
-	    (ct_fd = ret = map_fd(dp, "ct4", err, errlen)) < 0 ||
+	    (ct_fd = ret = map_fd(dp, q->hook == XLB_EXPLAIN_POD ? "pod_ct" : "ct4", err,
+				  errlen)) < 0 ||
 	    (syn_fd = ret = map_fd(dp, "ct_syn", err, errlen)) < 0 ||
 	    (aff_fd = ret = map_fd(dp, "aff_map", err, errlen)) < 0 ||
 	    (na_fd = ret = map_fd(dp, "node_addrs", err, errlen)) < 0)
 		return ret;
 	ret = 0;
 
-	/* 1. the established table, as the datapath looks first */
+	/* 1. conntrack, as the packet hooks look first (the socket programs
+	 * keep no flows: a socket, once connected, talks to its backend) */
 	ck.saddr = src->addr.a32[0];
 	ck.daddr = dst->addr.a32[0];
 	ck.sport = htons(sport);
 	ck.dport = htons(dport);
 	ck.proto = proto;
-	if (!bpf_map_lookup_elem(ct_fd, &ck, &cv)) {
+	if (!sock && !ct_lookup(ct_fd, q->hook, &ck, &cv)) {
 		snprintf(x->ct_state, sizeof(x->ct_state), "%s", cv.state < 4 ? st[cv.state] : "?");
 		x->ct_idle = now - cv.last_seen;
 		x->svc_id = cv.svc_id;
@@ -90,20 +130,21 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 		if (cv.dir == XLB_CT_REV) {
 			struct xlb_ip vip = { .family = XLB_AF_INET };
 
-			vip.addr.a32[0] = cv.rev.nat_addr;
+			vip.addr.a32[0] = cv.nat_addr;
 			x->kind = XLB_EXPLAIN_REPLY;
 			backend_of(x, be_fd, cv.backend_id);
 			snprintf(x->why, sizeof(x->why),
-				 "a reply of an established flow (%s, idle %us): its source becomes "
-				 "%s:%u again", x->ct_state, x->ct_idle,
-				 xlb_ip_str(&vip, sb, sizeof(sb)), ntohs(cv.rev.nat_port));
+				 "a reply of a tracked flow (%s, idle %us): its source becomes %s:%u "
+				 "again%s", x->ct_state, x->ct_idle, xlb_ip_str(&vip, sb, sizeof(sb)),
+				 ntohs(cv.nat_port),
+				 cv.hairpin ? ", its destination the client's own address (hairpin)" : "");
 			goto out;
 		}
 		backend_of(x, be_fd, cv.backend_id);
 		{
 			struct xlb_backend b;
 			bool alive = !bpf_map_lookup_elem(be_fd, &cv.backend_id, &b) &&
-				     b.gen == cv.fwd.backend_gen && b.state != XLB_BE_FREE;
+				     b.gen == cv.backend_gen && b.state != XLB_BE_FREE;
 
 			if (alive) {
 				x->kind = XLB_EXPLAIN_EXISTING_FLOW;
@@ -134,12 +175,13 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 	sk.family = XLB_AF_INET;
 	if (bpf_map_lookup_elem(svc_fd, &sk, &sv)) {
 		struct xlb_node_addr_key nk = { .addr = dst->addr, .family = XLB_AF_INET };
+		bool loopback = sock && (ntohl(dst->addr.a32[0]) >> 24) == 127;
 		struct xlb_ct_syn_val e;
 		uint32_t one;
 
 		/* a reply to a flow not established yet? */
 		ck.saddr = src->addr.a32[0];
-		if (!bpf_map_lookup_elem(syn_fd, &ck, &e)) {
+		if (q->hook == XLB_EXPLAIN_XDP && !bpf_map_lookup_elem(syn_fd, &ck, &e)) {
 			struct xlb_ip vip = { .family = XLB_AF_INET };
 
 			vip.addr.a32[0] = e.nat_addr;
@@ -155,7 +197,7 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 				 ntohs(e.nat_port));
 			goto out;
 		}
-		if (bpf_map_lookup_elem(na_fd, &nk, &one)) {
+		if (!loopback && bpf_map_lookup_elem(na_fd, &nk, &one)) {
 			x->kind = XLB_EXPLAIN_NOT_SERVICE;
 			snprintf(x->why, sizeof(x->why), "no service on %s:%u/%s: passed to the stack untouched",
 				 xlb_ip_str(dst, sb, sizeof(sb)), dport, xlb_proto_name(proto));
@@ -173,6 +215,9 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 	}
 	x->service = true;
 	x->svc_id = sv.id;
+	if (sock && x->via_node_port && (ntohl(dst->addr.a32[0]) >> 24) == 127)
+		snprintf(x->note, sizeof(x->note), "a loopback NodePort is translated only for "
+			 "sockets of the node's own network namespace (a pod's 127.0.0.1 is its own)");
 	x->algo = sv.algo;
 	x->slots = sv.slots;
 	x->sel_base = sv.sel_base;
@@ -180,13 +225,17 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 	if (!sv.slots) {
 		x->kind = XLB_EXPLAIN_NO_BACKEND;
 		snprintf(x->why, sizeof(x->why), "service %u has no backend for new flows: %s", sv.id,
-			 proto == IPPROTO_TCP ? "a TCP reset" : "an ICMP port unreachable");
+			 sock ? "connect()/sendto() fail with ECONNREFUSED" :
+			 proto == IPPROTO_TCP ? "a TCP reset" :
+			 q->hook == XLB_EXPLAIN_POD ? "the datagram is dropped" :
+			 "an ICMP port unreachable");
 		goto out;
 	}
 
 	/* 3. affinity */
 	if (sv.flags & XLB_SVC_F_AFFINITY) {
-		struct xlb_aff_key ak = { .client = src->addr, .svc_id = sv.id, .family = XLB_AF_INET };
+		struct xlb_aff_key ak = { .client = client, .svc_id = sv.id,
+					  .family = sock ? XLB_AF_NONE : XLB_AF_INET };
 		struct xlb_aff_val av;
 		struct xlb_backend b;
 
@@ -197,7 +246,7 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 			backend_of(x, be_fd, av.backend_id);
 			snprintf(x->why, sizeof(x->why),
 				 "ClientIP affinity: %s used backend %u, %s:%u, %us ago (timeout %us)",
-				 xlb_ip_str(src, sb, sizeof(sb)), av.backend_id,
+				 who, av.backend_id,
 				 xlb_ip_str(&x->backend, bb, sizeof(bb)), x->backend_port,
 				 now - av.last_used, sv.aff_timeout);
 			goto out;
@@ -211,7 +260,17 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 		bool by_client = sv.algo == XLB_ALGO_SH || (sv.flags & XLB_SVC_F_AFFINITY);
 
 		x->kind = sv.algo == XLB_ALGO_SH ? XLB_EXPLAIN_HASH : XLB_EXPLAIN_SEQUENCE;
-		x->hash = flow_hash(&sv, src, sport, dst, dport, proto);
+		if (sock && !by_client) {
+			snprintf(x->why, sizeof(x->why),
+				 "%s at the socket: the slot of the %u-slot table is a hash of the "
+				 "socket's cookie, so a socket keeps one backend for all its datagrams "
+				 "and connect() calls (which one, the socket decides)",
+				 algos[sv.algo < 3 ? sv.algo : 0], sv.slots);
+			goto out;
+		}
+		x->hash = by_client ? xlb_hash_addr(client.a32, XLB_SH_SEED) :
+			  xlb_hash_flow4(src->addr.a32[0], dst->addr.a32[0], htons(sport),
+					 htons(dport), proto);
 		x->slot = x->hash % sv.slots;
 		idx = sv.sel_base + x->slot;
 		if (!bpf_map_lookup_elem(sel_fd, &idx, &id))
@@ -219,7 +278,7 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_ip *src, uint16_t spo
 		snprintf(x->why, sizeof(x->why),
 			 "%s: hash(%s) = 0x%08x, slot %u of the %u-slot %s table -> backend %u, "
 			 "%s:%u", algos[sv.algo < 3 ? sv.algo : 0],
-			 by_client ? "client address" : "5-tuple", x->hash, x->slot, sv.slots,
+			 by_client ? who : "5-tuple", x->hash, x->slot, sv.slots,
 			 sv.algo == XLB_ALGO_SH ? "Maglev" : sv.algo == XLB_ALGO_WRR ? "weighted" :
 			 "backend", x->backend_id, xlb_ip_str(&x->backend, bb, sizeof(bb)),
 			 x->backend_port);

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Service NAT on pod veths (tc_pod.bpf.c): the flow table, and the
+ * forward, reply and new-flow steps. See tc_pod.bpf.c for the picture.
+ */
+#ifndef XLB_BPF_POD_H
+#define XLB_BPF_POD_H
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "maps.h"
+#include "select.h"
+#include "clock.h"
+#include "ct.h"
+#include "skb.h"
+#include "csum.h"
+
+#define XLB_AF_INET_KERNEL 2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_POD_CT_ENTRIES);
+	__type(key, struct xlb_ct4_key);
+	__type(value, struct xlb_pod_ct_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pod_ct SEC(".maps");
+
+/* The host ends of the pod veths xlb is attached to (ifindex -> 1): a
+ * backend behind one of them is local, reached with bpf_redirect_peer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_POD_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pod_ifs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_POD_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pod_stats SEC(".maps");
+
+/* Source of hairpin flows as the pod sees them (network order). */
+const volatile __be32 hairpin_addr = 0;
+
+#define POD_RESELECT (-2)	/* the flow's backend is gone: choose again */
+
+static __always_inline void pod_stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&pod_stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __be32 pod_hairpin_addr(void)
+{
+	return hairpin_addr ? hairpin_addr : bpf_htonl(XLB_HAIRPIN_ADDR);
+}
+
+static __always_inline void pod_ct_key(struct xlb_ct4_key *k, const struct xlb_skb_pkt *p)
+{
+	xlb_ct4_key_set(k, p->saddr, p->daddr, p->sport, p->dport, p->proto);
+}
+
+/* The fields every entry of a new flow starts with, either direction. */
+static __always_inline void pod_ct_fill(struct xlb_pod_ct_val *v, __u8 dir, __u32 svc_id,
+					__u32 backend_id, __u32 backend_gen, __u32 now)
+{
+	v->dir = dir;
+	v->state = XLB_CT_NEW;
+	v->svc_id = svc_id;
+	v->backend_id = backend_id;
+	v->backend_gen = backend_gen;
+	v->last_seen = now;
+	v->created = now;
+}
+
+static __always_inline int pod_is_syn(const struct xlb_skb_pkt *p)
+{
+	return p->proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (XLB_SKB_TCP_SYN | XLB_SKB_TCP_ACK)) == XLB_SKB_TCP_SYN;
+}
+
+/* A flow proved itself (established): with ClientIP affinity, the client
+ * keeps its backend from now on. Only then, so that a flood of first
+ * packets writes no affinity entry (as in XDP). */
+static __always_inline void pod_aff_set(const struct xlb_pod_ct_val *ct, __be32 client, __u32 now)
+{
+	struct xlb_aff_key ak = {};
+	struct xlb_aff_val av = {};
+
+	ak.client.a32[0] = client;
+	ak.svc_id = ct->svc_id;
+	ak.family = XLB_AF_INET;
+	av.backend_id = ct->backend_id;
+	av.backend_gen = ct->backend_gen;
+	av.last_used = now;
+	bpf_map_update_elem(&aff_map, &ak, &av, BPF_ANY);
+}
+
+/* Follow one direction's TCP flags, writing only what changed. */
+static __always_inline void pod_ct_touch(struct xlb_pod_ct_val *ct, const struct xlb_skb_pkt *p,
+					 __u32 now)
+{
+	__u8 st = ct->state;
+
+	if (ct->last_seen != now)
+		ct->last_seen = now;
+	if (p->proto != IPPROTO_TCP) {
+		if (st != XLB_CT_ESTABLISHED && ct->dir == XLB_CT_REV)
+			st = XLB_CT_ESTABLISHED;
+	} else if (p->tcp_flags & XLB_SKB_TCP_RST) {
+		st = XLB_CT_CLOSED;
+	} else if (p->tcp_flags & XLB_SKB_TCP_FIN) {
+		st = XLB_CT_CLOSING;
+	} else if (st == XLB_CT_NEW && (p->tcp_flags & XLB_SKB_TCP_ACK) &&
+		   !(p->tcp_flags & XLB_SKB_TCP_SYN)) {
+		st = XLB_CT_ESTABLISHED;
+	}
+	if (st == ct->state)
+		return;
+	if (st == XLB_CT_ESTABLISHED && (ct->flags & XLB_POD_CT_F_AFFINITY))
+		pod_aff_set(ct, ct->dir == XLB_CT_FWD ? p->saddr : ct->orig_addr.a32[0], now);
+	ct->state = st;
+}
+
+/*
+ * Answer a TCP segment with a reset from the address and port the pod sent
+ * it to (RFC 9293 §3.10.7.1: a segment with ACK gets seq = its ack number;
+ * one without, seq 0 and ACK = its seq + length), redirected back into the
+ * pod: what kube-proxy's REJECT gives a client, and what a flow whose
+ * backend went gets instead of silence. A reset is never answered. The
+ * headers are written whole (IPv4 options and TCP options and payload cut).
+ */
+static __always_inline int pod_reset(struct __sk_buff *skb, const struct xlb_skb_pkt *p, __u32 why)
+{
+	struct {
+		struct iphdr ip;
+		struct tcphdr th;
+	} h = {};
+	__u32 ifindex = skb->ifindex, seg_len;
+	__u8 macs[12], sw[12];
+	__be32 seq, ack;
+	__u8 doff;
+
+	if (p->proto != IPPROTO_TCP || (p->tcp_flags & XLB_SKB_TCP_RST))
+		goto drop;
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) ||
+	    bpf_skb_load_bytes(skb, p->l4_off + 4, &seq, 4) ||
+	    bpf_skb_load_bytes(skb, p->l4_off + 8, &ack, 4) ||
+	    bpf_skb_load_bytes(skb, p->l4_off + 12, &doff, 1))
+		goto drop;
+	seg_len = p->len - p->l4_off - (doff >> 4) * 4;
+	if (p->tcp_flags & XLB_SKB_TCP_SYN)
+		seg_len++;
+	if (p->tcp_flags & XLB_SKB_TCP_FIN)
+		seg_len++;
+
+	h.ip.version = 4;
+	h.ip.ihl = 5;
+	h.ip.tot_len = bpf_htons(sizeof(h));
+	h.ip.frag_off = bpf_htons(0x4000);	/* DF */
+	h.ip.ttl = 64;
+	h.ip.protocol = IPPROTO_TCP;
+	h.ip.saddr = p->daddr;
+	h.ip.daddr = p->saddr;
+	h.ip.check = xlb_csum_words((const __u16 *)&h.ip, sizeof(h.ip) / 2, 0);
+	h.th.source = p->dport;
+	h.th.dest = p->sport;
+	h.th.doff = 5;
+	h.th.rst = 1;
+	if (p->tcp_flags & XLB_SKB_TCP_ACK) {
+		h.th.seq = ack;
+	} else {
+		h.th.ack = 1;
+		h.th.ack_seq = bpf_htonl(bpf_ntohl(seq) + seg_len);
+	}
+	h.th.check = xlb_csum_words((const __u16 *)&h.th, sizeof(h.th) / 2,
+				    xlb_pseudo_sum(h.ip.saddr, h.ip.daddr, IPPROTO_TCP, sizeof(h.th)));
+
+	__builtin_memcpy(sw, macs + ETH_ALEN, ETH_ALEN);	/* to the pod */
+	__builtin_memcpy(sw + ETH_ALEN, macs, ETH_ALEN);	/* from our end */
+	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(h), 0) ||
+	    bpf_skb_store_bytes(skb, 0, sw, sizeof(sw), 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, &h, sizeof(h), 0))
+		goto drop;
+	pod_stat_inc(XLB_POD_RST_SENT);
+	return bpf_redirect_peer(ifindex, 0);
+drop:
+	pod_stat_inc(why);
+	return TC_ACT_SHOT;
+}
+
+/* DNAT (and for hairpin SNAT) a client packet of flow ct to backend b,
+ * then deliver it. */
+static __always_inline int pod_dnat(struct __sk_buff *skb, struct xlb_skb_pkt *p,
+				    const struct xlb_pod_ct_val *ct, const struct xlb_backend *b)
+{
+	if (xlb_skb_rewrite(skb, p, 1, b->addr.a32[0], b->port)) {
+		pod_stat_inc(XLB_POD_DROP_REWRITE);
+		return TC_ACT_SHOT;
+	}
+	if (ct->flags & XLB_POD_CT_F_HAIRPIN) {
+		if (xlb_skb_rewrite(skb, p, 0, pod_hairpin_addr(), p->sport) ||
+		    xlb_skb_set_macs(skb, ct->smac, ct->dmac)) {
+			pod_stat_inc(XLB_POD_DROP_REWRITE);
+			return TC_ACT_SHOT;
+		}
+		pod_stat_inc(XLB_POD_FWD_HAIRPIN);
+		return bpf_redirect_peer(ct->ifindex, 0);	/* the client's own veth */
+	}
+	if (ct->flags & XLB_POD_CT_F_LOCAL) {
+		if (xlb_skb_set_macs(skb, ct->smac, ct->dmac)) {
+			pod_stat_inc(XLB_POD_DROP_REWRITE);
+			return TC_ACT_SHOT;
+		}
+		pod_stat_inc(XLB_POD_FWD_LOCAL);
+		return bpf_redirect_peer(ct->ifindex, 0);
+	}
+	pod_stat_inc(XLB_POD_FWD_STACK);
+	return TC_ACT_OK;
+}
+
+/* A client packet of a known flow. */
+static __always_inline int pod_fwd(struct __sk_buff *skb, struct xlb_skb_pkt *p,
+				   struct xlb_pod_ct_val *ct)
+{
+	struct xlb_backend *b = xlb_backend_get(ct->backend_id);
+
+	if (!b || b->gen != ct->backend_gen || b->state == XLB_BE_FREE) {
+		/* Mid-flow, nothing to resume: tell the client now. */
+		if (p->proto == IPPROTO_TCP && !pod_is_syn(p))
+			return pod_reset(skb, p, XLB_POD_DROP_BACKEND_GONE);
+		return POD_RESELECT;
+	}
+	pod_ct_touch(ct, p, xlb_now());
+	counters_add(&svc_stats, ct->svc_id, p->len, 0);
+	counters_add(&backend_stats, ct->backend_id, p->len, 0);
+	return pod_dnat(skb, p, ct, b);
+}
+
+/* A backend's reply: the service address as source again (and for
+ * hairpin the client's own address as destination). ingress: seen as it
+ * leaves the backend's pod (local flows, redirected into the client);
+ * else on its way into the client's pod after the stack. */
+static __always_inline int pod_reply(struct __sk_buff *skb, struct xlb_skb_pkt *p,
+				     struct xlb_pod_ct_val *ct, int ingress)
+{
+	struct xlb_pod_ct_val v = *ct;
+
+	if (ingress && pod_is_syn(p)) {
+		/* A new connection from the backend's side on the tuple of a
+		 * finished flow: the entry is stale. */
+		struct xlb_ct4_key k = {};
+
+		pod_ct_key(&k, p);
+		bpf_map_delete_elem(&pod_ct, &k);
+		pod_stat_inc(XLB_POD_PASS);
+		return TC_ACT_UNSPEC;
+	}
+	pod_ct_touch(ct, p, xlb_now());
+	counters_add(&svc_stats, v.svc_id, p->len, 0);
+	counters_add(&backend_stats, v.backend_id, p->len, 0);
+	if (xlb_skb_rewrite(skb, p, 0, v.nat_addr.a32[0], v.nat_port)) {
+		pod_stat_inc(XLB_POD_DROP_REWRITE);
+		return TC_ACT_SHOT;
+	}
+	if ((v.flags & XLB_POD_CT_F_HAIRPIN) &&
+	    xlb_skb_rewrite(skb, p, 1, v.orig_addr.a32[0], v.orig_port)) {
+		pod_stat_inc(XLB_POD_DROP_REWRITE);
+		return TC_ACT_SHOT;
+	}
+	if (!ingress) {
+		pod_stat_inc(XLB_POD_REV_STACK);
+		return TC_ACT_OK;
+	}
+	if (v.flags & (XLB_POD_CT_F_LOCAL | XLB_POD_CT_F_HAIRPIN)) {
+		if (xlb_skb_set_macs(skb, v.smac, v.dmac)) {
+			pod_stat_inc(XLB_POD_DROP_REWRITE);
+			return TC_ACT_SHOT;
+		}
+		pod_stat_inc(XLB_POD_REV_LOCAL);
+		return bpf_redirect_peer(v.ifindex, 0);
+	}
+	pod_stat_inc(XLB_POD_REV_STACK);
+	return TC_ACT_OK;
+}
+
+/* Where the backend is: behind one of this node's pod veths (local: its
+ * ifindex and the Ethernet header to give the packet), or elsewhere. */
+static __always_inline void pod_locate(struct __sk_buff *skb, const struct xlb_skb_pkt *p,
+				       __be32 backend, struct xlb_pod_ct_val *fwd)
+{
+	struct bpf_fib_lookup f = {};
+	int rc;
+
+	f.family = XLB_AF_INET_KERNEL;
+	f.l4_protocol = p->proto;
+	f.tot_len = (__u16)(p->len - ETH_HLEN);
+	f.ipv4_src = p->saddr;
+	f.ipv4_dst = backend;
+	f.ifindex = skb->ifindex;
+	rc = bpf_fib_lookup(skb, &f, sizeof(f), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return;
+	if (!bpf_map_lookup_elem(&pod_ifs, &f.ifindex))
+		return;
+	fwd->flags |= XLB_POD_CT_F_LOCAL;
+	fwd->ifindex = f.ifindex;
+	/* Without a neighbour entry the source MAC is still right and the
+	 * pod takes any destination: redirect_peer keeps PACKET_HOST. */
+	__builtin_memcpy(fwd->smac, f.smac, ETH_ALEN);
+	__builtin_memcpy(fwd->dmac, f.dmac, ETH_ALEN);
+}
+
+static __always_inline int pod_new_flow(struct __sk_buff *skb, struct xlb_skb_pkt *p,
+					const struct xlb_ct4_key *k, const struct xlb_svc_val *svc)
+{
+	struct xlb_pod_ct_val fwd = {}, rev = {};
+	struct xlb_sel_client cl;
+	struct xlb_ct4_key rk = {};
+	struct xlb_backend *b = NULL;
+	__u8 macs[12];
+	__u32 id, now = xlb_now();
+
+	xlb_sel_client_v4(&cl, k);
+	id = xlb_select(svc, &cl, now, &b);
+	if ((!id || !b) && svc->slots) {
+		/* A freed slot: the service has switched tables; once more. */
+		svc = xlb_svc_find(p->daddr, p->dport, p->proto);
+		if (svc)
+			id = xlb_select(svc, &cl, now, &b);
+	}
+	if (!id || !b || !svc)
+		return pod_reset(skb, p, XLB_POD_DROP_NO_BACKEND);
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs))) {
+		pod_stat_inc(XLB_POD_DROP_REWRITE);
+		return TC_ACT_SHOT;
+	}
+
+	pod_ct_fill(&fwd, XLB_CT_FWD, svc->id, id, b->gen, now);
+	if (svc->flags & XLB_SVC_F_AFFINITY)
+		fwd.flags = XLB_POD_CT_F_AFFINITY;
+	if (b->addr.a32[0] == p->saddr) {
+		fwd.flags |= XLB_POD_CT_F_HAIRPIN;
+		fwd.ifindex = skb->ifindex;
+		__builtin_memcpy(fwd.smac, macs, ETH_ALEN);		/* our end */
+		__builtin_memcpy(fwd.dmac, macs + ETH_ALEN, ETH_ALEN);	/* the pod */
+	} else {
+		pod_locate(skb, p, b->addr.a32[0], &fwd);
+	}
+
+	pod_ct_fill(&rev, XLB_CT_REV, svc->id, id, b->gen, now);
+	rev.flags = fwd.flags;
+	rev.nat_addr.a32[0] = p->daddr;
+	rev.nat_port = p->dport;
+	rev.orig_addr.a32[0] = p->saddr;
+	rev.orig_port = p->sport;
+	rev.ifindex = skb->ifindex;
+	__builtin_memcpy(rev.smac, macs, ETH_ALEN);
+	__builtin_memcpy(rev.dmac, macs + ETH_ALEN, ETH_ALEN);
+
+	xlb_ct4_key_set(&rk, b->addr.a32[0],
+			(fwd.flags & XLB_POD_CT_F_HAIRPIN) ? pod_hairpin_addr() : p->saddr,
+			b->port, p->sport, p->proto);
+
+	if (bpf_map_update_elem(&pod_ct, &rk, &rev, BPF_ANY) ||
+	    bpf_map_update_elem(&pod_ct, k, &fwd, BPF_ANY)) {
+		pod_stat_inc(XLB_POD_DROP_CT_FULL);
+		return TC_ACT_SHOT;
+	}
+	counters_add(&svc_stats, svc->id, p->len, 1);
+	counters_add(&backend_stats, id, p->len, 1);
+	return pod_dnat(skb, p, &fwd, b);
+}
+
+#endif /* XLB_BPF_POD_H */

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xlb on pod veths: tc (cls_bpf, direct action) on the host side of each
+ * pod's veth pair, for service traffic that no socket program translated.
+ *
+ *   xlb_from_pod (ingress: packets the pod sends)
+ *     to a service: choose a backend (same maps and rules as every other
+ *     hook), record the flow, DNAT. A backend in a pod of this node gets
+ *     the packet by bpf_redirect_peer; one elsewhere through the stack.
+ *     A pod that is its own backend (hairpin) gets it back from
+ *     XLB_HAIRPIN_ADDR, since a packet from its own address would be a
+ *     martian to it.
+ *     a reply of a local backend: reverse NAT, bpf_redirect_peer into the
+ *     client's pod.
+ *   xlb_to_pod (egress: packets on their way into the pod)
+ *     a reply that came through the stack: reverse NAT.
+ *
+ * So a flow is either all in BPF (local backend, hairpin) or all in the
+ * stack with the backend's address (remote backend): netfilter never sees
+ * half a flow, and `ctstate INVALID -j DROP` does not hurt it.
+ * Anything else goes on untouched (TC_ACT_UNSPEC: the next program, or
+ * the stack).
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "lib/maps.h"
+#include "lib/select.h"
+#include "lib/clock.h"
+#include "lib/skb.h"
+#include "lib/pod.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("tc")
+int xlb_from_pod(struct __sk_buff *skb)
+{
+	struct xlb_skb_pkt p = {};
+	struct xlb_ct4_key k = {};
+	struct xlb_pod_ct_val *ct;
+	struct xlb_svc_val *svc;
+
+	switch (xlb_skb_parse(skb, &p)) {
+	case XLB_SKB_OK:
+		break;
+	case XLB_SKB_FRAGMENT:
+		pod_stat_inc(XLB_POD_PASS_FRAGMENT);
+		return TC_ACT_UNSPEC;
+	default:
+		pod_stat_inc(XLB_POD_PASS);
+		return TC_ACT_UNSPEC;
+	}
+
+	pod_ct_key(&k, &p);
+	ct = bpf_map_lookup_elem(&pod_ct, &k);
+	if (ct) {
+		if (ct->dir == XLB_CT_REV)
+			return pod_reply(skb, &p, ct, 1);
+		if (!pod_is_syn(&p) || ct->state == XLB_CT_NEW) {
+			int rc = pod_fwd(skb, &p, ct);
+
+			if (rc != POD_RESELECT)
+				return rc;
+		}
+	}
+	svc = xlb_svc_find(p.daddr, p.dport, p.proto);
+	if (!svc) {
+		pod_stat_inc(XLB_POD_PASS);
+		return TC_ACT_UNSPEC;
+	}
+	return pod_new_flow(skb, &p, &k, svc);
+}
+
+SEC("tc")
+int xlb_to_pod(struct __sk_buff *skb)
+{
+	struct xlb_skb_pkt p = {};
+	struct xlb_ct4_key k = {};
+	struct xlb_pod_ct_val *ct;
+
+	if (xlb_skb_parse(skb, &p) != XLB_SKB_OK) {
+		pod_stat_inc(XLB_POD_PASS);
+		return TC_ACT_UNSPEC;
+	}
+	pod_ct_key(&k, &p);
+	ct = bpf_map_lookup_elem(&pod_ct, &k);
+	if (!ct || ct->dir != XLB_CT_REV) {
+		pod_stat_inc(XLB_POD_PASS);
+		return TC_ACT_UNSPEC;
+	}
+	return pod_reply(skb, &p, ct, 0);
+}

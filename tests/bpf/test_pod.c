@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The pod veth programs (tc) seen from the packets. The test's own network
+ * namespace is a node with two pods and a fabric link, wired as a CNI
+ * wires them (host ends without address, a /32 route per pod):
+ *
+ *   lxc1 02:00:00:00:01:01 (peer pod1 02:00:00:00:01:02)  10.244.1.11/32 dev lxc1
+ *   lxc2 02:00:00:00:02:01 (peer pod2 02:00:00:00:02:02)  10.244.1.12/32 dev lxc2
+ *   fab0 02:00:00:00:00:f0 192.168.50.11/24               10.244.2.0/24 via 192.168.50.12
+ *   neighbours (permanent): 10.244.1.12 -> pod2's MAC on lxc2,
+ *                           192.168.50.12 -> 02:00:00:00:00:f2 on fab0
+ *
+ * xlb is attached to lxc1 and lxc2 (tc ingress and egress), so both are
+ * pod veths. A packet "leaves a pod" through BPF_PROG_TEST_RUN of
+ * xlb_from_pod with the ifindex of its host end, and "enters a pod"
+ * through xlb_to_pod. The expected frames are rebuilt from scratch with
+ * fresh checksums, so every incremental update is checked to the bit
+ * (test_run hands the program a full checksum, CHECKSUM_NONE; partial
+ * checksums are the e2e's, with real pods).
+ */
+#include "flow.h"
+
+#include <net/if.h>
+#include <linux/pkt_cls.h>
+
+static struct xlb_dp *dp;
+static uint32_t if_lxc1, if_lxc2;
+
+#define POD1		"10.244.1.11"
+#define POD2		"10.244.1.12"
+#define REMOTE		"10.244.2.11"
+#define HAIRPIN		"169.254.42.1"
+#define VIP_LOCAL	"10.96.1.1"	/* -> pod2:8080 */
+#define VIP_REMOTE	"10.96.1.2"	/* -> 10.244.2.11:8080 (TCP), :5353 (UDP) */
+#define VIP_SELF	"10.96.1.3"	/* -> pod1:8080, pod1's own service */
+#define VIP_EMPTY	"10.96.1.4"	/* no endpoints */
+#define VIP_GONE	"10.96.1.5"	/* its backend is replaced mid-flow */
+
+#define MAC_LXC1	{ 0x02, 0x00, 0x00, 0x00, 0x01, 0x01 }
+#define MAC_POD1	{ 0x02, 0x00, 0x00, 0x00, 0x01, 0x02 }
+#define MAC_LXC2	{ 0x02, 0x00, 0x00, 0x00, 0x02, 0x01 }
+#define MAC_POD2	{ 0x02, 0x00, 0x00, 0x00, 0x02, 0x02 }
+
+#define ISN_C		0x11223344u
+#define ISN_B		0x55667788u
+
+/* Symbolic devices, resolved once they exist. */
+#define LXC1		1000001u
+#define LXC2		1000002u
+
+enum pod_hook { FROM_POD = 0, TO_POD = 1 };
+
+struct pod_step {
+	const char *what;		/* NULL ends the scenario */
+	enum pod_hook hook;
+	uint32_t ifindex;		/* LXC1 / LXC2 */
+	struct pkt_desc pkt;
+	int verdict;			/* TC_ACT_* */
+	struct xt_rewrite out;
+	enum xlb_pod_stat stat;		/* the one outcome counter that moves */
+	const struct pkt_desc *answer;	/* a packet sent back instead (a reset) */
+};
+
+struct pod_scenario {
+	const char *desc;
+	struct pod_step steps[XT_MAX_STEPS];
+};
+
+/* A frame pod1 sends (to its gateway: lxc1's MAC) / pod2 sends. */
+#define FROM_P1(da, id)	.eth_dst = MAC_LXC1, .eth_src = MAC_POD1, .saddr = POD1, .daddr = da, \
+			.ip_id = id, .ttl = 64, .frag = PKT_IP_DF
+#define FROM_P2(da, id)	.eth_dst = MAC_LXC2, .eth_src = MAC_POD2, .saddr = POD2, .daddr = da, \
+			.ip_id = id, .ttl = 64, .frag = PKT_IP_DF
+/* A reply from elsewhere, routed by the node into pod1. */
+#define TO_P1(sa, id)	.eth_dst = MAC_POD1, .eth_src = MAC_LXC1, .saddr = sa, .daddr = POD1, \
+			.ip_id = id, .ttl = 62, .frag = PKT_IP_DF
+#define TCPH(sp, dp, fl, sq, ak) \
+	.proto = IPPROTO_TCP, .sport = sp, .dport = dp, .tcp_flags = fl, .seq = sq, .ack = ak, \
+	.window = 502
+#define ETH(s, d)	.eth = true, .eth_src = s, .eth_dst = d
+
+/* The resets pod1 gets back (from the address and port it called, TTL 64,
+ * DF, no options, window 0). */
+static const struct pkt_desc rst_empty = {	/* to its SYN: RST|ACK, ack = ISN + 1 */
+	.eth_dst = MAC_POD1, .eth_src = MAC_LXC1, .saddr = VIP_EMPTY, .daddr = POD1,
+	.ttl = 64, .frag = PKT_IP_DF, .proto = IPPROTO_TCP, .sport = 80, .dport = 40004,
+	.tcp_flags = PKT_RST | PKT_ACK, .seq = 0, .ack = ISN_C + 1,
+};
+static const struct pkt_desc rst_gone = {	/* to an ACK: RST, seq = its ack */
+	.eth_dst = MAC_POD1, .eth_src = MAC_LXC1, .saddr = VIP_GONE, .daddr = POD1,
+	.ttl = 64, .frag = PKT_IP_DF, .proto = IPPROTO_TCP, .sport = 80, .dport = 40005,
+	.tcp_flags = PKT_RST, .seq = ISN_B + 1,
+};
+
+static const struct pod_scenario scenarios[] = {
+	{ "local backend: both directions redirected between the pods, never the stack",
+	  { { "pod1 SYN to the service: DNAT to pod2, Ethernet for pod2, redirect_peer(lxc2)",
+	      FROM_POD, LXC1, { FROM_P1(VIP_LOCAL, 0x101), TCPH(40000, 80, PKT_SYN, ISN_C, 0),
+				.tcp_opt_len = 20 },
+	      TC_ACT_REDIRECT, { .daddr = POD2, .dport = 8080, ETH(MAC_LXC2, MAC_POD2) },
+	      XLB_POD_FWD_LOCAL, NULL },
+	    { "pod2 SYN-ACK: source back to the service, Ethernet for pod1, redirect_peer(lxc1)",
+	      FROM_POD, LXC2, { FROM_P2(POD1, 0x201), TCPH(8080, 40000, PKT_SYN | PKT_ACK, ISN_B,
+							   ISN_C + 1), .tcp_opt_len = 20 },
+	      TC_ACT_REDIRECT, { .saddr = VIP_LOCAL, .sport = 80, ETH(MAC_LXC1, MAC_POD1) },
+	      XLB_POD_REV_LOCAL, NULL },
+	    { "pod1 ACK with 1000 bytes: the flow's DNAT again",
+	      FROM_POD, LXC1, { FROM_P1(VIP_LOCAL, 0x102), TCPH(40000, 80, PKT_ACK | PKT_PSH,
+								ISN_C + 1, ISN_B + 1),
+				.payload_len = 1000 },
+	      TC_ACT_REDIRECT, { .daddr = POD2, .dport = 8080, ETH(MAC_LXC2, MAC_POD2) },
+	      XLB_POD_FWD_LOCAL, NULL },
+	  } },
+	{ "remote backend: both directions through the stack, NAT on pod1's veth both ways",
+	  { { "pod1 SYN: DNAT to 10.244.2.11, Ethernet untouched, TC_ACT_OK",
+	      FROM_POD, LXC1, { FROM_P1(VIP_REMOTE, 0x111), TCPH(40001, 80, PKT_SYN, ISN_C, 0) },
+	      TC_ACT_OK, { .daddr = REMOTE, .dport = 8080 }, XLB_POD_FWD_STACK, NULL },
+	    { "SYN-ACK routed into pod1: source back to the service on lxc1's egress",
+	      TO_POD, LXC1, { TO_P1(REMOTE, 0x211), TCPH(8080, 40001, PKT_SYN | PKT_ACK, ISN_B,
+							    ISN_C + 1) },
+	      TC_ACT_OK, { .saddr = VIP_REMOTE, .sport = 80 }, XLB_POD_REV_STACK, NULL },
+	    { "the same SYN-ACK leaving pod2 (not this flow's path): passed untouched",
+	      FROM_POD, LXC2, { FROM_P2(POD1, 0x212), TCPH(8080, 40001, PKT_SYN | PKT_ACK, ISN_B,
+							   ISN_C + 1) },
+	      TC_ACT_UNSPEC, { 0 }, XLB_POD_PASS, NULL },
+	  } },
+	{ "remote backend, UDP: request and reply, a zero checksum stays zero",
+	  { { "pod1 datagram: DNAT to 10.244.2.11:5353",
+	      FROM_POD, LXC1, { FROM_P1(VIP_REMOTE, 0x121), .proto = IPPROTO_UDP, .sport = 50000,
+				.dport = 53, .payload_len = 40 },
+	      TC_ACT_OK, { .daddr = REMOTE, .dport = 5353 }, XLB_POD_FWD_STACK, NULL },
+	    { "reply into pod1: source back to the service",
+	      TO_POD, LXC1, { TO_P1(REMOTE, 0x221), .proto = IPPROTO_UDP, .sport = 5353,
+			      .dport = 50000, .payload_len = 100 },
+	      TC_ACT_OK, { .saddr = VIP_REMOTE, .sport = 53 }, XLB_POD_REV_STACK, NULL },
+	    { "pod1 datagram without checksum: DNAT, the field stays 0",
+	      FROM_POD, LXC1, { FROM_P1(VIP_REMOTE, 0x122), .proto = IPPROTO_UDP, .sport = 50001,
+				.dport = 53, .payload_len = 40, .udp_csum_zero = true },
+	      TC_ACT_OK, { .daddr = REMOTE, .dport = 5353 }, XLB_POD_FWD_STACK, NULL },
+	  } },
+	{ "hairpin: pod1 calls its own service and answers itself, seen from 169.254.42.1",
+	  { { "pod1 SYN: DNAT to itself, source 169.254.42.1, back into pod1",
+	      FROM_POD, LXC1, { FROM_P1(VIP_SELF, 0x131), TCPH(40002, 80, PKT_SYN, ISN_C, 0) },
+	      TC_ACT_REDIRECT, { .saddr = HAIRPIN, .daddr = POD1, .dport = 8080,
+				 ETH(MAC_LXC1, MAC_POD1) }, XLB_POD_FWD_HAIRPIN, NULL },
+	    { "pod1 SYN-ACK to 169.254.42.1: from the service to pod1, back into pod1",
+	      FROM_POD, LXC1, { FROM_P1(HAIRPIN, 0x231), .sport = 8080, .dport = 40002,
+				.proto = IPPROTO_TCP, .tcp_flags = PKT_SYN | PKT_ACK, .seq = ISN_B,
+				.ack = ISN_C + 1, .window = 502 },
+	      TC_ACT_REDIRECT, { .saddr = VIP_SELF, .sport = 80, .daddr = POD1,
+				 ETH(MAC_LXC1, MAC_POD1) }, XLB_POD_REV_LOCAL, NULL },
+	  } },
+	{ "not a service, and a service without endpoints",
+	  { { "pod1 to pod2 directly: untouched, next program",
+	      FROM_POD, LXC1, { FROM_P1(POD2, 0x141), TCPH(40003, 8080, PKT_SYN, ISN_C, 0) },
+	      TC_ACT_UNSPEC, { 0 }, XLB_POD_PASS, NULL },
+	    { "pod1 SYN (with options) to a service without endpoints: a reset back into pod1",
+	      FROM_POD, LXC1, { FROM_P1(VIP_EMPTY, 0x142), TCPH(40004, 80, PKT_SYN, ISN_C, 0),
+				.tcp_opt_len = 20 },
+	      TC_ACT_REDIRECT, { 0 }, XLB_POD_RST_SENT, &rst_empty },
+	    { "a fragment to the service: untouched",
+	      FROM_POD, LXC1, { .eth_dst = MAC_LXC1, .eth_src = MAC_POD1, .saddr = POD1,
+				.daddr = VIP_REMOTE, .ip_id = 0x143, .frag = PKT_IP_MF,
+				.proto = IPPROTO_UDP, .sport = 50002, .dport = 53, .payload_len = 40 },
+	      TC_ACT_UNSPEC, { 0 }, XLB_POD_PASS_FRAGMENT, NULL },
+	  } },
+};
+
+static size_t build_expected(const struct pod_step *s, uint8_t *buf)
+{
+	struct xt_step x = { .pkt = s->pkt, .out = s->out };
+
+	return xt_build_expected(&x, buf);
+}
+
+static bool run_step(const struct pod_step *s, int n)
+{
+	static const char *const progs[] = { "xlb_from_pod", "xlb_to_pod" };
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	struct __sk_buff ctx = { 0 };
+	struct xt_run r = { 0 };
+	uint64_t before[XLB_POD_STAT_MAX], after[XLB_POD_STAT_MAX];
+	size_t len, elen;
+	char what[256];
+	bool ok;
+	int fd;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_out = r.out, .data_size_out = sizeof(r.out),
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	snprintf(what, sizeof(what), "step %d (%s)", n, s->what);
+	fd = xlb_dp_bpf_hook_prog_fd(dp, progs[s->hook]);
+	if (fd < 0)
+		fail_msg("%s: program %s: %d", what, progs[s->hook], fd);
+	len = xt_build(&s->pkt, in);
+	if (s->answer)
+		elen = xt_build(s->answer, exp);
+	else
+		elen = s->verdict == TC_ACT_SHOT ? xt_build(&s->pkt, exp) : build_expected(s, exp);
+	ctx.ifindex = s->ifindex == LXC1 ? if_lxc1 : s->ifindex == LXC2 ? if_lxc2 : s->ifindex;
+	opts.data_in = in;
+	opts.data_size_in = (uint32_t)len;
+	xlb_dp_pod_stats(dp, before);
+	r.ret = bpf_prog_test_run_opts(fd, &opts);
+	r.verdict = opts.retval;
+	r.len = opts.data_size_out;
+	xlb_dp_pod_stats(dp, after);
+	ok = xt_check(what, &r, (uint32_t)s->verdict, exp, elen);
+	for (int i = 0; i < XLB_POD_STAT_MAX; i++) {
+		uint64_t want = i == (int)s->stat ? 1 : 0;
+
+		if (after[i] - before[i] != want) {
+			print_error("%s: counter %s moved by %llu, expected %llu\n", what,
+				    xlb_pod_stat_info(i)->name,
+				    (unsigned long long)(after[i] - before[i]),
+				    (unsigned long long)want);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static void test_scenario(void **state)
+{
+	const struct pod_scenario *sc = *state;
+	int i, bad = 0;
+
+	for (i = 0; i < XT_MAX_STEPS && sc->steps[i].what; i++)
+		bad += !run_step(&sc->steps[i], i + 1);
+	if (bad)
+		fail_msg("%d of %d steps failed", bad, i);
+}
+
+static const char *scenario_desc(const void *row)
+{
+	return ((const struct pod_scenario *)row)->desc;
+}
+
+/* A flow keeps its backend while it exists; once it is replaced, a packet
+ * in the middle of the flow is dropped (counted) and a new SYN on the same
+ * tuple is balanced again. */
+static void test_backend_gone(void **state)
+{
+	struct xlb_service_spec s = xt_svc(VIP_GONE, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec b1 = xt_be(REMOTE, 8080, 1), b2 = xt_be(REMOTE, 9090, 1);
+	const struct pod_step steps[] = {
+		{ "SYN: DNAT to :8080", FROM_POD, LXC1,
+		  { FROM_P1(VIP_GONE, 0x151), TCPH(40005, 80, PKT_SYN, ISN_C, 0) },
+		  TC_ACT_OK, { .daddr = REMOTE, .dport = 8080 }, XLB_POD_FWD_STACK, NULL },
+		{ "ACK with 100 bytes after the backend was replaced: a reset back into pod1",
+		  FROM_POD, LXC1, { FROM_P1(VIP_GONE, 0x152), TCPH(40005, 80, PKT_ACK, ISN_C + 1, ISN_B + 1),
+				    .payload_len = 100 },
+		  TC_ACT_REDIRECT, { 0 }, XLB_POD_RST_SENT, &rst_gone },
+		{ "a new SYN on the same ports: the new backend :9090", FROM_POD, LXC1,
+		  { FROM_P1(VIP_GONE, 0x153), TCPH(40005, 80, PKT_SYN, ISN_C + 7, 0) },
+		  TC_ACT_OK, { .daddr = REMOTE, .dport = 9090 }, XLB_POD_FWD_STACK, NULL },
+	};
+	int bad = 0;
+
+	(void)state;
+	XT_SVC_SET(dp, &s, &b1, 1);
+	bad += !run_step(&steps[0], 1);
+	XT_SVC_SET(dp, &s, &b2, 1);
+	bad += !run_step(&steps[1], 2);
+	bad += !run_step(&steps[2], 3);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+static int topology(void)
+{
+	static const char *const cmds[] = {
+		/* no IPv6 chatter (DAD, router solicitations) through the
+		 * programs between the steps: each step counts one outcome */
+		"sysctl -qw net.ipv6.conf.all.disable_ipv6=1",
+		"sysctl -qw net.ipv6.conf.default.disable_ipv6=1",
+		"ip link set lo up",
+		"ip link add lxc1 address 02:00:00:00:01:01 type veth peer name pod1 address 02:00:00:00:01:02",
+		"ip link add lxc2 address 02:00:00:00:02:01 type veth peer name pod2 address 02:00:00:00:02:02",
+		"ip link add fab0 address 02:00:00:00:00:f0 type veth peer name fab1 address 02:00:00:00:00:f1",
+		"ip link set lxc1 up", "ip link set pod1 up", "ip link set lxc2 up", "ip link set pod2 up",
+		"ip link set fab0 up", "ip link set fab1 up",
+		"ip addr add 192.168.50.11/24 dev fab0",
+		"ip route add 10.244.1.11/32 dev lxc1",
+		"ip route add 10.244.1.12/32 dev lxc2",
+		"ip route add 10.244.2.0/24 via 192.168.50.12 dev fab0",
+		"ip neigh replace 10.244.1.12 lladdr 02:00:00:00:02:02 dev lxc2 nud permanent",
+		"ip neigh replace 10.244.1.11 lladdr 02:00:00:00:01:02 dev lxc1 nud permanent",
+		"ip neigh replace 192.168.50.12 lladdr 02:00:00:00:00:f2 dev fab0 nud permanent",
+	};
+
+	if (if_nametoindex("lxc1"))
+		return 0;	/* the second group: built by the first */
+	return xt_sh_all(cmds, sizeof(cmds) / sizeof(cmds[0])) || xt_forwarding() ? -1 : 0;
+}
+
+static int devices(void)
+{
+	if (topology())
+		return -1;
+	if_lxc1 = if_nametoindex("lxc1");
+	if_lxc2 = if_nametoindex("lxc2");
+	return if_lxc1 && if_lxc2 ? 0 : -1;
+}
+
+static int group_setup(void **state)
+{
+	struct xlb_service_spec local = xt_svc(VIP_LOCAL, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec remote = xt_svc(VIP_REMOTE, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec remote_u = xt_svc(VIP_REMOTE, 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_service_spec self = xt_svc(VIP_SELF, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec empty = xt_svc(VIP_EMPTY, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec b_local = xt_be(POD2, 8080, 1), b_remote = xt_be(REMOTE, 8080, 1);
+	struct xlb_backend_spec b_remote_u = xt_be(REMOTE, 5353, 1), b_self = xt_be(POD1, 8080, 1);
+	char err[256] = "";
+	int ret;
+
+	if (devices())
+		return -1;
+	dp = xt_dp_open();
+	if (!dp)
+		return -1;
+	if ((ret = xlb_dp_service_set(dp, &local, &b_local, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &remote, &b_remote, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &remote_u, &b_remote_u, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &self, &b_self, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &empty, NULL, 0, err, sizeof(err))) ||
+	    (ret = xlb_dp_pod_attach(dp, "lxc1", err, sizeof(err))) ||
+	    (ret = xlb_dp_pod_attach(dp, "lxc2", err, sizeof(err)))) {
+		print_error("setup: %s (%d)\n", err, ret);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	xlb_dp_close(dp);
+	dp = NULL;
+	return 0;
+}
+
+/* Both hook objects load on this kernel (the VM suite runs this on 6.1):
+ * the socket programs have no BPF_PROG_TEST_RUN, so loading is what this
+ * suite can say of them; tests/sock has them with real sockets. */
+static void test_loaded(void **state)
+{
+	struct xlb_hooks_info h;
+
+	(void)state;
+	assert_int_equal(xlb_dp_hooks(dp, &h), 0);
+	if (!h.sock_loaded)
+		fail_msg("socket programs: %s", h.sock_why);
+	if (!h.pod_loaded)
+		fail_msg("pod veth programs: %s", h.pod_why);
+	assert_true(!strcmp(h.pod_mode, "tcx") || !strcmp(h.pod_mode, "tc (netlink)"));
+	assert_int_equal(h.n_pod_ifaces, 2);
+	assert_true(xlb_dp_bpf_hook_prog_fd(dp, "xlb_sock_connect4") >= 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest extra[] = {
+		cmocka_unit_test(test_loaded),
+		cmocka_unit_test(test_backend_gone),
+	};
+	int rc;
+
+	xt_init();
+	rc = xt_run_table("pod veths (tc)", test_scenario, scenarios, sizeof(scenarios[0]),
+			  sizeof(scenarios) / sizeof(scenarios[0]), scenario_desc, NULL, NULL,
+			  group_setup, group_teardown);
+	if (rc)
+		return 1;
+	return cmocka_run_group_tests_name("pod veths (tc): loading, flows whose backend goes", extra,
+					   group_setup, group_teardown) ? 1 : 0;
+}
