@@ -35,6 +35,9 @@ static uint32_t if_lxc1, if_lxc2;
 #define VIP_SELF	"10.96.1.3"	/* -> pod1:8080, pod1's own service */
 #define VIP_EMPTY	"10.96.1.4"	/* no endpoints */
 #define VIP_GONE	"10.96.1.5"	/* its backend is replaced mid-flow */
+#define VIP_LOCALPOL	"10.96.1.6"	/* internalTrafficPolicy Local, node port 30081 */
+#define VIP_AFF		"10.96.1.7"	/* ClientIP affinity -> 10.244.2.11:8080 */
+#define NODE_IP		"192.168.50.11"	/* fab0's */
 
 #define MAC_LXC1	{ 0x02, 0x00, 0x00, 0x00, 0x01, 0x01 }
 #define MAC_POD1	{ 0x02, 0x00, 0x00, 0x00, 0x01, 0x02 }
@@ -236,8 +239,71 @@ static const char *scenario_desc(const void *row)
 }
 
 /* A flow keeps its backend while it exists; once it is replaced, a packet
- * in the middle of the flow is dropped (counted) and a new SYN on the same
- * tuple is balanced again. */
+ * in the middle of the flow gets a reset and a new SYN on the same tuple is
+ * balanced again. */
+/* internalTrafficPolicy Local, with a node port: the service address takes
+ * the backend on this node only (pod2), the node port both (pod2 and the
+ * remote one), round robin by the flow's hash. */
+static void test_local_policy(void **state)
+{
+	struct xlb_service_spec s = xt_svc(VIP_LOCALPOL, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec b[2] = { xt_be(POD2, 8080, 1), xt_be(REMOTE, 8080, 1) };
+	struct xlb_ip node = xt_ip(NODE_IP);
+	struct xlb_explain_req q = { .hook = XLB_EXPLAIN_POD, .src = xt_ip(POD1), .sport = 41000,
+				     .dst = xt_ip(VIP_LOCALPOL), .dport = 80, .proto = IPPROTO_TCP };
+	struct xlb_explain x;
+	char err[256] = "";
+	int n_local = 0, n_remote = 0, bad = 0;
+	uint32_t pod2_id;
+
+	(void)state;
+	s.type = XLB_SVC_NODE_PORT;
+	s.node_port = 30081;
+	s.int_policy = XLB_POLICY_LOCAL;
+	b[0].local = true;
+	XT_SVC_SET(dp, &s, b, 2);
+	assert_int_equal(xlb_dp_node_addr_add(dp, &node), 0);
+	/* pod2's id: the only one in the service address's table */
+	assert_int_equal(xlb_dp_explain(dp, &q, &x, err, sizeof(err)), 0);
+	pod2_id = x.backend_id;
+	assert_int_not_equal(pod2_id, 0);
+	for (int i = 0; i < 4; i++) {
+		const struct pod_step st = {
+			"SYN to the service address: pod2 only", FROM_POD, LXC1,
+			{ FROM_P1(VIP_LOCALPOL, 0x160 + i), TCPH(41000 + i, 80, PKT_SYN, ISN_C, 0) },
+			TC_ACT_REDIRECT, { .daddr = POD2, .dport = 8080, ETH(MAC_LXC2, MAC_POD2) },
+			XLB_POD_FWD_LOCAL, NULL };
+
+		bad += !run_step(&st, i + 1);
+	}
+	for (int i = 0; i < 16; i++) {	/* both backends, but for 2^-15 */
+		const struct pod_step to_pod2 = {
+			"SYN to the node port: pod2", FROM_POD, LXC1,
+			{ FROM_P1(NODE_IP, 0x170 + i), TCPH(42000 + i, 30081, PKT_SYN, ISN_C, 0) },
+			TC_ACT_REDIRECT, { .daddr = POD2, .dport = 8080, ETH(MAC_LXC2, MAC_POD2) },
+			XLB_POD_FWD_LOCAL, NULL };
+		const struct pod_step to_remote = {
+			"SYN to the node port: the remote backend", FROM_POD, LXC1,
+			{ FROM_P1(NODE_IP, 0x170 + i), TCPH(42000 + i, 30081, PKT_SYN, ISN_C, 0) },
+			TC_ACT_OK, { .daddr = REMOTE, .dport = 8080 }, XLB_POD_FWD_STACK, NULL };
+		/* which one the flow's hash gives, then that it does */
+		q.sport = (uint16_t)(42000 + i);
+		q.dst = node;
+		q.dport = 30081;
+		assert_int_equal(xlb_dp_explain(dp, &q, &x, err, sizeof(err)), 0);
+		if (x.backend_id == pod2_id) {
+			n_local++;
+			bad += !run_step(&to_pod2, 5 + i);
+		} else {
+			n_remote++;
+			bad += !run_step(&to_remote, 5 + i);
+		}
+	}
+	if (bad || !n_local || !n_remote)
+		fail_msg("%d steps failed; the node port went %d times to pod2, %d to the remote "
+			 "backend", bad, n_local, n_remote);
+}
+
 static void test_backend_gone(void **state)
 {
 	struct xlb_service_spec s = xt_svc(VIP_GONE, 80, IPPROTO_TCP, XLB_ALGO_RR);
@@ -262,6 +328,56 @@ static void test_backend_gone(void **state)
 	XT_SVC_SET(dp, &s, &b2, 1);
 	bad += !run_step(&steps[1], 2);
 	bad += !run_step(&steps[2], 3);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+static unsigned aff_entries(void)
+{
+	int fd = xlb_dp_bpf_map_fd(dp, "aff_map");
+	struct xlb_aff_key k, *prev = NULL;
+	unsigned n = 0;
+
+	assert_true(fd >= 0);
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* ClientIP affinity is written when the flow is established (the client's
+ * ACK of the SYN-ACK), as in XDP: a first packet alone writes nothing. */
+static void test_affinity_established(void **state)
+{
+	struct xlb_service_spec s = xt_svc(VIP_AFF, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec b = xt_be(REMOTE, 8080, 1);
+	const struct pod_step steps[] = {
+		{ "SYN: DNAT to the backend", FROM_POD, LXC1,
+		  { FROM_P1(VIP_AFF, 0x181), TCPH(40020, 80, PKT_SYN, ISN_C, 0) },
+		  TC_ACT_OK, { .daddr = REMOTE, .dport = 8080 }, XLB_POD_FWD_STACK, NULL },
+		{ "SYN-ACK into pod1", TO_POD, LXC1,
+		  { TO_P1(REMOTE, 0x281), TCPH(8080, 40020, PKT_SYN | PKT_ACK, ISN_B, ISN_C + 1) },
+		  TC_ACT_OK, { .saddr = VIP_AFF, .sport = 80 }, XLB_POD_REV_STACK, NULL },
+		{ "pod1's ACK: established", FROM_POD, LXC1,
+		  { FROM_P1(VIP_AFF, 0x182), TCPH(40020, 80, PKT_ACK, ISN_C + 1, ISN_B + 1) },
+		  TC_ACT_OK, { .daddr = REMOTE, .dport = 8080 }, XLB_POD_FWD_STACK, NULL },
+	};
+	unsigned n0;
+	int bad = 0;
+
+	(void)state;
+	s.affinity_timeout = 60;
+	XT_SVC_SET(dp, &s, &b, 1);
+	n0 = aff_entries();
+	bad += !run_step(&steps[0], 1);
+	bad += !run_step(&steps[1], 2);
+	if (aff_entries() != n0)
+		fail_msg("an affinity entry before the flow was established (%u, was %u)",
+			 aff_entries(), n0);
+	bad += !run_step(&steps[2], 3);
+	if (aff_entries() != n0 + 1)
+		fail_msg("no affinity entry once established (%u, was %u)", aff_entries(), n0);
 	if (bad)
 		fail_msg("%d steps failed", bad);
 }
@@ -362,6 +478,8 @@ int main(void)
 	const struct CMUnitTest extra[] = {
 		cmocka_unit_test(test_loaded),
 		cmocka_unit_test(test_backend_gone),
+		cmocka_unit_test(test_local_policy),
+		cmocka_unit_test(test_affinity_established),
 	};
 	int rc;
 

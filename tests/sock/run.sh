@@ -208,7 +208,7 @@ check "source hash: the pod's 10 connects all reach one backend" t_hash
 # identity) is the backend p1's connects reached.
 t_explain() {
 	local out be got
-	out=$(nsx "$P-p1" "$XLBCTL" explain --hook socket --dst 10.96.10.4:80 --pin-dir "$PIN" -o json) ||
+	out=$(nsx "$P-p1" "$XLBCTL" -s "unix:$SOCK" explain --hook socket --dst 10.96.10.4:80 -o json) ||
 		{ echo "$out"; return 1; }
 	be=$(jget backend <<<"$out")
 	got=$(client tcp 10.96.10.4:80 1)

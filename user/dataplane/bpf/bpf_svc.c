@@ -126,9 +126,12 @@ static void be_entry(struct xlb_backend *e, const struct xlb_backend_spec *b,
 	e->weight = (uint16_t)b->weight;
 }
 
-/* Build the selection table (backend ids) for the selectable backends. */
+/* Build the selection table (backend ids) for the selectable backends;
+ * local_only: those on this node, by their own terminating fallback
+ * (internalTrafficPolicy Local). */
 static int build_table(const struct xlb_service_spec *s, const struct xlb_backend_spec *be,
-		       const uint32_t *ids, size_t n, uint32_t **out, uint32_t *len)
+		       const uint32_t *ids, size_t n, bool local_only, uint32_t **out,
+		       uint32_t *len)
 {
 	struct xlb_maglev_backend *mb = NULL;
 	uint32_t *w = NULL, *idx = NULL, *tab = NULL, *map = NULL;
@@ -145,7 +148,7 @@ static int build_table(const struct xlb_service_spec *s, const struct xlb_backen
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!xlb_backend_selectable(&be[i]))
+		if (local_only ? !xlb_backend_selectable_local(&be[i]) : !xlb_backend_selectable(&be[i]))
 			continue;
 		map[k] = ids[i];
 		w[k] = s->algo == XLB_ALGO_RR ? 1 : be[i].weight;
@@ -292,6 +295,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	struct xlb_sel_range prev;
 	bool ports_added = false;
 	uint32_t *tab = NULL, tlen = 0, base = 0;
+	uint32_t *ntab = NULL, ntlen = 0, nbase = 0;	/* the node port's own table */
 	bool *fresh = NULL;	/* fresh[i]: be[i] got a new id in this call */
 	bool np = xlb_svc_has_node_port(spec), old_np, same_np;
 	uint64_t now = (uint64_t)xlb_clock_ns();
@@ -371,7 +375,10 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		}
 		fresh[i] = true;
 	}
-	ret = build_table(spec, be, ns->be_id, n, &tab, &tlen);
+	ns->np_own = np && spec->int_policy == XLB_POLICY_LOCAL;
+	ret = build_table(spec, be, ns->be_id, n, spec->int_policy == XLB_POLICY_LOCAL, &tab, &tlen);
+	if (!ret && ns->np_own)
+		ret = build_table(spec, be, ns->be_id, n, false, &ntab, &ntlen);
 	if (ret) {
 		ERR("service %s:%u: building selection table: %s", vip, spec->port, strerror(-ret));
 		goto fail;
@@ -381,11 +388,21 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		ERR("service %s:%u: no room for a %u-slot selection table", vip, spec->port, tlen);
 		goto fail;
 	}
+	if (ns->np_own && xlb_ranges_alloc(&d->sel, ntlen, now, &nbase)) {
+		ERR("service %s:%u: no room for a %u-slot node port table", vip, spec->port, ntlen);
+		xlb_ranges_free(&d->sel, base, tlen, now);
+		ret = -ENOSPC;
+		goto fail;
+	}
 	ns->sel_base = base;
 	ns->slots = tlen;
+	ns->np_sel_base = nbase;
+	ns->np_slots = ntlen;
 	if (new_svc && xlb_htab_put(&d->by_key, &ns->ident, sizeof(ns->ident), ns)) {
 		ret = -ENOMEM;
 		xlb_ranges_free(&d->sel, base, tlen, now);
+		if (ns->np_own)
+			xlb_ranges_free(&d->sel, nbase, ntlen, now);
 		goto fail;
 	}
 
@@ -406,8 +423,10 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 			goto fail_written;
 		}
 	}
-	/* 2. the new table, in its own range */
+	/* 2. the new table(s), in ranges of their own */
 	ret = write_table(d, base, tab, tlen);
+	if (!ret && ns->np_own)
+		ret = write_table(d, nbase, ntab, ntlen);
 	if (ret) {
 		ERR("service %s:%u: writing selection table: %s", vip, spec->port, strerror(-ret));
 		goto fail_written;
@@ -440,6 +459,10 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	if (np) {
 		npval = val;
 		npval.flags |= XLB_SVC_F_NODEPORT;
+		if (ns->np_own) {
+			npval.sel_base = nbase;
+			npval.slots = ntlen;
+		}
 		ret = svc_val_write(svc_fd, &npkey, &npval);
 		if (ret) {
 			ERR("service %s:%u: writing node port %u entry: %s", vip, spec->port,
@@ -481,6 +504,8 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		svc_ports(d, &old->spec, old->be, old->n_be, -1);
 		/* the table before the previous one is done with */
 		xlb_ranges_free(&d->sel, old->prev_base, old->prev_slots, now);
+		if (old->np_own)
+			xlb_ranges_free(&d->sel, old->np_sel_base, old->np_slots, now);
 		xlb_htab_put(&d->by_key, &ns->ident, sizeof(ns->ident), ns);	/* replaces */
 		svc_state_free(old);
 	} else {
@@ -488,6 +513,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	}
 	d->by_id[ns->id] = ns;
 	free(tab);
+	free(ntab);
 	free(fresh);
 	return 0;
 
@@ -510,6 +536,8 @@ fail_written:
 		fresh[i] = false;
 	}
 	xlb_ranges_free(&d->sel, base, tlen, now);
+	if (ns->np_own)
+		xlb_ranges_free(&d->sel, nbase, ntlen, now);
 	if (ports_added)
 		svc_ports(d, spec, be, n, -1);
 	if (old) {
@@ -524,6 +552,7 @@ fail:
 		if (fresh[i])
 			d->be_used[ns->be_id[i]] = 0;
 	free(tab);
+	free(ntab);
 	free(fresh);
 	svc_state_free(ns);
 	return ret;
@@ -560,6 +589,8 @@ int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	svc_ports(d, &s->spec, s->be, s->n_be, -1);
 	xlb_ranges_free(&d->sel, s->sel_base, s->slots, now);
 	xlb_ranges_free(&d->sel, s->prev_base, s->prev_slots, now);
+	if (s->np_own)
+		xlb_ranges_free(&d->sel, s->np_sel_base, s->np_slots, now);
 	xlb_htab_del(&d->by_key, &s->ident, sizeof(s->ident));
 	d->by_id[s->id] = NULL;
 	d->n_svc--;
@@ -662,6 +693,22 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 			d->by_id[v.id] = s;
 			ret = xlb_ranges_reserve(&d->sel, v.sel_base, v.slots);
 			if (ret)
+				pr_warn("adopt: service %u: selection range %u+%u overlaps", v.id,
+					v.sel_base, v.slots);
+		} else if (v.sel_base != s->sel_base || v.slots != s->slots) {
+			/* the other key has a table of its own (internalTrafficPolicy
+			 * Local with a node port): the node port's is np_ */
+			s->np_own = true;
+			if (v.flags & XLB_SVC_F_NODEPORT) {
+				s->np_sel_base = v.sel_base;
+				s->np_slots = v.slots;
+			} else {
+				s->np_sel_base = s->sel_base;
+				s->np_slots = s->slots;
+				s->sel_base = v.sel_base;
+				s->slots = v.slots;
+			}
+			if (xlb_ranges_reserve(&d->sel, v.sel_base, v.slots))
 				pr_warn("adopt: service %u: selection range %u+%u overlaps", v.id,
 					v.sel_base, v.slots);
 		}

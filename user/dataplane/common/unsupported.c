@@ -6,14 +6,13 @@
 #include "log.h"
 #include "dataplane/dataplane.h"
 
-enum { U_LB_IPS, U_EXT_IPS, U_RANGES, U_ETP, U_ITP, U_MAX };
+enum { U_LB_IPS, U_EXT_IPS, U_RANGES, U_ETP, U_MAX };
 
 static const char *const what[U_MAX] = {
 	[U_LB_IPS] = "LoadBalancer ingress IPs are",
 	[U_EXT_IPS] = "externalIPs are",
 	[U_RANGES] = "loadBalancerSourceRanges are",
 	[U_ETP] = "externalTrafficPolicy Local is",
-	[U_ITP] = "internalTrafficPolicy Local is",
 };
 
 static atomic_bool said[U_MAX];
@@ -25,7 +24,6 @@ void xlb_dp_note_unsupported(const struct xlb_service_spec *s)
 		[U_EXT_IPS] = s->n_external_ips,
 		[U_RANGES] = s->n_source_ranges,
 		[U_ETP] = s->ext_policy == XLB_POLICY_LOCAL,
-		[U_ITP] = s->int_policy == XLB_POLICY_LOCAL,
 	};
 
 	for (int i = 0; i < U_MAX; i++)

@@ -528,8 +528,38 @@ static void retire_node_port(struct xlb_dp_ipvs *d, const struct xlb_service_spe
 		pr_warn("%s", verr);
 }
 
+static int service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
+		       const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen);
+
+/* internalTrafficPolicy Local: one virtual service holds the cluster IP and
+ * (as a second one) the node port with the same real servers, so here both
+ * get the local endpoints only (the BPF dataplane gives the node port all). */
 int ipvs_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		     const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen)
+{
+	struct xlb_backend_spec *local;
+	size_t k = 0;
+	int ret;
+
+	if (spec->int_policy != XLB_POLICY_LOCAL)
+		return service_set(dp, spec, be, n, err, errlen);
+	local = calloc(n ? n : 1, sizeof(*local));
+	if (!local)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!be[i].local)
+			continue;
+		local[k] = be[i];
+		/* the local endpoints' own terminating fallback (KEP-1669) */
+		local[k++].terminating = be[i].local_terminating;
+	}
+	ret = service_set(dp, spec, local, k, err, errlen);
+	free(local);
+	return ret;
+}
+
+static int service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
+		       const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen)
 {
 	struct xlb_dp_ipvs *d = to_ipvs(dp);
 	struct isvc *old, *ns;
