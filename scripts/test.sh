@@ -35,9 +35,10 @@ declare -A CMD=(
 	[e2e]="bash tests/e2e/run.sh"
 	[k8s-lab]="$PY tests/k8s/lab.py --build $BUILD"
 	[cluster]="bash tests/cluster/run.sh"
+	[cluster-lb]="env BUILD=$BUILD bash tests/cluster/lb.sh"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb metrics health sock e2e k8s-lab cluster vm)
+ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb metrics health sock e2e k8s-lab cluster cluster-lb vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0
