@@ -263,9 +263,11 @@ vmimage:
 vmtest: all $(BPFT_BINS) $(VM_TEST_BINS)
 	$(Q)BUILD=$(BUILD) bash scripts/vmtest.sh $(VMTEST)
 
+# The three-node cluster lab (scripts/demo-cluster.sh); DEMO=node: the
+# single-node lab (scripts/demo.sh).
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)bash scripts/demo.sh $(DEMO_ARGS)
+	$(Q)bash scripts/$(if $(filter node,$(DEMO)),demo.sh,demo-cluster.sh) $(DEMO_ARGS)
 
 # Benchmarks (docs/benchmarks.md); need root. BENCH_QUICK=1: the short
 # runs CI uses to keep them working.
