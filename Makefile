@@ -306,6 +306,18 @@ $(BENCH_DIR)/maglev_quality: tools/bench/maglev_quality.c user/model/maglev.c
 	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) $< user/model/maglev.c -o $@
 
 LAB_BENCH_BINS := $(BENCH_DIR)/lab_bench_srv $(BENCH_DIR)/lab_bench_load $(BENCH_DIR)/lab_bench_svc
+# The cluster benchmark's: connect() cost of the socket program, one-stream throughput.
+CLUSTER_BENCH_BINS := $(BENCH_DIR)/sock_bench $(BENCH_DIR)/stream
+
+$(BENCH_DIR)/sock_bench: tools/bench/sock_bench.c $(BUILD)/libxlb.a
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -lpthread -o $@
+
+$(BENCH_DIR)/stream: tools/bench/stream.c
+	$(call msg,LINK,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) $< -lpthread -o $@
 
 $(BENCH_DIR)/lab_bench_srv $(BENCH_DIR)/lab_bench_load: $(BENCH_DIR)/%: tools/bench/%.c
 	$(call msg,LINK,$@)
@@ -318,7 +330,8 @@ $(BENCH_DIR)/lab_bench_svc: tools/bench/lab_bench_svc.c $(BUILD)/libxlb.a
 	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(LAB_BENCH_BINS) $(BUILD)/tests/health/bench
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS) $(LAB_BENCH_BINS) $(CLUSTER_BENCH_BINS) \
+		$(BUILD)/tests/health/bench
 	$(Q)$(MAKE) --no-print-directory $(BENCH_DIR)/base.bpf.o
 	$(Q)$(BENCH_DIR)/xdp_bench $(if $(BENCH_QUICK),--quick) \
 		$$([ -s $(BENCH_DIR)/base.bpf.o ] && echo --baseline $(BENCH_DIR)/base.bpf.o)
@@ -329,6 +342,8 @@ bench: deps
 	$(Q)/usr/bin/python3 tools/bench/abuse_bench.py $(if $(BENCH_QUICK),--quick)
 	$(Q)$(if $(BENCH_QUICK),BENCH_SECS=3 )bash tests/health/run.sh bench $(if $(BENCH_QUICK),1000)
 	$(Q)BUILD=$(abspath $(BUILD)) bash tools/bench/lab_bench.sh $(if $(BENCH_QUICK),--quick)
+	$(Q)BUILD=$(abspath $(BUILD)) bash tools/bench/cluster_bench.sh $(if $(BENCH_QUICK),--quick) \
+		$(if $(BENCH_QUICK),,--plot $(BUILD)/cluster-bench.png)
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the daemons (xlbd, the
 # Kubernetes feeder xlb-k8s) and xlb-dp in sbin (the DaemonSet runs
