@@ -1317,109 +1317,61 @@ static void tcp_modes(uint16_t up_port, uint16_t closed)
 		sh("nft delete table ip xlbt");
 }
 
-int main(void)
+/* The test's servers: each kind of answer a probe can meet. */
+static char bighdr[24 * 1024];
+static struct {
+	struct srv tcp, ok200, err500, redir, hints, garbage, big, silent, flap, tcp6;
+} S = {
+	.tcp = { .name = "tcp", .kind = SRV_TCP },
+	.ok200 = { .name = "http-200", .kind = SRV_HTTP,
+		   .resp = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nok: all fine" },
+	.err500 = { .name = "http-500", .kind = SRV_HTTP,
+		    .resp = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n" },
+	.redir = { .name = "http-302", .kind = SRV_HTTP,
+		   .resp = "HTTP/1.0 302 Found\r\nLocation: http://elsewhere/\r\n\r\n" },
+	.hints = { .name = "http-103", .kind = SRV_HTTP,
+		   .resp = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+			   "HTTP/1.1 200 OK\r\n\r\n" },
+	.garbage = { .name = "garbage", .kind = SRV_HTTP,
+		     .resp = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" },
+	.big = { .name = "big-headers", .kind = SRV_HTTP, .resp = bighdr },
+	.silent = { .name = "silent", .kind = SRV_SILENT },
+	.flap = { .name = "flap", .kind = SRV_TCP },
+	.tcp6 = { .name = "tcp6", .kind = SRV_TCP, .ip = "::1" },
+};
+static struct srv *const servers[] = { &S.tcp, &S.ok200, &S.err500, &S.redir, &S.hints,
+				       &S.garbage, &S.big, &S.silent, &S.flap };
+#define N_SERVERS (sizeof(servers) / sizeof(servers[0]))
+
+/* The main set: a target for each server and answer, TCP, HTTP and exec
+ * probes, the timing knobs; false when there is no IPv6 loopback (its
+ * target left out). */
+static bool main_targets(uint16_t closed)
 {
-	static char bighdr[24 * 1024];
-	struct srv tcp = { .name = "tcp", .kind = SRV_TCP };
-	struct srv ok200 = { .name = "http-200", .kind = SRV_HTTP,
-			     .resp = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nok: all fine" };
-	struct srv err500 = { .name = "http-500", .kind = SRV_HTTP,
-			      .resp = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n" };
-	struct srv redir = { .name = "http-302", .kind = SRV_HTTP,
-			     .resp = "HTTP/1.0 302 Found\r\nLocation: http://elsewhere/\r\n\r\n" };
-	struct srv hints = { .name = "http-103", .kind = SRV_HTTP,
-			     .resp = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
-				     "HTTP/1.1 200 OK\r\n\r\n" };
-	struct srv garbage = { .name = "garbage", .kind = SRV_HTTP,
-			       .resp = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" };
-	struct srv big = { .name = "big-headers", .kind = SRV_HTTP, .resp = bighdr };
-	struct srv silent = { .name = "silent", .kind = SRV_SILENT };
-	struct srv flap = { .name = "flap", .kind = SRV_TCP };
-	struct srv tcp6 = { .name = "tcp6", .kind = SRV_TCP, .ip = "::1" };
-	struct srv *servers[] = { &tcp, &ok200, &err500, &redir, &hints, &garbage, &big, &silent,
-				  &flap };
 	struct xlb_health_target *t;
-	struct xlb_health_report r, r2;
-	struct xlb_sandbox *sb_iso = NULL, *sb_node = NULL;
-	char cg_iso[64], cg_node[64];
-	uint16_t closed;
-	int closed_fd, err, n, z, nsnap;
-	char fd_snap[16][160];
-	int64_t set_at, down_at, up_at;
-	bool v6, ok;
+	bool v6;
 
-	signal(SIGPIPE, SIG_IGN);
-	{
-		struct rlimit rl;	/* the stall case holds ~1,500 sockets */
-
-		if (!getrlimit(RLIMIT_NOFILE, &rl)) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
-	xlb_log_set_level(getenv("V") ? XLB_LOG_DEBUG : XLB_LOG_WARN);
-	t0_ms = mono_ms();
-
-	/* 20 KiB of headers: more than the probe keeps. */
-	n = snprintf(bighdr, sizeof(bighdr), "HTTP/1.1 200 OK\r\n");
-	while (n < 20 * 1024)
-		n += snprintf(bighdr + n, sizeof(bighdr) - (size_t)n, "X-Filler: %0100d\r\n", 0);
-	snprintf(bighdr + n, sizeof(bighdr) - (size_t)n, "\r\n");
-
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++)
-		srv_start(servers[i]);
-	closed_fd = closed_port(&closed);
-
-	nsnap = engine_fds((const struct srv *const *)servers, sizeof(servers) / sizeof(servers[0]),
-			   fd_snap, 16, true);
-	err = xlb_health_new(on_change, NULL, &H);
-	if (err) {
-		fprintf(stderr, "xlb_health_new: %s\n", strerror(-err));
-		return 2;
-	}
-	/* Exec probes run sandboxed, in cgroups of this run's own. */
-	snprintf(cg_iso, sizeof(cg_iso), "/xlb-health-test-%d", (int)getpid());
-	snprintf(cg_node, sizeof(cg_node), "/xlb-health-test-%d-node", (int)getpid());
-	{
-		struct xlb_sandbox_opts so = { .cgroup = cg_iso };
-		char serr[512];
-
-		err = xlb_sandbox_new(&so, &sb_iso, serr, sizeof(serr));
-		check(!err, "sandbox for exec probes: %s", err ? serr : xlb_sandbox_describe(sb_iso));
-		so.cgroup = cg_node;
-		so.node_net = true;
-		err = xlb_sandbox_new(&so, &sb_node, serr, sizeof(serr));
-		check(!err, "sandbox for exec probes: %s", err ? serr : xlb_sandbox_describe(sb_node));
-		if (!sb_iso || !sb_node) {
-			printf("%d passed, %d failed\n", passed, failed);
-			return 1;
-		}
-	}
-	xlb_health_set_sandbox(H, sb_iso);
-	ep_add(xlb_health_fd(H), NULL, EPOLLIN);
-
-	add_target("tcp-up", XLB_HC_TCP, tcp.port);
+	add_target("tcp-up", XLB_HC_TCP, S.tcp.port);
 	t = add_target("tcp-closed", XLB_HC_TCP, closed);
 	t->spec.failure_threshold = 3;
-	t = add_target("http-200", XLB_HC_HTTP, ok200.port);
+	t = add_target("http-200", XLB_HC_HTTP, S.ok200.port);
 	snprintf(t->spec.http_path, sizeof(t->spec.http_path), "/healthz");
-	t = add_target("http-host", XLB_HC_HTTP, ok200.port);
+	t = add_target("http-host", XLB_HC_HTTP, S.ok200.port);
 	snprintf(t->spec.http_path, sizeof(t->spec.http_path), "/ready?x=1");
 	snprintf(t->spec.http_host, sizeof(t->spec.http_host), "web.example");
-	t = add_target("http-500", XLB_HC_HTTP, err500.port);
-	add_target("tcp-on-500", XLB_HC_TCP, err500.port);
-	t = add_target("http-silent", XLB_HC_HTTP, silent.port);
+	t = add_target("http-500", XLB_HC_HTTP, S.err500.port);
+	add_target("tcp-on-500", XLB_HC_TCP, S.err500.port);
+	t = add_target("http-silent", XLB_HC_HTTP, S.silent.port);
 	t->spec.timeout_ms = 250;	/* longer than the period */
 	t->spec.failure_threshold = 1;
-	t = add_target("http-body-ok", XLB_HC_HTTP, ok200.port);
+	t = add_target("http-body-ok", XLB_HC_HTTP, S.ok200.port);
 	snprintf(t->spec.expect_body, sizeof(t->spec.expect_body), "all fine");
-	t = add_target("http-body-missing", XLB_HC_HTTP, ok200.port);
+	t = add_target("http-body-missing", XLB_HC_HTTP, S.ok200.port);
 	snprintf(t->spec.expect_body, sizeof(t->spec.expect_body), "nope");
-	add_target("http-302", XLB_HC_HTTP, redir.port);
-	add_target("http-103", XLB_HC_HTTP, hints.port);
-	add_target("http-garbage", XLB_HC_HTTP, garbage.port);
-	add_target("http-big-headers", XLB_HC_HTTP, big.port);
+	add_target("http-302", XLB_HC_HTTP, S.redir.port);
+	add_target("http-103", XLB_HC_HTTP, S.hints.port);
+	add_target("http-garbage", XLB_HC_HTTP, S.garbage.port);
+	add_target("http-big-headers", XLB_HC_HTTP, S.big.port);
 	t = add_target("exec-true", XLB_HC_EXEC, 4242);
 	set_argv(t, 1, "/bin/true");
 	t = add_target("exec-false", XLB_HC_EXEC, 4242);
@@ -1446,36 +1398,31 @@ int main(void)
 	t = add_target("exec-leftover", XLB_HC_EXEC, 4242);
 	set_argv(t, 3, "/bin/sh", "-c", "sleep 31.4159 & exit 0");
 	t->spec.period_ms = 1000;
-	t = add_target("tcp-delay", XLB_HC_TCP, tcp.port);
+	t = add_target("tcp-delay", XLB_HC_TCP, S.tcp.port);
 	t->spec.initial_delay_ms = 700;
-	t = add_target("flap", XLB_HC_TCP, flap.port);
+	t = add_target("flap", XLB_HC_TCP, S.flap.port);
 	t->spec.success_threshold = 2;
 	t->spec.failure_threshold = 2;
-	t = add_target("not-probed", XLB_HC_NONE, tcp.port);
+	t = add_target("not-probed", XLB_HC_NONE, S.tcp.port);
 	t = add_target("tcp6-up", XLB_HC_TCP, 0);
 	xlb_ip_parse("::1", &t->addr);
-	tcp6.lfd = listen_on("::1", 0, &tcp6.port);
-	v6 = tcp6.lfd >= 0;
+	S.tcp6.lfd = listen_on("::1", 0, &S.tcp6.port);
+	v6 = S.tcp6.lfd >= 0;
 	if (v6) {
-		t->port = tcp6.port;
-		ep_add(tcp6.lfd, (void *)((uintptr_t)&tcp6 | 1), EPOLLIN);
+		t->port = S.tcp6.port;
+		ep_add(S.tcp6.lfd, (void *)((uintptr_t)&S.tcp6 | 1), EPOLLIN);
 	} else {
 		ntg--;	/* no IPv6 loopback here */
 	}
+	return v6;
+}
 
-	set_at = now_ms();
-	err = xlb_health_set_targets(H, tg, (size_t)ntg);
-	check(!err, "set_targets: %d targets accepted (%d)", ntg, err);
-	check(xlb_health_get(H, "not-probed", &tg[0].addr, tcp.port, &r) == -ENOENT,
-	      "a target of kind none is not probed (ENOENT)");
-	err = get("tcp-up", &r);
-	check(!err && r.verdict == XLB_HV_UNKNOWN && r.probes == 0,
-	      "a new target is UNKNOWN before its first probe");
-
-	tick_hook = gone_hook;
-	check(run_until_done(main_settled, WAIT_MS),
-	      "every target reached its first verdict, with enough probes to judge (%lld ms)",
-	      (long long)(now_ms() - set_at));
+/* The first verdicts of the TCP and HTTP targets, and what their probes
+ * sent and how long they took. */
+static void verdicts_tcp_http(int64_t set_at)
+{
+	struct xlb_health_report r;
+	int err;
 
 	expect("tcp-up", "UH", "connected");
 	expect("tcp-closed", "UX", "connect: Connection refused");
@@ -1496,10 +1443,10 @@ int main(void)
 
 		snprintf(want, sizeof(want),
 			 "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUser-Agent: xlb-health/1\r\n"
-			 "Connection: close\r\n\r\n", ok200.port);
-		check(saw_request(&ok200, want), "http-200: the request is exactly GET, Host addr:port, "
+			 "Connection: close\r\n\r\n", S.ok200.port);
+		check(saw_request(&S.ok200, want), "http-200: the request is exactly GET, Host addr:port, "
 						  "User-Agent, Connection: close");
-		check(saw_request(&ok200, "GET /ready?x=1 HTTP/1.1\r\nHost: web.example\r\n"
+		check(saw_request(&S.ok200, "GET /ready?x=1 HTTP/1.1\r\nHost: web.example\r\n"
 					  "User-Agent: xlb-health/1\r\nConnection: close\r\n\r\n"),
 		      "http-host: the Host header is the spec's http_host");
 	}
@@ -1510,9 +1457,9 @@ int main(void)
 	err = get("http-silent", &r);
 	check(!err && r.last_latency_us >= 250000 && r.last_latency_us < (250 + LATE_MS) * 1000,
 	      "http-silent: the probe gave up at its 250 ms timeout (%u us)", r.last_latency_us);
-	check(silent.max_alive == 1,
+	check(S.silent.max_alive == 1,
 	      "http-silent: never more than one probe in flight (timeout 250 ms > period 100 ms): "
-	      "at most %d open at once", silent.max_alive);
+	      "at most %d open at once", S.silent.max_alive);
 	{
 		int64_t ran = now_ms() - set_at;
 
@@ -1530,6 +1477,15 @@ int main(void)
 	expect("http-103", "UH", "HTTP 200");
 	expect("http-garbage", "UX", "malformed status line");
 	expect("http-big-headers", "UX", "headers too large");
+}
+
+/* The first verdicts of the exec targets: exit codes, output, timeouts,
+ * and no process left behind. */
+static void verdicts_exec(void)
+{
+	struct xlb_health_report r;
+	int err;
+
 	expect("exec-true", "UH", "exit 0");
 	expect("exec-false", "UX", "exit 1");
 	expect("exec-in-path", "UH", "exit 0");
@@ -1568,58 +1524,45 @@ int main(void)
 		      "(gone %lld ms after it)",
 		      x && leftover_gone_at ? (long long)(leftover_gone_at - x->at_ms) : -1LL);
 	}
-	{
-		const struct trans *x = nth("tcp-delay", 0);
+}
 
-		check(x && x->probes == 1 && x->at_ms - set_at >= 700,
-		      "tcp-delay: first verdict at its first probe, after the initial delay (%lld ms)",
-		      x ? (long long)(x->at_ms - set_at) : -1LL);
-	}
-	if (v6)
-		expect("tcp6-up", "UH", "connected");
-	{
-		int64_t ran = now_ms() - set_at;
+/* A server goes down, then comes back. A probe in flight when it does may
+ * still end as before, so the transition takes the threshold's probes or
+ * one more; the engine says how many failed. */
+static void flap_case(void)
+{
+	struct xlb_health_report r;
+	int64_t down_at, up_at;
+	bool ok;
 
-		/* The k-th probe is due k-1 periods after the first. */
-		err = get("tcp-up", &r);
-		check(!err && r.probes >= 12 && (int64_t)r.probes <= 1 + ran / 100 && r.failures == 0,
-		      "tcp-up: a 100 ms period: %llu probes in %lld ms, none sooner than its period",
-		      (unsigned long long)r.probes, (long long)ran);
-	}
-
-	/* ---- the same set again: nothing restarts */
-	get("tcp-up", &r);
-	n = ntrans;
-	check(!xlb_health_set_targets(H, tg, (size_t)ntg), "set_targets: the same set again");
-	err = get("tcp-up", &r2);
-	check(!err && r2.verdict == XLB_HV_HEALTHY && r2.probes == r.probes &&
-		      r2.last_transition_ms == r.last_transition_ms,
-	      "kept targets keep verdict, counters and transition time");
-	run_until(now_ms() + 300);
-	check(ntrans == n, "no transition from re-setting the same targets (%d new)", ntrans - n);
-
-	/* ---- a server goes down, then comes back. A probe in flight when
-	 * it does may still end as before, so the transition takes the
-	 * threshold's probes or one more; the engine says how many failed. */
 	get("flap", &r);
-	close(flap.lfd);
+	close(S.flap.lfd);
 	down_at = now_ms();
 	ok = run_until_done(flap_down, WAIT_MS);
 	check_flap(1, ok, r.probes, down_at, "2 consecutive failures: connect: Connection refused",
 		   "unhealthy at the 2nd failure after going down");
 	for (int i = 0; i < 50; i++) {
-		flap.lfd = listen_on("127.0.0.1", flap.port, NULL);
-		if (flap.lfd >= 0)
+		S.flap.lfd = listen_on("127.0.0.1", S.flap.port, NULL);
+		if (S.flap.lfd >= 0)
 			break;
 		usleep(1000);	/* the port may be briefly someone's source port */
 	}
-	ep_add(flap.lfd, (void *)((uintptr_t)&flap | 1), EPOLLIN);
+	ep_add(S.flap.lfd, (void *)((uintptr_t)&S.flap | 1), EPOLLIN);
 	get("flap", &r);
 	up_at = now_ms();
 	ok = run_until_done(flap_up, WAIT_MS);
 	expect("flap", "UH,HX,XH", "connected");
 	check_flap(2, ok, r.probes, up_at, "2 consecutive successes: connected",
 		   "healthy at the 2nd success after coming back");
+}
+
+/* What a new set of targets does: a changed spec starts over, a bad
+ * target or a duplicate changes nothing, an empty set ends everything. */
+static void set_cases(void)
+{
+	struct xlb_health_target *t;
+	struct xlb_health_report r;
+	int err, n, z;
 
 	/* ---- a changed spec is a new target */
 	t = find_target("tcp-up");
@@ -1633,7 +1576,7 @@ int main(void)
 	expect("tcp-up", "UH,UH", "connected");
 
 	/* ---- a bad target changes nothing */
-	t = add_target("bad", XLB_HC_HTTP, tcp.port);
+	t = add_target("bad", XLB_HC_HTTP, S.tcp.port);
 	snprintf(t->spec.http_path, sizeof(t->spec.http_path), "no-slash");
 	err = xlb_health_set_targets(H, tg, (size_t)ntg);
 	get("tcp-up", &r);
@@ -1652,10 +1595,14 @@ int main(void)
 	check(ntrans == n, "removed targets report nothing");
 	children(&n, &z, "", NULL);
 	check(n == 0 && z == 0, "no child left after removal (%d children, %d zombies)", n, z);
+}
 
-	tcp_modes(tcp.port, closed);
+/* A running exec probe removed: killed and reaped. */
+static void exec_removed_case(void)
+{
+	struct xlb_health_target *t;
+	int n, z;
 
-	/* Remove a running exec probe: killed and reaped. */
 	ntg = 0;
 	t = add_target("exec-running", XLB_HC_EXEC, 1);
 	set_argv(t, 2, "/bin/sleep", "30");
@@ -1673,51 +1620,230 @@ int main(void)
 			break;
 	}
 	check(n == 0, "exec-running: removed while running, killed and reaped (%d children)", n);
+}
 
+/* A stalled daemon: every target overdue at once. */
+static void stall_case(void)
+{
+	struct xlb_health_report r;
+	int fresh = 0, healthy = 0;
+	int64_t t1;
+
+	stall_t = calloc(STALL_N, sizeof(*stall_t));
+	stall_before = calloc(STALL_N, sizeof(*stall_before));
+	for (int i = 0; i < STALL_N; i++) {
+		snprintf(stall_t[i].service, sizeof(stall_t[i].service), "stall-%d", i);
+		xlb_ip_parse("127.0.0.1", &stall_t[i].addr);
+		stall_t[i].port = S.tcp.port;
+		stall_t[i].spec.kind = XLB_HC_TCP;
+		stall_t[i].spec.period_ms = 200;
+		stall_t[i].spec.timeout_ms = 5000;	/* no timeout in question here */
+	}
+	check(!xlb_health_set_targets(H, stall_t, STALL_N), "stall: %d targets at 200 ms",
+	      STALL_N);
+	check(run_until_done(stall_probed, WAIT_MS), "stall: every target probed once");
+	for (int i = 0; i < STALL_N; i++) {
+		xlb_health_get(H, stall_t[i].service, &stall_t[i].addr, stall_t[i].port, &r);
+		stall_before[i] = r.probes;
+	}
+	usleep(700 * 1000);	/* the daemon's loop is busy elsewhere */
+	t1 = now_ms();
+	run_until_done(stall_probed, WAIT_MS);
+	t1 = now_ms() - t1;
+	for (int i = 0; i < STALL_N; i++) {
+		xlb_health_get(H, stall_t[i].service, &stall_t[i].addr, stall_t[i].port, &r);
+		fresh += r.probes > stall_before[i];
+		healthy += r.verdict == XLB_HV_HEALTHY && r.failures == 0;
+	}
+	/* Overdue, each is probed at once, not a period later. */
+	check(fresh == STALL_N && healthy == STALL_N && t1 <= 200 + LATE_MS,
+	      "stall: after 700 ms without dispatch, all %d targets probed again, %d did, "
+	      "within a period (%lld ms), all healthy (%d)", STALL_N, fresh, (long long)t1,
+	      healthy);
+	xlb_health_set_targets(H, NULL, 0);
+	free(stall_before);
+	free(stall_t);
+}
+
+/* The sandboxes' cgroups removed with them. */
+static void cgroups_gone(const char *cg_iso, const char *cg_node)
+{
+	static const char *const ctrl[] = { "pids", "memory", "cpu" };
+	char mnt[256], path[400];
+	int left = 0;
+	bool v2;
+
+	for (int i = 0; i < 3; i++) {
+		cgroup_mount(ctrl[i], mnt, sizeof(mnt), &v2);
+		snprintf(path, sizeof(path), "%s%s", mnt, cg_iso);
+		left += !access(path, F_OK);
+		snprintf(path, sizeof(path), "%s%s", mnt, cg_node);
+		left += !access(path, F_OK);
+	}
+	check(!left, "the sandboxes' cgroups are gone (%d left)", left);
+}
+
+/* When probes ran: after the initial delay, one per period. */
+static void verdicts_timing(int64_t set_at, bool v6)
+{
+	struct xlb_health_report r;
+	int err;
+
+	{
+		const struct trans *x = nth("tcp-delay", 0);
+
+		check(x && x->probes == 1 && x->at_ms - set_at >= 700,
+		      "tcp-delay: first verdict at its first probe, after the initial delay (%lld ms)",
+		      x ? (long long)(x->at_ms - set_at) : -1LL);
+	}
+	if (v6)
+		expect("tcp6-up", "UH", "connected");
+	{
+		int64_t ran = now_ms() - set_at;
+
+		/* The k-th probe is due k-1 periods after the first. */
+		err = get("tcp-up", &r);
+		check(!err && r.probes >= 12 && (int64_t)r.probes <= 1 + ran / 100 && r.failures == 0,
+		      "tcp-up: a 100 ms period: %llu probes in %lld ms, none sooner than its period",
+		      (unsigned long long)r.probes, (long long)ran);
+	}
+}
+
+/* The same set again: nothing restarts. */
+static void same_set_case(void)
+{
+	struct xlb_health_report r, r2;
+	int err, n;
+
+	get("tcp-up", &r);
+	n = ntrans;
+	check(!xlb_health_set_targets(H, tg, (size_t)ntg), "set_targets: the same set again");
+	err = get("tcp-up", &r2);
+	check(!err && r2.verdict == XLB_HV_HEALTHY && r2.probes == r.probes &&
+		      r2.last_transition_ms == r.last_transition_ms,
+	      "kept targets keep verdict, counters and transition time");
+	run_until(now_ms() + 300);
+	check(ntrans == n, "no transition from re-setting the same targets (%d new)", ntrans - n);
+}
+
+/* The servers listening, on the test's epoll. */
+static void servers_start(void)
+{
+	int n;
+
+	/* 20 KiB of headers: more than the probe keeps. */
+	n = snprintf(bighdr, sizeof(bighdr), "HTTP/1.1 200 OK\r\n");
+	while (n < 20 * 1024)
+		n += snprintf(bighdr + n, sizeof(bighdr) - (size_t)n, "X-Filler: %0100d\r\n", 0);
+	snprintf(bighdr + n, sizeof(bighdr) - (size_t)n, "\r\n");
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	for (size_t i = 0; i < N_SERVERS; i++)
+		srv_start(servers[i]);
+}
+
+/* Exec probes' sandboxes: an isolated network and the node's. */
+static bool sandboxes_new(const char *cg_iso, const char *cg_node, struct xlb_sandbox **sb_iso,
+			  struct xlb_sandbox **sb_node)
+{
+	struct xlb_sandbox_opts so = { .cgroup = cg_iso };
+	char serr[512];
+	int err;
+
+	err = xlb_sandbox_new(&so, sb_iso, serr, sizeof(serr));
+	check(!err, "sandbox for exec probes: %s", err ? serr : xlb_sandbox_describe(*sb_iso));
+	so.cgroup = cg_node;
+	so.node_net = true;
+	err = xlb_sandbox_new(&so, sb_node, serr, sizeof(serr));
+	check(!err, "sandbox for exec probes: %s", err ? serr : xlb_sandbox_describe(*sb_node));
+	return *sb_iso && *sb_node;
+}
+
+/* The servers' sockets closed and what they kept freed. */
+static void servers_close(bool v6)
+{
+	for (size_t i = 0; i < N_SERVERS; i++) {
+		close(servers[i]->lfd);
+		for (int j = 0; j < servers[i]->nheld; j++)
+			close(servers[i]->held[j]);
+		for (int j = 0; j < servers[i]->nreqs; j++)
+			free(servers[i]->reqs[j]);
+	}
+	if (v6)
+		close(S.tcp6.lfd);
+}
+
+int main(void)
+{
+	struct xlb_health_report r;
+	struct xlb_sandbox *sb_iso = NULL, *sb_node = NULL;
+	char cg_iso[64], cg_node[64];
+	uint16_t closed;
+	int closed_fd, err, n, z, nsnap;
+	char fd_snap[16][160];
+	int64_t set_at;
+	bool v6;
+
+	signal(SIGPIPE, SIG_IGN);
+	{
+		struct rlimit rl;	/* the stall case holds ~1,500 sockets */
+
+		if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	xlb_log_set_level(getenv("V") ? XLB_LOG_DEBUG : XLB_LOG_WARN);
+	t0_ms = mono_ms();
+
+	servers_start();
+	closed_fd = closed_port(&closed);
+
+	nsnap = engine_fds((const struct srv *const *)servers, N_SERVERS, fd_snap, 16, true);
+	err = xlb_health_new(on_change, NULL, &H);
+	if (err) {
+		fprintf(stderr, "xlb_health_new: %s\n", strerror(-err));
+		return 2;
+	}
+	/* Exec probes run sandboxed, in cgroups of this run's own. */
+	snprintf(cg_iso, sizeof(cg_iso), "/xlb-health-test-%d", (int)getpid());
+	snprintf(cg_node, sizeof(cg_node), "/xlb-health-test-%d-node", (int)getpid());
+	if (!sandboxes_new(cg_iso, cg_node, &sb_iso, &sb_node)) {
+		printf("%d passed, %d failed\n", passed, failed);
+		return 1;
+	}
+	xlb_health_set_sandbox(H, sb_iso);
+	ep_add(xlb_health_fd(H), NULL, EPOLLIN);
+
+	v6 = main_targets(closed);
+
+	set_at = now_ms();
+	err = xlb_health_set_targets(H, tg, (size_t)ntg);
+	check(!err, "set_targets: %d targets accepted (%d)", ntg, err);
+	check(xlb_health_get(H, "not-probed", &tg[0].addr, S.tcp.port, &r) == -ENOENT,
+	      "a target of kind none is not probed (ENOENT)");
+	err = get("tcp-up", &r);
+	check(!err && r.verdict == XLB_HV_UNKNOWN && r.probes == 0,
+	      "a new target is UNKNOWN before its first probe");
+
+	tick_hook = gone_hook;
+	check(run_until_done(main_settled, WAIT_MS),
+	      "every target reached its first verdict, with enough probes to judge (%lld ms)",
+	      (long long)(now_ms() - set_at));
+
+	verdicts_tcp_http(set_at);
+	verdicts_exec();
+	verdicts_timing(set_at, v6);
+	same_set_case();
+	flap_case();
+	set_cases();
+	tcp_modes(S.tcp.port, closed);
+	exec_removed_case();
 	sandbox_cases(sb_iso, false);
 	sandbox_cases(sb_node, true);
 	xlb_health_set_sandbox(H, sb_iso);
 
-	/* ---- a stalled daemon: every target overdue at once */
-	{
-		int64_t t1;
-		int fresh = 0, healthy = 0;
-
-		stall_t = calloc(STALL_N, sizeof(*stall_t));
-		stall_before = calloc(STALL_N, sizeof(*stall_before));
-		for (int i = 0; i < STALL_N; i++) {
-			snprintf(stall_t[i].service, sizeof(stall_t[i].service), "stall-%d", i);
-			xlb_ip_parse("127.0.0.1", &stall_t[i].addr);
-			stall_t[i].port = tcp.port;
-			stall_t[i].spec.kind = XLB_HC_TCP;
-			stall_t[i].spec.period_ms = 200;
-			stall_t[i].spec.timeout_ms = 5000;	/* no timeout in question here */
-		}
-		check(!xlb_health_set_targets(H, stall_t, STALL_N), "stall: %d targets at 200 ms",
-		      STALL_N);
-		check(run_until_done(stall_probed, WAIT_MS), "stall: every target probed once");
-		for (int i = 0; i < STALL_N; i++) {
-			xlb_health_get(H, stall_t[i].service, &stall_t[i].addr, stall_t[i].port, &r);
-			stall_before[i] = r.probes;
-		}
-		usleep(700 * 1000);	/* the daemon's loop is busy elsewhere */
-		t1 = now_ms();
-		run_until_done(stall_probed, WAIT_MS);
-		t1 = now_ms() - t1;
-		for (int i = 0; i < STALL_N; i++) {
-			xlb_health_get(H, stall_t[i].service, &stall_t[i].addr, stall_t[i].port, &r);
-			fresh += r.probes > stall_before[i];
-			healthy += r.verdict == XLB_HV_HEALTHY && r.failures == 0;
-		}
-		/* Overdue, each is probed at once, not a period later. */
-		check(fresh == STALL_N && healthy == STALL_N && t1 <= 200 + LATE_MS,
-		      "stall: after 700 ms without dispatch, all %d targets probed again, %d did, "
-		      "within a period (%lld ms), all healthy (%d)", STALL_N, fresh, (long long)t1,
-		      healthy);
-		xlb_health_set_targets(H, NULL, 0);
-		free(stall_before);
-		free(stall_t);
-	}
+	stall_case();
 
 	/* Freeing with a probe running: killed and reaped too. */
 	xlb_health_set_targets(H, tg, 1);
@@ -1728,35 +1854,12 @@ int main(void)
 	check(n == 0, "xlb_health_free: running children killed and reaped (%d children)", n);
 	xlb_sandbox_free(sb_iso);
 	xlb_sandbox_free(sb_node);
-	{
-		static const char *const ctrl[] = { "pids", "memory", "cpu" };
-		char mnt[256], path[400];
-		int left = 0;
-		bool v2;
+	cgroups_gone(cg_iso, cg_node);
 
-		for (int i = 0; i < 3; i++) {
-			cgroup_mount(ctrl[i], mnt, sizeof(mnt), &v2);
-			snprintf(path, sizeof(path), "%s%s", mnt, cg_iso);
-			left += !access(path, F_OK);
-			snprintf(path, sizeof(path), "%s%s", mnt, cg_node);
-			left += !access(path, F_OK);
-		}
-		check(!left, "the sandboxes' cgroups are gone (%d left)", left);
-	}
-
-	n = engine_fds((const struct srv *const *)servers, sizeof(servers) / sizeof(servers[0]),
-		       fd_snap, nsnap, false);
+	n = engine_fds((const struct srv *const *)servers, N_SERVERS, fd_snap, nsnap, false);
 	check(n == 0, "no fd left by the engine: pidfd, timerfd, pipe, epoll, probe socket (%d)", n);
 
-	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
-		close(servers[i]->lfd);
-		for (int j = 0; j < servers[i]->nheld; j++)
-			close(servers[i]->held[j]);
-		for (int j = 0; j < servers[i]->nreqs; j++)
-			free(servers[i]->reqs[j]);
-	}
-	if (v6)
-		close(tcp6.lfd);
+	servers_close(v6);
 	close(closed_fd);
 	close(epfd);
 
