@@ -1103,15 +1103,189 @@ static bool retry_done(void)
 	return probes_of("m-retry") > 0;
 }
 
+/* The two TCP probe modes' lab: listeners that never accept (deaf) or
+ * whose queue is full, and with a namespace of our own (XLB_HEALTH_NETNS)
+ * an address that REJECTs and one that DROPs. */
+struct tm_lab {
+	bool netns;
+	uint16_t up_port, closed, deaf_port, full_port, rej_port;
+	int deaf, full;
+};
+
+#define N(x) (snprintf(nm, sizeof(nm), "%s-%s", m, x), nm)
+
+/* Mode m's targets: one of each answer, 12 services on one endpoint. */
+static void tm_targets(const struct tm_lab *L, const char *m)
+{
+	struct xlb_health_target *t;
+	char name[64], nm[32];
+
+	ntg = 0;
+	t = add_target(N("up"), XLB_HC_TCP, L->up_port);
+	t = add_target(N("closed"), XLB_HC_TCP, L->closed);
+	t->spec.failure_threshold = 1;
+	t->spec.timeout_ms = 5000;	/* what a refusal must beat by far */
+	t = add_target(N("deaf"), XLB_HC_TCP, L->deaf_port);
+	xlb_ip_parse("127.0.0.3", &t->addr);
+	t->spec.period_ms = 50;
+	for (int i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "%s-shared-%d", m, i);
+		t = add_target(name, XLB_HC_TCP, L->up_port);
+		t->spec.period_ms = 20;
+	}
+	if (L->netns) {
+		t = add_target(N("reject"), XLB_HC_TCP, L->rej_port);
+		xlb_ip_parse("127.0.0.5", &t->addr);
+		t->spec.failure_threshold = 1;
+		t->spec.timeout_ms = 5000;
+		t = add_target(N("drop"), XLB_HC_TCP, 80);
+		xlb_ip_parse("127.0.0.6", &t->addr);
+		t->spec.failure_threshold = 1;
+		t->spec.timeout_ms = 200;
+		t->spec.period_ms = 300;
+		/* Timeout = period: probed back to back once silent. */
+		t = add_target(N("drop-b2b"), XLB_HC_TCP, 81);
+		xlb_ip_parse("127.0.0.6", &t->addr);
+		t->spec.timeout_ms = 200;
+		t->spec.period_ms = 200;
+	}
+}
+
+/* What mode m's probes found, and how they were made (st0: the engine's
+ * counters before). */
+static void tm_checks(const struct tm_lab *L, const char *m, int mode, int64_t set_at,
+		      struct xlb_health_stats st0)
+{
+	struct xlb_health_stats st1;
+	struct xlb_health_report r;
+	char name[64], nm[32];
+	int n, err;
+
+	expect(N("up"), "UH", "connected");
+	expect(N("closed"), "UX", "connect: Connection refused");
+	err = get(N("closed"), &r);
+	check(!err && r.last_latency_us < 5000000,
+	      "%s: a refused probe ends on the reset, not its 5 s timeout (%u us)", m,
+	      r.last_latency_us);
+	err = get(N("deaf"), &r);
+	n = drain_accept(L->deaf);
+	check(!err && r.verdict == XLB_HV_HEALTHY && r.probes >= 10 && r.failures == 0,
+	      "%s: a listener that never accepts is healthy (%llu probes)", m,
+	      (unsigned long long)r.probes);
+	if (mode)
+		check(n >= 10, "connect: every probe reached the application's accept queue (%d)", n);
+	else
+		check(n == 0, "half-open: no probe reached the application's accept queue (%d)", n);
+	{
+		uint64_t probes = 0, failures = 0;
+
+		for (int i = 0; i < 12; i++) {
+			snprintf(name, sizeof(name), "%s-shared-%d", m, i);
+			if (!get(name, &r)) {
+				probes += r.probes;
+				failures += r.failures;
+			}
+		}
+		check(probes >= 12 * 30 && failures == 0,
+		      "%s: 12 services sharing one endpoint, probed every 20 ms: %llu probes, "
+		      "%llu failed", m, (unsigned long long)probes,
+		      (unsigned long long)failures);
+	}
+	if (L->netns) {
+		expect(N("reject"), "UX", "connect: No route to host");
+		err = get(N("reject"), &r);
+		check(!err && r.last_latency_us < 5000000,
+		      "%s: an ICMP error ends the probe, as connect(), not its 5 s timeout "
+		      "(%u us)", m, r.last_latency_us);
+		expect(N("drop"), "UX", "connect: timeout after 200 ms");
+		{
+			const struct trans *x = nth(N("drop-b2b"), 0);
+
+			/* Three timeouts of 200 ms one after the other,
+			 * the first probe within a period of the set. */
+			check(x && x->now == XLB_HV_UNHEALTHY && x->probes == 3 &&
+				      x->at_ms - set_at >= 600 &&
+				      x->at_ms - set_at <= 200 + 600 + LATE_MS,
+			      "%s: a silent backend, timeout = period = 200 ms, threshold 3: "
+			      "unhealthy at the 3rd probe (%llu), %lld ms after the set (3 back to "
+			      "back after the first, due within 200 ms)", m,
+			      x ? (unsigned long long)x->probes : 0ULL,
+			      x ? (long long)(x->at_ms - set_at) : -1LL);
+		}
+	}
+	st1 = stats_now();
+	if (mode)
+		check(st1.half_open == st0.half_open && st1.connect > st0.connect,
+		      "connect: every probe by connect() (%llu)",
+		      (unsigned long long)(st1.connect - st0.connect));
+	else
+		/* 13 targets share 127.0.0.1:L->up_port: even if all
+		 * were due at once every time, 8 would go half-open. */
+		check(st1.half_open >= st0.half_open + 12 * 30 &&
+			      st1.connect - st0.connect < st1.half_open - st0.half_open,
+		      "half-open: %llu probes half-open, %llu by connect() (all 8 source "
+		      "ports busy for one backend), %llu stray replies",
+		      (unsigned long long)(st1.half_open - st0.half_open),
+		      (unsigned long long)(st1.connect - st0.connect),
+		      (unsigned long long)(st1.stray - st0.stray));
+	if (!mode)
+		check(st1.stray == st0.stray + (L->netns ? 8 : 0),
+		      "half-open: the only stray replies read are the %d forged SYN-ACKs (the "
+		      "silent backend still failed): the filter keeps every other segment, our "
+		      "own resets too, in the kernel (%llu stray)", L->netns ? 8 : 0,
+		      (unsigned long long)(st1.stray - st0.stray));
+}
+
+#undef N
+
+/* A lost SYN is sent again after 1 s, as connect() does: the full
+ * listener drops the first, and has room again for the second. */
+static void tm_retry(const struct tm_lab *L)
+{
+	struct xlb_health_stats st0;
+	struct xlb_health_report r;
+	struct xlb_health_target *t;
+	int filler, n, err;
+
+	filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(L->full_port) };
+
+		inet_pton(AF_INET, "127.0.0.4", &sa.sin_addr);
+		check(filler >= 0 && !connect(filler, (void *)&sa, sizeof(sa)),
+		      "retry: the full listener's accept queue filled");
+	}
+	ntg = 0;
+	t = add_target("m-retry", XLB_HC_TCP, L->full_port);
+	xlb_ip_parse("127.0.0.4", &t->addr);
+	t->spec.period_ms = 2000;
+	t->spec.timeout_ms = 1900;
+	st0 = stats_now();
+	xlb_health_set_targets(H, tg, 1);
+	retry_half_open = st0.half_open;
+	check(run_until_done(retry_sent, 2000 + WAIT_MS), "retry: the first SYN sent");
+	/* Over loopback the SYN meets the full queue as it is sent; the
+	 * queue is emptied long before the resend, 1 s after it. */
+	run_until(now_ms() + 50);
+	err = get("m-retry", &r);
+	check(!err && r.probes == 0, "retry: the first SYN was dropped (no result)");
+	n = drain_accept(L->full);
+	run_until_done(retry_done, WAIT_MS);
+	err = get("m-retry", &r);
+	check(n == 1 && !err && r.probes == 1 && r.failures == 0 && r.last_latency_us >= 950000,
+	      "retry: the SYN sent again at 1 s was answered before the 1.9 s timeout (latency %u "
+	      "us)", r.last_latency_us);
+	xlb_health_set_targets(H, NULL, 0);
+	close(filler);
+}
+
 static void tcp_modes(uint16_t up_port, uint16_t closed)
 {
-	bool netns = getenv("XLB_HEALTH_NETNS") != NULL;
-	struct xlb_health_stats st0, st1;
-	struct xlb_health_report r;
+	struct tm_lab L = { .netns = getenv("XLB_HEALTH_NETNS") != NULL, .up_port = up_port,
+			    .closed = closed, .rej_port = 9 };
+	struct xlb_health_stats st0;
 	int64_t set_at;
-	uint16_t deaf_port, full_port, rej_port = 9;
-	int deaf, full, filler, n, err;
-	struct xlb_health_target *t;
+	int err;
 	char cmd[512];
 
 	check(xlb_health_half_open(H) || geteuid() != 0,
@@ -1119,61 +1293,30 @@ static void tcp_modes(uint16_t up_port, uint16_t closed)
 	      xlb_health_half_open(H) ? "yes" : "no");
 	if (!xlb_health_half_open(H))
 		return;
-	deaf = deaf_listener("127.0.0.3", 4096, &deaf_port);
-	full = deaf_listener("127.0.0.4", 0, &full_port);
+	L.deaf = deaf_listener("127.0.0.3", 4096, &L.deaf_port);
+	L.full = deaf_listener("127.0.0.4", 0, &L.full_port);
 	/* Refused with an ICMP error rather than a reset, as a firewall's
 	 * REJECT does: only in a namespace of our own (run.sh's unshare). */
-	if (netns) {
+	if (L.netns) {
 		snprintf(cmd, sizeof(cmd),
 			 "nft add table ip xlbt && "
 			 "nft add chain ip xlbt out '{ type filter hook output priority 0; }' && "
 			 "nft add rule ip xlbt out ip daddr 127.0.0.5 tcp dport %u "
 			 "reject with icmp type host-unreachable && "
-			 "nft add rule ip xlbt out ip daddr 127.0.0.6 drop", rej_port);
+			 "nft add rule ip xlbt out ip daddr 127.0.0.6 drop", L.rej_port);
 		check(sh(cmd) == 0, "nft: REJECT to 127.0.0.5:%u and DROP to 127.0.0.6 (own netns)",
-		      rej_port);
+		      L.rej_port);
 	}
 
 	for (int mode = 0; mode < 2; mode++) {
 		const char *m = mode ? "connect" : "half-open";
-		char name[64], nm[32];
 
-#define N(x) (snprintf(nm, sizeof(nm), "%s-%s", m, x), nm)
 		if (mode) {
 			err = xlb_health_set_tcp_mode(H, XLB_HC_TCP_CONNECT);
 			check(!err && !xlb_health_half_open(H), "set_tcp_mode(CONNECT) (%d)", err);
 		}
 		st0 = stats_now();
-		ntg = 0;
-		t = add_target(N("up"), XLB_HC_TCP, up_port);
-		t = add_target(N("closed"), XLB_HC_TCP, closed);
-		t->spec.failure_threshold = 1;
-		t->spec.timeout_ms = 5000;	/* what a refusal must beat by far */
-		t = add_target(N("deaf"), XLB_HC_TCP, deaf_port);
-		xlb_ip_parse("127.0.0.3", &t->addr);
-		t->spec.period_ms = 50;
-		for (int i = 0; i < 12; i++) {
-			snprintf(name, sizeof(name), "%s-shared-%d", m, i);
-			t = add_target(name, XLB_HC_TCP, up_port);
-			t->spec.period_ms = 20;
-		}
-		if (netns) {
-			t = add_target(N("reject"), XLB_HC_TCP, rej_port);
-			xlb_ip_parse("127.0.0.5", &t->addr);
-			t->spec.failure_threshold = 1;
-			t->spec.timeout_ms = 5000;
-			t = add_target(N("drop"), XLB_HC_TCP, 80);
-			xlb_ip_parse("127.0.0.6", &t->addr);
-			t->spec.failure_threshold = 1;
-			t->spec.timeout_ms = 200;
-			t->spec.period_ms = 300;
-			/* Timeout = period: probed back to back once silent. */
-			t = add_target(N("drop-b2b"), XLB_HC_TCP, 81);
-			xlb_ip_parse("127.0.0.6", &t->addr);
-			t->spec.timeout_ms = 200;
-			t->spec.period_ms = 200;
-		}
-		n = ntrans;
+		tm_targets(&L, m);
 		set_at = now_ms();
 		err = xlb_health_set_targets(H, tg, (size_t)ntg);
 		check(!err, "%s: set_targets (%d)", m, err);
@@ -1191,7 +1334,7 @@ static void tcp_modes(uint16_t up_port, uint16_t closed)
 			      "half-open: 20 pings and their replies never reach the prober (%llu stray)",
 			      (unsigned long long)(b.stray - a.stray));
 		}
-		if (netns && !mode) {
+		if (L.netns && !mode) {
 			/* Forged SYN-ACKs from the silent backend change nothing. */
 			forge_synacks("127.0.0.6", 80, (uint16_t)stats_now().half_open_port);
 		}
@@ -1200,120 +1343,15 @@ static void tcp_modes(uint16_t up_port, uint16_t closed)
 		      "%s: every target reached a verdict, the counts judged below reached (%lld ms)",
 		      m, (long long)(now_ms() - set_at));
 
-		expect(N("up"), "UH", "connected");
-		expect(N("closed"), "UX", "connect: Connection refused");
-		err = get(N("closed"), &r);
-		check(!err && r.last_latency_us < 5000000,
-		      "%s: a refused probe ends on the reset, not its 5 s timeout (%u us)", m,
-		      r.last_latency_us);
-		err = get(N("deaf"), &r);
-		n = drain_accept(deaf);
-		check(!err && r.verdict == XLB_HV_HEALTHY && r.probes >= 10 && r.failures == 0,
-		      "%s: a listener that never accepts is healthy (%llu probes)", m,
-		      (unsigned long long)r.probes);
-		if (mode)
-			check(n >= 10, "connect: every probe reached the application's accept queue (%d)", n);
-		else
-			check(n == 0, "half-open: no probe reached the application's accept queue (%d)", n);
-		{
-			uint64_t probes = 0, failures = 0;
-
-			for (int i = 0; i < 12; i++) {
-				snprintf(name, sizeof(name), "%s-shared-%d", m, i);
-				if (!get(name, &r)) {
-					probes += r.probes;
-					failures += r.failures;
-				}
-			}
-			check(probes >= 12 * 30 && failures == 0,
-			      "%s: 12 services sharing one endpoint, probed every 20 ms: %llu probes, "
-			      "%llu failed", m, (unsigned long long)probes,
-			      (unsigned long long)failures);
-		}
-		if (netns) {
-			expect(N("reject"), "UX", "connect: No route to host");
-			err = get(N("reject"), &r);
-			check(!err && r.last_latency_us < 5000000,
-			      "%s: an ICMP error ends the probe, as connect(), not its 5 s timeout "
-			      "(%u us)", m, r.last_latency_us);
-			expect(N("drop"), "UX", "connect: timeout after 200 ms");
-			{
-				const struct trans *x = nth(N("drop-b2b"), 0);
-
-				/* Three timeouts of 200 ms one after the other,
-				 * the first probe within a period of the set. */
-				check(x && x->now == XLB_HV_UNHEALTHY && x->probes == 3 &&
-					      x->at_ms - set_at >= 600 &&
-					      x->at_ms - set_at <= 200 + 600 + LATE_MS,
-				      "%s: a silent backend, timeout = period = 200 ms, threshold 3: "
-				      "unhealthy at the 3rd probe (%llu), %lld ms after the set (3 back to "
-				      "back after the first, due within 200 ms)", m,
-				      x ? (unsigned long long)x->probes : 0ULL,
-				      x ? (long long)(x->at_ms - set_at) : -1LL);
-			}
-		}
-		st1 = stats_now();
-		if (mode)
-			check(st1.half_open == st0.half_open && st1.connect > st0.connect,
-			      "connect: every probe by connect() (%llu)",
-			      (unsigned long long)(st1.connect - st0.connect));
-		else
-			/* 13 targets share 127.0.0.1:up_port: even if all
-			 * were due at once every time, 8 would go half-open. */
-			check(st1.half_open >= st0.half_open + 12 * 30 &&
-				      st1.connect - st0.connect < st1.half_open - st0.half_open,
-			      "half-open: %llu probes half-open, %llu by connect() (all 8 source "
-			      "ports busy for one backend), %llu stray replies",
-			      (unsigned long long)(st1.half_open - st0.half_open),
-			      (unsigned long long)(st1.connect - st0.connect),
-			      (unsigned long long)(st1.stray - st0.stray));
-		if (!mode)
-			check(st1.stray == st0.stray + (netns ? 8 : 0),
-			      "half-open: the only stray replies read are the %d forged SYN-ACKs (the "
-			      "silent backend still failed): the filter keeps every other segment, our "
-			      "own resets too, in the kernel (%llu stray)", netns ? 8 : 0,
-			      (unsigned long long)(st1.stray - st0.stray));
+		tm_checks(&L, m, mode, set_at, st0);
 		xlb_health_set_targets(H, NULL, 0);
 	}
-#undef N
 	err = xlb_health_set_tcp_mode(H, XLB_HC_TCP_HALF_OPEN);
 	check(!err && xlb_health_half_open(H), "set_tcp_mode(HALF_OPEN) again (%d)", err);
-
-	/* A lost SYN is sent again after 1 s, as connect() does: the full
-	 * listener drops the first, and has room again for the second. */
-	filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	{
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(full_port) };
-
-		inet_pton(AF_INET, "127.0.0.4", &sa.sin_addr);
-		check(filler >= 0 && !connect(filler, (void *)&sa, sizeof(sa)),
-		      "retry: the full listener's accept queue filled");
-	}
-	ntg = 0;
-	t = add_target("m-retry", XLB_HC_TCP, full_port);
-	xlb_ip_parse("127.0.0.4", &t->addr);
-	t->spec.period_ms = 2000;
-	t->spec.timeout_ms = 1900;
-	st0 = stats_now();
-	xlb_health_set_targets(H, tg, 1);
-	retry_half_open = st0.half_open;
-	check(run_until_done(retry_sent, 2000 + WAIT_MS), "retry: the first SYN sent");
-	/* Over loopback the SYN meets the full queue as it is sent; the
-	 * queue is emptied long before the resend, 1 s after it. */
-	run_until(now_ms() + 50);
-	err = get("m-retry", &r);
-	check(!err && r.probes == 0, "retry: the first SYN was dropped (no result)");
-	n = drain_accept(full);
-	run_until_done(retry_done, WAIT_MS);
-	err = get("m-retry", &r);
-	check(n == 1 && !err && r.probes == 1 && r.failures == 0 && r.last_latency_us >= 950000,
-	      "retry: the SYN sent again at 1 s was answered before the 1.9 s timeout (latency %u "
-	      "us)", r.last_latency_us);
-	xlb_health_set_targets(H, NULL, 0);
-	close(filler);
-	close(full);
-	close(deaf);
-	if (netns)
+	tm_retry(&L);
+	close(L.full);
+	close(L.deaf);
+	if (L.netns)
 		sh("nft delete table ip xlbt");
 }
 
