@@ -277,29 +277,39 @@ def run(lb):
     case("a deleted Service's ClusterIP no longer answers", delete)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
+def suite_main(doc, tmp_prefix, body):
+    """The lab suites' frame: --build, root, a temp dir with certs/ for
+    body(build, tmp), which runs the cases and tears its lab down; a Fail
+    out of it is one more not ok. Prints TAP's closing lines."""
+    ap = argparse.ArgumentParser(description=doc,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     a = ap.parse_args()
     if os.geteuid() != 0:
-        print("1..0 # SKIP needs root (namespaces, XDP)")
+        print("1..0 # SKIP needs root (namespaces, BPF)")
         return 0
-    tmp = tempfile.mkdtemp(prefix="xlb-k8s-lab.")
+    tmp = tempfile.mkdtemp(prefix=tmp_prefix)
     os.makedirs(os.path.join(tmp, "certs"))
+    try:
+        body(os.path.abspath(a.build), tmp)
+    except Fail as e:
+        tap.not_ok("the suite ran to its end", str(e))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return tap.finish()
+
+
+def body(build, tmp):
     lb = None
     try:
         r = lab("up")
         if r.returncode:
-            tap.not_ok("lab up", r.stderr[-600:])
-            return tap.finish()
-        lb = Lab(a.build, tmp)
+            raise Fail("lab up: " + r.stderr[-600:])
+        lb = Lab(build, tmp)
         lb.api.apply(node_obj(NODE, "lab", "10.10.1.1"))
         lb.xlbd.start()
         lb.feeder.start()
         run(lb)
-    except Fail as e:
-        tap.not_ok("the suite ran to its end", str(e))
     finally:
         if lb:
             if tap.failed:
@@ -308,15 +318,12 @@ def main():
             lb.feeder.stop()
             lb.xlbd.stop()
             lb.api.stop()
-        subprocess.run(["nsenter", "--net=/run/netns/" + NODE_NS,
-                        os.path.join(a.build, "xlbd"), "--cleanup", "--dataplane", "xdp",
-                        "--pin-dir", PIN],
+        subprocess.run(["nsenter", "--net=/run/netns/" + NODE_NS, os.path.join(build, "xlbd"),
+                        "--cleanup", "--dataplane", "xdp", "--pin-dir", PIN],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
         lab("down")
         shutil.rmtree(PIN, ignore_errors=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-    return tap.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(suite_main(__doc__, "xlb-k8s-lab.", body))
