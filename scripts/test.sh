@@ -36,9 +36,10 @@ declare -A CMD=(
 	[k8s-lab]="$PY tests/k8s/lab.py --build $BUILD"
 	[cluster]="bash tests/cluster/run.sh"
 	[cluster-lb]="env BUILD=$BUILD bash tests/cluster/lb.sh"
+	[k8s-cluster]="$PY tests/k8s/cluster.py --build $BUILD"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb metrics health sock e2e k8s-lab cluster cluster-lb vm)
+ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb metrics health sock e2e k8s-lab cluster cluster-lb k8s-cluster vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0
