@@ -77,6 +77,7 @@ class Daemon:
         self.log = os.path.join(workdir, "daemon.log")
         self.ns = self.pin_dir = None
         self.extra = []     # more options for the next starts
+        self.wrap = []      # a command that runs the daemon (prlimit ...)
         if kind == "xlbd":
             tag = "xlbapi%d" % os.getpid()
             self.ns = tag
@@ -95,10 +96,11 @@ class Daemon:
         for a in listen or [self.target]:
             ls += ["--listen", a]
         if self.kind == "xlbd":
-            return ["ip", "netns", "exec", self.ns, self.binary] + ls + [
+            return ["ip", "netns", "exec", self.ns] + self.wrap + [self.binary] + ls + [
                 "--state-dir", self.state_dir, "--pin-dir", self.pin_dir,
                 "--iface", "xapi0", "--dataplane", "xdp"] + self.extra + list(extra)
-        return [self.binary] + ls + ["--state-dir", self.state_dir] + self.extra + list(extra)
+        return self.wrap + [self.binary] + ls + ["--state-dir", self.state_dir] + self.extra + \
+            list(extra)
 
     def netns_prefix(self):
         return ["ip", "netns", "exec", self.ns] if self.ns else []
@@ -1004,6 +1006,65 @@ print("ok" if "xlb_services " in body else "no metrics")
     d.start()
 
 
+def test_fd_reserve(d, target):
+    """With an open-files limit of 1,024 (hard too), 1,100 idle unix
+    connections leave xlbd its last 256 files (connections past that are
+    closed at once), a connection made before them is served, and a new one
+    once they are gone."""
+    if not d or d.kind != "xlbd":
+        return
+    import resource
+    import socket
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 1200:
+        print("# skipped: this process may not open 1,200 files")
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    d.stop()
+    d.wrap = ["prlimit", "--nofile=1024:1024"]
+    d.start()
+    d.wrap = []
+    pid = d.proc.pid       # ip netns exec and prlimit exec it
+    conns = []
+    with channel(target) as c:
+        stub = pbg.XlbStub(c)
+        stub.GetStatus(pb.GetStatusRequest(), timeout=TIMEOUT)
+        n_fds = 0       # the most xlbd had open, sampled as they come
+        for i in range(1100):
+            u = socket.socket(socket.AF_UNIX)
+            u.connect(d.sock)
+            conns.append(u)
+            try:
+                u.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            except OSError:
+                pass        # closed by xlbd: past the reserve
+            if i % 20 == 19:
+                n_fds = max(n_fds, len(os.listdir("/proc/%d/fd" % pid)))
+        for _ in range(10):
+            time.sleep(0.1)
+            n_fds = max(n_fds, len(os.listdir("/proc/%d/fd" % pid)))
+        code, _ = rpc_error(lambda: stub.UpsertService(pb.UpsertServiceRequest(
+            service=svc("fd/kept", "10.96.5.1")), timeout=TIMEOUT))
+    for u in conns:
+        u.close()
+    served = None
+    for _ in range(100):        # xlbd sees the closes in its own time
+        with channel(target) as c:
+            served, _ = rpc_error(lambda: pbg.XlbStub(c).GetStatus(pb.GetStatusRequest(),
+                                                                   timeout=2))
+        if served == grpc.StatusCode.OK:
+            break
+        time.sleep(0.2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    check(1024 - n_fds >= 250 and code == grpc.StatusCode.OK and served == grpc.StatusCode.OK,
+          "1,100 idle connections against 1,024 open files leave xlbd %d free at least "
+          "(want >= 250), "
+          "an open connection writes, a new one is served once they close" % (1024 - n_fds),
+          "%d fds, upsert %s, then %s" % (n_fds, code, served))
+    d.stop()
+    d.start()
+
+
 def journal_records(path):
     """The bytes of a journal (format 2) and (offset, version, SyncRequest)
     per record."""
@@ -1329,6 +1390,7 @@ def main():
         test_watch_limit(d, target)
         test_journal_damage(d, target)
         test_abuse(d, target)
+        test_fd_reserve(d, target)
         test_unix_roles(d)
         test_tls(d)
     except Exception as e:  # a broken run is a failure, not a traceback

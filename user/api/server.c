@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -84,6 +85,9 @@
 #define KEEPALIVE_MS		60000	/* ping a quiet client this often, */
 #define KEEPALIVE_TIMEOUT_MS	20000	/* and drop it if no answer comes */
 #define MAX_UNIX		8	/* unix listeners */
+#define FD_RESERVE		256	/* open files no unix client may take (a quarter of
+					 * a smaller limit): the datapath's, the journal's,
+					 * the health probes' */
 
 enum tag_kind { T_NEW, T_RECV, T_SEND, T_STATUS, T_CLOSE, T_WAKE, T_SHUTDOWN };
 
@@ -1392,13 +1396,31 @@ static void close_unix(struct xlb_api_server *s)
 	s->n_unix = 0;
 }
 
+/* The lowest fd a connection may not have, and so the open files kept
+ * (*reserve): the kernel gives the lowest free fd, so a connection at or
+ * above it would leave fewer than that under the limit. */
+static int fd_ceiling(int *reserve)
+{
+	struct rlimit rl;
+
+	*reserve = FD_RESERVE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+		return INT_MAX;
+	if ((int)rl.rlim_cur / 4 < *reserve)
+		*reserve = (int)rl.rlim_cur / 4;
+	return (int)rl.rlim_cur - *reserve;
+}
+
 /* Accept on the unix sockets: a peer's role from its uid, then the
- * connection is gRPC's. A peer without a role is closed at once. */
+ * connection is gRPC's. A peer without a role is closed at once, and so
+ * is any connection that would leave fewer than FD_RESERVE open files. */
 static void *acceptor_main(void *arg)
 {
 	struct xlb_api_server *s = arg;
 	struct pollfd p[MAX_UNIX + 1];
 	uint32_t last_denied = UINT32_MAX;
+	int reserve, ceiling = fd_ceiling(&reserve);
+	bool full = false;
 
 	for (size_t i = 0; i < s->n_unix; i++)
 		p[i] = (struct pollfd){ .fd = s->ufd[i], .events = POLLIN };
@@ -1432,6 +1454,17 @@ static void *acceptor_main(void *arg)
 					close(fd);
 					continue;
 				}
+				if (fd >= ceiling) {
+					if (!full)	/* once per flood */
+						pr_warn("api: %d open files: connection from uid %u "
+							"closed, the last %d are kept for the "
+							"datapath and probes", fd, cr.uid,
+							reserve);
+					full = true;
+					close(fd);
+					continue;
+				}
+				full = false;
 				set_fd_role(s, fd, role, cr.uid);
 				grpc_server_add_channel_from_fd(s->server, fd, s->fd_creds);
 			}
