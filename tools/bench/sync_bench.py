@@ -59,14 +59,14 @@ def rss_kb(pid):
     return 0
 
 
-def xlbd_start(pin, tmp, preexec_fn=None):
+def xlbd_start(pin, tmp, preexec_fn=None, log_level="warn"):
     """A hermetic xlbd (state and socket in tmp, pins in pin, no interface):
     (process, socket path), once the socket is there."""
     sock = os.path.join(tmp, "xlbd.sock")
     log = open(os.path.join(tmp, "xlbd.log"), "w")
     xlbd = subprocess.Popen([os.path.join(ROOT, "build/xlbd"), "--pin-dir", pin,
                              "--state-dir", os.path.join(tmp, "state"), "--listen", "unix:" + sock,
-                             "--log-level", "warn"], stdout=log, stderr=log,
+                             "--log-level", log_level], stdout=log, stderr=log,
                             preexec_fn=preexec_fn)
     for _ in range(300):
         if os.path.exists(sock):
