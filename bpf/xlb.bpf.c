@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * xlb XDP datapath: ClusterIP and NodePort load balancing.
+ * xlb XDP datapath: ClusterIP, NodePort, LoadBalancer and external IP
+ * load balancing.
  *
  * Per packet: parse; one lookup in the established table (ct4, either
  * direction); on a miss, the service lookup. A service's first packet of a
@@ -26,12 +27,17 @@
 #include "lib/select.h"
 #include "lib/nat.h"
 #include "lib/respond.h"
+#include "lib/snat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Frames up to this IPv4 length plus an Ethernet header are taken to fit
  * every way out; longer ones are checked against its MTU. */
 #define XLB_STD_MTU 1500
+
+_Static_assert(sizeof(struct xlb_snat4_key) == sizeof(struct xlb_ct4_key) &&
+	       __builtin_offsetof(struct xlb_snat4_key, proto) ==
+	       __builtin_offsetof(struct xlb_ct4_key, proto), "SNAT and conntrack keys alike");
 
 /* Every packet ends in exactly one outcome counter (include/xlb/stats.h):
  * these return the verdict and count its reason. */
@@ -110,20 +116,81 @@ static __always_inline int xlb_no_backend(struct xlb_cx *cx, struct xdp_md *ctx,
 	return xlb_out(cx, ctx, ctx->ingress_ifindex, XLB_STAT_ICMP_SENT);
 }
 
-/* DNAT to backend b (id) and send through its next hop. */
+/* The source an external flow to a backend on another node leaves with
+ * (include/xlb/snat.h): naddr (the node address a node port's client came
+ * to), else the node's SNAT address (LoadBalancer and external IPs, and a
+ * flow that lost its mapping), and a port of the reserved range. Call
+ * before the DNAT. 0, or the reason to drop the packet. */
+static __always_inline __u32 xlb_snat_out(struct xlb_cx *cx, const struct xlb_pkt *p,
+					  const struct xlb_backend *b, __be32 naddr, __u32 now,
+					  struct xlb_snat4_val *out)
+{
+	struct xlb_snat4_key ft = {};
+	struct xlb_snat_src *src;
+	__u32 zero = 0;
+	int rc;
+
+	if (!naddr) {
+		src = bpf_map_lookup_elem(&snat_src, &zero);
+		naddr = src ? src->addr : 0;
+		if (!naddr)
+			return XLB_STAT_DROP_SNAT_NO_ADDR;
+	}
+	ft.saddr = p->ip->saddr;
+	ft.daddr = b->addr.a32[0];
+	ft.sport = p->sport;
+	ft.dport = b->port;
+	ft.proto = p->proto;
+	rc = xlb_snat4_fwd(&ft, naddr, p->tcp_flags, now, out);
+	if (rc == XLB_SNAT_EXHAUSTED)
+		return XLB_STAT_DROP_SNAT_EXHAUSTED;
+	if (rc == XLB_SNAT_FULL)
+		return XLB_STAT_DROP_SNAT_FULL;
+	if (rc == XLB_SNAT_NEW)
+		xlb_count(cx, XLB_STAT_SNAT_NEW);
+	return 0;
+}
+
+/* DNAT to backend b (id) and send through its next hop; with snat, SNAT
+ * too (from naddr, xlb_snat_out), and never to the stack: a packet from
+ * the node's own address would be a martian there. */
 static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 svc_id,
 					  __u32 id, const struct xlb_backend *b, __u32 now,
-					  int new_flow)
+					  int new_flow, int snat, __be32 naddr)
 {
 	const struct xlb_nexthop *nh;
 
 	counters_add(&svc_stats, svc_id, p->len, new_flow);
 	counters_add(&backend_stats, id, p->len, new_flow);
 	nh = xlb_nexthop(ctx, p, id, b, now);
+	if (snat) {
+		struct xlb_snat4_val sv;
+		__u32 why;
+
+		if (!nh || p->vlan || p->csum_partial)
+			return xlb_drop(cx, XLB_STAT_DROP_SNAT_NO_ROUTE);
+		why = xlb_snat_out(cx, p, b, naddr, now, &sv);
+		if (why)
+			return xlb_drop(cx, why);
+		xlb_rewrite(p, 1, b->addr.a32[0], b->port);
+		xlb_rewrite(p, 0, sv.addr, sv.port);
+		return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac);
+	}
 	xlb_rewrite(p, 1, b->addr.a32[0], b->port);
 	if (!nh)
 		return xlb_xmit(cx, ctx, p, 0, NULL, NULL);
 	return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac);
+}
+
+/* loadBalancerSourceRanges: does one of the service's ranges hold saddr? */
+static __always_inline int xlb_src_allowed(__u32 svc_id, __be32 saddr)
+{
+	struct xlb_src_range_key k = {};
+
+	k.prefixlen = 64;
+	k.svc_id = svc_id;
+	k.addr = saddr;
+	return bpf_map_lookup_elem(&src_ranges, &k) != NULL;
 }
 
 /* Reverse NAT of a reply and send it to the client as its packets came. */
@@ -168,7 +235,17 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 	struct xlb_backend *b = NULL;
 	struct xlb_sel_client cl;
 	__u32 id;
+	int snat;
+	/* a node port's flows leave from the node address they came to */
+	__be32 naddr = (svc->flags & XLB_SVC_F_NODEPORT) ? fk->daddr : 0;
 
+	if ((svc->flags & XLB_SVC_F_SRC_RANGES) && !xlb_src_allowed(svc->id, fk->saddr))
+		return xlb_drop(cx, XLB_STAT_DROP_SOURCE_RANGE);
+	/* externalTrafficPolicy Local without a local endpoint: dropped, as
+	 * kube-proxy does; the load balancer's health check sends the
+	 * clients elsewhere. */
+	if ((svc->flags & XLB_SVC_F_LOCAL) && !svc->slots)
+		return xlb_drop(cx, XLB_STAT_DROP_NO_LOCAL);
 	xlb_sel_client_v4(&cl, fk);
 	id = xlb_select(svc, &cl, now, &b);
 	if ((!id || !b) && svc->slots) {
@@ -183,13 +260,15 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 	if (!id || !b || !svc)
 		return xlb_no_backend(cx, ctx, p);
 	xlb_ct4_key_set(&rk, b->addr.a32[0], fk->saddr, b->port, fk->sport, fk->proto);
+	snat = (svc->flags & XLB_SVC_F_EXTERNAL) && (b->flags & XLB_BE_F_REMOTE);
 
 	if (xlb_is_syn(p)) {
 		/* One insert, into the small table a flood can fill. */
-		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, 0))
+		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now,
+				   snat ? XLB_CT_F_SNAT : 0))
 			return xlb_drop(cx, XLB_STAT_DROP_CT_FULL);
 		xlb_count(cx, XLB_STAT_CT_NEW);
-		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 1);
+		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 1, snat, naddr);
 	}
 
 	e = bpf_map_lookup_elem(&ct_syn, &rk);
@@ -209,6 +288,8 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 				id = pid;
 				b = pb;
 				rk = prk;
+				snat = (svc->flags & XLB_SVC_F_EXTERNAL) &&
+				       (b->flags & XLB_BE_F_REMOTE);
 			}
 		}
 	}
@@ -238,7 +319,7 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 					xlb_aff_set(svc, &cl, id, b->gen, now);
 			}
 		}
-		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0);
+		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0, snat, naddr);
 	}
 
 	if (p->udp) {
@@ -246,10 +327,11 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 		 * entry an earlier flow left on its reply tuple would give its
 		 * replies that flow's service address: it goes. */
 		bpf_map_delete_elem(&ct4, &rk);
-		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, 0))
+		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now,
+				   snat ? XLB_CT_F_SNAT : 0))
 			return xlb_drop(cx, XLB_STAT_DROP_CT_FULL);
 		xlb_count(cx, XLB_STAT_CT_NEW);
-		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 1);
+		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 1, snat, naddr);
 	}
 
 	/* TCP without state and without SYN: a flow that lost its entries, or
@@ -260,8 +342,9 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 	 * nothing. */
 	xlb_count(cx, XLB_STAT_CT_STATELESS);
 	if (!(p->tcp_flags & XLB_TCP_RST))
-		xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, XLB_CT_F_RECOVER);
-	return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0);
+		xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now,
+			       XLB_CT_F_RECOVER | (snat ? XLB_CT_F_SNAT : 0));
+	return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0, snat, naddr);
 }
 
 /* A client packet of an established flow. */
@@ -281,7 +364,8 @@ static __always_inline int xlb_est_fwd(struct xlb_cx *cx, struct xdp_md *ctx, st
 			if (xlb_ct4_touch(ct, p, now) &&
 			    xlb_ct4_rev_check(fk, ct, b, p, ctx->ingress_ifindex, now))
 				xlb_count(cx, XLB_STAT_CT_REBUILT);
-			return xlb_to_backend(cx, ctx, p, ct->svc_id, ct->backend_id, b, now, 0);
+			return xlb_to_backend(cx, ctx, p, ct->svc_id, ct->backend_id, b, now, 0,
+					      ct->fwd.flags & XLB_CT_F_SNAT, 0);
 		}
 	} else if (p->tcp && !syn) {
 		/* The backend is gone: tell the client now rather than leave
@@ -329,7 +413,7 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 	struct xlb_ct4_val *ct;
 	struct xlb_ct_syn_val *e;
 	struct xlb_svc_val *svc;
-	int rc;
+	int rc, snat_rev = 0;
 
 	rc = xlb_parse(ctx, &p);
 	switch (rc) {
@@ -348,7 +432,21 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 		return xlb_pass(cx, XLB_STAT_PASS_MALFORMED);
 	}
 
+	/* A reply to a source-NATed flow: to the client's address and port
+	 * first, then on as any reply of the flow (the reverse DNAT). */
 	xlb_ct4_key_set(&k, p.ip->saddr, p.ip->daddr, p.sport, p.dport, p.proto);
+	if (xlb_snat_port_in_range(p.dport)) {
+		struct xlb_snat4_val sv;
+
+		/* the same layout as the conntrack key (_Static_assert below) */
+		if (xlb_snat4_rev((struct xlb_snat4_key *)&k, p.tcp_flags, xlb_now(), &sv)) {
+			xlb_count(cx, XLB_STAT_SNAT_REPLY);
+			xlb_rewrite(&p, 1, sv.addr, sv.port);
+			snat_rev = 1;
+			xlb_ct4_key_set(&k, p.ip->saddr, p.ip->daddr, p.sport, p.dport, p.proto);
+		}
+	}
+
 	ct = bpf_map_lookup_elem(&ct4, &k);
 	if (ct) {
 		__u32 now = xlb_now();
@@ -387,6 +485,9 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 	/* A new direct connection to a backend's port owns its 5-tuple: a
 	 * reply entry left by an earlier balanced flow on the same ports
 	 * would rewrite its replies. Only such SYNs pay for this check. */
+	/* Translated back but its flow is gone: not the node's to receive. */
+	if (snat_rev)
+		return xlb_drop(cx, XLB_STAT_DROP_SNAT_ORPHAN);
 	if (xlb_is_syn(&p) && (port_flags(p.dport) & XLB_PORT_F_BACKEND))
 		xlb_ct_drop_stale_reply(&p);
 	return xlb_pass(cx, XLB_STAT_PASS_NOT_SERVICE);

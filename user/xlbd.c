@@ -32,6 +32,7 @@
 #include "metrics/metrics.h"
 #include "svchealth/svchealth.h"
 #include "util/portset.h"
+#include <xlb/snat.h>
 
 #define XLBD_VERSION "0.1.0"
 #define MAX_LISTEN 8
@@ -61,12 +62,14 @@ static struct {
 	struct xlb_port_range node_ports; /* --nodeport-range */
 	bool socket_lb_off;		/* --socket-lb off */
 	const char *cgroup_root;	/* --cgroup-root; NULL: the hierarchy's root */
+	struct xlb_port_range snat_ports; /* --snat-port-range */
 } cfg = {
 	.state_dir = "/var/lib/xlb",
 	.pin_dir = XLB_PIN_DIR_DEFAULT,
 	.dataplane = "auto",
 	.healthz = "0.0.0.0" XLB_HEALTHZ_DEFAULT,
 	.node_ports = { 30000, 32767 },
+	.snat_ports = { XLB_SNAT_PORT_MIN, XLB_SNAT_PORT_MAX },
 };
 
 /* kube-proxy's healthTimeout: out of step longer than this is unhealthy. */
@@ -137,6 +140,9 @@ static void usage(FILE *f)
 		"                            may use (default 30000-32767); the part inside the\n"
 		"                            kernel's ephemeral ports is reserved from them\n"
 		"                            (net.ipv4.ip_local_reserved_ports)\n"
+		"  --snat-port-range MIN-MAX  ports external flows to backends on other nodes\n"
+		"                            are source-NATed to (default 61000-65535); reserved\n"
+		"                            from the node's own (ip_local_reserved_ports)\n"
 		"  --node-name NAME          this node, as EndpointSlices name it: endpoints\n"
 		"                            there are local (traffic policies Local, health-\n"
 		"                            check node ports; default: $NODE_NAME, else the\n"
@@ -396,6 +402,7 @@ static const struct option opts[] = {
 	{ "exec-probe-cgroup", required_argument, NULL, 'G' },
 	{ "exec-probe-network", required_argument, NULL, 'N' },
 	{ "ct-entries", required_argument, NULL, 1001 },
+	{ "snat-port-range", required_argument, NULL, 1101 },
 	{ "ct-syn-entries", required_argument, NULL, 1002 },
 	{ "affinity-entries", required_argument, NULL, 1003 },
 	{ "max-services", required_argument, NULL, 1004 },
@@ -612,6 +619,11 @@ static int take_opt(int c, char *arg)
 			return 2;
 		cfg.exec.node_net = i == 1;
 		break;
+	case 1101:
+		if (xlb_port_range_parse(arg, &cfg.snat_ports) || cfg.snat_ports.lo < 1024)
+			return bad_opt("snat-port-range", "expected MIN-MAX within 1024-65535, got '%s'",
+				       arg);
+		break;
 	case 1001:
 		if (parse_size("--ct-entries", arg, 1024, 1U << 26, &cfg.ct_entries))
 			return 2;
@@ -659,6 +671,11 @@ static int parse_args(int argc, char **argv)
 	if (optind != argc) {
 		fprintf(stderr, "xlbd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (cfg.snat_ports.lo <= cfg.node_ports.hi && cfg.snat_ports.hi >= cfg.node_ports.lo) {
+		fprintf(stderr, "xlbd: --snat-port-range %u-%u overlaps the NodePort range %u-%u\n",
+			cfg.snat_ports.lo, cfg.snat_ports.hi, cfg.node_ports.lo, cfg.node_ports.hi);
 		return 2;
 	}
 	if (!cfg.node_name[0] && getenv("NODE_NAME"))
@@ -737,6 +754,8 @@ int main(int argc, char **argv)
 	dpo.aff_entries = cfg.aff_entries;
 	dpo.max_services = cfg.max_services;
 	dpo.max_backends = cfg.max_backends;
+	dpo.snat_port_min = cfg.snat_ports.lo;
+	dpo.snat_port_max = cfg.snat_ports.hi;
 	ret = xlb_node_open_dataplane(d.node, cfg.dataplane, &dpo, &co);
 	if (ret)
 		goto out;
@@ -749,9 +768,14 @@ int main(int argc, char **argv)
 	co.node_port_min = cfg.node_ports.lo;
 	co.node_port_max = cfg.node_ports.hi;
 	{
-		struct xlb_node_ports np = { .range = cfg.node_ports, .what = "NodePort range" };
+		struct xlb_node_ports np[] = {
+			{ .range = cfg.node_ports, .what = "NodePort range" },
+			/* a node's own connection on an SNAT port would have its
+			 * replies taken for a translated flow's */
+			{ .range = cfg.snat_ports, .what = "SNAT range", .always = true },
+		};
 
-		xlb_node_reserve_ports(&np, 1);	/* logged; NodePort works without */
+		xlb_node_reserve_ports(np, 2);	/* logged; NodePort works without */
 	}
 	ret = xlb_core_new(&co, &d.core, err, sizeof(err));
 	if (ret) {

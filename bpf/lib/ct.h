@@ -68,6 +68,7 @@ static __always_inline int xlb_ct4_insert(const struct xlb_ct4_key *fk,
 	fwd.backend_id = e->backend_id;
 	fwd.fwd.backend_gen = e->backend_gen;
 	fwd.fwd.created = e->created;
+	fwd.fwd.flags = e->flags & XLB_CT_F_SNAT;
 
 	rev.dir = XLB_CT_REV;
 	rev.state = XLB_CT_ESTABLISHED;

@@ -94,12 +94,13 @@ static __always_inline void xlb_snat4_rev_key(struct xlb_snat4_key *rk,
 }
 
 /* A new mapping for ft from naddr. XLB_SNAT_NEW (or XLB_SNAT_OK when
- * another CPU made the flow's mapping first) with it in *out. */
+ * another CPU made the flow's mapping first) with it in *out, which holds
+ * the reverse entry first and then the forward one: one value on the
+ * stack, which is tight in the XDP program. */
 static __always_inline int xlb_snat4_new(const struct xlb_snat4_key *ft, __be32 naddr,
 					 __u8 tcp_flags, __u32 now, struct xlb_snat4_val *out)
 {
 	__u32 min = xlb_snat_port_min, max = xlb_snat_port_max, range, i;
-	struct xlb_snat4_val rv = {}, fv = {};
 	struct xlb_snat4_key rk = {};
 	struct xlb_snat4_val *v;
 	__u32 port = bpf_ntohs(ft->sport);
@@ -111,16 +112,18 @@ static __always_inline int xlb_snat4_new(const struct xlb_snat4_key *ft, __be32 
 	if (min > max)
 		return XLB_SNAT_EXHAUSTED;
 	range = max - min + 1;
-	rv.addr = ft->saddr;
-	rv.port = ft->sport;
-	rv.created = now;
-	rv.last_seen = now;
+	out->addr = ft->saddr;
+	out->port = ft->sport;
+	out->flags = 0;
+	out->pad = 0;
+	out->created = now;
+	out->last_seen = now;
 	for (i = 0; i < XLB_SNAT_RETRIES; i++) {
 		/* The client's port first: a flow keeps its port when it can. */
 		if (i || port < min || port > max)
 			port = min + bpf_get_prandom_u32() % range;
 		xlb_snat4_rev_key(&rk, ft, naddr, bpf_htons((__u16)port));
-		err = bpf_map_update_elem(&snat4_rev, &rk, &rv, BPF_NOEXIST);
+		err = bpf_map_update_elem(&snat4_rev, &rk, out, BPF_NOEXIST);
 		if (!err)
 			break;
 		if (err != -EEXIST)	/* the map is full */
@@ -129,12 +132,10 @@ static __always_inline int xlb_snat4_new(const struct xlb_snat4_key *ft, __be32 
 	if (i == XLB_SNAT_RETRIES)
 		return XLB_SNAT_EXHAUSTED;
 
-	fv.addr = naddr;
-	fv.port = rk.dport;
-	fv.created = now;
-	fv.last_seen = now;
-	xlb_snat4_touch(&fv, tcp_flags, 0, now);
-	if (bpf_map_update_elem(&snat4_fwd, ft, &fv, BPF_NOEXIST)) {
+	out->addr = naddr;
+	out->port = rk.dport;
+	xlb_snat4_touch(out, tcp_flags, 0, now);
+	if (bpf_map_update_elem(&snat4_fwd, ft, out, BPF_NOEXIST)) {
 		bpf_map_delete_elem(&snat4_rev, &rk);
 		v = bpf_map_lookup_elem(&snat4_fwd, ft);
 		if (!v)
@@ -142,7 +143,6 @@ static __always_inline int xlb_snat4_new(const struct xlb_snat4_key *ft, __be32 
 		*out = *v;
 		return XLB_SNAT_OK;
 	}
-	*out = fv;
 	return XLB_SNAT_NEW;
 }
 

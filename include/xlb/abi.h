@@ -75,6 +75,18 @@ XLB_STATIC_ASSERT(sizeof(struct xlb_svc_key) == 20, "xlb_svc_key size");
 
 #define XLB_SVC_F_AFFINITY	(1 << 0) /* ClientIP session affinity */
 #define XLB_SVC_F_NODEPORT	(1 << 1) /* this key is the NodePort wildcard */
+/* An address outside the cluster reaches the service through this key (its
+ * node port, a LoadBalancer ingress IP, an external IP): flows to backends
+ * on other nodes are source-NATed to the node (include/xlb/snat.h). */
+#define XLB_SVC_F_EXTERNAL	(1 << 2)
+/* externalTrafficPolicy Local: this key's table holds only the node's own
+ * endpoints (no SNAT); without one, its traffic is dropped. */
+#define XLB_SVC_F_LOCAL		(1 << 3)
+/* loadBalancerSourceRanges: sources outside src_ranges are dropped. */
+#define XLB_SVC_F_SRC_RANGES	(1 << 4)
+/* This key is a LoadBalancer ingress IP (else an external IP, when
+ * XLB_SVC_F_EXTERNAL without XLB_SVC_F_NODEPORT). */
+#define XLB_SVC_F_LB_IP		(1 << 5)
 
 struct xlb_svc_val {
 	__u32 id;		/* index into svc_stats and rr_state */
@@ -108,9 +120,13 @@ struct xlb_backend {
 	__u32 svc_id;		/* owning service */
 	__u32 gen;		/* bumped each time the id is (re)assigned */
 	__u16 weight;
-	__u16 pad;
+	__u8 flags;		/* XLB_BE_F_* */
+	__u8 pad;
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_backend) == 32, "xlb_backend size");
+
+#define XLB_BE_F_LOCAL		(1 << 0) /* on this node */
+#define XLB_BE_F_REMOTE		(1 << 1) /* on another node (external flows get SNAT) */
 
 /*
  * Connection tracking (IPv4). A flow first gets one entry in ct_syn, a
@@ -159,7 +175,8 @@ struct xlb_ct4_val {
 		struct {	/* XLB_CT_FWD */
 			__u32 backend_gen; /* must equal backend.gen, else the backend is gone */
 			__u32 created;	/* coarse seconds */
-			__u8 pad[16];
+			__u8 flags;	/* XLB_CT_F_SNAT */
+			__u8 pad[15];
 		} fwd;
 		struct {	/* XLB_CT_REV */
 			__be32 nat_addr; /* the address the client used (service or node) */
@@ -175,6 +192,7 @@ XLB_STATIC_ASSERT(sizeof(struct xlb_ct4_val) == 40, "xlb_ct4_val size");
 
 #define XLB_CT_F_SEEN_REPLY	(1 << 0) /* ct_syn: a reply (not a reset) went through */
 #define XLB_CT_F_RECOVER	(1 << 1) /* ct_syn: made by a non-SYN packet without state */
+#define XLB_CT_F_SNAT		(1 << 2) /* ct_syn, ct4 fwd: the client's packets are source-NATed */
 
 /* ct_syn: a flow that has not proved itself yet, keyed by its reply tuple
  * (struct xlb_ct4_key: backend -> client). */
@@ -288,6 +306,25 @@ struct xlb_node_addr_key {
 	__u8 pad[3];
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_node_addr_key) == 20, "xlb_node_addr_key size");
+
+/* src_ranges (LPM trie): a service's loadBalancerSourceRanges, matched on
+ * (service id, client address); prefixlen counts the id's 32 bits too. */
+struct xlb_src_range_key {
+	__u32 prefixlen;	/* 32 + the range's prefix length */
+	__u32 svc_id;
+	__be32 addr;
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_src_range_key) == 12, "xlb_src_range_key size");
+#define XLB_SRC_RANGE_ENTRIES	16384
+
+/* snat_src (array, one entry): the node address flows to LoadBalancer and
+ * external IPs leave with towards other nodes (a NodePort flow leaves with
+ * the node address it came to); 0: none yet. */
+struct xlb_snat_src {
+	__be32 addr;
+	__u32 pad;
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_snat_src) == 8, "xlb_snat_src size");
 
 /* svc_stats / backend_stats (per-CPU arrays, by id). */
 struct xlb_counters {

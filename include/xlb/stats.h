@@ -47,7 +47,9 @@ enum xlb_stat_kind {
 	  "established is a flood of first packets (SYN flood).")			\
 	F(EVENTS, "xlb_datapath_events_total",						\
 	  "Other datapath events: no_backend (a new flow found no usable backend), "	\
-	  "sel_miss (its selection slot held none).")
+	  "sel_miss (its selection slot held none), snat_new (a source NAT port taken "	\
+	  "for an external flow to another node), snat_reply (a reply to one "		\
+	  "translated back).")
 
 /* X(ENUM, name, kind, family, label key, label value). */
 #define XLB_STATS(X)									\
@@ -72,6 +74,19 @@ enum xlb_stat_kind {
 	X(DROP_BACKEND_GONE, "drop_backend_gone", DROP, PACKETS, "reason",		\
 	  "drop_backend_gone")								\
 	X(DROP_CT_FULL, "drop_ct_full", DROP, PACKETS, "reason", "drop_ct_full")	\
+	X(DROP_NO_LOCAL, "drop_no_local_endpoint", DROP, PACKETS, "reason",		\
+	  "drop_no_local_endpoint")							\
+	X(DROP_SOURCE_RANGE, "drop_source_range", DROP, PACKETS, "reason",		\
+	  "drop_source_range")								\
+	X(DROP_SNAT_NO_ROUTE, "drop_snat_no_route", DROP, PACKETS, "reason",		\
+	  "drop_snat_no_route")								\
+	X(DROP_SNAT_NO_ADDR, "drop_snat_no_addr", DROP, PACKETS, "reason",		\
+	  "drop_snat_no_addr")								\
+	X(DROP_SNAT_EXHAUSTED, "drop_snat_exhausted", DROP, PACKETS, "reason",		\
+	  "drop_snat_exhausted")								\
+	X(DROP_SNAT_FULL, "drop_snat_full", DROP, PACKETS, "reason", "drop_snat_full")	\
+	X(DROP_SNAT_ORPHAN, "drop_snat_orphan", DROP, PACKETS, "reason",		\
+	  "drop_snat_orphan")								\
 	X(CT_HIT, "ct_hit", EVENT, CONNTRACK, "result", "hit")				\
 	X(CT_NEW, "ct_new", EVENT, CONNTRACK, "result", "new")				\
 	X(CT_RESELECT, "ct_reselect", EVENT, CONNTRACK, "result", "reselect")		\
@@ -79,7 +94,9 @@ enum xlb_stat_kind {
 	X(CT_STATELESS, "ct_stateless", EVENT, CONNTRACK, "result", "stateless")	\
 	X(CT_REBUILT, "ct_rebuilt", EVENT, CONNTRACK, "result", "rebuilt")		\
 	X(NO_BACKEND, "no_backend", EVENT, EVENTS, "event", "no_backend")		\
-	X(SEL_MISS, "sel_miss", EVENT, EVENTS, "event", "sel_miss")
+	X(SEL_MISS, "sel_miss", EVENT, EVENTS, "event", "sel_miss")			\
+	X(SNAT_NEW, "snat_new", EVENT, EVENTS, "event", "snat_new")			\
+	X(SNAT_REPLY, "snat_reply", EVENT, EVENTS, "event", "snat_reply")
 
 /*
  * What each counter means:
@@ -100,6 +117,15 @@ enum xlb_stat_kind {
  * drop_no_backend    no usable backend and no answer possible (a reset is never answered)
  * drop_backend_gone  the flow's backend is gone and no reset possible
  * drop_ct_full       a conntrack insert failed
+ * drop_no_local_endpoint  externalTrafficPolicy Local and no ready endpoint on this node
+ * drop_source_range  a LoadBalancer IP's loadBalancerSourceRanges do not hold the client
+ * drop_snat_no_route an external flow to another node with no next hop known: never
+ *                    handed to the stack half-translated
+ * drop_snat_no_addr  no node address to source-NAT a LoadBalancer/external IP flow to
+ * drop_snat_exhausted every SNAT port tried for that backend is taken
+ * drop_snat_full     the SNAT maps are full
+ * drop_snat_orphan   a reply to an SNAT port whose flow has no conntrack state left
+ * snat_new, snat_reply: events, a mapping made, a reply translated back
  * ct_*, no_backend, sel_miss: events, see the families
  */
 

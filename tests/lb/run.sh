@@ -32,7 +32,8 @@ xlbd_test_init xlblb-test
 t_flags() {
 	local f out
 	for f in "--nodeport-range 32767-30000" "--nodeport-range 0-100" "--nodeport-range 30000" \
-		"--nodeport-range 30000-70000" "--node-name="; do
+		"--nodeport-range 30000-70000" "--node-name=" "--snat-port-range 100-200" \
+		"--snat-port-range 30500-31000"; do
 		# shellcheck disable=SC2086
 		out=$("$XLBD" $f --pin-dir "$PIN-flags" --state-dir "$TMP/none" 2>&1)
 		[ $? = 2 ] || { echo "$f: exit not 2: $out"; return 1; }
@@ -40,7 +41,7 @@ t_flags() {
 	done
 	[ ! -e "$PIN-flags" ] && [ ! -e "$TMP/none" ] || { echo "something was created"; return 1; }
 }
-check "xlbd refuses a bad --nodeport-range or an empty --node-name (exit 2, the flag named)" t_flags
+check "xlbd refuses a bad --nodeport-range or --snat-port-range (or one overlapping the other) or an empty --node-name (exit 2, the flag named)" t_flags
 
 # --- online --------------------------------------------------------------------
 
@@ -52,7 +53,8 @@ setup_net || tap_bail "$why"
 # reaches into them must be reserved.
 ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="32768 60999" \
 	net.ipv4.ip_local_reserved_ports=""
-start_xlbd --node-name node-a --nodeport-range 30000-33000 || tap_bail "$why"
+start_xlbd --node-name node-a --nodeport-range 30000-33000 --snat-port-range 64000-64999 ||
+	tap_bail "$why"
 
 # http METHOD URL [BODY]: from the client namespace; the status line,
 # headers and body in $OUT; the status code printed.
@@ -216,10 +218,10 @@ check "node ports and health-check node ports outside --nodeport-range are refus
 t_reserved() {
 	local r
 	r=$(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_local_reserved_ports)
-	[ "$r" = 32768-33000 ] || [ "$r" = 30000-33000 ] || { echo "reserved: '$r'"; return 1; }
+	[ "$r" = 30000-33000,64000-64999 ] || { echo "reserved: '$r'"; return 1; }
 	grep -q "reserve ports: NodePort range 30000-33000 (inside the ephemeral ports)" "$TMP/xlbd.log" ||
 		{ grep reserve "$TMP/xlbd.log"; return 1; }
 }
-check "a NodePort range inside the ephemeral ports is reserved (ip_local_reserved_ports of the node's namespace)" t_reserved
+check "a NodePort range inside the ephemeral ports and the SNAT range are reserved (ip_local_reserved_ports of the node's namespace)" t_reserved
 
 tap_finish

@@ -80,7 +80,8 @@ static const struct field backend_f[] = {
 	F(xlb_backend, svc_id, 20, 4),
 	F(xlb_backend, gen, 24, 4),
 	F(xlb_backend, weight, 28, 2),
-	F(xlb_backend, pad, 30, 2),
+	F(xlb_backend, flags, 30, 1),
+	F(xlb_backend, pad, 31, 1),
 };
 
 static const struct field ct_key_f[] = {
@@ -128,7 +129,8 @@ static const struct field ct4_val_f[] = {
 	F(xlb_ct4_val, backend_id, 12, 4),
 	F(xlb_ct4_val, fwd.backend_gen, 16, 4),
 	F(xlb_ct4_val, fwd.created, 20, 4),
-	F(xlb_ct4_val, fwd.pad, 24, 16),
+	F(xlb_ct4_val, fwd.flags, 24, 1),
+	F(xlb_ct4_val, fwd.pad, 25, 15),
 };
 
 /* The other side of the union, on its own. */
@@ -177,6 +179,17 @@ static const struct field node_addr_key_f[] = {
 	F(xlb_node_addr_key, pad, 17, 3),
 };
 
+static const struct field src_range_key_f[] = {
+	F(xlb_src_range_key, prefixlen, 0, 4),
+	F(xlb_src_range_key, svc_id, 4, 4),
+	F(xlb_src_range_key, addr, 8, 4),
+};
+
+static const struct field snat_src_f[] = {
+	F(xlb_snat_src, addr, 0, 4),
+	F(xlb_snat_src, pad, 4, 4),
+};
+
 static const struct field counters_f[] = {
 	F(xlb_counters, packets, 0, 8),
 	F(xlb_counters, bytes, 8, 8),
@@ -198,6 +211,8 @@ static const struct layout layouts[] = {
 	L(xlb_aff_key, 24, 4, aff_key_f),
 	L(xlb_aff_val, 16, 4, aff_val_f),
 	L(xlb_node_addr_key, 20, 4, node_addr_key_f),
+	L(xlb_src_range_key, 12, 4, src_range_key_f),
+	L(xlb_snat_src, 8, 4, snat_src_f),
 	L(xlb_counters, 24, 8, counters_f),
 };
 

@@ -489,8 +489,11 @@ static void test_local_endpoints(void **state)
 	strcpy(e[3].node_name, "n2");
 	assert_int_equal(xlb_svc_backends(&s, NULL, "n1", out), 4);
 	assert_false(out[0].local);		/* no nodeName: not local */
+	assert_false(out[0].remote);		/* ... nor known to be elsewhere */
 	assert_true(out[1].local && out[2].local);
+	assert_false(out[1].remote || out[2].remote);
 	assert_false(out[3].local);
+	assert_true(out[3].remote);		/* on n2: external flows get SNAT */
 	assert_false(out[0].terminating);	/* cluster-wide: ready ones only */
 	assert_true(out[1].terminating);
 	assert_true(xlb_backend_selectable_local(&out[1]));	/* local fallback */
@@ -504,7 +507,7 @@ static void test_local_endpoints(void **state)
 
 	assert_int_equal(xlb_svc_backends(&s, NULL, NULL, out), 4);	/* no node name */
 	for (int i = 0; i < 4; i++)
-		assert_false(out[i].local);
+		assert_false(out[i].local || out[i].remote);
 }
 
 /* A change of what only traffic policies, ingress IPs, external IPs or

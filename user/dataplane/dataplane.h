@@ -49,6 +49,9 @@ struct xlb_dp_opts {
 	 * so a packet that read the old one finishes with it; 0 = 1000 ms. */
 	uint32_t grace_ms;
 	bool xdp_generic;	/* attach in generic (skb) mode instead of native */
+	/* Ports external flows to other nodes are source-NATed to (host
+	 * order); 0, 0: XLB_SNAT_PORT_MIN-XLB_SNAT_PORT_MAX. */
+	uint16_t snat_port_min, snat_port_max;
 };
 
 /* A service as read back from the dataplane. */

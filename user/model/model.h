@@ -103,6 +103,10 @@ struct xlb_backend_spec {
 	 * local one is ready). */
 	bool local;
 	bool local_terminating;
+	/* On another node (a nodeName that is not the node's): external flows
+	 * to it are source-NATed. Neither local nor remote: its node is not
+	 * known (no nodeName), and it is reached as it is. */
+	bool remote;
 };
 
 /* The datapath's identity of a service: (cluster IP, port, protocol), as a

@@ -583,6 +583,7 @@ size_t xlb_svc_backends(const struct xlb_svc_desired *s, const struct xlb_verdic
 		out[k].weight = e->weight;
 		out[k].terminating = e->terminating || !e->ready;
 		out[k].local = node && node[0] && !strcmp(e->node_name, node);
+		out[k].remote = node && node[0] && e->node_name[0] && !out[k].local;
 		out[k].local_terminating = out[k].terminating;
 		any_ready |= ready;
 		any_local_ready |= ready && out[k].local;

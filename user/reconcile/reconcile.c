@@ -59,7 +59,7 @@ static bool be_same(const struct xlb_backend_spec *a, const struct xlb_backend_s
 	for (size_t i = 0; i < n; i++)
 		if (be_cmp(&a[i], &b[i]) || a[i].weight != b[i].weight ||
 		    a[i].terminating != b[i].terminating || a[i].local != b[i].local ||
-		    a[i].local_terminating != b[i].local_terminating)
+		    a[i].local_terminating != b[i].local_terminating || a[i].remote != b[i].remote)
 			return false;
 	return true;
 }

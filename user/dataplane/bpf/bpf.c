@@ -30,6 +30,7 @@
 #include "util/clock.h"
 #include "bpf_priv.h"
 #include "explain.h"
+#include "snat.h"
 #include "xlb.skel.h"
 #include "xlb_sock.skel.h"
 #include "xlb_tc_pod.skel.h"
@@ -574,26 +575,57 @@ static int node_addr_key(struct xlb_node_addr_key *k, const struct xlb_ip *ip)
 	return 0;
 }
 
+/* snat_src: an IPv4 node address while the node has one (the first
+ * added; another when it goes). */
+static void snat_src_pick(struct xlb_dp_bpf *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.node_addrs);
+	struct xlb_node_addr_key k, *prev = NULL;
+	struct xlb_snat_src src = {};
+	uint32_t zero = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		prev = &k;
+		if (k.family == XLB_AF_INET) {
+			src.addr = k.addr.a32[0];
+			break;
+		}
+	}
+	bpf_map_update_elem(bpf_map__fd(d->skel->maps.snat_src), &zero, &src, BPF_ANY);
+}
+
 static int bpf_node_addr_add(struct xlb_dp *dp, const struct xlb_ip *ip)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
 	struct xlb_node_addr_key k;
-	__u32 one = 1;
+	struct xlb_snat_src src = {};
+	__u32 one = 1, zero = 0;
 
 	if (node_addr_key(&k, ip) || xlb_ip_is_zero(ip))
 		return -EINVAL;
-	return bpf_map_update_elem(bpf_map__fd(d->skel->maps.node_addrs), &k, &one, BPF_ANY) ?
-		-errno : 0;
+	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.node_addrs), &k, &one, BPF_ANY))
+		return -errno;
+	if (ip->family == XLB_AF_INET &&
+	    (bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.snat_src), &zero, &src) || !src.addr))
+		snat_src_pick(d);
+	return 0;
 }
 
 static int bpf_node_addr_del(struct xlb_dp *dp, const struct xlb_ip *ip)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
 	struct xlb_node_addr_key k;
+	struct xlb_snat_src src = {};
+	__u32 zero = 0;
 
 	if (node_addr_key(&k, ip))
 		return -EINVAL;
-	return bpf_map_delete_elem(bpf_map__fd(d->skel->maps.node_addrs), &k) ? -errno : 0;
+	if (bpf_map_delete_elem(bpf_map__fd(d->skel->maps.node_addrs), &k))
+		return -errno;
+	if (!bpf_map_lookup_elem(bpf_map__fd(d->skel->maps.snat_src), &zero, &src) &&
+	    ip->family == XLB_AF_INET && src.addr == ip->addr.a32[0])
+		snat_src_pick(d);
+	return 0;
 }
 
 static int bpf_backend_stats(struct xlb_dp *dp, uint32_t id, struct xlb_counters *out)
@@ -793,6 +825,15 @@ static int bpf_ct_gc(struct xlb_dp *dp, const struct xlb_ct_timeouts *t, uint32_
 			n++;
 		k = next;
 	}
+	{
+		uint32_t m = 0;
+		int ret = xlb_snat_expire(bpf_map__fd(d->skel->maps.snat4_fwd),
+					  bpf_map__fd(d->skel->maps.snat4_rev), t, now, &m);
+
+		if (ret)
+			pr_warn("expire SNAT mappings: %s", strerror(-ret));
+		n += m;
+	}
 	if (removed)
 		*removed = n;
 	return 0;
@@ -926,6 +967,10 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 			goto fail;
 		set_aside_changed_maps(d->skel->obj, true);
 	}
+	d->skel->rodata->xlb_snat_port_min = opts->snat_port_min ? opts->snat_port_min :
+					     XLB_SNAT_PORT_MIN;
+	d->skel->rodata->xlb_snat_port_max = opts->snat_port_min ? opts->snat_port_max :
+					     XLB_SNAT_PORT_MAX;
 	ret = xlb__load(d->skel);
 	if (ret) {
 		ERR("load BPF program: %s (%d); libbpf's messages above say which step failed "

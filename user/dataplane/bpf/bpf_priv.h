@@ -37,10 +37,11 @@ struct svc_state {
 	uint32_t sel_base, slots;
 	uint32_t prev_base, prev_slots;	/* the table before the last update (svc_prev) */
 	uint64_t prev_since;		/* when it became the previous one (xlb_clock_ns) */
-	/* internalTrafficPolicy Local with a node port: the service address
-	 * takes the local backends (sel_base), the node port all of them
-	 * (np_sel_base), as kube-proxy applies the policy to cluster IP
-	 * traffic only. np_own false: one table for both. */
+	/* The external keys (node port, LoadBalancer and external IPs) with a
+	 * table of their own (np_sel_base) when the traffic policies differ:
+	 * the service address's follows internalTrafficPolicy, theirs
+	 * externalTrafficPolicy (Local: the node's own endpoints; 0 slots:
+	 * none). np_own false: one table for both. */
 	bool np_own;
 	uint32_t np_sel_base, np_slots;
 	size_t n_be;

@@ -124,6 +124,7 @@ static void be_entry(struct xlb_backend *e, const struct xlb_backend_spec *b,
 	e->svc_id = svc_id;
 	e->gen = gen;
 	e->weight = (uint16_t)b->weight;
+	e->flags = (b->local ? XLB_BE_F_LOCAL : 0) | (b->remote ? XLB_BE_F_REMOTE : 0);
 }
 
 /* Build the selection table (backend ids) for the selectable backends;
@@ -283,6 +284,83 @@ static int svc_val_write(int fd, const struct xlb_svc_key *k, const struct xlb_s
 	return bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0;
 }
 
+/* The keys external clients reach a service by, beyond its node port:
+ * LoadBalancer ingress IPs, then external IPs, each with its flags. */
+struct ext_key {
+	struct xlb_svc_key k;
+	uint8_t flags;
+};
+
+static size_t ext_keys_of(const struct xlb_service_spec *s, struct ext_key *out)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < s->n_lb_ips; i++, n++) {
+		svc_key_of(&out[n].k, &s->lb_ips[i], s->port, s->proto);
+		out[n].flags = XLB_SVC_F_EXTERNAL | XLB_SVC_F_LB_IP |
+			       (s->n_source_ranges ? XLB_SVC_F_SRC_RANGES : 0);
+	}
+	for (uint32_t i = 0; i < s->n_external_ips; i++, n++) {
+		svc_key_of(&out[n].k, &s->external_ips[i], s->port, s->proto);
+		out[n].flags = XLB_SVC_F_EXTERNAL;
+	}
+	return n;
+}
+
+static bool ext_key_in(const struct xlb_svc_key *k, const struct ext_key *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(k, &v[i].k, sizeof(*k)))
+			return true;
+	return false;
+}
+
+/* The value of an external key: the service address's, or the external
+ * keys' own table (np_own); Local when externalTrafficPolicy says so. */
+static struct xlb_svc_val ext_val(const struct xlb_svc_val *cluster, const struct svc_state *s,
+				  uint8_t flags)
+{
+	struct xlb_svc_val v = *cluster;
+
+	v.flags |= flags;
+	if (s->spec.ext_policy == XLB_POLICY_LOCAL)
+		v.flags |= XLB_SVC_F_LOCAL;
+	if (s->np_own) {
+		v.sel_base = s->np_sel_base;
+		v.slots = s->np_slots;
+	}
+	return v;
+}
+
+/* loadBalancerSourceRanges into src_ranges (add) or out of it; IPv4 only,
+ * as the datapath. */
+static int src_ranges_set(struct xlb_dp_bpf *d, uint32_t id, const struct xlb_service_spec *s,
+			  const struct xlb_service_spec *keep, bool add)
+{
+	int fd = bpf_map__fd(d->skel->maps.src_ranges);
+	uint32_t one = 1;
+
+	for (uint32_t i = 0; i < s->n_source_ranges; i++) {
+		const struct xlb_cidr *c = &s->source_ranges[i];
+		struct xlb_src_range_key k = { .prefixlen = 32 + c->prefix, .svc_id = id };
+		bool kept = false;
+
+		if (c->ip.family != XLB_AF_INET)
+			continue;
+		for (uint32_t j = 0; keep && j < keep->n_source_ranges && !kept; j++)
+			kept = keep->source_ranges[j].prefix == c->prefix &&
+			       xlb_ip_equal(&keep->source_ranges[j].ip, &c->ip);
+		if (kept)
+			continue;
+		k.addr = c->ip.addr.a32[0];
+		if (add && bpf_map_update_elem(fd, &k, &one, BPF_ANY))
+			return -errno;
+		if (!add)
+			bpf_map_delete_elem(fd, &k);
+	}
+	return 0;
+}
+
 int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		    const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen)
 {
@@ -295,7 +373,10 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	struct xlb_sel_range prev;
 	bool ports_added = false;
 	uint32_t *tab = NULL, tlen = 0, base = 0;
-	uint32_t *ntab = NULL, ntlen = 0, nbase = 0;	/* the node port's own table */
+	uint32_t *ntab = NULL, ntlen = 0, nbase = 0;	/* the external keys' own table */
+	struct ext_key ext[2 * XLB_MAX_SVC_ADDRS], old_ext[2 * XLB_MAX_SVC_ADDRS];
+	size_t n_ext, n_old_ext = 0, n_ext_written = 0;
+	bool ranges_added = false;
 	bool *fresh = NULL;	/* fresh[i]: be[i] got a new id in this call */
 	bool np = xlb_svc_has_node_port(spec), old_np, same_np;
 	uint64_t now = (uint64_t)xlb_clock_ns();
@@ -309,7 +390,14 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	ret = xlb_backends_validate(spec, be, n, err, errlen);
 	if (ret)
 		return ret;
-	xlb_dp_note_unsupported(spec);
+	{
+		/* what this datapath serves itself (IPv4) */
+		struct xlb_service_spec u = *spec;
+
+		u.n_lb_ips = u.n_external_ips = u.n_source_ranges = 0;
+		u.ext_policy = XLB_POLICY_CLUSTER;
+		xlb_dp_note_unsupported(&u);
+	}
 	xlb_ip_str(&spec->vip, vip, sizeof(vip));
 
 	old = svc_find(d, spec);
@@ -333,6 +421,24 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 			return -EEXIST;
 		}
 	}
+	/* Nor its LoadBalancer and external IPs. */
+	n_ext = ext_keys_of(spec, ext);
+	for (size_t i = 0; i < n_ext; i++) {
+		struct xlb_svc_val other;
+		char a[XLB_IP_STRLEN];
+		struct xlb_ip ip = { .addr = ext[i].k.addr, .family = ext[i].k.family };
+
+		if (!bpf_map_lookup_elem(svc_fd, &ext[i].k, &other) &&
+		    (new_svc || other.id != old->id)) {
+			ERR("service %s:%u/%s: %s %s:%u already in use by another service", vip,
+			    spec->port, xlb_proto_name(spec->proto),
+			    (ext[i].flags & XLB_SVC_F_LB_IP) ? "LoadBalancer IP" : "external IP",
+			    xlb_ip_str(&ip, a, sizeof(a)), spec->port);
+			return -EEXIST;
+		}
+	}
+	if (old)
+		n_old_ext = ext_keys_of(&old->spec, old_ext);
 
 	/* Allocate everything first: on failure nothing has changed. */
 	ns = calloc(1, sizeof(*ns));
@@ -375,10 +481,13 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		}
 		fresh[i] = true;
 	}
-	ns->np_own = np && spec->int_policy == XLB_POLICY_LOCAL;
-	ret = build_table(spec, be, ns->be_id, n, spec->int_policy == XLB_POLICY_LOCAL, &tab, &tlen);
+	/* The external keys' own table when the policies differ. */
+	ns->np_own = xlb_svc_has_external(spec) &&
+		     xlb_svc_local_only(spec, true) != xlb_svc_local_only(spec, false);
+	ret = build_table(spec, be, ns->be_id, n, xlb_svc_local_only(spec, false), &tab, &tlen);
 	if (!ret && ns->np_own)
-		ret = build_table(spec, be, ns->be_id, n, false, &ntab, &ntlen);
+		ret = build_table(spec, be, ns->be_id, n, xlb_svc_local_only(spec, true), &ntab,
+				  &ntlen);
 	if (ret) {
 		ERR("service %s:%u: building selection table: %s", vip, spec->port, strerror(-ret));
 		goto fail;
@@ -389,7 +498,8 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		goto fail;
 	}
 	if (ns->np_own && xlb_ranges_alloc(&d->sel, ntlen, now, &nbase)) {
-		ERR("service %s:%u: no room for a %u-slot node port table", vip, spec->port, ntlen);
+		ERR("service %s:%u: no room for a %u-slot table of its external addresses", vip,
+		    spec->port, ntlen);
 		xlb_ranges_free(&d->sel, base, tlen, now);
 		ret = -ENOSPC;
 		goto fail;
@@ -431,6 +541,14 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		ERR("service %s:%u: writing selection table: %s", vip, spec->port, strerror(-ret));
 		goto fail_written;
 	}
+	/* sources newly allowed, before the keys that check them */
+	ranges_added = true;
+	ret = src_ranges_set(d, ns->id, spec, old ? &old->spec : NULL, true);
+	if (ret) {
+		ERR("service %s:%u: writing loadBalancerSourceRanges: %s", vip, spec->port,
+		    strerror(-ret));
+		goto fail_written;
+	}
 	/* the ports the datapath must look at from now on */
 	svc_ports(d, spec, be, n, +1);
 	ports_added = true;
@@ -457,12 +575,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	val.aff_timeout = spec->affinity_timeout;
 	val.flags = spec->affinity_timeout ? XLB_SVC_F_AFFINITY : 0;
 	if (np) {
-		npval = val;
-		npval.flags |= XLB_SVC_F_NODEPORT;
-		if (ns->np_own) {
-			npval.sel_base = nbase;
-			npval.slots = ntlen;
-		}
+		npval = ext_val(&val, ns, XLB_SVC_F_NODEPORT | XLB_SVC_F_EXTERNAL);
 		ret = svc_val_write(svc_fd, &npkey, &npval);
 		if (ret) {
 			ERR("service %s:%u: writing node port %u entry: %s", vip, spec->port,
@@ -470,12 +583,40 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 			goto fail_written;
 		}
 	}
-	ret = svc_val_write(svc_fd, &key, &val);
+	for (; n_ext_written < n_ext; n_ext_written++) {
+		struct ext_key *e = &ext[n_ext_written];
+		struct xlb_svc_val ev = ext_val(&val, ns, e->flags);
+
+		ret = svc_val_write(svc_fd, &e->k, &ev);
+		if (ret) {
+			ERR("service %s:%u: writing an external address's entry: %s", vip,
+			    spec->port, strerror(-ret));
+			break;
+		}
+	}
+	if (!ret)
+		ret = svc_val_write(svc_fd, &key, &val);
 	if (ret) {
-		ERR("service %s:%u: writing service entry: %s", vip, spec->port, strerror(-ret));
+		if (n_ext_written == n_ext)
+			ERR("service %s:%u: writing service entry: %s", vip, spec->port,
+			    strerror(-ret));
+		/* back to what the old state had, or gone */
+		for (size_t i = 0; i < n_ext_written; i++) {
+			struct xlb_svc_val ov;
+			size_t j;
+
+			for (j = 0; j < n_old_ext; j++)
+				if (!memcmp(&old_ext[j].k, &ext[i].k, sizeof(ext[i].k)))
+					break;
+			if (j < n_old_ext) {
+				ov = ext_val(&old_val, old, old_ext[j].flags);
+				svc_val_write(svc_fd, &ext[i].k, &ov);
+			} else {
+				bpf_map_delete_elem(svc_fd, &ext[i].k);
+			}
+		}
 		if (same_np) {
-			npval = old_val;
-			npval.flags |= XLB_SVC_F_NODEPORT;
+			npval = ext_val(&old_val, old, XLB_SVC_F_NODEPORT | XLB_SVC_F_EXTERNAL);
 			svc_val_write(svc_fd, &npkey, &npval);
 		} else if (np) {
 			bpf_map_delete_elem(svc_fd, &npkey);
@@ -486,6 +627,11 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		np_key_of(&old_npkey, &old->spec);
 		bpf_map_delete_elem(svc_fd, &old_npkey);
 	}
+	for (size_t j = 0; j < n_old_ext; j++)
+		if (!ext_key_in(&old_ext[j].k, ext, n_ext))
+			bpf_map_delete_elem(svc_fd, &old_ext[j].k);
+	if (old)
+		src_ranges_set(d, ns->id, &old->spec, spec, false);	/* ranges gone */
 
 	/* 4. retire what the new state no longer uses */
 	if (old) {
@@ -538,6 +684,8 @@ fail_written:
 	xlb_ranges_free(&d->sel, base, tlen, now);
 	if (ns->np_own)
 		xlb_ranges_free(&d->sel, nbase, ntlen, now);
+	if (ranges_added)
+		src_ranges_set(d, ns->id, spec, old ? &old->spec : NULL, false);
 	if (ports_added)
 		svc_ports(d, spec, be, n, -1);
 	if (old) {
@@ -581,6 +729,14 @@ int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		np_key_of(&key, &s->spec);
 		bpf_map_delete_elem(svc_fd, &key);
 	}
+	{
+		struct ext_key ext[2 * XLB_MAX_SVC_ADDRS];
+		size_t n_ext = ext_keys_of(&s->spec, ext);
+
+		for (size_t i = 0; i < n_ext; i++)
+			bpf_map_delete_elem(svc_fd, &ext[i].k);
+	}
+	src_ranges_set(d, s->id, &s->spec, NULL, false);
 	for (size_t i = 0; i < s->n_be; i++) {
 		be_release(d, be_fd, s->be_id[i], now);
 		xlb_dp_bpf_sock_backend_gone(d, &s->be[i].addr.addr, htons((uint16_t)s->be[i].port),
@@ -671,7 +827,6 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
 	struct xlb_svc_key k, *prev = NULL;
 	struct xlb_svc_val v;
-	int ret;
 
 	while (!bpf_map_get_next_key(svc_fd, prev, &k)) {
 		struct svc_state *s;
@@ -685,41 +840,52 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 			if (!s)
 				return -ENOMEM;
 			s->id = v.id;
-			s->sel_base = v.sel_base;
-			s->slots = v.slots;
 			s->spec.algo = v.algo;
 			s->spec.affinity_timeout = (v.flags & XLB_SVC_F_AFFINITY) ? v.aff_timeout : 0;
 			s->spec.proto = k.proto;
 			d->by_id[v.id] = s;
-			ret = xlb_ranges_reserve(&d->sel, v.sel_base, v.slots);
-			if (ret)
-				pr_warn("adopt: service %u: selection range %u+%u overlaps", v.id,
-					v.sel_base, v.slots);
-		} else if (v.sel_base != s->sel_base || v.slots != s->slots) {
-			/* the other key has a table of its own (internalTrafficPolicy
-			 * Local with a node port): the node port's is np_ */
+		}
+		if (v.flags & XLB_SVC_F_EXTERNAL) {
+			/* the external keys' table; np_own says so if it is not
+			 * the service address's (decided below) */
 			s->np_own = true;
-			if (v.flags & XLB_SVC_F_NODEPORT) {
-				s->np_sel_base = v.sel_base;
-				s->np_slots = v.slots;
-			} else {
-				s->np_sel_base = s->sel_base;
-				s->np_slots = s->slots;
-				s->sel_base = v.sel_base;
-				s->slots = v.slots;
-			}
-			if (xlb_ranges_reserve(&d->sel, v.sel_base, v.slots))
-				pr_warn("adopt: service %u: selection range %u+%u overlaps", v.id,
-					v.sel_base, v.slots);
+			s->np_sel_base = v.sel_base;
+			s->np_slots = v.slots;
+			if (v.flags & XLB_SVC_F_LOCAL)
+				s->spec.ext_policy = XLB_POLICY_LOCAL;
+		} else {
+			s->sel_base = v.sel_base;
+			s->slots = v.slots;
 		}
 		if (v.flags & XLB_SVC_F_NODEPORT) {
 			s->spec.type = XLB_SVC_NODE_PORT;
 			s->spec.node_port = ntohs(k.port);
+		} else if (v.flags & XLB_SVC_F_EXTERNAL) {
+			/* a LoadBalancer or external IP; loadBalancerSourceRanges are
+			 * not read back (the next update writes them whole) */
+			struct xlb_ip ip = { .addr = k.addr, .family = k.family };
+
+			if ((v.flags & XLB_SVC_F_LB_IP) && s->spec.n_lb_ips < XLB_MAX_SVC_ADDRS)
+				s->spec.lb_ips[s->spec.n_lb_ips++] = ip;
+			else if (!(v.flags & XLB_SVC_F_LB_IP) &&
+				 s->spec.n_external_ips < XLB_MAX_SVC_ADDRS)
+				s->spec.external_ips[s->spec.n_external_ips++] = ip;
 		} else {
 			s->spec.vip.family = k.family;
 			s->spec.vip.addr = k.addr;
 			s->spec.port = ntohs(k.port);
 		}
+	}
+	for (uint32_t i = 0; i < d->max_services; i++) {
+		struct svc_state *s = d->by_id[i];
+
+		if (!s)
+			continue;
+		s->np_own = s->np_own && (s->np_sel_base != s->sel_base || s->np_slots != s->slots);
+		if (xlb_ranges_reserve(&d->sel, s->sel_base, s->slots) ||
+		    (s->np_own && xlb_ranges_reserve(&d->sel, s->np_sel_base, s->np_slots)))
+			pr_warn("adopt: service %u: selection ranges %u+%u, %u+%u overlap", s->id,
+				s->sel_base, s->slots, s->np_sel_base, s->np_slots);
 	}
 
 	for (uint32_t id = 1; id < d->max_backends; id++) {
@@ -771,9 +937,14 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 			/* a NodePort entry without its ClusterIP one: drop it */
 			struct xlb_svc_key nk;
 
+			struct ext_key ext[2 * XLB_MAX_SVC_ADDRS];
+			size_t n_ext = ext_keys_of(&s->spec, ext);
+
 			np_key_of(&nk, &s->spec);
 			nk.family = XLB_AF_INET;
 			bpf_map_delete_elem(svc_fd, &nk);
+			for (size_t j = 0; j < n_ext; j++)
+				bpf_map_delete_elem(svc_fd, &ext[j].k);
 			d->by_id[i] = NULL;
 			svc_state_free(s);
 			continue;

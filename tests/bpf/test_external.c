@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * External clients on the NIC (issue 13): node ports, LoadBalancer ingress
+ * IPs and external IPs; source NAT to backends on other nodes with the
+ * replies translated back in XDP; externalTrafficPolicy Local;
+ * loadBalancerSourceRanges. Byte-exact, in test_redirect's topology (the
+ * test's own namespace, so bpf_fib_lookup finds the next hops):
+ *
+ *   client side:  cli0 02:00:00:00:00:c0  10.10.1.1/24 (the node address)
+ *   backend side: be0  02:00:00:00:00:b0  10.20.0.1/16
+ *   neighbours:   10.20.1.2 (a pod on another node), 10.20.2.2 (a pod on
+ *                 this node, as far as the datapath cares), 10.20.3.2 (a
+ *                 pod whose node is unknown) -> 02:00:00:00:20:02 on be0
+ *
+ * The client's ports lie in the SNAT range (61000-65535), so its first
+ * packet keeps its port and the output is known to the byte.
+ */
+#include "flow.h"
+#include "twolinks.h"
+
+#include <net/if.h>
+
+static struct xlb_dp *dp;
+static uint32_t if_cli, if_be;
+
+#define CLIENT		"10.10.1.2"
+#define CLIENT_OUT	"10.10.1.100"	/* outside the source range */
+#define NODE		"10.10.1.1"
+#define BE_REMOTE	"10.20.1.2"
+#define BE_LOCAL	"10.20.2.2"
+#define BE_UNKNOWN	"10.20.3.2"
+#define LB_IP		"192.0.2.10"
+#define LB_IP_RANGES	"192.0.2.11"
+#define LB_IP_LOCAL	"192.0.2.12"
+#define EXT_IP		"198.51.100.7"
+
+#define MAC_CLI0	{ 0x02, 0x00, 0x00, 0x00, 0x00, 0xc0 }
+#define MAC_BE0		{ 0x02, 0x00, 0x00, 0x00, 0x00, 0xb0 }
+#define MAC_NEIGH	{ 0x02, 0x00, 0x00, 0x00, 0x20, 0x02 }
+
+#define ON_CLI		1000001u
+#define ON_BE		1000002u
+
+#define FROM_C(sa, da, id) .eth_dst = MAC_CLI0, .eth_src = MAC_CLIENT, .saddr = sa, .daddr = da, \
+			.ip_id = id, .ttl = 61, .frag = PKT_IP_DF
+#define FROM_B(sa, da, id) .eth_dst = MAC_BE0, .eth_src = MAC_NEIGH, .saddr = sa, .daddr = da, \
+			.ip_id = id, .ttl = 64, .frag = PKT_IP_DF
+#define TCPH(sp, dp, fl, sq, ak) \
+	.proto = IPPROTO_TCP, .sport = sp, .dport = dp, .tcp_flags = fl, .seq = sq, .ack = ak, \
+	.window = 502
+#define ISN_C		0x11223344u
+#define ISN_B		0x55667788u
+#define SYN		PKT_SYN
+#define SYNACK		(PKT_SYN | PKT_ACK)
+#define ACK		PKT_ACK
+#define ACKPSH		(PKT_ACK | PKT_PSH)
+
+/* To the backend from the node (SNAT), or with the client's address kept. */
+#define SNAT_TO(a, p, sa, sp) { .saddr = sa, .sport = sp, .daddr = a, .dport = p, \
+			  .eth = true, .eth_src = MAC_BE0, .eth_dst = MAC_NEIGH }
+#define DNAT_TO(a, p)	{ .daddr = a, .dport = p, \
+			  .eth = true, .eth_src = MAC_BE0, .eth_dst = MAC_NEIGH }
+/* Back to the client from the address and port it used. */
+#define BACK(a, p, cp)	{ .saddr = a, .sport = p, .daddr = CLIENT, .dport = cp, \
+			  .eth = true, .eth_src = MAC_CLI0, .eth_dst = MAC_CLIENT }
+
+#define S_NEW		{ XLB_STAT_CT_NEW, XLB_STAT_SNAT_NEW, XLB_STAT_FWD_REDIRECT }
+#define S_REPLY		{ XLB_STAT_SNAT_REPLY, XLB_STAT_FWD_REDIRECT }
+#define S_EST		{ XLB_STAT_CT_ESTABLISHED, XLB_STAT_FWD_REDIRECT }
+#define S_HIT_REPLY	{ XLB_STAT_CT_HIT, XLB_STAT_SNAT_REPLY, XLB_STAT_FWD_REDIRECT }
+#define S_HIT		{ XLB_STAT_CT_HIT, XLB_STAT_FWD_REDIRECT }
+
+static const struct xt_scenario scenarios[] = {
+	{ "NodePort 10.10.1.1:30080 to a backend on another node: DNAT + SNAT out be0, replies translated back to cli0",
+	  { { "SYN 10.10.1.2:61234 -> 10.10.1.1:30080 on cli0: to 10.20.1.2:8080 from 10.10.1.1:61234, XDP_REDIRECT",
+	      { FROM_C(CLIENT, NODE, 0x101), TCPH(61234, 30080, SYN, ISN_C, 0), .tcp_opt_len = 20 },
+	      ON_CLI, XDP_REDIRECT, SNAT_TO(BE_REMOTE, 8080, NODE, 61234), S_NEW },
+	    { "SYN-ACK 10.20.1.2:8080 -> 10.10.1.1:61234 on be0: from 10.10.1.1:30080 to 10.10.1.2:61234 via cli0",
+	      { FROM_B(BE_REMOTE, NODE, 0x201), TCPH(8080, 61234, SYNACK, ISN_B, ISN_C + 1),
+		.tcp_opt_len = 20 },
+	      ON_BE, XDP_REDIRECT, BACK(NODE, 30080, 61234), S_REPLY },
+	    { "ACK with 100 bytes: the flow is established, same translation",
+	      { FROM_C(CLIENT, NODE, 0x102), TCPH(61234, 30080, ACKPSH, ISN_C + 1, ISN_B + 1),
+		.payload_len = 100 },
+	      ON_CLI, XDP_REDIRECT, SNAT_TO(BE_REMOTE, 8080, NODE, 61234), S_EST },
+	    { "1400 bytes from the backend: conntrack hit after the reverse SNAT",
+	      { FROM_B(BE_REMOTE, NODE, 0x202), TCPH(8080, 61234, ACKPSH, ISN_B + 1, ISN_C + 101),
+		.payload_len = 1400 },
+	      ON_BE, XDP_REDIRECT, BACK(NODE, 30080, 61234), S_HIT_REPLY },
+	    { "FIN from the client: established entry, SNAT kept",
+	      { FROM_C(CLIENT, NODE, 0x103), TCPH(61234, 30080, ACK | PKT_FIN, ISN_C + 101,
+						 ISN_B + 1401) },
+	      ON_CLI, XDP_REDIRECT, SNAT_TO(BE_REMOTE, 8080, NODE, 61234), S_HIT },
+	  } },
+	{ "NodePort UDP 10.10.1.1:30053 to a backend on another node: both ways",
+	  { { "request 10.10.1.2:61300 -> 10.10.1.1:30053: to 10.20.1.2:5353 from 10.10.1.1:61300",
+	      { FROM_C(CLIENT, NODE, 0x111), .proto = IPPROTO_UDP, .sport = 61300, .dport = 30053,
+		.payload_len = 40 },
+	      ON_CLI, XDP_REDIRECT, SNAT_TO(BE_REMOTE, 5353, NODE, 61300), S_NEW },
+	    { "reply: from 10.10.1.1:30053 to 10.10.1.2:61300",
+	      { FROM_B(BE_REMOTE, NODE, 0x211), .proto = IPPROTO_UDP, .sport = 5353,
+		.dport = 61300, .payload_len = 80 },
+	      ON_BE, XDP_REDIRECT, BACK(NODE, 30053, 61300), S_REPLY },
+	  } },
+	{ "LoadBalancer IP 192.0.2.10:80 to a backend on another node: SNAT from the node's address",
+	  { { "SYN 10.10.1.2:61400 -> 192.0.2.10:80: to 10.20.1.2:8080 from 10.10.1.1:61400",
+	      { FROM_C(CLIENT, LB_IP, 0x121), TCPH(61400, 80, SYN, ISN_C, 0) },
+	      ON_CLI, XDP_REDIRECT, SNAT_TO(BE_REMOTE, 8080, NODE, 61400), S_NEW },
+	    { "SYN-ACK to 10.10.1.1:61400: from 192.0.2.10:80 to the client",
+	      { FROM_B(BE_REMOTE, NODE, 0x221), TCPH(8080, 61400, SYNACK, ISN_B, ISN_C + 1) },
+	      ON_BE, XDP_REDIRECT, BACK(LB_IP, 80, 61400), S_REPLY },
+	  } },
+	{ "external IP 198.51.100.7:80 to a backend on another node: SNAT as a LoadBalancer IP",
+	  { { "SYN 10.10.1.2:61500 -> 198.51.100.7:80: to 10.20.1.2:8080 from 10.10.1.1:61500",
+	      { FROM_C(CLIENT, EXT_IP, 0x131), TCPH(61500, 80, SYN, ISN_C, 0) },
+	      ON_CLI, XDP_REDIRECT, SNAT_TO(BE_REMOTE, 8080, NODE, 61500), S_NEW },
+	    { "SYN-ACK: from 198.51.100.7:80",
+	      { FROM_B(BE_REMOTE, NODE, 0x231), TCPH(8080, 61500, SYNACK, ISN_B, ISN_C + 1) },
+	      ON_BE, XDP_REDIRECT, BACK(EXT_IP, 80, 61500), S_REPLY },
+	  } },
+	{ "the ClusterIP of the same service from outside: DNAT only, no SNAT (not an external address)",
+	  { { "SYN 10.10.1.2:61600 -> 10.96.0.20:80: to 10.20.1.2:8080, client address kept",
+	      { FROM_C(CLIENT, "10.96.0.20", 0x141), TCPH(61600, 80, SYN, ISN_C, 0) },
+	      ON_CLI, XDP_REDIRECT, DNAT_TO(BE_REMOTE, 8080),
+	      { XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT } },
+	  } },
+	{ "a backend whose node is unknown (no nodeName): node port DNAT only, as before",
+	  { { "SYN 10.10.1.2:61700 -> 10.10.1.1:30090: to 10.20.3.2:8080, client address kept",
+	      { FROM_C(CLIENT, NODE, 0x151), TCPH(61700, 30090, SYN, ISN_C, 0) },
+	      ON_CLI, XDP_REDIRECT, DNAT_TO(BE_UNKNOWN, 8080),
+	      { XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT } },
+	  } },
+	{ "externalTrafficPolicy Local: only the local endpoint, client address kept, no SNAT",
+	  { { "SYN 10.10.1.2:61800 -> 10.10.1.1:30081: to 10.20.2.2:8080 (local), source kept",
+	      { FROM_C(CLIENT, NODE, 0x161), TCPH(61800, 30081, SYN, ISN_C, 0) },
+	      ON_CLI, XDP_REDIRECT, DNAT_TO(BE_LOCAL, 8080),
+	      { XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT } },
+	    { "SYN 10.10.1.2:61801 -> 192.0.2.12:80 (its LoadBalancer IP): the local endpoint again",
+	      { FROM_C(CLIENT, LB_IP_LOCAL, 0x162), TCPH(61801, 80, SYN, ISN_C, 0) },
+	      ON_CLI, XDP_REDIRECT, DNAT_TO(BE_LOCAL, 8080),
+	      { XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT } },
+	    { "SYN-ACK from 10.20.2.2:8080 to 10.10.1.2:61800: from 10.10.1.1:30081",
+	      { FROM_B(BE_LOCAL, CLIENT, 0x261), TCPH(8080, 61800, SYNACK, ISN_B, ISN_C + 1) },
+	      ON_BE, XDP_REDIRECT, BACK(NODE, 30081, 61800), { XLB_STAT_FWD_REDIRECT } },
+	  } },
+	{ "externalTrafficPolicy Local without a local endpoint: external traffic dropped",
+	  { { "SYN -> 10.10.1.1:30082 (its only endpoint on another node): XDP_DROP",
+	      { FROM_C(CLIENT, NODE, 0x171), TCPH(61900, 30082, SYN, ISN_C, 0) },
+	      ON_CLI, XDP_DROP, {}, { XLB_STAT_DROP_NO_LOCAL } },
+	    { "ACK -> 10.10.1.1:30082 without state: XDP_DROP, no reset",
+	      { FROM_C(CLIENT, NODE, 0x172), TCPH(61901, 30082, ACK, ISN_C + 1, ISN_B + 1) },
+	      ON_CLI, XDP_DROP, {}, { XLB_STAT_DROP_NO_LOCAL } },
+	  } },
+	{ "loadBalancerSourceRanges 10.10.1.0/28 on 192.0.2.11:80",
+	  { { "SYN from 10.10.1.2 (inside): DNAT to 10.20.3.2:8080",
+	      { FROM_C(CLIENT, LB_IP_RANGES, 0x181), TCPH(62000, 80, SYN, ISN_C, 0) },
+	      ON_CLI, XDP_REDIRECT, DNAT_TO(BE_UNKNOWN, 8080),
+	      { XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT } },
+	    { "SYN from 10.10.1.100 (outside): XDP_DROP",
+	      { FROM_C(CLIENT_OUT, LB_IP_RANGES, 0x182), TCPH(62001, 80, SYN, ISN_C, 0) },
+	      ON_CLI, XDP_DROP, {}, { XLB_STAT_DROP_SOURCE_RANGE } },
+	  } },
+	{ "a packet to an SNAT port that no flow holds: untouched, to the stack",
+	  { { "TCP 10.20.1.2:8080 -> 10.10.1.1:63999: XDP_PASS",
+	      { FROM_B(BE_REMOTE, NODE, 0x291), TCPH(8080, 63999, ACK, ISN_B, ISN_C) },
+	      ON_BE, XDP_PASS, {}, { XLB_STAT_PASS_NOT_SERVICE } },
+	  } },
+};
+
+static void test_scenario(void **state)
+{
+	const struct xt_scenario *sc = *state;
+	int i, bad = 0;
+
+	for (i = 0; i < XT_MAX_STEPS && sc->steps[i].what; i++) {
+		struct xt_step s = sc->steps[i];
+
+		s.ifindex = s.ifindex == ON_CLI ? if_cli : s.ifindex == ON_BE ? if_be : s.ifindex;
+		bad += !xt_step_check(dp, &s, i + 1);
+	}
+	if (bad)
+		fail_msg("%d of %d steps failed", bad, i);
+}
+
+static int topology(void)
+{
+	static const char *const be_cmds[] = {
+		"ip addr add 10.20.0.1/16 dev be0",
+		"ip neigh replace 10.20.1.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
+		"ip neigh replace 10.20.2.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
+		"ip neigh replace 10.20.3.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
+	};
+
+	return xt_two_links(be_cmds, sizeof(be_cmds) / sizeof(be_cmds[0]), &if_cli, &if_be);
+}
+
+static struct xlb_backend_spec be_on(const char *addr, uint32_t port, bool local, bool remote)
+{
+	struct xlb_backend_spec b = xt_be(addr, port, 1);
+
+	b.local = local;
+	b.remote = remote;
+	return b;
+}
+
+static int set(struct xlb_service_spec *s, const struct xlb_backend_spec *be, size_t n)
+{
+	char err[256] = "";
+	int ret = xlb_dp_service_set(dp, s, be, n, err, sizeof(err));
+
+	if (ret)
+		print_error("setup %s: %s (%d)\n", s->name, err, ret);
+	return ret;
+}
+
+static int group_setup(void **state)
+{
+	struct xlb_service_spec web = xt_svc("10.96.0.20", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec dns = xt_svc("10.96.0.20", 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_service_spec unk = xt_svc("10.96.0.21", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec loc = xt_svc("10.96.0.22", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec noloc = xt_svc("10.96.0.23", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec rng = xt_svc("10.96.0.24", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec remote = be_on(BE_REMOTE, 8080, false, true);
+	struct xlb_backend_spec remote_dns = be_on(BE_REMOTE, 5353, false, true);
+	struct xlb_backend_spec unknown = be_on(BE_UNKNOWN, 8080, false, false);
+	struct xlb_backend_spec both[2] = { be_on(BE_REMOTE, 8080, false, true),
+					    be_on(BE_LOCAL, 8080, true, false) };
+	struct xlb_ip node = xt_ip(NODE);
+
+	if (topology())
+		return -1;
+	web.type = XLB_SVC_LOAD_BALANCER;
+	web.node_port = 30080;
+	web.lb_ips[web.n_lb_ips++] = xt_ip(LB_IP);
+	web.external_ips[web.n_external_ips++] = xt_ip(EXT_IP);
+	dns.type = XLB_SVC_NODE_PORT;
+	dns.node_port = 30053;
+	unk.type = XLB_SVC_NODE_PORT;
+	unk.node_port = 30090;
+	loc.type = XLB_SVC_LOAD_BALANCER;
+	loc.node_port = 30081;
+	loc.lb_ips[loc.n_lb_ips++] = xt_ip(LB_IP_LOCAL);
+	loc.ext_policy = XLB_POLICY_LOCAL;
+	noloc.type = XLB_SVC_NODE_PORT;
+	noloc.node_port = 30082;
+	noloc.ext_policy = XLB_POLICY_LOCAL;
+	rng.type = XLB_SVC_LOAD_BALANCER;
+	rng.lb_ips[rng.n_lb_ips++] = xt_ip(LB_IP_RANGES);
+	rng.source_ranges[rng.n_source_ranges].ip = xt_ip("10.10.1.0");
+	rng.source_ranges[rng.n_source_ranges++].prefix = 28;
+	dp = xt_dp_open();
+	if (!dp)
+		return -1;
+	if (set(&web, &remote, 1) || set(&dns, &remote_dns, 1) || set(&unk, &unknown, 1) ||
+	    set(&loc, both, 2) || set(&noloc, &remote, 1) || set(&rng, &unknown, 1) ||
+	    xlb_dp_node_addr_add(dp, &node))
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	xlb_dp_close(dp);
+	dp = NULL;
+	return 0;
+}
+
+int main(void)
+{
+	xt_init();
+	return xt_run_table("external: node ports, LoadBalancer and external IPs", test_scenario,
+			    scenarios, sizeof(scenarios[0]), sizeof(scenarios) / sizeof(scenarios[0]),
+			    xt_scenario_desc, NULL, NULL, group_setup, group_teardown) ? 1 : 0;
+}
