@@ -119,8 +119,8 @@ static __always_inline int xlb_no_backend(struct xlb_cx *cx, struct xdp_md *ctx,
 /* The source an external flow to a backend on another node leaves with
  * (include/xlb/snat.h): naddr (the node address a node port's client came
  * to), else the node's SNAT address (LoadBalancer and external IPs, and a
- * flow that lost its mapping), and a port of the reserved range. Call
- * before the DNAT. 0, or the reason to drop the packet. */
+ * flow that lost its mapping), and a port of the reserved range. 0, or
+ * the reason to drop the packet. */
 static __always_inline __u32 xlb_snat_out(struct xlb_cx *cx, const struct xlb_pkt *p,
 					  const struct xlb_backend *b, __be32 naddr, __u32 now,
 					  struct xlb_snat4_val *out)
@@ -162,6 +162,11 @@ static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx,
 
 	counters_add(&svc_stats, svc_id, p->len, new_flow);
 	counters_add(&backend_stats, id, p->len, new_flow);
+	xlb_rewrite(p, 1, b->addr.a32[0], b->port);
+	/* a pod here: XDP cannot redirect into its veth (no NAPI at kernel
+	 * defaults), the stack delivers it */
+	if (b->flags & XLB_BE_F_LOCAL)
+		return xlb_pass(cx, XLB_STAT_PASS_LOCAL);
 	nh = xlb_nexthop(ctx, p, id, b, now);
 	if (snat) {
 		struct xlb_snat4_val sv;
@@ -172,11 +177,8 @@ static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx,
 		why = xlb_snat_out(cx, p, b, naddr, now, &sv);
 		if (why)
 			return xlb_drop(cx, why);
-		xlb_rewrite(p, 1, b->addr.a32[0], b->port);
 		xlb_rewrite(p, 0, sv.addr, sv.port);
-		return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac);
 	}
-	xlb_rewrite(p, 1, b->addr.a32[0], b->port);
 	if (!nh)
 		return xlb_xmit(cx, ctx, p, 0, NULL, NULL);
 	return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac);

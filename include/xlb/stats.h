@@ -64,6 +64,8 @@ enum xlb_stat_kind {
 	  "pass_csum_partial")								\
 	X(PASS_MULTIBUF, "pass_multibuf", PASS, PACKETS, "reason", "pass_multibuf")	\
 	X(PASS_TOO_BIG, "pass_too_big", PASS, PACKETS, "reason", "pass_too_big")	\
+	X(PASS_LOCAL, "pass_local_backend", PASS, PACKETS, "reason",			\
+	  "pass_local_backend")								\
 	X(FWD_REDIRECT, "fwd_redirect", FWD, PACKETS, "reason", "fwd_redirect")	\
 	X(FWD_BACK, "fwd_back", FWD, PACKETS, "reason", "fwd_back")			\
 	X(RST_SENT, "rst_sent", ANSWER, REPLIES, "type", "tcp_rst")			\
@@ -109,6 +111,8 @@ enum xlb_stat_kind {
  * pass_csum_partial  rewritten; a partial checksum only the stack can finish
  * pass_multibuf      rewritten; a multi-buffer (jumbo) frame, which a redirect may not send
  * pass_too_big       rewritten; longer than the way out's MTU: the stack fragments it or says so
+ * pass_local_backend rewritten for a backend on this node: the stack delivers it (XDP
+ *                    cannot redirect into a pod's veth at kernel defaults)
  * fwd_redirect       rewritten and redirected out of another interface
  * fwd_back           rewritten and redirected back out of the interface it came in on
  * rst_sent           answered with a TCP reset (no backend, or the flow's backend is gone)

@@ -864,6 +864,9 @@ static void bpf_close(struct xlb_dp *dp)
 	xlb_dp_bpf_sock_close(d);
 	xlb_dp_bpf_pod_close(d);
 	xlb_dp_bpf_svc_free_all(d);
+	xlb_htab_fini(&d->nh_done);
+	if (d->nl_open)
+		nlsock_close(&d->nl);
 	xlb__destroy(d->skel);
 	free(d);
 }
@@ -981,6 +984,7 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 
 	d->by_id = calloc(d->max_services, sizeof(*d->by_id));
 	xlb_htab_init(&d->by_key);
+	xlb_htab_init(&d->nh_done);
 	d->be_used = calloc(d->max_backends, 1);
 	d->be_gen = calloc(d->max_backends, sizeof(*d->be_gen));
 	d->be_freed = calloc(d->max_backends, sizeof(*d->be_freed));

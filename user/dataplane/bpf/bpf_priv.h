@@ -11,6 +11,7 @@
 #include "dataplane/dataplane.h"
 #include "util/htab.h"
 #include "util/ranges.h"
+#include "netlink/nlsock.h"
 
 struct xlb;		/* the generated skeletons: XDP, */
 struct xlb_sock;	/* socket programs, */
@@ -72,6 +73,13 @@ struct xlb_dp_bpf {
 	uint32_t be_hint, svc_hint;	/* next-fit allocation cursors */
 	struct xlb_ranges sel;
 	uint32_t *port_refs;		/* 2 x 65536: backends, node ports using each port */
+
+	/* next hops of backends on other nodes kept resolved (netlink/neigh.h):
+	 * a routing socket, opened on first use, and the backend addresses
+	 * done (struct xlb_addr -> (void *)1) */
+	struct nlsock nl;
+	bool nl_open;
+	struct xlb_htab nh_done;
 
 	struct dp_link *links;		/* unpinned mode only */
 	size_t n_links;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/netlink.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -21,6 +22,7 @@
 #include "model/maglev.h"
 #include "model/seqtable.h"
 #include "util/clock.h"
+#include "netlink/neigh.h"
 #include "bpf_priv.h"
 #include "xlb.skel.h"
 #include "xlb_sock.skel.h"
@@ -361,6 +363,33 @@ static int src_ranges_set(struct xlb_dp_bpf *d, uint32_t id, const struct xlb_se
 	return 0;
 }
 
+/* Backends on other nodes are reached by XDP alone (SNAT): their next
+ * hops are kept resolved, once per address (netlink/neigh.h). Failures
+ * are logged: the flows then wait for the kernel to resolve it. */
+static void nexthops_keep(struct xlb_dp_bpf *d, const struct xlb_backend_spec *be, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char nerr[256] = "";
+		int ret;
+
+		if (!be[i].remote || be[i].addr.family != XLB_AF_INET ||
+		    xlb_htab_get(&d->nh_done, &be[i].addr.addr, sizeof(be[i].addr.addr)))
+			continue;
+		if (!d->nl_open) {
+			ret = nlsock_open(&d->nl, NETLINK_ROUTE);
+			if (ret) {
+				pr_warn("next hops: open a routing socket: %s", strerror(-ret));
+				return;
+			}
+			d->nl_open = true;
+		}
+		ret = xlb_nl_nexthop_keep(&d->nl, &be[i].addr, NULL, nerr, sizeof(nerr));
+		if (ret)
+			pr_warn("next hops: %s", nerr);
+		xlb_htab_put(&d->nh_done, &be[i].addr.addr, sizeof(be[i].addr.addr), (void *)1);
+	}
+}
+
 int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		    const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen)
 {
@@ -661,6 +690,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	free(tab);
 	free(ntab);
 	free(fresh);
+	nexthops_keep(d, be, n);
 	return 0;
 
 fail_written:
