@@ -28,6 +28,7 @@
 #include "lib/nat.h"
 #include "lib/respond.h"
 #include "lib/snat.h"
+#include "lib/icmp.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -424,6 +425,11 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 	case XLB_PARSE_NOT_IP:
 		return xlb_pass(cx, XLB_STAT_PASS_NOT_IP);
 	case XLB_PARSE_NOT_L4:
+		if (p.proto == IPPROTO_ICMP) {
+			rc = xlb_icmp_error(ctx, p.l3_off, cx->st);
+			if (rc >= 0)
+				return rc;
+		}
 		return xlb_pass(cx, XLB_STAT_PASS_NOT_SERVICE);
 	case XLB_PARSE_FRAGMENT:
 		return xlb_pass(cx, XLB_STAT_PASS_FRAGMENT);

@@ -49,7 +49,8 @@ enum xlb_stat_kind {
 	  "Other datapath events: no_backend (a new flow found no usable backend), "	\
 	  "sel_miss (its selection slot held none), snat_new (a source NAT port taken "	\
 	  "for an external flow to another node), snat_reply (a reply to one "		\
-	  "translated back).")
+	  "translated back), icmp_xlate (an ICMP error about a translated flow "	\
+	  "translated like the flow).")
 
 /* X(ENUM, name, kind, family, label key, label value). */
 #define XLB_STATS(X)									\
@@ -98,7 +99,8 @@ enum xlb_stat_kind {
 	X(NO_BACKEND, "no_backend", EVENT, EVENTS, "event", "no_backend")		\
 	X(SEL_MISS, "sel_miss", EVENT, EVENTS, "event", "sel_miss")			\
 	X(SNAT_NEW, "snat_new", EVENT, EVENTS, "event", "snat_new")			\
-	X(SNAT_REPLY, "snat_reply", EVENT, EVENTS, "event", "snat_reply")
+	X(SNAT_REPLY, "snat_reply", EVENT, EVENTS, "event", "snat_reply")		\
+	X(ICMP_XLATE, "icmp_xlate", EVENT, EVENTS, "event", "icmp_xlate")
 
 /*
  * What each counter means:
@@ -130,6 +132,7 @@ enum xlb_stat_kind {
  * drop_snat_full     the SNAT maps are full
  * drop_snat_orphan   a reply to an SNAT port whose flow has no conntrack state left
  * snat_new, snat_reply: events, a mapping made, a reply translated back
+ * icmp_xlate         event: an ICMP error about a translated flow, translated like it
  * ct_*, no_backend, sel_miss: events, see the families
  */
 

@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# External clients through one node's NIC, with real traffic (issue 13):
+# node ports, a LoadBalancer ingress IP and an external IP served by XDP
+# on n1 with source NAT to a backend on n2, loadBalancerSourceRanges,
+# externalTrafficPolicy Local without a local endpoint, and a deliberately
+# small SNAT range (exhaustion counted, ports reused once flows end, no
+# collision with the node's own connections). Every node drops
+# `ctstate INVALID` in INPUT and FORWARD throughout.
+#
+#   ext  eth0 172.16.0.2 (+ 172.16.0.100, outside the source range)
+#    |
+#   rtr  ext0 172.16.0.1 | br0 192.168.50.1; 203.0.113.10 and 198.51.100.7
+#    |                     routed to n1; no route to any pod
+#   n1   eth0 192.168.50.11, 10.244.2.0/24 via n2; xlbd (XDP on eth0,
+#    |   --node-name n1, --snat-port-range 62000-62199)
+#   n2   eth0 192.168.50.12, 10.244.1.0/24 via n1
+#        lxc1 | p2 eth0 10.244.2.2 (tools/lab/server.py --peer: it answers
+#        with the address it saw)
+#
+# Cables are tuned as NICs are (GRO on the bridge's ports, TX checksum
+# offload off where frames reach XDP); the pod's veth keeps kernel
+# defaults but its TX checksum offload (its replies cross n2's forwarding
+# into n1's XDP). Prints TAP; removes everything on exit.
+#
+#   XLBCTL=path XLBD=path tests/external/run.sh
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+XLBCTL=${XLBCTL:-$ROOT/build/xlbctl}
+XLBD=${XLBD:-$ROOT/build/xlbd}
+PY=/usr/bin/python3
+CLIENT=$ROOT/tools/lab/client.py
+SERVER=$ROOT/tools/lab/server.py
+
+P=xlbx$$
+PIN=/sys/fs/bpf/$P
+TMP=
+daemon_pid=
+pids=()
+
+. "$ROOT/tests/lib/tap.sh"
+
+NSES=("$P-ext" "$P-rtr" "$P-n1" "$P-n2" "$P-p2")
+
+cleanup() {
+	if [ -n "$daemon_pid" ]; then
+		kill "$daemon_pid" 2>/dev/null
+		for _ in $(seq 50); do
+			kill -0 "$daemon_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$daemon_pid" 2>/dev/null
+		wait "$daemon_pid" 2>/dev/null
+	fi
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ -d "$PIN" ] && [ -x "$XLBD" ] && [ -e "/run/netns/$P-n1" ]; then
+		timeout 20 nsenter --net="/run/netns/$P-n1" "$XLBD" --cleanup --dataplane xdp \
+			--pin-dir "$PIN" >/dev/null 2>&1 || echo "# cleanup: xlbd --cleanup failed" >&2
+	fi
+	for ns in "${NSES[@]}"; do
+		[ -e "/run/netns/$ns" ] && ip netns del "$ns"
+	done
+	[ -d "$PIN" ] && rm -rf "$PIN"
+	[ -n "$TMP" ] && [ -d "$TMP" ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+TMP=$(mktemp -d /tmp/xlb-external-test.XXXXXX) || exit 1
+SOCK=$TMP/xlbd.sock
+OUT=$TMP/out
+ERR=$TMP/err
+
+[ "$(id -u)" -eq 0 ] || tap_bail "must run as root"
+[ -x "$XLBD" ] && [ -x "$XLBCTL" ] || tap_bail "$XLBD or $XLBCTL not built"
+
+x() { ip netns exec "$P-$1" "${@:2}"; }
+
+# A cable: veth $2 in $1 <-> $4 in $3, both up.
+cable() {
+	ip link add "$P-c" type veth peer name "$P-d" &&
+		ip link set "$P-c" netns "$1" name "$2" &&
+		ip link set "$P-d" netns "$3" name "$4" &&
+		ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
+}
+
+topology() {
+	local ns n
+	for ns in "${NSES[@]}"; do
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+	done
+	cable "$P-ext" eth0 "$P-rtr" ext0 &&
+		ip -n "$P-ext" addr add 172.16.0.2/24 dev eth0 &&
+		ip -n "$P-ext" addr add 172.16.0.100/24 dev eth0 &&
+		ip -n "$P-ext" route add default via 172.16.0.1 &&
+		ip -n "$P-rtr" addr add 172.16.0.1/24 dev ext0 &&
+		ip -n "$P-rtr" link add br0 type bridge &&
+		ip -n "$P-rtr" link set br0 up &&
+		ip -n "$P-rtr" addr add 192.168.50.1/24 dev br0 &&
+		x rtr sysctl -qw net.ipv4.ip_forward=1 || return 1
+	for n in 1 2; do
+		cable "$P-n$n" eth0 "$P-rtr" "f$n" &&
+			ip -n "$P-rtr" link set "f$n" master br0 &&
+			ip -n "$P-n$n" addr add "192.168.50.1$n/24" dev eth0 &&
+			ip -n "$P-n$n" route add default via 192.168.50.1 &&
+			x "n$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=2 &&
+			x "n$n" iptables -w -A INPUT -m conntrack --ctstate INVALID -j DROP &&
+			x "n$n" iptables -w -A FORWARD -m conntrack --ctstate INVALID -j DROP ||
+			return 1
+		# XDP on n1's eth0 redirects out of it: its peer needs NAPI
+		x rtr ethtool -K "f$n" gro on >/dev/null || return 1
+	done
+	ip -n "$P-n1" route add 10.244.2.0/24 via 192.168.50.12 &&
+		ip -n "$P-n2" route add 10.244.1.0/24 via 192.168.50.11 &&
+		ip -n "$P-rtr" route add 203.0.113.10/32 via 192.168.50.11 &&
+		ip -n "$P-rtr" route add 198.51.100.7/32 via 192.168.50.11 &&
+		cable "$P-n2" lxc1 "$P-p2" eth0 &&
+		x n2 sysctl -qw net.ipv4.conf.lxc1.proxy_arp=1 net.ipv4.neigh.lxc1.proxy_delay=0 &&
+		ip -n "$P-n2" route add 10.244.2.2/32 dev lxc1 scope link &&
+		ip -n "$P-p2" addr add 10.244.2.2/32 dev eth0 &&
+		ip -n "$P-p2" route add 169.254.1.1 dev eth0 scope link &&
+		ip -n "$P-p2" route add default via 169.254.1.1 dev eth0 onlink || return 1
+	# Frames that reach n1's XDP carry full checksums, as from a NIC.
+	x ext ethtool -K eth0 tx off >/dev/null && x p2 ethtool -K eth0 tx off >/dev/null
+}
+
+topology || tap_bail "the lab could not be built"
+x p2 "$PY" "$SERVER" --name p2 --peer >"$TMP/p2.log" 2>&1 &
+pids+=($!)
+# The node's own connections may use the whole range up to 65000, the
+# SNAT range included: only ip_local_reserved_ports keeps them out.
+x n1 sysctl -qw net.ipv4.ip_local_port_range="32768 65000" net.ipv4.ip_local_reserved_ports=""
+mkdir -p "$TMP/state"
+nsenter --net="/run/netns/$P-n1" "$XLBD" --iface eth0 --pin-dir "$PIN" --state-dir "$TMP/state" \
+	--listen "unix:$SOCK" --node-name n1 --snat-port-range 62000-62199 \
+	--metrics 127.0.0.1:9100 --healthz-bind-address "" >"$TMP/xlbd.log" 2>&1 &
+daemon_pid=$!
+
+ctl() {
+	timeout 30 "$XLBCTL" --server "unix:$SOCK" "$@" >"$OUT" 2>"$ERR"
+}
+for _ in $(seq 100); do
+	ctl status && break
+	kill -0 "$daemon_pid" 2>/dev/null || break
+	sleep 0.2
+done
+ctl status || tap_bail "xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log")"
+for _ in $(seq 50); do
+	x p2 "$PY" -c 'import socket; socket.create_connection(("10.244.2.2", 8080), 1)' 2>/dev/null && break
+	sleep 0.1
+done
+
+cat >"$TMP/svc.yaml" <<'EOF'
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: remote, namespace: ext}
+  spec:
+    type: NodePort
+    clusterIP: 10.96.50.1
+    ports: [{name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30080}]
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: remote-a, namespace: ext, labels: {kubernetes.io/service-name: remote}}
+  addressType: IPv4
+  ports: [{name: tcp, port: 8080, protocol: TCP}]
+  endpoints:
+  - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: lb, namespace: ext}
+  spec:
+    type: LoadBalancer
+    clusterIP: 10.96.50.2
+    externalIPs: [198.51.100.7]
+    loadBalancerSourceRanges: [172.16.0.0/28]
+    ports: [{name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30081}]
+  status:
+    loadBalancer:
+      ingress: [{ip: 203.0.113.10}]
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: lb-a, namespace: ext, labels: {kubernetes.io/service-name: lb}}
+  addressType: IPv4
+  ports: [{name: tcp, port: 8080, protocol: TCP}]
+  endpoints:
+  - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: local, namespace: ext}
+  spec:
+    type: LoadBalancer
+    clusterIP: 10.96.50.3
+    externalTrafficPolicy: Local
+    healthCheckNodePort: 32100
+    ports: [{name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30082}]
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: local-a, namespace: ext, labels: {kubernetes.io/service-name: local}}
+  addressType: IPv4
+  ports: [{name: tcp, port: 8080, protocol: TCP}]
+  endpoints:
+  - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}
+EOF
+ctl apply -f "$TMP/svc.yaml" || tap_bail "apply: $(cat "$ERR")"
+
+# conns FROM DST N [TIMEOUT]: N connections from ext (source FROM, "" for
+# the default) to DST; the client's JSON in $OUT.
+conns() {
+	local src=()
+	[ -n "$1" ] && src=(--src "$1")
+	x ext "$PY" "$CLIENT" tcp --dst "$2" -n "$3" "${src[@]}" --timeout "${4:-2}" \
+		--deadline 300 >"$OUT" 2>"$ERR"
+}
+# jq-less reads of the client's JSON
+errors() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["errors"])' "$OUT"; }
+# the source ports p2 saw from ADDR, one a line
+ports_seen() {
+	"$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k, v in d["counts"].items():
+    name, _, peer = k.partition(" ")
+    ip, _, port = peer.rpartition(":")
+    if ip == sys.argv[2]:
+        for _ in range(v):
+            print(port)' "$OUT" "$1"
+}
+counter() {
+	ctl stats -o json >/dev/null 2>&1
+	ctl stats -o json && "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["counters"].get(sys.argv[2], 0))' "$OUT" "$1"
+}
+
+t_nodeport() {
+	local bad
+	conns "" 192.168.50.11:30080 50 || { cat "$ERR"; return 1; }
+	[ "$(errors)" = 0 ] || { echo "failures:"; cat "$OUT"; return 1; }
+	[ "$(ports_seen 192.168.50.11 | wc -l)" = 50 ] || { echo "not all from the node:"; cat "$OUT"; return 1; }
+	bad=$(ports_seen 192.168.50.11 | awk '$1 < 62000 || $1 > 62199')
+	[ -z "$bad" ] || { echo "ports outside the SNAT range: $bad"; return 1; }
+}
+check "ext -> NodePort on n1, backend on n2: 50/50 answered, the backend sees n1's address and SNAT ports (62000-62199)" t_nodeport
+
+t_lb_ext_ip() {
+	conns "" 203.0.113.10:80 20 && [ "$(errors)" = 0 ] && [ "$(ports_seen 192.168.50.11 | wc -l)" = 20 ] ||
+		{ echo "LoadBalancer IP:"; cat "$OUT" "$ERR"; return 1; }
+	conns "" 198.51.100.7:80 20 && [ "$(errors)" = 0 ] && [ "$(ports_seen 192.168.50.11 | wc -l)" = 20 ] ||
+		{ echo "external IP:"; cat "$OUT" "$ERR"; return 1; }
+}
+check "ext -> LoadBalancer ingress IP and -> external IP: 20/20 each, SNATed to n1" t_lb_ext_ip
+
+t_ranges() {
+	local before after
+	before=$(counter drop_source_range)
+	conns 172.16.0.100 203.0.113.10:80 3 0.5 || { cat "$ERR"; return 1; }
+	[ "$(errors)" = 3 ] || { echo "answered outside the range:"; cat "$OUT"; return 1; }
+	after=$(counter drop_source_range)
+	[ "$after" -gt "$before" ] || { echo "drop_source_range $before -> $after"; return 1; }
+	conns 172.16.0.2 203.0.113.10:80 3 && [ "$(errors)" = 0 ] || { cat "$OUT"; return 1; }
+}
+check "loadBalancerSourceRanges 172.16.0.0/28: 172.16.0.100 dropped (drop_source_range), 172.16.0.2 answered" t_ranges
+
+t_etp_local() {
+	local before after code
+	before=$(counter drop_no_local_endpoint)
+	conns "" 192.168.50.11:30082 3 0.5 || { cat "$ERR"; return 1; }
+	[ "$(errors)" = 3 ] || { echo "n1 answered without a local endpoint:"; cat "$OUT"; return 1; }
+	after=$(counter drop_no_local_endpoint)
+	[ "$after" -gt "$before" ] || { echo "drop_no_local_endpoint $before -> $after"; return 1; }
+	code=$(x ext curl -s -o "$TMP/hc" -w '%{http_code}' -m 5 http://192.168.50.11:32100/healthz)
+	[ "$code" = 503 ] && grep -q '"localEndpoints": 0' "$TMP/hc" || { echo "hc $code"; cat "$TMP/hc"; return 1; }
+}
+check "externalTrafficPolicy Local, endpoint only on n2: n1 drops external traffic (drop_no_local_endpoint), its health-check node port says 503" t_etp_local
+
+# The node's own connections to the backend, in the background: local
+# ports from 32768-65000 minus the reserved ones, never an SNAT port.
+node_conns() {
+	x n1 "$PY" "$CLIENT" tcp --dst 10.244.2.2:8080 -n 300 --deadline 120 >"$TMP/node.json" 2>&1
+}
+
+t_exhaust_reuse() {
+	local seen before after np bad pid
+	# The earlier checks' flows give their ports back first: closed
+	# flows expire 10 s after the close, on xlbd's 10 s tick.
+	sleep 25
+	node_conns & pid=$!
+	# 100 flows end (FIN both ways) but hold their ports until expiry.
+	conns "" 192.168.50.11:30080 100 || { cat "$ERR"; return 1; }
+	[ "$(errors)" = 0 ] || { echo "first 100:"; cat "$OUT"; return 1; }
+	seen=$(ports_seen 192.168.50.11 | sort -u)
+	before=$(counter drop_snat_exhausted)
+	# 150 more within the same seconds: the 200-port range runs out
+	conns "" 192.168.50.11:30080 150 0.3 || { cat "$ERR"; return 1; }
+	[ "$(errors)" -gt 0 ] || { echo "no exhaustion with 250 flows on 200 ports:"; cat "$OUT"; return 1; }
+	after=$(counter drop_snat_exhausted)
+	[ "$after" -gt "$before" ] || { echo "drop_snat_exhausted $before -> $after"; return 1; }
+	x n1 curl -s -m 5 http://127.0.0.1:9100/metrics >"$TMP/metrics" &&
+		grep -Eq '^xlb_datapath_packets_total\{reason="drop_snat_exhausted"\} [1-9]' "$TMP/metrics" ||
+		{ echo "not in /metrics:"; grep snat "$TMP/metrics"; return 1; }
+	wait "$pid"
+	# The node's own: all answered, none from an SNAT port.
+	OUT=$TMP/node.json
+	[ "$(errors)" = 0 ] || { echo "node's own connections failed:"; cat "$OUT"; return 1; }
+	np=$(ports_seen 192.168.50.11 | wc -l)
+	bad=$(ports_seen 192.168.50.11 | awk '$1 >= 62000 && $1 <= 62199')
+	[ "$np" = 300 ] && [ -z "$bad" ] || { echo "node's own: $np, on SNAT ports: $bad"; return 1; }
+	OUT=$TMP/out
+	# Ended flows give their ports back at the next expiry (10 s after
+	# the close, on xlbd's 10 s tick): then flows get through again, on
+	# ports used before.
+	for _ in $(seq 40); do
+		sleep 1
+		conns "" 192.168.50.11:30080 1 0.5 && [ "$(errors)" = 0 ] && break
+	done
+	conns "" 192.168.50.11:30080 100 || { cat "$ERR"; return 1; }
+	[ "$(errors)" = 0 ] || { echo "after expiry:"; cat "$OUT"; return 1; }
+	[ -n "$(comm -12 <(echo "$seen") <(ports_seen 192.168.50.11 | sort -u))" ] ||
+		{ echo "no port reused"; return 1; }
+}
+check "SNAT range of 200 ports: 100 flows, then 150 more at once run out (drop_snat_exhausted, in /metrics); 300 own connections of n1 meanwhile never on an SNAT port; after expiry 100/100 again on reused ports" t_exhaust_reuse
+
+t_invalid_rules() {
+	local n
+	for n in 1 2; do
+		x "n$n" iptables -w -S FORWARD | grep -q 'ctstate INVALID -j DROP' &&
+			x "n$n" iptables -w -S INPUT | grep -q 'ctstate INVALID -j DROP' ||
+			{ echo "n$n lost its INVALID rules"; return 1; }
+	done
+}
+check "every node kept its ctstate INVALID -j DROP rules throughout" t_invalid_rules
+
+tap_finish
