@@ -444,12 +444,13 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 	 * first, then on as any reply of the flow (the reverse DNAT). */
 	xlb_ct4_key_set(&k, p.ip->saddr, p.ip->daddr, p.sport, p.dport, p.proto);
 	if (xlb_snat_port_in_range(p.dport)) {
-		struct xlb_snat4_val sv;
+		/* the same layout as the conntrack key (_Static_assert above) */
+		struct xlb_snat4_val *sv = xlb_snat4_rev((struct xlb_snat4_key *)&k, p.tcp_flags,
+							 xlb_now());
 
-		/* the same layout as the conntrack key (_Static_assert below) */
-		if (xlb_snat4_rev((struct xlb_snat4_key *)&k, p.tcp_flags, xlb_now(), &sv)) {
+		if (sv) {
 			xlb_count(cx, XLB_STAT_SNAT_REPLY);
-			xlb_rewrite(&p, 1, sv.addr, sv.port);
+			xlb_rewrite(&p, 1, sv->addr, sv->port);
 			snat_rev = 1;
 			xlb_ct4_key_set(&k, p.ip->saddr, p.ip->daddr, p.sport, p.dport, p.proto);
 		}

@@ -22,6 +22,11 @@
 
 const volatile __u16 xlb_snat_port_min = XLB_SNAT_PORT_MIN;
 const volatile __u16 xlb_snat_port_max = XLB_SNAT_PORT_MAX;
+/* When no free port is found, a port held by a flow that closed (a reset,
+ * or a FIN both ways) at least this many seconds ago is taken over: closed
+ * flows give their ports back under pressure before their expiry, as a
+ * host reuses its TIME_WAIT ports. */
+const volatile __u32 xlb_snat_reuse_s = XLB_SNAT_REUSE_S;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -93,6 +98,46 @@ static __always_inline void xlb_snat4_rev_key(struct xlb_snat4_key *rk,
 	rk->pad[0] = rk->pad[1] = rk->pad[2] = 0;
 }
 
+/* Free the port of reverse key rk if its flow closed long enough ago
+ * (xlb_snat_reuse_s): 1 when this CPU freed it (its delete succeeded).
+ * rk is then left holding the old flow's forward key: one key on the
+ * stack, which is tight in the XDP program. */
+static __always_inline int xlb_snat4_takeover(struct xlb_snat4_key *rk, __u32 now)
+{
+	struct xlb_snat4_val *r, *f;
+	__be32 baddr = rk->saddr, naddr = rk->daddr, caddr;
+	__be16 bport = rk->sport, nport = rk->dport, cport;
+	__u8 rflags, flags;
+
+	r = bpf_map_lookup_elem(&snat4_rev, rk);
+	if (!r || now - r->last_seen < xlb_snat_reuse_s)
+		return 0;
+	caddr = r->addr;
+	cport = r->port;
+	rflags = r->flags;
+	/* rk becomes the old flow's forward key */
+	rk->saddr = caddr;
+	rk->daddr = baddr;
+	rk->sport = cport;
+	rk->dport = bport;
+	f = bpf_map_lookup_elem(&snat4_fwd, rk);
+	if (f && (f->addr != naddr || f->port != nport))
+		f = NULL;	/* that client's flow has another mapping now */
+	flags = f ? f->flags : 0;
+	if (!((rflags | flags) & XLB_SNAT_F_RST) &&
+	    !((rflags & XLB_SNAT_F_FIN) && (flags & XLB_SNAT_F_FIN)))
+		return 0;
+	if (f && now - f->last_seen < xlb_snat_reuse_s)
+		return 0;
+	if (f)
+		bpf_map_delete_elem(&snat4_fwd, rk);
+	rk->saddr = baddr;
+	rk->daddr = naddr;
+	rk->sport = bport;
+	rk->dport = nport;
+	return !bpf_map_delete_elem(&snat4_rev, rk);	/* else another CPU took it */
+}
+
 /* A new mapping for ft from naddr. XLB_SNAT_NEW (or XLB_SNAT_OK when
  * another CPU made the flow's mapping first) with it in *out, which holds
  * the reverse entry first and then the forward one: one value on the
@@ -129,8 +174,22 @@ static __always_inline int xlb_snat4_new(const struct xlb_snat4_key *ft, __be32 
 		if (err != -EEXIST)	/* the map is full */
 			return XLB_SNAT_FULL;
 	}
-	if (i == XLB_SNAT_RETRIES)
-		return XLB_SNAT_EXHAUSTED;
+	if (i == XLB_SNAT_RETRIES) {
+		/* Every port tried is taken: a few more, from closed flows,
+		 * consecutive from a random one. */
+		__u32 first = bpf_get_prandom_u32() % range;
+
+		for (i = 0; i < XLB_SNAT_TAKEOVER_TRIES; i++) {
+			port = min + (first + i) % range;
+			xlb_snat4_rev_key(&rk, ft, naddr, bpf_htons((__u16)port));
+			if (!xlb_snat4_takeover(&rk, now))
+				continue;
+			if (!bpf_map_update_elem(&snat4_rev, &rk, out, BPF_NOEXIST))
+				break;
+		}
+		if (i == XLB_SNAT_TAKEOVER_TRIES)
+			return XLB_SNAT_EXHAUSTED;
+	}
 
 	out->addr = naddr;
 	out->port = rk.dport;
@@ -177,23 +236,22 @@ static __always_inline int xlb_snat4_fwd(const struct xlb_snat4_key *ft, __be32 
 
 /*
  * Reverse: a packet rt (backend -> node address:port) that may answer a
- * translated flow. 1 with the client's address and port in *out, after
- * following the flow; 0 when it answers none (ports outside the range
- * cost no lookup).
+ * translated flow. Its mapping (the client's address and port), after
+ * following the flow; NULL when it answers none (ports outside the range
+ * cost no lookup). A pointer into the map, not a copy: the XDP program's
+ * stack is tight.
  */
-static __always_inline int xlb_snat4_rev(const struct xlb_snat4_key *rt, __u8 tcp_flags,
-					 __u32 now, struct xlb_snat4_val *out)
+static __always_inline struct xlb_snat4_val *xlb_snat4_rev(const struct xlb_snat4_key *rt,
+							   __u8 tcp_flags, __u32 now)
 {
 	struct xlb_snat4_val *v;
 
 	if (!xlb_snat_port_in_range(rt->dport))
-		return 0;
+		return NULL;
 	v = bpf_map_lookup_elem(&snat4_rev, rt);
-	if (!v)
-		return 0;
-	xlb_snat4_touch(v, tcp_flags, 1, now);
-	*out = *v;
-	return 1;
+	if (v)
+		xlb_snat4_touch(v, tcp_flags, 1, now);
+	return v;
 }
 
 #endif /* XLB_BPF_SNAT_H */

@@ -41,7 +41,7 @@ SEC("xdp")
 int snat_test(struct xdp_md *ctx)
 {
 	struct xlb_snat4_key k = {};
-	struct xlb_snat4_val v;
+	struct xlb_snat4_val v, *r;
 	struct xlb_pkt p = {};
 	__u32 now = xlb_now();
 	__u8 flags;
@@ -56,9 +56,10 @@ int snat_test(struct xdp_md *ctx)
 	k.proto = p.proto;
 
 	if (k.daddr == node_addr) {
-		if (!xlb_snat4_rev(&k, flags, now, &v))
+		r = xlb_snat4_rev(&k, flags, now);
+		if (!r)
 			return count(T_REV_MISS, XDP_PASS);
-		xlb_rewrite(&p, 1, v.addr, v.port);
+		xlb_rewrite(&p, 1, r->addr, r->port);
 		return count(T_REV, XDP_TX);
 	}
 	switch (xlb_snat4_fwd(&k, node_addr, flags, now, &v)) {

@@ -23,6 +23,8 @@
 enum { T_NEW, T_HIT, T_EXHAUSTED, T_FULL, T_REV, T_REV_MISS, T_MAX };
 
 static struct snat_test *skel;
+/* xlb_snat_reuse_s of the next load: never, unless a test asks */
+static uint32_t reuse_s = 1u << 30;
 
 /* Load the program with SNAT ports [min, max] and maps of entries; the
  * datapath's other maps (included by the parser) shrunk and unpinned. */
@@ -47,6 +49,7 @@ static void load(uint16_t min, uint16_t max, uint32_t entries)
 	inet_pton(AF_INET, NODE, (void *)&skel->rodata->node_addr);
 	skel->rodata->xlb_snat_port_min = min;
 	skel->rodata->xlb_snat_port_max = max;
+	skel->rodata->xlb_snat_reuse_s = reuse_s;
 	ret = snat_test__load(skel);
 	if (ret)
 		fail_msg("load snat_test: %d", ret);
@@ -56,6 +59,7 @@ static int teardown(void **state)
 {
 	snat_test__destroy(skel);
 	skel = NULL;
+	reuse_s = 1u << 30;
 	return 0;
 }
 
@@ -386,6 +390,45 @@ static void test_expiry_and_reuse(void **state)
 	assert_int_equal(o.pi.sport, 40000);
 }
 
+/* A full range under pressure: a port whose flow closed (FIN both ways,
+ * or a reset either way) at least xlb_snat_reuse_s ago (0 here) is taken
+ * over by a new flow, the closed flow's forward entry going with it; a
+ * port of an open flow never is. */
+static void test_takeover_closed(void **state)
+{
+	struct pkt_desc d = TCP_C("172.16.0.9", 33000, PKT_SYN);
+	struct pkt_desc rst = TCP_C("172.16.0.3", 40001, PKT_RST | PKT_ACK);
+	struct xlb_snat4_key old_fk = key("172.16.0.2", BE, 40000, 8080, IPPROTO_TCP);
+	struct xlb_snat4_key rk = key(BE, NODE, 8080, 40000, IPPROTO_TCP);
+	struct xlb_snat4_val v;
+	struct out o;
+
+	reuse_s = 0;
+	load(40000, 40001, 64);
+	assert_int_equal(conversation("172.16.0.2", 40000, true), 40000);	/* FIN both ways */
+	assert_int_equal(conversation("172.16.0.3", 40001, false), 40001);	/* open */
+	o = run(&d);
+	assert_int_equal(o.verdict, XDP_TX);
+	assert_int_equal(o.pi.sport, 40000);		/* the closed flow's port */
+	assert_int_equal(stat(T_NEW), 3);
+	assert_int_not_equal(bpf_map_lookup_elem(fwd_fd(), &old_fk, &v), 0);
+	assert_int_equal(bpf_map_lookup_elem(rev_fd(), &rk, &v), 0);
+	assert_int_equal(v.addr, ip("172.16.0.9"));
+	assert_int_equal(ntohs(v.port), 33000);
+	assert_int_equal(map_count(fwd_fd()), 2);
+	assert_int_equal(map_count(rev_fd()), 2);
+
+	/* both ports held by open flows now: exhausted */
+	d.sport = 33001;
+	assert_int_equal(run(&d).verdict, XDP_DROP);
+	assert_int_equal(stat(T_EXHAUSTED), 1);
+	/* a reset from the client closes 172.16.0.3's: its port serves */
+	assert_int_equal(run(&rst).verdict, XDP_TX);
+	o = run(&d);
+	assert_int_equal(o.verdict, XDP_TX);
+	assert_int_equal(o.pi.sport, 40001);
+}
+
 /* A SYN on the 5-tuple of a closed flow reuses its mapping as a new
  * connection: same port, state back to new. */
 static void test_syn_after_close(void **state)
@@ -488,6 +531,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_udp, teardown),
 		cmocka_unit_test_teardown(test_expiry_and_reuse, teardown),
 		cmocka_unit_test_teardown(test_syn_after_close, teardown),
+		cmocka_unit_test_teardown(test_takeover_closed, teardown),
 		cmocka_unit_test_teardown(test_maps_full, teardown),
 		cmocka_unit_test_teardown(test_many_flows, teardown),
 		cmocka_unit_test_teardown(test_orphan_reverse, teardown),
