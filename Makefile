@@ -344,6 +344,7 @@ bench: deps
 	$(Q)BUILD=$(abspath $(BUILD)) bash tools/bench/lab_bench.sh $(if $(BENCH_QUICK),--quick)
 	$(Q)BUILD=$(abspath $(BUILD)) bash tools/bench/cluster_bench.sh $(if $(BENCH_QUICK),--quick) \
 		$(if $(BENCH_QUICK),,--plot $(BUILD)/cluster-bench.png)
+	$(Q)BUILD=$(abspath $(BUILD)) bash tools/bench/external_bench.sh $(if $(BENCH_QUICK),--quick)
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the daemons (xlbd, the
 # Kubernetes feeder xlb-k8s) and xlb-dp in sbin (the DaemonSet runs

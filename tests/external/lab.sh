@@ -1,0 +1,82 @@
+# The external-traffic lab (sourced by tests/external/run.sh and
+# tools/bench/external_bench.sh; the caller sets P, the prefix of every
+# name):
+#
+#   ext  eth0 172.16.0.2 (+ 172.16.0.100)
+#    |
+#   rtr  ext0 172.16.0.1 | br0 192.168.50.1; 203.0.113.10 and 198.51.100.7
+#    |                     routed to n1; no route to any pod
+#   n1   eth0 192.168.50.11, 10.244.2.0/24 via n2
+#   n2   eth0 192.168.50.12, 10.244.1.0/24 via n1
+#        lxc1 | p2 eth0 10.244.2.2 (proxy ARP, default via 169.254.1.1)
+#
+# Both nodes forward, with rp_filter 2 and `ctstate INVALID -j DROP` in
+# INPUT and FORWARD. Cables are tuned as NICs are (GRO on the bridge's
+# ports, so XDP on n1's eth0 may redirect out of it; TX checksum offload
+# off where frames reach XDP); the pod's veth keeps kernel defaults but
+# its TX checksum offload (its replies cross n2 into n1's XDP).
+
+LAB_NSES=("$P-ext" "$P-rtr" "$P-n1" "$P-n2" "$P-p2")
+
+x() { ip netns exec "$P-$1" "${@:2}"; }
+
+# A cable: veth $2 in $1 <-> $4 in $3, both up.
+lab_cable() {
+	ip link add "$P-c" type veth peer name "$P-d" &&
+		ip link set "$P-c" netns "$1" name "$2" &&
+		ip link set "$P-d" netns "$3" name "$4" &&
+		ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
+}
+
+lab_up() {
+	local ns n
+	for ns in "${LAB_NSES[@]}"; do
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+	done
+	lab_cable "$P-ext" eth0 "$P-rtr" ext0 &&
+		ip -n "$P-ext" addr add 172.16.0.2/24 dev eth0 &&
+		ip -n "$P-ext" addr add 172.16.0.100/24 dev eth0 &&
+		ip -n "$P-ext" route add default via 172.16.0.1 &&
+		ip -n "$P-rtr" addr add 172.16.0.1/24 dev ext0 &&
+		ip -n "$P-rtr" link add br0 type bridge &&
+		ip -n "$P-rtr" link set br0 up &&
+		ip -n "$P-rtr" addr add 192.168.50.1/24 dev br0 &&
+		x rtr sysctl -qw net.ipv4.ip_forward=1 || return 1
+	for n in 1 2; do
+		lab_cable "$P-n$n" eth0 "$P-rtr" "f$n" &&
+			ip -n "$P-rtr" link set "f$n" master br0 &&
+			ip -n "$P-n$n" addr add "192.168.50.1$n/24" dev eth0 &&
+			ip -n "$P-n$n" route add default via 192.168.50.1 &&
+			x "n$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=2 &&
+			x "n$n" iptables -w -A INPUT -m conntrack --ctstate INVALID -j DROP &&
+			x "n$n" iptables -w -A FORWARD -m conntrack --ctstate INVALID -j DROP &&
+			x rtr ethtool -K "f$n" gro on >/dev/null || return 1
+	done
+	ip -n "$P-n1" route add 10.244.2.0/24 via 192.168.50.12 &&
+		ip -n "$P-n2" route add 10.244.1.0/24 via 192.168.50.11 &&
+		ip -n "$P-rtr" route add 203.0.113.10/32 via 192.168.50.11 &&
+		ip -n "$P-rtr" route add 198.51.100.7/32 via 192.168.50.11 &&
+		lab_cable "$P-n2" lxc1 "$P-p2" eth0 &&
+		x n2 sysctl -qw net.ipv4.conf.lxc1.proxy_arp=1 net.ipv4.neigh.lxc1.proxy_delay=0 &&
+		ip -n "$P-n2" route add 10.244.2.2/32 dev lxc1 scope link &&
+		ip -n "$P-p2" addr add 10.244.2.2/32 dev eth0 &&
+		ip -n "$P-p2" route add 169.254.1.1 dev eth0 scope link &&
+		ip -n "$P-p2" route add default via 169.254.1.1 dev eth0 onlink &&
+		x ext ethtool -K eth0 tx off >/dev/null && x p2 ethtool -K eth0 tx off >/dev/null
+}
+
+# Everything still running in the lab's namespaces (the caller's own:
+# servers, clients), by pid but `keep`, then the namespaces.
+lab_down() {
+	local keep=${1:-}
+	for ns in "${LAB_NSES[@]}"; do
+		[ -e "/run/netns/$ns" ] && ip netns pids "$ns" 2>/dev/null
+	done | sort -u | while read -r p; do
+		[ "$p" != "$keep" ] && kill -9 "$p" 2>/dev/null
+	done
+	for ns in "${LAB_NSES[@]}"; do
+		[ -e "/run/netns/$ns" ] && ip netns del "$ns"
+	done
+	return 0
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# External clients to a NodePort whose backend is on another node (issue
+# 13): new TCP connections/s and UDP datagrams/s through xlb (XDP on n1's
+# NIC: DNAT + SNAT, replies translated back, neither direction through
+# netfilter) against kube-proxy's way (nftables DNAT + masquerade on n1,
+# through conntrack), in one lab (tests/external/lab.sh), rounds
+# alternating. Prints a Markdown table with the medians and the ratios;
+# numbers only (no pass/fail on them: the machine is shared).
+#
+#   sudo tools/bench/external_bench.sh [--quick]
+#
+# Needs the lab helpers (make bench builds them: $BUILD/bench/lab_bench_*).
+# Exit 0 whatever the numbers; 1 if the lab or a setup broke.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+BIN=$BUILD/bench
+XLBD=$BUILD/xlbd
+XLBCTL=$BUILD/xlbctl
+P=xlbxb
+PIN=/sys/fs/bpf/$P
+ROUNDS=3
+SECS=4
+[ "${1:-}" = --quick ] && ROUNDS=1 && SECS=2
+TMP=
+daemon_pid=
+
+. "$ROOT/tests/external/lab.sh"
+log() { printf 'external_bench: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+stop_xlbd() {
+	if [ -n "$daemon_pid" ]; then
+		kill "$daemon_pid" 2>/dev/null
+		wait "$daemon_pid" 2>/dev/null
+		daemon_pid=
+	fi
+	[ -d "$PIN" ] && nsenter --net="/run/netns/$P-n1" "$XLBD" --cleanup --dataplane xdp \
+		--pin-dir "$PIN" >/dev/null 2>&1
+	rm -rf "$PIN"
+}
+
+cleanup() {
+	stop_xlbd
+	lab_down
+	[ -n "$TMP" ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+for b in "$BIN/lab_bench_load" "$BIN/lab_bench_srv" "$XLBD" "$XLBCTL"; do
+	[ -x "$b" ] || die "$b not built (make bench)"
+done
+TMP=$(mktemp -d /tmp/xlb-external-bench.XXXXXX) || exit 1
+lab_down
+lab_up || die "the lab could not be built"
+x p2 "$BIN/lab_bench_srv" --name p2 --max-seconds 600 >/dev/null 2>&1 &
+
+start_xlbd() {
+	mkdir -p "$TMP/state"
+	nsenter --net="/run/netns/$P-n1" "$XLBD" --iface eth0 --pin-dir "$PIN" \
+		--state-dir "$TMP/state" --listen "unix:$TMP/xlbd.sock" --node-name n1 \
+		--healthz-bind-address "" >"$TMP/xlbd.log" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 100); do
+		"$XLBCTL" --server "unix:$TMP/xlbd.sock" status >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	"$XLBCTL" --server "unix:$TMP/xlbd.sock" apply -f - >/dev/null <<'EOF' || return 1
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: np, namespace: bench}
+  spec:
+    type: NodePort
+    clusterIP: 10.96.60.1
+    ports:
+    - {name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30080}
+    - {name: udp, port: 80, protocol: UDP, targetPort: 8080, nodePort: 30080}
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: np-a, namespace: bench, labels: {kubernetes.io/service-name: np}}
+  addressType: IPv4
+  ports: [{name: tcp, port: 8080, protocol: TCP}, {name: udp, port: 8080, protocol: UDP}]
+  endpoints:
+  - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}
+EOF
+}
+
+# kube-proxy's nftables NodePort, reduced to this one service: DNAT in
+# prerouting, masquerade of what was DNATed on its way out.
+NFT_RULES='table ip xlbxb {
+	chain pre { type nat hook prerouting priority dstnat; policy accept;
+		ip daddr 192.168.50.11 tcp dport 30080 dnat to 10.244.2.2:8080
+		ip daddr 192.168.50.11 udp dport 30080 dnat to 10.244.2.2:8080 }
+	chain post { type nat hook postrouting priority srcnat; policy accept;
+		ct status dnat ip daddr 10.244.2.2 masquerade }
+}'
+
+setup() {
+	case $1 in
+	xlb) x n1 nft delete table ip xlbxb 2>/dev/null; start_xlbd ;;
+	nft) stop_xlbd; printf '%s\n' "$NFT_RULES" | x n1 nft -f - ;;
+	esac
+}
+
+# measure SETUP: one TCP and one UDP run; their rates appended to the
+# files of the setup.
+measure() {
+	local t u
+	t=$(x ext "$BIN/lab_bench_load" tcp --dst 192.168.50.11:30080 --src 172.16.0.2 \
+		--seconds "$SECS" --warmup 1 --inflight 16 --timeout-ms 1000) || return 1
+	u=$(x ext "$BIN/lab_bench_load" udp --dst 192.168.50.11:30080 --src 172.16.0.2 \
+		--seconds "$SECS" --flows 32 --batch 32 --size 64) || return 1
+	printf '%s\n' "$t" >>"$TMP/$1.tcp"
+	printf '%s\n' "$u" >>"$TMP/$1.udp"
+	log "$1: $(echo "$t" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f conn/s, %d errors" % (d["rate"], d["errors"]))'), $(echo "$u" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f datagrams/s delivered" % d["rate"])')"
+}
+
+for r in $(seq "$ROUNDS"); do
+	for s in xlb nft; do
+		setup "$s" || die "set up $s"
+		measure "$s" || die "measure $s"
+	done
+done
+stop_xlbd
+
+/usr/bin/python3 - "$TMP" <<'EOF'
+import json, statistics, sys
+d = sys.argv[1]
+def med(setup, kind):
+    rows = [json.loads(l) for l in open("%s/%s.%s" % (d, setup, kind))]
+    return statistics.median(r["rate"] for r in rows), sum(r.get("errors", 0) for r in rows)
+print("| ext -> NodePort, backend on another node | xlb (XDP, SNAT) | kube-proxy (nftables DNAT + masquerade) | ratio |")
+print("|---|---|---|---|")
+for kind, unit in (("tcp", "new TCP connections/s"), ("udp", "UDP datagrams/s delivered")):
+    x, xe = med("xlb", kind)
+    n, ne = med("nft", kind)
+    print("| %s | %.0f (%d errors) | %.0f (%d errors) | %.2fx |" % (unit, x, xe, n, ne, x / n if n else 0))
+EOF
