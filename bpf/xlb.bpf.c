@@ -78,18 +78,24 @@ static __always_inline int xlb_out(struct xlb_cx *cx, struct xdp_md *ctx, __u32 
  * way out's MTU (the stack fragments it or answers "fragmentation
  * needed"). Frames of a standard Ethernet size skip the MTU helper. */
 static __always_inline int xlb_xmit(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 ifindex,
-				    const __u8 *smac, const __u8 *dmac)
+				    const __u8 *smac, const __u8 *dmac, int snat)
 {
 	__u32 mtu = 0;	/* in: 0, the frame's own length is checked */
 
+	/* A source-NATed frame is the node's own to the stack: never left to
+	 * it (snat: drop instead of pass). */
 	if (p->csum_partial)	/* only the stack can finish a partial checksum */
-		return xlb_pass(cx, XLB_STAT_PASS_CSUM_PARTIAL);
+		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_NO_ROUTE) :
+			      xlb_pass(cx, XLB_STAT_PASS_CSUM_PARTIAL);
 	if (p->vlan || !ifindex)
-		return xlb_pass(cx, XLB_STAT_PASS_NO_ROUTE);
+		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_NO_ROUTE) :
+			      xlb_pass(cx, XLB_STAT_PASS_NO_ROUTE);
 	if (p->len > ctx->data_end - ctx->data)
-		return xlb_pass(cx, XLB_STAT_PASS_MULTIBUF);
+		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_TOO_BIG) :
+			      xlb_pass(cx, XLB_STAT_PASS_MULTIBUF);
 	if (p->len > ETH_HLEN + XLB_STD_MTU && bpf_check_mtu(ctx, ifindex, &mtu, 0, 0))
-		return xlb_pass(cx, XLB_STAT_PASS_TOO_BIG);
+		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_TOO_BIG) :
+			      xlb_pass(cx, XLB_STAT_PASS_TOO_BIG);
 	xlb_set_macs(p->eth, smac, dmac);
 	return xlb_out(cx, ctx, ifindex, ifindex == ctx->ingress_ifindex ?
 			       XLB_STAT_FWD_BACK : XLB_STAT_FWD_REDIRECT);
@@ -181,8 +187,8 @@ static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx,
 		xlb_rewrite(p, 0, sv.addr, sv.port);
 	}
 	if (!nh)
-		return xlb_xmit(cx, ctx, p, 0, NULL, NULL);
-	return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac);
+		return xlb_xmit(cx, ctx, p, 0, NULL, NULL, 0);
+	return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac, snat);
 }
 
 /* loadBalancerSourceRanges: does one of the service's ranges hold saddr? */
@@ -199,12 +205,12 @@ static __always_inline int xlb_src_allowed(__u32 svc_id, __be32 saddr)
 /* Reverse NAT of a reply and send it to the client as its packets came. */
 static __always_inline int xlb_to_client(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 svc_id,
 					 __u32 id, __be32 nat_addr, __be16 nat_port,
-					 __u32 ifindex, const __u8 *smac, const __u8 *dmac)
+					 __u32 ifindex, const __u8 *smac, const __u8 *dmac, int snat)
 {
 	counters_add(&svc_stats, svc_id, p->len, 0);
 	counters_add(&backend_stats, id, p->len, 0);
 	xlb_rewrite(p, 0, nat_addr, nat_port);
-	return xlb_xmit(cx, ctx, p, ifindex, smac, dmac);
+	return xlb_xmit(cx, ctx, p, ifindex, smac, dmac, snat);
 }
 
 /* Record a flow's first packet's choice in ct_syn, under its reply tuple. */
@@ -386,7 +392,7 @@ static __always_inline int xlb_est_fwd(struct xlb_cx *cx, struct xdp_md *ctx, st
 
 /* A backend's reply to a flow not established yet (k: its own tuple). */
 static __always_inline int xlb_syn_reply(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p,
-					 struct xlb_ct_syn_val *e)
+					 struct xlb_ct_syn_val *e, int snat)
 {
 	if (p->tcp && !(p->tcp_flags & XLB_TCP_RST)) {
 		/* What the client must acknowledge to prove the flow: the
@@ -406,7 +412,7 @@ static __always_inline int xlb_syn_reply(struct xlb_cx *cx, struct xdp_md *ctx, 
 		e->flags |= XLB_CT_F_SEEN_REPLY;
 	}
 	return xlb_to_client(cx, ctx, p, e->svc_id, e->backend_id, e->nat_addr, e->nat_port,
-			     e->ifindex, e->smac, e->dmac);
+			     e->ifindex, e->smac, e->dmac, snat);
 }
 
 static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
@@ -472,13 +478,13 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 			e = bpf_map_lookup_elem(&ct_syn, &k);
 			if (e) {
 				bpf_map_delete_elem(&ct4, &k);
-				return xlb_syn_reply(cx, ctx, &p, e);
+				return xlb_syn_reply(cx, ctx, &p, e, snat_rev);
 			}
 		}
 		xlb_ct4_touch(ct, &p, now);
 		return xlb_to_client(cx, ctx, &p, ct->svc_id, ct->backend_id, ct->rev.nat_addr,
 				     ct->rev.nat_port, ct->rev.ifindex, ct->rev.smac,
-				     ct->rev.dmac);
+				     ct->rev.dmac, snat_rev);
 	}
 
 	svc = xlb_svc_find(p.ip->daddr, p.dport, p.proto);
@@ -489,7 +495,7 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 	if (port_flags(p.sport) & XLB_PORT_F_BACKEND) {
 		e = bpf_map_lookup_elem(&ct_syn, &k);
 		if (e)
-			return xlb_syn_reply(cx, ctx, &p, e);
+			return xlb_syn_reply(cx, ctx, &p, e, snat_rev);
 	}
 	/* A new direct connection to a backend's port owns its 5-tuple: a
 	 * reply entry left by an earlier balanced flow on the same ports

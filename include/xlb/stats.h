@@ -90,6 +90,8 @@ enum xlb_stat_kind {
 	X(DROP_SNAT_FULL, "drop_snat_full", DROP, PACKETS, "reason", "drop_snat_full")	\
 	X(DROP_SNAT_ORPHAN, "drop_snat_orphan", DROP, PACKETS, "reason",		\
 	  "drop_snat_orphan")								\
+	X(DROP_SNAT_TOO_BIG, "drop_snat_too_big", DROP, PACKETS, "reason",		\
+	  "drop_snat_too_big")								\
 	X(CT_HIT, "ct_hit", EVENT, CONNTRACK, "result", "hit")				\
 	X(CT_NEW, "ct_new", EVENT, CONNTRACK, "result", "new")				\
 	X(CT_RESELECT, "ct_reselect", EVENT, CONNTRACK, "result", "reselect")		\
@@ -131,6 +133,8 @@ enum xlb_stat_kind {
  * drop_snat_exhausted every SNAT port tried for that backend is taken
  * drop_snat_full     the SNAT maps are full
  * drop_snat_orphan   a reply to an SNAT port whose flow has no conntrack state left
+ * drop_snat_too_big  an external flow's frame to another node that the stack would have had
+ *                    to send (multi-buffer, or over the way out's MTU)
  * snat_new, snat_reply: events, a mapping made, a reply translated back
  * icmp_xlate         event: an ICMP error about a translated flow, translated like it
  * ct_*, no_backend, sel_miss: events, see the families

@@ -95,11 +95,15 @@ EOF
 # kube-proxy's nftables NodePort, reduced to this one service: DNAT in
 # prerouting, masquerade of what was DNATed on its way out.
 NFT_RULES='table ip xlbxb {
-	chain pre { type nat hook prerouting priority dstnat; policy accept;
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
 		ip daddr 192.168.50.11 tcp dport 30080 dnat to 10.244.2.2:8080
-		ip daddr 192.168.50.11 udp dport 30080 dnat to 10.244.2.2:8080 }
-	chain post { type nat hook postrouting priority srcnat; policy accept;
-		ct status dnat ip daddr 10.244.2.2 masquerade }
+		ip daddr 192.168.50.11 udp dport 30080 dnat to 10.244.2.2:8080
+	}
+	chain post {
+		type nat hook postrouting priority srcnat; policy accept;
+		ct status dnat ip daddr 10.244.2.2 masquerade
+	}
 }'
 
 setup() {
@@ -119,7 +123,7 @@ measure() {
 		--seconds "$SECS" --flows 32 --batch 32 --size 64) || return 1
 	printf '%s\n' "$t" >>"$TMP/$1.tcp"
 	printf '%s\n' "$u" >>"$TMP/$1.udp"
-	log "$1: $(echo "$t" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f conn/s, %d errors" % (d["rate"], d["errors"]))'), $(echo "$u" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f datagrams/s delivered" % d["rate"])')"
+	log "$1: $(echo "$t" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f conn/s, %d errors %s" % (d["rate"], d["errors"], d["error_kinds"]))'), $(echo "$u" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f datagrams/s delivered" % d["rate"])')"
 }
 
 for r in $(seq "$ROUNDS"); do
