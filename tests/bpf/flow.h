@@ -116,4 +116,26 @@ static inline void xt_scenario_run(struct xlb_dp *dp, const struct xt_scenario *
 		fail_msg("%d of %d steps failed", bad, i);
 }
 
+/* Ingress devices a table names before they exist (the test makes them
+ * in its own namespace): resolved by xt_scenario_run_on. */
+#define XT_ON_CLI	1000001u
+#define XT_ON_BE	1000002u
+
+/* xt_scenario_run with XT_ON_CLI and XT_ON_BE replaced by the devices. */
+static inline void xt_scenario_run_on(struct xlb_dp *dp, const struct xt_scenario *sc,
+				      uint32_t if_cli, uint32_t if_be)
+{
+	int i, bad = 0;
+
+	for (i = 0; i < XT_MAX_STEPS && sc->steps[i].what; i++) {
+		struct xt_step s = sc->steps[i];
+
+		s.ifindex = s.ifindex == XT_ON_CLI ? if_cli :
+			    s.ifindex == XT_ON_BE ? if_be : s.ifindex;
+		bad += !xt_step_check(dp, &s, i + 1);
+	}
+	if (bad)
+		fail_msg("%d of %d steps failed", bad, i);
+}
+
 #endif /* XLB_TEST_FLOW_H */

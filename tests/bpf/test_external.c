@@ -38,8 +38,8 @@ static uint32_t if_cli, if_be;
 #define MAC_BE0		{ 0x02, 0x00, 0x00, 0x00, 0x00, 0xb0 }
 #define MAC_NEIGH	{ 0x02, 0x00, 0x00, 0x00, 0x20, 0x02 }
 
-#define ON_CLI		1000001u
-#define ON_BE		1000002u
+#define ON_CLI		XT_ON_CLI
+#define ON_BE		XT_ON_BE
 
 #define FROM_C(sa, da, id) .eth_dst = MAC_CLI0, .eth_src = MAC_CLIENT, .saddr = sa, .daddr = da, \
 			.ip_id = id, .ttl = 61, .frag = PKT_IP_DF
@@ -169,17 +169,7 @@ static const struct xt_scenario scenarios[] = {
 
 static void test_scenario(void **state)
 {
-	const struct xt_scenario *sc = *state;
-	int i, bad = 0;
-
-	for (i = 0; i < XT_MAX_STEPS && sc->steps[i].what; i++) {
-		struct xt_step s = sc->steps[i];
-
-		s.ifindex = s.ifindex == ON_CLI ? if_cli : s.ifindex == ON_BE ? if_be : s.ifindex;
-		bad += !xt_step_check(dp, &s, i + 1);
-	}
-	if (bad)
-		fail_msg("%d of %d steps failed", bad, i);
+	xt_scenario_run_on(dp, *state, if_cli, if_be);
 }
 
 static int topology(void)
