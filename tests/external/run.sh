@@ -91,10 +91,17 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
-cat >"$TMP/svc.yaml" <<'EOF'
-apiVersion: v1
-kind: List
-items:
+# slice NAME: the EndpointSlice of Service ext/NAME: p2, on n2, TCP 8080.
+slice() {
+	printf -- '- apiVersion: discovery.k8s.io/v1\n  kind: EndpointSlice\n'
+	printf -- '  metadata: {name: %s-a, namespace: ext, labels: {kubernetes.io/service-name: %s}}\n' \
+		"$1" "$1"
+	printf -- '  addressType: IPv4\n  ports: [{name: tcp, port: 8080, protocol: TCP}]\n'
+	printf -- '  endpoints:\n  - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}\n'
+}
+{
+	printf 'apiVersion: v1\nkind: List\nitems:\n'
+	cat <<'EOF'
 - apiVersion: v1
   kind: Service
   metadata: {name: remote, namespace: ext}
@@ -102,13 +109,9 @@ items:
     type: NodePort
     clusterIP: 10.96.50.1
     ports: [{name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30080}]
-- apiVersion: discovery.k8s.io/v1
-  kind: EndpointSlice
-  metadata: {name: remote-a, namespace: ext, labels: {kubernetes.io/service-name: remote}}
-  addressType: IPv4
-  ports: [{name: tcp, port: 8080, protocol: TCP}]
-  endpoints:
-  - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}
+EOF
+	slice remote
+	cat <<'EOF'
 - apiVersion: v1
   kind: Service
   metadata: {name: lb, namespace: ext}
@@ -121,13 +124,9 @@ items:
   status:
     loadBalancer:
       ingress: [{ip: 203.0.113.10}]
-- apiVersion: discovery.k8s.io/v1
-  kind: EndpointSlice
-  metadata: {name: lb-a, namespace: ext, labels: {kubernetes.io/service-name: lb}}
-  addressType: IPv4
-  ports: [{name: tcp, port: 8080, protocol: TCP}]
-  endpoints:
-  - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}
+EOF
+	slice lb
+	cat <<'EOF'
 - apiVersion: v1
   kind: Service
   metadata: {name: local, namespace: ext}
@@ -137,14 +136,9 @@ items:
     externalTrafficPolicy: Local
     healthCheckNodePort: 32100
     ports: [{name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30082}]
-- apiVersion: discovery.k8s.io/v1
-  kind: EndpointSlice
-  metadata: {name: local-a, namespace: ext, labels: {kubernetes.io/service-name: local}}
-  addressType: IPv4
-  ports: [{name: tcp, port: 8080, protocol: TCP}]
-  endpoints:
-  - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}
 EOF
+	slice local
+} >"$TMP/svc.yaml"
 ctl apply -f "$TMP/svc.yaml" || tap_bail "apply: $(cat "$ERR")"
 
 # conns FROM DST N [TIMEOUT]: N connections from ext (source FROM, "" for
