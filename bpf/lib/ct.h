@@ -161,7 +161,10 @@ xlb_nexthop(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 id, const struct 
 	f.family = XLB_AF_INET_KERNEL;
 	f.tos = p->ip->tos;
 	f.l4_protocol = p->proto;
-	f.tot_len = bpf_ntohs(p->ip->tot_len);
+	/* tot_len 0: no MTU check here. A big first frame would fail the
+	 * lookup (FRAG_NEEDED) and leave the next hop unknown for every frame;
+	 * each frame's size is checked where it is sent (xlb_xmit). */
+	f.tot_len = 0;
 	f.ipv4_src = p->ip->saddr;
 	f.ipv4_dst = b->addr.a32[0];
 	f.ifindex = ctx->ingress_ifindex;

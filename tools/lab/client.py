@@ -5,6 +5,8 @@
                                               answered (with NAME if given)
   tcp   --dst IP:PORT -n N [--src IP]...      N new connections, first line each
   udp   --dst IP:PORT -n N [--src IP]...      N datagrams, each from a new socket
+        [--size B]                            of B bytes (padded; DF clear, so a
+                                              router may fragment them)
   hold  --dst IP:PORT -n N --seconds S        N long-lived connections pinged
         [--ready FILE] [--stop FILE]          every 0.2 s; counts broken ones
   http  --dst IP:PORT -n N [--bytes B]        N connections, each GET /bytes/B
@@ -158,7 +160,12 @@ def cmd_udp(a):
         s.settimeout(a.timeout)
         try:
             s.bind((src or "0.0.0.0", 0))
-            s.sendto(b"hello\n", dst)
+            msg = b"hello\n"
+            if a.size > len(msg):
+                msg += b"." * (a.size - len(msg))
+                # IP_MTU_DISCOVER = IP_PMTUDISC_DONT: no DF, fragments allowed
+                s.setsockopt(socket.IPPROTO_IP, 10, 0)
+            s.sendto(msg, dst)
             data, frm = s.recvfrom(4096)
         finally:
             s.close()
@@ -318,6 +325,9 @@ def main():
                        help="whole command, seconds")
         if name in ("tcp", "udp", "hold", "http"):
             p.add_argument("-n", type=int, default=20 if name == "hold" else 100)
+        if name == "udp":
+            p.add_argument("--size", type=int, default=0,
+                           help="datagram size in bytes (default: 6)")
         if name == "tcp":
             p.add_argument("--interval", type=float, default=0.0,
                            help="pause between connections, seconds (a steady stream)")
