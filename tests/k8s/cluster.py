@@ -8,6 +8,10 @@ connections from a pod on every node to the ClusterIP judge.
 
   - a Service with a backend pod on each node: a pod on every node
     reaches all three; scaled to one node's pod, every node follows;
+  - xlbd is given no node name (the lab's nodes share one host name): the
+    feeder's, from its Node, makes internalTrafficPolicy Local pick each
+    node's own pod, and the Nodes' zones pick each zone's pod by the
+    endpoints' topology hints;
   - connections held from a pod on node 1 to the Service while xlb-k8s
     on node 1 is killed (a Service created meanwhile reaches every node
     once it is back) and then xlbd on node 1 is stopped and started
@@ -54,9 +58,11 @@ def pod_ip(n, p):
     return "10.244.%d.%d" % (n, 10 + p)
 
 
-def backends(*nodes):
-    """The second pod of each node as an endpoint on it."""
-    return [(pod_ip(n, 2), "n%d" % n, True) for n in nodes]
+def backends(*nodes, zoned=False):
+    """The second pod of each node as an endpoint on it (zoned: in the
+    node's zone and hinted for it)."""
+    return [(pod_ip(n, 2), "n%d" % n, True) + (("zone-%d" % n,) if zoned else ())
+            for n in nodes]
 
 
 def names(dst, frm, n=30):
@@ -75,7 +81,8 @@ def names(dst, frm, n=30):
 
 def xlbd_argv(build, n):
     """tests/cluster/lb.sh's xlbd on node n, started in the node's cgroup
-    and network namespace as scripts/lab.sh cluster spawn does."""
+    and network namespace as scripts/lab.sh cluster spawn does, but with no
+    --node-name: its feeder names the node."""
     cg = lab("cgroup", str(n)).stdout.strip()
     pin = "/sys/fs/bpf/%s/n%d" % (P, n)
     os.makedirs(pin, exist_ok=True)
@@ -83,7 +90,7 @@ def xlbd_argv(build, n):
             "nsenter", "--net=/run/netns/%s-n%d" % (P, n), os.path.join(build, "xlbd"),
             "--iface", "eth0", "--pod-iface", "lxc*", "--cgroup-root", cg, "--pin-dir", pin,
             "--state-dir", "%s/state-n%d" % (RUN, n), "--listen",
-            "unix:%s/xlbd-n%d.sock" % (RUN, n), "--node-name", "n%d" % n, "--log-level", "info"]
+            "unix:%s/xlbd-n%d.sock" % (RUN, n), "--log-level", "info"]
 
 
 class Cluster:
@@ -106,17 +113,18 @@ class Cluster:
                               + list(args), capture_output=True, text=True, timeout=30)
 
     def wait_everywhere(self, dst, want, what):
-        """New connections from a pod on every node reach exactly the pods
-        in want (each at least once), without errors."""
+        """New connections from a pod on every node n reach exactly the pods
+        in want (or want(n)), each at least once, without errors."""
         for n in NODES:
+            w = want(n) if callable(want) else want
             end = time.monotonic() + L.WAIT
             while True:
                 counts, errors = names(dst, "n%dp1" % n)
-                if not errors and set(counts) == set(want):
+                if not errors and set(counts) == set(w):
                     break
                 if time.monotonic() > end:
                     raise Fail("%s: from n%dp1 to %s: %s, %d errors; want %s\n%s" % (
-                        what, n, dst, C.fmt(counts), errors, sorted(want),
+                        what, n, dst, C.fmt(counts), errors, sorted(w),
                         self.feeder[n].tail()))
                 time.sleep(0.3)
         return C.fmt(counts)
@@ -143,6 +151,19 @@ def run(cl):
         cl.wait_everywhere(WEB, ["n1p2", "n2p2", "n3p2"], "scaled back")
         return "scaled to one: %s; back to three" % one
 
+    def placed():
+        api.apply(L.service("local", "10.96.40.3", [("http", 80, 8080)],
+                            internalTrafficPolicy="Local"))
+        api.apply(L.endpoint_slice("local-a", "local", ["http"], backends(1, 2, 3)))
+        cl.wait_everywhere("10.96.40.3:80", lambda n: ["n%dp2" % n], "Local")
+        api.apply(L.service("zoned", "10.96.40.4", [("http", 80, 8080)]))
+        api.apply(L.endpoint_slice("zoned-a", "zoned", ["http"], backends(1, 2, 3, zoned=True)))
+        cl.wait_everywhere("10.96.40.4:80", lambda n: ["n%dp2" % n], "zones")
+        for n in ("local", "zoned"):
+            api.delete("Service", "lab", n)
+            api.delete("EndpointSlice", "lab", n + "-a")
+        return "each node's pods reach its own backend pod, by policy Local and by zone"
+
     def restarts():
         def during():
             cl.feeder[1].stop(signal.SIGKILL)
@@ -166,6 +187,8 @@ def run(cl):
     L.case("a Service with a backend pod on each node: a pod on every node reaches all three",
            create)
     L.case("scaled to one node's pod and back: every node follows", scale)
+    L.case("xlbd given no node name: the feeder's node names serve internalTrafficPolicy "
+           "Local and its zones serve topology hints", placed)
     L.case("xlb-k8s killed and xlbd restarted on node 1 while connections are held from its "
            "pod: none breaks; changes made meanwhile and after reach every node", restarts)
 

@@ -60,23 +60,31 @@ def be(i):
     return "10.20.%d.2" % i
 
 
-def service(name, ip, ports):
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "lab"},
-            "spec": {"clusterIP": ip, "clusterIPs": [ip], "type": "ClusterIP",
-                     "ports": [{"name": n, "port": p, "protocol": "TCP", "targetPort": t}
-                               for n, p, t in ports]}}
+def service(name, ip, ports, **spec):
+    o = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "lab"},
+         "spec": {"clusterIP": ip, "clusterIPs": [ip], "type": "ClusterIP",
+                  "ports": [{"name": n, "port": p, "protocol": "TCP", "targetPort": t}
+                            for n, p, t in ports]}}
+    o["spec"].update(spec)
+    return o
 
 
 def endpoint_slice(name, svc, port_names, eps):
-    """eps: [(address, nodeName, ready)], all on port 8080."""
+    """eps: [(address, nodeName, ready[, zone])], all on port 8080; with a
+    zone, the endpoint is in it and hinted for it (hints.forZones)."""
+    def endpoint(a, node, ready, zone=None):
+        e = {"addresses": [a], "nodeName": node,
+             "conditions": {"ready": ready, "serving": ready, "terminating": False}}
+        if zone:
+            e.update(zone=zone, hints={"forZones": [{"name": zone}]})
+        return e
+
     return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": name, "namespace": "lab",
                          "labels": {"kubernetes.io/service-name": svc}},
             "addressType": "IPv4",
             "ports": [{"name": n, "port": 8080, "protocol": "TCP"} for n in port_names],
-            "endpoints": [{"addresses": [a], "nodeName": node,
-                           "conditions": {"ready": ready, "serving": ready,
-                                          "terminating": False}} for a, node, ready in eps]}
+            "endpoints": [endpoint(*e) for e in eps]}
 
 
 def slice_of(name, svc, port_names, backends, not_ready=()):
