@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "log.h"
@@ -108,12 +109,35 @@ static void adopt_hooks(struct xlb_dp_bpf *d)
 	}
 }
 
+/* Does the kernel have this kfunc? Asked before the load, so that an older
+ * kernel costs one line of our own, not libbpf's messages at every start.
+ * Unknown (no kernel BTF): true, and the load says. */
+static bool kernel_has_kfunc(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool has;
+
+	if (!btf)
+		return true;
+	has = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
+	btf__free(btf);
+	return has;
+}
+
 /* The UDP socket iterator over the socket programs' sock_rev. */
 static void sock_destroy_open(struct xlb_dp_bpf *d)
 {
-	struct xlb_sock_destroy *s = xlb_sock_destroy__open();
+	struct xlb_sock_destroy *s;
 	int ret;
 
+	if (!kernel_has_kfunc("bpf_sock_destroy")) {
+		snprintf(d->sockd_why, sizeof(d->sockd_why),
+			 "no bpf_sock_destroy in this kernel (6.5+): connected UDP sockets keep a "
+			 "removed backend until they connect again");
+		pr_info("socket LB: %s", d->sockd_why);
+		return;
+	}
+	s = xlb_sock_destroy__open();
 	if (!s) {
 		snprintf(d->sockd_why, sizeof(d->sockd_why), "open: %s", strerror(errno));
 		return;
