@@ -307,12 +307,15 @@ def main():
             what, m[a_][k] / m[b_][k], med(per), min(per), max(per), target))
     print("\n### connect() with and without the socket program (ns, median of %d rounds of %d)\n"
           % (cost["rounds"], cost["n"]))
-    print("| protocol | bare connect() | program, not a service | program, to a service | added by the program |")
-    print("|---|---|---|---|---|")
+    print("| protocol | bare connect() | program, not a service | program, to a service "
+          "| added by the program | the program's own run time (kernel bpf_stats): not a "
+          "service / a service |")
+    print("|---|---|---|---|---|---|")
     for p in ("tcp", "udp"):
         c = cost[p]
-        print("| %s | %d | %d | %d | %+d |" % (p.upper(), c["bare_ns"], c["pass_ns"], c["lb_ns"],
-                                            c["lb_cost_ns"]))
+        print("| %s | %d | %d | %d | %+d | %d / %d |" % (
+            p.upper(), c["bare_ns"], c["pass_ns"], c["lb_ns"], c["lb_cost_ns"],
+            c.get("prog_pass_ns", -1), c.get("prog_lb_ns", -1)))
     print("\n(%.0f s, %s)" % (time.time() - started, os.uname().release))
     if a.plot:
         plot(a.plot, m, cost, tmp)
