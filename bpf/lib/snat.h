@@ -22,10 +22,10 @@
 
 const volatile __u16 xlb_snat_port_min = XLB_SNAT_PORT_MIN;
 const volatile __u16 xlb_snat_port_max = XLB_SNAT_PORT_MAX;
-/* When no free port is found, a port held by a flow that closed (a reset,
- * or a FIN both ways) at least this many seconds ago is taken over: closed
- * flows give their ports back under pressure before their expiry, as a
- * host reuses its TIME_WAIT ports. */
+/* When no free port is found, a port held by a flow that ended is taken
+ * over: after a reset at once, after a FIN both ways this many seconds
+ * later. Ended flows give their ports back under pressure before their
+ * expiry, as a host reuses its TIME_WAIT ports. */
 const volatile __u32 xlb_snat_reuse_s = XLB_SNAT_REUSE_S;
 
 struct {
@@ -98,23 +98,27 @@ static __always_inline void xlb_snat4_rev_key(struct xlb_snat4_key *rk,
 	rk->pad[0] = rk->pad[1] = rk->pad[2] = 0;
 }
 
-/* Free the port of reverse key rk if its flow closed long enough ago
- * (xlb_snat_reuse_s): 1 when this CPU freed it (its delete succeeded).
- * rk is then left holding the old flow's forward key: one key on the
- * stack, which is tight in the XDP program. */
+/* Free the port of reverse key rk if its flow ended: at once after a
+ * reset (either way: neither end holds the connection any more), a FIN
+ * both ways only xlb_snat_reuse_s after (the last ACK, a retransmitted
+ * FIN). 1 when this CPU freed it (its delete succeeded). rk is then left
+ * holding the old flow's forward key: one key on the stack, which is
+ * tight in the XDP program. */
 static __always_inline int xlb_snat4_takeover(struct xlb_snat4_key *rk, __u32 now)
 {
 	struct xlb_snat4_val *r, *f;
 	__be32 baddr = rk->saddr, naddr = rk->daddr, caddr;
 	__be16 bport = rk->sport, nport = rk->dport, cport;
+	__u32 last;
 	__u8 rflags, flags;
 
 	r = bpf_map_lookup_elem(&snat4_rev, rk);
-	if (!r || now - r->last_seen < xlb_snat_reuse_s)
+	if (!r)
 		return 0;
 	caddr = r->addr;
 	cport = r->port;
 	rflags = r->flags;
+	last = r->last_seen;
 	/* rk becomes the old flow's forward key */
 	rk->saddr = caddr;
 	rk->daddr = baddr;
@@ -124,11 +128,14 @@ static __always_inline int xlb_snat4_takeover(struct xlb_snat4_key *rk, __u32 no
 	if (f && (f->addr != naddr || f->port != nport))
 		f = NULL;	/* that client's flow has another mapping now */
 	flags = f ? f->flags : 0;
-	if (!((rflags | flags) & XLB_SNAT_F_RST) &&
-	    !((rflags & XLB_SNAT_F_FIN) && (flags & XLB_SNAT_F_FIN)))
-		return 0;
-	if (f && now - f->last_seen < xlb_snat_reuse_s)
-		return 0;
+	if (!((rflags | flags) & XLB_SNAT_F_RST)) {
+		if (!((rflags & XLB_SNAT_F_FIN) && (flags & XLB_SNAT_F_FIN)))
+			return 0;
+		if (f && f->last_seen > last)
+			last = f->last_seen;
+		if (now - last < xlb_snat_reuse_s)
+			return 0;
+	}
 	if (f)
 		bpf_map_delete_elem(&snat4_fwd, rk);
 	rk->saddr = baddr;

@@ -32,7 +32,7 @@
 #define XLB_SNAT_ENTRIES	131072	/* each map: one entry per flow */
 #define XLB_SNAT_RETRIES	32	/* ports tried for a new flow (Cilium: 32) */
 #define XLB_SNAT_TAKEOVER_TRIES	8	/* then ports of closed flows tried */
-#define XLB_SNAT_REUSE_S	1	/* a closed flow's port is taken over after */
+#define XLB_SNAT_REUSE_S	1	/* a FIN-closed flow's port is taken over after */
 
 /* Default port range, outside Linux's default ephemeral range
  * (32768-60999) and Kubernetes' NodePort range (30000-32767). */

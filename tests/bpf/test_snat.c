@@ -429,6 +429,26 @@ static void test_takeover_closed(void **state)
 	assert_int_equal(o.pi.sport, 40001);
 }
 
+/* Without a delay to wait out (xlb_snat_reuse_s never, here): a flow
+ * reset by either end gives its port at once, one closed by FINs does
+ * not. */
+static void test_takeover_reset(void **state)
+{
+	struct pkt_desc d = TCP_C("172.16.0.9", 33000, PKT_SYN);
+	struct pkt_desc rst = TCP_B(40001, PKT_RST);
+	struct out o;
+
+	load(40000, 40001, 64);
+	assert_int_equal(conversation("172.16.0.2", 40000, true), 40000);	/* FIN both ways */
+	assert_int_equal(conversation("172.16.0.3", 40001, false), 40001);
+	assert_int_equal(run(&d).verdict, XDP_DROP);	/* FINs: not yet */
+	assert_int_equal(stat(T_EXHAUSTED), 1);
+	assert_int_equal(run(&rst).verdict, XDP_TX);	/* the backend resets 40001's flow */
+	o = run(&d);
+	assert_int_equal(o.verdict, XDP_TX);
+	assert_int_equal(o.pi.sport, 40001);
+}
+
 /* A SYN on the 5-tuple of a closed flow reuses its mapping as a new
  * connection: same port, state back to new. */
 static void test_syn_after_close(void **state)
@@ -532,6 +552,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_expiry_and_reuse, teardown),
 		cmocka_unit_test_teardown(test_syn_after_close, teardown),
 		cmocka_unit_test_teardown(test_takeover_closed, teardown),
+		cmocka_unit_test_teardown(test_takeover_reset, teardown),
 		cmocka_unit_test_teardown(test_maps_full, teardown),
 		cmocka_unit_test_teardown(test_many_flows, teardown),
 		cmocka_unit_test_teardown(test_orphan_reverse, teardown),
