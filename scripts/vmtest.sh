@@ -21,7 +21,7 @@
 # Exit: 0 all passed, 1 a test failed, 2 infrastructure error (no image, qemu
 # error, timeout, guest died without a result), 77 qemu cannot run here.
 # Serial logs: $BUILD/vm/log/<test>.log; this run's, concatenated: $BUILD/vm/last.log.
-# Env: VM_TIMEOUT (s, per boot, default 300), VM_MEM (MB, 1024), VM_KPKG
+# Env: VM_TIMEOUT (s, per boot, default 600), VM_MEM (MB, 1024), VM_KPKG
 # (kernel package, default: what linux-image-amd64 depends on), VM_APPEND
 # (extra kernel arguments), QEMU (default qemu-system-x86_64), BUILD (build).
 set -uo pipefail
@@ -32,7 +32,7 @@ case $BUILD in /*) BUILD=$(realpath -m --relative-to="$REPO" "$BUILD") ;; esac
 case $BUILD in ../* | ..) echo "vmtest: BUILD must be inside the repository ($REPO)" >&2; exit 2 ;; esac
 VMDIR=$REPO/$BUILD/vm
 QEMU=${QEMU:-qemu-system-x86_64}
-VM_TIMEOUT=${VM_TIMEOUT:-300}
+VM_TIMEOUT=${VM_TIMEOUT:-600}
 VM_MEM=${VM_MEM:-1024}
 
 rebuild=0 image_only=0 quiet=0 tests=() args=()
