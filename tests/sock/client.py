@@ -16,8 +16,9 @@ it talks to a service. Each subcommand prints one JSON object.
                        FILE, then a line sent and answered every 0.2 s until
                        FILE.stop exists; {"name", "pings", "broken"}
 
-Every operation has a 2 s timeout and every loop a bound, so a broken
-datapath fails the test instead of hanging it.
+Every operation has a 5 s timeout (a SYN retransmitted twice, as a loaded
+machine may need) and every loop a bound, so a broken datapath fails the
+test instead of hanging it.
 """
 import collections
 import errno
@@ -26,6 +27,8 @@ import os
 import socket
 import sys
 import time
+
+TIMEOUT = 5
 
 
 def hostport(s):
@@ -51,7 +54,7 @@ def tcp(dst, n):
     names, errors, peers = collections.Counter(), collections.Counter(), set()
     for _ in range(n):
         try:
-            s = socket.create_connection(dst, timeout=2)
+            s = socket.create_connection(dst, timeout=TIMEOUT)
             try:
                 peers.add("%s:%d" % s.getpeername())
                 names[name_of(s.recv(100))] += 1
@@ -66,7 +69,7 @@ def udp(dst, n):
     names, errors, peers, froms = collections.Counter(), collections.Counter(), set(), set()
     for _ in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(2)
+        s.settimeout(TIMEOUT)
         try:
             s.connect(dst)
             peers.add("%s:%d" % s.getpeername())
@@ -84,7 +87,7 @@ def udp(dst, n):
 def sendto(dst, n):
     names, errors, froms = collections.Counter(), collections.Counter(), set()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(2)
+    s.settimeout(TIMEOUT)
     for _ in range(n):
         try:
             s.sendto(b"q\n", dst)
@@ -101,7 +104,7 @@ def udphold(dst, n, path):
     socks, before = [], []
     for _ in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(2)
+        s.settimeout(TIMEOUT)
         try:
             s.connect(dst)
             s.send(b"q\n")
@@ -127,7 +130,7 @@ def udphold(dst, n, path):
 
 
 def hold(dst, path):
-    s = socket.create_connection(dst, timeout=2)
+    s = socket.create_connection(dst, timeout=TIMEOUT)
     name = name_of(s.recv(100))
     with open(path + ".tmp", "w") as f:
         f.write(name + "\n")
