@@ -217,28 +217,32 @@ static int group_setup(void **state)
 	struct xlb_backend_spec both[2] = { be_on(BE_REMOTE, 8080, false, true),
 					    be_on(BE_LOCAL, 8080, true, false) };
 	struct xlb_ip node = xt_ip(NODE);
+	struct xlb_svc_addrs web_a = {}, loc_a = {}, rng_a = {};	/* set() copies them */
 
 	if (topology())
 		return -1;
 	web.type = XLB_SVC_LOAD_BALANCER;
 	web.node_port = 30080;
-	web.lb_ips[web.n_lb_ips++] = xt_ip(LB_IP);
-	web.external_ips[web.n_external_ips++] = xt_ip(EXT_IP);
+	web.addrs = &web_a;
+	web_a.lb_ips[web.n_lb_ips++] = xt_ip(LB_IP);
+	web_a.external_ips[web.n_external_ips++] = xt_ip(EXT_IP);
 	dns.type = XLB_SVC_NODE_PORT;
 	dns.node_port = 30053;
 	unk.type = XLB_SVC_NODE_PORT;
 	unk.node_port = 30090;
 	loc.type = XLB_SVC_LOAD_BALANCER;
 	loc.node_port = 30081;
-	loc.lb_ips[loc.n_lb_ips++] = xt_ip(LB_IP_LOCAL);
+	loc.addrs = &loc_a;
+	loc_a.lb_ips[loc.n_lb_ips++] = xt_ip(LB_IP_LOCAL);
 	loc.ext_policy = XLB_POLICY_LOCAL;
 	noloc.type = XLB_SVC_NODE_PORT;
 	noloc.node_port = 30082;
 	noloc.ext_policy = XLB_POLICY_LOCAL;
 	rng.type = XLB_SVC_LOAD_BALANCER;
-	rng.lb_ips[rng.n_lb_ips++] = xt_ip(LB_IP_RANGES);
-	rng.source_ranges[rng.n_source_ranges].ip = xt_ip("10.10.1.0");
-	rng.source_ranges[rng.n_source_ranges++].prefix = 28;
+	rng.addrs = &rng_a;
+	rng_a.lb_ips[rng.n_lb_ips++] = xt_ip(LB_IP_RANGES);
+	rng_a.source_ranges[rng.n_source_ranges].ip = xt_ip("10.10.1.0");
+	rng_a.source_ranges[rng.n_source_ranges++].prefix = 28;
 	dp = xt_dp_open();
 	if (!dp)
 		return -1;

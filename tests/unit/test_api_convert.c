@@ -97,6 +97,7 @@ static void test_from_pb_fields(void **unused)
 	assert_int_equal(s.spec.node_port, 30080);
 	assert_int_equal(s.spec.algo, XLB_ALGO_WRR);
 	assert_int_equal(s.spec.affinity_timeout, 600);
+	assert_null(s.spec.addrs);	/* no list beyond the cluster IP: none held */
 	assert_int_equal(s.n_ep, 3);
 	/* weight_set ? weight : 1 */
 	assert_int_equal(s.ep[0].weight, 1);
@@ -198,11 +199,11 @@ static void test_external_fields(void **unused)
 	assert_int_equal(s.spec.type, XLB_SVC_LOAD_BALANCER);
 	assert_true(xlb_svc_has_node_port(&s.spec));
 	assert_int_equal(s.spec.n_lb_ips, 2);
-	assert_string_equal(xlb_ip_str(&s.spec.lb_ips[1], ip, sizeof(ip)), "203.0.113.11");
+	assert_string_equal(xlb_ip_str(&s.spec.addrs->lb_ips[1], ip, sizeof(ip)), "203.0.113.11");
 	assert_int_equal(s.spec.n_external_ips, 1);
 	assert_int_equal(s.spec.n_source_ranges, 2);
-	assert_int_equal(s.spec.source_ranges[0].prefix, 24);
-	assert_int_equal(s.spec.source_ranges[1].prefix, 32);	/* a bare address */
+	assert_int_equal(s.spec.addrs->source_ranges[0].prefix, 24);
+	assert_int_equal(s.spec.addrs->source_ranges[1].prefix, 32);	/* a bare address */
 	assert_int_equal(s.spec.ext_policy, XLB_POLICY_LOCAL);
 	assert_int_equal(s.spec.int_policy, XLB_POLICY_LOCAL);
 	assert_int_equal(s.spec.health_check_node_port, 32000);

@@ -342,13 +342,13 @@ static void test_external(void **state)
 	assert_int_equal(s->spec.node_port, 31443);
 	/* ipMode Proxy and a hostname are not ours to capture. */
 	assert_int_equal(s->spec.n_lb_ips, 2);
-	assert_ip(&s->spec.lb_ips[0], "203.0.113.10");
-	assert_ip(&s->spec.lb_ips[1], "203.0.113.11");
+	assert_ip(&s->spec.addrs->lb_ips[0], "203.0.113.10");
+	assert_ip(&s->spec.addrs->lb_ips[1], "203.0.113.11");
 	assert_int_equal(s->spec.n_external_ips, 1);
-	assert_ip(&s->spec.external_ips[0], "198.51.100.7");
+	assert_ip(&s->spec.addrs->external_ips[0], "198.51.100.7");
 	assert_int_equal(s->spec.n_source_ranges, 2);	/* the IPv6 one cannot match */
-	assert_ip(&s->spec.source_ranges[1].ip, "203.0.113.9");
-	assert_int_equal(s->spec.source_ranges[1].prefix, 32);
+	assert_ip(&s->spec.addrs->source_ranges[1].ip, "203.0.113.9");
+	assert_int_equal(s->spec.addrs->source_ranges[1].prefix, 32);
 	assert_int_equal(s->spec.ext_policy, XLB_POLICY_LOCAL);
 	assert_int_equal(s->spec.int_policy, XLB_POLICY_CLUSTER);
 	assert_int_equal(s->spec.health_check_node_port, 32100);

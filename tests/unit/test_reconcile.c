@@ -517,19 +517,21 @@ static void test_external_fields_reconciled(void **state)
 	struct world *w = *state;
 	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
 	struct xlb_svc_desired s = svc("a", "10.96.0.1", 80, 30080, e, 1);
+	struct xlb_svc_addrs a = {};	/* the state keeps a copy */
 
 	s.spec.type = XLB_SVC_LOAD_BALANCER;
+	s.spec.addrs = &a;
 	put(w->st, s);
 	w->r.node = "n1";
 	whole(w);
 	assert_int_equal(w->res.created, 1);
 	for (int step = 0; step < 6; step++) {
 		switch (step) {
-		case 0: assert_int_equal(xlb_ip_parse("192.0.2.10", &s.spec.lb_ips[0]), 0);
+		case 0: assert_int_equal(xlb_ip_parse("192.0.2.10", &a.lb_ips[0]), 0);
 			s.spec.n_lb_ips = 1; break;
-		case 1: assert_int_equal(xlb_ip_parse("192.0.2.20", &s.spec.external_ips[0]), 0);
+		case 1: assert_int_equal(xlb_ip_parse("192.0.2.20", &a.external_ips[0]), 0);
 			s.spec.n_external_ips = 1; break;
-		case 2: assert_int_equal(xlb_cidr_parse("172.16.0.0/16", &s.spec.source_ranges[0]), 0);
+		case 2: assert_int_equal(xlb_cidr_parse("172.16.0.0/16", &a.source_ranges[0]), 0);
 			s.spec.n_source_ranges = 1; break;
 		case 3: s.spec.ext_policy = XLB_POLICY_LOCAL; break;
 		case 4: s.spec.int_policy = XLB_POLICY_LOCAL; break;

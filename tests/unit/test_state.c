@@ -223,6 +223,50 @@ static void test_equal_health(void **unused)
 	assert_false(xlb_svc_equal(&a, &b));
 }
 
+/* The lists beyond the cluster IP are held only by a service that has
+ * some, each holder with its own copy, and compare by their entries. */
+static void test_external_lists(void **unused)
+{
+	struct xlb_state *st = xlb_state_new(), *copy;
+	struct xlb_svc_desired a = svc("a", "10.96.0.1", 30080, 1), b = svc("b", "10.96.0.2", 0, 1);
+	struct xlb_svc_addrs lists = {}, other;
+	const struct xlb_svc_desired *got;
+	char err[256];
+
+	a.spec.type = XLB_SVC_LOAD_BALANCER;
+	a.spec.addrs = &lists;
+	assert_int_equal(xlb_ip_parse("192.0.2.10", &lists.lb_ips[0]), 0);
+	a.spec.n_lb_ips = 1;
+	assert_int_equal(xlb_cidr_parse("172.16.0.0/16", &lists.source_ranges[0]), 0);
+	a.spec.n_source_ranges = 1;
+	assert_int_equal(xlb_state_upsert(st, &a, err, sizeof(err)), 0);
+	assert_int_equal(xlb_state_upsert(st, &b, err, sizeof(err)), 0);
+	got = xlb_state_get(st, "a");
+	assert_non_null(got->spec.addrs);
+	assert_ptr_not_equal(got->spec.addrs, &lists);
+	assert_true(xlb_svc_equal(got, &a));
+	assert_null(xlb_state_get(st, "b")->spec.addrs);	/* a ClusterIP Service: none */
+
+	copy = xlb_state_clone(st);
+	assert_non_null(copy);
+	got = xlb_state_get(copy, "a");
+	assert_ptr_not_equal(got->spec.addrs, xlb_state_get(st, "a")->spec.addrs);
+	assert_true(xlb_svc_equal(got, &a));
+
+	/* Entries past the counts do not count; those within do. */
+	other = lists;
+	a.spec.addrs = &other;
+	assert_int_equal(xlb_ip_parse("192.0.2.99", &other.lb_ips[1]), 0);
+	assert_true(xlb_svc_equal(got, &a));
+	assert_int_equal(xlb_ip_parse("192.0.2.11", &other.lb_ips[0]), 0);
+	assert_false(xlb_svc_equal(got, &a));
+	other = lists;
+	other.source_ranges[0].prefix = 12;
+	assert_false(xlb_svc_equal(got, &a));
+	xlb_state_free(st);
+	xlb_state_free(copy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_commit),
 		cmocka_unit_test(test_refused_step),
 		cmocka_unit_test(test_equal_health),
+		cmocka_unit_test(test_external_lists),
 	};
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);

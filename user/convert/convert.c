@@ -349,13 +349,19 @@ static int external_from_pb(const Xlb__V1__Service *pb, const char *at,
 			    struct xlb_service_spec *sp, char *err, size_t errlen)
 {
 	char f[160], q[QUOTE_MAX * 4 + 8];
+	struct xlb_svc_addrs *a;
 	int ret;
 
+	if (!pb->n_load_balancer_ips && !pb->n_external_ips && !pb->n_source_ranges)
+		goto policies;
+	a = xlb_service_addrs(sp);
+	if (!a)
+		return xlb_errf(err, errlen, -ENOMEM, "%s: out of memory", at);
 	ret = addrs_from_pb(pb->load_balancer_ips, pb->n_load_balancer_ips, at,
-			    "load_balancer_ips", sp->lb_ips, &sp->n_lb_ips, err, errlen);
+			    "load_balancer_ips", a->lb_ips, &sp->n_lb_ips, err, errlen);
 	if (!ret)
 		ret = addrs_from_pb(pb->external_ips, pb->n_external_ips, at, "external_ips",
-				    sp->external_ips, &sp->n_external_ips, err, errlen);
+				    a->external_ips, &sp->n_external_ips, err, errlen);
 	if (ret)
 		return ret;
 	if (pb->n_source_ranges > XLB_MAX_SOURCE_RANGES)
@@ -368,12 +374,13 @@ static int external_from_pb(const Xlb__V1__Service *pb, const char *at,
 		ret = check_str(r, f, 0, err, errlen);
 		if (ret)
 			return ret;
-		if (xlb_cidr_parse(r, &sp->source_ranges[i]))
+		if (xlb_cidr_parse(r, &a->source_ranges[i]))
 			return xlb_errf(err, errlen, -EINVAL,
 					"%s: not a CIDR with its host bits zero: \"%s\"", f,
 					quote(r, q, sizeof(q)));
 	}
 	sp->n_source_ranges = (uint32_t)pb->n_source_ranges;
+policies:
 	ret = policy_from_pb(pb->external_traffic_policy, at, "external_traffic_policy",
 			     &sp->ext_policy, err, errlen);
 	if (!ret)
@@ -492,16 +499,17 @@ int xlb_api_service_from_pb_at(const Xlb__V1__Service *pb, const char *at,
 	if (!pb)
 		return xlb_errf(err, errlen, -EINVAL, "%s: required", at);
 	ret = spec_from_pb(pb, at, &out->spec, err, errlen);
-	if (ret)
-		return ret;
-	fpath(f, sizeof(f), at, "health_check");
-	ret = xlb_api_health_from_pb(pb->health_check, f, &hc, err, errlen);
-	if (ret)
-		return ret;
-	if (xlb_svc_set_hc(out, &hc))
-		return xlb_errf(err, errlen, -ENOMEM, "%s: out of memory", at);
-	fpath(f, sizeof(f), at, "endpoints");
-	ret = xlb_api_endpoints_from_pb(pb->endpoints, pb->n_endpoints, f, &out->ep, err, errlen);
+	if (!ret) {
+		fpath(f, sizeof(f), at, "health_check");
+		ret = xlb_api_health_from_pb(pb->health_check, f, &hc, err, errlen);
+	}
+	if (!ret && xlb_svc_set_hc(out, &hc))
+		ret = xlb_errf(err, errlen, -ENOMEM, "%s: out of memory", at);
+	if (!ret) {
+		fpath(f, sizeof(f), at, "endpoints");
+		ret = xlb_api_endpoints_from_pb(pb->endpoints, pb->n_endpoints, f, &out->ep, err,
+						errlen);
+	}
 	if (ret) {
 		xlb_svc_free(out);
 		return ret;
@@ -604,9 +612,11 @@ static bool external_to_pb(Xlb__V1__Service *pb, const struct xlb_service_spec *
 		? XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL
 		: XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_CLUSTER;
 	pb->health_check_node_port = sp->health_check_node_port;
-	if (!addrs_to_pb(&pb->load_balancer_ips, &pb->n_load_balancer_ips, sp->lb_ips,
+	if (!sp->addrs)
+		return true;	/* no list has an entry */
+	if (!addrs_to_pb(&pb->load_balancer_ips, &pb->n_load_balancer_ips, sp->addrs->lb_ips,
 			 sp->n_lb_ips) ||
-	    !addrs_to_pb(&pb->external_ips, &pb->n_external_ips, sp->external_ips,
+	    !addrs_to_pb(&pb->external_ips, &pb->n_external_ips, sp->addrs->external_ips,
 			 sp->n_external_ips))
 		return false;
 	if (!sp->n_source_ranges)
@@ -616,8 +626,8 @@ static bool external_to_pb(Xlb__V1__Service *pb, const struct xlb_service_spec *
 		return false;
 	for (uint32_t i = 0; i < sp->n_source_ranges; i++) {
 		snprintf(buf, sizeof(buf), "%s/%u",
-			 xlb_ip_str(&sp->source_ranges[i].ip, ip, sizeof(ip)),
-			 sp->source_ranges[i].prefix);
+			 xlb_ip_str(&sp->addrs->source_ranges[i].ip, ip, sizeof(ip)),
+			 sp->addrs->source_ranges[i].prefix);
 		pb->source_ranges[i] = strdup(buf);
 		if (!pb->source_ranges[i])
 			return false;

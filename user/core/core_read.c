@@ -76,16 +76,15 @@ static int list_copy(const struct xlb_svc_desired *s, void *arg)
 	size_t n = s->n_ep ? s->n_ep : 1;
 
 	memset(o, 0, sizeof(*o));
-	st->svc = *s;
+	l->n_out++;
+	/* a copy of its own: read after the lock is let go */
+	if (xlb_svc_copy(&st->svc, s))
+		return -ENOMEM;
 	st->n_eps = s->n_ep;
-	st->svc.ep = malloc(n * sizeof(*st->svc.ep));
 	st->eps = calloc(n, sizeof(*st->eps));
 	o->be_id = calloc(n, sizeof(*o->be_id));
-	l->n_out++;
-	if (!st->svc.ep || !st->eps || !o->be_id)
+	if (!st->eps || !o->be_id)
 		return -ENOMEM;
-	if (s->n_ep)
-		memcpy(st->svc.ep, s->ep, s->n_ep * sizeof(*s->ep));
 	xlb_svc_ident_of(&k, &s->spec);
 	d = xlb_htab_get(&l->dp, &k, sizeof(k));
 	if (d) {
@@ -168,7 +167,7 @@ int xlb_core_list(struct xlb_core *c, const char *name,
 		}
 		if (!ret)
 			ret = cb(&o->st, arg);
-		free(o->st.svc.ep);
+		xlb_svc_free(&o->st.svc);
 		free(o->st.eps);
 		free(o->be_id);
 	}

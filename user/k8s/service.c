@@ -228,7 +228,8 @@ static int port(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node *p,
 	ret = k8s_want_map(c, p, what);
 	if (ret)
 		return ret;
-	*sp = b->d.spec;
+	if (xlb_service_copy(sp, &b->d.spec))
+		return k8s_nomem(c);
 	kp->line = p->line;
 	n = k8s_field(p, "name");
 	snprintf(what, sizeof(what), "spec.ports[%zu].name", i);
@@ -410,7 +411,9 @@ static int ingress(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node 
 		if (!n)
 			continue;	/* hostname only */
 		snprintf(what, sizeof(what), "status.loadBalancer.ingress[%zu].ip", i);
-		ret = list_addr(c, n, what, sp->lb_ips, &sp->n_lb_ips);
+		if (!xlb_service_addrs(sp))
+			return k8s_nomem(c);
+		ret = list_addr(c, n, what, sp->addrs->lb_ips, &sp->n_lb_ips);
 		if (ret)
 			return ret;
 	}
@@ -433,7 +436,10 @@ static int external(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node
 		return ret;
 	for (size_t i = 0; n && i < n->n; i++) {
 		snprintf(what, sizeof(what), "spec.externalIPs[%zu]", i);
-		ret = list_addr(c, n->items[i], what, sp->external_ips, &sp->n_external_ips);
+		if (!xlb_service_addrs(sp))
+			return k8s_nomem(c);
+		ret = list_addr(c, n->items[i], what, sp->addrs->external_ips,
+				&sp->n_external_ips);
 		if (ret)
 			return ret;
 	}
@@ -456,7 +462,9 @@ static int external(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node
 		if (sp->n_source_ranges == XLB_MAX_SOURCE_RANGES)
 			return k8s_fail(c, n->items[i]->line, "%s: more than %d ranges", what,
 					XLB_MAX_SOURCE_RANGES);
-		sp->source_ranges[sp->n_source_ranges++] = r;
+		if (!xlb_service_addrs(sp))
+			return k8s_nomem(c);
+		sp->addrs->source_ranges[sp->n_source_ranges++] = r;
 	}
 	ret = policy(c, spec, "externalTrafficPolicy", &sp->ext_policy);
 	if (!ret)
@@ -483,12 +491,20 @@ static int external(struct k8s_ctx *c, struct svc_base *b, const struct k8s_node
 	return sp->type == XLB_SVC_LOAD_BALANCER ? ingress(c, b, doc, spec) : 0;
 }
 
+/* n: the ports that may hold lists (calloc'd: the others hold none). */
+static void ports_free(struct k8s_port *ports, size_t n)
+{
+	for (size_t i = 0; ports && i < n; i++)
+		xlb_service_fini(&ports[i].spec);
+	free(ports);
+}
+
 void k8s_service_free(struct xlb_k8s_service *o)
 {
 	if (!o)
 		return;
 	free(o->key);
-	free(o->ports);
+	ports_free(o->ports, o->n_ports);
 	free(o->hc);
 	free(o->weights);
 	free(o);
@@ -496,7 +512,7 @@ void k8s_service_free(struct xlb_k8s_service *o)
 
 int k8s_service(struct k8s_ctx *c, const struct k8s_node *doc, struct xlb_k8s_service **out)
 {
-	const struct k8s_node *spec, *ports;
+	const struct k8s_node *spec, *ports = NULL;
 	const char *ns, *name;
 	struct svc_base *b;
 	int ret;
@@ -564,11 +580,12 @@ int k8s_service(struct k8s_ctx *c, const struct k8s_node *doc, struct xlb_k8s_se
 	}
 out:
 	if (ret) {
-		free(b->obj.ports);
+		ports_free(b->obj.ports, ports ? ports->n : 0);
 		free(b->obj.key);
 		free(b->obj.hc);
 		free(b->obj.weights);
 	}
+	xlb_service_fini(&b->d.spec);	/* each port has a copy */
 	free(b);
 	return ret < 0 ? ret : 0;
 }

@@ -529,8 +529,7 @@ int k8s_join(struct k8s_ctx *c, const struct xlb_k8s_service *o,
 		struct join_port jp = { .s = &out[i] };
 
 		memset(&out[i], 0, sizeof(out[i]));
-		out[i].spec = kp->spec;
-		if (xlb_svc_set_hc(&out[i], o->hc))
+		if (xlb_service_copy(&out[i].spec, &kp->spec) || xlb_svc_set_hc(&out[i], o->hc))
 			ret = k8s_nomem(c);
 		for (size_t k = 0; !ret && k < n_sl; k++) {
 			const struct xlb_k8s_slice *sl = sls[k];

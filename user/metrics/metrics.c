@@ -211,6 +211,9 @@ static int list_cb(const struct xlb_service_status *s, void *arg)
 		return -ENOMEM;
 	sc->n++;
 	r->spec = s->svc.spec;
+	/* its lists are not needed here, and go with the listing */
+	r->spec.addrs = NULL;
+	r->spec.n_lb_ips = r->spec.n_external_ips = r->spec.n_source_ranges = 0;
 	r->packets = s->packets;
 	r->bytes = s->bytes;
 	r->new_flows = s->new_flows;

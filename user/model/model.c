@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,24 +156,76 @@ static int addrs_check(const struct xlb_ip *v, uint32_t n, const char *what, cha
 	return 0;
 }
 
+struct xlb_svc_addrs *xlb_service_addrs(struct xlb_service_spec *s)
+{
+	if (!s->addrs)
+		s->addrs = calloc(1, sizeof(*s->addrs));
+	return s->addrs;
+}
+
+static bool has_addrs(const struct xlb_service_spec *s)
+{
+	return s->n_lb_ips || s->n_external_ips || s->n_source_ranges;
+}
+
+int xlb_service_copy(struct xlb_service_spec *dst, const struct xlb_service_spec *src)
+{
+	*dst = *src;
+	dst->addrs = NULL;
+	if (!src->addrs || !has_addrs(src))
+		return 0;
+	dst->addrs = malloc(sizeof(*dst->addrs));
+	if (!dst->addrs) {
+		dst->n_lb_ips = dst->n_external_ips = dst->n_source_ranges = 0;
+		return -ENOMEM;
+	}
+	*dst->addrs = *src->addrs;
+	return 0;
+}
+
+void xlb_service_fini(struct xlb_service_spec *s)
+{
+	free(s->addrs);
+	s->addrs = NULL;
+	s->n_lb_ips = s->n_external_ips = s->n_source_ranges = 0;
+}
+
+bool xlb_service_equal(const struct xlb_service_spec *a, const struct xlb_service_spec *b)
+{
+	const struct xlb_svc_addrs *x = a->addrs, *y = b->addrs;
+
+	if (memcmp(a, b, offsetof(struct xlb_service_spec, addrs)))
+		return false;	/* the counts included */
+	return !has_addrs(a) ||
+	       (!memcmp(x->lb_ips, y->lb_ips, a->n_lb_ips * sizeof(x->lb_ips[0])) &&
+		!memcmp(x->external_ips, y->external_ips,
+			a->n_external_ips * sizeof(x->external_ips[0])) &&
+		!memcmp(x->source_ranges, y->source_ranges,
+			a->n_source_ranges * sizeof(x->source_ranges[0])));
+}
+
 /* The fields beyond the cluster IP, as the API server would take them. */
 static int external_validate(const struct xlb_service_spec *s, char *err, size_t errlen)
 {
 	int ret;
 
+	if (has_addrs(s) && !s->addrs)
+		return xlb_errf(err, errlen, -EINVAL, "service addresses: counted, not given");
 	if (s->type != XLB_SVC_LOAD_BALANCER && s->n_lb_ips)
 		return xlb_errf(err, errlen, -EINVAL,
 				"service lb_ips: only for type LoadBalancer");
-	ret = addrs_check(s->lb_ips, s->n_lb_ips, "lb_ips", err, errlen);
+	ret = addrs_check(s->n_lb_ips ? s->addrs->lb_ips : NULL, s->n_lb_ips, "lb_ips", err,
+			  errlen);
 	if (!ret)
-		ret = addrs_check(s->external_ips, s->n_external_ips, "external_ips", err, errlen);
+		ret = addrs_check(s->n_external_ips ? s->addrs->external_ips : NULL,
+				  s->n_external_ips, "external_ips", err, errlen);
 	if (ret)
 		return ret;
 	if (s->n_source_ranges > XLB_MAX_SOURCE_RANGES)
 		return xlb_errf(err, errlen, -EINVAL, "service source_ranges: more than %d",
 				XLB_MAX_SOURCE_RANGES);
 	for (uint32_t i = 0; i < s->n_source_ranges; i++) {
-		const struct xlb_cidr *c = &s->source_ranges[i];
+		const struct xlb_cidr *c = &s->addrs->source_ranges[i];
 		unsigned int max = c->ip.family == XLB_AF_INET ? 32 : 128;
 
 		if ((c->ip.family != XLB_AF_INET && c->ip.family != XLB_AF_INET6) ||

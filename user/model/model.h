@@ -61,6 +61,16 @@ struct xlb_cidr {
 	uint8_t prefix;
 };
 
+/* The entries of a service's lists beyond the cluster IP (their counts are
+ * in the spec): allocated only for a service that has one, since a
+ * ClusterIP Service, the common case, has none and every holder of a spec
+ * (desired state, reconciler, dataplane) would carry them. */
+struct xlb_svc_addrs {
+	struct xlb_ip lb_ips[XLB_MAX_SVC_ADDRS];	/* LoadBalancer ingress */
+	struct xlb_ip external_ips[XLB_MAX_SVC_ADDRS];
+	struct xlb_cidr source_ranges[XLB_MAX_SOURCE_RANGES];	/* none: any source */
+};
+
 /* Ports and weights are wider than the wire so out-of-range input can be
  * represented and rejected rather than silently truncated. */
 struct xlb_service_spec {
@@ -74,16 +84,28 @@ struct xlb_service_spec {
 	uint32_t affinity_timeout; /* seconds; 0 = no session affinity */
 	/* What Kubernetes says beyond the cluster IP (issue 13); a dataplane
 	 * that cannot do one of them yet says so once and serves the rest. */
-	struct xlb_ip lb_ips[XLB_MAX_SVC_ADDRS];	/* LoadBalancer ingress */
-	uint32_t n_lb_ips;
-	struct xlb_ip external_ips[XLB_MAX_SVC_ADDRS];
-	uint32_t n_external_ips;
-	struct xlb_cidr source_ranges[XLB_MAX_SOURCE_RANGES];	/* none: any source */
-	uint32_t n_source_ranges;
+	uint32_t n_lb_ips;		/* addrs->lb_ips */
+	uint32_t n_external_ips;	/* addrs->external_ips */
+	uint32_t n_source_ranges;	/* addrs->source_ranges */
 	enum xlb_traffic_policy ext_policy;
 	enum xlb_traffic_policy int_policy;
 	uint32_t health_check_node_port;	/* LoadBalancer with ext_policy Local */
+	/* NULL when all three lists are empty. Owned by the spec's holder: a
+	 * plain struct copy only borrows it, xlb_service_copy makes one of its
+	 * own and xlb_service_fini frees it. Last, for xlb_service_equal. */
+	struct xlb_svc_addrs *addrs;
 };
+
+/* Room for s's lists (allocated, zeroed, on first use): NULL when out of
+ * memory. */
+struct xlb_svc_addrs *xlb_service_addrs(struct xlb_service_spec *s);
+/* dst becomes a copy of src with lists of its own. 0, or -ENOMEM (then dst
+ * has src's fields but empty lists). */
+int xlb_service_copy(struct xlb_service_spec *dst, const struct xlb_service_spec *src);
+/* Frees s's lists and leaves them empty. */
+void xlb_service_fini(struct xlb_service_spec *s);
+/* Every field and list entry the same (name included). */
+bool xlb_service_equal(const struct xlb_service_spec *a, const struct xlb_service_spec *b);
 
 /* Served on every node address at node_port (NodePort, and LoadBalancer
  * unless allocateLoadBalancerNodePorts is false). */

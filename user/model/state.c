@@ -46,6 +46,7 @@ void xlb_svc_free(struct xlb_svc_desired *s)
 {
 	free(s->ep);
 	free(s->hc);
+	xlb_service_fini(&s->spec);
 	s->ep = NULL;
 	s->hc = NULL;
 	s->n_ep = 0;
@@ -71,8 +72,12 @@ int xlb_svc_copy(struct xlb_svc_desired *dst, const struct xlb_svc_desired *src)
 	*dst = *src;
 	dst->ep = NULL;
 	dst->hc = NULL;
-	if (xlb_svc_set_hc(dst, src->hc))
+	if (xlb_service_copy(&dst->spec, &src->spec))
 		return -ENOMEM;
+	if (xlb_svc_set_hc(dst, src->hc)) {
+		xlb_svc_free(dst);
+		return -ENOMEM;
+	}
 	if (src->n_ep) {
 		dst->ep = malloc(src->n_ep * sizeof(*dst->ep));
 		if (!dst->ep) {
@@ -559,7 +564,7 @@ bool xlb_svc_equal(const struct xlb_svc_desired *a, const struct xlb_svc_desired
 {
 	static const struct xlb_health_spec none;
 
-	return !memcmp(&a->spec, &b->spec, sizeof(a->spec)) &&
+	return xlb_service_equal(&a->spec, &b->spec) &&
 	       hc_equal(a->hc ? a->hc : &none, b->hc ? b->hc : &none) &&
 	       a->n_ep == b->n_ep &&
 	       (!a->n_ep || !memcmp(a->ep, b->ep, a->n_ep * sizeof(*a->ep)));

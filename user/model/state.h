@@ -72,9 +72,11 @@ struct xlb_node_info {
 	uint32_t n_addrs;
 };
 
-/* A service as a controller asked for it. hc and ep are malloc'd and owned
- * (xlb_svc_free, xlb_svc_copy). hc is NULL for a service without a health
- * check, the common case: a spec costs ~5 KiB, a service ~200 bytes. */
+/* A service as a controller asked for it. hc, ep and spec.addrs are
+ * malloc'd and owned (xlb_svc_free, xlb_svc_copy). hc is NULL for a service
+ * without a health check, the common case (a health spec costs ~5 KiB), as
+ * spec.addrs is for one without LoadBalancer or external IPs and source
+ * ranges (~700 bytes). */
 struct xlb_svc_desired {
 	struct xlb_service_spec spec;	/* spec.name is the key */
 	struct xlb_health_spec *hc;	/* NULL: no health check */

@@ -26,11 +26,9 @@ static int be_cmp(const void *a, const void *b)
 	return (x->port > y->port) - (x->port < y->port);
 }
 
-static bool ips_same(const struct xlb_ip *a, uint32_t na, const struct xlb_ip *b, uint32_t nb)
+static bool ips_same(const struct xlb_ip *a, const struct xlb_ip *b, uint32_t n)
 {
-	if (na != nb)
-		return false;
-	for (uint32_t i = 0; i < na; i++)
+	for (uint32_t i = 0; i < n; i++)
 		if (!xlb_ip_equal(&a[i], &b[i]))
 			return false;
 	return true;
@@ -39,19 +37,22 @@ static bool ips_same(const struct xlb_ip *a, uint32_t na, const struct xlb_ip *b
 /* Everything a dataplane programs (not the name). */
 static bool spec_same(const struct xlb_service_spec *a, const struct xlb_service_spec *b)
 {
-	if (a->n_source_ranges != b->n_source_ranges)
+	const struct xlb_svc_addrs *x = a->addrs, *y = b->addrs;
+
+	if (a->n_source_ranges != b->n_source_ranges || a->n_lb_ips != b->n_lb_ips ||
+	    a->n_external_ips != b->n_external_ips)
 		return false;
 	for (uint32_t i = 0; i < a->n_source_ranges; i++)
-		if (a->source_ranges[i].prefix != b->source_ranges[i].prefix ||
-		    !xlb_ip_equal(&a->source_ranges[i].ip, &b->source_ranges[i].ip))
+		if (x->source_ranges[i].prefix != y->source_ranges[i].prefix ||
+		    !xlb_ip_equal(&x->source_ranges[i].ip, &y->source_ranges[i].ip))
 			return false;
 	return a->type == b->type && xlb_ip_equal(&a->vip, &b->vip) && a->port == b->port &&
 	       a->node_port == b->node_port && a->proto == b->proto && a->algo == b->algo &&
 	       a->affinity_timeout == b->affinity_timeout && a->ext_policy == b->ext_policy &&
 	       a->int_policy == b->int_policy &&
 	       a->health_check_node_port == b->health_check_node_port &&
-	       ips_same(a->lb_ips, a->n_lb_ips, b->lb_ips, b->n_lb_ips) &&
-	       ips_same(a->external_ips, a->n_external_ips, b->external_ips, b->n_external_ips);
+	       (!a->n_lb_ips || ips_same(x->lb_ips, y->lb_ips, a->n_lb_ips)) &&
+	       (!a->n_external_ips || ips_same(x->external_ips, y->external_ips, a->n_external_ips));
 }
 
 static bool be_same(const struct xlb_backend_spec *a, const struct xlb_backend_spec *b, size_t n)
@@ -67,6 +68,7 @@ static bool be_same(const struct xlb_backend_spec *a, const struct xlb_backend_s
 static void applied_free(struct applied_svc *a)
 {
 	if (a) {
+		xlb_service_fini(&a->spec);
 		free(a->be);
 		free(a);
 	}
@@ -117,15 +119,16 @@ static int applied_store(struct xlb_reconciler *r, const struct xlb_service_spec
 {
 	struct applied_svc *a = calloc(1, sizeof(*a)), *old;
 
-	if (!a)
+	if (!a || xlb_service_copy(&a->spec, spec)) {
+		free(a);
 		return -ENOMEM;
-	a->spec = *spec;
+	}
 	a->seen = true;		/* stored now: desired in this pass */
 	xlb_svc_ident_of(&a->key, spec);
 	a->n = n;
 	a->be = malloc((n ? n : 1) * sizeof(*be));
 	if (!a->be) {
-		free(a);
+		applied_free(a);
 		return -ENOMEM;
 	}
 	if (n)

@@ -41,6 +41,7 @@ static void svc_state_free(struct svc_state *s)
 {
 	if (!s)
 		return;
+	xlb_service_fini(&s->spec);
 	free(s->be);
 	free(s->be_id);
 	free(s);
@@ -298,12 +299,12 @@ static size_t ext_keys_of(const struct xlb_service_spec *s, struct ext_key *out)
 	size_t n = 0;
 
 	for (uint32_t i = 0; i < s->n_lb_ips; i++, n++) {
-		svc_key_of(&out[n].k, &s->lb_ips[i], s->port, s->proto);
+		svc_key_of(&out[n].k, &s->addrs->lb_ips[i], s->port, s->proto);
 		out[n].flags = XLB_SVC_F_EXTERNAL | XLB_SVC_F_LB_IP |
 			       (s->n_source_ranges ? XLB_SVC_F_SRC_RANGES : 0);
 	}
 	for (uint32_t i = 0; i < s->n_external_ips; i++, n++) {
-		svc_key_of(&out[n].k, &s->external_ips[i], s->port, s->proto);
+		svc_key_of(&out[n].k, &s->addrs->external_ips[i], s->port, s->proto);
 		out[n].flags = XLB_SVC_F_EXTERNAL;
 	}
 	return n;
@@ -343,15 +344,15 @@ static int src_ranges_set(struct xlb_dp_bpf *d, uint32_t id, const struct xlb_se
 	uint32_t one = 1;
 
 	for (uint32_t i = 0; i < s->n_source_ranges; i++) {
-		const struct xlb_cidr *c = &s->source_ranges[i];
+		const struct xlb_cidr *c = &s->addrs->source_ranges[i];
 		struct xlb_src_range_key k = { .prefixlen = 32 + c->prefix, .svc_id = id };
 		bool kept = false;
 
 		if (c->ip.family != XLB_AF_INET)
 			continue;
 		for (uint32_t j = 0; keep && j < keep->n_source_ranges && !kept; j++)
-			kept = keep->source_ranges[j].prefix == c->prefix &&
-			       xlb_ip_equal(&keep->source_ranges[j].ip, &c->ip);
+			kept = keep->addrs->source_ranges[j].prefix == c->prefix &&
+			       xlb_ip_equal(&keep->addrs->source_ranges[j].ip, &c->ip);
 		if (kept)
 			continue;
 		k.addr = c->ip.addr.a32[0];
@@ -473,7 +474,10 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	ns = calloc(1, sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
-	ns->spec = *spec;
+	if (xlb_service_copy(&ns->spec, spec)) {
+		free(ns);
+		return -ENOMEM;
+	}
 	xlb_svc_ident_of(&ns->ident, spec);
 	ns->n_be = n;
 	ns->be = calloc(n ? n : 1, sizeof(*ns->be));
@@ -894,12 +898,15 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 			/* a LoadBalancer or external IP; loadBalancerSourceRanges are
 			 * not read back (the next update writes them whole) */
 			struct xlb_ip ip = { .addr = k.addr, .family = k.family };
+			struct xlb_svc_addrs *a = xlb_service_addrs(&s->spec);
 
+			if (!a)
+				return -ENOMEM;
 			if ((v.flags & XLB_SVC_F_LB_IP) && s->spec.n_lb_ips < XLB_MAX_SVC_ADDRS)
-				s->spec.lb_ips[s->spec.n_lb_ips++] = ip;
+				a->lb_ips[s->spec.n_lb_ips++] = ip;
 			else if (!(v.flags & XLB_SVC_F_LB_IP) &&
 				 s->spec.n_external_ips < XLB_MAX_SVC_ADDRS)
-				s->spec.external_ips[s->spec.n_external_ips++] = ip;
+				a->external_ips[s->spec.n_external_ips++] = ip;
 		} else {
 			s->spec.vip.family = k.family;
 			s->spec.vip.addr = k.addr;

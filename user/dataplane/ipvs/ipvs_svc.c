@@ -140,6 +140,7 @@ void ipvs_svc_free(struct isvc *s)
 {
 	if (!s)
 		return;
+	xlb_service_fini(&s->spec);
 	free(s->be);
 	free(s->be_id);
 	free(s->be_cnt);
@@ -493,12 +494,11 @@ static struct isvc *isvc_new(struct xlb_dp_ipvs *d, const struct ipvs_key *key,
 	if (!ns)
 		return NULL;
 	ns->key = *key;
-	ns->spec = *spec;
 	ns->n_be = n;
 	ns->be = calloc(n ? n : 1, sizeof(*ns->be));
 	ns->be_id = calloc(n ? n : 1, sizeof(*ns->be_id));
 	ns->be_cnt = calloc(n ? n : 1, sizeof(*ns->be_cnt));
-	if (!ns->be || !ns->be_id || !ns->be_cnt) {
+	if (xlb_service_copy(&ns->spec, spec) || !ns->be || !ns->be_id || !ns->be_cnt) {
 		ipvs_svc_free(ns);
 		return NULL;
 	}
