@@ -45,6 +45,7 @@ static struct {
 	const char *metrics;		/* --metrics ADDR:PORT; NULL: off */
 	unsigned int watch_queue;	/* --watch-queue; 0: the server's default */
 	unsigned int max_watchers;	/* --max-watchers; 0: the server's default */
+	unsigned int api_idle_s;	/* --api-idle-timeout; 0: the server's default */
 	const char *state_dir;
 	const char *pin_dir;
 	const char *dataplane;
@@ -127,6 +128,8 @@ static void usage(FILE *f)
 		"                            unread), is ended: RESOURCE_EXHAUSTED (default 10000)\n"
 		"  --max-watchers N          Watch streams open at once; more are refused with\n"
 		"                            RESOURCE_EXHAUSTED (default 256)\n"
+		"  --api-idle-timeout SECONDS  an API connection without calls this long is\n"
+		"                            closed (default 120)\n"
 		"  --metrics ADDR:PORT       serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"                            (plain HTTP: bind it where only the scraper reaches;\n"
 		"                            ':PORT' every address, port 0 picks one; default off)\n"
@@ -382,6 +385,7 @@ static const struct option opts[] = {
 	{ "api-insecure-tls-writes", no_argument, NULL, 'I' },
 	{ "watch-queue", required_argument, NULL, 'Q' },
 	{ "max-watchers", required_argument, NULL, 'w' },
+	{ "api-idle-timeout", required_argument, NULL, 'd' },
 	{ "state-dir", required_argument, NULL, 's' },
 	{ "pin-dir", required_argument, NULL, 'p' },
 	{ "nodeport-addresses", required_argument, NULL, 'n' },
@@ -532,6 +536,10 @@ static int take_opt(int c, char *arg)
 	case 'w':
 		if (parse_count(arg, &cfg.max_watchers))
 			return bad_opt("max-watchers", "expected 1..1000000, got '%s'", arg);
+		break;
+	case 'd':
+		if (parse_count(arg, &cfg.api_idle_s) || cfg.api_idle_s > 86400)
+			return bad_opt("api-idle-timeout", "expected 1..86400 seconds, got '%s'", arg);
 		break;
 	case 's':
 		cfg.state_dir = arg;
@@ -844,6 +852,7 @@ int main(int argc, char **argv)
 	ao.rules = &cfg.rules;
 	ao.watch_queue = cfg.watch_queue;
 	ao.max_watchers = cfg.max_watchers;
+	ao.idle_s = cfg.api_idle_s;
 	ao.version = XLBD_VERSION;
 	ao.grace_ms = 1000;	/* then cancelled: the stop ends within 2 s */
 	ret = xlb_api_server_start(d.core, &ao, &api, err, sizeof(err));

@@ -28,6 +28,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -832,6 +833,61 @@ def test_watch_limit(d, target):
     d.start()
 
 
+def h2_frames(data):
+    """(type, flags, payload) of each whole HTTP/2 frame in data, and the rest."""
+    out = []
+    while len(data) >= 9:
+        n = int.from_bytes(data[0:3], "big")
+        if len(data) < 9 + n:
+            break
+        out.append((data[3], data[4], data[9:9 + n]))
+        data = data[9 + n:]
+    return out, data
+
+
+def test_idle_close(d, target):
+    """--api-idle-timeout 2: a connection that makes no call, though it
+    answers every SETTINGS and PING, is told GOAWAY for being idle and
+    closed; the flag's bounds are checked."""
+    if not d or d.kind != "xlbd":
+        return
+    bad = subprocess.run([d.binary, "--api-idle-timeout", "0"], capture_output=True, text=True)
+    check(bad.returncode == 2 and "api-idle-timeout" in bad.stderr,
+          "--api-idle-timeout 0 is refused naming the flag", bad.stderr.strip())
+    d.restart_with(["--api-idle-timeout", "2"])
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(1)
+    s.connect(target[len("unix:"):])
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+    buf, goaway, eof, start = b"", None, False, time.monotonic()
+    while time.monotonic() - start < 30 and not eof:
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            b = b""
+        if not b:
+            eof = True
+            break
+        frames, buf = h2_frames(buf + b)
+        for typ, flags, payload in frames:
+            if typ == 4 and not flags & 1:     # SETTINGS: acknowledged
+                s.sendall(b"\x00\x00\x00\x04\x01\x00\x00\x00\x00")
+            elif typ == 6 and not flags & 1:   # PING: answered
+                s.sendall(b"\x00\x00\x08\x06\x01\x00\x00\x00\x00" + payload)
+            elif typ == 7:
+                goaway = payload
+    took = time.monotonic() - start
+    s.close()
+    why = goaway[8:].decode("ascii", "replace") if goaway else None
+    check(eof and why is not None and "idle" in why.lower(),
+          "--api-idle-timeout 2: a connection without calls is told GOAWAY (idle) and closed",
+          "eof %s, goaway debug %r, after %.1f s" % (eof, why, took))
+    d.stop()
+    d.start()
+
+
 def test_c_client(target):
     """The C client of xlbctl (tests/api/client_check.c), when it is built."""
     exe = os.path.join(ROOT, "build", "api-client-check")
@@ -1388,6 +1444,7 @@ def main():
         test_lifecycle(d, target)
         test_slow_watcher(d, target)
         test_watch_limit(d, target)
+        test_idle_close(d, target)
         test_journal_damage(d, target)
         test_abuse(d, target)
         test_fd_reserve(d, target)

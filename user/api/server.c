@@ -80,7 +80,7 @@
 #define DEFAULT_MAX_WATCHERS	256	/* each may hold ~0.4 MiB of transport buffers */
 #define DEFAULT_WRITERS		32	/* up to this many writes share an fsync */
 #define MAX_STREAMS_PER_CONN	64	/* calls open at once on one connection */
-#define CONN_IDLE_MS		120000	/* a connection without calls this long is closed */
+#define DEFAULT_IDLE_S		120	/* a connection without calls this long is closed */
 #define HANDSHAKE_MS		10000
 #define KEEPALIVE_MS		60000	/* ping a quiet client this often, */
 #define KEEPALIVE_TIMEOUT_MS	20000	/* and drop it if no answer comes */
@@ -194,6 +194,7 @@ struct xlb_api_server {
 	gpr_timespec cancel_at;
 	unsigned int grace_ms, watch_queue;
 	unsigned int max_watchers, n_watchers;
+	unsigned int idle_s;
 	struct tag t_wake, t_shutdown;
 
 	/* The writers and their queue. */
@@ -1642,7 +1643,7 @@ struct grpc_setup {
 
 /* The server with what one client may hold and the message size; NULL
  * when gRPC cannot make it. */
-static grpc_server *server_create(void)
+static grpc_server *server_create(unsigned int idle_s)
 {
 	grpc_arg args[7];
 	grpc_channel_args cargs = { .num_args = 7, .args = args };
@@ -1660,7 +1661,7 @@ static grpc_server *server_create(void)
 	args[2] = (grpc_arg){ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_CONCURRENT_STREAMS,
 			      .value.integer = MAX_STREAMS_PER_CONN };
 	args[3] = (grpc_arg){ .type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-			      .value.integer = CONN_IDLE_MS };
+			      .value.integer = (int)(idle_s * 1000) };
 	args[4] = (grpc_arg){ .type = GRPC_ARG_INTEGER,
 			      .key = GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
 			      .value.integer = HANDSHAKE_MS };
@@ -1722,7 +1723,7 @@ static void *grpc_setup_main(void *arg)
 	gpr_set_log_function(grpc_log_fn);
 	grpc_init();
 
-	s->server = server_create();
+	s->server = server_create(s->idle_s);
 	s->cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(s->server, s->cq, NULL);
 	s->wake_chan = grpc_lame_client_channel_create("xlb-wake", GRPC_STATUS_UNAVAILABLE,
@@ -1826,6 +1827,7 @@ int xlb_api_server_start(struct xlb_core *core, const struct xlb_api_opts *opts,
 	s->grace_ms = opts->grace_ms ? opts->grace_ms : DEFAULT_GRACE_MS;
 	s->watch_queue = opts->watch_queue ? opts->watch_queue : DEFAULT_WATCH_QUEUE;
 	s->max_watchers = opts->max_watchers ? opts->max_watchers : DEFAULT_MAX_WATCHERS;
+	s->idle_s = opts->idle_s ? opts->idle_s : DEFAULT_IDLE_S;
 	s->streams.next = s->streams.prev = &s->streams;
 	s->t_wake = (struct tag){ T_WAKE, NULL };
 	s->t_shutdown = (struct tag){ T_SHUTDOWN, NULL };

@@ -53,6 +53,8 @@ struct xlb_api_opts {
 					 * ended (RESOURCE_EXHAUSTED); 0 = 10000 */
 	unsigned int max_watchers;	/* Watch streams open at once; more are refused
 					 * (RESOURCE_EXHAUSTED); 0 = 256 */
+	unsigned int idle_s;		/* a connection without calls this long is
+					 * closed (GOAWAY); 0 = 120 */
 	const char *version;		/* GetStatus.xlbd_version; NULL = "unknown" */
 	unsigned int writers;		/* writer threads; 0 = 32 */
 	/* Called first on every thread the server makes: writer true on a
