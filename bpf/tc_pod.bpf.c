@@ -12,8 +12,13 @@
  *     martian to it.
  *     a reply of a local backend: reverse NAT, bpf_redirect_peer into the
  *     client's pod.
+ *     a reply to an external client whose flow XDP on the NIC DNATed:
+ *     reverse NAT from XDP's conntrack, bpf_redirect_neigh out the NIC.
  *   xlb_to_pod (egress: packets on their way into the pod)
  *     a reply that came through the stack: reverse NAT.
+ *   xlb_from_nic (ingress of the node's NICs, after XDP)
+ *     a frame XDP DNATed to a pod of this node and passed: into the pod
+ *     by bpf_redirect_peer (lib/pod.h has the story).
  *
  * So a flow is either all in BPF (local backend, hairpin) or all in the
  * stack with the backend's address (remote backend): netfilter never sees
@@ -67,6 +72,10 @@ int xlb_from_pod(struct __sk_buff *skb)
 	}
 	svc = xlb_svc_find(p.daddr, p.dport, p.proto);
 	if (!svc) {
+		int verdict;
+
+		if (!pod_nic_reply(skb, &p, &k, &verdict))
+			return verdict;
 		pod_stat_inc(XLB_POD_PASS);
 		return TC_ACT_UNSPEC;
 	}
@@ -91,4 +100,10 @@ int xlb_to_pod(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 	return pod_reply(skb, &p, ct, 0);
+}
+
+SEC("tc")
+int xlb_from_nic(struct __sk_buff *skb)
+{
+	return pod_from_nic(skb);
 }

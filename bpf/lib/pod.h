@@ -381,4 +381,133 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, struct xlb_skb_pk
 	return pod_dnat(skb, p, &fwd, b);
 }
 
+/*
+ * External flows XDP sent to a pod of this node (issue 13). XDP on the NIC
+ * DNATs the client's frame and passes it (it cannot redirect into a veth
+ * at kernel defaults); tc on the NIC finds the flow in XDP's conntrack and
+ * delivers it with bpf_redirect_peer, and the pod's replies are NATed back
+ * here on its veth from the same entry and sent out with
+ * bpf_redirect_neigh. Neither direction meets netfilter, which would see
+ * half a flow and drop it as INVALID.
+ */
+
+/* Is the flow whose reply tuple is rk one of XDP's (not source-NATed:
+ * those never go to a pod here)? */
+static __always_inline int pod_xdp_flow(const struct xlb_ct4_key *rk)
+{
+	struct xlb_ct_syn_val *e;
+	struct xlb_ct4_val *ct = bpf_map_lookup_elem(&ct4, rk);
+
+	if (ct)
+		return ct->dir == XLB_CT_REV;
+	e = bpf_map_lookup_elem(&ct_syn, rk);
+	return e && !(e->flags & XLB_CT_F_SNAT);
+}
+
+/* tc ingress on the NIC: a frame XDP DNATed to a pod here goes straight
+ * into it. */
+static __always_inline int pod_from_nic(struct __sk_buff *skb)
+{
+	struct xlb_skb_pkt p = {};
+	struct xlb_ct4_key rk = {};
+	struct xlb_pod_ct_val loc = {};
+
+	if (xlb_skb_parse(skb, &p) != XLB_SKB_OK)
+		goto pass;
+	xlb_ct4_key_set(&rk, p.daddr, p.saddr, p.dport, p.sport, p.proto);
+	if (!pod_xdp_flow(&rk))
+		goto pass;
+	pod_locate(skb, &p, p.daddr, &loc);
+	if (!(loc.flags & XLB_POD_CT_F_LOCAL))
+		goto pass;
+	if (xlb_skb_set_macs(skb, loc.smac, loc.dmac)) {
+		pod_stat_inc(XLB_POD_DROP_REWRITE);
+		return TC_ACT_SHOT;
+	}
+	pod_stat_inc(XLB_POD_NIC_FWD_LOCAL);
+	return bpf_redirect_peer(loc.ifindex, 0);
+pass:
+	pod_stat_inc(XLB_POD_NIC_PASS);
+	return TC_ACT_UNSPEC;
+}
+
+/* A TCP reply's sequence number and flags as XDP's xlb_syn_reply records
+ * them in a flow's first entry: what the client must acknowledge for XDP
+ * to promote the flow to ct4. */
+static __always_inline void pod_syn_reply(struct __sk_buff *skb, const struct xlb_skb_pkt *p,
+					  struct xlb_ct_syn_val *e)
+{
+	__be32 nseq;
+	__u32 seq;
+	int syn = p->tcp_flags & XLB_SKB_TCP_SYN;
+
+	if (p->proto != IPPROTO_TCP) {
+		if (!(e->flags & XLB_CT_F_SEEN_REPLY))
+			e->flags |= XLB_CT_F_SEEN_REPLY;
+		return;
+	}
+	if ((p->tcp_flags & XLB_SKB_TCP_RST) || bpf_skb_load_bytes(skb, p->l4_off + 4, &nseq, 4))
+		return;
+	seq = bpf_ntohl(nseq);
+	if (syn)
+		seq++;
+	if (!(e->flags & XLB_CT_F_SEEN_REPLY) || (syn && e->seq != seq)) {
+		e->seq = seq;
+		e->flags |= XLB_CT_F_SEEN_REPLY;
+	}
+}
+
+/* tc ingress on a pod veth: a reply of an XDP flow (k: its own tuple, the
+ * flow's reply tuple), from the address the client used, out of the
+ * interface its packets came in. 1 if it was not one. */
+static __always_inline int pod_nic_reply(struct __sk_buff *skb, struct xlb_skb_pkt *p,
+					 const struct xlb_ct4_key *k, int *verdict)
+{
+	struct xlb_ct4_val *ct = bpf_map_lookup_elem(&ct4, k);
+	struct xlb_ct_syn_val *e;
+	__u32 now = xlb_now(), svc_id, backend_id, ifindex;
+	__be32 nat_addr;
+	__be16 nat_port;
+
+	if (ct && ct->dir == XLB_CT_REV) {
+		__u8 st = ct->state;
+
+		if (ct->last_seen != now)
+			ct->last_seen = now;
+		if (p->proto == IPPROTO_TCP) {
+			if (p->tcp_flags & XLB_SKB_TCP_RST)
+				st = XLB_CT_CLOSED;
+			else if ((p->tcp_flags & XLB_SKB_TCP_FIN) && st < XLB_CT_CLOSING)
+				st = XLB_CT_CLOSING;
+		}
+		if (st != ct->state)
+			ct->state = st;
+		svc_id = ct->svc_id;
+		backend_id = ct->backend_id;
+		nat_addr = ct->rev.nat_addr;
+		nat_port = ct->rev.nat_port;
+		ifindex = ct->rev.ifindex;
+	} else {
+		e = bpf_map_lookup_elem(&ct_syn, k);
+		if (!e || (e->flags & XLB_CT_F_SNAT))
+			return 1;
+		pod_syn_reply(skb, p, e);
+		svc_id = e->svc_id;
+		backend_id = e->backend_id;
+		nat_addr = e->nat_addr;
+		nat_port = e->nat_port;
+		ifindex = e->ifindex;
+	}
+	counters_add(&svc_stats, svc_id, p->len, 0);
+	counters_add(&backend_stats, backend_id, p->len, 0);
+	if (xlb_skb_rewrite(skb, p, 0, nat_addr, nat_port)) {
+		pod_stat_inc(XLB_POD_DROP_REWRITE);
+		*verdict = TC_ACT_SHOT;
+		return 0;
+	}
+	pod_stat_inc(XLB_POD_REV_NIC);
+	*verdict = bpf_redirect_neigh(ifindex, NULL, 0, 0);
+	return 0;
+}
+
 #endif /* XLB_BPF_POD_H */

@@ -24,7 +24,7 @@
 #include <linux/pkt_cls.h>
 
 static struct xlb_dp *dp;
-static uint32_t if_lxc1, if_lxc2;
+static uint32_t if_lxc1, if_lxc2, if_fab0;
 
 #define POD1		"10.244.1.11"
 #define POD2		"10.244.1.12"
@@ -50,8 +50,9 @@ static uint32_t if_lxc1, if_lxc2;
 /* Symbolic devices, resolved once they exist. */
 #define LXC1		1000001u
 #define LXC2		1000002u
+#define FAB0		1000003u
 
-enum pod_hook { FROM_POD = 0, TO_POD = 1 };
+enum pod_hook { FROM_POD = 0, TO_POD = 1, FROM_NIC = 2 };
 
 struct pod_step {
 	const char *what;		/* NULL ends the scenario */
@@ -178,7 +179,7 @@ static size_t build_expected(const struct pod_step *s, uint8_t *buf)
 
 static bool run_step(const struct pod_step *s, int n)
 {
-	static const char *const progs[] = { "xlb_from_pod", "xlb_to_pod" };
+	static const char *const progs[] = { "xlb_from_pod", "xlb_to_pod", "xlb_from_nic" };
 	uint8_t in[PKT_MAX], exp[PKT_MAX];
 	struct __sk_buff ctx = { 0 };
 	struct xt_run r = { 0 };
@@ -199,7 +200,8 @@ static bool run_step(const struct pod_step *s, int n)
 		elen = xt_build(s->answer, exp);
 	else
 		elen = s->verdict == TC_ACT_SHOT ? xt_build(&s->pkt, exp) : build_expected(s, exp);
-	ctx.ifindex = s->ifindex == LXC1 ? if_lxc1 : s->ifindex == LXC2 ? if_lxc2 : s->ifindex;
+	ctx.ifindex = s->ifindex == LXC1 ? if_lxc1 : s->ifindex == LXC2 ? if_lxc2 :
+		      s->ifindex == FAB0 ? if_fab0 : s->ifindex;
 	opts.data_in = in;
 	opts.data_size_in = (uint32_t)len;
 	xlb_dp_pod_stats(dp, before);
@@ -382,6 +384,89 @@ static void test_affinity_established(void **state)
 		fail_msg("%d steps failed", bad);
 }
 
+#define EXT_CLIENT	"172.16.0.2"
+#define MAC_FAB0	{ 0x02, 0x00, 0x00, 0x00, 0x00, 0xf0 }
+#define MAC_GW		{ 0x02, 0x00, 0x00, 0x00, 0x00, 0xf2 }
+/* A frame of the external client, through the router to fab0. */
+#define FROM_EXT(da, id) .eth_dst = MAC_FAB0, .eth_src = MAC_GW, .saddr = EXT_CLIENT, .daddr = da, \
+			 .ip_id = id, .ttl = 63, .frag = PKT_IP_DF
+
+/* An XDP step on fab0 (the NIC), through the XDP program's own checks. */
+static bool xdp_step(const char *what, struct pkt_desc pkt, const char *daddr, uint16_t dport,
+		     enum xlb_stat st, int n)
+{
+	struct xt_step x = { .what = what, .pkt = pkt, .ifindex = if_fab0, .verdict = XDP_PASS,
+			     .out = { .daddr = daddr, .dport = dport },
+			     .stats = { XLB_STAT_RX, XLB_STAT_PASS_LOCAL, st } };
+
+	return xt_step_check(dp, &x, n);
+}
+
+/* An external client's flow to a node port whose backend is a pod here
+ * (issue 13): XDP on the NIC DNATs and passes, tc on the NIC redirects
+ * into the pod (bpf_redirect_peer), the pod's replies are NATed back on
+ * its veth from XDP's conntrack and sent out the NIC (bpf_redirect_neigh):
+ * neither way through the stack's netfilter. Both while the flow is in
+ * XDP's first-packet table and once it is established. */
+static void test_nic_local(void **state)
+{
+	struct xlb_service_spec s = xt_svc("10.96.1.8", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec b = xt_be(POD2, 8080, 1);
+	struct xlb_ip node = xt_ip(NODE_IP);
+	const struct pod_step tc[] = {
+		{ "tc on the NIC: the DNATed SYN into pod2, Ethernet for it, redirect_peer(lxc2)",
+		  FROM_NIC, FAB0, { FROM_EXT(POD2, 0x301), TCPH(45000, 8080, PKT_SYN, ISN_C, 0),
+				    .tcp_opt_len = 20 },
+		  TC_ACT_REDIRECT, { ETH(MAC_LXC2, MAC_POD2) }, XLB_POD_NIC_FWD_LOCAL, NULL },
+		{ "pod2's SYN-ACK: from the node port again, redirect_neigh out of the NIC",
+		  FROM_POD, LXC2, { FROM_P2(EXT_CLIENT, 0x401), TCPH(8080, 45000, PKT_SYN | PKT_ACK,
+								     ISN_B, ISN_C + 1),
+				    .tcp_opt_len = 20 },
+		  TC_ACT_REDIRECT, { .saddr = NODE_IP, .sport = 30083 }, XLB_POD_REV_NIC, NULL },
+		{ "tc on the NIC: the DNATed ACK into pod2",
+		  FROM_NIC, FAB0, { FROM_EXT(POD2, 0x302), TCPH(45000, 8080, PKT_ACK, ISN_C + 1,
+								ISN_B + 1), .payload_len = 100 },
+		  TC_ACT_REDIRECT, { ETH(MAC_LXC2, MAC_POD2) }, XLB_POD_NIC_FWD_LOCAL, NULL },
+		{ "pod2's answer on the established flow: NATed back, out of the NIC",
+		  FROM_POD, LXC2, { FROM_P2(EXT_CLIENT, 0x402), TCPH(8080, 45000, PKT_ACK | PKT_PSH,
+								     ISN_B + 1, ISN_C + 101),
+				    .payload_len = 1000 },
+		  TC_ACT_REDIRECT, { .saddr = NODE_IP, .sport = 30083 }, XLB_POD_REV_NIC, NULL },
+		{ "tc on the NIC: a frame to pod2 of no XDP flow: untouched, to the stack",
+		  FROM_NIC, FAB0, { FROM_EXT(POD2, 0x303), TCPH(45001, 8080, PKT_SYN, ISN_C, 0) },
+		  TC_ACT_UNSPEC, { 0 }, XLB_POD_NIC_PASS, NULL },
+		{ "pod2 to the client on ports of no flow: untouched",
+		  FROM_POD, LXC2, { FROM_P2(EXT_CLIENT, 0x403), TCPH(8080, 45001, PKT_SYN | PKT_ACK,
+								     ISN_B, ISN_C + 1) },
+		  TC_ACT_UNSPEC, { 0 }, XLB_POD_PASS, NULL },
+	};
+	int bad = 0;
+
+	(void)state;
+	s.type = XLB_SVC_NODE_PORT;
+	s.node_port = 30083;
+	b.local = true;
+	XT_SVC_SET(dp, &s, &b, 1);
+	assert_int_equal(xlb_dp_node_addr_add(dp, &node), 0);
+	bad += !xdp_step("XDP: the client's SYN to the node port, DNAT to pod2, passed",
+			 (struct pkt_desc){ FROM_EXT(NODE_IP, 0x301),
+					    TCPH(45000, 30083, PKT_SYN, ISN_C, 0), .tcp_opt_len = 20 },
+			 POD2, 8080, XLB_STAT_CT_NEW, 1);
+	bad += !run_step(&tc[0], 2);
+	bad += !run_step(&tc[1], 3);
+	bad += !xdp_step("XDP: the client's ACK of the SYN-ACK pod2 sent through tc: established",
+			 (struct pkt_desc){ FROM_EXT(NODE_IP, 0x302),
+					    TCPH(45000, 30083, PKT_ACK, ISN_C + 1, ISN_B + 1),
+					    .payload_len = 100 },
+			 POD2, 8080, XLB_STAT_CT_ESTABLISHED, 4);
+	bad += !run_step(&tc[2], 5);
+	bad += !run_step(&tc[3], 6);
+	bad += !run_step(&tc[4], 7);
+	bad += !run_step(&tc[5], 8);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
 static int topology(void)
 {
 	static const char *const cmds[] = {
@@ -415,7 +500,8 @@ static int devices(void)
 		return -1;
 	if_lxc1 = if_nametoindex("lxc1");
 	if_lxc2 = if_nametoindex("lxc2");
-	return if_lxc1 && if_lxc2 ? 0 : -1;
+	if_fab0 = if_nametoindex("fab0");
+	return if_lxc1 && if_lxc2 && if_fab0 ? 0 : -1;
 }
 
 static int group_setup(void **state)
@@ -480,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_backend_gone),
 		cmocka_unit_test(test_local_policy),
 		cmocka_unit_test(test_affinity_established),
+		cmocka_unit_test(test_nic_local),
 	};
 	int rc;
 

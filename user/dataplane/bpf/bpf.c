@@ -466,9 +466,8 @@ static int adopt_links(struct xlb_dp_bpf *d)
 	return ret;
 }
 
-static int bpf_attach(struct xlb_dp *dp, const char *ifname, char *err, size_t errlen)
+static int xdp_attach(struct xlb_dp_bpf *d, const char *ifname, char *err, size_t errlen)
 {
-	struct xlb_dp_bpf *d = to_bpf(dp);
 	int prog_fd = bpf_program__fd(d->skel->progs.xlb_xdp);
 	LIBBPF_OPTS(bpf_link_create_opts, lopts);
 	char path[PATH_MAX];
@@ -535,12 +534,26 @@ static int bpf_attach(struct xlb_dp *dp, const char *ifname, char *err, size_t e
 	return 0;
 }
 
+/* XDP on the NIC, and tc ingress behind it for what XDP sends to a pod
+ * here (pod.c); without that, such frames reach the pod through the stack. */
+static int bpf_attach(struct xlb_dp *dp, const char *ifname, char *err, size_t errlen)
+{
+	struct xlb_dp_bpf *d = to_bpf(dp);
+	char why[256] = "";
+	int ret = xdp_attach(d, ifname, err, errlen);
+
+	if (!ret && xlb_dp_bpf_nic_attach(d, ifname, why, sizeof(why)))
+		pr_warn("%s: local pods reached through the stack", why);
+	return ret;
+}
+
 static int bpf_detach(struct xlb_dp *dp, const char *ifname, char *err, size_t errlen)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
 	char path[PATH_MAX];
 	int fd;
 
+	xlb_dp_bpf_nic_detach(d, ifname);
 	if (d->pin_dir[0]) {
 		link_pin_path(d, ifname, path, sizeof(path));
 		fd = bpf_obj_get(path);
@@ -850,7 +863,7 @@ static int bpf_hooks(struct xlb_dp *dp, struct xlb_hooks_info *out)
 	out->pod_loaded = d->tc;
 	out->pod_mode = d->tcx == 1 ? "tcx" : d->tcx == 0 ? "tc (netlink)" : "";
 	snprintf(out->pod_why, sizeof(out->pod_why), "%s", d->tc_why);
-	out->n_pod_ifaces = (uint32_t)d->n_pods;
+	out->n_pod_ifaces = (uint32_t)xlb_dp_bpf_n_pods(d);
 	return 0;
 }
 

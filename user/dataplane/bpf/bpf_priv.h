@@ -22,11 +22,12 @@ struct bpf_object;
 
 #define XLB_SOCK_HOOKS 4	/* connect4, sendmsg4, recvmsg4, getpeername4 */
 
-/* A pod veth xlb is attached to. */
+/* A pod veth xlb is attached to, or a NIC (nic: tc ingress only). */
 struct pod_iface {
 	char ifname[16];
 	int ifindex;
-	int link_fd[2];		/* tcx links, ingress and egress (unpinned mode) */
+	int nic;
+	int link_fd[3];		/* tcx links: ingress, egress, a NIC's ingress (unpinned mode) */
 };
 
 /* One service as programmed: what user space must remember to change it
@@ -148,6 +149,9 @@ int bpf_pod_attach(struct xlb_dp *dp, const char *ifname, char *err, size_t errl
 int bpf_pod_detach(struct xlb_dp *dp, const char *ifname, int ifindex, char *err, size_t errlen);
 int bpf_pod_stats(struct xlb_dp *dp, uint64_t out[XLB_POD_STAT_MAX]);
 void xlb_dp_bpf_pod_unpin(const char *pin_dir);
+int xlb_dp_bpf_nic_attach(struct xlb_dp_bpf *d, const char *ifname, char *err, size_t errlen);
+void xlb_dp_bpf_nic_detach(struct xlb_dp_bpf *d, const char *ifname);
+size_t xlb_dp_bpf_n_pods(const struct xlb_dp_bpf *d);
 
 int xlb_dp_bpf_percpu_array_sum(struct xlb_dp_bpf *d, int fd, uint64_t *out, uint32_t n);
 

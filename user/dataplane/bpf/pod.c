@@ -14,6 +14,9 @@
  *
  * pod_ifs (ifindex -> 1) tells the programs which devices are pod veths:
  * a backend routed out of one of them is local, reached by redirect.
+ *
+ * The NICs XDP runs on get xlb_from_nic at tc ingress the same way (pinned
+ * as pin_dir/tclink_nic_IF): it delivers what XDP DNATed to a pod here.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,7 +45,10 @@
 #define XLB_TC_HANDLE 0x11b	/* cls_bpf filter, netlink mode */
 #define XLB_TC_PRIO 1
 
-static const char *const dir_name[2] = { "in", "out" };
+/* Hooks: a pod veth's ingress and egress, a NIC's ingress. */
+#define HOOK_NIC 2
+#define N_HOOKS 3
+static const char *const dir_name[N_HOOKS] = { "in", "out", "nic" };
 
 static void pod_pin_path(const char *pin_dir, const char *ifname, int dir, char *buf, size_t len)
 {
@@ -51,6 +57,8 @@ static void pod_pin_path(const char *pin_dir, const char *ifname, int dir, char 
 
 static int dir_prog_fd(const struct xlb_dp_bpf *d, int dir)
 {
+	if (dir == HOOK_NIC)
+		return bpf_program__fd(d->tc->progs.xlb_from_nic);
 	return bpf_program__fd(dir ? d->tc->progs.xlb_to_pod : d->tc->progs.xlb_from_pod);
 }
 
@@ -79,7 +87,7 @@ static void adopt_links(struct xlb_dp_bpf *d)
 	int n = scandir(d->pin_dir, &ents, NULL, NULL);
 
 	for (int i = 0; i < n; i++) {
-		for (int dir = 0; dir < 2; dir++) {
+		for (int dir = 0; dir < N_HOOKS; dir++) {
 			char path[PATH_MAX];
 			int fd;
 
@@ -131,7 +139,7 @@ void xlb_dp_bpf_pod_open(struct xlb_dp_bpf *d)
 void xlb_dp_bpf_pod_close(struct xlb_dp_bpf *d)
 {
 	for (size_t i = 0; i < d->n_pods; i++)
-		for (int dir = 0; dir < 2; dir++)
+		for (int dir = 0; dir < N_HOOKS; dir++)
 			if (d->pods[i].link_fd[dir] >= 0)
 				close(d->pods[i].link_fd[dir]);
 	free(d->pods);
@@ -141,12 +149,22 @@ void xlb_dp_bpf_pod_close(struct xlb_dp_bpf *d)
 	d->tc = NULL;
 }
 
-static struct pod_iface *pod_find(struct xlb_dp_bpf *d, const char *ifname)
+static struct pod_iface *pod_find(struct xlb_dp_bpf *d, const char *ifname, int nic)
 {
 	for (size_t i = 0; i < d->n_pods; i++)
-		if (!strcmp(d->pods[i].ifname, ifname))
+		if (!strcmp(d->pods[i].ifname, ifname) && d->pods[i].nic == nic)
 			return &d->pods[i];
 	return NULL;
+}
+
+/* Pod veths attached (the NICs' hooks are in the same list). */
+size_t xlb_dp_bpf_n_pods(const struct xlb_dp_bpf *d)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_pods; i++)
+		n += !d->pods[i].nic;
+	return n;
 }
 
 /* tcx: one link per direction, pinned (or kept open). 0, -errno; -EINVAL
@@ -179,10 +197,11 @@ static int tcx_attach(struct xlb_dp_bpf *d, struct pod_iface *pi, int dir, char 
 		}
 	}
 	fd = bpf_link_create(dir_prog_fd(d, dir), pi->ifindex,
-			     dir ? XLB_TCX_EGRESS : XLB_TCX_INGRESS, NULL);
+			     dir == 1 ? XLB_TCX_EGRESS : XLB_TCX_INGRESS, NULL);
 	if (fd < 0) {
 		ret = -errno;
-		ERR("pod veth %s: attach tcx %sgress: %s (%d)", pi->ifname, dir ? "e" : "in",
+		ERR("%s %s: attach tcx %sgress: %s (%d)", pi->nic ? "NIC" : "pod veth", pi->ifname,
+		    dir == 1 ? "e" : "in",
 		    strerror(-ret), ret);
 		return ret;
 	}
@@ -203,7 +222,7 @@ static int netlink_attach(struct xlb_dp_bpf *d, struct pod_iface *pi, int dir, c
 			  size_t errlen)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = pi->ifindex,
-		    .attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+		    .attach_point = dir == 1 ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = XLB_TC_HANDLE, .priority = XLB_TC_PRIO,
 		    .flags = BPF_TC_F_REPLACE, .prog_fd = dir_prog_fd(d, dir));
 	int ret;
@@ -215,15 +234,15 @@ static int netlink_attach(struct xlb_dp_bpf *d, struct pod_iface *pi, int dir, c
 	}
 	ret = bpf_tc_attach(&hook, &opts);
 	if (ret)
-		ERR("pod veth %s: attach tc %sgress filter: %s (%d)", pi->ifname,
-		    dir ? "e" : "in", strerror(-ret), ret);
+		ERR("%s %s: attach tc %sgress filter: %s (%d)", pi->nic ? "NIC" : "pod veth",
+		    pi->ifname, dir == 1 ? "e" : "in", strerror(-ret), ret);
 	return ret;
 }
 
 static void netlink_detach(int ifindex, int dir)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+		    .attach_point = dir == 1 ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = XLB_TC_HANDLE, .priority = XLB_TC_PRIO);
 
 	bpf_tc_detach(&hook, &opts);
@@ -231,7 +250,7 @@ static void netlink_detach(int ifindex, int dir)
 
 static void pod_unhook(struct xlb_dp_bpf *d, struct pod_iface *pi)
 {
-	for (int dir = 0; dir < 2; dir++) {
+	for (int dir = 0; dir < N_HOOKS; dir++) {
 		char path[PATH_MAX];
 
 		if (pi->link_fd[dir] >= 0) {
@@ -255,26 +274,26 @@ static void pod_unhook(struct xlb_dp_bpf *d, struct pod_iface *pi)
 	}
 }
 
-int bpf_pod_attach(struct xlb_dp *dp, const char *ifname, char *err, size_t errlen)
+/* Hook ifname: a pod veth (both directions, recorded in pod_ifs) or a NIC
+ * (ingress). 0 or -errno. */
+static int iface_hook(struct xlb_dp_bpf *d, const char *ifname, int nic, char *err, size_t errlen)
 {
-	struct xlb_dp_bpf *d = to_bpf(dp);
+	const char *what = nic ? "NIC" : "pod veth";
+	int pod_ifs = bpf_map__fd(d->tc->maps.pod_ifs);
 	struct pod_iface *pi, *np;
 	__u32 one = 1, ifindex;
 	int ret = 0;
 
-	if (!d->tc) {
-		ERR("pod veth %s: not available: %s", ifname, d->tc_why);
-		return -EOPNOTSUPP;
-	}
 	ifindex = if_nametoindex(ifname);
 	if (!ifindex) {
-		ERR("pod veth %s: no such interface", ifname);
+		ERR("%s %s: no such interface", what, ifname);
 		return -ENODEV;
 	}
-	pi = pod_find(d, ifname);
+	pi = pod_find(d, ifname, nic);
 	if (pi && pi->ifindex != (int)ifindex) {
 		/* Recreated under the same name: the old one took its hooks. */
-		bpf_map_delete_elem(bpf_map__fd(d->tc->maps.pod_ifs), &pi->ifindex);
+		if (!nic)
+			bpf_map_delete_elem(pod_ifs, &pi->ifindex);
 		pod_unhook(d, pi);
 		pi->ifindex = (int)ifindex;
 	}
@@ -287,16 +306,18 @@ int bpf_pod_attach(struct xlb_dp *dp, const char *ifname, char *err, size_t errl
 		memset(pi, 0, sizeof(*pi));
 		snprintf(pi->ifname, sizeof(pi->ifname), "%s", ifname);
 		pi->ifindex = (int)ifindex;
-		pi->link_fd[0] = pi->link_fd[1] = -1;
+		pi->nic = nic;
+		for (int dir = 0; dir < N_HOOKS; dir++)
+			pi->link_fd[dir] = -1;
 	}
 	/* Known before the programs run on it: a backend behind it is local. */
-	if (bpf_map_update_elem(bpf_map__fd(d->tc->maps.pod_ifs), &ifindex, &one, BPF_ANY)) {
+	if (!nic && bpf_map_update_elem(pod_ifs, &ifindex, &one, BPF_ANY)) {
 		ret = -errno;
 		ERR("pod veth %s: record in pod_ifs: %s", ifname, strerror(-ret));
 		goto fail;
 	}
 	/* Egress (replies) before ingress (the DNAT that makes them). */
-	for (int dir = 1; dir >= 0 && !ret; dir--) {
+	for (int dir = nic ? HOOK_NIC : 1; dir >= 0 && !ret; dir = nic ? -1 : dir - 1) {
 		if (d->tcx != 0) {
 			ret = tcx_attach(d, pi, dir, err, errlen);
 			if (ret == -EINVAL && d->tcx == -1) {
@@ -317,10 +338,41 @@ int bpf_pod_attach(struct xlb_dp *dp, const char *ifname, char *err, size_t errl
 	return 0;
 fail:
 	pod_unhook(d, pi);
-	bpf_map_delete_elem(bpf_map__fd(d->tc->maps.pod_ifs), &ifindex);
+	if (!nic)
+		bpf_map_delete_elem(pod_ifs, &ifindex);
 	if (pi != &d->pods[d->n_pods])
 		*pi = d->pods[--d->n_pods];
 	return ret;
+}
+
+int bpf_pod_attach(struct xlb_dp *dp, const char *ifname, char *err, size_t errlen)
+{
+	struct xlb_dp_bpf *d = to_bpf(dp);
+
+	if (!d->tc) {
+		ERR("pod veth %s: not available: %s", ifname, d->tc_why);
+		return -EOPNOTSUPP;
+	}
+	return iface_hook(d, ifname, 0, err, errlen);
+}
+
+/* With XDP on a NIC: without the pod programs, a pod here is reached
+ * through the stack (XDP passes its frames) as before. */
+int xlb_dp_bpf_nic_attach(struct xlb_dp_bpf *d, const char *ifname, char *err, size_t errlen)
+{
+	if (!d->tc)
+		return 0;
+	return iface_hook(d, ifname, 1, err, errlen);
+}
+
+void xlb_dp_bpf_nic_detach(struct xlb_dp_bpf *d, const char *ifname)
+{
+	struct pod_iface *pi = d->tc ? pod_find(d, ifname, 1) : NULL;
+
+	if (!pi)
+		return;
+	pod_unhook(d, pi);
+	*pi = d->pods[--d->n_pods];
 }
 
 int bpf_pod_detach(struct xlb_dp *dp, const char *ifname, int ifindex, char *err, size_t errlen)
@@ -329,9 +381,9 @@ int bpf_pod_detach(struct xlb_dp *dp, const char *ifname, int ifindex, char *err
 	struct pod_iface *pi = NULL;
 
 	if (ifname)
-		pi = pod_find(d, ifname);
+		pi = pod_find(d, ifname, 0);
 	for (size_t i = 0; !ifname && i < d->n_pods; i++)
-		if (d->pods[i].ifindex == ifindex)
+		if (d->pods[i].ifindex == ifindex && !d->pods[i].nic)
 			pi = &d->pods[i];
 	if (!d->tc || !pi) {
 		ERR("pod veth %s (ifindex %d): not attached by xlb", ifname ? ifname : "?", ifindex);
@@ -353,13 +405,26 @@ int bpf_pod_stats(struct xlb_dp *dp, uint64_t out[XLB_POD_STAT_MAX])
 					   XLB_POD_STAT_MAX);
 }
 
-/* --cleanup: netlink filters are not pins; pod_ifs names their devices. */
+/* --cleanup: netlink filters are not pins; pod_ifs names the pods'
+ * devices, the XDP links' pins (link_IF) the NICs'. */
 void xlb_dp_bpf_pod_unpin(const char *pin_dir)
 {
 	char path[PATH_MAX];
+	struct dirent **ents;
 	__u32 k, next;
 	bool have;
-	int fd;
+	int fd, n = scandir(pin_dir, &ents, NULL, NULL);
+
+	for (int i = 0; i < n; i++) {
+		unsigned int nic;
+
+		if (!strncmp(ents[i]->d_name, "link_", 5) &&
+		    (nic = if_nametoindex(ents[i]->d_name + 5)))
+			netlink_detach((int)nic, HOOK_NIC);
+		free(ents[i]);
+	}
+	if (n >= 0)
+		free(ents);
 
 	snprintf(path, sizeof(path), "%s/pod_ifs", pin_dir);
 	fd = bpf_obj_get(path);
