@@ -7,6 +7,7 @@
 #   rtr  ext0 172.16.0.1 | br0 192.168.50.1; 203.0.113.10 and 198.51.100.7
 #    |                     routed to n1; no route to any pod
 #   n1   eth0 192.168.50.11, 10.244.2.0/24 via n2
+#        lxc1 | p1 eth0 10.244.1.2 (as p2's, at kernel defaults)
 #   n2   eth0 192.168.50.12, 10.244.1.0/24 via n1
 #        lxc1 | p2 eth0 10.244.2.2 (proxy ARP, default via 169.254.1.1)
 #
@@ -16,7 +17,7 @@
 # off where frames reach XDP); the pod's veth keeps kernel defaults but
 # its TX checksum offload (its replies cross n2 into n1's XDP).
 
-LAB_NSES=("$P-ext" "$P-rtr" "$P-n1" "$P-n2" "$P-p2")
+LAB_NSES=("$P-ext" "$P-rtr" "$P-n1" "$P-n2" "$P-p1" "$P-p2")
 
 x() { ip netns exec "$P-$1" "${@:2}"; }
 
@@ -57,13 +58,19 @@ lab_up() {
 		ip -n "$P-n2" route add 10.244.1.0/24 via 192.168.50.11 &&
 		ip -n "$P-rtr" route add 203.0.113.10/32 via 192.168.50.11 &&
 		ip -n "$P-rtr" route add 198.51.100.7/32 via 192.168.50.11 &&
-		lab_cable "$P-n2" lxc1 "$P-p2" eth0 &&
-		x n2 sysctl -qw net.ipv4.conf.lxc1.proxy_arp=1 net.ipv4.neigh.lxc1.proxy_delay=0 &&
-		ip -n "$P-n2" route add 10.244.2.2/32 dev lxc1 scope link &&
-		ip -n "$P-p2" addr add 10.244.2.2/32 dev eth0 &&
-		ip -n "$P-p2" route add 169.254.1.1 dev eth0 scope link &&
-		ip -n "$P-p2" route add default via 169.254.1.1 dev eth0 onlink &&
+		lab_pod 2 && lab_pod 1 &&
 		x ext ethtool -K eth0 tx off >/dev/null && x p2 ethtool -K eth0 tx off >/dev/null
+}
+
+# lab_pod N: pod pN (10.244.N.2) on node nN behind its lxc1, wired as a
+# CNI does (proxy ARP, a /32 route, default via 169.254.1.1).
+lab_pod() {
+	lab_cable "$P-n$1" lxc1 "$P-p$1" eth0 &&
+		x "n$1" sysctl -qw net.ipv4.conf.lxc1.proxy_arp=1 net.ipv4.neigh.lxc1.proxy_delay=0 &&
+		ip -n "$P-n$1" route add "10.244.$1.2/32" dev lxc1 scope link &&
+		ip -n "$P-p$1" addr add "10.244.$1.2/32" dev eth0 &&
+		ip -n "$P-p$1" route add 169.254.1.1 dev eth0 scope link &&
+		ip -n "$P-p$1" route add default via 169.254.1.1 dev eth0 onlink
 }
 
 # Everything still running in the lab's namespaces (the caller's own:

@@ -68,11 +68,13 @@ ERR=$TMP/err
 lab_up || tap_bail "the lab could not be built"
 x p2 "$PY" "$SERVER" --name p2 --peer >"$TMP/p2.log" 2>&1 &
 pids+=($!)
+x p1 "$PY" "$SERVER" --name p1 --peer >"$TMP/p1.log" 2>&1 &
+pids+=($!)
 # The node's own connections may use the whole range up to 65000, the
 # SNAT range included: only ip_local_reserved_ports keeps them out.
 x n1 sysctl -qw net.ipv4.ip_local_port_range="32768 65000" net.ipv4.ip_local_reserved_ports=""
 mkdir -p "$TMP/state"
-nsenter --net="/run/netns/$P-n1" "$XLBD" --iface eth0 --pin-dir "$PIN" --state-dir "$TMP/state" \
+nsenter --net="/run/netns/$P-n1" "$XLBD" --iface eth0 --pod-iface lxc1 --pin-dir "$PIN" --state-dir "$TMP/state" \
 	--listen "unix:$SOCK" --node-name n1 --snat-port-range 62000-62199 \
 	--metrics 127.0.0.1:9100 --healthz-bind-address "" >"$TMP/xlbd.log" 2>&1 &
 daemon_pid=$!
@@ -86,18 +88,27 @@ for _ in $(seq 100); do
 	sleep 0.2
 done
 ctl status || tap_bail "xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log")"
-for _ in $(seq 50); do
-	x p2 "$PY" -c 'import socket; socket.create_connection(("10.244.2.2", 8080), 1)' 2>/dev/null && break
-	sleep 0.1
+for p in 1 2; do
+	for _ in $(seq 50); do
+		x "p$p" "$PY" -c "import socket; socket.create_connection(('10.244.$p.2', 8080), 1)" \
+			2>/dev/null && break
+		sleep 0.1
+	done
 done
 
-# slice NAME: the EndpointSlice of Service ext/NAME: p2, on n2, TCP 8080.
+# slice NAME [N...]: the EndpointSlice of Service ext/NAME: the pods pN
+# on nodes nN (default p2 on n2), TCP 8080.
 slice() {
+	local n name=$1
+	shift
 	printf -- '- apiVersion: discovery.k8s.io/v1\n  kind: EndpointSlice\n'
 	printf -- '  metadata: {name: %s-a, namespace: ext, labels: {kubernetes.io/service-name: %s}}\n' \
-		"$1" "$1"
+		"$name" "$name"
 	printf -- '  addressType: IPv4\n  ports: [{name: tcp, port: 8080, protocol: TCP}]\n'
-	printf -- '  endpoints:\n  - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}\n'
+	printf -- '  endpoints:\n'
+	for n in "${@:-2}"; do
+		printf -- '  - {addresses: [10.244.%s.2], conditions: {ready: true}, nodeName: n%s}\n' "$n" "$n"
+	done
 }
 {
 	printf 'apiVersion: v1\nkind: List\nitems:\n'
@@ -138,6 +149,27 @@ EOF
     ports: [{name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30082}]
 EOF
 	slice local
+	cat <<'EOF'
+- apiVersion: v1
+  kind: Service
+  metadata: {name: mine, namespace: ext}
+  spec:
+    type: NodePort
+    clusterIP: 10.96.50.4
+    ports: [{name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30084}]
+EOF
+	slice mine 1
+	cat <<'EOF'
+- apiVersion: v1
+  kind: Service
+  metadata: {name: mine-local, namespace: ext}
+  spec:
+    type: NodePort
+    clusterIP: 10.96.50.5
+    externalTrafficPolicy: Local
+    ports: [{name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30085}]
+EOF
+	slice mine-local 1 2
 } >"$TMP/svc.yaml"
 ctl apply -f "$TMP/svc.yaml" || tap_bail "apply: $(cat "$ERR")"
 
@@ -208,6 +240,30 @@ t_etp_local() {
 	[ "$code" = 503 ] && grep -q '"localEndpoints": 0' "$TMP/hc" || { echo "hc $code"; cat "$TMP/hc"; return 1; }
 }
 check "externalTrafficPolicy Local, endpoint only on n2: n1 drops external traffic (drop_no_local_endpoint), its health-check node port says 503" t_etp_local
+
+# pod_counter NAME: a counter of the pod veth and NIC tc programs on n1.
+pod_counter() {
+	ctl stats -o json && "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["pod_counters"].get(sys.argv[2], 0))' "$OUT" "$1"
+}
+
+# local_pod PORT: 50 connections to n1's node port PORT, served by p1 on
+# n1 itself: all answered, all by p1, which sees the client's own address;
+# the NIC's tc delivered them and the pod's veth sent the replies out
+# (neither through netfilter, whose INVALID rule would drop them).
+local_pod() {
+	local fwd0 rev0 fwd1 rev1 names
+	fwd0=$(pod_counter nic_fwd_local) && rev0=$(pod_counter rev_nic) || return 1
+	conns "" "192.168.50.11:$1" 50 || { cat "$ERR"; return 1; }
+	[ "$(errors)" = 0 ] || { echo "failures:"; cat "$OUT"; return 1; }
+	[ "$(ports_seen 172.16.0.2 | wc -l)" = 50 ] || { echo "not all from the client:"; cat "$OUT"; return 1; }
+	names=$("$PY" -c 'import json,sys; print(" ".join(sorted({k.split()[0] for k in json.load(open(sys.argv[1]))["counts"]})))' "$OUT")
+	[ "$names" = p1 ] || { echo "answered by: $names"; return 1; }
+	fwd1=$(pod_counter nic_fwd_local) && rev1=$(pod_counter rev_nic) || return 1
+	[ $((fwd1 - fwd0)) -ge 150 ] && [ $((rev1 - rev0)) -ge 100 ] ||
+		{ echo "nic_fwd_local $fwd0 -> $fwd1, rev_nic $rev0 -> $rev1"; return 1; }
+}
+check "ext -> NodePort on n1, its only endpoint p1 on n1 (eTP Cluster): 50/50 answered by p1, client address kept, delivered by tc on the NIC and answered through p1's veth (nic_fwd_local, rev_nic)" local_pod 30084
+check "ext -> NodePort on n1, eTP Local, endpoints p1 on n1 and p2 on n2: 50/50 answered by p1, client address kept, through tc both ways" local_pod 30085
 
 # The node's own connections to the backend, in the background: local
 # ports from 32768-65000 minus the reserved ones, never an SNAT port.
