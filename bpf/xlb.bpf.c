@@ -171,7 +171,7 @@ static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx,
 	counters_add(&backend_stats, id, p->len, new_flow);
 	xlb_rewrite(p, 1, b->addr.a32[0], b->port);
 	/* a pod here: XDP cannot redirect into its veth (no NAPI at kernel
-	 * defaults), the stack delivers it */
+	 * defaults); tc on the NIC delivers it (tc_pod.bpf.c, xlb_from_nic) */
 	if (b->flags & XLB_BE_F_LOCAL)
 		return xlb_pass(cx, XLB_STAT_PASS_LOCAL);
 	nh = xlb_nexthop(ctx, p, id, b, now);
