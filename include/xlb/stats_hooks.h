@@ -59,8 +59,9 @@ enum xlb_pod_stat {
 #define XLB_SOCK_STATS_HELP "Calls of the socket-level load balancer (cgroup connect4, sendmsg4, " \
 	"recvmsg4, getpeername4) by outcome, as `xlbctl stats` names it."
 #define XLB_POD_STATS_FAMILY "xlb_pod_packets_total"
-#define XLB_POD_STATS_HELP "Packets the pod veth programs (tc) saw, by what they did: pass_* " \
-	"untouched, fwd_* translated, rst_sent answered with a TCP reset, drop_* dropped."
+#define XLB_POD_STATS_HELP "Packets the tc programs saw (on pod veths, and nic_* at the NICs' " \
+	"ingress), by what they did: pass_* untouched, fwd_* translated, rev_nic an external " \
+	"flow's reply sent out of the NIC, rst_sent answered with a TCP reset, drop_* dropped."
 
 #ifndef __bpf__
 struct xlb_hook_stat_info {
