@@ -108,7 +108,6 @@ check "6.1: kill -9: the pinned cgroup links keep balancing; a new xlbd adopts t
 kill "$XLBD_PID"
 wait "$XLBD_PID" 2>/dev/null
 start_xlbd --socket-lb off >/dev/null
-for i in 2 3; do ethtool -K lxc$i tx off >/dev/null 2>&1; done
 
 t_tc() {
 	has "$(ctl status)" '^socket LB: +off' || { ctl status; return 1; }
