@@ -97,7 +97,9 @@ int xlb_udp_destroy(struct bpf_iter__udp *ctx)
 	rv = bpf_map_lookup_elem(&sock_rev, &rk);
 	if (!rv || rv->svc_id != *svc_id)
 		return 0;	/* not ours, or through a service that keeps it */
-	if (!bpf_sock_destroy(skc))
+	if (!bpf_sock_destroy(skc)) {
 		__sync_fetch_and_add(&destroyed, 1);
+		sock_stat_inc(XLB_SOCK_UDP_ABORTED);
+	}
 	return 0;
 }

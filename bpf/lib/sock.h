@@ -34,25 +34,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sock_svc_stats SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_SOCK_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sock_stats SEC(".maps");
-
 /* The node's own network namespace, set by the loader (the netns xlbd
  * runs in); 0: the initial one. Loopback NodePorts answer only there. */
 const volatile __u64 host_netns_cookie = 0;
-
-static __always_inline void sock_stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&sock_stats, &idx);
-
-	if (v)
-		*v += 1;
-}
 
 static __always_inline int sock_in_hostns(struct bpf_sock_addr *ctx)
 {

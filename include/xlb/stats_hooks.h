@@ -5,7 +5,9 @@
  * the enum, the name `xlbctl stats` shows and the kind. Each table is one
  * Prometheus family, labelled by the name.
  *
- * Socket: every call of a socket program counts exactly one outcome.
+ * Socket: every call of a socket program counts exactly one outcome;
+ * udp_aborted (an event, not an outcome) counts the connected UDP sockets
+ * the iterator aborted because their backend left the service.
  * Pod: every packet the tc programs see counts exactly one outcome (pass,
  * fwd, answer or drop).
  */
@@ -22,7 +24,8 @@
 	X(SKIP_NETNS, "skip_netns", PASS)		/* loopback NodePort outside the node's netns */ \
 	X(REV_XLATED, "rev_xlated", FWD)		/* recvmsg/getpeername: the service shown */ \
 	X(REV_PASS, "rev_pass", PASS)			/* recvmsg/getpeername of anything else */ \
-	X(REV_STALE, "rev_stale", PASS)			/* service gone: the backend shown */
+	X(REV_STALE, "rev_stale", PASS)			/* service gone: the backend shown */ \
+	X(UDP_ABORTED, "udp_aborted", EVENT)		/* connected UDP socket of a removed backend aborted (6.5+) */
 
 #define XLB_POD_STATS(X)							\
 	X(PASS, "pass", PASS)				/* not to a service, not a reply */ \

@@ -144,7 +144,10 @@ static void sock_destroy_open(struct xlb_dp_bpf *d)
 	}
 	bpf_map__set_pin_path(s->maps.sock_gone, NULL);
 	bpf_map__set_pin_path(s->maps.sock_rev, NULL);
+	bpf_map__set_pin_path(s->maps.sock_stats, NULL);
 	ret = bpf_map__reuse_fd(s->maps.sock_rev, bpf_map__fd(d->sock->maps.sock_rev));
+	if (!ret)
+		ret = bpf_map__reuse_fd(s->maps.sock_stats, bpf_map__fd(d->sock->maps.sock_stats));
 	if (!ret)
 		ret = xlb_sock_destroy__load(s);
 	if (!ret) {
