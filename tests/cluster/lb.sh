@@ -27,6 +27,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tests/lib/tap.sh"
+. "$ROOT/tests/lib/kernel.sh"
 PY=/usr/bin/python3
 BUILD=${BUILD:-$ROOT/build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
@@ -97,10 +98,12 @@ if want:
 print(" ".join(out))' "$@"
 }
 
-# spread SUMMARY NAME...: every NAME answered at least 3 times, no error,
-# the client address preserved.
+# spread SUMMARY NAME...: no error, the client address preserved, and every
+# NAME answered at least a third of its fair share of the NAMEs' answers (a
+# flow's backend is a function of the flow: with 90 flows over three or 40
+# over two, a fair choice misses that once in ~10^5 runs).
 spread() {
-	local s=$1 n c
+	local s=$1 n c total=0
 	shift
 	case " $s " in *" errors=0 "*) ;; *) echo "$s"; return 1 ;; esac
 	if [[ " $s " == *" peers="* && " $s " != *" peers=ok "* ]]; then
@@ -109,7 +112,11 @@ spread() {
 	fi
 	for n; do
 		c=$(grep -o "\b$n=[0-9]*" <<<"$s" | cut -d= -f2)
-		[ "${c:-0}" -ge 3 ] || { echo "$s"; return 1; }
+		total=$((total + ${c:-0}))
+	done
+	for n; do
+		c=$(grep -o "\b$n=[0-9]*" <<<"$s" | cut -d= -f2)
+		[ $((${c:-0} * 3 * $#)) -ge "$total" ] && [ "$total" -gt 0 ] || { echo "$s"; return 1; }
 	done
 }
 
@@ -133,15 +140,15 @@ t_status() {
 check "every node: socket LB on its cgroup, tc on its two pod veths, XDP on eth0 only" t_status
 
 # ---- 1 ---------------------------------------------------------------------
-t_all_tcp() { spread "$(summary "$(client n1p1 tcp --dst $VIP_ALL:80 -n 30)" $p11)" n1p2 n2p2 n3p2; }
+t_all_tcp() { spread "$(summary "$(client n1p1 tcp --dst $VIP_ALL:80 -n 90)" $p11)" n1p2 n2p2 n3p2; }
 check "1: pod -> ClusterIP, TCP: spread over the three nodes' backends, client address kept" t_all_tcp
-t_all_udp() { spread "$(summary "$(client n2p1 udp --dst $VIP_ALL:53 -n 30)" $p21)" n1p2 n2p2 n3p2; }
+t_all_udp() { spread "$(summary "$(client n2p1 udp --dst $VIP_ALL:53 -n 90)" $p21)" n1p2 n2p2 n3p2; }
 check "1: pod -> ClusterIP, UDP: spread over the three nodes' backends" t_all_udp
 
 # ---- 2 ---------------------------------------------------------------------
-t_remote() { spread "$(summary "$(client n1p1 tcp --dst $VIP_REMOTE:80 -n 20)" $p11)" n2p2 n3p2; }
+t_remote() { spread "$(summary "$(client n1p1 tcp --dst $VIP_REMOTE:80 -n 40)" $p11)" n2p2 n3p2; }
 check "2: pod -> ClusterIP whose backends are all on other nodes" t_remote
-t_node() { spread "$(summary "$(client n1 tcp --dst $VIP_REMOTE:80 -n 20)" 192.168.50.11)" n2p2 n3p2; }
+t_node() { spread "$(summary "$(client n1 tcp --dst $VIP_REMOTE:80 -n 40)" 192.168.50.11)" n2p2 n3p2; }
 check "2: the node itself -> that ClusterIP (seen from the node's address)" t_node
 t_hostnet() {
 	local cg s
@@ -149,7 +156,7 @@ t_hostnet() {
 	mkdir -p "$cg" || return 1
 	s=$(summary "$(sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$cg" \
 		nsenter --net="/run/netns/$LAB_PREFIX-n1" "$PY" "$ROOT/tools/lab/client.py" \
-		tcp --dst $VIP_REMOTE:80 -n 20)" 192.168.50.11)
+		tcp --dst $VIP_REMOTE:80 -n 40)" 192.168.50.11)
 	rmdir "$cg" 2>/dev/null
 	spread "$s" n2p2 n3p2
 }
@@ -200,15 +207,15 @@ print(json.dumps(v, sort_keys=True))' "$1"; }
 
 t_udp_connected() {
 	local out n
-	out=$(sockcli n1p1 udp $VIP_ALL:53 30)
+	out=$(sockcli n1p1 udp $VIP_ALL:53 90)
 	for n in n1p2 n2p2 n3p2; do
-		[ "$(jget names.$n <<<"$out")" -ge 3 ] || { echo "$out"; return 1; }
+		[ "$(jget names.$n <<<"$out")" -ge 10 ] || { echo "$out"; return 1; }
 	done
 	[ "$(jget errors <<<"$out")" = "{}" ] &&
 		[ "$(jget peers <<<"$out")" = "[\"$VIP_ALL:53\"]" ] &&
 		[ "$(jget froms <<<"$out")" = "[\"$VIP_ALL:53\"]" ] || { echo "$out"; return 1; }
 }
-check "UDP, 30 connected sockets from a pod: the three nodes' backends, replies and getpeername show the service" t_udp_connected
+check "UDP, 90 connected sockets from a pod: the three nodes' backends, replies and getpeername show the service" t_udp_connected
 t_udp_sendto() {
 	local out
 	out=$(sockcli n2p1 sendto $VIP_ALL:53 10)
@@ -227,14 +234,29 @@ check "TCP to backends on other nodes: getpeername() is the service" t_getpeerna
 
 # A backend (n2p2) leaves "all" on node 1 while 24 connected UDP sockets of
 # n1p1 talk through the service. Steps at the top level, judged after.
+uh_ab0=$(ctl 1 stats -o json | jget socket_counters.udp_aborted)
 sockcli n1p1 udphold $VIP_ALL:53 24 "$RUN/uh" >"$RUN/uh.out" 2>&1 &
 uh_pid=$!
 for _ in $(seq 100); do [ -s "$RUN/uh" ] && break; sleep 0.1; done
 ctl 1 apply -f "$ROOT/tests/cluster/all-without-n2.yaml" >/dev/null 2>&1
+# xlbd aborts them on its main thread after acknowledging the write: the
+# client goes on once node 1 counted them (bounded; older kernels at once).
+uh_n2=$(grep -o '"n2p2"' "$RUN/uh" | wc -l)
+if kernel_at_least 6 5; then
+	for _ in $(seq 100); do
+		[ $(($(ctl 1 stats -o json | jget socket_counters.udp_aborted) - uh_ab0)) -ge "$uh_n2" ] && break
+		sleep 0.1
+	done
+fi
+uh_aborted=$(($(ctl 1 stats -o json | jget socket_counters.udp_aborted) - uh_ab0))
 touch "$RUN/uh.go"
 wait "$uh_pid"
 ctl 1 apply -f "$FIX" >/dev/null 2>&1
 t_udp_gone() {
+	if kernel_at_least 6 5 && [ "$uh_aborted" != "$uh_n2" ]; then
+		echo "node 1 counted $uh_aborted aborted sockets, $uh_n2 were on n2p2"
+		return 1
+	fi
 	"$PY" - "$RUN/uh.out" "$(uname -r)" <<'PYEOF'
 import json, sys
 r = json.load(open(sys.argv[1]))

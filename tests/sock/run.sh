@@ -37,6 +37,7 @@ srv_pids=()
 hold_pid=
 
 . "$ROOT/tests/lib/tap.sh"
+. "$ROOT/tests/lib/kernel.sh"
 
 # Everything this suite starts is ended here, by pid: the clients through
 # the cgroup they run in, the servers and xlbd by the pids nsenter kept.
@@ -297,13 +298,6 @@ check "stats: socket outcomes and each service's balanced connects are counted" 
 
 # A backend leaves dns while 12 connected UDP sockets talk through it.
 # Steps at the top level (the client waits), judged after.
-# sock_destroy_kernel: true on 6.5+, where bpf_sock_destroy exists.
-sock_destroy_kernel() {
-	local v=$(uname -r) maj min
-	maj=${v%%.*} && v=${v#*.} && min=${v%%.*}
-	[ "$maj" -gt 6 ] || { [ "$maj" = 6 ] && [ "$min" -ge 5 ]; }
-}
-
 # xlbd aborts them on its main thread after the write is acknowledged: the
 # client goes on once udp_aborted has counted every socket on p3 (bounded;
 # on a kernel without bpf_sock_destroy at once).
@@ -314,7 +308,7 @@ uh_pid=$!
 for _ in $(seq 50); do [ -s "$TMP/uh" ] && break; sleep 0.1; done
 ctl apply -f "$ROOT/tests/sock/dns-p2.yaml" >/dev/null 2>&1
 uh_p3=$(grep -o '"p3"' "$TMP/uh" | wc -l)
-if sock_destroy_kernel; then
+if kernel_at_least 6 5; then
 	for _ in $(seq 100); do
 		[ $(($(aborted) - uh_ab0)) -ge "$uh_p3" ] && break
 		sleep 0.1
@@ -328,7 +322,7 @@ ctl apply -f "$ROOT/tests/sock/services.yaml" >/dev/null 2>&1
 # 6.5+ (bpf_sock_destroy): the sockets on p3 are aborted, the others go on.
 t_udp_gone() {
 	local want
-	if sock_destroy_kernel && [ $((uh_ab1 - uh_ab0)) != "$uh_p3" ]; then
+	if kernel_at_least 6 5 && [ $((uh_ab1 - uh_ab0)) != "$uh_p3" ]; then
 		echo "udp_aborted $uh_ab0 -> $uh_ab1, $uh_p3 sockets on p3"
 		return 1
 	fi
