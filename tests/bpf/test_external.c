@@ -172,6 +172,91 @@ static void test_scenario(void **state)
 	xt_scenario_run_on(dp, *state, if_cli, if_be);
 }
 
+/* xlbctl explain against the datapath: what it says of a client's SYN
+ * (from the live maps), then what the program does with that SYN. */
+struct explain_case {
+	const char *desc;
+	const char *src, *dst;
+	uint16_t sport, dport;
+	enum xlb_explain_kind kind;
+	const char *backend;	/* "address:port", or NULL for none */
+	const char *why;	/* a phrase of the explanation */
+	const char *note;	/* a phrase of the note, or NULL for "" */
+	uint32_t verdict;
+	enum xlb_stat stat;	/* the outcome counted besides rx */
+};
+
+static const struct explain_case explain_cases[] = {
+	{ "10.10.1.100 -> 192.0.2.11:80, outside its loadBalancerSourceRanges: source range, dropped",
+	  CLIENT_OUT, LB_IP_RANGES, 63100, 80, XLB_EXPLAIN_SOURCE_RANGE, NULL,
+	  "loadBalancerSourceRanges (10.10.1.0/28): dropped, counted "
+	  "drop_source_range", NULL, XDP_DROP, XLB_STAT_DROP_SOURCE_RANGE },
+	{ "10.10.1.2 -> 192.0.2.11:80, inside the ranges: its backend, sent on",
+	  CLIENT, LB_IP_RANGES, 63101, 80, XLB_EXPLAIN_SEQUENCE, "10.20.3.2:8080", "rr: hash(5-tuple)",
+	  NULL, XDP_REDIRECT, XLB_STAT_FWD_REDIRECT },
+	{ "10.10.1.100 -> 10.96.0.24:80, the same service's ClusterIP: no ranges there",
+	  CLIENT_OUT, "10.96.0.24", 63102, 80, XLB_EXPLAIN_SEQUENCE, "10.20.3.2:8080",
+	  "rr: hash(5-tuple)", NULL, XDP_REDIRECT, XLB_STAT_FWD_REDIRECT },
+	{ "-> 10.10.1.1:30082, eTP Local, its endpoint on another node: no local endpoint, dropped",
+	  CLIENT, NODE, 63103, 30082, XLB_EXPLAIN_NO_LOCAL, NULL,
+	  "externalTrafficPolicy Local and no ready endpoint on this node: traffic from outside "
+	  "is dropped, counted drop_no_local_endpoint", NULL, XDP_DROP, XLB_STAT_DROP_NO_LOCAL },
+	{ "-> 10.96.0.23:80, that service's ClusterIP: the remote endpoint, not source-NATed",
+	  CLIENT, "10.96.0.23", 63104, 80, XLB_EXPLAIN_SEQUENCE, "10.20.1.2:8080",
+	  "rr: hash(5-tuple)", NULL, XDP_REDIRECT, XLB_STAT_FWD_REDIRECT },
+	{ "-> 192.0.2.10:80 (LoadBalancer IP), remote backend: source-NATed, said in the note",
+	  CLIENT, LB_IP, 63105, 80, XLB_EXPLAIN_SEQUENCE, "10.20.1.2:8080", "rr: hash(5-tuple)",
+	  "source-NATed to this node's address", XDP_REDIRECT, XLB_STAT_SNAT_NEW },
+};
+
+static const char *explain_case_desc(const void *row)
+{
+	return ((const struct explain_case *)row)->desc;
+}
+
+static void test_explain(void **state)
+{
+	const struct explain_case *c = *state;
+	struct xlb_explain_req q = { .hook = XLB_EXPLAIN_XDP, .src = xt_ip(c->src),
+				     .sport = c->sport, .dst = xt_ip(c->dst), .dport = c->dport,
+				     .proto = IPPROTO_TCP };
+	struct pkt_desc d = { FROM_C(c->src, c->dst, 0x3a0), TCPH(c->sport, c->dport, SYN, ISN_C, 0) };
+	uint8_t in[PKT_MAX];
+	struct xt_stats before, after;
+	struct xlb_explain x;
+	struct xt_run r;
+	char err[256] = "", be[64] = "";
+	size_t len;
+
+	assert_int_equal(xlb_dp_explain(dp, &q, &x, err, sizeof(err)), 0);
+	print_message("    explain: %s%s%s\n", x.why, x.note[0] ? "; note: " : "", x.note);
+	assert_int_equal(x.kind, c->kind);
+	assert_true(x.service);
+	if (x.backend_id)
+		snprintf(be, sizeof(be), "%s:%u", xlb_ip_str(&x.backend, err, sizeof(err)),
+			 x.backend_port);
+	assert_string_equal(be, c->backend ? c->backend : "");
+	assert_non_null(strstr(x.why, c->why));
+	if (c->note)
+		assert_non_null(strstr(x.note, c->note));
+	else
+		assert_string_equal(x.note, "");
+
+	len = xt_build(&d, in);
+	before = xt_stats(dp);
+	xt_run(dp, in, len, if_cli, &r);
+	after = xt_stats(dp);
+	assert_int_equal(r.verdict, c->verdict);
+	assert_int_equal(xt_delta(&after, &before, c->stat), 1);
+	if (c->backend) {
+		struct xlb_backend_spec want = { .addr = x.backend };
+
+
+		want.port = x.backend_port;
+		assert_int_equal(xt_backend_of(&r, &want, 1), 0);	/* the one explain named */
+	}
+}
+
 static int topology(void)
 {
 	static const char *const be_cmds[] = {
@@ -262,8 +347,16 @@ static int group_teardown(void **state)
 
 int main(void)
 {
+	int fails;
+
 	xt_init();
-	return xt_run_table("external: node ports, LoadBalancer and external IPs", test_scenario,
-			    scenarios, sizeof(scenarios[0]), sizeof(scenarios) / sizeof(scenarios[0]),
-			    xt_scenario_desc, NULL, NULL, group_setup, group_teardown) ? 1 : 0;
+	fails = xt_run_table("external: node ports, LoadBalancer and external IPs", test_scenario,
+			     scenarios, sizeof(scenarios[0]), sizeof(scenarios) / sizeof(scenarios[0]),
+			     xt_scenario_desc, NULL, NULL, group_setup, NULL);
+	if (dp)
+		fails += xt_run_table("external: explain says what XDP does", test_explain,
+				      explain_cases, sizeof(explain_cases[0]),
+				      sizeof(explain_cases) / sizeof(explain_cases[0]),
+				      explain_case_desc, NULL, NULL, NULL, group_teardown);
+	return fails ? 1 : 0;
 }

@@ -218,6 +218,14 @@ t_lb_ext_ip() {
 }
 check "ext -> LoadBalancer ingress IP and -> external IP: 20/20 each, SNATed to n1" t_lb_ext_ip
 
+# explained SRC DST KIND: xlbctl explain's kind for SRC -> DST (XDP) is KIND.
+explained() {
+	local kind
+	ctl explain --src "$1" --dst "$2" -o json &&
+		kind=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["kind"])' "$OUT") &&
+		[ "$kind" = "$3" ] || { echo "explain $1 -> $2: '${kind:-}', expected '$3':"; cat "$OUT" "$ERR"; return 1; }
+}
+
 t_ranges() {
 	local before after
 	before=$(counter drop_source_range)
@@ -226,8 +234,10 @@ t_ranges() {
 	after=$(counter drop_source_range)
 	[ "$after" -gt "$before" ] || { echo "drop_source_range $before -> $after"; return 1; }
 	conns 172.16.0.2 203.0.113.10:80 3 && [ "$(errors)" = 0 ] || { cat "$OUT"; return 1; }
+	explained 172.16.0.100:40000 203.0.113.10:80 "source range" &&
+		explained 172.16.0.2:40000 203.0.113.10:80 "flow hash"
 }
-check "loadBalancerSourceRanges 172.16.0.0/28: 172.16.0.100 dropped (drop_source_range), 172.16.0.2 answered" t_ranges
+check "loadBalancerSourceRanges 172.16.0.0/28: 172.16.0.100 dropped (drop_source_range), 172.16.0.2 answered; xlbctl explain says so" t_ranges
 
 t_etp_local() {
 	local before after code
@@ -238,8 +248,9 @@ t_etp_local() {
 	[ "$after" -gt "$before" ] || { echo "drop_no_local_endpoint $before -> $after"; return 1; }
 	code=$(x ext curl -s -o "$TMP/hc" -w '%{http_code}' -m 5 http://192.168.50.11:32100/healthz)
 	[ "$code" = 503 ] && grep -q '"localEndpoints": 0' "$TMP/hc" || { echo "hc $code"; cat "$TMP/hc"; return 1; }
+	explained 172.16.0.2:40000 192.168.50.11:30082 "no local endpoint"
 }
-check "externalTrafficPolicy Local, endpoint only on n2: n1 drops external traffic (drop_no_local_endpoint), its health-check node port says 503" t_etp_local
+check "externalTrafficPolicy Local, endpoint only on n2: n1 drops external traffic (drop_no_local_endpoint), its health-check node port says 503, xlbctl explain says why" t_etp_local
 
 # pod_counter NAME: a counter of the pod veth and NIC tc programs on n1.
 pod_counter() {

@@ -6,7 +6,7 @@
 
 static const char *const kind_names[] = {
 	"not a service", "existing flow", "reply", "affinity", "source hash",
-	"flow hash", "no backend", "reset",
+	"flow hash", "no backend", "reset", "source range", "no local endpoint",
 };
 
 const char *xlb_explain_kind_name(enum xlb_explain_kind k)

@@ -24,6 +24,9 @@ enum xlb_explain_kind {
 	XLB_EXPLAIN_SEQUENCE,		/* rr/wrr: slot of the 5-tuple's hash */
 	XLB_EXPLAIN_NO_BACKEND,		/* TCP reset / ICMP unreachable */
 	XLB_EXPLAIN_RESET,		/* existing flow whose backend is gone: reset */
+	XLB_EXPLAIN_SOURCE_RANGE,	/* outside loadBalancerSourceRanges: dropped */
+	XLB_EXPLAIN_NO_LOCAL,		/* externalTrafficPolicy Local, no local
+					 * endpoint: dropped */
 };
 
 enum xlb_explain_hook {

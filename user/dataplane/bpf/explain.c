@@ -37,6 +37,47 @@ static int map_fd(struct xlb_dp *dp, const char *name, char *err, size_t errlen)
 	return fd < 0 ? xlb_errf(err, errlen, fd, "explain: map %s: %s", name, strerror(-fd)) : fd;
 }
 
+/* The loadBalancerSourceRanges of service id, as src_ranges holds them:
+ * "a/p, b/q" into buf (at most what fits, then "..."). */
+static void ranges_of(int fd, uint32_t id, char *buf, size_t len)
+{
+	struct xlb_src_range_key k, *prev = NULL;
+	size_t used = 0;
+
+	buf[0] = 0;
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		struct xlb_ip ip = { .family = XLB_AF_INET };
+		char a[XLB_IP_STRLEN];
+		int n;
+
+		prev = &k;
+		if (k.svc_id != id || k.prefixlen < 32)
+			continue;
+		ip.addr.a32[0] = k.addr;
+		n = snprintf(buf + used, len - used, "%s%s/%u", used ? ", " : "",
+			     xlb_ip_str(&ip, a, sizeof(a)), k.prefixlen - 32);
+		if (n < 0 || (size_t)n >= len - used) {
+			snprintf(buf + (len > 4 ? len - 4 : 0), len > 4 ? 4 : len, "...");
+			return;
+		}
+		used += (size_t)n;
+	}
+}
+
+/* XDP sends an external flow to a backend on another node source-NATed
+ * (bpf/xlb.bpf.c, xlb_to_backend): say so. */
+static void snat_note(struct xlb_explain *x, const struct xlb_explain_req *q,
+		      const struct xlb_svc_val *sv, int be_fd)
+{
+	struct xlb_backend b;
+
+	if (q->hook != XLB_EXPLAIN_XDP || !(sv->flags & XLB_SVC_F_EXTERNAL) || !x->backend_id ||
+	    bpf_map_lookup_elem(be_fd, &x->backend_id, &b) || !(b.flags & XLB_BE_F_REMOTE))
+		return;
+	snprintf(x->note, sizeof(x->note), "the backend is on another node: the flow leaves "
+		 "source-NATed to this node's address and a port of its SNAT range");
+}
+
 /* A flow table entry, XDP's (ct4) or the pod veths' (pod_ct), in the
  * fields explained. */
 struct ct_view {
@@ -86,6 +127,7 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_explain_req *q,
 	static const char *const st[] = { "new", "established", "closing", "closed" };
 	static const char *const algos[] = { "rr", "wrr", "sh" };
 	int svc_fd = -1, sel_fd = -1, be_fd = -1, ct_fd = -1, aff_fd = -1, na_fd = -1, syn_fd = -1;
+	int sr_fd = -1;
 	struct xlb_ct4_key ck = {};
 	struct ct_view cv;
 	struct xlb_svc_key sk = {};
@@ -111,7 +153,8 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_explain_req *q,
 				  errlen)) < 0 ||
 	    (syn_fd = ret = map_fd(dp, "ct_syn", err, errlen)) < 0 ||
 	    (aff_fd = ret = map_fd(dp, "aff_map", err, errlen)) < 0 ||
-	    (na_fd = ret = map_fd(dp, "node_addrs", err, errlen)) < 0)
+	    (na_fd = ret = map_fd(dp, "node_addrs", err, errlen)) < 0 ||
+	    (sr_fd = ret = map_fd(dp, "src_ranges", err, errlen)) < 0)
 		return ret;
 	ret = 0;
 
@@ -222,6 +265,34 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_explain_req *q,
 	x->slots = sv.slots;
 	x->sel_base = sv.sel_base;
 	x->aff_timeout = (sv.flags & XLB_SVC_F_AFFINITY) ? sv.aff_timeout : 0;
+	/* XDP's checks on a key external clients use, before any choice
+	 * (bpf/xlb.bpf.c, xlb_service); the socket and pod hooks make none */
+	if (q->hook == XLB_EXPLAIN_XDP && (sv.flags & XLB_SVC_F_SRC_RANGES)) {
+		struct xlb_src_range_key rk = { .prefixlen = 64, .svc_id = sv.id,
+						.addr = src->addr.a32[0] };
+		uint32_t one;
+
+		if (bpf_map_lookup_elem(sr_fd, &rk, &one)) {
+			char ranges[160];
+
+			ranges_of(sr_fd, sv.id, ranges, sizeof(ranges));
+			x->kind = XLB_EXPLAIN_SOURCE_RANGE;
+			snprintf(x->why, sizeof(x->why),
+				 "%s is outside service %u's loadBalancerSourceRanges (%s): "
+				 "dropped, counted drop_source_range", who, sv.id,
+				 ranges[0] ? ranges : "none");
+			goto out;
+		}
+	}
+	if (q->hook == XLB_EXPLAIN_XDP && (sv.flags & XLB_SVC_F_LOCAL) && !sv.slots) {
+		x->kind = XLB_EXPLAIN_NO_LOCAL;
+		snprintf(x->why, sizeof(x->why),
+			 "service %u has externalTrafficPolicy Local and no ready endpoint on "
+			 "this node: traffic from outside is dropped, counted "
+			 "drop_no_local_endpoint (its health check node port answers 503, so "
+			 "load balancers send clients to other nodes)", sv.id);
+		goto out;
+	}
 	if (!sv.slots) {
 		x->kind = XLB_EXPLAIN_NO_BACKEND;
 		snprintf(x->why, sizeof(x->why), "service %u has no backend for new flows: %s", sv.id,
@@ -249,6 +320,7 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_explain_req *q,
 				 who, av.backend_id,
 				 xlb_ip_str(&x->backend, bb, sizeof(bb)), x->backend_port,
 				 now - av.last_used, sv.aff_timeout);
+			snat_note(x, q, &sv, be_fd);
 			goto out;
 		}
 	}
@@ -282,6 +354,7 @@ int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_explain_req *q,
 			 sv.algo == XLB_ALGO_SH ? "Maglev" : sv.algo == XLB_ALGO_WRR ? "weighted" :
 			 "backend", x->backend_id, xlb_ip_str(&x->backend, bb, sizeof(bb)),
 			 x->backend_port);
+		snat_note(x, q, &sv, be_fd);
 	}
 out:
 	return ret;
