@@ -272,16 +272,16 @@ demo: deps
 # Benchmarks (docs/benchmarks.md); need root. BENCH_QUICK=1: the short
 # runs CI uses to keep them working.
 BENCH_DIR  := $(BUILD)/bench
-BENCH_BINS := $(BENCH_DIR)/xdp_bench $(BENCH_DIR)/maglev_quality
+BENCH_BINS := $(BENCH_DIR)/xdp_bench $(BENCH_DIR)/tc_bench $(BENCH_DIR)/maglev_quality
 
-$(BENCH_DIR)/bench.bpf.o: tools/bench/bench.bpf.c
+$(BENCH_DIR)/bench.bpf.o $(BENCH_DIR)/tc_floor.bpf.o: $(BENCH_DIR)/%.bpf.o: tools/bench/%.bpf.c
 	$(call msg,BPF,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -Itools/bench -c $< -o $@
 
-$(BENCH_DIR)/bench.skel.h: $(BENCH_DIR)/bench.bpf.o
+$(BENCH_DIR)/bench.skel.h $(BENCH_DIR)/tc_floor.skel.h: $(BENCH_DIR)/%.skel.h: $(BENCH_DIR)/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name bench > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
 # A/B: xdp_bench also runs the datapath as main had it before the conntrack
 # redesign (issue 11), built from git at BENCH_BASE_REV with its own maps.
@@ -297,6 +297,11 @@ $(BENCH_DIR)/base.bpf.o:
 	else echo "  (no git revision $(BENCH_BASE_REV): the A/B baseline is left out)"; fi
 
 $(BENCH_DIR)/xdp_bench: tools/bench/xdp_bench.c $(BENCH_DIR)/bench.skel.h $(BUILD)/libxlb.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) -Itools/bench -Itests/bpf -I$(BENCH_DIR) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
+
+# xlb_from_nic (tc on the NICs) next to floors of its own (tc_floor.bpf.c).
+$(BENCH_DIR)/tc_bench: tools/bench/tc_bench.c $(BENCH_DIR)/tc_floor.skel.h $(BUILD)/libxlb.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LINK_DEPFLAGS) -Itools/bench -Itests/bpf -I$(BENCH_DIR) $< $(BUILD)/libxlb.a $(LDLIBS) -o $@
 
@@ -335,6 +340,7 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BENCH_DIR)/base.bpf.o
 	$(Q)$(BENCH_DIR)/xdp_bench $(if $(BENCH_QUICK),--quick) \
 		$$([ -s $(BENCH_DIR)/base.bpf.o ] && echo --baseline $(BENCH_DIR)/base.bpf.o)
+	$(Q)$(BENCH_DIR)/tc_bench $(if $(BENCH_QUICK),--quick)
 	$(Q)$(BENCH_DIR)/maglev_quality $(if $(BENCH_QUICK),-q)
 	$(Q)/usr/bin/python3 tools/bench/sync_bench.py $(if $(BENCH_QUICK),--services 1000 --rounds 1 --changes 100)
 	$(Q)/usr/bin/python3 tools/bench/mem_bench.py $(if $(BENCH_QUICK),--quick)
