@@ -464,11 +464,25 @@ static __always_inline int pod_nic_reply(struct __sk_buff *skb, struct xlb_skb_p
 					 const struct xlb_ct4_key *k, int *verdict)
 {
 	struct xlb_ct4_val *ct = bpf_map_lookup_elem(&ct4, k);
-	struct xlb_ct_syn_val *e;
+	struct xlb_ct_syn_val *e = NULL;
 	__u32 now = xlb_now(), svc_id, backend_id, ifindex;
 	__be32 nat_addr;
 	__be16 nat_port;
 
+	/* A SYN-ACK answers a new handshake: if one is pending on this reply
+	 * tuple, the established entry is an earlier flow's (the client
+	 * reused its port towards another address or node port of this
+	 * backend) and would give the reply that flow's address: it goes, as
+	 * in XDP (xlb_run). */
+	if (ct && ct->dir == XLB_CT_REV && p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (XLB_SKB_TCP_SYN | XLB_SKB_TCP_ACK)) ==
+		    (XLB_SKB_TCP_SYN | XLB_SKB_TCP_ACK)) {
+		e = bpf_map_lookup_elem(&ct_syn, k);
+		if (e && !(e->flags & XLB_CT_F_SNAT)) {
+			bpf_map_delete_elem(&ct4, k);
+			ct = NULL;
+		}
+	}
 	if (ct && ct->dir == XLB_CT_REV) {
 		__u8 st = ct->state;
 
@@ -488,7 +502,8 @@ static __always_inline int pod_nic_reply(struct __sk_buff *skb, struct xlb_skb_p
 		nat_port = ct->rev.nat_port;
 		ifindex = ct->rev.ifindex;
 	} else {
-		e = bpf_map_lookup_elem(&ct_syn, k);
+		if (!e)
+			e = bpf_map_lookup_elem(&ct_syn, k);
 		if (!e || (e->flags & XLB_CT_F_SNAT))
 			return 1;
 		pod_syn_reply(skb, p, e);

@@ -467,6 +467,78 @@ static void test_nic_local(void **state)
 		fail_msg("%d steps failed", bad);
 }
 
+/* The client reuses its port towards another node port of the same pod
+ * (the earlier flow closed, its entries still in XDP's conntrack): the
+ * new flow's SYN-ACK is answered from the new node port, not from the
+ * stale entry's, and the flow is established. Both flows share their
+ * reply tuple (pod2:8080 -> client:45100). */
+static void test_nic_reused_port(void **state)
+{
+	struct xlb_service_spec s1 = xt_svc("10.96.1.9", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec s2 = xt_svc("10.96.1.10", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec b = xt_be(POD2, 8080, 1);
+	struct xlb_ip node = xt_ip(NODE_IP);
+	const struct pod_step tc[] = {
+		{ "the first flow's SYN into pod2", FROM_NIC, FAB0,
+		  { FROM_EXT(POD2, 0x311), TCPH(45100, 8080, PKT_SYN, ISN_C, 0) },
+		  TC_ACT_REDIRECT, { ETH(MAC_LXC2, MAC_POD2) }, XLB_POD_NIC_FWD_LOCAL, NULL },
+		{ "pod2's SYN-ACK of the first flow: from node port 30086", FROM_POD, LXC2,
+		  { FROM_P2(EXT_CLIENT, 0x411), TCPH(8080, 45100, PKT_SYN | PKT_ACK, ISN_B,
+						     ISN_C + 1) },
+		  TC_ACT_REDIRECT, { .saddr = NODE_IP, .sport = 30086 }, XLB_POD_REV_NIC, NULL },
+		{ "pod2's FIN of the first flow: from node port 30086", FROM_POD, LXC2,
+		  { FROM_P2(EXT_CLIENT, 0x412), TCPH(8080, 45100, PKT_FIN | PKT_ACK, ISN_B + 1,
+						     ISN_C + 2) },
+		  TC_ACT_REDIRECT, { .saddr = NODE_IP, .sport = 30086 }, XLB_POD_REV_NIC, NULL },
+		{ "the second flow's SYN (same client port) into pod2", FROM_NIC, FAB0,
+		  { FROM_EXT(POD2, 0x313), TCPH(45100, 8080, PKT_SYN, ISN_C + 1000, 0) },
+		  TC_ACT_REDIRECT, { ETH(MAC_LXC2, MAC_POD2) }, XLB_POD_NIC_FWD_LOCAL, NULL },
+		{ "pod2's SYN-ACK of the second flow: from node port 30087, not the stale 30086",
+		  FROM_POD, LXC2, { FROM_P2(EXT_CLIENT, 0x413), TCPH(8080, 45100, PKT_SYN | PKT_ACK,
+								     ISN_B + 5000, ISN_C + 1001) },
+		  TC_ACT_REDIRECT, { .saddr = NODE_IP, .sport = 30087 }, XLB_POD_REV_NIC, NULL },
+		{ "pod2's answer on the second flow, established: from node port 30087",
+		  FROM_POD, LXC2, { FROM_P2(EXT_CLIENT, 0x414), TCPH(8080, 45100, PKT_ACK | PKT_PSH,
+								     ISN_B + 5001, ISN_C + 1001),
+				    .payload_len = 20 },
+		  TC_ACT_REDIRECT, { .saddr = NODE_IP, .sport = 30087 }, XLB_POD_REV_NIC, NULL },
+	};
+	int bad = 0;
+
+	(void)state;
+	s1.type = s2.type = XLB_SVC_NODE_PORT;
+	s1.node_port = 30086;
+	s2.node_port = 30087;
+	b.local = true;
+	XT_SVC_SET(dp, &s1, &b, 1);
+	XT_SVC_SET(dp, &s2, &b, 1);
+	assert_int_equal(xlb_dp_node_addr_add(dp, &node), 0);
+	bad += !xdp_step("XDP: the first flow's SYN to node port 30086",
+			 (struct pkt_desc){ FROM_EXT(NODE_IP, 0x311),
+					    TCPH(45100, 30086, PKT_SYN, ISN_C, 0) },
+			 POD2, 8080, XLB_STAT_CT_NEW, 1);
+	bad += !run_step(&tc[0], 2);
+	bad += !run_step(&tc[1], 3);
+	bad += !xdp_step("XDP: the first flow's ACK: established",
+			 (struct pkt_desc){ FROM_EXT(NODE_IP, 0x312),
+					    TCPH(45100, 30086, PKT_ACK, ISN_C + 1, ISN_B + 1) },
+			 POD2, 8080, XLB_STAT_CT_ESTABLISHED, 4);
+	bad += !run_step(&tc[2], 5);
+	bad += !xdp_step("XDP: the second flow's SYN, same client port, to node port 30087",
+			 (struct pkt_desc){ FROM_EXT(NODE_IP, 0x313),
+					    TCPH(45100, 30087, PKT_SYN, ISN_C + 1000, 0) },
+			 POD2, 8080, XLB_STAT_CT_NEW, 6);
+	bad += !run_step(&tc[3], 7);
+	bad += !run_step(&tc[4], 8);
+	bad += !xdp_step("XDP: the second flow's ACK of that SYN-ACK: established",
+			 (struct pkt_desc){ FROM_EXT(NODE_IP, 0x314),
+					    TCPH(45100, 30087, PKT_ACK, ISN_C + 1001, ISN_B + 5001) },
+			 POD2, 8080, XLB_STAT_CT_ESTABLISHED, 9);
+	bad += !run_step(&tc[5], 10);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
 static int topology(void)
 {
 	static const char *const cmds[] = {
@@ -567,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_local_policy),
 		cmocka_unit_test(test_affinity_established),
 		cmocka_unit_test(test_nic_local),
+		cmocka_unit_test(test_nic_reused_port),
 	};
 	int rc;
 

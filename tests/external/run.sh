@@ -276,6 +276,23 @@ local_pod() {
 check "ext -> NodePort on n1, its only endpoint p1 on n1 (eTP Cluster): 50/50 answered by p1, client address kept, delivered by tc on the NIC and answered through p1's veth (nic_fwd_local, rev_nic)" local_pod 30084
 check "ext -> NodePort on n1, eTP Local, endpoints p1 on n1 and p2 on n2: 50/50 answered by p1, client address kept, through tc both ways" local_pod 30085
 
+# reused_port: one client port (outside the client's ephemeral range, so
+# no earlier connection here used it) towards both node ports of p1, the
+# first flow's entries still in XDP's conntrack: the flows share their
+# reply tuple (p1:8080 -> client:61234), and the second one's SYN-ACK must
+# leave from the node port it answers, not the first flow's (the client
+# would wait for it: how check 6 failed in CI, when the kernel happened to
+# give one client port to a flow of each).
+reused_port() {
+	local dport
+	for dport in 30084 30085; do
+		x ext "$PY" "$CLIENT" probe --dst "192.168.50.11:$dport" --sport 61234 \
+			--expect "p1 172.16.0.2:61234" >"$OUT" 2>&1 ||
+			{ echo "from port 61234 to $dport:"; cat "$OUT"; return 1; }
+	done
+}
+check "one client port to node port 30084, then to 30085 (both p1, one reply tuple): both answered from the node port the client called" reused_port
+
 # The node's own connections to the backend, in the background: local
 # ports from 32768-65000 minus the reserved ones, never an SNAT port.
 node_conns() {

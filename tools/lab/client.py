@@ -2,7 +2,9 @@
 """Lab traffic client: every subcommand prints one JSON object on stdout.
 
   probe --dst IP:PORT [--expect NAME]         one TCP connection; exit 0 if it
-                                              answered (with NAME if given)
+        [--sport PORT]                        answered (with NAME if given); from
+                                              PORT (SO_REUSEADDR: one a closed
+                                              connection of ours still holds)
   tcp   --dst IP:PORT -n N [--src IP]...      N new connections, first line each
   udp   --dst IP:PORT -n N [--src IP]...      N datagrams, each from a new socket
         [--size B]                            of B bytes (padded; DF clear, so a
@@ -61,11 +63,13 @@ def err_name(e):
 class LineConn:
     """A TCP connection read line by line with a per-operation timeout."""
 
-    def __init__(self, dst, src, timeout):
+    def __init__(self, dst, src, timeout, sport=0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        if src:
-            self.sock.bind((src, 0))
+        if sport:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if src or sport:
+            self.sock.bind((src or "", sport))
         self.buf = b""
         try:
             self.sock.connect(dst)
@@ -99,7 +103,7 @@ def bump(d, k, by=1):
 
 def cmd_probe(a):
     try:
-        c = LineConn(hostport(a.dst), a.src[0] if a.src else None, a.timeout)
+        c = LineConn(hostport(a.dst), a.src[0] if a.src else None, a.timeout, a.sport)
         name = c.readline()
         c.close()
     except Exception as e:  # noqa: BLE001 - reported, not hidden
@@ -336,6 +340,8 @@ def main():
                            help="body size asked for (at most 16 MiB)")
         if name == "probe":
             p.add_argument("--expect")
+            p.add_argument("--sport", type=int, default=0,
+                           help="source port (default: the kernel's choice)")
         if name == "hold":
             p.add_argument("--seconds", type=float, default=5.0)
             p.add_argument("--ready", help="file written once all are open")
@@ -348,6 +354,8 @@ def main():
     a = ap.parse_args()
     if getattr(a, "n", 1) < 0 or getattr(a, "n", 1) > 100000:
         ap.error("-n out of range")
+    if not 0 <= getattr(a, "sport", 0) <= 65535:
+        ap.error("--sport out of range")
     return a.fn(a)
 
 
