@@ -12,6 +12,9 @@
 #                         processes run in the node's cgroup.
 #   ns TARGET             the network namespace's name
 #   node-ip N | pod-ip N P | cgroup N      addresses, the node's cgroup
+#   ecmp [N...]           the nodes the router's ECMP route to the
+#                         LoadBalancer and external IPs leads to (default:
+#                         all); the others leave it
 #   spawn NAME -- CMD...  start CMD on every node (netns and cgroup of the
 #                         node), e.g. xlbd; in the arguments @NODE@ (n1),
 #                         @NODE_IP@, @CGROUP@, @PIN@ (/sys/fs/bpf/PREFIX/n1,
@@ -23,9 +26,14 @@
 # LAB_NODES (3), LAB_PODS per node (2); LAB_TUNE (1): the cables tuned like
 # NICs, 0: at kernel defaults as well.
 #
-#              ext (eth0 172.16.0.2)
+#              ext (eth0 172.16.0.2/24: external clients)
 #                   |
 #   rtr  ext0 172.16.0.1 / fab0 192.168.50.1     routes 10.244.N.0/24 via node N
+#        203.0.113.0/24 (LoadBalancer IPs) and 198.51.100.0/24 (external
+#        IPs): ECMP over every node, L4 hash (fib_multipath_hash_policy 1),
+#        a resilient nexthop group (id 100; node N is nexthop N): a node
+#        that leaves moves only its own flows, as a switch with resilient
+#        hashing does
 #                   |
 #   fab  bridge br0: ports rtr, n1..nN           (an L2 switch)
 #                   |
@@ -50,6 +58,9 @@ PODS=${LAB_PODS:-2}
 RUN=/run/$P
 PIN=/sys/fs/bpf/$P
 RTR=$P-rtr
+ECMP_GROUP=100
+ECMP_BUCKETS=64
+ECMP_PREFIXES="203.0.113.0/24 198.51.100.0/24"
 EXT=$P-ext
 FAB=$P-fab
 
@@ -143,13 +154,20 @@ cluster_up() {
 	ip -n "$FAB" link set rtr master br0 up
 	ip -n "$RTR" addr add 192.168.50.1/24 dev fab0
 	ip -n "$RTR" link set fab0 up
+	nsx "$RTR" sysctl -qw net.ipv4.fib_multipath_hash_policy=1
 
 	for n in $(seq "$NODES"); do
 		mk_node "$n"
 		ip -n "$RTR" route add "10.244.$n.0/24" via "$(node_ip "$n")"
+		ip -n "$RTR" nexthop add id "$n" via "$(node_ip "$n")" dev fab0
 		for p in $(seq "$PODS"); do
 			mk_pod "$n" "$p"
 		done
+	done
+	ip -n "$RTR" nexthop add id "$ECMP_GROUP" group "$(seq -s / "$NODES")" \
+		type resilient buckets "$ECMP_BUCKETS"
+	for a in $ECMP_PREFIXES; do
+		ip -n "$RTR" route add "$a" nhid "$ECMP_GROUP"
 	done
 
 	# The backends: one per pod, one per node (hostNetwork), in the
@@ -186,6 +204,21 @@ target() {
 	ext) echo "$EXT $(cg_base)/outside"; return ;;
 	esac
 	die "no target '$1' (nN, nNpP, rtr, ext)"
+}
+
+# ecmp [N...]: the ECMP group's members. A resilient group keeps every
+# bucket of a node that stays: only the flows of a node that leaves move.
+cluster_ecmp() {
+	local n members=()
+	[ $# -gt 0 ] || set -- $(seq "$NODES")
+	for n; do
+		case $n in *[!0-9]* | "") die "ecmp: node numbers 1..$NODES" ;; esac
+		[ "$n" -ge 1 ] && [ "$n" -le "$NODES" ] || die "ecmp: node numbers 1..$NODES"
+		members+=("$n")
+	done
+	has_ns "$RTR" || die "the cluster is not up"
+	ip -n "$RTR" nexthop replace id "$ECMP_GROUP" group "$(IFS=/; echo "${members[*]}")" \
+		type resilient buckets "$ECMP_BUCKETS" || die "ecmp: nexthop group update failed"
 }
 
 cluster_exec() {
@@ -228,6 +261,7 @@ cluster_status() {
 		echo "== $ns"
 		ip -n "$ns" -br addr | grep -v '^lo '
 		ip -n "$ns" route | sed 's/^/   route /'
+		[ "$ns" != "$RTR" ] || ip -n "$ns" nexthop show id "$ECMP_GROUP" | sed 's/^/   nexthop /'
 	done
 	echo "== processes"
 	for n in $(seq "$NODES"); do
@@ -242,6 +276,7 @@ cmd=${1:-}
 [ $# -gt 0 ] && shift
 case $cmd in
 up) cluster_up ;;
+ecmp) cluster_ecmp "$@" ;;
 down) cluster_down; log "cluster $P down" ;;
 status) cluster_status ;;
 exec) cluster_exec "$@" ;;
