@@ -1,6 +1,6 @@
-# The external-traffic lab (sourced by tests/external/run.sh and
-# tools/bench/external_bench.sh; the caller sets P, the prefix of every
-# name):
+# The two-node external-traffic lab of tools/bench/external_bench.sh (the
+# external e2e, tests/external/run.sh, runs on the three-node cluster lab,
+# scripts/lab/cluster.sh); the caller sets P, the prefix of every name:
 #
 #   ext  eth0 172.16.0.2 (+ 172.16.0.100)
 #    |

@@ -10,7 +10,10 @@
         [--size B]                            of B bytes (padded; DF clear, so a
                                               router may fragment them)
   hold  --dst IP:PORT -n N --seconds S        N long-lived connections pinged
-        [--ready FILE] [--stop FILE]          every 0.2 s; counts broken ones
+        [--ready FILE] [--stop FILE]          every 0.2 s; counts broken ones;
+                                              "conns": each one's source
+                                              address and first answer (and
+                                              at the end why it broke)
   http  --dst IP:PORT -n N [--bytes B]        N connections, each GET /bytes/B
                                               (the server's HTTP port); every
                                               body checked byte for byte
@@ -260,8 +263,11 @@ def cmd_hold(a):
     names = {}
     for c in conns:
         bump(names, c[1])
+    srcs_of = ["%s:%d" % c[0].sock.getsockname() for c in conns]
     if a.ready:
-        touch(a.ready, json.dumps({"opened": len(conns), "names": names}))
+        touch(a.ready, json.dumps({"opened": len(conns), "names": names,
+                                   "conns": [{"src": s, "name": c[1]}
+                                             for s, c in zip(srcs_of, conns)]}))
     end = time.monotonic() + a.seconds
     rounds = 0
     while time.monotonic() < end and rounds < int(a.seconds / 0.2) + 10:
@@ -278,7 +284,9 @@ def cmd_hold(a):
     broken = [{"name": c[1], "why": c[2]} for c in conns if c[2] is not None]
     emit({"opened": len(conns), "open_errors": errs, "broken": len(broken),
           "broken_detail": broken, "names": names, "rounds": rounds,
-          "pings": sum(c[3] for c in conns)})
+          "pings": sum(c[3] for c in conns),
+          "conns": [{"src": s, "name": c[1], "why": c[2]}
+                    for s, c in zip(srcs_of, conns)]})
     return 0
 
 
