@@ -11,7 +11,9 @@
 # each the same Kubernetes YAML (tests/cluster/lb-services.yaml), then shows
 # real connections from pods and from a node: spread over the three nodes,
 # the client address each backend saw, hairpin, internalTrafficPolicy Local,
-# 16 KiB answers, what `xlbctl explain` predicts and the socket counters.
+# 16 KiB answers, what `xlbctl explain` predicts and the socket counters;
+# then an external client reaching a LoadBalancer IP that the lab's router
+# spreads over the three nodes (ECMP), served by XDP on each node's NIC.
 # Without --keep everything is torn down.
 set -euo pipefail
 
@@ -131,3 +133,15 @@ show "n1p1 -> sticky 10.96.30.5:80" "$(client n1p1 tcp --dst 10.96.30.5:80 -n 10
 
 step "xlbctl stats on node 1 (socket counters: no packet went through a NAT)"
 ctl 1 stats | sed -n '/^SOCKET/,$p'
+
+step "external client -> LoadBalancer IP: the router's ECMP route (L4 hash) over the three nodes"
+ip -n "$LAB_PREFIX-rtr" route show 203.0.113.0/24
+ip -n "$LAB_PREFIX-rtr" nexthop show id 100
+show "ext 172.16.0.2 -> web 203.0.113.10:80 (sh, Maglev): every node picks this client's backend alike; it saw the node that source-NATed the flow (192.168.50.1N), or the client when the flow came in through its own node" \
+	"$(client ext tcp --dst 203.0.113.10:80 -n 60)"
+for n in 1 2 3; do
+	read -r new snat < <(ctl "$n" stats -o json | "$PY" -c 'import json,sys
+c = json.load(sys.stdin)["counters"]
+print(c.get("ct_new", 0), c.get("snat_new", 0))')
+	printf '  n%s: XDP took %s new flows, source-NATed %s of them\n' "$n" "$new" "$snat"
+done
