@@ -34,46 +34,22 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 XLBD=$BUILD/xlbd
 XLBCTL=$BUILD/xlbctl
 export LAB_PREFIX=${LAB_PREFIX:-xcl$$} LAB_NODES=3 LAB_PODS=2
-LAB=("$ROOT/scripts/lab.sh" cluster)
-RUN=/run/$LAB_PREFIX
+. "$ROOT/tests/cluster/lib.sh"
 FIX=$ROOT/tests/cluster/lb-services.yaml
 CONNS=200
 
 VIP_ALL=10.96.30.1 VIP_REMOTE=10.96.30.2 VIP_SELF=10.96.30.3 VIP_LOCAL=10.96.30.4
 VIP_STICKY=10.96.30.5 VIP_BULK=10.96.30.6
 
-lab() { timeout 60 bash "${LAB[@]}" "$@"; }
-client() {
-	local t=$1
-	shift
-	timeout 150 bash "${LAB[@]}" exec "$t" "$PY" "$ROOT/tools/lab/client.py" "$@"
-}
-ctl() { local n=$1; shift; timeout 30 "$XLBCTL" -s "unix:$RUN/xlbd-n$n.sock" "$@"; }
-
-cleanup() {
-	lab unspawn xlbd >/dev/null 2>&1
-	for n in 1 2 3; do
-		[ -d "/sys/fs/bpf/$LAB_PREFIX/n$n" ] &&
-			nsenter --net="/run/netns/$LAB_PREFIX-n$n" "$XLBD" --cleanup --dataplane xdp \
-				--pin-dir "/sys/fs/bpf/$LAB_PREFIX/n$n" >/dev/null 2>&1
-	done
-	lab down >/dev/null 2>&1 || echo "# cleanup: lab down failed" >&2
-}
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # start_xlbd [ARG...]: one xlbd per node, each fed the services.
 start_xlbd() {
 	local n
-	lab spawn xlbd -- "$XLBD" --iface eth0 --pod-iface 'lxc*' --cgroup-root @CGROUP@ \
-		--pin-dir @PIN@ --state-dir @RUN@/state-@NODE@ --listen unix:@RUN@/xlbd-@NODE@.sock \
-		--node-name @NODE@ "$@" || return 1
+	spawn_xlbd "$@" || return 1
 	for n in 1 2 3; do
-		for _ in $(seq 100); do
-			ctl "$n" status >/dev/null 2>&1 && break
-			sleep 0.1
-		done
 		ctl "$n" apply -f "$FIX" >/dev/null || { echo "n$n: apply: $(tail -3 "$RUN/xlbd-n$n.log")"; return 1; }
 	done
 }

@@ -40,8 +40,7 @@ XLBD=${XLBD:-$BUILD/xlbd}
 XLBCTL=${XLBCTL:-$BUILD/xlbctl}
 ANSWERS=$ROOT/tests/external/answers.py
 export LAB_PREFIX=${LAB_PREFIX:-xex$$} LAB_NODES=3 LAB_PODS=2
-LAB=("$ROOT/scripts/lab.sh" cluster)
-RUN=/run/$LAB_PREFIX
+. "$ROOT/tests/cluster/lib.sh"
 T=$RUN/ext	# this suite's files
 
 N1=192.168.50.11 N2=192.168.50.12 N3=192.168.50.13
@@ -50,26 +49,9 @@ MAGLEV_CLIENTS=$(seq -f 172.16.0.2%g 0 9)	# .20 - .29
 LB_IP=203.0.113.10 EXT_IP=198.51.100.7 MAGLEV_IP=203.0.113.20
 SNAT_MIN=62000 SNAT_MAX=62199
 
-lab() { timeout 60 bash "${LAB[@]}" "$@"; }
-# client TARGET SUBCOMMAND ARG...: tools/lab/client.py there (JSON out)
-client() {
-	local t=$1
-	shift
-	timeout 300 bash "${LAB[@]}" exec "$t" "$PY" "$ROOT/tools/lab/client.py" "$@"
-}
-ctl() { local n=$1; shift; timeout 30 "$XLBCTL" -s "unix:$RUN/xlbd-n$n.sock" "$@"; }
 nsn() { local ns=$1; shift; nsenter --net="/run/netns/$LAB_PREFIX-$ns" "$@"; }
 
-cleanup() {
-	lab unspawn xlbd >/dev/null 2>&1
-	for n in 1 2 3; do
-		[ -d "/sys/fs/bpf/$LAB_PREFIX/n$n" ] &&
-			nsn "n$n" "$XLBD" --cleanup --dataplane xdp \
-				--pin-dir "/sys/fs/bpf/$LAB_PREFIX/n$n" >/dev/null 2>&1
-	done
-	lab down >/dev/null 2>&1 || echo "# cleanup: lab down failed" >&2
-}
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -148,16 +130,8 @@ done
 # n1's own connections may use every port up to 65000, the SNAT range
 # included: only the ports xlbd reserves keep them out.
 nsn n1 sysctl -qw net.ipv4.ip_local_port_range="32768 65000" net.ipv4.ip_local_reserved_ports=""
-lab spawn xlbd -- "$XLBD" --iface eth0 --pod-iface 'lxc*' --cgroup-root @CGROUP@ \
-	--pin-dir @PIN@ --state-dir @RUN@/state-@NODE@ --listen unix:@RUN@/xlbd-@NODE@.sock \
-	--node-name @NODE@ --snat-port-range $SNAT_MIN-$SNAT_MAX --metrics 127.0.0.1:9100 ||
-	tap_bail "spawn xlbd"
-for n in 1 2 3; do
-	for _ in $(seq 100); do
-		ctl "$n" status >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-done
+out=$(spawn_xlbd --snat-port-range $SNAT_MIN-$SNAT_MAX --metrics 127.0.0.1:9100 2>&1) ||
+	tap_bail "xlbd on every node: $out"
 services >"$T/services.yaml"
 out=$(apply_all "$T/services.yaml" 2>&1) || tap_bail "$out $(tail -n 3 "$RUN"/xlbd-n*.log)"
 ok "cluster lab up (the router's ECMP group over n1 n2 n3), xlbd on every node with the services"
