@@ -643,6 +643,121 @@ static void test_pin(void **state)
 	assert_true(dnat_to(&c, be, 5) >= 0);
 }
 
+struct adopted {
+	struct xlb_service_spec spec;
+	struct xlb_backend_spec be[4];
+	size_t n;
+	bool found;
+};
+
+static int adopted_cb(const struct xlb_dp_service *s, void *arg)
+{
+	struct adopted *a = arg;
+
+	if (!xlb_ip_equal(&s->spec.vip, &a->spec.vip) || s->spec.port != a->spec.port)
+		return 0;
+	assert_int_equal(xlb_service_copy(&a->spec, &s->spec), 0);
+	assert_true(s->n_backends <= 4);
+	memcpy(a->be, s->backends, s->n_backends * sizeof(*a->be));
+	a->n = s->n_backends;
+	a->found = true;
+	return 0;
+}
+
+/* The backend of be[0..n) at b's address, or NULL. */
+static const struct xlb_backend_spec *be_at(const struct xlb_backend_spec *be, size_t n,
+					    const struct xlb_backend_spec *b)
+{
+	for (size_t i = 0; i < n; i++)
+		if (xlb_ip_equal(&be[i].addr, &b->addr) && be[i].port == b->port)
+			return &be[i];
+	return NULL;
+}
+
+/*
+ * What a restart reads back of a LoadBalancer service from the pinned
+ * maps: its type, ingress and external IPs, loadBalancerSourceRanges (in
+ * any order), internalTrafficPolicy Local (its cluster IP's table holds
+ * the local backend only), and which backends are local or remote. A
+ * range of no service (left by a crash) is removed, so that no service
+ * given that id later lets its sources in.
+ */
+static void test_pin_external(void **state)
+{
+	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be[3] = { xt_be("10.20.1.1", 8080, 1), xt_be("10.20.1.2", 8080, 1),
+					  xt_be("10.20.1.3", 8080, 1) };
+	struct xlb_svc_addrs addrs = {};
+	struct adopted got = { .spec = svc };
+	struct xlb_src_range_key orphan = { .prefixlen = 32 + 8, .svc_id = 4000,
+					    .addr = htonl(0x0a000000) };
+	uint32_t one = 1;
+	char path[128];
+	int fd;
+
+	(void)state;
+	svc.type = XLB_SVC_LOAD_BALANCER;
+	svc.node_port = 30080;
+	svc.int_policy = XLB_POLICY_LOCAL;
+	svc.addrs = &addrs;
+	addrs.lb_ips[0] = xt_ip("192.0.2.10");
+	addrs.lb_ips[1] = xt_ip("192.0.2.11");
+	addrs.external_ips[0] = xt_ip("198.51.100.7");
+	assert_int_equal(xlb_cidr_parse("172.16.0.0/28", &addrs.source_ranges[0]), 0);
+	assert_int_equal(xlb_cidr_parse("10.1.0.0/16", &addrs.source_ranges[1]), 0);
+	assert_int_equal(xlb_cidr_parse("203.0.113.9/32", &addrs.source_ranges[2]), 0);
+	svc.n_lb_ips = 2;
+	svc.n_external_ips = 1;
+	svc.n_source_ranges = 3;
+	be[0].local = true;
+	be[1].remote = true;	/* be[2]: its node unknown */
+	dp = xt_dp_open_at(pin_dir);
+	assert_non_null(dp);
+	XT_SVC_SET(dp, &svc, be, 3);
+	xlb_dp_close(dp);
+	dp = NULL;
+	snprintf(path, sizeof(path), "%s/src_ranges", pin_dir);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_update_elem(fd, &orphan, &one, BPF_ANY), 0);
+
+	dp = xt_dp_open_at(pin_dir);
+	assert_non_null(dp);
+	assert_int_equal(xlb_dp_service_list(dp, adopted_cb, &got), 0);
+	assert_true(got.found);
+	assert_int_equal(got.spec.type, XLB_SVC_LOAD_BALANCER);
+	assert_int_equal(got.spec.node_port, 30080);
+	assert_int_equal(got.spec.int_policy, XLB_POLICY_LOCAL);
+	assert_int_equal(got.spec.ext_policy, XLB_POLICY_CLUSTER);
+	assert_int_equal(got.spec.n_lb_ips, 2);
+	assert_int_equal(got.spec.n_external_ips, 1);
+	assert_true(xlb_ip_equal(&got.spec.addrs->external_ips[0], &addrs.external_ips[0]));
+	assert_int_equal(got.spec.n_source_ranges, 3);
+	for (uint32_t i = 0; i < 3; i++) {
+		uint32_t j;
+
+		for (j = 0; j < 3; j++)
+			if (got.spec.addrs->source_ranges[j].prefix == addrs.source_ranges[i].prefix &&
+			    xlb_ip_equal(&got.spec.addrs->source_ranges[j].ip,
+					 &addrs.source_ranges[i].ip))
+				break;
+		if (j == 3)
+			fail_msg("source range %u (/%u) not read back", i, addrs.source_ranges[i].prefix);
+	}
+	assert_int_equal(got.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct xlb_backend_spec *b = be_at(got.be, got.n, &be[i]);
+
+		assert_non_null(b);
+		assert_int_equal(b->local, be[i].local);
+		assert_int_equal(b->remote, be[i].remote);
+		assert_false(b->terminating);
+	}
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &orphan, &one), 0);	/* gone */
+	close(fd);
+	xlb_service_fini(&got.spec);
+}
+
 static int backend_ids_cb(const struct xlb_dp_service *s, void *arg)
 {
 	memcpy(arg, s->backend_ids, s->n_backends * sizeof(uint32_t));
@@ -780,6 +895,9 @@ int main(void)
 	const struct CMUnitTest pin[] = {
 		{ "pinned: service and established flows survive close and re-open (an older counter map is replaced); unpin removes everything",
 		  test_pin, pin_setup, pin_teardown, NULL },
+		{ "pinned: a LoadBalancer's type, addresses, source ranges, internal policy and "
+		  "backends' nodes are read back; a range of no service is removed",
+		  test_pin_external, pin_setup, pin_teardown, NULL },
 		{ "upgrade from layout 1 keeps an established flow (backend and reply translation); "
 		  "a newer layout is refused (-EPROTO)",
 		  test_upgrade_v1, pin_setup, pin_teardown, NULL },

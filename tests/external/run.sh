@@ -15,7 +15,8 @@
 #     local endpoint (xlbd recounts on the change, not periodically)
 #   3 ext -> a LoadBalancer ingress IP the router spreads over the three
 #     nodes (ECMP, L4 hash): flows through every node; -> an external IP
-#   4 loadBalancerSourceRanges
+#   4 loadBalancerSourceRanges, also after every xlbd restarted over its
+#     pinned datapath (which it adopts writing nothing)
 #   5 1,000 connections through a node port to backends on other nodes with
 #     a SNAT range of 200 ports while the node makes its own connections;
 #     the range run out by held flows: counted, in /metrics, ports serve
@@ -130,8 +131,8 @@ done
 # n1's own connections may use every port up to 65000, the SNAT range
 # included: only the ports xlbd reserves keep them out.
 nsn n1 sysctl -qw net.ipv4.ip_local_port_range="32768 65000" net.ipv4.ip_local_reserved_ports=""
-out=$(spawn_xlbd --snat-port-range $SNAT_MIN-$SNAT_MAX --metrics 127.0.0.1:9100 2>&1) ||
-	tap_bail "xlbd on every node: $out"
+XLBD_ARGS=(--snat-port-range $SNAT_MIN-$SNAT_MAX --metrics 127.0.0.1:9100)
+out=$(spawn_xlbd "${XLBD_ARGS[@]}" 2>&1) || tap_bail "xlbd on every node: $out"
 services >"$T/services.yaml"
 out=$(apply_all "$T/services.yaml" 2>&1) || tap_bail "$out $(tail -n 3 "$RUN"/xlbd-n*.log)"
 ok "cluster lab up (the router's ECMP group over n1 n2 n3), xlbd on every node with the services"
@@ -285,7 +286,9 @@ t_ext_ip() {
 check "3: ext -> external IP: 20/20" t_ext_ip
 
 # ---- 4 -----------------------------------------------------------------------
-t_ranges() {
+# ranges_hold: $OUTSIDER is not answered (drop_source_range) and n1
+# explains why; $CLIENT is answered
+ranges_hold() {
 	local before after
 	before=$(counter_sum drop_source_range) || return 1
 	conns outsider $OUTSIDER $LB_IP:80 3 0.5 || return 1
@@ -293,10 +296,29 @@ t_ranges() {
 	after=$(counter_sum drop_source_range) || return 1
 	[ "$after" -gt "$before" ] || { echo "drop_source_range $before -> $after"; return 1; }
 	conns insider $CLIENT $LB_IP:80 3 && [ "$(errors insider)" = 0 ] || { cat "$T/insider.json"; return 1; }
-	explained 1 $OUTSIDER:40000 $LB_IP:80 "source range" &&
-		explained 1 $CLIENT:40000 $LB_IP:80 "flow hash"
+	explained 1 $OUTSIDER:40000 $LB_IP:80 "source range"
+}
+t_ranges() {
+	ranges_hold && explained 1 $CLIENT:40000 $LB_IP:80 "flow hash"
 }
 check "4: loadBalancerSourceRanges 172.16.0.0/28: $OUTSIDER not answered (drop_source_range), $CLIENT answered; xlbctl explain says so" t_ranges
+
+# Every xlbd restarts and adopts its pinned datapath: the reconcile finds
+# each service as it left it (source ranges, LoadBalancer and external IPs,
+# traffic policies, which backends are remote: read back from the maps)
+# and writes nothing; the ranges still hold.
+t_restart() {
+	local n line
+	lab unspawn xlbd >/dev/null || return 1
+	spawn_xlbd "${XLBD_ARGS[@]}" || return 1
+	for n in 1 2 3; do
+		line=$(grep 'reconcile on start' "$RUN/xlbd-n$n.log")
+		[[ $line =~ reconcile\ on\ start:\ 0\ created,\ 0\ updated,\ 0\ deleted,\ [1-9][0-9]*\ unchanged$ ]] ||
+			{ echo "n$n wrote at its restart: ${line:-no reconcile}"; return 1; }
+	done
+	ranges_hold
+}
+check "4: xlbd restarts on every node over its pinned datapath: every service unchanged, nothing written; $OUTSIDER still not answered, $CLIENT still answered" t_restart
 
 # ---- 5 -----------------------------------------------------------------------
 t_snat_1000() {

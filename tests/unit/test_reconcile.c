@@ -361,6 +361,61 @@ static void test_seeded_from_dataplane(void **state)
 	expect_log(w, NULL);
 }
 
+/* An adopted datapath gives its lists back in its own order and holds no
+ * type and no health check node port: none of that is a change. Another
+ * set of ranges is. */
+static void test_seeded_lists_any_order(void **state)
+{
+	struct world *w = *state;
+	struct xlb_endpoint e[1] = { ep("10.0.0.1", true, false) };
+	struct xlb_svc_desired s = svc("a", "10.96.0.1", 80, 30080, e, 1);
+	struct xlb_svc_addrs a = {}, held = {};
+	struct xlb_service_spec *dp;
+	int i;
+
+	s.spec.type = XLB_SVC_LOAD_BALANCER;
+	s.spec.ext_policy = XLB_POLICY_LOCAL;
+	s.spec.health_check_node_port = 32100;
+	s.spec.addrs = &a;
+	assert_int_equal(xlb_ip_parse("192.0.2.10", &a.lb_ips[0]), 0);
+	assert_int_equal(xlb_ip_parse("192.0.2.11", &a.lb_ips[1]), 0);
+	assert_int_equal(xlb_ip_parse("198.51.100.1", &a.external_ips[0]), 0);
+	assert_int_equal(xlb_ip_parse("198.51.100.2", &a.external_ips[1]), 0);
+	assert_int_equal(xlb_cidr_parse("172.16.0.0/16", &a.source_ranges[0]), 0);
+	assert_int_equal(xlb_cidr_parse("10.1.0.0/24", &a.source_ranges[1]), 0);
+	s.spec.n_lb_ips = s.spec.n_external_ips = s.spec.n_source_ranges = 2;
+	put(w->st, s);
+	whole(w);
+	assert_int_equal(w->res.created, 1);
+
+	/* what the BPF dataplane reads back: every list reversed, a NodePort */
+	i = find(&w->d, &s.spec);
+	assert_true(i >= 0);
+	dp = &w->d.svc[i].spec;
+	for (int j = 0; j < 2; j++) {
+		held.lb_ips[j] = a.lb_ips[1 - j];
+		held.external_ips[j] = a.external_ips[1 - j];
+		held.source_ranges[j] = a.source_ranges[1 - j];
+	}
+	dp->addrs = &held;
+	dp->type = XLB_SVC_NODE_PORT;
+	dp->health_check_node_port = 0;
+	xlb_reconciler_fini(&w->r);
+	assert_int_equal(xlb_reconciler_init(&w->r, &w->d.base), 0);
+	w->d.n_log = 0;
+	whole(w);
+	assert_int_equal(w->res.unchanged, 1);
+	assert_int_equal(w->res.updated, 0);
+	expect_log(w, NULL);
+
+	/* one range replaced by another: written */
+	assert_int_equal(xlb_cidr_parse("10.2.0.0/24", &a.source_ranges[1]), 0);
+	put(w->st, s);
+	whole(w);
+	assert_int_equal(w->res.updated, 1);
+	expect_log(w, "set a", NULL);
+}
+
 static void test_failure_reported(void **state)
 {
 	struct world *w = *state;
@@ -744,6 +799,7 @@ int main(void)
 		WORLD_TEST(test_nodeport_handover),
 		WORLD_TEST(test_nodeport_swap_between_kept),
 		WORLD_TEST(test_seeded_from_dataplane),
+		WORLD_TEST(test_seeded_lists_any_order),
 		WORLD_TEST(test_failure_reported),
 		cmocka_unit_test(test_endpoint_rules),
 		cmocka_unit_test(test_terminating_fallback),

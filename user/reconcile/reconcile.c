@@ -26,15 +26,45 @@ static int be_cmp(const void *a, const void *b)
 	return (x->port > y->port) - (x->port < y->port);
 }
 
-static bool ips_same(const struct xlb_ip *a, const struct xlb_ip *b, uint32_t n)
+/* n elements of size bytes at a and at b: the same, in any order (the
+ * dataplane keys each address and range; read back from an adopted
+ * datapath they come in its order). */
+static bool same_set(const void *a, const void *b, uint32_t n, size_t size,
+		     bool (*eq)(const void *, const void *))
 {
-	for (uint32_t i = 0; i < n; i++)
-		if (!xlb_ip_equal(&a[i], &b[i]))
+	const char *pa = a, *pb = b;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t in_a = 0, in_b = 0;
+
+		for (uint32_t j = 0; j < n; j++) {
+			in_a += eq(pa + i * size, pa + j * size);
+			in_b += eq(pa + i * size, pb + j * size);
+		}
+		if (in_a != in_b)
 			return false;
+	}
 	return true;
 }
 
-/* Everything a dataplane programs (not the name). */
+static bool ip_eq(const void *a, const void *b)
+{
+	return xlb_ip_equal(a, b);
+}
+
+static bool cidr_eq(const void *a, const void *b)
+{
+	const struct xlb_cidr *x = a, *y = b;
+
+	return x->prefix == y->prefix && xlb_ip_equal(&x->ip, &y->ip);
+}
+
+/* Everything a dataplane programs (not the name). Not the type either:
+ * it programs a node port when there is one (node_port is 0 for a
+ * ClusterIP) and LoadBalancer IPs when there are some, whatever the
+ * type; nor the health check node port, which xlbd serves itself from
+ * the desired state. So a restart that adopts the datapath (which holds
+ * no type) finds nothing to write. */
 static bool spec_same(const struct xlb_service_spec *a, const struct xlb_service_spec *b)
 {
 	const struct xlb_svc_addrs *x = a->addrs, *y = b->addrs;
@@ -42,17 +72,18 @@ static bool spec_same(const struct xlb_service_spec *a, const struct xlb_service
 	if (a->n_source_ranges != b->n_source_ranges || a->n_lb_ips != b->n_lb_ips ||
 	    a->n_external_ips != b->n_external_ips)
 		return false;
-	for (uint32_t i = 0; i < a->n_source_ranges; i++)
-		if (x->source_ranges[i].prefix != y->source_ranges[i].prefix ||
-		    !xlb_ip_equal(&x->source_ranges[i].ip, &y->source_ranges[i].ip))
-			return false;
-	return a->type == b->type && xlb_ip_equal(&a->vip, &b->vip) && a->port == b->port &&
+	return xlb_ip_equal(&a->vip, &b->vip) && a->port == b->port &&
 	       a->node_port == b->node_port && a->proto == b->proto && a->algo == b->algo &&
 	       a->affinity_timeout == b->affinity_timeout && a->ext_policy == b->ext_policy &&
 	       a->int_policy == b->int_policy &&
-	       a->health_check_node_port == b->health_check_node_port &&
-	       (!a->n_lb_ips || ips_same(x->lb_ips, y->lb_ips, a->n_lb_ips)) &&
-	       (!a->n_external_ips || ips_same(x->external_ips, y->external_ips, a->n_external_ips));
+	       (!a->n_source_ranges || same_set(x->source_ranges, y->source_ranges,
+						a->n_source_ranges, sizeof(x->source_ranges[0]),
+						cidr_eq)) &&
+	       (!a->n_lb_ips ||
+		same_set(x->lb_ips, y->lb_ips, a->n_lb_ips, sizeof(x->lb_ips[0]), ip_eq)) &&
+	       (!a->n_external_ips || same_set(x->external_ips, y->external_ips,
+					       a->n_external_ips, sizeof(x->external_ips[0]),
+					       ip_eq));
 }
 
 static bool be_same(const struct xlb_backend_spec *a, const struct xlb_backend_spec *b, size_t n)

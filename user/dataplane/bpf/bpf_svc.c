@@ -854,6 +854,77 @@ void xlb_dp_bpf_prev_retire(struct xlb_dp_bpf *d)
 	}
 }
 
+/* loadBalancerSourceRanges back from src_ranges into the adopted
+ * services' specs (in the map's order: the reconciler compares them as a
+ * set); a range of no service (a crash between steps) is removed, or a
+ * service given its id later would let its sources in. */
+static int adopt_ranges(struct xlb_dp_bpf *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.src_ranges);
+	struct xlb_src_range_key k, *prev = NULL, *orphan = NULL;
+	size_t n_orphan = 0;
+	int ret = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		struct svc_state *s = k.svc_id < d->max_services ? d->by_id[k.svc_id] : NULL;
+		struct xlb_svc_addrs *a;
+		struct xlb_cidr *c;
+
+		prev = &k;
+		if (!s || k.prefixlen < 32 || k.prefixlen > 64 ||
+		    s->spec.n_source_ranges == XLB_MAX_SOURCE_RANGES) {
+			struct xlb_src_range_key *o = realloc(orphan, (n_orphan + 1) * sizeof(*o));
+
+			if (!o) {
+				ret = -ENOMEM;
+				break;
+			}
+			orphan = o;
+			orphan[n_orphan++] = k;
+			continue;
+		}
+		a = xlb_service_addrs(&s->spec);
+		if (!a) {
+			ret = -ENOMEM;
+			break;
+		}
+		c = &a->source_ranges[s->spec.n_source_ranges++];
+		memset(c, 0, sizeof(*c));
+		c->ip.family = XLB_AF_INET;
+		c->ip.addr.a32[0] = k.addr;
+		c->prefix = (uint8_t)(k.prefixlen - 32);
+	}
+	for (size_t i = 0; i < n_orphan; i++)
+		bpf_map_delete_elem(fd, &orphan[i]);
+	free(orphan);
+	return ret;
+}
+
+/* Does the table at [base, base + slots) hold only backends on this node,
+ * while the service has others that could take flows? Then it was built
+ * for a traffic policy Local (build_table's local_only). */
+static bool local_table(struct xlb_dp_bpf *d, const struct svc_state *s, uint32_t base,
+			uint32_t slots)
+{
+	int fd = bpf_map__fd(d->skel->maps.sel_map);
+	bool others = false;
+
+	for (size_t i = 0; i < s->n_be && !others; i++)
+		others = !s->be[i].local && xlb_backend_selectable(&s->be[i]);
+	if (!others)
+		return false;	/* both policies give the same table */
+	for (uint32_t i = 0; i < slots; i++) {
+		uint32_t idx = base + i, id = 0;
+
+		if (bpf_map_lookup_elem(fd, &idx, &id))
+			return false;
+		for (size_t j = 0; j < s->n_be; j++)
+			if (s->be_id[j] == id && !s->be[j].local)
+				return false;
+	}
+	return true;
+}
+
 /* Rebuild the in-memory index from the (possibly adopted) maps. */
 int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 {
@@ -861,6 +932,7 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
 	struct xlb_svc_key k, *prev = NULL;
 	struct xlb_svc_val v;
+	int ret;
 
 	while (!bpf_map_get_next_key(svc_fd, prev, &k)) {
 		struct svc_state *s;
@@ -892,16 +964,19 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 			s->slots = v.slots;
 		}
 		if (v.flags & XLB_SVC_F_NODEPORT) {
-			s->spec.type = XLB_SVC_NODE_PORT;
+			if (s->spec.type != XLB_SVC_LOAD_BALANCER)
+				s->spec.type = XLB_SVC_NODE_PORT;
 			s->spec.node_port = ntohs(k.port);
 		} else if (v.flags & XLB_SVC_F_EXTERNAL) {
-			/* a LoadBalancer or external IP; loadBalancerSourceRanges are
-			 * not read back (the next update writes them whole) */
+			/* a LoadBalancer or external IP (the source ranges are
+			 * read from src_ranges below) */
 			struct xlb_ip ip = { .addr = k.addr, .family = k.family };
 			struct xlb_svc_addrs *a = xlb_service_addrs(&s->spec);
 
 			if (!a)
 				return -ENOMEM;
+			if (v.flags & XLB_SVC_F_LB_IP)
+				s->spec.type = XLB_SVC_LOAD_BALANCER;
 			if ((v.flags & XLB_SVC_F_LB_IP) && s->spec.n_lb_ips < XLB_MAX_SVC_ADDRS)
 				a->lb_ips[s->spec.n_lb_ips++] = ip;
 			else if (!(v.flags & XLB_SVC_F_LB_IP) &&
@@ -959,17 +1034,25 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 		nb[s->n_be].addr.addr = e.addr;
 		nb[s->n_be].port = ntohs(e.port);
 		nb[s->n_be].weight = e.weight;
-		nb[s->n_be].terminating = e.state == XLB_BE_TERMINATING;
+		/* a weight of 0 alone keeps new flows away too */
+		nb[s->n_be].terminating = e.state == XLB_BE_TERMINATING && e.weight;
+		nb[s->n_be].local = e.flags & XLB_BE_F_LOCAL;
+		nb[s->n_be].remote = e.flags & XLB_BE_F_REMOTE;
 		nid[s->n_be] = id;
 		s->n_be++;
 		d->be_used[id] = 1;
 	}
 
+	ret = adopt_ranges(d);
+	if (ret)
+		return ret;
 	for (uint32_t i = 0; i < d->max_services; i++) {
 		struct svc_state *s = d->by_id[i];
 
 		if (!s)
 			continue;
+		if (s->spec.vip.family && local_table(d, s, s->sel_base, s->slots))
+			s->spec.int_policy = XLB_POLICY_LOCAL;
 		if (!s->spec.vip.family) {
 			/* a NodePort entry without its ClusterIP one: drop it */
 			struct xlb_svc_key nk;
@@ -982,6 +1065,7 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 			bpf_map_delete_elem(svc_fd, &nk);
 			for (size_t j = 0; j < n_ext; j++)
 				bpf_map_delete_elem(svc_fd, &ext[j].k);
+			src_ranges_set(d, i, &s->spec, NULL, false);
 			d->by_id[i] = NULL;
 			svc_state_free(s);
 			continue;
