@@ -30,8 +30,8 @@
 #endif
 
 #define XLB_SNAT_ENTRIES	131072	/* each map: one entry per flow */
-#define XLB_SNAT_RETRIES	32	/* ports tried for a new flow (Cilium: 32) */
-#define XLB_SNAT_TAKEOVER_TRIES	8	/* then ports of closed flows tried */
+#define XLB_SNAT_RETRIES	32	/* random ports tried last (Cilium: 32) */
+#define XLB_SNAT_TAKEOVER_TRIES	8	/* consecutive ports tried first: free or of ended flows */
 #define XLB_SNAT_REUSE_S	1	/* a FIN-closed flow's port is taken over after */
 
 /* Default port range, outside Linux's default ephemeral range
