@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # External clients to a NodePort whose backend is on another node (issue
-# 13): new TCP connections/s and UDP datagrams/s through xlb (XDP on n1's
+# 13): new TCP connections/s, UDP datagrams/s and one established TCP
+# stream's throughput (the backend sending) through xlb (XDP on n1's
 # NIC: DNAT + SNAT, replies translated back, neither direction through
 # netfilter) against kube-proxy's way (nftables DNAT + masquerade on n1,
 # through conntrack), in one lab (tests/external/lab.sh), rounds
-# alternating. Prints a Markdown table with the medians and the ratios;
+# alternating; and, as the ceiling of any node's NAT in this lab, the
+# client straight to the pod (the router routes the pod network to n2: no
+# n1, no NAT). Prints a Markdown table with the medians and the ratios;
 # numbers only (no pass/fail on them: the machine is shared).
 #
 #   sudo tools/bench/external_bench.sh [--quick]
@@ -51,13 +54,16 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 [ "$(id -u)" = 0 ] || die "must run as root"
-for b in "$BIN/lab_bench_load" "$BIN/lab_bench_srv" "$XLBD" "$XLBCTL"; do
+for b in "$BIN/lab_bench_load" "$BIN/lab_bench_srv" "$BIN/stream" "$XLBD" "$XLBCTL"; do
 	[ -x "$b" ] || die "$b not built (make bench)"
 done
 TMP=$(mktemp -d /tmp/xlb-external-bench.XXXXXX) || exit 1
 lab_down
 lab_up || die "the lab could not be built"
 x p2 "$BIN/lab_bench_srv" --name p2 --max-seconds 600 >/dev/null 2>&1 &
+x p2 "$BIN/stream" serve --port 9100 --max-seconds 600 >/dev/null 2>&1 &
+# only the direct setup sends to the pod's own address
+x rtr ip route replace 10.244.2.0/24 via 192.168.50.12 || die "route to the pod network"
 
 start_xlbd() {
 	mkdir -p "$TMP/state"
@@ -82,11 +88,13 @@ items:
     ports:
     - {name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30080}
     - {name: udp, port: 80, protocol: UDP, targetPort: 8080, nodePort: 30080}
+    - {name: stream, port: 81, protocol: TCP, targetPort: 9100, nodePort: 30081}
 - apiVersion: discovery.k8s.io/v1
   kind: EndpointSlice
   metadata: {name: np-a, namespace: bench, labels: {kubernetes.io/service-name: np}}
   addressType: IPv4
-  ports: [{name: tcp, port: 8080, protocol: TCP}, {name: udp, port: 8080, protocol: UDP}]
+  ports: [{name: tcp, port: 8080, protocol: TCP}, {name: udp, port: 8080, protocol: UDP},
+          {name: stream, port: 9100, protocol: TCP}]
   endpoints:
   - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}
 EOF
@@ -99,6 +107,7 @@ NFT_RULES='table ip xlbxb {
 		type nat hook prerouting priority dstnat; policy accept;
 		ip daddr 192.168.50.11 tcp dport 30080 dnat to 10.244.2.2:8080
 		ip daddr 192.168.50.11 udp dport 30080 dnat to 10.244.2.2:8080
+		ip daddr 192.168.50.11 tcp dport 30081 dnat to 10.244.2.2:9100
 	}
 	chain post {
 		type nat hook postrouting priority srcnat; policy accept;
@@ -108,26 +117,31 @@ NFT_RULES='table ip xlbxb {
 
 setup() {
 	case $1 in
+	direct) stop_xlbd; x n1 nft delete table ip xlbxb 2>/dev/null; return 0 ;;
 	xlb) x n1 nft delete table ip xlbxb 2>/dev/null; start_xlbd ;;
 	nft) stop_xlbd; printf '%s\n' "$NFT_RULES" | x n1 nft -f - ;;
 	esac
 }
 
-# measure SETUP: one TCP and one UDP run; their rates appended to the
-# files of the setup.
+# measure SETUP: one TCP, one UDP and one stream run; their rates
+# appended to the files of the setup.
 measure() {
-	local t u
-	t=$(x ext "$BIN/lab_bench_load" tcp --dst 192.168.50.11:30080 --src 172.16.0.2 \
+	local t u g dst=192.168.50.11:30080 sdst=192.168.50.11:30081
+	[ "$1" = direct ] && dst=10.244.2.2:8080 sdst=10.244.2.2:9100
+	t=$(x ext "$BIN/lab_bench_load" tcp --dst "$dst" --src 172.16.0.2 \
 		--seconds "$SECS" --warmup 1 --inflight 16 --timeout-ms 1000) || return 1
-	u=$(x ext "$BIN/lab_bench_load" udp --dst 192.168.50.11:30080 --src 172.16.0.2 \
+	u=$(x ext "$BIN/lab_bench_load" udp --dst "$dst" --src 172.16.0.2 \
 		--seconds "$SECS" --flows 32 --batch 32 --size 64) || return 1
+	g=$(x ext "$BIN/stream" get --dst "$sdst" --seconds "$SECS" --warmup 1) ||
+		return 1
 	printf '%s\n' "$t" >>"$TMP/$1.tcp"
 	printf '%s\n' "$u" >>"$TMP/$1.udp"
-	log "$1: $(echo "$t" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f conn/s, %d errors %s" % (d["rate"], d["errors"], d["error_kinds"]))'), $(echo "$u" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f datagrams/s delivered" % d["rate"])')"
+	printf '%s\n' "$g" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"rate": d["gbit_s"]}))' >>"$TMP/$1.stream"
+	log "$1: $(echo "$t" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f conn/s, %d errors %s" % (d["rate"], d["errors"], d["error_kinds"]))'), $(echo "$u" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f datagrams/s delivered" % d["rate"])'), $(echo "$g" | /usr/bin/python3 -c 'import json,sys; print("%.2f Gbit/s" % json.load(sys.stdin)["gbit_s"])')"
 }
 
 for r in $(seq "$ROUNDS"); do
-	for s in xlb nft; do
+	for s in xlb nft direct; do
 		setup "$s" || die "set up $s"
 		measure "$s" || die "measure $s"
 	done
@@ -140,10 +154,17 @@ d = sys.argv[1]
 def med(setup, kind):
     rows = [json.loads(l) for l in open("%s/%s.%s" % (d, setup, kind))]
     return statistics.median(r["rate"] for r in rows), sum(r.get("errors", 0) for r in rows)
-print("| ext -> NodePort, backend on another node | xlb (XDP, SNAT) | kube-proxy (nftables DNAT + masquerade) | ratio |")
-print("|---|---|---|---|")
-for kind, unit in (("tcp", "new TCP connections/s"), ("udp", "UDP datagrams/s delivered")):
+print("| ext -> NodePort, backend on another node | xlb (XDP, SNAT) | kube-proxy (nftables DNAT + masquerade) | ratio | no node in the way (to the pod) | its ratio to nftables |")
+print("|---|---|---|---|---|---|")
+for kind, unit in (("tcp", "new TCP connections/s"), ("udp", "UDP datagrams/s delivered"),
+                   ("stream", "one TCP stream, Gbit/s")):
     x, xe = med("xlb", kind)
     n, ne = med("nft", kind)
-    print("| %s | %.0f (%d errors) | %.0f (%d errors) | %.2fx |" % (unit, x, xe, n, ne, x / n if n else 0))
+    c, ce = med("direct", kind)
+    r = lambda a: "%.2fx" % (a / n) if n else "-"
+    if kind == "stream":
+        print("| %s | %.2f | %.2f | %s | %.2f | %s |" % (unit, x, n, r(x), c, r(c)))
+    else:
+        print("| %s | %.0f (%d errors) | %.0f (%d errors) | %s | %.0f (%d errors) | %s |"
+              % (unit, x, xe, n, ne, r(x), c, ce, r(c)))
 EOF
