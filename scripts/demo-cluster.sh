@@ -145,3 +145,7 @@ c = json.load(sys.stdin)["counters"]
 print(c.get("ct_new", 0), c.get("snat_new", 0))')
 	printf '  n%s: XDP took %s new flows, source-NATed %s of them\n' "$n" "$new" "$snat"
 done
+"${LAB[@]}" ecmp 1 2
+show "n3 left the router's ECMP group (scripts/lab.sh cluster ecmp 1 2): the same client, through n1 and n2 only, the same backend" \
+	"$(client ext tcp --dst 203.0.113.10:80 -n 30)"
+"${LAB[@]}" ecmp
