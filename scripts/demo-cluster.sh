@@ -56,8 +56,11 @@ on_exit() {
 		cat <<EOF
 
 Lab left up (--keep). Try:
+  export LAB_PREFIX=$LAB_PREFIX
   scripts/lab.sh cluster exec n1p1 $PY tools/lab/client.py tcp --dst 10.96.30.1:80 -n 30
   scripts/lab.sh cluster exec n2 $PY tools/lab/client.py udp --dst 10.96.30.1:53 -n 30
+  scripts/lab.sh cluster exec ext $PY tools/lab/client.py tcp --dst 203.0.113.10:80 -n 30
+  scripts/lab.sh cluster ecmp 1 2      # n3 leaves the router's ECMP group (ecmp: all again)
   $XLBCTL -s unix:$RUN/xlbd-n1.sock stats
   nsenter --net=/run/netns/$LAB_PREFIX-n1p1 $XLBCTL -s unix:$RUN/xlbd-n1.sock \\
       explain --hook socket --dst 10.96.30.5:80
