@@ -67,6 +67,8 @@ static const uint8_t mac_be0[6] = MAC_BE0, mac_gw[6] = MAC_GW;
 #define CLIENT_EST	"172.16.0.2"	/* the established flow's client */
 #define CLIENT_NEW	"172.17.0.2"	/* base of the new flows' clients */
 #define VIP_NONE	"10.97.0.1"	/* no service there */
+#define VIP_SNAT	"10.96.0.6"	/* its external IP's flows are source-NATed */
+#define EXT_IP_SNAT	"198.51.100.7"
 #define BE_PORT		8080
 /* Scale services: 10.100.0.0 + i, port 80, rr, one backend 10.128.0.1 + i. */
 #define SCALE_VIP	0x0a640000u
@@ -1062,7 +1064,8 @@ static struct xlb_service_spec scale_spec(uint32_t i)
 	return svc_spec(name, ip4(SCALE_VIP + i), XLB_ALGO_RR, 0);
 }
 
-/* The established flow: one SYN, then the ACKs are timed. */
+/* The established flow: its handshake (SYN, the backend's SYN-ACK, the
+ * client's ACK), then its ACKs are timed. */
 static void prime_syn(struct dpx *x, const char *vip)
 {
 	uint64_t before[XLB_STAT_MAX], after[XLB_STAT_MAX];
@@ -1104,6 +1107,16 @@ static void prime_syn(struct dpx *x, const char *vip)
 		if (r.retval != XDP_REDIRECT)
 			die("%s: priming SYN-ACK: verdict %s", x->name, verdict_name(r.retval));
 	}
+	/* and the client's ACK: established now, in ct4, where the fill of
+	 * the first-packet table that follows cannot evict it */
+	len = frame(pkt, CLIENT_EST, vip, 40000, false);
+	stats_read(x, before);
+	test_run(xlb_dp_bpf_prog_fd(x->dp), pkt, len, 1, &r, "priming ACK");
+	stats_read(x, after);
+	if (r.retval != XDP_REDIRECT ||
+	    after[XLB_STAT_CT_ESTABLISHED] - before[XLB_STAT_CT_ESTABLISHED] != 1)
+		die("%s: priming ACK to %s: verdict %s, not established", x->name, vip,
+		    verdict_name(r.retval));
 }
 
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
@@ -1158,7 +1171,7 @@ static struct bcase *new_case(const char *group, const char *name, struct dpx *x
 }
 
 static struct dpx basic;
-static struct svcx basic_svc[5];
+static struct svcx basic_svc[6];
 static struct dpx scale[4];
 static struct svcx scale_svc[4];
 static const uint32_t scale_n[4] = { 1, 1000, 10000, 100000 };
@@ -1224,6 +1237,89 @@ static void setup_floors(void)
 	}
 }
 
+/* An external flow to a backend on another node, source-NATed (issue 13):
+ * a client of an external IP whose only backend is remote. The flow is
+ * made as on a node (SYN, the backend's SYN-ACK to the SNAT port, the
+ * client's ACK); then its client packets (ct4 hit + the SNAT mapping,
+ * both addresses rewritten) and the backend's replies (the SNAT reverse
+ * lookup, then ct4's reply entry, both rewritten back) are timed. */
+static void setup_snat(void)
+{
+	struct xlb_service_spec spec = svc_spec("snat", ip_of(VIP_SNAT), XLB_ALGO_RR, 0);
+	struct xlb_backend_spec be = backend(0x0a800601u, 1);	/* 10.128.6.1 */
+	struct xlb_svc_addrs addrs = { .external_ips = { ip_of(EXT_IP_SNAT) } };
+	struct xlb_ip node = ip_of("10.10.1.1");	/* cli0's */
+	uint8_t syn[BENCH_PKT_MAX], sa[PKT_MAX], ack[BENCH_PKT_MAX];
+	uint32_t len = frame(syn, CLIENT_EST, EXT_IP_SNAT, 40000, true);
+	struct pkt_info pi;
+	char why[160], baddr[INET_ADDRSTRLEN], naddr[INET_ADDRSTRLEN];
+	struct bcase *c;
+	struct run r;
+	size_t n;
+
+	be.remote = true;
+	spec.addrs = &addrs;
+	spec.n_external_ips = 1;
+	svcx_set(&basic_svc[5], &basic, &spec, &be, 1);
+	if (xlb_dp_node_addr_add(basic.dp, &node))
+		die("snat: the node address");
+	test_run(xlb_dp_bpf_prog_fd(basic.dp), syn, len, 1, &r, "snat: priming SYN");
+	if (r.retval != XDP_REDIRECT || pkt_parse(r.out, r.out_len, &pi, why, sizeof(why)) ||
+	    pi.saddr != 0x0a0a0101)
+		die("snat: priming SYN: verdict %s, not source-NATed to 10.10.1.1",
+		    verdict_name(r.retval));
+	basic.flows_in++;
+	snprintf(baddr, sizeof(baddr), "%u.%u.%u.%u", pi.daddr >> 24, (pi.daddr >> 16) & 0xff,
+		 (pi.daddr >> 8) & 0xff, pi.daddr & 0xff);
+	snprintf(naddr, sizeof(naddr), "10.10.1.1");
+	{
+		struct pkt_desc d = {
+			.eth_dst = MAC_BE0, .eth_src = MAC_GW, .saddr = baddr, .daddr = naddr,
+			.proto = IPPROTO_TCP, .ip_id = 1, .ttl = 64, .frag = PKT_IP_DF,
+			.sport = pi.dport, .dport = pi.sport, .tcp_flags = PKT_SYN | PKT_ACK,
+			.seq = 0x55667788, .ack = 0x11223345, .window = 502,
+		};
+
+		n = pkt_build(&d, sa, sizeof(sa));
+		test_run(xlb_dp_bpf_prog_fd(basic.dp), sa, (uint32_t)n, 1, &r,
+			 "snat: priming SYN-ACK");
+		if (r.retval != XDP_REDIRECT)
+			die("snat: priming SYN-ACK: verdict %s", verdict_name(r.retval));
+		/* the backend's data, as the reply case sends it */
+		d.tcp_flags = PKT_ACK | PKT_PSH;
+		d.seq = 0x55667789;
+		d.ack = 0x11223345;
+		d.tcp_opt_len = 12;
+		d.payload_len = 8;
+		n = pkt_build(&d, sa, sizeof(sa));
+		if (n != 74)
+			die("snat: the reply frame: %zu bytes", n);
+	}
+	len = frame(ack, CLIENT_EST, EXT_IP_SNAT, 40000, false);
+	test_run(xlb_dp_bpf_prog_fd(basic.dp), ack, len, 1, &r, "snat: priming ACK");
+	if (r.retval != XDP_REDIRECT)
+		die("snat: priming ACK: verdict %s", verdict_name(r.retval));
+
+	c = est_case("xlb", "established flow, source-NATed (external IP, backend on another node)",
+		     &basic, &basic_svc[5], EXT_IP_SNAT);
+	c->path = "REDIRECT; ct_hit, fwd_redirect; source 10.10.1.1";
+	c = case_new("xlb", "its backend's reply (SNAT reverse, then the reply entry)", K_HARNESS,
+		     xlb_dp_bpf_prog_fd(basic.dp));
+	c->dpx = &basic;
+	c->svc = &basic_svc[5];
+	memcpy(c->pkt, sa, n);
+	c->len = (uint32_t)n;
+	test_run(xlb_dp_bpf_prog_fd(basic.dp), c->pkt, c->len, 1, &r, "snat: the reply");
+	if (r.retval != XDP_REDIRECT || pkt_parse(r.out, r.out_len, &pi, why, sizeof(why)) ||
+	    pi.daddr != 0xac100002 || pi.dport != 40000 || pi.sport != 80)
+		die("snat: the reply: verdict %s, not back to the client from the external IP",
+		    verdict_name(r.retval));
+	memcpy(c->expect, r.out, c->len);
+	c->out = OUT_EXACT;
+	expect_stats(c, XDP_REDIRECT, 3, XLB_STAT_SNAT_REPLY, XLB_STAT_CT_HIT, XLB_STAT_FWD_BACK);
+	c->path = "REDIRECT; snat_reply, ct_hit, fwd_back";
+}
+
 static void setup_basic(void)
 {
 	static const struct {
@@ -1270,6 +1366,8 @@ static void setup_basic(void)
 	vary_clients(c);
 	c->path = "REDIRECT; ct_new, fwd_redirect; new client";
 	prefill[n_prefill++] = c;	/* fills ct_map and aff_map */
+
+	setup_snat();
 
 	c = c_pass = xlb_case("xlb", "not a service (pass-through)", &basic, NULL, CLIENT_NEW,
 			      VIP_NONE, true);
