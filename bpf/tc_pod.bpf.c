@@ -31,10 +31,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "lib/ctx/skb.h"
 #include "lib/maps.h"
 #include "lib/select.h"
 #include "lib/clock.h"
-#include "lib/skb.h"
+#include "lib/parse.h"
 #include "lib/pod.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -42,16 +43,17 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("tc")
 int xlb_from_pod(struct __sk_buff *skb)
 {
-	struct xlb_skb_pkt p = {};
+	struct xlb_pkt p = {};
 	struct xlb_ct4_key k = {};
 	struct xlb_pod_ct_val *ct;
 	struct xlb_svc_val *svc;
 
-	switch (xlb_skb_parse(skb, &p)) {
-	case XLB_SKB_OK:
+	switch (xlb_parse(skb, &p)) {
+	case XLB_PARSE_OK:
 		break;
-	case XLB_SKB_FRAGMENT:
-		pod_stat_inc(XLB_POD_PASS_FRAGMENT);
+	case XLB_PARSE_FRAGMENT:
+		pod_stat_inc(p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP ?
+			     XLB_POD_PASS_FRAGMENT : XLB_POD_PASS);
 		return TC_ACT_UNSPEC;
 	default:
 		pod_stat_inc(XLB_POD_PASS);
@@ -63,11 +65,11 @@ int xlb_from_pod(struct __sk_buff *skb)
 	if (ct) {
 		if (ct->dir == XLB_CT_REV)
 			return pod_reply(skb, &p, ct, 1);
-		if (!pod_is_syn(&p) || ct->state == XLB_CT_NEW) {
-			int rc = pod_fwd(skb, &p, ct);
+		if (!xlb_is_syn(&p) || ct->state == XLB_CT_NEW) {
+			int verdict;
 
-			if (rc != POD_RESELECT)
-				return rc;
+			if (!pod_fwd(skb, &p, ct, &verdict))
+				return verdict;
 		}
 	}
 	svc = xlb_svc_find(p.daddr, p.dport, p.proto);
@@ -85,11 +87,11 @@ int xlb_from_pod(struct __sk_buff *skb)
 SEC("tc")
 int xlb_to_pod(struct __sk_buff *skb)
 {
-	struct xlb_skb_pkt p = {};
+	struct xlb_pkt p = {};
 	struct xlb_ct4_key k = {};
 	struct xlb_pod_ct_val *ct;
 
-	if (xlb_skb_parse(skb, &p) != XLB_SKB_OK) {
+	if (xlb_parse(skb, &p) != XLB_PARSE_OK) {
 		pod_stat_inc(XLB_POD_PASS);
 		return TC_ACT_UNSPEC;
 	}

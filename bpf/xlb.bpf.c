@@ -20,6 +20,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "lib/ctx/xdp.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/csum.h"
@@ -87,7 +88,7 @@ static __always_inline int xlb_xmit(struct xlb_cx *cx, struct xdp_md *ctx, struc
 	if (p->csum_partial)	/* only the stack can finish a partial checksum */
 		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_NO_ROUTE) :
 			      xlb_pass(cx, XLB_STAT_PASS_CSUM_PARTIAL);
-	if (p->vlan || !ifindex)
+	if (p->l3_off != ETH_HLEN || !ifindex)	/* VLAN-tagged */
 		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_NO_ROUTE) :
 			      xlb_pass(cx, XLB_STAT_PASS_NO_ROUTE);
 	if (p->len > ctx->data_end - ctx->data)
@@ -96,7 +97,7 @@ static __always_inline int xlb_xmit(struct xlb_cx *cx, struct xdp_md *ctx, struc
 	if (p->len > ETH_HLEN + XLB_STD_MTU && bpf_check_mtu(ctx, ifindex, &mtu, 0, 0))
 		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_TOO_BIG) :
 			      xlb_pass(cx, XLB_STAT_PASS_TOO_BIG);
-	xlb_set_macs(p->eth, smac, dmac);
+	xlb_set_macs(ctx, p, smac, dmac);
 	return xlb_out(cx, ctx, ifindex, ifindex == ctx->ingress_ifindex ?
 			       XLB_STAT_FWD_BACK : XLB_STAT_FWD_REDIRECT);
 }
@@ -143,7 +144,7 @@ static __always_inline __u32 xlb_snat_out(struct xlb_cx *cx, const struct xlb_pk
 		if (!naddr)
 			return XLB_STAT_DROP_SNAT_NO_ADDR;
 	}
-	ft.saddr = p->ip->saddr;
+	ft.saddr = p->saddr;
 	ft.daddr = b->addr.a32[0];
 	ft.sport = p->sport;
 	ft.dport = b->port;
@@ -169,7 +170,7 @@ static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx,
 
 	counters_add(&svc_stats, svc_id, p->len, new_flow);
 	counters_add(&backend_stats, id, p->len, new_flow);
-	xlb_rewrite(p, 1, b->addr.a32[0], b->port);
+	xlb_nat_rewrite(ctx, p, 1, b->addr.a32[0], b->port);
 	/* a pod here: XDP cannot redirect into its veth (no NAPI at kernel
 	 * defaults); tc on the NIC delivers it (tc_pod.bpf.c, xlb_from_nic) */
 	if (b->flags & XLB_BE_F_LOCAL)
@@ -179,12 +180,12 @@ static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx,
 		struct xlb_snat4_val sv;
 		__u32 why;
 
-		if (!nh || p->vlan || p->csum_partial)
+		if (!nh || p->l3_off != ETH_HLEN || p->csum_partial)
 			return xlb_drop(cx, XLB_STAT_DROP_SNAT_NO_ROUTE);
 		why = xlb_snat_out(cx, p, b, naddr, now, &sv);
 		if (why)
 			return xlb_drop(cx, why);
-		xlb_rewrite(p, 0, sv.addr, sv.port);
+		xlb_nat_rewrite(ctx, p, 0, sv.addr, sv.port);
 	}
 	if (!nh)
 		return xlb_xmit(cx, ctx, p, 0, NULL, NULL, 0);
@@ -209,7 +210,7 @@ static __always_inline int xlb_to_client(struct xlb_cx *cx, struct xdp_md *ctx, 
 {
 	counters_add(&svc_stats, svc_id, p->len, 0);
 	counters_add(&backend_stats, id, p->len, 0);
-	xlb_rewrite(p, 0, nat_addr, nat_port);
+	xlb_nat_rewrite(ctx, p, 0, nat_addr, nat_port);
 	return xlb_xmit(cx, ctx, p, ifindex, smac, dmac, snat);
 }
 
@@ -331,7 +332,7 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0, snat, naddr);
 	}
 
-	if (p->udp) {
+	if (!p->tcp) {	/* UDP */
 		/* A UDP flow's first datagram (or its choice was lost). A reply
 		 * entry an earlier flow left on its reply tuple would give its
 		 * replies that flow's service address: it goes. */
@@ -394,23 +395,7 @@ static __always_inline int xlb_est_fwd(struct xlb_cx *cx, struct xdp_md *ctx, st
 static __always_inline int xlb_syn_reply(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p,
 					 struct xlb_ct_syn_val *e, int snat)
 {
-	if (p->tcp && !(p->tcp_flags & XLB_TCP_RST)) {
-		/* What the client must acknowledge to prove the flow: the
-		 * SYN-ACK's sequence number + 1 (data after it does not move
-		 * that), or for a flow that lost its state, the first reply's
-		 * sequence number. */
-		__u32 seq = bpf_ntohl(p->tcp->seq);
-		int syn = p->tcp_flags & XLB_TCP_SYN;
-
-		if (syn)
-			seq++;
-		if (!(e->flags & XLB_CT_F_SEEN_REPLY) || (syn && e->seq != seq)) {
-			e->seq = seq;
-			e->flags |= XLB_CT_F_SEEN_REPLY;
-		}
-	} else if (p->udp && !(e->flags & XLB_CT_F_SEEN_REPLY)) {
-		e->flags |= XLB_CT_F_SEEN_REPLY;
-	}
+	xlb_ct_syn_seen_reply(e, p);
 	return xlb_to_client(cx, ctx, p, e->svc_id, e->backend_id, e->nat_addr, e->nat_port,
 			     e->ifindex, e->smac, e->dmac, snat);
 }
@@ -441,14 +426,14 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 		return xlb_pass(cx, XLB_STAT_PASS_FRAGMENT);
 	default:
 		/* Ours to judge only when it is for one of our services. */
-		if (p.have_ports && xlb_svc_find(p.ip->daddr, p.dport, p.proto))
+		if (p.have_ports && xlb_svc_find(p.daddr, p.dport, p.proto))
 			return xlb_drop(cx, XLB_STAT_DROP_MALFORMED);
 		return xlb_pass(cx, XLB_STAT_PASS_MALFORMED);
 	}
 
 	/* A reply to a source-NATed flow: to the client's address and port
 	 * first, then on as any reply of the flow (the reverse DNAT). */
-	xlb_ct4_key_set(&k, p.ip->saddr, p.ip->daddr, p.sport, p.dport, p.proto);
+	xlb_ct4_key_set(&k, p.saddr, p.daddr, p.sport, p.dport, p.proto);
 	if (xlb_snat_port_in_range(p.dport)) {
 		/* the same layout as the conntrack key (_Static_assert above) */
 		struct xlb_snat4_val *sv = xlb_snat4_rev((struct xlb_snat4_key *)&k, p.tcp_flags,
@@ -456,9 +441,9 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 
 		if (sv) {
 			xlb_count(cx, XLB_STAT_SNAT_REPLY);
-			xlb_rewrite(&p, 1, sv->addr, sv->port);
+			xlb_nat_rewrite(ctx, &p, 1, sv->addr, sv->port);
 			snat_rev = 1;
-			xlb_ct4_key_set(&k, p.ip->saddr, p.ip->daddr, p.sport, p.dport, p.proto);
+			xlb_ct4_key_set(&k, p.saddr, p.daddr, p.sport, p.dport, p.proto);
 		}
 	}
 
@@ -473,8 +458,7 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 		 * reply tuple, the established entry is an earlier flow's, left
 		 * behind (the backend cannot hold both), and must not give the
 		 * reply the other flow's service address. */
-		if (p.tcp && (p.tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) ==
-			     (XLB_TCP_SYN | XLB_TCP_ACK)) {
+		if (xlb_is_synack(&p)) {
 			e = bpf_map_lookup_elem(&ct_syn, &k);
 			if (e) {
 				bpf_map_delete_elem(&ct4, &k);
@@ -487,7 +471,7 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 				     ct->rev.dmac, snat_rev);
 	}
 
-	svc = xlb_svc_find(p.ip->daddr, p.dport, p.proto);
+	svc = xlb_svc_find(p.daddr, p.dport, p.proto);
 	if (svc)
 		return xlb_service(cx, ctx, &p, &k, svc, xlb_now());
 

@@ -5,8 +5,9 @@
  * the flow enters ct4, the established table, only once it has proved
  * itself. Entries are touched at most once a second on the hot path.
  *
- * Nothing here knows about XDP: the flow is a struct xlb_ct4_key, the
- * packet's TCP flags a byte, so a tc or socket program can use it too.
+ * The flow is a struct xlb_ct4_key and the packet a parsed struct xlb_pkt,
+ * so tc on a pod veth follows XDP's flows with the same code; the next-hop
+ * cache (xlb_nexthop) is XDP's.
  */
 #ifndef XLB_BPF_CT_H
 #define XLB_BPF_CT_H
@@ -30,6 +31,11 @@ static __always_inline int xlb_is_syn(const struct xlb_pkt *p)
 	return p->tcp && (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) == XLB_TCP_SYN;
 }
 
+static __always_inline int xlb_is_synack(const struct xlb_pkt *p)
+{
+	return p->tcp && (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) == (XLB_TCP_SYN | XLB_TCP_ACK);
+}
+
 /* Follow one direction of an established flow: write only what changed,
  * so an entry is dirtied at most once a second. Returns true when the
  * second changed (the caller's cue for once-a-second work). */
@@ -50,6 +56,29 @@ static __always_inline int xlb_ct4_touch(struct xlb_ct4_val *ct, const struct xl
 	if (st != ct->state)
 		ct->state = st;
 	return tick;
+}
+
+/* A backend's reply to a flow not established yet (e: its ct_syn entry),
+ * before any write to the packet: what the client must acknowledge to
+ * prove the flow, the SYN-ACK's sequence number + 1 (data after it does
+ * not move that), or for a flow that lost its state, the first reply's
+ * sequence number; for UDP, that a reply went. Written only when it
+ * changes. */
+static __always_inline void xlb_ct_syn_seen_reply(struct xlb_ct_syn_val *e, const struct xlb_pkt *p)
+{
+	if (p->tcp && !(p->tcp_flags & XLB_TCP_RST)) {
+		__u32 seq = bpf_ntohl(p->tcp->seq);
+		int syn = p->tcp_flags & XLB_TCP_SYN;
+
+		if (syn)
+			seq++;
+		if (!(e->flags & XLB_CT_F_SEEN_REPLY) || (syn && e->seq != seq)) {
+			e->seq = seq;
+			e->flags |= XLB_CT_F_SEEN_REPLY;
+		}
+	} else if (!p->tcp && !(e->flags & XLB_CT_F_SEEN_REPLY)) {	/* UDP */
+		e->flags |= XLB_CT_F_SEEN_REPLY;
+	}
 }
 
 /* Both entries of an established flow from what its first packet chose
@@ -135,7 +164,7 @@ static __always_inline void xlb_ct_drop_stale_reply(const struct xlb_pkt *p)
 	struct xlb_ct4_key rk = {};
 	struct xlb_ct4_val *v;
 
-	xlb_ct4_key_set(&rk, p->ip->daddr, p->ip->saddr, p->dport, p->sport, p->proto);
+	xlb_ct4_key_set(&rk, p->daddr, p->saddr, p->dport, p->sport, p->proto);
 	v = bpf_map_lookup_elem(&ct4, &rk);
 	if (v && v->dir == XLB_CT_REV)
 		bpf_map_delete_elem(&ct4, &rk);
@@ -165,7 +194,7 @@ xlb_nexthop(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 id, const struct 
 	 * lookup (FRAG_NEEDED) and leave the next hop unknown for every frame;
 	 * each frame's size is checked where it is sent (xlb_xmit). */
 	f.tot_len = 0;
-	f.ipv4_src = p->ip->saddr;
+	f.ipv4_src = p->saddr;
 	f.ipv4_dst = b->addr.a32[0];
 	f.ifindex = ctx->ingress_ifindex;
 	if (bpf_fib_lookup(ctx, &f, sizeof(f), 0) != BPF_FIB_LKUP_RET_SUCCESS)

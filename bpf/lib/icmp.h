@@ -155,7 +155,7 @@ static __noinline int xlb_icmp_error(struct xdp_md *ctx, __u32 l3_off, struct xl
 		xlb_icmp_quote_rewrite(ic, in, ports, l4c, 0, k.daddr, k.dport);
 	}
 	xlb_icmp_quote_rewrite(ic, in, ports, l4c, 1, nat_addr, nat_port);
-	xlb_set_macs(eth, smac, dmac);
+	xlb_eth_set(eth, smac, dmac);
 	st->v[XLB_STAT_ICMP_XLATE]++;
 	st->v[ifindex == ctx->ingress_ifindex ? XLB_STAT_FWD_BACK : XLB_STAT_FWD_REDIRECT]++;
 	return bpf_redirect(ifindex, 0);
@@ -201,7 +201,7 @@ to_backend:
 							    XLB_STAT_PASS_NO_ROUTE]++;
 			return XDP_PASS;
 		}
-		xlb_set_macs(eth, nh->smac, nh->dmac);
+		xlb_eth_set(eth, nh->smac, nh->dmac);
 		st->v[nh->ifindex == ctx->ingress_ifindex ? XLB_STAT_FWD_BACK :
 							    XLB_STAT_FWD_REDIRECT]++;
 		return bpf_redirect(nh->ifindex, 0);

@@ -1,49 +1,56 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Address rewriting with incremental checksum updates (RFC 1624).
+ * Address rewriting, one for XDP and tc: the checksums follow every
+ * change through the context's helpers (lib/ctx/): RFC 1624 in place in
+ * XDP, the kernel's skb helpers in tc.
  */
 #ifndef XLB_BPF_NAT_H
 #define XLB_BPF_NAT_H
 
 #include "parse.h"
 
-/* Rewrite one address (daddr when dst, else saddr) and its port. The IPv4
- * header checksum covers only the address; the L4 checksum covers both,
- * except under CHECKSUM_PARTIAL where the stack adds the ports later. A
- * zero UDP checksum means "none" and stays zero. */
-static __always_inline void xlb_rewrite(struct xlb_pkt *p, int dst, __be32 addr, __be16 port)
+/* Rewrite one address (daddr when dst, else saddr) and its port, and
+ * what the parsed packet says of them. The IPv4 header checksum covers
+ * only the address; the L4 checksum covers both, the address through the
+ * pseudo-header (so under CHECKSUM_PARTIAL only it changes the field: the
+ * port is in the payload the device sums later). A zero UDP checksum
+ * means "none" and stays zero. 0, or -1 when a tc helper failed (the
+ * packet may be half written: drop it). */
+static __always_inline int xlb_nat_rewrite(struct xlb_ctx *ctx, struct xlb_pkt *p, int dst,
+					   __be32 addr, __be16 port)
 {
-	struct iphdr *ip = p->ip;
-	__be32 old_addr = dst ? ip->daddr : ip->saddr;
+	__be32 old_addr = ctx_load_addr(ctx, p, dst);
 	__be16 old_port = dst ? p->dport : p->sport;
-	__sum16 *l4 = p->l4_csum;
+	__u64 l4f = p->tcp ? 0 : BPF_F_MARK_MANGLED_0;	/* UDP */
 
-	xlb_csum_replace4(&ip->check, old_addr, addr);
-	if (p->udp && *l4 == 0) {
-		/* no UDP checksum */
-	} else if (p->csum_partial) {
-		xlb_csum_partial_replace4(l4, old_addr, addr);
-	} else {
-		xlb_csum_replace4(l4, old_addr, addr);
-		xlb_csum_replace2(l4, old_port, port);
-		if (p->udp && *l4 == 0)
-			*l4 = 0xffff;	/* RFC 768: computed zero is sent as all ones */
+	/* tc skips a helper call for a field that stays; XDP's updates are
+	 * a few instructions, where a branch would double the paths the
+	 * verifier walks after each rewrite. */
+	if (XLB_CTX_XDP || old_addr != addr) {
+		if (ctx_l4_csum_replace(ctx, p, old_addr, addr, l4f | BPF_F_PSEUDO_HDR | 4) ||
+		    ctx_l3_csum_replace(ctx, p, old_addr, addr) ||
+		    ctx_store_addr(ctx, p, dst, addr))
+			return -1;
+	}
+	if (XLB_CTX_XDP || old_port != port) {
+		if (ctx_l4_csum_replace(ctx, p, old_port, port, l4f | 2) ||
+		    ctx_store_port(ctx, p, dst, port))
+			return -1;
 	}
 	if (dst) {
-		ip->daddr = addr;
-		p->l4_ports[1] = port;
+		p->daddr = addr;
 		p->dport = port;
 	} else {
-		ip->saddr = addr;
-		p->l4_ports[0] = port;
+		p->saddr = addr;
 		p->sport = port;
 	}
+	return 0;
 }
 
-static __always_inline void xlb_set_macs(struct ethhdr *eth, const __u8 *src, const __u8 *dst)
+static __always_inline int xlb_set_macs(struct xlb_ctx *ctx, struct xlb_pkt *p, const __u8 *src,
+					const __u8 *dst)
 {
-	__builtin_memcpy(eth->h_source, src, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, dst, ETH_ALEN);
+	return ctx_store_macs(ctx, p, src, dst);
 }
 
 #endif /* XLB_BPF_NAT_H */

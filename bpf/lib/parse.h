@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Packet parser.
+ * Packet parser, one for XDP and tc (the entry file chose lib/ctx/xdp.h
+ * or lib/ctx/skb.h).
  *
- * Contract: xlb_parse() walks Ethernet (up to two 802.1Q/802.1ad tags),
- * IPv4 (with options) and the TCP or UDP header, checking every access
- * against data_end (headers are in the frame's first buffer; the payload
- * may continue in fragments of a multi-buffer frame). It returns one of
- * enum xlb_parse_rc and, on XLB_PARSE_OK, fills struct xlb_pkt with
- * pointers into the packet; ports and addresses stay in network byte
- * order. On XLB_PARSE_MALFORMED, have_ports says whether ip, proto and the
- * ports could still be read. Nothing is written.
+ * Contract: xlb_parse() walks Ethernet (XDP: up to two 802.1Q/802.1ad
+ * tags; tc: none, they are in skb->vlan_tci), IPv4 (with options) and the
+ * TCP or UDP header, checking every access against data_end (headers are
+ * in the first buffer: tc pulls them in; the payload may continue in
+ * fragments). It returns one of enum xlb_parse_rc and, on XLB_PARSE_OK,
+ * fills struct xlb_pkt (pkt.h): pointers into the packet, offsets, and
+ * addresses, ports and flags as values in network byte order. On
+ * XLB_PARSE_MALFORMED, have_ports says whether daddr, proto and the ports
+ * could still be read. Nothing is written.
  */
 #ifndef XLB_BPF_PARSE_H
 #define XLB_BPF_PARSE_H
@@ -23,47 +25,17 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#ifndef XLB_BPF_CTX_H
+#error "the entry file includes lib/ctx/xdp.h or lib/ctx/skb.h before the library"
+#endif
+#include "pkt.h"
 #include "csum.h"
 #include "maps.h"
-
-#define XLB_MAX_VLAN 2
-
-enum xlb_parse_rc {
-	XLB_PARSE_OK = 0,
-	XLB_PARSE_NOT_IP,	/* not IPv4: pass */
-	XLB_PARSE_NOT_L4,	/* IPv4 but neither TCP nor UDP: pass */
-	XLB_PARSE_FRAGMENT,	/* IPv4 fragment: pass */
-	XLB_PARSE_MALFORMED,	/* truncated or inconsistent: see xlb_pkt.have_ports */
-};
 
 struct vlan_hdr {
 	__be16 tci;
 	__be16 encap_proto;
 };
-
-struct xlb_pkt {
-	struct ethhdr *eth;
-	struct iphdr *ip;
-	struct tcphdr *tcp;	/* set for TCP */
-	struct udphdr *udp;	/* set for UDP */
-	__be16 *l4_ports;	/* source, destination port (same place in TCP and UDP) */
-	__sum16 *l4_csum;	/* TCP or UDP checksum field */
-	__u32 l3_off;		/* bytes before the IPv4 header */
-	__u32 len;		/* frame length, fragments of a multi-buffer frame included */
-	__u16 l4_len;		/* IPv4 payload length (host order) */
-	__be16 sport;
-	__be16 dport;
-	__u8 proto;
-	__u8 vlan;		/* number of VLAN tags */
-	__u8 tcp_flags;		/* byte 13 of the TCP header */
-	__u8 csum_partial;	/* L4 checksum holds only the pseudo-header sum */
-	__u8 have_ports;	/* ip, proto, sport and dport are valid (also when malformed) */
-};
-
-#define XLB_TCP_FIN 0x01
-#define XLB_TCP_SYN 0x02
-#define XLB_TCP_RST 0x04
-#define XLB_TCP_ACK 0x10
 
 /* The largest IPv4 payload, in XLB_SUM_CHUNK pieces. */
 #define XLB_SUM_MAX_CHUNKS ((65535 + XLB_SUM_CHUNK - 1) / XLB_SUM_CHUNK)
@@ -73,7 +45,7 @@ struct xlb_pkt {
  * through a per-CPU scratch buffer, fragments of a multi-buffer frame
  * included, so any IPv4 payload length is checked. 1: yes, 0: no, -1: the
  * segment could not be read. */
-static __always_inline int xlb_l4_csum_valid(struct xdp_md *ctx, __u32 off, __u16 len,
+static __always_inline int xlb_l4_csum_valid(struct xlb_ctx *ctx, __u32 off, __u16 len,
 					     __u64 pseudo)
 {
 	struct xlb_scratch *buf;
@@ -98,7 +70,7 @@ static __always_inline int xlb_l4_csum_valid(struct xdp_md *ctx, __u32 off, __u1
 		/* Zeros after the piece add nothing (RFC 1071 pads odd ends):
 		 * clear the last word the load may only partly overwrite. */
 		buf->w[((size - 4) & (XLB_SUM_CHUNK - 4)) / 4] = 0;
-		if (bpf_xdp_load_bytes(ctx, off + done, buf, chunk))
+		if (ctx_load_bytes(ctx, off + done, buf, chunk))
 			return -1;
 		s = bpf_csum_diff(0, 0, (__be32 *)buf, size, 0);
 		if (s < 0)
@@ -108,18 +80,22 @@ static __always_inline int xlb_l4_csum_valid(struct xdp_md *ctx, __u32 off, __u1
 	return xlb_csum_fold(sum) == 0xffff;
 }
 
-static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
+static __always_inline int xlb_parse(struct xlb_ctx *ctx, struct xlb_pkt *p)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
+	void *data, *data_end, *cur;
+	struct ethhdr *eth;
 	struct iphdr *ip;
 	__be16 *ports;
-	void *cur;
 	__u16 proto, tot_len, ihl_len;
-	int i;
+	int i, vlan = 0;
 
-	p->len = data_end - data;	/* the whole frame unless it has fragments */
+	/* tc: the headers into the linear part (IPv4 with options, TCP's 20) */
+	if (!ctx_maybe_ipv4(ctx) || ctx_pull(ctx, ETH_HLEN + 60 + sizeof(struct tcphdr)))
+		return XLB_PARSE_NOT_IP;
+	data = ctx_data(ctx);
+	data_end = ctx_data_end(ctx);
+	eth = data;
+	p->len = ctx_len(ctx);	/* XDP: the whole frame unless it has fragments */
 	if ((void *)(eth + 1) > data_end)
 		return XLB_PARSE_NOT_IP;	/* runt frame: not ours to judge */
 	p->eth = eth;
@@ -127,7 +103,7 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 	cur = eth + 1;
 
 #pragma unroll
-	for (i = 0; i < XLB_MAX_VLAN; i++) {
+	for (i = 0; i < XLB_CTX_MAX_VLAN; i++) {
 		struct vlan_hdr *vh = cur;
 
 		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
@@ -136,7 +112,7 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 			return XLB_PARSE_MALFORMED;
 		proto = vh->encap_proto;
 		cur = vh + 1;
-		p->vlan++;
+		vlan++;
 	}
 	if (proto != bpf_htons(ETH_P_IP))
 		return XLB_PARSE_NOT_IP;
@@ -147,9 +123,12 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 	if (ip->version != 4 || ip->ihl < 5)
 		return XLB_PARSE_MALFORMED;
 	p->ip = ip;
-	p->l3_off = (void *)ip - data;
+	p->l3_off = ETH_HLEN + 4 * vlan;
 	p->proto = ip->protocol;
+	p->saddr = ip->saddr;
+	p->daddr = ip->daddr;
 	ihl_len = ip->ihl * 4;
+	p->l4_off = p->l3_off + ihl_len;
 	cur = (void *)ip + ihl_len;
 
 	/* Whom it is for, even if the rest is broken: a malformed packet to
@@ -169,7 +148,7 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 	/* A multi-buffer frame carries the datagram's end in fragments: only
 	 * then is its whole length asked for (a helper call). */
 	if (p->l3_off + tot_len > p->len)
-		p->len = bpf_xdp_get_buff_len(ctx);
+		p->len = ctx_full_len(ctx);
 	if (tot_len < ihl_len || p->l3_off + tot_len > p->len)
 		return XLB_PARSE_MALFORMED;
 	p->l4_len = tot_len - ihl_len;
@@ -194,7 +173,6 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 
 		if ((void *)(uh + 1) > data_end || p->l4_len < sizeof(*uh))
 			return XLB_PARSE_MALFORMED;
-		p->udp = uh;
 		p->l4_ports = (__be16 *)uh;
 		p->l4_csum = &uh->check;
 	} else {
@@ -203,15 +181,15 @@ static __always_inline int xlb_parse(struct xdp_md *ctx, struct xlb_pkt *p)
 
 	/* Linux hands locally sent frames to a veth with CHECKSUM_PARTIAL: the
 	 * field then holds the folded pseudo-header sum, and the stack adds the
-	 * payload later. Recognise it so a rewrite updates it the same way.
-	 * A full checksum equals that sum by chance once in 65,536 packets:
-	 * when it does, a segment that sums right is a full checksum. */
-	if (*p->l4_csum) {
+	 * payload later. XDP cannot see it (tc's helpers can): recognise it
+	 * so a rewrite updates it the same way. A full checksum equals that
+	 * sum by chance once in 65,536 packets: when it does, a segment that
+	 * sums right is a full checksum. */
+	if (XLB_CTX_GUESS_PARTIAL && *p->l4_csum) {
 		__u64 ps = xlb_pseudo_sum(ip->saddr, ip->daddr, ip->protocol, p->l4_len);
 
 		if (*p->l4_csum == xlb_csum_fold(ps))
-			p->csum_partial = xlb_l4_csum_valid(ctx, (void *)p->l4_ports - data,
-							    p->l4_len, ps) != 1;
+			p->csum_partial = xlb_l4_csum_valid(ctx, p->l4_off, p->l4_len, ps) != 1;
 	}
 	return XLB_PARSE_OK;
 }

@@ -15,10 +15,9 @@
 #include "select.h"
 #include "clock.h"
 #include "ct.h"
-#include "skb.h"
+#include "parse.h"
+#include "nat.h"
 #include "csum.h"
-
-#define XLB_AF_INET_KERNEL 2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -49,8 +48,6 @@ struct {
 /* Source of hairpin flows as the pod sees them (network order). */
 const volatile __be32 hairpin_addr = 0;
 
-#define POD_RESELECT (-2)	/* the flow's backend is gone: choose again */
-
 static __always_inline void pod_stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&pod_stats, &idx);
@@ -64,7 +61,7 @@ static __always_inline __be32 pod_hairpin_addr(void)
 	return hairpin_addr ? hairpin_addr : bpf_htonl(XLB_HAIRPIN_ADDR);
 }
 
-static __always_inline void pod_ct_key(struct xlb_ct4_key *k, const struct xlb_skb_pkt *p)
+static __always_inline void pod_ct_key(struct xlb_ct4_key *k, const struct xlb_pkt *p)
 {
 	xlb_ct4_key_set(k, p->saddr, p->daddr, p->sport, p->dport, p->proto);
 }
@@ -80,12 +77,6 @@ static __always_inline void pod_ct_fill(struct xlb_pod_ct_val *v, __u8 dir, __u3
 	v->backend_gen = backend_gen;
 	v->last_seen = now;
 	v->created = now;
-}
-
-static __always_inline int pod_is_syn(const struct xlb_skb_pkt *p)
-{
-	return p->proto == IPPROTO_TCP &&
-	       (p->tcp_flags & (XLB_SKB_TCP_SYN | XLB_SKB_TCP_ACK)) == XLB_SKB_TCP_SYN;
 }
 
 /* A flow proved itself (established): with ClientIP affinity, the client
@@ -106,7 +97,7 @@ static __always_inline void pod_aff_set(const struct xlb_pod_ct_val *ct, __be32 
 }
 
 /* Follow one direction's TCP flags, writing only what changed. */
-static __always_inline void pod_ct_touch(struct xlb_pod_ct_val *ct, const struct xlb_skb_pkt *p,
+static __always_inline void pod_ct_touch(struct xlb_pod_ct_val *ct, const struct xlb_pkt *p,
 					 __u32 now)
 {
 	__u8 st = ct->state;
@@ -116,12 +107,12 @@ static __always_inline void pod_ct_touch(struct xlb_pod_ct_val *ct, const struct
 	if (p->proto != IPPROTO_TCP) {
 		if (st != XLB_CT_ESTABLISHED && ct->dir == XLB_CT_REV)
 			st = XLB_CT_ESTABLISHED;
-	} else if (p->tcp_flags & XLB_SKB_TCP_RST) {
+	} else if (p->tcp_flags & XLB_TCP_RST) {
 		st = XLB_CT_CLOSED;
-	} else if (p->tcp_flags & XLB_SKB_TCP_FIN) {
+	} else if (p->tcp_flags & XLB_TCP_FIN) {
 		st = XLB_CT_CLOSING;
-	} else if (st == XLB_CT_NEW && (p->tcp_flags & XLB_SKB_TCP_ACK) &&
-		   !(p->tcp_flags & XLB_SKB_TCP_SYN)) {
+	} else if (st == XLB_CT_NEW && (p->tcp_flags & XLB_TCP_ACK) &&
+		   !(p->tcp_flags & XLB_TCP_SYN)) {
 		st = XLB_CT_ESTABLISHED;
 	}
 	if (st == ct->state)
@@ -139,7 +130,7 @@ static __always_inline void pod_ct_touch(struct xlb_pod_ct_val *ct, const struct
  * backend went gets instead of silence. A reset is never answered. The
  * headers are written whole (IPv4 options and TCP options and payload cut).
  */
-static __always_inline int pod_reset(struct __sk_buff *skb, const struct xlb_skb_pkt *p, __u32 why)
+static __always_inline int pod_reset(struct __sk_buff *skb, const struct xlb_pkt *p, __u32 why)
 {
 	struct {
 		struct iphdr ip;
@@ -150,17 +141,17 @@ static __always_inline int pod_reset(struct __sk_buff *skb, const struct xlb_skb
 	__be32 seq, ack;
 	__u8 doff;
 
-	if (p->proto != IPPROTO_TCP || (p->tcp_flags & XLB_SKB_TCP_RST))
+	if (p->proto != IPPROTO_TCP || (p->tcp_flags & XLB_TCP_RST))
 		goto drop;
-	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) ||
-	    bpf_skb_load_bytes(skb, p->l4_off + 4, &seq, 4) ||
-	    bpf_skb_load_bytes(skb, p->l4_off + 8, &ack, 4) ||
-	    bpf_skb_load_bytes(skb, p->l4_off + 12, &doff, 1))
+	if (ctx_load_bytes(skb, 0, macs, sizeof(macs)) ||
+	    ctx_load_bytes(skb, p->l4_off + 4, &seq, 4) ||
+	    ctx_load_bytes(skb, p->l4_off + 8, &ack, 4) ||
+	    ctx_load_bytes(skb, p->l4_off + 12, &doff, 1))
 		goto drop;
 	seg_len = p->len - p->l4_off - (doff >> 4) * 4;
-	if (p->tcp_flags & XLB_SKB_TCP_SYN)
+	if (p->tcp_flags & XLB_TCP_SYN)
 		seg_len++;
-	if (p->tcp_flags & XLB_SKB_TCP_FIN)
+	if (p->tcp_flags & XLB_TCP_FIN)
 		seg_len++;
 
 	h.ip.version = 4;
@@ -176,7 +167,7 @@ static __always_inline int pod_reset(struct __sk_buff *skb, const struct xlb_skb
 	h.th.dest = p->sport;
 	h.th.doff = 5;
 	h.th.rst = 1;
-	if (p->tcp_flags & XLB_SKB_TCP_ACK) {
+	if (p->tcp_flags & XLB_TCP_ACK) {
 		h.th.seq = ack;
 	} else {
 		h.th.ack = 1;
@@ -188,8 +179,8 @@ static __always_inline int pod_reset(struct __sk_buff *skb, const struct xlb_skb
 	__builtin_memcpy(sw, macs + ETH_ALEN, ETH_ALEN);	/* to the pod */
 	__builtin_memcpy(sw + ETH_ALEN, macs, ETH_ALEN);	/* from our end */
 	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(h), 0) ||
-	    bpf_skb_store_bytes(skb, 0, sw, sizeof(sw), 0) ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN, &h, sizeof(h), 0))
+	    ctx_store_bytes(skb, 0, sw, sizeof(sw)) ||
+	    ctx_store_bytes(skb, ETH_HLEN, &h, sizeof(h)))
 		goto drop;
 	pod_stat_inc(XLB_POD_RST_SENT);
 	return bpf_redirect_peer(ifindex, 0);
@@ -200,16 +191,16 @@ drop:
 
 /* DNAT (and for hairpin SNAT) a client packet of flow ct to backend b,
  * then deliver it. */
-static __always_inline int pod_dnat(struct __sk_buff *skb, struct xlb_skb_pkt *p,
+static __always_inline int pod_dnat(struct __sk_buff *skb, struct xlb_pkt *p,
 				    const struct xlb_pod_ct_val *ct, const struct xlb_backend *b)
 {
-	if (xlb_skb_rewrite(skb, p, 1, b->addr.a32[0], b->port)) {
+	if (xlb_nat_rewrite(skb, p, 1, b->addr.a32[0], b->port)) {
 		pod_stat_inc(XLB_POD_DROP_REWRITE);
 		return TC_ACT_SHOT;
 	}
 	if (ct->flags & XLB_POD_CT_F_HAIRPIN) {
-		if (xlb_skb_rewrite(skb, p, 0, pod_hairpin_addr(), p->sport) ||
-		    xlb_skb_set_macs(skb, ct->smac, ct->dmac)) {
+		if (xlb_nat_rewrite(skb, p, 0, pod_hairpin_addr(), p->sport) ||
+		    xlb_set_macs(skb, p, ct->smac, ct->dmac)) {
 			pod_stat_inc(XLB_POD_DROP_REWRITE);
 			return TC_ACT_SHOT;
 		}
@@ -217,7 +208,7 @@ static __always_inline int pod_dnat(struct __sk_buff *skb, struct xlb_skb_pkt *p
 		return bpf_redirect_peer(ct->ifindex, 0);	/* the client's own veth */
 	}
 	if (ct->flags & XLB_POD_CT_F_LOCAL) {
-		if (xlb_skb_set_macs(skb, ct->smac, ct->dmac)) {
+		if (xlb_set_macs(skb, p, ct->smac, ct->dmac)) {
 			pod_stat_inc(XLB_POD_DROP_REWRITE);
 			return TC_ACT_SHOT;
 		}
@@ -228,34 +219,39 @@ static __always_inline int pod_dnat(struct __sk_buff *skb, struct xlb_skb_pkt *p
 	return TC_ACT_OK;
 }
 
-/* A client packet of a known flow. */
-static __always_inline int pod_fwd(struct __sk_buff *skb, struct xlb_skb_pkt *p,
-				   struct xlb_pod_ct_val *ct)
+/* A client packet of a known flow: 0 with the verdict in *verdict, or 1
+ * when the flow's backend is gone and a new one is to be chosen (the
+ * packet untouched). */
+static __always_inline int pod_fwd(struct __sk_buff *skb, struct xlb_pkt *p,
+				   struct xlb_pod_ct_val *ct, int *verdict)
 {
 	struct xlb_backend *b = xlb_backend_get(ct->backend_id);
 
 	if (!b || b->gen != ct->backend_gen || b->state == XLB_BE_FREE) {
 		/* Mid-flow, nothing to resume: tell the client now. */
-		if (p->proto == IPPROTO_TCP && !pod_is_syn(p))
-			return pod_reset(skb, p, XLB_POD_DROP_BACKEND_GONE);
-		return POD_RESELECT;
+		if (p->proto == IPPROTO_TCP && !xlb_is_syn(p)) {
+			*verdict = pod_reset(skb, p, XLB_POD_DROP_BACKEND_GONE);
+			return 0;
+		}
+		return 1;
 	}
 	pod_ct_touch(ct, p, xlb_now());
 	counters_add(&svc_stats, ct->svc_id, p->len, 0);
 	counters_add(&backend_stats, ct->backend_id, p->len, 0);
-	return pod_dnat(skb, p, ct, b);
+	*verdict = pod_dnat(skb, p, ct, b);
+	return 0;
 }
 
 /* A backend's reply: the service address as source again (and for
  * hairpin the client's own address as destination). ingress: seen as it
  * leaves the backend's pod (local flows, redirected into the client);
  * else on its way into the client's pod after the stack. */
-static __always_inline int pod_reply(struct __sk_buff *skb, struct xlb_skb_pkt *p,
+static __always_inline int pod_reply(struct __sk_buff *skb, struct xlb_pkt *p,
 				     struct xlb_pod_ct_val *ct, int ingress)
 {
 	struct xlb_pod_ct_val v = *ct;
 
-	if (ingress && pod_is_syn(p)) {
+	if (ingress && xlb_is_syn(p)) {
 		/* A new connection from the backend's side on the tuple of a
 		 * finished flow: the entry is stale. */
 		struct xlb_ct4_key k = {};
@@ -268,12 +264,12 @@ static __always_inline int pod_reply(struct __sk_buff *skb, struct xlb_skb_pkt *
 	pod_ct_touch(ct, p, xlb_now());
 	counters_add(&svc_stats, v.svc_id, p->len, 0);
 	counters_add(&backend_stats, v.backend_id, p->len, 0);
-	if (xlb_skb_rewrite(skb, p, 0, v.nat_addr.a32[0], v.nat_port)) {
+	if (xlb_nat_rewrite(skb, p, 0, v.nat_addr.a32[0], v.nat_port)) {
 		pod_stat_inc(XLB_POD_DROP_REWRITE);
 		return TC_ACT_SHOT;
 	}
 	if ((v.flags & XLB_POD_CT_F_HAIRPIN) &&
-	    xlb_skb_rewrite(skb, p, 1, v.orig_addr.a32[0], v.orig_port)) {
+	    xlb_nat_rewrite(skb, p, 1, v.orig_addr.a32[0], v.orig_port)) {
 		pod_stat_inc(XLB_POD_DROP_REWRITE);
 		return TC_ACT_SHOT;
 	}
@@ -282,7 +278,7 @@ static __always_inline int pod_reply(struct __sk_buff *skb, struct xlb_skb_pkt *
 		return TC_ACT_OK;
 	}
 	if (v.flags & (XLB_POD_CT_F_LOCAL | XLB_POD_CT_F_HAIRPIN)) {
-		if (xlb_skb_set_macs(skb, v.smac, v.dmac)) {
+		if (xlb_set_macs(skb, p, v.smac, v.dmac)) {
 			pod_stat_inc(XLB_POD_DROP_REWRITE);
 			return TC_ACT_SHOT;
 		}
@@ -295,7 +291,7 @@ static __always_inline int pod_reply(struct __sk_buff *skb, struct xlb_skb_pkt *
 
 /* Where the backend is: behind one of this node's pod veths (local: its
  * ifindex and the Ethernet header to give the packet), or elsewhere. */
-static __always_inline void pod_locate(struct __sk_buff *skb, const struct xlb_skb_pkt *p,
+static __always_inline void pod_locate(struct __sk_buff *skb, const struct xlb_pkt *p,
 				       __be32 backend, struct xlb_pod_ct_val *fwd)
 {
 	struct bpf_fib_lookup f = {};
@@ -320,7 +316,7 @@ static __always_inline void pod_locate(struct __sk_buff *skb, const struct xlb_s
 	__builtin_memcpy(fwd->dmac, f.dmac, ETH_ALEN);
 }
 
-static __always_inline int pod_new_flow(struct __sk_buff *skb, struct xlb_skb_pkt *p,
+static __always_inline int pod_new_flow(struct __sk_buff *skb, struct xlb_pkt *p,
 					const struct xlb_ct4_key *k, const struct xlb_svc_val *svc)
 {
 	struct xlb_pod_ct_val fwd = {}, rev = {};
@@ -340,7 +336,7 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, struct xlb_skb_pk
 	}
 	if (!id || !b || !svc)
 		return pod_reset(skb, p, XLB_POD_DROP_NO_BACKEND);
-	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs))) {
+	if (ctx_load_bytes(skb, 0, macs, sizeof(macs))) {
 		pod_stat_inc(XLB_POD_DROP_REWRITE);
 		return TC_ACT_SHOT;
 	}
@@ -408,11 +404,11 @@ static __always_inline int pod_xdp_flow(const struct xlb_ct4_key *rk)
  * into it. */
 static __always_inline int pod_from_nic(struct __sk_buff *skb)
 {
-	struct xlb_skb_pkt p = {};
+	struct xlb_pkt p = {};
 	struct xlb_ct4_key rk = {};
 	struct xlb_pod_ct_val loc = {};
 
-	if (xlb_skb_parse(skb, &p) != XLB_SKB_OK)
+	if (xlb_parse(skb, &p) != XLB_PARSE_OK)
 		goto pass;
 	xlb_ct4_key_set(&rk, p.daddr, p.saddr, p.dport, p.sport, p.proto);
 	if (!pod_xdp_flow(&rk))
@@ -420,7 +416,7 @@ static __always_inline int pod_from_nic(struct __sk_buff *skb)
 	pod_locate(skb, &p, p.daddr, &loc);
 	if (!(loc.flags & XLB_POD_CT_F_LOCAL))
 		goto pass;
-	if (xlb_skb_set_macs(skb, loc.smac, loc.dmac)) {
+	if (xlb_set_macs(skb, &p, loc.smac, loc.dmac)) {
 		pod_stat_inc(XLB_POD_DROP_REWRITE);
 		return TC_ACT_SHOT;
 	}
@@ -431,36 +427,10 @@ pass:
 	return TC_ACT_UNSPEC;
 }
 
-/* A TCP reply's sequence number and flags as XDP's xlb_syn_reply records
- * them in a flow's first entry: what the client must acknowledge for XDP
- * to promote the flow to ct4. */
-static __always_inline void pod_syn_reply(struct __sk_buff *skb, const struct xlb_skb_pkt *p,
-					  struct xlb_ct_syn_val *e)
-{
-	__be32 nseq;
-	__u32 seq;
-	int syn = p->tcp_flags & XLB_SKB_TCP_SYN;
-
-	if (p->proto != IPPROTO_TCP) {
-		if (!(e->flags & XLB_CT_F_SEEN_REPLY))
-			e->flags |= XLB_CT_F_SEEN_REPLY;
-		return;
-	}
-	if ((p->tcp_flags & XLB_SKB_TCP_RST) || bpf_skb_load_bytes(skb, p->l4_off + 4, &nseq, 4))
-		return;
-	seq = bpf_ntohl(nseq);
-	if (syn)
-		seq++;
-	if (!(e->flags & XLB_CT_F_SEEN_REPLY) || (syn && e->seq != seq)) {
-		e->seq = seq;
-		e->flags |= XLB_CT_F_SEEN_REPLY;
-	}
-}
-
 /* tc ingress on a pod veth: a reply of an XDP flow (k: its own tuple, the
  * flow's reply tuple), from the address the client used, out of the
  * interface its packets came in. 1 if it was not one. */
-static __always_inline int pod_nic_reply(struct __sk_buff *skb, struct xlb_skb_pkt *p,
+static __always_inline int pod_nic_reply(struct __sk_buff *skb, struct xlb_pkt *p,
 					 const struct xlb_ct4_key *k, int *verdict)
 {
 	struct xlb_ct4_val *ct = bpf_map_lookup_elem(&ct4, k);
@@ -474,9 +444,7 @@ static __always_inline int pod_nic_reply(struct __sk_buff *skb, struct xlb_skb_p
 	 * reused its port towards another address or node port of this
 	 * backend) and would give the reply that flow's address: it goes, as
 	 * in XDP (xlb_run). */
-	if (ct && ct->dir == XLB_CT_REV && p->proto == IPPROTO_TCP &&
-	    (p->tcp_flags & (XLB_SKB_TCP_SYN | XLB_SKB_TCP_ACK)) ==
-		    (XLB_SKB_TCP_SYN | XLB_SKB_TCP_ACK)) {
+	if (ct && ct->dir == XLB_CT_REV && xlb_is_synack(p)) {
 		e = bpf_map_lookup_elem(&ct_syn, k);
 		if (e && !(e->flags & XLB_CT_F_SNAT)) {
 			bpf_map_delete_elem(&ct4, k);
@@ -484,18 +452,7 @@ static __always_inline int pod_nic_reply(struct __sk_buff *skb, struct xlb_skb_p
 		}
 	}
 	if (ct && ct->dir == XLB_CT_REV) {
-		__u8 st = ct->state;
-
-		if (ct->last_seen != now)
-			ct->last_seen = now;
-		if (p->proto == IPPROTO_TCP) {
-			if (p->tcp_flags & XLB_SKB_TCP_RST)
-				st = XLB_CT_CLOSED;
-			else if ((p->tcp_flags & XLB_SKB_TCP_FIN) && st < XLB_CT_CLOSING)
-				st = XLB_CT_CLOSING;
-		}
-		if (st != ct->state)
-			ct->state = st;
+		xlb_ct4_touch(ct, p, now);
 		svc_id = ct->svc_id;
 		backend_id = ct->backend_id;
 		nat_addr = ct->rev.nat_addr;
@@ -506,7 +463,7 @@ static __always_inline int pod_nic_reply(struct __sk_buff *skb, struct xlb_skb_p
 			e = bpf_map_lookup_elem(&ct_syn, k);
 		if (!e || (e->flags & XLB_CT_F_SNAT))
 			return 1;
-		pod_syn_reply(skb, p, e);
+		xlb_ct_syn_seen_reply(e, p);
 		svc_id = e->svc_id;
 		backend_id = e->backend_id;
 		nat_addr = e->nat_addr;
@@ -515,7 +472,7 @@ static __always_inline int pod_nic_reply(struct __sk_buff *skb, struct xlb_skb_p
 	}
 	counters_add(&svc_stats, svc_id, p->len, 0);
 	counters_add(&backend_stats, backend_id, p->len, 0);
-	if (xlb_skb_rewrite(skb, p, 0, nat_addr, nat_port)) {
+	if (xlb_nat_rewrite(skb, p, 0, nat_addr, nat_port)) {
 		pod_stat_inc(XLB_POD_DROP_REWRITE);
 		*verdict = TC_ACT_SHOT;
 		return 0;

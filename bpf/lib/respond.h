@@ -62,7 +62,7 @@ static __always_inline int xlb_tcp_reset(struct xdp_md *ctx, struct xlb_pkt *p)
 	__builtin_memcpy(smac, p->eth->h_source, ETH_ALEN);
 	__builtin_memcpy(dmac, p->eth->h_dest, ETH_ALEN);
 
-	if (l3_off > ETH_HLEN + 4 * XLB_MAX_VLAN)
+	if (l3_off > ETH_HLEN + 4 * XLB_CTX_MAX_VLAN)
 		return XDP_DROP;
 	new_len = l3_off + sizeof(struct iphdr) + sizeof(struct tcphdr);
 	if (bpf_xdp_adjust_tail(ctx, (int)new_len - (int)p->len))
@@ -80,7 +80,7 @@ static __always_inline int xlb_tcp_reset(struct xdp_md *ctx, struct xlb_pkt *p)
 	if ((void *)(th + 1) > data_end)
 		return XDP_DROP;
 
-	xlb_set_macs(eth, dmac, smac);
+	xlb_eth_set(eth, dmac, smac);
 
 	xlb_ip4_answer_hdr(ip, daddr, saddr, IPPROTO_TCP,
 			   sizeof(struct iphdr) + sizeof(struct tcphdr), 0, bpf_htons(0x4000) /* DF */);
@@ -123,7 +123,7 @@ static __always_inline int xlb_icmp_unreach(struct xdp_md *ctx, struct xlb_pkt *
 	__u8 *icmp;
 	__s64 sum;
 
-	if (p->vlan || p->l3_off != ETH_HLEN)
+	if (p->l3_off != ETH_HLEN)	/* VLAN-tagged */
 		return XDP_DROP;
 	__builtin_memcpy(smac, p->eth->h_source, ETH_ALEN);
 	__builtin_memcpy(dmac, p->eth->h_dest, ETH_ALEN);

@@ -10,6 +10,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "lib/ctx/xdp.h"
 #include "lib/parse.h"
 #include "lib/nat.h"
 #include "lib/clock.h"
@@ -49,8 +50,8 @@ int snat_test(struct xdp_md *ctx)
 	if (xlb_parse(ctx, &p) != XLB_PARSE_OK)
 		return XDP_PASS;
 	flags = p.tcp ? p.tcp_flags : 0;
-	k.saddr = p.ip->saddr;
-	k.daddr = p.ip->daddr;
+	k.saddr = p.saddr;
+	k.daddr = p.daddr;
 	k.sport = p.sport;
 	k.dport = p.dport;
 	k.proto = p.proto;
@@ -59,15 +60,15 @@ int snat_test(struct xdp_md *ctx)
 		r = xlb_snat4_rev(&k, flags, now);
 		if (!r)
 			return count(T_REV_MISS, XDP_PASS);
-		xlb_rewrite(&p, 1, r->addr, r->port);
+		xlb_nat_rewrite(ctx, &p, 1, r->addr, r->port);
 		return count(T_REV, XDP_TX);
 	}
 	switch (xlb_snat4_fwd(&k, node_addr, flags, now, &v)) {
 	case XLB_SNAT_NEW:
-		xlb_rewrite(&p, 0, v.addr, v.port);
+		xlb_nat_rewrite(ctx, &p, 0, v.addr, v.port);
 		return count(T_NEW, XDP_TX);
 	case XLB_SNAT_OK:
-		xlb_rewrite(&p, 0, v.addr, v.port);
+		xlb_nat_rewrite(ctx, &p, 0, v.addr, v.port);
 		return count(T_HIT, XDP_TX);
 	case XLB_SNAT_EXHAUSTED:
 		return count(T_EXHAUSTED, XDP_DROP);

@@ -1,54 +1,108 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * What the verifier says of the datapath: its stack depth must leave room
- * (IPv6 keys are coming: at most 384 of the 512 bytes), and how many
- * instructions it walks is reported, so a change that blows either up
- * shows in the test log before it fails on an older kernel.
+ * What the verifier says of the packet programs: the XDP program's stack
+ * depth must leave room (IPv6 keys are coming: at most 384 of the 512
+ * bytes), and how many instructions it walks for each program is
+ * reported, so a change that blows either up shows in the test log before
+ * it fails on an older kernel (Debian's 6.1 walks the XDP program's paths
+ * about 1.7 times over). The tc programs on pod veths, which share the
+ * parser and the rewrite with XDP (bpf/lib/ctx/), are reported too.
  */
 #include "xlbtest.h"
 #include "xlb.skel.h"
+#include "xlb_tc_pod.skel.h"
 
 #define STACK_BUDGET	384
+#define MAX_PROGS	4
 
-static char log_buf[1 << 20];
+static char log_buf[MAX_PROGS][1 << 20];
 
-static void test_stack(void **state)
+/* The verifier's last words on one program: the stack depth of its main
+ * frame (then its BPF functions': "stack depth 376+104") and the
+ * instructions processed. */
+static void verdict(const char *name, const char *log, int *depth, int *insns)
+{
+	const char *p = strstr(log, "stack depth ");
+	char frames[64] = "?";
+
+	*depth = -1;
+	*insns = -1;
+	if (p) {
+		p += strlen("stack depth ");
+		*depth = atoi(p);
+		sscanf(p, "%63[0-9+]", frames);
+	}
+	p = strstr(log, "processed ");
+	if (p)
+		*insns = atoi(p + strlen("processed "));
+	print_message("  %s: stack depth %s bytes, %d instructions processed by the verifier\n",
+		      name, frames, *insns);
+	if (*depth < 0)
+		fail_msg("%s: no stack depth in the verifier's log:\n%s", name, log);
+}
+
+/* Load obj's programs with the verifier's statistics asked for; budget:
+ * the most a main frame may take (0: no limit of ours). */
+static void check_obj(struct bpf_object *obj, int budget)
+{
+	struct bpf_program *prog;
+	struct bpf_map *m;
+	int i = 0, depth, insns;
+
+	bpf_object__for_each_map(m, obj) {
+		bpf_map__set_pin_path(m, NULL);
+		/* small maps: only the programs matter here */
+		if (bpf_map__type(m) == BPF_MAP_TYPE_ARRAY ||
+		    bpf_map__type(m) == BPF_MAP_TYPE_PERCPU_ARRAY)
+			if (bpf_map__max_entries(m) > 1024 && strcmp(bpf_map__name(m), "port_map"))
+				bpf_map__set_max_entries(m, 1024);
+	}
+	bpf_object__for_each_program(prog, obj) {
+		assert_true(i < MAX_PROGS);
+		log_buf[i][0] = 0;
+		assert_int_equal(bpf_program__set_log_level(prog, 4), 0);	/* stats */
+		assert_int_equal(bpf_program__set_log_buf(prog, log_buf[i], sizeof(log_buf[i])), 0);
+		i++;
+	}
+	if (bpf_object__load(obj)) {
+		i = 0;
+		bpf_object__for_each_program(prog, obj)
+			print_message("%s:\n%s\n", bpf_program__name(prog), log_buf[i++]);
+		fail_msg("load failed");
+	}
+	i = 0;
+	bpf_object__for_each_program(prog, obj) {
+		verdict(bpf_program__name(prog), log_buf[i++], &depth, &insns);
+		if (budget && depth > budget)
+			fail_msg("%s: stack depth %d over the budget of %d bytes",
+				 bpf_program__name(prog), depth, budget);
+	}
+}
+
+static void test_xdp(void **state)
 {
 	struct xlb *skel = xlb__open();
-	struct bpf_map *m;
-	const char *p;
-	int depth = -1, insns = -1;
 
 	assert_non_null(skel);
-	bpf_object__for_each_map(m, skel->obj)
-		bpf_map__set_pin_path(m, NULL);
-	/* small maps: only the program matters here */
-	bpf_map__set_max_entries(skel->maps.sel_map, 1024);
-	bpf_map__set_max_entries(skel->maps.backend_map, 1024);
-	bpf_map__set_max_entries(skel->maps.backend_stats, 1024);
-	assert_int_equal(bpf_program__set_log_level(skel->progs.xlb_xdp, 4), 0);	/* stats */
-	assert_int_equal(bpf_program__set_log_buf(skel->progs.xlb_xdp, log_buf, sizeof(log_buf)),
-			 0);
-	if (xlb__load(skel))
-		fail_msg("load: %s", log_buf);
-	p = strstr(log_buf, "stack depth ");
-	if (p)
-		depth = atoi(p + strlen("stack depth "));
-	p = strstr(log_buf, "processed ");
-	if (p)
-		insns = atoi(p + strlen("processed "));
+	print_message("  XDP (budget of the main frame: %d of 512 bytes)\n", STACK_BUDGET);
+	check_obj(skel->obj, STACK_BUDGET);
 	xlb__destroy(skel);
-	print_message("  xlb_xdp: stack depth %d bytes (budget %d of 512), %d instructions "
-		      "processed by the verifier\n", depth, STACK_BUDGET, insns);
-	if (depth < 0)
-		fail_msg("no stack depth in the verifier's log:\n%s", log_buf);
-	assert_true(depth <= STACK_BUDGET);
+}
+
+static void test_tc(void **state)
+{
+	struct xlb_tc_pod *skel = xlb_tc_pod__open();
+
+	assert_non_null(skel);
+	check_obj(skel->obj, 0);
+	xlb_tc_pod__destroy(skel);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stack),
+		cmocka_unit_test(test_xdp),
+		cmocka_unit_test(test_tc),
 	};
 
 	xt_init();
