@@ -74,7 +74,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLB_MAX_SERVICES);
 	__type(key, __u32);
-	__type(value, struct xlb_sel_range);
+	__type(value, struct xlb_svc_prev);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } svc_prev SEC(".maps");
 

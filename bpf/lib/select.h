@@ -130,16 +130,21 @@ static __always_inline __u32 xlb_select(const struct xlb_svc_val *svc,
 	return xlb_table_pick(svc->sel_base, svc->slots, xlb_slot_hash(svc, c), bp);
 }
 
-/* The choice the service's previous table gives (svc_prev): for a flow
- * whose first packet came before the last update. */
+/* The choice the previous table of the service's key gives (svc_prev):
+ * for a flow whose first packet came before the last update. An external
+ * key (node port, LoadBalancer or external IP) has its own previous table. */
 static __always_inline __u32 xlb_select_prev(const struct xlb_svc_val *svc,
 					     const struct xlb_sel_client *c, struct xlb_backend **bp)
 {
-	struct xlb_sel_range *r = bpf_map_lookup_elem(&svc_prev, &svc->id);
+	struct xlb_svc_prev *r = bpf_map_lookup_elem(&svc_prev, &svc->id);
+	const struct xlb_sel_range *t;
 
-	if (!r || !r->slots)
+	if (!r)
 		return 0;
-	return xlb_table_pick(r->base, r->slots, xlb_slot_hash(svc, c), bp);
+	t = (svc->flags & XLB_SVC_F_EXTERNAL) ? &r->ext : &r->cluster;
+	if (!t->slots)
+		return 0;
+	return xlb_table_pick(t->base, t->slots, xlb_slot_hash(svc, c), bp);
 }
 
 /* A client proved itself (its flow is established): remember its backend

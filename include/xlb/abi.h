@@ -232,14 +232,24 @@ XLB_STATIC_ASSERT(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop size");
 #define XLB_PORT_F_BACKEND	(1 << 0) /* some backend listens on it */
 #define XLB_PORT_F_NODEPORT	(1 << 1) /* some service's node port */
 
-/* svc_prev (array, index = service id): the selection table the service
- * had before its last update, still intact, so a flow whose handshake
- * spans the update still finds its first packet's choice. */
+/* A selection table: a range of sel_map. */
 struct xlb_sel_range {
 	__u32 base;
 	__u32 slots;		/* 0: none */
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_sel_range) == 8, "xlb_sel_range size");
+
+/* svc_prev (array, index = service id): the selection tables the service
+ * had before its last update, still intact, so a flow whose handshake
+ * spans the update still finds its first packet's choice. A service's
+ * keys share its id but not always its table: its external keys (node
+ * port, LoadBalancer and external IPs, XLB_SVC_F_EXTERNAL) have one of
+ * their own when the traffic policies differ, so each has its previous. */
+struct xlb_svc_prev {
+	struct xlb_sel_range cluster;	/* the service address's */
+	struct xlb_sel_range ext;	/* the external keys' (the same when shared) */
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_svc_prev) == 16, "xlb_svc_prev size");
 
 /* meta (array, one entry): the layout of the pinned maps. A build reads
  * it before adopting them: an older layout is migrated, a newer one is

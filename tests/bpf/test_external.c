@@ -257,6 +257,70 @@ static void test_explain(void **state)
 	}
 }
 
+static int set(struct xlb_service_spec *s, const struct xlb_backend_spec *be, size_t n);
+static struct xlb_backend_spec be_on(const char *addr, uint32_t port, bool local, bool remote);
+
+/*
+ * A node port handshake that spans an update of its service. With
+ * internalTrafficPolicy Local the cluster IP's table holds the node's own
+ * endpoints only (none here) and the node port has a table of its own
+ * (all of them): the ACK must be judged by the node port's previous
+ * table, where its SYN chose, not the cluster IP's. The update drains
+ * the SYN's backend (terminating: flows that have it go on) and adds
+ * another, the only one new flows get.
+ */
+static const struct xt_step span_before[] = {
+	{ "SYN 10.10.1.2:62100 -> 10.10.1.1:30085 on cli0: to 10.20.1.2:8080 (its node port's only "
+	  "backend) from 10.10.1.1:62100",
+	  { FROM_C(CLIENT, NODE, 0x191), TCPH(62100, 30085, SYN, ISN_C, 0), .tcp_opt_len = 20 },
+	  ON_CLI, XDP_REDIRECT, SNAT_TO(BE_REMOTE, 8080, NODE, 62100), S_NEW },
+};
+static const struct xt_step span_after[] = {
+	{ "SYN-ACK 10.20.1.2:8080 -> 10.10.1.1:62100 on be0, after the update: from 10.10.1.1:30085",
+	  { FROM_B(BE_REMOTE, NODE, 0x291), TCPH(8080, 62100, SYNACK, ISN_B, ISN_C + 1),
+	    .tcp_opt_len = 20 },
+	  ON_BE, XDP_REDIRECT, BACK(NODE, 30085, 62100), S_REPLY },
+	{ "the handshake's ACK: still 10.20.1.2:8080 from 10.10.1.1:62100 (the node port's previous "
+	  "table), established",
+	  { FROM_C(CLIENT, NODE, 0x192), TCPH(62100, 30085, ACK, ISN_C + 1, ISN_B + 1) },
+	  ON_CLI, XDP_REDIRECT, SNAT_TO(BE_REMOTE, 8080, NODE, 62100), S_EST },
+	{ "a new SYN 10.10.1.2:62101: to 10.20.3.2:8080, the new table's, client address kept",
+	  { FROM_C(CLIENT, NODE, 0x193), TCPH(62101, 30085, SYN, ISN_C, 0) },
+	  ON_CLI, XDP_REDIRECT, DNAT_TO(BE_UNKNOWN, 8080), { XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT } },
+};
+
+static void test_nodeport_update_span(void **state)
+{
+	struct xlb_service_spec s = xt_svc("10.96.0.25", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be[2] = { be_on(BE_REMOTE, 8080, false, true),
+					  be_on(BE_UNKNOWN, 8080, false, false) };
+	struct xlb_ip node = xt_ip(NODE);
+	size_t i;
+	int bad = 0;
+
+	s.type = XLB_SVC_NODE_PORT;
+	s.node_port = 30085;
+	s.int_policy = XLB_POLICY_LOCAL;
+	assert_int_equal(xlb_dp_node_addr_add(dp, &node), 0);
+	assert_int_equal(set(&s, be, 1), 0);
+	for (i = 0; i < sizeof(span_before) / sizeof(span_before[0]); i++) {
+		struct xt_step st = span_before[i];
+
+		st.ifindex = if_cli;
+		bad += !xt_step_check(dp, &st, (int)i + 1);
+	}
+	be[0].terminating = true;
+	assert_int_equal(set(&s, be, 2), 0);
+	for (i = 0; i < sizeof(span_after) / sizeof(span_after[0]); i++) {
+		struct xt_step st = span_after[i];
+
+		st.ifindex = st.ifindex == XT_ON_CLI ? if_cli : if_be;
+		bad += !xt_step_check(dp, &st, (int)(i + 1 + sizeof(span_before) / sizeof(span_before[0])));
+	}
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
 static int topology(void)
 {
 	static const char *const be_cmds[] = {
@@ -304,8 +368,6 @@ static int group_setup(void **state)
 	struct xlb_ip node = xt_ip(NODE);
 	struct xlb_svc_addrs web_a = {}, loc_a = {}, rng_a = {};	/* set() copies them */
 
-	if (topology())
-		return -1;
 	web.type = XLB_SVC_LOAD_BALANCER;
 	web.node_port = 30080;
 	web.addrs = &web_a;
@@ -338,6 +400,14 @@ static int group_setup(void **state)
 	return 0;
 }
 
+static int span_setup(void **state)
+{
+	dp = xt_dp_open();
+	if (!dp)
+		return -1;
+	return 0;
+}
+
 static int group_teardown(void **state)
 {
 	xlb_dp_close(dp);
@@ -347,9 +417,14 @@ static int group_teardown(void **state)
 
 int main(void)
 {
+	const struct CMUnitTest span[] = {
+		cmocka_unit_test(test_nodeport_update_span),
+	};
 	int fails;
 
 	xt_init();
+	if (topology())
+		return 1;
 	fails = xt_run_table("external: node ports, LoadBalancer and external IPs", test_scenario,
 			     scenarios, sizeof(scenarios[0]), sizeof(scenarios) / sizeof(scenarios[0]),
 			     xt_scenario_desc, NULL, NULL, group_setup, NULL);
@@ -358,5 +433,7 @@ int main(void)
 				      explain_cases, sizeof(explain_cases[0]),
 				      sizeof(explain_cases) / sizeof(explain_cases[0]),
 				      explain_case_desc, NULL, NULL, NULL, group_teardown);
+	fails += cmocka_run_group_tests_name("external: a node port handshake across an update",
+					     span, span_setup, group_teardown);
 	return fails ? 1 : 0;
 }

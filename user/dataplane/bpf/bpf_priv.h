@@ -38,7 +38,11 @@ struct svc_state {
 	uint32_t id;
 	uint32_t sel_base, slots;
 	uint32_t prev_base, prev_slots;	/* the table before the last update (svc_prev) */
-	uint64_t prev_since;		/* when it became the previous one (xlb_clock_ns) */
+	/* the external keys' table before the last update, when it was their
+	 * own (np_prev_own: np_own then); else they shared prev_base's */
+	bool np_prev_own;
+	uint32_t np_prev_base, np_prev_slots;
+	uint64_t prev_since;		/* when they became the previous ones (xlb_clock_ns) */
 	/* The external keys (node port, LoadBalancer and external IPs) with a
 	 * table of their own (np_sel_base) when the traffic policies differ:
 	 * the service address's follows internalTrafficPolicy, theirs

@@ -391,6 +391,31 @@ static void nexthops_keep(struct xlb_dp_bpf *d, const struct xlb_backend_spec *b
 	}
 }
 
+/* svc_prev's entry for s: its previous tables, the external keys' the
+ * service address's when they shared it. */
+static void prev_write(struct xlb_dp_bpf *d, const struct svc_state *s)
+{
+	struct xlb_svc_prev v = {
+		.cluster = { .base = s->prev_base, .slots = s->prev_slots },
+		.ext = { .base = s->prev_base, .slots = s->prev_slots },
+	};
+
+	if (s->np_prev_own) {
+		v.ext.base = s->np_prev_base;
+		v.ext.slots = s->np_prev_slots;
+	}
+	bpf_map_update_elem(bpf_map__fd(d->skel->maps.svc_prev), &s->id, &v, BPF_ANY);
+}
+
+/* Give back the previous tables' slots. */
+static void prev_free(struct xlb_dp_bpf *d, struct svc_state *s, uint64_t now)
+{
+	xlb_ranges_free(&d->sel, s->prev_base, s->prev_slots, now);
+	xlb_ranges_free(&d->sel, s->np_prev_base, s->np_prev_slots, now);
+	s->prev_base = s->prev_slots = s->np_prev_base = s->np_prev_slots = 0;
+	s->np_prev_own = false;
+}
+
 int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 		    const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen)
 {
@@ -400,7 +425,6 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	struct svc_state *old, *ns = NULL;
 	struct xlb_svc_key key, npkey, old_npkey;
 	struct xlb_svc_val val = {}, old_val = {}, npval;
-	struct xlb_sel_range prev;
 	bool ports_added = false;
 	uint32_t *tab = NULL, tlen = 0, base = 0;
 	uint32_t *ntab = NULL, ntlen = 0, nbase = 0;	/* the external keys' own table */
@@ -585,13 +609,19 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	/* the ports the datapath must look at from now on */
 	svc_ports(d, spec, be, n, +1);
 	ports_added = true;
-	/* the table the service has now stays readable as its previous one */
-	prev.base = old ? old->sel_base : 0;
-	prev.slots = old ? old->slots : 0;
-	ns->prev_base = prev.base;
-	ns->prev_slots = prev.slots;
+	/* the tables the service has now stay readable as its previous ones:
+	 * its address's, and its external keys' when they have their own */
+	if (old) {
+		ns->prev_base = old->sel_base;
+		ns->prev_slots = old->slots;
+		if (old->np_own) {
+			ns->np_prev_own = true;
+			ns->np_prev_base = old->np_sel_base;
+			ns->np_prev_slots = old->np_slots;
+		}
+	}
 	ns->prev_since = now;
-	bpf_map_update_elem(bpf_map__fd(d->skel->maps.svc_prev), &ns->id, &prev, BPF_ANY);
+	prev_write(d, ns);
 	/* 3. switch the service entries: the node port's first, so that when
 	 * the service address's fails, the one write done can be undone */
 	if (new_svc) {
@@ -681,10 +711,9 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 			}
 		}
 		svc_ports(d, &old->spec, old->be, old->n_be, -1);
-		/* the table before the previous one is done with */
-		xlb_ranges_free(&d->sel, old->prev_base, old->prev_slots, now);
-		if (old->np_own)
-			xlb_ranges_free(&d->sel, old->np_sel_base, old->np_slots, now);
+		/* the tables before the previous ones are done with (the
+		 * previous ones are now ns's) */
+		prev_free(d, old, now);
 		xlb_htab_put(&d->by_key, &ns->ident, sizeof(ns->ident), ns);	/* replaces */
 		svc_state_free(old);
 	} else {
@@ -722,11 +751,8 @@ fail_written:
 		src_ranges_set(d, ns->id, spec, old ? &old->spec : NULL, false);
 	if (ports_added)
 		svc_ports(d, spec, be, n, -1);
-	if (old) {
-		prev.base = old->prev_base;
-		prev.slots = old->prev_slots;
-		bpf_map_update_elem(bpf_map__fd(d->skel->maps.svc_prev), &old->id, &prev, BPF_ANY);
-	}
+	if (old)
+		prev_write(d, old);
 	if (new_svc)
 		xlb_htab_del(&d->by_key, &ns->ident, sizeof(ns->ident));
 fail:
@@ -778,7 +804,7 @@ int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	}
 	svc_ports(d, &s->spec, s->be, s->n_be, -1);
 	xlb_ranges_free(&d->sel, s->sel_base, s->slots, now);
-	xlb_ranges_free(&d->sel, s->prev_base, s->prev_slots, now);
+	prev_free(d, s, now);
 	if (s->np_own)
 		xlb_ranges_free(&d->sel, s->np_sel_base, s->np_slots, now);
 	xlb_htab_del(&d->by_key, &s->ident, sizeof(s->ident));
@@ -839,18 +865,16 @@ int bpf_service_stats(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 
 void xlb_dp_bpf_prev_retire(struct xlb_dp_bpf *d)
 {
-	int fd = bpf_map__fd(d->skel->maps.svc_prev);
 	uint64_t now = (uint64_t)xlb_clock_ns();
 
 	for (uint32_t i = 0; i < d->max_services; i++) {
 		struct svc_state *s = d->by_id[i];
-		struct xlb_sel_range none = {};
 
-		if (!s || !s->prev_slots || now - s->prev_since < PREV_KEEP_NS)
+		if (!s || (!s->prev_slots && !s->np_prev_slots) ||
+		    now - s->prev_since < PREV_KEEP_NS)
 			continue;
-		bpf_map_update_elem(fd, &s->id, &none, BPF_ANY);
-		xlb_ranges_free(&d->sel, s->prev_base, s->prev_slots, now);
-		s->prev_base = s->prev_slots = 0;
+		prev_free(d, s, now);
+		prev_write(d, s);
 	}
 }
 
@@ -1076,17 +1100,36 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 			return -ENOMEM;
 		d->n_svc++;
 		{
-			struct xlb_sel_range prev = {};
+			struct xlb_svc_prev prev = {};
 			int pfd = bpf_map__fd(d->skel->maps.svc_prev);
 
-			if (!bpf_map_lookup_elem(pfd, &s->id, &prev) && prev.slots) {
-				if (xlb_ranges_reserve(&d->sel, prev.base, prev.slots)) {
-					prev.base = prev.slots = 0;	/* overlaps: forget it */
-					bpf_map_update_elem(pfd, &s->id, &prev, BPF_ANY);
+			if (!bpf_map_lookup_elem(pfd, &s->id, &prev) &&
+			    (prev.cluster.slots || prev.ext.slots)) {
+				bool own = prev.ext.base != prev.cluster.base ||
+					   prev.ext.slots != prev.cluster.slots;
+				bool forget = false;
+
+				/* one overlaps: forget both */
+				if (xlb_ranges_reserve(&d->sel, prev.cluster.base, prev.cluster.slots)) {
+					forget = true;
+				} else if (own &&
+					   xlb_ranges_reserve(&d->sel, prev.ext.base, prev.ext.slots)) {
+					xlb_ranges_free(&d->sel, prev.cluster.base, prev.cluster.slots,
+							0);
+					forget = true;
 				}
-				s->prev_base = prev.base;
-				s->prev_slots = prev.slots;
+				if (forget) {
+					memset(&prev, 0, sizeof(prev));
+					own = false;
+				}
+				s->prev_base = prev.cluster.base;
+				s->prev_slots = prev.cluster.slots;
+				s->np_prev_own = own;
+				s->np_prev_base = prev.ext.base;
+				s->np_prev_slots = prev.ext.slots;
 				s->prev_since = (uint64_t)xlb_clock_ns();
+				if (forget)
+					prev_write(d, s);
 			}
 		}
 		svc_ports(d, &s->spec, s->be, s->n_be, +1);
