@@ -326,7 +326,7 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 				bpf_map_delete_elem(&ct_syn, &rk);
 				xlb_count(cx, XLB_STAT_CT_ESTABLISHED);
 				if (svc->flags & XLB_SVC_F_AFFINITY)
-					xlb_aff_set(svc, &cl, id, b->gen, now);
+					xlb_aff_set(svc->id, &cl, id, b->gen, now);
 			}
 		}
 		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0, snat, naddr);

@@ -17,6 +17,7 @@
 #include "ct.h"
 #include "parse.h"
 #include "nat.h"
+#include "respond.h"
 #include "csum.h"
 
 struct {
@@ -84,16 +85,11 @@ static __always_inline void pod_ct_fill(struct xlb_pod_ct_val *v, __u8 dir, __u3
  * packets writes no affinity entry (as in XDP). */
 static __always_inline void pod_aff_set(const struct xlb_pod_ct_val *ct, __be32 client, __u32 now)
 {
-	struct xlb_aff_key ak = {};
-	struct xlb_aff_val av = {};
+	struct xlb_sel_client cl = {};
 
-	ak.client.a32[0] = client;
-	ak.svc_id = ct->svc_id;
-	ak.family = XLB_AF_INET;
-	av.backend_id = ct->backend_id;
-	av.backend_gen = ct->backend_gen;
-	av.last_used = now;
-	bpf_map_update_elem(&aff_map, &ak, &av, BPF_ANY);
+	cl.addr.a32[0] = client;
+	cl.family = XLB_AF_INET;
+	xlb_aff_set(ct->svc_id, &cl, ct->backend_id, ct->backend_gen, now);
 }
 
 /* Follow one direction's TCP flags, writing only what changed. */
@@ -136,7 +132,7 @@ static __always_inline int pod_reset(struct __sk_buff *skb, const struct xlb_pkt
 		struct iphdr ip;
 		struct tcphdr th;
 	} h = {};
-	__u32 ifindex = skb->ifindex, seg_len;
+	__u32 ifindex = skb->ifindex;
 	__u8 macs[12], sw[12];
 	__be32 seq, ack;
 	__u8 doff;
@@ -148,33 +144,8 @@ static __always_inline int pod_reset(struct __sk_buff *skb, const struct xlb_pkt
 	    ctx_load_bytes(skb, p->l4_off + 8, &ack, 4) ||
 	    ctx_load_bytes(skb, p->l4_off + 12, &doff, 1))
 		goto drop;
-	seg_len = p->len - p->l4_off - (doff >> 4) * 4;
-	if (p->tcp_flags & XLB_TCP_SYN)
-		seg_len++;
-	if (p->tcp_flags & XLB_TCP_FIN)
-		seg_len++;
-
-	h.ip.version = 4;
-	h.ip.ihl = 5;
-	h.ip.tot_len = bpf_htons(sizeof(h));
-	h.ip.frag_off = bpf_htons(0x4000);	/* DF */
-	h.ip.ttl = 64;
-	h.ip.protocol = IPPROTO_TCP;
-	h.ip.saddr = p->daddr;
-	h.ip.daddr = p->saddr;
-	h.ip.check = xlb_csum_words((const __u16 *)&h.ip, sizeof(h.ip) / 2, 0);
-	h.th.source = p->dport;
-	h.th.dest = p->sport;
-	h.th.doff = 5;
-	h.th.rst = 1;
-	if (p->tcp_flags & XLB_TCP_ACK) {
-		h.th.seq = ack;
-	} else {
-		h.th.ack = 1;
-		h.th.ack_seq = bpf_htonl(bpf_ntohl(seq) + seg_len);
-	}
-	h.th.check = xlb_csum_words((const __u16 *)&h.th, sizeof(h.th) / 2,
-				    xlb_pseudo_sum(h.ip.saddr, h.ip.daddr, IPPROTO_TCP, sizeof(h.th)));
+	xlb_tcp_rst_hdrs(&h.ip, &h.th, p->saddr, p->daddr, p->sport, p->dport, p->tcp_flags, seq,
+			 ack, xlb_tcp_seg_len(p, doff >> 4));
 
 	__builtin_memcpy(sw, macs + ETH_ALEN, ETH_ALEN);	/* to the pod */
 	__builtin_memcpy(sw + ETH_ALEN, macs, ETH_ALEN);	/* from our end */

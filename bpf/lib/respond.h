@@ -2,9 +2,10 @@
 /*
  * Answers the datapath makes in place of forwarding: a TCP reset for a
  * flow it cannot serve, an ICMP port unreachable for a UDP datagram to a
- * service without backends. Each turns the packet into the answer and
- * returns XDP_TX ("send it back") or XDP_DROP (it could not be reshaped);
- * the caller sends and counts.
+ * service without backends. The headers are built by xlb_ip4_answer_hdr
+ * and xlb_tcp_rst_hdrs, for XDP and tc (lib/pod.h's resets); in XDP each
+ * answer turns the packet into it and returns XDP_TX ("send it back") or
+ * XDP_DROP (it could not be reshaped); the caller sends and counts.
  */
 #ifndef XLB_BPF_RESPOND_H
 #define XLB_BPF_RESPOND_H
@@ -31,13 +32,52 @@ static __always_inline void xlb_ip4_answer_hdr(struct iphdr *ip, __be32 saddr, _
 	ip->check = xlb_csum_words((const __u16 *)ip, sizeof(*ip) / 2, 0);
 }
 
+/* The sequence space a TCP segment p takes: its payload (doff: its data
+ * offset, in words), and one each for SYN and FIN. */
+static __always_inline __u32 xlb_tcp_seg_len(const struct xlb_pkt *p, __u8 doff)
+{
+	__u32 n = p->l4_len - doff * 4;
+
+	if (p->tcp_flags & XLB_TCP_SYN)
+		n++;
+	if (p->tcp_flags & XLB_TCP_FIN)
+		n++;
+	return n;
+}
+
 /*
- * Turn the packet into a TCP reset to its sender (RFC 9293 §3.10.7.1):
- * if the offending segment has ACK, the reset carries seq = its ack number;
- * otherwise seq = 0 and ACK with ack = seq + segment length. The reply
- * comes from the address and port the sender used, so it matches the
- * sender's socket. IPv4 options and payload are cut. Returns XDP_TX, or
- * XDP_DROP when the packet cannot be reshaped.
+ * The headers of a TCP reset answering a segment from saddr:sport to
+ * daddr:dport (RFC 9293 §3.10.7.1): if it has ACK (flags), the reset
+ * carries seq = its ack number; otherwise seq = 0 and ACK with ack = its
+ * seq + seg_len (xlb_tcp_seg_len). It comes from the address and port the
+ * segment was sent to, so it matches the sender's socket. For XDP and tc
+ * alike; the caller read the segment's fields before reshaping it.
+ */
+static __always_inline void xlb_tcp_rst_hdrs(struct iphdr *ip, struct tcphdr *th, __be32 saddr,
+					     __be32 daddr, __be16 sport, __be16 dport, __u8 flags,
+					     __be32 seq, __be32 ack_seq, __u32 seg_len)
+{
+	xlb_ip4_answer_hdr(ip, daddr, saddr, IPPROTO_TCP,
+			   sizeof(struct iphdr) + sizeof(struct tcphdr), 0, bpf_htons(0x4000) /* DF */);
+	__builtin_memset(th, 0, sizeof(*th));
+	th->source = dport;
+	th->dest = sport;
+	th->doff = 5;
+	th->rst = 1;
+	if (flags & XLB_TCP_ACK) {
+		th->seq = ack_seq;
+	} else {
+		th->ack = 1;
+		th->ack_seq = bpf_htonl(bpf_ntohl(seq) + seg_len);
+	}
+	th->check = xlb_csum_words((const __u16 *)th, sizeof(*th) / 2,
+				   xlb_pseudo_sum(ip->saddr, ip->daddr, IPPROTO_TCP, sizeof(*th)));
+}
+
+/*
+ * Turn the packet into a TCP reset to its sender (xlb_tcp_rst_hdrs), IPv4
+ * options and payload cut. Returns XDP_TX, or XDP_DROP when the packet
+ * cannot be reshaped (or is a reset itself: never answered).
  */
 static __always_inline int xlb_tcp_reset(struct xdp_md *ctx, struct xlb_pkt *p)
 {
@@ -46,19 +86,15 @@ static __always_inline int xlb_tcp_reset(struct xdp_md *ctx, struct xlb_pkt *p)
 	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
 	__be32 saddr = ip->saddr, daddr = ip->daddr;
 	__be16 sport = th->source, dport = th->dest;
-	__u32 seq = bpf_ntohl(th->seq), ack_seq = th->ack_seq;
-	__u32 seg_len = p->l4_len - th->doff * 4;
-	int has_ack = p->tcp_flags & XLB_TCP_ACK;
+	__be32 seq = th->seq, ack_seq = th->ack_seq;
+	__u32 seg_len = xlb_tcp_seg_len(p, th->doff);
+	__u8 flags = p->tcp_flags;
 	__u32 l3_off = p->l3_off, new_len;
 	void *data, *data_end;
 	struct ethhdr *eth;
 
-	if (p->tcp_flags & XLB_TCP_RST)
+	if (flags & XLB_TCP_RST)
 		return XDP_DROP;	/* never answer a reset with a reset */
-	if (p->tcp_flags & XLB_TCP_SYN)
-		seg_len++;
-	if (p->tcp_flags & XLB_TCP_FIN)
-		seg_len++;
 	__builtin_memcpy(smac, p->eth->h_source, ETH_ALEN);
 	__builtin_memcpy(dmac, p->eth->h_dest, ETH_ALEN);
 
@@ -81,25 +117,7 @@ static __always_inline int xlb_tcp_reset(struct xdp_md *ctx, struct xlb_pkt *p)
 		return XDP_DROP;
 
 	xlb_eth_set(eth, dmac, smac);
-
-	xlb_ip4_answer_hdr(ip, daddr, saddr, IPPROTO_TCP,
-			   sizeof(struct iphdr) + sizeof(struct tcphdr), 0, bpf_htons(0x4000) /* DF */);
-
-	__builtin_memset(th, 0, sizeof(*th));
-	th->source = dport;
-	th->dest = sport;
-	th->doff = 5;
-	th->rst = 1;
-	if (has_ack) {
-		th->seq = ack_seq;
-	} else {
-		th->ack = 1;
-		th->ack_seq = bpf_htonl(seq + seg_len);
-	}
-	th->check = xlb_csum_words((const __u16 *)th, sizeof(*th) / 2,
-				   (__u64)ip->saddr + ip->daddr +
-				   bpf_htons((__u16)IPPROTO_TCP) +
-				   bpf_htons((__u16)sizeof(*th)));
+	xlb_tcp_rst_hdrs(ip, th, saddr, daddr, sport, dport, flags, seq, ack_seq, seg_len);
 	return XDP_TX;
 }
 

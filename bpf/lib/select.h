@@ -149,15 +149,14 @@ static __always_inline __u32 xlb_select_prev(const struct xlb_svc_val *svc,
 
 /* A client proved itself (its flow is established): remember its backend
  * for the service's affinity. */
-static __always_inline void xlb_aff_set(const struct xlb_svc_val *svc,
-					const struct xlb_sel_client *c, __u32 id, __u32 gen,
-					__u32 now)
+static __always_inline void xlb_aff_set(__u32 svc_id, const struct xlb_sel_client *c, __u32 id,
+					__u32 gen, __u32 now)
 {
 	struct xlb_aff_key ak = {};
 	struct xlb_aff_val av = {};
 
 	ak.client = c->addr;
-	ak.svc_id = svc->id;
+	ak.svc_id = svc_id;
 	ak.family = c->family;
 	av.backend_id = id;
 	av.backend_gen = gen;

@@ -135,7 +135,7 @@ static __always_inline int sock_xlate_fwd(struct bpf_sock_addr *ctx, __u8 proto,
 		return SOCK_FWD_REFUSED;
 	}
 	if (svc->flags & XLB_SVC_F_AFFINITY)
-		xlb_aff_set(svc, &cl, id, b->gen, now);
+		xlb_aff_set(svc->id, &cl, id, b->gen, now);
 
 	rk.cookie = cookie;
 	rk.addr = b->addr;
