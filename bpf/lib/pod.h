@@ -381,6 +381,11 @@ static __always_inline int pod_from_nic(struct __sk_buff *skb)
 
 	if (xlb_parse(skb, &p) != XLB_PARSE_OK)
 		goto pass;
+	/* Only a frame to a backend's port can be such a flow: the rest of
+	 * what the node receives costs one array lookup, not two hash
+	 * lookups that miss. */
+	if (!(port_flags(p.dport) & XLB_PORT_F_BACKEND))
+		goto pass;
 	xlb_ct4_key_set(&rk, p.daddr, p.saddr, p.dport, p.sport, p.proto);
 	if (!pod_xdp_flow(&rk))
 		goto pass;

@@ -5,8 +5,10 @@
  * to floors measured in the same run (tc_floor.bpf.c):
  *
  *   pass-through   a frame of no flow of XDP's (to the node's own address):
- *                  parse, ct4 and ct_syn miss, TC_ACT_UNSPEC (nic_pass);
- *                  what every frame XDP passed costs the node
+ *                  to a port no backend uses, parse and one port_map
+ *                  lookup; to a backend's port, ct4 and ct_syn miss too;
+ *                  TC_ACT_UNSPEC (nic_pass): what every frame XDP passed
+ *                  costs the node
  *   local delivery a frame XDP DNATed to a pod of this node: found in ct4
  *                  (established) or in ct_syn (the first-packet table),
  *                  the pod's veth looked up (bpf_fib_lookup, pod_ifs),
@@ -255,7 +257,7 @@ int main(int argc, char **argv)
 	struct xlb_backend_spec b;
 	struct xlb_ip node;
 	struct tc_floor *fl;
-	struct bcase c[8];
+	struct bcase c[9];
 	char err[256] = "";
 	int nic;
 
@@ -312,8 +314,10 @@ int main(int argc, char **argv)
 	nic = xlb_dp_bpf_hook_prog_fd(dp, "xlb_from_nic");
 	if (nic < 0)
 		die("program xlb_from_nic: %d", nic);
-	add(&c[nc++], "xlb_from_nic: pass-through (no flow of XDP's: nic_pass)", nic, NODE, 40000,
-	    22, false, TC_ACT_UNSPEC, XLB_POD_NIC_PASS);
+	add(&c[nc++], "xlb_from_nic: pass-through, a port no backend uses (nic_pass)", nic, NODE,
+	    40000, 22, false, TC_ACT_UNSPEC, XLB_POD_NIC_PASS);
+	add(&c[nc++], "xlb_from_nic: pass-through, a backend's port, no flow of XDP's (nic_pass)",
+	    nic, NODE, 40000, 8080, false, TC_ACT_UNSPEC, XLB_POD_NIC_PASS);
 	add(&c[nc++], "xlb_from_nic: local delivery, established flow (ct4)", nic, POD2, 45000,
 	    8080, true, TC_ACT_REDIRECT, XLB_POD_NIC_FWD_LOCAL);
 	add(&c[nc++], "xlb_from_nic: local delivery, first-packet table (ct_syn)", nic, POD2,
@@ -339,9 +343,9 @@ int main(int argc, char **argv)
 			double m = median(c[i].ns, rounds, &mn, &mx);
 
 			printf("| %s | %.0f / %.0f / %.0f | %.0f | ", c[i].name, mn, m, mx, m - empty);
-			if (i == 4)
+			if (i == 4 || i == 5)
 				printf("%.2fx lookup |\n", m / lookup);
-			else if (i > 4)
+			else if (i > 5)
 				printf("%.2fx fib, %.2fx peer |\n", m / fib, m / peer);
 			else
 				printf("- |\n");
