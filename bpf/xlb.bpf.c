@@ -30,6 +30,7 @@
 #include "lib/respond.h"
 #include "lib/snat.h"
 #include "lib/icmp.h"
+#include "lib/dsr.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -159,17 +160,27 @@ static __always_inline __u32 xlb_snat_out(struct xlb_cx *cx, const struct xlb_pk
 	return 0;
 }
 
-/* DNAT to backend b (id) and send through its next hop; with snat, SNAT
- * too (from naddr, xlb_snat_out), and never to the stack: a packet from
- * the node's own address would be a martian there. */
+/* DNAT to backend b (id) and send through its next hop. mode (XLB_CT_F_*)
+ * says how a backend on another node gets an external flow: SNAT too
+ * (from naddr, xlb_snat_out), never to the stack, where a packet from the
+ * node's own address would be a martian; or DSR, the packet untouched
+ * inside an IPIP header from naddr (lib/dsr.h). */
 static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 svc_id,
 					  __u32 id, const struct xlb_backend *b, __u32 now,
-					  int new_flow, int snat, __be32 naddr)
+					  int new_flow, __u8 mode, __be32 naddr)
 {
 	const struct xlb_nexthop *nh;
+	int snat = mode & XLB_CT_F_SNAT;
 
 	counters_add(&svc_stats, svc_id, p->len, new_flow);
 	counters_add(&backend_stats, id, p->len, new_flow);
+	if (mode & XLB_CT_F_DSR) {
+		if (p->l3_off != ETH_HLEN || p->csum_partial)
+			return xlb_drop(cx, XLB_STAT_DROP_DSR_NO_ROUTE);
+		if (p->len > ctx->data_end - ctx->data)
+			return xlb_drop(cx, XLB_STAT_DROP_DSR_TOO_BIG);
+		return xlb_dsr_xmit(ctx, naddr, id);
+	}
 	xlb_nat_rewrite(ctx, p, 1, b->addr.a32[0], b->port);
 	/* a pod here: XDP cannot redirect into its veth (no NAPI at kernel
 	 * defaults); tc on the NIC delivers it (tc_pod.bpf.c, xlb_from_nic) */
@@ -214,6 +225,19 @@ static __always_inline int xlb_to_client(struct xlb_cx *cx, struct xdp_md *ctx, 
 	return xlb_xmit(cx, ctx, p, ifindex, smac, dmac, snat);
 }
 
+/* How an external flow reaches backend b when it is on another node
+ * (XLB_CT_F_SNAT or XLB_CT_F_DSR); 0: as it is (the backend is here, or
+ * the flow came to a cluster IP). */
+static __always_inline __u8 xlb_ext_mode(const struct xlb_svc_val *svc, const struct xlb_backend *b)
+{
+	/* without branches: a fork here would double what the verifier walks */
+	__u32 ext = (svc->flags / XLB_SVC_F_EXTERNAL) & (b->flags / XLB_BE_F_REMOTE) & 1;
+	__u32 dsr = (svc->flags / XLB_SVC_F_DSR) & 1;
+
+	_Static_assert(XLB_CT_F_DSR == XLB_CT_F_SNAT << 1, "DSR the bit after SNAT");
+	return (__u8)((ext * XLB_CT_F_SNAT) << dsr);
+}
+
 /* Record a flow's first packet's choice in ct_syn, under its reply tuple. */
 static __always_inline int xlb_syn_record(struct xdp_md *ctx, const struct xlb_pkt *p,
 					  const struct xlb_ct4_key *fk, const struct xlb_ct4_key *rk,
@@ -245,7 +269,7 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 	struct xlb_backend *b = NULL;
 	struct xlb_sel_client cl;
 	__u32 id;
-	int snat;
+	__u8 mode;
 	/* a node port's flows leave from the node address they came to */
 	__be32 naddr = (svc->flags & XLB_SVC_F_NODEPORT) ? fk->daddr : 0;
 
@@ -270,15 +294,14 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 	if (!id || !b || !svc)
 		return xlb_no_backend(cx, ctx, p);
 	xlb_ct4_key_set(&rk, b->addr.a32[0], fk->saddr, b->port, fk->sport, fk->proto);
-	snat = (svc->flags & XLB_SVC_F_EXTERNAL) && (b->flags & XLB_BE_F_REMOTE);
+	mode = xlb_ext_mode(svc, b);
 
 	if (xlb_is_syn(p)) {
 		/* One insert, into the small table a flood can fill. */
-		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now,
-				   snat ? XLB_CT_F_SNAT : 0))
+		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, mode))
 			return xlb_drop(cx, XLB_STAT_DROP_CT_FULL);
 		xlb_count(cx, XLB_STAT_CT_NEW);
-		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 1, snat, naddr);
+		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 1, mode, naddr);
 	}
 
 	e = bpf_map_lookup_elem(&ct_syn, &rk);
@@ -298,8 +321,7 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 				id = pid;
 				b = pb;
 				rk = prk;
-				snat = (svc->flags & XLB_SVC_F_EXTERNAL) &&
-				       (b->flags & XLB_BE_F_REMOTE);
+				mode = xlb_ext_mode(svc, b);
 			}
 		}
 	}
@@ -309,15 +331,18 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 		 * protocols where the server speaks first) or, for a flow that
 		 * lost its state, data the backend sent; UDP has seen a reply.
 		 * A blind spoofer cannot see the ISN: a guess is right once
-		 * in 4096. */
-		int proved = e->flags & XLB_CT_F_SEEN_REPLY;
+		 * in 4096. A DSR flow's replies never pass here: its client's
+		 * next packet (TCP: an ACK, of any number) is all the proof
+		 * there is. */
+		int proved = e->flags & (XLB_CT_F_SEEN_REPLY | XLB_CT_F_DSR);
 
 		if (proved && p->tcp) {
 			__u32 ack = bpf_ntohl(p->tcp->ack_seq);
+			__u32 win = (e->flags & XLB_CT_F_RECOVER) ? (1U << 30) : (1U << 20);
 
+			win |= -(__u32)((e->flags / XLB_CT_F_DSR) & 1);	/* DSR: any */
 			proved = (p->tcp_flags & XLB_TCP_ACK) && !(p->tcp_flags & XLB_TCP_RST) &&
-				 ack - e->seq < ((e->flags & XLB_CT_F_RECOVER) ? (1U << 30) :
-						 (1U << 20));
+				 ack - e->seq < win;
 		}
 		if (proved) {
 			struct xlb_ct_syn_val est = *e;
@@ -329,7 +354,7 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 					xlb_aff_set(svc->id, &cl, id, b->gen, now);
 			}
 		}
-		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0, snat, naddr);
+		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0, mode, naddr);
 	}
 
 	if (!p->tcp) {	/* UDP */
@@ -337,11 +362,10 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 		 * entry an earlier flow left on its reply tuple would give its
 		 * replies that flow's service address: it goes. */
 		bpf_map_delete_elem(&ct4, &rk);
-		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now,
-				   snat ? XLB_CT_F_SNAT : 0))
+		if (xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, mode))
 			return xlb_drop(cx, XLB_STAT_DROP_CT_FULL);
 		xlb_count(cx, XLB_STAT_CT_NEW);
-		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 1, snat, naddr);
+		return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 1, mode, naddr);
 	}
 
 	/* TCP without state and without SYN: a flow that lost its entries, or
@@ -352,9 +376,8 @@ static __always_inline int xlb_service(struct xlb_cx *cx, struct xdp_md *ctx, st
 	 * nothing. */
 	xlb_count(cx, XLB_STAT_CT_STATELESS);
 	if (!(p->tcp_flags & XLB_TCP_RST))
-		xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now,
-			       XLB_CT_F_RECOVER | (snat ? XLB_CT_F_SNAT : 0));
-	return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0, snat, naddr);
+		xlb_syn_record(ctx, p, fk, &rk, svc->id, id, b, now, XLB_CT_F_RECOVER | mode);
+	return xlb_to_backend(cx, ctx, p, svc->id, id, b, now, 0, mode, naddr);
 }
 
 /* A client packet of an established flow. */
@@ -375,7 +398,7 @@ static __always_inline int xlb_est_fwd(struct xlb_cx *cx, struct xdp_md *ctx, st
 			    xlb_ct4_rev_check(fk, ct, b, p, ctx->ingress_ifindex, now))
 				xlb_count(cx, XLB_STAT_CT_REBUILT);
 			return xlb_to_backend(cx, ctx, p, ct->svc_id, ct->backend_id, b, now, 0,
-					      ct->fwd.flags & XLB_CT_F_SNAT, 0);
+					      ct->fwd.flags & (XLB_CT_F_SNAT | XLB_CT_F_DSR), 0);
 		}
 	} else if (p->tcp && !syn) {
 		/* The backend is gone: tell the client now rather than leave

@@ -64,6 +64,7 @@ static struct {
 	bool socket_lb_off;		/* --socket-lb off */
 	const char *cgroup_root;	/* --cgroup-root; NULL: the hierarchy's root */
 	struct xlb_port_range snat_ports; /* --snat-port-range */
+	bool lb_mode_dsr;		/* --lb-mode dsr */
 } cfg = {
 	.state_dir = "/var/lib/xlb",
 	.pin_dir = XLB_PIN_DIR_DEFAULT,
@@ -146,6 +147,11 @@ static void usage(FILE *f)
 		"  --snat-port-range MIN-MAX  ports external flows to backends on other nodes\n"
 		"                            are source-NATed to (default 61000-65535); reserved\n"
 		"                            from the node's own (ip_local_reserved_ports)\n"
+		"  --lb-mode snat|dsr        how external flows reach backends on other nodes:\n"
+		"                            source-NATed to this node (default), or DSR: IPIP\n"
+		"                            to the backend, whose node's xlbd decapsulates it,\n"
+		"                            answering the client directly; a Service's\n"
+		"                            annotation xlb.io/lb-mode overrides it\n"
 		"  --node-name NAME          this node, as EndpointSlices name it: endpoints\n"
 		"                            there are local (traffic policies Local, health-\n"
 		"                            check node ports; default: $NODE_NAME, else the\n"
@@ -407,6 +413,7 @@ static const struct option opts[] = {
 	{ "exec-probe-network", required_argument, NULL, 'N' },
 	{ "ct-entries", required_argument, NULL, 1001 },
 	{ "snat-port-range", required_argument, NULL, 1101 },
+	{ "lb-mode", required_argument, NULL, 1102 },
 	{ "ct-syn-entries", required_argument, NULL, 1002 },
 	{ "affinity-entries", required_argument, NULL, 1003 },
 	{ "max-services", required_argument, NULL, 1004 },
@@ -485,6 +492,7 @@ static int take_opt(int c, char *arg)
 	};
 	static const char *const networks[] = { "isolated", "node", NULL };
 	static const char *const on_off[] = { "on", "off", NULL };
+	static const char *const lb_modes[] = { "snat", "dsr", NULL };
 	enum xlb_log_level lvl;
 	char err[512] = "";
 	int i;
@@ -627,6 +635,12 @@ static int take_opt(int c, char *arg)
 			return 2;
 		cfg.exec.node_net = i == 1;
 		break;
+	case 1102:
+		i = choice("lb-mode", arg, lb_modes);
+		if (i < 0)
+			return 2;
+		cfg.lb_mode_dsr = i == 1;
+		break;
 	case 1101:
 		if (xlb_port_range_parse(arg, &cfg.snat_ports) || cfg.snat_ports.lo < 1024)
 			return bad_opt("snat-port-range", "expected MIN-MAX within 1024-65535, got '%s'",
@@ -764,6 +778,7 @@ int main(int argc, char **argv)
 	dpo.max_backends = cfg.max_backends;
 	dpo.snat_port_min = cfg.snat_ports.lo;
 	dpo.snat_port_max = cfg.snat_ports.hi;
+	dpo.lb_mode_dsr = cfg.lb_mode_dsr;
 	ret = xlb_node_open_dataplane(d.node, cfg.dataplane, &dpo, &co);
 	if (ret)
 		goto out;

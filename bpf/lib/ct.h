@@ -97,7 +97,7 @@ static __always_inline int xlb_ct4_insert(const struct xlb_ct4_key *fk,
 	fwd.backend_id = e->backend_id;
 	fwd.fwd.backend_gen = e->backend_gen;
 	fwd.fwd.created = e->created;
-	fwd.fwd.flags = e->flags & XLB_CT_F_SNAT;
+	fwd.fwd.flags = e->flags & (XLB_CT_F_SNAT | XLB_CT_F_DSR);
 
 	rev.dir = XLB_CT_REV;
 	rev.state = XLB_CT_ESTABLISHED;
@@ -173,38 +173,49 @@ static __always_inline void xlb_ct_drop_stale_reply(const struct xlb_pkt *p)
 
 #define XLB_AF_INET_KERNEL 2	/* AF_INET, without pulling in libc headers */
 
-/* The next hop towards backend id, from the per-backend cache; on a miss,
- * a stale entry or a reassigned id, one bpf_fib_lookup refills it. NULL:
- * no route or neighbour yet (the stack forwards the packet). */
+/* The next hop towards backend id for a packet from saddr (its IPv4
+ * header ip, protocol proto), from the per-backend cache; on a miss, a
+ * stale entry or a reassigned id, one bpf_fib_lookup (in f, zeroed)
+ * refills it. NULL: no route or neighbour yet (the stack forwards the
+ * packet). */
 static __always_inline const struct xlb_nexthop *
-xlb_nexthop(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 id, const struct xlb_backend *b,
-	    __u32 now)
+xlb_nexthop4(struct xdp_md *ctx, struct bpf_fib_lookup *fp, const struct iphdr *ip, __u8 proto,
+	     __be32 saddr, __u32 id, const struct xlb_backend *b, __u32 now)
 {
 	struct xlb_nexthop *nh = bpf_map_lookup_elem(&be_nh, &id);
-	struct bpf_fib_lookup f = {};
+	struct bpf_fib_lookup *f = fp;
 
 	if (!nh)
 		return NULL;
 	if (nh->ifindex && nh->gen == b->gen && now - nh->stamp < XLB_NH_TTL)
 		return nh;
-	f.family = XLB_AF_INET_KERNEL;
-	f.tos = p->ip->tos;
-	f.l4_protocol = p->proto;
+	f->family = XLB_AF_INET_KERNEL;
+	f->tos = ip->tos;
+	f->l4_protocol = proto;
 	/* tot_len 0: no MTU check here. A big first frame would fail the
 	 * lookup (FRAG_NEEDED) and leave the next hop unknown for every frame;
 	 * each frame's size is checked where it is sent (xlb_xmit). */
-	f.tot_len = 0;
-	f.ipv4_src = p->saddr;
-	f.ipv4_dst = b->addr.a32[0];
-	f.ifindex = ctx->ingress_ifindex;
-	if (bpf_fib_lookup(ctx, &f, sizeof(f), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+	f->tot_len = 0;
+	f->ipv4_src = saddr;
+	f->ipv4_dst = b->addr.a32[0];
+	f->ifindex = ctx->ingress_ifindex;
+	if (bpf_fib_lookup(ctx, f, sizeof(*f), 0) != BPF_FIB_LKUP_RET_SUCCESS)
 		return NULL;
-	__builtin_memcpy(nh->smac, f.smac, ETH_ALEN);
-	__builtin_memcpy(nh->dmac, f.dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, f->smac, ETH_ALEN);
+	__builtin_memcpy(nh->dmac, f->dmac, ETH_ALEN);
 	nh->gen = b->gen;
 	nh->stamp = now;
-	nh->ifindex = f.ifindex;
+	nh->ifindex = f->ifindex;
 	return nh;
+}
+
+static __always_inline const struct xlb_nexthop *
+xlb_nexthop(struct xdp_md *ctx, const struct xlb_pkt *p, __u32 id, const struct xlb_backend *b,
+	    __u32 now)
+{
+	struct bpf_fib_lookup f = {};
+
+	return xlb_nexthop4(ctx, &f, p->ip, p->proto, p->saddr, id, b, now);
 }
 
 #endif /* XLB_BPF_CT_H */

@@ -119,6 +119,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } snat_src SEC(".maps");
 
+/* The node's own backends by (service, address), for DSR flows other
+ * nodes send them (abi.h): -> backend id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xlb_dsr_be_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dsr_be SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XLB_MAX_SERVICES);

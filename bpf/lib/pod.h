@@ -371,14 +371,130 @@ static __always_inline int pod_xdp_flow(const struct xlb_ct4_key *rk)
 	return e && !(e->flags & XLB_CT_F_SNAT);
 }
 
+/*
+ * Direct server return, the backend node's half (lib/dsr.h has the front
+ * node's): an IPIP packet whose outer destination is a backend of this
+ * node and whose inner one is an external address of a service it backs
+ * (a node port at any node's address, a LoadBalancer or external IP).
+ * Decapsulated, DNATed to the backend (dsr_be gives its port), delivered
+ * by bpf_redirect_peer; a reply entry in ct4 (as XDP's own, keyed by the
+ * backend's reply tuple) has pod_nic_reply send its replies from the
+ * address the client used, straight out of the NIC to the client.
+ * Whatever the node's own lb-mode: it only decides what this node sends.
+ * Neither direction meets netfilter. 1 if the frame is not such a packet
+ * (nothing changed), else 0 with the verdict.
+ */
+static __always_inline int pod_dsr_in(struct __sk_buff *skb, int *verdict)
+{
+	struct xlb_pkt p = {};
+	struct xlb_pod_ct_val loc = {};
+	struct xlb_dsr_be_key bk = {};
+	struct xlb_svc_key sk = {};
+	struct xlb_ct4_key rk = {};
+	struct xlb_ct4_val *ct;
+	struct xlb_svc_val *svc;
+	struct xlb_backend *b;
+	struct iphdr out, in;
+	__be16 ports[2];
+	__u32 *id, now;
+	__u8 st;
+
+	if (skb->protocol != bpf_htons(ETH_P_IP) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, &out, sizeof(out)) ||
+	    out.protocol != IPPROTO_IPIP || out.version != 4 || out.ihl != 5 ||
+	    (out.frag_off & bpf_htons(0x3fff)) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(out), &in, sizeof(in)) ||
+	    in.version != 4 || in.ihl < 5 || (in.frag_off & bpf_htons(0x3fff)) ||
+	    (in.protocol != IPPROTO_TCP && in.protocol != IPPROTO_UDP) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(out) + in.ihl * 4, ports, sizeof(ports)))
+		return 1;
+	sk.addr.a32[0] = in.daddr;
+	sk.port = ports[1];
+	sk.proto = in.protocol;
+	sk.family = XLB_AF_INET;
+	svc = bpf_map_lookup_elem(&svc_map, &sk);
+	if (!svc) {
+		/* a node port, at the address of the node the client came to */
+		sk.addr.a32[0] = 0;
+		svc = bpf_map_lookup_elem(&svc_map, &sk);
+	}
+	if (!svc || !(svc->flags & XLB_SVC_F_EXTERNAL))
+		return 1;
+	bk.svc_id = svc->id;
+	bk.addr = out.daddr;
+	id = bpf_map_lookup_elem(&dsr_be, &bk);
+	if (!id)
+		return 1;
+	b = xlb_backend_get(*id);
+	if (!b || b->state == XLB_BE_FREE || b->addr.a32[0] != out.daddr)
+		return 1;
+	/* behind a pod veth of ours, or not ours to deliver */
+	p.proto = in.protocol;
+	p.len = skb->len - sizeof(out);
+	p.saddr = in.saddr;
+	pod_locate(skb, &p, out.daddr, &loc);
+	if (!(loc.flags & XLB_POD_CT_F_LOCAL))
+		return 1;
+
+	*verdict = TC_ACT_SHOT;
+	if (bpf_skb_adjust_room(skb, -(__s32)sizeof(out), BPF_ADJ_ROOM_MAC, 0) ||
+	    xlb_parse(skb, &p) != XLB_PARSE_OK) {
+		pod_stat_inc(XLB_POD_DROP_REWRITE);
+		return 0;
+	}
+	now = xlb_now();
+	xlb_ct4_key_set(&rk, b->addr.a32[0], p.saddr, b->port, p.sport, p.proto);
+	st = p.proto != IPPROTO_TCP ? XLB_CT_ESTABLISHED :
+	     (p.tcp_flags & XLB_TCP_RST) ? XLB_CT_CLOSED :
+	     (p.tcp_flags & XLB_TCP_FIN) ? XLB_CT_CLOSING :
+	     (p.tcp_flags & XLB_TCP_SYN) ? XLB_CT_NEW : XLB_CT_ESTABLISHED;
+	ct = bpf_map_lookup_elem(&ct4, &rk);
+	if (ct && ct->dir == XLB_CT_REV && ct->rev.nat_addr == p.daddr &&
+	    ct->rev.nat_port == p.dport && ct->backend_id == *id) {
+		/* the flow's: written only when something changed */
+		if (ct->last_seen != now)
+			ct->last_seen = now;
+		if (st != ct->state && (st > ct->state || st == XLB_CT_NEW))
+			ct->state = st;
+	} else {
+		struct xlb_ct4_val rev = {};
+
+		rev.dir = XLB_CT_REV;
+		rev.state = st;
+		rev.last_seen = now;
+		rev.svc_id = svc->id;
+		rev.backend_id = *id;
+		rev.rev.nat_addr = p.daddr;
+		rev.rev.nat_port = p.dport;
+		rev.rev.ifindex = skb->ifindex;
+		if (bpf_map_update_elem(&ct4, &rk, &rev, BPF_ANY)) {
+			pod_stat_inc(XLB_POD_DROP_CT_FULL);
+			return 0;
+		}
+	}
+	counters_add(&svc_stats, svc->id, p.len, st == XLB_CT_NEW);
+	counters_add(&backend_stats, *id, p.len, st == XLB_CT_NEW);
+	if (xlb_nat_rewrite(skb, &p, 1, b->addr.a32[0], b->port) ||
+	    xlb_set_macs(skb, &p, loc.smac, loc.dmac)) {
+		pod_stat_inc(XLB_POD_DROP_REWRITE);
+		return 0;
+	}
+	pod_stat_inc(XLB_POD_NIC_DSR);
+	*verdict = bpf_redirect_peer(loc.ifindex, 0);
+	return 0;
+}
+
 /* tc ingress on the NIC: a frame XDP DNATed to a pod here goes straight
- * into it. */
+ * into it; so does one another node sent here in DSR mode. */
 static __always_inline int pod_from_nic(struct __sk_buff *skb)
 {
 	struct xlb_pkt p = {};
 	struct xlb_ct4_key rk = {};
 	struct xlb_pod_ct_val loc = {};
+	int verdict;
 
+	if (!pod_dsr_in(skb, &verdict))
+		return verdict;
 	if (xlb_parse(skb, &p) != XLB_PARSE_OK)
 		goto pass;
 	/* Only a frame to a backend's port can be such a flow: the rest of

@@ -87,6 +87,11 @@ XLB_STATIC_ASSERT(sizeof(struct xlb_svc_key) == 20, "xlb_svc_key size");
 /* This key is a LoadBalancer ingress IP (else an external IP, when
  * XLB_SVC_F_EXTERNAL without XLB_SVC_F_NODEPORT). */
 #define XLB_SVC_F_LB_IP		(1 << 5)
+/* lb-mode dsr: flows through this (external) key to a backend on another
+ * node go to it IPIP-encapsulated (direct server return), not source-NATed:
+ * the backend's node decapsulates them and the backend answers the client
+ * itself (bpf/lib/dsr.h). */
+#define XLB_SVC_F_DSR		(1 << 6)
 
 struct xlb_svc_val {
 	__u32 id;		/* index into svc_stats and rr_state */
@@ -95,7 +100,10 @@ struct xlb_svc_val {
 	__u32 aff_timeout;	/* seconds; used when XLB_SVC_F_AFFINITY */
 	__u8 algo;		/* enum xlb_algo */
 	__u8 flags;		/* XLB_SVC_F_* */
-	__u16 pad;
+	/* The service's own lb-mode as given (0 the node's, 1 snat, 2 dsr),
+	 * for a restart to read back; the datapath acts on XLB_SVC_F_DSR. */
+	__u8 lb_mode;
+	__u8 pad;
 	__u32 pad2;
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_svc_val) == 24, "xlb_svc_val size");
@@ -193,6 +201,7 @@ XLB_STATIC_ASSERT(sizeof(struct xlb_ct4_val) == 40, "xlb_ct4_val size");
 #define XLB_CT_F_SEEN_REPLY	(1 << 0) /* ct_syn: a reply (not a reset) went through */
 #define XLB_CT_F_RECOVER	(1 << 1) /* ct_syn: made by a non-SYN packet without state */
 #define XLB_CT_F_SNAT		(1 << 2) /* ct_syn, ct4 fwd: the client's packets are source-NATed */
+#define XLB_CT_F_DSR		(1 << 3) /* ct_syn, ct4 fwd: they go IPIP to the backend (DSR) */
 
 /* ct_syn: a flow that has not proved itself yet, keyed by its reply tuple
  * (struct xlb_ct4_key: backend -> client). */
@@ -335,6 +344,17 @@ struct xlb_snat_src {
 	__u32 pad;
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_snat_src) == 8, "xlb_snat_src size");
+
+/* dsr_be (hash): the backends of this node by (service id, address), for
+ * the flows other nodes send them in DSR mode: the outer IPv4 header names
+ * the backend's address, the inner packet is still to the service's (its
+ * port included), and tc on the NIC finds here the backend, its port, to
+ * DNAT it to. Written for local backends only. */
+struct xlb_dsr_be_key {
+	__u32 svc_id;
+	__be32 addr;
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_dsr_be_key) == 8, "xlb_dsr_be_key size");
 
 /* svc_stats / backend_stats (per-CPU arrays, by id). */
 struct xlb_counters {

@@ -92,6 +92,11 @@ enum xlb_stat_kind {
 	  "drop_snat_orphan")								\
 	X(DROP_SNAT_TOO_BIG, "drop_snat_too_big", DROP, PACKETS, "reason",		\
 	  "drop_snat_too_big")								\
+	X(FWD_DSR, "fwd_dsr", FWD, PACKETS, "reason", "fwd_dsr")			\
+	X(DROP_DSR_NO_ROUTE, "drop_dsr_no_route", DROP, PACKETS, "reason",		\
+	  "drop_dsr_no_route")								\
+	X(DROP_DSR_TOO_BIG, "drop_dsr_too_big", DROP, PACKETS, "reason",		\
+	  "drop_dsr_too_big")								\
 	X(CT_HIT, "ct_hit", EVENT, CONNTRACK, "result", "hit")				\
 	X(CT_NEW, "ct_new", EVENT, CONNTRACK, "result", "new")				\
 	X(CT_RESELECT, "ct_reselect", EVENT, CONNTRACK, "result", "reselect")		\
@@ -135,6 +140,12 @@ enum xlb_stat_kind {
  * drop_snat_orphan   a reply to an SNAT port whose flow has no conntrack state left
  * drop_snat_too_big  an external flow's frame to another node that the stack would have had
  *                    to send (multi-buffer, or over the way out's MTU)
+ * fwd_dsr           an external flow's packet to another node's backend, lb-mode dsr: sent
+ *                    whole inside an IPIP header to the backend (bpf/lib/dsr.h)
+ * drop_dsr_no_route  lb-mode dsr, no next hop towards the backend known (or a VLAN tag, a
+ *                    partial checksum, no node address to send from)
+ * drop_dsr_too_big   lb-mode dsr, the frame with its outer header over the way out's MTU
+ *                    (or a multi-buffer frame)
  * snat_new, snat_reply: events, a mapping made, a reply translated back
  * icmp_xlate         event: an ICMP error about a translated flow, translated like it
  * ct_*, no_backend, sel_miss: events, see the families

@@ -38,6 +38,7 @@
 	X(NIC_PASS, "nic_pass", PASS)			/* NIC: not a flow XDP sent to a pod here */ \
 	X(NIC_FWD_LOCAL, "nic_fwd_local", FWD)		/* NIC: XDP's DNATed frame, redirected into its pod */ \
 	X(REV_NIC, "rev_nic", FWD)			/* reply of an XDP flow NATed, out of the NIC */ \
+	X(NIC_DSR, "nic_dsr", FWD)			/* NIC: IPIP from a node (DSR) decapsulated, DNATed, into its pod */ \
 	X(RST_SENT, "rst_sent", ANSWER)			/* TCP: no backend, or the flow's is gone */ \
 	X(DROP_NO_BACKEND, "drop_no_backend", DROP)	/* UDP, or a reset not possible */ \
 	X(DROP_BACKEND_GONE, "drop_backend_gone", DROP)	/* a reset to a flow whose backend went */ \

@@ -678,7 +678,9 @@ static const struct xlb_backend_spec *be_at(const struct xlb_backend_spec *be, s
  * What a restart reads back of a LoadBalancer service from the pinned
  * maps: its type, ingress and external IPs, loadBalancerSourceRanges (in
  * any order), internalTrafficPolicy Local (its cluster IP's table holds
- * the local backend only), and which backends are local or remote. A
+ * the local backend only), its own lb-mode (snat given, which the node's
+ * default snat alone would not tell), and which backends are local or
+ * remote. A
  * range of no service (left by a crash) is removed, so that no service
  * given that id later lets its sources in.
  */
@@ -699,6 +701,7 @@ static void test_pin_external(void **state)
 	svc.type = XLB_SVC_LOAD_BALANCER;
 	svc.node_port = 30080;
 	svc.int_policy = XLB_POLICY_LOCAL;
+	svc.lb_mode = XLB_LB_MODE_SNAT;	/* the node's too: only its own record tells */
 	svc.addrs = &addrs;
 	addrs.lb_ips[0] = xt_ip("192.0.2.10");
 	addrs.lb_ips[1] = xt_ip("192.0.2.11");
@@ -729,6 +732,7 @@ static void test_pin_external(void **state)
 	assert_int_equal(got.spec.node_port, 30080);
 	assert_int_equal(got.spec.int_policy, XLB_POLICY_LOCAL);
 	assert_int_equal(got.spec.ext_policy, XLB_POLICY_CLUSTER);
+	assert_int_equal(got.spec.lb_mode, XLB_LB_MODE_SNAT);
 	assert_int_equal(got.spec.n_lb_ips, 2);
 	assert_int_equal(got.spec.n_external_ips, 1);
 	assert_true(xlb_ip_equal(&got.spec.addrs->external_ips[0], &addrs.external_ips[0]));

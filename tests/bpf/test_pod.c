@@ -177,31 +177,26 @@ static size_t build_expected(const struct pod_step *s, uint8_t *buf)
 	return xt_build_expected(&x, buf);
 }
 
-static bool run_step(const struct pod_step *s, int n)
+/* One tc program (hook) run on the frame in[len] entering ifindex (LXC1 /
+ * LXC2 / FAB0 or a real one): its verdict, the output exp[elen] to the
+ * byte and the one counter stat that moves. */
+static bool run_raw(const char *what, enum pod_hook hook, uint32_t ifindex, const uint8_t *in,
+		    size_t len, int verdict, const uint8_t *exp, size_t elen, enum xlb_pod_stat stat)
 {
 	static const char *const progs[] = { "xlb_from_pod", "xlb_to_pod", "xlb_from_nic" };
-	uint8_t in[PKT_MAX], exp[PKT_MAX];
 	struct __sk_buff ctx = { 0 };
 	struct xt_run r = { 0 };
 	uint64_t before[XLB_POD_STAT_MAX], after[XLB_POD_STAT_MAX];
-	size_t len, elen;
-	char what[256];
 	bool ok;
 	int fd;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_out = r.out, .data_size_out = sizeof(r.out),
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
 
-	snprintf(what, sizeof(what), "step %d (%s)", n, s->what);
-	fd = xlb_dp_bpf_hook_prog_fd(dp, progs[s->hook]);
+	fd = xlb_dp_bpf_hook_prog_fd(dp, progs[hook]);
 	if (fd < 0)
-		fail_msg("%s: program %s: %d", what, progs[s->hook], fd);
-	len = xt_build(&s->pkt, in);
-	if (s->answer)
-		elen = xt_build(s->answer, exp);
-	else
-		elen = s->verdict == TC_ACT_SHOT ? xt_build(&s->pkt, exp) : build_expected(s, exp);
-	ctx.ifindex = s->ifindex == LXC1 ? if_lxc1 : s->ifindex == LXC2 ? if_lxc2 :
-		      s->ifindex == FAB0 ? if_fab0 : s->ifindex;
+		fail_msg("%s: program %s: %d", what, progs[hook], fd);
+	ctx.ifindex = ifindex == LXC1 ? if_lxc1 : ifindex == LXC2 ? if_lxc2 :
+		      ifindex == FAB0 ? if_fab0 : ifindex;
 	opts.data_in = in;
 	opts.data_size_in = (uint32_t)len;
 	xlb_dp_pod_stats(dp, before);
@@ -209,9 +204,9 @@ static bool run_step(const struct pod_step *s, int n)
 	r.verdict = opts.retval;
 	r.len = opts.data_size_out;
 	xlb_dp_pod_stats(dp, after);
-	ok = xt_check(what, &r, (uint32_t)s->verdict, exp, elen);
+	ok = xt_check(what, &r, (uint32_t)verdict, exp, elen);
 	for (int i = 0; i < XLB_POD_STAT_MAX; i++) {
-		uint64_t want = i == (int)s->stat ? 1 : 0;
+		uint64_t want = i == (int)stat ? 1 : 0;
 
 		if (after[i] - before[i] != want) {
 			print_error("%s: counter %s moved by %llu, expected %llu\n", what,
@@ -222,6 +217,21 @@ static bool run_step(const struct pod_step *s, int n)
 		}
 	}
 	return ok;
+}
+
+static bool run_step(const struct pod_step *s, int n)
+{
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len, elen;
+	char what[256];
+
+	snprintf(what, sizeof(what), "step %d (%s)", n, s->what);
+	len = xt_build(&s->pkt, in);
+	if (s->answer)
+		elen = xt_build(s->answer, exp);
+	else
+		elen = s->verdict == TC_ACT_SHOT ? xt_build(&s->pkt, exp) : build_expected(s, exp);
+	return run_raw(what, s->hook, s->ifindex, in, len, s->verdict, exp, elen, s->stat);
 }
 
 static void test_scenario(void **state)
@@ -539,6 +549,200 @@ static void test_nic_reused_port(void **state)
 		fail_msg("%d steps failed", bad);
 }
 
+/* Direct server return (lb-mode dsr, issue 13). inner[len] (Ethernet +
+ * IPv4) inside an IPIP header from src to dst, Ethernet smac -> dmac, as
+ * the front node writes it (lib/dsr.h: the inner header's TOS and DF, TTL
+ * 64, ID 0): out's length. */
+static size_t ipip_wrap(const uint8_t *inner, size_t len, const uint8_t *smac, const uint8_t *dmac,
+			const char *src, const char *dst, uint8_t *out)
+{
+	struct xlb_ip sa = xt_ip(src), da = xt_ip(dst);
+	const uint8_t *in = inner + ETH_HDR_LEN;
+	uint8_t *ip = out + ETH_HDR_LEN;
+
+	memcpy(out, dmac, 6);
+	memcpy(out + 6, smac, 6);
+	pkt_put16(out + 12, PKT_ETH_IP);
+	memset(ip, 0, IP4_HDR_LEN);
+	ip[0] = 0x45;
+	ip[1] = in[1];
+	pkt_put16(ip + 2, (uint16_t)(pkt_get16(in + 2) + IP4_HDR_LEN));
+	pkt_put16(ip + 6, pkt_get16(in + 6) & PKT_IP_DF);
+	ip[8] = 64;
+	ip[9] = IPPROTO_IPIP;
+	memcpy(ip + 12, sa.addr.a8, 4);
+	memcpy(ip + 16, da.addr.a8, 4);
+	pkt_put16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, IP4_HDR_LEN)));
+	memcpy(ip + IP4_HDR_LEN, in, len - ETH_HDR_LEN);
+	return len + IP4_HDR_LEN;
+}
+
+/* XDP on fab0 runs on in[len]: verdict, output exp[elen] to the byte, and
+ * the counters a and b (0: none) move by one. */
+static bool xdp_raw(const char *what, const uint8_t *in, size_t len, uint32_t verdict,
+		    const uint8_t *exp, size_t elen, enum xlb_stat a, enum xlb_stat b)
+{
+	struct xt_stats before = xt_stats(dp), after;
+	struct xt_run r;
+	bool ok;
+
+	xt_run(dp, in, len, if_fab0, &r);
+	after = xt_stats(dp);
+	ok = xt_check(what, &r, verdict, exp, elen);
+	if (xt_delta(&after, &before, a) != 1 || (b && xt_delta(&after, &before, b) != 1)) {
+		print_error("%s: %s or %s did not move by one\n", what, xlb_stat_name(a),
+			    xlb_stat_name(b));
+		xt_stats_print(&after, &before);
+		ok = false;
+	}
+	return ok;
+}
+
+/* This node as the front node: a node port whose backend is a pod on
+ * another node, lb-mode dsr. The client's packets leave fab0 whole inside
+ * an IPIP header from the node's address to the pod's, towards the pod's
+ * node (its MAC): no DNAT, no SNAT port; conntrack keeps the flow (the
+ * client's ACK establishes it: the replies never come this way). A frame
+ * that the outer header makes too big for fab0 is dropped, counted. */
+static void test_dsr_front(void **state)
+{
+	struct xlb_service_spec s = xt_svc("10.96.1.11", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec b = xt_be(REMOTE, 8080, 1);
+	struct xlb_ip node = xt_ip(NODE_IP);
+	static const uint8_t mac_fab0[6] = MAC_FAB0, mac_gw[6] = MAC_GW;
+	const struct {
+		const char *what;
+		struct pkt_desc pkt;
+		uint32_t verdict;
+		enum xlb_stat a, b;
+	} steps[] = {
+		{ "SYN 172.16.0.2:45200 -> 192.168.50.11:30088: IPIP to 10.244.2.11 via its node",
+		  { FROM_EXT(NODE_IP, 0x501), TCPH(45200, 30088, PKT_SYN, ISN_C, 0), .tcp_opt_len = 20,
+		    .tos = 0x10 },
+		  XDP_REDIRECT, XLB_STAT_CT_NEW, XLB_STAT_FWD_DSR },
+		{ "the client's ACK with 100 bytes: established (no SYN-ACK ever seen here), IPIP",
+		  { FROM_EXT(NODE_IP, 0x502), TCPH(45200, 30088, PKT_ACK, ISN_C + 1, ISN_B + 1),
+		    .payload_len = 100 },
+		  XDP_REDIRECT, XLB_STAT_CT_ESTABLISHED, XLB_STAT_FWD_DSR },
+		{ "1440 bytes on the established flow: a 1514-byte frame outside, IPIP",
+		  { FROM_EXT(NODE_IP, 0x503), TCPH(45200, 30088, PKT_ACK | PKT_PSH, ISN_C + 101,
+						   ISN_B + 1), .payload_len = 1440 },
+		  XDP_REDIRECT, XLB_STAT_CT_HIT, XLB_STAT_FWD_DSR },
+		{ "1460 bytes with DF: 1534 bytes with the outer header, over fab0's MTU: dropped",
+		  { FROM_EXT(NODE_IP, 0x504), TCPH(45200, 30088, PKT_ACK | PKT_PSH, ISN_C + 1541,
+						   ISN_B + 1), .payload_len = 1460 },
+		  XDP_DROP, XLB_STAT_CT_HIT, XLB_STAT_DROP_DSR_TOO_BIG },
+		{ "UDP 172.16.0.2:45201 -> 192.168.50.11:30088 (no UDP service there): untouched",
+		  { FROM_EXT(NODE_IP, 0x505), .proto = IPPROTO_UDP, .sport = 45201, .dport = 30088,
+		    .payload_len = 20 },
+		  XDP_PASS, XLB_STAT_PASS_NOT_SERVICE, 0 },
+	};
+	int bad = 0;
+
+	(void)state;
+	s.type = XLB_SVC_NODE_PORT;
+	s.node_port = 30088;
+	s.lb_mode = XLB_LB_MODE_DSR;
+	b.remote = true;
+	XT_SVC_SET(dp, &s, &b, 1);
+	xlb_dp_node_addr_add(dp, &node);	/* test_nic_local may have added it */
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		uint8_t in[PKT_MAX], exp[PKT_MAX];
+		size_t len = xt_build(&steps[i].pkt, in), elen;
+
+		if (steps[i].verdict == XDP_REDIRECT) {
+			elen = ipip_wrap(in, len, mac_fab0, mac_gw, NODE_IP, REMOTE, exp);
+		} else {
+			memcpy(exp, in, len);
+			elen = len;
+		}
+		bad += !xdp_raw(steps[i].what, in, len, steps[i].verdict, exp, elen, steps[i].a,
+				steps[i].b);
+	}
+	if (bad)
+		fail_msg("%zu steps, %d failed", sizeof(steps) / sizeof(steps[0]), bad);
+}
+
+/* This node as the backend's node: another node (192.168.50.12) sends a
+ * client's packets to its node port IPIP-encapsulated to pod2. tc on the
+ * NIC takes the outer header off, DNATs to pod2:8080 and redirects into
+ * it; pod2's replies leave from 192.168.50.12:30089, the address the
+ * client used, out of the NIC (redirect_neigh), neither way through the
+ * stack. IPIP for anything else is left to the stack untouched. */
+static void test_dsr_back(void **state)
+{
+	struct xlb_service_spec s = xt_svc("10.96.1.12", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec b = xt_be(POD2, 8080, 1);
+	static const uint8_t mac_fab0[6] = MAC_FAB0, mac_gw[6] = MAC_GW;
+	const struct pkt_desc in_syn = { FROM_EXT("192.168.50.12", 0x601),
+					 TCPH(45300, 30089, PKT_SYN, ISN_C, 0), .tcp_opt_len = 20 };
+	const struct pkt_desc in_ack = { FROM_EXT("192.168.50.12", 0x602),
+					 TCPH(45300, 30089, PKT_ACK, ISN_C + 1, ISN_B + 1),
+					 .payload_len = 100 };
+	const struct pkt_desc in_other = { FROM_EXT("192.168.50.12", 0x603),
+					   TCPH(45301, 30099, PKT_SYN, ISN_C, 0) };
+	const struct pod_step tc[] = {
+		{ "pod2's SYN-ACK: from 192.168.50.12:30089, redirect_neigh out of the NIC",
+		  FROM_POD, LXC2, { FROM_P2(EXT_CLIENT, 0x701), TCPH(8080, 45300, PKT_SYN | PKT_ACK,
+								     ISN_B, ISN_C + 1),
+				    .tcp_opt_len = 20 },
+		  TC_ACT_REDIRECT, { .saddr = "192.168.50.12", .sport = 30089 }, XLB_POD_REV_NIC,
+		  NULL },
+		{ "pod2's answer: the same",
+		  FROM_POD, LXC2, { FROM_P2(EXT_CLIENT, 0x702), TCPH(8080, 45300, PKT_ACK | PKT_PSH,
+								     ISN_B + 1, ISN_C + 101),
+				    .payload_len = 1000 },
+		  TC_ACT_REDIRECT, { .saddr = "192.168.50.12", .sport = 30089 }, XLB_POD_REV_NIC,
+		  NULL },
+	};
+	const struct {
+		const char *what;
+		const struct pkt_desc *inner;
+		int verdict;
+		enum xlb_pod_stat stat;
+	} nic[] = {
+		{ "IPIP SYN to pod2 (inner: to 192.168.50.12:30089): decapsulated, DNAT to "
+		  "10.244.1.12:8080, Ethernet for pod2, redirect_peer(lxc2)",
+		  &in_syn, TC_ACT_REDIRECT, XLB_POD_NIC_DSR },
+		{ "IPIP ACK with 100 bytes: the same", &in_ack, TC_ACT_REDIRECT, XLB_POD_NIC_DSR },
+		{ "IPIP to pod2 for a port no service has: untouched, to the stack", &in_other,
+		  TC_ACT_UNSPEC, XLB_POD_NIC_PASS },
+	};
+	int bad = 0, n = 0;
+
+	(void)state;
+	s.type = XLB_SVC_NODE_PORT;
+	s.node_port = 30089;
+	b.local = true;
+	XT_SVC_SET(dp, &s, &b, 1);
+	for (size_t i = 0; i < sizeof(nic) / sizeof(nic[0]); i++) {
+		uint8_t inner[PKT_MAX], in[PKT_MAX], exp[PKT_MAX];
+		size_t ilen = xt_build(nic[i].inner, inner), len, elen;
+		char what[256];
+
+		len = ipip_wrap(inner, ilen, mac_gw, mac_fab0, "192.168.50.12", POD2, in);
+		if (nic[i].verdict == TC_ACT_REDIRECT) {
+			struct xt_step x = { .pkt = *nic[i].inner,
+					     .out = { .daddr = POD2, .dport = 8080,
+						      ETH(MAC_LXC2, MAC_POD2) } };
+
+			elen = xt_build_expected(&x, exp);
+		} else {
+			memcpy(exp, in, len);
+			elen = len;
+		}
+		snprintf(what, sizeof(what), "step %d (%s)", ++n, nic[i].what);
+		bad += !run_raw(what, FROM_NIC, FAB0, in, len, nic[i].verdict, exp, elen,
+				nic[i].stat);
+		if (i == 0)
+			bad += !run_step(&tc[0], ++n);
+		if (i == 1)
+			bad += !run_step(&tc[1], ++n);
+	}
+	if (bad)
+		fail_msg("%d steps, %d failed", n, bad);
+}
+
 static int topology(void)
 {
 	static const char *const cmds[] = {
@@ -640,6 +844,8 @@ int main(void)
 		cmocka_unit_test(test_affinity_established),
 		cmocka_unit_test(test_nic_local),
 		cmocka_unit_test(test_nic_reused_port),
+		cmocka_unit_test(test_dsr_front),
+		cmocka_unit_test(test_dsr_back),
 	};
 	int rc;
 

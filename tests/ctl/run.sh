@@ -316,13 +316,13 @@ check "get services NAME: a Service's ports, or one port" t_get_services_name
 t_get_wide() {
 	ctl get services -o wide
 	want_rc 0 && "${CHECK[@]}" aligned "$OUT" 5 || return 1
-	head -1 "$OUT" | grep -Eq ' ENDPOINTS +NODE-PORT +POLICY +PACKETS +NEW-FLOWS +HEALTH$' ||
+	head -1 "$OUT" | grep -Eq ' ENDPOINTS +NODE-PORT +POLICY +LB-MODE +PACKETS +NEW-FLOWS +HEALTH$' ||
 		{ echo "header: $(head -1 "$OUT")"; return 1; }
-	grep -Eq '^shop/api:grpc .* 30090 +Cluster/Cluster +[0-9]+ +[0-9]+ +[a-z=0-9,]+$' "$OUT" &&
-		grep -Eq '^shop/web:http .* <none> +Cluster/Cluster +[0-9]+ +[0-9]+ +unchecked$' "$OUT" ||
+	grep -Eq '^shop/api:grpc .* 30090 +Cluster/Cluster +default +[0-9]+ +[0-9]+ +[a-z=0-9,]+$' "$OUT" &&
+		grep -Eq '^shop/web:http .* <none> +Cluster/Cluster +default +[0-9]+ +[0-9]+ +unchecked$' "$OUT" ||
 		{ cat "$OUT"; return 1; }
 }
-check "get services -o wide: node port, traffic policies, packets, new flows, health" t_get_wide
+check "get services -o wide: node port, traffic policies, lb mode, packets, new flows, health" t_get_wide
 
 t_get_json_yaml() {
 	ctl get services -o json

@@ -68,7 +68,8 @@ static const struct field svc_val_f[] = {
 	F(xlb_svc_val, aff_timeout, 12, 4),
 	F(xlb_svc_val, algo, 16, 1),
 	F(xlb_svc_val, flags, 17, 1),
-	F(xlb_svc_val, pad, 18, 2),
+	F(xlb_svc_val, lb_mode, 18, 1),
+	F(xlb_svc_val, pad, 19, 1),
 	F(xlb_svc_val, pad2, 20, 4),
 };
 
@@ -190,6 +191,11 @@ static const struct field snat_src_f[] = {
 	F(xlb_snat_src, pad, 4, 4),
 };
 
+static const struct field dsr_be_key_f[] = {
+	F(xlb_dsr_be_key, svc_id, 0, 4),
+	F(xlb_dsr_be_key, addr, 4, 4),
+};
+
 static const struct field counters_f[] = {
 	F(xlb_counters, packets, 0, 8),
 	F(xlb_counters, bytes, 8, 8),
@@ -213,6 +219,7 @@ static const struct layout layouts[] = {
 	L(xlb_node_addr_key, 20, 4, node_addr_key_f),
 	L(xlb_src_range_key, 12, 4, src_range_key_f),
 	L(xlb_snat_src, 8, 4, snat_src_f),
+	L(xlb_dsr_be_key, 8, 4, dsr_be_key_f),
 	L(xlb_counters, 24, 8, counters_f),
 };
 

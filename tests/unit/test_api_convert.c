@@ -191,6 +191,7 @@ static void test_external_fields(void **unused)
 	f.svc.external_traffic_policy = XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL;
 	f.svc.internal_traffic_policy = XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL;
 	f.svc.health_check_node_port = 32000;
+	f.svc.lb_mode = XLB__V1__LB_MODE__LB_MODE_DSR;
 	f.ep[0].node_name = "node-a";
 	f.ep[0].zone = "zone-a";
 	f.ep[0].n_hint_zones = 2;
@@ -207,6 +208,7 @@ static void test_external_fields(void **unused)
 	assert_int_equal(s.spec.ext_policy, XLB_POLICY_LOCAL);
 	assert_int_equal(s.spec.int_policy, XLB_POLICY_LOCAL);
 	assert_int_equal(s.spec.health_check_node_port, 32000);
+	assert_int_equal(s.spec.lb_mode, XLB_LB_MODE_DSR);
 	assert_string_equal(s.ep[0].node_name, "node-a");
 	assert_string_equal(s.ep[0].zone, "zone-a");
 	assert_string_equal(s.ep[0].hints, "zone-a,zone-b");
@@ -327,6 +329,7 @@ BREAK(b_np_zero, f->svc.node_port = 0)
 BREAK(b_np_big, f->svc.node_port = 65536)
 BREAK(b_np_clusterip, f->svc.type = XLB__V1__SERVICE_TYPE__CLUSTER_IP)
 BREAK(b_algo, f->svc.algorithm = 3)
+BREAK(b_lb_mode, f->svc.lb_mode = 3)
 BREAK(b_affinity, f->svc.affinity_timeout_seconds = 86401)
 BREAK(b_ep_addr, f->ep[1].address = "10.1.0.256")
 BREAK(b_ep_addr_empty, f->ep[1].address = "")
@@ -389,6 +392,7 @@ static const struct bad_case bad_cases[] = {
 	{ "node_port 65536", b_np_big, -EINVAL, "service.node_port out of range: 65536" },
 	{ "node_port on ClusterIP", b_np_clusterip, -EINVAL, "service.node_port: only for types NODE_PORT and LOAD_BALANCER" },
 	{ "algorithm 3", b_algo, -EINVAL, "service.algorithm: unknown value 3" },
+	{ "lb_mode 3", b_lb_mode, -EINVAL, "service.lb_mode: unknown value 3" },
 	{ "affinity 86401", b_affinity, -EINVAL, "service.affinity_timeout_seconds out of range: 86401" },
 	{ "endpoint address octet 256", b_ep_addr, -EINVAL, "service.endpoints[1].address: not an IPv4 address" },
 	{ "endpoint address empty", b_ep_addr_empty, -EINVAL, "service.endpoints[1].address: required" },

@@ -595,6 +595,10 @@ static const struct {
 	{ "health: period out of the model's range",
 	  SVC("h", "  annotations:\n    xlb.io/health-check: tcp\n"
 		   "    xlb.io/health-period: 2h\n"), 1, "health_check.period_ms out of range" },
+	{ "lb-mode: unknown", SVC("h", "  annotations:\n    xlb.io/lb-mode: DSR\n"),
+	  6, "xlb.io/lb-mode: \"DSR\": want snat or dsr" },
+	{ "lb-mode: empty", SVC("h", "  annotations:\n    xlb.io/lb-mode: \"\"\n"),
+	  6, "want snat or dsr" },
 	{ "annotation value not a string", SVC("h", "  annotations:\n    xlb.io/lb-algorithm: [rr]\n"),
 	  6, "xlb.io/lb-algorithm: expected a string, got a list" },
 	{ "annotations not a mapping", SVC("h", "  annotations: [a]\n"), 5,
@@ -623,6 +627,30 @@ static const struct {
 	{ "tab indentation", "apiVersion: v1\nkind: Service\nmetadata:\n\tname: x\n", 4, "" },
 	{ "unterminated quote", "apiVersion: v1\nkind: \"Service\n", 3, "" },
 };
+
+/* xlb.io/lb-mode: the node's mode unless given, dsr or snat when given. */
+static void test_lb_mode(void **state)
+{
+	static const struct {
+		const char *yaml;
+		enum xlb_lb_mode want;
+	} c[] = {
+		{ SVC("m", ""), XLB_LB_MODE_DEFAULT },
+		{ SVC("m", "  annotations:\n    xlb.io/lb-mode: dsr\n"), XLB_LB_MODE_DSR },
+		{ SVC("m", "  annotations:\n    xlb.io/lb-mode: snat\n"), XLB_LB_MODE_SNAT },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct xlb_k8s_result r;
+		char err[512] = "";
+
+		if (parse_str(c[i].yaml, &r, err, sizeof(err)))
+			fail_msg("case %zu: %s", i, err);
+		assert_int_equal(svc(&r, "default/m:80")->spec.lb_mode, c[i].want);
+		xlb_k8s_result_free(&r);
+	}
+}
 
 static void test_inline(void **state)
 {
@@ -1404,6 +1432,7 @@ int main(void)
 		cmocka_unit_test(test_multi_doc_node_port),
 		cmocka_unit_test(test_affinity),
 		cmocka_unit_test(test_annotations),
+		cmocka_unit_test(test_lb_mode),
 		cmocka_unit_test(test_skipped),
 		cmocka_unit_test(test_external),
 		cmocka_unit_test(test_external_opts),

@@ -392,6 +392,20 @@ policies:
 		return xlb_errf(err, errlen, -EINVAL, "%s.health_check_node_port out of range: %u",
 				at, pb->health_check_node_port);
 	sp->health_check_node_port = pb->health_check_node_port;
+	switch (pb->lb_mode) {
+	case XLB__V1__LB_MODE__LB_MODE_DEFAULT:
+		sp->lb_mode = XLB_LB_MODE_DEFAULT;
+		break;
+	case XLB__V1__LB_MODE__LB_MODE_SNAT:
+		sp->lb_mode = XLB_LB_MODE_SNAT;
+		break;
+	case XLB__V1__LB_MODE__LB_MODE_DSR:
+		sp->lb_mode = XLB_LB_MODE_DSR;
+		break;
+	default:
+		return xlb_errf(err, errlen, -EINVAL, "%s.lb_mode: unknown value %d", at,
+				(int)pb->lb_mode);
+	}
 	return 0;
 }
 
@@ -612,6 +626,9 @@ static bool external_to_pb(Xlb__V1__Service *pb, const struct xlb_service_spec *
 		? XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL
 		: XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_CLUSTER;
 	pb->health_check_node_port = sp->health_check_node_port;
+	pb->lb_mode = sp->lb_mode == XLB_LB_MODE_DSR	 ? XLB__V1__LB_MODE__LB_MODE_DSR
+		      : sp->lb_mode == XLB_LB_MODE_SNAT ? XLB__V1__LB_MODE__LB_MODE_SNAT
+							 : XLB__V1__LB_MODE__LB_MODE_DEFAULT;
 	if (!sp->addrs)
 		return true;	/* no list has an entry */
 	if (!addrs_to_pb(&pb->load_balancer_ips, &pb->n_load_balancer_ips, sp->addrs->lb_ips,

@@ -65,6 +65,13 @@ static const char *policy_name(Xlb__V1__TrafficPolicy p)
 	return p == XLB__V1__TRAFFIC_POLICY__TRAFFIC_POLICY_LOCAL ? "Local" : "Cluster";
 }
 
+/* xlb.io/lb-mode; "default": the node's xlbd --lb-mode */
+static const char *lb_mode_name(Xlb__V1__LbMode m)
+{
+	return m == XLB__V1__LB_MODE__LB_MODE_DSR ? "dsr" :
+	       m == XLB__V1__LB_MODE__LB_MODE_SNAT ? "snat" : "default";
+}
+
 int do_get_services(struct ctl *c)
 {
 	struct ctl_svc_list l;
@@ -90,9 +97,9 @@ int do_get_services(struct ctl *c)
 		return CTL_OK;
 	}
 	if (c->output == CTL_OUT_WIDE)
-		table_init(&t, 13, "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "ALGO",
-			   "AFFINITY", "ENDPOINTS", "NODE-PORT", "POLICY", "PACKETS", "NEW-FLOWS",
-			   "HEALTH");
+		table_init(&t, 14, "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "ALGO",
+			   "AFFINITY", "ENDPOINTS", "NODE-PORT", "POLICY", "LB-MODE", "PACKETS",
+			   "NEW-FLOWS", "HEALTH");
 	else
 		table_init(&t, 8, "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "ALGO",
 			   "AFFINITY", "ENDPOINTS");
@@ -119,7 +126,7 @@ int do_get_services(struct ctl *c)
 		snprintf(pol, sizeof(pol), "%s/%s", policy_name(s->external_traffic_policy),
 			 policy_name(s->internal_traffic_policy));
 		table_row(&t, s->name, ctl_svc_type_name(s->type), s->cluster_ip, ext, port,
-			  ctl_algo_name(s->algorithm), aff, eps, np, pol,
+			  ctl_algo_name(s->algorithm), aff, eps, np, pol, lb_mode_name(s->lb_mode),
 			  ctl_fmt_u64(st->packets, pk, sizeof(pk)),
 			  ctl_fmt_u64(st->new_flows, nf, sizeof(nf)),
 			  ctl_health_summary(st, health, sizeof(health)));

@@ -52,6 +52,9 @@ struct xlb_dp_opts {
 	/* Ports external flows to other nodes are source-NATed to (host
 	 * order); 0, 0: XLB_SNAT_PORT_MIN-XLB_SNAT_PORT_MAX. */
 	uint16_t snat_port_min, snat_port_max;
+	/* xlbd --lb-mode dsr: services without an lb-mode of their own send
+	 * external flows to backends on other nodes by DSR, not SNAT. */
+	bool lb_mode_dsr;
 };
 
 /* A service as read back from the dataplane. */

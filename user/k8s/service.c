@@ -70,6 +70,9 @@ static int annotation(struct k8s_ctx *c, struct svc_base *b, const struct k8s_no
 	if (!strcmp(key, "xlb.io/lb-algorithm")) {
 		if (xlb_algo_parse(s, &b->d.spec.algo))
 			return annot_fail(c, val, key, "want rr, wrr or sh");
+	} else if (!strcmp(key, "xlb.io/lb-mode")) {
+		if (xlb_lb_mode_parse(s, &b->d.spec.lb_mode))
+			return annot_fail(c, val, key, "want snat or dsr");
 	} else if (!strcmp(key, "xlb.io/backend-weights")) {
 		ret = k8s_parse_weights(s, &b->obj.weights, &b->obj.n_weights, why, sizeof(why));
 		if (ret == -ENOMEM)

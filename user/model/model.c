@@ -240,6 +240,9 @@ static int external_validate(const struct xlb_service_spec *s, char *err, size_t
 	if ((unsigned int)s->ext_policy > XLB_POLICY_LOCAL ||
 	    (unsigned int)s->int_policy > XLB_POLICY_LOCAL)
 		return xlb_errf(err, errlen, -EINVAL, "service traffic policy: unknown value");
+	if ((unsigned int)s->lb_mode >= XLB_LB_MODE_MAX)
+		return xlb_errf(err, errlen, -EINVAL, "service lb_mode: unknown value %u",
+				(unsigned int)s->lb_mode);
 	if (s->ext_policy == XLB_POLICY_LOCAL && s->type == XLB_SVC_CLUSTER_IP &&
 	    !s->n_external_ips)
 		return xlb_errf(err, errlen, -EINVAL,
@@ -458,6 +461,32 @@ int xlb_algo_parse(const char *s, enum xlb_algo *out)
 	for (i = 0; i < XLB_ALGO_MAX; i++) {
 		if (!strcmp(s, algo_names[i])) {
 			*out = (enum xlb_algo)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static const char *const lb_mode_names[XLB_LB_MODE_MAX] = {
+	[XLB_LB_MODE_DEFAULT] = "",
+	[XLB_LB_MODE_SNAT] = "snat",
+	[XLB_LB_MODE_DSR] = "dsr",
+};
+
+const char *xlb_lb_mode_name(enum xlb_lb_mode m)
+{
+	if ((unsigned int)m >= XLB_LB_MODE_MAX)
+		return "unknown";
+	return lb_mode_names[m];
+}
+
+int xlb_lb_mode_parse(const char *s, enum xlb_lb_mode *out)
+{
+	if (!s || !out)
+		return -EINVAL;
+	for (unsigned int i = XLB_LB_MODE_SNAT; i < XLB_LB_MODE_MAX; i++) {
+		if (!strcmp(s, lb_mode_names[i])) {
+			*out = (enum xlb_lb_mode)i;
 			return 0;
 		}
 	}

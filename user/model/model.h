@@ -53,6 +53,18 @@ enum xlb_traffic_policy {
 	XLB_POLICY_LOCAL = 1,		/* only endpoints on this node */
 };
 
+/* How an external flow reaches a backend on another node (issue 13):
+ * source NAT to the node (the backend answers through it), or direct
+ * server return (the client's packet goes IPIP-encapsulated to the
+ * backend, whose node's xlb decapsulates it; the backend sees the client
+ * and answers it directly). DEFAULT: the node's xlbd --lb-mode. */
+enum xlb_lb_mode {
+	XLB_LB_MODE_DEFAULT = 0,
+	XLB_LB_MODE_SNAT = 1,
+	XLB_LB_MODE_DSR = 2,
+	XLB_LB_MODE_MAX,
+};
+
 #define XLB_MAX_SVC_ADDRS	8	/* LoadBalancer ingress IPs; externalIPs */
 #define XLB_MAX_SOURCE_RANGES	16	/* loadBalancerSourceRanges */
 
@@ -90,6 +102,7 @@ struct xlb_service_spec {
 	enum xlb_traffic_policy ext_policy;
 	enum xlb_traffic_policy int_policy;
 	uint32_t health_check_node_port;	/* LoadBalancer with ext_policy Local */
+	enum xlb_lb_mode lb_mode;	/* annotation xlb.io/lb-mode */
 	/* NULL when all three lists are empty. Owned by the spec's holder: a
 	 * plain struct copy only borrows it, xlb_service_copy makes one of its
 	 * own and xlb_service_fini frees it. Last, for xlb_service_equal. */
@@ -184,6 +197,8 @@ static inline bool xlb_svc_has_external(const struct xlb_service_spec *s)
 
 const char *xlb_svc_type_name(enum xlb_svc_type t);	/* "ClusterIP", ... */
 const char *xlb_algo_name(enum xlb_algo a);
+const char *xlb_lb_mode_name(enum xlb_lb_mode m);	/* "", "snat", "dsr" */
+int xlb_lb_mode_parse(const char *s, enum xlb_lb_mode *out); /* "snat"|"dsr" */
 int xlb_algo_parse(const char *s, enum xlb_algo *out); /* "rr"|"wrr"|"sh" */
 const char *xlb_proto_name(uint8_t proto);
 int xlb_proto_parse(const char *s, uint8_t *out);     /* "tcp"|"udp", any case */

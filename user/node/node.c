@@ -267,6 +267,11 @@ static int choose(struct xlb_node *n, const char *mode, const struct xlb_dp_opts
 	int ret;
 
 	if (!strcmp(mode, "ipvs")) {
+		if (dpo->lb_mode_dsr) {
+			pr_err("--lb-mode dsr: the IPVS dataplane has no DSR (its tunnel method "
+			       "needs an IPIP device in every backend pod); use --lb-mode snat");
+			return -EINVAL;
+		}
 		ret = xlb_dp_ipvs_open(NULL, &ipvs, ierr, sizeof(ierr));
 		if (ret) {
 			pr_err("open IPVS dataplane: %s", ierr);
@@ -319,6 +324,9 @@ static int choose(struct xlb_node *n, const char *mode, const struct xlb_dp_opts
 	if (xlb_dp_bpf_unpin(pin_dir) == 0)
 		pr_info("auto: XDP datapath under %s removed", pin_dir);
 	snprintf(why, sizeof(why), "auto: XDP unusable (%s)", err);
+	if (dpo->lb_mode_dsr)
+		pr_warn("auto: --lb-mode dsr is not served by IPVS: external flows to backends on "
+			"other nodes are masqueraded (SNAT)");
 	use_ipvs(n, ipvs, why, co);
 	return 0;
 }

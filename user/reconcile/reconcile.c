@@ -76,6 +76,7 @@ static bool spec_same(const struct xlb_service_spec *a, const struct xlb_service
 	       a->node_port == b->node_port && a->proto == b->proto && a->algo == b->algo &&
 	       a->affinity_timeout == b->affinity_timeout && a->ext_policy == b->ext_policy &&
 	       a->int_policy == b->int_policy &&
+	       a->lb_mode == b->lb_mode &&
 	       (!a->n_source_ranges || same_set(x->source_ranges, y->source_ranges,
 						a->n_source_ranges, sizeof(x->source_ranges[0]),
 						cidr_eq)) &&

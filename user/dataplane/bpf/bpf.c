@@ -943,6 +943,7 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 	d->sel_slots = opts->sel_slots ? opts->sel_slots : XLB_MAX_SEL_SLOTS;
 	d->xdp_generic = opts->xdp_generic;
 	d->grace_ns = (uint64_t)(opts->grace_ms ? opts->grace_ms : GRACE_MS_DEFAULT) * 1000000ULL;
+	d->lb_mode_dsr = opts->lb_mode_dsr;
 	d->ncpus = libbpf_num_possible_cpus();
 	if (d->ncpus <= 0) {
 		ret = -EINVAL;
@@ -968,6 +969,7 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 	bpf_map__set_max_entries(d->skel->maps.backend_map, d->max_backends);
 	bpf_map__set_max_entries(d->skel->maps.backend_stats, d->max_backends);
 	bpf_map__set_max_entries(d->skel->maps.be_nh, d->max_backends);
+	bpf_map__set_max_entries(d->skel->maps.dsr_be, d->max_backends);
 	bpf_map__set_max_entries(d->skel->maps.sel_map, d->sel_slots);
 	if (opts->ct_entries)
 		bpf_map__set_max_entries(d->skel->maps.ct4, opts->ct_entries);

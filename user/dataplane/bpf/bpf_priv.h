@@ -75,6 +75,7 @@ struct xlb_dp_bpf {
 	uint32_t *be_gen;		/* last generation per backend id */
 	uint64_t *be_freed;		/* when a free id was last freed (xlb_clock_ns), 0: never */
 	uint64_t grace_ns;		/* freed ids and table ranges rest this long */
+	bool lb_mode_dsr;		/* --lb-mode dsr: the services' default */
 	uint32_t be_hint, svc_hint;	/* next-fit allocation cursors */
 	struct xlb_ranges sel;
 	uint32_t *port_refs;		/* 2 x 65536: backends, node ports using each port */

@@ -282,6 +282,26 @@ static void be_release(struct xlb_dp_bpf *d, int be_fd, uint32_t id, uint64_t no
 	d->be_freed[id] = now;
 }
 
+/* dsr_be: a backend on this node by (service id, address), for the flows
+ * other nodes send it by DSR (abi.h); any other backend has no entry. */
+static void dsr_be_put(struct xlb_dp_bpf *d, uint32_t svc_id, const struct xlb_addr *addr,
+		       uint8_t family, bool local, uint32_t id)
+{
+	struct xlb_dsr_be_key k = { .svc_id = svc_id, .addr = addr->a32[0] };
+	int fd = bpf_map__fd(d->skel->maps.dsr_be);
+	uint32_t have;
+
+	if (family != XLB_AF_INET)
+		return;
+	if (local) {
+		if (bpf_map_update_elem(fd, &k, &id, BPF_ANY))
+			pr_warn("service %u: dsr_be entry of backend %u: %s", svc_id, id,
+				strerror(errno));
+	} else if (!bpf_map_lookup_elem(fd, &k, &have) && have == id) {
+		bpf_map_delete_elem(fd, &k);	/* its own, not a namesake's */
+	}
+}
+
 static int svc_val_write(int fd, const struct xlb_svc_key *k, const struct xlb_svc_val *v)
 {
 	return bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0;
@@ -318,16 +338,26 @@ static bool ext_key_in(const struct xlb_svc_key *k, const struct ext_key *v, siz
 	return false;
 }
 
+/* Does the service send external flows to other nodes by DSR? Its own
+ * lb-mode, else the node's. */
+static bool svc_dsr(const struct xlb_dp_bpf *d, const struct xlb_service_spec *s)
+{
+	return s->lb_mode == XLB_LB_MODE_DSR || (s->lb_mode == XLB_LB_MODE_DEFAULT && d->lb_mode_dsr);
+}
+
 /* The value of an external key: the service address's, or the external
- * keys' own table (np_own); Local when externalTrafficPolicy says so. */
-static struct xlb_svc_val ext_val(const struct xlb_svc_val *cluster, const struct svc_state *s,
-				  uint8_t flags)
+ * keys' own table (np_own); Local when externalTrafficPolicy says so; DSR
+ * when the lb-mode is. */
+static struct xlb_svc_val ext_val(const struct xlb_dp_bpf *d, const struct xlb_svc_val *cluster,
+				  const struct svc_state *s, uint8_t flags)
 {
 	struct xlb_svc_val v = *cluster;
 
 	v.flags |= flags;
 	if (s->spec.ext_policy == XLB_POLICY_LOCAL)
 		v.flags |= XLB_SVC_F_LOCAL;
+	if (svc_dsr(d, &s->spec))
+		v.flags |= XLB_SVC_F_DSR;
 	if (s->np_own) {
 		v.sel_base = s->np_sel_base;
 		v.slots = s->np_slots;
@@ -450,6 +480,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 
 		u.n_lb_ips = u.n_external_ips = u.n_source_ranges = 0;
 		u.ext_policy = XLB_POLICY_CLUSTER;
+		u.lb_mode = XLB_LB_MODE_DEFAULT;
 		xlb_dp_note_unsupported(&u);
 	}
 	xlb_ip_str(&spec->vip, vip, sizeof(vip));
@@ -589,6 +620,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 			ERR("service %s:%u: writing backend %u: %s", vip, spec->port, id, strerror(errno));
 			goto fail_written;
 		}
+		dsr_be_put(d, ns->id, &be[i].addr.addr, be[i].addr.family, be[i].local, id);
 	}
 	/* 2. the new table(s), in ranges of their own */
 	ret = write_table(d, base, tab, tlen);
@@ -637,8 +669,9 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	val.algo = (uint8_t)spec->algo;
 	val.aff_timeout = spec->affinity_timeout;
 	val.flags = spec->affinity_timeout ? XLB_SVC_F_AFFINITY : 0;
+	val.lb_mode = (uint8_t)spec->lb_mode;
 	if (np) {
-		npval = ext_val(&val, ns, XLB_SVC_F_NODEPORT | XLB_SVC_F_EXTERNAL);
+		npval = ext_val(d, &val, ns, XLB_SVC_F_NODEPORT | XLB_SVC_F_EXTERNAL);
 		ret = svc_val_write(svc_fd, &npkey, &npval);
 		if (ret) {
 			ERR("service %s:%u: writing node port %u entry: %s", vip, spec->port,
@@ -648,7 +681,7 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	}
 	for (; n_ext_written < n_ext; n_ext_written++) {
 		struct ext_key *e = &ext[n_ext_written];
-		struct xlb_svc_val ev = ext_val(&val, ns, e->flags);
+		struct xlb_svc_val ev = ext_val(d, &val, ns, e->flags);
 
 		ret = svc_val_write(svc_fd, &e->k, &ev);
 		if (ret) {
@@ -672,14 +705,14 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 				if (!memcmp(&old_ext[j].k, &ext[i].k, sizeof(ext[i].k)))
 					break;
 			if (j < n_old_ext) {
-				ov = ext_val(&old_val, old, old_ext[j].flags);
+				ov = ext_val(d, &old_val, old, old_ext[j].flags);
 				svc_val_write(svc_fd, &ext[i].k, &ov);
 			} else {
 				bpf_map_delete_elem(svc_fd, &ext[i].k);
 			}
 		}
 		if (same_np) {
-			npval = ext_val(&old_val, old, XLB_SVC_F_NODEPORT | XLB_SVC_F_EXTERNAL);
+			npval = ext_val(d, &old_val, old, XLB_SVC_F_NODEPORT | XLB_SVC_F_EXTERNAL);
 			svc_val_write(svc_fd, &npkey, &npval);
 		} else if (np) {
 			bpf_map_delete_elem(svc_fd, &npkey);
@@ -706,6 +739,8 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 				kept = ns->be_id[i] == id;
 			if (!kept) {
 				be_release(d, be_fd, id, now);
+				dsr_be_put(d, old->id, &old->be[j].addr.addr, old->be[j].addr.family,
+					   false, id);
 				xlb_dp_bpf_sock_backend_gone(d, &old->be[j].addr.addr,
 							     htons((uint16_t)old->be[j].port), old->id);
 			}
@@ -736,11 +771,14 @@ fail_written:
 
 		if (fresh[i]) {
 			be_release(d, be_fd, id, now);
+			dsr_be_put(d, ns->id, &be[i].addr.addr, be[i].addr.family, false, id);
 		} else if (j >= 0) {
 			struct xlb_backend e;
 
 			be_entry(&e, &old->be[j], old->id, d->be_gen[id]);
 			bpf_map_update_elem(be_fd, &id, &e, BPF_ANY);
+			dsr_be_put(d, old->id, &old->be[j].addr.addr, old->be[j].addr.family,
+				   old->be[j].local, id);
 		}
 		fresh[i] = false;
 	}
@@ -799,6 +837,7 @@ int bpf_service_delete(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	src_ranges_set(d, s->id, &s->spec, NULL, false);
 	for (size_t i = 0; i < s->n_be; i++) {
 		be_release(d, be_fd, s->be_id[i], now);
+		dsr_be_put(d, s->id, &s->be[i].addr.addr, s->be[i].addr.family, false, s->be_id[i]);
 		xlb_dp_bpf_sock_backend_gone(d, &s->be[i].addr.addr, htons((uint16_t)s->be[i].port),
 					     s->id);
 	}
@@ -1010,6 +1049,7 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 			s->spec.vip.family = k.family;
 			s->spec.vip.addr = k.addr;
 			s->spec.port = ntohs(k.port);
+			s->spec.lb_mode = v.lb_mode < XLB_LB_MODE_MAX ? v.lb_mode : XLB_LB_MODE_DEFAULT;
 		}
 	}
 	for (uint32_t i = 0; i < d->max_services; i++) {
@@ -1062,6 +1102,8 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 		nb[s->n_be].terminating = e.state == XLB_BE_TERMINATING && e.weight;
 		nb[s->n_be].local = e.flags & XLB_BE_F_LOCAL;
 		nb[s->n_be].remote = e.flags & XLB_BE_F_REMOTE;
+		/* a build without dsr_be may have pinned them */
+		dsr_be_put(d, e.svc_id, &e.addr, e.family, e.flags & XLB_BE_F_LOCAL, id);
 		nid[s->n_be] = id;
 		s->n_be++;
 		d->be_used[id] = 1;

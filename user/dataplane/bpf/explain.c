@@ -64,8 +64,8 @@ static void ranges_of(int fd, uint32_t id, char *buf, size_t len)
 	}
 }
 
-/* XDP sends an external flow to a backend on another node source-NATed
- * (bpf/xlb.bpf.c, xlb_to_backend): say so. */
+/* XDP sends an external flow to a backend on another node source-NATed,
+ * or by DSR (bpf/xlb.bpf.c, xlb_to_backend): say so. */
 static void snat_note(struct xlb_explain *x, const struct xlb_explain_req *q,
 		      const struct xlb_svc_val *sv, int be_fd)
 {
@@ -74,8 +74,13 @@ static void snat_note(struct xlb_explain *x, const struct xlb_explain_req *q,
 	if (q->hook != XLB_EXPLAIN_XDP || !(sv->flags & XLB_SVC_F_EXTERNAL) || !x->backend_id ||
 	    bpf_map_lookup_elem(be_fd, &x->backend_id, &b) || !(b.flags & XLB_BE_F_REMOTE))
 		return;
-	snprintf(x->note, sizeof(x->note), "the backend is on another node: the flow leaves "
-		 "source-NATed to this node's address and a port of its SNAT range");
+	if (sv->flags & XLB_SVC_F_DSR)
+		snprintf(x->note, sizeof(x->note), "the backend is on another node, lb-mode dsr: "
+			 "the flow leaves IPIP-encapsulated to the backend, whose node's xlb "
+			 "decapsulates it; the backend sees the client and answers it directly");
+	else
+		snprintf(x->note, sizeof(x->note), "the backend is on another node: the flow leaves "
+			 "source-NATed to this node's address and a port of its SNAT range");
 }
 
 /* A flow table entry, XDP's (ct4) or the pod veths' (pod_ct), in the
