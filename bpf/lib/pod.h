@@ -398,9 +398,15 @@ static __always_inline int pod_dsr_in(struct __sk_buff *skb, int *verdict)
 	__be16 ports[2];
 	__u32 *id, now;
 	__u8 st;
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	struct iphdr *o = data + ETH_HLEN;
 
+	/* every frame of the NIC comes here: the common answer costs one
+	 * read of the header in place (a header out of it: the long way) */
 	if (skb->protocol != bpf_htons(ETH_P_IP) ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN, &out, sizeof(out)) ||
+	    ((void *)(o + 1) <= data_end && o->protocol != IPPROTO_IPIP))
+		return 1;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &out, sizeof(out)) ||
 	    out.protocol != IPPROTO_IPIP || out.version != 4 || out.ihl != 5 ||
 	    (out.frag_off & bpf_htons(0x3fff)) ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(out), &in, sizeof(in)) ||
