@@ -98,6 +98,7 @@ t_xlbd_flags() {
 		"--ct-syn-entries lots|--ct-syn-entries: expected a count" \
 		"--max-backends -5|--max-backends: expected a count" \
 		"--socket-lb maybe|--socket-lb: expected on or off" \
+		"--lb-mode direct|--lb-mode: expected snat or dsr" \
 		"--cgroup-root sys/fs/cgroup|--cgroup-root: expected an absolute path"; do
 		# shellcheck disable=SC2086
 		timeout 10 "$XLBD" ${args%%|*} --state-dir "$TMP/never" >"$OUT" 2>"$ERR"
@@ -109,7 +110,7 @@ t_xlbd_flags() {
 	want_out '--tcp-probe auto\|half-open\|connect' && want_out '--allow-exec-probes' &&
 		want_out '--ct-syn-entries N'
 }
-check "xlbd refuses a bad --tcp-probe, --panic-threshold, --exec-probe-*, map size, --socket-lb or --cgroup-root (exit 2, the flag named, nothing created)" t_xlbd_flags
+check "xlbd refuses a bad --tcp-probe, --panic-threshold, --exec-probe-*, map size, --socket-lb, --lb-mode or --cgroup-root (exit 2, the flag named, nothing created)" t_xlbd_flags
 
 t_cmd_help() {
 	local cmd
