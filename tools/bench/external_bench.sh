@@ -3,7 +3,9 @@
 # 13): new TCP connections/s, UDP datagrams/s and one established TCP
 # stream's throughput (the backend sending) through xlb (XDP on n1's
 # NIC: DNAT + SNAT, replies translated back, neither direction through
-# netfilter) against kube-proxy's way (nftables DNAT + masquerade on n1,
+# netfilter), through xlb in DSR mode (n1 sends the client's packets IPIP
+# to the backend, n2's xlb decapsulates them, the backend answers the
+# client directly) and kube-proxy's way (nftables DNAT + masquerade on n1,
 # through conntrack), in one lab (tests/external/lab.sh), rounds
 # alternating; and, as the ceiling of any node's NAT in this lab, the
 # client straight to the pod (the router routes the pod network to n2: no
@@ -23,25 +25,29 @@ XLBD=$BUILD/xlbd
 XLBCTL=$BUILD/xlbctl
 P=xlbxb
 PIN=/sys/fs/bpf/$P
+PIN2=/sys/fs/bpf/$P-n2
 ROUNDS=3
 SECS=4
 [ "${1:-}" = --quick ] && ROUNDS=1 && SECS=2
 TMP=
 daemon_pid=
+daemon2_pid=
 
 . "$ROOT/tests/external/lab.sh"
 log() { printf 'external_bench: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 stop_xlbd() {
-	if [ -n "$daemon_pid" ]; then
-		kill "$daemon_pid" 2>/dev/null
-		wait "$daemon_pid" 2>/dev/null
-		daemon_pid=
-	fi
+	local pid
+	for pid in "$daemon_pid" "$daemon2_pid"; do
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	daemon_pid= daemon2_pid=
 	[ -d "$PIN" ] && nsenter --net="/run/netns/$P-n1" "$XLBD" --cleanup --dataplane xdp \
 		--pin-dir "$PIN" >/dev/null 2>&1
-	rm -rf "$PIN"
+	[ -d "$PIN2" ] && nsenter --net="/run/netns/$P-n2" "$XLBD" --cleanup --dataplane xdp \
+		--pin-dir "$PIN2" >/dev/null 2>&1
+	rm -rf "$PIN" "$PIN2"
 }
 
 cleanup() {
@@ -65,17 +71,33 @@ x p2 "$BIN/stream" serve --port 9100 --max-seconds 600 >/dev/null 2>&1 &
 # only the direct setup sends to the pod's own address
 x rtr ip route replace 10.244.2.0/24 via 192.168.50.12 || die "route to the pod network"
 
+# start_xlbd [snat|dsr]: xlbd on n1 in that lb-mode; for dsr also on n2,
+# whose xlb decapsulates what n1 sends its pod.
 start_xlbd() {
-	mkdir -p "$TMP/state"
+	local sock
+	rm -rf "$TMP/state" "$TMP/state2"
+	mkdir -p "$TMP/state" "$TMP/state2"
 	nsenter --net="/run/netns/$P-n1" "$XLBD" --iface eth0 --pin-dir "$PIN" \
 		--state-dir "$TMP/state" --listen "unix:$TMP/xlbd.sock" --node-name n1 \
-		--healthz-bind-address "" >"$TMP/xlbd.log" 2>&1 &
+		--lb-mode "${1:-snat}" --healthz-bind-address "" >"$TMP/xlbd.log" 2>&1 &
 	daemon_pid=$!
-	for _ in $(seq 100); do
-		"$XLBCTL" --server "unix:$TMP/xlbd.sock" status >/dev/null 2>&1 && break
-		sleep 0.1
+	if [ "${1:-}" = dsr ]; then
+		nsenter --net="/run/netns/$P-n2" "$XLBD" --iface eth0 --pod-iface lxc1 \
+			--pin-dir "$PIN2" --state-dir "$TMP/state2" --listen "unix:$TMP/xlbd2.sock" \
+			--node-name n2 --healthz-bind-address "" >"$TMP/xlbd2.log" 2>&1 &
+		daemon2_pid=$!
+	fi
+	for sock in "$TMP/xlbd.sock" ${daemon2_pid:+"$TMP/xlbd2.sock"}; do
+		for _ in $(seq 100); do
+			"$XLBCTL" --server "unix:$sock" status >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		apply_svc "$sock" || return 1
 	done
-	"$XLBCTL" --server "unix:$TMP/xlbd.sock" apply -f - >/dev/null <<'EOF' || return 1
+}
+
+apply_svc() {
+	"$XLBCTL" --server "unix:$1" apply -f - >/dev/null <<'EOF' || return 1
 apiVersion: v1
 kind: List
 items:
@@ -118,7 +140,8 @@ NFT_RULES='table ip xlbxb {
 setup() {
 	case $1 in
 	direct) stop_xlbd; x n1 nft delete table ip xlbxb 2>/dev/null; return 0 ;;
-	xlb) x n1 nft delete table ip xlbxb 2>/dev/null; start_xlbd ;;
+	xlb) x n1 nft delete table ip xlbxb 2>/dev/null; stop_xlbd; start_xlbd snat ;;
+	dsr) x n1 nft delete table ip xlbxb 2>/dev/null; stop_xlbd; start_xlbd dsr ;;
 	nft) stop_xlbd; printf '%s\n' "$NFT_RULES" | x n1 nft -f - ;;
 	esac
 }
@@ -141,7 +164,7 @@ measure() {
 }
 
 for r in $(seq "$ROUNDS"); do
-	for s in xlb nft direct; do
+	for s in xlb dsr nft direct; do
 		setup "$s" || die "set up $s"
 		measure "$s" || die "measure $s"
 	done
@@ -154,17 +177,19 @@ d = sys.argv[1]
 def med(setup, kind):
     rows = [json.loads(l) for l in open("%s/%s.%s" % (d, setup, kind))]
     return statistics.median(r["rate"] for r in rows), sum(r.get("errors", 0) for r in rows)
-print("| ext -> NodePort, backend on another node | xlb (XDP, SNAT) | kube-proxy (nftables DNAT + masquerade) | ratio | no node in the way (to the pod) | its ratio to nftables |")
-print("|---|---|---|---|---|---|")
+print("| ext -> NodePort, backend on another node | xlb (XDP, SNAT) | xlb (XDP, DSR) | kube-proxy (nftables DNAT + masquerade) | SNAT / nft | DSR / nft | DSR / SNAT | no node in the way (to the pod) | its ratio to nftables |")
+print("|---|---|---|---|---|---|---|---|---|")
 for kind, unit in (("tcp", "new TCP connections/s"), ("udp", "UDP datagrams/s delivered"),
                    ("stream", "one TCP stream, Gbit/s")):
     x, xe = med("xlb", kind)
+    ds, de = med("dsr", kind)
     n, ne = med("nft", kind)
     c, ce = med("direct", kind)
-    r = lambda a: "%.2fx" % (a / n) if n else "-"
+    r = lambda a, b: "%.2fx" % (a / b) if b else "-"
     if kind == "stream":
-        print("| %s | %.2f | %.2f | %s | %.2f | %s |" % (unit, x, n, r(x), c, r(c)))
+        print("| %s | %.2f | %.2f | %.2f | %s | %s | %s | %.2f | %s |"
+              % (unit, x, ds, n, r(x, n), r(ds, n), r(ds, x), c, r(c, n)))
     else:
-        print("| %s | %.0f (%d errors) | %.0f (%d errors) | %s | %.0f (%d errors) | %s |"
-              % (unit, x, xe, n, ne, r(x), c, ce, r(c)))
+        print("| %s | %.0f (%d errors) | %.0f (%d errors) | %.0f (%d errors) | %s | %s | %s | %.0f (%d errors) | %s |"
+              % (unit, x, xe, ds, de, n, ne, r(x, n), r(ds, n), r(ds, x), c, ce, r(c, n)))
 EOF
