@@ -47,16 +47,19 @@ int xlb_from_pod(struct __sk_buff *skb)
 	struct xlb_ct4_key k = {};
 	struct xlb_pod_ct_val *ct;
 	struct xlb_svc_val *svc;
+	int rc = xlb_parse(skb, &p), verdict;
 
-	switch (xlb_parse(skb, &p)) {
+	switch (rc) {
 	case XLB_PARSE_OK:
-		break;
 	case XLB_PARSE_FRAGMENT:
-		pod_stat_inc(p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP ?
-			     XLB_POD_PASS_FRAGMENT : XLB_POD_PASS);
-		return TC_ACT_UNSPEC;
+		break;
 	default:
 		pod_stat_inc(XLB_POD_PASS);
+		return TC_ACT_UNSPEC;
+	}
+	if (pod_frag_ports(&p, rc, XLB_FRAG_HOOK_POD_IN)) {
+		pod_stat_inc(p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP ?
+			     XLB_POD_PASS_FRAGMENT : XLB_POD_PASS);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -66,16 +69,19 @@ int xlb_from_pod(struct __sk_buff *skb)
 		if (ct->dir == XLB_CT_REV)
 			return pod_reply(skb, &p, ct, 1);
 		if (!xlb_is_syn(&p) || ct->state == XLB_CT_NEW) {
-			int verdict;
-
 			if (!pod_fwd(skb, &p, ct, &verdict))
 				return verdict;
 		}
 	}
+	if (p.have_ports == XLB_PORTS_FROM_FIRST) {
+		/* a later fragment follows a flow, never starts one */
+		if (!pod_nic_reply(skb, &p, &k, &verdict))
+			return verdict;
+		pod_stat_inc(XLB_POD_PASS_FRAGMENT);
+		return TC_ACT_UNSPEC;
+	}
 	svc = xlb_svc_find(p.daddr, p.dport, p.proto);
 	if (!svc) {
-		int verdict;
-
 		if (!pod_nic_reply(skb, &p, &k, &verdict))
 			return verdict;
 		pod_stat_inc(XLB_POD_PASS);
@@ -90,9 +96,14 @@ int xlb_to_pod(struct __sk_buff *skb)
 	struct xlb_pkt p = {};
 	struct xlb_ct4_key k = {};
 	struct xlb_pod_ct_val *ct;
+	int rc = xlb_parse(skb, &p);
 
-	if (xlb_parse(skb, &p) != XLB_PARSE_OK) {
+	if (rc != XLB_PARSE_OK && rc != XLB_PARSE_FRAGMENT) {
 		pod_stat_inc(XLB_POD_PASS);
+		return TC_ACT_UNSPEC;
+	}
+	if (pod_frag_ports(&p, rc, XLB_FRAG_HOOK_POD_OUT)) {
+		pod_stat_inc(XLB_POD_PASS_FRAGMENT);
 		return TC_ACT_UNSPEC;
 	}
 	pod_ct_key(&k, &p);

@@ -31,6 +31,7 @@
 #include "lib/snat.h"
 #include "lib/icmp.h"
 #include "lib/dsr.h"
+#include "lib/frag_xdp.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -68,6 +69,31 @@ static __always_inline int xlb_out(struct xlb_cx *cx, struct xdp_md *ctx, __u32 
 	return bpf_redirect(ifindex, 0);
 }
 
+/* A client's translated frame too big for ifindex (fwd: towards a
+ * backend): with DF the client is told that MTU about the packet it sent,
+ * as a router would (path MTU discovery, RFC 1191); else, or when that
+ * cannot be written, what xlb_xmit does without: a source-NATed frame is
+ * dropped, another left to the stack (reason), which fragments it. Kept
+ * out of the common path: the verifier walks it only for long frames. */
+static __always_inline int xlb_too_big(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p,
+				       __u32 ifindex, int snat, int fwd, __u32 reason)
+{
+	if (fwd && p->l3_off == ETH_HLEN) {
+		__u32 mtu = xlb_mtu_over(ctx, ifindex, p->l3_off);
+
+		if (mtu) {
+			int rc = xlb_icmp_frag_needed(ctx, mtu);
+
+			if (rc == XDP_TX)
+				return xlb_out(cx, ctx, ctx->ingress_ifindex,
+					       XLB_STAT_ICMP_FRAG_SENT);
+			if (rc != XDP_PASS)	/* cut short: not the client's frame any more */
+				return xlb_drop(cx, XLB_STAT_DROP_SNAT_TOO_BIG);
+		}
+	}
+	return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_TOO_BIG) : xlb_pass(cx, reason);
+}
+
 /* Send the rewritten packet out of ifindex with these Ethernet addresses;
  * to the stack when only it can (a partial checksum, a VLAN tag, no next
  * hop known, a frame a redirect may not deliver).
@@ -80,7 +106,7 @@ static __always_inline int xlb_out(struct xlb_cx *cx, struct xdp_md *ctx, __u32 
  * way out's MTU (the stack fragments it or answers "fragmentation
  * needed"). Frames of a standard Ethernet size skip the MTU helper. */
 static __always_inline int xlb_xmit(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 ifindex,
-				    const __u8 *smac, const __u8 *dmac, int snat)
+				    const __u8 *smac, const __u8 *dmac, int snat, int fwd)
 {
 	__u32 mtu = 0;	/* in: 0, the frame's own length is checked */
 
@@ -93,11 +119,9 @@ static __always_inline int xlb_xmit(struct xlb_cx *cx, struct xdp_md *ctx, struc
 		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_NO_ROUTE) :
 			      xlb_pass(cx, XLB_STAT_PASS_NO_ROUTE);
 	if (p->len > ctx->data_end - ctx->data)
-		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_TOO_BIG) :
-			      xlb_pass(cx, XLB_STAT_PASS_MULTIBUF);
+		return xlb_too_big(cx, ctx, p, ifindex, snat, fwd, XLB_STAT_PASS_MULTIBUF);
 	if (p->len > ETH_HLEN + XLB_STD_MTU && bpf_check_mtu(ctx, ifindex, &mtu, 0, 0))
-		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_TOO_BIG) :
-			      xlb_pass(cx, XLB_STAT_PASS_TOO_BIG);
+		return xlb_too_big(cx, ctx, p, ifindex, snat, fwd, XLB_STAT_PASS_TOO_BIG);
 	xlb_set_macs(ctx, p, smac, dmac);
 	return xlb_out(cx, ctx, ifindex, ifindex == ctx->ingress_ifindex ?
 			       XLB_STAT_FWD_BACK : XLB_STAT_FWD_REDIRECT);
@@ -199,8 +223,8 @@ static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx,
 		xlb_nat_rewrite(ctx, p, 0, sv.addr, sv.port);
 	}
 	if (!nh)
-		return xlb_xmit(cx, ctx, p, 0, NULL, NULL, 0);
-	return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac, snat);
+		return xlb_xmit(cx, ctx, p, 0, NULL, NULL, 0, 1);
+	return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac, snat, 1);
 }
 
 /* loadBalancerSourceRanges: does one of the service's ranges hold saddr? */
@@ -222,7 +246,7 @@ static __always_inline int xlb_to_client(struct xlb_cx *cx, struct xdp_md *ctx, 
 	counters_add(&svc_stats, svc_id, p->len, 0);
 	counters_add(&backend_stats, id, p->len, 0);
 	xlb_nat_rewrite(ctx, p, 0, nat_addr, nat_port);
-	return xlb_xmit(cx, ctx, p, ifindex, smac, dmac, snat);
+	return xlb_xmit(cx, ctx, p, ifindex, smac, dmac, snat, 0);
 }
 
 /* How an external flow reaches backend b when it is on another node
@@ -446,13 +470,18 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 		}
 		return xlb_pass(cx, XLB_STAT_PASS_NOT_SERVICE);
 	case XLB_PARSE_FRAGMENT:
-		return xlb_pass(cx, XLB_STAT_PASS_FRAGMENT);
+		return xlb_frag_later(ctx, p.l3_off);
 	default:
 		/* Ours to judge only when it is for one of our services. */
 		if (p.have_ports && xlb_svc_find(p.daddr, p.dport, p.proto))
 			return xlb_drop(cx, XLB_STAT_DROP_MALFORMED);
 		return xlb_pass(cx, XLB_STAT_PASS_MALFORMED);
 	}
+
+	/* A UDP datagram's first fragment goes the usual way; its ports are
+	 * kept for the later ones (xlb_frag_later). */
+	if (p.ip->frag_off & bpf_htons(XLB_IP_MF))
+		xlb_frag_first(ctx, p.l3_off, p.sport, p.dport);
 
 	/* A reply to a source-NATed flow: to the client's address and port
 	 * first, then on as any reply of the flow (the reverse DNAT). */

@@ -22,17 +22,21 @@ static __always_inline int xlb_nat_rewrite(struct xlb_ctx *ctx, struct xlb_pkt *
 	__be32 old_addr = ctx_load_addr(ctx, p, dst);
 	__be16 old_port = dst ? p->dport : p->sport;
 	__u64 l4f = p->tcp ? 0 : BPF_F_MARK_MANGLED_0;	/* UDP */
+	/* tc: a later fragment has no L4 header (XDP follows its own way,
+	 * lib/frag_xdp.h) */
+	int l4 = XLB_CTX_XDP || p->have_ports != XLB_PORTS_FROM_FIRST;
 
 	/* tc skips a helper call for a field that stays; XDP's updates are
 	 * a few instructions, where a branch would double the paths the
 	 * verifier walks after each rewrite. */
 	if (XLB_CTX_XDP || old_addr != addr) {
-		if (ctx_l4_csum_replace(ctx, p, old_addr, addr, l4f | BPF_F_PSEUDO_HDR | 4) ||
+		if ((l4 && ctx_l4_csum_replace(ctx, p, old_addr, addr,
+					       l4f | BPF_F_PSEUDO_HDR | 4)) ||
 		    ctx_l3_csum_replace(ctx, p, old_addr, addr) ||
 		    ctx_store_addr(ctx, p, dst, addr))
 			return -1;
 	}
-	if (XLB_CTX_XDP || old_port != port) {
+	if (l4 && (XLB_CTX_XDP || old_port != port)) {
 		if (ctx_l4_csum_replace(ctx, p, old_port, port, l4f | 2) ||
 		    ctx_store_port(ctx, p, dst, port))
 			return -1;

@@ -152,8 +152,14 @@ static __always_inline int xlb_parse(struct xlb_ctx *ctx, struct xlb_pkt *p)
 	if (tot_len < ihl_len || p->l3_off + tot_len > p->len)
 		return XLB_PARSE_MALFORMED;
 	p->l4_len = tot_len - ihl_len;
-	if (ip->frag_off & bpf_htons(0x3fff)) {	/* MF or an offset */
+	if (ip->frag_off & bpf_htons(0x1fff)) {	/* an offset */
 		p->have_ports = 0;	/* a later fragment has no ports */
+		return XLB_PARSE_FRAGMENT;
+	}
+	/* A UDP datagram's first fragment goes the usual way (lib/frag.h);
+	 * other protocols' fragments are not followed. */
+	if ((ip->frag_off & bpf_htons(0x2000)) && ip->protocol != IPPROTO_UDP) {
+		p->have_ports = 0;
 		return XLB_PARSE_FRAGMENT;
 	}
 
@@ -184,8 +190,10 @@ static __always_inline int xlb_parse(struct xlb_ctx *ctx, struct xlb_pkt *p)
 	 * payload later. XDP cannot see it (tc's helpers can): recognise it
 	 * so a rewrite updates it the same way. A full checksum equals that
 	 * sum by chance once in 65,536 packets: when it does, a segment that
-	 * sums right is a full checksum. */
-	if (XLB_CTX_GUESS_PARTIAL && *p->l4_csum) {
+	 * sums right is a full checksum. A fragment's is never partial (the
+	 * stack completes it before it fragments), nor can it be summed whole
+	 * here. */
+	if (XLB_CTX_GUESS_PARTIAL && *p->l4_csum && !(ip->frag_off & bpf_htons(0x2000))) {
 		__u64 ps = xlb_pseudo_sum(ip->saddr, ip->daddr, ip->protocol, p->l4_len);
 
 		if (*p->l4_csum == xlb_csum_fold(ps))

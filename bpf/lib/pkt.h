@@ -22,7 +22,7 @@ enum xlb_parse_rc {
 	XLB_PARSE_OK = 0,
 	XLB_PARSE_NOT_IP,	/* not IPv4: pass */
 	XLB_PARSE_NOT_L4,	/* IPv4 but neither TCP nor UDP: pass */
-	XLB_PARSE_FRAGMENT,	/* IPv4 fragment: pass */
+	XLB_PARSE_FRAGMENT,	/* a later IPv4 fragment (no ports), or a first one not of UDP */
 	XLB_PARSE_MALFORMED,	/* truncated or inconsistent: see xlb_pkt.have_ports */
 };
 
@@ -44,8 +44,13 @@ struct xlb_pkt {
 	__u8 proto;
 	__u8 tcp_flags;		/* byte 13 of the TCP header */
 	__u8 csum_partial;	/* XDP's guess: the L4 checksum holds only the pseudo-header sum */
-	__u8 have_ports;	/* daddr, proto, sport and dport are valid (also when malformed) */
+	__u8 have_ports;	/* daddr, proto, sport and dport are valid (also when malformed);
+				 * XLB_PORTS_FROM_FIRST: a later fragment's (lib/frag.h) */
 };
+
+/* A later fragment's ports, from its datagram's first fragment: it has no
+ * L4 header, and a rewrite changes its addresses only. */
+#define XLB_PORTS_FROM_FIRST 2
 /* XDP keeps it on the stack, which is tight: every byte counts. */
 _Static_assert(sizeof(struct xlb_pkt) == 64, "xlb_pkt size");
 

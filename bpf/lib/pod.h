@@ -19,6 +19,7 @@
 #include "nat.h"
 #include "respond.h"
 #include "csum.h"
+#include "frag.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -55,6 +56,33 @@ static __always_inline void pod_stat_inc(__u32 idx)
 
 	if (v)
 		*v += 1;
+}
+
+/* A UDP datagram's fragments (lib/frag.h), right after xlb_parse returned
+ * rc (p's packet pointers still good): a first fragment's ports are kept
+ * for the later ones, and a later fragment takes them (have_ports
+ * XLB_PORTS_FROM_FIRST: its addresses only are rewritten) to go the way
+ * its datagram's flow goes. 0: go on with p; -1: a fragment not to follow
+ * here (not UDP, or its first fragment was not seen). */
+static __always_inline int pod_frag_ports(struct xlb_pkt *p, int rc, __u8 hook)
+{
+	struct xlb_frag4_key k = {};
+	__u32 early;
+
+	if (rc == XLB_PARSE_OK) {
+		if (!(p->ip->frag_off & bpf_htons(XLB_IP_MF)))
+			return 0;
+		xlb_frag_key(&k, p->saddr, p->daddr, p->ip->id, p->proto, hook);
+		xlb_frag_keep(&k, p->sport, p->dport, xlb_now(), &early);
+		return 0;
+	}
+	if (p->proto != IPPROTO_UDP)
+		return -1;
+	xlb_frag_key(&k, p->saddr, p->daddr, p->ip->id, p->proto, hook);
+	if (xlb_frag_ports(&k, &p->sport, &p->dport, 0, 0))
+		return -1;
+	p->have_ports = XLB_PORTS_FROM_FIRST;
+	return 0;
 }
 
 static __always_inline __be32 pod_hairpin_addr(void)
@@ -497,11 +525,13 @@ static __always_inline int pod_from_nic(struct __sk_buff *skb)
 	struct xlb_pkt p = {};
 	struct xlb_ct4_key rk = {};
 	struct xlb_pod_ct_val loc = {};
-	int verdict;
+	int verdict, rc;
 
 	if (!pod_dsr_in(skb, &verdict))
 		return verdict;
-	if (xlb_parse(skb, &p) != XLB_PARSE_OK)
+	rc = xlb_parse(skb, &p);
+	if ((rc != XLB_PARSE_OK && rc != XLB_PARSE_FRAGMENT) ||
+	    pod_frag_ports(&p, rc, XLB_FRAG_HOOK_NIC))
 		goto pass;
 	/* Only a frame to a backend's port can be such a flow: the rest of
 	 * what the node receives costs one array lookup, not two hash

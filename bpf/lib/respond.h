@@ -124,27 +124,21 @@ static __always_inline int xlb_tcp_reset(struct xdp_md *ctx, struct xlb_pkt *p)
 #define XLB_ICMP_HLEN 8
 
 /*
- * Turn a UDP datagram into an ICMP port unreachable to its sender (RFC 792,
- * RFC 1812 §4.3.2.3: the offending IP header and the first 8 bytes of its
- * payload), from the address the sender used, so its socket sees
- * ECONNREFUSED rather than silence. Untagged frames only. Returns XDP_TX
- * (meaning "send back") or XDP_DROP.
+ * Turn the frame, an untagged IPv4 datagram from saddr to daddr, into an
+ * ICMP destination unreachable (code; for code 4 the next hop's MTU, RFC
+ * 1191) back to its sender, from daddr, quoting inner bytes of it: its
+ * IPv4 header and the first 8 bytes of its payload (RFC 792, RFC 1812
+ * §4.3.2.3). Returns XDP_TX (meaning "send back") or XDP_DROP.
  */
-static __always_inline int xlb_icmp_unreach(struct xdp_md *ctx, struct xlb_pkt *p)
+static __always_inline int xlb_icmp_unreach_build(struct xdp_md *ctx, __be32 saddr, __be32 daddr,
+						  __u32 inner, __u8 code, __u16 mtu)
 {
-	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
-	__be32 saddr = p->ip->saddr, daddr = p->ip->daddr;
-	__u32 inner = p->ip->ihl * 4 + 8, new_len;
+	__u32 new_len;
 	void *data, *data_end;
-	struct ethhdr *eth;
+	struct ethhdr *eth, *old;
 	struct iphdr *ip;
 	__u8 *icmp;
 	__s64 sum;
-
-	if (p->l3_off != ETH_HLEN)	/* VLAN-tagged */
-		return XDP_DROP;
-	__builtin_memcpy(smac, p->eth->h_source, ETH_ALEN);
-	__builtin_memcpy(dmac, p->eth->h_dest, ETH_ALEN);
 
 	/* Room for a new IP and ICMP header in front of the original IP
 	 * header, which then sits exactly where ICMP wants its copy. */
@@ -161,8 +155,12 @@ static __always_inline int xlb_icmp_unreach(struct xdp_md *ctx, struct xlb_pkt *
 	if ((void *)(icmp + XLB_ICMP_HLEN) > data_end)
 		return XDP_DROP;
 
-	__builtin_memcpy(eth->h_source, dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, smac, ETH_ALEN);
+	/* The frame's Ethernet header now lies right before its IPv4 header,
+	 * where the new IPv4 and ICMP headers go: its addresses, swapped,
+	 * first. */
+	old = (void *)(icmp + XLB_ICMP_HLEN) - sizeof(*old);
+	__builtin_memcpy(eth->h_source, old->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, old->h_source, ETH_ALEN);
 	eth->h_proto = bpf_htons(ETH_P_IP);
 
 	/* tos: internetwork control, as Linux sends ICMP errors */
@@ -170,26 +168,44 @@ static __always_inline int xlb_icmp_unreach(struct xdp_md *ctx, struct xlb_pkt *
 			   (__u16)(sizeof(struct iphdr) + XLB_ICMP_HLEN + inner), 0xc0, 0);
 
 	icmp[0] = 3;		/* destination unreachable */
-	icmp[1] = 3;		/* port unreachable */
+	icmp[1] = code;
 	*(__u16 *)&icmp[2] = 0;
-	*(__u32 *)&icmp[4] = 0;
+	*(__be32 *)&icmp[4] = bpf_htonl(mtu);	/* unused (0), or the MTU in bytes 6-7 */
 	/* Checksum over the ICMP header and the quoted bytes (28..68): copied
-	 * into a zeroed buffer of the largest size, so the sum runs over a
-	 * constant length (zeros add nothing). */
+	 * into a zeroed buffer of the largest size (the per-CPU scratch, off
+	 * the stack), so the sum runs over a constant length (zeros add
+	 * nothing). */
 	{
-		__u32 buf[(XLB_ICMP_HLEN + 68) / 4] = {};
-		__u32 len = XLB_ICMP_HLEN + inner;
+		const __u32 size = XLB_ICMP_HLEN + 68, zero = 0;
+		struct xlb_scratch *buf = bpf_map_lookup_elem(&scratch, &zero);
+		__u32 len = XLB_ICMP_HLEN + inner, i;
 
-		if (len < XLB_ICMP_HLEN + 28 || len > sizeof(buf))
+		if (!buf || len < XLB_ICMP_HLEN + 28 || len > size)
 			return XDP_DROP;
+#pragma unroll
+		for (i = 0; i < size / 4; i++)
+			buf->w[i] = 0;
 		if (bpf_xdp_load_bytes(ctx, ETH_HLEN + sizeof(struct iphdr), buf, len))
 			return XDP_DROP;
-		sum = bpf_csum_diff(0, 0, buf, sizeof(buf), 0);
+		sum = bpf_csum_diff(0, 0, (__be32 *)buf, size, 0);
 		if (sum < 0)
 			return XDP_DROP;
 	}
 	*(__u16 *)&icmp[2] = ~xlb_csum_fold((__u64)(__u32)sum);
 	return XDP_TX;
+}
+
+/*
+ * Turn a UDP datagram into an ICMP port unreachable to its sender, from
+ * the address the sender used, so its socket sees ECONNREFUSED rather than
+ * silence. Untagged frames only. XDP_TX or XDP_DROP.
+ */
+static __always_inline int xlb_icmp_unreach(struct xdp_md *ctx, struct xlb_pkt *p)
+{
+	if (p->l3_off != ETH_HLEN)	/* VLAN-tagged */
+		return XDP_DROP;
+	return xlb_icmp_unreach_build(ctx, p->saddr, p->daddr, p->ip->ihl * 4 + 8,
+				      3 /* port unreachable */, 0);
 }
 
 #endif /* XLB_BPF_RESPOND_H */

@@ -356,6 +356,42 @@ struct xlb_dsr_be_key {
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_dsr_be_key) == 8, "xlb_dsr_be_key size");
 
+/*
+ * IPv4 fragments of a UDP datagram (frag4, LRU): only the first fragment
+ * carries the ports. Each hook keeps them under the datagram's identity
+ * as it saw the first fragment (addresses, IP id, protocol, hook), as
+ * Cilium's IPV4_FRAG_DATAGRAMS does, and a later fragment finds its flow
+ * with them: the flow's state says how its addresses are rewritten and
+ * where it goes (bpf/lib/frag.h).
+ */
+#define XLB_FRAG_ENTRIES	8192
+
+enum xlb_frag_hook {
+	XLB_FRAG_HOOK_XDP = 0,	/* XDP on a NIC */
+	XLB_FRAG_HOOK_NIC = 1,	/* tc ingress on a NIC (after XDP) */
+	XLB_FRAG_HOOK_POD_IN = 2, /* tc ingress on a pod veth (the pod sends) */
+	XLB_FRAG_HOOK_POD_OUT = 3, /* tc egress on a pod veth (into the pod) */
+};
+
+struct xlb_frag4_key {
+	__be32 saddr;		/* as the hook saw the first fragment arrive */
+	__be32 daddr;
+	__be16 id;		/* IPv4 identification */
+	__u8 proto;
+	__u8 hook;		/* enum xlb_frag_hook */
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_frag4_key) == 12, "xlb_frag4_key size");
+
+struct xlb_frag4_val {
+	__be16 sport;		/* the datagram's ports, from its first fragment */
+	__be16 dport;
+	__u16 early;		/* later fragments seen before it (XDP) */
+	__u8 has_ports;		/* 0: only a mark left by early fragments */
+	__u8 pad;
+	__u32 created;		/* coarse seconds */
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_frag4_val) == 12, "xlb_frag4_val size");
+
 /* svc_stats / backend_stats (per-CPU arrays, by id). */
 struct xlb_counters {
 	__u64 packets;

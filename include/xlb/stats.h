@@ -36,8 +36,9 @@ enum xlb_stat_kind {
 	  "the stack, fwd_* rewritten and sent, drop_* dropped; reason as `xlbctl "	\
 	  "stats` names it.")								\
 	F(REPLIES, "xlb_datapath_replies_total",					\
-	  "Packets the datapath answered instead of forwarding them (a TCP reset or "	\
-	  "an ICMP port unreachable); not counted as drops.")				\
+	  "Packets the datapath answered instead of forwarding them (a TCP reset, an "	\
+	  "ICMP port unreachable, or an ICMP fragmentation needed for a DF packet "	\
+	  "too big for the way out); not counted as drops.")				\
 	F(CONNTRACK, "xlb_conntrack_packets_total",					\
 	  "Packets by conntrack outcome: hit (established flow), new (a flow's first "	\
 	  "packet), established (the flow proved itself and entered the established "	\
@@ -50,7 +51,10 @@ enum xlb_stat_kind {
 	  "sel_miss (its selection slot held none), snat_new (a source NAT port taken "	\
 	  "for an external flow to another node), snat_reply (a reply to one "		\
 	  "translated back), icmp_xlate (an ICMP error about a translated flow "	\
-	  "translated like the flow).")
+	  "translated like the flow), frag_follow (a later IP fragment sent as its "	\
+	  "datagram's first fragment was), frag_before_first (later fragments of a "	\
+	  "translated datagram that came before its first fragment and went to the "	\
+	  "stack untranslated: that datagram is lost).")
 
 /* X(ENUM, name, kind, family, label key, label value). */
 #define XLB_STATS(X)									\
@@ -71,6 +75,8 @@ enum xlb_stat_kind {
 	X(FWD_BACK, "fwd_back", FWD, PACKETS, "reason", "fwd_back")			\
 	X(RST_SENT, "rst_sent", ANSWER, REPLIES, "type", "tcp_rst")			\
 	X(ICMP_SENT, "icmp_sent", ANSWER, REPLIES, "type", "icmp_port_unreachable")	\
+	X(ICMP_FRAG_SENT, "icmp_frag_needed_sent", ANSWER, REPLIES, "type",		\
+	  "icmp_frag_needed")								\
 	X(DROP_MALFORMED, "drop_malformed", DROP, PACKETS, "reason", "drop_malformed")	\
 	X(DROP_NO_BACKEND, "drop_no_backend", DROP, PACKETS, "reason",			\
 	  "drop_no_backend")								\
@@ -97,6 +103,7 @@ enum xlb_stat_kind {
 	  "drop_dsr_no_route")								\
 	X(DROP_DSR_TOO_BIG, "drop_dsr_too_big", DROP, PACKETS, "reason",		\
 	  "drop_dsr_too_big")								\
+	X(DROP_FRAGMENT, "drop_fragment", DROP, PACKETS, "reason", "drop_fragment")	\
 	X(CT_HIT, "ct_hit", EVENT, CONNTRACK, "result", "hit")				\
 	X(CT_NEW, "ct_new", EVENT, CONNTRACK, "result", "new")				\
 	X(CT_RESELECT, "ct_reselect", EVENT, CONNTRACK, "result", "reselect")		\
@@ -107,14 +114,19 @@ enum xlb_stat_kind {
 	X(SEL_MISS, "sel_miss", EVENT, EVENTS, "event", "sel_miss")			\
 	X(SNAT_NEW, "snat_new", EVENT, EVENTS, "event", "snat_new")			\
 	X(SNAT_REPLY, "snat_reply", EVENT, EVENTS, "event", "snat_reply")		\
-	X(ICMP_XLATE, "icmp_xlate", EVENT, EVENTS, "event", "icmp_xlate")
+	X(ICMP_XLATE, "icmp_xlate", EVENT, EVENTS, "event", "icmp_xlate")		\
+	X(FRAG_FOLLOW, "frag_follow", EVENT, EVENTS, "event", "frag_follow")		\
+	X(FRAG_BEFORE_FIRST, "frag_before_first", EVENT, EVENTS, "event",		\
+	  "frag_before_first")
 
 /*
  * What each counter means:
  * rx                 every packet the program saw
  * pass_not_ip        not IPv4 (ARP, IPv6, runt frames)
  * pass_not_service   IPv4 TCP/UDP (or other protocols) neither to a service nor of a tracked flow
- * pass_fragment      an IPv4 fragment
+ * pass_fragment      a later IPv4 fragment (no ports) of a datagram xlb did not translate,
+ *                    or whose first fragment it has not seen (yet), or one that follows
+ *                    its first fragment to the stack
  * pass_malformed     inconsistent headers, not for a service: the stack judges it
  * pass_no_route      rewritten; the next hop is unknown (or VLAN), the stack forwards it
  * pass_csum_partial  rewritten; a partial checksum only the stack can finish
@@ -126,6 +138,8 @@ enum xlb_stat_kind {
  * fwd_back           rewritten and redirected back out of the interface it came in on
  * rst_sent           answered with a TCP reset (no backend, or the flow's backend is gone)
  * icmp_sent          answered with an ICMP port unreachable (UDP, no backend)
+ * icmp_frag_needed_sent answered with an ICMP fragmentation needed (and the MTU of the way
+ *                    out): a translated packet with DF set too big for it
  * drop_malformed     inconsistent headers on a packet to a service
  * drop_no_backend    no usable backend and no answer possible (a reset is never answered)
  * drop_backend_gone  the flow's backend is gone and no reset possible
@@ -139,15 +153,21 @@ enum xlb_stat_kind {
  * drop_snat_full     the SNAT maps are full
  * drop_snat_orphan   a reply to an SNAT port whose flow has no conntrack state left
  * drop_snat_too_big  an external flow's frame to another node that the stack would have had
- *                    to send (multi-buffer, or over the way out's MTU)
+ *                    to send (multi-buffer, or over the way out's MTU without DF)
  * fwd_dsr           an external flow's packet to another node's backend, lb-mode dsr: sent
  *                    whole inside an IPIP header to the backend (bpf/lib/dsr.h)
  * drop_dsr_no_route  lb-mode dsr, no next hop towards the backend known (or a VLAN tag, a
  *                    partial checksum, no node address to send from)
  * drop_dsr_too_big   lb-mode dsr, the frame with its outer header over the way out's MTU
  *                    (or a multi-buffer frame)
+ * drop_fragment      a later IPv4 fragment whose first fragment was dropped or answered
  * snat_new, snat_reply: events, a mapping made, a reply translated back
  * icmp_xlate         event: an ICMP error about a translated flow, translated like it
+ * frag_follow        event: a later fragment handled as its datagram's first fragment was
+ *                    (addresses rewritten alike, the same way out): its outcome is counted
+ *                    as the first fragment's kind (fwd_*, pass_fragment, drop_fragment)
+ * frag_before_first  event, counted when a translated first fragment arrives: its datagram's
+ *                    later fragments that came before it (and went to the stack untranslated)
  * ct_*, no_backend, sel_miss: events, see the families
  */
 

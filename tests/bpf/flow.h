@@ -63,6 +63,57 @@ static inline size_t xt_build_expected(const struct xt_step *s, uint8_t *buf)
 	return xt_build(&d, buf);
 }
 
+/* Fragment i of datagram d (rewritten by out, when given), as a router cuts
+ * it into pieces of data payload bytes (a multiple of 8): pkt_fragment. */
+static inline size_t xt_fragment(const struct pkt_desc *d, const struct xt_rewrite *out, int i,
+				 size_t data, uint8_t *buf)
+{
+	struct xt_step s = { .pkt = *d };
+	uint8_t full[PKT_MAX];
+	size_t flen, l3, off = (size_t)i * data, len;
+
+	if (out)
+		s.out = *out;
+	flen = xt_build_expected(&s, full);
+	l3 = flen - ETH_HDR_LEN - IP4_HDR_LEN;
+	len = l3 - off < data ? l3 - off : data;
+	return pkt_fragment(full, off, len, off + len < l3, buf);
+}
+
+/* An ICMP error (type, code; mtu in bytes 6-7) from src to dst in a frame
+ * from smac to dmac, its IPv4 header with tos and id, quoting the first
+ * qlen bytes of q's IPv4 datagram (0: all of it). */
+static inline size_t xt_icmp_error(const uint8_t *dmac, const uint8_t *smac, const char *src,
+				   const char *dst, uint8_t tos, uint16_t id, uint8_t type,
+				   uint8_t code, uint16_t mtu, const struct pkt_desc *q, size_t qlen,
+				   uint8_t *buf)
+{
+	uint8_t qb[PKT_MAX], *ip = buf + ETH_HDR_LEN, *ic = ip + IP4_HDR_LEN;
+	size_t ql = xt_build(q, qb) - ETH_HDR_LEN;
+
+	if (qlen && qlen < ql)
+		ql = qlen;
+	memset(buf, 0, ETH_HDR_LEN + IP4_HDR_LEN + ICMP_HDR_LEN + ql);
+	memcpy(buf, dmac, 6);
+	memcpy(buf + 6, smac, 6);
+	pkt_put16(buf + 12, PKT_ETH_IP);
+	ip[0] = 0x45;
+	ip[1] = tos;
+	pkt_put16(ip + 2, (uint16_t)(IP4_HDR_LEN + ICMP_HDR_LEN + ql));
+	pkt_put16(ip + 4, id);
+	ip[8] = 64;
+	ip[9] = IPPROTO_ICMP;
+	inet_pton(AF_INET, src, ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	pkt_put16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, IP4_HDR_LEN)));
+	ic[0] = type;
+	ic[1] = code;
+	pkt_put16(ic + 6, mtu);
+	memcpy(ic + ICMP_HDR_LEN, qb + ETH_HDR_LEN, ql);
+	pkt_put16(ic + 2, (uint16_t)~csum_fold(csum_add(0, ic, ICMP_HDR_LEN + ql)));
+	return ETH_HDR_LEN + IP4_HDR_LEN + ICMP_HDR_LEN + ql;
+}
+
 /* Run one step against dp and check everything it names. Returns false
  * (after saying why) on any difference, so a scenario can go on and show
  * what its later steps do. */

@@ -363,6 +363,27 @@ badaddr:
 	return 0;
 }
 
+/* The fragment of the IPv4 datagram in frame buf (untagged) that carries
+ * bytes [off, off + len) of its payload (off a multiple of 8), as a
+ * router cuts it (RFC 791): the same header with its total length, MF
+ * (more), the offset, DF clear and a fresh checksum. Written to out;
+ * returns the fragment's frame length. */
+static inline size_t pkt_fragment(const uint8_t *buf, size_t off, size_t len, bool more,
+				  uint8_t *out)
+{
+	const uint8_t *ip = buf + ETH_HDR_LEN;
+	size_t hl = (ip[0] & 0xf) * 4u;
+	uint8_t *oip = out + ETH_HDR_LEN;
+
+	memcpy(out, buf, ETH_HDR_LEN + hl);
+	memcpy(oip + hl, ip + hl + off, len);
+	pkt_put16(oip + 2, (uint16_t)(hl + len));
+	pkt_put16(oip + 6, (uint16_t)((more ? PKT_IP_MF : 0) | (off / 8)));
+	pkt_put16(oip + 10, 0);
+	pkt_put16(oip + 10, (uint16_t)~csum_fold(csum_add(0, oip, hl)));
+	return ETH_HDR_LEN + hl + len;
+}
+
 /* What pkt_parse() found. Offsets are from the start of the frame. */
 struct pkt_info {
 	bool ip4;		/* an IPv4 header was found */

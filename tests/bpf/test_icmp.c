@@ -49,36 +49,13 @@ static struct pkt_desc tcp(const char *sa, uint16_t sp, const char *da, uint16_t
 	return d;
 }
 
-/* An ICMP error (type 3 code 4 with an MTU, or as given) from src to dst,
- * in a frame from smac to dmac, quoting the first qlen bytes of q's IPv4
- * datagram (0: all of it). */
+/* An ICMP error as a router sends it (tos 0, id 0x777), quoting the first
+ * qlen bytes of q's IPv4 datagram (0: all of it). */
 static size_t icmp_err(const uint8_t *dmac, const uint8_t *smac, const char *src,
 		       const char *dst, uint8_t type, uint8_t code, uint16_t mtu,
 		       const struct pkt_desc *q, size_t qlen, uint8_t *buf)
 {
-	uint8_t qb[PKT_MAX], *ip = buf + ETH_HDR_LEN, *ic = ip + IP4_HDR_LEN;
-	size_t ql = xt_build(q, qb) - ETH_HDR_LEN;
-
-	if (qlen && qlen < ql)
-		ql = qlen;
-	memset(buf, 0, ETH_HDR_LEN + IP4_HDR_LEN + ICMP_HDR_LEN + ql);
-	memcpy(buf, dmac, 6);
-	memcpy(buf + 6, smac, 6);
-	pkt_put16(buf + 12, PKT_ETH_IP);
-	ip[0] = 0x45;
-	pkt_put16(ip + 2, (uint16_t)(IP4_HDR_LEN + ICMP_HDR_LEN + ql));
-	pkt_put16(ip + 4, 0x777);
-	ip[8] = 64;
-	ip[9] = IPPROTO_ICMP;
-	inet_pton(AF_INET, src, ip + 12);
-	inet_pton(AF_INET, dst, ip + 16);
-	pkt_put16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, IP4_HDR_LEN)));
-	ic[0] = type;
-	ic[1] = code;
-	pkt_put16(ic + 6, mtu);
-	memcpy(ic + ICMP_HDR_LEN, qb + ETH_HDR_LEN, ql);
-	pkt_put16(ic + 2, (uint16_t)~csum_fold(csum_add(0, ic, ICMP_HDR_LEN + ql)));
-	return ETH_HDR_LEN + IP4_HDR_LEN + ICMP_HDR_LEN + ql;
+	return xt_icmp_error(dmac, smac, src, dst, 0, 0x777, type, code, mtu, q, qlen, buf);
 }
 
 static void step(const char *what, struct pkt_desc d, uint32_t ifindex, uint32_t verdict)
@@ -222,17 +199,6 @@ static void test_icmp(void **state)
 	}
 }
 
-static int topology(void)
-{
-	static const char *const be_cmds[] = {
-		"ip addr add 10.20.0.1/16 dev be0",
-		"ip neigh replace 10.20.1.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
-		"ip neigh replace 10.20.3.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
-	};
-
-	return xt_two_links(be_cmds, sizeof(be_cmds) / sizeof(be_cmds[0]), &if_cli, &if_be);
-}
-
 static int group_setup(void **state)
 {
 	struct xlb_service_spec np = xt_svc("10.96.0.20", 80, IPPROTO_TCP, XLB_ALGO_RR);
@@ -241,7 +207,7 @@ static int group_setup(void **state)
 	struct xlb_ip node = xt_ip(NODE);
 	char err[256] = "";
 
-	if (topology())
+	if (xt_two_links_icmp(&if_cli, &if_be))
 		return -1;
 	remote.remote = true;
 	np.type = XLB_SVC_NODE_PORT;

@@ -162,10 +162,16 @@ static const struct pod_scenario scenarios[] = {
 	      FROM_POD, LXC1, { FROM_P1(VIP_EMPTY, 0x142), TCPH(40004, 80, PKT_SYN, ISN_C, 0),
 				.tcp_opt_len = 20 },
 	      TC_ACT_REDIRECT, { 0 }, XLB_POD_RST_SENT, &rst_empty },
-	    { "a fragment to the service: untouched",
+	    { "a UDP datagram's first fragment to the service: DNAT as any datagram (its later "
+	      "fragments follow: test_frag_remote)",
 	      FROM_POD, LXC1, { .eth_dst = MAC_LXC1, .eth_src = MAC_POD1, .saddr = POD1,
 				.daddr = VIP_REMOTE, .ip_id = 0x143, .frag = PKT_IP_MF,
 				.proto = IPPROTO_UDP, .sport = 50002, .dport = 53, .payload_len = 40 },
+	      TC_ACT_OK, { .daddr = REMOTE, .dport = 5353 }, XLB_POD_FWD_STACK, NULL },
+	    { "a TCP fragment to the service: untouched",
+	      FROM_POD, LXC1, { .eth_dst = MAC_LXC1, .eth_src = MAC_POD1, .saddr = POD1,
+				.daddr = VIP_REMOTE, .ip_id = 0x144, .frag = PKT_IP_MF,
+				TCPH(40009, 80, PKT_ACK, ISN_C, 0), .payload_len = 40 },
 	      TC_ACT_UNSPEC, { 0 }, XLB_POD_PASS_FRAGMENT, NULL },
 	  } },
 };
@@ -743,6 +749,155 @@ static void test_dsr_back(void **state)
 		fail_msg("%d steps, %d failed", n, bad);
 }
 
+/*
+ * Fragments (bpf/lib/frag.h): a UDP datagram of 3,028 bytes cut in three
+ * at 1,500, as a pod's stack or a router cuts it (pkt_fragment). The
+ * expected fragments are cut from the datagram rebuilt with the
+ * translated addresses and ports, so the first one's UDP checksum (the
+ * whole datagram's) and every header checksum are checked to the bit.
+ */
+#define FRAG_PAYLOAD	3000
+#define FRAG_DATA	1480
+
+/* Fragment i of d (rewritten by out when out is given). */
+static size_t pod_frag(const struct pkt_desc *d, const struct xt_rewrite *out, int i,
+		       uint8_t *buf)
+{
+	return xt_fragment(d, out, i, FRAG_DATA, buf);
+}
+
+static bool frag_step(const char *what, enum pod_hook hook, uint32_t ifindex,
+		      const struct pkt_desc *d, int i, int verdict, const struct xt_rewrite *out,
+		      enum xlb_pod_stat stat)
+{
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len = pod_frag(d, NULL, i, in), elen = pod_frag(d, out, i, exp);
+
+	print_message("  %s, fragment %d\n", what, i);
+	return run_raw(what, hook, ifindex, in, len, verdict, exp, elen, stat);
+}
+
+/* A ClusterIP from a pod, the backend elsewhere: every fragment DNATed on
+ * the way out of the pod, every fragment of the answer NATed back on the
+ * way in once its first came; a fragment of an unknown datagram is passed
+ * untouched. */
+static void test_frag_remote(void **state)
+{
+	const struct pkt_desc d = { FROM_P1(VIP_REMOTE, 0x501), .proto = IPPROTO_UDP,
+				    .sport = 50010, .dport = 53, .payload_len = FRAG_PAYLOAD };
+	const struct pkt_desc r = { TO_P1(REMOTE, 0x601), .proto = IPPROTO_UDP, .sport = 5353,
+				    .dport = 50010, .payload_len = FRAG_PAYLOAD };
+	struct pkt_desc u = d;
+	const struct xt_rewrite fwd = { .daddr = REMOTE, .dport = 5353 };
+	const struct xt_rewrite rev = { .saddr = VIP_REMOTE, .sport = 53 };
+	const struct xt_rewrite same = { 0 };
+	int bad = 0;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		bad += !frag_step("pod1's datagram to 10.96.1.2:53: DNAT to 10.244.2.11:5353",
+				  FROM_POD, LXC1, &d, i, TC_ACT_OK, &fwd, XLB_POD_FWD_STACK);
+	for (int i = 0; i < 3; i++)
+		bad += !frag_step("the answer into pod1 (first, last, middle): from the service",
+				  TO_POD, LXC1, &r, (int[]){ 0, 2, 1 }[i], TC_ACT_OK, &rev,
+				  XLB_POD_REV_STACK);
+	u.ip_id = 0x502;
+	bad += !frag_step("a later fragment of a datagram whose first was not seen: untouched",
+			  FROM_POD, LXC1, &u, 1, TC_ACT_UNSPEC, &same, XLB_POD_PASS_FRAGMENT);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* A ClusterIP whose backend is a pod of this node: each fragment
+ * redirected into the backend's pod, each of the answer's into the
+ * client's. */
+static void test_frag_local(void **state)
+{
+	struct xlb_service_spec s = xt_svc(VIP_LOCAL, 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_backend_spec b = xt_be(POD2, 5353, 1);
+	const struct pkt_desc d = { FROM_P1(VIP_LOCAL, 0x511), .proto = IPPROTO_UDP,
+				    .sport = 50011, .dport = 53, .payload_len = FRAG_PAYLOAD };
+	const struct pkt_desc r = { FROM_P2(POD1, 0x611), .proto = IPPROTO_UDP, .sport = 5353,
+				    .dport = 50011, .payload_len = FRAG_PAYLOAD };
+	const struct xt_rewrite fwd = { .daddr = POD2, .dport = 5353, ETH(MAC_LXC2, MAC_POD2) };
+	const struct xt_rewrite rev = { .saddr = VIP_LOCAL, .sport = 53, ETH(MAC_LXC1, MAC_POD1) };
+	int bad = 0;
+
+	(void)state;
+	XT_SVC_SET(dp, &s, &b, 1);
+	for (int i = 0; i < 3; i++)
+		bad += !frag_step("pod1's datagram to 10.96.1.1:53: DNAT to pod2, into pod2",
+				  FROM_POD, LXC1, &d, i, TC_ACT_REDIRECT, &fwd, XLB_POD_FWD_LOCAL);
+	for (int i = 0; i < 3; i++)
+		bad += !frag_step("pod2's answer: from the service, into pod1", FROM_POD, LXC2, &r,
+				  i, TC_ACT_REDIRECT, &rev, XLB_POD_REV_LOCAL);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* A fragment through XDP on the NIC: verdict, bytes, the counters. */
+static bool xdp_frag_step(const char *what, const struct pkt_desc *d, int i,
+			  const struct xt_rewrite *out, enum xlb_stat s1, enum xlb_stat s2)
+{
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len = pod_frag(d, NULL, i, in), elen = pod_frag(d, out, i, exp);
+	struct xt_stats before = xt_stats(dp), after;
+	struct xt_run r;
+	bool ok;
+
+	print_message("  %s, fragment %d\n", what, i);
+	xt_run(dp, in, len, if_fab0, &r);
+	after = xt_stats(dp);
+	ok = xt_check(what, &r, XDP_PASS, exp, elen);
+	if (xt_delta(&after, &before, s1) != 1 || xt_delta(&after, &before, s2) != 1) {
+		xt_stats_print(&after, &before);
+		ok = false;
+	}
+	return ok;
+}
+
+/* An external client's datagram to a node port whose backend is a pod of
+ * this node: XDP DNATs each fragment and passes it, tc on the NIC
+ * redirects each into the pod, and the pod's answer is NATed back on its
+ * veth, every fragment, and sent out of the NIC. */
+static void test_frag_nic_local(void **state)
+{
+	struct xlb_service_spec s = xt_svc("10.96.1.9", 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_backend_spec b = xt_be(POD2, 5353, 1);
+	struct xlb_ip node = xt_ip(NODE_IP);
+	const struct pkt_desc d = { FROM_EXT(NODE_IP, 0x701), .proto = IPPROTO_UDP,
+				    .sport = 45100, .dport = 30084, .payload_len = FRAG_PAYLOAD };
+	const struct pkt_desc r = { FROM_P2(EXT_CLIENT, 0x801), .proto = IPPROTO_UDP,
+				    .sport = 5353, .dport = 45100, .payload_len = FRAG_PAYLOAD };
+	const struct xt_rewrite dnat = { .daddr = POD2, .dport = 5353 };
+	const struct xt_rewrite into = { .daddr = POD2, .dport = 5353, ETH(MAC_LXC2, MAC_POD2) };
+	const struct xt_rewrite rev = { .saddr = NODE_IP, .sport = 30084 };
+	struct pkt_desc dn = d;
+	int bad = 0;
+
+	(void)state;
+	s.type = XLB_SVC_NODE_PORT;
+	s.node_port = 30084;
+	b.local = true;
+	XT_SVC_SET(dp, &s, &b, 1);
+	assert_int_equal(xlb_dp_node_addr_add(dp, &node), 0);
+	bad += !xdp_frag_step("XDP: first fragment to the node port, DNAT to pod2, passed", &d, 0,
+			      &dnat, XLB_STAT_CT_NEW, XLB_STAT_PASS_LOCAL);
+	for (int i = 1; i < 3; i++)
+		bad += !xdp_frag_step("XDP: a later fragment, DNAT (addresses), passed", &d, i,
+				      &dnat, XLB_STAT_FRAG_FOLLOW, XLB_STAT_PASS_FRAGMENT);
+	dn.daddr = POD2;
+	dn.dport = 5353;
+	for (int i = 0; i < 3; i++)
+		bad += !frag_step("tc on the NIC: into pod2", FROM_NIC, FAB0, &dn, i,
+				  TC_ACT_REDIRECT, &into, XLB_POD_NIC_FWD_LOCAL);
+	for (int i = 0; i < 3; i++)
+		bad += !frag_step("pod2's answer: from the node port, out of the NIC", FROM_POD,
+				  LXC2, &r, i, TC_ACT_REDIRECT, &rev, XLB_POD_REV_NIC);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
 static int topology(void)
 {
 	static const char *const cmds[] = {
@@ -844,6 +999,9 @@ int main(void)
 		cmocka_unit_test(test_affinity_established),
 		cmocka_unit_test(test_nic_local),
 		cmocka_unit_test(test_nic_reused_port),
+		cmocka_unit_test(test_frag_remote),
+		cmocka_unit_test(test_frag_local),
+		cmocka_unit_test(test_frag_nic_local),
 		cmocka_unit_test(test_dsr_front),
 		cmocka_unit_test(test_dsr_back),
 	};

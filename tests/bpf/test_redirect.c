@@ -37,10 +37,13 @@ static uint32_t if_cli, if_be;
 #define ON_CLI		XT_ON_CLI
 #define ON_BE		XT_ON_BE
 
-#define FROM_C(da, id)	.eth_dst = MAC_CLI0, .eth_src = MAC_CLIENT, .saddr = CLIENT, .daddr = da, \
-			.ip_id = id, .ttl = 61, .frag = PKT_IP_DF
-#define FROM_B(sa, id)	.eth_dst = MAC_BE0, .eth_src = MAC_NEIGH, .saddr = sa, .daddr = CLIENT, \
-			.ip_id = id, .ttl = 64, .frag = PKT_IP_DF
+/* _NODF: DF clear, a datagram the stack may fragment */
+#define FROM_C_NODF(da, id) .eth_dst = MAC_CLI0, .eth_src = MAC_CLIENT, .saddr = CLIENT, \
+			.daddr = da, .ip_id = id, .ttl = 61
+#define FROM_C(da, id)	FROM_C_NODF(da, id), .frag = PKT_IP_DF
+#define FROM_B_NODF(sa, id) .eth_dst = MAC_BE0, .eth_src = MAC_NEIGH, .saddr = sa, \
+			.daddr = CLIENT, .ip_id = id, .ttl = 64
+#define FROM_B(sa, id)	FROM_B_NODF(sa, id), .frag = PKT_IP_DF
 #define TCPH(sp, dp, fl, sq, ak) \
 	.proto = IPPROTO_TCP, .sport = sp, .dport = dp, .tcp_flags = fl, .seq = sq, .ack = ak, \
 	.window = 502
@@ -94,22 +97,23 @@ static const struct xt_scenario scenarios[] = {
 	      ON_CLI, XDP_PASS, { .daddr = BE, .dport = 8080 },
 	      { XLB_STAT_CT_NEW, XLB_STAT_PASS_CSUM_PARTIAL } },
 	  } },
-	{ "routed, but a frame a redirect may not send (longer than the MTU, multi-buffer): "
-	  "rewritten and left to the stack, counted as such",
+	{ "routed, but a frame a redirect may not send (longer than the MTU, multi-buffer; DF "
+	  "clear, else the client is told the MTU: test_frag.c): rewritten and left to the "
+	  "stack, counted as such",
 	  { { "UDP request on cli0: DNAT, XDP_REDIRECT (the backend's next hop is cached)",
 	      { FROM_C(VIP, 0x151), .proto = IPPROTO_UDP, .sport = 50001, .dport = 53, .payload_len = 40 },
 	      ON_CLI, XDP_REDIRECT, TO_BE(BE, 5353), { XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT } },
 	    { "a 2,958-byte frame of the flow, one buffer, longer than be0's MTU (1500): DNAT, "
 	      "MACs kept, XDP_PASS",
-	      { FROM_C(VIP, 0x152), .proto = IPPROTO_UDP, .sport = 50001, .dport = 53,
+	      { FROM_C_NODF(VIP, 0x152), .proto = IPPROTO_UDP, .sport = 50001, .dport = 53,
 		.payload_len = 2916 },
 	      ON_CLI, XDP_PASS, { .daddr = BE, .dport = 5353 }, { XLB_STAT_PASS_TOO_BIG } },
 	    { "a 9,000-byte datagram of the flow (a multi-buffer frame): DNAT, MACs kept, XDP_PASS",
-	      { FROM_C(VIP, 0x153), .proto = IPPROTO_UDP, .sport = 50001, .dport = 53,
+	      { FROM_C_NODF(VIP, 0x153), .proto = IPPROTO_UDP, .sport = 50001, .dport = 53,
 		.payload_len = 9000 - 28 },
 	      ON_CLI, XDP_PASS, { .daddr = BE, .dport = 5353 }, { XLB_STAT_PASS_MULTIBUF } },
 	    { "a 9,000-byte reply on be0 (multi-buffer): reverse NAT, MACs kept, XDP_PASS",
-	      { FROM_B(BE, 0x251), .proto = IPPROTO_UDP, .sport = 5353, .dport = 50001,
+	      { FROM_B_NODF(BE, 0x251), .proto = IPPROTO_UDP, .sport = 5353, .dport = 50001,
 		.payload_len = 9000 - 28 },
 	      ON_BE, XDP_PASS, { .saddr = VIP, .sport = 53 }, { XLB_STAT_PASS_MULTIBUF } },
 	    { "a 1,500-byte datagram (a standard full frame; the reply established the flow): DNAT, "

@@ -46,4 +46,17 @@ static inline int xt_two_links(const char *const *be_cmds, size_t n, unsigned *i
 	return 0;
 }
 
+/* xt_two_links with the backend side of test_icmp and test_frag: be0
+ * 10.20.0.1/16, neighbours 10.20.1.2 and 10.20.3.2 (both 02:..:20:02). */
+static inline int xt_two_links_icmp(unsigned *if_cli, unsigned *if_be)
+{
+	static const char *const be_cmds[] = {
+		"ip addr add 10.20.0.1/16 dev be0",
+		"ip neigh replace 10.20.1.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
+		"ip neigh replace 10.20.3.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
+	};
+
+	return xt_two_links(be_cmds, sizeof(be_cmds) / sizeof(be_cmds[0]), if_cli, if_be);
+}
+
 #endif

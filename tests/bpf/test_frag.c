@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * IP fragments and path MTU in XDP (bpf/lib/frag.h, frag_xdp.h),
+ * byte-exact. A UDP datagram of 3,008 bytes (3,000 of payload) is cut
+ * into three fragments as a router with a 1,500-byte MTU cuts it
+ * (pkt_fragment); each expected fragment is cut from the datagram built
+ * from scratch with the translated addresses and ports, so the first
+ * fragment's UDP checksum (which covers the whole datagram) and every
+ * header checksum must come out right. In test_redirect's topology (next
+ * hops known):
+ *
+ *   client side:  cli0 10.10.1.1/24 (the node address)
+ *   backend side: be0 10.20.0.1/16; backends 10.20.1.2 (on another node:
+ *                 SNAT) and 10.20.3.2 (node unknown: DNAT only)
+ *
+ * Services: node port 30053/udp -> 10.20.1.2:5353, 10.96.0.31:53/udp ->
+ * 10.20.3.2:5353, 10.96.0.32:53/udp without endpoints, node port
+ * 30080/tcp -> 10.20.1.2:8080.
+ */
+#include "flow.h"
+#include "twolinks.h"
+
+static struct xlb_dp *dp;
+static uint32_t if_cli, if_be;
+
+#define CLIENT		"10.10.1.2"
+#define NODE		"10.10.1.1"
+#define BE_REMOTE	"10.20.1.2"
+#define BE_UNKNOWN	"10.20.3.2"
+#define VIP		"10.96.0.31"
+#define VIP_EMPTY	"10.96.0.32"
+
+#define MAC_CLI0	{ 0x02, 0x00, 0x00, 0x00, 0x00, 0xc0 }
+#define MAC_BE0		{ 0x02, 0x00, 0x00, 0x00, 0x00, 0xb0 }
+#define MAC_NEIGH	{ 0x02, 0x00, 0x00, 0x00, 0x20, 0x02 }
+
+#define PAYLOAD		3000	/* a 3,028-byte datagram: three fragments at MTU 1500 */
+#define FRAG_DATA	1480	/* payload bytes of a full fragment */
+
+/* A datagram of the client (through its router) and of a backend. */
+#define FROM_C(da, id, sp, dp_) .eth_dst = MAC_CLI0, .eth_src = MAC_CLIENT, .saddr = CLIENT, \
+			.daddr = da, .ip_id = id, .ttl = 61, .proto = IPPROTO_UDP, .sport = sp, \
+			.dport = dp_, .payload_len = PAYLOAD
+#define FROM_B(sa, id, sp, da, dp_) .eth_dst = MAC_BE0, .eth_src = MAC_NEIGH, .saddr = sa, \
+			.daddr = da, .ip_id = id, .ttl = 64, .proto = IPPROTO_UDP, .sport = sp, \
+			.dport = dp_, .payload_len = PAYLOAD
+/* Where it must go: to the backend's neighbour from be0, or back to the
+ * client as its packets came. */
+#define TO_BE(sa, da, dp_) { .saddr = sa, .daddr = da, .dport = dp_, .eth = true, \
+			     .eth_src = MAC_BE0, .eth_dst = MAC_NEIGH }
+#define TO_CLIENT(sa, sp) { .saddr = sa, .sport = sp, .eth = true, .eth_src = MAC_CLI0, \
+			    .eth_dst = MAC_CLIENT }
+
+#define ON_CLI 1
+#define ON_BE 2
+
+/* Fragment i (0, 1, 2) of datagram d as it arrives; with out, of d as it
+ * must leave. */
+static size_t frag(const struct pkt_desc *d, const struct xt_rewrite *out, int i, uint8_t *buf)
+{
+	return xt_fragment(d, out, i, FRAG_DATA, buf);
+}
+
+/* One frame in, its verdict, its output (exp NULL: not compared), and the
+ * counters that must move by one (the harness checks that exactly one
+ * outcome moves). */
+static bool run(const char *what, int on, const uint8_t *in, size_t len, uint32_t verdict,
+		const uint8_t *exp, size_t elen, enum xlb_stat s1, enum xlb_stat s2,
+		enum xlb_stat s3)
+{
+	const enum xlb_stat want[] = { s1, s2, s3 };
+	struct xt_stats before = xt_stats(dp), after;
+	struct xt_run r;
+	bool ok = true;
+
+	print_message("  %s\n", what);
+	xt_run(dp, in, len, on == ON_CLI ? if_cli : if_be, &r);
+	after = xt_stats(dp);
+	if (exp)
+		ok = xt_check(what, &r, verdict, exp, elen);
+	else if (r.verdict != verdict) {
+		print_error("%s: verdict %s\n", what, xt_verdict_name(r.verdict));
+		ok = false;
+	}
+	for (int i = 0; i < 3; i++)
+		if (xt_delta(&after, &before, want[i]) != 1) {
+			print_error("%s: %s moved by %llu, expected 1\n", what, xlb_stat_name(want[i]),
+				    (unsigned long long)xt_delta(&after, &before, want[i]));
+			xt_stats_print(&after, &before);
+			ok = false;
+		}
+	return ok;
+}
+
+/* Fragment i of d in, fragment i of d rewritten by out expected. */
+static bool run_frag(const char *what, int on, const struct pkt_desc *d, int i,
+		     uint32_t verdict, const struct xt_rewrite *out, enum xlb_stat s1,
+		     enum xlb_stat s2, enum xlb_stat s3)
+{
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len = frag(d, NULL, i, in), elen = frag(d, out, i, exp);
+
+	return run(what, on, in, len, verdict, exp, elen, s1, s2, s3);
+}
+
+/* A node port with its backend on another node: source and destination
+ * NAT of every fragment both ways, the first with its ports and the UDP
+ * checksum of the whole datagram, the later ones by their first
+ * fragment's flow: the first-packet table for the first datagram, the
+ * established flow after the backend answered. */
+static void test_snat_node_port(void **state)
+{
+	const struct pkt_desc c1 = { FROM_C(NODE, 0x101, 61234, 30053) };
+	const struct pkt_desc c2 = { FROM_C(NODE, 0x102, 61234, 30053) };
+	const struct pkt_desc b1 = { FROM_B(BE_REMOTE, 0x201, 5353, NODE, 61234) };
+	const struct pkt_desc b2 = { FROM_B(BE_REMOTE, 0x202, 5353, NODE, 61234) };
+	const struct xt_rewrite to_be = TO_BE(NODE, BE_REMOTE, 5353);
+	const struct xt_rewrite to_cl = TO_CLIENT(NODE, 30053);
+	const struct xt_rewrite to_cl_d = { .daddr = CLIENT, .dport = 61234 };
+	struct xt_rewrite rep = to_cl;
+	int bad = 0;
+
+	(void)state;
+	rep.daddr = to_cl_d.daddr;
+	rep.dport = to_cl_d.dport;
+	bad += !run_frag("first fragment to node port 10.10.1.1:30053: DNAT to 10.20.1.2:5353, "
+			 "SNAT to 10.10.1.1:61234, the UDP checksum of the whole datagram updated",
+			 ON_CLI, &c1, 0, XDP_REDIRECT, &to_be, XLB_STAT_CT_NEW, XLB_STAT_SNAT_NEW,
+			 XLB_STAT_FWD_REDIRECT);
+	bad += !run_frag("second fragment (offset 1480, no ports): the same addresses, out of be0",
+			 ON_CLI, &c1, 1, XDP_REDIRECT, &to_be, XLB_STAT_FRAG_FOLLOW,
+			 XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("last fragment (offset 2960): the same", ON_CLI, &c1, 2, XDP_REDIRECT,
+			 &to_be, XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("the backend's answer, first fragment to 10.10.1.1:61234: back to the "
+			 "client from the node port", ON_BE, &b1, 0, XDP_REDIRECT, &rep,
+			 XLB_STAT_SNAT_REPLY, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("its second fragment: the same", ON_BE, &b1, 1, XDP_REDIRECT, &rep,
+			 XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("its last fragment: the same", ON_BE, &b1, 2, XDP_REDIRECT, &rep,
+			 XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("the client's second datagram, first fragment: the flow is established",
+			 ON_CLI, &c2, 0, XDP_REDIRECT, &to_be, XLB_STAT_CT_ESTABLISHED,
+			 XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("its last fragment: by the established flow and its SNAT mapping",
+			 ON_CLI, &c2, 2, XDP_REDIRECT, &to_be, XLB_STAT_FRAG_FOLLOW,
+			 XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("its middle fragment, after the last: the same", ON_CLI, &c2, 1,
+			 XDP_REDIRECT, &to_be, XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT,
+			 XLB_STAT_RX);
+	bad += !run_frag("the answer to it, first fragment: the established reply", ON_BE, &b2, 0,
+			 XDP_REDIRECT, &rep, XLB_STAT_CT_HIT, XLB_STAT_SNAT_REPLY,
+			 XLB_STAT_FWD_REDIRECT);
+	bad += !run_frag("its later fragment: the same", ON_BE, &b2, 1, XDP_REDIRECT, &rep,
+			 XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* A later fragment before its first: to the stack untouched (its datagram
+ * is lost), counted when the first fragment arrives; the fragments after
+ * the first are translated. */
+static void test_before_first(void **state)
+{
+	const struct pkt_desc c3 = { FROM_C(NODE, 0x103, 61234, 30053) };
+	const struct xt_rewrite to_be = TO_BE(NODE, BE_REMOTE, 5353);
+	const struct xt_rewrite same = { 0 };
+	int bad = 0;
+
+	(void)state;
+	bad += !run_frag("last fragment before the first: XDP_PASS untouched", ON_CLI, &c3, 2,
+			 XDP_PASS, &same, XLB_STAT_PASS_FRAGMENT, XLB_STAT_RX, XLB_STAT_RX);
+	bad += !run_frag("then the first fragment: translated, one fragment counted as come "
+			 "before it", ON_CLI, &c3, 0, XDP_REDIRECT, &to_be, XLB_STAT_CT_HIT,
+			 XLB_STAT_FWD_REDIRECT, XLB_STAT_FRAG_BEFORE_FIRST);
+	bad += !run_frag("then the middle one: translated", ON_CLI, &c3, 1, XDP_REDIRECT, &to_be,
+			 XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* A ClusterIP reached from outside: DNAT only; the later fragments find
+ * the flow in the first-packet table under the backend the service's
+ * table gives. */
+static void test_dnat(void **state)
+{
+	const struct pkt_desc c = { FROM_C(VIP, 0x111, 50000, 53) };
+	const struct xt_rewrite to_be = TO_BE(NULL, BE_UNKNOWN, 5353);
+	int bad = 0;
+
+	(void)state;
+	bad += !run_frag("first fragment to 10.96.0.31:53: DNAT to 10.20.3.2:5353", ON_CLI, &c, 0,
+			 XDP_REDIRECT, &to_be, XLB_STAT_CT_NEW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("second fragment: the same", ON_CLI, &c, 1, XDP_REDIRECT, &to_be,
+			 XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("last fragment: the same", ON_CLI, &c, 2, XDP_REDIRECT, &to_be,
+			 XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* A service without endpoints answers the first fragment (ICMP port
+ * unreachable); the later ones are dropped, not left to the stack. */
+static void test_answered(void **state)
+{
+	const struct pkt_desc c = { FROM_C(VIP_EMPTY, 0x121, 50001, 53) };
+	uint8_t in[PKT_MAX];
+	size_t len;
+	int bad = 0;
+
+	(void)state;
+	len = frag(&c, NULL, 0, in);
+	bad += !run("first fragment to 10.96.0.32:53 (no endpoints): ICMP port unreachable", ON_CLI,
+		    in, len, XDP_REDIRECT, NULL, 0, XLB_STAT_NO_BACKEND, XLB_STAT_ICMP_SENT,
+		    XLB_STAT_RX);
+	len = frag(&c, NULL, 1, in);
+	bad += !run("its second fragment: dropped", ON_CLI, in, len, XDP_DROP, in, len,
+		    XLB_STAT_DROP_FRAGMENT, XLB_STAT_RX, XLB_STAT_RX);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* ICMP fragmentation needed as xlb writes it (tos 0xc0, id 0) from the
+ * address q was sent to, back to its sender, quoting its IPv4 header and 8
+ * bytes (RFC 1191, 792). */
+static size_t frag_needed(const struct pkt_desc *q, uint16_t mtu, uint8_t *buf)
+{
+	static const uint8_t mac_cli0[6] = MAC_CLI0;
+
+	return xt_icmp_error(mac_client, mac_cli0, q->daddr, q->saddr, 0xc0, 0, 3, 4, mtu, q,
+			     IP4_HDR_LEN + 8, buf);
+}
+
+/* Path MTU: a translated frame too big for be0 (MTU 1500). With DF, the
+ * client is told the MTU about the packet it sent; without, a source-NATed
+ * frame is dropped (the stack may not send the node's own address on). */
+static void test_path_mtu(void **state)
+{
+	const struct pkt_desc syn = { .eth_dst = MAC_CLI0, .eth_src = MAC_CLIENT, .saddr = CLIENT,
+				      .daddr = NODE, .ip_id = 0x131, .ttl = 61, .frag = PKT_IP_DF,
+				      .proto = IPPROTO_TCP, .sport = 61300, .dport = 30080,
+				      .tcp_flags = PKT_SYN, .seq = 1000, .window = 502 };
+	struct pkt_desc big = syn, udp = { FROM_C(NODE, 0x132, 61400, 30053) };
+	const struct xt_rewrite to_be = TO_BE(NODE, BE_REMOTE, 8080);
+	struct xt_step s = { .pkt = syn, .out = to_be };
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len, elen;
+	int bad = 0;
+
+	(void)state;
+	len = xt_build(&syn, in);
+	elen = xt_build_expected(&s, exp);
+	bad += !run("SYN to node port 30080: DNAT + SNAT, out of be0", ON_CLI, in, len,
+		    XDP_REDIRECT, exp, elen, XLB_STAT_CT_NEW, XLB_STAT_SNAT_NEW,
+		    XLB_STAT_FWD_REDIRECT);
+	big.ip_id = 0x133;
+	big.tcp_flags = PKT_ACK | PKT_PSH;
+	big.seq = 1001;
+	big.payload_len = 2000 - 40;
+	len = xt_build(&big, in);
+	elen = frag_needed(&big, 1500, exp);
+	bad += !run("a 2,000-byte segment with DF: ICMP fragmentation needed, MTU 1500, from "
+		    "10.10.1.1 about the segment as the client sent it", ON_CLI, in, len,
+		    XDP_REDIRECT, exp, elen, XLB_STAT_ICMP_FRAG_SENT, XLB_STAT_RX, XLB_STAT_RX);
+	udp.payload_len = 2000 - 28;
+	udp.frag = PKT_IP_DF;
+	len = xt_build(&udp, in);
+	elen = frag_needed(&udp, 1500, exp);
+	bad += !run("a 2,000-byte UDP datagram with DF to node port 30053 (a new flow: SNAT): "
+		    "ICMP fragmentation needed quoting it as sent, its UDP checksum too", ON_CLI, in,
+		    len, XDP_REDIRECT, exp, elen, XLB_STAT_CT_NEW, XLB_STAT_SNAT_NEW,
+		    XLB_STAT_ICMP_FRAG_SENT);
+	udp.frag = 0;
+	udp.sport = 61401;
+	len = xt_build(&udp, in);
+	bad += !run("a 2,000-byte UDP datagram without DF to node port 30053: dropped, "
+		    "drop_snat_too_big", ON_CLI, in, len, XDP_DROP, NULL, 0, XLB_STAT_CT_NEW,
+		    XLB_STAT_SNAT_NEW, XLB_STAT_DROP_SNAT_TOO_BIG);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+static int group_setup(void **state)
+{
+	struct xlb_service_spec np = xt_svc("10.96.0.30", 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_service_spec tnp = xt_svc("10.96.0.33", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec cip = xt_svc(VIP, 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_service_spec empty = xt_svc(VIP_EMPTY, 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_backend_spec remote = xt_be(BE_REMOTE, 5353, 1);
+	struct xlb_backend_spec tremote = xt_be(BE_REMOTE, 8080, 1);
+	struct xlb_backend_spec unknown = xt_be(BE_UNKNOWN, 5353, 1);
+	struct xlb_ip node = xt_ip(NODE);
+	char err[256] = "";
+	int ret;
+
+	(void)state;
+	if (xt_two_links_icmp(&if_cli, &if_be))
+		return -1;
+	remote.remote = true;
+	tremote.remote = true;
+	np.type = tnp.type = XLB_SVC_NODE_PORT;
+	np.node_port = 30053;
+	tnp.node_port = 30080;
+	dp = xt_dp_open();
+	if (!dp)
+		return -1;
+	if ((ret = xlb_dp_service_set(dp, &np, &remote, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &tnp, &tremote, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &cip, &unknown, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &empty, NULL, 0, err, sizeof(err))) ||
+	    (ret = xlb_dp_node_addr_add(dp, &node))) {
+		print_error("setup: %s (%d)\n", err, ret);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	xlb_dp_close(dp);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_snat_node_port),
+		cmocka_unit_test(test_before_first),
+		cmocka_unit_test(test_dnat),
+		cmocka_unit_test(test_answered),
+		cmocka_unit_test(test_path_mtu),
+	};
+
+	xt_init();
+	return cmocka_run_group_tests_name("frag: IP fragments and path MTU in XDP", tests,
+					   group_setup, group_teardown);
+}
