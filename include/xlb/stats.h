@@ -51,10 +51,11 @@ enum xlb_stat_kind {
 	  "sel_miss (its selection slot held none), snat_new (a source NAT port taken "	\
 	  "for an external flow to another node), snat_reply (a reply to one "		\
 	  "translated back), icmp_xlate (an ICMP error about a translated flow "	\
-	  "translated like the flow), frag_follow (a later IP fragment sent as its "	\
-	  "datagram's first fragment was), frag_before_first (later fragments of a "	\
-	  "translated datagram that came before its first fragment and went to the "	\
-	  "stack untranslated: that datagram is lost).")
+	  "translated like the flow), frag_follow (a later IP fragment translated and "	\
+	  "sent as its datagram's flow, found by the first fragment's ports), "		\
+	  "frag_before_first (later fragments that came before their datagram's first "	\
+	  "fragment and went to the stack untouched: a service's such datagram is "	\
+	  "lost).")
 
 /* X(ENUM, name, kind, family, label key, label value). */
 #define XLB_STATS(X)									\
@@ -163,11 +164,12 @@ enum xlb_stat_kind {
  * drop_fragment      a later IPv4 fragment whose first fragment was dropped or answered
  * snat_new, snat_reply: events, a mapping made, a reply translated back
  * icmp_xlate         event: an ICMP error about a translated flow, translated like it
- * frag_follow        event: a later fragment handled as its datagram's first fragment was
- *                    (addresses rewritten alike, the same way out): its outcome is counted
- *                    as the first fragment's kind (fwd_*, pass_fragment, drop_fragment)
- * frag_before_first  event, counted when a translated first fragment arrives: its datagram's
- *                    later fragments that came before it (and went to the stack untranslated)
+ * frag_follow        event: a later fragment whose flow its datagram's ports found: its
+ *                    addresses rewritten as the flow's, sent the way the flow goes (its
+ *                    outcome fwd_* or pass_fragment)
+ * frag_before_first  event, counted when a first fragment arrives: its datagram's later
+ *                    fragments that came before it (and went to the stack untouched, so a
+ *                    service's datagram was lost)
  * ct_*, no_backend, sel_miss: events, see the families
  */
 
