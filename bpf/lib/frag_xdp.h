@@ -131,6 +131,8 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 		goto out;
 	}
 	if (ct) {
+		if (ct->fwd.flags & XLB_CT_F_DSR)
+			goto pass;	/* below */
 		id = ct->backend_id;
 		gen = ct->fwd.backend_gen;
 		snat = ct->fwd.flags & XLB_CT_F_SNAT;
@@ -160,6 +162,10 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 		e = bpf_map_lookup_elem(&ct_syn, k);
 		if (!e || e->backend_id != id || e->backend_gen != gen)
 			goto drop;
+		/* A DSR flow's first fragment went whole inside IPIP (lib/dsr.h);
+		 * its later ones are not encapsulated: the stack's, untouched. */
+		if (e->flags & XLB_CT_F_DSR)
+			goto pass;
 		snat = e->flags & XLB_CT_F_SNAT;
 	}
 fwd:

@@ -15,7 +15,8 @@
  *
  * Services: node port 30053/udp -> 10.20.1.2:5353, 10.96.0.31:53/udp ->
  * 10.20.3.2:5353, 10.96.0.32:53/udp without endpoints, node port
- * 30080/tcp -> 10.20.1.2:8080.
+ * 30080/tcp -> 10.20.1.2:8080, node port 30055/udp -> 10.20.1.2:5353 in
+ * DSR mode.
  */
 #include "flow.h"
 #include "twolinks.h"
@@ -220,6 +221,27 @@ static void test_answered(void **state)
 		fail_msg("%d steps failed", bad);
 }
 
+/* A node port in DSR mode (lib/dsr.h): the first fragment goes whole
+ * inside IPIP; the later ones are not encapsulated, so they are left to
+ * the stack untouched rather than sent on half translated. */
+static void test_dsr(void **state)
+{
+	const struct pkt_desc c = { FROM_C(NODE, 0x141, 50002, 30055) };
+	uint8_t in[PKT_MAX];
+	size_t len;
+	int bad = 0;
+
+	(void)state;
+	len = xt_fragment(&c, NULL, 0, 1200, in);	/* 1,240 bytes with the outer header */
+	bad += !run("first fragment to DSR node port 30055: IPIP to 10.20.1.2", ON_CLI, in, len,
+		    XDP_REDIRECT, NULL, 0, XLB_STAT_CT_NEW, XLB_STAT_FWD_DSR, XLB_STAT_RX);
+	len = xt_fragment(&c, NULL, 1, 1200, in);
+	bad += !run("its second fragment: XDP_PASS untouched", ON_CLI, in, len, XDP_PASS, in, len,
+		    XLB_STAT_PASS_FRAGMENT, XLB_STAT_RX, XLB_STAT_RX);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
 /* ICMP fragmentation needed as xlb writes it (tos 0xc0, id 0) from the
  * address q was sent to, back to its sender, quoting its IPv4 header and 8
  * bytes (RFC 1191, 792). */
@@ -286,6 +308,7 @@ static int group_setup(void **state)
 	struct xlb_service_spec tnp = xt_svc("10.96.0.33", 80, IPPROTO_TCP, XLB_ALGO_RR);
 	struct xlb_service_spec cip = xt_svc(VIP, 53, IPPROTO_UDP, XLB_ALGO_RR);
 	struct xlb_service_spec empty = xt_svc(VIP_EMPTY, 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_service_spec dsr = xt_svc("10.96.0.34", 53, IPPROTO_UDP, XLB_ALGO_RR);
 	struct xlb_backend_spec remote = xt_be(BE_REMOTE, 5353, 1);
 	struct xlb_backend_spec tremote = xt_be(BE_REMOTE, 8080, 1);
 	struct xlb_backend_spec unknown = xt_be(BE_UNKNOWN, 5353, 1);
@@ -298,7 +321,9 @@ static int group_setup(void **state)
 		return -1;
 	remote.remote = true;
 	tremote.remote = true;
-	np.type = tnp.type = XLB_SVC_NODE_PORT;
+	np.type = tnp.type = dsr.type = XLB_SVC_NODE_PORT;
+	dsr.node_port = 30055;
+	dsr.lb_mode = XLB_LB_MODE_DSR;
 	np.node_port = 30053;
 	tnp.node_port = 30080;
 	dp = xt_dp_open();
@@ -308,6 +333,7 @@ static int group_setup(void **state)
 	    (ret = xlb_dp_service_set(dp, &tnp, &tremote, 1, err, sizeof(err))) ||
 	    (ret = xlb_dp_service_set(dp, &cip, &unknown, 1, err, sizeof(err))) ||
 	    (ret = xlb_dp_service_set(dp, &empty, NULL, 0, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &dsr, &remote, 1, err, sizeof(err))) ||
 	    (ret = xlb_dp_node_addr_add(dp, &node))) {
 		print_error("setup: %s (%d)\n", err, ret);
 		return -1;
@@ -329,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_before_first),
 		cmocka_unit_test(test_dnat),
 		cmocka_unit_test(test_answered),
+		cmocka_unit_test(test_dsr),
 		cmocka_unit_test(test_path_mtu),
 	};
 
