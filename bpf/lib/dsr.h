@@ -14,10 +14,12 @@
  * no reply comes back through this node; the backend sees the client.
  *
  * The outer header carries the inner one's TOS and DF, TTL 64, ID 0 (RFC
- * 6864: an atomic datagram's ID means nothing). It adds 20 bytes: a frame
- * that no longer fits the way out is dropped (drop_dsr_too_big), a
- * client's path MTU to the service then has to be 20 bytes less than the
- * fabric's (docs/operations.md).
+ * 6864: an atomic datagram's ID means nothing). It adds 20 bytes: a DF
+ * frame that no longer fits the way out is answered with ICMP
+ * fragmentation needed and the MTU less those 20 bytes, from the address
+ * the client used (RFC 1191: its path MTU to the service shrinks, as
+ * Cilium's DSR answers with ENABLE_DSR_ICMP_ERRORS); one without DF is
+ * dropped (drop_dsr_too_big).
  *
  * Kept out of xlb_xdp's body: a global function is verified once, on its
  * own, not for every path that reaches it (the program is near the 1M
@@ -38,6 +40,7 @@
 #include "csum.h"
 #include "clock.h"
 #include "ct.h"
+#include "respond.h"
 
 #define XLB_DSR_HLEN	20	/* the outer IPv4 header */
 
@@ -92,12 +95,12 @@ __noinline int xlb_dsr_xmit(struct xdp_md *ctx, __u32 saddr, __u32 id)
 	if (!nh)
 		goto no_route;
 	len = data_end - data;
-	if (len + XLB_DSR_HLEN > ETH_HLEN + 1500 &&
-	    bpf_check_mtu(ctx, nh->ifindex, &mtu, XLB_DSR_HLEN, 0))
-		goto too_big;
 	tos = in->tos;
 	in_len = bpf_ntohs(in->tot_len);
 	df = in->frag_off & bpf_htons(0x4000);
+	if (len + XLB_DSR_HLEN > ETH_HLEN + 1500 &&
+	    bpf_check_mtu(ctx, nh->ifindex, &mtu, XLB_DSR_HLEN, 0))
+		goto too_big;
 
 	if (bpf_xdp_adjust_head(ctx, -XLB_DSR_HLEN))
 		goto no_route;
@@ -128,6 +131,14 @@ no_route:
 	xlb_dsr_count(XLB_STAT_DROP_DSR_NO_ROUTE);
 	return XDP_DROP;
 too_big:
+	/* mtu: the way out's (L3); the client's packets may be 20 bytes less */
+	if (df && mtu > 576 + XLB_DSR_HLEN &&
+	    xlb_icmp_unreach_build(ctx, in->saddr, in->daddr, in->ihl * 4 + 8,
+				   4 /* fragmentation needed and DF set */,
+				   (__u16)(mtu - XLB_DSR_HLEN)) == XDP_TX) {
+		xlb_dsr_count(XLB_STAT_ICMP_FRAG_SENT);
+		return bpf_redirect(ctx->ingress_ifindex, 0);
+	}
 	xlb_dsr_count(XLB_STAT_DROP_DSR_TOO_BIG);
 	return XDP_DROP;
 }

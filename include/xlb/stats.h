@@ -160,7 +160,7 @@ enum xlb_stat_kind {
  * drop_dsr_no_route  lb-mode dsr, no next hop towards the backend known (or a VLAN tag, a
  *                    partial checksum, no node address to send from)
  * drop_dsr_too_big   lb-mode dsr, the frame with its outer header over the way out's MTU
- *                    (or a multi-buffer frame)
+ *                    without DF (with DF: icmp_frag_needed_sent), or a multi-buffer frame
  * drop_fragment      a later IPv4 fragment whose first fragment was dropped or answered
  * snat_new, snat_reply: events, a mapping made, a reply translated back
  * icmp_xlate         event: an ICMP error about a translated flow, translated like it

@@ -608,8 +608,10 @@ static bool xdp_raw(const char *what, const uint8_t *in, size_t len, uint32_t ve
  * another node, lb-mode dsr. The client's packets leave fab0 whole inside
  * an IPIP header from the node's address to the pod's, towards the pod's
  * node (its MAC): no DNAT, no SNAT port; conntrack keeps the flow (the
- * client's ACK establishes it: the replies never come this way). A frame
- * that the outer header makes too big for fab0 is dropped, counted. */
+ * client's ACK establishes it: the replies never come this way). A DF
+ * frame that the outer header makes too big for fab0 is answered with
+ * ICMP fragmentation needed, MTU 1480, from the node port; one without DF
+ * is dropped, counted. */
 static void test_dsr_front(void **state)
 {
 	struct xlb_service_spec s = xt_svc("10.96.1.11", 80, IPPROTO_TCP, XLB_ALGO_RR);
@@ -621,27 +623,34 @@ static void test_dsr_front(void **state)
 		struct pkt_desc pkt;
 		uint32_t verdict;
 		enum xlb_stat a, b;
+		bool icmp;	/* the answer: fragmentation needed, MTU 1480 */
 	} steps[] = {
 		{ "SYN 172.16.0.2:45200 -> 192.168.50.11:30088: IPIP to 10.244.2.11 via its node",
 		  { FROM_EXT(NODE_IP, 0x501), TCPH(45200, 30088, PKT_SYN, ISN_C, 0), .tcp_opt_len = 20,
 		    .tos = 0x10 },
-		  XDP_REDIRECT, XLB_STAT_CT_NEW, XLB_STAT_FWD_DSR },
+		  XDP_REDIRECT, XLB_STAT_CT_NEW, XLB_STAT_FWD_DSR, false },
 		{ "the client's ACK with 100 bytes: established (no SYN-ACK ever seen here), IPIP",
 		  { FROM_EXT(NODE_IP, 0x502), TCPH(45200, 30088, PKT_ACK, ISN_C + 1, ISN_B + 1),
 		    .payload_len = 100 },
-		  XDP_REDIRECT, XLB_STAT_CT_ESTABLISHED, XLB_STAT_FWD_DSR },
+		  XDP_REDIRECT, XLB_STAT_CT_ESTABLISHED, XLB_STAT_FWD_DSR, false },
 		{ "1440 bytes on the established flow: a 1514-byte frame outside, IPIP",
 		  { FROM_EXT(NODE_IP, 0x503), TCPH(45200, 30088, PKT_ACK | PKT_PSH, ISN_C + 101,
 						   ISN_B + 1), .payload_len = 1440 },
-		  XDP_REDIRECT, XLB_STAT_CT_HIT, XLB_STAT_FWD_DSR },
-		{ "1460 bytes with DF: 1534 bytes with the outer header, over fab0's MTU: dropped",
+		  XDP_REDIRECT, XLB_STAT_CT_HIT, XLB_STAT_FWD_DSR, false },
+		{ "1460 bytes with DF: 1534 bytes with the outer header, over fab0's MTU: ICMP "
+		  "fragmentation needed, MTU 1480, from 192.168.50.11 to the client, out of fab0",
 		  { FROM_EXT(NODE_IP, 0x504), TCPH(45200, 30088, PKT_ACK | PKT_PSH, ISN_C + 1541,
 						   ISN_B + 1), .payload_len = 1460 },
-		  XDP_DROP, XLB_STAT_CT_HIT, XLB_STAT_DROP_DSR_TOO_BIG },
+		  XDP_REDIRECT, XLB_STAT_CT_HIT, XLB_STAT_ICMP_FRAG_SENT, true },
+		{ "the same without DF: dropped (drop_dsr_too_big)",
+		  { .eth_dst = MAC_FAB0, .eth_src = MAC_GW, .saddr = EXT_CLIENT, .daddr = NODE_IP,
+		    .ip_id = 0x505, .ttl = 63, TCPH(45200, 30088, PKT_ACK | PKT_PSH, ISN_C + 1541,
+						      ISN_B + 1), .payload_len = 1460 },
+		  XDP_DROP, XLB_STAT_CT_HIT, XLB_STAT_DROP_DSR_TOO_BIG, false },
 		{ "UDP 172.16.0.2:45201 -> 192.168.50.11:30088 (no UDP service there): untouched",
 		  { FROM_EXT(NODE_IP, 0x505), .proto = IPPROTO_UDP, .sport = 45201, .dport = 30088,
 		    .payload_len = 20 },
-		  XDP_PASS, XLB_STAT_PASS_NOT_SERVICE, 0 },
+		  XDP_PASS, XLB_STAT_PASS_NOT_SERVICE, 0, false },
 	};
 	int bad = 0;
 
@@ -656,7 +665,10 @@ static void test_dsr_front(void **state)
 		uint8_t in[PKT_MAX], exp[PKT_MAX];
 		size_t len = xt_build(&steps[i].pkt, in), elen;
 
-		if (steps[i].verdict == XDP_REDIRECT) {
+		if (steps[i].icmp) {
+			elen = xt_icmp_error(mac_gw, mac_fab0, NODE_IP, EXT_CLIENT, 0xc0, 0, 3, 4, 1480,
+					     &steps[i].pkt, IP4_HDR_LEN + 8, exp);
+		} else if (steps[i].verdict == XDP_REDIRECT) {
 			elen = ipip_wrap(in, len, mac_fab0, mac_gw, NODE_IP, REMOTE, exp);
 		} else {
 			memcpy(exp, in, len);
