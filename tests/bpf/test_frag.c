@@ -16,7 +16,8 @@
  * Services: node port 30053/udp -> 10.20.1.2:5353, 10.96.0.31:53/udp ->
  * 10.20.3.2:5353, 10.96.0.32:53/udp without endpoints, node port
  * 30080/tcp -> 10.20.1.2:8080, node port 30055/udp -> 10.20.1.2:5353 in
- * DSR mode.
+ * DSR mode, LoadBalancer 203.0.113.10:53/udp and external IP
+ * 198.51.100.7:53/udp -> 10.20.1.2:5353.
  */
 #include "flow.h"
 #include "twolinks.h"
@@ -154,6 +155,32 @@ static void test_snat_node_port(void **state)
 			 XLB_STAT_FWD_REDIRECT);
 	bad += !run_frag("its later fragment: the same", ON_BE, &b2, 1, XDP_REDIRECT, &rep,
 			 XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* A LoadBalancer ingress IP and an external IP: source NAT from the
+ * node's SNAT address (10.10.1.1), every fragment. */
+static void test_lb_ext_ip(void **state)
+{
+	const struct pkt_desc lb = { FROM_C("203.0.113.10", 0x151, 61500, 53) };
+	const struct pkt_desc ext = { FROM_C("198.51.100.7", 0x152, 61501, 53) };
+	const struct xt_rewrite to_be = TO_BE(NODE, BE_REMOTE, 5353);
+	int bad = 0;
+
+	(void)state;
+	bad += !run_frag("first fragment to LoadBalancer IP 203.0.113.10:53: DNAT + SNAT", ON_CLI,
+			 &lb, 0, XDP_REDIRECT, &to_be, XLB_STAT_CT_NEW, XLB_STAT_SNAT_NEW,
+			 XLB_STAT_FWD_REDIRECT);
+	for (int i = 1; i < 3; i++)
+		bad += !run_frag("a later fragment: the same", ON_CLI, &lb, i, XDP_REDIRECT, &to_be,
+				 XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("first fragment to external IP 198.51.100.7:53: DNAT + SNAT", ON_CLI,
+			 &ext, 0, XDP_REDIRECT, &to_be, XLB_STAT_CT_NEW, XLB_STAT_SNAT_NEW,
+			 XLB_STAT_FWD_REDIRECT);
+	for (int i = 1; i < 3; i++)
+		bad += !run_frag("a later fragment: the same", ON_CLI, &ext, i, XDP_REDIRECT,
+				 &to_be, XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
 	if (bad)
 		fail_msg("%d steps failed", bad);
 }
@@ -309,6 +336,8 @@ static int group_setup(void **state)
 	struct xlb_service_spec cip = xt_svc(VIP, 53, IPPROTO_UDP, XLB_ALGO_RR);
 	struct xlb_service_spec empty = xt_svc(VIP_EMPTY, 53, IPPROTO_UDP, XLB_ALGO_RR);
 	struct xlb_service_spec dsr = xt_svc("10.96.0.34", 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_service_spec lb = xt_svc("10.96.0.35", 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_svc_addrs lb_a = {};
 	struct xlb_backend_spec remote = xt_be(BE_REMOTE, 5353, 1);
 	struct xlb_backend_spec tremote = xt_be(BE_REMOTE, 8080, 1);
 	struct xlb_backend_spec unknown = xt_be(BE_UNKNOWN, 5353, 1);
@@ -324,6 +353,11 @@ static int group_setup(void **state)
 	np.type = tnp.type = dsr.type = XLB_SVC_NODE_PORT;
 	dsr.node_port = 30055;
 	dsr.lb_mode = XLB_LB_MODE_DSR;
+	lb.type = XLB_SVC_LOAD_BALANCER;
+	lb.node_port = 30056;
+	lb.addrs = &lb_a;
+	lb_a.lb_ips[lb.n_lb_ips++] = xt_ip("203.0.113.10");
+	lb_a.external_ips[lb.n_external_ips++] = xt_ip("198.51.100.7");
 	np.node_port = 30053;
 	tnp.node_port = 30080;
 	dp = xt_dp_open();
@@ -334,6 +368,7 @@ static int group_setup(void **state)
 	    (ret = xlb_dp_service_set(dp, &cip, &unknown, 1, err, sizeof(err))) ||
 	    (ret = xlb_dp_service_set(dp, &empty, NULL, 0, err, sizeof(err))) ||
 	    (ret = xlb_dp_service_set(dp, &dsr, &remote, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &lb, &remote, 1, err, sizeof(err))) ||
 	    (ret = xlb_dp_node_addr_add(dp, &node))) {
 		print_error("setup: %s (%d)\n", err, ret);
 		return -1;
@@ -352,6 +387,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_snat_node_port),
+		cmocka_unit_test(test_lb_ext_ip),
 		cmocka_unit_test(test_before_first),
 		cmocka_unit_test(test_dnat),
 		cmocka_unit_test(test_answered),
