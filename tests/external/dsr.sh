@@ -21,52 +21,10 @@ CLIENT=$ROOT/tools/lab/client.py
 SERVER=$ROOT/tools/lab/server.py
 
 P=xlbr$$
-TMP=
-daemons=()
-pids=()
-
 . "$ROOT/tests/lib/tap.sh"
 . "$ROOT/tests/external/lab.sh"
+lab_suite dsr
 
-cleanup() {
-	local pid n
-	for pid in "${daemons[@]}"; do
-		kill "$pid" 2>/dev/null
-	done
-	for pid in "${daemons[@]}"; do
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	for n in 1 2; do
-		if [ -d "/sys/fs/bpf/$P-n$n" ] && [ -e "/run/netns/$P-n$n" ]; then
-			timeout 20 nsenter --net="/run/netns/$P-n$n" "$XLBD" --cleanup --dataplane xdp \
-				--pin-dir "/sys/fs/bpf/$P-n$n" >/dev/null 2>&1 ||
-				echo "# cleanup: xlbd --cleanup on n$n failed" >&2
-		fi
-	done
-	lab_down
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
-	rm -rf "/sys/fs/bpf/$P-n1" "/sys/fs/bpf/$P-n2"
-	[ -n "$TMP" ] && [ -d "$TMP" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-TMP=$(mktemp -d /tmp/xlb-dsr-test.XXXXXX) || exit 1
-OUT=$TMP/out
-ERR=$TMP/err
-
-[ "$(id -u)" -eq 0 ] || tap_bail "must run as root"
-[ -x "$XLBD" ] && [ -x "$XLBCTL" ] || tap_bail "$XLBD or $XLBCTL not built"
-
-lab_up || tap_bail "the lab could not be built"
 x p2 "$PY" "$SERVER" --name p2 --peer >"$TMP/p2.log" 2>&1 &
 pids+=($!)
 
@@ -241,14 +199,6 @@ t_bad_mode() {
 }
 check "xlb.io/lb-mode: direct is refused, naming the annotation; the Service keeps lb-mode snat and is still source-NATed" t_bad_mode
 
-t_invalid_rules() {
-	local n
-	for n in 1 2; do
-		x "n$n" iptables -w -S FORWARD | grep -q 'ctstate INVALID -j DROP' &&
-			x "n$n" iptables -w -S INPUT | grep -q 'ctstate INVALID -j DROP' ||
-			{ echo "n$n lost its INVALID rules"; return 1; }
-	done
-}
-check "every node kept its ctstate INVALID -j DROP rules throughout" t_invalid_rules
+check "every node kept its ctstate INVALID -j DROP rules throughout" lab_invalid_kept
 
 tap_finish

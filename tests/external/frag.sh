@@ -28,48 +28,11 @@ CLIENT=$ROOT/tools/lab/client.py
 SERVER=$ROOT/tools/lab/server.py
 
 P=xfg$$
-PIN=/sys/fs/bpf/$P
-TMP=
-daemon_pid=
-pids=()
-
+PIN=/sys/fs/bpf/$P-n1
 . "$ROOT/tests/lib/tap.sh"
 . "$ROOT/tests/external/lab.sh"
-
-cleanup() {
-	if [ -n "$daemon_pid" ]; then
-		kill "$daemon_pid" 2>/dev/null
-		for _ in $(seq 50); do
-			kill -0 "$daemon_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$daemon_pid" 2>/dev/null
-		wait "$daemon_pid" 2>/dev/null
-	fi
-	if [ -d "$PIN" ] && [ -x "$XLBD" ] && [ -e "/run/netns/$P-n1" ]; then
-		timeout 20 nsenter --net="/run/netns/$P-n1" "$XLBD" --cleanup --dataplane xdp \
-			--pin-dir "$PIN" >/dev/null 2>&1 || echo "# cleanup: xlbd --cleanup failed" >&2
-	fi
-	lab_down
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	[ -n "$TMP" ] && [ -d "$TMP" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-TMP=$(mktemp -d /tmp/xlb-frag-test.XXXXXX) || exit 1
+lab_suite frag
 SOCK=$TMP/xlbd.sock
-OUT=$TMP/out
-ERR=$TMP/err
-
-[ "$(id -u)" -eq 0 ] || tap_bail "must run as root"
-[ -x "$XLBD" ] && [ -x "$XLBCTL" ] || tap_bail "$XLBD or $XLBCTL not built"
-
-lab_up || tap_bail "the lab could not be built"
 x p2 "$PY" "$SERVER" --name p2 --peer >"$TMP/p2.log" 2>&1 &
 pids+=($!)
 # UDP 5353: "p2 ADDR:PORT" (the client address it saw), padded with spaces
@@ -89,14 +52,14 @@ mkdir -p "$TMP/state"
 nsenter --net="/run/netns/$P-n1" "$XLBD" --iface eth0 --pod-iface lxc1 --pin-dir "$PIN" \
 	--state-dir "$TMP/state" --listen "unix:$SOCK" --node-name n1 --socket-lb off \
 	--healthz-bind-address "" >"$TMP/xlbd.log" 2>&1 &
-daemon_pid=$!
+daemons+=($!)
 
 ctl() {
 	timeout 30 "$XLBCTL" --server "unix:$SOCK" "$@" >"$OUT" 2>"$ERR"
 }
 for _ in $(seq 100); do
 	ctl status && break
-	kill -0 "$daemon_pid" 2>/dev/null || break
+	kill -0 "${daemons[0]}" 2>/dev/null || break
 	sleep 0.2
 done
 ctl status || tap_bail "xlbd did not answer: $(tail -n 5 "$TMP/xlbd.log")"
@@ -197,14 +160,6 @@ t_pmtu() {
 }
 check "path MTU through a node port with SNAT: n2 reaches p2 by a 1,400-byte route; a TCP upload of 64 KiB from ext completes, n2's fragmentation needed translated by n1 for the client (icmp_xlate), whose path MTU is then 1400" t_pmtu
 
-t_invalid_rules() {
-	local n
-	for n in 1 2; do
-		x "n$n" iptables -w -S FORWARD | grep -q 'ctstate INVALID -j DROP' &&
-			x "n$n" iptables -w -S INPUT | grep -q 'ctstate INVALID -j DROP' ||
-			{ echo "n$n lost its INVALID rules"; return 1; }
-	done
-}
-check "every node kept its ctstate INVALID -j DROP rules throughout" t_invalid_rules
+check "every node kept its ctstate INVALID -j DROP rules throughout" lab_invalid_kept
 
 tap_finish

@@ -1,5 +1,6 @@
-# The two-node external-traffic lab of tools/bench/external_bench.sh (the
-# external e2e, tests/external/run.sh, runs on the three-node cluster lab,
+# The two-node external-traffic lab of tools/bench/external_bench.sh and
+# the dsr and frag suites (tests/external/dsr.sh, frag.sh; the external
+# e2e, tests/external/run.sh, runs on the three-node cluster lab,
 # scripts/lab/cluster.sh); the caller sets P, the prefix of every name:
 #
 #   ext  eth0 172.16.0.2 (+ 172.16.0.100)
@@ -89,4 +90,68 @@ lab_down() {
 		[ -e "/run/netns/$ns" ] && ip netns del "$ns"
 	done
 	return 0
+}
+
+# lab_xlbd_down PID...: the suite's xlbds stopped (TERM, KILL after 5 s),
+# then each node's pins (/sys/fs/bpf/$P-nN, where they exist) taken down by
+# xlbd --cleanup in the node's netns, so nothing stays attached.
+lab_xlbd_down() {
+	local pid n pin
+	for pid; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	for n in 1 2; do
+		pin=/sys/fs/bpf/$P-n$n
+		[ -d "$pin" ] || continue
+		if [ -x "$XLBD" ] && [ -e "/run/netns/$P-n$n" ]; then
+			timeout 20 nsenter --net="/run/netns/$P-n$n" "$XLBD" --cleanup --dataplane xdp \
+				--pin-dir "$pin" >/dev/null 2>&1 || echo "# cleanup: xlbd --cleanup on n$n failed" >&2
+		fi
+		rm -rf "$pin"
+	done
+}
+
+# lab_invalid_kept: both nodes still drop ctstate INVALID in INPUT and
+# FORWARD (a check's body).
+lab_invalid_kept() {
+	local n
+	for n in 1 2; do
+		x "n$n" iptables -w -S FORWARD | grep -q 'ctstate INVALID -j DROP' &&
+			x "n$n" iptables -w -S INPUT | grep -q 'ctstate INVALID -j DROP' ||
+			{ echo "n$n lost its INVALID rules"; return 1; }
+	done
+}
+
+# lab_suite NAME: a test suite's frame around this lab, after tap.sh: as
+# root with the binaries built; TMP, OUT and ERR set; the lab up. On exit
+# the suite's xlbds (daemons), the lab, its background processes (pids)
+# and TMP go.
+lab_suite() {
+	daemons=() pids=() TMP=
+	trap lab_suite_end EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	TMP=$(mktemp -d "/tmp/xlb-$1-test.XXXXXX") || exit 1
+	OUT=$TMP/out ERR=$TMP/err
+	[ "$(id -u)" -eq 0 ] || tap_bail "must run as root"
+	[ -x "$XLBD" ] && [ -x "$XLBCTL" ] || tap_bail "$XLBD or $XLBCTL not built"
+	lab_up || tap_bail "the lab could not be built"
+}
+
+lab_suite_end() {
+	local pid
+	lab_xlbd_down "${daemons[@]}"
+	lab_down
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	[ -n "$TMP" ] && [ -d "$TMP" ] && rm -rf "$TMP"
 }

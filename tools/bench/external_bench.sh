@@ -24,7 +24,7 @@ BIN=$BUILD/bench
 XLBD=$BUILD/xlbd
 XLBCTL=$BUILD/xlbctl
 P=xlbxb
-PIN=/sys/fs/bpf/$P
+PIN=/sys/fs/bpf/$P-n1
 PIN2=/sys/fs/bpf/$P-n2
 ROUNDS=3
 SECS=4
@@ -38,16 +38,8 @@ log() { printf 'external_bench: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 stop_xlbd() {
-	local pid
-	for pid in "$daemon_pid" "$daemon2_pid"; do
-		[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	done
+	lab_xlbd_down $daemon_pid $daemon2_pid
 	daemon_pid= daemon2_pid=
-	[ -d "$PIN" ] && nsenter --net="/run/netns/$P-n1" "$XLBD" --cleanup --dataplane xdp \
-		--pin-dir "$PIN" >/dev/null 2>&1
-	[ -d "$PIN2" ] && nsenter --net="/run/netns/$P-n2" "$XLBD" --cleanup --dataplane xdp \
-		--pin-dir "$PIN2" >/dev/null 2>&1
-	rm -rf "$PIN" "$PIN2"
 }
 
 cleanup() {
