@@ -24,7 +24,11 @@
 #   6 sh (Maglev) over ECMP: every node picks a client's backend alike; a
 #     node leaves the router's ECMP group: the other nodes' clients keep
 #     their open connections and every client its backend
-#   7 `ctstate INVALID -j DROP` on every node throughout (the lab's)
+#   7 lb-mode dsr (xlb.io/lb-mode: dsr), backends on n2 and n3 only: ext ->
+#     n1's node port and -> its LoadBalancer IP over ECMP, the backends see
+#     the client; no SNAT, and no reply passes the front node (the router's
+#     counts per node)
+#   8 `ctstate INVALID -j DROP` on every node throughout (the lab's)
 #
 # xlbd on every node: XDP on eth0, tc on lxc*, --snat-port-range
 # 62000-62199, metrics on 127.0.0.1:9100 of the node. As root, with the lab
@@ -47,7 +51,7 @@ T=$RUN/ext	# this suite's files
 N1=192.168.50.11 N2=192.168.50.12 N3=192.168.50.13
 CLIENT=172.16.0.2 OUTSIDER=172.16.0.100	# inside / outside 172.16.0.0/28
 MAGLEV_CLIENTS=$(seq -f 172.16.0.2%g 0 9)	# .20 - .29
-LB_IP=203.0.113.10 EXT_IP=198.51.100.7 MAGLEV_IP=203.0.113.20
+LB_IP=203.0.113.10 EXT_IP=198.51.100.7 MAGLEV_IP=203.0.113.20 DSR_IP=203.0.113.30
 SNAT_MIN=62000 SNAT_MAX=62199
 
 nsn() { local ns=$1; shift; nsenter --net="/run/netns/$LAB_PREFIX-$ns" "$@"; }
@@ -59,20 +63,24 @@ trap 'exit 143' TERM
 # ---- the services ------------------------------------------------------------
 # svc NAME TYPE CLUSTER_IP NODE_PORT [LINE...]: a Service of namespace ext,
 # TCP 80 -> 8080, each LINE one more field of its spec, or "ingress:IP" (its
-# status), or "algo:ALGO" (xlb.io/lb-algorithm); then slice NAME POD...: its
-# EndpointSlice (pods nNpP, each on node nN).
+# status), or "algo:ALGO" (xlb.io/lb-algorithm) or "mode:MODE"
+# (xlb.io/lb-mode); then slice NAME POD...: its EndpointSlice (pods nNpP,
+# each on node nN).
 svc() {
 	local name=$1 type=$2 ip=$3 np=$4 l annot=
 	shift 4
 	for l; do
-		case $l in algo:*) annot=", annotations: {xlb.io/lb-algorithm: ${l#algo:}}" ;; esac
+		case $l in
+		algo:*) annot+=", xlb.io/lb-algorithm: ${l#algo:}" ;;
+		mode:*) annot+=", xlb.io/lb-mode: ${l#mode:}" ;;
+		esac
 	done
 	printf -- '- apiVersion: v1\n  kind: Service\n  metadata: {name: %s, namespace: ext%s}\n' \
-		"$name" "$annot"
+		"$name" "${annot:+, annotations: {${annot#, }\}}"
 	printf '  spec:\n    type: %s\n    clusterIP: %s\n' "$type" "$ip"
 	printf '    ports: [{name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: %s}]\n' "$np"
 	for l; do
-		case $l in algo:* | ingress:*) ;; *) printf '    %s\n' "$l" ;; esac
+		case $l in algo:* | mode:* | ingress:*) ;; *) printf '    %s\n' "$l" ;; esac
 	done
 	for l; do
 		case $l in
@@ -111,6 +119,7 @@ services() {
 	svc maglev LoadBalancer 10.96.40.6 30086 "ingress:$MAGLEV_IP" algo:sh; slice maglev n1p1 n2p1 n3p1
 	# n2p2 by source NAT: this service's alone (the SNAT range is per backend)
 	svc one NodePort 10.96.40.7 30087; slice one n2p2
+	svc dsr LoadBalancer 10.96.40.8 30088 "ingress:$DSR_IP" mode:dsr; slice dsr n2p1 n3p1
 }
 
 # apply_all FILE: to every node's xlbd, as the feeder does
@@ -427,6 +436,71 @@ check "6: sh over ECMP: 10 clients x 4 held connections through all three nodes,
 [ -s "$T/maglev.diag" ] && diag "$(cat "$T/maglev.diag")"
 
 # ---- 7 -----------------------------------------------------------------------
+# The router counts the packets to $CLIENT from the service's addresses
+# it gets from each node's NIC (by source MAC): a DSR reply leaves the
+# backend's node, never the front node (n1, which has no backend of it).
+for n in 1 2 3; do
+	mac=$(ip -n "$LAB_PREFIX-n$n" -br link show eth0 | awk '{ print $3 }')
+	for a in $N1:30088 $DSR_IP:80; do
+		nsn rtr iptables -w -t mangle -A PREROUTING -i fab0 -s "${a%:*}" -d $CLIENT -p tcp \
+			--sport "${a#*:}" -m mac --mac-source "$mac" -m comment --comment "n$n $a" ||
+			tap_bail "router counters"
+	done
+done
+# to_client N ADDR:PORT: packets from ADDR:PORT to $CLIENT the router got
+# from node N
+to_client() {
+	nsn rtr iptables -w -t mangle -vnxL PREROUTING | awk -v c="/* n$1 $2 */" 'index($0, c) { print $1 }'
+}
+# dsr_counts ADDR:PORT: n1's fwd_dsr; snat_new and snat_reply on every
+# node; nic_dsr on n2 and n3; n2's and n3's own share of the external
+# flows (fwd_dsr + nic_fwd_local), each; the router's count of packets
+# from ADDR:PORT to $CLIENT from n1, and from n2 and n3
+dsr_counts() {
+	echo "$(counter 1 fwd_dsr) $(counter_sum snat_new) $(counter_sum snat_reply)" \
+		$(($(counter 2 nic_dsr pod) + $(counter 3 nic_dsr pod))) \
+		$(($(counter 2 fwd_dsr) + $(counter 2 nic_fwd_local pod))) \
+		$(($(counter 3 fwd_dsr) + $(counter 3 nic_fwd_local pod))) \
+		"$(to_client 1 "$1")" $(($(to_client 2 "$1") + $(to_client 3 "$1")))
+}
+# t_dsr NAME DST N FWD_DSR: N connections to DST answered by n2p1 and n3p1,
+# which see the client; n1 sent at least FWD_DSR packets by DSR (without
+# SNAT, as no other node did), n2 and n3 decapsulated them, and every
+# reply reached the router from n2 or n3, none from n1
+t_dsr() {
+	local c0 c1 bad
+	read -ra c0 <<<"$(dsr_counts "$2")" && [ "${#c0[@]}" = 8 ] || return 1
+	conns "$1" $CLIENT "$2" "$3" || return 1
+	read -ra c1 <<<"$(dsr_counts "$2")" && [ "${#c1[@]}" = 8 ] || return 1
+	[ "$(errors "$1")" = 0 ] && [ "$(answers "$1" | wc -l)" = "$3" ] || { cat "$T/$1.json"; return 1; }
+	bad=$(answers "$1" | awk -v c=$CLIENT '$1 !~ /^n[23]p1$/ || $2 != c')
+	[ -z "$bad" ] || { echo "answers: $bad"; return 1; }
+	[ "$(answers "$1" | awk '{ print $1 }' | sort -u | tr '\n' ' ')" = "n2p1 n3p1 " ] ||
+		{ echo "not from both backends:"; cat "$T/$1.json"; return 1; }
+	[ $((c1[0] - c0[0])) -ge "$4" ] && [ "${c1[1]} ${c1[2]}" = "${c0[1]} ${c0[2]}" ] &&
+		[ "${c1[3]}" -gt "${c0[3]}" ] && [ "${c1[6]}" = "${c0[6]}" ] &&
+		[ $((c1[7] - c0[7])) -ge $((2 * $3)) ] || {
+		echo "n1 fwd_dsr, snat_new, snat_reply, nic_dsr (n2 n3), n2's, n3's, to the client from n1," \
+			"from n2 and n3: ${c0[*]} -> ${c1[*]}"
+		return 1
+	}
+}
+t_dsr_nodeport() { t_dsr dsrnp $N1:30088 50 150; }
+check "7: DSR (xlb.io/lb-mode: dsr), ext -> NodePort on n1, backends on n2 and n3 only: 50/50 over both, each sees the client's address; n1 encapsulates (fwd_dsr), no node source-NATs (snat_new, snat_reply), n2 and n3 decapsulate (nic_dsr); the router gets every reply from n2 and n3, none from n1" t_dsr_nodeport
+
+# through every node: n1 sends all it gets by DSR, n2 and n3 theirs to the
+# other's pod by DSR or to their own through tc on the NIC
+t_dsr_ecmp() {
+	local c0 c1
+	read -ra c0 <<<"$(dsr_counts $DSR_IP:80)" || return 1
+	t_dsr dsrlb $DSR_IP:80 60 1 || return 1
+	read -ra c1 <<<"$(dsr_counts $DSR_IP:80)" || return 1
+	[ "${c1[4]}" -gt "${c0[4]}" ] && [ "${c1[5]}" -gt "${c0[5]}" ] ||
+		{ echo "not through n2 and n3: ${c0[*]} -> ${c1[*]}"; return 1; }
+}
+check "7: DSR, ext -> its LoadBalancer IP over ECMP: 60/60 through all three nodes (n1 by DSR), both backends, each sees the client's address; no SNAT on any node; the router gets every reply from n2 and n3, none from n1" t_dsr_ecmp
+
+# ---- 8 -----------------------------------------------------------------------
 t_invalid_rules() {
 	local n
 	for n in 1 2 3; do
@@ -435,7 +509,7 @@ t_invalid_rules() {
 			{ echo "n$n lost its INVALID rules"; return 1; }
 	done
 }
-check "7: every node kept its ctstate INVALID -j DROP rules (INPUT, FORWARD) throughout" t_invalid_rules
+check "8: every node kept its ctstate INVALID -j DROP rules (INPUT, FORWARD) throughout" t_invalid_rules
 # (after n3 left, the backends' resets to the moved connections' new SNAT
 # ports are INVALID where they are forwarded)
 diag "INVALID drops (FORWARD, INPUT) per node: $(for n in 1 2 3; do
