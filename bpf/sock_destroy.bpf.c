@@ -67,8 +67,6 @@ struct {
 	__type(value, __u32);
 } sock_gone SEC(".maps");
 
-__u64 destroyed;	/* sockets aborted, over every pass */
-
 SEC("iter/udp")
 int xlb_udp_destroy(struct bpf_iter__udp *ctx)
 {
@@ -97,9 +95,7 @@ int xlb_udp_destroy(struct bpf_iter__udp *ctx)
 	rv = bpf_map_lookup_elem(&sock_rev, &rk);
 	if (!rv || rv->svc_id != *svc_id)
 		return 0;	/* not ours, or through a service that keeps it */
-	if (!bpf_sock_destroy(skc)) {
-		__sync_fetch_and_add(&destroyed, 1);
+	if (!bpf_sock_destroy(skc))
 		sock_stat_inc(XLB_SOCK_UDP_ABORTED);
-	}
 	return 0;
 }

@@ -319,6 +319,18 @@ static void *reap_thread(void *arg)
 	return NULL;
 }
 
+/* Connected UDP sockets aborted so far (sock_stats' udp_aborted, which the
+ * iterator counts); 0 when unreadable. */
+static uint64_t udp_aborted(struct xlb_dp_bpf *d)
+{
+	uint64_t v[XLB_SOCK_STAT_MAX];
+
+	if (xlb_dp_bpf_percpu_array_sum(d, bpf_map__fd(d->sock->maps.sock_stats), v,
+					XLB_SOCK_STAT_MAX))
+		return 0;
+	return v[XLB_SOCK_UDP_ABORTED];
+}
+
 /* The main thread (dataplane.h: upkeep): abort the connected UDP sockets of
  * the backends removed since the last pass. It needs CAP_SYS_ADMIN for
  * setns(), which the threads that apply API writes do not keep. */
@@ -326,7 +338,7 @@ static void sock_reap(struct xlb_dp_bpf *d)
 {
 	struct xlb_sock_gone *gone;
 	struct reap_job job = { .d = d };
-	uint64_t before, n;
+	uint64_t before, aborted, n;
 	pthread_t th;
 	size_t i, n_gone;
 	int gone_fd;
@@ -349,13 +361,13 @@ static void sock_reap(struct xlb_dp_bpf *d)
 	job.set = calloc(1, sizeof(*job.set));
 	if (job.set) {
 		netns_collect(d, job.set);
-		before = d->sockd->bss->destroyed;
+		before = udp_aborted(d);
 		if (!pthread_create(&th, NULL, reap_thread, &job))
 			pthread_join(th, NULL);
-		if (d->sockd->bss->destroyed != before)
+		aborted = udp_aborted(d) - before;
+		if (aborted)
 			pr_info("socket LB: %llu connected UDP socket(s) of removed backends aborted "
-				"(%zu network namespaces)",
-				(unsigned long long)(d->sockd->bss->destroyed - before), job.set->n);
+				"(%zu network namespaces)", (unsigned long long)aborted, job.set->n);
 		for (i = 0; i < job.set->n; i++)
 			close(job.set->fd[i]);
 		free(job.set);
