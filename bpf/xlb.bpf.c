@@ -418,7 +418,8 @@ static __always_inline int xlb_est_fwd(struct xlb_cx *cx, struct xdp_md *ctx, st
 		 * goes where the flow goes. After a close it reuses the 5-tuple
 		 * for a new connection, which is balanced anew. */
 		if (!syn || ct->state < XLB_CT_CLOSING) {
-			if (xlb_ct4_touch(ct, p, now) &&
+			/* a DSR flow has no reply entry (xlb_ct4_insert) */
+			if (xlb_ct4_touch(ct, p, now) && !(ct->fwd.flags & XLB_CT_F_DSR) &&
 			    xlb_ct4_rev_check(fk, ct, b, p, ctx->ingress_ifindex, now))
 				xlb_count(cx, XLB_STAT_CT_REBUILT);
 			return xlb_to_backend(cx, ctx, p, ct->svc_id, ct->backend_id, b, now, 0,
@@ -470,7 +471,8 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 		}
 		return xlb_pass(cx, XLB_STAT_PASS_NOT_SERVICE);
 	case XLB_PARSE_FRAGMENT:
-		return xlb_frag_later(ctx, p.l3_off);
+		rc = xlb_frag_later(ctx, p.l3_off);
+		return rc == XLB_FRAG_DSR ? xlb_frag_dsr(ctx) : rc;
 	default:
 		/* Ours to judge only when it is for one of our services. */
 		if (p.have_ports && xlb_svc_find(p.daddr, p.dport, p.proto))

@@ -83,7 +83,9 @@ static __always_inline void xlb_ct_syn_seen_reply(struct xlb_ct_syn_val *e, cons
 
 /* Both entries of an established flow from what its first packet chose
  * (e), the forward key fk (client -> service address) and the reply key
- * rk (backend -> client). 0 or -1. */
+ * rk (backend -> client); a DSR flow's forward entry only, since its
+ * replies never come this way (an entry for them would only be memory a
+ * flood can take). 0 or -1. */
 static __always_inline int xlb_ct4_insert(const struct xlb_ct4_key *fk,
 					  const struct xlb_ct4_key *rk,
 					  const struct xlb_ct_syn_val *e, __u32 now)
@@ -110,7 +112,7 @@ static __always_inline int xlb_ct4_insert(const struct xlb_ct4_key *fk,
 	__builtin_memcpy(rev.rev.smac, e->smac, ETH_ALEN);
 	__builtin_memcpy(rev.rev.dmac, e->dmac, ETH_ALEN);
 
-	if (bpf_map_update_elem(&ct4, rk, &rev, BPF_ANY) ||
+	if ((!(e->flags & XLB_CT_F_DSR) && bpf_map_update_elem(&ct4, rk, &rev, BPF_ANY)) ||
 	    bpf_map_update_elem(&ct4, fk, &fwd, BPF_ANY))
 		return -1;
 	return 0;

@@ -13,6 +13,10 @@
  * the service address straight to the client. No SNAT port is taken and
  * no reply comes back through this node; the backend sees the client.
  *
+ * A datagram's later fragments follow its first (lib/frag_xdp.h) inside
+ * IPIP to the same backend, and the backend's node follows them by the
+ * inner header's identity (pod_dsr_in).
+ *
  * The outer header carries the inner one's TOS and DF, TTL 64, ID 0 (RFC
  * 6864: an atomic datagram's ID means nothing). It adds 20 bytes: a DF
  * frame that no longer fits the way out is answered with ICMP

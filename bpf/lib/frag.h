@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * IPv4 fragments of a UDP datagram to or from a service (frag4 in
- * include/xlb/abi.h). Only the first fragment carries the ports. It goes
- * through the hook's whole path like any datagram (its UDP checksum,
- * which covers the whole datagram, updated there for the address and
- * port changes), and its ports are kept under the datagram's identity as
- * the hook saw it (source, destination, IP id, protocol, hook), as
- * Cilium's IPV4_FRAG_DATAGRAMS does. A later fragment finds its flow's
- * state with them and follows it: its addresses rewritten as the flow's
- * (the header checksum only: it has no L4 header), the same way out.
+ * IPv4 fragments of a UDP datagram or a TCP segment to or from a service
+ * (frag4 in include/xlb/abi.h). Only the first fragment carries the
+ * ports. It goes through the hook's whole path like any packet (its L4
+ * checksum, which covers the whole datagram, updated there for the
+ * address and port changes; TCP's state follows its flags), and its ports
+ * are kept under the datagram's identity as the hook saw it (source,
+ * destination, IP id, protocol, hook), as Cilium's IPV4_FRAG_DATAGRAMS
+ * does for TCP and UDP alike. A later fragment finds its flow's state
+ * with them and follows it, changing nothing of it: its addresses
+ * rewritten as the flow's (the header checksum only: it has no L4
+ * header), the same way out.
  *
  * Nothing is reassembled: a later fragment that arrives before its first
  * fragment finds no ports and goes to the stack untouched, where its
- * datagram cannot be completed; XDP counts such fragments when the first
- * one arrives (frag_before_first).
+ * datagram cannot be completed; every hook counts such fragments when the
+ * first one arrives (frag_before_first).
  */
 #ifndef XLB_BPF_FRAG_H
 #define XLB_BPF_FRAG_H

@@ -5,7 +5,7 @@
  * a global BPF function (verified once, on a frame of its own), called
  * only for fragments and for frames longer than standard Ethernet.
  *
- *   xlb_frag_first        a UDP datagram's first fragment: keep its ports
+ *   xlb_frag_first        a datagram's first fragment: keep its ports
  *   xlb_frag_later        a later fragment: find its flow, follow it
  *   xlb_mtu_over          a DF frame too big for the way out: that MTU
  *   xlb_icmp_frag_needed  turn the frame into ICMP fragmentation needed
@@ -20,6 +20,7 @@
 #include "select.h"
 #include "snat.h"
 #include "respond.h"
+#include "dsr.h"
 
 /* xlb_frag_later's keys, off its stack (a global function's frame and
  * the XDP program's must fit 512 bytes together). Not pinned. */
@@ -28,8 +29,14 @@ struct xlb_frag_scratch {
 	struct xlb_snat4_key ft;
 	struct xlb_sel_client cl;
 	struct xlb_frag4_key fk;
-	__u32 pad;
+	__u32 dsr_id;		/* XLB_FRAG_DSR: the backend, */
+	__be32 dsr_saddr;	/* and the outer source (0: the SNAT address) */
 };
+
+/* xlb_frag_later's answer for a DSR flow's fragment: the caller sends it
+ * with xlb_dsr_xmit (xlb_frag_dsr), whose frame would not fit on top of
+ * both functions' (512 bytes in all). Not an XDP verdict. */
+#define XLB_FRAG_DSR	0x100
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -75,10 +82,12 @@ __noinline int xlb_frag_first(struct xdp_md *ctx, __u32 l3_off, __u32 sport, __u
  * mapping, then conntrack or the first-packet table), or a client's
  * packet (conntrack, or the first-packet table under the backend the
  * service's table gives, which is where its first fragment went). Its
- * addresses become the flow's, and it leaves the same way. A fragment of
- * a service's datagram whose flow has no state (its first fragment was
+ * addresses become the flow's, and it leaves the same way; a DSR flow's
+ * is left to the caller to encapsulate (XLB_FRAG_DSR). A fragment of a
+ * service's datagram whose flow has no state (its first fragment was
  * dropped or answered) is dropped; anything else goes to the stack
- * untouched. Counts one outcome, and frag_follow when a flow was found.
+ * untouched. Counts one outcome (but XLB_FRAG_DSR's), and frag_follow
+ * when a flow was found.
  */
 __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 {
@@ -94,9 +103,10 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 	const __u8 *smac, *dmac;
 	__u32 zero = 0, now = xlb_now(), ifindex, id, gen, len, mtu = 0;
 	void *data;
-	__be32 saddr, daddr;
+	__be32 saddr, daddr, naddr = 0;
 	__be16 sport, dport;
 	int snat = 0;
+	__u8 proto;
 
 	st = bpf_map_lookup_elem(&stats, &zero);
 	s = bpf_map_lookup_elem(&frag_scratch, &zero);
@@ -108,12 +118,14 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 		goto pass;
 	__builtin_memset(&s->fk, 0, sizeof(s->fk));
 	xlb_frag_key(&s->fk, ip->saddr, ip->daddr, ip->id, ip->protocol, XLB_FRAG_HOOK_XDP);
-	if (xlb_frag_ports(&s->fk, &sport, &dport, ip->protocol == IPPROTO_UDP, now))
+	proto = ip->protocol;
+	if (xlb_frag_ports(&s->fk, &sport, &dport,
+			   proto == IPPROTO_UDP || proto == IPPROTO_TCP, now))
 		goto pass;
 	saddr = ip->saddr;
 	daddr = ip->daddr;
 	__builtin_memset(k, 0, sizeof(*k));
-	xlb_ct4_key_set(k, saddr, daddr, sport, dport, ip->protocol);
+	xlb_ct4_key_set(k, saddr, daddr, sport, dport, proto);
 	if (xlb_snat_port_in_range(dport)) {
 		sv = bpf_map_lookup_elem(&snat4_rev, (struct xlb_snat4_key *)k);
 		if (sv) {
@@ -131,11 +143,11 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 		goto out;
 	}
 	if (ct) {
-		if (ct->fwd.flags & XLB_CT_F_DSR)
-			goto pass;	/* below */
 		id = ct->backend_id;
 		gen = ct->fwd.backend_gen;
 		snat = ct->fwd.flags & XLB_CT_F_SNAT;
+		if (ct->fwd.flags & XLB_CT_F_DSR)
+			goto dsr;	/* from the SNAT address, as xlb_est_fwd */
 		goto fwd;
 	}
 	e = bpf_map_lookup_elem(&ct_syn, k);
@@ -149,7 +161,7 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 	if (snat)
 		goto drop;	/* a reply to an SNAT port whose flow is gone */
 	{
-		struct xlb_svc_val *svc = xlb_svc_find(daddr, dport, IPPROTO_UDP);
+		struct xlb_svc_val *svc = xlb_svc_find(daddr, dport, proto);
 
 		if (!svc)
 			goto pass;
@@ -158,15 +170,17 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 		if (!id || !b)
 			goto drop;
 		gen = b->gen;
-		xlb_ct4_key_set(k, b->addr.a32[0], saddr, b->port, sport, IPPROTO_UDP);
+		xlb_ct4_key_set(k, b->addr.a32[0], saddr, b->port, sport, proto);
 		e = bpf_map_lookup_elem(&ct_syn, k);
 		if (!e || e->backend_id != id || e->backend_gen != gen)
 			goto drop;
-		/* A DSR flow's first fragment went whole inside IPIP (lib/dsr.h);
-		 * its later ones are not encapsulated: the stack's, untouched. */
-		if (e->flags & XLB_CT_F_DSR)
-			goto pass;
 		snat = e->flags & XLB_CT_F_SNAT;
+		if (e->flags & XLB_CT_F_DSR) {
+			/* a node port's flow from the address it came to */
+			if (svc->flags & XLB_SVC_F_NODEPORT)
+				naddr = daddr;
+			goto dsr;
+		}
 	}
 fwd:
 	b = xlb_backend_get(id);
@@ -181,7 +195,7 @@ fwd:
 		ft->daddr = daddr;
 		ft->sport = sport;
 		ft->dport = b->port;
-		ft->proto = IPPROTO_UDP;
+		ft->proto = proto;
 		sv = bpf_map_lookup_elem(&snat4_fwd, ft);
 		if (!sv)
 			goto drop;
@@ -198,6 +212,25 @@ fwd:
 	smac = nh->smac;
 	dmac = nh->dmac;
 	goto send;
+dsr:
+	/* A DSR flow's fragment goes as its first went, whole inside IPIP:
+	 * the caller sends it (xlb_frag_dsr), lib/dsr.h counts the outcome. */
+	b = xlb_backend_get(id);
+	if (!b || b->gen != gen || b->state == XLB_BE_FREE)
+		goto drop;
+	st->v[XLB_STAT_FRAG_FOLLOW]++;
+	data = (void *)(long)ctx->data;
+	if (l3_off != ETH_HLEN) {
+		st->v[XLB_STAT_DROP_DSR_NO_ROUTE]++;
+		return XDP_DROP;
+	}
+	if (bpf_xdp_get_buff_len(ctx) > (__u32)((void *)(long)ctx->data_end - data)) {
+		st->v[XLB_STAT_DROP_DSR_TOO_BIG]++;
+		return XDP_DROP;
+	}
+	s->dsr_id = id;
+	s->dsr_saddr = naddr;
+	return XLB_FRAG_DSR;
 out:
 	st->v[XLB_STAT_FRAG_FOLLOW]++;
 	xlb_frag_rewrite(ip, saddr, daddr);
@@ -223,6 +256,18 @@ pass:
 drop:
 	st->v[XLB_STAT_DROP_FRAGMENT]++;
 	return XDP_DROP;
+}
+
+/* A later fragment of a DSR flow (xlb_frag_later said XLB_FRAG_DSR): into
+ * IPIP to its backend, as its first fragment went. */
+static __always_inline int xlb_frag_dsr(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	struct xlb_frag_scratch *s = bpf_map_lookup_elem(&frag_scratch, &zero);
+
+	if (!s)
+		return XDP_DROP;	/* cannot be: xlb_frag_later used it */
+	return xlb_dsr_xmit(ctx, s->dsr_saddr, s->dsr_id);
 }
 
 /*

@@ -156,9 +156,11 @@ static __always_inline int xlb_parse(struct xlb_ctx *ctx, struct xlb_pkt *p)
 		p->have_ports = 0;	/* a later fragment has no ports */
 		return XLB_PARSE_FRAGMENT;
 	}
-	/* A UDP datagram's first fragment goes the usual way (lib/frag.h);
-	 * other protocols' fragments are not followed. */
-	if ((ip->frag_off & bpf_htons(0x2000)) && ip->protocol != IPPROTO_UDP) {
+	/* A UDP datagram's or TCP segment's first fragment goes the usual
+	 * way (lib/frag.h: it holds the whole TCP header, or it is
+	 * malformed); other protocols' fragments are not followed. */
+	if ((ip->frag_off & bpf_htons(0x2000)) && ip->protocol != IPPROTO_UDP &&
+	    ip->protocol != IPPROTO_TCP) {
 		p->have_ports = 0;
 		return XLB_PARSE_FRAGMENT;
 	}

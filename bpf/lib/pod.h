@@ -50,36 +50,54 @@ struct {
 /* Source of hairpin flows as the pod sees them (network order). */
 const volatile __be32 hairpin_addr = 0;
 
-static __always_inline void pod_stat_inc(__u32 idx)
+static __always_inline void pod_stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&pod_stats, &idx);
 
 	if (v)
-		*v += 1;
+		*v += n;
 }
 
-/* A UDP datagram's fragments (lib/frag.h), right after xlb_parse returned
- * rc (p's packet pointers still good): a first fragment's ports are kept
- * for the later ones, and a later fragment takes them (have_ports
- * XLB_PORTS_FROM_FIRST: its addresses only are rewritten) to go the way
- * its datagram's flow goes. 0: go on with p; -1: a fragment not to follow
- * here (not UDP, or its first fragment was not seen). */
+static __always_inline void pod_stat_inc(__u32 idx)
+{
+	pod_stat_add(idx, 1);
+}
+
+/* A datagram's first fragment, seen by hook under k: its ports kept for
+ * the later ones; those that came before it counted (frag_before_first,
+ * as XDP counts them). */
+static __always_inline void pod_frag_keep(const struct xlb_frag4_key *k, __be16 sport,
+					  __be16 dport)
+{
+	__u32 early;
+
+	xlb_frag_keep(k, sport, dport, xlb_now(), &early);
+	if (early)
+		pod_stat_add(XLB_POD_FRAG_BEFORE_FIRST, early);
+}
+
+/* A datagram's fragments (lib/frag.h: UDP and TCP), right after
+ * xlb_parse returned rc (p's packet pointers still good): a first
+ * fragment's ports are kept for the later ones, and a later fragment takes
+ * them (have_ports XLB_PORTS_FROM_FIRST: its addresses only are
+ * rewritten) to go the way its datagram's flow goes. 0: go on with p; -1:
+ * a fragment not to follow here (neither UDP nor TCP, or its first
+ * fragment was not seen: marked, for it to count this one). */
 static __always_inline int pod_frag_ports(struct xlb_pkt *p, int rc, __u8 hook)
 {
 	struct xlb_frag4_key k = {};
-	__u32 early;
 
 	if (rc == XLB_PARSE_OK) {
 		if (!(p->ip->frag_off & bpf_htons(XLB_IP_MF)))
 			return 0;
 		xlb_frag_key(&k, p->saddr, p->daddr, p->ip->id, p->proto, hook);
-		xlb_frag_keep(&k, p->sport, p->dport, xlb_now(), &early);
+		pod_frag_keep(&k, p->sport, p->dport);
 		return 0;
 	}
-	if (p->proto != IPPROTO_UDP)
+	if (p->proto != IPPROTO_UDP && p->proto != IPPROTO_TCP)
 		return -1;
 	xlb_frag_key(&k, p->saddr, p->daddr, p->ip->id, p->proto, hook);
-	if (xlb_frag_ports(&k, &p->sport, &p->dport, 0, 0))
+	if (xlb_frag_ports(&k, &p->sport, &p->dport, 1, xlb_now()))
 		return -1;
 	p->have_ports = XLB_PORTS_FROM_FIRST;
 	return 0;
@@ -165,7 +183,9 @@ static __always_inline int pod_reset(struct __sk_buff *skb, const struct xlb_pkt
 	__be32 seq, ack;
 	__u8 doff;
 
-	if (p->proto != IPPROTO_TCP || (p->tcp_flags & XLB_TCP_RST))
+	/* a later fragment has no TCP header to answer: its first was */
+	if (p->proto != IPPROTO_TCP || (p->tcp_flags & XLB_TCP_RST) ||
+	    p->have_ports == XLB_PORTS_FROM_FIRST)
 		goto drop;
 	if (ctx_load_bytes(skb, 0, macs, sizeof(macs)) ||
 	    ctx_load_bytes(skb, p->l4_off + 4, &seq, 4) ||
@@ -409,7 +429,9 @@ static __always_inline int pod_xdp_flow(const struct xlb_ct4_key *rk)
  * backend's reply tuple) has pod_nic_reply send its replies from the
  * address the client used, straight out of the NIC to the client.
  * Whatever the node's own lb-mode: it only decides what this node sends.
- * Neither direction meets netfilter. 1 if the frame is not such a packet
+ * Neither direction meets netfilter. The inner packet may be a fragment:
+ * a later one follows its first by the ports that one left (frag4, hook
+ * dsr), its addresses only rewritten. 1 if the frame is not such a packet
  * (nothing changed), else 0 with the verdict.
  */
 static __always_inline int pod_dsr_in(struct __sk_buff *skb, int *verdict)
@@ -419,13 +441,15 @@ static __always_inline int pod_dsr_in(struct __sk_buff *skb, int *verdict)
 	struct xlb_dsr_be_key bk = {};
 	struct xlb_svc_key sk = {};
 	struct xlb_ct4_key rk = {};
+	struct xlb_frag4_key fk = {};
 	struct xlb_ct4_val *ct;
 	struct xlb_svc_val *svc;
 	struct xlb_backend *b;
 	struct iphdr out, in;
 	__be16 ports[2];
-	__u32 *id, now;
+	__u32 *id, now = xlb_now();
 	__u8 st;
+	int later, rc;
 	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 	struct iphdr *o = data + ETH_HLEN;
 
@@ -438,9 +462,17 @@ static __always_inline int pod_dsr_in(struct __sk_buff *skb, int *verdict)
 	    out.protocol != IPPROTO_IPIP || out.version != 4 || out.ihl != 5 ||
 	    (out.frag_off & bpf_htons(0x3fff)) ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(out), &in, sizeof(in)) ||
-	    in.version != 4 || in.ihl < 5 || (in.frag_off & bpf_htons(0x3fff)) ||
-	    (in.protocol != IPPROTO_TCP && in.protocol != IPPROTO_UDP) ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(out) + in.ihl * 4, ports, sizeof(ports)))
+	    in.version != 4 || in.ihl < 5 ||
+	    (in.protocol != IPPROTO_TCP && in.protocol != IPPROTO_UDP))
+		return 1;
+	/* The inner packet may be a fragment of the client's datagram
+	 * (lib/frag.h): a later one has no ports, its first fragment's are
+	 * kept under the inner header's identity (hook XLB_FRAG_HOOK_DSR). */
+	xlb_frag_key(&fk, in.saddr, in.daddr, in.id, in.protocol, XLB_FRAG_HOOK_DSR);
+	later = !!(in.frag_off & bpf_htons(XLB_IP_OFFSET));
+	if (later ? xlb_frag_ports(&fk, &ports[0], &ports[1], 1, now) :
+		    bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(out) + in.ihl * 4, ports,
+				       sizeof(ports)))
 		return 1;
 	sk.addr.a32[0] = in.daddr;
 	sk.port = ports[1];
@@ -470,15 +502,28 @@ static __always_inline int pod_dsr_in(struct __sk_buff *skb, int *verdict)
 	if (!(loc.flags & XLB_POD_CT_F_LOCAL))
 		return 1;
 
+	if (!later && (in.frag_off & bpf_htons(XLB_IP_MF)))
+		pod_frag_keep(&fk, ports[0], ports[1]);
+
 	*verdict = TC_ACT_SHOT;
-	if (bpf_skb_adjust_room(skb, -(__s32)sizeof(out), BPF_ADJ_ROOM_MAC, 0) ||
-	    xlb_parse(skb, &p) != XLB_PARSE_OK) {
+	if (bpf_skb_adjust_room(skb, -(__s32)sizeof(out), BPF_ADJ_ROOM_MAC, 0)) {
 		pod_stat_inc(XLB_POD_DROP_REWRITE);
 		return 0;
 	}
-	now = xlb_now();
+	rc = xlb_parse(skb, &p);
+	if (rc != (later ? XLB_PARSE_FRAGMENT : XLB_PARSE_OK)) {
+		pod_stat_inc(XLB_POD_DROP_REWRITE);
+		return 0;
+	}
+	if (later) {	/* its addresses only are rewritten (lib/nat.h) */
+		p.sport = ports[0];
+		p.dport = ports[1];
+		p.have_ports = XLB_PORTS_FROM_FIRST;
+	}
 	xlb_ct4_key_set(&rk, b->addr.a32[0], p.saddr, b->port, p.sport, p.proto);
-	st = p.proto != IPPROTO_TCP ? XLB_CT_ESTABLISHED :
+	/* TCP's state from the flags of a packet that has them: a later
+	 * fragment's (none) leave it as it is */
+	st = p.proto != IPPROTO_TCP || later ? XLB_CT_ESTABLISHED :
 	     (p.tcp_flags & XLB_TCP_RST) ? XLB_CT_CLOSED :
 	     (p.tcp_flags & XLB_TCP_FIN) ? XLB_CT_CLOSING :
 	     (p.tcp_flags & XLB_TCP_SYN) ? XLB_CT_NEW : XLB_CT_ESTABLISHED;
@@ -488,7 +533,7 @@ static __always_inline int pod_dsr_in(struct __sk_buff *skb, int *verdict)
 		/* the flow's: written only when something changed */
 		if (ct->last_seen != now)
 			ct->last_seen = now;
-		if (st != ct->state && (st > ct->state || st == XLB_CT_NEW))
+		if (!later && st != ct->state && (st > ct->state || st == XLB_CT_NEW))
 			ct->state = st;
 	} else {
 		struct xlb_ct4_val rev = {};

@@ -357,8 +357,8 @@ struct xlb_dsr_be_key {
 XLB_STATIC_ASSERT(sizeof(struct xlb_dsr_be_key) == 8, "xlb_dsr_be_key size");
 
 /*
- * IPv4 fragments of a UDP datagram (frag4, LRU): only the first fragment
- * carries the ports. Each hook keeps them under the datagram's identity
+ * IPv4 fragments of a UDP datagram or a TCP segment (frag4, LRU): only
+ * the first fragment carries the ports. Each hook keeps them under the datagram's identity
  * as it saw the first fragment (addresses, IP id, protocol, hook), as
  * Cilium's IPV4_FRAG_DATAGRAMS does, and a later fragment finds its flow
  * with them: the flow's state says how its addresses are rewritten and
@@ -371,6 +371,7 @@ enum xlb_frag_hook {
 	XLB_FRAG_HOOK_NIC = 1,	/* tc ingress on a NIC (after XDP) */
 	XLB_FRAG_HOOK_POD_IN = 2, /* tc ingress on a pod veth (the pod sends) */
 	XLB_FRAG_HOOK_POD_OUT = 3, /* tc egress on a pod veth (into the pod) */
+	XLB_FRAG_HOOK_DSR = 4,	/* tc ingress on a NIC: inside IPIP from a DSR front node */
 };
 
 struct xlb_frag4_key {
@@ -385,7 +386,7 @@ XLB_STATIC_ASSERT(sizeof(struct xlb_frag4_key) == 12, "xlb_frag4_key size");
 struct xlb_frag4_val {
 	__be16 sport;		/* the datagram's ports, from its first fragment */
 	__be16 dport;
-	__u16 early;		/* later fragments seen before it (XDP) */
+	__u16 early;		/* later fragments seen before it */
 	__u8 has_ports;		/* 0: only a mark left by early fragments */
 	__u8 pad;
 	__u32 created;		/* coarse seconds */

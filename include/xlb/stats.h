@@ -51,8 +51,9 @@ enum xlb_stat_kind {
 	  "sel_miss (its selection slot held none), snat_new (a source NAT port taken "	\
 	  "for an external flow to another node), snat_reply (a reply to one "		\
 	  "translated back), icmp_xlate (an ICMP error about a translated flow "	\
-	  "translated like the flow), frag_follow (a later IP fragment translated and "	\
-	  "sent as its datagram's flow, found by the first fragment's ports), "		\
+	  "translated like the flow), frag_follow (a later IP fragment of a UDP "	\
+	  "datagram or TCP segment translated and sent as its datagram's flow, DSR "	\
+	  "included, found by the first fragment's ports), "				\
 	  "frag_before_first (later fragments that came before their datagram's first "	\
 	  "fragment and went to the stack untouched: a service's such datagram is "	\
 	  "lost).")
@@ -166,10 +167,11 @@ enum xlb_stat_kind {
  * icmp_xlate         event: an ICMP error about a translated flow, translated like it
  * frag_follow        event: a later fragment whose flow its datagram's ports found: its
  *                    addresses rewritten as the flow's, sent the way the flow goes (its
- *                    outcome fwd_* or pass_fragment)
+ *                    outcome fwd_*, fwd_dsr inside IPIP for a DSR flow, or pass_fragment)
  * frag_before_first  event, counted when a first fragment arrives: its datagram's later
  *                    fragments that came before it (and went to the stack untouched, so a
- *                    service's datagram was lost)
+ *                    service's datagram was lost); the tc programs count their own
+ *                    (pod_stats) alike
  * ct_*, no_backend, sel_miss: events, see the families
  */
 

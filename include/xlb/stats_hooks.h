@@ -9,7 +9,7 @@
  * udp_aborted (an event, not an outcome) counts the connected UDP sockets
  * the iterator aborted because their backend left the service.
  * Pod: every packet the tc programs see counts exactly one outcome (pass,
- * fwd, answer or drop).
+ * fwd, answer or drop); frag_before_first is an event, as XDP's.
  */
 #ifndef XLB_STATS_HOOKS_H
 #define XLB_STATS_HOOKS_H
@@ -43,7 +43,8 @@
 	X(DROP_NO_BACKEND, "drop_no_backend", DROP)	/* UDP, or a reset not possible */ \
 	X(DROP_BACKEND_GONE, "drop_backend_gone", DROP)	/* a reset to a flow whose backend went */ \
 	X(DROP_CT_FULL, "drop_ct_full", DROP)					\
-	X(DROP_REWRITE, "drop_rewrite", DROP)		/* a checksum or store helper failed */
+	X(DROP_REWRITE, "drop_rewrite", DROP)		/* a checksum or store helper failed */ \
+	X(FRAG_BEFORE_FIRST, "frag_before_first", EVENT) /* later IP fragments that came before their first (the stack's, untouched), counted when it comes */
 
 enum xlb_sock_stat {
 #define XLB_SOCK_STAT_ENUM_(e, ...) XLB_SOCK_##e,
@@ -65,7 +66,9 @@ enum xlb_pod_stat {
 #define XLB_POD_STATS_FAMILY "xlb_pod_packets_total"
 #define XLB_POD_STATS_HELP "Packets the tc programs saw (on pod veths, and nic_* at the NICs' " \
 	"ingress), by what they did: pass_* untouched, fwd_* translated, rev_nic an external " \
-	"flow's reply sent out of the NIC, rst_sent answered with a TCP reset, drop_* dropped."
+	"flow's reply sent out of the NIC, rst_sent answered with a TCP reset, drop_* dropped; " \
+	"frag_before_first, an event: later IP fragments that came before their datagram's first " \
+	"fragment and went to the stack untouched (a service's such datagram is lost)."
 
 #ifndef __bpf__
 struct xlb_hook_stat_info {

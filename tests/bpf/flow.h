@@ -80,6 +80,51 @@ static inline size_t xt_fragment(const struct pkt_desc *d, const struct xt_rewri
 	return pkt_fragment(full, off, len, off + len < l3, buf);
 }
 
+/* Direct server return (lb-mode dsr, issue 13): inner[len] (Ethernet +
+ * IPv4) inside an IPIP header from src to dst, Ethernet smac -> dmac, as
+ * the front node writes it (lib/dsr.h: the inner header's TOS and DF, TTL
+ * 64, ID 0): out's length. */
+static inline size_t xt_ipip_wrap(const uint8_t *inner, size_t len, const uint8_t *smac,
+				  const uint8_t *dmac, const char *src, const char *dst,
+				  uint8_t *out)
+{
+	struct xlb_ip sa = xt_ip(src), da = xt_ip(dst);
+	const uint8_t *in = inner + ETH_HDR_LEN;
+	uint8_t *ip = out + ETH_HDR_LEN;
+
+	memcpy(out, dmac, 6);
+	memcpy(out + 6, smac, 6);
+	pkt_put16(out + 12, PKT_ETH_IP);
+	memset(ip, 0, IP4_HDR_LEN);
+	ip[0] = 0x45;
+	ip[1] = in[1];
+	pkt_put16(ip + 2, (uint16_t)(pkt_get16(in + 2) + IP4_HDR_LEN));
+	pkt_put16(ip + 6, pkt_get16(in + 6) & PKT_IP_DF);
+	ip[8] = 64;
+	ip[9] = IPPROTO_IPIP;
+	memcpy(ip + 12, sa.addr.a8, 4);
+	memcpy(ip + 16, da.addr.a8, 4);
+	pkt_put16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, IP4_HDR_LEN)));
+	memcpy(ip + IP4_HDR_LEN, in, len - ETH_HDR_LEN);
+	return len + IP4_HDR_LEN;
+}
+
+/* Fragment i of d at data bytes a fragment (rewritten by out, NULL: as it
+ * is), inside IPIP from src to dst in a frame smac -> dmac when src is
+ * given (as a DSR front node sends it), else bare. */
+static inline size_t xt_ipip_fragment(const struct pkt_desc *d, const struct xt_rewrite *out,
+				      int i, size_t data, const uint8_t *smac, const uint8_t *dmac,
+				      const char *src, const char *dst, uint8_t *buf)
+{
+	uint8_t inner[PKT_MAX];
+	size_t len;
+
+	if (!src)
+		return xt_fragment(d, out, i, data, buf);
+	len = xt_fragment(d, out, i, data, inner);
+	return xt_ipip_wrap(inner, len, smac, dmac, src, dst, buf);
+}
+
 /* An ICMP error (type, code; mtu in bytes 6-7) from src to dst in a frame
  * from smac to dmac, its IPv4 header with tos and id, quoting the first
  * qlen bytes of q's IPv4 datagram (0: all of it). */

@@ -248,23 +248,157 @@ static void test_answered(void **state)
 		fail_msg("%d steps failed", bad);
 }
 
-/* A node port in DSR mode (lib/dsr.h): the first fragment goes whole
- * inside IPIP; the later ones are not encapsulated, so they are left to
- * the stack untouched rather than sent on half translated. */
+/* Fragment i of d cut at 1,200 bytes of data (1,240 with the outer header
+ * on the way out: under be0's MTU), as it arrives; with ipip_src, as the
+ * front node sends it: whole inside IPIP from ipip_src to the backend,
+ * out of be0 to its neighbour. */
+static size_t dsr_frag(const struct pkt_desc *d, int i, const char *ipip_src, uint8_t *buf)
+{
+	static const uint8_t mac_be0[6] = MAC_BE0, mac_neigh[6] = MAC_NEIGH;
+
+	return xt_ipip_fragment(d, NULL, i, 1200, mac_be0, mac_neigh, ipip_src, BE_REMOTE, buf);
+}
+
+/* The conntrack entries of ct4 (both directions) in all. */
+static unsigned ct4_entries(void)
+{
+	int fd = xlb_dp_bpf_map_fd(dp, "ct4");
+	struct xlb_ct4_key k, *prev = NULL;
+	unsigned n = 0;
+
+	while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &k)) {
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* A node port in DSR mode (lib/dsr.h): every fragment of the client's
+ * datagrams goes whole inside IPIP to the backend, the later ones by their
+ * first fragment's flow: the first-packet table for the first datagram
+ * (from the node port's address, as its first fragment), the established
+ * flow for the next (from the node's SNAT address, as any of its packets).
+ * The flow's replies never come this way: established, it holds one ct4
+ * entry, no reply entry. */
 static void test_dsr(void **state)
 {
-	const struct pkt_desc c = { FROM_C(NODE, 0x141, 50002, 30055) };
-	uint8_t in[PKT_MAX];
-	size_t len;
+	const struct pkt_desc c1 = { FROM_C(NODE, 0x141, 50002, 30055) };
+	const struct pkt_desc c2 = { FROM_C(NODE, 0x142, 50002, 30055) };
+	const struct { const struct pkt_desc *d; int i; const char *what;
+		       enum xlb_stat s1, s2; } steps[] = {
+		{ &c1, 0, "first fragment to DSR node port 30055: IPIP from 10.10.1.1 to 10.20.1.2",
+		  XLB_STAT_CT_NEW, XLB_STAT_FWD_DSR },
+		{ &c1, 1, "its second fragment (no ports): the same, by the first-packet table",
+		  XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_DSR },
+		{ &c1, 2, "its last fragment: the same", XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_DSR },
+		{ &c2, 0, "the next datagram's first fragment: established (DSR: any packet "
+		  "proves it), IPIP", XLB_STAT_CT_ESTABLISHED, XLB_STAT_FWD_DSR },
+		{ &c2, 2, "its last fragment: by the established flow, IPIP",
+		  XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_DSR },
+		{ &c2, 1, "its middle fragment, after the last: the same",
+		  XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_DSR },
+	};
+	unsigned n0 = ct4_entries();
 	int bad = 0;
 
 	(void)state;
-	len = xt_fragment(&c, NULL, 0, 1200, in);	/* 1,240 bytes with the outer header */
-	bad += !run("first fragment to DSR node port 30055: IPIP to 10.20.1.2", ON_CLI, in, len,
-		    XDP_REDIRECT, NULL, 0, XLB_STAT_CT_NEW, XLB_STAT_FWD_DSR, XLB_STAT_RX);
-	len = xt_fragment(&c, NULL, 1, 1200, in);
-	bad += !run("its second fragment: XDP_PASS untouched", ON_CLI, in, len, XDP_PASS, in, len,
-		    XLB_STAT_PASS_FRAGMENT, XLB_STAT_RX, XLB_STAT_RX);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		uint8_t in[PKT_MAX], exp[PKT_MAX];
+		size_t len = dsr_frag(steps[i].d, steps[i].i, NULL, in);
+		size_t elen = dsr_frag(steps[i].d, steps[i].i, NODE, exp);
+
+		bad += !run(steps[i].what, ON_CLI, in, len, XDP_REDIRECT, exp, elen, steps[i].s1,
+			    steps[i].s2, XLB_STAT_RX);
+	}
+	if (ct4_entries() != n0 + 1)
+		fail_msg("ct4: %u entries, was %u: a DSR flow holds its forward entry only",
+			 ct4_entries(), n0);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* A TCP segment of 3,000 bytes cut in three (DF clear: a sender without
+ * path MTU discovery), both ways through a node port with SNAT, as a UDP
+ * datagram goes: the first fragment holds the TCP header (its checksum,
+ * the whole segment's, updated; the flow's state follows its flags), the
+ * later ones follow by its ports. A first fragment too short for its TCP
+ * header (RFC 1858) is dropped, never sent on half translated. */
+static void test_tcp(void **state)
+{
+	const struct pkt_desc syn = { .eth_dst = MAC_CLI0, .eth_src = MAC_CLIENT, .saddr = CLIENT,
+				      .daddr = NODE, .ip_id = 0x161, .ttl = 61, .frag = PKT_IP_DF,
+				      .proto = IPPROTO_TCP, .sport = 61600, .dport = 30080,
+				      .tcp_flags = PKT_SYN, .seq = 1000, .window = 502 };
+	struct pkt_desc synack = { .eth_dst = MAC_BE0, .eth_src = MAC_NEIGH, .saddr = BE_REMOTE,
+				   .daddr = NODE, .ip_id = 0x261, .ttl = 64, .frag = PKT_IP_DF,
+				   .proto = IPPROTO_TCP, .sport = 8080, .dport = 61600,
+				   .tcp_flags = PKT_SYN | PKT_ACK, .seq = 5000, .ack = 1001,
+				   .window = 502 };
+	struct pkt_desc ack = syn, seg = syn, rseg = synack, tiny = syn;
+	const struct xt_rewrite to_be = TO_BE(NODE, BE_REMOTE, 8080);
+	struct xt_rewrite rep = TO_CLIENT(NODE, 30080);
+	struct xt_step s = { .pkt = syn, .out = to_be };
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len, elen;
+	int bad = 0;
+
+	(void)state;
+	rep.daddr = CLIENT;
+	rep.dport = 61600;
+	len = xt_build(&syn, in);
+	elen = xt_build_expected(&s, exp);
+	bad += !run("SYN to node port 30080: DNAT + SNAT", ON_CLI, in, len, XDP_REDIRECT, exp, elen,
+		    XLB_STAT_CT_NEW, XLB_STAT_SNAT_NEW, XLB_STAT_FWD_REDIRECT);
+	s.pkt = synack;
+	s.out = rep;
+	len = xt_build(&synack, in);
+	elen = xt_build_expected(&s, exp);
+	bad += !run("the backend's SYN-ACK: back to the client", ON_BE, in, len, XDP_REDIRECT, exp,
+		    elen, XLB_STAT_SNAT_REPLY, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	ack.ip_id = 0x162;
+	ack.tcp_flags = PKT_ACK;
+	ack.seq = 1001;
+	ack.ack = 5001;
+	s.pkt = ack;
+	s.out = to_be;
+	len = xt_build(&ack, in);
+	elen = xt_build_expected(&s, exp);
+	bad += !run("the client's ACK: established", ON_CLI, in, len, XDP_REDIRECT, exp, elen,
+		    XLB_STAT_CT_ESTABLISHED, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	seg = ack;
+	seg.ip_id = 0x163;
+	seg.frag = 0;
+	seg.tcp_flags = PKT_ACK | PKT_PSH;
+	seg.payload_len = PAYLOAD - 20;
+	bad += !run_frag("a 3,000-byte segment's first fragment (the TCP header): DNAT + SNAT, the "
+			 "segment's checksum updated", ON_CLI, &seg, 0, XDP_REDIRECT, &to_be,
+			 XLB_STAT_CT_HIT, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	for (int i = 1; i < 3; i++)
+		bad += !run_frag("a later fragment of it: the same addresses", ON_CLI, &seg, i,
+				 XDP_REDIRECT, &to_be, XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT,
+				 XLB_STAT_RX);
+	rseg.ip_id = 0x262;
+	rseg.frag = 0;
+	rseg.tcp_flags = PKT_ACK | PKT_PSH;
+	rseg.seq = 5001;
+	rseg.ack = 1001 + PAYLOAD - 20;
+	rseg.payload_len = PAYLOAD - 20;
+	bad += !run_frag("the backend's 3,000-byte answer, first fragment: back to the client",
+			 ON_BE, &rseg, 0, XDP_REDIRECT, &rep, XLB_STAT_CT_HIT, XLB_STAT_SNAT_REPLY,
+			 XLB_STAT_FWD_REDIRECT);
+	for (int i = 2; i > 0; i--)
+		bad += !run_frag("a later fragment of it (last, then middle): the same", ON_BE, &rseg,
+				 i, XDP_REDIRECT, &rep, XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT,
+				 XLB_STAT_RX);
+	/* 8 bytes of TCP header in the first fragment: ports, no flags */
+	tiny.ip_id = 0x164;
+	tiny.frag = PKT_IP_MF;
+	tiny.tcp_flags = PKT_ACK;
+	tiny.cut = ETH_HDR_LEN + IP4_HDR_LEN + 8;
+	tiny.tot_len_delta = -12;
+	len = xt_build(&tiny, in);
+	bad += !run("a first fragment with 8 bytes of its TCP header: dropped as malformed", ON_CLI,
+		    in, len, XDP_DROP, in, len, XLB_STAT_DROP_MALFORMED, XLB_STAT_RX, XLB_STAT_RX);
 	if (bad)
 		fail_msg("%d steps failed", bad);
 }
@@ -392,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_dnat),
 		cmocka_unit_test(test_answered),
 		cmocka_unit_test(test_dsr),
+		cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_path_mtu),
 	};
 

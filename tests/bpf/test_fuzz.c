@@ -97,6 +97,9 @@ static bool from_backend_port(const uint8_t *p, size_t len)
 
 	if (pkt_parse(p, len, &pi, why, sizeof(why)) || !pi.ip4)
 		return false;
+	/* a first fragment has ports the parser leaves out: ours follows them */
+	if ((pi.frag & PKT_IP_MF) && !(pi.frag & PKT_IP_OFFMASK) && pi.l4 + 4 <= len)
+		pi.sport = pkt_get16(p + pi.l4);
 	return pi.sport == 8080 || pi.sport == 5353;
 }
 

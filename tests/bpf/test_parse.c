@@ -149,14 +149,21 @@ static const struct parse_case cases[] = {
 	  { V4(CLIENT, VIP), UDP(50000, 80), .tot_len_delta = 16 - 28 },
 	  XDP_PASS, XLB_STAT_PASS_MALFORMED },
 
-	/* 4. Fragments: TCP's are the stack's; a UDP datagram's first fragment
-	 * goes the usual way and its later ones follow it (test_frag.c), so
-	 * here only what is no service's is passed untouched. */
-	{ "TCP SYN to 10.96.0.10:80 as a first fragment (MF set, offset 0): XDP_PASS unchanged",
-	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_SYN), .frag = PKT_IP_MF, .payload_len = 64 },
+	/* 4. Fragments: a UDP datagram's or TCP segment's first fragment goes
+	 * the usual way and its later ones follow it (test_frag.c), so here
+	 * only what is no service's is passed untouched. */
+	{ "TCP SYN to 10.10.9.9:80 (no service) as a first fragment (MF set, offset 0): XDP_PASS unchanged",
+	  { V4(CLIENT, "10.10.9.9"), TCP(40000, 80, PKT_SYN), .frag = PKT_IP_MF,
+	    .payload_len = 64 },
+	  XDP_PASS, XLB_STAT_PASS_NOT_SERVICE },
+	{ "last fragment of a TCP segment to 10.96.0.10 whose first fragment was not seen "
+	  "(offset 1480 bytes, MF clear): XDP_PASS unchanged",
+	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_ACK), .frag = 185,
+	    .payload_len = 64 },
 	  XDP_PASS, XLB_STAT_PASS_FRAGMENT },
-	{ "last fragment of a TCP datagram to 10.96.0.10 (offset 1480 bytes, MF clear): XDP_PASS unchanged",
-	  { V4(CLIENT, VIP), TCP(40000, 80, PKT_ACK), .frag = 185, .payload_len = 64 },
+	{ "ICMP echo to 10.96.0.10 as a first fragment: XDP_PASS unchanged",
+	  { V4(CLIENT, VIP), .proto = IPPROTO_ICMP, .sport = 7, .frag = PKT_IP_MF,
+	    .payload_len = 64 },
 	  XDP_PASS, XLB_STAT_PASS_FRAGMENT },
 	{ "UDP to 10.10.9.9:53 (no service) as a first fragment (MF set, offset 0): XDP_PASS unchanged",
 	  { V4(CLIENT, "10.10.9.9"), UDP(50000, 53), .frag = PKT_IP_MF, .payload_len = 200 },

@@ -168,11 +168,18 @@ static const struct pod_scenario scenarios[] = {
 				.daddr = VIP_REMOTE, .ip_id = 0x143, .frag = PKT_IP_MF,
 				.proto = IPPROTO_UDP, .sport = 50002, .dport = 53, .payload_len = 40 },
 	      TC_ACT_OK, { .daddr = REMOTE, .dport = 5353 }, XLB_POD_FWD_STACK, NULL },
-	    { "a TCP fragment to the service: untouched",
+	    { "a TCP segment's first fragment to the service: DNAT as any segment (its later "
+	      "fragments follow: test_frag_tcp)",
 	      FROM_POD, LXC1, { .eth_dst = MAC_LXC1, .eth_src = MAC_POD1, .saddr = POD1,
 				.daddr = VIP_REMOTE, .ip_id = 0x144, .frag = PKT_IP_MF,
 				TCPH(40009, 80, PKT_ACK, ISN_C, 0), .payload_len = 40 },
-	      TC_ACT_UNSPEC, { 0 }, XLB_POD_PASS_FRAGMENT, NULL },
+	      TC_ACT_OK, { .daddr = REMOTE, .dport = 8080 }, XLB_POD_FWD_STACK, NULL },
+	    { "a first fragment whose TCP header is cut (RFC 1858's tiny fragment): untouched",
+	      FROM_POD, LXC1, { .eth_dst = MAC_LXC1, .eth_src = MAC_POD1, .saddr = POD1,
+				.daddr = VIP_REMOTE, .ip_id = 0x145, .frag = PKT_IP_MF,
+				.proto = IPPROTO_TCP, .sport = 40010, .dport = 80, .cut = 42,
+				.tot_len_delta = -12 },
+	      TC_ACT_UNSPEC, { 0 }, XLB_POD_PASS, NULL },
 	  } },
 };
 
@@ -185,9 +192,12 @@ static size_t build_expected(const struct pod_step *s, uint8_t *buf)
 
 /* One tc program (hook) run on the frame in[len] entering ifindex (LXC1 /
  * LXC2 / FAB0 or a real one): its verdict, the output exp[elen] to the
- * byte and the one counter stat that moves. */
-static bool run_raw(const char *what, enum pod_hook hook, uint32_t ifindex, const uint8_t *in,
-		    size_t len, int verdict, const uint8_t *exp, size_t elen, enum xlb_pod_stat stat)
+ * byte, the one outcome counter stat that moves by one and the event
+ * counter ev that moves by n (XLB_POD_STAT_MAX: none); no other counter
+ * moves. */
+static bool run_raw_ev(const char *what, enum pod_hook hook, uint32_t ifindex, const uint8_t *in,
+		       size_t len, int verdict, const uint8_t *exp, size_t elen,
+		       enum xlb_pod_stat stat, enum xlb_pod_stat ev, uint64_t n)
 {
 	static const char *const progs[] = { "xlb_from_pod", "xlb_to_pod", "xlb_from_nic" };
 	struct __sk_buff ctx = { 0 };
@@ -212,7 +222,7 @@ static bool run_raw(const char *what, enum pod_hook hook, uint32_t ifindex, cons
 	xlb_dp_pod_stats(dp, after);
 	ok = xt_check(what, &r, (uint32_t)verdict, exp, elen);
 	for (int i = 0; i < XLB_POD_STAT_MAX; i++) {
-		uint64_t want = i == (int)stat ? 1 : 0;
+		uint64_t want = i == (int)stat ? 1 : i == (int)ev ? n : 0;
 
 		if (after[i] - before[i] != want) {
 			print_error("%s: counter %s moved by %llu, expected %llu\n", what,
@@ -223,6 +233,13 @@ static bool run_raw(const char *what, enum pod_hook hook, uint32_t ifindex, cons
 		}
 	}
 	return ok;
+}
+
+static bool run_raw(const char *what, enum pod_hook hook, uint32_t ifindex, const uint8_t *in,
+		    size_t len, int verdict, const uint8_t *exp, size_t elen, enum xlb_pod_stat stat)
+{
+	return run_raw_ev(what, hook, ifindex, in, len, verdict, exp, elen, stat,
+			  XLB_POD_STAT_MAX, 0);
 }
 
 static bool run_step(const struct pod_step *s, int n)
@@ -555,34 +572,6 @@ static void test_nic_reused_port(void **state)
 		fail_msg("%d steps failed", bad);
 }
 
-/* Direct server return (lb-mode dsr, issue 13). inner[len] (Ethernet +
- * IPv4) inside an IPIP header from src to dst, Ethernet smac -> dmac, as
- * the front node writes it (lib/dsr.h: the inner header's TOS and DF, TTL
- * 64, ID 0): out's length. */
-static size_t ipip_wrap(const uint8_t *inner, size_t len, const uint8_t *smac, const uint8_t *dmac,
-			const char *src, const char *dst, uint8_t *out)
-{
-	struct xlb_ip sa = xt_ip(src), da = xt_ip(dst);
-	const uint8_t *in = inner + ETH_HDR_LEN;
-	uint8_t *ip = out + ETH_HDR_LEN;
-
-	memcpy(out, dmac, 6);
-	memcpy(out + 6, smac, 6);
-	pkt_put16(out + 12, PKT_ETH_IP);
-	memset(ip, 0, IP4_HDR_LEN);
-	ip[0] = 0x45;
-	ip[1] = in[1];
-	pkt_put16(ip + 2, (uint16_t)(pkt_get16(in + 2) + IP4_HDR_LEN));
-	pkt_put16(ip + 6, pkt_get16(in + 6) & PKT_IP_DF);
-	ip[8] = 64;
-	ip[9] = IPPROTO_IPIP;
-	memcpy(ip + 12, sa.addr.a8, 4);
-	memcpy(ip + 16, da.addr.a8, 4);
-	pkt_put16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, IP4_HDR_LEN)));
-	memcpy(ip + IP4_HDR_LEN, in, len - ETH_HDR_LEN);
-	return len + IP4_HDR_LEN;
-}
-
 /* XDP on fab0 runs on in[len]: verdict, output exp[elen] to the byte, and
  * the counters a and b (0: none) move by one. */
 static bool xdp_raw(const char *what, const uint8_t *in, size_t len, uint32_t verdict,
@@ -669,7 +658,7 @@ static void test_dsr_front(void **state)
 			elen = xt_icmp_error(mac_gw, mac_fab0, NODE_IP, EXT_CLIENT, 0xc0, 0, 3, 4, 1480,
 					     &steps[i].pkt, IP4_HDR_LEN + 8, exp);
 		} else if (steps[i].verdict == XDP_REDIRECT) {
-			elen = ipip_wrap(in, len, mac_fab0, mac_gw, NODE_IP, REMOTE, exp);
+			elen = xt_ipip_wrap(in, len, mac_fab0, mac_gw, NODE_IP, REMOTE, exp);
 		} else {
 			memcpy(exp, in, len);
 			elen = len;
@@ -738,7 +727,7 @@ static void test_dsr_back(void **state)
 		size_t ilen = xt_build(nic[i].inner, inner), len, elen;
 		char what[256];
 
-		len = ipip_wrap(inner, ilen, mac_gw, mac_fab0, "192.168.50.12", POD2, in);
+		len = xt_ipip_wrap(inner, ilen, mac_gw, mac_fab0, "192.168.50.12", POD2, in);
 		if (nic[i].verdict == TC_ACT_REDIRECT) {
 			struct xt_step x = { .pkt = *nic[i].inner,
 					     .out = { .daddr = POD2, .dport = 8080,
@@ -789,6 +778,24 @@ static bool frag_step(const char *what, enum pod_hook hook, uint32_t ifindex,
 	return run_raw(what, hook, ifindex, in, len, verdict, exp, elen, stat);
 }
 
+/* Pod1's datagram d, every fragment DNATed by fwd through the stack, and
+ * the answer r into pod1, every fragment (first, last, middle) NATed back
+ * by rev: how many steps failed. */
+static int frag_round_trip(const char *what, const struct pkt_desc *d,
+			   const struct xt_rewrite *fwd, const struct pkt_desc *r,
+			   const struct xt_rewrite *rev)
+{
+	int bad = 0;
+
+	for (int i = 0; i < 3; i++)
+		bad += !frag_step(what, FROM_POD, LXC1, d, i, TC_ACT_OK, fwd, XLB_POD_FWD_STACK);
+	for (int i = 0; i < 3; i++)
+		bad += !frag_step("the answer into pod1 (first, last, middle): from the service",
+				  TO_POD, LXC1, r, (int[]){ 0, 2, 1 }[i], TC_ACT_OK, rev,
+				  XLB_POD_REV_STACK);
+	return bad;
+}
+
 /* A ClusterIP from a pod, the backend elsewhere: every fragment DNATed on
  * the way out of the pod, every fragment of the answer NATed back on the
  * way in once its first came; a fragment of an unknown datagram is passed
@@ -806,13 +813,8 @@ static void test_frag_remote(void **state)
 	int bad = 0;
 
 	(void)state;
-	for (int i = 0; i < 3; i++)
-		bad += !frag_step("pod1's datagram to 10.96.1.2:53: DNAT to 10.244.2.11:5353",
-				  FROM_POD, LXC1, &d, i, TC_ACT_OK, &fwd, XLB_POD_FWD_STACK);
-	for (int i = 0; i < 3; i++)
-		bad += !frag_step("the answer into pod1 (first, last, middle): from the service",
-				  TO_POD, LXC1, &r, (int[]){ 0, 2, 1 }[i], TC_ACT_OK, &rev,
-				  XLB_POD_REV_STACK);
+	bad += frag_round_trip("pod1's datagram to 10.96.1.2:53: DNAT to 10.244.2.11:5353", &d,
+			       &fwd, &r, &rev);
 	u.ip_id = 0x502;
 	bad += !frag_step("a later fragment of a datagram whose first was not seen: untouched",
 			  FROM_POD, LXC1, &u, 1, TC_ACT_UNSPEC, &same, XLB_POD_PASS_FRAGMENT);
@@ -905,6 +907,189 @@ static void test_frag_nic_local(void **state)
 				  TC_ACT_REDIRECT, &into, XLB_POD_NIC_FWD_LOCAL);
 	for (int i = 0; i < 3; i++)
 		bad += !frag_step("pod2's answer: from the node port, out of the NIC", FROM_POD,
+				  LXC2, &r, i, TC_ACT_REDIRECT, &rev, XLB_POD_REV_NIC);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* A fragment through tc that moves event ev by n besides stat. */
+static bool frag_step_ev(const char *what, enum pod_hook hook, uint32_t ifindex,
+			 const struct pkt_desc *d, int i, int verdict, const struct xt_rewrite *out,
+			 enum xlb_pod_stat stat, enum xlb_pod_stat ev, uint64_t n)
+{
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len = pod_frag(d, NULL, i, in), elen = pod_frag(d, out, i, exp);
+
+	print_message("  %s, fragment %d\n", what, i);
+	return run_raw_ev(what, hook, ifindex, in, len, verdict, exp, elen, stat, ev, n);
+}
+
+/* A TCP segment of 3,000 bytes (DF clear: a sender without path MTU
+ * discovery, a tunnel) cut in three, both ways, as a UDP datagram is
+ * (Cilium's fragment tracking serves both alike): the first fragment
+ * holds the TCP header and goes the usual way (its checksum, the whole
+ * segment's, updated; the flow's TCP state follows its flags), the later
+ * ones follow by the ports it left. */
+static void test_frag_tcp(void **state)
+{
+	const struct pkt_desc d = { .eth_dst = MAC_LXC1, .eth_src = MAC_POD1, .saddr = POD1,
+				    .daddr = VIP_REMOTE, .ip_id = 0x521, .ttl = 64,
+				    TCPH(40020, 80, PKT_ACK | PKT_PSH, ISN_C, ISN_B),
+				    .payload_len = FRAG_PAYLOAD - 20 };
+	const struct pkt_desc r = { TO_P1(REMOTE, 0x621),
+				    TCPH(8080, 40020, PKT_ACK | PKT_PSH, ISN_B, ISN_C + 2980),
+				    .payload_len = FRAG_PAYLOAD - 20 };
+	const struct xt_rewrite fwd = { .daddr = REMOTE, .dport = 8080 };
+	const struct xt_rewrite rev = { .saddr = VIP_REMOTE, .sport = 80 };
+	int bad;
+
+	(void)state;
+	bad = frag_round_trip("pod1's segment to 10.96.1.2:80: DNAT to 10.244.2.11:8080", &d, &fwd,
+			      &r, &rev);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* A fragmented segment of a flow whose backend went: its first fragment
+ * is answered with a reset (its TCP header says how), the later ones are
+ * dropped: they have no header to answer, and nowhere to go. */
+static void test_frag_tcp_gone(void **state)
+{
+	struct xlb_service_spec s = xt_svc("10.96.1.14", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec b1 = xt_be(REMOTE, 8080, 1), b2 = xt_be(REMOTE, 9090, 1);
+	const struct pkt_desc syn = { FROM_P1("10.96.1.14", 0x541),
+				      TCPH(40021, 80, PKT_SYN, ISN_C, 0) };
+	const struct pkt_desc seg = { FROM_P1("10.96.1.14", 0x542),
+				      TCPH(40021, 80, PKT_ACK | PKT_PSH, ISN_C + 1, ISN_B + 1),
+				      .payload_len = FRAG_PAYLOAD - 20 };
+	const struct pkt_desc rst = {
+		.eth_dst = MAC_POD1, .eth_src = MAC_LXC1, .saddr = "10.96.1.14", .daddr = POD1,
+		.ttl = 64, .frag = PKT_IP_DF, .proto = IPPROTO_TCP, .sport = 80, .dport = 40021,
+		.tcp_flags = PKT_RST, .seq = ISN_B + 1,
+	};
+	const struct xt_rewrite fwd = { .daddr = REMOTE, .dport = 8080 };
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len, elen;
+	int bad = 0;
+
+	(void)state;
+	XT_SVC_SET(dp, &s, &b1, 1);
+	len = xt_build(&syn, in);
+	{
+		struct xt_step x = { .pkt = syn, .out = fwd };
+
+		elen = xt_build_expected(&x, exp);
+	}
+	bad += !run_raw("SYN: DNAT to :8080", FROM_POD, LXC1, in, len, TC_ACT_OK, exp, elen,
+			XLB_POD_FWD_STACK);
+	XT_SVC_SET(dp, &s, &b2, 1);
+	len = pod_frag(&seg, NULL, 0, in);
+	elen = xt_build(&rst, exp);
+	bad += !run_raw("the backend replaced; a 3,000-byte segment's first fragment: a reset",
+			FROM_POD, LXC1, in, len, TC_ACT_REDIRECT, exp, elen, XLB_POD_RST_SENT);
+	for (int i = 1; i < 3; i++)
+		bad += !frag_step("a later fragment of it: dropped", FROM_POD, LXC1, &seg, i,
+				  TC_ACT_SHOT, NULL, XLB_POD_DROP_BACKEND_GONE);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* Later fragments that come before their first on a pod veth: untouched
+ * (their datagram is lost), counted when the first one comes
+ * (frag_before_first, an event, as in XDP); the one after it follows. */
+static void test_frag_before_first(void **state)
+{
+	const struct pkt_desc d = { FROM_P1(VIP_REMOTE, 0x531), .proto = IPPROTO_UDP,
+				    .sport = 50031, .dport = 53, .payload_len = FRAG_PAYLOAD };
+	const struct xt_rewrite fwd = { .daddr = REMOTE, .dport = 5353 };
+	const struct xt_rewrite same = { 0 };
+	int bad = 0;
+
+	(void)state;
+	bad += !frag_step("pod1's last fragment before its first: untouched", FROM_POD, LXC1, &d,
+			  2, TC_ACT_UNSPEC, &same, XLB_POD_PASS_FRAGMENT);
+	bad += !frag_step_ev("its first fragment: DNAT, one fragment counted as come before it",
+			     FROM_POD, LXC1, &d, 0, TC_ACT_OK, &fwd, XLB_POD_FWD_STACK,
+			     XLB_POD_FRAG_BEFORE_FIRST, 1);
+	bad += !frag_step("its middle fragment: DNAT", FROM_POD, LXC1, &d, 1, TC_ACT_OK, &fwd,
+			  XLB_POD_FWD_STACK);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
+/* Fragment i of d at 1,200 bytes of data (the front node's IPIP header
+ * fits a 1,500-byte fabric), rewritten by out; with ipip, as it arrives
+ * from node 192.168.50.12 inside IPIP to pod2. */
+static size_t dsr_frag(const struct pkt_desc *d, const struct xt_rewrite *out, int i, bool ipip,
+		       uint8_t *buf)
+{
+	static const uint8_t mac_fab0[6] = MAC_FAB0, mac_gw[6] = MAC_GW;
+
+	return xt_ipip_fragment(d, out, i, 1200, mac_gw, mac_fab0, ipip ? "192.168.50.12" : NULL,
+				POD2, buf);
+}
+
+/* This node as a DSR backend's node, for a datagram the client cut in
+ * three: another node sends each fragment inside IPIP; tc on the NIC takes
+ * the outer header off every one, DNATs the first (ports, checksum) and
+ * the later ones (addresses: they follow the first's ports, kept under the
+ * inner header's identity) and redirects them into pod2; pod2's answer,
+ * cut in three by its stack, leaves from 192.168.50.12:30090 out of the
+ * NIC. A later fragment before its first goes to the stack untouched (no
+ * tunnel there: lost), counted when the first comes. */
+static void test_dsr_back_frag(void **state)
+{
+	struct xlb_service_spec s = xt_svc("10.96.1.13", 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_backend_spec b = xt_be(POD2, 5353, 1);
+	const struct pkt_desc d = { FROM_EXT("192.168.50.12", 0x901),
+				    .proto = IPPROTO_UDP, .sport = 45400, .dport = 30090,
+				    .payload_len = FRAG_PAYLOAD };
+	const struct pkt_desc r = { FROM_P2(EXT_CLIENT, 0x911), .proto = IPPROTO_UDP,
+				    .sport = 5353, .dport = 45400, .payload_len = FRAG_PAYLOAD };
+	struct pkt_desc early = d;
+	const struct xt_rewrite into = { .daddr = POD2, .dport = 5353, ETH(MAC_LXC2, MAC_POD2) };
+	const struct xt_rewrite rev = { .saddr = "192.168.50.12", .sport = 30090 };
+	const struct {
+		const struct pkt_desc *d;
+		int i;
+		int verdict;
+		enum xlb_pod_stat stat;
+		uint64_t early;
+	} nic[] = {
+		{ &d, 0, TC_ACT_REDIRECT, XLB_POD_NIC_DSR, 0 },
+		{ &d, 2, TC_ACT_REDIRECT, XLB_POD_NIC_DSR, 0 },
+		{ &d, 1, TC_ACT_REDIRECT, XLB_POD_NIC_DSR, 0 },
+		{ &early, 1, TC_ACT_UNSPEC, XLB_POD_NIC_PASS, 0 },
+		{ &early, 0, TC_ACT_REDIRECT, XLB_POD_NIC_DSR, 1 },
+		{ &early, 2, TC_ACT_REDIRECT, XLB_POD_NIC_DSR, 0 },
+	};
+	int bad = 0;
+
+	(void)state;
+	s.type = XLB_SVC_NODE_PORT;
+	s.node_port = 30090;
+	b.local = true;
+	XT_SVC_SET(dp, &s, &b, 1);
+	early.ip_id = 0x902;
+	for (size_t i = 0; i < sizeof(nic) / sizeof(nic[0]); i++) {
+		uint8_t in[PKT_MAX], exp[PKT_MAX];
+		size_t len = dsr_frag(nic[i].d, NULL, nic[i].i, true, in), elen;
+		char what[160];
+
+		if (nic[i].verdict == TC_ACT_REDIRECT)
+			elen = dsr_frag(nic[i].d, &into, nic[i].i, false, exp);
+		else
+			elen = dsr_frag(nic[i].d, NULL, nic[i].i, true, exp);
+		snprintf(what, sizeof(what), "IPIP: datagram id %#x, fragment %d: %s",
+			 nic[i].d->ip_id, nic[i].i,
+			 nic[i].verdict == TC_ACT_REDIRECT ? "decapsulated, DNAT to pod2, into it" :
+			 "before its first: untouched, to the stack");
+		print_message("  %s\n", what);
+		bad += !run_raw_ev(what, FROM_NIC, FAB0, in, len, nic[i].verdict, exp, elen,
+				   nic[i].stat, XLB_POD_FRAG_BEFORE_FIRST, nic[i].early);
+	}
+	for (int i = 0; i < 3; i++)
+		bad += !frag_step("pod2's answer: from 192.168.50.12:30090, out of the NIC", FROM_POD,
 				  LXC2, &r, i, TC_ACT_REDIRECT, &rev, XLB_POD_REV_NIC);
 	if (bad)
 		fail_msg("%d steps failed", bad);
@@ -1014,8 +1199,12 @@ int main(void)
 		cmocka_unit_test(test_frag_remote),
 		cmocka_unit_test(test_frag_local),
 		cmocka_unit_test(test_frag_nic_local),
+		cmocka_unit_test(test_frag_tcp),
+		cmocka_unit_test(test_frag_tcp_gone),
+		cmocka_unit_test(test_frag_before_first),
 		cmocka_unit_test(test_dsr_front),
 		cmocka_unit_test(test_dsr_back),
+		cmocka_unit_test(test_dsr_back_frag),
 	};
 	int rc;
 
