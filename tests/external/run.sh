@@ -27,7 +27,8 @@
 #   7 lb-mode dsr (xlb.io/lb-mode: dsr), backends on n2 and n3 only: ext ->
 #     n1's node port and -> its LoadBalancer IP over ECMP, the backends see
 #     the client; no SNAT, and no reply passes the front node (the router's
-#     counts per node)
+#     counts per node); UDP datagrams of 4,000 bytes in fragments, every
+#     fragment by DSR
 #   8 `ctstate INVALID -j DROP` on every node throughout (the lab's)
 #
 # xlbd on every node: XDP on eth0, tc on lxc*, --snat-port-range
@@ -52,6 +53,7 @@ N1=192.168.50.11 N2=192.168.50.12 N3=192.168.50.13
 CLIENT=172.16.0.2 OUTSIDER=172.16.0.100	# inside / outside 172.16.0.0/28
 MAGLEV_CLIENTS=$(seq -f 172.16.0.2%g 0 9)	# .20 - .29
 LB_IP=203.0.113.10 EXT_IP=198.51.100.7 MAGLEV_IP=203.0.113.20 DSR_IP=203.0.113.30
+DSR_UDP_PORT=30095
 SNAT_MIN=62000 SNAT_MAX=62199
 
 nsn() { local ns=$1; shift; nsenter --net="/run/netns/$LAB_PREFIX-$ns" "$@"; }
@@ -120,6 +122,12 @@ services() {
 	# n2p2 by source NAT: this service's alone (the SNAT range is per backend)
 	svc one NodePort 10.96.40.7 30087; slice one n2p2
 	svc dsr LoadBalancer 10.96.40.8 30088 "ingress:$DSR_IP" mode:dsr; slice dsr n2p1 n3p1
+	# UDP by DSR (section 7, datagrams larger than the path MTU)
+	printf -- '- apiVersion: v1\n  kind: Service\n'
+	printf -- '  metadata: {name: dsrudp, namespace: ext, annotations: {xlb.io/lb-mode: dsr}}\n'
+	printf -- '  spec: {type: NodePort, clusterIP: 10.96.40.19, ports: [{name: udp, port: 53, '
+	printf -- 'protocol: UDP, targetPort: 8080, nodePort: %s}]}\n' $DSR_UDP_PORT
+	slice dsrudp n2p1 n3p1 | sed 's/name: tcp, port: 8080, protocol: TCP/name: udp, port: 8080, protocol: UDP/'
 }
 
 # apply_all FILE: to every node's xlbd, as the feeder does
@@ -501,6 +509,47 @@ t_dsr_ecmp() {
 		{ echo "not through n2 and n3: ${c0[*]} -> ${c1[*]}"; return 1; }
 }
 check "7: DSR, ext -> its LoadBalancer IP over ECMP: 60/60 through all three nodes (n1 by DSR), both backends, each sees the client's address; no SNAT on any node; the router gets every reply from n2 and n3, none from n1" t_dsr_ecmp
+
+# UDP datagrams of 4,000 bytes, cut in three by ext's stack: each fragment
+# goes IPIP from n1 (frag_follow: the later ones by the first's ports)
+# and is decapsulated on the backend's node (nic_dsr). The outer header's
+# 20 bytes must fit the fabric's 1,500 and fragments carry no DF to ask
+# for less: ext's route to n1 has MTU 1,480 here (a client path 20 bytes
+# under the fabric's), as DSR deployments give the fabric the larger MTU.
+# frag_counts: n1's fwd_dsr, frag_follow, drop_dsr_too_big; nic_dsr of n2
+# and n3
+frag_counts() {
+	echo "$(counter 1 fwd_dsr) $(counter 1 frag_follow) $(counter 1 drop_dsr_too_big)" \
+		$(($(counter 2 nic_dsr pod) + $(counter 3 nic_dsr pod)))
+}
+t_dsr_frag() {
+	local c0 c1 rc bad
+	read -ra c0 <<<"$(frag_counts)" && [ "${#c0[@]}" = 4 ] || return 1
+	nsn ext ip route add $N1/32 via 172.16.0.1 mtu 1480 || return 1
+	client ext udp --src $CLIENT --dst $N1:$DSR_UDP_PORT -n 20 --size 4000 --timeout 3 \
+		--deadline 120 >"$T/dsrudp.json"
+	rc=$?
+	nsn ext ip route del $N1/32 via 172.16.0.1 mtu 1480
+	[ "$rc" = 0 ] || { cat "$T/dsrudp.json"; return 1; }
+	read -ra c1 <<<"$(frag_counts)" && [ "${#c1[@]}" = 4 ] || return 1
+	[ "$(errors dsrudp)" = 0 ] && [ "$(answers dsrudp | wc -l)" = 20 ] &&
+		[ "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["wrong_src"])' \
+			"$T/dsrudp.json")" = 0 ] || { cat "$T/dsrudp.json"; return 1; }
+	bad=$(answers dsrudp | awk -v c=$CLIENT '$1 !~ /^n[23]p1$/ || $2 != c')
+	[ -z "$bad" ] || { echo "answers: $bad"; return 1; }
+	[ "$(answers dsrudp | awk '{ print $1 }' | sort -u | tr '\n' ' ')" = "n2p1 n3p1 " ] ||
+		{ echo "not from both backends:"; cat "$T/dsrudp.json"; return 1; }
+	echo "n1 fwd_dsr +$((c1[0] - c0[0])), frag_follow +$((c1[1] - c0[1])), drop_dsr_too_big" \
+		"+$((c1[2] - c0[2])); nic_dsr (n2 n3) +$((c1[3] - c0[3]))" >"$T/dsrudp.diag"
+	# each datagram: three fragments by DSR, two of them following the first
+	[ $((c1[0] - c0[0])) -ge 60 ] && [ $((c1[1] - c0[1])) -ge 40 ] &&
+		[ "${c1[2]}" = "${c0[2]}" ] && [ $((c1[3] - c0[3])) -ge 60 ] || {
+		echo "n1 fwd_dsr, frag_follow, drop_dsr_too_big; nic_dsr (n2 n3): ${c0[*]} -> ${c1[*]}"
+		return 1
+	}
+}
+check "7: DSR, 20 UDP datagrams of 4,000 bytes (three fragments each) from ext to n1's node port $DSR_UDP_PORT, backends on n2 and n3: all answered from the node port, by both backends, which see the client; every fragment sent IPIP by n1 (fwd_dsr, frag_follow) and decapsulated by n2 or n3 (nic_dsr)" t_dsr_frag
+[ -s "$T/dsrudp.diag" ] && diag "$(cat "$T/dsrudp.diag")"
 
 # ---- 8 -----------------------------------------------------------------------
 t_invalid_rules() {
