@@ -778,6 +778,18 @@ static bool frag_step(const char *what, enum pod_hook hook, uint32_t ifindex,
 	return run_raw(what, hook, ifindex, in, len, verdict, exp, elen, stat);
 }
 
+/* A fragment through tc that moves event ev by n besides stat. */
+static bool frag_step_ev(const char *what, enum pod_hook hook, uint32_t ifindex,
+			 const struct pkt_desc *d, int i, int verdict, const struct xt_rewrite *out,
+			 enum xlb_pod_stat stat, enum xlb_pod_stat ev, uint64_t n)
+{
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len = pod_frag(d, NULL, i, in), elen = pod_frag(d, out, i, exp);
+
+	print_message("  %s, fragment %d\n", what, i);
+	return run_raw_ev(what, hook, ifindex, in, len, verdict, exp, elen, stat, ev, n);
+}
+
 /* Pod1's datagram d, every fragment DNATed by fwd through the stack, and
  * the answer r into pod1, every fragment (first, last, middle) NATed back
  * by rev: how many steps failed. */
@@ -886,6 +898,7 @@ static void test_frag_nic_local(void **state)
 	const struct xt_rewrite dnat = { .daddr = POD2, .dport = 5353 };
 	const struct xt_rewrite into = { .daddr = POD2, .dport = 5353, ETH(MAC_LXC2, MAC_POD2) };
 	const struct xt_rewrite rev = { .saddr = NODE_IP, .sport = 30084 };
+	const struct xt_rewrite same = { 0 };
 	struct pkt_desc dn = d;
 	int bad = 0;
 
@@ -908,20 +921,17 @@ static void test_frag_nic_local(void **state)
 	for (int i = 0; i < 3; i++)
 		bad += !frag_step("pod2's answer: from the node port, out of the NIC", FROM_POD,
 				  LXC2, &r, i, TC_ACT_REDIRECT, &rev, XLB_POD_REV_NIC);
+	/* the flow's next datagram, its last fragment first at tc on the NIC */
+	dn.ip_id = 0x702;
+	bad += !frag_step("tc on the NIC: a last fragment before its first: untouched", FROM_NIC,
+			  FAB0, &dn, 2, TC_ACT_UNSPEC, &same, XLB_POD_NIC_PASS);
+	bad += !frag_step_ev("tc on the NIC: then its first: into pod2, one counted as come "
+			     "before it", FROM_NIC, FAB0, &dn, 0, TC_ACT_REDIRECT, &into,
+			     XLB_POD_NIC_FWD_LOCAL, XLB_POD_FRAG_BEFORE_FIRST, 1);
+	bad += !frag_step("tc on the NIC: then its middle one: into pod2", FROM_NIC, FAB0, &dn, 1,
+			  TC_ACT_REDIRECT, &into, XLB_POD_NIC_FWD_LOCAL);
 	if (bad)
 		fail_msg("%d steps failed", bad);
-}
-
-/* A fragment through tc that moves event ev by n besides stat. */
-static bool frag_step_ev(const char *what, enum pod_hook hook, uint32_t ifindex,
-			 const struct pkt_desc *d, int i, int verdict, const struct xt_rewrite *out,
-			 enum xlb_pod_stat stat, enum xlb_pod_stat ev, uint64_t n)
-{
-	uint8_t in[PKT_MAX], exp[PKT_MAX];
-	size_t len = pod_frag(d, NULL, i, in), elen = pod_frag(d, out, i, exp);
-
-	print_message("  %s, fragment %d\n", what, i);
-	return run_raw_ev(what, hook, ifindex, in, len, verdict, exp, elen, stat, ev, n);
 }
 
 /* A TCP segment of 3,000 bytes (DF clear: a sender without path MTU
