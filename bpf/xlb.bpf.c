@@ -472,7 +472,7 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 		return xlb_pass(cx, XLB_STAT_PASS_NOT_SERVICE);
 	case XLB_PARSE_FRAGMENT:
 		rc = xlb_frag_later(ctx, p.l3_off);
-		return rc == XLB_FRAG_DSR ? xlb_frag_dsr(ctx) : rc;
+		return rc == XLB_FRAG_DSR ? xlb_frag_dsr(ctx, p.l3_off) : rc;
 	default:
 		/* Ours to judge only when it is for one of our services. */
 		if (p.have_ports && xlb_svc_find(p.daddr, p.dport, p.proto))

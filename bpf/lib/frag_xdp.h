@@ -103,10 +103,9 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 	const __u8 *smac, *dmac;
 	__u32 zero = 0, now = xlb_now(), ifindex, id, gen, len, mtu = 0;
 	void *data;
-	__be32 saddr, daddr, naddr = 0;
+	__be32 saddr, daddr;
 	__be16 sport, dport;
 	int snat = 0;
-	__u8 proto;
 
 	st = bpf_map_lookup_elem(&stats, &zero);
 	s = bpf_map_lookup_elem(&frag_scratch, &zero);
@@ -118,14 +117,18 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 		goto pass;
 	__builtin_memset(&s->fk, 0, sizeof(s->fk));
 	xlb_frag_key(&s->fk, ip->saddr, ip->daddr, ip->id, ip->protocol, XLB_FRAG_HOOK_XDP);
-	proto = ip->protocol;
+	/* the protocol is read from s->fk from here on, the DSR source from
+	 * s->dsr_saddr: this frame must stay within 128 bytes (6.1 rounds
+	 * each frame up to 32, and xlb_xdp's takes 384 of the 512) */
+	s->dsr_id = 0;
+	s->dsr_saddr = 0;
 	if (xlb_frag_ports(&s->fk, &sport, &dport,
-			   proto == IPPROTO_UDP || proto == IPPROTO_TCP, now))
+			   s->fk.proto == IPPROTO_UDP || s->fk.proto == IPPROTO_TCP, now))
 		goto pass;
 	saddr = ip->saddr;
 	daddr = ip->daddr;
 	__builtin_memset(k, 0, sizeof(*k));
-	xlb_ct4_key_set(k, saddr, daddr, sport, dport, proto);
+	xlb_ct4_key_set(k, saddr, daddr, sport, dport, s->fk.proto);
 	if (xlb_snat_port_in_range(dport)) {
 		sv = bpf_map_lookup_elem(&snat4_rev, (struct xlb_snat4_key *)k);
 		if (sv) {
@@ -146,8 +149,8 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 		id = ct->backend_id;
 		gen = ct->fwd.backend_gen;
 		snat = ct->fwd.flags & XLB_CT_F_SNAT;
-		if (ct->fwd.flags & XLB_CT_F_DSR)
-			goto dsr;	/* from the SNAT address, as xlb_est_fwd */
+		/* a DSR flow's from the SNAT address, as xlb_est_fwd */
+		s->dsr_id = ct->fwd.flags & XLB_CT_F_DSR;
 		goto fwd;
 	}
 	e = bpf_map_lookup_elem(&ct_syn, k);
@@ -161,7 +164,7 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 	if (snat)
 		goto drop;	/* a reply to an SNAT port whose flow is gone */
 	{
-		struct xlb_svc_val *svc = xlb_svc_find(daddr, dport, proto);
+		struct xlb_svc_val *svc = xlb_svc_find(daddr, dport, s->fk.proto);
 
 		if (!svc)
 			goto pass;
@@ -170,22 +173,27 @@ __noinline int xlb_frag_later(struct xdp_md *ctx, __u32 l3_off)
 		if (!id || !b)
 			goto drop;
 		gen = b->gen;
-		xlb_ct4_key_set(k, b->addr.a32[0], saddr, b->port, sport, proto);
+		xlb_ct4_key_set(k, b->addr.a32[0], saddr, b->port, sport, s->fk.proto);
 		e = bpf_map_lookup_elem(&ct_syn, k);
 		if (!e || e->backend_id != id || e->backend_gen != gen)
 			goto drop;
 		snat = e->flags & XLB_CT_F_SNAT;
-		if (e->flags & XLB_CT_F_DSR) {
-			/* a node port's flow from the address it came to */
-			if (svc->flags & XLB_SVC_F_NODEPORT)
-				naddr = daddr;
-			goto dsr;
-		}
+		s->dsr_id = e->flags & XLB_CT_F_DSR;
+		/* a node port's flow from the address it came to */
+		if (svc->flags & XLB_SVC_F_NODEPORT)
+			s->dsr_saddr = daddr;
 	}
 fwd:
 	b = xlb_backend_get(id);
 	if (!b || b->gen != gen || b->state == XLB_BE_FREE)
 		goto drop;
+	if (s->dsr_id) {
+		/* A DSR flow's fragment goes as its first went, whole inside
+		 * IPIP: the caller sends it (xlb_frag_dsr), which counts. */
+		s->dsr_id = id;
+		st->v[XLB_STAT_FRAG_FOLLOW]++;
+		return XLB_FRAG_DSR;
+	}
 	daddr = b->addr.a32[0];
 	if (snat) {
 		struct xlb_snat4_key *ft = &s->ft;
@@ -195,7 +203,7 @@ fwd:
 		ft->daddr = daddr;
 		ft->sport = sport;
 		ft->dport = b->port;
-		ft->proto = proto;
+		ft->proto = s->fk.proto;
 		sv = bpf_map_lookup_elem(&snat4_fwd, ft);
 		if (!sv)
 			goto drop;
@@ -212,25 +220,6 @@ fwd:
 	smac = nh->smac;
 	dmac = nh->dmac;
 	goto send;
-dsr:
-	/* A DSR flow's fragment goes as its first went, whole inside IPIP:
-	 * the caller sends it (xlb_frag_dsr), lib/dsr.h counts the outcome. */
-	b = xlb_backend_get(id);
-	if (!b || b->gen != gen || b->state == XLB_BE_FREE)
-		goto drop;
-	st->v[XLB_STAT_FRAG_FOLLOW]++;
-	data = (void *)(long)ctx->data;
-	if (l3_off != ETH_HLEN) {
-		st->v[XLB_STAT_DROP_DSR_NO_ROUTE]++;
-		return XDP_DROP;
-	}
-	if (bpf_xdp_get_buff_len(ctx) > (__u32)((void *)(long)ctx->data_end - data)) {
-		st->v[XLB_STAT_DROP_DSR_TOO_BIG]++;
-		return XDP_DROP;
-	}
-	s->dsr_id = id;
-	s->dsr_saddr = naddr;
-	return XLB_FRAG_DSR;
 out:
 	st->v[XLB_STAT_FRAG_FOLLOW]++;
 	xlb_frag_rewrite(ip, saddr, daddr);
@@ -258,15 +247,22 @@ drop:
 	return XDP_DROP;
 }
 
-/* A later fragment of a DSR flow (xlb_frag_later said XLB_FRAG_DSR): into
- * IPIP to its backend, as its first fragment went. */
-static __always_inline int xlb_frag_dsr(struct xdp_md *ctx)
+/* A later fragment of a DSR flow (xlb_frag_later said XLB_FRAG_DSR, its
+ * IPv4 header at l3_off): into IPIP to its backend, as its first fragment
+ * went (the same checks as xlb_to_backend's). */
+static __always_inline int xlb_frag_dsr(struct xdp_md *ctx, __u32 l3_off)
 {
 	__u32 zero = 0;
 	struct xlb_frag_scratch *s = bpf_map_lookup_elem(&frag_scratch, &zero);
 
-	if (!s)
-		return XDP_DROP;	/* cannot be: xlb_frag_later used it */
+	if (!s || l3_off != ETH_HLEN) {
+		xlb_dsr_count(XLB_STAT_DROP_DSR_NO_ROUTE);
+		return XDP_DROP;
+	}
+	if (bpf_xdp_get_buff_len(ctx) > ctx->data_end - ctx->data) {
+		xlb_dsr_count(XLB_STAT_DROP_DSR_TOO_BIG);
+		return XDP_DROP;
+	}
 	return xlb_dsr_xmit(ctx, s->dsr_saddr, s->dsr_id);
 }
 
