@@ -480,7 +480,7 @@ static __always_inline int xlb_run(struct xlb_cx *cx, struct xdp_md *ctx)
 		return xlb_pass(cx, XLB_STAT_PASS_MALFORMED);
 	}
 
-	/* A UDP datagram's first fragment goes the usual way; its ports are
+	/* A datagram's first fragment (UDP, TCP) goes the usual way; its ports are
 	 * kept for the later ones (xlb_frag_later). */
 	if (p.ip->frag_off & bpf_htons(XLB_IP_MF))
 		xlb_frag_first(ctx, p.l3_off, p.sport, p.dport);
