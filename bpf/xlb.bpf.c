@@ -35,8 +35,10 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Frames up to this IPv4 length plus an Ethernet header are taken to fit
- * every way out; longer ones are checked against its MTU. */
+/* Replies: frames up to this IPv4 length plus an Ethernet header are
+ * taken to fit the way back to the client; longer ones are checked
+ * against its interface's MTU. Towards a backend, the MTU cached with the
+ * next hop decides. */
 #define XLB_STD_MTU 1500
 
 _Static_assert(sizeof(struct xlb_snat4_key) == sizeof(struct xlb_ct4_key) &&
@@ -69,18 +71,17 @@ static __always_inline int xlb_out(struct xlb_cx *cx, struct xdp_md *ctx, __u32 
 	return bpf_redirect(ifindex, 0);
 }
 
-/* A client's translated frame too big for ifindex (fwd: towards a
- * backend): with DF the client is told that MTU about the packet it sent,
- * as a router would (path MTU discovery, RFC 1191); else, or when that
- * cannot be written, what xlb_xmit does without: a source-NATed frame is
+/* A translated frame too big for the way out. A client's frame towards a
+ * backend (fwd, mtu: the way out's MTU) with DF: the client is told that
+ * MTU about the packet it sent, as a router would (path MTU discovery, RFC
+ * 1191); else, or when that cannot be written, a source-NATed frame is
  * dropped, another left to the stack (reason), which fragments it. Kept
  * out of the common path: the verifier walks it only for long frames. */
 static __always_inline int xlb_too_big(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p,
-				       __u32 ifindex, int snat, int fwd, __u32 reason)
+				       int snat, int fwd, __u32 mtu, __u32 reason)
 {
 	if (fwd && p->l3_off == ETH_HLEN) {
-		__u32 mtu = xlb_mtu_over(ctx, ifindex, p->l3_off);
-
+		mtu = xlb_mtu_over(ctx, p->l3_off, mtu);
 		if (mtu) {
 			int rc = xlb_icmp_frag_needed(ctx, mtu);
 
@@ -104,11 +105,14 @@ static __always_inline int xlb_too_big(struct xlb_cx *cx, struct xdp_md *ctx, st
  * (xdp_do_redirect refused them on kernels up to at least 6.1, and not
  * every driver's ndo_xdp_xmit can send one) and a frame longer than the
  * way out's MTU (the stack fragments it or answers "fragmentation
- * needed"). Frames of a standard Ethernet size skip the MTU helper. */
+ * needed"). A client's frame towards a backend (fwd) is measured against
+ * the MTU cached with its next hop (mtu: the route's or the interface's),
+ * one comparison; a reply of a standard Ethernet size skips the MTU
+ * helper. */
 static __always_inline int xlb_xmit(struct xlb_cx *cx, struct xdp_md *ctx, struct xlb_pkt *p, __u32 ifindex,
-				    const __u8 *smac, const __u8 *dmac, int snat, int fwd)
+				    const __u8 *smac, const __u8 *dmac, int snat, int fwd, __u32 mtu)
 {
-	__u32 mtu = 0;	/* in: 0, the frame's own length is checked */
+	__u32 dev_mtu = 0;	/* in: 0, the frame's own length is checked */
 
 	/* A source-NATed frame is the node's own to the stack: never left to
 	 * it (snat: drop instead of pass). */
@@ -119,9 +123,10 @@ static __always_inline int xlb_xmit(struct xlb_cx *cx, struct xdp_md *ctx, struc
 		return snat ? xlb_drop(cx, XLB_STAT_DROP_SNAT_NO_ROUTE) :
 			      xlb_pass(cx, XLB_STAT_PASS_NO_ROUTE);
 	if (p->len > ctx->data_end - ctx->data)
-		return xlb_too_big(cx, ctx, p, ifindex, snat, fwd, XLB_STAT_PASS_MULTIBUF);
-	if (p->len > ETH_HLEN + XLB_STD_MTU && bpf_check_mtu(ctx, ifindex, &mtu, 0, 0))
-		return xlb_too_big(cx, ctx, p, ifindex, snat, fwd, XLB_STAT_PASS_TOO_BIG);
+		return xlb_too_big(cx, ctx, p, snat, fwd, mtu, XLB_STAT_PASS_MULTIBUF);
+	if (fwd ? p->len > ETH_HLEN + mtu :
+		  p->len > ETH_HLEN + XLB_STD_MTU && bpf_check_mtu(ctx, ifindex, &dev_mtu, 0, 0))
+		return xlb_too_big(cx, ctx, p, snat, fwd, mtu, XLB_STAT_PASS_TOO_BIG);
 	xlb_set_macs(ctx, p, smac, dmac);
 	return xlb_out(cx, ctx, ifindex, ifindex == ctx->ingress_ifindex ?
 			       XLB_STAT_FWD_BACK : XLB_STAT_FWD_REDIRECT);
@@ -223,8 +228,8 @@ static __always_inline int xlb_to_backend(struct xlb_cx *cx, struct xdp_md *ctx,
 		xlb_nat_rewrite(ctx, p, 0, sv.addr, sv.port);
 	}
 	if (!nh)
-		return xlb_xmit(cx, ctx, p, 0, NULL, NULL, 0, 1);
-	return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac, snat, 1);
+		return xlb_xmit(cx, ctx, p, 0, NULL, NULL, 0, 1, 0);
+	return xlb_xmit(cx, ctx, p, nh->ifindex, nh->smac, nh->dmac, snat, 1, nh->mtu);
 }
 
 /* loadBalancerSourceRanges: does one of the service's ranges hold saddr? */
@@ -246,7 +251,7 @@ static __always_inline int xlb_to_client(struct xlb_cx *cx, struct xdp_md *ctx, 
 	counters_add(&svc_stats, svc_id, p->len, 0);
 	counters_add(&backend_stats, id, p->len, 0);
 	xlb_nat_rewrite(ctx, p, 0, nat_addr, nat_port);
-	return xlb_xmit(cx, ctx, p, ifindex, smac, dmac, snat, 0);
+	return xlb_xmit(cx, ctx, p, ifindex, smac, dmac, snat, 0, 0);
 }
 
 /* How an external flow reaches backend b when it is on another node

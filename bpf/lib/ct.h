@@ -178,8 +178,10 @@ static __always_inline void xlb_ct_drop_stale_reply(const struct xlb_pkt *p)
 /* The next hop towards backend id for a packet from saddr (its IPv4
  * header ip, protocol proto), from the per-backend cache; on a miss, a
  * stale entry or a reassigned id, one bpf_fib_lookup (in f, zeroed)
- * refills it. NULL: no route or neighbour yet (the stack forwards the
- * packet). */
+ * refills it, the way out's MTU included (what the kernel's FIB says: the
+ * interface's, a locked route MTU, a learned path MTU), so that a frame's
+ * size is checked with one comparison. NULL: no route or neighbour yet
+ * (the stack forwards the packet). */
 static __always_inline const struct xlb_nexthop *
 xlb_nexthop4(struct xdp_md *ctx, struct bpf_fib_lookup *fp, const struct iphdr *ip, __u8 proto,
 	     __be32 saddr, __u32 id, const struct xlb_backend *b, __u32 now)
@@ -196,15 +198,17 @@ xlb_nexthop4(struct xdp_md *ctx, struct bpf_fib_lookup *fp, const struct iphdr *
 	f->l4_protocol = proto;
 	/* tot_len 0: no MTU check here. A big first frame would fail the
 	 * lookup (FRAG_NEEDED) and leave the next hop unknown for every frame;
-	 * each frame's size is checked where it is sent (xlb_xmit). */
+	 * each frame's size is checked where it is sent (xlb_xmit). A lookup
+	 * that succeeds still gives the MTU in mtu_result (XDP, 5.12+). */
 	f->tot_len = 0;
 	f->ipv4_src = saddr;
 	f->ipv4_dst = b->addr.a32[0];
 	f->ifindex = ctx->ingress_ifindex;
-	if (bpf_fib_lookup(ctx, f, sizeof(*f), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+	if (bpf_fib_lookup(ctx, f, sizeof(*f), 0) != BPF_FIB_LKUP_RET_SUCCESS || !f->mtu_result)
 		return NULL;
 	__builtin_memcpy(nh->smac, f->smac, ETH_ALEN);
 	__builtin_memcpy(nh->dmac, f->dmac, ETH_ALEN);
+	nh->mtu = f->mtu_result;
 	nh->gen = b->gen;
 	nh->stamp = now;
 	nh->ifindex = f->ifindex;

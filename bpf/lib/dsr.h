@@ -71,7 +71,7 @@ __noinline int xlb_dsr_xmit(struct xdp_md *ctx, __u32 saddr, __u32 id)
 	const struct xlb_nexthop *nh;
 	struct xlb_backend *b;
 	struct xlb_scratch *fib;
-	__u32 zero = 0, mtu = 0, len;
+	__u32 zero = 0, mtu, len;
 	__u16 in_len;
 	__u8 tos;
 	__be16 df;
@@ -102,8 +102,8 @@ __noinline int xlb_dsr_xmit(struct xdp_md *ctx, __u32 saddr, __u32 id)
 	tos = in->tos;
 	in_len = bpf_ntohs(in->tot_len);
 	df = in->frag_off & bpf_htons(0x4000);
-	if (len + XLB_DSR_HLEN > ETH_HLEN + 1500 &&
-	    bpf_check_mtu(ctx, nh->ifindex, &mtu, XLB_DSR_HLEN, 0))
+	mtu = nh->mtu;	/* the way out's, cached with its next hop */
+	if (len + XLB_DSR_HLEN > ETH_HLEN + mtu)
 		goto too_big;
 
 	if (bpf_xdp_adjust_head(ctx, -XLB_DSR_HLEN))

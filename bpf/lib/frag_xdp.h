@@ -267,19 +267,15 @@ static __always_inline int xlb_frag_dsr(struct xdp_md *ctx, __u32 l3_off)
 }
 
 /*
- * Path MTU (RFC 1191): the MTU of ifindex when the IPv4 datagram at
- * l3_off has DF set and is longer, else 0. Multi-buffer frames are
- * measured whole.
+ * Path MTU (RFC 1191): mtu (the way out's, cached with its next hop) when
+ * the IPv4 datagram at l3_off has DF set and is longer, else 0. A
+ * multi-buffer frame is measured whole (its IPv4 length).
  */
-__noinline int xlb_mtu_over(struct xdp_md *ctx, __u32 ifindex, __u32 l3_off)
+__noinline int xlb_mtu_over(struct xdp_md *ctx, __u32 l3_off, __u32 mtu)
 {
 	struct iphdr *ip = xlb_frag_ip(ctx, l3_off);
-	__u32 mtu;
 
-	if (!ip || !(ip->frag_off & bpf_htons(XLB_IP_DF)))
-		return 0;
-	mtu = bpf_ntohs(ip->tot_len);	/* in: the L3 length to check */
-	if (!bpf_check_mtu(ctx, ifindex, &mtu, 0, 0))
+	if (!ip || !(ip->frag_off & bpf_htons(XLB_IP_DF)) || bpf_ntohs(ip->tot_len) <= mtu)
 		return 0;
 	return mtu;
 }

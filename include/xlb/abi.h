@@ -231,8 +231,10 @@ struct xlb_nexthop {
 	__u32 stamp;		/* coarse seconds */
 	__u8 smac[6];
 	__u8 dmac[6];
+	__u16 mtu;		/* the way out's IPv4 MTU, as the FIB gives it */
+	__u8 pad[2];
 };
-XLB_STATIC_ASSERT(sizeof(struct xlb_nexthop) == 24, "xlb_nexthop size");
+XLB_STATIC_ASSERT(sizeof(struct xlb_nexthop) == 28, "xlb_nexthop size");
 #define XLB_NH_TTL		10
 
 /* port_map (array, index = port, host order): what a port is used for, so

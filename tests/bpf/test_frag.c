@@ -11,7 +11,11 @@
  *
  *   client side:  cli0 10.10.1.1/24 (the node address)
  *   backend side: be0 10.20.0.1/16; backends 10.20.1.2 (on another node:
- *                 SNAT) and 10.20.3.2 (node unknown: DNAT only)
+ *                 SNAT) and 10.20.3.2 (node unknown: DNAT only);
+ *                 10.20.5.0/24 by a route of MTU 1400 (locked), backend
+ *                 10.20.5.2
+ *   a tunnel:     tun0 10.30.0.1/24, MTU 1380; 10.30.1.0/24 via 10.30.0.2,
+ *                 backend 10.30.1.2
  *
  * Services: node port 30053/udp -> 10.20.1.2:5353, 10.96.0.31:53/udp ->
  * 10.20.3.2:5353, 10.96.0.32:53/udp without endpoints, node port
@@ -31,10 +35,15 @@ static uint32_t if_cli, if_be;
 #define BE_UNKNOWN	"10.20.3.2"
 #define VIP		"10.96.0.31"
 #define VIP_EMPTY	"10.96.0.32"
+#define BE_SMALL	"10.20.5.2"	/* by a route of MTU 1400 */
+#define BE_TUN		"10.30.1.2"	/* through tun0, MTU 1380 */
+#define VIP_SMALL	"10.96.0.37"	/* :53/udp -> 10.20.5.2:5353, DNAT only */
 
 #define MAC_CLI0	{ 0x02, 0x00, 0x00, 0x00, 0x00, 0xc0 }
 #define MAC_BE0		{ 0x02, 0x00, 0x00, 0x00, 0x00, 0xb0 }
 #define MAC_NEIGH	{ 0x02, 0x00, 0x00, 0x00, 0x20, 0x02 }
+#define MAC_TUN0	{ 0x02, 0x00, 0x00, 0x00, 0x00, 0xd0 }
+#define MAC_TUN_GW	{ 0x02, 0x00, 0x00, 0x00, 0x30, 0x02 }
 
 #define PAYLOAD		3000	/* a 3,028-byte datagram: three fragments at MTU 1500 */
 #define FRAG_DATA	1480	/* payload bytes of a full fragment */
@@ -463,8 +472,120 @@ static void test_path_mtu(void **state)
 		fail_msg("%d steps failed", bad);
 }
 
+/* A TCP segment of the client to node port dport with len bytes of IPv4
+ * (DF unless df is false). */
+static struct pkt_desc seg(uint16_t sport, uint16_t dport, uint16_t id, uint8_t flags,
+			   size_t len, bool df)
+{
+	const struct pkt_desc d = { .eth_dst = MAC_CLI0, .eth_src = MAC_CLIENT, .saddr = CLIENT,
+				    .daddr = NODE, .ip_id = id, .ttl = 61,
+				    .frag = df ? PKT_IP_DF : 0, .proto = IPPROTO_TCP,
+				    .sport = sport, .dport = dport, .tcp_flags = flags,
+				    .seq = 1000 + (flags & PKT_SYN ? 0 : 1), .window = 502,
+				    .payload_len = len - 40 };
+
+	return d;
+}
+
+/* d in on cli0, d rewritten by out expected. */
+static bool run_out(const char *what, const struct pkt_desc *d, const struct xt_rewrite *out,
+		    uint32_t verdict, enum xlb_stat s1, enum xlb_stat s2, enum xlb_stat s3)
+{
+	struct xt_step s = { .pkt = *d, .out = *out };
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len = xt_build(d, in), elen = xt_build_expected(&s, exp);
+
+	return run(what, ON_CLI, in, len, verdict, exp, elen, s1, s2, s3);
+}
+
+/* d in on cli0, answered with fragmentation needed and mtu. */
+static bool run_icmp(const char *what, const struct pkt_desc *d, uint16_t mtu,
+		     enum xlb_stat s1, enum xlb_stat s2)
+{
+	uint8_t in[PKT_MAX], exp[PKT_MAX];
+	size_t len = xt_build(d, in), elen = frag_needed(d, mtu, exp);
+
+	return run(what, ON_CLI, in, len, XDP_REDIRECT, exp, elen, s1, s2,
+		   XLB_STAT_ICMP_FRAG_SENT);
+}
+
+/* The way out's MTU is the route's or the interface's, learnt with the
+ * next hop (bpf_fib_lookup's mtu_result), not standard Ethernet's: a DF
+ * frame of up to 1,514 bytes that does not fit it is answered with that
+ * MTU; one that fits leaves; without DF a source-NATed frame is dropped
+ * and a DNATed one left to the stack, which fragments it. */
+static void test_route_mtu(void **state)
+{
+	const struct xt_rewrite to_small = TO_BE(NODE, BE_SMALL, 8080);
+	const struct xt_rewrite to_tun = { .saddr = NODE, .daddr = BE_TUN, .dport = 8080,
+					   .eth = true, .eth_src = MAC_TUN0,
+					   .eth_dst = MAC_TUN_GW };
+	const struct xt_rewrite nat = { .saddr = NODE, .daddr = BE_SMALL, .dport = 8080 };
+	const struct xt_rewrite dnat = { .daddr = BE_SMALL, .dport = 5353 };
+	struct pkt_desc d, u = { FROM_C(VIP_SMALL, 0x171, 61330, 53) };
+	int bad = 0;
+
+	(void)state;
+	d = seg(61320, 30057, 0x161, PKT_SYN, 40, true);
+	bad += !run_out("SYN to node port 30057, backend 10.20.5.2 by a route of MTU 1400: DNAT + "
+			"SNAT, out of be0", &d, &to_small, XDP_REDIRECT, XLB_STAT_CT_NEW,
+			XLB_STAT_SNAT_NEW, XLB_STAT_FWD_REDIRECT);
+	d = seg(61320, 30057, 0x162, PKT_ACK | PKT_PSH, 1400, true);
+	bad += !run_out("a 1,400-byte segment with DF: fits the route, out of be0", &d, &to_small,
+			XDP_REDIRECT, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX, XLB_STAT_RX);
+	d = seg(61320, 30057, 0x163, PKT_ACK | PKT_PSH, 1401, true);
+	bad += !run_icmp("a 1,401-byte one with DF: ICMP fragmentation needed, MTU 1400, from "
+			 "10.10.1.1 about the segment as the client sent it", &d, 1400,
+			 XLB_STAT_RX, XLB_STAT_RX);
+	d = seg(61320, 30057, 0x164, PKT_ACK | PKT_PSH, 1500, true);
+	bad += !run_icmp("a 1,500-byte one with DF (a standard Ethernet frame): the same", &d,
+			 1400, XLB_STAT_RX, XLB_STAT_RX);
+	d = seg(61320, 30057, 0x165, PKT_ACK | PKT_PSH, 1500, false);
+	bad += !run_out("the same without DF: dropped translated, drop_snat_too_big (the stack "
+			"may not send the node's address on)", &d, &nat, XDP_DROP,
+			XLB_STAT_DROP_SNAT_TOO_BIG, XLB_STAT_RX, XLB_STAT_RX);
+	u.payload_len = 1500 - 28;
+	bad += !run_out("a 1,500-byte UDP datagram without DF to 10.96.0.37:53 (DNAT only, to "
+			"10.20.5.2): to the stack DNATed (pass_too_big), which fragments it", &u,
+			&dnat, XDP_PASS, XLB_STAT_CT_NEW, XLB_STAT_PASS_TOO_BIG, XLB_STAT_RX);
+	u.frag = PKT_IP_DF;
+	bad += !run_icmp("the same with DF: fragmentation needed, MTU 1400, from 10.96.0.37",
+			 &u, 1400, XLB_STAT_RX, XLB_STAT_RX);
+	d = seg(61321, 30058, 0x181, PKT_SYN, 40, true);
+	bad += !run_out("SYN to node port 30058, backend 10.30.1.2 through tun0 (MTU 1380): out "
+			"of tun0 to its gateway", &d, &to_tun, XDP_REDIRECT, XLB_STAT_CT_NEW,
+			XLB_STAT_SNAT_NEW, XLB_STAT_FWD_REDIRECT);
+	d = seg(61321, 30058, 0x182, PKT_ACK | PKT_PSH, 1380, true);
+	bad += !run_out("a 1,380-byte segment with DF: out of tun0", &d, &to_tun, XDP_REDIRECT,
+			XLB_STAT_FWD_REDIRECT, XLB_STAT_RX, XLB_STAT_RX);
+	d = seg(61321, 30058, 0x183, PKT_ACK | PKT_PSH, 1500, true);
+	bad += !run_icmp("a 1,500-byte one with DF: fragmentation needed, MTU 1380", &d, 1380,
+			 XLB_STAT_RX, XLB_STAT_RX);
+	if (bad)
+		fail_msg("%d steps failed", bad);
+}
+
 static int group_setup(void **state)
 {
+	static const char *const be_cmds[] = {
+		"ip addr add 10.20.0.1/16 dev be0",
+		"ip neigh replace 10.20.1.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
+		"ip neigh replace 10.20.3.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
+		"ip route add 10.20.5.0/24 dev be0 mtu lock 1400",
+		"ip neigh replace 10.20.5.2 lladdr 02:00:00:00:20:02 dev be0 nud permanent",
+		"ip link add tun0 mtu 1380 address 02:00:00:00:00:d0 type veth peer name tun1",
+		"ip link set tun0 up",
+		"ip link set tun1 up",
+		"ip addr add 10.30.0.1/24 dev tun0",
+		"ip neigh replace 10.30.0.2 lladdr 02:00:00:00:30:02 dev tun0 nud permanent",
+		"ip route add 10.30.1.0/24 via 10.30.0.2 dev tun0",
+	};
+	struct xlb_service_spec small = xt_svc("10.96.0.38", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec tun = xt_svc("10.96.0.39", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_service_spec vsmall = xt_svc(VIP_SMALL, 53, IPPROTO_UDP, XLB_ALGO_RR);
+	struct xlb_backend_spec bsmall = xt_be(BE_SMALL, 8080, 1);
+	struct xlb_backend_spec btun = xt_be(BE_TUN, 8080, 1);
+	struct xlb_backend_spec usmall = xt_be(BE_SMALL, 5353, 1);
 	struct xlb_service_spec np = xt_svc("10.96.0.30", 53, IPPROTO_UDP, XLB_ALGO_RR);
 	struct xlb_service_spec tnp = xt_svc("10.96.0.33", 80, IPPROTO_TCP, XLB_ALGO_RR);
 	struct xlb_service_spec cip = xt_svc(VIP, 53, IPPROTO_UDP, XLB_ALGO_RR);
@@ -480,11 +601,14 @@ static int group_setup(void **state)
 	int ret;
 
 	(void)state;
-	if (xt_two_links_icmp(&if_cli, &if_be))
+	if (xt_two_links(be_cmds, sizeof(be_cmds) / sizeof(be_cmds[0]), &if_cli, &if_be))
 		return -1;
 	remote.remote = true;
 	tremote.remote = true;
-	np.type = tnp.type = dsr.type = XLB_SVC_NODE_PORT;
+	bsmall.remote = btun.remote = true;
+	np.type = tnp.type = dsr.type = small.type = tun.type = XLB_SVC_NODE_PORT;
+	small.node_port = 30057;
+	tun.node_port = 30058;
 	dsr.node_port = 30055;
 	dsr.lb_mode = XLB_LB_MODE_DSR;
 	lb.type = XLB_SVC_LOAD_BALANCER;
@@ -503,6 +627,9 @@ static int group_setup(void **state)
 	    (ret = xlb_dp_service_set(dp, &empty, NULL, 0, err, sizeof(err))) ||
 	    (ret = xlb_dp_service_set(dp, &dsr, &remote, 1, err, sizeof(err))) ||
 	    (ret = xlb_dp_service_set(dp, &lb, &remote, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &small, &bsmall, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &tun, &btun, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &vsmall, &usmall, 1, err, sizeof(err))) ||
 	    (ret = xlb_dp_node_addr_add(dp, &node))) {
 		print_error("setup: %s (%d)\n", err, ret);
 		return -1;
@@ -528,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_dsr),
 		cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_path_mtu),
+		cmocka_unit_test(test_route_mtu),
 	};
 
 	xt_init();

@@ -593,6 +593,46 @@ static bool xdp_raw(const char *what, const uint8_t *in, size_t len, uint32_t ve
 	return ok;
 }
 
+/* A step of the front node's DSR tests: the client's frame on fab0, its
+ * verdict, the counters that move, and whether it is answered with ICMP
+ * fragmentation needed (else a redirect is it inside IPIP). */
+struct dsr_step {
+	const char *what;
+	struct pkt_desc pkt;
+	uint32_t verdict;
+	enum xlb_stat a, b;
+	bool icmp;
+};
+
+/* Run steps[n] on fab0: a redirect must be the frame inside IPIP from the
+ * node to backend be via the next hop's MAC nh; an answer, fragmentation
+ * needed with mtu from the node port; a drop leaves the frame as it came.
+ * The number of steps that failed. */
+static int dsr_front_steps(const struct dsr_step *steps, size_t n, const char *be,
+			   const uint8_t *nh, uint16_t mtu)
+{
+	static const uint8_t mac_fab0[6] = MAC_FAB0, mac_gw[6] = MAC_GW;
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t in[PKT_MAX], exp[PKT_MAX];
+		size_t len = xt_build(&steps[i].pkt, in), elen;
+
+		if (steps[i].icmp) {
+			elen = xt_icmp_error(mac_gw, mac_fab0, NODE_IP, EXT_CLIENT, 0xc0, 0, 3, 4, mtu,
+					     &steps[i].pkt, IP4_HDR_LEN + 8, exp);
+		} else if (steps[i].verdict == XDP_REDIRECT) {
+			elen = xt_ipip_wrap(in, len, mac_fab0, nh, NODE_IP, be, exp);
+		} else {
+			memcpy(exp, in, len);
+			elen = len;
+		}
+		bad += !xdp_raw(steps[i].what, in, len, steps[i].verdict, exp, elen, steps[i].a,
+				steps[i].b);
+	}
+	return bad;
+}
+
 /* This node as the front node: a node port whose backend is a pod on
  * another node, lb-mode dsr. The client's packets leave fab0 whole inside
  * an IPIP header from the node's address to the pod's, towards the pod's
@@ -606,14 +646,8 @@ static void test_dsr_front(void **state)
 	struct xlb_service_spec s = xt_svc("10.96.1.11", 80, IPPROTO_TCP, XLB_ALGO_RR);
 	struct xlb_backend_spec b = xt_be(REMOTE, 8080, 1);
 	struct xlb_ip node = xt_ip(NODE_IP);
-	static const uint8_t mac_fab0[6] = MAC_FAB0, mac_gw[6] = MAC_GW;
-	const struct {
-		const char *what;
-		struct pkt_desc pkt;
-		uint32_t verdict;
-		enum xlb_stat a, b;
-		bool icmp;	/* the answer: fragmentation needed, MTU 1480 */
-	} steps[] = {
+	static const uint8_t mac_gw[6] = MAC_GW;
+	const struct dsr_step steps[] = {	/* answers: fragmentation needed, MTU 1480 */
 		{ "SYN 172.16.0.2:45200 -> 192.168.50.11:30088: IPIP to 10.244.2.11 via its node",
 		  { FROM_EXT(NODE_IP, 0x501), TCPH(45200, 30088, PKT_SYN, ISN_C, 0), .tcp_opt_len = 20,
 		    .tos = 0x10 },
@@ -641,7 +675,7 @@ static void test_dsr_front(void **state)
 		    .payload_len = 20 },
 		  XDP_PASS, XLB_STAT_PASS_NOT_SERVICE, 0, false },
 	};
-	int bad = 0;
+	int bad;
 
 	(void)state;
 	s.type = XLB_SVC_NODE_PORT;
@@ -650,22 +684,7 @@ static void test_dsr_front(void **state)
 	b.remote = true;
 	XT_SVC_SET(dp, &s, &b, 1);
 	xlb_dp_node_addr_add(dp, &node);	/* test_nic_local may have added it */
-	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		uint8_t in[PKT_MAX], exp[PKT_MAX];
-		size_t len = xt_build(&steps[i].pkt, in), elen;
-
-		if (steps[i].icmp) {
-			elen = xt_icmp_error(mac_gw, mac_fab0, NODE_IP, EXT_CLIENT, 0xc0, 0, 3, 4, 1480,
-					     &steps[i].pkt, IP4_HDR_LEN + 8, exp);
-		} else if (steps[i].verdict == XDP_REDIRECT) {
-			elen = xt_ipip_wrap(in, len, mac_fab0, mac_gw, NODE_IP, REMOTE, exp);
-		} else {
-			memcpy(exp, in, len);
-			elen = len;
-		}
-		bad += !xdp_raw(steps[i].what, in, len, steps[i].verdict, exp, elen, steps[i].a,
-				steps[i].b);
-	}
+	bad = dsr_front_steps(steps, sizeof(steps) / sizeof(steps[0]), REMOTE, mac_gw, 1480);
 	if (bad)
 		fail_msg("%zu steps, %d failed", sizeof(steps) / sizeof(steps[0]), bad);
 }
@@ -1105,6 +1124,58 @@ static void test_dsr_back_frag(void **state)
 		fail_msg("%d steps failed", bad);
 }
 
+/* DSR towards a node reached by a route of MTU 1400 (locked): the way
+ * out's MTU comes with the next hop, so a DF frame that fits fab0 but
+ * not, with the outer header, the route is answered with fragmentation
+ * needed, MTU 1380 (1400 less the outer header); one that fits the route
+ * goes; without DF it is dropped, counted. */
+static void test_dsr_route_mtu(void **state)
+{
+	struct xlb_service_spec s = xt_svc("10.96.1.13", 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec b = xt_be("10.244.3.11", 8080, 1);
+	struct xlb_ip node = xt_ip(NODE_IP);
+	static const uint8_t mac_n3[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0xf3 };
+	const struct dsr_step steps[] = {	/* answers: fragmentation needed, MTU 1380 */
+		{ "SYN 172.16.0.2:45400 -> 192.168.50.11:30090: IPIP to 10.244.3.11 via "
+		  "192.168.50.13 (route MTU 1400)",
+		  { FROM_EXT(NODE_IP, 0x701), TCPH(45400, 30090, PKT_SYN, ISN_C, 0) },
+		  XDP_REDIRECT, XLB_STAT_CT_NEW, XLB_STAT_FWD_DSR, false },
+		{ "the client's ACK with 100 bytes: established, IPIP",
+		  { FROM_EXT(NODE_IP, 0x702), TCPH(45400, 30090, PKT_ACK, ISN_C + 1, ISN_B + 1),
+		    .payload_len = 100 },
+		  XDP_REDIRECT, XLB_STAT_CT_ESTABLISHED, XLB_STAT_FWD_DSR, false },
+		{ "1,380 bytes of IPv4 with DF: 1,400 with the outer header, IPIP",
+		  { FROM_EXT(NODE_IP, 0x703), TCPH(45400, 30090, PKT_ACK | PKT_PSH, ISN_C + 101,
+						   ISN_B + 1), .payload_len = 1340 },
+		  XDP_REDIRECT, XLB_STAT_CT_HIT, XLB_STAT_FWD_DSR, false },
+		{ "1,381 bytes with DF: ICMP fragmentation needed, MTU 1380, from 192.168.50.11",
+		  { FROM_EXT(NODE_IP, 0x704), TCPH(45400, 30090, PKT_ACK | PKT_PSH, ISN_C + 1441,
+						   ISN_B + 1), .payload_len = 1341 },
+		  XDP_REDIRECT, XLB_STAT_CT_HIT, XLB_STAT_ICMP_FRAG_SENT, true },
+		{ "1,500 bytes with DF (fits fab0 with the outer header, not the route): the same",
+		  { FROM_EXT(NODE_IP, 0x705), TCPH(45400, 30090, PKT_ACK | PKT_PSH, ISN_C + 1441,
+						   ISN_B + 1), .payload_len = 1460 },
+		  XDP_REDIRECT, XLB_STAT_CT_HIT, XLB_STAT_ICMP_FRAG_SENT, true },
+		{ "1,381 bytes without DF: dropped (drop_dsr_too_big)",
+		  { .eth_dst = MAC_FAB0, .eth_src = MAC_GW, .saddr = EXT_CLIENT, .daddr = NODE_IP,
+		    .ip_id = 0x706, .ttl = 63, TCPH(45400, 30090, PKT_ACK | PKT_PSH, ISN_C + 1441,
+						      ISN_B + 1), .payload_len = 1341 },
+		  XDP_DROP, XLB_STAT_CT_HIT, XLB_STAT_DROP_DSR_TOO_BIG, false },
+	};
+	int bad;
+
+	(void)state;
+	s.type = XLB_SVC_NODE_PORT;
+	s.node_port = 30090;
+	s.lb_mode = XLB_LB_MODE_DSR;
+	b.remote = true;
+	XT_SVC_SET(dp, &s, &b, 1);
+	xlb_dp_node_addr_add(dp, &node);	/* another test may have added it */
+	bad = dsr_front_steps(steps, sizeof(steps) / sizeof(steps[0]), "10.244.3.11", mac_n3, 1380);
+	if (bad)
+		fail_msg("%zu steps, %d failed", sizeof(steps) / sizeof(steps[0]), bad);
+}
+
 static int topology(void)
 {
 	static const char *const cmds[] = {
@@ -1125,6 +1196,8 @@ static int topology(void)
 		"ip neigh replace 10.244.1.12 lladdr 02:00:00:00:02:02 dev lxc2 nud permanent",
 		"ip neigh replace 10.244.1.11 lladdr 02:00:00:00:01:02 dev lxc1 nud permanent",
 		"ip neigh replace 192.168.50.12 lladdr 02:00:00:00:00:f2 dev fab0 nud permanent",
+		"ip route add 10.244.3.0/24 via 192.168.50.13 dev fab0 mtu lock 1400",
+		"ip neigh replace 192.168.50.13 lladdr 02:00:00:00:00:f3 dev fab0 nud permanent",
 	};
 
 	if (if_nametoindex("lxc1"))
@@ -1213,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_frag_tcp_gone),
 		cmocka_unit_test(test_frag_before_first),
 		cmocka_unit_test(test_dsr_front),
+		cmocka_unit_test(test_dsr_route_mtu),
 		cmocka_unit_test(test_dsr_back),
 		cmocka_unit_test(test_dsr_back_frag),
 	};

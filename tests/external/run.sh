@@ -29,7 +29,10 @@
 #     the client; no SNAT, and no reply passes the front node (the router's
 #     counts per node); UDP datagrams of 4,000 bytes in fragments, every
 #     fragment by DSR
-#   8 `ctstate INVALID -j DROP` on every node throughout (the lab's)
+#   8 path MTU (pmtu.sh): n1 reaches n2's pods by a route of MTU 1400; a
+#     TCP connection through n1's node port sends and gets 64 KiB, by SNAT
+#     and by DSR: XDP's fragmentation needed lowers the client's path MTU
+#   9 `ctstate INVALID -j DROP` on every node throughout (the lab's)
 #
 # xlbd on every node: XDP on eth0, tc on lxc*, --snat-port-range
 # 62000-62199, metrics on 127.0.0.1:9100 of the node. As root, with the lab
@@ -552,6 +555,9 @@ check "7: DSR, 20 UDP datagrams of 4,000 bytes (three fragments each) from ext t
 [ -s "$T/dsrudp.diag" ] && diag "$(cat "$T/dsrudp.diag")"
 
 # ---- 8 -----------------------------------------------------------------------
+. "$ROOT/tests/external/pmtu.sh"
+
+# ---- 9 -----------------------------------------------------------------------
 t_invalid_rules() {
 	local n
 	for n in 1 2 3; do
@@ -560,7 +566,7 @@ t_invalid_rules() {
 			{ echo "n$n lost its INVALID rules"; return 1; }
 	done
 }
-check "8: every node kept its ctstate INVALID -j DROP rules (INPUT, FORWARD) throughout" t_invalid_rules
+check "9: every node kept its ctstate INVALID -j DROP rules (INPUT, FORWARD) throughout" t_invalid_rules
 # (after n3 left, the backends' resets to the moved connections' new SNAT
 # ports are INVALID where they are forwarded)
 diag "INVALID drops (FORWARD, INPUT) per node: $(for n in 1 2 3; do

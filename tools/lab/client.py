@@ -192,16 +192,20 @@ def pattern(n):
     return bytes(range(251)) * (n // 251) + bytes(range(n % 251))
 
 
-def http_get(dst, src, timeout, size):
-    """One GET /bytes/SIZE on a new connection: the X-Name header, or an
-    exception (a wrong status, length or byte is ValueError)."""
+def http_get(dst, src, timeout, size, upload=0):
+    """One GET /bytes/SIZE on a new connection, the request padded with
+    header lines of 1 KiB up to UPLOAD bytes (a transfer each way): the
+    X-Name header, or an exception (a wrong status, length or byte is
+    ValueError)."""
+    pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"x" * (1014 - len(str(i))))
+                   for i in range((upload + 1023) // 1024))
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         if src:
             s.bind((src, 0))
         s.connect(dst)
-        s.sendall(b"GET /bytes/%d HTTP/1.1\r\nHost: lab\r\n\r\n" % size)
+        s.sendall(b"GET /bytes/%d HTTP/1.1\r\nHost: lab\r\n%s\r\n" % (size, pad))
         data = b""
         while True:
             chunk = s.recv(65536)
@@ -223,7 +227,7 @@ def http_get(dst, src, timeout, size):
 
 
 def cmd_http(a):
-    emit(exchanges(a, lambda dst, src: http_get(dst, src, a.timeout, a.bytes)))
+    emit(exchanges(a, lambda dst, src: http_get(dst, src, a.timeout, a.bytes, a.upload)))
     return 0
 
 
@@ -346,6 +350,8 @@ def main():
         if name == "http":
             p.add_argument("--bytes", type=int, default=16384,
                            help="body size asked for (at most 16 MiB)")
+            p.add_argument("--upload", type=int, default=0,
+                           help="bytes of header lines the request carries (in 1 KiB lines)")
         if name == "probe":
             p.add_argument("--expect")
             p.add_argument("--sport", type=int, default=0,
@@ -364,6 +370,8 @@ def main():
         ap.error("-n out of range")
     if not 0 <= getattr(a, "sport", 0) <= 65535:
         ap.error("--sport out of range")
+    if not 0 <= getattr(a, "upload", 0) <= 1 << 20:
+        ap.error("--upload out of range (0 to 1 MiB)")
     return a.fn(a)
 
 
