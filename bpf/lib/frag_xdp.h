@@ -219,16 +219,20 @@ fwd:
 	ifindex = nh->ifindex;
 	smac = nh->smac;
 	dmac = nh->dmac;
+	mtu = nh->mtu;
 	goto send;
 out:
 	st->v[XLB_STAT_FRAG_FOLLOW]++;
 	xlb_frag_rewrite(ip, saddr, daddr);
 send:
-	/* As xlb_xmit: what a redirect may not deliver goes to the stack. */
+	/* As xlb_xmit: what a redirect may not deliver goes to the stack,
+	 * measured towards a backend against the MTU cached with its next
+	 * hop (mtu), towards a client against its interface's. */
 	len = bpf_xdp_get_buff_len(ctx);
 	data = (void *)(long)ctx->data;
 	if (l3_off != ETH_HLEN || len > (__u32)((void *)(long)ctx->data_end - data) ||
-	    (len > ETH_HLEN + 1500 && bpf_check_mtu(ctx, ifindex, &mtu, 0, 0)))
+	    (mtu ? len > ETH_HLEN + mtu :
+		   len > ETH_HLEN + 1500 && bpf_check_mtu(ctx, ifindex, &mtu, 0, 0)))
 		goto stack;
 	if (data + ETH_HLEN > (void *)(long)ctx->data_end)
 		goto drop;	/* cannot be: the IPv4 header follows */

@@ -522,6 +522,10 @@ static void test_route_mtu(void **state)
 					   .eth_dst = MAC_TUN_GW };
 	const struct xt_rewrite nat = { .saddr = NODE, .daddr = BE_SMALL, .dport = 8080 };
 	const struct xt_rewrite dnat = { .daddr = BE_SMALL, .dport = 5353 };
+	const struct xt_rewrite to_small_u = TO_BE(NULL, BE_SMALL, 5353);
+	const struct xt_rewrite snat_u = { .saddr = NODE, .daddr = BE_SMALL, .dport = 5353 };
+	const struct pkt_desc vf = { FROM_C(VIP_SMALL, 0x172, 61331, 53) };
+	const struct pkt_desc nf = { FROM_C(NODE, 0x173, 61332, 30059) };
 	struct pkt_desc d, u = { FROM_C(VIP_SMALL, 0x171, 61330, 53) };
 	int bad = 0;
 
@@ -551,6 +555,21 @@ static void test_route_mtu(void **state)
 	u.frag = PKT_IP_DF;
 	bad += !run_icmp("the same with DF: fragmentation needed, MTU 1400, from 10.96.0.37",
 			 &u, 1400, XLB_STAT_RX, XLB_STAT_RX);
+	bad += !run_frag("a datagram of 3,000 bytes to 10.96.0.37:53 in fragments of 1,500 bytes: the "
+			 "first to the stack DNATed, which fragments it for the route",
+			 ON_CLI, &vf, 0, XDP_PASS, &dnat, XLB_STAT_CT_NEW, XLB_STAT_PASS_TOO_BIG,
+			 XLB_STAT_RX);
+	bad += !run_frag("its second (1,500 bytes, no ports): the same way, translated",
+			 ON_CLI, &vf, 1, XDP_PASS, &dnat, XLB_STAT_FRAG_FOLLOW,
+			 XLB_STAT_PASS_FRAGMENT, XLB_STAT_RX);
+	bad += !run_frag("its last (68 bytes): fits, out of be0", ON_CLI, &vf, 2, XDP_REDIRECT,
+			 &to_small_u, XLB_STAT_FRAG_FOLLOW, XLB_STAT_FWD_REDIRECT, XLB_STAT_RX);
+	bad += !run_frag("the same to node port 30059 (SNAT to 10.20.5.2): the first fragment "
+			 "dropped, drop_snat_too_big", ON_CLI, &nf, 0, XDP_DROP, &snat_u,
+			 XLB_STAT_CT_NEW, XLB_STAT_SNAT_NEW, XLB_STAT_DROP_SNAT_TOO_BIG);
+	bad += !run_frag("its second: dropped too (drop_fragment), never sent whole over the route",
+			 ON_CLI, &nf, 1, XDP_DROP, &snat_u, XLB_STAT_FRAG_FOLLOW,
+			 XLB_STAT_DROP_FRAGMENT, XLB_STAT_RX);
 	d = seg(61321, 30058, 0x181, PKT_SYN, 40, true);
 	bad += !run_out("SYN to node port 30058, backend 10.30.1.2 through tun0 (MTU 1380): out "
 			"of tun0 to its gateway", &d, &to_tun, XDP_REDIRECT, XLB_STAT_CT_NEW,
@@ -585,7 +604,9 @@ static int group_setup(void **state)
 	struct xlb_service_spec vsmall = xt_svc(VIP_SMALL, 53, IPPROTO_UDP, XLB_ALGO_RR);
 	struct xlb_backend_spec bsmall = xt_be(BE_SMALL, 8080, 1);
 	struct xlb_backend_spec btun = xt_be(BE_TUN, 8080, 1);
+	struct xlb_service_spec unp = xt_svc("10.96.0.40", 53, IPPROTO_UDP, XLB_ALGO_RR);
 	struct xlb_backend_spec usmall = xt_be(BE_SMALL, 5353, 1);
+	struct xlb_backend_spec ursmall = xt_be(BE_SMALL, 5353, 1);
 	struct xlb_service_spec np = xt_svc("10.96.0.30", 53, IPPROTO_UDP, XLB_ALGO_RR);
 	struct xlb_service_spec tnp = xt_svc("10.96.0.33", 80, IPPROTO_TCP, XLB_ALGO_RR);
 	struct xlb_service_spec cip = xt_svc(VIP, 53, IPPROTO_UDP, XLB_ALGO_RR);
@@ -605,7 +626,9 @@ static int group_setup(void **state)
 		return -1;
 	remote.remote = true;
 	tremote.remote = true;
-	bsmall.remote = btun.remote = true;
+	bsmall.remote = btun.remote = ursmall.remote = true;
+	unp.type = XLB_SVC_NODE_PORT;
+	unp.node_port = 30059;
 	np.type = tnp.type = dsr.type = small.type = tun.type = XLB_SVC_NODE_PORT;
 	small.node_port = 30057;
 	tun.node_port = 30058;
@@ -630,6 +653,7 @@ static int group_setup(void **state)
 	    (ret = xlb_dp_service_set(dp, &small, &bsmall, 1, err, sizeof(err))) ||
 	    (ret = xlb_dp_service_set(dp, &tun, &btun, 1, err, sizeof(err))) ||
 	    (ret = xlb_dp_service_set(dp, &vsmall, &usmall, 1, err, sizeof(err))) ||
+	    (ret = xlb_dp_service_set(dp, &unp, &ursmall, 1, err, sizeof(err))) ||
 	    (ret = xlb_dp_node_addr_add(dp, &node))) {
 		print_error("setup: %s (%d)\n", err, ret);
 		return -1;
