@@ -30,8 +30,6 @@ declare -A CMD=(
 	[ctl]="bash tests/ctl/run.sh"
 	[lb]="bash tests/lb/run.sh"
 	[external]="bash tests/external/run.sh"
-	[dsr]="bash tests/external/dsr.sh"
-	[frag]="bash tests/external/frag.sh"
 	[metrics]="bash tests/metrics/run.sh"
 	[health]="bash tests/health/run.sh"
 	[sock]="env BUILD=$BUILD bash tests/sock/run.sh"
@@ -42,7 +40,7 @@ declare -A CMD=(
 	[k8s-cluster]="$PY tests/k8s/cluster.py --build $BUILD"
 	[vm]="env BUILD=$BUILD bash scripts/vmtest.sh"
 )
-ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb external dsr frag metrics health sock e2e k8s-lab cluster cluster-lb k8s-cluster vm)
+ORDER=(unit unit-san bpf api fuzz api-san k8s deploy image ctl lb external metrics health sock e2e k8s-lab cluster cluster-lb k8s-cluster vm)
 [ $# -gt 0 ] && ORDER=("$@")
 
 total_p=0 total_f=0 total_s=0

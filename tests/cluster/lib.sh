@@ -35,8 +35,9 @@ spawn_xlbd() {
 	done
 }
 
-# The xlbds, what they pinned, the lab.
-cluster_cleanup() {
+# cluster_xlbd_down: the xlbds stopped and what they pinned taken down
+# (nothing of xlb left attached)
+cluster_xlbd_down() {
 	local n
 	lab unspawn xlbd >/dev/null 2>&1
 	for n in 1 2 3; do
@@ -44,5 +45,10 @@ cluster_cleanup() {
 			nsenter --net="/run/netns/$LAB_PREFIX-n$n" "$XLBD" --cleanup --dataplane xdp \
 				--pin-dir "/sys/fs/bpf/$LAB_PREFIX/n$n" >/dev/null 2>&1
 	done
+}
+
+# The xlbds, what they pinned, the lab.
+cluster_cleanup() {
+	cluster_xlbd_down
 	lab down >/dev/null 2>&1 || echo "# cleanup: lab down failed" >&2
 }

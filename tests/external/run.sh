@@ -27,12 +27,20 @@
 #   7 lb-mode dsr (xlb.io/lb-mode: dsr), backends on n2 and n3 only: ext ->
 #     n1's node port and -> its LoadBalancer IP over ECMP, the backends see
 #     the client; no SNAT, and no reply passes the front node (the router's
-#     counts per node); UDP datagrams of 4,000 bytes in fragments, every
-#     fragment by DSR
+#     counts per node); UDP datagrams, also of 4,000 bytes in fragments,
+#     every fragment by DSR
 #   8 path MTU (pmtu.sh): n1 reaches n2's pods by a route of MTU 1400; a
 #     TCP connection through n1's node port sends and gets 64 KiB, by SNAT
 #     and by DSR: XDP's fragmentation needed lowers the client's path MTU
-#   9 `ctstate INVALID -j DROP` on every node throughout (the lab's)
+#   9 fragments through n1's node port with SNAT, UDP datagrams of 4,000
+#     bytes answered with 4,000 (every fragment translated both ways), and
+#     through tc from a pod's socket no socket program sees; n2's
+#     fragmentation needed about a source-NATed flow translated for the
+#     client (its path MTU)
+#  10 every xlbd started afresh with --lb-mode dsr: a service without
+#     xlb.io/lb-mode goes by DSR, one annotated snat is source-NATed, a bad
+#     mode is refused and changes nothing
+#  11 `ctstate INVALID -j DROP` on every node throughout (the lab's)
 #
 # xlbd on every node: XDP on eth0, tc on lxc*, --snat-port-range
 # 62000-62199, metrics on 127.0.0.1:9100 of the node. As root, with the lab
@@ -513,6 +521,22 @@ t_dsr_ecmp() {
 }
 check "7: DSR, ext -> its LoadBalancer IP over ECMP: 60/60 through all three nodes (n1 by DSR), both backends, each sees the client's address; no SNAT on any node; the router gets every reply from n2 and n3, none from n1" t_dsr_ecmp
 
+# udp_ok NAME: $T/NAME.json (a udp client's) has no error and every answer
+# came from the address the client sent to
+udp_ok() {
+	[ "$(errors "$1")" = 0 ] &&
+		[ "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["wrong_src"])' \
+			"$T/$1.json")" = 0 ] || { cat "$T/$1.json"; return 1; }
+}
+t_dsr_udp() {
+	local bad
+	client ext udp --src $CLIENT --dst $N1:$DSR_UDP_PORT -n 30 --deadline 60 >"$T/dsrudp1.json" &&
+		udp_ok dsrudp1 || return 1
+	bad=$(answers dsrudp1 | awk -v c=$CLIENT '$1 !~ /^n[23]p1$/ || $2 != c')
+	[ -z "$bad" ] && [ "$(answers dsrudp1 | wc -l)" = 30 ] || { echo "answers: $bad"; return 1; }
+}
+check "7: DSR, UDP: 30/30 datagrams to n1's node port $DSR_UDP_PORT answered from it by n2p1 and n3p1, which see the client's address" t_dsr_udp
+
 # UDP datagrams of 4,000 bytes, cut in three by ext's stack: each fragment
 # goes IPIP from n1 (frag_follow: the later ones by the first's ports)
 # and is decapsulated on the backend's node (nic_dsr). The outer header's
@@ -535,9 +559,7 @@ t_dsr_frag() {
 	nsn ext ip route del $N1/32 via 172.16.0.1 mtu 1480
 	[ "$rc" = 0 ] || { cat "$T/dsrudp.json"; return 1; }
 	read -ra c1 <<<"$(frag_counts)" && [ "${#c1[@]}" = 4 ] || return 1
-	[ "$(errors dsrudp)" = 0 ] && [ "$(answers dsrudp | wc -l)" = 20 ] &&
-		[ "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["wrong_src"])' \
-			"$T/dsrudp.json")" = 0 ] || { cat "$T/dsrudp.json"; return 1; }
+	udp_ok dsrudp && [ "$(answers dsrudp | wc -l)" = 20 ] || { cat "$T/dsrudp.json"; return 1; }
 	bad=$(answers dsrudp | awk -v c=$CLIENT '$1 !~ /^n[23]p1$/ || $2 != c')
 	[ -z "$bad" ] || { echo "answers: $bad"; return 1; }
 	[ "$(answers dsrudp | awk '{ print $1 }' | sort -u | tr '\n' ' ')" = "n2p1 n3p1 " ] ||
@@ -558,6 +580,150 @@ check "7: DSR, 20 UDP datagrams of 4,000 bytes (three fragments each) from ext t
 . "$ROOT/tests/external/pmtu.sh"
 
 # ---- 9 -----------------------------------------------------------------------
+# Fragments both ways through SNAT and through tc, and an ICMP error about a
+# source-NATed flow translated for the client. Service frag (NodePort
+# $FRAG_NP of n1, n2p2 only): UDP to a second server of n2p2 on 5353 whose
+# answers are as long as the datagrams (tools/lab/server.py --pad-udp), and
+# n2p2's HTTP port. 4,000 bytes over 1,500-byte links: each datagram and
+# each answer cut in three by the sender's stack.
+FRAG_IP=10.96.40.11 FRAG_NP=30093 FRAG_POD=10.244.2.12
+frag_svc() {
+	printf 'apiVersion: v1\nkind: List\nitems:\n'
+	printf -- '- apiVersion: v1\n  kind: Service\n  metadata: {name: frag, namespace: ext}\n'
+	printf '  spec:\n    type: NodePort\n    clusterIP: %s\n    ports:\n' $FRAG_IP
+	printf '    - {name: udp, port: 53, protocol: UDP, targetPort: 5353, nodePort: %s}\n' $FRAG_NP
+	printf '    - {name: http, port: 81, protocol: TCP, targetPort: 8081, nodePort: %s}\n' $FRAG_NP
+	printf -- '- apiVersion: discovery.k8s.io/v1\n  kind: EndpointSlice\n'
+	printf -- '  metadata: {name: frag-a, namespace: ext, labels: {kubernetes.io/service-name: frag}}\n'
+	printf -- '  addressType: IPv4\n'
+	printf -- '  ports: [{name: udp, port: 5353, protocol: UDP}, {name: http, port: 8081, protocol: TCP}]\n'
+	printf -- '  endpoints:\n  - {addresses: [%s], conditions: {ready: true}, nodeName: n2}\n' $FRAG_POD
+}
+t_frag_setup() {
+	frag_svc >"$T/frag.yaml"
+	# in n2p2's netns and n2's cgroup: ended with the lab
+	bash "${LAB[@]}" exec n2p2 "$PY" "$ROOT/tools/lab/server.py" --name n2p2 --peer --pad-udp \
+		--port 5353 --http-port 0 >"$T/padded.log" 2>&1 &
+	for _ in $(seq 50); do
+		nsn n2p2 ss -Hlun 'sport = :5353' | grep -q . && break
+		sleep 0.1
+	done
+	nsn n2p2 ss -Hlun 'sport = :5353' | grep -q . || { cat "$T/padded.log"; return 1; }
+	apply_all "$T/frag.yaml"
+}
+check "9: service frag: n1's node port $FRAG_NP to n2p2, UDP answered at the datagrams' length" t_frag_setup
+
+t_frag_snat() {
+	local f0 d0 f1 d1 bad
+	f0=$(counter 1 frag_follow) && d0=$(counter 1 drop_fragment) || return 1
+	client ext udp --src $CLIENT --dst $N1:$FRAG_NP -n 20 --size 4000 --timeout 3 --deadline 120 \
+		>"$T/fragsnat.json" && udp_ok fragsnat || return 1
+	f1=$(counter 1 frag_follow) && d1=$(counter 1 drop_fragment) || return 1
+	bad=$(answers fragsnat | awk -v n=$N1 -v lo=$SNAT_MIN -v hi=$SNAT_MAX \
+		'$1 != "n2p2" || $2 != n || $3 < lo || $3 > hi')
+	[ -z "$bad" ] && [ "$(answers fragsnat | wc -l)" = 20 ] || { echo "answers: $bad"; return 1; }
+	# each datagram and each answer: a first fragment and two later ones
+	[ $((f1 - f0)) -ge 80 ] && [ "$d1" = "$d0" ] ||
+		{ echo "n1 frag_follow $f0 -> $f1, drop_fragment $d0 -> $d1"; return 1; }
+}
+check "9: SNAT, 20 UDP datagrams of 4,000 bytes from ext to n1's node port, each answered with 4,000 bytes from it; n2p2 sees n1's address and an SNAT port; every later fragment translated by n1's XDP both ways (frag_follow), none dropped" t_frag_snat
+
+# From n1p1's netns but outside n1's cgroup: no socket program sees the
+# socket, so tc on n1p1's veth translates its datagrams and the answers.
+t_frag_tc() {
+	local f0 r0 f1 r1 bad
+	f0=$(counter 1 fwd_stack pod) && r0=$(counter 1 rev_stack pod) || return 1
+	nsn n1p1 "$PY" "$ROOT/tools/lab/client.py" udp --dst $FRAG_IP:53 -n 20 --size 4000 --timeout 3 \
+		--deadline 120 >"$T/fragtc.json" && udp_ok fragtc || return 1
+	f1=$(counter 1 fwd_stack pod) && r1=$(counter 1 rev_stack pod) || return 1
+	bad=$(answers fragtc | awk '$1 != "n2p2" || $2 != "10.244.1.11"')
+	[ -z "$bad" ] && [ "$(answers fragtc | wc -l)" = 20 ] || { echo "answers: $bad"; return 1; }
+	[ $((f1 - f0)) -ge 60 ] && [ $((r1 - r0)) -ge 60 ] ||
+		{ echo "n1 fwd_stack $f0 -> $f1, rev_stack $r0 -> $r1"; return 1; }
+}
+check "9: n1p1 -> ClusterIP (a socket no socket program sees: tc on its veth), 20 datagrams of 4,000 bytes answered with 4,000 from the ClusterIP by n2p2, which sees n1p1; every fragment through tc both ways (fwd_stack, rev_stack)" t_frag_tc
+
+# n2 reaches n2p2 by a route of MTU 1300 (its veth stays at 1,500): n2
+# answers n1's source-NATed 1,500-byte segments with fragmentation needed,
+# which n1's XDP translates for the client (icmp_xlate).
+t_icmp_xlate() {
+	local i0 i1 mtu rc=0
+	nsn ext ip route flush cache
+	i0=$(counter 1 icmp_xlate) || return 1
+	nsn n2 ip route replace $FRAG_POD/32 dev lxc2 scope link mtu 1300 || return 1
+	client ext http --dst $N1:$FRAG_NP -n 1 --bytes 65536 --upload 65536 --timeout 20 \
+		>"$T/fragicmp.json" && [ "$(errors fragicmp)" = 0 ] && grep -q '"n2p2": 1' "$T/fragicmp.json" ||
+		{ cat "$T/fragicmp.json"; rc=1; }
+	mtu=$(path_mtu)
+	nsn n2 ip route replace $FRAG_POD/32 dev lxc2 scope link || rc=1
+	nsn ext ip route flush cache
+	i1=$(counter 1 icmp_xlate) || return 1
+	[ "$rc" = 0 ] && [ "$i1" -gt "$i0" ] && [ "$mtu" = 1300 ] ||
+		{ echo "n1 icmp_xlate $i0 -> $i1; ext's path MTU to n1: '$mtu'"; return 1; }
+}
+check "9: n2 reaches n2p2 by a route of MTU 1300: one TCP connection from ext through n1's node port (SNAT) sends and gets 64 KiB; n2's fragmentation needed translated by n1 for the client (icmp_xlate), whose path MTU to n1 is then 1300" t_icmp_xlate
+
+# ---- 10 ----------------------------------------------------------------------
+# Every xlbd started afresh (its pins taken down) with --lb-mode dsr, the
+# services applied again: those without xlb.io/lb-mode go by DSR (remote:
+# n1's node port 30080 to n2p1, n3p1 and n3p2), keepsnat (xlb.io/lb-mode:
+# snat, n2p1 and n3p1) is source-NATed.
+t_node_dsr() {
+	local f0 s0 f1 s1 bad
+	{
+		printf 'apiVersion: v1\nkind: List\nitems:\n'
+		svc keepsnat NodePort 10.96.40.12 30094 mode:snat
+		slice keepsnat n2p1 n3p1
+	} >"$T/keepsnat.yaml"
+	cluster_xlbd_down
+	spawn_xlbd "${XLBD_ARGS[@]}" --lb-mode dsr && apply_all "$T/services.yaml" &&
+		apply_all "$T/keepsnat.yaml" || return 1
+	f0=$(counter 1 fwd_dsr) && s0=$(counter_sum snat_new) || return 1
+	conns nodedsr $CLIENT $N1:30080 30 || return 1
+	f1=$(counter 1 fwd_dsr) && s1=$(counter_sum snat_new) || return 1
+	[ "$(errors nodedsr)" = 0 ] || { cat "$T/nodedsr.json"; return 1; }
+	bad=$(answers nodedsr | awk -v c=$CLIENT '$1 !~ /^n[23]p[12]$/ || $2 != c')
+	[ -z "$bad" ] && [ "$(answers nodedsr | wc -l)" = 30 ] || { echo "answers: $bad"; return 1; }
+	[ $((f1 - f0)) -ge 90 ] && [ "$s1" = "$s0" ] ||
+		{ echo "n1 fwd_dsr $f0 -> $f1, snat_new (all nodes) $s0 -> $s1"; return 1; }
+	ctl 1 explain --src $CLIENT:40000 --dst $N1:30080 >"$T/explain" &&
+		grep -q 'lb-mode dsr' "$T/explain" || { cat "$T/explain"; return 1; }
+}
+check "10: every xlbd started afresh with --lb-mode dsr: ext -> n1's node port of a service without xlb.io/lb-mode: 30/30, the backends see the client; n1 encapsulates (fwd_dsr), no node source-NATs; xlbctl explain says lb-mode dsr" t_node_dsr
+
+# keep_snat NAME N: N connections to keepsnat, every backend sees n1's
+# address and a port of the SNAT range
+keep_snat() {
+	local bad
+	conns "$1" $CLIENT $N1:30094 "$2" && [ "$(errors "$1")" = 0 ] || { cat "$T/$1.json"; return 1; }
+	bad=$(answers "$1" | awk -v n=$N1 -v lo=$SNAT_MIN -v hi=$SNAT_MAX \
+		'$1 !~ /^n[23]p1$/ || $2 != n || $3 < lo || $3 > hi')
+	[ -z "$bad" ] && [ "$(answers "$1" | wc -l)" = "$2" ] || { echo "answers: $bad"; return 1; }
+}
+t_keep_snat() {
+	local s0 s1
+	s0=$(counter 1 snat_new) || return 1
+	keep_snat keepsnat 20 || return 1
+	s1=$(counter 1 snat_new) || return 1
+	[ $((s1 - s0)) -ge 20 ] || { echo "n1 snat_new $s0 -> $s1"; return 1; }
+	ctl 1 get services -o wide >"$T/wide" && grep -Eq '^ext/remote:tcp .* default ' "$T/wide" &&
+		grep -Eq '^ext/keepsnat:tcp .* snat ' "$T/wide" || { cat "$T/wide"; return 1; }
+}
+check "10: xlb.io/lb-mode: snat under --lb-mode dsr: 20/20 source-NATed (n1's address and SNAT ports, snat_new); get services -o wide shows each service's mode" t_keep_snat
+
+t_bad_mode() {
+	sed 's/xlb.io\/lb-mode: snat/xlb.io\/lb-mode: direct/' "$T/keepsnat.yaml" >"$T/bad.yaml"
+	if ctl 1 apply -f "$T/bad.yaml" >"$T/bad.out" 2>&1; then
+		echo "accepted"; return 1
+	fi
+	grep -q 'xlb.io/lb-mode: "direct": want snat or dsr' "$T/bad.out" || { cat "$T/bad.out"; return 1; }
+	ctl 1 get services -o wide >"$T/wide" && grep -Eq '^ext/keepsnat:tcp .* snat ' "$T/wide" ||
+		{ echo "changed:"; cat "$T/wide"; return 1; }
+	keep_snat badmode 5
+}
+check "10: xlb.io/lb-mode: direct refused, naming the annotation; keepsnat keeps lb-mode snat and is still source-NATed" t_bad_mode
+
+# ---- 11 ----------------------------------------------------------------------
 t_invalid_rules() {
 	local n
 	for n in 1 2 3; do
@@ -566,7 +732,7 @@ t_invalid_rules() {
 			{ echo "n$n lost its INVALID rules"; return 1; }
 	done
 }
-check "9: every node kept its ctstate INVALID -j DROP rules (INPUT, FORWARD) throughout" t_invalid_rules
+check "11: every node kept its ctstate INVALID -j DROP rules (INPUT, FORWARD) throughout" t_invalid_rules
 # (after n3 left, the backends' resets to the moved connections' new SNAT
 # ports are INVALID where they are forwarded)
 diag "INVALID drops (FORWARD, INPUT) per node: $(for n in 1 2 3; do

@@ -5,17 +5,21 @@ TCP: on accept send "NAME\\n", then one "NAME\\n" per line received, so a
 long-lived connection can be pinged and the client sees which backend it
 reached. UDP: one "NAME\\n" reply per datagram, sent from the socket the
 datagram arrived on. With --peer, every TCP and UDP answer is
-"NAME IP:PORT\\n", the client address the server saw. HTTP (--http-port,
-default 8081, for health checks): any GET is answered "NAME\\n" with status
-200, or with the status code written in --status-file when that file exists
-(e.g. 500); GET /bytes/N answers N bytes of pattern() (up to 16 MiB), for
-transfers whose every byte the client checks.
+"NAME IP:PORT\\n", the client address the server saw; with --pad-udp, a
+UDP answer is padded with spaces to the length of the datagram it answers
+and sent without DF, so that the stack cuts a long one into fragments.
+HTTP (--http-port, default 8081, for health checks): any GET is answered
+"NAME\\n" with status 200, or with the status code written in
+--status-file when that file exists (e.g. 500); GET /bytes/N answers N
+bytes of pattern() (up to 16 MiB), for transfers whose every byte the
+client checks.
 
 Standard library only (run with /usr/bin/python3).
 """
 import argparse
 import asyncio
 import signal
+import socket
 import sys
 
 
@@ -41,16 +45,23 @@ def close_quietly(writer):
 
 
 class Udp(asyncio.DatagramProtocol):
-    def __init__(self, name, peer):
+    def __init__(self, name, peer, pad):
         self.name = name
         self.peer = peer
+        self.pad = pad
         self.transport = None
 
     def connection_made(self, transport):
         self.transport = transport
+        if self.pad:
+            # IP_MTU_DISCOVER = IP_PMTUDISC_DONT: no DF, fragments allowed
+            transport.get_extra_info("socket").setsockopt(socket.IPPROTO_IP, 10, 0)
 
     def datagram_received(self, data, addr):
-        self.transport.sendto(answer(self.name, self.peer, addr), addr)
+        msg = answer(self.name, self.peer, addr)
+        if self.pad and len(data) > len(msg):
+            msg = msg[:-1] + b" " * (len(data) - len(msg)) + b"\n"
+        self.transport.sendto(msg, addr)
 
 
 async def handle_tcp(name, peer, reader, writer):
@@ -115,6 +126,8 @@ async def main():
     ap.add_argument("--status-file")
     ap.add_argument("--peer", action="store_true",
                     help="answers carry the client address seen")
+    ap.add_argument("--pad-udp", action="store_true",
+                    help="UDP answers as long as the datagrams answered, without DF")
     args = ap.parse_args()
 
     loop = asyncio.get_running_loop()
@@ -122,7 +135,7 @@ async def main():
         lambda r, w: handle_tcp(args.name, args.peer, r, w),
         args.addr, args.port, reuse_address=True, backlog=1024)
     transport, _ = await loop.create_datagram_endpoint(
-        lambda: Udp(args.name, args.peer), local_addr=(args.addr, args.port))
+        lambda: Udp(args.name, args.peer, args.pad_udp), local_addr=(args.addr, args.port))
     http = None
     if args.http_port:
         http = await asyncio.start_server(
