@@ -229,7 +229,7 @@ check "1: ext -> NodePort on n1 with a backend on n1 too: 60/60 over all three, 
 # flow's entries still in XDP's conntrack: the flows share their reply
 # tuple (n1p2:8080 -> client:61234), and the second one's SYN-ACK must leave
 # from the node port it answers, not the first flow's (the client would
-# wait for it: how the two-node suite failed in CI, when the kernel
+# wait for it: how the former two-node dsr suite failed in CI, when the kernel
 # happened to give one client port to a flow of each).
 t_reused_port() {
 	local port

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # External clients to a NodePort whose backend is on another node (issue
-# 13): new TCP connections/s, UDP datagrams/s and one established TCP
-# stream's throughput (the backend sending) through xlb (XDP on n1's
-# NIC: DNAT + SNAT, replies translated back, neither direction through
-# netfilter), through xlb in DSR mode (n1 sends the client's packets IPIP
-# to the backend, n2's xlb decapsulates them, the backend answers the
-# client directly) and kube-proxy's way (nftables DNAT + masquerade on n1,
-# through conntrack), in one lab (tests/external/lab.sh), rounds
-# alternating; and, as the ceiling of any node's NAT in this lab, the
-# client straight to the pod (the router routes the pod network to n2: no
-# n1, no NAT). Prints a Markdown table with the medians and the ratios;
-# numbers only (no pass/fail on them: the machine is shared).
+# 13), on the three-node cluster lab (scripts/lab/cluster.sh, one pod per
+# node, pod veths at kernel defaults, ctstate INVALID -j DROP on every
+# node): the client (ext) to n1's node port, the backend n2p1 on n2. New
+# TCP connections/s, UDP datagrams/s and one established TCP stream's
+# throughput (the backend sending) through xlb (an xlbd on every node, XDP
+# on n1's NIC: DNAT + SNAT, replies translated back, neither direction
+# through netfilter), through xlb in DSR mode (--lb-mode dsr: n1 sends the
+# client's packets IPIP to n2, whose xlb decapsulates them; the backend
+# answers the client directly) and kube-proxy's way (its nftables ruleset,
+# tools/bench/lab_bench.py gen_nft, on n1: DNAT + masquerade through
+# conntrack), rounds alternating; and, as the ceiling of any node's NAT in
+# this lab, the client straight to the pod (the router routes the pod
+# network to n2: no n1, no NAT). Prints a Markdown table with the medians
+# and the ratios; numbers only (no pass/fail on them: the machine is
+# shared).
 #
 #   sudo tools/bench/external_bench.sh [--quick]
 #
@@ -23,28 +27,26 @@ BUILD=${BUILD:-$ROOT/build}
 BIN=$BUILD/bench
 XLBD=$BUILD/xlbd
 XLBCTL=$BUILD/xlbctl
-P=xlbxb
-PIN=/sys/fs/bpf/$P-n1
-PIN2=/sys/fs/bpf/$P-n2
+PY=/usr/bin/python3
 ROUNDS=3
 SECS=4
 [ "${1:-}" = --quick ] && ROUNDS=1 && SECS=2
 TMP=
-daemon_pid=
-daemon2_pid=
+export LAB_PREFIX=xlbxb LAB_NODES=3 LAB_PODS=1
+. "$ROOT/tests/cluster/lib.sh"
+N1=192.168.50.11 POD=10.244.2.11	# n1's address, n2p1's
+# the backend's ports: lab_bench_srv (TCP and UDP), stream (the lab's own
+# server has 8080 and 8081)
+SRV_PORT=9080 STREAM_PORT=9100
 
-. "$ROOT/tests/external/lab.sh"
 log() { printf 'external_bench: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-
-stop_xlbd() {
-	lab_xlbd_down $daemon_pid $daemon2_pid
-	daemon_pid= daemon2_pid=
-}
+# x TARGET CMD...: CMD in the lab's namespace TARGET (ext, nN, nNpP) and
+# this script's cgroup, which no socket program is attached to
+x() { local t=$1; shift; nsenter --net="/run/netns/$LAB_PREFIX-$t" "$@"; }
 
 cleanup() {
-	stop_xlbd
-	lab_down
+	cluster_cleanup
 	[ -n "$TMP" ] && rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -56,40 +58,12 @@ for b in "$BIN/lab_bench_load" "$BIN/lab_bench_srv" "$BIN/stream" "$XLBD" "$XLBC
 	[ -x "$b" ] || die "$b not built (make bench)"
 done
 TMP=$(mktemp -d /tmp/xlb-external-bench.XXXXXX) || exit 1
-lab_down
-lab_up || die "the lab could not be built"
-x p2 "$BIN/lab_bench_srv" --name p2 --max-seconds 600 >/dev/null 2>&1 &
-x p2 "$BIN/stream" serve --port 9100 --max-seconds 600 >/dev/null 2>&1 &
-# only the direct setup sends to the pod's own address
-x rtr ip route replace 10.244.2.0/24 via 192.168.50.12 || die "route to the pod network"
+out=$(lab up 2>&1) || die "lab up: $out"
+# ended with the lab (its namespace deleted)
+x n2p1 "$BIN/lab_bench_srv" --name n2p1 --port $SRV_PORT --max-seconds 600 >/dev/null 2>&1 &
+x n2p1 "$BIN/stream" serve --port $STREAM_PORT --max-seconds 600 >/dev/null 2>&1 &
 
-# start_xlbd [snat|dsr]: xlbd on n1 in that lb-mode; for dsr also on n2,
-# whose xlb decapsulates what n1 sends its pod.
-start_xlbd() {
-	local sock
-	rm -rf "$TMP/state" "$TMP/state2"
-	mkdir -p "$TMP/state" "$TMP/state2"
-	nsenter --net="/run/netns/$P-n1" "$XLBD" --iface eth0 --pin-dir "$PIN" \
-		--state-dir "$TMP/state" --listen "unix:$TMP/xlbd.sock" --node-name n1 \
-		--lb-mode "${1:-snat}" --healthz-bind-address "" >"$TMP/xlbd.log" 2>&1 &
-	daemon_pid=$!
-	if [ "${1:-}" = dsr ]; then
-		nsenter --net="/run/netns/$P-n2" "$XLBD" --iface eth0 --pod-iface lxc1 \
-			--pin-dir "$PIN2" --state-dir "$TMP/state2" --listen "unix:$TMP/xlbd2.sock" \
-			--node-name n2 --healthz-bind-address "" >"$TMP/xlbd2.log" 2>&1 &
-		daemon2_pid=$!
-	fi
-	for sock in "$TMP/xlbd.sock" ${daemon2_pid:+"$TMP/xlbd2.sock"}; do
-		for _ in $(seq 100); do
-			"$XLBCTL" --server "unix:$sock" status >/dev/null 2>&1 && break
-			sleep 0.1
-		done
-		apply_svc "$sock" || return 1
-	done
-}
-
-apply_svc() {
-	"$XLBCTL" --server "unix:$1" apply -f - >/dev/null <<'EOF' || return 1
+cat >"$TMP/svc.yaml" <<EOF
 apiVersion: v1
 kind: List
 items:
@@ -100,49 +74,56 @@ items:
     type: NodePort
     clusterIP: 10.96.60.1
     ports:
-    - {name: tcp, port: 80, protocol: TCP, targetPort: 8080, nodePort: 30080}
-    - {name: udp, port: 80, protocol: UDP, targetPort: 8080, nodePort: 30080}
-    - {name: stream, port: 81, protocol: TCP, targetPort: 9100, nodePort: 30081}
+    - {name: tcp, port: 80, protocol: TCP, targetPort: $SRV_PORT, nodePort: 30080}
+    - {name: udp, port: 80, protocol: UDP, targetPort: $SRV_PORT, nodePort: 30080}
+    - {name: stream, port: 81, protocol: TCP, targetPort: $STREAM_PORT, nodePort: 30081}
 - apiVersion: discovery.k8s.io/v1
   kind: EndpointSlice
   metadata: {name: np-a, namespace: bench, labels: {kubernetes.io/service-name: np}}
   addressType: IPv4
-  ports: [{name: tcp, port: 8080, protocol: TCP}, {name: udp, port: 8080, protocol: UDP},
-          {name: stream, port: 9100, protocol: TCP}]
+  ports: [{name: tcp, port: $SRV_PORT, protocol: TCP}, {name: udp, port: $SRV_PORT, protocol: UDP},
+          {name: stream, port: $STREAM_PORT, protocol: TCP}]
   endpoints:
-  - {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}
+  - {addresses: [$POD], conditions: {ready: true}, nodeName: n2}
 EOF
+
+# kube-proxy's nftables ruleset for the same service, its node port on n1
+"$PY" - "$ROOT/tools/bench" >"$TMP/nft" <<EOF || die "gen_nft"
+import sys
+sys.path.insert(0, sys.argv[1])
+import lab_bench
+sys.stdout.write(lab_bench.gen_nft([{
+    "name": "bench/np", "vip": "10.96.60.1", "backends": ["$POD"],
+    "ports": [("tcp", 80, "tcp", $SRV_PORT, 30080), ("udp", 80, "udp", $SRV_PORT, 30080),
+              ("tcp", 81, "stream", $STREAM_PORT, 30081)]}], ["$N1"]))
+EOF
+
+# start_xlbd [ARG...]: an xlbd on every node, each given the service
+start_xlbd() {
+	local n
+	spawn_xlbd "$@" || return 1
+	for n in 1 2 3; do
+		ctl "$n" apply -f "$TMP/svc.yaml" >/dev/null || return 1
+	done
 }
 
-# kube-proxy's nftables NodePort, reduced to this one service: DNAT in
-# prerouting, masquerade of what was DNATed on its way out.
-NFT_RULES='table ip xlbxb {
-	chain pre {
-		type nat hook prerouting priority dstnat; policy accept;
-		ip daddr 192.168.50.11 tcp dport 30080 dnat to 10.244.2.2:8080
-		ip daddr 192.168.50.11 udp dport 30080 dnat to 10.244.2.2:8080
-		ip daddr 192.168.50.11 tcp dport 30081 dnat to 10.244.2.2:9100
-	}
-	chain post {
-		type nat hook postrouting priority srcnat; policy accept;
-		ct status dnat ip daddr 10.244.2.2 masquerade
-	}
-}'
+nft_off() { x n1 nft delete table ip kube-proxy 2>/dev/null; return 0; }
 
+# setup SETUP: only SETUP's datapath in the way
 setup() {
 	case $1 in
-	direct) stop_xlbd; x n1 nft delete table ip xlbxb 2>/dev/null; return 0 ;;
-	xlb) x n1 nft delete table ip xlbxb 2>/dev/null; stop_xlbd; start_xlbd snat ;;
-	dsr) x n1 nft delete table ip xlbxb 2>/dev/null; stop_xlbd; start_xlbd dsr ;;
-	nft) stop_xlbd; printf '%s\n' "$NFT_RULES" | x n1 nft -f - ;;
+	direct) cluster_xlbd_down; nft_off ;;
+	xlb) nft_off; cluster_xlbd_down; start_xlbd ;;
+	dsr) nft_off; cluster_xlbd_down; start_xlbd --lb-mode dsr ;;
+	nft) cluster_xlbd_down; nft_off; x n1 nft -f "$TMP/nft" ;;
 	esac
 }
 
 # measure SETUP: one TCP, one UDP and one stream run; their rates
 # appended to the files of the setup.
 measure() {
-	local t u g dst=192.168.50.11:30080 sdst=192.168.50.11:30081
-	[ "$1" = direct ] && dst=10.244.2.2:8080 sdst=10.244.2.2:9100
+	local t u g dst=$N1:30080 sdst=$N1:30081
+	[ "$1" = direct ] && dst=$POD:$SRV_PORT sdst=$POD:$STREAM_PORT
 	t=$(x ext "$BIN/lab_bench_load" tcp --dst "$dst" --src 172.16.0.2 \
 		--seconds "$SECS" --warmup 1 --inflight 16 --timeout-ms 1000) || return 1
 	u=$(x ext "$BIN/lab_bench_load" udp --dst "$dst" --src 172.16.0.2 \
@@ -161,7 +142,7 @@ for r in $(seq "$ROUNDS"); do
 		measure "$s" || die "measure $s"
 	done
 done
-stop_xlbd
+cluster_xlbd_down
 
 /usr/bin/python3 - "$TMP" <<'EOF'
 import json, statistics, sys

@@ -213,10 +213,15 @@ def gen_iptables(svcs):
     return "\n".join(filt + nat) + "\n"
 
 
-def gen_nft(svcs):
+def gen_nft(svcs, node_ips=(NODE_IP,)):
     """kube-proxy's nftables mode (pkg/proxy/nftables, KEP-3866): the base
     chains and maps it always creates, then per service port a chain with
-    `numgen random mod N vmap` to per-endpoint chains that `dnat to`."""
+    `numgen random mod N vmap` to per-endpoint chains that `dnat to`. A
+    port given as (proto, port, name, target port, node port) rather than
+    (proto, port, name) is a NodePort too (to the nodes' node_ips): its
+    element of service-nodeports goes to an external chain that marks the
+    packet for masquerade (externalTrafficPolicy Cluster), then to the
+    service's chain."""
     t = "ip kube-proxy"
     out = [
         'add table %s { comment "rules for kube-proxy" ; }' % t,
@@ -265,28 +270,37 @@ def gen_nft(svcs):
         "add rule %s reject-chain reject" % t,
         "add rule %s services ip daddr . meta l4proto . th dport vmap @service-ips" % t,
         "add rule %s services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports" % t,
-        "add element %s nodeport-ips { %s }" % (t, NODE_IP),
+        "add element %s nodeport-ips { %s }" % (t, " , ".join(node_ips)),
         "add rule %s service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services" % t,
     ]
     for s in svcs:
         out.append("add element %s cluster-ips { %s }" % (t, s["vip"]))
         ns, name = s["name"].split("/")
-        for proto, port, pname in s["ports"]:
+        for p in s["ports"]:
+            proto, port, pname = p[:3]
+            target = p[3] if len(p) > 3 else BE_PORT
             base = "%s/%s/%s/%s" % (ns, name, proto, pname)
             chain = "service-%s-%s" % (kp_hash(base, 8), base)
             out.append("add chain %s %s" % (t, chain))
             eps = []
             for i, be in enumerate(s["backends"]):
-                epn = "%s__%s/%d" % (base, be, BE_PORT)
+                epn = "%s__%s/%d" % (base, be, target)
                 ep = "endpoint-%s-%s" % (kp_hash(epn, 8), epn)
                 eps.append("%d : goto %s" % (i, ep))
                 out.append("add chain %s %s" % (t, ep))
                 out.append("add rule %s %s ip saddr %s jump mark-for-masquerade" % (t, ep, be))
-                out.append("add rule %s %s meta l4proto %s dnat to %s:%d" % (t, ep, proto, be, BE_PORT))
+                out.append("add rule %s %s meta l4proto %s dnat to %s:%d" % (t, ep, proto, be, target))
             out.append("add rule %s %s numgen random mod %d vmap { %s }"
                        % (t, chain, len(eps), " , ".join(eps)))
             out.append("add element %s service-ips { %s . %s . %d : goto %s }"
                        % (t, s["vip"], proto, port, chain))
+            if len(p) > 4:
+                ext = "external-%s-%s" % (kp_hash(base, 8), base)
+                out += ["add chain %s %s" % (t, ext),
+                        "add rule %s %s jump mark-for-masquerade" % (t, ext),
+                        "add rule %s %s goto %s" % (t, ext, chain),
+                        "add element %s service-nodeports { %s . %d : goto %s }"
+                        % (t, proto, p[4], ext)]
     return "\n".join(out) + "\n"
 
 
