@@ -103,10 +103,15 @@ struct xlb_svc_val {
 	/* The service's own lb-mode as given (0 the node's, 1 snat, 2 dsr),
 	 * for a restart to read back; the datapath acts on XLB_SVC_F_DSR. */
 	__u8 lb_mode;
-	__u8 pad;
+	/* Its traffic policies as given (XLB_SVC_P_*), for a restart to read
+	 * back; the datapath acts on the tables and XLB_SVC_F_LOCAL. */
+	__u8 policies;
 	__u32 pad2;
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_svc_val) == 24, "xlb_svc_val size");
+
+#define XLB_SVC_P_INT_LOCAL	(1 << 0) /* internalTrafficPolicy Local */
+#define XLB_SVC_P_EXT_LOCAL	(1 << 1) /* externalTrafficPolicy Local */
 
 /* sel_map (array of backend ids): every service's selection table is a
  * range [sel_base, sel_base + slots) of this one array. A new table is
@@ -135,6 +140,11 @@ XLB_STATIC_ASSERT(sizeof(struct xlb_backend) == 32, "xlb_backend size");
 
 #define XLB_BE_F_LOCAL		(1 << 0) /* on this node */
 #define XLB_BE_F_REMOTE		(1 << 1) /* on another node (external flows get SNAT) */
+/* The endpoint as given, for a restart to read back (state says only
+ * whether it takes new flows): terminating, and terminating as far as the
+ * node-local selection goes (KEP-1669's fallback may keep it selectable). */
+#define XLB_BE_F_TERMINATING	(1 << 2)
+#define XLB_BE_F_LOCAL_TERMINATING (1 << 3)
 
 /*
  * Connection tracking (IPv4). A flow first gets one entry in ct_syn, a
@@ -337,6 +347,16 @@ struct xlb_src_range_key {
 };
 XLB_STATIC_ASSERT(sizeof(struct xlb_src_range_key) == 12, "xlb_src_range_key size");
 #define XLB_SRC_RANGE_ENTRIES	16384
+
+/* src_ranges6 (LPM trie): the IPv6 loadBalancerSourceRanges, keyed as
+ * src_ranges. The XDP datapath serves IPv4 alone and does not read it: it
+ * holds them for a restart to read back. */
+struct xlb_src_range6_key {
+	__u32 prefixlen;	/* 32 + the range's prefix length */
+	__u32 svc_id;
+	struct xlb_addr addr;
+};
+XLB_STATIC_ASSERT(sizeof(struct xlb_src_range6_key) == 24, "xlb_src_range6_key size");
 
 /* snat_src (array, one entry): the node address flows to LoadBalancer and
  * external IPs leave with towards other nodes (a NodePort flow leaves with

@@ -79,6 +79,10 @@ class Daemon:
         self.ns = self.pin_dir = None
         self.extra = []     # more options for the next starts
         self.wrap = []      # a command that runs the daemon (prlimit ...)
+        # ip netns exec gives xlbd a /sys, so a bpffs, of its own: its pins
+        # go with it. keep_pins: nsenter, the host's bpffs, pins that outlive
+        # it (and no socket programs, which would find the host's cgroup).
+        self.keep_pins = False
         if kind == "xlbd":
             tag = "xlbapi%d" % os.getpid()
             self.ns = tag
@@ -97,9 +101,12 @@ class Daemon:
         for a in listen or [self.target]:
             ls += ["--listen", a]
         if self.kind == "xlbd":
-            return ["ip", "netns", "exec", self.ns] + self.wrap + [self.binary] + ls + [
+            enter = ["nsenter", "--net=/run/netns/" + self.ns] if self.keep_pins else \
+                ["ip", "netns", "exec", self.ns]
+            keep = ["--socket-lb", "off"] if self.keep_pins else []
+            return enter + self.wrap + [self.binary] + ls + [
                 "--state-dir", self.state_dir, "--pin-dir", self.pin_dir,
-                "--iface", "xapi0", "--dataplane", "xdp"] + self.extra + list(extra)
+                "--iface", "xapi0", "--dataplane", "xdp"] + keep + self.extra + list(extra)
         return self.wrap + [self.binary] + ls + ["--state-dir", self.state_dir] + self.extra + \
             list(extra)
 
@@ -956,6 +963,56 @@ def test_lifecycle(d, target):
         wipe(stub)
 
 
+def test_restart_reads_back(d, target):
+    """Needs an xlbd this script started: restarted over its pinned datapath,
+    it reads back what the tables alone do not tell and writes nothing: an
+    IPv6 source range of an IPv4 LoadBalancer, internalTrafficPolicy Local
+    with the node's endpoint serving while terminating (selectable by the
+    node-local fallback only), externalTrafficPolicy Local on a LoadBalancer
+    with no node port or ingress IP yet."""
+    if not d or d.kind != "xlbd":
+        return
+    local = dict(ready=False, serving=True, terminating=True, node_name="n1")
+    ranged = svc("p/ranged", "10.96.8.9", n_eps=0, type=pb.LOAD_BALANCER, node_port=30090,
+                 load_balancer_ips=["192.0.2.90"],
+                 source_ranges=["172.16.0.0/28", "2001:db8:7::/48"])
+    drain = svc("p/drain", "10.96.8.8", n_eps=0,
+                internal_traffic_policy=pb.TRAFFIC_POLICY_LOCAL)
+    etp = svc("p/etp", "10.96.8.7", n_eps=0, type=pb.LOAD_BALANCER,
+              external_traffic_policy=pb.TRAFFIC_POLICY_LOCAL)
+    for s in (ranged, drain, etp):
+        s.endpoints.extend([ep("10.1.0.1", **local),
+                            ep("10.1.0.2", ready=True, serving=True, node_name="n2")])
+    d.extra = ["--node-name", "n1"]
+    d.keep_pins = True
+    try:
+        d.stop()
+        d.start()
+        with channel(target) as c:
+            stub = pbg.XlbStub(c)
+            wipe(stub)
+            for s in (ranged, drain, etp):
+                stub.UpsertService(pb.UpsertServiceRequest(service=s), timeout=TIMEOUT)
+        d.stop()
+        d.start()
+        with open(d.log) as f:
+            line = [l for l in f if "reconcile on start" in l][-1].strip()
+        check(line.endswith("reconcile on start: 0 created, 0 updated, 0 deleted, 3 unchanged"),
+              "restart over the pinned datapath: an IPv6 source range, both traffic policies "
+              "Local and a node-local serving terminating endpoint read back, nothing written",
+              line)
+        with channel(target) as c:
+            wipe(pbg.XlbStub(c))
+    finally:
+        d.stop()
+        subprocess.run(["nsenter", "--net=/run/netns/" + d.ns, d.binary, "--cleanup",
+                        "--dataplane", "xdp", "--pin-dir", d.pin_dir],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        d.extra = []
+        d.keep_pins = False
+        d.start()
+
+
 def test_abuse(d, target):
     """Clients that misbehave cost them, not xlbd: an over-capacity Restore
     is refused before any work, /metrics answers next to 200 slowloris
@@ -1442,6 +1499,7 @@ def main():
                 test_big_snapshot(stub, ch, d)
             test_c_client(target)
         test_lifecycle(d, target)
+        test_restart_reads_back(d, target)
         test_slow_watcher(d, target)
         test_watch_limit(d, target)
         test_idle_close(d, target)

@@ -677,12 +677,11 @@ static const struct xlb_backend_spec *be_at(const struct xlb_backend_spec *be, s
 /*
  * What a restart reads back of a LoadBalancer service from the pinned
  * maps: its type, ingress and external IPs, loadBalancerSourceRanges (in
- * any order), internalTrafficPolicy Local (its cluster IP's table holds
- * the local backend only), its own lb-mode (snat given, which the node's
- * default snat alone would not tell), and which backends are local or
- * remote. A
- * range of no service (left by a crash) is removed, so that no service
- * given that id later lets its sources in.
+ * any order, an IPv6 one too, which src_ranges6 holds for this alone),
+ * internalTrafficPolicy Local, its own lb-mode (snat given, which the
+ * node's default snat alone would not tell), and which backends are local
+ * or remote. A range of no service (left by a crash) is removed, so that
+ * no service given that id later lets its sources in.
  */
 static void test_pin_external(void **state)
 {
@@ -709,9 +708,10 @@ static void test_pin_external(void **state)
 	assert_int_equal(xlb_cidr_parse("172.16.0.0/28", &addrs.source_ranges[0]), 0);
 	assert_int_equal(xlb_cidr_parse("10.1.0.0/16", &addrs.source_ranges[1]), 0);
 	assert_int_equal(xlb_cidr_parse("203.0.113.9/32", &addrs.source_ranges[2]), 0);
+	assert_int_equal(xlb_cidr_parse("2001:db8:7::/48", &addrs.source_ranges[3]), 0);
 	svc.n_lb_ips = 2;
 	svc.n_external_ips = 1;
-	svc.n_source_ranges = 3;
+	svc.n_source_ranges = 4;
 	be[0].local = true;
 	be[1].remote = true;	/* be[2]: its node unknown */
 	dp = xt_dp_open_at(pin_dir);
@@ -736,16 +736,16 @@ static void test_pin_external(void **state)
 	assert_int_equal(got.spec.n_lb_ips, 2);
 	assert_int_equal(got.spec.n_external_ips, 1);
 	assert_true(xlb_ip_equal(&got.spec.addrs->external_ips[0], &addrs.external_ips[0]));
-	assert_int_equal(got.spec.n_source_ranges, 3);
-	for (uint32_t i = 0; i < 3; i++) {
+	assert_int_equal(got.spec.n_source_ranges, 4);
+	for (uint32_t i = 0; i < 4; i++) {
 		uint32_t j;
 
-		for (j = 0; j < 3; j++)
+		for (j = 0; j < 4; j++)
 			if (got.spec.addrs->source_ranges[j].prefix == addrs.source_ranges[i].prefix &&
 			    xlb_ip_equal(&got.spec.addrs->source_ranges[j].ip,
 					 &addrs.source_ranges[i].ip))
 				break;
-		if (j == 3)
+		if (j == 4)
 			fail_msg("source range %u (/%u) not read back", i, addrs.source_ranges[i].prefix);
 	}
 	assert_int_equal(got.n, 3);
@@ -759,6 +759,55 @@ static void test_pin_external(void **state)
 	}
 	assert_int_not_equal(bpf_map_lookup_elem(fd, &orphan, &one), 0);	/* gone */
 	close(fd);
+	xlb_service_fini(&got.spec);
+}
+
+/*
+ * What a restart reads back that the datapath's own state does not tell:
+ * internalTrafficPolicy Local with every backend on this node (both
+ * policies give the same table), externalTrafficPolicy Local on a
+ * LoadBalancer with no external address yet, and each backend's
+ * terminating and local_terminating as given: a local endpoint serving
+ * while terminating that KEP-1669's fallback keeps selectable for the
+ * node-local table only, and one terminating with a weight of 0.
+ */
+static void test_pin_policies(void **state)
+{
+	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be[3] = { xt_be("10.20.1.1", 8080, 1), xt_be("10.20.1.2", 8080, 1),
+					  xt_be("10.20.1.3", 8080, 0) };
+	struct adopted got = { .spec = svc };
+
+	(void)state;
+	svc.type = XLB_SVC_LOAD_BALANCER;
+	svc.int_policy = XLB_POLICY_LOCAL;
+	svc.ext_policy = XLB_POLICY_LOCAL;
+	for (size_t i = 0; i < 3; i++)
+		be[i].local = true;
+	be[1].terminating = true;	/* be[1]: local fallback (local_terminating false) */
+	be[2].terminating = be[2].local_terminating = true;
+	dp = xt_dp_open_at(pin_dir);
+	assert_non_null(dp);
+	XT_SVC_SET(dp, &svc, be, 3);
+	xlb_dp_close(dp);
+	dp = NULL;
+
+	dp = xt_dp_open_at(pin_dir);
+	assert_non_null(dp);
+	assert_int_equal(xlb_dp_service_list(dp, adopted_cb, &got), 0);
+	assert_true(got.found);
+	assert_int_equal(got.spec.int_policy, XLB_POLICY_LOCAL);
+	assert_int_equal(got.spec.ext_policy, XLB_POLICY_LOCAL);
+	assert_int_equal(got.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct xlb_backend_spec *b = be_at(got.be, got.n, &be[i]);
+
+		assert_non_null(b);
+		assert_int_equal(b->weight, be[i].weight);
+		assert_int_equal(b->terminating, be[i].terminating);
+		assert_int_equal(b->local_terminating, be[i].local_terminating);
+		assert_true(b->local);
+	}
 	xlb_service_fini(&got.spec);
 }
 
@@ -899,9 +948,12 @@ int main(void)
 	const struct CMUnitTest pin[] = {
 		{ "pinned: service and established flows survive close and re-open (an older counter map is replaced); unpin removes everything",
 		  test_pin, pin_setup, pin_teardown, NULL },
-		{ "pinned: a LoadBalancer's type, addresses, source ranges, internal policy and "
-		  "backends' nodes are read back; a range of no service is removed",
+		{ "pinned: a LoadBalancer's type, addresses, source ranges (IPv6 too), internal "
+		  "policy and backends' nodes are read back; a range of no service is removed",
 		  test_pin_external, pin_setup, pin_teardown, NULL },
+		{ "pinned: traffic policies no table tells, and backends' terminating flags as "
+		  "given, are read back",
+		  test_pin_policies, pin_setup, pin_teardown, NULL },
 		{ "upgrade from layout 1 keeps an established flow (backend and reply translation); "
 		  "a newer layout is refused (-EPROTO)",
 		  test_upgrade_v1, pin_setup, pin_teardown, NULL },

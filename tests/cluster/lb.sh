@@ -13,7 +13,9 @@
 #   3 pod -> its own service (hairpin)
 #   4 internalTrafficPolicy Local; sessionAffinity ClientIP, across nodes
 #   5 a held cross-node connection survives kill -9 and restart of xlbd on
-#     the client's node and on the backend's node
+#     the client's node and on the backend's node; every xlbd's restart
+#     writes nothing (tests/cluster/restart-services.yaml: what the tables
+#     alone do not tell is read back too)
 #   6 200 connections with 16 KiB answers, pod veths at kernel defaults,
 #     ctstate INVALID -j DROP on every node: 0 failures, 0 checksum errors
 # and what applications see: UDP over connected and unconnected sockets,
@@ -253,6 +255,31 @@ PYEOF
 check "a backend on another node leaves: the pod's connected UDP sockets to it are aborted (6.5+), the others keep theirs" t_udp_gone
 
 # ---- 5 ---------------------------------------------------------------------
+# Services whose state the tables alone do not tell (restart-services.yaml):
+# the restart below must read them back and write nothing.
+RESTART_FIX=$ROOT/tests/cluster/restart-services.yaml
+VIP_DRAIN=10.96.30.8 VIP_RANGED=10.96.30.9
+# t_restart_fix_served: from n2p1 the drain service is n2p2, serving while
+# terminating (the local fallback); from n1p1 n1p2 alone; the ranged
+# service's cluster IP reaches n1p2 and n3p2.
+t_restart_fix_served() {
+	local s
+	s=$(summary "$(client n2p1 tcp --dst $VIP_DRAIN:80 -n 6)")
+	[ "$s" = "n2p2=6 errors=0" ] || { echo "drain from n2p1: $s"; return 1; }
+	s=$(summary "$(client n1p1 tcp --dst $VIP_DRAIN:80 -n 6)")
+	[ "$s" = "n1p2=6 errors=0" ] || { echo "drain from n1p1: $s"; return 1; }
+	s=$(summary "$(client n2p1 tcp --dst $VIP_RANGED:80 -n 20)")
+	spread "$s" n1p2 n3p2 || { echo "ranged from n2p1: $s"; return 1; }
+}
+t_restart_fix() {
+	local n
+	for n in 1 2 3; do
+		ctl "$n" apply -f "$RESTART_FIX" >/dev/null || return 1
+	done
+	t_restart_fix_served
+}
+check "5: internalTrafficPolicy Local with a serving terminating endpoint (n2's, its local fallback), a LoadBalancer with an IPv6 source range: served" t_restart_fix
+
 # A held connection from n1p1 to a backend on n2 or n3; xlbd on n1 and on
 # that node killed -9 and started again under it.
 client n1p1 hold --dst $VIP_REMOTE:80 -n 1 --seconds 60 --ready "$RUN/hold.ready" \
@@ -280,6 +307,19 @@ if r["opened"] != 1 or r["broken"] or r["pings"] < 5:
 	case "$mid $after" in *errors=0*errors=0) ;; *) echo "while down: $mid; after: $after"; return 1 ;; esac
 }
 check "5: a held cross-node connection survives kill -9 and restart of xlbd on both ends; new connects work meanwhile" t_restart
+# Every xlbd read its pinned datapath back whole: its reconcile on start
+# found every service as it was (restart-services.yaml's too) and wrote
+# nothing; those services are served as before.
+t_restart_wrote_nothing() {
+	local n line
+	for n in 1 2 3; do
+		line=$(grep 'reconcile on start' "$RUN/xlbd-n$n.log" | tail -n 1)
+		[[ $line =~ reconcile\ on\ start:\ 0\ created,\ 0\ updated,\ 0\ deleted,\ [1-9][0-9]*\ unchanged$ ]] ||
+			{ echo "n$n wrote at its restart: ${line:-no reconcile}"; return 1; }
+	done
+	t_restart_fix_served
+}
+check "5: every xlbd's restart wrote nothing (policies, terminating endpoints and IPv6 source ranges read back); those services served as before" t_restart_wrote_nothing
 
 # ---- 6 ---------------------------------------------------------------------
 t_bulk() {

@@ -69,7 +69,7 @@ static const struct field svc_val_f[] = {
 	F(xlb_svc_val, algo, 16, 1),
 	F(xlb_svc_val, flags, 17, 1),
 	F(xlb_svc_val, lb_mode, 18, 1),
-	F(xlb_svc_val, pad, 19, 1),
+	F(xlb_svc_val, policies, 19, 1),
 	F(xlb_svc_val, pad2, 20, 4),
 };
 
@@ -186,6 +186,12 @@ static const struct field src_range_key_f[] = {
 	F(xlb_src_range_key, addr, 8, 4),
 };
 
+static const struct field src_range6_key_f[] = {
+	F(xlb_src_range6_key, prefixlen, 0, 4),
+	F(xlb_src_range6_key, svc_id, 4, 4),
+	F(xlb_src_range6_key, addr, 8, 16),
+};
+
 static const struct field snat_src_f[] = {
 	F(xlb_snat_src, addr, 0, 4),
 	F(xlb_snat_src, pad, 4, 4),
@@ -218,6 +224,7 @@ static const struct layout layouts[] = {
 	L(xlb_aff_val, 16, 4, aff_val_f),
 	L(xlb_node_addr_key, 20, 4, node_addr_key_f),
 	L(xlb_src_range_key, 12, 4, src_range_key_f),
+	L(xlb_src_range6_key, 24, 4, src_range6_key_f),
 	L(xlb_snat_src, 8, 4, snat_src_f),
 	L(xlb_dsr_be_key, 8, 4, dsr_be_key_f),
 	L(xlb_counters, 24, 8, counters_f),

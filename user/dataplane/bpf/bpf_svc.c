@@ -127,7 +127,9 @@ static void be_entry(struct xlb_backend *e, const struct xlb_backend_spec *b,
 	e->svc_id = svc_id;
 	e->gen = gen;
 	e->weight = (uint16_t)b->weight;
-	e->flags = (b->local ? XLB_BE_F_LOCAL : 0) | (b->remote ? XLB_BE_F_REMOTE : 0);
+	e->flags = (b->local ? XLB_BE_F_LOCAL : 0) | (b->remote ? XLB_BE_F_REMOTE : 0) |
+		   (b->terminating ? XLB_BE_F_TERMINATING : 0) |
+		   (b->local_terminating ? XLB_BE_F_LOCAL_TERMINATING : 0);
 }
 
 /* Build the selection table (backend ids) for the selectable backends;
@@ -365,31 +367,34 @@ static struct xlb_svc_val ext_val(const struct xlb_dp_bpf *d, const struct xlb_s
 	return v;
 }
 
-/* loadBalancerSourceRanges into src_ranges (add) or out of it; IPv4 only,
- * as the datapath. */
+/* loadBalancerSourceRanges into src_ranges (add) or out of it; the IPv6
+ * ones into src_ranges6, which only a restart reads. */
 static int src_ranges_set(struct xlb_dp_bpf *d, uint32_t id, const struct xlb_service_spec *s,
 			  const struct xlb_service_spec *keep, bool add)
 {
-	int fd = bpf_map__fd(d->skel->maps.src_ranges);
+	int fd4 = bpf_map__fd(d->skel->maps.src_ranges);
+	int fd6 = bpf_map__fd(d->skel->maps.src_ranges6);
 	uint32_t one = 1;
 
 	for (uint32_t i = 0; i < s->n_source_ranges; i++) {
 		const struct xlb_cidr *c = &s->addrs->source_ranges[i];
-		struct xlb_src_range_key k = { .prefixlen = 32 + c->prefix, .svc_id = id };
-		bool kept = false;
+		struct xlb_src_range_key k4 = { .prefixlen = 32 + c->prefix, .svc_id = id,
+						.addr = c->ip.addr.a32[0] };
+		struct xlb_src_range6_key k6 = { .prefixlen = 32 + c->prefix, .svc_id = id,
+						 .addr = c->ip.addr };
+		bool v4 = c->ip.family == XLB_AF_INET, kept = false;
+		int fd = v4 ? fd4 : fd6;
+		void *k = v4 ? (void *)&k4 : (void *)&k6;
 
-		if (c->ip.family != XLB_AF_INET)
-			continue;
 		for (uint32_t j = 0; keep && j < keep->n_source_ranges && !kept; j++)
 			kept = keep->addrs->source_ranges[j].prefix == c->prefix &&
 			       xlb_ip_equal(&keep->addrs->source_ranges[j].ip, &c->ip);
 		if (kept)
 			continue;
-		k.addr = c->ip.addr.a32[0];
-		if (add && bpf_map_update_elem(fd, &k, &one, BPF_ANY))
+		if (add && bpf_map_update_elem(fd, k, &one, BPF_ANY))
 			return -errno;
 		if (!add)
-			bpf_map_delete_elem(fd, &k);
+			bpf_map_delete_elem(fd, k);
 	}
 	return 0;
 }
@@ -670,6 +675,8 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 	val.aff_timeout = spec->affinity_timeout;
 	val.flags = spec->affinity_timeout ? XLB_SVC_F_AFFINITY : 0;
 	val.lb_mode = (uint8_t)spec->lb_mode;
+	val.policies = (spec->int_policy == XLB_POLICY_LOCAL ? XLB_SVC_P_INT_LOCAL : 0) |
+		       (spec->ext_policy == XLB_POLICY_LOCAL ? XLB_SVC_P_EXT_LOCAL : 0);
 	if (np) {
 		npval = ext_val(d, &val, ns, XLB_SVC_F_NODEPORT | XLB_SVC_F_EXTERNAL);
 		ret = svc_val_write(svc_fd, &npkey, &npval);
@@ -917,45 +924,228 @@ void xlb_dp_bpf_prev_retire(struct xlb_dp_bpf *d)
 	}
 }
 
-/* loadBalancerSourceRanges back from src_ranges into the adopted
- * services' specs (in the map's order: the reconciler compares them as a
- * set); a range of no service (a crash between steps) is removed, or a
- * service given its id later would let its sources in. */
-static int adopt_ranges(struct xlb_dp_bpf *d)
+/* ---- adoption: the index rebuilt from the pinned maps --------------------
+ *
+ * A restart reads back every field the reconciler compares, so that it
+ * finds each service as the previous process left it and writes nothing:
+ * what the datapath acts on, and what it keeps only for this (svc_val's
+ * lb_mode and policies, the backends' terminating flags, src_ranges6).
+ */
+
+/* A service from one of its svc_map entries (its address's, node port's or
+ * an external address's), created on the first one seen. */
+static int adopt_svc_entry(struct xlb_dp_bpf *d, const struct xlb_svc_key *k,
+			   const struct xlb_svc_val *v)
 {
-	int fd = bpf_map__fd(d->skel->maps.src_ranges);
-	struct xlb_src_range_key k, *prev = NULL, *orphan = NULL;
-	size_t n_orphan = 0;
-	int ret = 0;
+	struct svc_state *s = d->by_id[v->id];
 
-	while (!bpf_map_get_next_key(fd, prev, &k)) {
-		struct svc_state *s = k.svc_id < d->max_services ? d->by_id[k.svc_id] : NULL;
-		struct xlb_svc_addrs *a;
-		struct xlb_cidr *c;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->id = v->id;
+		s->spec.algo = v->algo;
+		s->spec.affinity_timeout = (v->flags & XLB_SVC_F_AFFINITY) ? v->aff_timeout : 0;
+		s->spec.proto = k->proto;
+		d->by_id[v->id] = s;
+	}
+	/* every entry carries them; XLB_SVC_F_LOCAL also says so for pins
+	 * of a build before policies */
+	if (v->policies & XLB_SVC_P_INT_LOCAL)
+		s->spec.int_policy = XLB_POLICY_LOCAL;
+	if ((v->policies & XLB_SVC_P_EXT_LOCAL) ||
+	    (v->flags & (XLB_SVC_F_EXTERNAL | XLB_SVC_F_LOCAL)) ==
+		    (XLB_SVC_F_EXTERNAL | XLB_SVC_F_LOCAL))
+		s->spec.ext_policy = XLB_POLICY_LOCAL;
+	if (v->flags & XLB_SVC_F_EXTERNAL) {
+		/* the external keys' table; np_own says so if it is not
+		 * the service address's (adopt_services) */
+		s->np_own = true;
+		s->np_sel_base = v->sel_base;
+		s->np_slots = v->slots;
+	} else {
+		s->sel_base = v->sel_base;
+		s->slots = v->slots;
+	}
+	if (v->flags & XLB_SVC_F_NODEPORT) {
+		if (s->spec.type != XLB_SVC_LOAD_BALANCER)
+			s->spec.type = XLB_SVC_NODE_PORT;
+		s->spec.node_port = ntohs(k->port);
+	} else if (v->flags & XLB_SVC_F_EXTERNAL) {
+		/* a LoadBalancer or external IP (the source ranges are read
+		 * from src_ranges and src_ranges6, adopt_ranges) */
+		struct xlb_ip ip = { .addr = k->addr, .family = k->family };
+		struct xlb_svc_addrs *a = xlb_service_addrs(&s->spec);
 
+		if (!a)
+			return -ENOMEM;
+		if (v->flags & XLB_SVC_F_LB_IP)
+			s->spec.type = XLB_SVC_LOAD_BALANCER;
+		if ((v->flags & XLB_SVC_F_LB_IP) && s->spec.n_lb_ips < XLB_MAX_SVC_ADDRS)
+			a->lb_ips[s->spec.n_lb_ips++] = ip;
+		else if (!(v->flags & XLB_SVC_F_LB_IP) && s->spec.n_external_ips < XLB_MAX_SVC_ADDRS)
+			a->external_ips[s->spec.n_external_ips++] = ip;
+	} else {
+		s->spec.vip.family = k->family;
+		s->spec.vip.addr = k->addr;
+		s->spec.port = ntohs(k->port);
+		s->spec.lb_mode = v->lb_mode < XLB_LB_MODE_MAX ? v->lb_mode : XLB_LB_MODE_DEFAULT;
+	}
+	return 0;
+}
+
+/* Every service of svc_map, with the selection ranges its tables hold. */
+static int adopt_services(struct xlb_dp_bpf *d)
+{
+	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
+	struct xlb_svc_key k, *prev = NULL;
+	struct xlb_svc_val v;
+	int ret;
+
+	while (!bpf_map_get_next_key(svc_fd, prev, &k)) {
 		prev = &k;
-		if (!s || k.prefixlen < 32 || k.prefixlen > 64 ||
-		    s->spec.n_source_ranges == XLB_MAX_SOURCE_RANGES) {
-			struct xlb_src_range_key *o = realloc(orphan, (n_orphan + 1) * sizeof(*o));
+		if (bpf_map_lookup_elem(svc_fd, &k, &v) || v.id >= d->max_services)
+			continue;
+		ret = adopt_svc_entry(d, &k, &v);
+		if (ret)
+			return ret;
+	}
+	for (uint32_t i = 0; i < d->max_services; i++) {
+		struct svc_state *s = d->by_id[i];
 
-			if (!o) {
-				ret = -ENOMEM;
-				break;
-			}
-			orphan = o;
-			orphan[n_orphan++] = k;
+		if (!s)
+			continue;
+		s->np_own = s->np_own && (s->np_sel_base != s->sel_base || s->np_slots != s->slots);
+		if (xlb_ranges_reserve(&d->sel, s->sel_base, s->slots) ||
+		    (s->np_own && xlb_ranges_reserve(&d->sel, s->np_sel_base, s->np_slots)))
+			pr_warn("adopt: service %u: selection ranges %u+%u, %u+%u overlap", s->id,
+				s->sel_base, s->slots, s->np_sel_base, s->np_slots);
+	}
+	return 0;
+}
+
+/* Backend id of backend_map appended to its service s. */
+static int adopt_backend(struct svc_state *s, uint32_t id, const struct xlb_backend *e)
+{
+	struct xlb_backend_spec *nb, *b;
+	uint32_t *nid;
+
+	nb = realloc(s->be, (s->n_be + 1) * sizeof(*nb));
+	if (!nb)
+		return -ENOMEM;
+	s->be = nb;
+	nid = realloc(s->be_id, (s->n_be + 1) * sizeof(*nid));
+	if (!nid)
+		return -ENOMEM;
+	s->be_id = nid;
+	b = &nb[s->n_be];
+	memset(b, 0, sizeof(*b));
+	b->addr.family = e->family;
+	b->addr.addr = e->addr;
+	b->port = ntohs(e->port);
+	b->weight = e->weight;
+	/* pins of a build before XLB_BE_F_TERMINATING tell it by the state
+	 * alone (a weight of 0 also keeps new flows away) */
+	b->terminating = (e->flags & XLB_BE_F_TERMINATING) ||
+			 (e->state == XLB_BE_TERMINATING && e->weight);
+	b->local_terminating = e->flags & XLB_BE_F_LOCAL_TERMINATING;
+	b->local = e->flags & XLB_BE_F_LOCAL;
+	b->remote = e->flags & XLB_BE_F_REMOTE;
+	nid[s->n_be++] = id;
+	return 0;
+}
+
+/* The backends of backend_map, into their services; one of no service (a
+ * crash between steps) is freed. */
+static int adopt_backends(struct xlb_dp_bpf *d)
+{
+	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
+
+	for (uint32_t id = 1; id < d->max_backends; id++) {
+		struct xlb_backend e;
+		struct svc_state *s;
+
+		if (bpf_map_lookup_elem(be_fd, &id, &e))
+			continue;
+		d->be_gen[id] = e.gen;
+		if (e.state == XLB_BE_FREE) {
+			/* freed by the previous process, maybe just now */
+			if (e.gen)
+				d->be_freed[id] = (uint64_t)xlb_clock_ns();
 			continue;
 		}
-		a = xlb_service_addrs(&s->spec);
-		if (!a) {
+		if (e.svc_id >= d->max_services || !(s = d->by_id[e.svc_id])) {
+			e.state = XLB_BE_FREE;
+			bpf_map_update_elem(be_fd, &id, &e, BPF_ANY);
+			continue;
+		}
+		if (adopt_backend(s, id, &e))
+			return -ENOMEM;
+		/* a build without dsr_be may have pinned them */
+		dsr_be_put(d, e.svc_id, &e.addr, e.family, e.flags & XLB_BE_F_LOCAL, id);
+		d->be_used[id] = 1;
+	}
+	return 0;
+}
+
+/* A range of src_ranges or src_ranges6 into its service's spec: -ENOENT
+ * when it is no adopted service's (or cannot be one), -ENOMEM. */
+static int adopt_range(struct xlb_dp_bpf *d, uint32_t svc_id, uint32_t prefixlen,
+		       const struct xlb_ip *ip)
+{
+	struct svc_state *s = svc_id < d->max_services ? d->by_id[svc_id] : NULL;
+	uint32_t bits = ip->family == XLB_AF_INET ? 32 : 128;
+	struct xlb_svc_addrs *a;
+	struct xlb_cidr *c;
+
+	if (!s || prefixlen < 32 || prefixlen > 32 + bits ||
+	    s->spec.n_source_ranges == XLB_MAX_SOURCE_RANGES)
+		return -ENOENT;
+	a = xlb_service_addrs(&s->spec);
+	if (!a)
+		return -ENOMEM;
+	c = &a->source_ranges[s->spec.n_source_ranges++];
+	memset(c, 0, sizeof(*c));
+	c->ip = *ip;
+	c->prefix = (uint8_t)(prefixlen - 32);
+	return 0;
+}
+
+/* loadBalancerSourceRanges back from src_ranges (family IPv4) or
+ * src_ranges6 into the adopted services' specs, in the map's order (the
+ * reconciler compares them as a set). A range of no service is removed,
+ * or a service given its id later would let its sources in. */
+static int adopt_ranges(struct xlb_dp_bpf *d, int fd, uint8_t family)
+{
+	union range_key {
+		struct xlb_src_range_key v4;	/* both begin with prefixlen, svc_id */
+		struct xlb_src_range6_key v6;
+	} k = {}, prev = {}, *orphan = NULL;
+	size_t n_orphan = 0;
+	bool first = true;
+	int ret = 0;
+
+	while (!bpf_map_get_next_key(fd, first ? NULL : &prev, &k)) {
+		struct xlb_ip ip = { .family = family };
+		union range_key *o;
+
+		prev = k;
+		first = false;
+		if (family == XLB_AF_INET)
+			ip.addr.a32[0] = k.v4.addr;
+		else
+			ip.addr = k.v6.addr;
+		ret = adopt_range(d, k.v4.svc_id, k.v4.prefixlen, &ip);
+		if (ret != -ENOENT)
+			continue;
+		ret = 0;
+		o = realloc(orphan, (n_orphan + 1) * sizeof(*o));
+		if (!o) {
 			ret = -ENOMEM;
 			break;
 		}
-		c = &a->source_ranges[s->spec.n_source_ranges++];
-		memset(c, 0, sizeof(*c));
-		c->ip.family = XLB_AF_INET;
-		c->ip.addr.a32[0] = k.addr;
-		c->prefix = (uint8_t)(k.prefixlen - 32);
+		orphan = o;
+		orphan[n_orphan++] = k;
 	}
 	for (size_t i = 0; i < n_orphan; i++)
 		bpf_map_delete_elem(fd, &orphan[i]);
@@ -965,7 +1155,9 @@ static int adopt_ranges(struct xlb_dp_bpf *d)
 
 /* Does the table at [base, base + slots) hold only backends on this node,
  * while the service has others that could take flows? Then it was built
- * for a traffic policy Local (build_table's local_only). */
+ * for a traffic policy Local (build_table's local_only): how a restart
+ * tells internalTrafficPolicy in pins of a build before svc_val's
+ * policies. */
 static bool local_table(struct xlb_dp_bpf *d, const struct svc_state *s, uint32_t base,
 			uint32_t slots)
 {
@@ -988,128 +1180,81 @@ static bool local_table(struct xlb_dp_bpf *d, const struct svc_state *s, uint32_
 	return true;
 }
 
+/* The previous tables of s from svc_prev, their ranges reserved; both are
+ * forgotten if one overlaps a table in use. */
+static void adopt_prev(struct xlb_dp_bpf *d, struct svc_state *s)
+{
+	struct xlb_svc_prev prev = {};
+	int pfd = bpf_map__fd(d->skel->maps.svc_prev);
+	bool own, forget = false;
+
+	if (bpf_map_lookup_elem(pfd, &s->id, &prev) || (!prev.cluster.slots && !prev.ext.slots))
+		return;
+	own = prev.ext.base != prev.cluster.base || prev.ext.slots != prev.cluster.slots;
+	if (xlb_ranges_reserve(&d->sel, prev.cluster.base, prev.cluster.slots)) {
+		forget = true;
+	} else if (own && xlb_ranges_reserve(&d->sel, prev.ext.base, prev.ext.slots)) {
+		xlb_ranges_free(&d->sel, prev.cluster.base, prev.cluster.slots, 0);
+		forget = true;
+	}
+	if (forget) {
+		memset(&prev, 0, sizeof(prev));
+		own = false;
+	}
+	s->prev_base = prev.cluster.base;
+	s->prev_slots = prev.cluster.slots;
+	s->np_prev_own = own;
+	s->np_prev_base = prev.ext.base;
+	s->np_prev_slots = prev.ext.slots;
+	s->prev_since = (uint64_t)xlb_clock_ns();
+	if (forget)
+		prev_write(d, s);
+}
+
+/* A node port or external entry without its service address's (a crash
+ * between steps): its entries and ranges go. */
+static void drop_headless(struct xlb_dp_bpf *d, struct svc_state *s)
+{
+	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
+	struct ext_key ext[2 * XLB_MAX_SVC_ADDRS];
+	size_t n_ext = ext_keys_of(&s->spec, ext);
+	struct xlb_svc_key nk;
+
+	np_key_of(&nk, &s->spec);
+	nk.family = XLB_AF_INET;
+	bpf_map_delete_elem(svc_fd, &nk);
+	for (size_t j = 0; j < n_ext; j++)
+		bpf_map_delete_elem(svc_fd, &ext[j].k);
+	src_ranges_set(d, s->id, &s->spec, NULL, false);
+	d->by_id[s->id] = NULL;
+	svc_state_free(s);
+}
+
+/* port_map as the adopted services use it (a replaced map is empty). */
+static void port_map_sync(struct xlb_dp_bpf *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.port_map);
+
+	for (uint32_t port = 0; port < 65536; port++) {
+		uint32_t want = port_flags_of(d, port), have = 0;
+
+		if (bpf_map_lookup_elem(fd, &port, &have) || have != want)
+			bpf_map_update_elem(fd, &port, &want, BPF_ANY);
+	}
+}
+
 /* Rebuild the in-memory index from the (possibly adopted) maps. */
 int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 {
-	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
-	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
-	struct xlb_svc_key k, *prev = NULL;
-	struct xlb_svc_val v;
 	int ret;
 
-	while (!bpf_map_get_next_key(svc_fd, prev, &k)) {
-		struct svc_state *s;
-
-		prev = &k;
-		if (bpf_map_lookup_elem(svc_fd, &k, &v) || v.id >= d->max_services)
-			continue;
-		s = d->by_id[v.id];
-		if (!s) {
-			s = calloc(1, sizeof(*s));
-			if (!s)
-				return -ENOMEM;
-			s->id = v.id;
-			s->spec.algo = v.algo;
-			s->spec.affinity_timeout = (v.flags & XLB_SVC_F_AFFINITY) ? v.aff_timeout : 0;
-			s->spec.proto = k.proto;
-			d->by_id[v.id] = s;
-		}
-		if (v.flags & XLB_SVC_F_EXTERNAL) {
-			/* the external keys' table; np_own says so if it is not
-			 * the service address's (decided below) */
-			s->np_own = true;
-			s->np_sel_base = v.sel_base;
-			s->np_slots = v.slots;
-			if (v.flags & XLB_SVC_F_LOCAL)
-				s->spec.ext_policy = XLB_POLICY_LOCAL;
-		} else {
-			s->sel_base = v.sel_base;
-			s->slots = v.slots;
-		}
-		if (v.flags & XLB_SVC_F_NODEPORT) {
-			if (s->spec.type != XLB_SVC_LOAD_BALANCER)
-				s->spec.type = XLB_SVC_NODE_PORT;
-			s->spec.node_port = ntohs(k.port);
-		} else if (v.flags & XLB_SVC_F_EXTERNAL) {
-			/* a LoadBalancer or external IP (the source ranges are
-			 * read from src_ranges below) */
-			struct xlb_ip ip = { .addr = k.addr, .family = k.family };
-			struct xlb_svc_addrs *a = xlb_service_addrs(&s->spec);
-
-			if (!a)
-				return -ENOMEM;
-			if (v.flags & XLB_SVC_F_LB_IP)
-				s->spec.type = XLB_SVC_LOAD_BALANCER;
-			if ((v.flags & XLB_SVC_F_LB_IP) && s->spec.n_lb_ips < XLB_MAX_SVC_ADDRS)
-				a->lb_ips[s->spec.n_lb_ips++] = ip;
-			else if (!(v.flags & XLB_SVC_F_LB_IP) &&
-				 s->spec.n_external_ips < XLB_MAX_SVC_ADDRS)
-				a->external_ips[s->spec.n_external_ips++] = ip;
-		} else {
-			s->spec.vip.family = k.family;
-			s->spec.vip.addr = k.addr;
-			s->spec.port = ntohs(k.port);
-			s->spec.lb_mode = v.lb_mode < XLB_LB_MODE_MAX ? v.lb_mode : XLB_LB_MODE_DEFAULT;
-		}
-	}
-	for (uint32_t i = 0; i < d->max_services; i++) {
-		struct svc_state *s = d->by_id[i];
-
-		if (!s)
-			continue;
-		s->np_own = s->np_own && (s->np_sel_base != s->sel_base || s->np_slots != s->slots);
-		if (xlb_ranges_reserve(&d->sel, s->sel_base, s->slots) ||
-		    (s->np_own && xlb_ranges_reserve(&d->sel, s->np_sel_base, s->np_slots)))
-			pr_warn("adopt: service %u: selection ranges %u+%u, %u+%u overlap", s->id,
-				s->sel_base, s->slots, s->np_sel_base, s->np_slots);
-	}
-
-	for (uint32_t id = 1; id < d->max_backends; id++) {
-		struct xlb_backend e;
-		struct svc_state *s;
-		struct xlb_backend_spec *nb;
-		uint32_t *nid;
-
-		if (bpf_map_lookup_elem(be_fd, &id, &e))
-			continue;
-		d->be_gen[id] = e.gen;
-		if (e.state == XLB_BE_FREE) {
-			/* freed by the previous process, maybe just now */
-			if (e.gen)
-				d->be_freed[id] = (uint64_t)xlb_clock_ns();
-			continue;
-		}
-		if (e.svc_id >= d->max_services || !(s = d->by_id[e.svc_id])) {
-			/* orphan (e.g. a crash between steps): free it */
-			e.state = XLB_BE_FREE;
-			bpf_map_update_elem(be_fd, &id, &e, BPF_ANY);
-			continue;
-		}
-		nb = realloc(s->be, (s->n_be + 1) * sizeof(*nb));
-		if (!nb)
-			return -ENOMEM;
-		s->be = nb;
-		nid = realloc(s->be_id, (s->n_be + 1) * sizeof(*nid));
-		if (!nid)
-			return -ENOMEM;
-		s->be_id = nid;
-		memset(&nb[s->n_be], 0, sizeof(*nb));
-		nb[s->n_be].addr.family = e.family;
-		nb[s->n_be].addr.addr = e.addr;
-		nb[s->n_be].port = ntohs(e.port);
-		nb[s->n_be].weight = e.weight;
-		/* a weight of 0 alone keeps new flows away too */
-		nb[s->n_be].terminating = e.state == XLB_BE_TERMINATING && e.weight;
-		nb[s->n_be].local = e.flags & XLB_BE_F_LOCAL;
-		nb[s->n_be].remote = e.flags & XLB_BE_F_REMOTE;
-		/* a build without dsr_be may have pinned them */
-		dsr_be_put(d, e.svc_id, &e.addr, e.family, e.flags & XLB_BE_F_LOCAL, id);
-		nid[s->n_be] = id;
-		s->n_be++;
-		d->be_used[id] = 1;
-	}
-
-	ret = adopt_ranges(d);
+	ret = adopt_services(d);
+	if (!ret)
+		ret = adopt_backends(d);
+	if (!ret)
+		ret = adopt_ranges(d, bpf_map__fd(d->skel->maps.src_ranges), XLB_AF_INET);
+	if (!ret)
+		ret = adopt_ranges(d, bpf_map__fd(d->skel->maps.src_ranges6), XLB_AF_INET6);
 	if (ret)
 		return ret;
 	for (uint32_t i = 0; i < d->max_services; i++) {
@@ -1117,72 +1262,21 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 
 		if (!s)
 			continue;
-		if (s->spec.vip.family && local_table(d, s, s->sel_base, s->slots))
-			s->spec.int_policy = XLB_POLICY_LOCAL;
 		if (!s->spec.vip.family) {
-			/* a NodePort entry without its ClusterIP one: drop it */
-			struct xlb_svc_key nk;
-
-			struct ext_key ext[2 * XLB_MAX_SVC_ADDRS];
-			size_t n_ext = ext_keys_of(&s->spec, ext);
-
-			np_key_of(&nk, &s->spec);
-			nk.family = XLB_AF_INET;
-			bpf_map_delete_elem(svc_fd, &nk);
-			for (size_t j = 0; j < n_ext; j++)
-				bpf_map_delete_elem(svc_fd, &ext[j].k);
-			src_ranges_set(d, i, &s->spec, NULL, false);
-			d->by_id[i] = NULL;
-			svc_state_free(s);
+			drop_headless(d, s);
 			continue;
 		}
+		if (s->spec.int_policy != XLB_POLICY_LOCAL &&
+		    local_table(d, s, s->sel_base, s->slots))
+			s->spec.int_policy = XLB_POLICY_LOCAL;
 		snprintf(s->spec.name, sizeof(s->spec.name), "svc-%u", s->id);
 		xlb_svc_ident_of(&s->ident, &s->spec);
 		if (xlb_htab_put(&d->by_key, &s->ident, sizeof(s->ident), s))
 			return -ENOMEM;
 		d->n_svc++;
-		{
-			struct xlb_svc_prev prev = {};
-			int pfd = bpf_map__fd(d->skel->maps.svc_prev);
-
-			if (!bpf_map_lookup_elem(pfd, &s->id, &prev) &&
-			    (prev.cluster.slots || prev.ext.slots)) {
-				bool own = prev.ext.base != prev.cluster.base ||
-					   prev.ext.slots != prev.cluster.slots;
-				bool forget = false;
-
-				/* one overlaps: forget both */
-				if (xlb_ranges_reserve(&d->sel, prev.cluster.base, prev.cluster.slots)) {
-					forget = true;
-				} else if (own &&
-					   xlb_ranges_reserve(&d->sel, prev.ext.base, prev.ext.slots)) {
-					xlb_ranges_free(&d->sel, prev.cluster.base, prev.cluster.slots,
-							0);
-					forget = true;
-				}
-				if (forget) {
-					memset(&prev, 0, sizeof(prev));
-					own = false;
-				}
-				s->prev_base = prev.cluster.base;
-				s->prev_slots = prev.cluster.slots;
-				s->np_prev_own = own;
-				s->np_prev_base = prev.ext.base;
-				s->np_prev_slots = prev.ext.slots;
-				s->prev_since = (uint64_t)xlb_clock_ns();
-				if (forget)
-					prev_write(d, s);
-			}
-		}
+		adopt_prev(d, s);
 		svc_ports(d, &s->spec, s->be, s->n_be, +1);
 	}
-	/* port_map as the adopted services use it (a replaced map is empty) */
-	for (uint32_t port = 0; port < 65536; port++) {
-		uint32_t want = port_flags_of(d, port), have = 0;
-		int fd = bpf_map__fd(d->skel->maps.port_map);
-
-		if (bpf_map_lookup_elem(fd, &port, &have) || have != want)
-			bpf_map_update_elem(fd, &port, &want, BPF_ANY);
-	}
+	port_map_sync(d);
 	return 0;
 }
