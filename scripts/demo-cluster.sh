@@ -41,12 +41,12 @@ done
 ctl() { local n=$1; shift; timeout 30 "$XLBCTL" -s "unix:$RUN/xlbd-n$n.sock" "$@"; }
 client() { local t=$1; shift; "${LAB[@]}" exec "$t" "$PY" "$ROOT/tools/lab/client.py" "$@"; }
 
+# xlbd_unpin (the test suites' teardown, tests/lib/suite.sh)
+. "$ROOT/tests/lib/suite.sh"
 teardown() {
 	"${LAB[@]}" unspawn xlbd >/dev/null 2>&1 || true
 	for n in 1 2 3; do
-		[ -d "/sys/fs/bpf/$LAB_PREFIX/n$n" ] &&
-			nsenter --net="/run/netns/$LAB_PREFIX-n$n" "$XLBD" --cleanup --dataplane xdp \
-				--pin-dir "/sys/fs/bpf/$LAB_PREFIX/n$n" >/dev/null 2>&1
+		xlbd_unpin "$LAB_PREFIX-n$n" "/sys/fs/bpf/$LAB_PREFIX/n$n"
 	done
 	"${LAB[@]}" down >/dev/null 2>&1 || true
 }

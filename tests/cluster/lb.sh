@@ -43,9 +43,7 @@ CONNS=200
 VIP_ALL=10.96.30.1 VIP_REMOTE=10.96.30.2 VIP_SELF=10.96.30.3 VIP_LOCAL=10.96.30.4
 VIP_STICKY=10.96.30.5 VIP_BULK=10.96.30.6
 
-trap cluster_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+suite_traps cluster_cleanup
 
 # start_xlbd [ARG...]: one xlbd per node, each fed the services.
 start_xlbd() {

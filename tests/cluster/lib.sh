@@ -5,6 +5,7 @@
 # teardown. The caller sets ROOT, PY, XLBD and XLBCTL and exports
 # LAB_PREFIX, LAB_NODES=3 and LAB_PODS.
 
+. "$ROOT/tests/lib/suite.sh"
 LAB=("$ROOT/scripts/lab.sh" cluster)
 RUN=/run/$LAB_PREFIX
 
@@ -41,9 +42,7 @@ cluster_xlbd_down() {
 	local n
 	lab unspawn xlbd >/dev/null 2>&1
 	for n in 1 2 3; do
-		[ -d "/sys/fs/bpf/$LAB_PREFIX/n$n" ] &&
-			nsenter --net="/run/netns/$LAB_PREFIX-n$n" "$XLBD" --cleanup --dataplane xdp \
-				--pin-dir "/sys/fs/bpf/$LAB_PREFIX/n$n" >/dev/null 2>&1
+		xlbd_unpin "$LAB_PREFIX-n$n" "/sys/fs/bpf/$LAB_PREFIX/n$n"
 	done
 }
 

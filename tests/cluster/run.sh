@@ -12,6 +12,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tests/lib/tap.sh"
+. "$ROOT/tests/lib/suite.sh"
 PY=/usr/bin/python3
 export LAB_PREFIX=${LAB_PREFIX:-xct$$} LAB_NODES=3 LAB_PODS=2
 LAB=("$ROOT/scripts/lab.sh" cluster)
@@ -34,9 +35,7 @@ udp_answer() {
 cleanup() {
 	lab down >/dev/null 2>&1 || echo "# cleanup: lab down failed" >&2
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+suite_traps cleanup
 
 [ "$(id -u)" -eq 0 ] || tap_bail "must run as root"
 for t in ethtool iptables nstat nsenter; do

@@ -13,6 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export XLB_LAB_PIN=/sys/fs/bpf/xlb-lab
 export XLB_DP="$ROOT/build/xlb-dp"
 . "$ROOT/tests/lib/tap.sh"
+. "$ROOT/tests/lib/suite.sh"
 
 [ "$(id -u)" -eq 0 ] || tap_bail "e2e: must run as root"
 [ -x "$XLB_DP" ] || tap_bail "e2e: $XLB_DP not built (make all)"
@@ -32,9 +33,7 @@ cleanup() {
 	fi
 	[ -z "$FIFO" ] || rm -rf "$(dirname "$FIFO")"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+suite_traps cleanup
 
 timeout 60 bash "$ROOT/scripts/lab.sh" up >/dev/null || tap_bail "lab up failed"
 

@@ -69,9 +69,7 @@ SNAT_MIN=62000 SNAT_MAX=62199
 
 nsn() { local ns=$1; shift; nsenter --net="/run/netns/$LAB_PREFIX-$ns" "$@"; }
 
-trap cluster_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+suite_traps cluster_cleanup
 
 # ---- the services ------------------------------------------------------------
 # svc NAME TYPE CLUSTER_IP NODE_PORT [LINE...]: a Service of namespace ext,

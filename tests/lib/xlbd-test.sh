@@ -7,21 +7,17 @@
 # reports leave it in $why.
 
 . "$ROOT/tests/lib/tap.sh"
+. "$ROOT/tests/lib/suite.sh"
 NS=$LAB_PREFIX-node
 CNS=$LAB_PREFIX-client
 
-# xlbd_test_init NAME: the traps (cleanup on exit), then $TMP, a fresh
-# /tmp/NAME.XXXXXX removed on exit, with the daemon's socket ($SOCK) and
-# the files ctl writes ($OUT, $ERR).
+# xlbd_test_init NAME: the suite's frame (tests/lib/suite.sh: cleanup on
+# exit, $TMP a fresh /tmp/NAME.XXXXXX with the files ctl writes, $OUT and
+# $ERR) and the daemon's socket ($SOCK).
 xlbd_test_init() {
-	TMP= SOCK= daemon_pid= listener_pid=
-	trap cleanup EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-	TMP=$(mktemp -d "/tmp/$1.XXXXXX") || exit 1
+	SOCK= daemon_pid= listener_pid=
+	suite_init "$1" cleanup
 	SOCK=$TMP/xlbd.sock
-	OUT=$TMP/out
-	ERR=$TMP/err
 }
 
 # The lab of scripts/lab.sh at its smallest: the node and one client,
@@ -33,30 +29,14 @@ lab() {
 }
 
 cleanup() {
-	if [ -n "$daemon_pid" ]; then
-		kill "$daemon_pid" 2>/dev/null
-		for _ in $(seq 50); do
-			kill -0 "$daemon_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$daemon_pid" 2>/dev/null
-		wait "$daemon_pid" 2>/dev/null
-	fi
+	[ -n "$daemon_pid" ] && xlbd_stop "$daemon_pid"
 	if [ -n "$listener_pid" ]; then
 		kill "$listener_pid" 2>/dev/null
 		wait "$listener_pid" 2>/dev/null
 	fi
-	if [ -d "$PIN" ] && [ -x "$XLBD" ] && [ -e "/run/netns/$NS" ]; then
-		timeout 20 nsenter --net="/run/netns/$NS" "$XLBD" --cleanup --dataplane xdp \
-			--pin-dir "$PIN" >/dev/null 2>&1 || echo "# cleanup: xlbd --cleanup failed" >&2
-	fi
+	xlbd_unpin "$NS" "$PIN"
 	lab down >/dev/null 2>&1 || echo "# cleanup: lab down failed" >&2
-	if [ -d "$PIN" ]; then
-		rm -rf "$PIN" || echo "# cleanup: rm $PIN failed" >&2
-	fi
-	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
-		rm -rf "$TMP"
-	fi
+	suite_tmp_rm
 }
 
 # The lab, bpffs and the healthy backend's listener.

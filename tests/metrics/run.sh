@@ -325,13 +325,7 @@ EOF
 check "top: bad --interval/--iterations exit 2, an unknown service exits 1 NOT_FOUND" t_top_usage
 
 # Stopped from this shell: only the daemon's parent can wait for it.
-kill "$daemon_pid"
-for _ in $(seq 50); do
-	kill -0 "$daemon_pid" 2>/dev/null || break
-	sleep 0.1
-done
-kill -9 "$daemon_pid" 2>/dev/null
-wait "$daemon_pid"
+xlbd_stop "$daemon_pid"
 stop_rc=$?
 daemon_pid=
 

@@ -28,8 +28,6 @@ PY=/usr/bin/python3
 P=xsk
 N=$P-n
 PIN=/sys/fs/bpf/$P-$$
-TMP=$(mktemp -d /tmp/xlb-sock.XXXXXX)
-SOCK=$TMP/xlbd.sock
 CLIENT=$ROOT/tests/sock/client.py
 CG=
 daemon_pid=
@@ -38,6 +36,7 @@ hold_pid=
 
 . "$ROOT/tests/lib/tap.sh"
 . "$ROOT/tests/lib/kernel.sh"
+. "$ROOT/tests/lib/suite.sh"
 
 # Everything this suite starts is ended here, by pid: the clients through
 # the cgroup they run in, the servers and xlbd by the pids nsenter kept.
@@ -45,10 +44,7 @@ cleanup() {
 	[ -n "$hold_pid" ] && kill "$hold_pid" 2>/dev/null
 	stop_xlbd
 	for p in "${srv_pids[@]}"; do kill "$p" 2>/dev/null; done
-	if [ -d "$PIN" ] && [ -e "/run/netns/$N" ]; then
-		timeout 20 nsenter --net="/run/netns/$N" "$XLBD" --cleanup --dataplane xdp \
-			--pin-dir "$PIN" >/dev/null 2>&1 || echo "# cleanup: xlbd --cleanup failed" >&2
-	fi
+	xlbd_unpin "$N" "$PIN"
 	if [ -n "$CG" ] && [ -d "$CG" ]; then
 		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill "$p" 2>/dev/null; done
 		rmdir "$CG" 2>/dev/null || { sleep 0.5; rmdir "$CG" 2>/dev/null; }
@@ -56,16 +52,15 @@ cleanup() {
 	for ns in "$N" "$P-p1" "$P-p2" "$P-p3"; do
 		[ -e "/run/netns/$ns" ] && ip netns del "$ns"
 	done
-	rm -rf "$PIN" "$TMP"
+	suite_tmp_rm
 }
-trap cleanup EXIT
+suite_init xlb-sock cleanup
+SOCK=$TMP/xlbd.sock
 
+# stop_xlbd [-SIGNAL]: the suite's xlbd (TERM by default).
 stop_xlbd() {
 	[ -n "$daemon_pid" ] || return 0
-	kill "${1:--TERM}" "$daemon_pid" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$daemon_pid" 2>/dev/null
-	wait "$daemon_pid" 2>/dev/null
+	xlbd_stop "${1:--TERM}" "$daemon_pid"
 	daemon_pid=
 }
 

@@ -31,7 +31,6 @@ PY=/usr/bin/python3
 ROUNDS=3
 SECS=4
 [ "${1:-}" = --quick ] && ROUNDS=1 && SECS=2
-TMP=
 export LAB_PREFIX=xlbxb LAB_NODES=3 LAB_PODS=1
 . "$ROOT/tests/cluster/lib.sh"
 N1=192.168.50.11 POD=10.244.2.11	# n1's address, n2p1's
@@ -47,17 +46,14 @@ x() { local t=$1; shift; nsenter --net="/run/netns/$LAB_PREFIX-$t" "$@"; }
 
 cleanup() {
 	cluster_cleanup
-	[ -n "$TMP" ] && rm -rf "$TMP"
+	suite_tmp_rm
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 [ "$(id -u)" = 0 ] || die "must run as root"
 for b in "$BIN/lab_bench_load" "$BIN/lab_bench_srv" "$BIN/stream" "$XLBD" "$XLBCTL"; do
 	[ -x "$b" ] || die "$b not built (make bench)"
 done
-TMP=$(mktemp -d /tmp/xlb-external-bench.XXXXXX) || exit 1
+suite_init xlb-external-bench cleanup
 out=$(lab up 2>&1) || die "lab up: $out"
 # ended with the lab (its namespace deleted)
 x n2p1 "$BIN/lab_bench_srv" --name n2p1 --port $SRV_PORT --max-seconds 600 >/dev/null 2>&1 &
