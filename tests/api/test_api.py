@@ -42,6 +42,7 @@ MAX_MSG = 64 << 20
 TIMEOUT = 10
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import proc  # noqa: E402
 import tap  # noqa: E402
 
 grpc = pb = pbg = None
@@ -140,15 +141,7 @@ class Daemon:
 
     def stop(self, timeout=15):
         """SIGTERM; the exit code (None if it had to be killed)."""
-        if not self.proc or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
+        return proc.stop(self.proc, timeout=timeout)
 
     def tail(self):
         try:

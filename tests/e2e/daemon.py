@@ -18,7 +18,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cases as C  # noqa: E402
-import tap  # noqa: E402  (cases put tests/lib on the path)
+import proc  # noqa: E402  (cases put tests/lib on the path)
+import tap  # noqa: E402
 
 ROOT = C.ROOT
 XLBD = os.path.join(ROOT, "build/xlbd")
@@ -66,16 +67,11 @@ class Daemon:
         raise Fail("xlbd not ready in 15 s: %s" % tail_log())
 
     def stop(self, sig=signal.SIGTERM):
-        if self.p and self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-                raise Fail("xlbd did not exit on signal %d" % sig)
-        rc = self.p.returncode if self.p else 0
-        self.p = None
+        if not self.p:
+            return 0
+        rc, self.p = proc.stop(self.p, sig, 15), None
+        if rc is None:
+            raise Fail("xlbd did not exit on signal %d" % sig)
         return rc
 
 

@@ -35,6 +35,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import apiserver  # noqa: E402
 import cases as C  # noqa: E402  (puts tests/lib on the path)
+import proc  # noqa: E402
 import tap  # noqa: E402
 
 P = "xlbk8s"
@@ -137,14 +138,8 @@ class Proc:
         raise Fail("%s not ready in %d s: %s" % (self.name, WAIT, self.tail()))
 
     def stop(self, sig=signal.SIGTERM):
-        if self.p and self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(20)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        rc, self.p = (self.p.returncode if self.p else None), None
+        """The exit status; None when it had to be killed."""
+        rc, self.p = proc.stop(self.p, sig, 20), None
         return rc
 
     def tail(self):

@@ -31,6 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
 sys.path.insert(0, HERE)
+import proc  # noqa: E402
 import tap  # noqa: E402
 import test_api  # noqa: E402
 import apiserver  # noqa: E402
@@ -119,10 +120,11 @@ class Feeder:
             self.proc.wait()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            return self.proc.wait(15)
-        return None
+        """SIGTERM; the exit status (None when it had to be killed, or had
+        exited already)."""
+        if not self.proc or self.proc.poll() is not None:
+            return None
+        return proc.stop(self.proc)
 
     def get(self, path):
         try:
