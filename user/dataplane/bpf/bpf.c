@@ -870,6 +870,8 @@ static int bpf_hooks(struct xlb_dp *dp, struct xlb_hooks_info *out)
 static void bpf_close(struct xlb_dp *dp)
 {
 	struct xlb_dp_bpf *d = to_bpf(dp);
+	size_t pos = 0;
+	void *done;
 
 	for (size_t i = 0; i < d->n_links; i++)
 		close(d->links[i].fd);
@@ -877,6 +879,8 @@ static void bpf_close(struct xlb_dp *dp)
 	xlb_dp_bpf_sock_close(d);
 	xlb_dp_bpf_pod_close(d);
 	xlb_dp_bpf_svc_free_all(d);
+	while ((done = xlb_htab_next(&d->nh_done, &pos)))
+		free(done);	/* nexthops_keep's addresses */
 	xlb_htab_fini(&d->nh_done);
 	if (d->nl_open)
 		nlsock_close(&d->nl);

@@ -400,12 +400,14 @@ static int src_ranges_set(struct xlb_dp_bpf *d, uint32_t id, const struct xlb_se
 }
 
 /* Backends on other nodes are reached by XDP alone (SNAT): their next
- * hops are kept resolved, once per address (netlink/neigh.h). Failures
- * are logged: the flows then wait for the kernel to resolve it. */
+ * hops are kept resolved, once per address (netlink/neigh.h; nh_done holds
+ * a copy of each address, its own key). Failures are logged: the flows
+ * then wait for the kernel to resolve it. */
 static void nexthops_keep(struct xlb_dp_bpf *d, const struct xlb_backend_spec *be, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char nerr[256] = "";
+		struct xlb_addr *done;
 		int ret;
 
 		if (!be[i].remote || be[i].addr.family != XLB_AF_INET ||
@@ -422,7 +424,12 @@ static void nexthops_keep(struct xlb_dp_bpf *d, const struct xlb_backend_spec *b
 		ret = xlb_nl_nexthop_keep(&d->nl, &be[i].addr, NULL, nerr, sizeof(nerr));
 		if (ret)
 			pr_warn("next hops: %s", nerr);
-		xlb_htab_put(&d->nh_done, &be[i].addr.addr, sizeof(be[i].addr.addr), (void *)1);
+		done = malloc(sizeof(*done));
+		if (!done)
+			continue;	/* tried again next time */
+		*done = be[i].addr.addr;
+		if (xlb_htab_put(&d->nh_done, done, sizeof(*done), done))
+			free(done);
 	}
 }
 
