@@ -149,11 +149,11 @@ $(BUILD)/xlb-dp: tools/xlb-dp.c $(BUILD)/libxlb.a
 # Unit tests link the parts that need no kernel: model, util, k8s, health,
 # the protobuf conversion and the store (with the generated protobuf).
 PURE_SRCS  := $(MODEL_SRCS) $(wildcard user/k8s/*.c user/health/*.c user/convert/*.c user/store/*.c \
-	      user/svchealth/*.c) user/api/authz.c
+	      user/svchealth/*.c) user/api/authz.c user/netlink/nhfilter.c
 PURE_OBJS  := $(PURE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/xlb.pb-c.o
 PURE_SAN_OBJS := $(PURE_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/san/gen/xlb.pb-c.o
 UNIT_LIBS  := -lcmocka $(shell pkg-config --libs yaml-0.1 jansson libprotobuf-c libseccomp \
-	      libmicrohttpd 2>/dev/null) -lz -lm -lpthread
+	      libmicrohttpd libmnl 2>/dev/null) -lz -lm -lpthread
 
 $(BUILD)/san/gen/xlb.pb-c.o: $(PROTO_GEN)
 	$(call msg,CC-SAN,$@)

@@ -451,6 +451,7 @@ static int h_status(const struct xlb_api_ctx *ctx, const ProtobufCMessage *m,
 	r->version = st->version;
 	r->started_unix_ms = st->started_ms;
 	r->lost_changes = st->lost_changes;
+	r->nexthop_flushes = st->nexthop_flushes;
 	if (!xlb_pb_set_str(&r->dataplane, st->dataplane, sizeof(st->dataplane)) ||
 	    !xlb_pb_set_str(&r->state_damage, st->damage, sizeof(st->damage)) ||
 	    !xlb_pb_set_str(&r->dataplane_reason, st->dataplane_reason,

@@ -72,6 +72,9 @@ struct xlb_core_status {
 	 * where the damaged files are kept. 0, "": none. */
 	uint64_t lost_changes;
 	char damage[1024];
+	/* Route, neighbour or MTU changes that made the dataplane re-resolve
+	 * its cached next hops. */
+	uint64_t nexthop_flushes;
 	struct xlb_node_info node;	/* the node xlbd serves as */
 	char node_source[16];		/* "controller" | "flags" */
 	/* The node's and its pods' hooks (BPF dataplane). */

@@ -65,6 +65,7 @@ struct xlb_core {
 	 * lost and where the damaged files are kept; 0, "": none. */
 	uint64_t lost_changes;
 	char damage[1024];
+	uint64_t nexthop_flushes;	/* xlb_core_nexthops_stale calls that flushed */
 	char dp_name[16];
 	uint32_t max_services, max_backends;	/* what the XDP datapath holds */
 	char dp_reason[256];

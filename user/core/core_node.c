@@ -105,6 +105,24 @@ int xlb_core_node_addr(struct xlb_core *c, const struct xlb_ip *ip, bool add)
 	return ret == -ENOENT ? 0 : ret;
 }
 
+void xlb_core_nexthops_stale(struct xlb_core *c)
+{
+	uint32_t n = 0;
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = xlb_dp_nexthop_flush(c->dp, &n);
+	if (!ret)
+		c->nexthop_flushes++;
+	pthread_mutex_unlock(&c->lock);
+	if (ret == -EOPNOTSUPP)
+		return;		/* nothing cached (IPVS) */
+	if (ret)
+		pr_warn("flush next hops: %s", strerror(-ret));
+	else
+		pr_debug("next hops flushed (%u cached)", n);
+}
+
 size_t xlb_core_interfaces(struct xlb_core *c)
 {
 	size_t n;

@@ -78,6 +78,10 @@ void xlb_core_link_gone(struct xlb_core *c, int ifindex);
 int xlb_core_socket_lb(struct xlb_core *c, const char *cgroup, char *err, size_t errlen);
 /* NodePort answers on ip (add) or no longer (!add). Logs its failures. */
 int xlb_core_node_addr(struct xlb_core *c, const struct xlb_ip *ip, bool add);
+/* A route, neighbour or link MTU changed: the dataplane re-resolves its
+ * cached next hops (XDP's be_nh) on their next packet; counted in status.
+ * Logs its failures. */
+void xlb_core_nexthops_stale(struct xlb_core *c);
 /* How many interfaces the datapath is attached to. */
 size_t xlb_core_interfaces(struct xlb_core *c);
 /* Health checks (core/health_feed.c) feed the core. */

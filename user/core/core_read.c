@@ -196,6 +196,7 @@ int xlb_core_status(struct xlb_core *c, struct xlb_core_status *out)
 	out->version = xlb_state_version(c->st);
 	out->started_ms = c->started_ms;
 	out->lost_changes = c->lost_changes;
+	out->nexthop_flushes = c->nexthop_flushes;
 	snprintf(out->damage, sizeof(out->damage), "%s", c->damage);
 	snprintf(out->node.name, sizeof(out->node.name), "%.127s", c->node_name);
 	snprintf(out->node.zone, sizeof(out->node.zone), "%s", c->zone);

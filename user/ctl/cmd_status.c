@@ -172,6 +172,8 @@ static int stats_emit(struct ctl *c, const struct ctl_svc_list *l,
 	emit_counter_map(e, (const void *const *)st->socket_counters, st->n_socket_counters);
 	emit_key(e, "pod_counters");
 	emit_counter_map(e, (const void *const *)st->pod_counters, st->n_pod_counters);
+	emit_key(e, "nexthop_flushes");
+	emit_u64(e, st->nexthop_flushes);
 	emit_map_end(e);
 	return ctl_emit_end(c, e);
 }
@@ -242,6 +244,14 @@ int do_stats(struct ctl *c)
 		printf("\n");
 		rc = counter_table(c, "POD-VETHS", (const void *const *)st->pod_counters,
 				   st->n_pod_counters);
+	}
+	if (!rc) {
+		/* xlbd's own: cached next hops looked up again after a route,
+		 * neighbour or MTU change */
+		printf("\n");
+		table_init(&t, 2, "XLBD", "COUNT");
+		table_row(&t, "nexthop_flushes", ctl_fmt_u64(st->nexthop_flushes, pk, sizeof(pk)));
+		rc = ctl_table_end(c, &t);
 	}
 out:
 	xlb__v1__get_status_response__free_unpacked(st, NULL);

@@ -89,6 +89,11 @@ struct xlb_dp_ops {
 	int (*ct_list)(struct xlb_dp *dp, xlb_ct_cb cb, void *arg);
 	/* Delete every entry; *removed (may be NULL) gets how many. */
 	int (*ct_flush)(struct xlb_dp *dp, uint32_t *removed);
+	/* Forget the next hops cached towards backends (a route, neighbour or
+	 * MTU changed): they are looked up again on their next packet. *n
+	 * gets how many were cached. NULL: nothing cached (IPVS: the kernel
+	 * routes each packet); the wrapper then says -EOPNOTSUPP. */
+	int (*nexthop_flush)(struct xlb_dp *dp, uint32_t *n);
 	/* Periodic upkeep: remove what outlived its use, *removed gets how many.
 	 * BPF: conntrack entries idle past their lifetime in t. IPVS (the
 	 * kernel expires its own connections): drained backends whose
@@ -284,6 +289,12 @@ static inline int xlb_dp_ct_list(struct xlb_dp *dp, xlb_ct_cb cb, void *arg)
 static inline int xlb_dp_ct_flush(struct xlb_dp *dp, uint32_t *removed)
 {
 	return dp->ops->ct_flush(dp, removed);
+}
+
+static inline int xlb_dp_nexthop_flush(struct xlb_dp *dp, uint32_t *n)
+{
+	*n = 0;
+	return dp->ops->nexthop_flush ? dp->ops->nexthop_flush(dp, n) : -EOPNOTSUPP;
 }
 
 static inline int xlb_dp_expire(struct xlb_dp *dp, const struct xlb_ct_timeouts *t,

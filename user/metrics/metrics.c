@@ -393,6 +393,12 @@ static void render_daemon(struct xlb_prom *p, const struct scrape *sc, const cha
 	      "which and where the damaged files are kept).", st->lost_changes);
 	gauge(p, "xlb_endpoints", "Endpoints of all services in the desired state.",
 	      st->endpoints);
+	xlb_prom_family(p, "xlb_nexthop_flushes_total", "counter",
+			"Route, neighbour or link MTU changes after which the XDP datapath looked "
+			"up its cached next hops towards backends again (one per burst of changes; "
+			"else each is looked up again after 10 s).");
+	xlb_prom_sample(p, "xlb_nexthop_flushes_total");
+	xlb_prom_u64(p, st->nexthop_flushes);
 }
 
 #define SVC_U64(f) offsetof(struct svc_row, f)

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/socket.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -12,27 +13,40 @@
 
 #include "log.h"
 #include "linkwatch.h"
+#include "netlink/nhfilter.h"
 
 struct xlb_linkwatch {
 	struct mnl_socket *nl;
 	const struct xlb_linkwatch_ops *ops;
 	void *arg;
-	int dump_stage;		/* 0: links pending, 1: addrs pending, 2: done */
+	int dump_stage;		/* 0: links pending, 1: addrs, 2: neighbours, 3: done */
 	bool dump_busy;
+	bool nh_stale;		/* seen in this dispatch: XDP's next hops are stale */
 	uint32_t seq;
+	struct xlb_nhfilter nh;
 };
 
-static int send_dump(struct xlb_linkwatch *w, int type)
+/* What each dump stage asks for, and in which family. */
+static const struct {
+	int type;
+	int family;
+} dumps[] = {
+	{ RTM_GETLINK, AF_UNSPEC },
+	{ RTM_GETADDR, AF_INET },
+	{ RTM_GETNEIGH, AF_INET },
+};
+
+static int send_dump(struct xlb_linkwatch *w, int stage)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtgenmsg *rt;
 
-	nlh->nlmsg_type = type;
+	nlh->nlmsg_type = dumps[stage].type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = ++w->seq;
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
-	rt->rtgen_family = type == RTM_GETADDR ? AF_INET : AF_UNSPEC;
+	rt->rtgen_family = dumps[stage].family;
 	if (mnl_socket_sendto(w->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	w->dump_busy = true;
@@ -61,6 +75,8 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct xlb_linkwatch *w = data;
 
+	if (xlb_nhfilter_msg(&w->nh, nlh))
+		w->nh_stale = true;
 	if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
 		const struct nlattr *tb[IFLA_MAX + 1] = {};
 		const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
@@ -103,23 +119,28 @@ int xlb_linkwatch_open(const struct xlb_linkwatch_ops *ops, void *arg,
 		       struct xlb_linkwatch **out)
 {
 	struct xlb_linkwatch *w = calloc(1, sizeof(*w));
-	int ret;
+	int rcvbuf = 4 << 20, ret;
 
 	if (!w)
 		return -ENOMEM;
 	w->ops = ops;
 	w->arg = arg;
 	w->seq = (uint32_t)time(NULL);
+	xlb_nhfilter_init(&w->nh);
 	w->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!w->nl) {
 		ret = -errno;
 		goto fail;
 	}
-	if (mnl_socket_bind(w->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR, MNL_SOCKET_AUTOPID) < 0) {
+	/* Neighbour events come often on a busy node: room for bursts, so
+	 * that an overrun (re-read, then a flush) stays rare. Best effort. */
+	setsockopt(mnl_socket_get_fd(w->nl), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+	if (mnl_socket_bind(w->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
+			    RTMGRP_NEIGH, MNL_SOCKET_AUTOPID) < 0) {
 		ret = -errno;
 		goto fail;
 	}
-	ret = send_dump(w, RTM_GETLINK);
+	ret = send_dump(w, 0);
 	if (ret)
 		goto fail;
 	*out = w;
@@ -127,6 +148,7 @@ int xlb_linkwatch_open(const struct xlb_linkwatch_ops *ops, void *arg,
 fail:
 	if (w->nl)
 		mnl_socket_close(w->nl);
+	xlb_nhfilter_fini(&w->nh);
 	free(w);
 	return ret;
 }
@@ -134,6 +156,15 @@ fail:
 int xlb_linkwatch_fd(const struct xlb_linkwatch *w)
 {
 	return mnl_socket_get_fd(w->nl);
+}
+
+/* One report per dispatch, however many changes came in it. */
+static int dispatch_end(struct xlb_linkwatch *w, int ret)
+{
+	if (w->nh_stale && w->ops->nexthops_stale)
+		w->ops->nexthops_stale(w->arg);
+	w->nh_stale = false;
+	return ret;
 }
 
 int xlb_linkwatch_dispatch(struct xlb_linkwatch *w)
@@ -146,27 +177,25 @@ int xlb_linkwatch_dispatch(struct xlb_linkwatch *w)
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
+				return dispatch_end(w, 0);
 			if (errno == ENOBUFS) {
-				/* Lost events: ask for everything again. */
+				/* Lost events: ask for everything again; a
+				 * route change may be among them. */
 				pr_warn("rtnetlink: overrun, re-reading links");
 				w->dump_stage = 0;
+				w->nh_stale = true;
 				if (!w->dump_busy)
-					send_dump(w, RTM_GETLINK);
+					send_dump(w, 0);
 				continue;
 			}
-			return -errno;
+			return dispatch_end(w, -errno);
 		}
 		/* Multicast events carry seq 0; only check our dump replies. */
 		ret = mnl_cb_run(buf, (size_t)n, 0, 0, msg_cb, w);
 		if (ret == MNL_CB_STOP && w->dump_busy) {
 			w->dump_busy = false;
-			if (w->dump_stage == 0) {
-				w->dump_stage = 1;
-				send_dump(w, RTM_GETADDR);
-			} else {
-				w->dump_stage = 2;
-			}
+			if (++w->dump_stage < (int)(sizeof(dumps) / sizeof(dumps[0])))
+				send_dump(w, w->dump_stage);
 		} else if (ret < 0 && errno != ESRCH) {
 			pr_debug("rtnetlink: %s", strerror(errno));
 		}
@@ -178,5 +207,6 @@ void xlb_linkwatch_close(struct xlb_linkwatch *w)
 	if (!w)
 		return;
 	mnl_socket_close(w->nl);
+	xlb_nhfilter_fini(&w->nh);
 	free(w);
 }

@@ -2,7 +2,9 @@
 /*
  * Interface and address watcher over rtnetlink (libmnl): tells xlbd about
  * links that appear (new pod veths) and about the node's IPv4 addresses
- * (NodePort answers on them). Non-blocking, driven from xlbd's event loop.
+ * (NodePort answers on them), and about the route, neighbour and link MTU
+ * changes that make XDP's cached next hops stale (nhfilter.h). Non-blocking,
+ * driven from xlbd's event loop.
  */
 #ifndef XLB_LINKWATCH_H
 #define XLB_LINKWATCH_H
@@ -19,6 +21,9 @@ struct xlb_linkwatch_ops {
 	void (*link_gone)(void *arg, const char *ifname, int ifindex);
 	void (*addr_add)(void *arg, const struct xlb_ip *ip, int ifindex);
 	void (*addr_del)(void *arg, const struct xlb_ip *ip, int ifindex);
+	/* Cached next hops are stale (nhfilter.h), or events were lost: at
+	 * most once per xlb_linkwatch_dispatch call, after its other calls. */
+	void (*nexthops_stale)(void *arg);
 };
 
 /* Subscribes, then dumps the current links and addresses (reported through

@@ -384,11 +384,19 @@ static void on_addr_del(void *arg, const struct xlb_ip *ip, int ifindex)
 		xlb_core_node_addr(n->core, ip, false);
 }
 
+static void on_nexthops_stale(void *arg)
+{
+	struct xlb_node *n = arg;
+
+	xlb_core_nexthops_stale(n->core);
+}
+
 static const struct xlb_linkwatch_ops lw_ops = {
 	.link_up = on_link_up,
 	.link_gone = on_link_gone,
 	.addr_add = on_addr_add,
 	.addr_del = on_addr_del,
+	.nexthops_stale = on_nexthops_stale,
 };
 
 /* Does xlbd run in the network namespace of PID 1 (the node's own)? */

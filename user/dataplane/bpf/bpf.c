@@ -782,6 +782,30 @@ static int bpf_ct_flush(struct xlb_dp *dp, uint32_t *removed)
 	return ret;
 }
 
+/* Each cached next hop (be_nh) of a backend in use is made older than
+ * XLB_NH_TTL by moving its stamp back by that much, which holds whatever
+ * XDP's clock reads; the rest of the entry is written back as it was, so
+ * a packet reading it meanwhile sees old or refreshed values, never a
+ * cleared MAC or MTU. A refresh racing with this is looked up again once
+ * more. No per-packet cost: XDP's check is the TTL's own. */
+static int bpf_nexthop_flush(struct xlb_dp *dp, uint32_t *n)
+{
+	struct xlb_dp_bpf *d = to_bpf(dp);
+	int fd = bpf_map__fd(d->skel->maps.be_nh);
+
+	for (uint32_t id = 0; id < d->max_backends; id++) {
+		struct xlb_nexthop nh;
+
+		if (!d->be_used[id] || bpf_map_lookup_elem(fd, &id, &nh) || !nh.ifindex)
+			continue;
+		nh.stamp -= XLB_NH_TTL;
+		if (bpf_map_update_elem(fd, &id, &nh, BPF_EXIST))
+			return -errno;
+		(*n)++;
+	}
+	return 0;
+}
+
 /* The pod veths' flows (pod_ct): each entry by its own state and idle
  * time. *n += removed. */
 static void pod_ct_gc(int fd, const struct xlb_ct_timeouts *t, uint32_t now, uint32_t *n)
@@ -902,6 +926,7 @@ const struct xlb_dp_ops xlb_dp_bpf_ops = {
 	.global_stats = bpf_global_stats,
 	.ct_list = bpf_ct_list,
 	.ct_flush = bpf_ct_flush,
+	.nexthop_flush = bpf_nexthop_flush,
 	.expire = bpf_ct_gc,
 	.explain = xlb_dp_bpf_explain,
 	.close = bpf_close,
