@@ -29,9 +29,11 @@
 #     the client; no SNAT, and no reply passes the front node (the router's
 #     counts per node); UDP datagrams, also of 4,000 bytes in fragments,
 #     every fragment by DSR
-#   8 path MTU (pmtu.sh): n1 reaches n2's pods by a route of MTU 1400; a
+#   8 path MTU (pmtu.sh): n1 reaches n2's pods by a route of MTU 1400,
+#     followed by XDP's cached next hop at once (xlbd flushes it); a
 #     TCP connection through n1's node port sends and gets 64 KiB, by SNAT
-#     and by DSR: XDP's fragmentation needed lowers the client's path MTU
+#     and by DSR: XDP's fragmentation needed lowers the client's path MTU;
+#     n2's eth0 takes another MAC: n1's XDP follows without the cache's 10 s
 #   9 fragments through n1's node port with SNAT, UDP datagrams of 4,000
 #     bytes answered with 4,000 (every fragment translated both ways), and
 #     through tc from a pod's socket no socket program sees; n2's
