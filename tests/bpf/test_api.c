@@ -811,6 +811,65 @@ static void test_pin_policies(void **state)
 	xlb_service_fini(&got.spec);
 }
 
+/* The flags of the node port's wildcard entry (port, TCP) in dp's svc_map. */
+static uint32_t nodeport_flags(struct xlb_dp *d, uint16_t port)
+{
+	int fd = xlb_dp_bpf_map_fd(d, "svc_map");
+	struct xlb_svc_key k;
+	struct xlb_svc_val v = {};
+
+	assert_true(fd >= 0);
+	memset(&k, 0, sizeof(k));
+	k.family = XLB_AF_INET;
+	k.proto = IPPROTO_TCP;
+	k.port = htons(port);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	return v.flags;
+}
+
+/* A service of the node's lb-mode (none of its own), written by a process
+ * under --lb-mode snat, adopted by one under --lb-mode dsr: read back as
+ * snat, so that it differs from the desired spec (the reconcile's cue),
+ * and rewritten by DSR; adopted again in dsr, it reads as written. */
+static void test_pin_lb_mode(void **state)
+{
+	struct xlb_service_spec svc = xt_svc(VIP, 80, IPPROTO_TCP, XLB_ALGO_RR);
+	struct xlb_backend_spec be = xt_be("10.20.1.1", 8080, 1);
+	struct xlb_dp_opts o = xt_dp_opts(pin_dir);
+	struct adopted got = { .spec = svc };
+	char err[256] = "";
+
+	(void)state;
+	svc.type = XLB_SVC_NODE_PORT;
+	svc.node_port = 30080;
+	be.remote = true;
+	dp = xt_dp_open_at(pin_dir);
+	assert_non_null(dp);
+	XT_SVC_SET(dp, &svc, &be, 1);
+	assert_false(nodeport_flags(dp, 30080) & XLB_SVC_F_DSR);
+	xlb_dp_close(dp);
+	dp = NULL;
+
+	o.lb_mode_dsr = true;
+	assert_int_equal(xlb_dp_bpf_open(&o, &dp, err, sizeof(err)), 0);
+	assert_int_equal(xlb_dp_service_list(dp, adopted_cb, &got), 0);
+	assert_true(got.found);
+	assert_int_equal(got.spec.lb_mode, XLB_LB_MODE_SNAT);
+	assert_false(xlb_service_equal(&got.spec, &svc));
+	xlb_service_fini(&got.spec);
+	XT_SVC_SET(dp, &svc, &be, 1);
+	assert_true(nodeport_flags(dp, 30080) & XLB_SVC_F_DSR);
+	xlb_dp_close(dp);
+	dp = NULL;
+
+	assert_int_equal(xlb_dp_bpf_open(&o, &dp, err, sizeof(err)), 0);
+	got = (struct adopted){ .spec = svc };
+	assert_int_equal(xlb_dp_service_list(dp, adopted_cb, &got), 0);
+	assert_true(got.found);
+	assert_int_equal(got.spec.lb_mode, XLB_LB_MODE_DEFAULT);
+	xlb_service_fini(&got.spec);
+}
+
 static int backend_ids_cb(const struct xlb_dp_service *s, void *arg)
 {
 	memcpy(arg, s->backend_ids, s->n_backends * sizeof(uint32_t));
@@ -954,6 +1013,9 @@ int main(void)
 		{ "pinned: traffic policies no table tells, and backends' terminating flags as "
 		  "given, are read back",
 		  test_pin_policies, pin_setup, pin_teardown, NULL },
+		{ "a service of the node's lb-mode adopted under another --lb-mode: read back as "
+		  "written (differs from the desired spec) and rewritten in the new mode",
+		  test_pin_lb_mode, pin_setup, pin_teardown, NULL },
 		{ "upgrade from layout 1 keeps an established flow (backend and reply translation); "
 		  "a newer layout is refused (-EPROTO)",
 		  test_upgrade_v1, pin_setup, pin_teardown, NULL },

@@ -39,7 +39,7 @@
 #     through tc from a pod's socket no socket program sees; n2's
 #     fragmentation needed about a source-NATed flow translated for the
 #     client (its path MTU)
-#  10 every xlbd started afresh with --lb-mode dsr: a service without
+#  10 every xlbd restarted over its pins with --lb-mode dsr: a service without
 #     xlb.io/lb-mode goes by DSR, one annotated snat is source-NATed, a bad
 #     mode is refused and changes nothing
 #  11 `ctstate INVALID -j DROP` on every node throughout (the lab's)
@@ -664,10 +664,10 @@ t_icmp_xlate() {
 check "9: n2 reaches n2p2 by a route of MTU 1300: one TCP connection from ext through n1's node port (SNAT) sends and gets 64 KiB; n2's fragmentation needed translated by n1 for the client (icmp_xlate), whose path MTU to n1 is then 1300" t_icmp_xlate
 
 # ---- 10 ----------------------------------------------------------------------
-# Every xlbd started afresh (its pins taken down) with --lb-mode dsr, the
-# services applied again: those without xlb.io/lb-mode go by DSR (remote:
-# n1's node port 30080 to n2p1, n3p1 and n3p2), keepsnat (xlb.io/lb-mode:
-# snat, n2p1 and n3p1) is source-NATed.
+# Every xlbd restarted over its pins and state with --lb-mode dsr (it was
+# snat): the services without xlb.io/lb-mode are rewritten on start and go
+# by DSR (remote: n1's node port 30080 to n2p1, n3p1 and n3p2); keepsnat
+# (xlb.io/lb-mode: snat, n2p1 and n3p1), applied then, is source-NATed.
 t_node_dsr() {
 	local f0 s0 f1 s1 bad
 	{
@@ -675,9 +675,10 @@ t_node_dsr() {
 		svc keepsnat NodePort 10.96.40.12 30094 mode:snat
 		slice keepsnat n2p1 n3p1
 	} >"$T/keepsnat.yaml"
-	cluster_xlbd_down
-	spawn_xlbd "${XLBD_ARGS[@]}" --lb-mode dsr && apply_all "$T/services.yaml" &&
-		apply_all "$T/keepsnat.yaml" || return 1
+	lab unspawn xlbd >/dev/null 2>&1
+	spawn_xlbd "${XLBD_ARGS[@]}" --lb-mode dsr && apply_all "$T/keepsnat.yaml" || return 1
+	grep -q "the node's lb-mode is now dsr: to be rewritten" "$RUN/xlbd-n1.log" ||
+		{ tail -n 20 "$RUN/xlbd-n1.log"; return 1; }
 	f0=$(counter 1 fwd_dsr) && s0=$(counter_sum snat_new) || return 1
 	conns nodedsr $CLIENT $N1:30080 30 || return 1
 	f1=$(counter 1 fwd_dsr) && s1=$(counter_sum snat_new) || return 1
@@ -689,7 +690,7 @@ t_node_dsr() {
 	ctl 1 explain --src $CLIENT:40000 --dst $N1:30080 >"$T/explain" &&
 		grep -q 'lb-mode dsr' "$T/explain" || { cat "$T/explain"; return 1; }
 }
-check "10: every xlbd started afresh with --lb-mode dsr: ext -> n1's node port of a service without xlb.io/lb-mode: 30/30, the backends see the client; n1 encapsulates (fwd_dsr), no node source-NATs; xlbctl explain says lb-mode dsr" t_node_dsr
+check "10: every xlbd restarted over its pins with --lb-mode dsr (was snat): ext -> n1's node port of a service without xlb.io/lb-mode: 30/30, the backends see the client; n1 encapsulates (fwd_dsr), no node source-NATs; xlbctl explain says lb-mode dsr" t_node_dsr
 
 # keep_snat NAME N: N connections to keepsnat, every backend sees n1's
 # address and a port of the SNAT range

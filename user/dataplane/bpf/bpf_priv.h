@@ -53,6 +53,9 @@ struct svc_state {
 	size_t n_be;
 	struct xlb_backend_spec *be;	/* n_be entries */
 	uint32_t *be_id;		/* backend ids, parallel to be[] */
+	/* Adoption only: an external key was read (adopt_ext), and whether
+	 * it sends by DSR (adopt_dsr). */
+	bool adopt_ext, adopt_dsr;
 };
 
 struct dp_link {

@@ -970,6 +970,8 @@ static int adopt_svc_entry(struct xlb_dp_bpf *d, const struct xlb_svc_key *k,
 		s->np_own = true;
 		s->np_sel_base = v->sel_base;
 		s->np_slots = v->slots;
+		s->adopt_ext = true;
+		s->adopt_dsr = v->flags & XLB_SVC_F_DSR;
 	} else {
 		s->sel_base = v->sel_base;
 		s->slots = v->slots;
@@ -1250,6 +1252,19 @@ static void port_map_sync(struct xlb_dp_bpf *d)
 	}
 }
 
+/* A service of the node's lb-mode (no xlb.io/lb-mode) whose external keys
+ * were written under another --lb-mode than this process's: read back as
+ * the mode they have, so that the reconcile finds it differ from the
+ * desired one and rewrites them in this node's mode. */
+static void adopt_lb_mode(const struct xlb_dp_bpf *d, struct svc_state *s)
+{
+	if (!s->adopt_ext || s->adopt_dsr == svc_dsr(d, &s->spec))
+		return;
+	s->spec.lb_mode = s->adopt_dsr ? XLB_LB_MODE_DSR : XLB_LB_MODE_SNAT;
+	pr_info("adopt: service %u: external flows by %s, the node's lb-mode is now %s: to be rewritten",
+		s->id, s->adopt_dsr ? "dsr" : "snat", d->lb_mode_dsr ? "dsr" : "snat");
+}
+
 /* Rebuild the in-memory index from the (possibly adopted) maps. */
 int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 {
@@ -1276,6 +1291,7 @@ int xlb_dp_bpf_adopt(struct xlb_dp_bpf *d)
 		if (s->spec.int_policy != XLB_POLICY_LOCAL &&
 		    local_table(d, s, s->sel_base, s->slots))
 			s->spec.int_policy = XLB_POLICY_LOCAL;
+		adopt_lb_mode(d, s);
 		snprintf(s->spec.name, sizeof(s->spec.name), "svc-%u", s->id);
 		xlb_svc_ident_of(&s->ident, &s->spec);
 		if (xlb_htab_put(&d->by_key, &s->ident, sizeof(s->ident), s))
