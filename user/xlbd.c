@@ -481,19 +481,17 @@ static int parse_count(const char *arg, unsigned int *v)
 	return 0;
 }
 
-/* One option into cfg or the node's policy. -1: go on; else the exit code
- * (0 for --help and --version, 2 for a bad option). */
-static int take_opt(int c, char *arg)
+/* take_*_opt: one option into cfg or the node's policy. -1: go on; else
+ * the exit code (0 for --help and --version, 2 for a bad option);
+ * OPT_OTHER: not one of theirs. */
+#define OPT_OTHER (-2)
+
+/* The dataplane and the node: interfaces, addresses, ports, sizes. */
+static int take_dataplane_opt(int c, char *arg)
 {
 	static const char *const dataplanes[] = { "auto", "xdp", "ipvs", NULL };
-	static const char *const tcp_probes[] = { "auto", "half-open", "connect", NULL };
-	static const enum xlb_health_tcp_mode tcp_modes[] = {
-		XLB_HC_TCP_AUTO, XLB_HC_TCP_HALF_OPEN, XLB_HC_TCP_CONNECT,
-	};
-	static const char *const networks[] = { "isolated", "node", NULL };
 	static const char *const on_off[] = { "on", "off", NULL };
 	static const char *const lb_modes[] = { "snat", "dsr", NULL };
-	enum xlb_log_level lvl;
 	char err[512] = "";
 	int i;
 
@@ -510,6 +508,85 @@ static int take_opt(int c, char *arg)
 	case 'g':
 		cfg.xdp_generic = true;
 		break;
+	case 'p':
+		cfg.pin_dir = arg;
+		break;
+	case 'o':
+		if (xlb_node_add_pod_ifaces(d.node, arg, err, sizeof(err)))
+			return bad_opt("pod-iface", "%s", err);
+		break;
+	case 'S':
+		i = choice("socket-lb", arg, on_off);
+		if (i < 0)
+			return 2;
+		cfg.socket_lb_off = i == 1;
+		break;
+	case 'c':
+		if (arg[0] != '/')
+			return bad_opt("cgroup-root", "expected an absolute path, got '%s'", arg);
+		cfg.cgroup_root = arg;
+		break;
+	case 'n':
+		if (xlb_node_add_cidrs(d.node, arg, err, sizeof(err)))
+			return bad_opt("nodeport-addresses", "%s", err);
+		break;
+	case 'r':
+		if (xlb_port_range_parse(arg, &cfg.node_ports))
+			return bad_opt("nodeport-range", "expected MIN-MAX within 1-65535, got '%s'",
+				       arg);
+		break;
+	case 'O':
+		if (!arg[0] || strlen(arg) >= sizeof(cfg.node_name))
+			return bad_opt("node-name", "expected a name of 1 to %zu bytes",
+				       sizeof(cfg.node_name) - 1);
+		snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", arg);
+		break;
+	case 'X':
+		cfg.cleanup = true;
+		break;
+	case 1102:
+		i = choice("lb-mode", arg, lb_modes);
+		if (i < 0)
+			return 2;
+		cfg.lb_mode_dsr = i == 1;
+		break;
+	case 1101:
+		if (xlb_port_range_parse(arg, &cfg.snat_ports) || cfg.snat_ports.lo < 1024)
+			return bad_opt("snat-port-range", "expected MIN-MAX within 1024-65535, got '%s'",
+				       arg);
+		break;
+	case 1001:
+		if (parse_size("--ct-entries", arg, 1024, 1U << 26, &cfg.ct_entries))
+			return 2;
+		break;
+	case 1002:
+		if (parse_size("--ct-syn-entries", arg, 1024, 1U << 24, &cfg.ct_syn_entries))
+			return 2;
+		break;
+	case 1003:
+		if (parse_size("--affinity-entries", arg, 1024, 1U << 24, &cfg.aff_entries))
+			return 2;
+		break;
+	case 1004:
+		if (parse_size("--max-services", arg, 16, 1U << 20, &cfg.max_services))
+			return 2;
+		break;
+	case 1005:
+		if (parse_size("--max-backends", arg, 64, 1U << 22, &cfg.max_backends))
+			return 2;
+		break;
+	default:
+		return OPT_OTHER;
+	}
+	return -1;
+}
+
+/* The API server: listeners, TLS, roles, watchers. */
+static int take_api_opt(int c, char *arg)
+{
+	char err[512] = "";
+
+	switch (c) {
 	case 'l':
 		if (cfg.n_listen >= MAX_LISTEN)
 			return bad_opt("listen", "at most %d", MAX_LISTEN);
@@ -549,54 +626,23 @@ static int take_opt(int c, char *arg)
 		if (parse_count(arg, &cfg.api_idle_s) || cfg.api_idle_s > 86400)
 			return bad_opt("api-idle-timeout", "expected 1..86400 seconds, got '%s'", arg);
 		break;
-	case 's':
-		cfg.state_dir = arg;
-		break;
-	case 'p':
-		cfg.pin_dir = arg;
-		break;
-	case 'o':
-		if (xlb_node_add_pod_ifaces(d.node, arg, err, sizeof(err)))
-			return bad_opt("pod-iface", "%s", err);
-		break;
-	case 'S':
-		i = choice("socket-lb", arg, on_off);
-		if (i < 0)
-			return 2;
-		cfg.socket_lb_off = i == 1;
-		break;
-	case 'c':
-		if (arg[0] != '/')
-			return bad_opt("cgroup-root", "expected an absolute path, got '%s'", arg);
-		cfg.cgroup_root = arg;
-		break;
-	case 'n':
-		if (xlb_node_add_cidrs(d.node, arg, err, sizeof(err)))
-			return bad_opt("nodeport-addresses", "%s", err);
-		break;
-	case 'r':
-		if (xlb_port_range_parse(arg, &cfg.node_ports))
-			return bad_opt("nodeport-range", "expected MIN-MAX within 1-65535, got '%s'",
-				       arg);
-		break;
-	case 'O':
-		if (!arg[0] || strlen(arg) >= sizeof(cfg.node_name))
-			return bad_opt("node-name", "expected a name of 1 to %zu bytes",
-				       sizeof(cfg.node_name) - 1);
-		snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", arg);
-		break;
-	case 'H':
-		cfg.healthz = arg;
-		cfg.healthz_given = true;
-		break;
-	case 'L':
-		if (xlb_log_level_parse(arg, &lvl))
-			return bad_opt("log-level", "expected error, warn, info or debug");
-		xlb_log_set_level(lvl);
-		break;
-	case 'X':
-		cfg.cleanup = true;
-		break;
+	default:
+		return OPT_OTHER;
+	}
+	return -1;
+}
+
+/* Health checks: the panic threshold, TCP probes, exec probes' sandbox. */
+static int take_probe_opt(int c, char *arg)
+{
+	static const char *const tcp_probes[] = { "auto", "half-open", "connect", NULL };
+	static const enum xlb_health_tcp_mode tcp_modes[] = {
+		XLB_HC_TCP_AUTO, XLB_HC_TCP_HALF_OPEN, XLB_HC_TCP_CONNECT,
+	};
+	static const char *const networks[] = { "isolated", "node", NULL };
+	int i;
+
+	switch (c) {
 	case 'P':
 		cfg.panic_threshold = parse_share(arg);
 		if (cfg.panic_threshold < 0)
@@ -608,12 +654,6 @@ static int take_opt(int c, char *arg)
 		if (i < 0)
 			return 2;
 		cfg.tcp_probe = tcp_modes[i];
-		break;
-	case 'k':
-		cfg.keep_caps = true;
-		break;
-	case 'M':
-		cfg.metrics = arg;
 		break;
 	case 'E':
 		cfg.allow_exec = true;
@@ -635,36 +675,35 @@ static int take_opt(int c, char *arg)
 			return 2;
 		cfg.exec.node_net = i == 1;
 		break;
-	case 1102:
-		i = choice("lb-mode", arg, lb_modes);
-		if (i < 0)
-			return 2;
-		cfg.lb_mode_dsr = i == 1;
+	default:
+		return OPT_OTHER;
+	}
+	return -1;
+}
+
+/* The daemon itself: its state, what else it serves, logs, capabilities. */
+static int take_daemon_opt(int c, char *arg)
+{
+	enum xlb_log_level lvl;
+
+	switch (c) {
+	case 's':
+		cfg.state_dir = arg;
 		break;
-	case 1101:
-		if (xlb_port_range_parse(arg, &cfg.snat_ports) || cfg.snat_ports.lo < 1024)
-			return bad_opt("snat-port-range", "expected MIN-MAX within 1024-65535, got '%s'",
-				       arg);
+	case 'H':
+		cfg.healthz = arg;
+		cfg.healthz_given = true;
 		break;
-	case 1001:
-		if (parse_size("--ct-entries", arg, 1024, 1U << 26, &cfg.ct_entries))
-			return 2;
+	case 'L':
+		if (xlb_log_level_parse(arg, &lvl))
+			return bad_opt("log-level", "expected error, warn, info or debug");
+		xlb_log_set_level(lvl);
 		break;
-	case 1002:
-		if (parse_size("--ct-syn-entries", arg, 1024, 1U << 24, &cfg.ct_syn_entries))
-			return 2;
+	case 'k':
+		cfg.keep_caps = true;
 		break;
-	case 1003:
-		if (parse_size("--affinity-entries", arg, 1024, 1U << 24, &cfg.aff_entries))
-			return 2;
-		break;
-	case 1004:
-		if (parse_size("--max-services", arg, 16, 1U << 20, &cfg.max_services))
-			return 2;
-		break;
-	case 1005:
-		if (parse_size("--max-backends", arg, 64, 1U << 22, &cfg.max_backends))
-			return 2;
+	case 'M':
+		cfg.metrics = arg;
 		break;
 	case 'V':
 		printf("xlbd %s\n", XLBD_VERSION);
@@ -673,10 +712,26 @@ static int take_opt(int c, char *arg)
 		usage(stdout);
 		return 0;
 	default:
-		usage(stderr);
-		return 2;
+		return OPT_OTHER;
 	}
 	return -1;
+}
+
+/* One option, by whichever part it configures. */
+static int take_opt(int c, char *arg)
+{
+	static int (*const take[])(int, char *) = {
+		take_dataplane_opt, take_api_opt, take_probe_opt, take_daemon_opt,
+	};
+
+	for (size_t i = 0; i < sizeof(take) / sizeof(take[0]); i++) {
+		int ret = take[i](c, arg);
+
+		if (ret != OPT_OTHER)
+			return ret;
+	}
+	usage(stderr);
+	return 2;
 }
 
 /* The options into cfg and the node's policy. -1: go on; else the exit
@@ -729,15 +784,195 @@ static int start_svchealth(void *arg)
 	return ret;
 }
 
+/* What the process needs before any thread: file descriptors, one malloc
+ * arena, and the signals blocked (gRPC's threads inherit the mask; they
+ * arrive on the signalfd). */
+static void process_setup(void)
+{
+	sigset_t mask;
+
+	raise_nofile();
+	/* Each thread that allocates (32 writers, gRPC's) would get a malloc
+	 * arena, each keeping what was freed in it: after three rounds of
+	 * replacing 10k services x 10 endpoints RSS was 276 MiB, with one
+	 * arena 106 MiB, at the same write throughput. MALLOC_ARENA_MAX in
+	 * the environment still decides. */
+	if (!getenv("MALLOC_ARENA_MAX"))
+		mallopt(M_ARENA_MAX, 1);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+}
+
+/* The dataplane and the core over it (from here on the core is the
+ * dataplane's only door), the node's ports reserved, its links watched.
+ * co: what the core was opened with (co->dp_name: the dataplane chosen). */
+static int open_core(struct xlb_core_opts *co)
+{
+	struct xlb_dp_opts dpo = {
+		.pin_dir = cfg.pin_dir,
+		.xdp_generic = cfg.xdp_generic,
+		.ct_entries = cfg.ct_entries,
+		.ct_syn_entries = cfg.ct_syn_entries,
+		.aff_entries = cfg.aff_entries,
+		.max_services = cfg.max_services,
+		.max_backends = cfg.max_backends,
+		.snat_port_min = cfg.snat_ports.lo,
+		.snat_port_max = cfg.snat_ports.hi,
+		.lb_mode_dsr = cfg.lb_mode_dsr,
+	};
+	struct xlb_node_ports np[] = {
+		{ .range = cfg.node_ports, .what = "NodePort range" },
+		/* a node's own connection on an SNAT port would have its
+		 * replies taken for a translated flow's */
+		{ .range = cfg.snat_ports, .what = "SNAT range", .always = true },
+	};
+	char err[512] = "";
+	int ret;
+
+	ret = xlb_node_open_dataplane(d.node, cfg.dataplane, &dpo, co);
+	if (ret)
+		return ret;
+	d.dp = co->dp;
+	co->state_dir = cfg.state_dir;
+	co->allow_exec_probes = cfg.allow_exec;
+	co->max_services = cfg.max_services;
+	co->max_backends = cfg.max_backends;
+	co->node_name = cfg.node_name;
+	co->node_port_min = cfg.node_ports.lo;
+	co->node_port_max = cfg.node_ports.hi;
+	xlb_node_reserve_ports(np, 2);	/* logged; NodePort works without */
+	ret = xlb_core_new(co, &d.core, err, sizeof(err));
+	if (ret) {
+		pr_err("start: %s", err);
+		return ret;
+	}
+	return xlb_node_watch(d.node, d.core);
+}
+
+/* The probes' event loop, and the sandbox of exec probes if allowed. */
+static int start_health(void)
+{
+	char err[512] = "";
+	int ret;
+
+	ret = xlb_health_feed_new(d.core, cfg.panic_threshold, cfg.tcp_probe, &d.hw);
+	if (ret) {
+		pr_err("health checks: %s%s", strerror(-ret),
+		       ret == -EPERM && cfg.tcp_probe == XLB_HC_TCP_HALF_OPEN
+			       ? " (--tcp-probe half-open needs CAP_NET_RAW)" : "");
+		return ret;
+	}
+	if (!cfg.allow_exec)
+		return 0;
+	ret = xlb_sandbox_new(&cfg.exec, &d.sandbox, err, sizeof(err));
+	if (ret) {
+		pr_err("--allow-exec-probes: %s", err);
+		return ret;
+	}
+	xlb_health_feed_set_sandbox(d.hw, d.sandbox);
+	pr_info("exec probes on: %s", xlb_sandbox_describe(d.sandbox));
+	return 0;
+}
+
+/* fn(arg) on a thread of the net role (or here, with --keep-caps). */
+static int run_as_net(int (*fn)(void *), void *arg)
+{
+	return cfg.keep_caps ? fn(arg) : xlb_privs_run(&d.privs, XLB_ROLE_NET, fn, arg);
+}
+
+/* Set-up is over: from here on each thread keeps only what its role needs
+ * (node/privs.h), fixed before any thread is made; the API's threads take
+ * theirs through ao. */
+static int drop_privileges(const struct xlb_core_opts *co, struct xlb_api_opts *ao)
+{
+	char err[512] = "";
+	int ret;
+
+	if (cfg.keep_caps)
+		return 0;
+	xlb_privs_init(&d.privs, cfg.allow_exec, co->dp_name && !strcmp(co->dp_name, "ipvs"));
+	ret = xlb_privs_lock(&d.privs, err, sizeof(err));
+	if (ret) {
+		pr_err("privileges: %s", err);
+		return ret;
+	}
+	ao->thread_init = api_thread_init;
+	ao->thread_arg = &d.privs;
+	return 0;
+}
+
+/* The threads that face the network, made by threads that dropped already:
+ * health-check node ports and /healthz, the state file's, the metrics
+ * server (before the API: every change it takes is observed). */
+static int start_net_threads(struct xlb_metrics_server **metrics)
+{
+	char err[512] = "";
+	int ret;
+
+	ret = run_as_net(start_svchealth, NULL);
+	if (ret)
+		return ret;
+	ret = run_as_net(persist_start, d.core);
+	if (ret)	/* compactions then happen under the core lock */
+		pr_warn("persist thread: %s", strerror(-ret));
+	if (cfg.metrics) {
+		struct metrics_start ms = { cfg.metrics, metrics, err, sizeof(err) };
+
+		ret = run_as_net(metrics_start, &ms);
+		if (ret) {
+			pr_err("%s", err[0] ? err : strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* The gRPC API, then the main thread's own privileges limited. */
+static int start_api(struct xlb_api_opts *ao, struct xlb_api_server **api)
+{
+	char err[512] = "", m[512], w[512], n[512];
+	int ret;
+
+	ao->listen = cfg.listen;
+	ao->n_listen = cfg.n_listen;
+	ao->tls_cert_file = cfg.tls_cert;
+	ao->tls_key_file = cfg.tls_key;
+	ao->tls_client_ca_file = cfg.tls_ca;
+	ao->rules = &cfg.rules;
+	ao->watch_queue = cfg.watch_queue;
+	ao->max_watchers = cfg.max_watchers;
+	ao->idle_s = cfg.api_idle_s;
+	ao->version = XLBD_VERSION;
+	ao->grace_ms = 1000;	/* then cancelled: the stop ends within 2 s */
+	ret = xlb_api_server_start(d.core, ao, api, err, sizeof(err));
+	if (ret) {
+		pr_err("API: %s", err);
+		return ret;
+	}
+	if (cfg.keep_caps)
+		return 0;
+	ret = xlb_privs_limit(&d.privs, XLB_ROLE_MAIN);
+	if (ret) {
+		pr_err("privileges: limit the main thread: %s", strerror(-ret));
+		return ret;
+	}
+	pr_info("capabilities: main thread %s; writers %s; API, metrics and persist threads %s",
+		xlb_privs_describe(&d.privs, XLB_ROLE_MAIN, m, sizeof(m)),
+		xlb_privs_describe(&d.privs, XLB_ROLE_WRITER, w, sizeof(w)),
+		xlb_privs_describe(&d.privs, XLB_ROLE_NET, n, sizeof(n)));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct xlb_dp_opts dpo = {};
 	struct xlb_core_opts co = {};
 	struct xlb_api_opts ao = {};
 	struct xlb_api_server *api = NULL;
 	struct xlb_metrics_server *metrics = NULL;
-	char err[512] = "";
-	sigset_t mask;
 	int ret;
 
 	if (xlb_node_new(&d.node))
@@ -752,148 +987,23 @@ int main(int argc, char **argv)
 	}
 	if (!cfg.n_listen)
 		cfg.listen[cfg.n_listen++] = "unix:/run/xlb/xlbd.sock";
-	raise_nofile();
-	/* Each thread that allocates (32 writers, gRPC's) would get a malloc
-	 * arena, each keeping what was freed in it: after three rounds of
-	 * replacing 10k services x 10 endpoints RSS was 276 MiB, with one
-	 * arena 106 MiB, at the same write throughput. MALLOC_ARENA_MAX in
-	 * the environment still decides. */
-	if (!getenv("MALLOC_ARENA_MAX"))
-		mallopt(M_ARENA_MAX, 1);
-
-	/* gRPC's threads inherit this mask; signals arrive on the signalfd. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-
-	dpo.pin_dir = cfg.pin_dir;
-	dpo.xdp_generic = cfg.xdp_generic;
-	dpo.ct_entries = cfg.ct_entries;
-	dpo.ct_syn_entries = cfg.ct_syn_entries;
-	dpo.aff_entries = cfg.aff_entries;
-	dpo.max_services = cfg.max_services;
-	dpo.max_backends = cfg.max_backends;
-	dpo.snat_port_min = cfg.snat_ports.lo;
-	dpo.snat_port_max = cfg.snat_ports.hi;
-	dpo.lb_mode_dsr = cfg.lb_mode_dsr;
-	ret = xlb_node_open_dataplane(d.node, cfg.dataplane, &dpo, &co);
-	if (ret)
-		goto out;
-	d.dp = co.dp;
-	co.state_dir = cfg.state_dir;
-	co.allow_exec_probes = cfg.allow_exec;
-	co.max_services = cfg.max_services;
-	co.max_backends = cfg.max_backends;
-	co.node_name = cfg.node_name;
-	co.node_port_min = cfg.node_ports.lo;
-	co.node_port_max = cfg.node_ports.hi;
-	{
-		struct xlb_node_ports np[] = {
-			{ .range = cfg.node_ports, .what = "NodePort range" },
-			/* a node's own connection on an SNAT port would have its
-			 * replies taken for a translated flow's */
-			{ .range = cfg.snat_ports, .what = "SNAT range", .always = true },
-		};
-
-		xlb_node_reserve_ports(np, 2);	/* logged; NodePort works without */
+	process_setup();
+	ret = open_core(&co);
+	if (!ret)
+		ret = start_health();
+	if (!ret)
+		ret = drop_privileges(&co, &ao);
+	if (!ret)
+		ret = start_net_threads(&metrics);
+	if (!ret)
+		ret = start_api(&ao, &api);
+	if (!ret) {
+		pr_info("xlbd %s ready: node %s, %zu interfaces, API on %s", XLBD_VERSION,
+			cfg.node_name[0] ? cfg.node_name : "(no name)", xlb_core_interfaces(d.core),
+			cfg.listen[0]);
+		ret = run_loop();
+		exit_guard();
 	}
-	ret = xlb_core_new(&co, &d.core, err, sizeof(err));
-	if (ret) {
-		pr_err("start: %s", err);
-		goto out;
-	}
-	/* From here on the core is the dataplane's only door. */
-	ret = xlb_node_watch(d.node, d.core);
-	if (ret)
-		goto out;
-	ret = xlb_health_feed_new(d.core, cfg.panic_threshold, cfg.tcp_probe, &d.hw);
-	if (ret) {
-		pr_err("health checks: %s%s", strerror(-ret),
-		       ret == -EPERM && cfg.tcp_probe == XLB_HC_TCP_HALF_OPEN
-			       ? " (--tcp-probe half-open needs CAP_NET_RAW)" : "");
-		goto out;
-	}
-	if (cfg.allow_exec) {
-		ret = xlb_sandbox_new(&cfg.exec, &d.sandbox, err, sizeof(err));
-		if (ret) {
-			pr_err("--allow-exec-probes: %s", err);
-			goto out;
-		}
-		xlb_health_feed_set_sandbox(d.hw, d.sandbox);
-		pr_info("exec probes on: %s", xlb_sandbox_describe(d.sandbox));
-	}
-
-	/* Set-up is over: from here on each thread keeps only what its role
-	 * needs (node/privs.h), fixed before any thread is made; the threads
-	 * that face the network are made by threads that dropped already. */
-	if (!cfg.keep_caps) {
-		xlb_privs_init(&d.privs, cfg.allow_exec, co.dp_name && !strcmp(co.dp_name, "ipvs"));
-		ret = xlb_privs_lock(&d.privs, err, sizeof(err));
-		if (ret) {
-			pr_err("privileges: %s", err);
-			goto out;
-		}
-		ao.thread_init = api_thread_init;
-		ao.thread_arg = &d.privs;
-	}
-	ret = cfg.keep_caps ? start_svchealth(NULL)
-			    : xlb_privs_run(&d.privs, XLB_ROLE_NET, start_svchealth, NULL);
-	if (ret)
-		goto out;
-
-	ret = cfg.keep_caps ? persist_start(d.core)
-			    : xlb_privs_run(&d.privs, XLB_ROLE_NET, persist_start, d.core);
-	if (ret)	/* compactions then happen under the core lock */
-		pr_warn("persist thread: %s", strerror(-ret));
-	/* Before the API: every change it takes is observed. */
-	if (cfg.metrics) {
-		struct metrics_start ms = { cfg.metrics, &metrics, err, sizeof(err) };
-
-		ret = cfg.keep_caps ? metrics_start(&ms)
-				    : xlb_privs_run(&d.privs, XLB_ROLE_NET, metrics_start, &ms);
-		if (ret) {
-			pr_err("%s", err[0] ? err : strerror(-ret));
-			goto out;
-		}
-	}
-	ao.listen = cfg.listen;
-	ao.n_listen = cfg.n_listen;
-	ao.tls_cert_file = cfg.tls_cert;
-	ao.tls_key_file = cfg.tls_key;
-	ao.tls_client_ca_file = cfg.tls_ca;
-	ao.rules = &cfg.rules;
-	ao.watch_queue = cfg.watch_queue;
-	ao.max_watchers = cfg.max_watchers;
-	ao.idle_s = cfg.api_idle_s;
-	ao.version = XLBD_VERSION;
-	ao.grace_ms = 1000;	/* then cancelled: the stop ends within 2 s */
-	ret = xlb_api_server_start(d.core, &ao, &api, err, sizeof(err));
-	if (ret) {
-		pr_err("API: %s", err);
-		goto out;
-	}
-	if (!cfg.keep_caps) {
-		char m[512], w[512], n[512];
-
-		ret = xlb_privs_limit(&d.privs, XLB_ROLE_MAIN);
-		if (ret) {
-			pr_err("privileges: limit the main thread: %s", strerror(-ret));
-			goto out;
-		}
-		pr_info("capabilities: main thread %s; writers %s; API, metrics and persist threads %s",
-			xlb_privs_describe(&d.privs, XLB_ROLE_MAIN, m, sizeof(m)),
-			xlb_privs_describe(&d.privs, XLB_ROLE_WRITER, w, sizeof(w)),
-			xlb_privs_describe(&d.privs, XLB_ROLE_NET, n, sizeof(n)));
-	}
-	pr_info("xlbd %s ready: node %s, %zu interfaces, API on %s", XLBD_VERSION,
-		cfg.node_name[0] ? cfg.node_name : "(no name)", xlb_core_interfaces(d.core),
-		cfg.listen[0]);
-	ret = run_loop();
-	exit_guard();
-out:
 	xlb_metrics_stop(metrics);
 	xlb_api_server_stop(api);
 	xlb_node_free(d.node);

@@ -942,28 +942,14 @@ const struct xlb_dp_ops xlb_dp_bpf_ops = {
 	.upkeep = bpf_upkeep,
 };
 
-int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
-		    char *err, size_t errlen)
+/* The options into d: pin directory, table sizes, grace period. */
+static int take_opts(struct xlb_dp_bpf *d, const struct xlb_dp_opts *opts, char *err,
+		     size_t errlen)
 {
-	static const struct xlb_dp_opts defaults;
-	struct xlb_dp_bpf *d;
-	const char *pin;
-	uint32_t layout = 0;
-	int ret;
+	const char *pin = opts->pin_dir ? opts->pin_dir : XLB_PIN_DIR_DEFAULT;
 
-	if (!opts)
-		opts = &defaults;
-	libbpf_set_print(libbpf_print);
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->base.ops = &xlb_dp_bpf_ops;
-	pin = opts->pin_dir ? opts->pin_dir : XLB_PIN_DIR_DEFAULT;
 	if (strlen(pin) >= sizeof(d->pin_dir)) {
-		free(d);
-		if (err)
-			snprintf(err, errlen, "pin directory name too long (max %zu)",
-				 sizeof(d->pin_dir) - 1);
+		ERR("pin directory name too long (max %zu)", sizeof(d->pin_dir) - 1);
 		return -ENAMETOOLONG;
 	}
 	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s", pin);
@@ -975,57 +961,68 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 	d->lb_mode_dsr = opts->lb_mode_dsr;
 	d->ncpus = libbpf_num_possible_cpus();
 	if (d->ncpus <= 0) {
-		ret = -EINVAL;
 		ERR("count possible CPUs: %s", strerror(-d->ncpus));
-		goto fail;
+		return -EINVAL;
 	}
+	return 0;
+}
+
+/* The XDP object sized, over the pinned maps (*layout: theirs, 0 none),
+ * and loaded. */
+static int load_object(struct xlb_dp_bpf *d, const struct xlb_dp_opts *opts, uint32_t *layout,
+		       char *err, size_t errlen)
+{
+	struct xlb *skel;
+	int ret;
 
 	if (d->pin_dir[0]) {
 		ret = ensure_bpffs(d->pin_dir, err, errlen);
 		if (ret)
-			goto fail;
+			return ret;
 	}
-
-	d->skel = xlb__open();
-	if (!d->skel) {
+	skel = d->skel = xlb__open();
+	if (!skel) {
 		ret = -errno;
 		ERR("open BPF object: %s", strerror(errno));
-		goto fail;
+		return ret;
 	}
-	bpf_map__set_max_entries(d->skel->maps.svc_map, d->max_services * 2);
-	bpf_map__set_max_entries(d->skel->maps.svc_stats, d->max_services);
-	bpf_map__set_max_entries(d->skel->maps.svc_prev, d->max_services);
-	bpf_map__set_max_entries(d->skel->maps.backend_map, d->max_backends);
-	bpf_map__set_max_entries(d->skel->maps.backend_stats, d->max_backends);
-	bpf_map__set_max_entries(d->skel->maps.be_nh, d->max_backends);
-	bpf_map__set_max_entries(d->skel->maps.dsr_be, d->max_backends);
-	bpf_map__set_max_entries(d->skel->maps.sel_map, d->sel_slots);
+	bpf_map__set_max_entries(skel->maps.svc_map, d->max_services * 2);
+	bpf_map__set_max_entries(skel->maps.svc_stats, d->max_services);
+	bpf_map__set_max_entries(skel->maps.svc_prev, d->max_services);
+	bpf_map__set_max_entries(skel->maps.backend_map, d->max_backends);
+	bpf_map__set_max_entries(skel->maps.backend_stats, d->max_backends);
+	bpf_map__set_max_entries(skel->maps.be_nh, d->max_backends);
+	bpf_map__set_max_entries(skel->maps.dsr_be, d->max_backends);
+	bpf_map__set_max_entries(skel->maps.sel_map, d->sel_slots);
 	if (opts->ct_entries)
-		bpf_map__set_max_entries(d->skel->maps.ct4, opts->ct_entries);
+		bpf_map__set_max_entries(skel->maps.ct4, opts->ct_entries);
 	if (opts->ct_syn_entries)
-		bpf_map__set_max_entries(d->skel->maps.ct_syn, opts->ct_syn_entries);
+		bpf_map__set_max_entries(skel->maps.ct_syn, opts->ct_syn_entries);
 	if (opts->aff_entries)
-		bpf_map__set_max_entries(d->skel->maps.aff_map, opts->aff_entries);
-	set_pin_paths(d, d->skel->obj);
-
+		bpf_map__set_max_entries(skel->maps.aff_map, opts->aff_entries);
+	set_pin_paths(d, skel->obj);
 	if (d->pin_dir[0]) {
-		ret = pinned_layout(d, &layout, err, errlen);
+		ret = pinned_layout(d, layout, err, errlen);
 		if (ret)
-			goto fail;
-		set_aside_changed_maps(d->skel->obj, true);
+			return ret;
+		set_aside_changed_maps(skel->obj, true);
 	}
-	d->skel->rodata->xlb_snat_port_min = opts->snat_port_min ? opts->snat_port_min :
-					     XLB_SNAT_PORT_MIN;
-	d->skel->rodata->xlb_snat_port_max = opts->snat_port_min ? opts->snat_port_max :
-					     XLB_SNAT_PORT_MAX;
-	ret = xlb__load(d->skel);
-	if (ret) {
+	skel->rodata->xlb_snat_port_min = opts->snat_port_min ? opts->snat_port_min :
+					  XLB_SNAT_PORT_MIN;
+	skel->rodata->xlb_snat_port_max = opts->snat_port_min ? opts->snat_port_max :
+					  XLB_SNAT_PORT_MAX;
+	ret = xlb__load(skel);
+	if (ret)
 		ERR("load BPF program: %s (%d); libbpf's messages above say which step failed "
 		    "(a verifier log, or a pinned map whose layout differs: --cleanup)",
 		    strerror(-ret), ret);
-		goto fail;
-	}
+	return ret;
+}
 
+/* The in-memory index of services, backend ids and selection ranges,
+ * empty. */
+static int index_init(struct xlb_dp_bpf *d)
+{
 	d->by_id = calloc(d->max_services, sizeof(*d->by_id));
 	xlb_htab_init(&d->by_key);
 	xlb_htab_init(&d->nh_done);
@@ -1033,11 +1030,31 @@ int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
 	d->be_gen = calloc(d->max_backends, sizeof(*d->be_gen));
 	d->be_freed = calloc(d->max_backends, sizeof(*d->be_freed));
 	d->port_refs = calloc(2 * 65536, sizeof(*d->port_refs));
-	if (!d->by_id || !d->be_used || !d->be_gen || !d->be_freed || !d->port_refs) {
-		ret = -ENOMEM;
-		goto fail;
-	}
-	ret = xlb_ranges_init(&d->sel, d->sel_slots, d->grace_ns);
+	if (!d->by_id || !d->be_used || !d->be_gen || !d->be_freed || !d->port_refs)
+		return -ENOMEM;
+	return xlb_ranges_init(&d->sel, d->sel_slots, d->grace_ns);
+}
+
+int xlb_dp_bpf_open(const struct xlb_dp_opts *opts, struct xlb_dp **out,
+		    char *err, size_t errlen)
+{
+	static const struct xlb_dp_opts defaults;
+	struct xlb_dp_bpf *d;
+	uint32_t layout = 0;
+	int ret;
+
+	if (!opts)
+		opts = &defaults;
+	libbpf_set_print(libbpf_print);
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->base.ops = &xlb_dp_bpf_ops;
+	ret = take_opts(d, opts, err, errlen);
+	if (!ret)
+		ret = load_object(d, opts, &layout, err, errlen);
+	if (!ret)
+		ret = index_init(d);
 	if (ret)
 		goto fail;
 	ret = write_layout(d);

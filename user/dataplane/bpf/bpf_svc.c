@@ -458,201 +458,229 @@ static void prev_free(struct xlb_dp_bpf *d, struct svc_state *s, uint64_t now)
 	s->np_prev_own = false;
 }
 
-int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
-		    const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen)
-{
-	struct xlb_dp_bpf *d = to_bpf(dp);
-	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
-	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
-	struct svc_state *old, *ns = NULL;
-	struct xlb_svc_key key, npkey, old_npkey;
-	struct xlb_svc_val val = {}, old_val = {}, npval;
-	bool ports_added = false;
-	uint32_t *tab = NULL, tlen = 0, base = 0;
-	uint32_t *ntab = NULL, ntlen = 0, nbase = 0;	/* the external keys' own table */
+/* One bpf_service_set call: what it found, allocated and wrote, so that a
+ * failure undoes exactly that (svc_set_undo, svc_set_free). */
+struct svc_set {
+	const struct xlb_service_spec *spec;
+	const struct xlb_backend_spec *be;
+	size_t n;
+	uint64_t now;
+	char vip[XLB_IP_STRLEN];	/* for messages */
+	struct svc_state *old;		/* the service as it is, or NULL: a new one */
+	struct svc_state *ns;		/* as it will be */
+	struct xlb_svc_key key, npkey;	/* the service address's, the node port's */
+	struct xlb_svc_val val, old_val;
+	bool np, old_np, same_np;	/* a node port now, before, the same one */
 	struct ext_key ext[2 * XLB_MAX_SVC_ADDRS], old_ext[2 * XLB_MAX_SVC_ADDRS];
-	size_t n_ext, n_old_ext = 0, n_ext_written = 0;
-	bool ranges_added = false;
-	bool *fresh = NULL;	/* fresh[i]: be[i] got a new id in this call */
-	bool np = xlb_svc_has_node_port(spec), old_np, same_np;
-	uint64_t now = (uint64_t)xlb_clock_ns();
-	bool new_svc;
-	char vip[XLB_IP_STRLEN];
+	size_t n_ext, n_old_ext;
+	uint32_t *tab, tlen, base;	/* the service address's new table */
+	uint32_t *ntab, ntlen, nbase;	/* the external keys' own (ns->np_own) */
+	bool *fresh;			/* fresh[i]: be[i] got a new id in this call */
+	bool ranges_added, ports_added;
+};
+
+/* The update is valid, and no other service holds its node port, its
+ * LoadBalancer or external IPs. Nothing is written. */
+static int svc_set_check(struct xlb_dp_bpf *d, struct svc_set *u, char *err, size_t errlen)
+{
+	const struct xlb_service_spec *spec = u->spec;
+	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
+	struct xlb_service_spec served = *spec;
 	int ret;
 
 	ret = xlb_service_validate(spec, err, errlen);
+	if (!ret)
+		ret = xlb_backends_validate(spec, u->be, u->n, err, errlen);
 	if (ret)
 		return ret;
-	ret = xlb_backends_validate(spec, be, n, err, errlen);
-	if (ret)
-		return ret;
-	{
-		/* what this datapath serves itself (IPv4) */
-		struct xlb_service_spec u = *spec;
+	/* what this datapath serves itself (IPv4) */
+	served.n_lb_ips = served.n_external_ips = served.n_source_ranges = 0;
+	served.ext_policy = XLB_POLICY_CLUSTER;
+	served.lb_mode = XLB_LB_MODE_DEFAULT;
+	xlb_dp_note_unsupported(&served);
+	xlb_ip_str(&spec->vip, u->vip, sizeof(u->vip));
 
-		u.n_lb_ips = u.n_external_ips = u.n_source_ranges = 0;
-		u.ext_policy = XLB_POLICY_CLUSTER;
-		u.lb_mode = XLB_LB_MODE_DEFAULT;
-		xlb_dp_note_unsupported(&u);
-	}
-	xlb_ip_str(&spec->vip, vip, sizeof(vip));
-
-	old = svc_find(d, spec);
-	new_svc = !old;
-	old_np = old && xlb_svc_has_node_port(&old->spec);
-	same_np = np && old_np && old->spec.node_port == spec->node_port;
-	svc_key_of(&key, &spec->vip, spec->port, spec->proto);
-	if (old && bpf_map_lookup_elem(svc_fd, &key, &old_val)) {
-		ERR("service %s:%u: its entry is missing from svc_map", vip, spec->port);
+	u->old = svc_find(d, spec);
+	u->np = xlb_svc_has_node_port(spec);
+	u->old_np = u->old && xlb_svc_has_node_port(&u->old->spec);
+	u->same_np = u->np && u->old_np && u->old->spec.node_port == spec->node_port;
+	svc_key_of(&u->key, &spec->vip, spec->port, spec->proto);
+	if (u->old && bpf_map_lookup_elem(svc_fd, &u->key, &u->old_val)) {
+		ERR("service %s:%u: its entry is missing from svc_map", u->vip, spec->port);
 		return -EIO;
 	}
-	if (np) {
-		/* Another service must not own this node port. */
+	if (u->np) {
 		struct xlb_svc_val other;
 
-		np_key_of(&npkey, spec);
-		if (!bpf_map_lookup_elem(svc_fd, &npkey, &other) &&
-		    (new_svc || other.id != old->id)) {
-			ERR("service %s:%u/%s: node port %u already in use",
-			    vip, spec->port, xlb_proto_name(spec->proto), spec->node_port);
+		np_key_of(&u->npkey, spec);
+		if (!bpf_map_lookup_elem(svc_fd, &u->npkey, &other) &&
+		    (!u->old || other.id != u->old->id)) {
+			ERR("service %s:%u/%s: node port %u already in use", u->vip, spec->port,
+			    xlb_proto_name(spec->proto), spec->node_port);
 			return -EEXIST;
 		}
 	}
-	/* Nor its LoadBalancer and external IPs. */
-	n_ext = ext_keys_of(spec, ext);
-	for (size_t i = 0; i < n_ext; i++) {
+	u->n_ext = ext_keys_of(spec, u->ext);
+	for (size_t i = 0; i < u->n_ext; i++) {
 		struct xlb_svc_val other;
 		char a[XLB_IP_STRLEN];
-		struct xlb_ip ip = { .addr = ext[i].k.addr, .family = ext[i].k.family };
+		struct xlb_ip ip = { .addr = u->ext[i].k.addr, .family = u->ext[i].k.family };
 
-		if (!bpf_map_lookup_elem(svc_fd, &ext[i].k, &other) &&
-		    (new_svc || other.id != old->id)) {
-			ERR("service %s:%u/%s: %s %s:%u already in use by another service", vip,
+		if (!bpf_map_lookup_elem(svc_fd, &u->ext[i].k, &other) &&
+		    (!u->old || other.id != u->old->id)) {
+			ERR("service %s:%u/%s: %s %s:%u already in use by another service", u->vip,
 			    spec->port, xlb_proto_name(spec->proto),
-			    (ext[i].flags & XLB_SVC_F_LB_IP) ? "LoadBalancer IP" : "external IP",
+			    (u->ext[i].flags & XLB_SVC_F_LB_IP) ? "LoadBalancer IP" : "external IP",
 			    xlb_ip_str(&ip, a, sizeof(a)), spec->port);
 			return -EEXIST;
 		}
 	}
-	if (old)
-		n_old_ext = ext_keys_of(&old->spec, old_ext);
+	if (u->old)
+		u->n_old_ext = ext_keys_of(&u->old->spec, u->old_ext);
+	return 0;
+}
 
-	/* Allocate everything first: on failure nothing has changed. */
-	ns = calloc(1, sizeof(*ns));
-	if (!ns)
+/* The new state, with its service id and backend ids (a kept backend
+ * keeps its id; a new one takes a free one): memory only. */
+static int svc_set_alloc(struct xlb_dp_bpf *d, struct svc_set *u, char *err, size_t errlen)
+{
+	const struct xlb_service_spec *spec = u->spec;
+	size_t n = u->n;
+	struct svc_state *ns;
+	int ret;
+
+	ns = u->ns = calloc(1, sizeof(*ns));
+	if (!ns || xlb_service_copy(&ns->spec, spec))
 		return -ENOMEM;
-	if (xlb_service_copy(&ns->spec, spec)) {
-		free(ns);
-		return -ENOMEM;
-	}
 	xlb_svc_ident_of(&ns->ident, spec);
 	ns->n_be = n;
 	ns->be = calloc(n ? n : 1, sizeof(*ns->be));
 	ns->be_id = calloc(n ? n : 1, sizeof(*ns->be_id));
-	fresh = calloc(n ? n : 1, sizeof(*fresh));
-	if (!ns->be || !ns->be_id || !fresh) {
-		ret = -ENOMEM;
-		goto fail;
-	}
+	u->fresh = calloc(n ? n : 1, sizeof(*u->fresh));
+	if (!ns->be || !ns->be_id || !u->fresh)
+		return -ENOMEM;
 	if (n)
-		memcpy(ns->be, be, n * sizeof(*be));
-	if (new_svc) {
-		ret = alloc_svc_id(d, &ns->id);
-		if (ret) {
-			ERR("service %s:%u: no free service id (max %u)", vip, spec->port,
-			    d->max_services);
-			goto fail;
-		}
-	} else {
-		ns->id = old->id;
+		memcpy(ns->be, u->be, n * sizeof(*u->be));
+	if (u->old) {
+		ns->id = u->old->id;
+	} else if ((ret = alloc_svc_id(d, &ns->id))) {
+		ERR("service %s:%u: no free service id (max %u)", u->vip, spec->port,
+		    d->max_services);
+		return ret;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int j = find_be(old, &be[i]);
+		int j = find_be(u->old, &u->be[i]);
 
 		if (j >= 0) {
-			ns->be_id[i] = old->be_id[j];
+			ns->be_id[i] = u->old->be_id[j];
 			continue;
 		}
-		ret = alloc_be_id(d, now, &ns->be_id[i]);
+		ret = alloc_be_id(d, u->now, &ns->be_id[i]);
 		if (ret) {
-			ERR("service %s:%u: no free backend id (max %u, freed ones rest %u ms)", vip,
-			    spec->port, d->max_backends, (unsigned)(d->grace_ns / 1000000));
-			goto fail;
+			ERR("service %s:%u: no free backend id (max %u, freed ones rest %u ms)",
+			    u->vip, spec->port, d->max_backends, (unsigned)(d->grace_ns / 1000000));
+			return ret;
 		}
-		fresh[i] = true;
+		u->fresh[i] = true;
 	}
-	/* The external keys' own table when the policies differ. */
+	return 0;
+}
+
+/* The new selection table(s), built, and fresh ranges of sel_map for
+ * them; a new service enters the index. On failure the ranges are given
+ * back. */
+static int svc_set_tables(struct xlb_dp_bpf *d, struct svc_set *u, char *err, size_t errlen)
+{
+	const struct xlb_service_spec *spec = u->spec;
+	struct svc_state *ns = u->ns;
+	int ret;
+
+	/* the external keys' own table when the policies differ */
 	ns->np_own = xlb_svc_has_external(spec) &&
 		     xlb_svc_local_only(spec, true) != xlb_svc_local_only(spec, false);
-	ret = build_table(spec, be, ns->be_id, n, xlb_svc_local_only(spec, false), &tab, &tlen);
+	ret = build_table(spec, u->be, ns->be_id, u->n, xlb_svc_local_only(spec, false), &u->tab,
+			  &u->tlen);
 	if (!ret && ns->np_own)
-		ret = build_table(spec, be, ns->be_id, n, xlb_svc_local_only(spec, true), &ntab,
-				  &ntlen);
+		ret = build_table(spec, u->be, ns->be_id, u->n, xlb_svc_local_only(spec, true),
+				  &u->ntab, &u->ntlen);
 	if (ret) {
-		ERR("service %s:%u: building selection table: %s", vip, spec->port, strerror(-ret));
-		goto fail;
+		ERR("service %s:%u: building selection table: %s", u->vip, spec->port,
+		    strerror(-ret));
+		return ret;
 	}
-	ret = xlb_ranges_alloc(&d->sel, tlen, now, &base);
+	ret = xlb_ranges_alloc(&d->sel, u->tlen, u->now, &u->base);
 	if (ret) {
-		ERR("service %s:%u: no room for a %u-slot selection table", vip, spec->port, tlen);
-		goto fail;
+		ERR("service %s:%u: no room for a %u-slot selection table", u->vip, spec->port,
+		    u->tlen);
+		return ret;
 	}
-	if (ns->np_own && xlb_ranges_alloc(&d->sel, ntlen, now, &nbase)) {
-		ERR("service %s:%u: no room for a %u-slot table of its external addresses", vip,
-		    spec->port, ntlen);
-		xlb_ranges_free(&d->sel, base, tlen, now);
-		ret = -ENOSPC;
-		goto fail;
+	if (ns->np_own && xlb_ranges_alloc(&d->sel, u->ntlen, u->now, &u->nbase)) {
+		ERR("service %s:%u: no room for a %u-slot table of its external addresses", u->vip,
+		    spec->port, u->ntlen);
+		xlb_ranges_free(&d->sel, u->base, u->tlen, u->now);
+		return -ENOSPC;
 	}
-	ns->sel_base = base;
-	ns->slots = tlen;
-	ns->np_sel_base = nbase;
-	ns->np_slots = ntlen;
-	if (new_svc && xlb_htab_put(&d->by_key, &ns->ident, sizeof(ns->ident), ns)) {
-		ret = -ENOMEM;
-		xlb_ranges_free(&d->sel, base, tlen, now);
+	ns->sel_base = u->base;
+	ns->slots = u->tlen;
+	ns->np_sel_base = u->nbase;
+	ns->np_slots = u->ntlen;
+	if (!u->old && xlb_htab_put(&d->by_key, &ns->ident, sizeof(ns->ident), ns)) {
+		xlb_ranges_free(&d->sel, u->base, u->tlen, u->now);
 		if (ns->np_own)
-			xlb_ranges_free(&d->sel, nbase, ntlen, now);
-		goto fail;
+			xlb_ranges_free(&d->sel, u->nbase, u->ntlen, u->now);
+		return -ENOMEM;
 	}
+	return 0;
+}
 
-	/* 1. backend entries (new ones get a new generation) */
-	for (size_t i = 0; i < n; i++) {
+/* Everything the switch will point at, written where no packet looks yet:
+ * 1. backend entries (new ones get a new generation), 2. the new tables in
+ * their ranges, the source ranges newly allowed, the ports the datapath
+ * must look at, and the service's tables as its previous ones. */
+static int svc_set_write(struct xlb_dp_bpf *d, struct svc_set *u, char *err, size_t errlen)
+{
+	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
+	const struct xlb_service_spec *spec = u->spec;
+	struct svc_state *ns = u->ns, *old = u->old;
+	int ret;
+
+	for (size_t i = 0; i < u->n; i++) {
 		struct xlb_backend e;
 		uint32_t id = ns->be_id[i];
 
-		if (fresh[i]) {
+		if (u->fresh[i]) {
 			d->be_gen[id]++;
 			xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.backend_stats), id,
 					       sizeof(struct xlb_counters));
 		}
-		be_entry(&e, &be[i], ns->id, d->be_gen[id]);
+		be_entry(&e, &u->be[i], ns->id, d->be_gen[id]);
 		if (bpf_map_update_elem(be_fd, &id, &e, BPF_ANY)) {
 			ret = -errno;
-			ERR("service %s:%u: writing backend %u: %s", vip, spec->port, id, strerror(errno));
-			goto fail_written;
+			ERR("service %s:%u: writing backend %u: %s", u->vip, spec->port, id,
+			    strerror(errno));
+			return ret;
 		}
-		dsr_be_put(d, ns->id, &be[i].addr.addr, be[i].addr.family, be[i].local, id);
+		dsr_be_put(d, ns->id, &u->be[i].addr.addr, u->be[i].addr.family, u->be[i].local,
+			   id);
 	}
-	/* 2. the new table(s), in ranges of their own */
-	ret = write_table(d, base, tab, tlen);
+	ret = write_table(d, u->base, u->tab, u->tlen);
 	if (!ret && ns->np_own)
-		ret = write_table(d, nbase, ntab, ntlen);
+		ret = write_table(d, u->nbase, u->ntab, u->ntlen);
 	if (ret) {
-		ERR("service %s:%u: writing selection table: %s", vip, spec->port, strerror(-ret));
-		goto fail_written;
+		ERR("service %s:%u: writing selection table: %s", u->vip, spec->port,
+		    strerror(-ret));
+		return ret;
 	}
 	/* sources newly allowed, before the keys that check them */
-	ranges_added = true;
+	u->ranges_added = true;
 	ret = src_ranges_set(d, ns->id, spec, old ? &old->spec : NULL, true);
 	if (ret) {
-		ERR("service %s:%u: writing loadBalancerSourceRanges: %s", vip, spec->port,
+		ERR("service %s:%u: writing loadBalancerSourceRanges: %s", u->vip, spec->port,
 		    strerror(-ret));
-		goto fail_written;
+		return ret;
 	}
-	/* the ports the datapath must look at from now on */
-	svc_ports(d, spec, be, n, +1);
-	ports_added = true;
+	svc_ports(d, spec, u->be, u->n, +1);
+	u->ports_added = true;
 	/* the tables the service has now stay readable as its previous ones:
 	 * its address's, and its external keys' when they have their own */
 	if (old) {
@@ -664,128 +692,161 @@ int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
 			ns->np_prev_slots = old->np_slots;
 		}
 	}
-	ns->prev_since = now;
+	ns->prev_since = u->now;
 	prev_write(d, ns);
-	/* 3. switch the service entries: the node port's first, so that when
-	 * the service address's fails, the one write done can be undone */
-	if (new_svc) {
+	return 0;
+}
+
+/* The service entries written back as they were (the ones in ext[0, n_done)
+ * and the node port's): after a failed switch. */
+static void svc_set_unswitch(struct xlb_dp_bpf *d, struct svc_set *u, size_t n_done)
+{
+	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
+	struct xlb_svc_val v;
+
+	for (size_t i = 0; i < n_done; i++) {
+		size_t j;
+
+		for (j = 0; j < u->n_old_ext; j++)
+			if (!memcmp(&u->old_ext[j].k, &u->ext[i].k, sizeof(u->ext[i].k)))
+				break;
+		if (j < u->n_old_ext) {
+			v = ext_val(d, &u->old_val, u->old, u->old_ext[j].flags);
+			svc_val_write(svc_fd, &u->ext[i].k, &v);
+		} else {
+			bpf_map_delete_elem(svc_fd, &u->ext[i].k);
+		}
+	}
+	if (u->same_np) {
+		v = ext_val(d, &u->old_val, u->old, XLB_SVC_F_NODEPORT | XLB_SVC_F_EXTERNAL);
+		svc_val_write(svc_fd, &u->npkey, &v);
+	} else if (u->np) {
+		bpf_map_delete_elem(svc_fd, &u->npkey);
+	}
+}
+
+/* 3. The switch: the service entries point at the new tables, the node
+ * port's first, then the external addresses', the service address's last,
+ * so that when one fails the writes done can be undone. */
+static int svc_set_switch(struct xlb_dp_bpf *d, struct svc_set *u, char *err, size_t errlen)
+{
+	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
+	const struct xlb_service_spec *spec = u->spec;
+	struct svc_state *ns = u->ns;
+	struct xlb_svc_val *val = &u->val;
+	size_t n_done;
+	int ret = 0;
+
+	if (!u->old) {
 		xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->skel->maps.svc_stats), ns->id,
 				       sizeof(struct xlb_counters));
 		if (d->sock)
 			xlb_dp_bpf_percpu_zero(d, bpf_map__fd(d->sock->maps.sock_svc_stats),
 					       ns->id, sizeof(struct xlb_sock_counters));
 	}
-	val.id = ns->id;
-	val.sel_base = base;
-	val.slots = tlen;
-	val.algo = (uint8_t)spec->algo;
-	val.aff_timeout = spec->affinity_timeout;
-	val.flags = spec->affinity_timeout ? XLB_SVC_F_AFFINITY : 0;
-	val.lb_mode = (uint8_t)spec->lb_mode;
-	val.policies = (spec->int_policy == XLB_POLICY_LOCAL ? XLB_SVC_P_INT_LOCAL : 0) |
-		       (spec->ext_policy == XLB_POLICY_LOCAL ? XLB_SVC_P_EXT_LOCAL : 0);
-	if (np) {
-		npval = ext_val(d, &val, ns, XLB_SVC_F_NODEPORT | XLB_SVC_F_EXTERNAL);
-		ret = svc_val_write(svc_fd, &npkey, &npval);
+	val->id = ns->id;
+	val->sel_base = u->base;
+	val->slots = u->tlen;
+	val->algo = (uint8_t)spec->algo;
+	val->aff_timeout = spec->affinity_timeout;
+	val->flags = spec->affinity_timeout ? XLB_SVC_F_AFFINITY : 0;
+	val->lb_mode = (uint8_t)spec->lb_mode;
+	val->policies = (spec->int_policy == XLB_POLICY_LOCAL ? XLB_SVC_P_INT_LOCAL : 0) |
+			(spec->ext_policy == XLB_POLICY_LOCAL ? XLB_SVC_P_EXT_LOCAL : 0);
+	if (u->np) {
+		struct xlb_svc_val npval = ext_val(d, val, ns, XLB_SVC_F_NODEPORT |
+						   XLB_SVC_F_EXTERNAL);
+
+		ret = svc_val_write(svc_fd, &u->npkey, &npval);
 		if (ret) {
-			ERR("service %s:%u: writing node port %u entry: %s", vip, spec->port,
+			ERR("service %s:%u: writing node port %u entry: %s", u->vip, spec->port,
 			    spec->node_port, strerror(-ret));
-			goto fail_written;
+			return ret;
 		}
 	}
-	for (; n_ext_written < n_ext; n_ext_written++) {
-		struct ext_key *e = &ext[n_ext_written];
-		struct xlb_svc_val ev = ext_val(d, &val, ns, e->flags);
+	for (n_done = 0; n_done < u->n_ext; n_done++) {
+		struct ext_key *e = &u->ext[n_done];
+		struct xlb_svc_val ev = ext_val(d, val, ns, e->flags);
 
 		ret = svc_val_write(svc_fd, &e->k, &ev);
 		if (ret) {
-			ERR("service %s:%u: writing an external address's entry: %s", vip,
+			ERR("service %s:%u: writing an external address's entry: %s", u->vip,
 			    spec->port, strerror(-ret));
 			break;
 		}
 	}
-	if (!ret)
-		ret = svc_val_write(svc_fd, &key, &val);
-	if (ret) {
-		if (n_ext_written == n_ext)
-			ERR("service %s:%u: writing service entry: %s", vip, spec->port,
+	if (!ret) {
+		ret = svc_val_write(svc_fd, &u->key, val);
+		if (ret)
+			ERR("service %s:%u: writing service entry: %s", u->vip, spec->port,
 			    strerror(-ret));
-		/* back to what the old state had, or gone */
-		for (size_t i = 0; i < n_ext_written; i++) {
-			struct xlb_svc_val ov;
-			size_t j;
-
-			for (j = 0; j < n_old_ext; j++)
-				if (!memcmp(&old_ext[j].k, &ext[i].k, sizeof(ext[i].k)))
-					break;
-			if (j < n_old_ext) {
-				ov = ext_val(d, &old_val, old, old_ext[j].flags);
-				svc_val_write(svc_fd, &ext[i].k, &ov);
-			} else {
-				bpf_map_delete_elem(svc_fd, &ext[i].k);
-			}
-		}
-		if (same_np) {
-			npval = ext_val(d, &old_val, old, XLB_SVC_F_NODEPORT | XLB_SVC_F_EXTERNAL);
-			svc_val_write(svc_fd, &npkey, &npval);
-		} else if (np) {
-			bpf_map_delete_elem(svc_fd, &npkey);
-		}
-		goto fail_written;
 	}
-	if (old_np && !same_np) {
+	if (ret)
+		svc_set_unswitch(d, u, n_done);
+	return ret;
+}
+
+/* 4. What the new state no longer uses retired: the old node port and
+ * external keys, ranges gone, removed backends (freed, their sockets
+ * told), the tables before the previous ones; ns takes old's place. */
+static void svc_set_retire(struct xlb_dp_bpf *d, struct svc_set *u)
+{
+	int svc_fd = bpf_map__fd(d->skel->maps.svc_map);
+	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
+	struct svc_state *ns = u->ns, *old = u->old;
+
+	if (u->old_np && !u->same_np) {
+		struct xlb_svc_key old_npkey;
+
 		np_key_of(&old_npkey, &old->spec);
 		bpf_map_delete_elem(svc_fd, &old_npkey);
 	}
-	for (size_t j = 0; j < n_old_ext; j++)
-		if (!ext_key_in(&old_ext[j].k, ext, n_ext))
-			bpf_map_delete_elem(svc_fd, &old_ext[j].k);
-	if (old)
-		src_ranges_set(d, ns->id, &old->spec, spec, false);	/* ranges gone */
-
-	/* 4. retire what the new state no longer uses */
-	if (old) {
-		for (size_t j = 0; j < old->n_be; j++) {
-			uint32_t id = old->be_id[j];
-			bool kept = false;
-
-			for (size_t i = 0; i < n && !kept; i++)
-				kept = ns->be_id[i] == id;
-			if (!kept) {
-				be_release(d, be_fd, id, now);
-				dsr_be_put(d, old->id, &old->be[j].addr.addr, old->be[j].addr.family,
-					   false, id);
-				xlb_dp_bpf_sock_backend_gone(d, &old->be[j].addr.addr,
-							     htons((uint16_t)old->be[j].port), old->id);
-			}
-		}
-		svc_ports(d, &old->spec, old->be, old->n_be, -1);
-		/* the tables before the previous ones are done with (the
-		 * previous ones are now ns's) */
-		prev_free(d, old, now);
-		xlb_htab_put(&d->by_key, &ns->ident, sizeof(ns->ident), ns);	/* replaces */
-		svc_state_free(old);
-	} else {
+	for (size_t j = 0; j < u->n_old_ext; j++)
+		if (!ext_key_in(&u->old_ext[j].k, u->ext, u->n_ext))
+			bpf_map_delete_elem(svc_fd, &u->old_ext[j].k);
+	if (!old) {
 		d->n_svc++;
+		d->by_id[ns->id] = ns;
+		return;
 	}
+	src_ranges_set(d, ns->id, &old->spec, u->spec, false);	/* ranges gone */
+	for (size_t j = 0; j < old->n_be; j++) {
+		uint32_t id = old->be_id[j];
+		bool kept = false;
+
+		for (size_t i = 0; i < u->n && !kept; i++)
+			kept = ns->be_id[i] == id;
+		if (kept)
+			continue;
+		be_release(d, be_fd, id, u->now);
+		dsr_be_put(d, old->id, &old->be[j].addr.addr, old->be[j].addr.family, false, id);
+		xlb_dp_bpf_sock_backend_gone(d, &old->be[j].addr.addr,
+					     htons((uint16_t)old->be[j].port), old->id);
+	}
+	svc_ports(d, &old->spec, old->be, old->n_be, -1);
+	/* the tables before the previous ones are done with (the previous
+	 * ones are now ns's) */
+	prev_free(d, old, u->now);
+	xlb_htab_put(&d->by_key, &ns->ident, sizeof(ns->ident), ns);	/* replaces */
+	svc_state_free(old);
 	d->by_id[ns->id] = ns;
-	free(tab);
-	free(ntab);
-	free(fresh);
-	nexthops_keep(d, be, n);
-	return 0;
+}
 
-fail_written:
-	/* Map writes failed part way, before the switch: new backend ids are
-	 * in no table the datapath uses; kept backends get their old entries
-	 * back (a drain that did not happen). */
-	for (size_t i = 0; i < n; i++) {
+/* Map writes failed part way, before the switch: new backend ids are in no
+ * table the datapath uses; kept backends get their old entries back (a
+ * drain that did not happen). */
+static void svc_set_undo(struct xlb_dp_bpf *d, struct svc_set *u)
+{
+	int be_fd = bpf_map__fd(d->skel->maps.backend_map);
+	struct svc_state *ns = u->ns, *old = u->old;
+
+	for (size_t i = 0; i < u->n; i++) {
 		uint32_t id = ns->be_id[i];
-		int j = find_be(old, &be[i]);
+		int j = find_be(old, &u->be[i]);
 
-		if (fresh[i]) {
-			be_release(d, be_fd, id, now);
-			dsr_be_put(d, ns->id, &be[i].addr.addr, be[i].addr.family, false, id);
+		if (u->fresh[i]) {
+			be_release(d, be_fd, id, u->now);
+			dsr_be_put(d, ns->id, &u->be[i].addr.addr, u->be[i].addr.family, false, id);
 		} else if (j >= 0) {
 			struct xlb_backend e;
 
@@ -794,27 +855,66 @@ fail_written:
 			dsr_be_put(d, old->id, &old->be[j].addr.addr, old->be[j].addr.family,
 				   old->be[j].local, id);
 		}
-		fresh[i] = false;
+		u->fresh[i] = false;
 	}
-	xlb_ranges_free(&d->sel, base, tlen, now);
+	xlb_ranges_free(&d->sel, u->base, u->tlen, u->now);
 	if (ns->np_own)
-		xlb_ranges_free(&d->sel, nbase, ntlen, now);
-	if (ranges_added)
-		src_ranges_set(d, ns->id, spec, old ? &old->spec : NULL, false);
-	if (ports_added)
-		svc_ports(d, spec, be, n, -1);
+		xlb_ranges_free(&d->sel, u->nbase, u->ntlen, u->now);
+	if (u->ranges_added)
+		src_ranges_set(d, ns->id, u->spec, old ? &old->spec : NULL, false);
+	if (u->ports_added)
+		svc_ports(d, u->spec, u->be, u->n, -1);
 	if (old)
 		prev_write(d, old);
-	if (new_svc)
+	else
 		xlb_htab_del(&d->by_key, &ns->ident, sizeof(ns->ident));
+}
+
+/* The call's memory; on failure (failed) the new state too, and the
+ * backend ids it took. */
+static void svc_set_free(struct xlb_dp_bpf *d, struct svc_set *u, bool failed)
+{
+	if (failed) {
+		for (size_t i = 0; u->fresh && i < u->n; i++)
+			if (u->fresh[i])
+				d->be_used[u->ns->be_id[i]] = 0;
+		svc_state_free(u->ns);
+	}
+	free(u->tab);
+	free(u->ntab);
+	free(u->fresh);
+}
+
+int bpf_service_set(struct xlb_dp *dp, const struct xlb_service_spec *spec,
+		    const struct xlb_backend_spec *be, size_t n, char *err, size_t errlen)
+{
+	struct xlb_dp_bpf *d = to_bpf(dp);
+	struct svc_set u = { .spec = spec, .be = be, .n = n,
+			     .now = (uint64_t)xlb_clock_ns() };
+	int ret;
+
+	ret = svc_set_check(d, &u, err, errlen);
+	if (ret)
+		return ret;
+	/* allocate everything first: on failure nothing has changed */
+	ret = svc_set_alloc(d, &u, err, errlen);
+	if (!ret)
+		ret = svc_set_tables(d, &u, err, errlen);
+	if (ret)
+		goto fail;
+	ret = svc_set_write(d, &u, err, errlen);
+	if (!ret)
+		ret = svc_set_switch(d, &u, err, errlen);
+	if (ret) {
+		svc_set_undo(d, &u);
+		goto fail;
+	}
+	svc_set_retire(d, &u);
+	svc_set_free(d, &u, false);
+	nexthops_keep(d, be, n);
+	return 0;
 fail:
-	for (size_t i = 0; fresh && i < n; i++)
-		if (fresh[i])
-			d->be_used[ns->be_id[i]] = 0;
-	free(tab);
-	free(ntab);
-	free(fresh);
-	svc_state_free(ns);
+	svc_set_free(d, &u, true);
 	return ret;
 }
 

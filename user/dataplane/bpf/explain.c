@@ -118,249 +118,289 @@ static int ct_lookup(int fd, enum xlb_explain_hook hook, const struct xlb_ct4_ke
 	return 0;
 }
 
-int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_explain_req *q,
-		       struct xlb_explain *x, char *err, size_t errlen)
+static const char *const ct_states[] = { "new", "established", "closing", "closed" };
+static const char *const algos[] = { "rr", "wrr", "sh" };
+
+/* One explain call: the question, who the client is, the maps it reads. */
+struct explain {
+	const struct xlb_explain_req *q;
+	struct xlb_explain *x;
+	bool sock;			/* the socket hook: no flows, the client is a netns */
+	struct xlb_addr client;		/* its address, or at the socket its netns cookie */
+	char who[64];			/* the client, for people */
+	uint32_t now;			/* the datapath's seconds */
+	struct xlb_ct4_key ck;		/* the flow, as conntrack keys it */
+	int svc_fd, sel_fd, be_fd, ct_fd, syn_fd, aff_fd, na_fd, sr_fd;
+};
+
+static int explain_maps(struct xlb_dp *dp, struct explain *e, char *err, size_t errlen)
 {
-	const struct xlb_ip *src = &q->src, *dst = &q->dst;
-	uint16_t sport = q->sport, dport = q->dport;
-	uint8_t proto = q->proto;
-	bool sock = q->hook == XLB_EXPLAIN_SOCKET;
-	/* Who the client is: its address, or at the socket its netns. */
-	struct xlb_addr client = sock ? (struct xlb_addr){ .a32 = {
-		(uint32_t)q->netns_cookie, (uint32_t)(q->netns_cookie >> 32) } } : src->addr;
-	char who[64];
-	static const char *const st[] = { "new", "established", "closing", "closed" };
-	static const char *const algos[] = { "rr", "wrr", "sh" };
-	int svc_fd = -1, sel_fd = -1, be_fd = -1, ct_fd = -1, aff_fd = -1, na_fd = -1, syn_fd = -1;
-	int sr_fd = -1;
-	struct xlb_ct4_key ck = {};
-	struct ct_view cv;
-	struct xlb_svc_key sk = {};
-	struct xlb_svc_val sv;
-	char sb[XLB_IP_STRLEN], bb[XLB_IP_STRLEN];
-	uint32_t now = xlb_coarse_s();
-	int ret = 0;
+	int ret;
 
-	memset(x, 0, sizeof(*x));
-	if (sock)
-		snprintf(who, sizeof(who), "network namespace %llu",
-			 (unsigned long long)q->netns_cookie);
-	else
-		xlb_ip_str(src, who, sizeof(who));
-	if ((!sock && src->family != XLB_AF_INET) || dst->family != XLB_AF_INET) {
-		return xlb_errf(err, errlen, -EINVAL,
-				"explain: IPv4 addresses only (the datapath is IPv4 today)");
-	}
-	if ((svc_fd = ret = map_fd(dp, "svc_map", err, errlen)) < 0 ||
-	    (sel_fd = ret = map_fd(dp, "sel_map", err, errlen)) < 0 ||
-	    (be_fd = ret = map_fd(dp, "backend_map", err, errlen)) < 0 ||
-	    (ct_fd = ret = map_fd(dp, q->hook == XLB_EXPLAIN_POD ? "pod_ct" : "ct4", err,
-				  errlen)) < 0 ||
-	    (syn_fd = ret = map_fd(dp, "ct_syn", err, errlen)) < 0 ||
-	    (aff_fd = ret = map_fd(dp, "aff_map", err, errlen)) < 0 ||
-	    (na_fd = ret = map_fd(dp, "node_addrs", err, errlen)) < 0 ||
-	    (sr_fd = ret = map_fd(dp, "src_ranges", err, errlen)) < 0)
+	if ((e->svc_fd = ret = map_fd(dp, "svc_map", err, errlen)) < 0 ||
+	    (e->sel_fd = ret = map_fd(dp, "sel_map", err, errlen)) < 0 ||
+	    (e->be_fd = ret = map_fd(dp, "backend_map", err, errlen)) < 0 ||
+	    (e->ct_fd = ret = map_fd(dp, e->q->hook == XLB_EXPLAIN_POD ? "pod_ct" : "ct4", err,
+				     errlen)) < 0 ||
+	    (e->syn_fd = ret = map_fd(dp, "ct_syn", err, errlen)) < 0 ||
+	    (e->aff_fd = ret = map_fd(dp, "aff_map", err, errlen)) < 0 ||
+	    (e->na_fd = ret = map_fd(dp, "node_addrs", err, errlen)) < 0 ||
+	    (e->sr_fd = ret = map_fd(dp, "src_ranges", err, errlen)) < 0)
 		return ret;
-	ret = 0;
+	return 0;
+}
 
-	/* 1. conntrack, as the packet hooks look first (the socket programs
-	 * keep no flows: a socket, once connected, talks to its backend) */
-	ck.saddr = src->addr.a32[0];
-	ck.daddr = dst->addr.a32[0];
-	ck.sport = htons(sport);
-	ck.dport = htons(dport);
-	ck.proto = proto;
-	if (!sock && !ct_lookup(ct_fd, q->hook, &ck, &cv)) {
-		snprintf(x->ct_state, sizeof(x->ct_state), "%s", cv.state < 4 ? st[cv.state] : "?");
-		x->ct_idle = now - cv.last_seen;
-		x->svc_id = cv.svc_id;
-		x->service = true;
-		if (cv.dir == XLB_CT_REV) {
-			struct xlb_ip vip = { .family = XLB_AF_INET };
+/* 1. Conntrack, as the packet hooks look first (the socket programs keep no
+ * flows: a socket, once connected, talks to its backend). True when the
+ * flow's entry decides: a reply, a flow that keeps its backend, a TCP flow
+ * whose backend is gone; a UDP one is balanced afresh. */
+static bool explain_flow(struct explain *e)
+{
+	struct xlb_explain *x = e->x;
+	char sb[XLB_IP_STRLEN], bb[XLB_IP_STRLEN];
+	struct xlb_backend b;
+	struct ct_view cv;
 
-			vip.addr.a32[0] = cv.nat_addr;
-			x->kind = XLB_EXPLAIN_REPLY;
-			backend_of(x, be_fd, cv.backend_id);
-			snprintf(x->why, sizeof(x->why),
-				 "a reply of a tracked flow (%s, idle %us): its source becomes %s:%u "
-				 "again%s", x->ct_state, x->ct_idle, xlb_ip_str(&vip, sb, sizeof(sb)),
-				 ntohs(cv.nat_port),
-				 cv.hairpin ? ", its destination the client's own address (hairpin)" : "");
-			goto out;
-		}
-		backend_of(x, be_fd, cv.backend_id);
-		{
-			struct xlb_backend b;
-			bool alive = !bpf_map_lookup_elem(be_fd, &cv.backend_id, &b) &&
-				     b.gen == cv.backend_gen && b.state != XLB_BE_FREE;
-
-			if (alive) {
-				x->kind = XLB_EXPLAIN_EXISTING_FLOW;
-				snprintf(x->why, sizeof(x->why),
-					 "an established flow (%s, idle %us) keeps backend %u, %s:%u%s, "
-					 "whatever the backend set became",
-					 x->ct_state, x->ct_idle, cv.backend_id,
-					 xlb_ip_str(&x->backend, bb, sizeof(bb)), x->backend_port,
-					 b.state == XLB_BE_TERMINATING ? " (terminating: existing flows only)" : "");
-				goto out;
-			}
-			if (proto == IPPROTO_TCP) {
-				x->kind = XLB_EXPLAIN_RESET;
-				snprintf(x->why, sizeof(x->why),
-					 "an established flow whose backend %u is gone: its next segment "
-					 "gets a TCP reset (a new SYN would be balanced afresh)",
-					 cv.backend_id);
-				goto out;
-			}
-			/* UDP: re-selected below like a new flow */
-		}
-	}
-
-	/* 2. the service */
-	sk.addr = dst->addr;
-	sk.port = htons(dport);
-	sk.proto = proto;
-	sk.family = XLB_AF_INET;
-	if (bpf_map_lookup_elem(svc_fd, &sk, &sv)) {
-		struct xlb_node_addr_key nk = { .addr = dst->addr, .family = XLB_AF_INET };
-		bool loopback = sock && (ntohl(dst->addr.a32[0]) >> 24) == 127;
-		struct xlb_ct_syn_val e;
-		uint32_t one;
-
-		/* a reply to a flow not established yet? */
-		ck.saddr = src->addr.a32[0];
-		if (q->hook == XLB_EXPLAIN_XDP && !bpf_map_lookup_elem(syn_fd, &ck, &e)) {
-			struct xlb_ip vip = { .family = XLB_AF_INET };
-
-			vip.addr.a32[0] = e.nat_addr;
-			x->kind = XLB_EXPLAIN_REPLY;
-			x->service = true;
-			x->svc_id = e.svc_id;
-			snprintf(x->ct_state, sizeof(x->ct_state), "new");
-			x->ct_idle = now - e.created;
-			backend_of(x, be_fd, e.backend_id);
-			snprintf(x->why, sizeof(x->why),
-				 "a reply of a flow not established yet (%us old): its source becomes "
-				 "%s:%u again", x->ct_idle, xlb_ip_str(&vip, sb, sizeof(sb)),
-				 ntohs(e.nat_port));
-			goto out;
-		}
-		if (!loopback && bpf_map_lookup_elem(na_fd, &nk, &one)) {
-			x->kind = XLB_EXPLAIN_NOT_SERVICE;
-			snprintf(x->why, sizeof(x->why), "no service on %s:%u/%s: passed to the stack untouched",
-				 xlb_ip_str(dst, sb, sizeof(sb)), dport, xlb_proto_name(proto));
-			goto out;
-		}
-		memset(&sk.addr, 0, sizeof(sk.addr));
-		if (bpf_map_lookup_elem(svc_fd, &sk, &sv)) {
-			x->kind = XLB_EXPLAIN_NOT_SERVICE;
-			snprintf(x->why, sizeof(x->why),
-				 "%s is a node address but no NodePort service has port %u/%s: passed untouched",
-				 xlb_ip_str(dst, sb, sizeof(sb)), dport, xlb_proto_name(proto));
-			goto out;
-		}
-		x->via_node_port = true;
-	}
+	if (e->sock || ct_lookup(e->ct_fd, e->q->hook, &e->ck, &cv))
+		return false;
+	snprintf(x->ct_state, sizeof(x->ct_state), "%s",
+		 cv.state < 4 ? ct_states[cv.state] : "?");
+	x->ct_idle = e->now - cv.last_seen;
+	x->svc_id = cv.svc_id;
 	x->service = true;
-	x->svc_id = sv.id;
-	if (sock && x->via_node_port && (ntohl(dst->addr.a32[0]) >> 24) == 127)
+	backend_of(x, e->be_fd, cv.backend_id);
+	if (cv.dir == XLB_CT_REV) {
+		struct xlb_ip vip = { .family = XLB_AF_INET };
+
+		vip.addr.a32[0] = cv.nat_addr;
+		x->kind = XLB_EXPLAIN_REPLY;
+		snprintf(x->why, sizeof(x->why),
+			 "a reply of a tracked flow (%s, idle %us): its source becomes %s:%u "
+			 "again%s", x->ct_state, x->ct_idle, xlb_ip_str(&vip, sb, sizeof(sb)),
+			 ntohs(cv.nat_port),
+			 cv.hairpin ? ", its destination the client's own address (hairpin)" : "");
+		return true;
+	}
+	if (!bpf_map_lookup_elem(e->be_fd, &cv.backend_id, &b) && b.gen == cv.backend_gen &&
+	    b.state != XLB_BE_FREE) {
+		x->kind = XLB_EXPLAIN_EXISTING_FLOW;
+		snprintf(x->why, sizeof(x->why),
+			 "an established flow (%s, idle %us) keeps backend %u, %s:%u%s, "
+			 "whatever the backend set became",
+			 x->ct_state, x->ct_idle, cv.backend_id,
+			 xlb_ip_str(&x->backend, bb, sizeof(bb)), x->backend_port,
+			 b.state == XLB_BE_TERMINATING ? " (terminating: existing flows only)" : "");
+		return true;
+	}
+	if (e->q->proto == IPPROTO_TCP) {
+		x->kind = XLB_EXPLAIN_RESET;
+		snprintf(x->why, sizeof(x->why),
+			 "an established flow whose backend %u is gone: its next segment "
+			 "gets a TCP reset (a new SYN would be balanced afresh)", cv.backend_id);
+		return true;
+	}
+	return false;
+}
+
+/* 2. The service the destination is, into sv: its address's, or a node
+ * port's on a node address. True when there is none: a reply of a flow not
+ * established yet (XDP), or traffic passed untouched. */
+static bool explain_service(struct explain *e, struct xlb_svc_val *sv)
+{
+	const struct xlb_explain_req *q = e->q;
+	struct xlb_explain *x = e->x;
+	struct xlb_svc_key sk = { .addr = q->dst.addr, .port = htons(q->dport), .proto = q->proto,
+				  .family = XLB_AF_INET };
+	struct xlb_node_addr_key nk = { .addr = q->dst.addr, .family = XLB_AF_INET };
+	bool loopback = e->sock && (ntohl(q->dst.addr.a32[0]) >> 24) == 127;
+	char sb[XLB_IP_STRLEN];
+	struct xlb_ct_syn_val syn;
+	uint32_t one;
+
+	if (!bpf_map_lookup_elem(e->svc_fd, &sk, sv))
+		return false;
+	/* a reply to a flow not established yet? */
+	if (q->hook == XLB_EXPLAIN_XDP && !bpf_map_lookup_elem(e->syn_fd, &e->ck, &syn)) {
+		struct xlb_ip vip = { .family = XLB_AF_INET };
+
+		vip.addr.a32[0] = syn.nat_addr;
+		x->kind = XLB_EXPLAIN_REPLY;
+		x->service = true;
+		x->svc_id = syn.svc_id;
+		snprintf(x->ct_state, sizeof(x->ct_state), "new");
+		x->ct_idle = e->now - syn.created;
+		backend_of(x, e->be_fd, syn.backend_id);
+		snprintf(x->why, sizeof(x->why),
+			 "a reply of a flow not established yet (%us old): its source becomes "
+			 "%s:%u again", x->ct_idle, xlb_ip_str(&vip, sb, sizeof(sb)),
+			 ntohs(syn.nat_port));
+		return true;
+	}
+	if (!loopback && bpf_map_lookup_elem(e->na_fd, &nk, &one)) {
+		x->kind = XLB_EXPLAIN_NOT_SERVICE;
+		snprintf(x->why, sizeof(x->why), "no service on %s:%u/%s: passed to the stack untouched",
+			 xlb_ip_str(&q->dst, sb, sizeof(sb)), q->dport, xlb_proto_name(q->proto));
+		return true;
+	}
+	memset(&sk.addr, 0, sizeof(sk.addr));
+	if (bpf_map_lookup_elem(e->svc_fd, &sk, sv)) {
+		x->kind = XLB_EXPLAIN_NOT_SERVICE;
+		snprintf(x->why, sizeof(x->why),
+			 "%s is a node address but no NodePort service has port %u/%s: passed untouched",
+			 xlb_ip_str(&q->dst, sb, sizeof(sb)), q->dport, xlb_proto_name(q->proto));
+		return true;
+	}
+	x->via_node_port = true;
+	if (loopback)
 		snprintf(x->note, sizeof(x->note), "a loopback NodePort is translated only for "
 			 "sockets of the node's own network namespace (a pod's 127.0.0.1 is its own)");
-	x->algo = sv.algo;
-	x->slots = sv.slots;
-	x->sel_base = sv.sel_base;
-	x->aff_timeout = (sv.flags & XLB_SVC_F_AFFINITY) ? sv.aff_timeout : 0;
-	/* XDP's checks on a key external clients use, before any choice
-	 * (bpf/xlb.bpf.c, xlb_service); the socket and pod hooks make none */
-	if (q->hook == XLB_EXPLAIN_XDP && (sv.flags & XLB_SVC_F_SRC_RANGES)) {
-		struct xlb_src_range_key rk = { .prefixlen = 64, .svc_id = sv.id,
-						.addr = src->addr.a32[0] };
+	return false;
+}
+
+/* What the service sv allows before any choice: XDP's checks on a key
+ * external clients use (bpf/xlb.bpf.c, xlb_service; the socket and pod
+ * hooks make none), and whether it has a backend for new flows. True when
+ * the flow is refused. */
+static bool explain_refused(struct explain *e, const struct xlb_svc_val *sv)
+{
+	const struct xlb_explain_req *q = e->q;
+	struct xlb_explain *x = e->x;
+	bool xdp = q->hook == XLB_EXPLAIN_XDP;
+
+	if (xdp && (sv->flags & XLB_SVC_F_SRC_RANGES)) {
+		struct xlb_src_range_key rk = { .prefixlen = 64, .svc_id = sv->id,
+						.addr = q->src.addr.a32[0] };
+		char ranges[160];
 		uint32_t one;
 
-		if (bpf_map_lookup_elem(sr_fd, &rk, &one)) {
-			char ranges[160];
-
-			ranges_of(sr_fd, sv.id, ranges, sizeof(ranges));
+		if (bpf_map_lookup_elem(e->sr_fd, &rk, &one)) {
+			ranges_of(e->sr_fd, sv->id, ranges, sizeof(ranges));
 			x->kind = XLB_EXPLAIN_SOURCE_RANGE;
 			snprintf(x->why, sizeof(x->why),
 				 "%s is outside service %u's loadBalancerSourceRanges (%s): "
-				 "dropped, counted drop_source_range", who, sv.id,
+				 "dropped, counted drop_source_range", e->who, sv->id,
 				 ranges[0] ? ranges : "none");
-			goto out;
+			return true;
 		}
 	}
-	if (q->hook == XLB_EXPLAIN_XDP && (sv.flags & XLB_SVC_F_LOCAL) && !sv.slots) {
+	if (xdp && (sv->flags & XLB_SVC_F_LOCAL) && !sv->slots) {
 		x->kind = XLB_EXPLAIN_NO_LOCAL;
 		snprintf(x->why, sizeof(x->why),
 			 "service %u has externalTrafficPolicy Local and no ready endpoint on "
 			 "this node: traffic from outside is dropped, counted "
 			 "drop_no_local_endpoint (its health check node port answers 503, so "
-			 "load balancers send clients to other nodes)", sv.id);
-		goto out;
+			 "load balancers send clients to other nodes)", sv->id);
+		return true;
 	}
-	if (!sv.slots) {
+	if (!sv->slots) {
 		x->kind = XLB_EXPLAIN_NO_BACKEND;
-		snprintf(x->why, sizeof(x->why), "service %u has no backend for new flows: %s", sv.id,
-			 sock ? "connect()/sendto() fail with ECONNREFUSED" :
-			 proto == IPPROTO_TCP ? "a TCP reset" :
+		snprintf(x->why, sizeof(x->why), "service %u has no backend for new flows: %s",
+			 sv->id, e->sock ? "connect()/sendto() fail with ECONNREFUSED" :
+			 q->proto == IPPROTO_TCP ? "a TCP reset" :
 			 q->hook == XLB_EXPLAIN_POD ? "the datagram is dropped" :
 			 "an ICMP port unreachable");
-		goto out;
+		return true;
 	}
+	return false;
+}
 
-	/* 3. affinity */
-	if (sv.flags & XLB_SVC_F_AFFINITY) {
-		struct xlb_aff_key ak = { .client = client, .svc_id = sv.id,
-					  .family = sock ? XLB_AF_NONE : XLB_AF_INET };
-		struct xlb_aff_val av;
-		struct xlb_backend b;
+/* 3. ClientIP affinity: true when the client's last backend, still active
+ * and within the timeout, takes the flow. */
+static bool explain_affinity(struct explain *e, const struct xlb_svc_val *sv)
+{
+	struct xlb_aff_key ak = { .client = e->client, .svc_id = sv->id,
+				  .family = e->sock ? XLB_AF_NONE : XLB_AF_INET };
+	struct xlb_explain *x = e->x;
+	char bb[XLB_IP_STRLEN];
+	struct xlb_aff_val av;
+	struct xlb_backend b;
 
-		if (!bpf_map_lookup_elem(aff_fd, &ak, &av) && now - av.last_used <= sv.aff_timeout &&
-		    !bpf_map_lookup_elem(be_fd, &av.backend_id, &b) && b.gen == av.backend_gen &&
-		    b.state == XLB_BE_ACTIVE) {
-			x->kind = XLB_EXPLAIN_AFFINITY;
-			backend_of(x, be_fd, av.backend_id);
-			snprintf(x->why, sizeof(x->why),
-				 "ClientIP affinity: %s used backend %u, %s:%u, %us ago (timeout %us)",
-				 who, av.backend_id,
-				 xlb_ip_str(&x->backend, bb, sizeof(bb)), x->backend_port,
-				 now - av.last_used, sv.aff_timeout);
-			snat_note(x, q, &sv, be_fd);
-			goto out;
-		}
-	}
+	if (!(sv->flags & XLB_SVC_F_AFFINITY) || bpf_map_lookup_elem(e->aff_fd, &ak, &av) ||
+	    e->now - av.last_used > sv->aff_timeout ||
+	    bpf_map_lookup_elem(e->be_fd, &av.backend_id, &b) || b.gen != av.backend_gen ||
+	    b.state != XLB_BE_ACTIVE)
+		return false;
+	x->kind = XLB_EXPLAIN_AFFINITY;
+	backend_of(x, e->be_fd, av.backend_id);
+	snprintf(x->why, sizeof(x->why),
+		 "ClientIP affinity: %s used backend %u, %s:%u, %us ago (timeout %us)",
+		 e->who, av.backend_id, xlb_ip_str(&x->backend, bb, sizeof(bb)), x->backend_port,
+		 e->now - av.last_used, sv->aff_timeout);
+	snat_note(x, e->q, sv, e->be_fd);
+	return true;
+}
 
-	/* 4. the table: one slot, by a hash of the client (sh, affinity) or of
-	 * the 5-tuple (rr, wrr) */
-	{
-		uint32_t idx, id;
-		bool by_client = sv.algo == XLB_ALGO_SH || (sv.flags & XLB_SVC_F_AFFINITY);
+/* 4. The table: one slot, by a hash of the client (sh, affinity) or of the
+ * 5-tuple (rr, wrr); at the socket rr and wrr hash its cookie. */
+static void explain_slot(struct explain *e, const struct xlb_svc_val *sv)
+{
+	const struct xlb_explain_req *q = e->q;
+	struct xlb_explain *x = e->x;
+	bool by_client = sv->algo == XLB_ALGO_SH || (sv->flags & XLB_SVC_F_AFFINITY);
+	const char *algo = algos[sv->algo < 3 ? sv->algo : 0];
+	char bb[XLB_IP_STRLEN];
+	uint32_t idx, id;
 
-		x->kind = sv.algo == XLB_ALGO_SH ? XLB_EXPLAIN_HASH : XLB_EXPLAIN_SEQUENCE;
-		if (sock && !by_client) {
-			snprintf(x->why, sizeof(x->why),
-				 "%s at the socket: the slot of the %u-slot table is a hash of the "
-				 "socket's cookie, so a socket keeps one backend for all its datagrams "
-				 "and connect() calls (which one, the socket decides)",
-				 algos[sv.algo < 3 ? sv.algo : 0], sv.slots);
-			goto out;
-		}
-		x->hash = by_client ? xlb_hash_addr(client.a32, XLB_SH_SEED) :
-			  xlb_hash_flow4(src->addr.a32[0], dst->addr.a32[0], htons(sport),
-					 htons(dport), proto);
-		x->slot = x->hash % sv.slots;
-		idx = sv.sel_base + x->slot;
-		if (!bpf_map_lookup_elem(sel_fd, &idx, &id))
-			backend_of(x, be_fd, id);
+	x->kind = sv->algo == XLB_ALGO_SH ? XLB_EXPLAIN_HASH : XLB_EXPLAIN_SEQUENCE;
+	if (e->sock && !by_client) {
 		snprintf(x->why, sizeof(x->why),
-			 "%s: hash(%s) = 0x%08x, slot %u of the %u-slot %s table -> backend %u, "
-			 "%s:%u", algos[sv.algo < 3 ? sv.algo : 0],
-			 by_client ? who : "5-tuple", x->hash, x->slot, sv.slots,
-			 sv.algo == XLB_ALGO_SH ? "Maglev" : sv.algo == XLB_ALGO_WRR ? "weighted" :
-			 "backend", x->backend_id, xlb_ip_str(&x->backend, bb, sizeof(bb)),
-			 x->backend_port);
-		snat_note(x, q, &sv, be_fd);
+			 "%s at the socket: the slot of the %u-slot table is a hash of the "
+			 "socket's cookie, so a socket keeps one backend for all its datagrams "
+			 "and connect() calls (which one, the socket decides)", algo, sv->slots);
+		return;
 	}
-out:
-	return ret;
+	x->hash = by_client ? xlb_hash_addr(e->client.a32, XLB_SH_SEED) :
+		  xlb_hash_flow4(q->src.addr.a32[0], q->dst.addr.a32[0], htons(q->sport),
+				 htons(q->dport), q->proto);
+	x->slot = x->hash % sv->slots;
+	idx = sv->sel_base + x->slot;
+	if (!bpf_map_lookup_elem(e->sel_fd, &idx, &id))
+		backend_of(x, e->be_fd, id);
+	snprintf(x->why, sizeof(x->why),
+		 "%s: hash(%s) = 0x%08x, slot %u of the %u-slot %s table -> backend %u, %s:%u",
+		 algo, by_client ? e->who : "5-tuple", x->hash, x->slot, sv->slots,
+		 sv->algo == XLB_ALGO_SH ? "Maglev" : sv->algo == XLB_ALGO_WRR ? "weighted" :
+		 "backend", x->backend_id, xlb_ip_str(&x->backend, bb, sizeof(bb)),
+		 x->backend_port);
+	snat_note(x, q, sv, e->be_fd);
+}
+
+int xlb_dp_bpf_explain(struct xlb_dp *dp, const struct xlb_explain_req *q,
+		       struct xlb_explain *x, char *err, size_t errlen)
+{
+	struct explain e = {
+		.q = q, .x = x, .sock = q->hook == XLB_EXPLAIN_SOCKET, .now = xlb_coarse_s(),
+		.ck = { .saddr = q->src.addr.a32[0], .daddr = q->dst.addr.a32[0],
+			.sport = htons(q->sport), .dport = htons(q->dport), .proto = q->proto },
+	};
+	struct xlb_svc_val sv;
+	int ret;
+
+	memset(x, 0, sizeof(*x));
+	if (e.sock) {
+		e.client = (struct xlb_addr){ .a32 = { (uint32_t)q->netns_cookie,
+						       (uint32_t)(q->netns_cookie >> 32) } };
+		snprintf(e.who, sizeof(e.who), "network namespace %llu",
+			 (unsigned long long)q->netns_cookie);
+	} else {
+		e.client = q->src.addr;
+		xlb_ip_str(&q->src, e.who, sizeof(e.who));
+	}
+	if ((!e.sock && q->src.family != XLB_AF_INET) || q->dst.family != XLB_AF_INET)
+		return xlb_errf(err, errlen, -EINVAL,
+				"explain: IPv4 addresses only (the datapath is IPv4 today)");
+	ret = explain_maps(dp, &e, err, errlen);
+	if (ret)
+		return ret;
+	if (explain_flow(&e) || explain_service(&e, &sv))
+		return 0;
+	x->service = true;
+	x->svc_id = sv.id;
+	x->algo = sv.algo;
+	x->slots = sv.slots;
+	x->sel_base = sv.sel_base;
+	x->aff_timeout = (sv.flags & XLB_SVC_F_AFFINITY) ? sv.aff_timeout : 0;
+	if (!explain_refused(&e, &sv) && !explain_affinity(&e, &sv))
+		explain_slot(&e, &sv);
+	return 0;
 }
