@@ -2,8 +2,9 @@
 /*
  * Which rtnetlink notifications make XDP's cached next hops stale
  * (netlink/nhfilter.c). Messages are laid out as the kernel sends them
- * (rtmsg/ndmsg/ifinfomsg and their attributes): routes in main and
- * default against cloned ones, the local table, a policy table, IPv6;
+ * (rtmsg/ndmsg/ifinfomsg/fib_rule_hdr and their attributes): routes in
+ * main and default against cloned ones, the local table, a table no rule
+ * names, IPv6; rules, and routes in the tables they name;
  * neighbours whose MAC changes (also across a delete) against state
  * changes with the same MAC, as a managed entry kept reachable (xlbd's
  * own) makes; links whose MTU changes against other link changes.
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -43,6 +45,52 @@ static struct nlmsghdr *route(uint16_t type, uint8_t family, uint32_t table, uin
 	mnl_attr_put(nlh, RTA_DST, 4, &dst);
 	mnl_attr_put_u32(nlh, RTA_OIF, 2);
 	return nlh;
+}
+
+static struct nlmsghdr *rule(uint16_t type, uint8_t family, uint32_t table, uint8_t action)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *fr = mnl_nlmsg_put_extra_header(nlh, sizeof(*fr));
+
+	nlh->nlmsg_type = type;
+	fr->family = family;
+	fr->src_len = 16;
+	fr->table = table < 256 ? table : RT_TABLE_COMPAT;
+	fr->action = action;
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, 100);
+	return nlh;
+}
+
+static void test_rules(void **state)
+{
+	struct xlb_nhfilter f;
+
+	(void)state;
+	xlb_nhfilter_init(&f);
+	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, 2004, 0)));
+	/* a rule (added or removed) changes what the lookup finds */
+	assert_true(xlb_nhfilter_msg(&f, rule(RTM_NEWRULE, AF_INET, 2004, FR_ACT_TO_TBL)));
+	assert_true(xlb_nhfilter_msg(&f, rule(RTM_NEWRULE, AF_INET, 2004, FR_ACT_TO_TBL)));
+	assert_true(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, 2004, 0)));
+	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, 2005, 0)));
+	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, 2004, RTM_F_CLONED)));
+	/* the table stays named while one of its two rules does */
+	assert_true(xlb_nhfilter_msg(&f, rule(RTM_DELRULE, AF_INET, 2004, FR_ACT_TO_TBL)));
+	assert_true(xlb_nhfilter_msg(&f, route(RTM_DELROUTE, AF_INET, 2004, 0)));
+	assert_true(xlb_nhfilter_msg(&f, rule(RTM_DELRULE, AF_INET, 2004, FR_ACT_TO_TBL)));
+	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, 2004, 0)));
+	/* the default rules name local too: its address routes stay out */
+	assert_true(xlb_nhfilter_msg(&f, rule(RTM_NEWRULE, AF_INET, RT_TABLE_LOCAL, FR_ACT_TO_TBL)));
+	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, RT_TABLE_LOCAL, 0)));
+	/* an IPv6 rule is not IPv4's */
+	assert_false(xlb_nhfilter_msg(&f, rule(RTM_NEWRULE, AF_INET6, 100, FR_ACT_TO_TBL)));
+	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, 100, 0)));
+	/* forgotten before a dump of the rules counts them again */
+	assert_true(xlb_nhfilter_msg(&f, rule(RTM_NEWRULE, AF_INET, 100, FR_ACT_TO_TBL)));
+	xlb_nhfilter_rules_reset(&f);
+	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, 100, 0)));
+	xlb_nhfilter_fini(&f);
 }
 
 static struct nlmsghdr *neigh(uint16_t type, int ifindex, uint32_t addr, const uint8_t *mac,
@@ -91,7 +139,7 @@ static void test_routes(void **state)
 						RTM_F_CLONED)));
 	/* an address's local and broadcast routes */
 	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, RT_TABLE_LOCAL, 0)));
-	/* policy routing's own tables, beyond 255 too */
+	/* tables no rule names, beyond 255 too */
 	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, 100, 0)));
 	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET, 2004, 0)));
 	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWROUTE, AF_INET6, RT_TABLE_MAIN, 0)));
@@ -183,8 +231,8 @@ static void test_links(void **state)
 	/* gone (its routes go and say so), then a new link with its index */
 	assert_false(xlb_nhfilter_msg(&f, link_msg(RTM_DELLINK, 2, 1400, 0)));
 	assert_false(xlb_nhfilter_msg(&f, link_msg(RTM_NEWLINK, 2, 9000, 0)));
-	/* what is no route, neighbour or link */
-	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWRULE, AF_INET, RT_TABLE_MAIN, 0)));
+	/* what is no route, rule, neighbour or link */
+	assert_false(xlb_nhfilter_msg(&f, route(RTM_NEWADDR, AF_INET, RT_TABLE_MAIN, 0)));
 	xlb_nhfilter_fini(&f);
 }
 
@@ -193,6 +241,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_route_table_attr_truncated),
+		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_neighbours),
 		cmocka_unit_test(test_neighbour_ipv6_ignored),
 		cmocka_unit_test(test_links),

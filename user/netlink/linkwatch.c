@@ -19,7 +19,7 @@ struct xlb_linkwatch {
 	struct mnl_socket *nl;
 	const struct xlb_linkwatch_ops *ops;
 	void *arg;
-	int dump_stage;		/* 0: links pending, 1: addrs, 2: neighbours, 3: done */
+	int dump_stage;		/* index in dumps[] of the one pending; past it: done */
 	bool dump_busy;
 	bool nh_stale;		/* seen in this dispatch: XDP's next hops are stale */
 	uint32_t seq;
@@ -34,6 +34,7 @@ static const struct {
 	{ RTM_GETLINK, AF_UNSPEC },
 	{ RTM_GETADDR, AF_INET },
 	{ RTM_GETNEIGH, AF_INET },
+	{ RTM_GETRULE, AF_INET },
 };
 
 static int send_dump(struct xlb_linkwatch *w, int stage)
@@ -42,6 +43,8 @@ static int send_dump(struct xlb_linkwatch *w, int stage)
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtgenmsg *rt;
 
+	if (dumps[stage].type == RTM_GETRULE)
+		xlb_nhfilter_rules_reset(&w->nh);	/* counted again */
 	nlh->nlmsg_type = dumps[stage].type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = ++w->seq;
@@ -75,7 +78,12 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct xlb_linkwatch *w = data;
 
-	if (xlb_nhfilter_msg(&w->nh, nlh))
+	/* A dump's replies (to our port, our seq; an event carries those of
+	 * the request that caused it, or 0) only fill the filter: what
+	 * changed while events were lost is reported by the overrun. */
+	if (xlb_nhfilter_msg(&w->nh, nlh) &&
+	    !(w->dump_busy && nlh->nlmsg_seq == w->seq &&
+	      nlh->nlmsg_pid == mnl_socket_get_portid(w->nl)))
 		w->nh_stale = true;
 	if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
 		const struct nlattr *tb[IFLA_MAX + 1] = {};
@@ -136,7 +144,7 @@ int xlb_linkwatch_open(const struct xlb_linkwatch_ops *ops, void *arg,
 	 * that an overrun (re-read, then a flush) stays rare. Best effort. */
 	setsockopt(mnl_socket_get_fd(w->nl), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
 	if (mnl_socket_bind(w->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
-			    RTMGRP_NEIGH, MNL_SOCKET_AUTOPID) < 0) {
+			    RTMGRP_NEIGH | RTMGRP_IPV4_RULE, MNL_SOCKET_AUTOPID) < 0) {
 		ret = -errno;
 		goto fail;
 	}

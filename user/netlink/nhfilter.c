@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -28,10 +29,16 @@ struct link_ent {
 	uint32_t mtu;
 };
 
+struct table_ent {
+	uint32_t table;
+	uint32_t rules;
+};
+
 void xlb_nhfilter_init(struct xlb_nhfilter *f)
 {
 	xlb_htab_init(&f->neigh);
 	xlb_htab_init(&f->links);
+	xlb_htab_init(&f->tables);
 }
 
 static void free_all(struct xlb_htab *h)
@@ -48,6 +55,13 @@ void xlb_nhfilter_fini(struct xlb_nhfilter *f)
 {
 	free_all(&f->neigh);
 	free_all(&f->links);
+	free_all(&f->tables);
+}
+
+void xlb_nhfilter_rules_reset(struct xlb_nhfilter *f)
+{
+	free_all(&f->tables);
+	xlb_htab_init(&f->tables);
 }
 
 static int attr_cb(const struct nlattr *a, void *data)
@@ -62,9 +76,17 @@ static int attr_cb(const struct nlattr *a, void *data)
 }
 
 #define TB_MAX IFLA_MAX
-_Static_assert(RTA_MAX <= TB_MAX && NDA_MAX <= TB_MAX, "attribute table size");
+_Static_assert(RTA_MAX <= TB_MAX && NDA_MAX <= TB_MAX && FRA_MAX <= TB_MAX,
+	       "attribute table size");
 
-static bool route_msg(const struct nlmsghdr *nlh)
+/* The table of a route or rule: the attribute when there is one (tables
+ * beyond 255 are only there), else the header's byte. */
+static uint32_t table_of(const struct nlattr *a, uint8_t hdr)
+{
+	return a && mnl_attr_get_payload_len(a) == 4 ? mnl_attr_get_u32(a) : hdr;
+}
+
+static bool route_msg(const struct xlb_nhfilter *f, const struct nlmsghdr *nlh)
 {
 	const struct nlattr *tb[TB_MAX + 1] = {};
 	const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
@@ -74,10 +96,47 @@ static bool route_msg(const struct nlmsghdr *nlh)
 	    rt->rtm_flags & RTM_F_CLONED)
 		return false;
 	mnl_attr_parse(nlh, sizeof(*rt), attr_cb, tb);
-	table = rt->rtm_table;
-	if (tb[RTA_TABLE] && mnl_attr_get_payload_len(tb[RTA_TABLE]) == 4)
-		table = mnl_attr_get_u32(tb[RTA_TABLE]);
-	return table == RT_TABLE_MAIN || table == RT_TABLE_DEFAULT;
+	table = table_of(tb[RTA_TABLE], rt->rtm_table);
+	if (table == RT_TABLE_MAIN || table == RT_TABLE_DEFAULT)
+		return true;
+	return table != RT_TABLE_LOCAL && xlb_htab_get(&f->tables, &table, sizeof(table));
+}
+
+/* A rule that sends lookups to a table: counted for that table. Any IPv4
+ * rule added or removed changes what bpf_fib_lookup finds. */
+static bool rule_msg(struct xlb_nhfilter *f, const struct nlmsghdr *nlh)
+{
+	const struct nlattr *tb[TB_MAX + 1] = {};
+	const struct fib_rule_hdr *fr = mnl_nlmsg_get_payload(nlh);
+	struct table_ent *e;
+	uint32_t table;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*fr) || fr->family != AF_INET)
+		return false;
+	mnl_attr_parse(nlh, sizeof(*fr), attr_cb, tb);
+	table = table_of(tb[FRA_TABLE], fr->table);
+	if (fr->action != FR_ACT_TO_TBL || table == RT_TABLE_UNSPEC)
+		return true;
+	e = xlb_htab_get(&f->tables, &table, sizeof(table));
+	if (nlh->nlmsg_type == RTM_DELRULE) {
+		if (e && !--e->rules) {
+			xlb_htab_del(&f->tables, &table, sizeof(table));
+			free(e);
+		}
+		return true;
+	}
+	if (e) {
+		e->rules++;
+		return true;
+	}
+	e = malloc(sizeof(*e));
+	if (!e)
+		return true;
+	e->table = table;
+	e->rules = 1;
+	if (xlb_htab_put(&f->tables, &e->table, sizeof(e->table), e))
+		free(e);
+	return true;
 }
 
 static void neigh_trim(struct xlb_nhfilter *f)
@@ -184,7 +243,10 @@ bool xlb_nhfilter_msg(struct xlb_nhfilter *f, const struct nlmsghdr *nlh)
 	switch (nlh->nlmsg_type) {
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
-		return route_msg(nlh);
+		return route_msg(f, nlh);
+	case RTM_NEWRULE:
+	case RTM_DELRULE:
+		return rule_msg(f, nlh);
 	case RTM_NEWNEIGH:
 	case RTM_DELNEIGH:
 		return neigh_msg(f, nlh);
